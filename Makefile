@@ -1,0 +1,45 @@
+# The two front-door commands are `make run` and `make test`; everything they need is installed here.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+.PHONY: install run test lint format typecheck check migrate drills bench clean
+
+install: $(VENV)/.synced
+
+$(BIN)/uv:
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(BIN)/uv pyproject.toml uv.lock
+	$(BIN)/uv sync --frozen --quiet
+	touch $@
+
+run: install  ## API + worker + sandbox provider, database created and migrated
+	$(BIN)/python -m app.run
+
+test: install  ## the whole suite against the local PostgreSQL and Redis
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy app tests
+
+check: lint typecheck test
+
+migrate: install
+	$(BIN)/python -m app.cli db upgrade
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,281 @@
+"""Tables. Every row carries its organization_id so every query can be scoped to one tenant."""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from app.domain.enums import CampaignStatus, Platform, PostStatus, Role, StatsSource
+from app.ids import new_id
+
+Timestamp = DateTime(timezone=True)
+Money = Numeric(12, 2)
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+def _pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+
+
+def _org_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(Timestamp, nullable=False, server_default=func.now())
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[uuid.UUID] = _pk()
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("role", Role), name="role"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The first characters of the key, kept to tell keys apart in listings; never enough to use.
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created()
+    last_used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(_in("status", CampaignStatus), name="status"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        CheckConstraint("min_views >= 0", name="min_views"),
+        CheckConstraint("finalize_after_days >= 0", name="finalize_after_days"),
+        CheckConstraint(
+            "ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="dates"
+        ),
+        Index(None, "organization_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    min_views: Mapped[int | None] = mapped_column(Integer)
+    finalize_after_days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CpmTier(Base):
+    __tablename__ = "cpm_tiers"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "name"),
+        CheckConstraint("cpm >= 0", name="cpm"),
+        CheckConstraint("cap IS NULL OR cap >= 0", name="cap"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    cpm: Mapped[Decimal] = mapped_column(Numeric(12, 4), nullable=False)
+    cap: Mapped[Decimal | None] = mapped_column(Money)
+    created_at: Mapped[datetime] = _created()
+
+
+class Creator(Base):
+    __tablename__ = "creators"
+    __table_args__ = (
+        CheckConstraint(_in("platform", Platform), name="platform"),
+        # Handles are case-insensitive on both platforms.
+        Index(
+            "creators_organization_id_platform_lower_handle_key",
+            "organization_id",
+            "platform",
+            text("lower(handle)"),
+            unique=True,
+        ),
+        Index(
+            "creators_organization_id_platform_platform_user_id_key",
+            "organization_id",
+            "platform",
+            "platform_user_id",
+            unique=True,
+            postgresql_where=text("platform_user_id IS NOT NULL"),
+        ),
+        Index(None, "organization_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    handle: Mapped[str] = mapped_column(Text, nullable=False)
+    platform_user_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CampaignMember(Base):
+    __tablename__ = "campaign_members"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "creator_id"),
+        Index(None, "creator_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    creator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), nullable=False
+    )
+    cpm_tier_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cpm_tiers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "platform", "platform_post_id"),
+        CheckConstraint(_in("platform", Platform), name="platform"),
+        CheckConstraint(_in("status", PostStatus), name="status"),
+        CheckConstraint("views >= 0 AND likes >= 0 AND comments >= 0", name="counts"),
+        CheckConstraint("earnings IS NULL OR earnings >= 0", name="earnings"),
+        # The indexes behind the list endpoints' keyset pagination (sort key, then id).
+        Index(None, "organization_id", "id"),
+        Index(None, "organization_id", "aged_from", "id"),
+        Index(None, "organization_id", "status", "id"),
+        Index(None, "campaign_id", "id"),
+        Index(None, "campaign_id", "aged_from", "id"),
+        Index(None, "campaign_id", "status", "id"),
+        Index(None, "creator_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    creator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("creators.id"), nullable=False)
+    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    platform_post_id: Mapped[str] = mapped_column(Text, nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="tracking")
+    cpm_tier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cpm_tiers.id"))
+
+    views: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    likes: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    comments: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    shares: Mapped[int | None] = mapped_column(BigInteger)  # Instagram reports none
+
+    locked_views: Mapped[int | None] = mapped_column(BigInteger)
+    earnings: Mapped[Decimal | None] = mapped_column(Money)
+    finalized_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    rejection_code: Mapped[str | None] = mapped_column(Text)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    payout_reference: Mapped[str | None] = mapped_column(Text)
+
+    last_refreshed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error_code: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+    # What a post's age is measured from: its publish time, or when it was added if unknown.
+    aged_from: Mapped[datetime] = mapped_column(
+        Timestamp, Computed("coalesce(published_at, created_at)", persisted=True)
+    )
+
+
+class StatsSnapshot(Base):
+    __tablename__ = "stats_snapshots"
+    __table_args__ = (
+        CheckConstraint(_in("source", StatsSource), name="source"),
+        Index(None, "post_id", "captured_at"),
+        Index(None, "campaign_id", "captured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
+    )
+    # Denormalised from the post so campaign analytics read one index range, not a join.
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    captured_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    views: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    likes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    comments: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shares: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class PostEvent(Base):
+    """Append-only: one row per status change, never updated or deleted."""
+
+    __tablename__ = "post_events"
+    __table_args__ = (Index(None, "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
+    )
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    # NULL actor_key_id means the system did it (the lifecycle sweep).
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()

@@ -1,0 +1,149 @@
+"""Pure parsers for what users paste: video URLs and post ids. No I/O here; short links are
+recognised but resolved elsewhere (`app.platforms.shortlinks`)."""
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from app.domain.enums import Platform
+
+TIKTOK_ID = re.compile(r"^[0-9]{1,20}$")
+INSTAGRAM_SHORTCODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# TikTok handles: letters, digits, underscore and period; Instagram's are the same alphabet.
+HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
+
+_SHORTCODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SHORTCODE_INDEX = {c: i for i, c in enumerate(_SHORTCODE_ALPHABET)}
+_INSTAGRAM_KINDS = {"p", "reel", "reels", "tv"}
+
+
+class UrlError(ValueError):
+    """The text is not a video URL or id this service understands."""
+
+
+@dataclass(frozen=True)
+class PostRef:
+    platform: Platform
+    post_id: str
+    handle: str | None = None  # the creator's handle when the URL names it
+
+
+@dataclass(frozen=True)
+class ShortLink:
+    """A link that names no video until its redirects are followed on the platform's hosts."""
+
+    platform: Platform
+    url: str
+
+
+def platform_of_host(host: str) -> Platform | None:
+    host = host.lower().rstrip(".")
+    for platform, domain in (
+        (Platform.TIKTOK, "tiktok.com"),
+        (Platform.INSTAGRAM, "instagram.com"),
+    ):
+        if host == domain or host.endswith("." + domain):
+            return platform
+    return None
+
+
+def parse_video_url(text: str) -> PostRef | ShortLink:
+    raw = text.strip()
+    if not raw:
+        raise UrlError("the URL is empty")
+    if "://" not in raw:
+        raw = "https://" + raw  # people paste "tiktok.com/@x/video/1" without a scheme
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname or ""
+        _ = parts.port  # raises on a malformed port
+    except ValueError as exc:
+        raise UrlError(f"not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise UrlError("only http and https URLs are supported")
+    platform = platform_of_host(host)
+    if platform is None:
+        raise UrlError("not a TikTok or Instagram URL")
+    segments = [s for s in parts.path.split("/") if s]
+    if platform is Platform.TIKTOK:
+        return _parse_tiktok(host.lower(), segments, raw)
+    return _parse_instagram(segments, raw)
+
+
+def _parse_tiktok(host: str, segments: list[str], url: str) -> PostRef | ShortLink:
+    if host.startswith(("vm.", "vt.")) and len(segments) == 1:
+        return ShortLink(Platform.TIKTOK, url)
+    if len(segments) == 2 and segments[0] == "t":
+        return ShortLink(Platform.TIKTOK, url)
+    match segments:
+        case [user, ("video" | "photo"), video_id] if user.startswith("@"):
+            handle = user[1:]
+            return PostRef(
+                Platform.TIKTOK, _tiktok_id(video_id), handle if HANDLE.match(handle) else None
+            )
+        case ["v", file] if file.endswith(".html"):
+            return PostRef(Platform.TIKTOK, _tiktok_id(file.removesuffix(".html")))
+        case ["embed", video_id] | ["embed", "v2", video_id]:
+            return PostRef(Platform.TIKTOK, _tiktok_id(video_id))
+    raise UrlError("not a TikTok video URL (expected /@user/video/ID or a short link)")
+
+
+def _parse_instagram(segments: list[str], url: str) -> PostRef | ShortLink:
+    if segments and segments[0] == "share" and len(segments) >= 2:
+        return ShortLink(Platform.INSTAGRAM, url)
+    match segments:
+        case [kind, code, *_] if kind in _INSTAGRAM_KINDS:
+            return PostRef(Platform.INSTAGRAM, _shortcode(code))
+        case [user, kind, code, *_] if kind in _INSTAGRAM_KINDS and HANDLE.match(user):
+            return PostRef(Platform.INSTAGRAM, _shortcode(code), user)
+    raise UrlError("not an Instagram post URL (expected /p/CODE, /reel/CODE or /tv/CODE)")
+
+
+def _tiktok_id(value: str) -> str:
+    if not TIKTOK_ID.match(value):
+        raise UrlError("a TikTok video id is 1 to 20 digits")
+    return value
+
+
+def _shortcode(value: str) -> str:
+    if not INSTAGRAM_SHORTCODE.match(value):
+        raise UrlError("an Instagram shortcode is letters, digits, '-' and '_'")
+    return value
+
+
+def normalize_post_id(platform: Platform, post_id: str) -> str:
+    """A bare id as given with `{"platform", "post_id"}`: TikTok's numeric id, or an Instagram
+    shortcode (a numeric Instagram media id is turned into its shortcode)."""
+    value = post_id.strip()
+    if platform is Platform.TIKTOK:
+        return _tiktok_id(value)
+    if value.isdigit() and len(value) > 11:
+        return media_id_to_shortcode(int(value))
+    return _shortcode(value)
+
+
+def shortcode_to_media_id(shortcode: str) -> int:
+    """Instagram shortcodes are the media id in base 64 (alphabet A-Z a-z 0-9 - _)."""
+    _shortcode(shortcode)
+    value = 0
+    for char in shortcode:
+        value = value * 64 + _SHORTCODE_INDEX[char]
+    return value
+
+
+def media_id_to_shortcode(media_id: int) -> str:
+    if media_id < 0:
+        raise UrlError("a media id is not negative")
+    chars = []
+    while True:
+        media_id, digit = divmod(media_id, 64)
+        chars.append(_SHORTCODE_ALPHABET[digit])
+        if media_id == 0:
+            return "".join(reversed(chars))
+
+
+def canonical_url(platform: Platform, post_id: str, handle: str | None = None) -> str:
+    """The URL stored on a post and sent to providers that take URLs."""
+    if platform is Platform.TIKTOK:
+        return f"https://www.tiktok.com/@{handle or ''}/video/{post_id}"
+    return f"https://www.instagram.com/p/{post_id}/"
