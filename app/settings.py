@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
 
-    # Providers. The defaults point at the sandbox that `make run` starts; production sets real ones.
+    # Providers. Defaults point at the sandbox `make run` starts; production sets real ones.
     tiktok_primary_base_url: str = SANDBOX_URL
     tiktok_primary_api_key: str | None = None
     tiktok_backup_base_url: str = SANDBOX_URL
@@ -26,6 +26,20 @@ class Settings(BaseSettings):
     instagram_base_url: str = SANDBOX_URL
     instagram_api_key: str | None = None
     sandbox_port: int = 8900
+
+    # How provider calls behave: one shared httpx client per process, bounded retries with
+    # jittered exponential backoff, Retry-After honoured up to a cap, a deadline per video.
+    http_timeout_seconds: float = Field(10.0, gt=0)
+    http_max_connections: int = Field(50, ge=1)
+    provider_max_attempts: int = Field(3, ge=1)
+    provider_backoff_base_seconds: float = Field(0.5, ge=0)
+    provider_backoff_max_seconds: float = Field(8.0, ge=0)
+    provider_retry_after_cap_seconds: float = Field(30.0, ge=0)
+    provider_deadline_seconds: float = Field(45.0, gt=0)
+    # TikTok primary circuit breaker: after this many failures in a row, use the backup only
+    # for the cool-down, then give the primary another chance.
+    breaker_failure_threshold: int = Field(5, ge=1)
+    breaker_cooldown_seconds: float = Field(60.0, ge=0)
 
     # Short links (vm.tiktok.com/X, instagram.com/share/...) are resolved by following redirects.
     shortlink_timeout_seconds: float = 5.0
