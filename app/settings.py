@@ -1,10 +1,12 @@
 """Every setting is an environment variable with a default that works on a fresh machine."""
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_URL = "http://127.0.0.1:8900"
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:20:19.979223
+Create Date: 2026-11-25 14:26:40.668161
 """
 
 from collections.abc import Sequence
@@ -33,7 +33,6 @@ def upgrade() -> None:
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("role IN ('admin', 'editor', 'viewer')", name=op.f('api_keys_role_check')),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('api_keys_organization_id_fkey'), ondelete='CASCADE'),

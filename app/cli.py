@@ -1,0 +1,108 @@
+"""Operator commands.
+
+python -m app.cli db upgrade                       create the database if needed, migrate
+python -m app.cli orgs create NAME                 new organization; prints its admin key last
+python -m app.cli keys create --org ID --role R    another key (admin, editor or viewer)
+"""
+
+import argparse
+import asyncio
+import uuid
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from app.db import create_engine, create_sessionmaker, session_scope
+from app.domain.enums import Role
+from app.models import Organization
+from app.repositories import api_keys
+from app.settings import PROJECT_ROOT, Settings, get_settings
+
+
+async def ensure_database(settings: Settings) -> bool:
+    """Create the database named in DATABASE_URL if it does not exist. True if created."""
+    url = make_url(settings.database_url)
+    name = url.database
+    assert name, "DATABASE_URL names no database"
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database="postgres",
+    )
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        await conn.execute(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"')
+        return True
+    finally:
+        await conn.close()
+
+
+def upgrade(settings: Settings) -> None:
+    asyncio.run(ensure_database(settings))
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+async def create_org(settings: Settings, name: str) -> tuple[uuid.UUID, str]:
+    engine = create_engine(settings)
+    try:
+        async for session in session_scope(create_sessionmaker(engine)):
+            org, key = await api_keys.create_organization(session, name)
+        return org.id, key
+    finally:
+        await engine.dispose()
+
+
+async def create_key(settings: Settings, org_id: uuid.UUID, role: Role, name: str) -> str:
+    engine = create_engine(settings)
+    try:
+        async for session in session_scope(create_sessionmaker(engine)):
+            if await session.get(Organization, org_id) is None:
+                raise SystemExit(f"no organization {org_id}")
+            _, key = await api_keys.create(session, org_id, role, name)
+        return key
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    groups = parser.add_subparsers(dest="group", required=True)
+    db = groups.add_parser("db").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="create the database if needed and apply migrations")
+    orgs = groups.add_parser("orgs").add_subparsers(dest="action", required=True)
+    org_create = orgs.add_parser("create", help="create an organization and its admin key")
+    org_create.add_argument("name")
+    keys = groups.add_parser("keys").add_subparsers(dest="action", required=True)
+    key_create = keys.add_parser("create", help="create an API key")
+    key_create.add_argument("--org", required=True, type=uuid.UUID)
+    key_create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    key_create.add_argument("--name", default="")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    if args.group == "db":
+        upgrade(settings)
+        print("database is at the latest migration")
+    elif args.group == "orgs":
+        org_id, key = asyncio.run(create_org(settings, args.name))
+        print(f"organization {org_id} created; its admin API key (shown once):")
+        print(key)
+    else:
+        key = asyncio.run(create_key(settings, args.org, Role(args.role), args.name))
+        print(f"{args.role} API key for organization {args.org} (shown once):")
+        print(key)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Request dependencies: the unit of work, the caller, and the shared clients."""
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.db import session_scope
+from app.domain.enums import Role
+from app.errors import ApiError
+from app.repositories import api_keys
+from app.settings import Settings
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer vl_...`")
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(request.app.state.sessionmaker):
+        yield session
+
+
+# scope="function": the commit runs when the handler returns, before the response is sent,
+# so a failed commit becomes an error response instead of a lost write behind a 2xx.
+Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _http(request: Request) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = request.app.state.http
+    return client
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+Http = Annotated[httpx.AsyncClient, Depends(_http)]
+
+
+async def _principal(
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Send an API key as `Authorization: Bearer <key>`.",
+            headers=_CHALLENGE,
+        )
+    principal = await api_keys.authenticate(session, credentials.credentials)
+    if principal is None:
+        raise ApiError(
+            401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
+        )
+    return principal
+
+
+def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if not principal.allows(role):
+            raise ApiError(
+                403, "forbidden", f"This needs the {role} role; the key is {principal.role}."
+            )
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Editor = Annotated[Principal, Depends(require(Role.EDITOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

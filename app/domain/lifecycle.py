@@ -1,0 +1,108 @@
+"""The post lifecycle as pure functions: what a post becomes at its deadline, what it earns,
+and which manual transitions are allowed. No I/O; routers and jobs apply the results with
+guarded UPDATEs so each transition happens once."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from app.domain.enums import PostStatus
+
+CENT = Decimal("0.01")
+
+
+class TransitionError(Exception):
+    """A status change the lifecycle does not allow; `code` names the rule."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Rules:
+    min_views: int
+    finalize_after: timedelta
+
+
+@dataclass(frozen=True)
+class Tier:
+    cpm: Decimal
+    cap: Decimal | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: PostStatus
+    locked_views: int | None = None
+    earnings: Decimal | None = None
+    rejection_code: str | None = None
+    rejection_reason: str | None = None
+
+
+def rules_for(
+    default_min_views: int,
+    default_finalize_days: int,
+    campaign_min_views: int | None,
+    campaign_finalize_days: int | None,
+) -> Rules:
+    return Rules(
+        min_views=default_min_views if campaign_min_views is None else campaign_min_views,
+        finalize_after=timedelta(
+            days=default_finalize_days if campaign_finalize_days is None else campaign_finalize_days
+        ),
+    )
+
+
+def decision_due(aged_from: datetime, now: datetime, rules: Rules) -> bool:
+    return now >= aged_from + rules.finalize_after
+
+
+def earnings(locked_views: int, tier: Tier) -> Decimal:
+    """min(views x cpm / 1000, cap), rounded half-up to cents once, here and nowhere else."""
+    amount = (Decimal(locked_views) * tier.cpm / 1000).quantize(CENT, rounding=ROUND_HALF_UP)
+    return amount if tier.cap is None else min(amount, tier.cap)
+
+
+def decide(views: int, tier: Tier | None, rules: Rules) -> Decision:
+    """The deadline decision for a `tracking` post, on stats fresh enough to decide on."""
+    if views < rules.min_views:
+        return Decision(
+            PostStatus.REJECTED,
+            rejection_code="below_min_views",
+            rejection_reason=(
+                f"{views:,} views at the deadline; at least {rules.min_views:,} are needed."
+            ),
+        )
+    if tier is None:
+        return Decision(PostStatus.PENDING_CPM, locked_views=views)
+    return Decision(PostStatus.FINALIZED, locked_views=views, earnings=earnings(views, tier))
+
+
+def check_tier_assignment(status: PostStatus) -> None:
+    if status in (PostStatus.FINALIZED, PostStatus.PAID):
+        raise TransitionError(
+            "post_locked", f"The post is {status}; its tier and earnings are locked."
+        )
+
+
+def check_reject(status: PostStatus) -> None:
+    if status is PostStatus.PAID:
+        raise TransitionError("post_paid", "A paid post cannot be rejected.")
+    if status is PostStatus.REJECTED:
+        raise TransitionError("post_already_rejected", "The post is already rejected.")
+
+
+def check_restore(status: PostStatus) -> None:
+    if status is not PostStatus.REJECTED:
+        raise TransitionError(
+            "post_not_rejected", f"Only a rejected post can be restored; this one is {status}."
+        )
+
+
+def check_mark_paid(status: PostStatus) -> None:
+    if status is not PostStatus.FINALIZED:
+        raise TransitionError(
+            "post_not_finalized", f"Only a finalized post can be marked paid; this one is {status}."
+        )

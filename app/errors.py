@@ -1,0 +1,202 @@
+"""Every error leaves the API as `application/problem+json` (RFC 9457) with a stable `code`."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.domain.lifecycle import TransitionError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    pointer: str = Field(description="JSON pointer to the offending input, e.g. `/body/cpm`.")
+    message: str
+    type: str = Field(description="Machine-readable kind of the validation failure.")
+
+
+class Problem(BaseModel):
+    type: str = Field(examples=["urn:viewledger:problem:post_not_finalized"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(
+        examples=["Only a finalized post can be marked paid; this one is tracking."]
+    )
+    code: str = Field(examples=["post_not_finalized"], description="Stable machine code.")
+    errors: list[FieldError] | None = None
+
+
+class ApiError(Exception):
+    """Raised anywhere below a router; the handler turns it into a problem response."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+def not_found(resource: str) -> ApiError:
+    return ApiError(404, f"{resource}_not_found", f"No {resource.replace('_', ' ')} with that id.")
+
+
+def conflict(code: str, detail: str) -> ApiError:
+    return ApiError(409, code, detail)
+
+
+def invalid(code: str, detail: str, pointer: str | None = None) -> ApiError:
+    errors = [FieldError(pointer=pointer, message=detail, type=code)] if pointer else None
+    return ApiError(422, code, detail, errors)
+
+
+# A unique or foreign-key violation that a request raced into (the checks before it passed)
+# still gets its precise code. Keys are constraint names from the naming convention.
+CONSTRAINT_CODES: dict[str, tuple[str, str]] = {
+    "posts_campaign_id_platform_platform_post_id_key": (
+        "post_exists",
+        "This video is already in the campaign.",
+    ),
+    "cpm_tiers_campaign_id_name_key": ("cpm_tier_exists", "The campaign has a tier by that name."),
+    "creators_organization_id_platform_lower_handle_key": (
+        "creator_exists",
+        "A creator with that handle already exists on that platform.",
+    ),
+    "creators_organization_id_platform_platform_user_id_key": (
+        "creator_exists",
+        "A creator with that platform user id already exists on that platform.",
+    ),
+    "campaign_members_pkey": ("member_exists", "The creator is already in the campaign."),
+    "posts_cpm_tier_id_fkey": ("cpm_tier_in_use", "Posts use this tier."),
+}
+
+
+def problem_response(
+    status: int, code: str, detail: str, errors: list[FieldError] | None = None
+) -> JSONResponse:
+    body = Problem(
+        type=f"urn:viewledger:problem:{code}",
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True), status_code=status, media_type=PROBLEM_JSON
+    )
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    return "/" + "/".join(str(part) for part in loc)
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    response = problem_response(exc.status, exc.code, exc.detail, exc.errors)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _transition_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TransitionError)
+    return problem_response(409, exc.code, exc.detail)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(pointer=_pointer(e["loc"]), message=e["msg"], type=e["type"])
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else None
+    detail = f"{first.pointer}: {first.message}" if first else "The request is not valid."
+    return problem_response(422, "validation_failed", detail, errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "route_not_found", 405: "method_not_allowed", 401: "unauthorized"}
+    code = codes.get(exc.status_code, HTTPStatus(exc.status_code).name.lower())
+    response = problem_response(exc.status_code, code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _constraint_name(exc: DBAPIError) -> str | None:
+    cause = getattr(exc.orig, "__cause__", None)
+    return getattr(cause, "constraint_name", None)
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IntegrityError)
+    name = _constraint_name(exc)
+    code, detail = CONSTRAINT_CODES.get(name or "", ("conflict", "The change conflicts with data."))
+    if name not in CONSTRAINT_CODES:
+        log.warning("unmapped integrity error on %s: %s", name, exc.orig)
+    return problem_response(409, code, detail)
+
+
+async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+    # Input that passed validation but that PostgreSQL still refuses (an out-of-range value).
+    # Validation should catch these first; this keeps the promise of "never a 500".
+    log.warning("database refused input: %s", exc)
+    return problem_response(422, "invalid_value", "A value is outside what can be stored.")
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL or Redis is down or restarting: the request is safe to retry shortly.
+    log.warning("dependency unavailable: %r", exc)
+    response = problem_response(
+        503, "service_unavailable", "A backing service is unavailable; retry shortly."
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(TransitionError, _transition_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
+    for unavailable in (DBAPIError, OSError, RedisError):
+        app.add_exception_handler(unavailable, _unavailable)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
+    for status, description in {
+        401: "Missing or unknown API key.",
+        403: "The key's role does not allow this.",
+        404: "Not found in this organization.",
+        409: "The request conflicts with the resource's state; `code` names the rule.",
+        422: "The input is not valid; `errors` points at each offending field.",
+    }.items()
+}

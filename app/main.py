@@ -1,0 +1,86 @@
+"""The FastAPI application: `create_app()` wires settings, database, Redis and routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.db import create_engine, create_sessionmaker
+from app.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.metrics import MetricsMiddleware
+from app.routers import campaigns, cpm_tiers, creators, keys, members, ops, posts
+from app.settings import PROJECT_ROOT, Settings, get_settings
+
+DESCRIPTION = """
+Tracks TikTok and Instagram video performance for creator campaigns and turns views into
+payouts. Authenticate with `Authorization: Bearer <API key>`. Errors are
+`application/problem+json` with a stable `code`. Money is a decimal string.
+"""
+
+
+def migration_head() -> str:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> FastAPI:
+    """Tests pass their own engine, sessionmaker (bound to a rolled-back transaction) and HTTP
+    client; in production everything is built from settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine or create_engine(settings)
+        own_http = http or httpx.AsyncClient(timeout=settings.shortlink_timeout_seconds)
+        redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        app.state.settings = settings
+        app.state.engine = own_engine
+        app.state.sessionmaker = sessionmaker or create_sessionmaker(own_engine)
+        app.state.http = own_http
+        app.state.redis = redis
+        app.state.migration_head = migration_head()
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            if http is None:
+                await own_http.aclose()
+            if engine is None:
+                await own_engine.dispose()
+
+    app = FastAPIOffline(
+        title="ViewLedger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=lambda route: route.name,
+        openapi_tags=[
+            {"name": "campaigns", "description": "Campaigns and their rules."},
+            {"name": "cpm-tiers", "description": "What a campaign pays per 1,000 views."},
+            {"name": "creators", "description": "Creators' platform accounts."},
+            {"name": "members", "description": "Creators added to a campaign."},
+            {"name": "posts", "description": "Tracked videos and their lifecycle."},
+            {"name": "api-keys", "description": "Keys and the calling identity."},
+            {"name": "ops", "description": "Health checks."},
+        ],
+    )
+    install_error_handlers(app)
+    for module in (campaigns, cpm_tiers, members, creators, posts, keys, ops):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware)
+    return app

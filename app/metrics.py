@@ -1,0 +1,48 @@
+"""HTTP metrics for the API process, recorded by a pure ASGI middleware (no per-request task
+or body buffering, unlike BaseHTTPMiddleware)."""
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter(
+    "viewledger_http_requests_total",
+    "HTTP requests answered, by route template and status class.",
+    ["method", "route", "status_class"],
+)
+HTTP_LATENCY = Histogram(
+    "viewledger_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+POSTS_BY_STATUS = Gauge("viewledger_posts", "Posts by status, across organizations.", ["status"])
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            # The template (/v1/posts/{post_id}), never the raw path: bounded label values.
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, template, f"{status // 100}xx").inc()
+            HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)

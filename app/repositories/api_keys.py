@@ -1,0 +1,63 @@
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal, display_prefix, generate_key, hash_key
+from app.domain.enums import Role
+from app.models import ApiKey, Organization
+
+
+async def authenticate(session: AsyncSession, key: str) -> Principal | None:
+    row = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.organization_id, ApiKey.role).where(
+                ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    return None if row is None else Principal(row.id, row.organization_id, Role(row.role))
+
+
+async def create(
+    session: AsyncSession, organization_id: uuid.UUID, role: Role, name: str = ""
+) -> tuple[ApiKey, str]:
+    """Returns the row and the plaintext key, which is never stored and never shown again."""
+    key = generate_key()
+    row = ApiKey(
+        organization_id=organization_id,
+        role=role.value,
+        name=name,
+        prefix=display_prefix(key),
+        key_hash=hash_key(key),
+    )
+    session.add(row)
+    await session.flush()
+    return row, key
+
+
+async def create_organization(session: AsyncSession, name: str) -> tuple[Organization, str]:
+    org = Organization(name=name)
+    session.add(org)
+    await session.flush()
+    _, key = await create(session, org.id, Role.ADMIN, "admin")
+    return org, key
+
+
+async def list_for(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.id)
+    return (await session.scalars(stmt)).all()
+
+
+async def revoke(session: AsyncSession, organization_id: uuid.UUID, key_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            ApiKey.organization_id == organization_id,
+            ApiKey.revoked_at.is_(None),
+        )
+        .values(revoked_at=func.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,107 @@
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import Platform
+from app.errors import conflict, not_found
+from app.models import CampaignMember, Creator
+from app.repositories.common import apply_changes, get_owned
+from app.repositories.pagination import Sort, fetch_page
+
+
+async def get(session: AsyncSession, org: uuid.UUID, creator_id: uuid.UUID) -> Creator:
+    return await get_owned(session, Creator, org, creator_id, "creator")
+
+
+async def by_handle(
+    session: AsyncSession, org: uuid.UUID, platform: Platform, handle: str
+) -> Creator | None:
+    stmt = select(Creator).where(
+        Creator.organization_id == org,
+        Creator.platform == platform.value,
+        func.lower(Creator.handle) == handle.lower(),
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def list_page(
+    session: AsyncSession,
+    org: uuid.UUID,
+    platform: Platform | None,
+    handle: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Creator], str | None]:
+    stmt = select(Creator).where(Creator.organization_id == org)
+    if platform is not None:
+        stmt = stmt.where(Creator.platform == platform.value)
+    if handle is not None:
+        stmt = stmt.where(func.lower(Creator.handle) == handle.removeprefix("@").lower())
+    return await fetch_page(session, stmt, Creator.id, Sort(None, True), cursor, limit)
+
+
+async def create(session: AsyncSession, org: uuid.UUID, fields: dict[str, Any]) -> Creator:
+    if await by_handle(session, org, fields["platform"], fields["handle"]):
+        raise conflict(
+            "creator_exists", "A creator with that handle already exists on that platform."
+        )
+    creator = Creator(organization_id=org, **fields)
+    session.add(creator)
+    await session.flush()
+    await session.refresh(creator)
+    return creator
+
+
+async def update(session: AsyncSession, creator: Creator, changes: dict[str, Any]) -> Creator:
+    apply_changes(creator, changes)
+    await session.flush()
+    await session.refresh(creator)
+    return creator
+
+
+async def get_member(
+    session: AsyncSession, campaign_id: uuid.UUID, creator_id: uuid.UUID
+) -> CampaignMember | None:
+    return await session.get(CampaignMember, (campaign_id, creator_id))
+
+
+async def require_member(
+    session: AsyncSession, campaign_id: uuid.UUID, creator_id: uuid.UUID
+) -> CampaignMember:
+    member = await get_member(session, campaign_id, creator_id)
+    if member is None:
+        raise not_found("member")
+    return member
+
+
+async def list_members(
+    session: AsyncSession, campaign_id: uuid.UUID
+) -> Sequence[tuple[CampaignMember, Creator]]:
+    stmt = (
+        select(CampaignMember, Creator)
+        .join(Creator, Creator.id == CampaignMember.creator_id)
+        .where(CampaignMember.campaign_id == campaign_id)
+        .order_by(CampaignMember.created_at, CampaignMember.creator_id)
+    )
+    return [(m, c) for m, c in (await session.execute(stmt)).all()]
+
+
+async def add_member(
+    session: AsyncSession,
+    org: uuid.UUID,
+    campaign_id: uuid.UUID,
+    creator_id: uuid.UUID,
+    cpm_tier_id: uuid.UUID | None,
+) -> CampaignMember:
+    if await get_member(session, campaign_id, creator_id):
+        raise conflict("member_exists", "The creator is already in the campaign.")
+    member = CampaignMember(
+        organization_id=org, campaign_id=campaign_id, creator_id=creator_id, cpm_tier_id=cpm_tier_id
+    )
+    session.add(member)
+    await session.flush()
+    await session.refresh(member)
+    return member

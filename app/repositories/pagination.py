@@ -1,0 +1,66 @@
+"""Keyset pagination: the cursor carries the last row's (sort value, id), and the next page is
+`WHERE (sort, id) > (value, id)`. With an index on (scope, sort, id) a page deep into a
+million rows costs the same as the first; OFFSET would read and discard every row before it."""
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.errors import invalid
+from app.schemas.common import decode_cursor, encode_cursor
+
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class Sort:
+    """Order by `column` then id; with no column, by id alone (UUIDv7 ids are creation order)."""
+
+    column: InstrumentedAttribute[Any] | None
+    descending: bool
+    parse: Callable[[Any], Any] = lambda value: value
+
+
+def by_time(column: InstrumentedAttribute[Any], descending: bool) -> Sort:
+    return Sort(column, descending, datetime.fromisoformat)
+
+
+def by_int(column: InstrumentedAttribute[Any], descending: bool) -> Sort:
+    return Sort(column, descending, int)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[E],
+    id_column: InstrumentedAttribute[uuid.UUID],
+    sort: Sort,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[E], str | None]:
+    keys = [id_column] if sort.column is None else [sort.column, id_column]
+    if cursor is not None:
+        values = decode_cursor(cursor, len(keys))
+        try:
+            parsed = [sort.parse(v) for v in values[:-1]] + [uuid.UUID(str(values[-1]))]
+        except (TypeError, ValueError):
+            raise invalid(
+                "invalid_cursor", "The cursor is not one this API returned.", "/query/cursor"
+            ) from None
+        after = (
+            tuple_(*keys) < tuple_(*parsed) if sort.descending else tuple_(*keys) > tuple_(*parsed)
+        )
+        stmt = stmt.where(after)
+    stmt = stmt.order_by(*(k.desc() if sort.descending else k.asc() for k in keys))
+    rows = (await session.scalars(stmt.limit(limit + 1))).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    values = [getattr(last, k.key) for k in keys]
+    return rows, encode_cursor([v.isoformat() if isinstance(v, datetime) else v for v in values])

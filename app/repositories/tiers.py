@@ -1,0 +1,72 @@
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import conflict, invalid, not_found
+from app.models import CpmTier, Post
+from app.repositories.common import apply_changes
+
+
+async def _find(
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID
+) -> CpmTier | None:
+    tier = await session.get(CpmTier, tier_id)
+    if tier is None or tier.organization_id != org or tier.campaign_id != campaign_id:
+        return None
+    return tier
+
+
+async def get(
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID
+) -> CpmTier:
+    """A tier named in the path (404)."""
+    tier = await _find(session, org, campaign_id, tier_id)
+    if tier is None:
+        raise not_found("cpm_tier")
+    return tier
+
+
+async def for_campaign(
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID, pointer: str
+) -> CpmTier:
+    """A tier named in a request body: it must be one of the campaign's own tiers (422)."""
+    tier = await _find(session, org, campaign_id, tier_id)
+    if tier is None:
+        raise invalid(
+            "cpm_tier_not_in_campaign", "The campaign has no CPM tier with that id.", pointer
+        )
+    return tier
+
+
+async def list_all(session: AsyncSession, campaign_id: uuid.UUID) -> Sequence[CpmTier]:
+    stmt = select(CpmTier).where(CpmTier.campaign_id == campaign_id).order_by(CpmTier.id)
+    return (await session.scalars(stmt)).all()
+
+
+async def create(
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, fields: dict[str, Any]
+) -> CpmTier:
+    tier = CpmTier(organization_id=org, campaign_id=campaign_id, **fields)
+    session.add(tier)
+    await session.flush()
+    await session.refresh(tier)
+    return tier
+
+
+async def update(session: AsyncSession, tier: CpmTier, changes: dict[str, Any]) -> CpmTier:
+    # Earnings are computed once at finalization, so editing a tier never changes money
+    # already locked; it applies to posts finalized from now on.
+    apply_changes(tier, changes)
+    await session.flush()
+    await session.refresh(tier)
+    return tier
+
+
+async def delete(session: AsyncSession, tier: CpmTier) -> None:
+    if await session.scalar(select(exists().where(Post.cpm_tier_id == tier.id))):
+        raise conflict("cpm_tier_in_use", "Posts use this tier; assign them another one first.")
+    await session.delete(tier)
+    await session.flush()

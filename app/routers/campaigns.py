@@ -1,0 +1,62 @@
+"""Campaigns: currency, status, dates and per-campaign rule overrides."""
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from app.deps import Editor, Session, Viewer
+from app.domain.enums import CampaignStatus
+from app.repositories import campaigns
+from app.schemas.campaigns import (
+    CampaignCreate,
+    CampaignOut,
+    CampaignUpdate,
+)
+from app.schemas.common import Limit, Page
+
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def campaigns_create(body: CampaignCreate, session: Session, who: Editor) -> CampaignOut:
+    campaign = await campaigns.create(session, who.organization_id, body.model_dump())
+    return CampaignOut.model_validate(campaign)
+
+
+@router.get("")
+async def campaigns_list(
+    session: Session,
+    who: Viewer,
+    status: CampaignStatus | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[CampaignOut]:
+    """Newest first."""
+    rows, next_cursor = await campaigns.list_page(
+        session, who.organization_id, status, cursor, limit
+    )
+    return Page(data=[CampaignOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{campaign_id}")
+async def campaigns_get(campaign_id: uuid.UUID, session: Session, who: Viewer) -> CampaignOut:
+    return CampaignOut.model_validate(
+        await campaigns.get(session, who.organization_id, campaign_id)
+    )
+
+
+@router.patch("/{campaign_id}")
+async def campaigns_update(
+    campaign_id: uuid.UUID, body: CampaignUpdate, session: Session, who: Editor
+) -> CampaignOut:
+    changes = body.model_dump(exclude_unset=True)
+    campaign = await campaigns.update(session, who.organization_id, campaign_id, changes)
+    return CampaignOut.model_validate(campaign)
+
+
+@router.delete("/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def campaigns_delete(campaign_id: uuid.UUID, session: Session, who: Editor) -> Response:
+    """Deletes the campaign with its tiers, members and unfinalized posts. A campaign with
+    finalized or paid posts is kept (409): end it instead."""
+    await campaigns.delete(session, who.organization_id, campaign_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,46 @@
+import uuid
+
+from fastapi import APIRouter, Query, status
+
+from app.deps import Editor, Session, Viewer
+from app.domain.enums import Platform
+from app.repositories import creators
+from app.schemas.common import Limit, Page
+from app.schemas.creators import CreatorCreate, CreatorOut, CreatorUpdate
+
+router = APIRouter(prefix="/v1/creators", tags=["creators"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def creators_create(body: CreatorCreate, session: Session, who: Editor) -> CreatorOut:
+    creator = await creators.create(session, who.organization_id, body.model_dump())
+    return CreatorOut.model_validate(creator)
+
+
+@router.get("")
+async def creators_list(
+    session: Session,
+    who: Viewer,
+    platform: Platform | None = None,
+    handle: str | None = Query(None, max_length=100, description="Exact handle, any case."),
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[CreatorOut]:
+    rows, next_cursor = await creators.list_page(
+        session, who.organization_id, platform, handle, cursor, limit
+    )
+    return Page(data=[CreatorOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{creator_id}")
+async def creators_get(creator_id: uuid.UUID, session: Session, who: Viewer) -> CreatorOut:
+    return CreatorOut.model_validate(await creators.get(session, who.organization_id, creator_id))
+
+
+@router.patch("/{creator_id}")
+async def creators_update(
+    creator_id: uuid.UUID, body: CreatorUpdate, session: Session, who: Editor
+) -> CreatorOut:
+    creator = await creators.get(session, who.organization_id, creator_id)
+    changes = body.model_dump(exclude_unset=True)
+    return CreatorOut.model_validate(await creators.update(session, creator, changes))

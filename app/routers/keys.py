@@ -1,0 +1,38 @@
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from app.deps import Admin, Session, Viewer
+from app.errors import not_found
+from app.models import Organization
+from app.repositories import api_keys
+from app.schemas.keys import KeyCreate, KeyCreated, KeyOut, Me
+
+router = APIRouter(tags=["api-keys"])
+
+
+@router.get("/v1/me")
+async def me_get(session: Session, who: Viewer) -> Me:
+    """The organization and role of the key making the call."""
+    org = await session.get(Organization, who.organization_id)
+    assert org is not None
+    return Me(organization_id=org.id, organization_name=org.name, key_id=who.key_id, role=who.role)
+
+
+@router.post("/v1/api-keys", status_code=status.HTTP_201_CREATED)
+async def api_keys_create(body: KeyCreate, session: Session, who: Admin) -> KeyCreated:
+    row, key = await api_keys.create(session, who.organization_id, body.role, body.name)
+    await session.refresh(row)
+    return KeyCreated(**KeyOut.model_validate(row).model_dump(), key=key)
+
+
+@router.get("/v1/api-keys")
+async def api_keys_list(session: Session, who: Admin) -> list[KeyOut]:
+    return [KeyOut.model_validate(k) for k in await api_keys.list_for(session, who.organization_id)]
+
+
+@router.delete("/v1/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def api_keys_revoke(key_id: uuid.UUID, session: Session, who: Admin) -> Response:
+    if not await api_keys.revoke(session, who.organization_id, key_id):
+        raise not_found("api_key")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,77 @@
+"""Liveness, readiness and Prometheus metrics: unauthenticated, outside /v1."""
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+
+from app.domain.enums import PostStatus
+from app.metrics import POSTS_BY_STATUS
+from app.models import Post
+
+router = APIRouter(tags=["ops"])
+HEALTH_JSON = "application/health+json"
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def _health(status: str, checks: dict[str, Any] | None = None, code: int = 200) -> JSONResponse:
+    body: dict[str, Any] = {"status": status}
+    if checks is not None:
+        body["checks"] = checks
+    return JSONResponse(body, status_code=code, media_type=HEALTH_JSON)
+
+
+@router.get("/health/live", operation_id="health_live", response_class=JSONResponse)
+async def health_live() -> JSONResponse:
+    """The process is up. Says nothing about its dependencies."""
+    return _health("pass")
+
+
+async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
+    try:
+        observed = await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure of a dependency is a failed check, not a 500
+        return {"status": "fail", "output": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "pass", **({"observedValue": observed} if observed is not None else {})}
+
+
+@router.get("/health/ready", operation_id="health_ready", response_class=JSONResponse)
+async def health_ready(request: Request) -> JSONResponse:
+    """PostgreSQL reachable with migrations at head, Redis reachable. 503 naming what failed."""
+    state = request.app.state
+    head: str = state.migration_head
+
+    async def migrations() -> str:
+        async with state.engine.connect() as conn:
+            current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        if current != head:
+            raise RuntimeError(f"database at {current}, code expects {head}")
+        return str(current)
+
+    async def redis() -> None:
+        await state.redis.ping()
+
+    results = await asyncio.gather(_check(migrations()), _check(redis()))
+    checks = {"postgresql:migrations": [results[0]], "redis:connection": [results[1]]}
+    ok = all(r["status"] == "pass" for r in results)
+    return _health("pass" if ok else "fail", checks, 200 if ok else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    try:
+        async with request.app.state.sessionmaker() as session:
+            counts = dict(
+                (
+                    await session.execute(select(Post.status, func.count()).group_by(Post.status))
+                ).all()
+            )
+        for status in PostStatus:
+            POSTS_BY_STATUS.labels(status.value).set(counts.get(status.value, 0))
+    except Exception:  # metrics stay scrapeable while the database is down
+        pass
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,155 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+
+from app.deps import Admin, AppSettings, Editor, Http, Session, Viewer
+from app.domain.enums import Platform, PostStatus
+from app.repositories import campaigns, posts
+from app.repositories.posts import PostFilters
+from app.schemas.common import Limit, Page
+from app.schemas.posts import (
+    EventOut,
+    MarkPaidBody,
+    PostCreate,
+    PostOut,
+    PostUpdate,
+    RejectBody,
+    RestoreBody,
+)
+from app.services import posts as post_service
+
+router = APIRouter(tags=["posts"])
+
+PostSort = Literal["created_at", "-created_at", "published_at", "-published_at", "views", "-views"]
+StatusFilter = Annotated[
+    list[PostStatus] | None, Query(description="Repeat to match any of several statuses.")
+]
+SORT_DOC = (
+    "Sort key, `-` for descending. `published_at` is the publish time, or when the post was "
+    "added while the platform has not reported it yet."
+)
+
+
+def _filters(
+    campaign_id: uuid.UUID | None,
+    status: list[PostStatus] | None,
+    platform: Platform | None,
+    creator_id: uuid.UUID | None,
+    published_from: datetime | None,
+    published_to: datetime | None,
+) -> PostFilters:
+    return PostFilters(
+        campaign_id=campaign_id,
+        statuses=status or (),
+        platform=platform,
+        creator_id=creator_id,
+        published_from=published_from,
+        published_to=published_to,
+    )
+
+
+@router.post("/v1/campaigns/{campaign_id}/posts", status_code=status.HTTP_201_CREATED)
+async def posts_create(
+    campaign_id: uuid.UUID,
+    body: PostCreate,
+    session: Session,
+    who: Editor,
+    http: Http,
+    settings: AppSettings,
+) -> PostOut:
+    """Add a video by URL (short links are followed on the platform's own hosts) or by
+    platform and post id. The creator must already be a member of the campaign."""
+    campaign = await campaigns.get(session, who.organization_id, campaign_id)
+    post = await post_service.create(session, http, settings, who, campaign, body)
+    return PostOut.model_validate(post)
+
+
+@router.get("/v1/campaigns/{campaign_id}/posts")
+async def campaign_posts_list(
+    campaign_id: uuid.UUID,
+    session: Session,
+    who: Viewer,
+    status: StatusFilter = None,
+    platform: Platform | None = None,
+    creator_id: uuid.UUID | None = None,
+    published_from: datetime | None = None,
+    published_to: datetime | None = None,
+    sort: PostSort = Query("-created_at", description=SORT_DOC),
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[PostOut]:
+    await campaigns.get(session, who.organization_id, campaign_id)
+    filters = _filters(campaign_id, status, platform, creator_id, published_from, published_to)
+    rows, next_cursor = await posts.list_page(
+        session, who.organization_id, filters, sort, cursor, limit
+    )
+    return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/v1/posts")
+async def posts_list(
+    session: Session,
+    who: Viewer,
+    campaign_id: uuid.UUID | None = None,
+    status: StatusFilter = None,
+    platform: Platform | None = None,
+    creator_id: uuid.UUID | None = None,
+    published_from: datetime | None = None,
+    published_to: datetime | None = None,
+    sort: PostSort = Query("-created_at", description=SORT_DOC),
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[PostOut]:
+    filters = _filters(campaign_id, status, platform, creator_id, published_from, published_to)
+    rows, next_cursor = await posts.list_page(
+        session, who.organization_id, filters, sort, cursor, limit
+    )
+    return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/v1/posts/{post_id}")
+async def posts_get(post_id: uuid.UUID, session: Session, who: Viewer) -> PostOut:
+    return PostOut.model_validate(await posts.get(session, who.organization_id, post_id))
+
+
+@router.patch("/v1/posts/{post_id}")
+async def posts_update(
+    post_id: uuid.UUID, body: PostUpdate, session: Session, who: Editor
+) -> PostOut:
+    """Assign (or clear) the CPM tier. A `pending_cpm` post is finalized at once with its
+    locked views; a finalized or paid post's tier is locked (409)."""
+    return PostOut.model_validate(
+        await post_service.assign_tier(session, who, post_id, body.cpm_tier_id)
+    )
+
+
+@router.post("/v1/posts/{post_id}/reject")
+async def posts_reject(
+    post_id: uuid.UUID, body: RejectBody, session: Session, who: Admin
+) -> PostOut:
+    return PostOut.model_validate(await post_service.reject(session, who, post_id, body.reason))
+
+
+@router.post("/v1/posts/{post_id}/restore")
+async def posts_restore(
+    post_id: uuid.UUID, session: Session, who: Admin, body: RestoreBody | None = None
+) -> PostOut:
+    """Returns a rejected post to the status it was rejected from."""
+    reason = body.reason if body else None
+    return PostOut.model_validate(await post_service.restore(session, who, post_id, reason))
+
+
+@router.post("/v1/posts/{post_id}/mark-paid")
+async def posts_mark_paid(
+    post_id: uuid.UUID, session: Session, who: Admin, body: MarkPaidBody | None = None
+) -> PostOut:
+    reference = body.payout_reference if body else None
+    return PostOut.model_validate(await post_service.mark_paid(session, who, post_id, reference))
+
+
+@router.get("/v1/posts/{post_id}/events")
+async def posts_events(post_id: uuid.UUID, session: Session, who: Viewer) -> list[EventOut]:
+    post = await posts.get(session, who.organization_id, post_id)
+    return [EventOut.model_validate(e) for e in await posts.events(session, post.id)]

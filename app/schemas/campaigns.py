@@ -1,0 +1,85 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from app.domain.enums import CampaignStatus
+from app.schemas.common import Cap, Cpm, Input, Name, Output, Patch
+
+Currency = Annotated[
+    str,
+    StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{3}$"),
+    Field(description="ISO 4217 code.", examples=["USD"]),
+]
+MinViews = Annotated[
+    int, Field(ge=0, le=2_000_000_000, description="Overrides the default minimum views (1,000).")
+]
+FinalizeDays = Annotated[
+    int, Field(ge=0, le=3650, description="Overrides the default finalize-after days (7).")
+]
+
+
+class CampaignCreate(Input):
+    name: Name
+    currency: Currency = "USD"
+    status: CampaignStatus = CampaignStatus.ACTIVE
+    starts_on: date | None = None
+    ends_on: date | None = None
+    min_views: MinViews | None = None
+    finalize_after_days: FinalizeDays | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on must not be before starts_on")
+        return self
+
+
+class CampaignUpdate(Patch):
+    required = ("name", "currency", "status")
+
+    name: Name | None = None
+    currency: Currency | None = None
+    status: CampaignStatus | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    min_views: MinViews | None = None
+    finalize_after_days: FinalizeDays | None = None
+
+
+class CampaignOut(Output):
+    id: uuid.UUID
+    name: str
+    currency: str
+    status: CampaignStatus
+    starts_on: date | None
+    ends_on: date | None
+    min_views: int | None
+    finalize_after_days: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TierCreate(Input):
+    name: Name
+    cpm: Cpm
+    cap: Cap | None = None
+
+
+class TierUpdate(Patch):
+    required = ("name", "cpm")
+
+    name: Name | None = None
+    cpm: Cpm | None = None
+    cap: Cap | None = None
+
+
+class TierOut(Output):
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    name: str
+    cpm: Decimal
+    cap: Decimal | None
+    created_at: datetime

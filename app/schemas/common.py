@@ -1,0 +1,107 @@
+"""Field types shared by the request and response models."""
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from app.errors import invalid
+
+T = TypeVar("T")
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refusing it here keeps it a 422 rather than a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+Note = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+    AfterValidator(_no_nul),
+]
+Cpm = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        max_digits=12,
+        decimal_places=4,
+        description="Amount per 1,000 views.",
+        examples=["4.50"],
+    ),
+]
+Cap = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        max_digits=12,
+        decimal_places=2,
+        description="Most one video can earn.",
+        examples=["250.00"],
+    ),
+]
+Limit = Annotated[int, Field(ge=1, le=200, description="Page size.")]
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are refused so typos don't pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Input):
+    """Partial updates: only the fields sent change; null clears an optional field. Fields in
+    `required` may be left out but not set to null."""
+
+    required: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        for name in self.required:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(Output, Generic[T]):
+    data: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError):
+        values = None
+    if not isinstance(values, list) or len(values) != size:
+        raise invalid("invalid_cursor", "The cursor is not one this API returned.", "/query/cursor")
+    return values

@@ -1,0 +1,66 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from app.domain.enums import Platform
+from app.platforms.urls import HANDLE
+from app.schemas.common import Input, Name, Output, Patch
+
+
+def _handle(value: object) -> object:
+    return value.strip().removeprefix("@") if isinstance(value, str) else value
+
+
+def _check_handle(value: str) -> str:
+    if not HANDLE.match(value):
+        raise ValueError("a handle is 1 to 64 letters, digits, '_' or '.'")
+    return value
+
+
+Handle = Annotated[
+    str,
+    BeforeValidator(_handle),
+    AfterValidator(_check_handle),
+    Field(examples=["scout2015"], description="With or without the leading @."),
+]
+
+
+class CreatorCreate(Input):
+    platform: Platform
+    handle: Handle
+    platform_user_id: Name | None = None
+
+
+class CreatorUpdate(Patch):
+    required = ("handle",)
+
+    handle: Handle | None = None
+    platform_user_id: Name | None = None
+
+
+class CreatorOut(Output):
+    id: uuid.UUID
+    platform: Platform
+    handle: str
+    platform_user_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberCreate(Input):
+    creator_id: uuid.UUID
+    cpm_tier_id: uuid.UUID | None = Field(None, description="Default tier for the creator's posts.")
+
+
+class MemberUpdate(Input):
+    cpm_tier_id: uuid.UUID | None
+
+
+class MemberOut(Output):
+    campaign_id: uuid.UUID
+    creator_id: uuid.UUID
+    cpm_tier_id: uuid.UUID | None
+    created_at: datetime
+    creator: CreatorOut

@@ -1,0 +1,32 @@
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from app.domain.enums import Role
+from app.schemas.common import Input, Output
+
+
+class KeyCreate(Input):
+    name: str = Field("", max_length=200, pattern=r"^[^\x00]*$")
+    role: Role
+
+
+class KeyOut(Output):
+    id: uuid.UUID
+    name: str
+    role: Role
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself. Shown this once; store it now.")
+
+
+class Me(Output):
+    organization_id: uuid.UUID
+    organization_name: str
+    key_id: uuid.UUID
+    role: Role

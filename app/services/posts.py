@@ -1,0 +1,228 @@
+"""Adding posts and the manual lifecycle actions. Each action reads the post, asks the pure
+lifecycle rules whether the change is allowed, and applies it with a guarded transition; if a
+concurrent change wins the race, the action re-reads and answers from the new state."""
+
+import uuid
+
+import httpx
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.domain import lifecycle
+from app.domain.enums import CampaignStatus, PostStatus
+from app.errors import conflict, invalid
+from app.models import Campaign, Creator, Post, PostEvent
+from app.platforms import shortlinks
+from app.platforms.urls import (
+    PostRef,
+    ShortLink,
+    UrlError,
+    canonical_url,
+    normalize_post_id,
+    parse_video_url,
+)
+from app.repositories import creators, posts, tiers
+from app.schemas.posts import PostCreate
+from app.settings import Settings
+
+
+async def _reference(body: PostCreate, http: httpx.AsyncClient, settings: Settings) -> PostRef:
+    if body.url is None:
+        # PostCreate's validator guarantees both are set when url is not.
+        assert body.platform is not None
+        assert body.post_id is not None
+        try:
+            return PostRef(body.platform, normalize_post_id(body.platform, body.post_id))
+        except UrlError as exc:
+            raise invalid("invalid_post_id", str(exc), "/body/post_id") from None
+    try:
+        ref = parse_video_url(body.url)
+    except UrlError as exc:
+        raise invalid("invalid_url", str(exc), "/body/url") from None
+    if isinstance(ref, ShortLink):
+        try:
+            return await shortlinks.resolve(
+                http,
+                ref,
+                max_hops=settings.shortlink_max_hops,
+                timeout=settings.shortlink_timeout_seconds,
+            )
+        except shortlinks.ShortLinkError as exc:
+            raise invalid("short_link_unresolved", str(exc), "/body/url") from None
+    return ref
+
+
+async def _creator(
+    session: AsyncSession, org: uuid.UUID, body: PostCreate, ref: PostRef
+) -> Creator:
+    if body.creator_id is not None:
+        creator = await session.get(Creator, body.creator_id)
+        if creator is None or creator.organization_id != org:
+            raise invalid("creator_not_found", "No creator with that id.", "/body/creator_id")
+        if creator.platform != ref.platform:
+            raise invalid(
+                "platform_mismatch",
+                f"The creator is on {creator.platform}; the video is on {ref.platform}.",
+                "/body/creator_id",
+            )
+        return creator
+    if ref.handle is None:
+        raise invalid(
+            "creator_required",
+            "The URL does not name the creator; send creator_id.",
+            "/body/creator_id",
+        )
+    creator = await creators.by_handle(session, org, ref.platform, ref.handle)
+    if creator is None:
+        raise conflict(
+            "creator_not_member",
+            f"No {ref.platform} creator @{ref.handle} is in this campaign; add the creator and "
+            "make them a member first.",
+        )
+    return creator
+
+
+async def create(
+    session: AsyncSession,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    principal: Principal,
+    campaign: Campaign,
+    body: PostCreate,
+) -> Post:
+    if campaign.status == CampaignStatus.ENDED:
+        raise conflict("campaign_ended", "The campaign has ended; it takes no new posts.")
+    ref = await _reference(body, http, settings)
+    org = principal.organization_id
+    creator = await _creator(session, org, body, ref)
+    member = await creators.get_member(session, campaign.id, creator.id)
+    if member is None:
+        raise conflict(
+            "creator_not_member",
+            f"Creator @{creator.handle} is not a member of this campaign; add them first.",
+        )
+    tier_id = member.cpm_tier_id
+    if body.cpm_tier_id is not None:
+        tier_id = (
+            await tiers.for_campaign(
+                session, org, campaign.id, body.cpm_tier_id, "/body/cpm_tier_id"
+            )
+        ).id
+    if await posts.exists_in_campaign(session, campaign.id, ref.platform, ref.post_id):
+        raise conflict("post_exists", "This video is already in the campaign.")
+    post = Post(
+        organization_id=org,
+        campaign_id=campaign.id,
+        creator_id=creator.id,
+        platform=ref.platform.value,
+        platform_post_id=ref.post_id,
+        url=canonical_url(ref.platform, ref.post_id, creator.handle),
+        status=PostStatus.TRACKING.value,
+        cpm_tier_id=tier_id,
+    )
+    session.add(post)
+    await session.flush()
+    session.add(
+        PostEvent(
+            organization_id=org,
+            post_id=post.id,
+            from_status=None,
+            to_status=PostStatus.TRACKING.value,
+            code="created",
+            reason=None,
+            actor_key_id=principal.key_id,
+        )
+    )
+    await session.flush()
+    await session.refresh(post)
+    return post
+
+
+async def assign_tier(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID, tier_id: uuid.UUID | None
+) -> Post:
+    org = principal.organization_id
+    post = await posts.get(session, org, post_id, for_update=True)
+    status = PostStatus(post.status)
+    lifecycle.check_tier_assignment(status)
+    tier = (
+        None
+        if tier_id is None
+        else await tiers.for_campaign(session, org, post.campaign_id, tier_id, "/body/cpm_tier_id")
+    )
+    if status is PostStatus.PENDING_CPM and tier is not None:
+        assert post.locked_views is not None  # locked when the post became pending_cpm
+        amount = lifecycle.earnings(post.locked_views, lifecycle.Tier(tier.cpm, tier.cap))
+        finalized = await posts.transition(
+            session,
+            post,
+            PostStatus.FINALIZED,
+            code="tier_assigned",
+            reason=f"Tier {tier.name} assigned; {post.locked_views:,} locked views.",
+            actor_key_id=principal.key_id,
+            values={"cpm_tier_id": tier.id, "earnings": amount, "finalized_at": func.now()},
+        )
+        assert finalized is not None  # the row is locked FOR UPDATE above
+        return finalized
+    post.cpm_tier_id = None if tier is None else tier.id
+    await session.flush()
+    await session.refresh(post)
+    return post
+
+
+async def reject(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID, reason: str
+) -> Post:
+    post = await posts.get(session, principal.organization_id, post_id, for_update=True)
+    lifecycle.check_reject(PostStatus(post.status))
+    rejected = await posts.transition(
+        session,
+        post,
+        PostStatus.REJECTED,
+        code="manual_rejection",
+        reason=reason,
+        actor_key_id=principal.key_id,
+        values={"rejection_code": "manual", "rejection_reason": reason},
+    )
+    assert rejected is not None
+    return rejected
+
+
+async def restore(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID, reason: str | None
+) -> Post:
+    """Back to the status it was rejected from. A post rejected while tracking goes back to
+    tracking, so the deadline rules decide it again on fresh stats."""
+    post = await posts.get(session, principal.organization_id, post_id, for_update=True)
+    lifecycle.check_restore(PostStatus(post.status))
+    previous = await posts.last_rejected_from(session, post.id) or PostStatus.TRACKING
+    restored = await posts.transition(
+        session,
+        post,
+        previous,
+        code="restored",
+        reason=reason,
+        actor_key_id=principal.key_id,
+        values={"rejection_code": None, "rejection_reason": None},
+    )
+    assert restored is not None
+    return restored
+
+
+async def mark_paid(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID, reference: str | None
+) -> Post:
+    post = await posts.get(session, principal.organization_id, post_id, for_update=True)
+    lifecycle.check_mark_paid(PostStatus(post.status))
+    paid = await posts.transition(
+        session,
+        post,
+        PostStatus.PAID,
+        code="marked_paid",
+        reason=reference,
+        actor_key_id=principal.key_id,
+        values={"paid_at": func.now(), "payout_reference": reference},
+    )
+    assert paid is not None
+    return paid

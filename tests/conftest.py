@@ -1,0 +1,176 @@
+"""Tests run against the real PostgreSQL and Redis on 127.0.0.1. The session builds a fresh
+database by running the migrations; each test runs inside a transaction that is rolled back,
+with the app's commits turned into savepoints."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.cli import ensure_database
+from app.db import create_engine
+from app.domain.enums import Role
+from app.main import create_app
+from app.repositories import api_keys
+from app.settings import PROJECT_ROOT, Settings
+
+
+def _test_settings() -> Settings:
+    base = make_url(os.environ.get("DATABASE_URL", Settings().database_url))
+    url = os.environ.get("TEST_DATABASE_URL") or base.set(
+        database=f"{base.database}_test"
+    ).render_as_string(hide_password=False)
+    return Settings(
+        database_url=url, redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return _test_settings()
+
+
+async def _recreate_database(settings: Settings) -> None:
+    import asyncpg
+
+    url = make_url(settings.database_url)
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database="postgres",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    await ensure_database(settings)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    await _recreate_database(settings)
+    engine = create_engine(settings)
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["configure_logger"] = False
+    async with engine.begin() as conn:
+        config.attributes["connection"] = None
+
+        def upgrade(sync_conn: object) -> None:
+            config.attributes["connection"] = sync_conn
+            command.upgrade(config, "head")
+
+        await conn.run_sync(upgrade)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def outbound_transport() -> httpx.AsyncBaseTransport:
+    """Where the API's own outbound requests (short links) go: the sandbox provider, in-process."""
+    from app.platforms.sandbox import create_app as create_sandbox
+
+    return httpx.ASGITransport(app=create_sandbox())
+
+
+@pytest.fixture
+async def app(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    outbound_transport: httpx.AsyncBaseTransport,
+) -> AsyncIterator[object]:
+    async with httpx.AsyncClient(transport=outbound_transport) as http:
+        application = create_app(settings, engine=engine, sessionmaker=sessionmaker, http=http)
+        async with application.router.lifespan_context(application):
+            yield application
+
+
+@dataclass
+class Org:
+    id: uuid.UUID
+    key: str
+
+
+MakeOrg = Callable[..., Awaitable[Org]]
+
+
+@pytest.fixture
+def make_org(sessionmaker: async_sessionmaker[AsyncSession]) -> MakeOrg:
+    async def make(name: str = "Acme") -> Org:
+        async with sessionmaker() as session:
+            org, key = await api_keys.create_organization(session, name)
+            await session.commit()
+        return Org(org.id, key)
+
+    return make
+
+
+@pytest.fixture
+def make_key(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[[Org, Role], Awaitable[str]]:
+    async def make(org: Org, role: Role) -> str:
+        async with sessionmaker() as session:
+            _, key = await api_keys.create(session, org.id, role)
+            await session.commit()
+        return key
+
+    return make
+
+
+@pytest.fixture
+async def org(make_org: MakeOrg) -> Org:
+    return await make_org()
+
+
+@pytest.fixture
+async def client(app: object, org: Org) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of one organization."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {org.key}"}
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def client_for(app: object) -> Callable[[str | None], httpx.AsyncClient]:
+    def make(key: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
+
+    return make
