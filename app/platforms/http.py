@@ -1,0 +1,100 @@
+"""The network edge every provider shares: one long-lived httpx client per process, and the
+one place where transport exceptions become `FetchError`s."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from app.domain.enums import StatsSource
+from app.platforms.contract import FetchError, FetchErrorKind, FetchResult
+from app.platforms.fields import Json, Malformed
+from app.settings import Settings
+
+USER_AGENT = "ViewLedger/0.1 (+https://github.com/viewledger)"
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    """Create once per process (worker startup) and close on shutdown: connection pooling
+    only pays off when the client outlives a request."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.http_timeout_seconds),
+        limits=httpx.Limits(
+            max_connections=settings.http_max_connections,
+            max_keepalive_connections=settings.http_max_connections,
+        ),
+        headers={"user-agent": USER_AGENT},
+        follow_redirects=False,
+    )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A provider's HTTP answer reduced to what parsers read, so parsers stay pure and can be
+    fed stored samples."""
+
+    status: int
+    body: bytes
+    retry_after: float | None = None  # seconds
+
+
+Parse = Callable[[Reply], FetchResult]
+
+
+async def send(
+    http: httpx.AsyncClient, request: httpx.Request, source: StatsSource, parse: Parse
+) -> FetchResult:
+    try:
+        response = await http.send(request)
+    except httpx.TimeoutException as exc:
+        return FetchError(FetchErrorKind.UPSTREAM, f"timed out ({type(exc).__name__})", source)
+    except httpx.HTTPError as exc:
+        return FetchError(FetchErrorKind.UPSTREAM, f"transport error: {exc!r}", source)
+    retry_after = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+    return parse(Reply(response.status_code, response.content, retry_after))
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """RFC 9110 Retry-After: delay-seconds or an HTTP-date. None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP-dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def http_error(reply: Reply, source: StatsSource) -> FetchError:
+    """The shared reading of HTTP statuses no provider gives a special meaning: gateway auth
+    and rate limits, and everything else as an upstream failure."""
+    detail = _message(reply.body)
+    text = f"HTTP {reply.status}: {detail}" if detail else f"HTTP {reply.status}"
+    if reply.status in (401, 403):
+        return FetchError(FetchErrorKind.AUTH, text, source)
+    if reply.status == 429:
+        return FetchError(FetchErrorKind.RATE_LIMITED, text, source, reply.retry_after)
+    return FetchError(FetchErrorKind.UPSTREAM, text, source, reply.retry_after)
+
+
+def _message(body: bytes) -> str:
+    """Gateways explain errors as {"message": "..."}; keep it for the post's error text."""
+    try:
+        return (Json.decode(body).optional_text("message") or "")[:200]
+    except Malformed:
+        return ""
+
+
+def rapidapi_headers(base_url: str, api_key: str | None) -> dict[str, str]:
+    """RapidAPI-style gateways want the key and the API's host; without a key (the sandbox,
+    a self-hosted provider) send neither."""
+    if not api_key:
+        return {}
+    return {"x-rapidapi-key": api_key, "x-rapidapi-host": httpx.URL(base_url).host}

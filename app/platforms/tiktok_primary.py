@@ -1,0 +1,72 @@
+"""TikTok primary: a tikwm-style API. `POST {base}/api/` with the video URL as a form field.
+
+Errors arrive as HTTP 200 with `code: -1` and a human `msg`; the two that matter are
+"Url parsing is failed" (invalid, deleted or private: it cannot tell which) and
+"Free Api Limit" (rate limited).
+"""
+
+import httpx
+
+from app.domain.enums import Platform, StatsSource
+from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, VideoRef, VideoStats
+from app.platforms.fields import Json, Malformed
+from app.platforms.http import Reply, http_error, rapidapi_headers, send
+from app.platforms.urls import canonical_url
+
+SOURCE = StatsSource.PRIMARY
+
+
+class TikTokPrimary:
+    source = SOURCE
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, api_key: str | None) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/api/"
+        self._headers = rapidapi_headers(base_url, api_key)
+
+    def request(self, video: VideoRef) -> httpx.Request:
+        url = canonical_url(Platform.TIKTOK, video.post_id, video.handle)
+        return self._http.build_request(
+            "POST", self._url, data={"url": url, "hd": "0"}, headers=self._headers
+        )
+
+    async def fetch(self, video: VideoRef) -> FetchResult:
+        return await send(self._http, self.request(video), SOURCE, parse_reply)
+
+
+def parse_reply(reply: Reply) -> FetchResult:
+    if reply.status != 200:
+        return http_error(reply, SOURCE)
+    try:
+        return _parse(Json.decode(reply.body))
+    except Malformed as exc:
+        return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", SOURCE)
+
+
+def _parse(body: Json) -> FetchResult:
+    code = body["code"]
+    if code.value != 0 or isinstance(code.value, bool):
+        return _error(code.text(), body.optional_text("msg") or "")
+    data = body["data"]
+    author = data["author"]
+    return VideoStats(
+        views=data["play_count"].count(),
+        likes=data["digg_count"].count(),
+        comments=data["comment_count"].count(),
+        shares=data["share_count"].count() if data.has("share_count") else None,
+        handle=author.optional_text("unique_id"),
+        platform_user_id=author.optional_text("id"),
+        published_at=data.optional_timestamp("create_time"),
+        source=SOURCE,
+    )
+
+
+def _error(code: str, msg: str) -> FetchError:
+    if msg.startswith("Url parsing is failed"):
+        # Deleted, private and mistyped all read the same here; the backup tells them apart.
+        return FetchError(
+            FetchErrorKind.NOT_FOUND, f"not found, deleted or private ({msg})", SOURCE
+        )
+    if "Free Api Limit" in msg:
+        return FetchError(FetchErrorKind.RATE_LIMITED, msg, SOURCE)
+    return FetchError(FetchErrorKind.UPSTREAM, f"code {code}: {msg}", SOURCE)
