@@ -52,7 +52,7 @@ def upgrade(settings: Settings) -> None:
 async def create_org(settings: Settings, name: str) -> tuple[uuid.UUID, str]:
     engine = create_engine(settings)
     try:
-        async for session in session_scope(create_sessionmaker(engine)):
+        async with session_scope(create_sessionmaker(engine)) as session:
             org, key = await api_keys.create_organization(session, name)
         return org.id, key
     finally:
@@ -62,7 +62,7 @@ async def create_org(settings: Settings, name: str) -> tuple[uuid.UUID, str]:
 async def create_key(settings: Settings, org_id: uuid.UUID, role: Role, name: str) -> str:
     engine = create_engine(settings)
     try:
-        async for session in session_scope(create_sessionmaker(engine)):
+        async with session_scope(create_sessionmaker(engine)) as session:
             if await session.get(Organization, org_id) is None:
                 raise SystemExit(f"no organization {org_id}")
             _, key = await api_keys.create(session, org_id, role, name)

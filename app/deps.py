@@ -20,7 +20,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(request.app.state.sessionmaker):
+    async with session_scope(request.app.state.sessionmaker) as session:
         yield session
 
 

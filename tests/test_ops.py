@@ -1,0 +1,135 @@
+"""Health, metrics, docs and the OpenAPI document."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.main import create_app
+from app.settings import PROJECT_ROOT, Settings
+from tests import factories as f
+
+
+async def test_liveness_says_pass(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/health+json"
+    assert response.json()["status"] == "pass"
+
+
+async def test_readiness_checks_postgres_migrations_and_redis(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 200, response.text
+    checks = response.json()["checks"]
+    assert checks["postgresql:migrations"][0]["status"] == "pass"
+    assert checks["redis:connection"][0]["status"] == "pass"
+
+
+async def test_readiness_is_503_naming_redis_when_redis_is_unreachable(
+    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Port 1 on loopback: nothing listens, so the connection is refused at once.
+    broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    app = create_app(broken, engine=engine, sessionmaker=sessionmaker)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/health+json"
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["checks"]["redis:connection"][0]["status"] == "fail"
+    assert body["checks"]["postgresql:migrations"][0]["status"] == "pass"
+
+
+async def test_metrics_count_requests_by_route_template_and_posts_by_status(
+    client: httpx.AsyncClient,
+) -> None:
+    s = await f.setup_campaign(client)
+    p = await f.post(client, s["campaign"]["id"], url="https://www.tiktok.com/@scout2015/video/1")
+    await client.get(f"/v1/posts/{p['id']}")
+    text = (await client.get("/metrics")).text
+    assert (
+        'viewledger_http_requests_total{method="GET",route="/v1/posts/{post_id}",status_class="2xx"}'
+        in text
+    )
+    assert p["id"] not in text  # raw paths never become labels
+    assert "viewledger_http_request_duration_seconds_bucket" in text
+    tracking = [
+        line for line in text.splitlines() if line.startswith('viewledger_posts{status="tracking"}')
+    ]
+    assert tracking
+    assert float(tracking[0].split()[-1]) >= 1
+
+
+async def test_docs_work_offline(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    script = page.text.split('src="')[1].split('"')[0]
+    asset = await client.get(script)
+    assert asset.status_code == 200
+    assert len(asset.content) > 100_000
+
+
+async def test_openapi_has_readable_unique_operation_ids_and_problem_responses(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operations = [op for path in spec["paths"].values() for op in path.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids))
+    assert {
+        "campaigns_create",
+        "campaigns_list",
+        "posts_create",
+        "posts_list",
+        "posts_mark_paid",
+    } <= set(ids)
+    assert all(op.get("tags") for op in operations)
+    create = spec["paths"]["/v1/campaigns/{campaign_id}/posts"]["post"]
+    assert "application/problem+json" in create["responses"]["409"]["content"]
+    assert "Problem" in spec["components"]["schemas"]
+
+
+def _cli(settings: Settings, *args: str) -> list[str]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip().splitlines()
+
+
+async def test_cli_creates_an_organization_whose_printed_key_works(
+    settings: Settings, client_for: Callable[[str | None], httpx.AsyncClient], engine: AsyncEngine
+) -> None:
+    lines = _cli(settings, "orgs", "create", "From the CLI")
+    # The CLI commits for real; the app under test reads through the test's own transaction,
+    # which cannot see that commit yet, so check the key with a fresh app on the engine.
+    app = create_app(settings, engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Authorization": f"Bearer {lines[-1]}"},
+        ) as client,
+    ):
+        me = await f.ok(await client.get("/v1/me"))
+        assert me["organization_name"] == "From the CLI"
+        viewer_key = _cli(
+            settings, "keys", "create", "--org", me["organization_id"], "--role", "viewer"
+        )[-1]
+        client.headers["Authorization"] = f"Bearer {viewer_key}"
+        assert (await f.ok(await client.get("/v1/me")))["role"] == "viewer"

@@ -1,0 +1,144 @@
+"""The URL and id parsers, mostly as properties over generated input."""
+
+import contextlib
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from app.domain.enums import Platform
+from app.platforms.urls import (
+    PostRef,
+    ShortLink,
+    UrlError,
+    canonical_url,
+    media_id_to_shortcode,
+    normalize_post_id,
+    parse_video_url,
+    shortcode_to_media_id,
+)
+
+tiktok_ids = st.integers(min_value=1, max_value=2**63 - 1).map(str)
+handles = st.from_regex(r"[A-Za-z0-9_.]{1,24}", fullmatch=True)
+shortcodes = st.from_regex(r"[A-Za-z0-9_-]{5,40}", fullmatch=True)
+queries = st.one_of(
+    st.just(""),
+    st.from_regex(
+        r"\?[a-z_]{1,8}=[A-Za-z0-9_%.-]{0,12}(&[a-z_]{1,8}=[A-Za-z0-9]{0,8}){0,3}", fullmatch=True
+    ),
+)
+tiktok_hosts = st.sampled_from(["www.tiktok.com", "tiktok.com", "m.tiktok.com", "us.tiktok.com"])
+schemes = st.sampled_from(["https://", "http://", ""])
+
+
+@given(
+    scheme=schemes,
+    host=tiktok_hosts,
+    handle=handles,
+    video_id=tiktok_ids,
+    kind=st.sampled_from(["video", "photo"]),
+    query=queries,
+    slash=st.booleans(),
+)
+def test_tiktok_profile_urls_give_the_id_and_the_handle(
+    scheme: str, host: str, handle: str, video_id: str, kind: str, query: str, slash: bool
+) -> None:
+    url = f"{scheme}{host}/@{handle}/{kind}/{video_id}{'/' if slash else ''}{query}"
+    assert parse_video_url(url) == PostRef(Platform.TIKTOK, video_id, handle)
+
+
+@given(video_id=tiktok_ids, query=queries)
+def test_tiktok_mobile_and_embed_urls_give_the_id(video_id: str, query: str) -> None:
+    for url in (
+        f"https://m.tiktok.com/v/{video_id}.html{query}",
+        f"https://www.tiktok.com/embed/{video_id}{query}",
+        f"https://www.tiktok.com/embed/v2/{video_id}{query}",
+    ):
+        assert parse_video_url(url) == PostRef(Platform.TIKTOK, video_id)
+
+
+@given(code=st.from_regex(r"[A-Za-z0-9]{5,12}", fullmatch=True), query=queries)
+def test_short_links_are_recognised_not_guessed(code: str, query: str) -> None:
+    for url, platform in (
+        (f"https://vm.tiktok.com/{code}/{query}", Platform.TIKTOK),
+        (f"https://vt.tiktok.com/{code}{query}", Platform.TIKTOK),
+        (f"https://www.tiktok.com/t/{code}/{query}", Platform.TIKTOK),
+        (f"https://www.instagram.com/share/reel/{code}/{query}", Platform.INSTAGRAM),
+        (f"https://www.instagram.com/share/{code}{query}", Platform.INSTAGRAM),
+    ):
+        parsed = parse_video_url(url)
+        assert isinstance(parsed, ShortLink)
+        assert parsed.platform is platform
+
+
+@given(
+    scheme=schemes,
+    host=st.sampled_from(["www.instagram.com", "instagram.com", "m.instagram.com"]),
+    kind=st.sampled_from(["p", "reel", "reels", "tv"]),
+    user=st.one_of(st.none(), handles),
+    code=shortcodes,
+    query=queries,
+)
+def test_instagram_urls_give_the_shortcode(
+    scheme: str, host: str, kind: str, user: str | None, code: str, query: str
+) -> None:
+    prefix = f"/{user}" if user else ""
+    parsed = parse_video_url(f"{scheme}{host}{prefix}/{kind}/{code}/{query}")
+    assert isinstance(parsed, PostRef)
+    assert (parsed.platform, parsed.post_id) == (Platform.INSTAGRAM, code)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/@x/video/123",
+        "https://tiktok.com.evil.example/@x/video/123",
+        "https://www.tiktok.com/@x",
+        "https://www.tiktok.com/@x/video/12ab",
+        "https://www.tiktok.com/@x/video/123456789012345678901",
+        "https://www.instagram.com/someone/",
+        "https://www.instagram.com/p/bad*code/",
+        "ftp://www.tiktok.com/@x/video/1",
+        "https://www.tiktok.com:99999/@x/video/1",
+        "   ",
+    ],
+)
+def test_what_is_not_a_video_url_is_refused(url: str) -> None:
+    with pytest.raises(UrlError):
+        parse_video_url(url)
+
+
+@given(st.text(max_size=300))
+@example("https://[::1")
+@example("https://www.tiktok.com/@/video/")
+def test_any_text_parses_or_raises_url_error(text: str) -> None:
+    with contextlib.suppress(UrlError):
+        parse_video_url(text)
+
+
+def test_shortcode_and_media_id_known_pair() -> None:
+    assert shortcode_to_media_id("DF5s0duxDts") == 3565077699422862188
+    assert media_id_to_shortcode(3565077699422862188) == "DF5s0duxDts"
+
+
+@given(st.integers(min_value=0, max_value=2**64))
+def test_media_id_round_trips_through_its_shortcode(media_id: int) -> None:
+    assert shortcode_to_media_id(media_id_to_shortcode(media_id)) == media_id
+
+
+def test_bare_ids_are_normalized() -> None:
+    assert normalize_post_id(Platform.TIKTOK, " 6718335390845095173 ") == "6718335390845095173"
+    assert normalize_post_id(Platform.INSTAGRAM, "3565077699422862188") == "DF5s0duxDts"
+    assert normalize_post_id(Platform.INSTAGRAM, "DF5s0duxDts") == "DF5s0duxDts"
+    with pytest.raises(UrlError):
+        normalize_post_id(Platform.TIKTOK, "DF5s0duxDts")
+
+
+@given(handle=handles, video_id=tiktok_ids, code=shortcodes)
+def test_canonical_urls_parse_back_to_the_same_post(handle: str, video_id: str, code: str) -> None:
+    assert parse_video_url(canonical_url(Platform.TIKTOK, video_id, handle)) == PostRef(
+        Platform.TIKTOK, video_id, handle
+    )
+    assert parse_video_url(canonical_url(Platform.INSTAGRAM, code)) == PostRef(
+        Platform.INSTAGRAM, code
+    )
