@@ -1,0 +1,82 @@
+"""The sandbox provider: a small ASGI app that answers exactly like the real TikTok primary
+(tikwm-style), TikTok backup (web item detail behind a RapidAPI-style gateway) and Instagram
+APIs, with deterministic, growing stats and magic ids for every failure mode. Tests call it
+in-process through `httpx.ASGITransport(app=create_app(...))`; `make run` starts it with
+`python -m app.platforms.sandbox --port 8900` so a new user sees tracking work with no keys.
+
+Endpoints (real shapes)
+    POST /api/                         tikwm: form url=<canonical URL>&hd=0
+    GET  /api/post/detail?videoId=ID   TikTok item detail
+    GET  /v1/instagram/post?url=...    Instagram post
+    Keys are accepted and not required. Key `bad-key` gets the gateway's 401, and
+    `unsubscribed-key` its 403 (`x-rapidapi-key` for TikTok, `x-api-key` for Instagram).
+
+Stats: see `videos` (each id has a creator, a publish time in the 40 days before the anchor,
+and a growth curve: steady, slow starter, viral or stalled under 1,000 views).
+
+Magic ids (table and helpers in `magic`: `tiktok_id(Magic.X, variant)`,
+`instagram_shortcode(Magic.X, variant)`)
+    TikTok  9999<12-digit variant><code>   Instagram  <PREFIX>_<variant>
+    404 deleted          primary "Url parsing is failed", backup 10204;  DELETED_n: null media
+    216 private post     primary "Url parsing is failed", backup 10216;  PRIVATE_n: null media
+    222 private account  primary "Url parsing is failed", backup 10222
+                                                       CAROUSEL_n: XDTGraphSidecar, no views
+                                                       PHOTO_n: XDTGraphImage, no views
+                                                       LEGACY_n: shortcode_media/GraphVideo
+    408 slow             every provider sleeps `slow_seconds` (default 15);  SLOW_n
+    500 server error     every provider answers 500 (both TikTok APIs fail);  ERROR500_n
+    429 rate limited     every provider answers 429, Retry-After: `retry_after_seconds`;
+                                                                            RATELIMIT_n
+    430 free api limit   primary "Free Api Limit"; backup answers
+                                                       LOGIN_n: 401 with require_login
+    422 malformed        primary truncated JSON, backup empty itemStruct;  MALFORMED_n: an
+                         HTML login page
+    503 primary down     primary answers 503; backup answers
+    502 flaky            first `flaky_failures` (default 2) requests per provider and id get
+                         502, then normal answers;  FLAKY_n
+
+Admin (all JSON)
+    GET/POST/DELETE /__sandbox/faults   {"tiktok_primary"|"tiktok_backup"|"instagram":
+        "500"|"503"|"429"|"timeout"|"malformed"|null, "latency_ms": N}; POST merges the
+        given keys, DELETE clears. Faults apply to every id, before magic ids.
+    GET/DELETE /__sandbox/requests      {"requests": [{provider, video_id, method, path,
+        host, at, monotonic}]}; filter with ?provider=&video_id=. Short links log as
+        provider "shortlink".
+    GET/POST /__sandbox/clock           {"offset_seconds": N} sets, {"advance_seconds": N}
+        moves the sandbox clock; stats follow it.
+    GET /__sandbox/videos/{platform}/{post_id}   creator, publish time, curve, stats now.
+
+Short links (routed by Host header)
+    vm.tiktok.com/X, vt.tiktok.com/X, www.tiktok.com/t/X
+        -> 301 https://www.tiktok.com/@sandbox_user/video/<id derived from X>
+    www.instagram.com/share/.../X -> 301 https://www.instagram.com/reel/<shortcode from X>/
+    X = LOOP redirects to itself; X = EVIL redirects to https://evil.example.com/.
+"""
+
+from app.platforms.sandbox.app import Faults, LoggedRequest, Sandbox, create_app
+from app.platforms.sandbox.magic import (
+    BAD_KEY,
+    UNSUBSCRIBED_KEY,
+    Magic,
+    instagram_shortcode,
+    magic_of,
+    tiktok_id,
+)
+from app.platforms.sandbox.videos import Counts, Curve, SyntheticVideo, synthetic_video
+
+__all__ = [
+    "BAD_KEY",
+    "UNSUBSCRIBED_KEY",
+    "Counts",
+    "Curve",
+    "Faults",
+    "LoggedRequest",
+    "Magic",
+    "Sandbox",
+    "SyntheticVideo",
+    "create_app",
+    "instagram_shortcode",
+    "magic_of",
+    "synthetic_video",
+    "tiktok_id",
+]

@@ -1,0 +1,159 @@
+"""Synthetic videos: every id gets a deterministic creator, publish time and growth curve, so
+the same id always tells the same story and its stats grow as the sandbox clock moves.
+
+Publish times are spread over the 40 days before the sandbox's anchor (by default the start
+of the UTC day it started on), so some videos are past the 7-day decision and some past the
+30-day refresh window. Curves (share of ids):
+- steady (45%): 3k-300k views, most of them in the first few days;
+- slow starter (20%): 5k-150k views, taking off after 4 to 10 days;
+- viral (10%): 0.5M-20M views within a day or two;
+- stalled (25%): levels off between 120 and 950 views, below the 1,000 minimum.
+"""
+
+import hashlib
+import math
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from app.domain.enums import Platform
+from app.platforms.urls import media_id_to_shortcode
+
+SPREAD = timedelta(days=40)
+_TIKTOK_HANDLES = (
+    "sandbox_user",
+    "mia.moves",
+    "lena_creates",
+    "chef.tomas",
+    "nora_lifts",
+    "kai.codes",
+    "ines_travels",
+    "dev.daily",
+)
+_INSTAGRAM_HANDLES = (
+    "sandbox.user",
+    "lena.moves",
+    "tomas_cooks",
+    "nora.lifts",
+    "kai_builds",
+    "ines.away",
+)
+
+
+class Curve(StrEnum):
+    STEADY = "steady"
+    SLOW_STARTER = "slow_starter"
+    VIRAL = "viral"
+    STALLED = "stalled"
+
+
+@dataclass(frozen=True)
+class Counts:
+    views: int
+    likes: int
+    comments: int
+    shares: int
+
+
+@dataclass(frozen=True)
+class SyntheticVideo:
+    platform: Platform
+    post_id: str
+    handle: str
+    user_id: str
+    created_at: datetime
+    curve: Curve
+    ceiling: int  # the views it levels off at
+    scale_hours: float  # how fast it gets there
+    midpoint_hours: float  # slow starters: when growth peaks
+    like_rate: float
+    comment_rate: float
+    share_rate: float
+
+    @property
+    def create_time(self) -> int:
+        return int(self.created_at.timestamp())
+
+    def counts_at(self, now: datetime) -> Counts:
+        hours = (now - self.created_at).total_seconds() / 3600
+        views = math.floor(self.ceiling * self._progress(hours))
+        return Counts(
+            views=views,
+            likes=math.floor(views * self.like_rate),
+            comments=math.floor(views * self.comment_rate),
+            shares=math.floor(views * self.share_rate),
+        )
+
+    def _progress(self, hours: float) -> float:
+        """The share of the ceiling reached after `hours`: 0 at publish, rising to 1, never
+        falling, so stats only grow."""
+        if hours <= 0:
+            return 0.0
+        if self.curve is Curve.SLOW_STARTER:
+
+            def logistic(h: float) -> float:
+                return 1 / (1 + math.exp(-(h - self.midpoint_hours) / self.scale_hours))
+
+            start = logistic(0)
+            return (logistic(hours) - start) / (1 - start)
+        return 1 - math.exp(-hours / self.scale_hours)
+
+
+def synthetic_video(platform: Platform, post_id: str, anchor: datetime) -> SyntheticVideo:
+    rng = random.Random(hashlib.sha256(f"{platform}:{post_id}".encode()).digest())
+    curve = rng.choices(list(Curve), weights=(45, 20, 10, 25))[0]
+    match curve:
+        case Curve.STEADY:
+            ceiling, scale = _log_uniform(rng, 3_000, 300_000), rng.uniform(12, 72)
+        case Curve.SLOW_STARTER:
+            ceiling, scale = _log_uniform(rng, 5_000, 150_000), rng.uniform(12, 36)
+        case Curve.VIRAL:
+            ceiling, scale = _log_uniform(rng, 500_000, 20_000_000), rng.uniform(6, 24)
+        case Curve.STALLED:
+            ceiling, scale = rng.randint(120, 950), rng.uniform(6, 48)
+    handles = _TIKTOK_HANDLES if platform is Platform.TIKTOK else _INSTAGRAM_HANDLES
+    handle = rng.choice(handles)
+    return SyntheticVideo(
+        platform=platform,
+        post_id=post_id,
+        handle=handle,
+        user_id=user_id(platform, handle),
+        # Whole seconds: providers report unix seconds, so this is exactly what they say.
+        created_at=(anchor - SPREAD * rng.random()).replace(microsecond=0),
+        curve=curve,
+        ceiling=ceiling,
+        scale_hours=scale,
+        midpoint_hours=rng.uniform(96, 240),
+        like_rate=rng.uniform(0.03, 0.12),
+        comment_rate=rng.uniform(0.001, 0.01),
+        share_rate=rng.uniform(0.0005, 0.02),
+    )
+
+
+def user_id(platform: Platform, handle: str) -> str:
+    """Stable per handle, so a creator keeps one id across all their videos."""
+    digest = int.from_bytes(hashlib.sha256(f"{platform}:@{handle}".encode()).digest()[:8])
+    if platform is Platform.TIKTOK:
+        return str(6_800_000_000_000_000_000 + digest % 10**17)
+    return str(10_000_000_000 + digest % 10**11)
+
+
+def short_link_tiktok_id(code: str) -> str:
+    """The video a TikTok short link points at: a real-looking 19-digit id."""
+    digest = int.from_bytes(hashlib.sha256(f"tiktok-short:{code}".encode()).digest()[:8])
+    return str(7_300_000_000_000_000_000 + digest % 10**17)
+
+
+def short_link_shortcode(code: str) -> str:
+    """The post an Instagram share link points at: an 11-character shortcode."""
+    digest = int.from_bytes(hashlib.sha256(f"instagram-short:{code}".encode()).digest()[:8])
+    return media_id_to_shortcode(2**62 + digest % 2**62)
+
+
+def start_of_day(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _log_uniform(rng: random.Random, low: int, high: int) -> int:
+    return round(math.exp(rng.uniform(math.log(low), math.log(high))))
