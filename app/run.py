@@ -1,0 +1,123 @@
+"""`make run`: prepare the database, then run the API, the worker and (unless real provider
+URLs are configured) the sandbox provider as child processes, stopping all if one stops."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.cli import create_org, upgrade
+from app.db import create_engine, create_sessionmaker
+from app.repositories import api_keys
+from app.settings import PROJECT_ROOT, SANDBOX_URL, Settings, get_settings
+
+DEMO_FILE = PROJECT_ROOT / ".demo-key.json"
+
+
+async def _key_works(settings: Settings, key: str) -> bool:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await api_keys.authenticate(session, key) is not None
+    finally:
+        await engine.dispose()
+
+
+def demo_key(settings: Settings, path: Path = DEMO_FILE) -> tuple[str, bool]:
+    """The demo organization's admin key, created on the first start and kept (mode 0600) in a
+    git-ignored file so later starts can print it again. Returns (key, created_now)."""
+    if path.exists():
+        key = json.loads(path.read_text())["key"]
+        if asyncio.run(_key_works(settings, key)):
+            return key, False
+    org_id, key = asyncio.run(create_org(settings, "Demo"))
+    path.write_text(json.dumps({"organization_id": str(org_id), "key": key}))
+    path.chmod(0o600)
+    return key, True
+
+
+def uses_sandbox(settings: Settings) -> bool:
+    urls = (
+        settings.tiktok_primary_base_url,
+        settings.tiktok_backup_base_url,
+        settings.instagram_base_url,
+    )
+    return any(url.rstrip("/") == SANDBOX_URL for url in urls)
+
+
+def _start(name: str, args: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
+    return name, subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+def main() -> int:
+    settings = get_settings()
+    upgrade(settings)
+    key, created = demo_key(settings)
+
+    children = []
+    if uses_sandbox(settings):
+        children.append(
+            _start("sandbox", ["-m", "app.platforms.sandbox", "--port", str(settings.sandbox_port)])
+        )
+    if (PROJECT_ROOT / "app" / "workers" / "main.py").exists():
+        children.append(_start("worker", ["-m", "app.workers.main"]))
+    children.append(
+        _start(
+            "api",
+            [
+                "-m",
+                "uvicorn",
+                "app.main:create_app",
+                "--factory",
+                "--host",
+                settings.api_host,
+                "--port",
+                str(settings.api_port),
+                "--no-access-log",
+            ],
+        )
+    )
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    print(
+        f"\nViewLedger is starting: {', '.join(name for name, _ in children)}\n"
+        f"  API docs:  {base}/docs\n"
+        f"  Health:    {base}/health/ready\n"
+        f"  Demo organization admin key{' (new)' if created else ''}:\n    {key}\n"
+        f"  Try: curl -H 'Authorization: Bearer {key}' {base}/v1/me\n",
+        flush=True,
+    )
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, proc in children:
+            if proc.poll() is not None:
+                print(f"{name} exited with {proc.returncode}; stopping the rest", flush=True)
+                exit_code = proc.returncode or 1
+                stopping = True
+        time.sleep(0.2)
+    for _, proc in children:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for _, proc in children:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
