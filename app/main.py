@@ -6,15 +6,25 @@ from contextlib import asynccontextmanager
 import httpx
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from arq.connections import ArqRedis
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.metrics import MetricsMiddleware
-from app.routers import campaigns, cpm_tiers, creators, keys, members, ops, posts
+from app.routers import (
+    analytics,
+    campaigns,
+    cpm_tiers,
+    creators,
+    keys,
+    members,
+    ops,
+    posts,
+    refresh_runs,
+)
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 DESCRIPTION = """
@@ -46,12 +56,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine or create_engine(settings)
         own_http = http or httpx.AsyncClient(timeout=settings.shortlink_timeout_seconds)
-        redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        # One lazy client: connects on first use, so the API starts even while Redis is down.
+        redis = ArqRedis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         app.state.settings = settings
         app.state.engine = own_engine
         app.state.sessionmaker = sessionmaker or create_sessionmaker(own_engine)
         app.state.http = own_http
-        app.state.redis = redis
+        app.state.redis = app.state.arq = redis
         app.state.migration_head = migration_head()
         try:
             yield
@@ -75,12 +86,24 @@ def create_app(
             {"name": "creators", "description": "Creators' platform accounts."},
             {"name": "members", "description": "Creators added to a campaign."},
             {"name": "posts", "description": "Tracked videos and their lifecycle."},
+            {"name": "analytics", "description": "Time series and totals for dashboards."},
+            {"name": "refresh-runs", "description": "On-demand refreshes and sweep progress."},
             {"name": "api-keys", "description": "Keys and the calling identity."},
             {"name": "ops", "description": "Health checks."},
         ],
     )
     install_error_handlers(app)
-    for module in (campaigns, cpm_tiers, members, creators, posts, keys, ops):
+    for module in (
+        campaigns,
+        cpm_tiers,
+        members,
+        creators,
+        posts,
+        analytics,
+        refresh_runs,
+        keys,
+        ops,
+    ):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -4,9 +4,11 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     Date,
@@ -23,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -190,6 +192,19 @@ class Post(Base):
         Index(None, "campaign_id", "aged_from", "id"),
         Index(None, "campaign_id", "status", "id"),
         Index(None, "creator_id", "id"),
+        # The engine's claim: due posts of one platform, most overdue first.
+        Index(
+            None,
+            "platform",
+            "next_refresh_at",
+            postgresql_where=text("next_refresh_at IS NOT NULL"),
+        ),
+        # The lifecycle sweep: tracking posts by age.
+        Index(
+            "posts_tracking_aged_from_idx",
+            "aged_from",
+            postgresql_where=text("status = 'tracking'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -224,6 +239,15 @@ class Post(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(Timestamp)
     consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
+    # Scheduling, owned by the tracking engine: when the post is next due for a fetch (NULL:
+    # never again: rejected, or past the refresh window), and until when a worker holds it.
+    next_refresh_at: Mapped[datetime | None] = mapped_column(Timestamp, server_default=func.now())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The on-demand refresh run waiting for this post, if any (its progress counts it).
+    refresh_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("refresh_runs.id", ondelete="SET NULL")
+    )
+
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
@@ -232,6 +256,40 @@ class Post(Base):
     aged_from: Mapped[datetime] = mapped_column(
         Timestamp, Computed("coalesce(published_at, created_at)", persisted=True)
     )
+
+
+class RefreshRun(Base):
+    """One pass of refreshing posts: on demand (POST /v1/refresh-runs) or a scheduled sweep.
+    Outcome counts per provider live in refresh_run_counts."""
+
+    __tablename__ = "refresh_runs"
+    __table_args__ = (
+        CheckConstraint("kind IN ('on_demand', 'scheduled')", name="kind"),
+        Index(None, "organization_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    scope: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    force: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    queued: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class RefreshRunCount(Base):
+    __tablename__ = "refresh_run_counts"
+    __table_args__ = (PrimaryKeyConstraint("run_id", "source", "outcome"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("refresh_runs.id", ondelete="CASCADE"), nullable=False
+    )
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)  # refreshed, failed, skipped
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class StatsSnapshot(Base):

@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     tiktok_batch_pause_seconds: float = Field(0.5, ge=0)
     instagram_request_spacing_seconds: float = Field(3.0, ge=0)
 
+    # The engine's claims: how many batches one claim takes, how long its lease holds, how
+    # many results one write may carry, and how often a write is tried through an outage.
+    claim_batches: int = Field(10, ge=1)
+    claim_lease_seconds: float = Field(300, gt=0)
+    write_batch_max: int = Field(1000, ge=1)
+    write_attempts: int = Field(5, ge=1)
+    failed_fetch_retry_seconds: float = Field(600, gt=0)
+    # A tracking post past its deadline whose fetches keep failing is decided on its last
+    # known stats after this long.
+    decision_grace_hours: float = Field(24, ge=0)
+    # How often the worker sweeps for due posts and deadlines, and beats its heartbeat.
+    sweep_interval_seconds: int = Field(10, ge=1, le=60)
+    heartbeat_seconds: float = Field(10, gt=0)
+
+    worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101
 
 

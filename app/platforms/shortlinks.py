@@ -13,12 +13,12 @@ class ShortLinkError(Exception):
 
 
 async def resolve(
-    http: httpx.AsyncClient, link: ShortLink, *, max_hops: int, timeout: float
+    http: httpx.AsyncClient, link: ShortLink, *, max_hops: int, hop_timeout: float
 ) -> PostRef:
     url = link.url
     for _ in range(max_hops):
         try:
-            response = await http.get(url, follow_redirects=False, timeout=timeout)
+            response = await http.get(url, follow_redirects=False, timeout=hop_timeout)
         except httpx.HTTPError as exc:
             raise ShortLinkError(f"could not follow the short link: {exc!r}") from None
         location = response.headers.get("location")

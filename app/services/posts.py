@@ -46,7 +46,7 @@ async def _reference(body: PostCreate, http: httpx.AsyncClient, settings: Settin
                 http,
                 ref,
                 max_hops=settings.shortlink_max_hops,
-                timeout=settings.shortlink_timeout_seconds,
+                hop_timeout=settings.shortlink_timeout_seconds,
             )
         except shortlinks.ShortLinkError as exc:
             raise invalid("short_link_unresolved", str(exc), "/body/url") from None
@@ -204,7 +204,7 @@ async def restore(
         code="restored",
         reason=reason,
         actor_key_id=principal.key_id,
-        values={"rejection_code": None, "rejection_reason": None},
+        values={"rejection_code": None, "rejection_reason": None, "next_refresh_at": func.now()},
     )
     assert restored is not None
     return restored

@@ -1,0 +1,50 @@
+"""Time series and totals for the dashboard's charts."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from app.deps import Session, Viewer
+from app.errors import invalid
+from app.repositories import analytics, campaigns, posts
+from app.schemas.analytics import CampaignAnalytics, StatsPoint
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.get("/v1/posts/{post_id}/stats")
+async def posts_stats(
+    post_id: uuid.UUID,
+    session: Session,
+    who: Viewer,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="Default: 30 days ago.")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Default: now.")] = None,
+    bucket: Literal["hour", "day"] = "day",
+) -> list[StatsPoint]:
+    """The post's snapshots, one point per bucket (the highest counts seen in it)."""
+    post = await posts.get(session, who.organization_id, post_id)
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=30)
+    if start >= end:
+        raise invalid("invalid_range", "`from` must be before `to`.", "/query/from")
+    return await analytics.post_series(session, post.id, start, end, bucket)
+
+
+@router.get("/v1/campaigns/{campaign_id}/analytics")
+async def campaigns_analytics(
+    campaign_id: uuid.UUID,
+    session: Session,
+    who: Viewer,
+    days: Annotated[int, Query(ge=1, le=365, description="Length of the daily series.")] = 30,
+    top: Annotated[int, Query(ge=1, le=100, description="How many top posts.")] = 10,
+) -> CampaignAnalytics:
+    """Totals (rejected posts excluded), posts by status, earnings, daily views, top posts
+    and per-creator totals."""
+    campaign = await campaigns.get(session, who.organization_id, campaign_id)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    since = today - timedelta(days=days - 1)
+    return await analytics.campaign(session, campaign.id, campaign.currency, since, top)

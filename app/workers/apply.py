@@ -1,0 +1,289 @@
+"""Writing fetch results: a whole batch of posts in a handful of statements (arrays through
+`unnest`), whatever its size. Successes update stats and write one snapshot each; errors are
+recorded without touching stats; skips change nothing but the schedule. Tracking posts whose
+deadline has come are decided in the same transaction, on the stats just written."""
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain import lifecycle, schedule
+from app.domain.enums import Platform, PostStatus
+from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats
+from app.workers import decisions
+from app.workers.claims import DuePost
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The thresholds the engine applies, from settings."""
+
+    cadence: schedule.Cadence
+    min_views: int
+    finalize_after_days: int
+
+    def rules(self, min_views: int | None, finalize_after_days: int | None) -> lifecycle.Rules:
+        """The rules for a campaign with these overrides (None: the default)."""
+        return lifecycle.rules_for(
+            self.min_views, self.finalize_after_days, min_views, finalize_after_days
+        )
+
+
+_SUCCESS = text(
+    """
+    UPDATE posts p SET
+        views = u.views, likes = u.likes, comments = u.comments, shares = u.shares,
+        published_at = coalesce(u.published_at, p.published_at),
+        last_refreshed_at = :now,
+        last_error_code = NULL, last_error = NULL, last_error_at = NULL,
+        consecutive_failures = 0,
+        next_refresh_at = u.next_refresh_at,
+        lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
+        CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
+        CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[])
+    ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at)
+    WHERE p.id = u.id
+    """
+)
+
+_SNAPSHOTS = text(
+    """
+    INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
+                                 shares, source)
+    SELECT u.post, u.campaign, :now, u.views, u.likes, u.comments, u.shares, u.source
+    FROM unnest(
+        CAST(:posts AS uuid[]), CAST(:campaigns AS uuid[]), CAST(:views AS bigint[]),
+        CAST(:likes AS bigint[]), CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
+        CAST(:sources AS text[])
+    ) AS u(post, campaign, views, likes, comments, shares, source)
+    """
+)
+
+# Keep the creator's handle and user id in step with the platform. Only for the account the
+# creator already is (same user id, or none known yet), and never onto another creator's
+# handle or id, which the unique indexes would refuse for the whole batch.
+_CREATORS = text(
+    """
+    UPDATE creators c SET handle = u.handle,
+        platform_user_id = coalesce(u.user_id, c.platform_user_id), updated_at = :now
+    FROM (
+        SELECT DISTINCT ON (id) id, handle, user_id
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:handles AS text[]), CAST(:user_ids AS text[]))
+             AS x(id, handle, user_id)
+    ) AS u
+    WHERE c.id = u.id
+      AND (c.platform_user_id IS NULL OR c.platform_user_id = u.user_id)
+      AND (c.handle IS DISTINCT FROM u.handle OR c.platform_user_id IS DISTINCT FROM u.user_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM creators o
+          WHERE o.organization_id = c.organization_id AND o.platform = c.platform
+            AND o.id <> c.id
+            AND (lower(o.handle) = lower(u.handle) OR o.platform_user_id = u.user_id)
+      )
+    """
+)
+
+_FAILURE = text(
+    """
+    UPDATE posts p SET
+        last_error_code = u.code, last_error = u.message, last_error_at = :now,
+        consecutive_failures = p.consecutive_failures + 1,
+        next_refresh_at = u.next_refresh_at,
+        lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:codes AS text[]), CAST(:messages AS text[]),
+        CAST(:next AS timestamptz[])
+    ) AS u(id, code, message, next_refresh_at)
+    WHERE p.id = u.id
+    """
+)
+
+_SKIP = text(
+    """
+    UPDATE posts p SET next_refresh_at = u.next_refresh_at,
+        lease_expires_at = NULL, refresh_run_id = NULL
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:next AS timestamptz[])) AS u(id, next_refresh_at)
+    WHERE p.id = u.id
+    """
+)
+
+_RUN_COUNTS = text(
+    """
+    INSERT INTO refresh_run_counts (run_id, source, outcome, count)
+    SELECT * FROM unnest(
+        CAST(:runs AS uuid[]), CAST(:sources AS text[]), CAST(:outcomes AS text[]),
+        CAST(:counts AS int[])
+    )
+    ON CONFLICT (run_id, source, outcome)
+    DO UPDATE SET count = refresh_run_counts.count + EXCLUDED.count
+    """
+)
+
+_RUN_PROGRESS = text(
+    """
+    UPDATE refresh_runs r SET
+        done = r.done + u.n,
+        started_at = coalesce(r.started_at, :now),
+        finished_at = CASE WHEN r.done + u.n >= r.queued THEN :now END
+    FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
+    WHERE r.id = u.id
+    """
+)
+
+
+def _deadline(post: DuePost, published_at: datetime | None, policy: Policy) -> datetime:
+    aged_from = published_at or post.published_at or post.created_at
+    return aged_from + policy.rules(post.min_views, post.finalize_after_days).finalize_after
+
+
+def outcome_of(result: FetchResult) -> str:
+    if isinstance(result, VideoStats):
+        return "refreshed"
+    return "skipped" if isinstance(result, Skipped) else "failed"
+
+
+async def apply_results(
+    session: AsyncSession,
+    items: list[tuple[DuePost, FetchResult]],
+    now: datetime,
+    policy: Policy,
+) -> Counter[str]:
+    """Write one batch of results. Returns counts by outcome."""
+    ok = [(p, r) for p, r in items if isinstance(r, VideoStats)]
+    failed = [(p, r) for p, r in items if isinstance(r, FetchError)]
+    skipped = [(p, r) for p, r in items if isinstance(r, Skipped)]
+    cadence = policy.cadence
+
+    due_for_decision: list[decisions.Candidate] = []
+    if ok:
+        next_at = []
+        for post, stats in ok:
+            deadline = _deadline(post, stats.published_at, policy)
+            if post.status is PostStatus.TRACKING and deadline <= now:
+                due_for_decision.append(candidate(post, stats.views, policy))
+            aged_from = stats.published_at or post.published_at or post.created_at
+            # Scheduled as it stands; a decision below adjusts it (rejected: never again).
+            next_at.append(
+                schedule.next_refresh(post.status, aged_from, now, cadence, deadline=deadline)
+            )
+        await session.execute(
+            _SUCCESS,
+            {
+                "now": now,
+                "ids": [p.id for p, _ in ok],
+                "views": [s.views for _, s in ok],
+                "likes": [s.likes for _, s in ok],
+                "comments": [s.comments for _, s in ok],
+                "shares": [s.shares for _, s in ok],
+                "published": [s.published_at for _, s in ok],
+                "next": next_at,
+            },
+        )
+        await session.execute(
+            _SNAPSHOTS,
+            {
+                "now": now,
+                "posts": [p.id for p, _ in ok],
+                "campaigns": [p.campaign_id for p, _ in ok],
+                "views": [s.views for _, s in ok],
+                "likes": [s.likes for _, s in ok],
+                "comments": [s.comments for _, s in ok],
+                "shares": [s.shares for _, s in ok],
+                "sources": [s.source.value for _, s in ok],
+            },
+        )
+        synced = [(p, s) for p, s in ok if p.platform is Platform.TIKTOK and s.handle]
+        if synced:
+            await session.execute(
+                _CREATORS,
+                {
+                    "now": now,
+                    "ids": [p.creator_id for p, _ in synced],
+                    "handles": [s.handle for _, s in synced],
+                    "user_ids": [s.platform_user_id for _, s in synced],
+                },
+            )
+    if failed:
+        await session.execute(
+            _FAILURE,
+            {
+                "now": now,
+                "ids": [p.id for p, _ in failed],
+                "codes": [e.kind.value for _, e in failed],
+                "messages": [e.message[:1000] for _, e in failed],
+                "next": [
+                    schedule.next_refresh(
+                        p.status,
+                        p.published_at or p.created_at,
+                        now,
+                        cadence,
+                        deadline=_deadline(p, None, policy),
+                        failures=p.consecutive_failures + 1,
+                    )
+                    for p, _ in failed
+                ],
+            },
+        )
+    if skipped:
+        await session.execute(
+            _SKIP,
+            {
+                "ids": [p.id for p, _ in skipped],
+                "next": [
+                    schedule.next_refresh(
+                        p.status,
+                        p.published_at or p.created_at,
+                        now,
+                        cadence,
+                        deadline=_deadline(p, None, policy),
+                    )
+                    for p, _ in skipped
+                ],
+            },
+        )
+    await decisions.apply(session, due_for_decision)
+    await _count_runs(session, items, now)
+    return Counter(outcome_of(r) for _, r in items)
+
+
+def candidate(post: DuePost, views: int, policy: Policy) -> decisions.Candidate:
+    return decisions.Candidate(
+        post_id=post.id,
+        views=views,
+        cpm_tier_id=post.cpm_tier_id,
+        tier=decisions.tier(post.cpm, post.cap),
+        rules=policy.rules(post.min_views, post.finalize_after_days),
+    )
+
+
+async def _count_runs(
+    session: AsyncSession, items: list[tuple[DuePost, FetchResult]], now: datetime
+) -> None:
+    counts = Counter(
+        (p.refresh_run_id, r.source.value, outcome_of(r)) for p, r in items if p.refresh_run_id
+    )
+    if not counts:
+        return
+    keys = list(counts)
+    await session.execute(
+        _RUN_COUNTS,
+        {
+            "runs": [k[0] for k in keys],
+            "sources": [k[1] for k in keys],
+            "outcomes": [k[2] for k in keys],
+            "counts": [counts[k] for k in keys],
+        },
+    )
+    per_run: Counter[uuid.UUID] = Counter()
+    for (run_id, _, _), n in counts.items():
+        per_run[run_id] += n
+    await session.execute(
+        _RUN_PROGRESS,
+        {"now": now, "runs": list(per_run), "counts": list(per_run.values())},
+    )

@@ -1,0 +1,108 @@
+"""Claiming due posts. PostgreSQL decides what is due; a claim takes a batch under a lease
+(`FOR UPDATE SKIP LOCKED`, then a lease time on the rows), so concurrent workers never take
+the same post, and a crashed worker's posts come back when its lease runs out."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import Platform, PostStatus
+
+
+@dataclass(frozen=True)
+class DuePost:
+    """A claimed post with what fetching and deciding it needs."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    campaign_id: uuid.UUID
+    creator_id: uuid.UUID
+    platform: Platform
+    platform_post_id: str
+    handle: str
+    creator_user_id: str | None
+    status: PostStatus
+    published_at: datetime | None
+    created_at: datetime
+    views: int
+    cpm_tier_id: uuid.UUID | None
+    cpm: Decimal | None
+    cap: Decimal | None
+    min_views: int | None  # campaign override
+    finalize_after_days: int | None  # campaign override
+    consecutive_failures: int
+    refresh_run_id: uuid.UUID | None
+
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT id FROM posts
+        WHERE platform = :platform
+          AND next_refresh_at <= :now
+          AND status <> 'rejected'
+          AND aged_from > :window_start
+          AND (lease_expires_at IS NULL OR lease_expires_at < :now)
+        -- Posts close to their deadline first, then the most overdue.
+        ORDER BY (status = 'tracking' AND aged_from <= :near_deadline) DESC, next_refresh_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE posts p SET lease_expires_at = :lease_until
+        FROM due WHERE p.id = due.id
+        RETURNING p.*
+    )
+    SELECT p.id, p.organization_id, p.campaign_id, p.creator_id, p.platform,
+           p.platform_post_id, cr.handle, cr.platform_user_id AS creator_user_id, p.status,
+           p.published_at, p.created_at, p.views, p.cpm_tier_id, t.cpm, t.cap,
+           c.min_views, c.finalize_after_days, p.consecutive_failures, p.refresh_run_id
+    FROM claimed p
+    JOIN campaigns c ON c.id = p.campaign_id
+    JOIN creators cr ON cr.id = p.creator_id
+    LEFT JOIN cpm_tiers t ON t.id = p.cpm_tier_id
+    ORDER BY p.next_refresh_at
+    """
+)
+
+
+async def claim(
+    session: AsyncSession,
+    platform: Platform,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    window: timedelta,
+    near_deadline: timedelta,
+) -> list[DuePost]:
+    rows = await session.execute(
+        _CLAIM,
+        {
+            "platform": platform.value,
+            "now": now,
+            "window_start": now - window,
+            "near_deadline": now - near_deadline,
+            "limit": limit,
+            "lease_until": now + lease,
+        },
+    )
+    return [
+        DuePost(
+            **{**row._mapping, "platform": Platform(row.platform), "status": PostStatus(row.status)}
+        )
+        for row in rows
+    ]
+
+
+async def release(session: AsyncSession, post_ids: list[uuid.UUID]) -> None:
+    """Hand back posts claimed but not fetched (shutdown), so another worker takes them now
+    instead of when the lease would have run out."""
+    if post_ids:
+        await session.execute(
+            text("UPDATE posts SET lease_expires_at = NULL WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": post_ids},
+        )

@@ -1,0 +1,218 @@
+"""The refresh engine: claim due posts, fetch them at the provider's pace, write the results.
+The worker's jobs and the benchmark run this same code.
+
+Writes overlap the pacing pause: a batch's results go to a writer task the moment the batch
+ends, and the next batch waits out its pause while the writer works."""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import session_scope
+from app.domain import schedule
+from app.domain.enums import Platform
+from app.models import RefreshRun
+from app.platforms.contract import FetchResult, StatsClient, VideoRef
+from app.settings import Settings
+from app.workers import claims, metrics
+from app.workers.apply import Policy, apply_results
+from app.workers.claims import DuePost
+from app.workers.pacing import BatchGate
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        cadence=schedule.Cadence(
+            active=timedelta(hours=settings.active_refresh_interval_hours),
+            settled=timedelta(hours=settings.finalized_refresh_interval_hours),
+            window=timedelta(days=settings.refresh_window_days),
+            retry=timedelta(seconds=settings.failed_fetch_retry_seconds),
+        ),
+        min_views=settings.min_views,
+        finalize_after_days=settings.finalize_after_days,
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clients: Mapping[Platform, StatsClient],
+        settings: Settings,
+        *,
+        gates: Mapping[Platform, BatchGate] | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clients = clients
+        self._settings = settings
+        self._gates = gates or {}
+        self._clock = clock
+        self.policy = policy_from(settings)
+        # TikTok is fetched in concurrent batches; Instagram one at a time (its client paces
+        # every request through the deployment-wide spacer).
+        self._batch_size = {
+            Platform.TIKTOK: settings.tiktok_batch_size,
+            Platform.INSTAGRAM: 1,
+        }
+
+    def _claim_size(self, platform: Platform) -> int:
+        # Enough to keep the pipe full for about a minute at the default pace, so a lease of
+        # a few minutes is never outlived by the work it covers.
+        return self._settings.claim_batches * self._batch_size[platform]
+
+    async def refresh_due(self, platform: Platform) -> Counter[str]:
+        """Refresh every due post of the platform, claim by claim, until none is left."""
+        totals: Counter[str] = Counter()
+        sweep_runs: dict[uuid.UUID, uuid.UUID] = {}
+        while True:
+            async with session_scope(self._sessionmaker) as session:
+                due = await claims.claim(
+                    session,
+                    platform,
+                    now=self._clock(),
+                    limit=self._claim_size(platform),
+                    lease=timedelta(seconds=self._settings.claim_lease_seconds),
+                    window=self.policy.cadence.window,
+                    near_deadline=timedelta(days=self._settings.finalize_after_days)
+                    - self.policy.cadence.active,
+                )
+                due = await _attach_to_runs(session, due, sweep_runs, platform, self._clock())
+            if not due:
+                return totals
+            totals += await self._process(platform, due)
+
+    async def _process(self, platform: Platform, due: list[DuePost]) -> Counter[str]:
+        client = self._clients[platform]
+        size = self._batch_size[platform]
+        gate = self._gates.get(platform)
+        totals: Counter[str] = Counter()
+        pending: list[DuePost] = list(due)
+        async with self._writer(totals) as write:
+            try:
+                for start in range(0, len(due), size):
+                    batch = due[start : start + size]
+                    async with gate.batch() if gate else contextlib.nullcontext():
+                        results = await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))
+                    del pending[: len(batch)]
+                    write(list(zip(batch, results, strict=True)))
+            finally:
+                if pending:  # cancelled (shutdown) or failed: hand the rest back at once
+                    with contextlib.suppress(Exception):
+                        async with session_scope(self._sessionmaker) as session:
+                            await claims.release(session, [p.id for p in pending])
+        for outcome, n in totals.items():
+            metrics.REFRESHED.labels(platform.value, outcome).inc(n)
+        return totals
+
+    @contextlib.asynccontextmanager
+    async def _writer(
+        self, totals: Counter[str]
+    ) -> AsyncIterator[Callable[[list[tuple[DuePost, FetchResult]]], None]]:
+        """Yields `write(items)`, which queues the items and returns at once; one task writes
+        whatever has queued up in one transaction, so writes never hold up the fetching.
+        Leaving the block waits for the last write."""
+        queue: asyncio.Queue[list[tuple[DuePost, FetchResult]] | None] = asyncio.Queue()
+
+        async def drain() -> None:
+            while True:
+                first = await queue.get()
+                if first is None:
+                    return
+                items = list(first)
+                stop = False
+                while not queue.empty() and len(items) < self._settings.write_batch_max:
+                    more = queue.get_nowait()
+                    if more is None:
+                        stop = True
+                        break
+                    items += more
+                totals.update(await self._write(items))
+                if stop:
+                    return
+
+        task = asyncio.create_task(drain())
+
+        def write(items: list[tuple[DuePost, FetchResult]]) -> None:
+            queue.put_nowait(items)
+
+        try:
+            yield write
+        finally:
+            queue.put_nowait(None)
+            await task
+
+    async def _write(self, items: list[tuple[DuePost, FetchResult]]) -> Counter[str]:
+        """Write one flush, retrying through a short database outage. If it still fails, the
+        posts keep their lease and come back when it ends: fetched again, never lost."""
+        for attempt in range(self._settings.write_attempts):
+            try:
+                async with session_scope(self._sessionmaker) as session:
+                    return await apply_results(session, items, self._clock(), self.policy)
+            except Exception:
+                log.exception("writing %d results failed (attempt %d)", len(items), attempt + 1)
+                await asyncio.sleep(min(2**attempt, 10))
+        return Counter()
+
+
+def _ref(post: DuePost) -> VideoRef:
+    return VideoRef(post.platform, post.platform_post_id, post.handle)
+
+
+async def _attach_to_runs(
+    session: AsyncSession,
+    due: list[DuePost],
+    sweep_runs: dict[uuid.UUID, uuid.UUID],
+    platform: Platform,
+    now: datetime,
+) -> list[DuePost]:
+    """Posts refreshed on schedule count toward a 'scheduled' run of their organization, one
+    per sweep, so scheduled sweeps show their progress like on-demand runs do."""
+    orphans = [p for p in due if p.refresh_run_id is None]
+    if not orphans:
+        return due
+    for org in {p.organization_id for p in orphans} - sweep_runs.keys():
+        run = RefreshRun(
+            organization_id=org,
+            kind="scheduled",
+            scope={"platform": platform.value},
+            started_at=now,
+        )
+        session.add(run)
+        await session.flush()
+        sweep_runs[org] = run.id
+    await session.execute(
+        text(
+            "UPDATE posts p SET refresh_run_id = u.run FROM unnest(CAST(:ids AS uuid[]),"
+            " CAST(:runs AS uuid[])) AS u(id, run) WHERE p.id = u.id"
+        ),
+        {"ids": [p.id for p in orphans], "runs": [sweep_runs[p.organization_id] for p in orphans]},
+    )
+    per_run = Counter(sweep_runs[p.organization_id] for p in orphans)
+    await session.execute(
+        text(
+            "UPDATE refresh_runs r SET queued = r.queued + u.n, finished_at = NULL"
+            " FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)"
+            " WHERE r.id = u.id"
+        ),
+        {"runs": list(per_run), "counts": list(per_run.values())},
+    )
+    return [
+        replace(p, refresh_run_id=sweep_runs[p.organization_id]) if p.refresh_run_id is None else p
+        for p in due
+    ]

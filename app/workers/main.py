@@ -1,0 +1,68 @@
+"""`python -m app.workers.main`: the worker process. Runs the arq worker and serves the
+worker's Prometheus metrics. Losing Redis stops arq's loop; this process waits and starts it
+again with the same resources, rather than exiting. SIGTERM/SIGINT stop it gracefully."""
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from arq.worker import Worker, create_worker
+from prometheus_client import start_http_server
+from redis.exceptions import RedisError
+
+from app.settings import get_settings
+from app.workers.worker import WorkerSettings, shutdown
+
+log = logging.getLogger("app.workers")
+
+
+async def run() -> None:
+    settings = get_settings()
+    start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    ctx: dict[str, Any] = {"settings": settings}
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    current: list[Worker] = []
+
+    def stop() -> None:
+        stopping.set()
+        for worker in current:
+            worker.handle_sig_wait_for_completion(signal.SIGTERM)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+    delay = 1.0
+    try:
+        while not stopping.is_set():
+            worker = create_worker(WorkerSettings, ctx=ctx)  # type: ignore[arg-type]
+            current[:] = [worker]
+            try:
+                await worker.async_run()
+                delay = 1.0
+            except (RedisError, OSError) as exc:
+                log.warning("lost Redis (%r); starting again in %.0f s", exc, delay)
+            except asyncio.CancelledError:
+                if not stopping.is_set():
+                    raise
+            finally:
+                for task in list(worker.tasks.values()):
+                    task.cancel()
+                await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+                await worker.close()
+            if not stopping.is_set():
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+    finally:
+        if "engine" in ctx:
+            await shutdown(ctx)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

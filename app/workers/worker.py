@@ -1,0 +1,161 @@
+"""arq wiring. Jobs are sweeps over what PostgreSQL says is due, so a missed, repeated or
+killed run is harmless: cron jobs run once per tick across all workers (max_tries=1), and a
+sweep already running in this process makes the next tick for that platform a no-op."""
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from arq import cron
+from arq.connections import RedisSettings
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from app.db import create_engine, create_sessionmaker, session_scope
+from app.domain.enums import Platform
+from app.platforms.http import build_http_client
+from app.platforms.registry import build_clients
+from app.settings import Settings, get_settings
+from app.workers import lifecycle_sweep, metrics
+from app.workers.engine import Engine, utcnow
+from app.workers.pacing import BatchGate, Spacer
+
+log = logging.getLogger(__name__)
+HEARTBEATS = "viewledger:workers"  # sorted set: worker id -> unix time of its last beat
+
+
+def pacers(redis: Redis, settings: Settings) -> tuple[dict[Platform, BatchGate], Spacer]:
+    gate = BatchGate(redis, "viewledger:pace:tiktok", settings.tiktok_batch_pause_seconds)
+    spacer = Spacer(redis, "viewledger:pace:instagram", settings.instagram_request_spacing_seconds)
+    return {Platform.TIKTOK: gate}, spacer
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Idempotent: main.py restarts the arq loop after losing Redis, with the same ctx."""
+    if "engine" in ctx:
+        return
+    settings: Settings = ctx.setdefault("settings", get_settings())
+    db = create_engine(settings)
+    sessionmaker = create_sessionmaker(db)
+    http = build_http_client(settings)
+    pace_redis = Redis.from_url(settings.redis_url)
+    gates, spacer = pacers(pace_redis, settings)
+    clients = build_clients(settings, http, {Platform.INSTAGRAM: spacer})
+    ctx.update(
+        db=db,
+        sessionmaker=sessionmaker,
+        http=http,
+        pace_redis=pace_redis,
+        engine=Engine(sessionmaker, clients, settings, gates=gates),
+        running=set(),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Only at process exit (main.py), not when the arq loop restarts."""
+    ctx["heartbeat"].cancel()
+    await ctx["http"].aclose()
+    await ctx["pace_redis"].aclose()
+    await ctx["db"].dispose()
+
+
+async def _heartbeat(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    redis: Redis = ctx["pace_redis"]
+    while True:
+        try:
+            await redis.zadd(HEARTBEATS, {ctx["worker_id"]: time.time()})
+            async with session_scope(ctx["sessionmaker"]) as session:
+                for platform in Platform:
+                    lag = await session.scalar(
+                        text(
+                            "SELECT extract(epoch FROM now() - min(next_refresh_at)) FROM posts"
+                            " WHERE platform = :p AND next_refresh_at <= now()"
+                            " AND status <> 'rejected'"
+                        ),
+                        {"p": platform.value},
+                    )
+                    metrics.REFRESH_LAG.labels(platform.value).set(max(float(lag or 0), 0))
+        except Exception as exc:  # an outage must not kill the heartbeat; it shows as stale
+            log.warning("heartbeat failed: %r", exc)
+        await asyncio.sleep(settings.heartbeat_seconds)
+
+
+async def _refresh(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
+    running: set[Platform] = ctx["running"]
+    if platform in running:
+        return {}
+    running.add(platform)
+    try:
+        return dict(await ctx["engine"].refresh_due(platform))
+    finally:
+        running.discard(platform)
+
+
+async def refresh_tiktok(ctx: dict[str, Any]) -> dict[str, int]:
+    return await _refresh(ctx, Platform.TIKTOK)
+
+
+async def refresh_instagram(ctx: dict[str, Any]) -> dict[str, int]:
+    return await _refresh(ctx, Platform.INSTAGRAM)
+
+
+async def refresh_now(ctx: dict[str, Any], platform: str) -> dict[str, int]:
+    """Enqueued by POST /v1/refresh-runs so an on-demand run starts at once, not next tick."""
+    return await _refresh(ctx, Platform(platform))
+
+
+async def decide_deadlines(ctx: dict[str, Any]) -> int:
+    settings: Settings = ctx["settings"]
+    engine: Engine = ctx["engine"]
+    async with session_scope(ctx["sessionmaker"]) as session:
+        return await lifecycle_sweep.sweep(
+            session, utcnow(), engine.policy, grace=timedelta(hours=settings.decision_grace_hours)
+        )
+
+
+def _every(seconds: int) -> set[int]:
+    return set(range(0, 60, seconds))
+
+
+class WorkerSettings:
+    settings = get_settings()
+    redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    functions: ClassVar = [refresh_now]
+    cron_jobs: ClassVar = [
+        cron(
+            refresh_tiktok,
+            second=_every(settings.sweep_interval_seconds),
+            run_at_startup=True,
+            timeout=24 * 3600,
+            max_tries=1,
+        ),
+        cron(
+            refresh_instagram,
+            second=_every(settings.sweep_interval_seconds),
+            run_at_startup=True,
+            timeout=24 * 3600,
+            max_tries=1,
+        ),
+        cron(
+            decide_deadlines,
+            second=_every(settings.sweep_interval_seconds),
+            run_at_startup=True,
+            timeout=600,
+            max_tries=1,
+        ),
+    ]
+    on_startup = startup
+    job_timeout = 24 * 3600
+    max_jobs = 20
+    keep_result = 60
+    # On SIGTERM, let jobs finish for a while; what is still running is cancelled and hands
+    # its unfetched posts back (the engine releases their leases).
+    job_completion_wait = 10
+    handle_signals = False  # main.py owns the signals
