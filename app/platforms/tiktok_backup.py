@@ -2,8 +2,8 @@
 `GET {base}/api/post/detail?videoId=ID`.
 
 Unlike the primary it tells deleted (10204) from private post (10216) and private account
-(10222). Counts come as numbers in `stats` and as strings in `statsV2`; the strings are exact
-where the numbers may have been squeezed through a float, so `statsV2` wins when present.
+(10222). Counts come as numbers in `stats` and as strings in `statsV2`; the numbers saturate
+at 2^31-1 on the biggest videos while the strings stay exact, so `statsV2` wins when present.
 """
 
 import httpx

@@ -37,7 +37,7 @@ Magic ids (table and helpers in `magic`: `tiktok_id(Magic.X, variant)`,
 
 Admin (all JSON)
     GET/POST/DELETE /__sandbox/faults   {"tiktok_primary"|"tiktok_backup"|"instagram":
-        "500"|"503"|"429"|"timeout"|"malformed"|null, "latency_ms": N}; POST merges the
+        "500"|"503"|"429"|"timeout"|"malformed"|"not_found"|null, "latency_ms": N}; POST merges the
         given keys, DELETE clears. Faults apply to every id, before magic ids.
     GET/DELETE /__sandbox/requests      {"requests": [{provider, video_id, method, path,
         host, at, monotonic}]}; filter with ?provider=&video_id=. Short links log as

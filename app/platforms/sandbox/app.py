@@ -30,7 +30,7 @@ from app.platforms.urls import PostRef, UrlError, parse_video_url
 Provider = Literal["tiktok_primary", "tiktok_backup", "instagram"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 # What a provider can be told to do to every request, regardless of the id.
-FAULTS = ("500", "503", "429", "timeout", "malformed")
+FAULTS = ("500", "503", "429", "timeout", "malformed", "not_found")
 SHORT_LINK_HOSTS = ("vm.tiktok.com", "vt.tiktok.com", "www.tiktok.com", "www.instagram.com")
 SHORT_LINK_TARGET_HANDLE = "sandbox_user"
 EVIL_LOCATION = "https://evil.example.com/"
@@ -114,7 +114,7 @@ class Sandbox:
             return early
         match magic:
             case Magic.DELETED | Magic.PRIVATE_POST | Magic.PRIVATE_ACCOUNT:
-                return JSONResponse(answers.tikwm_error(answers.URL_PARSING_FAILED))
+                return self._not_found("tiktok_primary", video_id)
             case Magic.FREE_API_LIMIT:
                 return JSONResponse(answers.tikwm_error(answers.FREE_API_LIMIT))
             case Magic.PRIMARY_DOWN:
@@ -155,7 +155,7 @@ class Sandbox:
         counts = video.counts_at(self.now())
         match magic:
             case Magic.DELETED | Magic.PRIVATE_POST | Magic.PRIVATE_ACCOUNT:
-                return JSONResponse(answers.instagram_missing())
+                return self._not_found("instagram", shortcode)
             case Magic.LOGIN_REQUIRED:
                 return JSONResponse(answers.instagram_require_login(), 401)
             case Magic.CAROUSEL:
@@ -198,6 +198,8 @@ class Sandbox:
                 return self._rate_limited(provider)
             case "malformed":
                 return self._malformed(provider, video_id or "")
+            case "not_found":
+                return self._not_found(provider, video_id or "")
             case "timeout":
                 await asyncio.sleep(self.slow_seconds)
         return None
@@ -228,6 +230,13 @@ class Sandbox:
             else answers.gateway_message(answers.RAPIDAPI_RATE_LIMIT)
         )
         return JSONResponse(body, 429, headers={"retry-after": str(self.retry_after_seconds)})
+
+    def _not_found(self, provider: Provider, video_id: str) -> Response:
+        if provider == "tiktok_primary":
+            return JSONResponse(answers.tikwm_error(answers.URL_PARSING_FAILED))
+        if provider == "tiktok_backup":
+            return JSONResponse(answers.detail_status(video_id, 10204, self.now()))
+        return JSONResponse(answers.instagram_missing())
 
     def _malformed(self, provider: Provider, video_id: str) -> Response:
         if provider == "tiktok_primary":
