@@ -318,12 +318,15 @@ def instagram_missing() -> JsonObject:
     return _instagram_envelope(None)
 
 
+INSTAGRAM_WAIT = "Please wait a few minutes before you try again."
+
+
 def instagram_require_login() -> JsonObject:
-    return {
-        "message": "Please wait a few minutes before you try again.",
-        "require_login": True,
-        "status": "fail",
-    }
+    return {"message": INSTAGRAM_WAIT, "require_login": True, "status": "fail"}
+
+
+def instagram_rate_limited() -> JsonObject:
+    return {"message": INSTAGRAM_WAIT, "status": "fail"}
 
 
 SERVER_ERROR_PAGE = (

@@ -225,7 +225,7 @@ class Sandbox:
 
     def _rate_limited(self, provider: Provider) -> Response:
         body = (
-            {"message": "Please wait a few minutes before you try again.", "status": "fail"}
+            answers.instagram_rate_limited()
             if provider == "instagram"
             else answers.gateway_message(answers.RAPIDAPI_RATE_LIMIT)
         )
