@@ -11,6 +11,7 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from redis.asyncio import Redis
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +21,8 @@ from app.domain.enums import Role
 from app.main import create_app
 from app.repositories import api_keys
 from app.settings import PROJECT_ROOT, Settings
+
+pytest_plugins = ["tests.engine_kit"]
 
 
 def _test_settings() -> Settings:
@@ -174,3 +177,27 @@ def client_for(app: object) -> Callable[[str | None], httpx.AsyncClient]:
         return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
 
     return make
+
+
+ALL_TABLES = (
+    "stats_snapshots, post_events, refresh_run_counts, posts, refresh_runs, campaign_members, "
+    "cpm_tiers, creators, campaigns, api_keys, organizations"
+)
+
+
+@pytest.fixture
+async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """For tests that need real commits (the engine's own sessions, other processes): a
+    sessionmaker on the engine, and every table emptied afterwards."""
+    yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(f"TRUNCATE {ALL_TABLES}")
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()

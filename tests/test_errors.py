@@ -1,6 +1,7 @@
 """Bad input of any shape gets a problem+json answer, never a 500."""
 
 import json
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings

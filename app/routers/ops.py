@@ -1,6 +1,7 @@
 """Liveness, readiness and Prometheus metrics: unauthenticated, outside /v1."""
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, text
 from app.domain.enums import PostStatus
 from app.metrics import POSTS_BY_STATUS
 from app.models import Post
+from app.workers.heartbeat import HEARTBEATS
 
 router = APIRouter(tags=["ops"])
 HEALTH_JSON = "application/health+json"
@@ -56,9 +58,34 @@ async def health_ready(request: Request) -> JSONResponse:
         await state.redis.ping()
 
     results = await asyncio.gather(_check(migrations()), _check(redis()))
-    checks = {"postgresql:migrations": [results[0]], "redis:connection": [results[1]]}
+    checks = {
+        "postgresql:migrations": [results[0]],
+        "redis:connection": [results[1]],
+        "worker:heartbeat": [await _worker_heartbeat(state)],
+    }
     ok = all(r["status"] == "pass" for r in results)
-    return _health("pass" if ok else "fail", checks, 200 if ok else 503)
+    # A stale worker is a warning, not a failure: the API itself still serves.
+    warn = checks["worker:heartbeat"][0]["status"] != "pass"
+    status = "fail" if not ok else "warn" if warn else "pass"
+    return _health(status, checks, 200 if ok else 503)
+
+
+async def _worker_heartbeat(state: Any) -> dict[str, Any]:
+    """How long ago the most recent worker beat (workers write it every few seconds)."""
+    stale_after = 3 * state.settings.heartbeat_seconds
+    try:
+        latest = await asyncio.wait_for(
+            state.redis.zrange(HEARTBEATS, -1, -1, withscores=True), CHECK_TIMEOUT_SECONDS
+        )
+    except Exception as exc:
+        return {"status": "warn", "output": f"cannot read heartbeats: {type(exc).__name__}"}
+    if not latest:
+        return {"status": "warn", "output": "no worker has reported yet"}
+    age = max(time.time() - latest[0][1], 0.0)
+    result: dict[str, Any] = {"observedValue": round(age, 1), "observedUnit": "s"}
+    if age > stale_after:
+        return {"status": "warn", **result, "output": f"last heartbeat {age:.0f} s ago"}
+    return {"status": "pass", **result}
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -198,7 +198,7 @@ async def apply_results(
                 "sources": [s.source.value for _, s in ok],
             },
         )
-        synced = [(p, s) for p, s in ok if p.platform is Platform.TIKTOK and s.handle]
+        synced = _unambiguous_syncs(ok)
         if synced:
             await session.execute(
                 _CREATORS,
@@ -250,6 +250,24 @@ async def apply_results(
     await decisions.apply(session, due_for_decision)
     await _count_runs(session, items, now)
     return Counter(outcome_of(r) for _, r in items)
+
+
+def _unambiguous_syncs(
+    ok: list[tuple[DuePost, VideoStats]],
+) -> list[tuple[DuePost, VideoStats]]:
+    """TikTok answers that name the creator's account. When two creators in one batch would
+    take the same handle or user id, neither is synced: that is for a person to sort out."""
+    synced = [(p, s) for p, s in ok if p.platform is Platform.TIKTOK and s.handle]
+    claimants: dict[str, set[uuid.UUID]] = {}
+    for post, stats in synced:
+        for key in (f"h:{(stats.handle or '').lower()}", f"u:{stats.platform_user_id}"):
+            claimants.setdefault(key, set()).add(post.creator_id)
+    return [
+        (p, s)
+        for p, s in synced
+        if len(claimants[f"h:{(s.handle or '').lower()}"]) == 1
+        and len(claimants[f"u:{s.platform_user_id}"]) == 1
+    ]
 
 
 def candidate(post: DuePost, views: int, policy: Policy) -> decisions.Candidate:

