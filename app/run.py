@@ -13,7 +13,7 @@ from pathlib import Path
 from app.cli import create_org, upgrade
 from app.db import create_engine, create_sessionmaker
 from app.repositories import api_keys
-from app.settings import PROJECT_ROOT, SANDBOX_URL, Settings, get_settings
+from app.settings import PROJECT_ROOT, Settings, get_settings
 
 DEMO_FILE = PROJECT_ROOT / ".demo-key.json"
 
@@ -40,15 +40,6 @@ def demo_key(settings: Settings, path: Path = DEMO_FILE) -> tuple[str, bool]:
     return key, True
 
 
-def uses_sandbox(settings: Settings) -> bool:
-    urls = (
-        settings.tiktok_primary_base_url,
-        settings.tiktok_backup_base_url,
-        settings.instagram_base_url,
-    )
-    return any(url.rstrip("/") == SANDBOX_URL for url in urls)
-
-
 def _start(name: str, args: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
     return name, subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=os.environ.copy())
 
@@ -59,7 +50,7 @@ def main() -> int:
     key, created = demo_key(settings)
 
     children = []
-    if uses_sandbox(settings):
+    if settings.uses_sandbox():
         children.append(
             _start("sandbox", ["-m", "app.platforms.sandbox", "--port", str(settings.sandbox_port)])
         )

@@ -2,12 +2,12 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_URL = "http://127.0.0.1:8900"
 
 
 class Settings(BaseSettings):
@@ -20,12 +20,13 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
 
-    # Providers. Defaults point at the sandbox `make run` starts; production sets real ones.
-    tiktok_primary_base_url: str = SANDBOX_URL
+    # Providers. Unset base URLs point at the sandbox `make run` starts on SANDBOX_PORT;
+    # production sets real ones.
+    tiktok_primary_base_url: str = ""
     tiktok_primary_api_key: str | None = None
-    tiktok_backup_base_url: str = SANDBOX_URL
+    tiktok_backup_base_url: str = ""
     tiktok_backup_api_key: str | None = None
-    instagram_base_url: str = SANDBOX_URL
+    instagram_base_url: str = ""
     instagram_api_key: str | None = None
     sandbox_port: int = 8900
 
@@ -75,6 +76,21 @@ class Settings(BaseSettings):
 
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @model_validator(mode="after")
+    def _default_to_sandbox(self) -> Self:
+        for name in ("tiktok_primary_base_url", "tiktok_backup_base_url", "instagram_base_url"):
+            if not getattr(self, name):
+                setattr(self, name, self.sandbox_url)
+        return self
+
+    def uses_sandbox(self) -> bool:
+        urls = (self.tiktok_primary_base_url, self.tiktok_backup_base_url, self.instagram_base_url)
+        return any(url.rstrip("/") == self.sandbox_url for url in urls)
 
 
 @lru_cache

@@ -61,6 +61,9 @@ async def run() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # arq logs every cron tick; the jobs log what they did when they did something.
+    logging.getLogger("arq").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(run())
 
 

@@ -93,9 +93,12 @@ async def _refresh(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
         return {}
     running.add(platform)
     try:
-        return dict(await ctx["engine"].refresh_due(platform))
+        counts = dict(await ctx["engine"].refresh_due(platform))
     finally:
         running.discard(platform)
+    if counts:
+        log.info("%s sweep: %s", platform, counts)
+    return counts
 
 
 async def refresh_tiktok(ctx: dict[str, Any]) -> dict[str, int]:
@@ -115,9 +118,12 @@ async def decide_deadlines(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     engine: Engine = ctx["engine"]
     async with session_scope(ctx["sessionmaker"]) as session:
-        return await lifecycle_sweep.sweep(
+        decided = await lifecycle_sweep.sweep(
             session, utcnow(), engine.policy, grace=timedelta(hours=settings.decision_grace_hours)
         )
+    if decided:
+        log.info("deadline sweep decided %d posts", decided)
+    return decided
 
 
 def _every(seconds: int) -> set[int]:
