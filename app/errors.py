@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.domain.lifecycle import TransitionError
 
@@ -132,14 +133,27 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "validation_failed", detail, errors)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "route_not_found", 405: "method_not_allowed", 401: "unauthorized"}
+    codes = {404: "route_not_found", 405: "method_not_allowed", 400: "invalid_body"}
     code = codes.get(exc.status_code, HTTPStatus(exc.status_code).name.lower())
     response = problem_response(exc.status_code, code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the path answers to. Starlette's own Allow header names only the first
+    route that matched the path, and FastAPI registers one route per method."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, the method not
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def _constraint_name(exc: DBAPIError) -> str | None:
@@ -193,10 +207,12 @@ def install_error_handlers(app: FastAPI) -> None:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
     for status, description in {
+        400: "The body could not be read (not UTF-8).",
         401: "Missing or unknown API key.",
         403: "The key's role does not allow this.",
         404: "Not found in this organization.",
         409: "The request conflicts with the resource's state; `code` names the rule.",
         422: "The input is not valid; `errors` points at each offending field.",
+        503: "PostgreSQL or Redis is unavailable; retry after `Retry-After` seconds.",
     }.items()
 }

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from alembic.config import Config
@@ -12,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
-from app.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.errors import PROBLEM_JSON, install_error_handlers
 from app.metrics import MetricsMiddleware
 from app.routers import (
     analytics,
@@ -39,6 +40,18 @@ def migration_head() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
+
+
+def _problem_media_types(spec: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI files every response model under application/json; error answers are
+    application/problem+json, so move their schema there (generated clients then parse them)."""
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if PROBLEM_JSON in content and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    return spec
 
 
 def create_app(
@@ -78,7 +91,6 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses=PROBLEM_RESPONSES,
         generate_unique_id_function=lambda route: route.name,
         openapi_tags=[
             {"name": "campaigns", "description": "Campaigns and their rules."},
@@ -92,6 +104,7 @@ def create_app(
             {"name": "ops", "description": "Health checks."},
         ],
     )
+    app.openapi = lambda: _problem_media_types(FastAPI.openapi(app))  # type: ignore[method-assign]
     install_error_handlers(app)
     for module in (
         campaigns,

@@ -58,7 +58,16 @@ async def test_bad_ids_unknown_routes_and_wrong_methods_are_problems(
         "campaign_not_found",
     )
     assert_problem(await client.get("/v1/nothing-here"), 404, "route_not_found")
-    assert_problem(await client.put("/v1/campaigns"), 405, "method_not_allowed")
+    wrong_method = await client.put("/v1/campaigns")
+    assert_problem(wrong_method, 405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "GET, POST"  # every method of the path, not one
+    undecodable = await client.post(
+        "/v1/campaigns", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert undecodable.status_code in (400, 422)
+    assert undecodable.headers["content-type"] == "application/problem+json"
+    falsy = await client.post("/v1/campaigns", json={"name": "x", "min_views": False})
+    assert_problem(falsy, 422, "validation_failed")  # false is not a number
     assert_problem(await client.get("/v1/posts", params={"limit": 0}), 422)
     assert_problem(await client.get("/v1/posts", params={"limit": 10_000}), 422)
     assert_problem(await client.get("/v1/posts", params={"published_from": "yesterday"}), 422)

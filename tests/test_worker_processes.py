@@ -3,6 +3,7 @@ the deployment as a whole, measured from the sandbox's own request log."""
 
 import asyncio
 import itertools
+import statistics
 import time
 from datetime import UTC, datetime
 
@@ -21,7 +22,11 @@ from tests.processes import sandbox_server, start_worker, stop, worker_env
 
 PAUSE = 0.3
 SPACING = 0.4
-JITTER = 0.08
+# Slots are reserved in Redis and the request leaves at once, but what the provider sees also
+# carries the client's jitter: a worker's first request opens its connection (and, on a fresh
+# checkout, compiles what it imports), which can take a couple of hundred milliseconds. Two
+# uncoordinated workers would send requests nearly together, far below this slack.
+JITTER = 0.25
 
 
 def _clusters(times: list[float], gap: float) -> list[list[float]]:
@@ -100,10 +105,10 @@ async def test_two_workers_together_keep_the_pacing_and_refresh_everything(
     assert all(len(b) <= 10 for b in batches), [len(b) for b in batches]
     gaps = [later[0] - earlier[-1] for earlier, later in itertools.pairwise(batches)]
     assert min(gaps) >= PAUSE - JITTER, gaps
+    assert statistics.median(gaps) >= PAUSE - 0.02, gaps
 
     starts = sorted(r["monotonic"] for r in log if r["provider"] == "instagram")
     assert len(starts) == len(instagram)
     spacing = [b - a for a, b in itertools.pairwise(starts)]
-    # Starts are reserved in Redis and the request leaves at once; what the provider sees also
-    # carries network jitter (a worker's first request opens its connection), hence the slack.
     assert min(spacing) >= SPACING - JITTER, spacing
+    assert statistics.median(spacing) >= SPACING - 0.02, spacing

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from app.deps import Session, Viewer
-from app.errors import invalid
+from app.errors import PROBLEM_RESPONSES, invalid
 from app.repositories import analytics, campaigns, posts
 from app.schemas.analytics import CampaignAnalytics, StatsPoint
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("/v1/posts/{post_id}/stats")

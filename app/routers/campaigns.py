@@ -6,15 +6,16 @@ from fastapi import APIRouter, Response, status
 
 from app.deps import Editor, Session, Viewer
 from app.domain.enums import CampaignStatus
+from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns
 from app.schemas.campaigns import (
     CampaignCreate,
     CampaignOut,
     CampaignUpdate,
 )
-from app.schemas.common import Limit, Page
+from app.schemas.common import Cursor, Limit, Page
 
-router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -28,7 +29,7 @@ async def campaigns_list(
     session: Session,
     who: Viewer,
     status: CampaignStatus | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[CampaignOut]:
     """Newest first."""

@@ -5,10 +5,13 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.deps import Editor, Session, Viewer
+from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, tiers
 from app.schemas.campaigns import TierCreate, TierOut, TierUpdate
 
-router = APIRouter(prefix="/v1/campaigns/{campaign_id}/cpm-tiers", tags=["cpm-tiers"])
+router = APIRouter(
+    prefix="/v1/campaigns/{campaign_id}/cpm-tiers", tags=["cpm-tiers"], responses=PROBLEM_RESPONSES
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -4,11 +4,12 @@ from fastapi import APIRouter, Query, status
 
 from app.deps import Editor, Session, Viewer
 from app.domain.enums import Platform
+from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
-from app.schemas.common import Limit, Page
+from app.schemas.common import Cursor, Limit, Page
 from app.schemas.creators import CreatorCreate, CreatorOut, CreatorUpdate
 
-router = APIRouter(prefix="/v1/creators", tags=["creators"])
+router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -23,7 +24,7 @@ async def creators_list(
     who: Viewer,
     platform: Platform | None = None,
     handle: str | None = Query(None, max_length=100, description="Exact handle, any case."),
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[CreatorOut]:
     rows, next_cursor = await creators.list_page(

@@ -3,12 +3,12 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.deps import Admin, Session, Viewer
-from app.errors import not_found
+from app.errors import PROBLEM_RESPONSES, not_found
 from app.models import Organization
 from app.repositories import api_keys
 from app.schemas.keys import KeyCreate, KeyCreated, KeyOut, Me
 
-router = APIRouter(tags=["api-keys"])
+router = APIRouter(tags=["api-keys"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("/v1/me")

@@ -5,11 +5,14 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.deps import Editor, Session, Viewer
+from app.errors import PROBLEM_RESPONSES
 from app.models import CampaignMember, Creator
 from app.repositories import campaigns, creators, tiers
 from app.schemas.creators import CreatorOut, MemberCreate, MemberOut, MemberUpdate
 
-router = APIRouter(prefix="/v1/campaigns/{campaign_id}/members", tags=["members"])
+router = APIRouter(
+    prefix="/v1/campaigns/{campaign_id}/members", tags=["members"], responses=PROBLEM_RESPONSES
+)
 
 
 def _member_out(member: CampaignMember, creator: Creator) -> MemberOut:

@@ -20,14 +20,28 @@ HEALTH_JSON = "application/health+json"
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
+class HealthResponse(JSONResponse):
+    media_type = HEALTH_JSON
+
+
 def _health(status: str, checks: dict[str, Any] | None = None, code: int = 200) -> JSONResponse:
     body: dict[str, Any] = {"status": status}
     if checks is not None:
         body["checks"] = checks
-    return JSONResponse(body, status_code=code, media_type=HEALTH_JSON)
+    return HealthResponse(body, status_code=code)
 
 
-@router.get("/health/live", operation_id="health_live", response_class=JSONResponse)
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"content": {HEALTH_JSON: {"schema": {"type": "object"}}}, "description": "Unhealthy."},
+}
+
+
+@router.get(
+    "/health/live",
+    operation_id="health_live",
+    response_class=HealthResponse,
+    responses=HEALTH_RESPONSES,
+)
 async def health_live() -> JSONResponse:
     """The process is up. Says nothing about its dependencies."""
     return _health("pass")
@@ -41,7 +55,12 @@ async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
     return {"status": "pass", **({"observedValue": observed} if observed is not None else {})}
 
 
-@router.get("/health/ready", operation_id="health_ready", response_class=JSONResponse)
+@router.get(
+    "/health/ready",
+    operation_id="health_ready",
+    response_class=HealthResponse,
+    responses=HEALTH_RESPONSES,
+)
 async def health_ready(request: Request) -> JSONResponse:
     """PostgreSQL reachable with migrations at head, Redis reachable. 503 naming what failed."""
     state = request.app.state

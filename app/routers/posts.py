@@ -6,9 +6,10 @@ from fastapi import APIRouter, Query, status
 
 from app.deps import Admin, AppSettings, Editor, Http, Session, Viewer
 from app.domain.enums import Platform, PostStatus
+from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, posts
 from app.repositories.posts import PostFilters
-from app.schemas.common import Limit, Page
+from app.schemas.common import Cursor, Limit, Page
 from app.schemas.posts import (
     EventOut,
     MarkPaidBody,
@@ -20,7 +21,7 @@ from app.schemas.posts import (
 )
 from app.services import posts as post_service
 
-router = APIRouter(tags=["posts"])
+router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
 
 PostSort = Literal["created_at", "-created_at", "published_at", "-published_at", "views", "-views"]
 StatusFilter = Annotated[
@@ -77,7 +78,7 @@ async def campaign_posts_list(
     published_from: datetime | None = None,
     published_to: datetime | None = None,
     sort: PostSort = Query("-created_at", description=SORT_DOC),
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[PostOut]:
     await campaigns.get(session, who.organization_id, campaign_id)
@@ -99,7 +100,7 @@ async def posts_list(
     published_from: datetime | None = None,
     published_to: datetime | None = None,
     sort: PostSort = Query("-created_at", description=SORT_DOC),
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[PostOut]:
     filters = _filters(campaign_id, status, platform, creator_id, published_from, published_to)

@@ -8,11 +8,12 @@ from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from app.deps import AppSettings, Editor, Session, Viewer
 from app.domain.enums import Platform
+from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, runs
-from app.schemas.common import Limit, Page
+from app.schemas.common import Cursor, Limit, Page
 from app.schemas.runs import RunCreate, RunOut
 
-router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"])
+router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"], responses=PROBLEM_RESPONSES)
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +50,7 @@ async def refresh_runs_create(
 
 @router.get("")
 async def refresh_runs_list(
-    session: Session, who: Viewer, cursor: str | None = None, limit: Limit = 20
+    session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 20
 ) -> Page[RunOut]:
     rows, next_cursor = await runs.list_page(session, who.organization_id, cursor, limit)
     return Page(data=await runs.present(session, rows), next_cursor=next_cursor)

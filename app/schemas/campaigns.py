@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import Field, StringConstraints, model_validator
 
 from app.domain.enums import CampaignStatus
-from app.schemas.common import Cap, Cpm, Input, Name, Output, Patch
+from app.schemas.common import NOT_SENT, Cap, Cpm, Input, Name, Output, Patch
 
 Currency = Annotated[
     str,
@@ -14,10 +14,11 @@ Currency = Annotated[
     Field(description="ISO 4217 code.", examples=["USD"]),
 ]
 MinViews = Annotated[
-    int, Field(ge=0, le=2_000_000_000, description="Overrides the default minimum views (1,000).")
+    int,
+    Field(strict=True, ge=0, le=2_000_000_000, description="Overrides the default minimum views."),
 ]
 FinalizeDays = Annotated[
-    int, Field(ge=0, le=3650, description="Overrides the default finalize-after days (7).")
+    int, Field(strict=True, ge=0, le=3650, description="Overrides the default finalize-after days.")
 ]
 
 
@@ -38,11 +39,9 @@ class CampaignCreate(Input):
 
 
 class CampaignUpdate(Patch):
-    required = ("name", "currency", "status")
-
-    name: Name | None = None
-    currency: Currency | None = None
-    status: CampaignStatus | None = None
+    name: Name = NOT_SENT
+    currency: Currency = NOT_SENT
+    status: CampaignStatus = NOT_SENT
     starts_on: date | None = None
     ends_on: date | None = None
     min_views: MinViews | None = None
@@ -69,10 +68,8 @@ class TierCreate(Input):
 
 
 class TierUpdate(Patch):
-    required = ("name", "cpm")
-
-    name: Name | None = None
-    cpm: Cpm | None = None
+    name: Name = NOT_SENT
+    cpm: Cpm = NOT_SENT
     cap: Cap | None = None
 
 

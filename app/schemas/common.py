@@ -4,16 +4,9 @@ import base64
 import binascii
 import json
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.errors import invalid
 
@@ -58,26 +51,38 @@ Cap = Annotated[
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=200, description="Page size.")]
+Cursor = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=500,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` from the previous page.",
+    ),
+]
 
 
 class Input(BaseModel):
-    """Request bodies: unknown fields are refused so typos don't pass silently."""
+    """Request bodies: unknown fields are refused so typos don't pass silently. Numbers and
+    booleans are strict (`false` is not 0, 1 is not `true`): what the schema says is what is
+    accepted. (Strings stay lax: FastAPI validates parsed JSON, where dates and UUIDs are
+    still strings.)"""
 
     model_config = ConfigDict(extra="forbid")
 
 
+def _not_sent() -> Any:
+    return None
+
+
+# The default of a Patch field that cannot be cleared: the field is typed without None, so
+# the schema (and validation) refuse an explicit null, and "not sent" stays None in Python.
+NOT_SENT: Any = Field(default_factory=_not_sent)
+
+
 class Patch(Input):
-    """Partial updates: only the fields sent change; null clears an optional field. Fields in
-    `required` may be left out but not set to null."""
-
-    required: ClassVar[tuple[str, ...]] = ()
-
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> Self:
-        for name in self.required:
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    """Partial updates: only the fields sent change; null clears an optional field. A field
+    that cannot be cleared is typed without None and defaults to "not sent"."""
 
 
 class Output(BaseModel):

@@ -6,7 +6,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from app.domain.enums import Platform
 from app.platforms.urls import HANDLE
-from app.schemas.common import Input, Name, Output, Patch
+from app.schemas.common import NOT_SENT, Input, Name, Output, Patch
 
 
 def _handle(value: object) -> object:
@@ -34,9 +34,7 @@ class CreatorCreate(Input):
 
 
 class CreatorUpdate(Patch):
-    required = ("handle",)
-
-    handle: Handle | None = None
+    handle: Handle = NOT_SENT
     platform_user_id: Name | None = None
 
 

@@ -12,7 +12,7 @@ class RunCreate(Input):
     campaign_id: uuid.UUID | None = None
     post_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] | None = None
     platform: Platform | None = None
-    force: bool = Field(False, description="Refresh posts even if they are not due yet.")
+    force: bool = Field(False, strict=True, description="Refresh posts even if not due yet.")
 
 
 class OutcomeCounts(Output):

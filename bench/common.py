@@ -1,0 +1,225 @@
+"""What both benchmarks share: scratch databases, child processes that are always stopped,
+peak RSS, CPU time of a process, and the printed table plus the closing JSON line."""
+
+import contextlib
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.settings import PROJECT_ROOT
+
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+PG_USER = "postgres"
+
+
+def database_url(name: str) -> str:
+    base = make_url(os.environ.get("BENCH_DATABASE_URL", f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/x"))
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain libpq-style DSN asyncpg wants, from a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin_connection(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(asyncpg_dsn(str(make_url(url).set(database="postgres"))))
+
+
+async def recreate_database(url: str) -> None:
+    """Drop (forcing out any session) and create the database named in `url`."""
+    name = make_url(url).database
+    assert name and name.startswith("viewledger_bench"), f"refusing to drop {name!r}"
+    conn = await _admin_connection(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def database_comment(url: str) -> str | None:
+    """The bench's seed fingerprint lives in the database's comment (None: no such database)."""
+    name = make_url(url).database
+    conn = await _admin_connection(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database"
+            " WHERE datname = $1",
+            name,
+        )
+    finally:
+        await conn.close()
+    if row is None:
+        return None
+    return str(row["c"] or "")
+
+
+def migration_head() -> str:
+    head = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))).get_current_head()
+    assert head is not None
+    return head
+
+
+async def migrate(url: str) -> None:
+    """Apply every migration, the way the tests do (alembic on a passed-in connection)."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["configure_logger"] = False
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+
+            def upgrade(sync_conn: object) -> None:
+                config.attributes["connection"] = sync_conn
+                command.upgrade(config, "head")
+
+            await conn.run_sync(upgrade)
+    finally:
+        await engine.dispose()
+
+
+async def pg_version(url: str) -> str:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+def machine() -> dict[str, Any]:
+    with open("/proc/meminfo") as f:
+        mem_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+    cpu = "?"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if "model name" in line), "?")
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+    }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, children it waited for included."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+def free_port_or_fail(port: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"port {port} is taken; pass another one") from None
+    return port
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode}")
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM the process group we created, then SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def child_process(
+    args: Sequence[str], *, env: dict[str, str] | None = None, log_name: str = "child"
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A child in its own process group (so its own children stop with it), logging to a
+    temporary file; stopped on the way out whatever happened."""
+    log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115
+        prefix=f"bench-{log_name}-", suffix=".log", delete=False
+    )
+    proc = subprocess.Popen(
+        list(args),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc, Path(log.name)
+    finally:
+        stop_process(proc)
+        log.close()
+
+
+def python() -> str:
+    return sys.executable
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers], *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value >= 100:
+            return f"{value:,.0f}"
+        if value >= 10:
+            return f"{value:.1f}"
+        return f"{value:.3g}" if value < 1 else f"{value:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def last_line(figures: dict[str, Any]) -> None:
+    """The closing JSON object: always the very last line of output."""
+    sys.stdout.flush()
+    print(json.dumps(figures, separators=(",", ":"), default=str), flush=True)

@@ -1,0 +1,94 @@
+"""Provider answers served in-process, so the pipeline figure is the engine's own cost.
+
+The bodies are the sandbox's real-shape answers (`app.platforms.sandbox.answers`: tikwm for the
+TikTok primary, the GraphQL post for Instagram), rendered once into bytes for a pool of
+synthetic videos; an `httpx.MockTransport` hands post i the body of pool slot i % size. The
+engine still builds every request, goes through httpx, the retry policy and the parsers: only
+the socket and the provider's own work are gone."""
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from app.domain.enums import Platform
+from app.platforms.sandbox import answers
+from app.platforms.sandbox.videos import start_of_day, synthetic_video
+
+POOL_SIZE = 1000
+_TIKTOK_ID = re.compile(rb"video%2F(\d+)")
+_SHORTCODE = re.compile(r"/p/Cx(\d+)")
+TIKTOK_ID_BASE = 10_000
+
+
+def tiktok_id(i: int) -> str:
+    return str(TIKTOK_ID_BASE + i)
+
+
+def instagram_shortcode(i: int) -> str:
+    return f"Cx{i:09d}"
+
+
+def post_id(platform: Platform, i: int) -> str:
+    return tiktok_id(i) if platform is Platform.TIKTOK else instagram_shortcode(i)
+
+
+@dataclass(frozen=True)
+class Slot:
+    body: bytes
+    handle: str
+    user_id: str
+
+
+def _dumps(value: object) -> bytes:
+    # What Starlette's JSONResponse sends.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def build_pool(platform: Platform, size: int = POOL_SIZE, now: datetime | None = None) -> list[Slot]:
+    """The answers for ids 0..size-1, exactly as the sandbox would give them now."""
+    now = now or datetime.now(UTC)
+    anchor = start_of_day(now)
+    slots = []
+    for i in range(size):
+        video = synthetic_video(platform, post_id(platform, i), anchor)
+        counts = video.counts_at(now)
+        body = (
+            answers.tikwm_ok(video, counts)
+            if platform is Platform.TIKTOK
+            else answers.instagram_video(video, counts)
+        )
+        slots.append(Slot(_dumps(body), video.handle, video.user_id))
+    return slots
+
+
+class InProcessProviders:
+    """The TikTok primary (`POST /api/`) and Instagram (`GET /v1/instagram/post`) endpoints."""
+
+    def __init__(self, pool_size: int = POOL_SIZE) -> None:
+        self.tiktok = build_pool(Platform.TIKTOK, pool_size)
+        self.instagram = build_pool(Platform.INSTAGRAM, pool_size)
+        self.requests = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        path = request.url.path
+        if path == "/api/":
+            match = _TIKTOK_ID.search(request.content)
+            if match:
+                slot = (int(match.group(1)) - TIKTOK_ID_BASE) % len(self.tiktok)
+                return _json(self.tiktok[slot].body)
+        elif path == "/v1/instagram/post":
+            found = _SHORTCODE.search(request.url.params.get("url", ""))
+            if found:
+                return _json(self.instagram[int(found.group(1)) % len(self.instagram)].body)
+        return httpx.Response(404, content=b'{"message":"not found"}')
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+
+def _json(body: bytes) -> httpx.Response:
+    return httpx.Response(200, content=body, headers={"content-type": "application/json"})
