@@ -7,7 +7,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: install run test lint format typecheck check migrate drills bench clean
+.PHONY: install run test drills lint format typecheck check migrate clean
 
 install: $(VENV)/.synced
 
@@ -24,6 +24,9 @@ run: install  ## API + worker + sandbox provider, database created and migrated
 
 test: install  ## the whole suite against the local PostgreSQL and Redis
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+drills: install  ## the fault drills alone (make test runs them too)
+	$(BIN)/python -m pytest -q tests/drills $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

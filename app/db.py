@@ -35,6 +35,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,  # a restarted PostgreSQL costs one failed ping, not a failed request
         pool_recycle=1800,
+        # Timestamps render and truncate (date_trunc, ::date) in UTC whatever the server's
+        # own time zone setting is.
+        connect_args={"server_settings": {"timezone": "UTC"}},
     )
 
 

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -172,11 +172,22 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(409, code, detail)
 
 
-async def _data_error(_: Request, exc: Exception) -> JSONResponse:
-    # Input that passed validation but that PostgreSQL still refuses (an out-of-range value).
-    # Validation should catch these first; this keeps the promise of "never a 500".
-    log.warning("database refused input: %s", exc)
-    return problem_response(422, "invalid_value", "A value is outside what can be stored.")
+def _is_bad_input(exc: DBAPIError) -> bool:
+    """PostgreSQL's data exceptions (SQLSTATE class 22: out of range, invalid text, NUL) and
+    asyncpg's own refusals to encode a value. With asyncpg, SQLAlchemy reports both as a plain
+    DBAPIError, so the class alone cannot tell them from an outage."""
+    cause = getattr(exc.orig, "__cause__", None)
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+    return str(sqlstate or "").startswith("22") or isinstance(cause, ValueError)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if _is_bad_input(exc):
+        # Validation should catch these first; this keeps the promise of "never a 500".
+        log.warning("database refused input: %s", exc.orig)
+        return problem_response(422, "invalid_value", "A value is outside what can be stored.")
+    return await _unavailable(request, exc)
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -200,8 +211,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(DataError, _data_error)
-    for unavailable in (DBAPIError, OSError, RedisError):
+    app.add_exception_handler(DBAPIError, _database_error)
+    for unavailable in (OSError, RedisError):
         app.add_exception_handler(unavailable, _unavailable)
     app.add_exception_handler(Exception, _unhandled)
 

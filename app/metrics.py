@@ -20,6 +20,9 @@ HTTP_LATENCY = Histogram(
 POSTS_BY_STATUS = Gauge("viewledger_posts", "Posts by status, across organizations.", ["status"])
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,6 +46,7 @@ class MetricsMiddleware:
             route = scope.get("route")
             # The template (/v1/posts/{post_id}), never the raw path: bounded label values.
             template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
+            # Any string is a valid HTTP method; only known ones become label values.
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             HTTP_REQUESTS.labels(method, template, f"{status // 100}xx").inc()
             HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)

@@ -199,6 +199,8 @@ class Post(Base):
             "next_refresh_at",
             postgresql_where=text("next_refresh_at IS NOT NULL"),
         ),
+        # A run's remaining posts (it is finished when none is left).
+        Index(None, "refresh_run_id", postgresql_where=text("refresh_run_id IS NOT NULL")),
         # The lifecycle sweep: tracking posts by age.
         Index(
             "posts_tracking_aged_from_idx",
@@ -234,6 +236,12 @@ class Post(Base):
     payout_reference: Mapped[str | None] = mapped_column(Text)
 
     last_refreshed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Any fetch attempt, whatever came of it: the deadline sweep waits for one after the
+    # deadline before it falls back to last-known stats.
+    last_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Set when an admin restores a post: its deadline decision then waits for stats fetched
+    # after this moment (otherwise the sweep would re-decide on the very stats it rejected).
+    decide_after: Mapped[datetime | None] = mapped_column(Timestamp)
     last_error_code: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(Timestamp)

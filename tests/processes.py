@@ -86,3 +86,45 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+@contextmanager
+def api_server(env: dict[str, str]) -> Iterator[str]:
+    """The API under uvicorn, as production runs it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/health/live")
+        yield url
+    finally:
+        stop(proc)
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    """Runs `python -m app.cli ...`; returns its last line (a key, for `orgs create`)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return done.stdout.strip().splitlines()[-1]

@@ -366,3 +366,67 @@ async def test_lag_query_sees_overdue_posts(committed: SM, clock: Clock) -> None
             text("SELECT count(*) FROM posts WHERE next_refresh_at <= now()")
         )
     assert overdue == 1
+
+
+async def test_a_failing_post_past_its_deadline_keeps_its_backoff(
+    committed: SM, make_engine: Callable[[], Engine], fast: Settings, clock: Clock
+) -> None:
+    gone = tiktok_id(Magic.DELETED, 8)
+    s = await seed(committed, [(Platform.TIKTOK, gone)], clock.now)
+    async with committed() as session:
+        await session.execute(
+            update(Post).values(published_at=clock.now - timedelta(days=7, hours=1))
+        )
+        await session.commit()
+    engine = make_engine()
+    await engine.refresh_due(Platform.TIKTOK)  # fails, after the deadline: backoff scheduled
+    backoff = (await _post(committed, s.posts[gone])).next_refresh_at
+    assert backoff == clock.now + timedelta(seconds=fast.failed_fetch_retry_seconds)
+    clock.advance(seconds=10)
+    async with committed() as session:
+        await lifecycle_sweep.sweep(session, clock.now, engine.policy, timedelta(hours=24))
+        await session.commit()
+    post = await _post(committed, s.posts[gone])
+    assert (post.status, post.next_refresh_at) == ("tracking", backoff)  # not made due again
+
+
+async def test_a_restored_post_is_decided_again_only_on_stats_fetched_after_the_restore(
+    committed: SM,
+    make_engine: Callable[[], Engine],
+    sandbox: Sandbox,
+    clock: Clock,
+) -> None:
+    growing = find_video(
+        Platform.TIKTOK,
+        sandbox.anchor,
+        lambda v: (
+            timedelta(days=7) <= clock.now - v.created_at < timedelta(days=8)
+            and v.counts_at(clock.now).views >= 1000
+        ),
+    )
+    s = await seed(committed, [(Platform.TIKTOK, growing)], clock.now, min_views=10**9)
+    engine = make_engine()
+    await engine.refresh_due(Platform.TIKTOK)
+    assert (await _post(committed, s.posts[growing])).status == "rejected"
+    clock.advance(minutes=1)
+    async with committed() as session:
+        # The admin lowers the bar and restores the post.
+        await session.execute(text("UPDATE campaigns SET min_views = NULL"))
+        await session.execute(
+            update(Post).values(
+                status="tracking",
+                rejection_code=None,
+                decide_after=clock.now,
+                next_refresh_at=clock.now,
+            )
+        )
+        await session.commit()
+    clock.advance(seconds=5)
+    async with committed() as session:
+        assert (
+            await lifecycle_sweep.sweep(session, clock.now, engine.policy, timedelta(hours=24)) == 0
+        )
+        await session.commit()
+    assert (await _post(committed, s.posts[growing])).status == "tracking"
+    await engine.refresh_due(Platform.TIKTOK)
+    assert (await _post(committed, s.posts[growing])).status == "finalized"

@@ -1,6 +1,8 @@
 """Bad input of any shape gets a problem+json answer, never a 500."""
 
+import base64
 import json
+import uuid
 
 import httpx
 import pytest
@@ -101,3 +103,31 @@ async def test_post_creation_never_answers_500_to_arbitrary_json(
     assert response.status_code in (201, 409, 422)
     if response.status_code >= 400:
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_inputs_that_once_reached_the_database_raw_are_422(client: httpx.AsyncClient) -> None:
+    c = await f.campaign(client)
+    cr = await f.creator(client, "natgeo", "instagram")
+    await f.member(client, c["id"], cr["id"])
+    posts = f"/v1/campaigns/{c['id']}/posts"
+    for body in (
+        {"platform": "instagram", "post_id": "²²²²²²²²²²²²", "creator_id": cr["id"]},
+        {"url": "https://vm.tiktok.com/a\u0000b"},
+        {"url": "https://vm.tiktok.com/a\u007fb"},
+    ):
+        assert_problem(await client.post(posts, json=body), 422)
+    for params in (
+        {"handle": "\x00"},
+        {"published_from": "2024-01-01T00:00:00"},  # no offset: ambiguous
+        {"published_from": "0001-01-01T00:00:00+01:00"},
+    ):
+        response = await client.get(
+            "/v1/creators" if "handle" in params else "/v1/posts", params=params
+        )
+        assert_problem(response, 422)
+    huge = (
+        base64.urlsafe_b64encode(json.dumps([2**70, str(uuid.uuid4())]).encode())
+        .decode()
+        .rstrip("=")
+    )
+    assert_problem(await client.get("/v1/posts", params={"sort": "views", "cursor": huge}), 422)

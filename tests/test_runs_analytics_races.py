@@ -232,3 +232,42 @@ async def test_readiness_reports_the_worker_heartbeat(
     await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
     stale = await client.get("/health/ready")
     assert (stale.status_code, stale.json()["status"]) == (200, "warn")
+
+
+async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
+    committed: SM, api: ClientFor, make_engine: Callable[[], Engine], clock: Clock
+) -> None:
+    s = await seed(committed, [(Platform.TIKTOK, str(8000 + i)) for i in range(3)], clock.now)
+    async with await api(s) as client:
+        first = (await client.post("/v1/refresh-runs", json={"force": True})).json()
+        second = (await client.post("/v1/refresh-runs", json={"force": True})).json()
+        assert (first["queued"], second["queued"]) == (3, 0)
+        # A manual rejection takes its post out of the run; the run still finishes.
+        rejected = next(iter(s.posts.values()))
+        assert (
+            await client.post(f"/v1/posts/{rejected}/reject", json={"reason": "x"})
+        ).status_code == 200
+        await make_engine().refresh_due(Platform.TIKTOK)
+        done = (await client.get(f"/v1/refresh-runs/{first['id']}")).json()
+        assert (done["status"], done["refreshed"]) == ("finished", 2)
+        # Sweeps within the hour share one scheduled run per platform.
+        async with committed() as session:
+            await session.execute(update(Post).values(next_refresh_at=clock.now))
+            await session.commit()
+        await make_engine().refresh_due(Platform.TIKTOK)
+        await _make_due_and_refresh(committed, make_engine, clock)
+        scheduled = (await client.get("/v1/refresh-runs", params={"kind": "scheduled"})).json()[
+            "data"
+        ]
+    assert [(r["queued"], r["refreshed"], r["status"]) for r in scheduled] == [(4, 4, "finished")]
+
+
+async def _make_due_and_refresh(
+    committed: SM, make_engine: Callable[[], Engine], clock: Clock
+) -> None:
+    async with committed() as session:
+        await session.execute(
+            update(Post).where(Post.status != "rejected").values(next_refresh_at=clock.now)
+        )
+        await session.commit()
+    await make_engine().refresh_due(Platform.TIKTOK)

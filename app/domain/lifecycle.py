@@ -81,6 +81,8 @@ def decide(views: int, tier: Tier | None, rules: Rules) -> Decision:
 
 
 def check_tier_assignment(status: PostStatus) -> None:
+    if status is PostStatus.REJECTED:
+        raise TransitionError("post_rejected", "The post is rejected; restore it first.")
     if status in (PostStatus.FINALIZED, PostStatus.PAID):
         raise TransitionError(
             "post_locked", f"The post is {status}; its tier and earnings are locked."

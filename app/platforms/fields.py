@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 # Counts land in BIGINT columns; anything larger is garbage, not a viral video.
 _MAX_COUNT = 2**63 - 1
+# Longer text from a provider is garbage too, and must not bloat our rows.
+_MAX_TEXT = 2000
 # Publish times before either platform existed, or far in the future, are garbage too.
 _MIN_TIMESTAMP = 1_000_000_000  # 2001-09-09
 _MAX_TIMESTAMP = 32_503_680_000  # 3000-01-01
@@ -67,9 +69,10 @@ class Json:
         return number
 
     def text(self) -> str:
-        """Messages, handles and ids; ids sometimes come as numbers."""
+        """Messages, handles and ids; ids sometimes come as numbers. NUL (which PostgreSQL
+        text cannot hold) is dropped and the length bounded: provider text reaches our rows."""
         if isinstance(self.value, str):
-            return self.value
+            return self.value.replace("\x00", "")[:_MAX_TEXT]
         if isinstance(self.value, int) and not isinstance(self.value, bool):
             return str(self.value)
         raise Malformed(f"{self.path} is not text")

@@ -19,12 +19,12 @@ async def resolve(
     for _ in range(max_hops):
         try:
             response = await http.get(url, follow_redirects=False, timeout=hop_timeout)
-        except httpx.HTTPError as exc:
+            location = response.headers.get("location")
+            if not response.is_redirect or not location:
+                raise ShortLinkError("the short link does not redirect to a video")
+            target = response.url.join(location)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ShortLinkError(f"could not follow the short link: {exc!r}") from None
-        location = response.headers.get("location")
-        if not response.is_redirect or not location:
-            raise ShortLinkError("the short link does not redirect to a video")
-        target = response.url.join(location)
         if target.scheme not in ("http", "https") or platform_of_host(target.host) != link.platform:
             raise ShortLinkError(f"the short link leads off {link.platform} ({target.host})")
         try:

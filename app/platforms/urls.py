@@ -51,6 +51,8 @@ def parse_video_url(text: str) -> PostRef | ShortLink:
     raw = text.strip()
     if not raw:
         raise UrlError("the URL is empty")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in raw):
+        raise UrlError("the URL contains control characters")
     if "://" not in raw:
         raw = "https://" + raw  # people paste "tiktok.com/@x/video/1" without a scheme
     try:
@@ -117,7 +119,7 @@ def normalize_post_id(platform: Platform, post_id: str) -> str:
     value = post_id.strip()
     if platform is Platform.TIKTOK:
         return _tiktok_id(value)
-    if value.isdigit() and len(value) > 11:
+    if value.isascii() and value.isdigit() and len(value) > 11:
         return media_id_to_shortcode(int(value))
     return _shortcode(value)
 

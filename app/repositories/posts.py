@@ -1,7 +1,5 @@
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select, update
@@ -11,22 +9,13 @@ from app.domain.enums import Platform, PostStatus
 from app.models import Post, PostEvent
 from app.repositories.common import get_owned
 from app.repositories.pagination import Sort, by_int, by_time, fetch_page
+from app.schemas.posts import PostListQuery
 
 SORTS = {
     "created_at": lambda desc: Sort(None, desc),
     "published_at": lambda desc: by_time(Post.aged_from, desc),
     "views": lambda desc: by_int(Post.views, desc),
 }
-
-
-@dataclass(frozen=True)
-class PostFilters:
-    campaign_id: uuid.UUID | None = None
-    statuses: Sequence[PostStatus] = ()
-    platform: Platform | None = None
-    creator_id: uuid.UUID | None = None
-    published_from: datetime | None = None
-    published_to: datetime | None = None
 
 
 async def get(
@@ -49,30 +38,23 @@ async def exists_in_campaign(
 
 
 async def list_page(
-    session: AsyncSession,
-    org: uuid.UUID,
-    filters: PostFilters,
-    sort: str,
-    cursor: str | None,
-    limit: int,
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID | None, query: PostListQuery
 ) -> tuple[Sequence[Post], str | None]:
     stmt = select(Post).where(Post.organization_id == org)
-    if filters.campaign_id is not None:
-        stmt = stmt.where(Post.campaign_id == filters.campaign_id)
-    if filters.statuses:
-        stmt = stmt.where(Post.status.in_([s.value for s in filters.statuses]))
-    if filters.platform is not None:
-        stmt = stmt.where(Post.platform == filters.platform.value)
-    if filters.creator_id is not None:
-        stmt = stmt.where(Post.creator_id == filters.creator_id)
-    if filters.published_from is not None:
-        stmt = stmt.where(Post.aged_from >= filters.published_from)
-    if filters.published_to is not None:
-        stmt = stmt.where(Post.aged_from < filters.published_to)
-    descending = sort.startswith("-")
-    return await fetch_page(
-        session, stmt, Post.id, SORTS[sort.lstrip("-")](descending), cursor, limit
-    )
+    if campaign_id is not None:
+        stmt = stmt.where(Post.campaign_id == campaign_id)
+    if query.status:
+        stmt = stmt.where(Post.status.in_([s.value for s in query.status]))
+    if query.platform is not None:
+        stmt = stmt.where(Post.platform == query.platform.value)
+    if query.creator_id is not None:
+        stmt = stmt.where(Post.creator_id == query.creator_id)
+    if query.published_from is not None:
+        stmt = stmt.where(Post.aged_from >= query.published_from)
+    if query.published_to is not None:
+        stmt = stmt.where(Post.aged_from < query.published_to)
+    sort = SORTS[query.sort.lstrip("-")](query.sort.startswith("-"))
+    return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit)
 
 
 async def transition(

@@ -12,13 +12,15 @@ from app.repositories.pagination import Sort, fetch_page
 from app.schemas.runs import OutcomeCounts, RunCreate, RunOut
 
 # Mark the posts in scope due now and count them toward the run. Rejected posts and posts
-# outside the refresh window are never refreshed, forced or not.
+# outside the refresh window are never refreshed, forced or not; a post another run is
+# already waiting for stays with that run (one run per post, so each run can finish).
 _QUEUE = text(
     """
     WITH marked AS (
         UPDATE posts SET refresh_run_id = :run, next_refresh_at = least(next_refresh_at, :now)
         WHERE organization_id = :org
           AND status <> 'rejected'
+          AND refresh_run_id IS NULL
           AND aged_from > :window_start
           AND (CAST(:campaign AS uuid) IS NULL OR campaign_id = :campaign)
           AND (CAST(:platform AS text) IS NULL OR platform = :platform)
@@ -105,7 +107,9 @@ async def get(session: AsyncSession, org: uuid.UUID, run_id: uuid.UUID) -> Refre
 
 
 async def list_page(
-    session: AsyncSession, org: uuid.UUID, cursor: str | None, limit: int
+    session: AsyncSession, org: uuid.UUID, kind: str | None, cursor: str | None, limit: int
 ) -> tuple[Sequence[RefreshRun], str | None]:
     stmt = select(RefreshRun).where(RefreshRun.organization_id == org)
+    if kind is not None:
+        stmt = stmt.where(RefreshRun.kind == kind)
     return await fetch_page(session, stmt, RefreshRun.id, Sort(None, True), cursor, limit)

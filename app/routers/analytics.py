@@ -10,6 +10,7 @@ from app.deps import Session, Viewer
 from app.errors import PROBLEM_RESPONSES, invalid
 from app.repositories import analytics, campaigns, posts
 from app.schemas.analytics import CampaignAnalytics, StatsPoint
+from app.schemas.common import Moment
 
 router = APIRouter(tags=["analytics"], responses=PROBLEM_RESPONSES)
 
@@ -20,9 +21,9 @@ async def posts_stats(
     session: Session,
     who: Viewer,
     start: Annotated[
-        datetime | None, Query(alias="from", description="Default: 30 days ago.")
+        Moment | None, Query(alias="from", description="Default: 30 days ago.")
     ] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: now.")] = None,
+    end: Annotated[Moment | None, Query(alias="to", description="Default: now.")] = None,
     bucket: Literal["hour", "day"] = "day",
 ) -> list[StatsPoint]:
     """The post's snapshots, one point per bucket (the highest counts seen in it)."""

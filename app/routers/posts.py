@@ -1,19 +1,17 @@
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from app.deps import Admin, AppSettings, Editor, Http, Session, Viewer
-from app.domain.enums import Platform, PostStatus
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, posts
-from app.repositories.posts import PostFilters
-from app.schemas.common import Cursor, Limit, Page
+from app.schemas.common import Page
 from app.schemas.posts import (
     EventOut,
     MarkPaidBody,
     PostCreate,
+    PostListQuery,
     PostOut,
     PostUpdate,
     RejectBody,
@@ -23,32 +21,7 @@ from app.services import posts as post_service
 
 router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
 
-PostSort = Literal["created_at", "-created_at", "published_at", "-published_at", "views", "-views"]
-StatusFilter = Annotated[
-    list[PostStatus] | None, Query(description="Repeat to match any of several statuses.")
-]
-SORT_DOC = (
-    "Sort key, `-` for descending. `published_at` is the publish time, or when the post was "
-    "added while the platform has not reported it yet."
-)
-
-
-def _filters(
-    campaign_id: uuid.UUID | None,
-    status: list[PostStatus] | None,
-    platform: Platform | None,
-    creator_id: uuid.UUID | None,
-    published_from: datetime | None,
-    published_to: datetime | None,
-) -> PostFilters:
-    return PostFilters(
-        campaign_id=campaign_id,
-        statuses=status or (),
-        platform=platform,
-        creator_id=creator_id,
-        published_from=published_from,
-        published_to=published_to,
-    )
+PostQuery = Annotated[PostListQuery, Query()]
 
 
 @router.post("/v1/campaigns/{campaign_id}/posts", status_code=status.HTTP_201_CREATED)
@@ -69,44 +42,18 @@ async def posts_create(
 
 @router.get("/v1/campaigns/{campaign_id}/posts")
 async def campaign_posts_list(
-    campaign_id: uuid.UUID,
-    session: Session,
-    who: Viewer,
-    status: StatusFilter = None,
-    platform: Platform | None = None,
-    creator_id: uuid.UUID | None = None,
-    published_from: datetime | None = None,
-    published_to: datetime | None = None,
-    sort: PostSort = Query("-created_at", description=SORT_DOC),
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    campaign_id: uuid.UUID, session: Session, who: Viewer, query: PostQuery
 ) -> Page[PostOut]:
     await campaigns.get(session, who.organization_id, campaign_id)
-    filters = _filters(campaign_id, status, platform, creator_id, published_from, published_to)
-    rows, next_cursor = await posts.list_page(
-        session, who.organization_id, filters, sort, cursor, limit
-    )
+    rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
     return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/v1/posts")
 async def posts_list(
-    session: Session,
-    who: Viewer,
-    campaign_id: uuid.UUID | None = None,
-    status: StatusFilter = None,
-    platform: Platform | None = None,
-    creator_id: uuid.UUID | None = None,
-    published_from: datetime | None = None,
-    published_to: datetime | None = None,
-    sort: PostSort = Query("-created_at", description=SORT_DOC),
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    session: Session, who: Viewer, query: PostQuery, campaign_id: uuid.UUID | None = None
 ) -> Page[PostOut]:
-    filters = _filters(campaign_id, status, platform, creator_id, published_from, published_to)
-    rows, next_cursor = await posts.list_page(
-        session, who.organization_id, filters, sort, cursor, limit
-    )
+    rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
     return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -3,6 +3,7 @@
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
@@ -50,9 +51,14 @@ async def refresh_runs_create(
 
 @router.get("")
 async def refresh_runs_list(
-    session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 20
+    session: Session,
+    who: Viewer,
+    kind: Literal["on_demand", "scheduled"] | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> Page[RunOut]:
-    rows, next_cursor = await runs.list_page(session, who.organization_id, cursor, limit)
+    """Newest first. Scheduled sweeps record one run per platform per hour."""
+    rows, next_cursor = await runs.list_page(session, who.organization_id, kind, cursor, limit)
     return Page(data=await runs.present(session, rows), next_cursor=next_cursor)
 
 

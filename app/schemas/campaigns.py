@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import Field, StringConstraints, model_validator
 
 from app.domain.enums import CampaignStatus
-from app.schemas.common import NOT_SENT, Cap, Cpm, Input, Name, Output, Patch
+from app.schemas.common import NOT_SENT, Cap, Cpm, Day, Input, Name, Output, Patch
 
 Currency = Annotated[
     str,
@@ -26,8 +26,8 @@ class CampaignCreate(Input):
     name: Name
     currency: Currency = "USD"
     status: CampaignStatus = CampaignStatus.ACTIVE
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
     min_views: MinViews | None = None
     finalize_after_days: FinalizeDays | None = None
 
@@ -42,8 +42,8 @@ class CampaignUpdate(Patch):
     name: Name = NOT_SENT
     currency: Currency = NOT_SENT
     status: CampaignStatus = NOT_SENT
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: Day | None = None
+    ends_on: Day | None = None
     min_views: MinViews | None = None
     finalize_after_days: FinalizeDays | None = None
 

@@ -3,10 +3,19 @@
 import base64
 import binascii
 import json
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from app.errors import invalid
 
@@ -50,6 +59,27 @@ Cap = Annotated[
         examples=["250.00"],
     ),
 ]
+
+
+def _not_a_number(value: object) -> object:
+    # Lax validation would read a number as a Unix time; dates come as ISO 8601 text.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 date, like 2026-01-31")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_not_a_number)]
+
+
+def _plausible(value: datetime) -> datetime:
+    # Far-off years overflow date arithmetic and PostgreSQL's range; none is a real query.
+    if not 1970 <= value.year <= 9000:
+        raise ValueError("must be between the years 1970 and 9000")
+    return value
+
+
+# A point in time in a query: with its UTC offset (a naive time is ambiguous), plausible.
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 Limit = Annotated[int, Field(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[
     str | None,

@@ -1,12 +1,12 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.domain.enums import Platform, PostStatus
-from app.schemas.common import Input, Name, Note, Output
+from app.schemas.common import Cursor, Input, Limit, Moment, Name, Note, Output
 
 
 class PostCreate(Input):
@@ -52,6 +52,28 @@ class RestoreBody(Input):
 
 class MarkPaidBody(Input):
     payout_reference: Name | None = None
+
+
+PostSort = Literal["created_at", "-created_at", "published_at", "-published_at", "views", "-views"]
+
+
+class PostListQuery(BaseModel):
+    """Filters, order and page of a post list (query parameters)."""
+
+    status: list[PostStatus] = Field(
+        default_factory=list, description="Repeat to match any of several statuses."
+    )
+    platform: Platform | None = None
+    creator_id: uuid.UUID | None = None
+    published_from: Moment | None = Field(None, description="Inclusive.")
+    published_to: Moment | None = Field(None, description="Exclusive.")
+    sort: PostSort = Field(
+        "-created_at",
+        description="Sort key, `-` for descending. `published_at` is the publish time, or when "
+        "the post was added while the platform has not reported it yet.",
+    )
+    cursor: Cursor = None
+    limit: Limit = 50
 
 
 class PostOut(Output):

@@ -183,7 +183,7 @@ async def reject(
         code="manual_rejection",
         reason=reason,
         actor_key_id=principal.key_id,
-        values={"rejection_code": "manual", "rejection_reason": reason},
+        values={"rejection_code": "manual", "rejection_reason": reason, "refresh_run_id": None},
     )
     assert rejected is not None
     return rejected
@@ -193,7 +193,7 @@ async def restore(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reason: str | None
 ) -> Post:
     """Back to the status it was rejected from. A post rejected while tracking goes back to
-    tracking, so the deadline rules decide it again on fresh stats."""
+    tracking and is fetched at once; its deadline decision waits for those fresh stats."""
     post = await posts.get(session, principal.organization_id, post_id, for_update=True)
     lifecycle.check_restore(PostStatus(post.status))
     previous = await posts.last_rejected_from(session, post.id) or PostStatus.TRACKING
@@ -204,7 +204,12 @@ async def restore(
         code="restored",
         reason=reason,
         actor_key_id=principal.key_id,
-        values={"rejection_code": None, "rejection_reason": None, "next_refresh_at": func.now()},
+        values={
+            "rejection_code": None,
+            "rejection_reason": None,
+            "next_refresh_at": func.now(),
+            "decide_after": func.now(),
+        },
     )
     assert restored is not None
     return restored

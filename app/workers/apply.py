@@ -33,35 +33,31 @@ class Policy:
         )
 
 
+# One statement updates the posts and writes their snapshots, from the rows the UPDATE
+# actually changed: a post deleted meanwhile (its campaign removed) gets no orphan snapshot.
 _SUCCESS = text(
     """
-    UPDATE posts p SET
-        views = u.views, likes = u.likes, comments = u.comments, shares = u.shares,
-        published_at = coalesce(u.published_at, p.published_at),
-        last_refreshed_at = :now,
-        last_error_code = NULL, last_error = NULL, last_error_at = NULL,
-        consecutive_failures = 0,
-        next_refresh_at = u.next_refresh_at,
-        lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
-    FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
-        CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
-        CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[])
-    ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at)
-    WHERE p.id = u.id
-    """
-)
-
-_SNAPSHOTS = text(
-    """
+    WITH updated AS (
+        UPDATE posts p SET
+            views = u.views, likes = u.likes, comments = u.comments, shares = u.shares,
+            published_at = coalesce(u.published_at, p.published_at),
+            last_refreshed_at = :now, last_attempt_at = :now,
+            last_error_code = NULL, last_error = NULL, last_error_at = NULL,
+            consecutive_failures = 0,
+            next_refresh_at = u.next_refresh_at,
+            lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
+        FROM unnest(
+            CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
+            CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
+            CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[]),
+            CAST(:sources AS text[])
+        ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source)
+        WHERE p.id = u.id
+        RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source
+    )
     INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
                                  shares, source)
-    SELECT u.post, u.campaign, :now, u.views, u.likes, u.comments, u.shares, u.source
-    FROM unnest(
-        CAST(:posts AS uuid[]), CAST(:campaigns AS uuid[]), CAST(:views AS bigint[]),
-        CAST(:likes AS bigint[]), CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
-        CAST(:sources AS text[])
-    ) AS u(post, campaign, views, likes, comments, shares, source)
+    SELECT id, campaign_id, :now, views, likes, comments, shares, source FROM updated
     """
 )
 
@@ -93,6 +89,7 @@ _FAILURE = text(
     """
     UPDATE posts p SET
         last_error_code = u.code, last_error = u.message, last_error_at = :now,
+        last_attempt_at = :now,
         consecutive_failures = p.consecutive_failures + 1,
         next_refresh_at = u.next_refresh_at,
         lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
@@ -106,7 +103,7 @@ _FAILURE = text(
 
 _SKIP = text(
     """
-    UPDATE posts p SET next_refresh_at = u.next_refresh_at,
+    UPDATE posts p SET next_refresh_at = u.next_refresh_at, last_attempt_at = :now,
         lease_expires_at = NULL, refresh_run_id = NULL
     FROM unnest(CAST(:ids AS uuid[]), CAST(:next AS timestamptz[])) AS u(id, next_refresh_at)
     WHERE p.id = u.id
@@ -130,7 +127,8 @@ _RUN_PROGRESS = text(
     UPDATE refresh_runs r SET
         done = r.done + u.n,
         started_at = coalesce(r.started_at, :now),
-        finished_at = CASE WHEN r.done + u.n >= r.queued THEN :now END
+        finished_at = CASE WHEN NOT EXISTS (SELECT 1 FROM posts WHERE refresh_run_id = r.id)
+                           THEN :now END
     FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
     WHERE r.id = u.id
     """
@@ -138,8 +136,10 @@ _RUN_PROGRESS = text(
 
 
 def _deadline(post: DuePost, published_at: datetime | None, policy: Policy) -> datetime:
+    """When the post is decided: at its age limit, or later if an admin restored it since."""
     aged_from = published_at or post.published_at or post.created_at
-    return aged_from + policy.rules(post.min_views, post.finalize_after_days).finalize_after
+    deadline = aged_from + policy.rules(post.min_views, post.finalize_after_days).finalize_after
+    return max(deadline, post.decide_after) if post.decide_after else deadline
 
 
 def outcome_of(result: FetchResult) -> str:
@@ -183,18 +183,6 @@ async def apply_results(
                 "shares": [s.shares for _, s in ok],
                 "published": [s.published_at for _, s in ok],
                 "next": next_at,
-            },
-        )
-        await session.execute(
-            _SNAPSHOTS,
-            {
-                "now": now,
-                "posts": [p.id for p, _ in ok],
-                "campaigns": [p.campaign_id for p, _ in ok],
-                "views": [s.views for _, s in ok],
-                "likes": [s.likes for _, s in ok],
-                "comments": [s.comments for _, s in ok],
-                "shares": [s.shares for _, s in ok],
                 "sources": [s.source.value for _, s in ok],
             },
         )
@@ -216,7 +204,7 @@ async def apply_results(
                 "now": now,
                 "ids": [p.id for p, _ in failed],
                 "codes": [e.kind.value for _, e in failed],
-                "messages": [e.message[:1000] for _, e in failed],
+                "messages": [e.message.replace("\x00", "")[:1000] for _, e in failed],
                 "next": [
                     schedule.next_refresh(
                         p.status,
@@ -234,6 +222,7 @@ async def apply_results(
         await session.execute(
             _SKIP,
             {
+                "now": now,
                 "ids": [p.id for p, _ in skipped],
                 "next": [
                     schedule.next_refresh(

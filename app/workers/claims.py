@@ -36,6 +36,7 @@ class DuePost:
     finalize_after_days: int | None  # campaign override
     consecutive_failures: int
     refresh_run_id: uuid.UUID | None
+    decide_after: datetime | None  # restored by an admin: decide on stats from after this
 
 
 _CLAIM = text(
@@ -59,7 +60,8 @@ _CLAIM = text(
     SELECT p.id, p.organization_id, p.campaign_id, p.creator_id, p.platform,
            p.platform_post_id, cr.handle, cr.platform_user_id AS creator_user_id, p.status,
            p.published_at, p.created_at, p.views, p.cpm_tier_id, t.cpm, t.cap,
-           c.min_views, c.finalize_after_days, p.consecutive_failures, p.refresh_run_id
+           c.min_views, c.finalize_after_days, p.consecutive_failures, p.refresh_run_id,
+           p.decide_after
     FROM claimed p
     JOIN campaigns c ON c.id = p.campaign_id
     JOIN creators cr ON cr.id = p.creator_id

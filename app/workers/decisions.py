@@ -50,6 +50,8 @@ _UPDATE = text(
         rejection_code = u.rejection_code,
         rejection_reason = u.rejection_reason,
         next_refresh_at = CASE WHEN u.status = 'rejected' THEN NULL ELSE p.next_refresh_at END,
+        -- A rejected post is never fetched again: no run may wait for it.
+        refresh_run_id = CASE WHEN u.status = 'rejected' THEN NULL ELSE p.refresh_run_id END,
         updated_at = now()
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:locked AS bigint[]),

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import session_scope
@@ -182,10 +183,25 @@ async def _attach_to_runs(
     now: datetime,
 ) -> list[DuePost]:
     """Posts refreshed on schedule count toward a 'scheduled' run of their organization, one
-    per sweep, so scheduled sweeps show their progress like on-demand runs do."""
+    per platform per hour, so scheduled sweeps show their progress like on-demand runs do."""
     orphans = [p for p in due if p.refresh_run_id is None]
     if not orphans:
         return due
+    missing = {p.organization_id for p in orphans} - sweep_runs.keys()
+    if missing:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        existing = await session.execute(
+            select(RefreshRun.organization_id, RefreshRun.id)
+            .ext(distinct_on(RefreshRun.organization_id))
+            .where(
+                RefreshRun.organization_id.in_(missing),
+                RefreshRun.kind == "scheduled",
+                RefreshRun.scope["platform"].astext == platform.value,
+                RefreshRun.started_at >= hour,
+            )
+            .order_by(RefreshRun.organization_id, RefreshRun.id.desc())
+        )
+        sweep_runs.update({org: run_id for org, run_id in existing.all()})
     for org in {p.organization_id for p in orphans} - sweep_runs.keys():
         run = RefreshRun(
             organization_id=org,

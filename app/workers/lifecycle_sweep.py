@@ -14,17 +14,24 @@ from app.workers.apply import Policy
 
 _PAST_DEADLINE = text(
     """
-    SELECT p.id, p.aged_from, p.views, p.cpm_tier_id, t.cpm, t.cap, c.min_views,
-           c.finalize_after_days, p.last_refreshed_at,
-           p.aged_from + make_interval(days => coalesce(c.finalize_after_days, :days)) AS deadline
-    FROM posts p
-    JOIN campaigns c ON c.id = p.campaign_id
-    LEFT JOIN cpm_tiers t ON t.id = p.cpm_tier_id
-    WHERE p.status = 'tracking'
-      AND p.aged_from <= :now
-      AND (p.aged_from, p.id) > (:after_aged_from, :after_id)
-      AND p.aged_from + make_interval(days => coalesce(c.finalize_after_days, :days)) <= :now
-    ORDER BY p.aged_from, p.id
+    SELECT * FROM (
+        SELECT p.id, p.aged_from, p.views, p.cpm_tier_id, t.cpm, t.cap, c.min_views,
+               c.finalize_after_days, p.last_refreshed_at, p.last_attempt_at,
+               -- Days of exactly 24 h, as in Python (calendar days would move with DST).
+               greatest(
+                   p.aged_from
+                   + make_interval(secs => 86400 * coalesce(c.finalize_after_days, :days)),
+                   p.decide_after
+               ) AS deadline
+        FROM posts p
+        JOIN campaigns c ON c.id = p.campaign_id
+        LEFT JOIN cpm_tiers t ON t.id = p.cpm_tier_id
+        WHERE p.status = 'tracking'
+          AND p.aged_from <= :now
+          AND (p.aged_from, p.id) > (:after_aged_from, :after_id)
+    ) due
+    WHERE deadline <= :now
+    ORDER BY aged_from, id
     LIMIT :limit
     """
 )
@@ -64,7 +71,10 @@ async def sweep(
         waiting = []
         for row in rows:
             fresh = row.last_refreshed_at is not None and row.last_refreshed_at >= row.deadline
-            if fresh or now >= row.deadline + grace:
+            tried = row.last_attempt_at is not None and row.last_attempt_at >= row.deadline
+            if not fresh and not tried and now < row.deadline + grace:
+                waiting.append(row.id)  # not fetched since the deadline: fetch it now
+            elif fresh or now >= row.deadline + grace:
                 note = None
                 if not fresh:
                     seen = row.last_refreshed_at.isoformat() if row.last_refreshed_at else "never"
@@ -79,8 +89,8 @@ async def sweep(
                         note=note,
                     )
                 )
-            else:
-                waiting.append(row.id)
+            # else: fetches since the deadline failed; the retry schedule goes on until the
+            # grace period ends (making it due here would undo the backoff)
         decided += len(await decisions.apply(session, ready))
         if waiting:
             await session.execute(_MAKE_DUE, {"now": now, "ids": waiting})

@@ -3,6 +3,7 @@ worker's Prometheus metrics. Losing Redis stops arq's loop; this process waits a
 again with the same resources, rather than exiting. SIGTERM/SIGINT stop it gracefully."""
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -50,7 +51,10 @@ async def run() -> None:
                 for task in list(worker.tasks.values()):
                     task.cancel()
                 await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-                await worker.close()
+                worker.tasks.clear()
+                # close() talks to Redis, which may be the thing that is gone.
+                with contextlib.suppress(Exception):
+                    await worker.close()
             if not stopping.is_set():
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)

@@ -29,7 +29,14 @@ log = logging.getLogger(__name__)
 
 
 def pacers(redis: Redis, settings: Settings) -> tuple[dict[Platform, BatchGate], Spacer]:
-    gate = BatchGate(redis, "viewledger:pace:tiktok", settings.tiktok_batch_pause_seconds)
+    # A batch cannot outlast the per-video deadline (its fetches run side by side), so a
+    # worker killed mid-batch blocks the gate for no longer than that.
+    gate = BatchGate(
+        redis,
+        "viewledger:pace:tiktok",
+        settings.tiktok_batch_pause_seconds,
+        hold_timeout_seconds=settings.provider_deadline_seconds + 5,
+    )
     spacer = Spacer(redis, "viewledger:pace:instagram", settings.instagram_request_spacing_seconds)
     return {Platform.TIKTOK: gate}, spacer
 
@@ -78,8 +85,12 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
                             "SELECT extract(epoch FROM now() - min(next_refresh_at)) FROM posts"
                             " WHERE platform = :p AND next_refresh_at <= now()"
                             " AND status <> 'rejected'"
+                            " AND aged_from > now() - CAST(:window AS interval)"
                         ),
-                        {"p": platform.value},
+                        {
+                            "p": platform.value,
+                            "window": timedelta(days=settings.refresh_window_days),
+                        },
                     )
                     metrics.REFRESH_LAG.labels(platform.value).set(max(float(lag or 0), 0))
         except Exception as exc:  # an outage must not kill the heartbeat; it shows as stale
