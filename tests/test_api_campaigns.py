@@ -28,6 +28,8 @@ async def test_a_campaign_is_created_with_sane_defaults_and_read_back(
         ({"name": "x", "currency": "EURO"}, "/body/currency"),
         ({"name": "x", "min_views": -1}, "/body/min_views"),
         ({"name": "x", "finalize_after_days": 100000}, "/body/finalize_after_days"),
+        ({"name": "x", "finalize_after_days": False}, "/body/finalize_after_days"),
+        ({"name": "x", "starts_on": 0}, "/body/starts_on"),
         ({"name": "x", "status": "archived"}, "/body/status"),
         ({"name": "x", "starts_on": "2026-02-01", "ends_on": "2026-01-01"}, "/body"),
         ({"name": "x", "surprise": 1}, "/body/surprise"),
@@ -230,3 +232,9 @@ async def test_members_join_once_with_a_default_tier_of_their_campaign(
     assert await f.ok(await client.get(f"/v1/campaigns/{c['id']}/members")) == []
     gone = await client.delete(f"/v1/campaigns/{c['id']}/members/{cr['id']}")
     assert (gone.status_code, gone.json()["code"]) == (404, "member_not_found")
+
+
+async def test_a_deadline_beyond_the_refresh_window_is_refused(client: httpx.AsyncClient) -> None:
+    late = await client.post("/v1/campaigns", json={"name": "x", "finalize_after_days": 31})
+    assert (late.status_code, late.json()["code"]) == (422, "finalize_after_beyond_window")
+    assert (await f.campaign(client, finalize_after_days=30))["finalize_after_days"] == 30

@@ -25,7 +25,8 @@ async def resolve(
             target = response.url.join(location)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ShortLinkError(f"could not follow the short link: {exc!r}") from None
-        if target.scheme not in ("http", "https") or platform_of_host(target.host) != link.platform:
+        off_platform = platform_of_host(target.host) != link.platform
+        if target.scheme not in ("http", "https") or target.port is not None or off_platform:
             raise ShortLinkError(f"the short link leads off {link.platform} ({target.host})")
         try:
             ref = parse_video_url(str(target))

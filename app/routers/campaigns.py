@@ -4,9 +4,9 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import Editor, Session, Viewer
+from app.deps import AppSettings, Editor, Session, Viewer
 from app.domain.enums import CampaignStatus
-from app.errors import PROBLEM_RESPONSES
+from app.errors import PROBLEM_RESPONSES, invalid
 from app.repositories import campaigns
 from app.schemas.campaigns import (
     CampaignCreate,
@@ -14,12 +14,28 @@ from app.schemas.campaigns import (
     CampaignUpdate,
 )
 from app.schemas.common import Cursor, Limit, Page
+from app.settings import Settings
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
 
 
+def _within_window(days: int | None, settings: Settings) -> None:
+    # A post is refreshed only while it is younger than the refresh window; a later deadline
+    # would be decided on stats frozen at the window's end.
+    if days is not None and days > settings.refresh_window_days:
+        raise invalid(
+            "finalize_after_beyond_window",
+            f"finalize_after_days can be at most {settings.refresh_window_days}, the refresh "
+            "window; posts are not refreshed after it.",
+            "/body/finalize_after_days",
+        )
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def campaigns_create(body: CampaignCreate, session: Session, who: Editor) -> CampaignOut:
+async def campaigns_create(
+    body: CampaignCreate, session: Session, who: Editor, settings: AppSettings
+) -> CampaignOut:
+    _within_window(body.finalize_after_days, settings)
     campaign = await campaigns.create(session, who.organization_id, body.model_dump())
     return CampaignOut.model_validate(campaign)
 
@@ -48,8 +64,13 @@ async def campaigns_get(campaign_id: uuid.UUID, session: Session, who: Viewer) -
 
 @router.patch("/{campaign_id}")
 async def campaigns_update(
-    campaign_id: uuid.UUID, body: CampaignUpdate, session: Session, who: Editor
+    campaign_id: uuid.UUID,
+    body: CampaignUpdate,
+    session: Session,
+    who: Editor,
+    settings: AppSettings,
 ) -> CampaignOut:
+    _within_window(body.finalize_after_days, settings)
     changes = body.model_dump(exclude_unset=True)
     campaign = await campaigns.update(session, who.organization_id, campaign_id, changes)
     return CampaignOut.model_validate(campaign)

@@ -247,16 +247,16 @@ def _unambiguous_syncs(
     """TikTok answers that name the creator's account. When two creators in one batch would
     take the same handle or user id, neither is synced: that is for a person to sort out."""
     synced = [(p, s) for p, s in ok if p.platform is Platform.TIKTOK and s.handle]
+
+    def keys(stats: VideoStats) -> list[str]:
+        found = [f"handle:{(stats.handle or '').lower()}"]
+        return found + ([f"user:{stats.platform_user_id}"] if stats.platform_user_id else [])
+
     claimants: dict[str, set[uuid.UUID]] = {}
     for post, stats in synced:
-        for key in (f"h:{(stats.handle or '').lower()}", f"u:{stats.platform_user_id}"):
+        for key in keys(stats):
             claimants.setdefault(key, set()).add(post.creator_id)
-    return [
-        (p, s)
-        for p, s in synced
-        if len(claimants[f"h:{(s.handle or '').lower()}"]) == 1
-        and len(claimants[f"u:{s.platform_user_id}"]) == 1
-    ]
+    return [(p, s) for p, s in synced if all(len(claimants[k]) == 1 for k in keys(s))]
 
 
 def candidate(post: DuePost, views: int, policy: Policy) -> decisions.Candidate:

@@ -141,33 +141,20 @@ def _every(seconds: int) -> set[int]:
     return set(range(0, 60, seconds))
 
 
+def _cron_jobs(settings: Settings) -> list[Any]:
+    tick = _every(settings.sweep_interval_seconds)
+    jobs = ((refresh_tiktok, 24 * 3600), (refresh_instagram, 24 * 3600), (decide_deadlines, 600))
+    return [
+        cron(job, second=tick, run_at_startup=True, timeout=timeout, max_tries=1)
+        for job, timeout in jobs
+    ]
+
+
 class WorkerSettings:
     settings = get_settings()
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
     functions: ClassVar = [refresh_now]
-    cron_jobs: ClassVar = [
-        cron(
-            refresh_tiktok,
-            second=_every(settings.sweep_interval_seconds),
-            run_at_startup=True,
-            timeout=24 * 3600,
-            max_tries=1,
-        ),
-        cron(
-            refresh_instagram,
-            second=_every(settings.sweep_interval_seconds),
-            run_at_startup=True,
-            timeout=24 * 3600,
-            max_tries=1,
-        ),
-        cron(
-            decide_deadlines,
-            second=_every(settings.sweep_interval_seconds),
-            run_at_startup=True,
-            timeout=600,
-            max_tries=1,
-        ),
-    ]
+    cron_jobs: ClassVar = _cron_jobs(settings)
     on_startup = startup
     job_timeout = 24 * 3600
     max_jobs = 20
