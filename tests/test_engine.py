@@ -9,11 +9,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.domain.enums import Platform
+from app.domain.enums import Platform, StatsSource
 from app.models import Creator, Post, PostEvent, StatsSnapshot
+from app.platforms.contract import VideoStats
 from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
 from app.settings import Settings
-from app.workers import lifecycle_sweep
+from app.workers import claims, lifecycle_sweep
+from app.workers.apply import apply_results
+from app.workers.claims import DuePost
 from app.workers.engine import Engine
 from tests.engine_kit import Clock, find_video, seed
 
@@ -430,3 +433,36 @@ async def test_a_restored_post_is_decided_again_only_on_stats_fetched_after_the_
     assert (await _post(committed, s.posts[growing])).status == "tracking"
     await engine.refresh_due(Platform.TIKTOK)
     assert (await _post(committed, s.posts[growing])).status == "finalized"
+
+
+async def test_a_worker_that_outlived_its_lease_cannot_overwrite_its_successor(
+    committed: SM, make_engine: Callable[[], Engine], fast: Settings, clock: Clock
+) -> None:
+    s = await seed(committed, [(Platform.TIKTOK, "4444")], clock.now)
+    engine = make_engine()
+
+    async def claim() -> DuePost:
+        async with committed() as session:
+            (post,) = await claims.claim(
+                session,
+                Platform.TIKTOK,
+                now=clock.now,
+                limit=1,
+                lease=timedelta(seconds=fast.claim_lease_seconds),
+                window=timedelta(days=30),
+                near_deadline=timedelta(days=6),
+            )
+            await session.commit()
+            return post
+
+    stale = await claim()
+    clock.advance(seconds=fast.claim_lease_seconds + 1)
+    fresh = await claim()
+    late = VideoStats(1, 1, 1, 1, None, None, None, StatsSource.PRIMARY)
+    async with committed() as session:
+        landed = await apply_results(session, [(stale, late)], clock.now, engine.policy)
+        await session.commit()
+    assert landed == {}
+    post = await _post(committed, s.posts["4444"])
+    assert (post.views, post.lease_expires_at) == (0, fresh.lease)
+    assert await _count(committed, StatsSnapshot) == 0

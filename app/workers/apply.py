@@ -50,14 +50,15 @@ _SUCCESS = text(
             CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
             CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
             CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[]),
-            CAST(:sources AS text[])
-        ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source)
-        WHERE p.id = u.id
+            CAST(:sources AS text[]), CAST(:leases AS timestamptz[])
+        ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source, lease)
+        WHERE p.id = u.id AND p.lease_expires_at = u.lease
         RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source
     )
     INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
                                  shares, source)
     SELECT id, campaign_id, :now, views, likes, comments, shares, source FROM updated
+    RETURNING post_id
     """
 )
 
@@ -95,9 +96,10 @@ _FAILURE = text(
         lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:codes AS text[]), CAST(:messages AS text[]),
-        CAST(:next AS timestamptz[])
-    ) AS u(id, code, message, next_refresh_at)
-    WHERE p.id = u.id
+        CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[])
+    ) AS u(id, code, message, next_refresh_at, lease)
+    WHERE p.id = u.id AND p.lease_expires_at = u.lease
+    RETURNING p.id
     """
 )
 
@@ -105,8 +107,11 @@ _SKIP = text(
     """
     UPDATE posts p SET next_refresh_at = u.next_refresh_at, last_attempt_at = :now,
         lease_expires_at = NULL, refresh_run_id = NULL
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:next AS timestamptz[])) AS u(id, next_refresh_at)
-    WHERE p.id = u.id
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[])
+    ) AS u(id, next_refresh_at, lease)
+    WHERE p.id = u.id AND p.lease_expires_at = u.lease
+    RETURNING p.id
     """
 )
 
@@ -161,6 +166,7 @@ async def apply_results(
     cadence = policy.cadence
 
     due_for_decision: list[decisions.Candidate] = []
+    written: set[uuid.UUID] = set()  # rows whose lease still held
     if ok:
         next_at = []
         for post, stats in ok:
@@ -172,10 +178,11 @@ async def apply_results(
             next_at.append(
                 schedule.next_refresh(post.status, aged_from, now, cadence, deadline=deadline)
             )
-        await session.execute(
+        done = await session.execute(
             _SUCCESS,
             {
                 "now": now,
+                "leases": [p.lease for p, _ in ok],
                 "ids": [p.id for p, _ in ok],
                 "views": [s.views for _, s in ok],
                 "likes": [s.likes for _, s in ok],
@@ -186,6 +193,7 @@ async def apply_results(
                 "sources": [s.source.value for _, s in ok],
             },
         )
+        written.update(done.scalars())
         synced = _unambiguous_syncs(ok)
         if synced:
             await session.execute(
@@ -198,10 +206,11 @@ async def apply_results(
                 },
             )
     if failed:
-        await session.execute(
+        done = await session.execute(
             _FAILURE,
             {
                 "now": now,
+                "leases": [p.lease for p, _ in failed],
                 "ids": [p.id for p, _ in failed],
                 "codes": [e.kind.value for _, e in failed],
                 "messages": [e.message.replace("\x00", "")[:1000] for _, e in failed],
@@ -218,11 +227,13 @@ async def apply_results(
                 ],
             },
         )
+        written.update(done.scalars())
     if skipped:
-        await session.execute(
+        done = await session.execute(
             _SKIP,
             {
                 "now": now,
+                "leases": [p.lease for p, _ in skipped],
                 "ids": [p.id for p, _ in skipped],
                 "next": [
                     schedule.next_refresh(
@@ -236,9 +247,11 @@ async def apply_results(
                 ],
             },
         )
-    await decisions.apply(session, due_for_decision)
-    await _count_runs(session, items, now)
-    return Counter(outcome_of(r) for _, r in items)
+        written.update(done.scalars())
+    await decisions.apply(session, [c for c in due_for_decision if c.post_id in written])
+    landed = [(p, r) for p, r in items if p.id in written]
+    await _count_runs(session, landed, now)
+    return Counter(outcome_of(r) for _, r in landed)
 
 
 def _unambiguous_syncs(

@@ -37,6 +37,9 @@ class DuePost:
     consecutive_failures: int
     refresh_run_id: uuid.UUID | None
     decide_after: datetime | None  # restored by an admin: decide on stats from after this
+    # The claim's lease, which is also its token: a write only lands while the row still
+    # carries it, so a worker that outlived its lease cannot overwrite its successor's work.
+    lease: datetime
 
 
 _CLAIM = text(
@@ -61,7 +64,7 @@ _CLAIM = text(
            p.platform_post_id, cr.handle, cr.platform_user_id AS creator_user_id, p.status,
            p.published_at, p.created_at, p.views, p.cpm_tier_id, t.cpm, t.cap,
            c.min_views, c.finalize_after_days, p.consecutive_failures, p.refresh_run_id,
-           p.decide_after
+           p.decide_after, p.lease_expires_at AS lease
     FROM claimed p
     JOIN campaigns c ON c.id = p.campaign_id
     JOIN creators cr ON cr.id = p.creator_id
