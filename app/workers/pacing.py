@@ -10,16 +10,30 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 
 # Enter: SET NX with a hold timeout (a crashed holder cannot block the gate for longer).
-# Leave: only the holder may re-arm the key to expire after the pause; with no pause, delete.
+# Returns 0 when entered; else the ms left of a pause, or -1 while a batch is in flight.
+_ENTER = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 0
+end
+if redis.call('GET', KEYS[1]) == 'pause' then
+  return math.max(redis.call('PTTL', KEYS[1]), 1)
+end
+return -1
+"""
+# Leave: only the holder may turn the key into the pause after its batch; with no pause,
+# delete it.
 _LEAVE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   if tonumber(ARGV[2]) > 0 then
-    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return redis.call('SET', KEYS[1], 'pause', 'PX', ARGV[2])
   end
   return redis.call('DEL', KEYS[1])
 end
 return 0
 """
+# How often a waiter looks again while another batch is in flight (its end is not known;
+# the pause that follows it is, and is slept exactly).
+_IN_FLIGHT_POLL_SECONDS = 0.005
 
 # Reserve the next start: returns 0 and moves the next slot on, or the ms left to wait.
 _RESERVE = """
@@ -43,18 +57,20 @@ class BatchGate:
     def __init__(
         self, redis: Redis, key: str, pause_seconds: float, hold_timeout_seconds: float = 120.0
     ) -> None:
-        self._redis = redis
         self._key = key
         self._pause_ms = round(pause_seconds * 1000)
         self._hold_ms = round(hold_timeout_seconds * 1000)
+        self._enter = redis.register_script(_ENTER)
         self._leave = redis.register_script(_LEAVE)
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
         token = secrets.token_hex(8)
-        while not await self._redis.set(self._key, token, nx=True, px=self._hold_ms):
-            wait_ms = await self._redis.pttl(self._key)
-            await asyncio.sleep(max(wait_ms, 1) / 1000)
+        while True:
+            wait_ms = int(await self._enter(keys=[self._key], args=[token, self._hold_ms]))
+            if wait_ms == 0:
+                break
+            await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if wait_ms < 0 else wait_ms / 1000)
         try:
             yield
         finally:

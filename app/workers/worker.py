@@ -29,16 +29,19 @@ log = logging.getLogger(__name__)
 
 
 def pacers(redis: Redis, settings: Settings) -> tuple[dict[Platform, BatchGate], Spacer]:
-    # A batch cannot outlast the per-video deadline (its fetches run side by side), so a
-    # worker killed mid-batch blocks the gate for no longer than that.
-    gate = BatchGate(
-        redis,
-        "viewledger:pace:tiktok",
-        settings.tiktok_batch_pause_seconds,
-        hold_timeout_seconds=settings.provider_deadline_seconds + 5,
-    )
+    """TikTok: one batch at a time, a pause after each. Instagram: one request in flight at
+    a time (a gate with no pause around each post, retries included) and request starts
+    spaced out (the spacer, awaited before every request). A gate cannot be held longer
+    than the per-video deadline, so a worker killed mid-batch blocks it no longer than that."""
+    hold = settings.provider_deadline_seconds + 5
+    gates = {
+        Platform.TIKTOK: BatchGate(
+            redis, "viewledger:pace:tiktok", settings.tiktok_batch_pause_seconds, hold
+        ),
+        Platform.INSTAGRAM: BatchGate(redis, "viewledger:pace:instagram:in-flight", 0, hold),
+    }
     spacer = Spacer(redis, "viewledger:pace:instagram", settings.instagram_request_spacing_seconds)
-    return {Platform.TIKTOK: gate}, spacer
+    return gates, spacer
 
 
 async def startup(ctx: dict[str, Any]) -> None:
