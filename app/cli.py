@@ -21,23 +21,42 @@ from app.repositories import api_keys
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 
-async def ensure_database(settings: Settings) -> bool:
-    """Create the database named in DATABASE_URL if it does not exist. True if created."""
+async def _maintenance_connection(settings: Settings) -> asyncpg.Connection:
+    """A connection to the server's `postgres` database, to create or drop ours."""
     url = make_url(settings.database_url)
-    name = url.database
-    assert name, "DATABASE_URL names no database"
-    conn = await asyncpg.connect(
+    return await asyncpg.connect(
         host=url.host,
         port=url.port or 5432,
         user=url.username,
         password=url.password,
         database="postgres",
     )
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def ensure_database(settings: Settings) -> bool:
+    """Create the database named in DATABASE_URL if it does not exist. True if created."""
+    name = make_url(settings.database_url).database
+    assert name, "DATABASE_URL names no database"
+    conn = await _maintenance_connection(settings)
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False
-        await conn.execute(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"')
+        await conn.execute(f"CREATE DATABASE {_quoted(name)}")
         return True
+    finally:
+        await conn.close()
+
+
+async def drop_database(settings: Settings) -> None:
+    name = make_url(settings.database_url).database
+    assert name, "DATABASE_URL names no database"
+    conn = await _maintenance_connection(settings)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
     finally:
         await conn.close()
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.cli import ensure_database
+from app.cli import drop_database, ensure_database
 from app.db import create_engine
 from app.domain.enums import Role
 from app.main import create_app
@@ -40,27 +40,10 @@ def settings() -> Settings:
     return _test_settings()
 
 
-async def _recreate_database(settings: Settings) -> None:
-    import asyncpg
-
-    url = make_url(settings.database_url)
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database="postgres",
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-    await ensure_database(settings)
-
-
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    await _recreate_database(settings)
+    await drop_database(settings)
+    await ensure_database(settings)
     engine = create_engine(settings)
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["configure_logger"] = False

@@ -1,16 +1,15 @@
 """Health, metrics, docs and the OpenAPI document."""
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.main import create_app
-from app.settings import PROJECT_ROOT, Settings
+from app.settings import Settings
 from tests import factories as f
+from tests.processes import cli
 
 
 async def test_liveness_says_pass(client: httpx.AsyncClient) -> None:
@@ -97,24 +96,14 @@ async def test_openapi_has_readable_unique_operation_ids_and_problem_responses(
     assert "Problem" in spec["components"]["schemas"]
 
 
-def _cli(settings: Settings, *args: str) -> list[str]:
-    env = {**os.environ, "DATABASE_URL": settings.database_url}
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout.strip().splitlines()
+def _env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": settings.database_url}
 
 
 async def test_cli_creates_an_organization_whose_printed_key_works(
     settings: Settings, client_for: Callable[[str | None], httpx.AsyncClient], engine: AsyncEngine
 ) -> None:
-    lines = _cli(settings, "orgs", "create", "From the CLI")
+    key = cli(_env(settings), "orgs", "create", "From the CLI")
     # The CLI commits for real; the app under test reads through the test's own transaction,
     # which cannot see that commit yet, so check the key with a fresh app on the engine.
     app = create_app(settings, engine=engine)
@@ -123,13 +112,13 @@ async def test_cli_creates_an_organization_whose_printed_key_works(
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://test",
-            headers={"Authorization": f"Bearer {lines[-1]}"},
+            headers={"Authorization": f"Bearer {key}"},
         ) as client,
     ):
         me = await f.ok(await client.get("/v1/me"))
         assert me["organization_name"] == "From the CLI"
-        viewer_key = _cli(
-            settings, "keys", "create", "--org", me["organization_id"], "--role", "viewer"
-        )[-1]
+        viewer_key = cli(
+            _env(settings), "keys", "create", "--org", me["organization_id"], "--role", "viewer"
+        )
         client.headers["Authorization"] = f"Bearer {viewer_key}"
         assert (await f.ok(await client.get("/v1/me")))["role"] == "viewer"

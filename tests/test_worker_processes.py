@@ -82,7 +82,9 @@ async def test_two_workers_together_keep_the_pacing_and_refresh_everything(
     with sandbox_server() as url:
         # Answers slower than the Instagram spacing: only "one request in flight" keeps
         # the second worker from starting its request while the first is still out.
-        httpx.post(f"{url}/__sandbox/faults", json={"latency_ms": LATENCY_MS}).raise_for_status()
+        async with httpx.AsyncClient(base_url=url) as sandbox:
+            faults = {"latency_ms": LATENCY_MS}
+            (await sandbox.post("/__sandbox/faults", json=faults)).raise_for_status()
         env = worker_env(
             settings,
             url,

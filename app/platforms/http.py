@@ -84,6 +84,19 @@ def http_error(reply: Reply, source: StatsSource) -> FetchError:
     return FetchError(FetchErrorKind.UPSTREAM, text, source, reply.retry_after)
 
 
+def parse_json_reply(
+    reply: Reply, source: StatsSource, parse: Callable[[Json], FetchResult]
+) -> FetchResult:
+    """A provider answering JSON with 200: non-200 is an HTTP error, a shape surprise is an
+    upstream error, anything else is for `parse` to read."""
+    if reply.status != 200:
+        return http_error(reply, source)
+    try:
+        return parse(Json.decode(reply.body))
+    except Malformed as exc:
+        return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", source)
+
+
 def _message(body: bytes) -> str:
     """Gateways explain errors as {"message": "..."}; keep it for the post's error text."""
     try:

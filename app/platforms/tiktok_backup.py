@@ -11,7 +11,7 @@ import httpx
 from app.domain.enums import StatsSource
 from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, VideoRef, VideoStats
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, http_error, rapidapi_headers, send
+from app.platforms.http import Reply, parse_json_reply, rapidapi_headers, send
 
 SOURCE = StatsSource.BACKUP
 
@@ -38,12 +38,7 @@ class TikTokBackup:
 
 
 def parse_reply(reply: Reply) -> FetchResult:
-    if reply.status != 200:
-        return http_error(reply, SOURCE)
-    try:
-        return _parse(Json.decode(reply.body))
-    except Malformed as exc:
-        return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", SOURCE)
+    return parse_json_reply(reply, SOURCE, _parse)
 
 
 def _parse(body: Json) -> FetchResult:

@@ -147,6 +147,22 @@ def _deadline(post: DuePost, published_at: datetime | None, policy: Policy) -> d
     return max(deadline, post.decide_after) if post.decide_after else deadline
 
 
+def _next_without_stats(
+    post: DuePost, now: datetime, policy: Policy, *, failed: bool
+) -> datetime | None:
+    """The next fetch of a post this fetch told nothing new about; a failure counts toward
+    the streak that shortens the retry."""
+    failures = post.consecutive_failures + 1 if failed else 0
+    return schedule.next_refresh(
+        post.status,
+        post.published_at or post.created_at,
+        now,
+        policy.cadence,
+        deadline=_deadline(post, None, policy),
+        failures=failures,
+    )
+
+
 def outcome_of(result: FetchResult) -> str:
     if isinstance(result, VideoStats):
         return "refreshed"
@@ -214,17 +230,7 @@ async def apply_results(
                 "ids": [p.id for p, _ in failed],
                 "codes": [e.kind.value for _, e in failed],
                 "messages": [e.message.replace("\x00", "")[:1000] for _, e in failed],
-                "next": [
-                    schedule.next_refresh(
-                        p.status,
-                        p.published_at or p.created_at,
-                        now,
-                        cadence,
-                        deadline=_deadline(p, None, policy),
-                        failures=p.consecutive_failures + 1,
-                    )
-                    for p, _ in failed
-                ],
+                "next": [_next_without_stats(p, now, policy, failed=True) for p, _ in failed],
             },
         )
         written.update(done.scalars())
@@ -235,16 +241,7 @@ async def apply_results(
                 "now": now,
                 "leases": [p.lease for p, _ in skipped],
                 "ids": [p.id for p, _ in skipped],
-                "next": [
-                    schedule.next_refresh(
-                        p.status,
-                        p.published_at or p.created_at,
-                        now,
-                        cadence,
-                        deadline=_deadline(p, None, policy),
-                    )
-                    for p, _ in skipped
-                ],
+                "next": [_next_without_stats(p, now, policy, failed=False) for p, _ in skipped],
             },
         )
         written.update(done.scalars())
