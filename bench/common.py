@@ -32,7 +32,11 @@ PG_USER = "postgres"
 
 
 def database_url(name: str) -> str:
-    base = make_url(os.environ.get("BENCH_DATABASE_URL", f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/x"))
+    base = make_url(
+        os.environ.get(
+            "BENCH_DATABASE_URL", f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/x"
+        )
+    )
     return base.set(database=name).render_as_string(hide_password=False)
 
 
@@ -48,7 +52,8 @@ async def _admin_connection(url: str) -> asyncpg.Connection:
 async def recreate_database(url: str) -> None:
     """Drop (forcing out any session) and create the database named in `url`."""
     name = make_url(url).database
-    assert name and name.startswith("viewledger_bench"), f"refusing to drop {name!r}"
+    if not name or not name.startswith("viewledger_bench"):
+        raise ValueError(f"refusing to drop {name!r}: not a viewledger_bench* database")
     conn = await _admin_connection(url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -63,8 +68,7 @@ async def database_comment(url: str) -> str | None:
     conn = await _admin_connection(url)
     try:
         row = await conn.fetchrow(
-            "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database"
-            " WHERE datname = $1",
+            "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1",
             name,
         )
     finally:
@@ -133,7 +137,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def free_port_or_fail(port: int) -> int:
+    """Fail early if something listens on `port` (connections lingering in TIME_WAIT from a
+    previous run do not count: servers bind with SO_REUSEADDR)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -201,7 +208,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        lines.append(
+            "  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths, strict=True))
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -223,3 +232,54 @@ def last_line(figures: dict[str, Any]) -> None:
     """The closing JSON object: always the very last line of output."""
     sys.stdout.flush()
     print(json.dumps(figures, separators=(",", ":"), default=str), flush=True)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent not idle since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        values = [int(x) for x in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_for_quiet(max_wait_s: float, *, threshold: float = 0.15, sample_s: float = 3.0) -> float:
+    """Before a measurement on a shared machine: wait (at most `max_wait_s`) until all cores
+    together were busy less than `threshold` of a core over `sample_s`. Returns the busy share
+    last seen; a figure taken while something else ran says so in its `other` CPU column."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(sample_s)
+        busy = (machine_busy_seconds() - before) / sample_s
+        if busy < threshold or time.monotonic() >= deadline:
+            if busy >= threshold:
+                print(f"   (machine still busy: {busy:.2f} cores; measuring anyway)", flush=True)
+            return busy
+        print(f"   (machine busy: {busy:.2f} cores; waiting for it to settle)", flush=True)
+
+
+def git_head() -> str:
+    """The commit measured, with `+dirty` when app/ or migrations/ had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app", "migrations"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return head + ("+dirty" if dirty else "")

@@ -47,7 +47,9 @@ def _dumps(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def build_pool(platform: Platform, size: int = POOL_SIZE, now: datetime | None = None) -> list[Slot]:
+def build_pool(
+    platform: Platform, size: int = POOL_SIZE, now: datetime | None = None
+) -> list[Slot]:
     """The answers for ids 0..size-1, exactly as the sandbox would give them now."""
     now = now or datetime.now(UTC)
     anchor = start_of_day(now)
