@@ -414,6 +414,7 @@ def summarize(
                 "p50_ms": round(r.p50_ms, 2),
                 "p99_ms": round(r.p99_ms, 2),
                 "errors": r.errors,
+                "conns_per_worker": r.spread,
             }
             for r in baseline
         }

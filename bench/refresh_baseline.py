@@ -8,8 +8,9 @@ Per batch of posts (the engine's claim size per platform):
 2. the answers are parsed with the app's own parsers (`parse_reply` of each provider) from the
    same bytes the in-process providers serve, and decided with the app's own pure rules;
 3. one autocommit statement writes everything: the stats and schedule of every post (with the
-   decision folded into the same row update when one was due, guarded like the engine's), one
-   snapshot each, one event per decision, creator sync, and the run counters.
+   decision folded into the same row update when one was due, guarded like the engine's: the
+   row must still carry the claim's lease, and be tracking with the same tier), one snapshot
+   per post written, one event per decision, creator sync, and the run counters.
 No HTTP client is involved: the provider answers are already bytes in memory."""
 
 import asyncio
