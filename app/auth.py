@@ -3,7 +3,9 @@ so a fast hash is the right tool here (a slow password hash protects guessable s
 
 import hashlib
 import secrets
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from app.domain.enums import Role
@@ -34,3 +36,32 @@ def hash_key(key: str) -> str:
 
 def display_prefix(key: str) -> str:
     return key[:10]
+
+
+class PrincipalCache:
+    """Keys seen in the last few seconds, so a busy client costs one query per key per TTL
+    rather than one per request. A revoked key keeps working in other processes for at most
+    the TTL; in this one, revoking clears the cache."""
+
+    def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+    async def get(
+        self, key: str, load: Callable[[], Awaitable[Principal | None]]
+    ) -> Principal | None:
+        digest = hash_key(key)
+        now = time.monotonic()
+        hit = self._entries.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        principal = await load()
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        # Unknown keys are cached too, so guessing costs no more queries than using.
+        self._entries[digest] = (now + self._ttl, principal)
+        return principal
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -33,7 +33,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,  # a restarted PostgreSQL costs one failed ping, not a failed request
+        # No pre-ping (a round trip per checkout): after a PostgreSQL restart the first
+        # request on a dead connection fails (503, retryable) and invalidates the whole pool.
         pool_recycle=1800,
         # Timestamps render and truncate (date_trunc, ::date) in UTC whatever the server's
         # own time zone setting is.

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
+from app.auth import Principal, PrincipalCache
 from app.db import session_scope
 from app.domain.enums import Role
 from app.errors import ApiError
@@ -44,6 +44,7 @@ Http = Annotated[httpx.AsyncClient, Depends(_http)]
 
 
 async def _principal(
+    request: Request,
     session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -54,7 +55,10 @@ async def _principal(
             "Send an API key as `Authorization: Bearer <key>`.",
             headers=_CHALLENGE,
         )
-    principal = await api_keys.authenticate(session, credentials.credentials)
+    cache: PrincipalCache = request.app.state.principals
+    principal = await cache.get(
+        credentials.credentials, lambda: api_keys.authenticate(session, credentials.credentials)
+    )
     if principal is None:
         raise ApiError(
             401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE

@@ -1,5 +1,6 @@
 """The FastAPI application: `create_app()` wires settings, database, Redis and routers."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.metrics import MetricsMiddleware
@@ -77,6 +79,13 @@ def create_app(
         app.state.http = own_http
         app.state.redis = app.state.arq = redis
         app.state.migration_head = migration_head()
+        app.state.principals = PrincipalCache()
+        # Everything allocated so far lives as long as the process: keep the collector from
+        # walking it again and again (full collections were the API's latency tail), and
+        # collect young objects less often.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         try:
             yield
         finally:

@@ -60,10 +60,12 @@ class Settings(BaseSettings):
     tiktok_batch_pause_seconds: float = Field(0.5, ge=0)
     instagram_request_spacing_seconds: float = Field(3.0, ge=0)
 
-    # The engine's claims: how many batches one claim takes, how long its lease holds, how
-    # many results one write may carry, and how often a write is tried through an outage.
-    claim_batches: int = Field(10, ge=1)
+    # The engine's claims and writes: how long a claim's lease holds (a claim takes about a
+    # quarter of it at the provider's pace), how many results a write gathers (waiting at
+    # most the linger for them) or may carry, how often a write is tried through an outage.
     claim_lease_seconds: float = Field(300, gt=0)
+    write_batch_min: int = Field(200, ge=1)
+    write_linger_seconds: float = Field(0.1, ge=0)
     write_batch_max: int = Field(1000, ge=1)
     write_attempts: int = Field(5, ge=1)
     failed_fetch_retry_seconds: float = Field(600, gt=0)

@@ -30,7 +30,7 @@ from app.platforms.contract import FetchResult, VideoStats
 from app.platforms.http import Reply
 from app.settings import Settings
 from app.workers.apply import Policy
-from app.workers.engine import policy_from
+from app.workers.engine import claim_size, policy_from
 from bench.providers import TIKTOK_ID_BASE, Slot
 
 _CLAIM = """
@@ -201,9 +201,8 @@ class Baseline:
         }
 
     def batch_size(self, platform: Platform) -> int:
-        """The engine's claim size: claim_batches x the platform's fetch batch."""
-        fetch = self._settings.tiktok_batch_size if platform is Platform.TIKTOK else 1
-        return self._settings.claim_batches * fetch
+        """The engine's claim size, so both claim alike."""
+        return claim_size(self._settings, platform)
 
     async def run(
         self, measure: Callable[[], object] | None = None

@@ -90,7 +90,7 @@ async def test_two_workers_together_keep_the_pacing_and_refresh_everything(
             url,
             tiktok_batch_pause_seconds=PAUSE,
             instagram_request_spacing_seconds=SPACING,
-            claim_batches=2,  # small claims, so both workers get Instagram posts
+            claim_lease_seconds=6,  # small claims, so both workers get Instagram posts
         )
         workers = [
             start_worker(env),

@@ -1,6 +1,6 @@
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.deps import Admin, Session, Viewer
 from app.errors import PROBLEM_RESPONSES, not_found
@@ -32,7 +32,10 @@ async def api_keys_list(session: Session, who: Admin) -> list[KeyOut]:
 
 
 @router.delete("/v1/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def api_keys_revoke(key_id: uuid.UUID, session: Session, who: Admin) -> Response:
+async def api_keys_revoke(
+    key_id: uuid.UUID, request: Request, session: Session, who: Admin
+) -> Response:
     if not await api_keys.revoke(session, who.organization_id, key_id):
         raise not_found("api_key")
+    request.app.state.principals.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -44,8 +44,9 @@ async def posts_create(
 async def campaign_posts_list(
     campaign_id: uuid.UUID, session: Session, who: Viewer, query: PostQuery
 ) -> Page[PostOut]:
-    await campaigns.get(session, who.organization_id, campaign_id)
     rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
+    if not rows:  # only an empty page needs to tell "no posts" from "no such campaign"
+        await campaigns.get(session, who.organization_id, campaign_id)
     return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -44,17 +44,31 @@ class DuePost:
 
 _CLAIM = text(
     """
-    WITH due AS (
+    -- Two index-driven branches, so a claim reads only what it takes: first tracking posts
+    -- close to their deadline (posts_tracking_aged_from_idx), then the most overdue of the
+    -- rest (posts_platform_next_refresh_at_idx). One ORDER BY over an expression would sort
+    -- every due post on every claim.
+    WITH urgent AS (
         SELECT id FROM posts
-        WHERE platform = :platform
-          AND next_refresh_at <= :now
-          AND status <> 'rejected'
-          AND aged_from > :window_start
+        WHERE status = 'tracking' AND aged_from <= :near_deadline AND aged_from > :window_start
+          AND platform = :platform AND next_refresh_at <= :now
           AND (lease_expires_at IS NULL OR lease_expires_at < :now)
-        -- Posts close to their deadline first, then the most overdue.
-        ORDER BY (status = 'tracking' AND aged_from <= :near_deadline) DESC, next_refresh_at
+        ORDER BY next_refresh_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
+    ), rest AS (
+        SELECT id FROM posts
+        WHERE platform = :platform AND next_refresh_at <= :now
+          AND status <> 'rejected' AND aged_from > :window_start
+          AND (lease_expires_at IS NULL OR lease_expires_at < :now)
+        ORDER BY next_refresh_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), due AS (
+        SELECT id FROM urgent
+        UNION ALL
+        (SELECT id FROM rest WHERE id NOT IN (SELECT id FROM urgent)
+         LIMIT :limit - (SELECT count(*) FROM urgent))
     ), claimed AS (
         UPDATE posts p SET lease_expires_at = :lease_until
         FROM due WHERE p.id = due.id

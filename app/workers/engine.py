@@ -49,6 +49,20 @@ def policy_from(settings: Settings) -> Policy:
     )
 
 
+def claim_size(settings: Settings, platform: Platform) -> int:
+    """Enough posts for about a quarter of the lease at the provider's pace (so the lease is
+    not outlived), at least one fetch batch, at most one write's worth."""
+    if platform is Platform.TIKTOK:
+        batch, per_post = (
+            settings.tiktok_batch_size,
+            settings.tiktok_batch_pause_seconds / settings.tiktok_batch_size,
+        )
+    else:
+        batch, per_post = 1, settings.instagram_request_spacing_seconds
+    paced = settings.claim_lease_seconds / 4 / max(per_post, 1e-3)
+    return int(min(max(paced, batch), settings.write_batch_max))
+
+
 class Engine:
     def __init__(
         self,
@@ -72,11 +86,6 @@ class Engine:
             Platform.INSTAGRAM: 1,
         }
 
-    def _claim_size(self, platform: Platform) -> int:
-        # Enough to keep the pipe full for about a minute at the default pace, so a lease of
-        # a few minutes is never outlived by the work it covers.
-        return self._settings.claim_batches * self._batch_size[platform]
-
     async def refresh_due(self, platform: Platform) -> Counter[str]:
         """Refresh every due post of the platform, claim by claim, until none is left."""
         totals: Counter[str] = Counter()
@@ -87,7 +96,7 @@ class Engine:
                     session,
                     platform,
                     now=self._clock(),
-                    limit=self._claim_size(platform),
+                    limit=claim_size(self._settings, platform),
                     lease=timedelta(seconds=self._settings.claim_lease_seconds),
                     window=self.policy.cadence.window,
                     near_deadline=timedelta(days=self._settings.finalize_after_days)
@@ -131,22 +140,27 @@ class Engine:
         queue: asyncio.Queue[list[tuple[DuePost, FetchResult]] | None] = asyncio.Queue()
 
         async def drain() -> None:
-            while True:
+            done = False
+            while not done:
                 first = await queue.get()
                 if first is None:
                     return
                 items = list(first)
-                stop = False
-                while not queue.empty() and len(items) < self._settings.write_batch_max:
-                    more = queue.get_nowait()
+                # Linger a little for more, so fast fetching makes few large writes; at
+                # the real pace the pause is far longer than this and nothing waits.
+                linger = loop.time() + self._settings.write_linger_seconds
+                while len(items) < self._settings.write_batch_min:
+                    try:
+                        more = await asyncio.wait_for(queue.get(), linger - loop.time())
+                    except TimeoutError:
+                        break
                     if more is None:
-                        stop = True
+                        done = True
                         break
                     items += more
                 totals.update(await self._write(items))
-                if stop:
-                    return
 
+        loop = asyncio.get_running_loop()
         task = asyncio.create_task(drain())
 
         def write(items: list[tuple[DuePost, FetchResult]]) -> None:

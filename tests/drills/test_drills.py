@@ -78,7 +78,6 @@ async def test_drill_1_a_worker_killed_mid_refresh_loses_nothing(
             sandbox,
             tiktok_batch_pause_seconds=0.05,
             claim_lease_seconds=3,
-            claim_batches=5,
         )
         first = start_worker(env)
         try:
@@ -220,9 +219,7 @@ async def test_drill_4_redis_restarts_mid_run(committed: SM, settings: Settings)
     await seed(committed, [(Platform.TIKTOK, v) for v in ids], datetime.now(UTC))
     with private_redis() as redis, sandbox_server() as sandbox:
         set_faults(sandbox, latency_ms=20)
-        env = worker_env(
-            settings, sandbox, redis_url=redis.url, tiktok_batch_pause_seconds=0.1, claim_batches=3
-        )
+        env = worker_env(settings, sandbox, redis_url=redis.url, tiktok_batch_pause_seconds=0.1)
         worker = start_worker(env)
         try:
             await eventually(lambda: _more_than(committed, 40), 60, "the run got going")
