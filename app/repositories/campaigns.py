@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.enums import CampaignStatus, PostStatus
 from app.errors import conflict, invalid
 from app.models import Campaign, Post
-from app.repositories.common import apply_changes, get_owned
+from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, fetch_page
 
 LOCKED = (PostStatus.FINALIZED.value, PostStatus.PAID.value)
@@ -60,10 +60,7 @@ async def update(
     ends = changes.get("ends_on", campaign.ends_on)
     if starts and ends and ends < starts:
         raise invalid("invalid_dates", "ends_on must not be before starts_on", "/body/ends_on")
-    apply_changes(campaign, changes)
-    await session.flush()
-    await session.refresh(campaign)
-    return campaign
+    return await save_changes(session, campaign, changes)
 
 
 async def delete(session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID) -> None:

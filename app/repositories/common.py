@@ -30,6 +30,10 @@ async def get_owned(
     return row
 
 
-def apply_changes(row: object, changes: dict[str, Any]) -> None:
+async def save_changes(session: AsyncSession, row: M, changes: dict[str, Any]) -> M:
+    """Set the changed fields, write them, and read back what the database set (updated_at)."""
     for field, value in changes.items():
         setattr(row, field, value)
+    await session.flush()
+    await session.refresh(row)
+    return row

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.enums import Platform
 from app.errors import conflict, not_found
 from app.models import CampaignMember, Creator
-from app.repositories.common import apply_changes, get_owned
+from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, fetch_page
 
 
@@ -56,10 +56,7 @@ async def create(session: AsyncSession, org: uuid.UUID, fields: dict[str, Any]) 
 
 
 async def update(session: AsyncSession, creator: Creator, changes: dict[str, Any]) -> Creator:
-    apply_changes(creator, changes)
-    await session.flush()
-    await session.refresh(creator)
-    return creator
+    return await save_changes(session, creator, changes)
 
 
 async def get_member(

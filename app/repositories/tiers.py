@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import conflict, invalid, not_found
 from app.models import CpmTier, Post
-from app.repositories.common import apply_changes
+from app.repositories.common import save_changes
 
 
 async def _find(
@@ -59,10 +59,7 @@ async def create(
 async def update(session: AsyncSession, tier: CpmTier, changes: dict[str, Any]) -> CpmTier:
     # Earnings are computed once at finalization, so editing a tier never changes money
     # already locked; it applies to posts finalized from now on.
-    apply_changes(tier, changes)
-    await session.flush()
-    await session.refresh(tier)
-    return tier
+    return await save_changes(session, tier, changes)
 
 
 async def delete(session: AsyncSession, tier: CpmTier) -> None:
