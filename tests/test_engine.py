@@ -362,15 +362,6 @@ async def test_a_lease_keeps_a_post_from_a_second_worker_until_it_runs_out(
     assert (await _post(committed, s.posts[vid])).lease_expires_at is None
 
 
-async def test_lag_query_sees_overdue_posts(committed: SM, clock: Clock) -> None:
-    await seed(committed, [(Platform.TIKTOK, "333")], clock.now)
-    async with committed() as session:
-        overdue = await session.scalar(
-            text("SELECT count(*) FROM posts WHERE next_refresh_at <= now()")
-        )
-    assert overdue == 1
-
-
 async def test_a_failing_post_past_its_deadline_keeps_its_backoff(
     committed: SM, make_engine: Callable[[], Engine], fast: Settings, clock: Clock
 ) -> None:

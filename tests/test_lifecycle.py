@@ -7,7 +7,7 @@ import pytest
 
 from app.domain import lifecycle
 from app.domain.enums import PostStatus
-from app.domain.lifecycle import Rules, Tier, TransitionError, decide, decision_due, earnings
+from app.domain.lifecycle import Rules, Tier, TransitionError, deadline, decide, earnings
 
 RULES = Rules(min_views=1000, finalize_after=timedelta(days=7))
 TIER = Tier(cpm=Decimal("4.5000"), cap=None)
@@ -64,8 +64,13 @@ def test_earnings_are_min_of_views_times_cpm_and_cap_rounded_half_up(
 
 def test_the_deadline_is_exactly_seven_days_after_publishing() -> None:
     published = datetime(2026, 1, 1, tzinfo=UTC)
-    assert not decision_due(published, published + timedelta(days=7, microseconds=-1), RULES)
-    assert decision_due(published, published + timedelta(days=7), RULES)
+    assert deadline(published, RULES) == published + timedelta(days=7)
+    # A restore moves the deadline to the restore, never earlier than the age limit.
+    later = published + timedelta(days=9)
+    assert deadline(published, RULES, later) == later
+    assert deadline(published, RULES, published + timedelta(days=1)) == published + timedelta(
+        days=7
+    )
 
 
 @pytest.mark.parametrize(

@@ -55,8 +55,11 @@ def rules_for(
     )
 
 
-def decision_due(aged_from: datetime, now: datetime, rules: Rules) -> bool:
-    return now >= aged_from + rules.finalize_after
+def deadline(aged_from: datetime, rules: Rules, decide_after: datetime | None = None) -> datetime:
+    """When a tracking post is decided: `finalize_after` past its age anchor, or later if an
+    admin restored it since (its decision then waits for stats fetched after the restore)."""
+    due = aged_from + rules.finalize_after
+    return max(due, decide_after) if decide_after else due
 
 
 def earnings(locked_views: int, tier: Tier) -> Decimal:

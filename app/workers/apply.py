@@ -141,10 +141,9 @@ _RUN_PROGRESS = text(
 
 
 def _deadline(post: DuePost, published_at: datetime | None, policy: Policy) -> datetime:
-    """When the post is decided: at its age limit, or later if an admin restored it since."""
     aged_from = published_at or post.published_at or post.created_at
-    deadline = aged_from + policy.rules(post.min_views, post.finalize_after_days).finalize_after
-    return max(deadline, post.decide_after) if post.decide_after else deadline
+    rules = policy.rules(post.min_views, post.finalize_after_days)
+    return lifecycle.deadline(aged_from, rules, post.decide_after)
 
 
 def _next_without_stats(
