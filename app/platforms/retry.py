@@ -105,6 +105,15 @@ class Retrier:
     ) -> FetchResult:
         """The last attempt's result. `give_up` is asked before each retry (the TikTok
         breaker uses it to stop hammering a primary it has just declared down)."""
+        # Nearly every fetch succeeds at once: that attempt costs no retry machinery. Only a
+        # transient failure enters tenacity, which is handed the first result as attempt 1.
+        first = await self._bounded(attempt, source, deadline)
+        if not _is_transient(first):
+            return first
+        results = [first]
+
+        async def again() -> FetchResult:
+            return results.pop() if results else await self._bounded(attempt, source, deadline)
 
         def stop(state: RetryCallState) -> bool:
             return (
@@ -121,7 +130,7 @@ class Retrier:
             before_sleep=_log_retry,
             retry_error_callback=_last_result,
         )
-        return cast(FetchResult, await retrying(self._bounded, attempt, source, deadline))
+        return cast(FetchResult, await retrying(again))
 
     async def _bounded(self, attempt: Attempt, source: StatsSource, deadline: float) -> FetchResult:
         if self._pace is not None:
