@@ -101,6 +101,7 @@ class Engine:
                     window=self.policy.cadence.window,
                     near_deadline=timedelta(days=self._settings.finalize_after_days)
                     - self.policy.cadence.active,
+                    runs=sweep_runs,
                 )
                 due = await _attach_to_runs(session, due, sweep_runs, platform, self._clock())
             if not due:
@@ -113,12 +114,12 @@ class Engine:
         gate = self._gates.get(platform)
         totals: Counter[str] = Counter()
         pending: list[DuePost] = list(due)
-        async with self._writer(totals) as write:
+        async with self._writer(totals) as write, _batches(gate) as gated:
             try:
                 for start in range(0, len(due), size):
                     batch = due[start : start + size]
-                    async with gate.batch() if gate else contextlib.nullcontext():
-                        results = await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))
+                    async with gated():
+                        results = await _fetch_all(client, batch)
                     del pending[: len(batch)]
                     write(list(zip(batch, results, strict=True)))
             finally:
@@ -185,6 +186,24 @@ class Engine:
         return Counter()
 
 
+@contextlib.asynccontextmanager
+async def _batches(
+    gate: BatchGate | None,
+) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
+    """What each batch of one claim is run inside: the platform's gate, if it has one."""
+    if gate is None:
+        yield contextlib.nullcontext
+        return
+    async with gate.turns() as turns:
+        yield turns.batch
+
+
+async def _fetch_all(client: StatsClient, batch: list[DuePost]) -> list[FetchResult]:
+    if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
+        return [await client.fetch(_ref(batch[0]))]
+    return await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))
+
+
 def _ref(post: DuePost) -> VideoRef:
     return VideoRef(post.platform, post.platform_post_id, post.handle)
 
@@ -197,7 +216,9 @@ async def _attach_to_runs(
     now: datetime,
 ) -> list[DuePost]:
     """Posts refreshed on schedule count toward a 'scheduled' run of their organization, one
-    per platform per hour, so scheduled sweeps show their progress like on-demand runs do."""
+    per platform per hour, so scheduled sweeps show their progress like on-demand runs do.
+    The claim itself joins posts to the runs in `sweep_runs`; this finds or starts the runs
+    of organizations the sweep meets for the first time, and joins their posts."""
     orphans = [p for p in due if p.refresh_run_id is None]
     if not orphans:
         return due

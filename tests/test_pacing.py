@@ -1,0 +1,57 @@
+"""The deployment-wide gate against the real Redis: two callers, each with its own run of
+batches, as two worker processes would be."""
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from app.workers.pacing import BatchGate
+
+KEY = "test:pace:gate"
+
+
+async def test_a_run_keeps_a_gate_without_pause_between_its_batches(redis: Redis) -> None:
+    gate = BatchGate(redis, KEY, 0)
+    other = BatchGate(redis, KEY, 0)
+    order: list[str] = []
+
+    async def intruder() -> None:
+        async with other.turns() as turns, turns.batch():
+            order.append("other")
+
+    async with gate.turns() as turns:
+        async with turns.batch():
+            order.append("first")
+            waiting = asyncio.create_task(intruder())
+            await asyncio.sleep(0.05)
+        held = await redis.get(KEY)
+        async with turns.batch():
+            assert await redis.get(KEY) == held  # kept between batches, not re-taken
+            order.append("second")
+        assert not waiting.done()
+    await asyncio.wait_for(waiting, 1)
+    assert order == ["first", "second", "other"]
+    assert await redis.get(KEY) is None  # the last leave removed it
+
+
+async def test_a_failed_batch_leaves_the_gate_at_once(redis: Redis) -> None:
+    gate = BatchGate(redis, KEY, 0)
+    async with gate.turns() as turns:
+        try:
+            async with turns.batch():
+                raise RuntimeError("provider blew up")
+        except RuntimeError:
+            pass
+        assert await redis.get(KEY) is None
+
+
+async def test_a_pause_follows_every_batch_even_within_a_run(redis: Redis) -> None:
+    gate = BatchGate(redis, KEY, 0.2)
+    loop = asyncio.get_running_loop()
+    async with gate.turns() as turns:
+        async with turns.batch():
+            pass
+        assert await redis.get(KEY) == b"pause"
+        left = loop.time()
+        async with turns.batch():
+            assert loop.time() - left >= 0.19
