@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.domain.enums import Platform, Role
 from app.main import create_app
 from app.models import Post, PostEvent
+from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox
 from app.repositories import api_keys
 from app.settings import Settings
 from app.workers import lifecycle_sweep
-from app.workers.engine import Engine
+from app.workers.engine import Engine, claim_size
 from app.workers.heartbeat import HEARTBEATS
 from tests.engine_kit import Clock, Seeded, find_video, seed
 
@@ -116,6 +117,21 @@ async def test_scheduled_sweeps_appear_as_runs(
         runs = (await client.get("/v1/refresh-runs")).json()["data"]
     assert [(r["kind"], r["status"], r["queued"], r["refreshed"]) for r in runs] == [
         ("scheduled", "finished", 1, 1)
+    ]
+
+
+async def test_a_sweep_of_many_claims_counts_every_post_once_in_its_run(
+    committed: SM, api: ClientFor, fast: Settings, http: httpx.AsyncClient, clock: Clock
+) -> None:
+    s = await seed(committed, [(Platform.TIKTOK, str(8100 + i)) for i in range(5)], clock.now)
+    small = fast.model_copy(update={"write_batch_max": 2})  # claims of two: three claims
+    assert claim_size(small, Platform.TIKTOK) == 2
+    engine = Engine(committed, build_clients(small, http), small, clock=clock)
+    assert await engine.refresh_due(Platform.TIKTOK) == Counter(refreshed=5)
+    async with await api(s) as client:
+        runs = (await client.get("/v1/refresh-runs")).json()["data"]
+    assert [(r["kind"], r["status"], r["queued"], r["refreshed"]) for r in runs] == [
+        ("scheduled", "finished", 5, 5)
     ]
 
 

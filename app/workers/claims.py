@@ -3,6 +3,7 @@
 the same post, and a crashed worker's posts come back when its lease runs out."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -49,7 +50,7 @@ _CLAIM = text(
     -- rest (posts_platform_next_refresh_at_idx). One ORDER BY over an expression would sort
     -- every due post on every claim.
     WITH urgent AS (
-        SELECT id FROM posts
+        SELECT id, refresh_run_id IS NULL AS runless FROM posts
         WHERE status = 'tracking' AND aged_from <= :near_deadline AND aged_from > :window_start
           AND platform = :platform AND next_refresh_at <= :now
           AND (lease_expires_at IS NULL OR lease_expires_at < :now)
@@ -57,7 +58,7 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ), rest AS (
-        SELECT id FROM posts
+        SELECT id, refresh_run_id IS NULL AS runless FROM posts
         WHERE platform = :platform AND next_refresh_at <= :now
           AND status <> 'rejected' AND aged_from > :window_start
           AND (lease_expires_at IS NULL OR lease_expires_at < :now)
@@ -65,14 +66,24 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ), due AS (
-        SELECT id FROM urgent
+        SELECT id, runless FROM urgent
         UNION ALL
-        (SELECT id FROM rest WHERE id NOT IN (SELECT id FROM urgent)
+        (SELECT id, runless FROM rest WHERE id NOT IN (SELECT id FROM urgent)
          LIMIT :limit - (SELECT count(*) FROM urgent))
     ), claimed AS (
-        UPDATE posts p SET lease_expires_at = :lease_until
+        -- A post in no run joins its organization's run, if the caller has one for it.
+        UPDATE posts p SET lease_expires_at = :lease_until,
+            refresh_run_id = coalesce(p.refresh_run_id, (
+                SELECT r.run FROM unnest(CAST(:run_orgs AS uuid[]), CAST(:run_ids AS uuid[]))
+                    AS r(org, run)
+                WHERE r.org = p.organization_id))
         FROM due WHERE p.id = due.id
-        RETURNING p.*
+        RETURNING p.*, due.runless
+    ), joined AS (
+        UPDATE refresh_runs r SET queued = r.queued + j.n, finished_at = NULL
+        FROM (SELECT refresh_run_id AS id, count(*) AS n FROM claimed
+              WHERE runless AND refresh_run_id IS NOT NULL GROUP BY 1) AS j
+        WHERE r.id = j.id
     )
     SELECT p.id, p.organization_id, p.campaign_id, p.creator_id, p.platform,
            p.platform_post_id, cr.handle, cr.platform_user_id AS creator_user_id, p.status,
@@ -97,7 +108,12 @@ async def claim(
     lease: timedelta,
     window: timedelta,
     near_deadline: timedelta,
+    runs: Mapping[uuid.UUID, uuid.UUID] | None = None,
 ) -> list[DuePost]:
+    """Claim up to `limit` due posts. A post in no refresh run joins the run `runs` names for
+    its organization (counted in that run's `queued`); one whose organization is not there
+    stays without a run."""
+    runs = runs or {}
     rows = await session.execute(
         _CLAIM,
         {
@@ -107,6 +123,8 @@ async def claim(
             "near_deadline": now - near_deadline,
             "limit": limit,
             "lease_until": now + lease,
+            "run_orgs": list(runs),
+            "run_ids": list(runs.values()),
         },
     )
     return [
