@@ -324,6 +324,21 @@ class StatsSnapshot(Base):
     source: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
+class CampaignDailyViews(Base):
+    """Views a campaign gained each UTC day, kept by the writer of the snapshots (each
+    snapshot's views minus the post's views before it), so the analytics' daily series
+    reads a few rows instead of every snapshot in its window."""
+
+    __tablename__ = "campaign_daily_views"
+    __table_args__ = (PrimaryKeyConstraint("campaign_id", "day"),)
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    views_gained: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 class PostEvent(Base):
     """Append-only: one row per status change, never updated or deleted."""
 

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 import asyncpg
@@ -82,6 +83,14 @@ def migration_head() -> str:
     head = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))).get_current_head()
     assert head is not None
     return head
+
+
+def migration(revision: str) -> ModuleType:
+    """A migration's module, for SQL the seeds share with it."""
+    script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
+    found = script.get_revision(revision)
+    assert found is not None
+    return found.module
 
 
 async def migrate(url: str) -> None:

@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -57,7 +57,8 @@ WITH urgent AS (
 ), claimed AS (
     UPDATE posts p SET lease_expires_at = $6 FROM due WHERE p.id = due.id
     RETURNING p.id, p.organization_id, p.campaign_id, p.creator_id, p.platform_post_id,
-              p.status, p.published_at, p.created_at, p.cpm_tier_id, p.lease_expires_at
+              p.status, p.published_at, p.created_at, p.cpm_tier_id, p.lease_expires_at,
+              p.views
 ), queued AS (
     UPDATE refresh_runs r SET queued = r.queued + q.n, finished_at = NULL
     FROM (SELECT m.run, count(*) AS n
@@ -68,7 +69,7 @@ WITH urgent AS (
 )
 SELECT p.id, p.organization_id, p.campaign_id, p.creator_id, p.platform_post_id, cr.handle,
        cr.platform_user_id, p.status, p.published_at, p.created_at, p.cpm_tier_id, t.cpm, t.cap,
-       c.min_views, c.finalize_after_days, p.lease_expires_at AS lease
+       c.min_views, c.finalize_after_days, p.lease_expires_at AS lease, p.views
 FROM claimed p
 JOIN campaigns c ON c.id = p.campaign_id
 JOIN creators cr ON cr.id = p.creator_id
@@ -81,9 +82,9 @@ WITH u AS (
         $2::uuid[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
         $8::timestamptz[], $9::timestamptz[], $10::text[], $11::uuid[], $12::text[],
         $13::bigint[], $14::numeric[], $15::text[], $16::text[], $17::text[], $18::text[],
-        $26::timestamptz[]
+        $26::timestamptz[], $27::bigint[]
     ) AS u(id, campaign, views, likes, comments, shares, published_at, next_at, source,
-           tier_id, status, locked, earnings, rcode, rreason, ecode, ereason, lease)
+           tier_id, status, locked, earnings, rcode, rreason, ecode, ereason, lease, gained)
 ), decided AS (
     UPDATE posts p SET
         views = u.views, likes = u.likes, comments = u.comments, shares = u.shares,
@@ -118,6 +119,13 @@ WITH u AS (
                                  shares, source)
     SELECT u.id, u.campaign, $1::timestamptz, u.views, u.likes, u.comments, u.shares, u.source
     FROM u WHERE u.id IN (SELECT id FROM decided UNION ALL SELECT id FROM refreshed)
+), days AS (
+    INSERT INTO campaign_daily_views (campaign_id, day, views_gained)
+    SELECT u.campaign, $28::date, sum(u.gained)
+    FROM u WHERE u.id IN (SELECT id FROM decided UNION ALL SELECT id FROM refreshed)
+    GROUP BY u.campaign ORDER BY u.campaign
+    ON CONFLICT (campaign_id, day)
+    DO UPDATE SET views_gained = campaign_daily_views.views_gained + EXCLUDED.views_gained
 ), events AS (
     INSERT INTO post_events (organization_id, post_id, from_status, to_status, code, reason)
     SELECT d.organization_id, d.id, 'tracking', u.status, u.ecode, u.ereason
@@ -321,7 +329,7 @@ class Baseline:
                 decision.earnings if decision else None,
                 decision.rejection_code if decision else None,
                 decision.rejection_reason if decision else None,
-                code, reason, row["lease"],
+                code, reason, row["lease"], result.views - row["views"],
             )  # fmt: skip
             for name, value in zip(_COLUMNS, values, strict=True):
                 cols[name].append(value)
@@ -340,7 +348,7 @@ class Baseline:
             and len(claimants[f"u:{sync_users[i]}"]) == 1
         ]
         keys = list(counts)
-        lease = cols.pop("lease")
+        lease, gained = cols.pop("lease"), cols.pop("gained")
         return [
             now,
             *cols.values(),
@@ -352,11 +360,13 @@ class Baseline:
             ["refreshed"] * len(keys),
             [counts[k] for k in keys],
             lease,
+            gained,
+            now.astimezone(UTC).date(),
         ]
 
 
 _COLUMNS = (
     "id", "campaign", "views", "likes", "comments", "shares", "published_at", "next_at",
     "source", "tier_id", "status", "locked", "earnings", "rcode", "rreason", "ecode", "ereason",
-    "lease",
+    "lease", "gained",
 )  # fmt: skip

@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+import app.models  # every table on Base.metadata, for ALL_TABLES
 from app.cli import drop_database, ensure_database
-from app.db import create_engine
+from app.db import Base, create_engine
 from app.domain.enums import Role
 from app.main import create_app
 from app.repositories import api_keys
@@ -162,10 +163,7 @@ def client_for(app: object) -> Callable[[str | None], httpx.AsyncClient]:
     return make
 
 
-ALL_TABLES = (
-    "stats_snapshots, post_events, refresh_run_counts, posts, refresh_runs, campaign_members, "
-    "cpm_tiers, creators, campaigns, api_keys, organizations"
-)
+ALL_TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 
 
 @pytest.fixture

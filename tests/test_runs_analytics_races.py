@@ -5,7 +5,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -142,6 +142,7 @@ async def test_analytics_follow_the_snapshots(
     clock: Clock,
     sandbox: Sandbox,
 ) -> None:
+    clock.advance(hours=-8)  # both fetches in the past, so both days are in the window
     vid = find_video(
         Platform.TIKTOK,
         sandbox.anchor,
@@ -153,6 +154,7 @@ async def test_analytics_follow_the_snapshots(
     s = await seed(committed, [(Platform.TIKTOK, vid)], clock.now)
     await make_engine().refresh_due(Platform.TIKTOK)
     first = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
+    first_day = clock.now.date()
     clock.advance(hours=7)
     await make_engine().refresh_due(Platform.TIKTOK)
     second = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
@@ -177,8 +179,19 @@ async def test_analytics_follow_the_snapshots(
         report = (await client.get(f"/v1/campaigns/{s.campaign_id}/analytics")).json()
     assert report["totals"]["views"] == second
     assert report["posts_by_status"] == {"tracking": 1}
-    assert sum(d["views_gained"] for d in report["daily_views"]) == second
-    assert report["daily_views"][-1]["total_views"] == second
+    daily = report["daily_views"]
+    assert len(daily) == 30  # every day of the default window, days without gains included
+    assert daily[-1]["day"] == datetime.now(UTC).date().isoformat()
+    assert sum(d["views_gained"] for d in daily) == second
+    assert daily[-1]["total_views"] == second
+    gained_on = {d["day"]: d["views_gained"] for d in daily if d["views_gained"]}
+    if clock.now.date() == first_day:
+        assert gained_on == {first_day.isoformat(): second}
+    else:  # the two fetches fell either side of midnight
+        assert gained_on == {
+            first_day.isoformat(): first,
+            clock.now.date().isoformat(): second - first,
+        }
     assert report["top_posts"][0]["id"] == str(post_id)
     assert report["creators"][0]["views"] == second
     assert (

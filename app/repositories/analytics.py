@@ -1,8 +1,8 @@
 """Aggregates for dashboards, computed in PostgreSQL from indexed ranges: one campaign's
-posts (posts_campaign_id_*), one post's or one campaign's snapshots (by captured_at)."""
+posts (posts_campaign_id_*), one post's snapshots (by captured_at), one campaign's days."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -61,32 +61,29 @@ _PROJECTED = text(
     """
 )
 
-# Views gained per day: each post's highest count that day minus its highest the day before
-# it was last seen (for a post's first day in range, its last count before the range).
+# Every day the campaign gained views on (a few hundred rows at most), earliest first: the
+# days before the window give its starting total.
 _DAILY = text(
     """
-    WITH per_day AS (
-        SELECT post_id, (date_trunc('day', captured_at, 'UTC'))::date AS day, max(views) AS views
-        FROM stats_snapshots
-        WHERE campaign_id = :campaign AND captured_at >= :since
-        GROUP BY 1, 2
-    ), before AS (
-        SELECT d.post_id, coalesce((
-            SELECT s.views FROM stats_snapshots s
-            WHERE s.post_id = d.post_id AND s.captured_at < :since
-            ORDER BY s.captured_at DESC LIMIT 1
-        ), 0) AS views
-        FROM (SELECT DISTINCT post_id FROM per_day) d
-    ), gains AS (
-        SELECT p.day, p.views - coalesce(
-            lag(p.views) OVER (PARTITION BY p.post_id ORDER BY p.day), b.views
-        ) AS gained
-        FROM per_day p JOIN before b USING (post_id)
-    )
-    SELECT day, sum(gained)::bigint AS gained, (SELECT coalesce(sum(views), 0) FROM before) AS base
-    FROM gains GROUP BY day ORDER BY day
+    SELECT day, views_gained FROM campaign_daily_views
+    WHERE campaign_id = :campaign AND day <= :last ORDER BY day
     """
 )
+
+
+def daily_series(gains: list[tuple[date, int]], first: date, last: date) -> list[DailyViews]:
+    """One entry per day from `first` to `last`, days without gains included, each with the
+    campaign's total views at its end. `gains` is ordered by day."""
+    running = sum(gained for day, gained in gains if day < first)
+    by_day = dict(gains)
+    series = []
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        gained = by_day.get(day, 0)
+        running += gained
+        series.append(DailyViews(day=day, views_gained=gained, total_views=running))
+    return series
+
 
 _TOP = text(
     """
@@ -109,18 +106,20 @@ _CREATORS = text(
 
 
 async def campaign(
-    session: AsyncSession, campaign_id: uuid.UUID, currency: str, since: datetime, top: int
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    currency: str,
+    days: tuple[date, date],
+    top: int,
 ) -> CampaignAnalytics:
+    """The campaign's report, with its daily series over `days` (first and last, UTC)."""
     args = {"campaign": campaign_id}
     by_status = (await session.execute(_BY_STATUS, args)).all()
     counted = [r for r in by_status if r.status != "rejected"]
     money = {r.status: Decimal(r.earnings) for r in by_status}
-    daily_rows = (await session.execute(_DAILY, {**args, "since": since})).all()
-    running = int(daily_rows[0].base) if daily_rows else 0
-    daily: list[DailyViews] = []
-    for row in daily_rows:
-        running += int(row.gained)
-        daily.append(DailyViews(day=row.day, views_gained=int(row.gained), total_views=running))
+    first, last = days
+    rows = await session.execute(_DAILY, {**args, "last": last})
+    gains = [(row.day, row.views_gained) for row in rows]
     return CampaignAnalytics(
         campaign_id=campaign_id,
         currency=currency,
@@ -136,7 +135,7 @@ async def campaign(
             paid=money.get("paid", Decimal("0.00")),
             pending=Decimal(await session.scalar(_PROJECTED, args) or 0),
         ),
-        daily_views=daily,
+        daily_views=daily_series(gains, first, last),
         top_posts=[
             TopPost.model_validate(r._mapping)
             for r in await session.execute(_TOP, {**args, "limit": top})

@@ -43,9 +43,10 @@ async def campaigns_analytics(
     days: Annotated[int, Query(ge=1, le=365, description="Length of the daily series.")] = 30,
     top: Annotated[int, Query(ge=1, le=100, description="How many top posts.")] = 10,
 ) -> CampaignAnalytics:
-    """Totals (rejected posts excluded), posts by status, earnings, daily views, top posts
-    and per-creator totals."""
+    """Totals (rejected posts excluded), posts by status, earnings, top posts, per-creator
+    totals, and daily views: one entry per UTC day of the last `days`, today included, with
+    the views gained that day and the campaign's total at its end."""
     campaign = await campaigns.get(session, who.organization_id, campaign_id)
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    since = today - timedelta(days=days - 1)
-    return await analytics.campaign(session, campaign.id, campaign.currency, since, top)
+    today = datetime.now(UTC).date()
+    window = (today - timedelta(days=days - 1), today)
+    return await analytics.campaign(session, campaign.id, campaign.currency, window, top)

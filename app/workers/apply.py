@@ -6,7 +6,7 @@ deadline has come are decided in the same transaction, on the stats just written
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,8 +33,10 @@ class Policy:
         )
 
 
-# One statement updates the posts and writes their snapshots, from the rows the UPDATE
-# actually changed: a post deleted meanwhile (its campaign removed) gets no orphan snapshot.
+# One statement updates the posts, writes their snapshots and adds the views gained to their
+# campaigns' day, all from the rows the UPDATE actually changed: a post deleted meanwhile
+# (its campaign removed) leaves no orphan snapshot. Campaign days are taken in campaign order,
+# so two writers adding to the same days cannot deadlock.
 _SUCCESS = text(
     """
     WITH updated AS (
@@ -50,10 +52,17 @@ _SUCCESS = text(
             CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
             CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
             CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[]),
-            CAST(:sources AS text[]), CAST(:leases AS timestamptz[])
-        ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source, lease)
+            CAST(:sources AS text[]), CAST(:leases AS timestamptz[]), CAST(:gained AS bigint[])
+        ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source, lease,
+               gained)
         WHERE p.id = u.id AND p.lease_expires_at = u.lease
-        RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source
+        RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source, u.gained
+    ), days AS (
+        INSERT INTO campaign_daily_views (campaign_id, day, views_gained)
+        SELECT campaign_id, CAST(:day AS date), sum(gained) FROM updated
+        GROUP BY campaign_id ORDER BY campaign_id
+        ON CONFLICT (campaign_id, day)
+        DO UPDATE SET views_gained = campaign_daily_views.views_gained + EXCLUDED.views_gained
     )
     INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
                                  shares, source)
@@ -206,6 +215,9 @@ async def apply_results(
                 "published": [s.published_at for _, s in ok],
                 "next": next_at,
                 "sources": [s.source.value for _, s in ok],
+                # The claim read the post's views, and only a lease holder changes them.
+                "gained": [s.views - p.views for p, s in ok],
+                "day": now.astimezone(UTC).date(),
             },
         )
         written.update(done.scalars())

@@ -1,0 +1,72 @@
+"""The campaign's daily views: the rollup the writer keeps, the migration that builds it from
+older snapshots, and the series the analytics make of it."""
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.domain.enums import Platform
+from app.models import CampaignDailyViews
+from app.repositories.analytics import daily_series
+from app.settings import PROJECT_ROOT
+from app.workers.engine import Engine
+from tests.engine_kit import Clock, seed
+
+SM = async_sessionmaker[AsyncSession]
+
+
+def test_the_series_covers_every_day_and_starts_from_the_total_before_it() -> None:
+    gains = [(date(2026, 11, 1), 500), (date(2026, 11, 20), 40), (date(2026, 11, 22), 7)]
+    series = daily_series(gains, date(2026, 11, 20), date(2026, 11, 23))
+    assert [(d.day.day, d.views_gained, d.total_views) for d in series] == [
+        (20, 40, 540),
+        (21, 0, 540),
+        (22, 7, 547),
+        (23, 0, 547),
+    ]
+
+
+async def _rollup(committed: SM) -> list[tuple[uuid.UUID, date, int]]:
+    async with committed() as session:
+        rows = await session.execute(
+            select(
+                CampaignDailyViews.campaign_id,
+                CampaignDailyViews.day,
+                CampaignDailyViews.views_gained,
+            ).order_by(CampaignDailyViews.campaign_id, CampaignDailyViews.day)
+        )
+        return [(r.campaign_id, r.day, r.views_gained) for r in rows]
+
+
+async def test_the_migration_backfill_rebuilds_what_the_writer_keeps(
+    committed: SM, make_engine: Callable[[], Engine], clock: Clock
+) -> None:
+    await seed(committed, [(Platform.TIKTOK, str(9100 + i)) for i in range(4)], clock.now)
+    await seed(committed, [(Platform.INSTAGRAM, f"Cx{i:09d}") for i in range(1, 3)], clock.now)
+    for _ in range(3):  # three fetches of every post, a day apart
+        await make_engine().refresh_due(Platform.TIKTOK)
+        await make_engine().refresh_due(Platform.INSTAGRAM)
+        clock.advance(days=1)
+        async with committed() as session:
+            await session.execute(
+                text("UPDATE posts SET next_refresh_at = :now"), {"now": clock.now}
+            )
+            await session.commit()
+    kept = await _rollup(committed)
+    assert len(kept) == 6  # two campaigns, three days
+    first_day = min(day for _, day, _ in kept)
+    assert any(gained > 0 for _, day, gained in kept if day > first_day)  # not just first counts
+
+    script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
+    migration = script.get_revision("0004")
+    assert migration is not None
+    async with committed() as session:
+        await session.execute(text("DELETE FROM campaign_daily_views"))
+        await session.execute(text(migration.module.BACKFILL))
+        await session.commit()
+    assert await _rollup(committed) == kept
