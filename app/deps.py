@@ -19,7 +19,14 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer vl_...`")
 
 
+_READS = frozenset({"GET", "HEAD"})
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    if request.method in _READS:  # they never write: no transaction to commit
+        async with request.app.state.read_sessionmaker() as session:
+            yield session
+        return
     async with session_scope(request.app.state.sessionmaker) as session:
         yield session
 

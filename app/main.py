@@ -76,6 +76,12 @@ def create_app(
         app.state.settings = settings
         app.state.engine = own_engine
         app.state.sessionmaker = sessionmaker or create_sessionmaker(own_engine)
+        # Reads run each statement in its own implicit transaction: under READ COMMITTED a
+        # transaction around them would give no more consistency, only a BEGIN and a COMMIT
+        # round trip per request.
+        app.state.read_sessionmaker = sessionmaker or create_sessionmaker(
+            own_engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         app.state.http = own_http
         app.state.redis = app.state.arq = redis
         app.state.migration_head = migration_head()
