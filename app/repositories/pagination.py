@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +14,6 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import invalid
 from app.schemas.common import decode_cursor, encode_cursor
-
-E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -37,12 +35,12 @@ def by_int(column: InstrumentedAttribute[Any], descending: bool) -> Sort:
 
 async def fetch_page(
     session: AsyncSession,
-    stmt: Select[E],
+    stmt: Select[Any],
     id_column: InstrumentedAttribute[uuid.UUID],
     sort: Sort,
     cursor: str | None,
     limit: int,
-) -> tuple[Sequence[E], str | None]:
+) -> tuple[Sequence[Any], str | None]:
     keys = [id_column] if sort.column is None else [sort.column, id_column]
     if cursor is not None:
         values = decode_cursor(cursor, len(keys))
@@ -57,7 +55,10 @@ async def fetch_page(
         )
         stmt = stmt.where(after)
     stmt = stmt.order_by(*(k.desc() if sort.descending else k.asc() for k in keys))
-    rows = (await session.scalars(stmt.limit(limit + 1))).all()
+    result = await session.execute(stmt.limit(limit + 1))
+    # One thing selected (an entity): its objects. Several columns: plain rows, which skip
+    # the ORM's identity map and attribute instrumentation (the hot lists use these).
+    rows = result.all() if len(stmt.column_descriptions) > 1 else result.scalars().all()
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
