@@ -15,7 +15,6 @@ from redis.asyncio import Redis
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-import app.models  # every table on Base.metadata, for ALL_TABLES
 from app.cli import drop_database, ensure_database
 from app.db import Base, create_engine
 from app.domain.enums import Role
@@ -163,6 +162,7 @@ def client_for(app: object) -> Callable[[str | None], httpx.AsyncClient]:
     return make
 
 
+# Every table: app.models is one module, loaded by the app.main import above.
 ALL_TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 
 
