@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
 from app.models import Creator, Post, PostEvent, StatsSnapshot
-from app.platforms.contract import VideoStats
+from app.platforms.contract import FetchResult, VideoRef, VideoStats
 from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
 from app.settings import Settings
 from app.workers import claims, lifecycle_sweep
@@ -457,3 +457,36 @@ async def test_a_worker_that_outlived_its_lease_cannot_overwrite_its_successor(
     post = await _post(committed, s.posts["4444"])
     assert (post.views, post.lease_expires_at) == (0, fresh.lease)
     assert await _count(committed, StatsSnapshot) == 0
+
+
+class _Stuck:
+    """A provider that never answers, so a sweep can be stopped mid-claim."""
+
+    platform = Platform.TIKTOK
+
+    async def fetch(self, video: VideoRef) -> FetchResult:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_stopped_sweep_hands_back_its_claim_and_the_one_taken_ahead(
+    committed: SM, fast: Settings, clock: Clock
+) -> None:
+    await seed(committed, [(Platform.TIKTOK, str(7100 + i)) for i in range(6)], clock.now)
+    small = fast.model_copy(update={"write_batch_max": 2, "tiktok_batch_size": 1})
+    engine = Engine(committed, {Platform.TIKTOK: _Stuck()}, small, clock=clock)
+    sweep = asyncio.create_task(engine.refresh_due(Platform.TIKTOK))
+    for _ in range(200):  # the first claim is being fetched, the next one taken ahead
+        if await _leased(committed) == 4:
+            break
+        await asyncio.sleep(0.01)
+    assert await _leased(committed) == 4
+    sweep.cancel()
+    await asyncio.gather(sweep, return_exceptions=True)
+    assert await _leased(committed) == 0, "every claimed post is free for the next worker"
+
+
+async def _leased(sm: SM) -> int:
+    async with sm() as session:
+        stmt = select(func.count()).select_from(Post).where(Post.lease_expires_at.is_not(None))
+        return int(await session.scalar(stmt) or 0)

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +30,7 @@ from app.workers.pacing import BatchGate
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+Results = list[tuple[DuePost, FetchResult]]
 
 
 def utcnow() -> datetime:
@@ -87,10 +88,13 @@ class Engine:
         }
 
     async def refresh_due(self, platform: Platform) -> Counter[str]:
-        """Refresh every due post of the platform, claim by claim, until none is left."""
+        """Refresh every due post of the platform, claim by claim, until none is left. The
+        next claim is taken while the current one is fetched, and one writer serves the
+        whole sweep, so neither the claim nor the last write of a claim holds up fetching."""
         totals: Counter[str] = Counter()
         sweep_runs: dict[uuid.UUID, uuid.UUID] = {}
-        while True:
+
+        async def claim_next() -> list[DuePost]:
             async with session_scope(self._sessionmaker) as session:
                 due = await claims.claim(
                     session,
@@ -103,42 +107,59 @@ class Engine:
                     - self.policy.cadence.active,
                     runs=sweep_runs,
                 )
-                due = await _attach_to_runs(session, due, sweep_runs, platform, self._clock())
-            if not due:
-                return totals
-            totals += await self._process(platform, due)
+                return await _attach_to_runs(session, due, sweep_runs, platform, self._clock())
 
-    async def _process(self, platform: Platform, due: list[DuePost]) -> Counter[str]:
+        async with self._writer(platform, totals) as write:
+            due = await claim_next()
+            while due:
+                upcoming = asyncio.create_task(claim_next())
+                try:
+                    await self._process(platform, due, write)
+                except BaseException:
+                    await self._drop(upcoming)
+                    raise
+                due = await upcoming
+        return totals
+
+    async def _process(
+        self, platform: Platform, due: list[DuePost], write: Callable[[Results], Awaitable[None]]
+    ) -> None:
         client = self._clients[platform]
         size = self._batch_size[platform]
-        gate = self._gates.get(platform)
-        totals: Counter[str] = Counter()
         pending: list[DuePost] = list(due)
-        async with self._writer(totals) as write, _batches(gate) as gated:
-            try:
+        try:
+            async with _batches(self._gates.get(platform)) as gated:
                 for start in range(0, len(due), size):
                     batch = due[start : start + size]
                     async with gated():
                         results = await _fetch_all(client, batch)
                     del pending[: len(batch)]
-                    write(list(zip(batch, results, strict=True)))
-            finally:
-                if pending:  # cancelled (shutdown) or failed: hand the rest back at once
-                    with contextlib.suppress(Exception):
-                        async with session_scope(self._sessionmaker) as session:
-                            await claims.release(session, [p.id for p in pending])
-        for outcome, n in totals.items():
-            metrics.REFRESHED.labels(platform.value, outcome).inc(n)
-        return totals
+                    await write(list(zip(batch, results, strict=True)))
+        finally:
+            if pending:  # cancelled (shutdown) or failed: hand the rest back at once
+                await self._release(pending)
+
+    async def _drop(self, upcoming: "asyncio.Task[list[DuePost]]") -> None:
+        """A claim taken ahead that will not be fetched: stop it, or hand its posts back."""
+        upcoming.cancel()
+        with contextlib.suppress(BaseException):
+            await self._release(await upcoming)
+
+    async def _release(self, posts: list[DuePost]) -> None:
+        with contextlib.suppress(Exception):
+            async with session_scope(self._sessionmaker) as session:
+                await claims.release(session, [p.id for p in posts])
 
     @contextlib.asynccontextmanager
     async def _writer(
-        self, totals: Counter[str]
-    ) -> AsyncIterator[Callable[[list[tuple[DuePost, FetchResult]]], None]]:
-        """Yields `write(items)`, which queues the items and returns at once; one task writes
-        whatever has queued up in one transaction, so writes never hold up the fetching.
-        Leaving the block waits for the last write."""
-        queue: asyncio.Queue[list[tuple[DuePost, FetchResult]] | None] = asyncio.Queue()
+        self, platform: Platform, totals: Counter[str]
+    ) -> AsyncIterator[Callable[[Results], Awaitable[None]]]:
+        """Yields `write(items)`, which queues the items; one task writes whatever has queued
+        up in one transaction, so writes never hold up the fetching. The queue holds about
+        one write's worth: fetching waits when the database falls behind, so memory stays
+        flat. Leaving the block waits for the last write."""
+        most = self._settings.write_batch_max // self._batch_size[platform]
+        queue: asyncio.Queue[Results | None] = asyncio.Queue(maxsize=max(most, 1))
 
         async def drain() -> None:
             done = False
@@ -159,21 +180,27 @@ class Engine:
                         done = True
                         break
                     items += more
-                totals.update(await self._write(items))
+                written = await self._write(items)
+                totals.update(written)
+                for outcome, n in written.items():
+                    metrics.REFRESHED.labels(platform.value, outcome).inc(n)
 
         loop = asyncio.get_running_loop()
         task = asyncio.create_task(drain())
 
-        def write(items: list[tuple[DuePost, FetchResult]]) -> None:
-            queue.put_nowait(items)
+        async def write(items: Results) -> None:
+            if task.done():  # the writer failed: raise its error rather than wait on it
+                await task
+            await queue.put(items)
 
         try:
             yield write
         finally:
-            queue.put_nowait(None)
+            if not task.done():
+                await queue.put(None)
             await task
 
-    async def _write(self, items: list[tuple[DuePost, FetchResult]]) -> Counter[str]:
+    async def _write(self, items: Results) -> Counter[str]:
         """Write one flush, retrying through a short database outage. If it still fails, the
         posts keep their lease and come back when it ends: fetched again, never lost."""
         for attempt in range(self._settings.write_attempts):
