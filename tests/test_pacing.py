@@ -31,7 +31,28 @@ async def test_a_run_keeps_a_gate_without_pause_between_its_batches(redis: Redis
         assert not waiting.done()
     await asyncio.wait_for(waiting, 1)
     assert order == ["first", "second", "other"]
-    assert await redis.get(KEY) is None  # the last leave removed it
+    assert await redis.get(KEY) is None  # the run's end left it
+
+
+async def test_a_kept_gate_is_renewed_before_its_hold_runs_out(redis: Redis) -> None:
+    # Held for 0.3 s (longest batch 0.1 s + margin 0.2 s), renewed after 0.1 s.
+    gate = BatchGate(redis, KEY, 0, longest_batch_seconds=0.1, hold_margin_seconds=0.2)
+    async with gate.turns() as turns:
+        for _ in range(8):  # 0.4 s of batches, longer than one hold
+            async with turns.batch():
+                assert await redis.exists(KEY)
+                await asyncio.sleep(0.05)
+
+
+async def test_a_lost_gate_is_taken_again(redis: Redis) -> None:
+    gate = BatchGate(redis, KEY, 0, longest_batch_seconds=0.1, hold_margin_seconds=0.2)
+    async with gate.turns() as turns:
+        async with turns.batch():
+            pass
+        await redis.set(KEY, "someone else", px=150)  # e.g. it expired and another took it
+        await asyncio.sleep(0.12)
+        async with turns.batch():  # renewal fails: waits for the other holder, then enters
+            assert await redis.get(KEY) != b"someone else"
 
 
 async def test_a_failed_batch_leaves_the_gate_at_once(redis: Redis) -> None:

@@ -22,22 +22,21 @@ end
 return -1
 """
 # Leave: only the holder may turn the key into the pause after its batch; with no pause,
-# delete it, or, when the holder has another batch to run (ARGV[3], its next token), keep
-# the gate under that token: one round trip between batches instead of a leave and an enter.
-# Returns 1 when handed over to the next token.
+# delete it.
 _LEAVE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if tonumber(ARGV[2]) > 0 then
+    return redis.call('SET', KEYS[1], 'pause', 'PX', ARGV[2])
+  end
+  return redis.call('DEL', KEYS[1])
 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[1], 'pause', 'PX', ARGV[2])
-  return 0
+return 0
+"""
+# Renew: the holder extends its hold. Returns 1, or 0 when the gate is no longer its own.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-if ARGV[3] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-  return 1
-end
-redis.call('DEL', KEYS[1])
 return 0
 """
 # How often a waiter looks again while another batch is in flight (its end is not known;
@@ -62,16 +61,27 @@ class BatchGate:
     """One batch at a time across the deployment, with `pause_seconds` between the end of one
     batch and the start of the next (TikTok: batches of 10, 0.5 s apart). Use as
     `async with gate.turns() as turns:` around a run of batches, and `async with
-    turns.batch():` around each batch."""
+    turns.batch():` around each batch.
+
+    The gate is held for the longest a batch can take plus a margin, so a crashed holder
+    blocks it no longer than that."""
 
     def __init__(
-        self, redis: Redis, key: str, pause_seconds: float, hold_timeout_seconds: float = 120.0
+        self,
+        redis: Redis,
+        key: str,
+        pause_seconds: float,
+        longest_batch_seconds: float = 115.0,
+        hold_margin_seconds: float = 5.0,
     ) -> None:
         self._key = key
-        self._pause_ms = round(pause_seconds * 1000)
-        self._hold_ms = round(hold_timeout_seconds * 1000)
+        self.pause_ms = round(pause_seconds * 1000)
+        self._hold_ms = round((longest_batch_seconds + hold_margin_seconds) * 1000)
+        # A batch that starts within this of the hold's last renewal ends before it runs out.
+        self.renew_after = hold_margin_seconds / 2
         self._enter = redis.register_script(_ENTER)
         self._leave = redis.register_script(_LEAVE)
+        self._renew = redis.register_script(_RENEW)
         self._tokens = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count())
 
     @asynccontextmanager
@@ -82,7 +92,7 @@ class BatchGate:
         finally:
             await turns.end()
 
-    async def _acquire(self) -> str:
+    async def acquire(self) -> str:
         token = next(self._tokens)
         while True:
             wait_ms = int(await self._enter(keys=[self._key], args=[token, self._hold_ms]))
@@ -90,39 +100,49 @@ class BatchGate:
                 return token
             await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if wait_ms < 0 else wait_ms / 1000)
 
-    async def _release(self, token: str, *, keep: bool) -> str | None:
-        """Leave after a batch; with `keep` and no pause, hold on under a new token (returned)."""
-        following = next(self._tokens) if keep and self._pause_ms == 0 else ""
-        args: list[str | int] = [token, self._pause_ms, following, self._hold_ms]
-        kept = int(await self._leave(keys=[self._key], args=args))
-        return following if kept else None
+    async def renew(self, token: str) -> bool:
+        return bool(await self._renew(keys=[self._key], args=[token, self._hold_ms]))
+
+    async def release(self, token: str) -> None:
+        await self._leave(keys=[self._key], args=[token, self.pause_ms])
 
 
 class Turns:
-    """One caller's run of batches through a `BatchGate`. Between two batches of the same
-    run, a gate with no pause is kept rather than left and entered again; the run's end
-    leaves it. Not shared between tasks: a run is one sequence of batches."""
+    """One caller's run of batches through a `BatchGate`. A gate with no pause is kept from
+    one batch of the run to the next, with no round trip to Redis but a renewal now and
+    then; the run's end, or a failed batch, leaves it. With a pause, every batch leaves, so
+    the pause follows each one. Not shared between tasks: a run is one sequence."""
 
     def __init__(self, gate: BatchGate) -> None:
         self._gate = gate
         self._held: str | None = None
+        self._renewed = 0.0  # loop time the hold was last set
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
-        token = self._held or await self._gate._acquire()
-        self._held = None
-        finished = False
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._held is not None and now - self._renewed > self._gate.renew_after:
+            if await self._gate.renew(self._held):
+                self._renewed = now
+            else:  # expired or removed: take it again like anyone else
+                self._held = None
+        if self._held is None:
+            self._held = await self._gate.acquire()
+            self._renewed = loop.time()
+        token, finished = self._held, False
         try:
             yield
             finished = True
         finally:
-            # A failed or cancelled batch always leaves: the run is over.
-            self._held = await self._gate._release(token, keep=finished)
+            if not finished or self._gate.pause_ms > 0:
+                self._held = None
+                await self._gate.release(token)
 
     async def end(self) -> None:
         if self._held is not None:
-            await self._gate._release(self._held, keep=False)
-            self._held = None
+            token, self._held = self._held, None
+            await self._gate.release(token)
 
 
 class Spacer:

@@ -31,14 +31,15 @@ log = logging.getLogger(__name__)
 def pacers(redis: Redis, settings: Settings) -> tuple[dict[Platform, BatchGate], Spacer]:
     """TikTok: one batch at a time, a pause after each. Instagram: one request in flight at
     a time (a gate with no pause around each post, retries included) and request starts
-    spaced out (the spacer, awaited before every request). A gate cannot be held longer
-    than the per-video deadline, so a worker killed mid-batch blocks it no longer than that."""
-    hold = settings.provider_deadline_seconds + 5
+    spaced out (the spacer, awaited before every request). A batch lasts at most the
+    per-video deadline, and a gate is held no longer than that plus a margin, so a worker
+    killed mid-batch blocks it no longer than that."""
+    longest = settings.provider_deadline_seconds
     gates = {
         Platform.TIKTOK: BatchGate(
-            redis, "viewledger:pace:tiktok", settings.tiktok_batch_pause_seconds, hold
+            redis, "viewledger:pace:tiktok", settings.tiktok_batch_pause_seconds, longest
         ),
-        Platform.INSTAGRAM: BatchGate(redis, "viewledger:pace:instagram:in-flight", 0, hold),
+        Platform.INSTAGRAM: BatchGate(redis, "viewledger:pace:instagram:in-flight", 0, longest),
     }
     spacer = Spacer(redis, "viewledger:pace:instagram", settings.instagram_request_spacing_seconds)
     return gates, spacer
