@@ -348,3 +348,55 @@ async def test_a_reason_is_required_to_reject(client: httpx.AsyncClient) -> None
     p = await f.post(client, s["campaign"]["id"], url=TIKTOK_URL)
     for body in ({}, {"reason": ""}, {"reason": "   "}):
         assert (await client.post(f"/v1/posts/{p['id']}/reject", json=body)).status_code == 422
+
+
+async def test_campaign_analytics_add_up_by_status_creator_and_tier(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    s = await f.setup_campaign(client)
+    cid = s["campaign"]["id"]
+    capped = await f.tier(client, cid, cpm="10.00", cap="3.00", name="Capped")
+    other = await f.creator(client, "second", "tiktok")
+    await f.member(client, cid, other["id"], s["tier"]["id"])
+
+    def video(n: int, handle: str = "scout2015") -> str:
+        return f"https://www.tiktok.com/@{handle}/video/{7000000000000000000 + n}"
+
+    # (creator handle, state): two tracking posts, one capped; finalized, paid, rejected.
+    tracking = await f.post(client, cid, url=video(1))
+    tracking_capped = await f.post(client, cid, url=video(2), cpm_tier_id=capped["id"])
+    finalized = await f.post(client, cid, url=video(3, "second"))
+    paid = await f.post(client, cid, url=video(4, "second"))
+    rejected = await f.post(client, cid, url=video(5))
+    await _set(session, tracking["id"], views=10_000, likes=10, comments=1, shares=None)
+    await _set(session, tracking_capped["id"], views=1_000_000, likes=20, comments=2, shares=5)
+    await _set(
+        session, finalized["id"], status="finalized", views=3_000, likes=30, comments=3,
+        shares=1, locked_views=2_000, earnings=Decimal("9.00"),
+    )  # fmt: skip
+    await _set(
+        session, paid["id"], status="paid", views=4_000, likes=40, comments=4, shares=2,
+        locked_views=4_000, earnings=Decimal("18.00"),
+    )  # fmt: skip
+    await _set(session, rejected["id"], status="rejected", views=500, likes=50, comments=5)
+
+    report = await f.ok(await client.get(f"/v1/campaigns/{cid}/analytics"))
+    assert report["posts_by_status"] == {"tracking": 2, "finalized": 1, "paid": 1, "rejected": 1}
+    assert report["totals"] == {  # rejected posts excluded
+        "views": 1_017_000,
+        "likes": 100,
+        "comments": 10,
+        "shares": 8,
+    }
+    # 10,000 views at 4.50 = 45.00, plus 1,000,000 at 10.00 capped at 3.00.
+    assert report["earnings"] == {"finalized": "9.00", "paid": "18.00", "pending": "48.00"}
+    assert [(c["handle"], c["posts"], c["views"], c["earnings"]) for c in report["creators"]] == [
+        ("scout2015", 2, 1_010_000, "0.00"),
+        ("second", 2, 7_000, "27.00"),
+    ]
+    assert [p["id"] for p in report["top_posts"]] == [
+        tracking_capped["id"],
+        tracking["id"],
+        paid["id"],
+        finalized["id"],
+    ]

@@ -2,13 +2,16 @@
 posts (posts_campaign_id_*), one post's snapshots (by captured_at), one campaign's days."""
 
 import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.enums import PostStatus
 from app.schemas.analytics import (
     CampaignAnalytics,
     CreatorTotals,
@@ -43,21 +46,25 @@ async def post_series(
     return [StatsPoint.model_validate(r._mapping) for r in rows]
 
 
-_BY_STATUS = text(
+# The campaign's posts in one pass, by status and creator (a few dozen groups): the totals,
+# the counts by status, the earnings and the per-creator figures are all sums of these.
+# Handles are joined to the groups, not to every post.
+_GROUPS = text(
     """
-    SELECT status, count(*) AS posts, sum(views) AS views, sum(likes) AS likes,
-           sum(comments) AS comments, sum(coalesce(shares, 0)) AS shares,
-           sum(coalesce(earnings, 0)) AS earnings
-    FROM posts WHERE campaign_id = :campaign GROUP BY status
-    """
-)
-
-_PROJECTED = text(
-    """
-    SELECT coalesce(sum(CASE WHEN t.cap IS NULL THEN round(p.views * t.cpm / 1000, 2)
-                             ELSE least(round(p.views * t.cpm / 1000, 2), t.cap) END), 0)
-    FROM posts p JOIN cpm_tiers t ON t.id = p.cpm_tier_id
-    WHERE p.campaign_id = :campaign AND p.status = 'tracking'
+    WITH g AS (
+        SELECT p.status, p.creator_id, count(*) AS posts, sum(p.views) AS views,
+               sum(p.likes) AS likes, sum(p.comments) AS comments,
+               sum(coalesce(p.shares, 0)) AS shares, sum(coalesce(p.earnings, 0)) AS earnings,
+               -- What tracking posts with a tier would earn at their current views.
+               coalesce(sum(CASE WHEN p.status = 'tracking' THEN
+                   CASE WHEN t.cap IS NULL THEN round(p.views * t.cpm / 1000, 2)
+                        ELSE least(round(p.views * t.cpm / 1000, 2), t.cap) END END), 0)
+                   AS projected
+        FROM posts p LEFT JOIN cpm_tiers t ON t.id = p.cpm_tier_id
+        WHERE p.campaign_id = :campaign
+        GROUP BY p.status, p.creator_id
+    )
+    SELECT g.*, c.handle FROM g JOIN creators c ON c.id = g.creator_id
     """
 )
 
@@ -93,17 +100,6 @@ _TOP = text(
     """
 )
 
-_CREATORS = text(
-    """
-    SELECT p.creator_id, c.handle, count(*) AS posts, sum(p.views) AS views,
-           sum(p.likes) AS likes, sum(p.comments) AS comments,
-           sum(coalesce(p.shares, 0)) AS shares, sum(coalesce(p.earnings, 0)) AS earnings
-    FROM posts p JOIN creators c ON c.id = p.creator_id
-    WHERE p.campaign_id = :campaign AND p.status <> 'rejected'
-    GROUP BY p.creator_id, c.handle ORDER BY views DESC, p.creator_id
-    """
-)
-
 
 async def campaign(
     session: AsyncSession,
@@ -114,9 +110,8 @@ async def campaign(
 ) -> CampaignAnalytics:
     """The campaign's report, with its daily series over `days` (first and last, UTC)."""
     args = {"campaign": campaign_id}
-    by_status = (await session.execute(_BY_STATUS, args)).all()
-    counted = [r for r in by_status if r.status != "rejected"]
-    money = {r.status: Decimal(r.earnings) for r in by_status}
+    groups = (await session.execute(_GROUPS, args)).all()
+    counted = [g for g in groups if g.status != PostStatus.REJECTED]
     first, last = days
     rows = await session.execute(_DAILY, {**args, "last": last})
     gains = [(row.day, row.views_gained) for row in rows]
@@ -124,23 +119,53 @@ async def campaign(
         campaign_id=campaign_id,
         currency=currency,
         totals=Totals(
-            views=sum(r.views for r in counted),
-            likes=sum(r.likes for r in counted),
-            comments=sum(r.comments for r in counted),
-            shares=sum(r.shares for r in counted),
+            views=sum(g.views for g in counted),
+            likes=sum(g.likes for g in counted),
+            comments=sum(g.comments for g in counted),
+            shares=sum(g.shares for g in counted),
         ),
-        posts_by_status={r.status: r.posts for r in by_status},
+        posts_by_status=_count_by_status(groups),
         earnings=Earnings(
-            finalized=money.get("finalized", Decimal("0.00")),
-            paid=money.get("paid", Decimal("0.00")),
-            pending=Decimal(await session.scalar(_PROJECTED, args) or 0),
+            finalized=_money(g.earnings for g in groups if g.status == PostStatus.FINALIZED),
+            paid=_money(g.earnings for g in groups if g.status == PostStatus.PAID),
+            pending=_money(g.projected for g in groups),
         ),
         daily_views=daily_series(gains, first, last),
         top_posts=[
             TopPost.model_validate(r._mapping)
             for r in await session.execute(_TOP, {**args, "limit": top})
         ],
-        creators=[
-            CreatorTotals.model_validate(r._mapping) for r in await session.execute(_CREATORS, args)
-        ],
+        creators=_per_creator(counted),
     )
+
+
+def _money(amounts: Iterable[Decimal]) -> Decimal:
+    return sum(amounts, Decimal("0.00"))
+
+
+def _count_by_status(groups: Sequence[Row[Any]]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for g in groups:
+        counts[g.status] += g.posts
+    return dict(counts)
+
+
+def _per_creator(groups: Sequence[Row[Any]]) -> list[CreatorTotals]:
+    """Most views first (ties by creator id, as the posts list orders them)."""
+    by_creator: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
+    for g in groups:
+        by_creator[g.creator_id].append(g)
+    creators = [
+        CreatorTotals(
+            creator_id=creator_id,
+            handle=rows[0].handle,
+            posts=sum(r.posts for r in rows),
+            views=sum(r.views for r in rows),
+            likes=sum(r.likes for r in rows),
+            comments=sum(r.comments for r in rows),
+            shares=sum(r.shares for r in rows),
+            earnings=_money(r.earnings for r in rows),
+        )
+        for creator_id, rows in by_creator.items()
+    ]
+    return sorted(creators, key=lambda c: (-c.views, c.creator_id))
