@@ -188,9 +188,11 @@ class Post(Base):
         Index(None, "organization_id", "id"),
         Index(None, "organization_id", "aged_from", "id"),
         Index(None, "organization_id", "status", "id"),
+        Index(None, "organization_id", "views", "id"),
         Index(None, "campaign_id", "id"),
         Index(None, "campaign_id", "aged_from", "id"),
         Index(None, "campaign_id", "status", "id"),
+        Index(None, "campaign_id", "views", "id"),  # also the analytics' top posts
         Index(None, "creator_id", "id"),
         # The engine's claim: due posts of one platform, most overdue first.
         Index(
