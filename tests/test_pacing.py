@@ -44,6 +44,26 @@ async def test_a_kept_gate_is_renewed_before_its_hold_runs_out(redis: Redis) -> 
                 await asyncio.sleep(0.05)
 
 
+async def test_a_kept_gate_gives_way_to_a_waiting_caller(redis: Redis) -> None:
+    holder = BatchGate(redis, KEY, 0, longest_batch_seconds=0.1, hold_margin_seconds=0.2)
+    other = BatchGate(redis, KEY, 0, longest_batch_seconds=0.1, hold_margin_seconds=0.2)
+    order: list[str] = []
+
+    async def waiter() -> None:
+        async with other.turns() as turns, turns.batch():
+            order.append("other")
+
+    async with holder.turns() as turns:
+        for n in range(20):  # a long run: 20 batches of 0.02 s
+            async with turns.batch():
+                if n == 1:
+                    waiting = asyncio.create_task(waiter())
+                await asyncio.sleep(0.02)
+                order.append("holder")
+    await waiting
+    assert "other" in order[:12], order  # let in at the holder's next renewal, not at its end
+
+
 async def test_a_lost_gate_is_taken_again(redis: Redis) -> None:
     gate = BatchGate(redis, KEY, 0, longest_batch_seconds=0.1, hold_margin_seconds=0.2)
     async with gate.turns() as turns:

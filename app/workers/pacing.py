@@ -12,6 +12,8 @@ from redis.asyncio import Redis
 
 # Enter: SET NX with a hold timeout (a crashed holder cannot block the gate for longer).
 # Returns 0 when entered; else the ms left of a pause, or -1 while a batch is in flight.
+# A caller turned away while a batch is in flight marks that it waits (KEYS[2], alive for a
+# few polls), so a holder that keeps the gate across batches knows to give way.
 _ENTER = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
@@ -19,6 +21,7 @@ end
 if redis.call('GET', KEYS[1]) == 'pause' then
   return math.max(redis.call('PTTL', KEYS[1]), 1)
 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 return -1
 """
 # Leave: only the holder may turn the key into the pause after its batch; with no pause,
@@ -32,16 +35,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# Renew: the holder extends its hold. Returns 1, or 0 when the gate is no longer its own.
+# Renew: the holder extends its hold. Returns 1; 0 when the gate is no longer its own; -1
+# when another caller waits for it (the holder then leaves and takes its turn again).
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
 end
-return 0
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
+end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """
 # How often a waiter looks again while another batch is in flight (its end is not known;
 # the pause that follows it is, and is slept exactly).
 _IN_FLIGHT_POLL_SECONDS = 0.005
+# How long a waiter's mark lasts: a few polls, so it is gone soon after the waiter is.
+_WAITING_MS = 50
 
 # Reserve the next start: returns 0 and moves the next slot on, or the ms left to wait.
 _RESERVE = """
@@ -75,6 +84,7 @@ class BatchGate:
         hold_margin_seconds: float = 5.0,
     ) -> None:
         self._key = key
+        self._waiting = f"{key}:waiting"
         self.pause_ms = round(pause_seconds * 1000)
         self._hold_ms = round((longest_batch_seconds + hold_margin_seconds) * 1000)
         # A batch that starts within this of the hold's last renewal ends before it runs out.
@@ -94,14 +104,17 @@ class BatchGate:
 
     async def acquire(self) -> str:
         token = next(self._tokens)
+        keys, args = [self._key, self._waiting], [token, str(self._hold_ms), str(_WAITING_MS)]
         while True:
-            wait_ms = int(await self._enter(keys=[self._key], args=[token, self._hold_ms]))
+            wait_ms = int(await self._enter(keys=keys, args=args))
             if wait_ms == 0:
                 return token
             await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if wait_ms < 0 else wait_ms / 1000)
 
-    async def renew(self, token: str) -> bool:
-        return bool(await self._renew(keys=[self._key], args=[token, self._hold_ms]))
+    async def renew(self, token: str) -> int:
+        """1: renewed; 0: the gate is gone; -1: someone waits for it."""
+        keys = [self._key, self._waiting]
+        return int(await self._renew(keys=keys, args=[token, self._hold_ms]))
 
     async def release(self, token: str) -> None:
         await self._leave(keys=[self._key], args=[token, self.pause_ms])
@@ -110,8 +123,9 @@ class BatchGate:
 class Turns:
     """One caller's run of batches through a `BatchGate`. A gate with no pause is kept from
     one batch of the run to the next, with no round trip to Redis but a renewal now and
-    then; the run's end, or a failed batch, leaves it. With a pause, every batch leaves, so
-    the pause follows each one. Not shared between tasks: a run is one sequence."""
+    then; at a renewal that finds another caller waiting, and at the run's end or a failed
+    batch, it is left. With a pause, every batch leaves, so the pause follows each one. Not
+    shared between tasks: a run is one sequence."""
 
     def __init__(self, gate: BatchGate) -> None:
         self._gate = gate
@@ -123,13 +137,18 @@ class Turns:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if self._held is not None and now - self._renewed > self._gate.renew_after:
-            if await self._gate.renew(self._held):
+            renewed = await self._gate.renew(self._held)
+            if renewed == 1:
                 self._renewed = now
-            else:  # expired or removed: take it again like anyone else
+            else:
+                if renewed < 0:  # another caller waits: leave, and let it in first
+                    await self._gate.release(self._held)
+                    await asyncio.sleep(2 * _IN_FLIGHT_POLL_SECONDS)
                 self._held = None
         if self._held is None:
-            self._held = await self._gate.acquire()
+            # Taken before asking: the hold was set no earlier, so this errs on the safe side.
             self._renewed = loop.time()
+            self._held = await self._gate.acquire()
         token, finished = self._held, False
         try:
             yield
