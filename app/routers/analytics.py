@@ -45,7 +45,8 @@ async def campaigns_analytics(
 ) -> CampaignAnalytics:
     """Totals (rejected posts excluded), posts by status, earnings, top posts, per-creator
     totals, and daily views: one entry per UTC day of the last `days`, today included, with
-    the views gained that day and the campaign's total at its end."""
+    the views gained that day and the total at its end, as the refreshes recorded them for
+    every post of the campaign (a post rejected later keeps its part of the history)."""
     campaign = await campaigns.get(session, who.organization_id, campaign_id)
     today = datetime.now(UTC).date()
     window = (today - timedelta(days=days - 1), today)

@@ -298,7 +298,9 @@ async def _count_runs(
     )
     if not counts:
         return
-    keys = list(counts)
+    # Runs in id order in every statement that updates several (here, the claims, the API):
+    # concurrent transactions then lock them in the same order and cannot deadlock.
+    keys = sorted(counts, key=lambda k: (k[0], k[1], k[2]))
     await session.execute(
         _RUN_COUNTS,
         {
@@ -311,7 +313,7 @@ async def _count_runs(
     per_run: Counter[uuid.UUID] = Counter()
     for (run_id, _, _), n in counts.items():
         per_run[run_id] += n
+    runs = sorted(per_run)
     await session.execute(
-        _RUN_PROGRESS,
-        {"now": now, "runs": list(per_run), "counts": list(per_run.values())},
+        _RUN_PROGRESS, {"now": now, "runs": runs, "counts": [per_run[r] for r in runs]}
     )

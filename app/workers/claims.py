@@ -82,7 +82,7 @@ _CLAIM = text(
     ), joined AS (
         UPDATE refresh_runs r SET queued = r.queued + j.n, finished_at = NULL
         FROM (SELECT refresh_run_id AS id, count(*) AS n FROM claimed
-              WHERE runless AND refresh_run_id IS NOT NULL GROUP BY 1) AS j
+              WHERE runless AND refresh_run_id IS NOT NULL GROUP BY 1 ORDER BY 1) AS j
         WHERE r.id = j.id
     )
     SELECT p.id, p.organization_id, p.campaign_id, p.creator_id, p.platform,

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from app.db import session_scope
 from app.domain import schedule
@@ -30,6 +32,8 @@ from app.workers.pacing import BatchGate
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# How long a stopping sweep waits for a claim it took ahead to commit, to hand it back.
+_DROP_WAIT_SECONDS = 5.0
 Results = list[tuple[DuePost, FetchResult]]
 
 
@@ -51,8 +55,10 @@ def policy_from(settings: Settings) -> Policy:
 
 
 def claim_size(settings: Settings, platform: Platform) -> int:
-    """Enough posts for about a quarter of the lease at the provider's pace (so the lease is
-    not outlived), at least one fetch batch, at most one write's worth."""
+    """Enough posts for about an eighth of the lease at the provider's pace, at least one
+    fetch batch, at most one write's worth. The next claim is taken while this one is
+    fetched, so a claim's last post is fetched about a quarter of the lease after it was
+    taken: room for the provider's pace to be shared with other workers."""
     if platform is Platform.TIKTOK:
         batch, per_post = (
             settings.tiktok_batch_size,
@@ -60,7 +66,7 @@ def claim_size(settings: Settings, platform: Platform) -> int:
         )
     else:
         batch, per_post = 1, settings.instagram_request_spacing_seconds
-    paced = settings.claim_lease_seconds / 4 / max(per_post, 1e-3)
+    paced = settings.claim_lease_seconds / 8 / max(per_post, 1e-3)
     return int(min(max(paced, batch), settings.write_batch_max))
 
 
@@ -95,24 +101,39 @@ class Engine:
         sweep_runs: dict[uuid.UUID, uuid.UUID] = {}
 
         async def claim_next() -> list[DuePost]:
-            async with session_scope(self._sessionmaker) as session:
-                due = await claims.claim(
-                    session,
-                    platform,
-                    now=self._clock(),
-                    limit=claim_size(self._settings, platform),
-                    lease=timedelta(seconds=self._settings.claim_lease_seconds),
-                    window=self.policy.cadence.window,
-                    near_deadline=timedelta(days=self._settings.finalize_after_days)
-                    - self.policy.cadence.active,
-                    runs=sweep_runs,
-                )
-                return await _attach_to_runs(session, due, sweep_runs, platform, self._clock())
+            known = dict(sweep_runs)
+            try:
+                async with session_scope(self._sessionmaker) as session:
+                    due = await claims.claim(
+                        session,
+                        platform,
+                        now=self._clock(),
+                        limit=claim_size(self._settings, platform),
+                        lease=timedelta(seconds=self._settings.claim_lease_seconds),
+                        window=self.policy.cadence.window,
+                        near_deadline=timedelta(days=self._settings.finalize_after_days)
+                        - self.policy.cadence.active,
+                        runs=sweep_runs,
+                    )
+                    return await _attach_to_runs(session, due, sweep_runs, platform, self._clock())
+            except BaseException:
+                # Runs started in a transaction that rolled back do not exist.
+                sweep_runs.clear()
+                sweep_runs.update(known)
+                raise
+
+        # Updates of several runs go in id order, but PostgreSQL does not promise that order
+        # for UPDATE ... FROM: should a claim ever deadlock with a write, it is taken again.
+        claim_retrying = AsyncRetrying(
+            retry=retry_if_exception(_deadlocked), stop=stop_after_attempt(3), reraise=True
+        )
 
         async with self._writer(platform, totals) as write:
-            due = await claim_next()
+            due: list[DuePost] = await claim_retrying(claim_next)
             while due:
-                upcoming = asyncio.create_task(claim_next())
+                upcoming: asyncio.Task[list[DuePost]] = asyncio.create_task(
+                    claim_retrying(claim_next)
+                )
                 try:
                     await self._process(platform, due, write)
                 except BaseException:
@@ -133,17 +154,21 @@ class Engine:
                     batch = due[start : start + size]
                     async with gated():
                         results = await _fetch_all(client, batch)
-                    del pending[: len(batch)]
                     await write(list(zip(batch, results, strict=True)))
+                    del pending[: len(batch)]  # queued: the writer has them now
         finally:
             if pending:  # cancelled (shutdown) or failed: hand the rest back at once
                 await self._release(pending)
 
     async def _drop(self, upcoming: "asyncio.Task[list[DuePost]]") -> None:
-        """A claim taken ahead that will not be fetched: stop it, or hand its posts back."""
-        upcoming.cancel()
-        with contextlib.suppress(BaseException):
-            await self._release(await upcoming)
+        """A claim taken ahead that will not be fetched: let it finish (a cancelled commit
+        could leave its posts leased) and hand its posts back; give up on a stuck one."""
+        try:
+            claimed = await asyncio.wait_for(asyncio.shield(upcoming), _DROP_WAIT_SECONDS)
+        except BaseException:
+            upcoming.cancel()
+            return
+        await self._release(claimed)
 
     async def _release(self, posts: list[DuePost]) -> None:
         with contextlib.suppress(Exception):
@@ -188,16 +213,24 @@ class Engine:
         loop = asyncio.get_running_loop()
         task = asyncio.create_task(drain())
 
-        async def write(items: Results) -> None:
-            if task.done():  # the writer failed: raise its error rather than wait on it
+        async def put(item: Results | None) -> None:
+            if queue.full():  # wait for room, unless the writer died (then raise its error)
+                room = asyncio.ensure_future(queue.put(item))
+                await asyncio.wait({room, task}, return_when=asyncio.FIRST_COMPLETED)
+                if not room.done():
+                    room.cancel()
+                    await task
+                    raise RuntimeError("the writer stopped")  # it returned: never, but say so
+                return
+            if task.done():
                 await task
-            await queue.put(items)
+            queue.put_nowait(item)
 
         try:
-            yield write
+            yield put
         finally:
             if not task.done():
-                await queue.put(None)
+                await put(None)
             await task
 
     async def _write(self, items: Results) -> Counter[str]:
@@ -229,6 +262,10 @@ async def _fetch_all(client: StatsClient, batch: list[DuePost]) -> list[FetchRes
     if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
         return [await client.fetch(_ref(batch[0]))]
     return await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))
+
+
+def _deadlocked(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "40P01"
 
 
 def _ref(post: DuePost) -> VideoRef:
@@ -282,13 +319,14 @@ async def _attach_to_runs(
         {"ids": [p.id for p in orphans], "runs": [sweep_runs[p.organization_id] for p in orphans]},
     )
     per_run = Counter(sweep_runs[p.organization_id] for p in orphans)
+    runs = sorted(per_run)  # in id order, like every multi-run update (see apply.py)
     await session.execute(
         text(
             "UPDATE refresh_runs r SET queued = r.queued + u.n, finished_at = NULL"
             " FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)"
             " WHERE r.id = u.id"
         ),
-        {"runs": list(per_run), "counts": list(per_run.values())},
+        {"runs": runs, "counts": [per_run[r] for r in runs]},
     )
     return [
         replace(p, refresh_run_id=sweep_runs[p.organization_id]) if p.refresh_run_id is None else p
