@@ -151,7 +151,7 @@ def _count_by_status(groups: Sequence[Row[Any]]) -> dict[str, int]:
 
 
 def _per_creator(groups: Sequence[Row[Any]]) -> list[CreatorTotals]:
-    """Most views first (ties by creator id, as the posts list orders them)."""
+    """Most views first; ties by creator id."""
     by_creator: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
     for g in groups:
         by_creator[g.creator_id].append(g)
