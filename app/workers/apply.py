@@ -300,7 +300,7 @@ async def _count_runs(
         return
     # Runs in id order in every statement that updates several (here, the claims, the API):
     # concurrent transactions then lock them in the same order and cannot deadlock.
-    keys = sorted(counts, key=lambda k: (k[0], k[1], k[2]))
+    keys = sorted(counts)
     await session.execute(
         _RUN_COUNTS,
         {

@@ -214,17 +214,16 @@ class Engine:
         task = asyncio.create_task(drain())
 
         async def put(item: Results | None) -> None:
-            if queue.full():  # wait for room, unless the writer died (then raise its error)
-                room = asyncio.ensure_future(queue.put(item))
-                await asyncio.wait({room, task}, return_when=asyncio.FIRST_COMPLETED)
-                if not room.done():
-                    room.cancel()
-                    await task
-                    raise RuntimeError("the writer stopped")  # it returned: never, but say so
+            if not queue.full() and not task.done():
+                queue.put_nowait(item)
                 return
-            if task.done():
+            # Wait for room, or for the writer to stop, whose error is then raised here.
+            room = asyncio.ensure_future(queue.put(item))
+            await asyncio.wait({room, task}, return_when=asyncio.FIRST_COMPLETED)
+            if not room.done():
+                room.cancel()
                 await task
-            queue.put_nowait(item)
+                raise RuntimeError("the writer stopped before the sweep ended")
 
         try:
             yield put
