@@ -41,9 +41,10 @@ async def refresh_runs_create(
     posts unless `force`. Answers at once; follow the run with `GET /v1/refresh-runs/{id}`."""
     if body.campaign_id is not None:
         await campaigns.get(session, who.organization_id, body.campaign_id)
-    now = datetime.now(UTC)
-    window_start = now - timedelta(days=settings.refresh_window_days)
-    run, platforms = await runs.create(session, who.organization_id, body, now, window_start)
+    window = timedelta(days=settings.refresh_window_days)
+    run, platforms = await runs.create(
+        session, who.organization_id, body, datetime.now(UTC), window
+    )
     # Background tasks run after the response, so after the commit: the worker finds the run.
     background.add_task(_kick, request, platforms)
     return (await runs.present(session, [run]))[0]

@@ -1,18 +1,19 @@
-"""Adding posts and the manual lifecycle actions. Each action reads the post, asks the pure
-lifecycle rules whether the change is allowed, and applies it with a guarded transition; if a
-concurrent change wins the race, the action re-reads and answers from the new state."""
+"""Adding posts and the manual lifecycle actions. Each action reads the post FOR UPDATE, asks
+the pure lifecycle rules whether the change is allowed, and applies it through the one
+transition writer, which also records its event."""
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.domain import lifecycle
 from app.domain.enums import CampaignStatus, PostStatus
 from app.errors import conflict, invalid
-from app.models import Campaign, Creator, Post, PostEvent
+from app.models import Campaign, Creator, Post
 from app.platforms import shortlinks
 from app.platforms.urls import (
     PostRef,
@@ -22,7 +23,8 @@ from app.platforms.urls import (
     normalize_post_id,
     parse_video_url,
 )
-from app.repositories import creators, posts, tiers
+from app.repositories import creators, posts, tiers, transitions
+from app.repositories.transitions import Transition
 from app.schemas.posts import PostCreate
 from app.settings import Settings
 
@@ -115,26 +117,46 @@ async def create(
         organization_id=org,
         campaign_id=campaign.id,
         creator_id=creator.id,
-        platform=ref.platform.value,
+        platform=ref.platform,
         platform_post_id=ref.post_id,
         url=canonical_url(ref.platform, ref.post_id, creator.handle),
-        status=PostStatus.TRACKING.value,
+        status=PostStatus.TRACKING,
         cpm_tier_id=tier_id,
     )
     session.add(post)
     await session.flush()
-    session.add(
-        PostEvent(
-            organization_id=org,
-            post_id=post.id,
-            from_status=None,
-            to_status=PostStatus.TRACKING.value,
-            code="created",
-            reason=None,
-            actor_key_id=principal.key_id,
-        )
+    await session.refresh(post)
+    await transitions.created(session, post, principal.key_id)
+    return post
+
+
+async def _move(
+    session: AsyncSession,
+    principal: Principal,
+    post: Post,
+    to: PostStatus,
+    code: str,
+    reason: str | None,
+    values: dict[str, Any],
+) -> Post:
+    """One manual transition through the transition writer. The post was read FOR UPDATE,
+    so nothing else can change its status before the writer's guarded UPDATE."""
+    landed = await transitions.apply(
+        session,
+        [
+            Transition(
+                post_id=post.id,
+                from_status=post.status,
+                to_status=to,
+                code=code,
+                reason=reason,
+                actor_key_id=principal.key_id,
+                values=values,
+            )
+        ],
+        datetime.now(UTC),
     )
-    await session.flush()
+    assert landed, "the post is locked FOR UPDATE"
     await session.refresh(post)
     return post
 
@@ -144,27 +166,24 @@ async def assign_tier(
 ) -> Post:
     org = principal.organization_id
     post = await posts.get(session, org, post_id, for_update=True)
-    status = PostStatus(post.status)
-    lifecycle.check_tier_assignment(status)
+    lifecycle.check_tier_assignment(post.status)
     tier = (
         None
         if tier_id is None
         else await tiers.for_campaign(session, org, post.campaign_id, tier_id, "/body/cpm_tier_id")
     )
-    if status is PostStatus.PENDING_CPM and tier is not None:
+    if post.status is PostStatus.PENDING_CPM and tier is not None:
         assert post.locked_views is not None  # locked when the post became pending_cpm
         amount = lifecycle.earnings(post.locked_views, lifecycle.Tier(tier.cpm, tier.cap))
-        finalized = await posts.transition(
+        return await _move(
             session,
+            principal,
             post,
             PostStatus.FINALIZED,
-            code="tier_assigned",
-            reason=f"Tier {tier.name} assigned; {post.locked_views:,} locked views.",
-            actor_key_id=principal.key_id,
-            values={"cpm_tier_id": tier.id, "earnings": amount, "finalized_at": func.now()},
+            "tier_assigned",
+            f"Tier {tier.name} assigned; {post.locked_views:,} locked views.",
+            {"cpm_tier_id": tier.id, "earnings": amount, "finalized_at": datetime.now(UTC)},
         )
-        assert finalized is not None  # the row is locked FOR UPDATE above
-        return finalized
     post.cpm_tier_id = None if tier is None else tier.id
     await session.flush()
     await session.refresh(post)
@@ -175,18 +194,16 @@ async def reject(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reason: str
 ) -> Post:
     post = await posts.get(session, principal.organization_id, post_id, for_update=True)
-    lifecycle.check_reject(PostStatus(post.status))
-    rejected = await posts.transition(
+    lifecycle.check_reject(post.status)
+    return await _move(
         session,
+        principal,
         post,
         PostStatus.REJECTED,
-        code="manual_rejection",
-        reason=reason,
-        actor_key_id=principal.key_id,
-        values={"rejection_code": "manual", "rejection_reason": reason, "refresh_run_id": None},
+        "manual_rejection",
+        reason,
+        {"rejection_code": "manual", "rejection_reason": reason, "refresh_run_id": None},
     )
-    assert rejected is not None
-    return rejected
 
 
 async def restore(
@@ -195,39 +212,36 @@ async def restore(
     """Back to the status it was rejected from. A post rejected while tracking goes back to
     tracking and is fetched at once; its deadline decision waits for those fresh stats."""
     post = await posts.get(session, principal.organization_id, post_id, for_update=True)
-    lifecycle.check_restore(PostStatus(post.status))
+    lifecycle.check_restore(post.status)
     previous = await posts.last_rejected_from(session, post.id) or PostStatus.TRACKING
-    restored = await posts.transition(
+    now = datetime.now(UTC)
+    return await _move(
         session,
+        principal,
         post,
         previous,
-        code="restored",
-        reason=reason,
-        actor_key_id=principal.key_id,
-        values={
+        "restored",
+        reason,
+        {
             "rejection_code": None,
             "rejection_reason": None,
-            "next_refresh_at": func.now(),
-            "decide_after": func.now(),
+            "next_refresh_at": now,
+            "decide_after": now,
         },
     )
-    assert restored is not None
-    return restored
 
 
 async def mark_paid(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reference: str | None
 ) -> Post:
     post = await posts.get(session, principal.organization_id, post_id, for_update=True)
-    lifecycle.check_mark_paid(PostStatus(post.status))
-    paid = await posts.transition(
+    lifecycle.check_mark_paid(post.status)
+    return await _move(
         session,
+        principal,
         post,
         PostStatus.PAID,
-        code="marked_paid",
-        reason=reference,
-        actor_key_id=principal.key_id,
-        values={"paid_at": func.now(), "payout_reference": reference},
+        "marked_paid",
+        reference,
+        {"paid_at": datetime.now(UTC), "payout_reference": reference},
     )
-    assert paid is not None
-    return paid
