@@ -67,12 +67,18 @@ async def seed(
     cpm: str | None = "4.5000",
     cap: str | None = None,
     min_views: int | None = None,
+    finalize_after_days: int | None = None,
 ) -> Seeded:
     async with sessionmaker() as session:
         org = Organization(name="Engine")
         session.add(org)
         await session.flush()
-        campaign = Campaign(organization_id=org.id, name="Launch", min_views=min_views)
+        campaign = Campaign(
+            organization_id=org.id,
+            name="Launch",
+            min_views=min_views,
+            finalize_after_days=finalize_after_days,
+        )
         session.add(campaign)
         await session.flush()
         tier = None

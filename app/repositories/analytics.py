@@ -8,10 +8,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row, Select, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import lifecycle
 from app.domain.enums import PostStatus
+from app.models import CpmTier, Creator, Post
 from app.schemas.analytics import (
     CampaignAnalytics,
     CreatorTotals,
@@ -46,27 +48,36 @@ async def post_series(
     return [StatsPoint.model_validate(r._mapping) for r in rows]
 
 
-# The campaign's posts in one pass, by status and creator (a few dozen groups): the totals,
-# the counts by status, the earnings and the per-creator figures are all sums of these.
-# Handles are joined to the groups, not to every post.
-_GROUPS = text(
-    """
-    WITH g AS (
-        SELECT p.status, p.creator_id, count(*) AS posts, sum(p.views) AS views,
-               sum(p.likes) AS likes, sum(p.comments) AS comments,
-               sum(coalesce(p.shares, 0)) AS shares, sum(coalesce(p.earnings, 0)) AS earnings,
-               -- What tracking posts with a tier would earn at their current views.
-               coalesce(sum(CASE WHEN p.status = 'tracking' THEN
-                   CASE WHEN t.cap IS NULL THEN round(p.views * t.cpm / 1000, 2)
-                        ELSE least(round(p.views * t.cpm / 1000, 2), t.cap) END END), 0)
-                   AS projected
-        FROM posts p LEFT JOIN cpm_tiers t ON t.id = p.cpm_tier_id
-        WHERE p.campaign_id = :campaign
-        GROUP BY p.status, p.creator_id
+def _groups(campaign_id: uuid.UUID) -> Select[Any]:
+    """The campaign's posts in one pass, by status and creator (a few dozen groups): the
+    totals, the counts by status, the earnings and the per-creator figures are all sums of
+    these. Handles are joined to the groups, not to every post."""
+    # What a tracking post with a tier would earn at its current views.
+    projected = case(
+        (
+            Post.status == PostStatus.TRACKING,
+            lifecycle.earnings_sql(Post.views, CpmTier.cpm, CpmTier.cap),
+        )
     )
-    SELECT g.*, c.handle FROM g JOIN creators c ON c.id = g.creator_id
-    """
-)
+    g = (
+        select(
+            Post.status,
+            Post.creator_id,
+            func.count().label("posts"),
+            func.sum(Post.views).label("views"),
+            func.sum(Post.likes).label("likes"),
+            func.sum(Post.comments).label("comments"),
+            func.sum(func.coalesce(Post.shares, 0)).label("shares"),
+            func.sum(func.coalesce(Post.earnings, 0)).label("earnings"),
+            func.coalesce(func.sum(projected), 0).label("projected"),
+        )
+        .outerjoin(CpmTier, CpmTier.id == Post.cpm_tier_id)
+        .where(Post.campaign_id == campaign_id)
+        .group_by(Post.status, Post.creator_id)
+        .subquery("g")
+    )
+    return select(g, Creator.handle).join(Creator, Creator.id == g.c.creator_id)
+
 
 # Every day the campaign gained views on (a few hundred rows at most), earliest first: the
 # days before the window give its starting total.
@@ -110,7 +121,7 @@ async def campaign(
 ) -> CampaignAnalytics:
     """The campaign's report, with its daily series over `days` (first and last, UTC)."""
     args = {"campaign": campaign_id}
-    groups = (await session.execute(_GROUPS, args)).all()
+    groups = (await session.execute(_groups(campaign_id))).all()
     counted = [g for g in groups if g.status != PostStatus.REJECTED]
     first, last = days
     rows = await session.execute(_DAILY, {**args, "last": last})
