@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform
 from app.models import CampaignDailyViews
-from app.repositories.analytics import daily_series
+from app.services.analytics import daily_series
 from app.settings import PROJECT_ROOT
 from app.workers.refresher import Refresher
 from tests.engine_kit import Clock, seed

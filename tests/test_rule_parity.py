@@ -29,11 +29,7 @@ DST_CHANGES = [
     datetime(2026, 3, 8, 7, tzinfo=UTC),
     datetime(2026, 11, 1, 6, tzinfo=UTC),
 ]
-PARITY = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+PARITY = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 Timestamp = DateTime(timezone=True)
 

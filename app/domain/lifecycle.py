@@ -14,19 +14,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Numeric, SQLColumnExpression, case, cast, func
 
 from app.domain.enums import PostStatus
+from app.domain.errors import Conflict
 
 CENT = Decimal("0.01")
 # Days are exactly 24 h, in Python and in SQL alike: calendar days would move with DST.
 SECONDS_PER_DAY = 86_400
 
 
-class TransitionError(Exception):
+class TransitionError(Conflict):
     """A status change the lifecycle does not allow; `code` names the rule."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ SORTS = {
 
 async def get(
     session: AsyncSession, org: uuid.UUID, post_id: uuid.UUID, *, for_update: bool = False
-) -> Post:
-    return await get_owned(session, Post, org, post_id, "post", for_update=for_update)
+) -> Post | None:
+    return await get_owned(session, Post, org, post_id, for_update=for_update)
 
 
 async def exists_in_campaign(
@@ -45,9 +45,9 @@ async def list_page(
     if campaign_id is not None:
         stmt = stmt.where(Post.campaign_id == campaign_id)
     if query.status:
-        stmt = stmt.where(Post.status.in_([s.value for s in query.status]))
+        stmt = stmt.where(Post.status.in_(query.status))
     if query.platform is not None:
-        stmt = stmt.where(Post.platform == query.platform.value)
+        stmt = stmt.where(Post.platform == query.platform)
     if query.creator_id is not None:
         stmt = stmt.where(Post.creator_id == query.creator_id)
     if query.published_from is not None:
