@@ -270,7 +270,8 @@ class Post(Base):
     # never again: rejected, or past the refresh window), and until when a worker holds it.
     next_refresh_at: Mapped[datetime | None] = mapped_column(Timestamp, server_default=func.now())
     lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    # The on-demand refresh run waiting for this post, if any (its progress counts it).
+    # The refresh run waiting for this post, if any: an on-demand run, or the scheduled run
+    # of the sweep that claimed it. The run is finished when no post points at it.
     refresh_run_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("refresh_runs.id", ondelete="SET NULL")
     )
