@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from app.domain.enums import StatsSource
 from app.platforms import instagram, tiktok_backup, tiktok_primary
-from app.platforms.contract import FetchError, FetchErrorKind, Skipped, VideoStats
+from app.platforms.contract import FetchError, FetchErrorKind, SkipCode, Skipped, VideoStats
 from app.platforms.http import Parse, Reply
 from tests.platforms.conftest import sample
 
@@ -30,6 +30,7 @@ def test_primary_ok() -> None:
         platform_user_id="6812345678901234567",
         published_at=PUBLISHED,
         source=StatsSource.PRIMARY,
+        views_field="play_count",
     )
 
 
@@ -68,6 +69,7 @@ def test_backup_ok() -> None:
         platform_user_id="6812345678901234567",
         published_at=PUBLISHED,
         source=StatsSource.BACKUP,
+        views_field="statsV2.playCount",
     )
 
 
@@ -136,6 +138,7 @@ def test_instagram_reel_uses_play_count() -> None:
         platform_user_id="51234567890",
         published_at=datetime(2025, 2, 5, tzinfo=UTC),
         source=StatsSource.INSTAGRAM,
+        views_field="video_play_count",
     )
 
 
@@ -148,8 +151,14 @@ def test_instagram_legacy_shape_falls_back_to_view_count_and_old_edges() -> None
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("instagram_carousel.json", Skipped("carousel_zero_views", StatsSource.INSTAGRAM)),
-        ("instagram_photo.json", Skipped("photo_has_no_views", StatsSource.INSTAGRAM)),
+        (
+            "instagram_carousel.json",
+            Skipped("carousel_zero_views", StatsSource.INSTAGRAM, SkipCode.CAROUSEL),
+        ),
+        (
+            "instagram_photo.json",
+            Skipped("photo_has_no_views", StatsSource.INSTAGRAM, SkipCode.PHOTO),
+        ),
         (
             "instagram_null_media.json",
             FetchError(
