@@ -86,7 +86,7 @@ def test_live_without_urls_names_every_url() -> None:
 def test_an_explicit_sandbox_may_live_elsewhere() -> None:
     elsewhere = "http://127.0.0.1:9555"
     settings = Settings(
-        provider_mode="sandbox",  # type: ignore[arg-type]
+        provider_mode="sandbox",
         tiktok_primary_base_url=elsewhere,
         tiktok_backup_base_url=elsewhere,
         instagram_base_url=elsewhere,
