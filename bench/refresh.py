@@ -71,6 +71,7 @@ def bench_settings(database_url: str, provider_url: str, **overrides: Any) -> Se
         tiktok_primary_base_url=provider_url,
         tiktok_backup_base_url=provider_url,
         instagram_base_url=provider_url,
+        provider_mode="sandbox",
         **overrides,
     )
 
