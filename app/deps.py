@@ -12,6 +12,7 @@ from app.auth import Principal, PrincipalCache
 from app.db import session_scope
 from app.domain.enums import Role
 from app.errors import ApiError
+from app.http.context import current as current_context
 from app.repositories import api_keys
 from app.settings import Settings
 
@@ -70,6 +71,9 @@ async def _principal(
         raise ApiError(
             401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
         )
+    context = current_context()
+    if context is not None:
+        context.organization_id = principal.organization_id
     return principal
 
 

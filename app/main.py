@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
+from app.http.bodylimit import BodyLimitMiddleware
+from app.http.request_id import RequestIdMiddleware
+from app.logs import configure as configure_logging
 from app.metrics import MetricsMiddleware
 from app.routers import (
     analytics,
@@ -66,6 +69,7 @@ def create_app(
     """Tests pass their own engine, sessionmaker (bound to a rolled-back transaction) and HTTP
     client; in production everything is built from settings."""
     settings = settings or get_settings()
+    configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,5 +137,9 @@ def create_app(
         ops,
     ):
         app.include_router(module.router)
+    # The last added runs first: the request id wraps everything (every answer and log line
+    # has it), then the body limit, which refuses oversized bodies before anything reads them.
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
     return app

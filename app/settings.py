@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +81,16 @@ class Settings(BaseSettings):
 
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101
+
+    # HTTP edge: per-key rate limit (GCRA in Redis, shared by every API process), the largest
+    # request body, idempotency keys (kept this long; a running request's claim is a lease
+    # so a crashed one frees its key), and the log format ("json" for JSON lines).
+    api_rate_limit_per_second: float = Field(20, gt=0)
+    api_rate_burst: int = Field(40, ge=1)
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    idempotency_key_ttl_hours: float = Field(24, gt=0)
+    idempotency_lease_seconds: float = Field(60, gt=0)
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def sandbox_url(self) -> str:

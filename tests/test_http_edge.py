@@ -1,0 +1,118 @@
+"""The HTTP edge: request ids, the access log, body limits."""
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from app.logs import JsonFormatter, TextFormatter
+from tests import factories as f
+from tests.conftest import Org
+
+ClientFor = Callable[[str | None], httpx.AsyncClient]
+MIB = 1024 * 1024
+
+
+async def test_every_answer_carries_a_request_id_which_problems_repeat(
+    client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    ok = await client.get("/v1/campaigns")
+    assert ok.status_code == 200
+    assert len(ok.headers["x-request-id"]) >= 32
+    again = await client.get("/v1/campaigns")
+    assert again.headers["x-request-id"] != ok.headers["x-request-id"]
+
+    missing = await client.get("/v1/campaigns/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    assert missing.json()["request_id"] == missing.headers["x-request-id"]
+
+    async with client_for(None) as anonymous:
+        unauthorized = await anonymous.get("/v1/campaigns", headers={"X-Request-Id": "abc-123"})
+    assert unauthorized.status_code == 401
+    assert unauthorized.headers["x-request-id"] == "abc-123"
+    assert unauthorized.json()["request_id"] == "abc-123"
+    assert (await anonymous_health(client)).headers["x-request-id"]
+
+
+async def anonymous_health(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.get("/health/live")
+
+
+@pytest.mark.parametrize("sent", ["", "x" * 129, "has space", "new\u00e9line", "a\tb"])
+async def test_an_odd_callers_request_id_is_replaced(client: httpx.AsyncClient, sent: str) -> None:
+    response = await client.get(
+        "/v1/campaigns", headers=[(b"X-Request-Id", sent.encode("latin-1", "replace"))]
+    )
+    assert response.headers["x-request-id"] not in ("", sent)
+
+
+async def test_each_request_is_logged_once_with_its_route_template_and_organization(
+    client: httpx.AsyncClient, org: Org, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = await f.campaign(client)
+    caplog.set_level(logging.INFO, logger="app.access")
+    caplog.clear()
+    response = await client.get(f"/v1/campaigns/{c['id']}", headers={"X-Request-Id": "trace-1"})
+    lines = [r for r in caplog.records if r.name == "app.access"]
+    assert len(lines) == 1
+    record = lines[0]
+    assert record.__dict__["request_id"] == "trace-1" == response.headers["x-request-id"]
+    assert record.__dict__["route"] == "/v1/campaigns/{campaign_id}"
+    assert record.__dict__["method"] == "GET"
+    assert record.__dict__["status"] == 200
+    assert record.__dict__["organization_id"] == str(org.id)
+    assert record.__dict__["duration_ms"] >= 0
+    assert c["id"] not in record.getMessage()  # the template, never the raw path
+    assert org.key not in caplog.text
+
+    as_json = json.loads(JsonFormatter().format(record))
+    assert as_json["request_id"] == "trace-1"
+    assert as_json["route"] == "/v1/campaigns/{campaign_id}"
+    assert as_json["status"] == 200
+    assert as_json["organization_id"] == str(org.id)
+    assert "request_id=trace-1" in TextFormatter().format(record)
+
+
+async def test_a_declared_content_length_over_the_limit_is_refused_at_once(
+    client_for: ClientFor,
+) -> None:
+    async with client_for(None) as anonymous:
+        response = await anonymous.post(
+            "/v1/campaigns",
+            content=b"{}" + b" " * MIB,
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "body_too_large"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_a_streamed_body_is_cut_off_before_authentication_reads_it(
+    client_for: ClientFor,
+) -> None:
+    sent = 0
+
+    async def huge() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(150):  # 150 MiB if it were all read
+            sent += 1
+            yield b" " * MIB
+
+    async with client_for(None) as anonymous:
+        response = await anonymous.post(
+            "/v1/campaigns", content=huge(), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413  # not 401: the body was refused first
+    assert response.json()["code"] == "body_too_large"
+    assert sent <= 3
+
+
+async def test_a_body_under_the_limit_passes(client: httpx.AsyncClient) -> None:
+    padded = json.dumps({"name": "Padded"}).encode() + b" " * (MIB - 100)
+    response = await client.post(
+        "/v1/campaigns", content=padded, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
