@@ -8,11 +8,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal, PrincipalCache
+from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
 from app.domain.enums import Role
 from app.errors import ApiError
 from app.http.context import current as current_context
+from app.http.ratelimit import RateLimiter
 from app.repositories import api_keys
 from app.settings import Settings
 
@@ -74,6 +75,20 @@ async def _principal(
     context = current_context()
     if context is not None:
         context.organization_id = principal.organization_id
+    limiter: RateLimiter = request.app.state.ratelimiter
+    decision = await limiter.hit(hash_key(credentials.credentials))
+    if decision is not None:
+        if context is not None:
+            context.headers.update(decision.headers())
+        if not decision.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"This key is over its rate limit ({decision.limit} requests at once, refilling "
+                f"at {request.app.state.settings.api_rate_limit_per_second:g} per second); retry "
+                f"in {decision.retry_after_seconds} s.",
+                headers={"Retry-After": str(decision.retry_after_seconds)},
+            )
     return principal
 
 

@@ -17,6 +17,7 @@ from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
+from app.http.ratelimit import RateLimiter
 from app.http.request_id import RequestIdMiddleware
 from app.logs import configure as configure_logging
 from app.metrics import MetricsMiddleware
@@ -88,6 +89,9 @@ def create_app(
         )
         app.state.http = own_http
         app.state.redis = app.state.arq = redis
+        app.state.ratelimiter = RateLimiter(
+            redis, settings.api_rate_limit_per_second, settings.api_rate_burst
+        )
         app.state.migration_head = migration_head()
         app.state.principals = PrincipalCache()
         # Everything allocated so far lives as long as the process: keep the collector from
