@@ -6,8 +6,14 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import errors
+from app.errors import describe_database_error
 from app.logs import JsonFormatter, TextFormatter
+from app.models import ApiKey
+from app.repositories import api_keys
 from tests import factories as f
 from tests.conftest import Org
 
@@ -116,3 +122,38 @@ async def test_a_body_under_the_limit_passes(client: httpx.AsyncClient) -> None:
         "/v1/campaigns", content=padded, headers={"content-type": "application/json"}
     )
     assert response.status_code == 201, response.text
+
+
+async def test_database_errors_are_logged_without_the_rows_values(
+    sessionmaker: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "c0ffee" * 10 + "beef"  # a key hash: 64 characters
+    async with sessionmaker() as session:
+        org, _ = await api_keys.create_organization(session, "Leaky")
+
+        def key() -> ApiKey:
+            return ApiKey(organization_id=org.id, role="viewer", prefix="x", key_hash=marker)
+
+        session.add(key())
+        await session.flush()
+
+        async def duplicate() -> None:
+            async with session.begin_nested():
+                session.add(key())
+                await session.flush()
+
+        with pytest.raises(IntegrityError) as caught:
+            await duplicate()
+    error = caught.value
+    # SQLAlchemy's own message hides the statement's parameters...
+    assert "parameters hidden" in str(error)
+    # ...and what the handlers log names the constraint, not the DETAIL line with the values.
+    described = describe_database_error(error)
+    assert "api_keys_key_hash_key" in described
+    assert "23505" in described
+    assert marker not in described
+    caplog.set_level(logging.WARNING, logger="app.errors")
+    response = await errors._integrity_error(None, error)  # type: ignore[arg-type]
+    assert response.status_code == 409
+    assert "api_keys_key_hash_key" in caplog.text
+    assert marker not in caplog.text
