@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import idempotency
 from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
 from app.domain.enums import Role
@@ -52,9 +53,15 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 Http = Annotated[httpx.AsyncClient, Depends(_http)]
 
 
+async def _authenticate(request: Request, key: str) -> Principal | None:
+    # A session of its own, closed at once: the request's unit of work has not begun when
+    # the idempotency claim commits (and a refused key never opens a write transaction).
+    async with request.app.state.read_sessionmaker() as session:
+        return await api_keys.authenticate(session, key)
+
+
 async def _principal(
     request: Request,
-    session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
@@ -66,7 +73,7 @@ async def _principal(
         )
     cache: PrincipalCache = request.app.state.principals
     principal = await cache.get(
-        credentials.credentials, lambda: api_keys.authenticate(session, credentials.credentials)
+        credentials.credentials, lambda: _authenticate(request, credentials.credentials)
     )
     if principal is None:
         raise ApiError(
@@ -89,6 +96,7 @@ async def _principal(
                 f"in {decision.retry_after_seconds} s.",
                 headers={"Retry-After": str(decision.retry_after_seconds)},
             )
+    await idempotency.begin(request, principal.organization_id)
     return principal
 
 

@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import idempotency
 from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
+from app.http.location import LocationMiddleware
 from app.http.ratelimit import RateLimiter
 from app.http.request_id import RequestIdMiddleware
 from app.logs import configure as configure_logging
@@ -143,6 +145,8 @@ def create_app(
         app.include_router(module.router)
     # The last added runs first: the request id wraps everything (every answer and log line
     # has it), then the body limit, which refuses oversized bodies before anything reads them.
+    app.add_middleware(LocationMiddleware)
+    idempotency.install(app)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import errors
 from app.errors import describe_database_error
+from app.http.location import LOCATIONS
 from app.logs import JsonFormatter, TextFormatter
+from app.main import create_app
 from app.models import ApiKey
 from app.repositories import api_keys
 from tests import factories as f
@@ -157,3 +159,45 @@ async def test_database_errors_are_logged_without_the_rows_values(
     assert response.status_code == 409
     assert "api_keys_key_hash_key" in caplog.text
     assert marker not in caplog.text
+
+
+def test_every_create_operation_has_a_location() -> None:
+    spec = create_app().openapi()
+    creates = {
+        op["operationId"]
+        for path in spec["paths"].values()
+        for op in path.values()
+        if "201" in op["responses"]
+    }
+    assert creates == set(LOCATIONS)
+
+
+async def test_every_201_carries_the_location_of_what_it_made(client: httpx.AsyncClient) -> None:
+    c = await client.post("/v1/campaigns", json={"name": "Located"})
+    cid = c.json()["id"]
+    assert c.headers["location"] == f"/v1/campaigns/{cid}"
+    assert (await client.get(c.headers["location"])).json() == c.json()
+
+    t = await client.post(f"/v1/campaigns/{cid}/cpm-tiers", json={"name": "T", "cpm": "1"})
+    assert t.headers["location"] == f"/v1/campaigns/{cid}/cpm-tiers/{t.json()['id']}"
+
+    cr = await client.post("/v1/creators", json={"platform": "tiktok", "handle": "scout2015"})
+    assert (await client.get(cr.headers["location"])).json() == cr.json()
+
+    m = await client.post(f"/v1/campaigns/{cid}/members", json={"creator_id": cr.json()["id"]})
+    assert m.headers["location"] == f"/v1/campaigns/{cid}/members/{cr.json()['id']}"
+
+    p = await client.post(
+        f"/v1/campaigns/{cid}/posts", json={"url": "https://www.tiktok.com/@scout2015/video/1"}
+    )
+    assert p.status_code == 201, p.text
+    assert (await client.get(p.headers["location"])).json()["id"] == p.json()["id"]
+
+    k = await client.post("/v1/api-keys", json={"role": "viewer"})
+    assert k.headers["location"] == f"/v1/api-keys/{k.json()['id']}"
+
+    # Other answers carry none.
+    assert "location" not in (await client.get(f"/v1/campaigns/{cid}")).headers
+    refused = await client.post("/v1/campaigns", json={})
+    assert refused.status_code == 422
+    assert "location" not in refused.headers
