@@ -19,6 +19,7 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
 from app.http.location import LocationMiddleware
+from app.http.openapi import document_edge
 from app.http.ratelimit import RateLimiter
 from app.http.request_id import RequestIdMiddleware
 from app.logs import configure as configure_logging
@@ -129,7 +130,9 @@ def create_app(
             {"name": "ops", "description": "Health checks."},
         ],
     )
-    app.openapi = lambda: _problem_media_types(FastAPI.openapi(app))  # type: ignore[method-assign]
+    app.openapi = lambda: document_edge(  # type: ignore[method-assign]
+        _problem_media_types(FastAPI.openapi(app))
+    )
     install_error_handlers(app)
     for module in (
         campaigns,

@@ -201,3 +201,33 @@ async def test_every_201_carries_the_location_of_what_it_made(client: httpx.Asyn
     refused = await client.post("/v1/campaigns", json={})
     assert refused.status_code == 422
     assert "location" not in refused.headers
+
+
+async def test_the_openapi_document_states_the_edges_contract(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["components"]["schemas"]["Problem"]["properties"]["request_id"]
+    writes = 0
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            responses = op["responses"]
+            for response in responses.values():
+                assert "X-Request-Id" in response["headers"]
+            if not path.startswith("/v1/"):
+                continue
+            assert all("RateLimit-Remaining" in r["headers"] for r in responses.values())
+            assert "application/problem+json" in responses["429"]["content"]
+            assert "Retry-After" in responses["429"]["headers"]
+            header_params = [p for p in op.get("parameters", []) if p["in"] == "header"]
+            if method in ("post", "patch"):
+                writes += 1
+                assert [p["name"] for p in header_params] == ["Idempotency-Key"], (method, path)
+                assert header_params[0]["schema"]["maxLength"] == 255
+                assert "413" in responses
+            else:
+                assert header_params == []
+            if "201" in responses:
+                assert responses["201"]["headers"]["Location"]
+    assert writes >= 10
+    headers = spec["components"]["headers"]
+    assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(headers)
+    assert headers["Location"]["required"] is True
