@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
-KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"
+# Printable ASCII; no space at either end, which HTTP would strip on the way.
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
 _KEY = re.compile(KEY_PATTERN)
 METHODS = frozenset({"POST", "PATCH"})
 PREFIX = "/v1/"
@@ -87,7 +88,8 @@ async def begin(request: Request, organization_id: uuid.UUID) -> None:
     if not _KEY.fullmatch(key):
         raise invalid(
             "idempotency_key_invalid",
-            "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters, with no space at "
+            "either end.",
             "/header/Idempotency-Key",
         )
     print_ = fingerprint(
