@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -231,3 +232,22 @@ async def test_the_openapi_document_states_the_edges_contract(client: httpx.Asyn
     headers = spec["components"]["headers"]
     assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(headers)
     assert headers["Location"]["required"] is True
+
+
+async def test_an_unexpected_error_is_a_problem_with_the_request_id(
+    app: FastAPI, org: Org, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/v1/broken", broken, methods=["GET"])
+    caplog.set_level(logging.INFO, logger="app.access")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as anonymous:
+        response = await anonymous.get("/v1/broken", headers={"X-Request-Id": "oops-1"})
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert response.json()["request_id"] == "oops-1"
+    assert response.headers["x-request-id"] == "oops-1"
+    access = [r for r in caplog.records if r.name == "app.access"]
+    assert [(r.__dict__["request_id"], r.__dict__["status"]) for r in access] == [("oops-1", 500)]
