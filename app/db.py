@@ -36,6 +36,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # No pre-ping (a round trip per checkout): after a PostgreSQL restart the first
         # request on a dead connection fails (503, retryable) and invalidates the whole pool.
         pool_recycle=1800,
+        # A failed statement's message (which ends up in logs) shows its SQL, never its
+        # parameters: those are tenants' data (post ids, views, handles).
+        hide_parameters=True,
         # Timestamps render and truncate (date_trunc, ::date) in UTC whatever the server's
         # own time zone setting is.
         connect_args={"server_settings": {"timezone": "UTC"}},

@@ -8,10 +8,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal, PrincipalCache
+from app import idempotency
+from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
 from app.domain.enums import Role
 from app.errors import ApiError
+from app.http.context import current as current_context
+from app.http.ratelimit import RateLimiter
 from app.repositories import api_keys
 from app.settings import Settings
 
@@ -50,9 +53,15 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 Http = Annotated[httpx.AsyncClient, Depends(_http)]
 
 
+async def _authenticate(request: Request, key: str) -> Principal | None:
+    # A session of its own, closed at once: the request's unit of work has not begun when
+    # the idempotency claim commits (and a refused key never opens a write transaction).
+    async with request.app.state.read_sessionmaker() as session:
+        return await api_keys.authenticate(session, key)
+
+
 async def _principal(
     request: Request,
-    session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
@@ -64,12 +73,30 @@ async def _principal(
         )
     cache: PrincipalCache = request.app.state.principals
     principal = await cache.get(
-        credentials.credentials, lambda: api_keys.authenticate(session, credentials.credentials)
+        credentials.credentials, lambda: _authenticate(request, credentials.credentials)
     )
     if principal is None:
         raise ApiError(
             401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
         )
+    context = current_context()
+    if context is not None:
+        context.organization_id = principal.organization_id
+    limiter: RateLimiter = request.app.state.ratelimiter
+    decision = await limiter.hit(hash_key(credentials.credentials))
+    if decision is not None:
+        if context is not None:
+            context.headers.update(decision.headers())
+        if not decision.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"This key is over its rate limit ({decision.limit} requests at once, refilling "
+                f"at {request.app.state.settings.api_rate_limit_per_second:g} per second); retry "
+                f"in {decision.retry_after_seconds} s.",
+                headers={"Retry-After": str(decision.retry_after_seconds)},
+            )
+    await idempotency.begin(request, principal.organization_id)
     return principal
 
 

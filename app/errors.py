@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.domain.errors import Conflict, DomainError, InvalidCursor, InvalidInput, NotFound
+from app.http.context import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,11 @@ class Problem(BaseModel):
     )
     code: str = Field(examples=["post_not_finalized"], description="Stable machine code.")
     errors: list[FieldError] | None = None
+    request_id: str | None = Field(
+        None,
+        description="The request's `X-Request-Id`: quote it when asking about this answer.",
+        examples=["0193a5e2-7c1d-7b4e-9a1f-3c2d4e5f6a7b"],
+    )
 
 
 class ApiError(Exception):
@@ -85,6 +91,7 @@ CONSTRAINT_CODES: dict[str, tuple[str, str]] = {
 def problem_response(
     status: int, code: str, detail: str, errors: list[FieldError] | None = None
 ) -> JSONResponse:
+    request_id = current_request_id()
     body = Problem(
         type=f"urn:viewledger:problem:{code}",
         title=HTTPStatus(status).phrase,
@@ -92,10 +99,16 @@ def problem_response(
         detail=detail,
         code=code,
         errors=errors,
+        request_id=request_id,
     )
-    return JSONResponse(
+    response = JSONResponse(
         body.model_dump(mode="json", exclude_none=True), status_code=status, media_type=PROBLEM_JSON
     )
+    if request_id:
+        # Also here, not only in the request-id middleware: the last-resort 500 handler
+        # answers outside every middleware.
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
@@ -139,7 +152,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "route_not_found", 405: "method_not_allowed", 400: "invalid_body"}
+    codes = {
+        404: "route_not_found",
+        405: "method_not_allowed",
+        400: "invalid_body",
+        413: "body_too_large",
+    }
     code = codes.get(exc.status_code, HTTPStatus(exc.status_code).name.lower())
     response = problem_response(exc.status_code, code, str(exc.detail))
     if exc.headers:
@@ -162,6 +180,23 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
+def describe_database_error(exc: BaseException) -> str:
+    """What a failed statement may say in a log: the driver's error class, the SQLSTATE and
+    the constraint, never the message. asyncpg's messages carry DETAIL lines with the row's
+    values (`Key (...)=(...)`) and SQLAlchemy's carry the statement's parameters: tenants'
+    data that does not belong in logs."""
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None) or orig
+    parts = [type(cause if cause is not None else exc).__name__]
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(orig, "sqlstate", None)
+    if sqlstate:
+        parts.append(f"sqlstate={sqlstate}")
+    constraint = getattr(cause, "constraint_name", None)
+    if constraint:
+        parts.append(f"constraint={constraint}")
+    return " ".join(parts)
+
+
 def _constraint_name(exc: DBAPIError) -> str | None:
     cause = getattr(exc.orig, "__cause__", None)
     return getattr(cause, "constraint_name", None)
@@ -172,7 +207,7 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     name = _constraint_name(exc)
     code, detail = CONSTRAINT_CODES.get(name or "", ("conflict", "The change conflicts with data."))
     if name not in CONSTRAINT_CODES:
-        log.warning("unmapped integrity error on %s: %s", name, exc.orig)
+        log.warning("unmapped integrity error: %s", describe_database_error(exc))
     return problem_response(409, code, detail)
 
 
@@ -189,14 +224,15 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if _is_bad_input(exc):
         # Validation should catch these first; this keeps the promise of "never a 500".
-        log.warning("database refused input: %s", exc.orig)
+        log.warning("database refused input: %s", describe_database_error(exc))
         return problem_response(422, "invalid_value", "A value is outside what can be stored.")
     return await _unavailable(request, exc)
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     # PostgreSQL or Redis is down or restarting: the request is safe to retry shortly.
-    log.warning("dependency unavailable: %r", exc)
+    what = describe_database_error(exc) if isinstance(exc, DBAPIError) else repr(exc)
+    log.warning("dependency unavailable: %s", what)
     response = problem_response(
         503, "service_unavailable", "A backing service is unavailable; retry shortly."
     )
@@ -230,6 +266,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found in this organization.",
         409: "The request conflicts with the resource's state; `code` names the rule.",
         422: "The input is not valid; `errors` points at each offending field.",
+        429: "Over the key's rate limit; retry after `Retry-After` seconds.",
         503: "PostgreSQL or Redis is unavailable; retry after `Retry-After` seconds.",
     }.items()
 }

@@ -13,9 +13,16 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import idempotency
 from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
+from app.http.bodylimit import BodyLimitMiddleware
+from app.http.location import LocationMiddleware
+from app.http.openapi import document_edge
+from app.http.ratelimit import RateLimiter
+from app.http.request_id import RequestIdMiddleware
+from app.logs import configure as configure_logging
 from app.metrics import MetricsMiddleware
 from app.routers import (
     analytics,
@@ -66,6 +73,7 @@ def create_app(
     """Tests pass their own engine, sessionmaker (bound to a rolled-back transaction) and HTTP
     client; in production everything is built from settings."""
     settings = settings or get_settings()
+    configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +92,9 @@ def create_app(
         )
         app.state.http = own_http
         app.state.redis = app.state.arq = redis
+        app.state.ratelimiter = RateLimiter(
+            redis, settings.api_rate_limit_per_second, settings.api_rate_burst
+        )
         app.state.migration_head = migration_head()
         app.state.principals = PrincipalCache()
         # Everything allocated so far lives as long as the process: keep the collector from
@@ -119,7 +130,9 @@ def create_app(
             {"name": "ops", "description": "Health checks."},
         ],
     )
-    app.openapi = lambda: _problem_media_types(FastAPI.openapi(app))  # type: ignore[method-assign]
+    app.openapi = lambda: document_edge(  # type: ignore[method-assign]
+        _problem_media_types(FastAPI.openapi(app))
+    )
     install_error_handlers(app)
     for module in (
         campaigns,
@@ -133,5 +146,11 @@ def create_app(
         ops,
     ):
         app.include_router(module.router)
+    # The last added runs first: the request id wraps everything (every answer and log line
+    # has it), then the body limit, which refuses oversized bodies before anything reads them.
+    app.add_middleware(LocationMiddleware)
+    idempotency.install(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
     return app

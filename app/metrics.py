@@ -3,7 +3,7 @@ or body buffering, unlike BaseHTTPMiddleware)."""
 
 import time
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
@@ -17,7 +17,6 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-POSTS_BY_STATUS = Gauge("viewledger_posts", "Posts by status, across organizations.", ["status"])
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

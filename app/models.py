@@ -18,6 +18,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     PrimaryKeyConstraint,
     String,
@@ -379,3 +380,22 @@ class PostEvent(Base):
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = _created()
+
+
+class IdempotencyKey(Base):
+    """A write's `Idempotency-Key`, per organization: the request's fingerprint and, once
+    answered, the answer to replay. While the first request runs, `locked_until` is its lease;
+    a crashed request's key is taken over once the lease lapses."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (PrimaryKeyConstraint("organization_id", "key"), Index(None, "expires_at"))
+
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -108,6 +108,16 @@ class Settings(BaseSettings):
     provider_quota_cooldown_seconds: float = Field(900.0, gt=0)
     # Where sandbox mode finds the sandbox when no base URL is set (compose: `sandbox`).
     sandbox_host: str = "127.0.0.1"
+
+    # HTTP edge: per-key rate limit (GCRA in Redis, shared by every API process), the largest
+    # request body, idempotency keys (kept this long; a running request's claim is a lease
+    # so a crashed one frees its key), and the log format ("json" for JSON lines).
+    api_rate_limit_per_second: float = Field(20, gt=0)
+    api_rate_burst: int = Field(40, ge=1)
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    idempotency_key_ttl_hours: float = Field(24, gt=0)
+    idempotency_lease_seconds: float = Field(60, gt=0)
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def sandbox_url(self) -> str:

@@ -37,7 +37,11 @@ def _test_settings() -> Settings:
         database=f"{base.database}_test"
     ).render_as_string(hide_password=False)
     return Settings(
-        database_url=url, redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+        database_url=url,
+        redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        # Tests send bursts far above a client's budget; tests of the limit set their own.
+        api_rate_limit_per_second=1000,
+        api_rate_burst=100_000,
     )
 
 

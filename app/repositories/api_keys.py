@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal, display_prefix, generate_key, hash_key
 from app.domain.enums import Role
+from app.domain.errors import Conflict
 from app.models import ApiKey, Organization
 
 
@@ -51,6 +52,31 @@ async def list_for(session: AsyncSession, organization_id: uuid.UUID) -> Sequenc
 
 
 async def revoke(session: AsyncSession, organization_id: uuid.UUID, key_id: uuid.UUID) -> bool:
+    """Revokes an active key of the organization; False if there is none by that id. Never
+    the organization's last active admin key (409 `last_admin_key`): nobody could manage
+    keys through the API after it. The organization's active admin keys are locked first, so
+    two admins revoking each other's keys at once cannot both succeed (the second waits,
+    then sees the first's revocation)."""
+    admins = set(
+        (
+            await session.scalars(
+                select(ApiKey.id)
+                .where(
+                    ApiKey.organization_id == organization_id,
+                    ApiKey.role == Role.ADMIN,
+                    ApiKey.revoked_at.is_(None),
+                )
+                .order_by(ApiKey.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    if admins == {key_id}:
+        raise Conflict(
+            "last_admin_key",
+            "This is the organization's last active admin key; create another admin key "
+            "before revoking it.",
+        )
     result = await session.execute(
         update(ApiKey)
         .where(

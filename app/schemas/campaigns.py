@@ -1,12 +1,22 @@
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
 from app.domain.enums import CampaignStatus
-from app.schemas.common import NOT_SENT, Cap, Cpm, Day, Input, Name, Output, Patch
+from app.schemas.common import (
+    NOT_SENT,
+    Cap,
+    Cpm,
+    CpmOut,
+    Day,
+    Input,
+    MoneyOut,
+    Name,
+    Output,
+    Patch,
+)
 
 Currency = Annotated[
     str,
@@ -77,6 +87,6 @@ class TierOut(Output):
     id: uuid.UUID
     campaign_id: uuid.UUID
     name: str
-    cpm: Decimal
-    cap: Decimal | None
+    cpm: CpmOut
+    cap: Annotated[MoneyOut, Field(description="Most one video can earn.")] | None
     created_at: datetime

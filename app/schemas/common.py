@@ -1,5 +1,6 @@
 """Field types shared by the request and response models."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -11,8 +12,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -34,25 +38,64 @@ Note = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
     AfterValidator(_no_nul),
 ]
+
+
+def _money(name: str, integer_digits: int, decimals: int) -> tuple[str, Any]:
+    """A money input: a JSON string of ASCII digits with an optional point and at most
+    `decimals` places, nothing else (no number, exponent, sign, underscore, space or other
+    script's digits, all of which Python's Decimal would take). Returns the pattern and a
+    validator that hands pydantic only strings it has already checked."""
+    pattern = rf"^[0-9]{{1,{integer_digits}}}(\.[0-9]{{1,{decimals}}})?$"
+    compiled = re.compile(pattern)
+    example = f"{'4.50' if decimals > 2 else '250.00'}"
+    message = (
+        f"{name} must be a string of ASCII digits, at most {integer_digits} before the point "
+        f'and {decimals} after it, like "{example}" (a JSON number is not accepted)'
+    )
+
+    def check(value: object) -> object:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise PydanticCustomError("money_format", message)
+        return value
+
+    return pattern, check
+
+
+def _money_out(decimals: int) -> Any:
+    step = Decimal(1).scaleb(-decimals)
+    return PlainSerializer(lambda value: format(value.quantize(step), "f"), return_type=str)
+
+
+_CPM_PATTERN, _check_cpm = _money("cpm", 8, 4)
+_CAP_PATTERN, _check_cap = _money("cap", 10, 2)
+CPM_OUT_PATTERN = r"^[0-9]{1,8}\.[0-9]{4}$"
+MONEY_OUT_PATTERN = r"^[0-9]{1,10}\.[0-9]{2}$"
+
+# Request fields: strings with a pattern in the schema, Decimal in Python.
 Cpm = Annotated[
     Decimal,
-    Field(
-        ge=0,
-        max_digits=12,
-        decimal_places=4,
-        description="Amount per 1,000 views.",
-        examples=["4.50"],
-    ),
+    BeforeValidator(_check_cpm),
+    WithJsonSchema({"type": "string", "pattern": _CPM_PATTERN}),
+    Field(description="Amount per 1,000 views, as a decimal string.", examples=["4.50"]),
 ]
 Cap = Annotated[
     Decimal,
-    Field(
-        ge=0,
-        max_digits=12,
-        decimal_places=2,
-        description="Most one video can earn.",
-        examples=["250.00"],
-    ),
+    BeforeValidator(_check_cap),
+    WithJsonSchema({"type": "string", "pattern": _CAP_PATTERN}),
+    Field(description="Most one video can earn, as a decimal string.", examples=["250.00"]),
+]
+# Answer fields: always a string with the column's scale ("4.5000", "250.00").
+CpmOut = Annotated[
+    Decimal,
+    _money_out(4),
+    WithJsonSchema({"type": "string", "pattern": CPM_OUT_PATTERN}),
+    Field(description="Amount per 1,000 views.", examples=["4.5000"]),
+]
+MoneyOut = Annotated[
+    Decimal,
+    _money_out(2),
+    WithJsonSchema({"type": "string", "pattern": MONEY_OUT_PATTERN}),
+    Field(examples=["250.00"]),
 ]
 
 

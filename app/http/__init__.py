@@ -1,0 +1,1 @@
+"""The HTTP edge: pure ASGI middleware and helpers that every request passes through."""

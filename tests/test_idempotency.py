@@ -1,0 +1,198 @@
+"""Idempotency-Key on POST and PATCH (issue 12 item 1)."""
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app import idempotency
+from app.main import create_app
+from app.models import IdempotencyKey
+from app.repositories import idempotency as repo
+from app.settings import Settings
+from tests import factories as f
+from tests.conftest import MakeOrg, Org
+
+ClientFor = Callable[[str | None], httpx.AsyncClient]
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": f"test-{uuid.uuid4()}"}
+
+
+async def _campaign_count(client: httpx.AsyncClient) -> int:
+    return len((await f.ok(await client.get("/v1/campaigns", params={"limit": 200})))["data"])
+
+
+async def test_the_same_request_with_the_same_key_is_replayed_not_run_again(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = key()
+    first = await client.post("/v1/campaigns", json={"name": "Once"}, headers=headers)
+    again = await client.post("/v1/campaigns", json={"name": "Once"}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["x-request-id"] != first.headers["x-request-id"]
+    assert await _campaign_count(client) == 1
+
+    # Without a key, the same body is a new request.
+    await f.ok(await client.post("/v1/campaigns", json={"name": "Once"}), 201)
+    assert await _campaign_count(client) == 2
+
+
+async def test_another_request_under_a_used_key_is_422(client: httpx.AsyncClient) -> None:
+    headers = key()
+    c = await f.ok(await client.post("/v1/campaigns", json={"name": "A"}, headers=headers), 201)
+    for method, path, body in [
+        ("POST", "/v1/campaigns", {"name": "B"}),  # another body
+        ("PATCH", f"/v1/campaigns/{c['id']}", {"name": "A"}),  # another method and path
+    ]:
+        response = await client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "idempotency_key_reused"
+        assert response.headers["content-type"] == "application/problem+json"
+    assert await _campaign_count(client) == 1
+
+
+async def test_patches_and_refusals_are_replayed_too(client: httpx.AsyncClient) -> None:
+    c = await f.campaign(client)
+    headers = key()
+    url = f"/v1/campaigns/{c['id']}"
+    renamed = await f.ok(await client.patch(url, json={"name": "Renamed"}, headers=headers))
+    await f.ok(await client.patch(url, json={"name": "Later"}))
+    replayed = await client.patch(url, json={"name": "Renamed"}, headers=headers)
+    assert replayed.json() == renamed  # the first answer, not the current state
+    assert replayed.headers["idempotent-replayed"] == "true"
+
+    # A 4xx is an answer too: the same bad request gets the same refusal.
+    tiers = f"/v1/campaigns/{c['id']}/cpm-tiers"
+    headers = key()
+    bad = await client.post(tiers, json={"name": "T", "cpm": 4.5}, headers=headers)
+    assert bad.status_code == 422
+    again = await client.post(tiers, json={"name": "T", "cpm": 4.5}, headers=headers)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (422, "true")
+    assert again.json()["errors"] == bad.json()["errors"]
+
+
+async def test_a_key_whose_first_request_still_runs_is_409_until_its_lease_lapses(
+    client: httpx.AsyncClient, org: Org, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    body = b'{"name": "Busy"}'
+    headers = {**key(), "content-type": "application/json"}
+    print_ = idempotency.fingerprint("POST", "/v1/campaigns", b"", body)
+
+    async def claim_as_another_process(lease: timedelta) -> None:
+        async with sessionmaker() as session:
+            outcome = await repo.claim(
+                session, org.id, headers["Idempotency-Key"], print_, lease, timedelta(hours=24)
+            )
+            await session.commit()
+        assert isinstance(outcome, repo.Claimed)
+
+    # Another process holds the key and is still running.
+    await claim_as_another_process(timedelta(minutes=1))
+    busy = await client.post("/v1/campaigns", content=body, headers=headers)
+    assert busy.status_code == 409
+    assert busy.json()["code"] == "idempotency_key_in_use"
+    assert busy.headers["retry-after"] == "1"
+    assert await _campaign_count(client) == 0
+
+    # It crashed: once its lease lapses, the same request runs and is kept.
+    async with sessionmaker() as session:
+        await session.execute(update(IdempotencyKey).values(locked_until=func.clock_timestamp()))
+        await session.commit()
+    ran = await client.post("/v1/campaigns", content=body, headers=headers)
+    assert ran.status_code == 201
+    replay = await client.post("/v1/campaigns", content=body, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await _campaign_count(client) == 1
+
+
+async def test_keys_are_scoped_to_the_organization(
+    client: httpx.AsyncClient, client_for: ClientFor, make_org: MakeOrg
+) -> None:
+    headers = key()
+    ours = await f.ok(await client.post("/v1/campaigns", json={"name": "X"}, headers=headers), 201)
+    rival = await make_org("Rival")
+    async with client_for(rival.key) as other:
+        theirs = await other.post("/v1/campaigns", json={"name": "X"}, headers=headers)
+        assert theirs.status_code == 201
+        assert "idempotent-replayed" not in theirs.headers
+        assert theirs.json()["id"] != ours["id"]
+        assert await _campaign_count(other) == 1
+    assert await _campaign_count(client) == 1
+
+
+async def test_a_replay_is_served_by_another_api_process(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org: Org,
+) -> None:
+    headers = {**key(), "Authorization": f"Bearer {org.key}"}
+    answers = []
+    for _ in range(2):
+        app = create_app(settings, engine=engine, sessionmaker=sessionmaker)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+            ) as client,
+        ):
+            answers.append(await client.post("/v1/campaigns", json={"name": "Shared"}))
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[1].content == answers[0].content
+    assert answers[1].headers["idempotent-replayed"] == "true"
+
+
+async def test_bad_keys_are_refused(client: httpx.AsyncClient) -> None:
+    for bad in (b"", b"x" * 256, b"tab\there", "caf\u00e9".encode("latin-1")):
+        response = await client.post(
+            "/v1/campaigns", json={"name": "X"}, headers=[(b"Idempotency-Key", bad)]
+        )
+        assert response.status_code == 422, bad
+        assert response.json()["code"] == "idempotency_key_invalid"
+        assert response.json()["errors"][0]["pointer"] == "/header/Idempotency-Key"
+    assert await _campaign_count(client) == 0
+    ok = await client.post(
+        "/v1/campaigns", json={"name": "X"}, headers={"Idempotency-Key": "~ !" + "x" * 252}
+    )
+    assert ok.status_code == 201
+
+
+async def test_a_failed_request_frees_its_key_and_expired_keys_are_pruned(
+    org: Org, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    day = timedelta(hours=24)
+    async with sessionmaker() as session:
+        claimed = await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day)
+        assert isinstance(claimed, repo.Claimed)
+        assert isinstance(
+            await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day), repo.InUse
+        )
+        await repo.release(session, org.id, "k", "a" * 64)  # a 5xx: a retry runs for real
+        assert isinstance(
+            await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day),
+            repo.Claimed,
+        )
+        assert await repo.complete(session, org.id, "k", "a" * 64, 201, {}, b"{}")
+        replay = await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day)
+        assert replay == repo.Replay(201, {}, b"{}")
+
+        # An expired key is free again, for any request, and pruned.
+        await repo.claim(session, org.id, "old", "b" * 64, timedelta(0), -day)
+        await repo.claim(session, org.id, "older", "c" * 64, timedelta(0), -day)
+        assert await repo.prune_expired(session) == 2
+        remaining = await session.scalars(
+            select(IdempotencyKey.key).where(IdempotencyKey.organization_id == org.id)
+        )
+        assert list(remaining) == ["k"]
+        reused = await repo.claim(session, org.id, "k", "d" * 64, timedelta(minutes=1), day)
+        assert isinstance(reused, repo.Reused)
