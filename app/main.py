@@ -27,6 +27,7 @@ from app.routers import (
     ops,
     posts,
     refresh_runs,
+    webhook_endpoints,
 )
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -117,6 +118,7 @@ def create_app(
             {"name": "refresh-runs", "description": "On-demand refreshes and sweep progress."},
             {"name": "api-keys", "description": "Keys and the calling identity."},
             {"name": "ops", "description": "Health checks."},
+            {"name": "webhooks", "description": "Signed event delivery to your endpoints."},
         ],
     )
     app.openapi = lambda: _problem_media_types(FastAPI.openapi(app))  # type: ignore[method-assign]
@@ -131,6 +133,7 @@ def create_app(
         refresh_runs,
         keys,
         ops,
+        webhook_endpoints,
     ):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware)
