@@ -159,7 +159,7 @@ class Deliverer:
                 if free > 0 and time.monotonic() - started < MAX_SWEEP_SECONDS:
                     full = [e for e, n in per_endpoint.items() if n >= limit]
                     room = {e: limit - n for e, n in per_endpoint.items()}
-                    claimed, more = await self._claim(free, full, room)
+                    claimed, more = await self.claim(free, full, room)
                     for c in claimed:
                         task = asyncio.create_task(self._deliver(c))
                         in_flight[task] = c.endpoint_id
@@ -194,7 +194,7 @@ class Deliverer:
         age = (self._now() - oldest).total_seconds() if oldest else 0.0
         metrics.OLDEST_UNDELIVERED.set(max(age, 0.0))
 
-    async def _claim(
+    async def claim(
         self, limit: int, full: list[uuid.UUID], room: dict[uuid.UUID, int]
     ) -> tuple[list[Claimed], bool]:
         """Lease up to `limit` due deliveries, at most `room` (or the per-endpoint limit) per

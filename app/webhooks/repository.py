@@ -99,15 +99,12 @@ async def _views(
     ids = [d.id for d in deliveries]
     if not ids:
         return []
-    types = dict(
-        (
-            await session.execute(
-                select(WebhookEvent.id, WebhookEvent.type).where(
-                    WebhookEvent.id.in_({d.event_id for d in deliveries})
-                )
-            )
-        ).tuples()
+    found_types = await session.execute(
+        select(WebhookEvent.id, WebhookEvent.type).where(
+            WebhookEvent.id.in_({d.event_id for d in deliveries})
+        )
     )
+    types = {event_id: type_ for event_id, type_ in found_types}
     attempts: dict[uuid.UUID, list[WebhookDeliveryAttempt]] = {i: [] for i in ids}
     found = await session.scalars(
         select(WebhookDeliveryAttempt)
