@@ -3,11 +3,13 @@ and a receiver on a real port that verifies every delivery with `standardwebhook
 a controllable clock handed to the deliverer; nothing here waits for a backoff."""
 
 import asyncio
+import ssl
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +27,7 @@ from app.webhooks import outbox, repository, vault
 from app.webhooks.delivery import Deliverer
 from app.webhooks.events import EventType
 from tests import factories as f
-from tests.webhook_receiver import Answer, Receiver
+from tests.webhook_receiver import Answer, Receiver, self_signed
 
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
@@ -472,3 +474,31 @@ async def test_deleting_an_endpoint_drops_its_deliveries(kit: Kit) -> None:
     assert await kit.deliverer.sweep() == {}
     async with kit.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+
+
+async def test_https_delivery_connects_to_the_checked_address_and_verifies_the_name(
+    kit: Kit, tmp_path: Path
+) -> None:
+    """The URL's name is resolved once, checked, and the connection goes to that address
+    with the name kept for TLS (SNI, certificate check) and the Host header."""
+    cert, key = self_signed(str(tmp_path), "hooks.example.com")
+    secure = Receiver(tls=(cert, key))
+    secure.start()
+    lookups: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]  # allowed here: the kit allows private addresses
+
+    try:
+        endpoint = await kit.endpoint(url=secure.url_for("hooks.example.com"))
+        secure.secrets.append(endpoint["secret"])
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=cert)) as http:
+            deliverer = Deliverer(kit.sessions, http, kit.settings, now=kit.clock, resolve=resolve)
+            await kit.emit((EventType.POST_PAID, POST))
+            assert await deliverer.sweep() == {"succeeded": 1}
+        assert lookups == ["hooks.example.com"]
+        assert secure.hosts == [f"hooks.example.com:{secure.port}"]
+        assert secure.received[0].verified_by_any
+    finally:
+        secure.stop()

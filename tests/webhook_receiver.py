@@ -8,10 +8,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,9 +51,11 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        self.tls = tls  # (certificate file, key file): serve https
         self.secrets: list[str] = []
         self.received: list[Received] = []
+        self.hosts: list[str] = []
         self.answers: deque[Answer] = deque()  # scripted answers, then `default`
         self.default = Answer()
         self._lock = threading.Lock()
@@ -62,6 +69,10 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks"
+
+    def url_for(self, host: str) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}/hooks"
 
     def ids(self) -> list[str]:
         return [r.webhook_id for r in self.received]
@@ -78,6 +89,7 @@ class Receiver:
             except WebhookVerificationError:
                 verified[secret] = False
         with self._lock:
+            self.hosts.append(headers.get("host", ""))
             self.received.append(
                 Received(
                     headers.get("webhook-id", ""),
@@ -104,6 +116,8 @@ class Receiver:
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=1,
+            ssl_certfile=self.tls[0] if self.tls else None,
+            ssl_keyfile=self.tls[1] if self.tls else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -118,3 +132,34 @@ class Receiver:
             self._server.should_exit = True
             self._thread.join(10)
             self._server = self._thread = None
+
+
+def self_signed(directory: str, name: str) -> tuple[str, str]:
+    """A certificate for `name` (its own CA) and its key, as files in `directory`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = f"{directory}/cert.pem", f"{directory}/key.pem"
+    with open(cert_file, "wb") as out:
+        out.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_file, "wb") as out:
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_file, key_file
