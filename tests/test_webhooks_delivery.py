@@ -502,3 +502,17 @@ async def test_https_delivery_connects_to_the_checked_address_and_verifies_the_n
         assert secure.received[0].verified_by_any
     finally:
         secure.stop()
+
+
+async def test_a_secret_that_cannot_be_decrypted_fails_the_attempt_not_the_sweep(
+    kit: Kit,
+) -> None:
+    endpoint = await kit.endpoint()
+    await kit.emit((EventType.POST_PAID, POST), (EventType.POST_HELD, POST))
+    other_key = kit.settings.model_copy(update={"secret_key": "rotated-without-care"})
+    async with httpx.AsyncClient() as http:
+        deliverer = Deliverer(kit.sessions, http, other_key, now=kit.clock)
+        assert await deliverer.sweep() == {"retrying": 2}
+    assert kit.receiver.received == []
+    rows = await kit.deliveries(endpoint["id"])
+    assert all((r.last_error or "").startswith("secret_unreadable") for r in rows)

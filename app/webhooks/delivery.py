@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography.fernet import InvalidToken
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -273,7 +274,14 @@ class Deliverer:
 
     async def _deliver(self, claimed: Claimed) -> str:
         attempted_at = self._now()
-        result = await self.attempt(claimed, attempted_at)
+        try:
+            result = await self.attempt(claimed, attempted_at)
+        except InvalidToken:
+            error = "secret_unreadable: SECRET_KEY changed since the secret was stored; rotate it"
+            result = Result(None, 0, None, error, None)
+        except Exception as exc:  # one broken delivery never stops the sweep
+            log.exception("webhook delivery %s failed unexpectedly", claimed.delivery_id)
+            result = Result(None, 0, None, f"internal: {type(exc).__name__}", None)
         try:
             outcome = await self._record(claimed, attempted_at, result)
         except Exception as exc:  # PostgreSQL away: the lease expires and it is sent again
@@ -328,7 +336,7 @@ class Deliverer:
                 response = await self._http.send(request, stream=True)
                 try:
                     chunks = bytearray()
-                    async for chunk in response.aiter_raw():
+                    async for chunk in response.aiter_bytes():
                         chunks += chunk
                         if len(chunks) > limit:
                             break
