@@ -232,6 +232,9 @@ async def strict_client(
         ("https://nowhere.example.com/in", "does not resolve"),
         ("https://user:pw@hooks.example.com/in", "user name or password"),
         ("ftp://hooks.example.com/in", "must use https"),
+        ("https://hooks example.com/in", "not a valid host name"),
+        ("https://xn--/in", "not a valid host name"),
+        ("https://93.184.216.34:99999/in", "port 99999 is not valid"),
     ],
 )
 async def test_urls_that_are_not_public_https_are_refused(

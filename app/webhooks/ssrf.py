@@ -7,6 +7,7 @@ WEBHOOK_ALLOW_PRIVATE_URLS lifts the rule for development and tests (http, loopb
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -55,24 +56,38 @@ def is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def parse(url: str, *, allow_private: bool) -> httpx.URL:
-    """The URL's shape: refuses what no lookup could make acceptable."""
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}\.?$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+    r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$",
+    re.IGNORECASE,
+)
+
+
+def parse(url: str, *, allow_private: bool) -> tuple[httpx.URL, str]:
+    """The URL's shape, and its host in ASCII (IDNA): refuses what no lookup could make
+    acceptable."""
     if len(url) > MAX_URL_LENGTH:
         raise UrlNotAllowed(f"The URL is longer than {MAX_URL_LENGTH} characters.")
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as exc:
+        host = parsed.raw_host.decode("ascii")
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:  # IDNA errors are ValueErrors too
         raise UrlNotAllowed(f"The URL is not valid: {exc}.") from None
     schemes = ("https", "http") if allow_private else ("https",)
     if parsed.scheme not in schemes:
         raise UrlNotAllowed("The URL must use https.")
-    if not parsed.host:
+    if not host:
         raise UrlNotAllowed("The URL has no host.")
+    if _literal(host) is None and not _HOSTNAME.match(host):
+        raise UrlNotAllowed(f"The host {host} is not a valid host name.")
+    if port is not None and not 0 < port < 65536:
+        raise UrlNotAllowed(f"The port {port} is not valid.")
     if parsed.userinfo:
         raise UrlNotAllowed("The URL must not carry a user name or password.")
     if parsed.fragment:
         raise UrlNotAllowed("The URL must not have a #fragment.")
-    return parsed
+    return parsed, host
 
 
 def _literal(host: str) -> str | None:
@@ -94,8 +109,7 @@ class Target:
 
 async def check(url: str, *, allow_private: bool, resolve: Resolver = system_resolve) -> Target:
     """Raises UrlNotAllowed with a reason a user can act on, or returns where to connect."""
-    parsed = parse(url, allow_private=allow_private)
-    host = parsed.host
+    parsed, host = parse(url, allow_private=allow_private)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     literal = _literal(host)
     if literal is not None:
