@@ -65,7 +65,19 @@ def _delivery_out(view: repository.DeliveryView) -> WebhookDeliveryOut:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+_CREATED = {
+    201: {
+        "headers": {
+            "Location": {
+                "description": "The new endpoint's URL.",
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_CREATED)
 async def webhook_endpoints_create(
     body: WebhookEndpointCreate,
     response: Response,
