@@ -26,6 +26,7 @@ from app.settings import Settings
 from app.webhooks import outbox, repository, vault
 from app.webhooks.delivery import Deliverer
 from app.webhooks.events import EventType
+from app.workers.worker import deliver_webhooks
 from tests import factories as f
 from tests.webhook_receiver import Answer, Receiver, self_signed
 
@@ -516,3 +517,25 @@ async def test_a_secret_that_cannot_be_decrypted_fails_the_attempt_not_the_sweep
     assert kit.receiver.received == []
     rows = await kit.deliveries(endpoint["id"])
     assert all((r.last_error or "").startswith("secret_unreadable") for r in rows)
+
+
+async def test_two_workers_sweeping_at_once_send_each_delivery_once(kit: Kit) -> None:
+    await kit.endpoint()
+    second = await kit.endpoint()
+    ids = await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(15)])
+    async with httpx.AsyncClient() as http:
+        other = Deliverer(kit.sessions, http, kit.settings, now=kit.clock)
+        one, two = await asyncio.gather(kit.deliverer.sweep(), other.sweep())
+    assert one["succeeded"] + two["succeeded"] == 30
+    assert sorted(kit.receiver.ids()) == sorted(ids * 2)  # each event once per endpoint
+    assert {r.status for r in await kit.deliveries(second["id"])} == {"succeeded"}
+
+
+async def test_the_worker_job_runs_one_sweep_at_a_time_per_process(kit: Kit) -> None:
+    await kit.endpoint()
+    await kit.emit((EventType.PAYOUT_PAID, {"id": "p1", "amount": "10.00"}))
+    ctx: dict[str, Any] = {"running": {"webhooks"}, "webhooks": kit.deliverer}
+    assert await deliver_webhooks(ctx) == {}  # a sweep is already running here
+    ctx["running"].clear()
+    assert await deliver_webhooks(ctx) == {"succeeded": 1}
+    assert ctx["running"] == set()

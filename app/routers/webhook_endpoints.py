@@ -3,7 +3,7 @@ deliveries with every attempt, and replays."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -65,7 +65,7 @@ def _delivery_out(view: repository.DeliveryView) -> WebhookDeliveryOut:
     )
 
 
-_CREATED = {
+_CREATED: dict[int | str, dict[str, Any]] = {
     201: {
         "headers": {
             "Location": {
