@@ -30,7 +30,9 @@ async def get_endpoint(
         WebhookEndpoint.id == endpoint_id, WebhookEndpoint.organization_id == org
     )
     if for_update:
-        stmt = stmt.with_for_update()
+        # NO KEY UPDATE: does not wait for transactions that emitted events to this endpoint
+        # (their deliveries' foreign keys hold KEY SHARE on it), nor they for us.
+        stmt = stmt.with_for_update(key_share=True)
     return (await session.scalars(stmt)).first()
 
 
