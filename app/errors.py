@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.domain.lifecycle import TransitionError
+from app.domain.errors import Conflict, DomainError, InvalidCursor, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,6 @@ class ApiError(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers
-
-
-def not_found(resource: str) -> ApiError:
-    return ApiError(404, f"{resource}_not_found", f"No {resource.replace('_', ' ')} with that id.")
-
-
-def conflict(code: str, detail: str) -> ApiError:
-    return ApiError(409, code, detail)
 
 
 def invalid(code: str, detail: str, pointer: str | None = None) -> ApiError:
@@ -117,8 +109,20 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _transition_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TransitionError)
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    """The one place domain refusals become problems."""
+    assert isinstance(exc, DomainError)
+    if isinstance(exc, NotFound):
+        return problem_response(404, exc.code, exc.detail)
+    if isinstance(exc, InvalidInput):
+        errors = None
+        if exc.field is not None:
+            errors = [FieldError(pointer=f"/body/{exc.field}", message=exc.detail, type=exc.code)]
+        return problem_response(422, exc.code, exc.detail, errors)
+    if isinstance(exc, InvalidCursor):
+        errors = [FieldError(pointer="/query/cursor", message=exc.detail, type=exc.code)]
+        return problem_response(422, exc.code, exc.detail, errors)
+    assert isinstance(exc, Conflict), f"unmapped domain error {type(exc).__name__}"
     return problem_response(409, exc.code, exc.detail)
 
 
@@ -207,7 +211,7 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(TransitionError, _transition_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    Enum,
     ForeignKey,
     Identity,
     Index,
@@ -38,6 +39,18 @@ Money = Numeric(12, 2)
 
 def _in(column: str, values: type[StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+def _enum(values: type[StrEnum]) -> Enum:
+    """A StrEnum column stored as its value in a VARCHAR(16), so rows read back as members
+    (the table's CHECK constraint, not a native type, holds the set of values)."""
+    return Enum(
+        values,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 def _pk() -> Mapped[uuid.UUID]:
@@ -67,7 +80,7 @@ class ApiKey(Base):
     id: Mapped[uuid.UUID] = _pk()
     organization_id: Mapped[uuid.UUID] = _org_fk()
     name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
-    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    role: Mapped[Role] = mapped_column(_enum(Role), nullable=False)
     # The first characters of the key, kept to tell keys apart in listings; never enough to use.
     prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -92,7 +105,9 @@ class Campaign(Base):
     organization_id: Mapped[uuid.UUID] = _org_fk()
     name: Mapped[str] = mapped_column(Text, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
+    status: Mapped[CampaignStatus] = mapped_column(
+        _enum(CampaignStatus), nullable=False, server_default="active"
+    )
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     min_views: Mapped[int | None] = mapped_column(Integer)
@@ -147,7 +162,7 @@ class Creator(Base):
 
     id: Mapped[uuid.UUID] = _pk()
     organization_id: Mapped[uuid.UUID] = _org_fk()
-    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform), nullable=False)
     handle: Mapped[str] = mapped_column(Text, nullable=False)
     platform_user_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
@@ -217,11 +232,13 @@ class Post(Base):
         ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
     )
     creator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("creators.id"), nullable=False)
-    platform: Mapped[str] = mapped_column(String(16), nullable=False)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform), nullable=False)
     platform_post_id: Mapped[str] = mapped_column(Text, nullable=False)
     url: Mapped[str] = mapped_column(Text, nullable=False)
     published_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="tracking")
+    status: Mapped[PostStatus] = mapped_column(
+        _enum(PostStatus), nullable=False, server_default="tracking"
+    )
     cpm_tier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cpm_tiers.id"))
 
     views: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
@@ -253,7 +270,8 @@ class Post(Base):
     # never again: rejected, or past the refresh window), and until when a worker holds it.
     next_refresh_at: Mapped[datetime | None] = mapped_column(Timestamp, server_default=func.now())
     lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    # The on-demand refresh run waiting for this post, if any (its progress counts it).
+    # The refresh run waiting for this post, if any: an on-demand run, or the scheduled run
+    # of the sweep that claimed it. The run is finished when no post points at it.
     refresh_run_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("refresh_runs.id", ondelete="SET NULL")
     )
@@ -323,7 +341,7 @@ class StatsSnapshot(Base):
     likes: Mapped[int] = mapped_column(BigInteger, nullable=False)
     comments: Mapped[int] = mapped_column(BigInteger, nullable=False)
     shares: Mapped[int | None] = mapped_column(BigInteger)
-    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[StatsSource] = mapped_column(_enum(StatsSource), nullable=False)
 
 
 class CampaignDailyViews(Base):
@@ -352,8 +370,8 @@ class PostEvent(Base):
     post_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
     )
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    from_status: Mapped[PostStatus | None] = mapped_column(_enum(PostStatus))
+    to_status: Mapped[PostStatus] = mapped_column(_enum(PostStatus), nullable=False)
     code: Mapped[str] = mapped_column(Text, nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
     # NULL actor_key_id means the system did it (the lifecycle sweep).

@@ -1,5 +1,6 @@
-"""`make run`: prepare the database, then run the API, the worker and (unless real provider
-URLs are configured) the sandbox provider as child processes, stopping all if one stops."""
+"""`make run`: prepare the database, then run the API, the worker and (in PROVIDER_MODE
+`sandbox`, with no base URL set) the sandbox provider as child processes, stopping all if one
+stops. The banner says which provider mode it runs in."""
 
 import asyncio
 import json
@@ -10,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from app.cli import create_org, upgrade
 from app.db import create_engine, create_sessionmaker
 from app.repositories import api_keys
-from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.settings import PROJECT_ROOT, ProviderMode, Settings, get_settings
 
 DEMO_FILE = PROJECT_ROOT / ".demo-key.json"
 
@@ -40,6 +43,24 @@ def demo_key(settings: Settings, path: Path = DEMO_FILE) -> tuple[str, bool]:
     return key, True
 
 
+def providers_line(settings: Settings) -> str:
+    """The banner's provider line: the mode, and where stats come from (never the keys)."""
+    if settings.provider_mode is ProviderMode.LIVE:
+        hosts = sorted(
+            {
+                httpx.URL(url).host
+                for url in (
+                    settings.tiktok_primary_base_url,
+                    settings.tiktok_backup_base_url,
+                    settings.instagram_base_url,
+                )
+            }
+        )
+        return f"live ({', '.join(hosts)})"
+    where = settings.tiktok_primary_base_url.rstrip("/")
+    return f"sandbox (synthetic stats from {where}; set all three base URLs for live)"
+
+
 def _start(name: str, args: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
     return name, subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=os.environ.copy())
 
@@ -50,7 +71,7 @@ def main() -> int:
     key, created = demo_key(settings)
 
     children = []
-    if settings.uses_sandbox():
+    if settings.runs_local_sandbox():
         children.append(
             _start("sandbox", ["-m", "app.platforms.sandbox", "--port", str(settings.sandbox_port)])
         )
@@ -77,6 +98,7 @@ def main() -> int:
         f"\nViewLedger is starting: {', '.join(name for name, _ in children)}\n"
         f"  API docs:  {base}/docs\n"
         f"  Health:    {base}/health/ready\n"
+        f"  Providers: {providers_line(settings)}\n"
         f"  Demo organization admin key{' (new)' if created else ''}:\n    {key}\n"
         f"  Try: curl -H 'Authorization: Bearer {key}' {base}/v1/me\n",
         flush=True,

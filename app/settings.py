@@ -1,5 +1,6 @@
 """Every setting is an environment variable with a default that works on a fresh machine."""
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Self
@@ -10,8 +11,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class ProviderMode(StrEnum):
+    SANDBOX = "sandbox"  # synthetic stats from the sandbox provider
+    LIVE = "live"  # the real providers
+
+
+# The base URL settings, and the key each live provider cannot work without: tikwm serves
+# anonymous requests (its free tier is per IP), while the RapidAPI-style TikTok backup and the
+# Instagram API refuse requests without a key.
+_BASE_URLS = ("tiktok_primary_base_url", "tiktok_backup_base_url", "instagram_base_url")
+_LIVE_KEYS = ("tiktok_backup_api_key", "instagram_api_key")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # Inputs stay out of validation errors: they would print the API keys.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/viewledger"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -23,8 +37,8 @@ class Settings(BaseSettings):
     # served out of order by the pool's queue and the latency tail grows tenfold.
     db_max_overflow: int = 10
 
-    # Providers. Unset base URLs point at the sandbox `make run` starts on SANDBOX_PORT;
-    # production sets real ones.
+    # Providers: all three base URLs or none (see PROVIDER_MODE below). None set means the
+    # sandbox `make run` starts on SANDBOX_PORT; production sets real ones.
     tiktok_primary_base_url: str = ""
     tiktok_primary_api_key: str | None = None
     tiktok_backup_base_url: str = ""
@@ -82,20 +96,52 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101
 
+    # Provider mode
+    # `sandbox` or `live`. Unset, it follows the base URLs: none set -> `sandbox` (the local
+    # sandbox on SANDBOX_PORT), all three set -> `live`. Setting only some is refused, whatever
+    # the mode: a partial configuration never falls back to the sandbox. `live` also needs
+    # TIKTOK_BACKUP_API_KEY and INSTAGRAM_API_KEY (tikwm needs no key). `sandbox` with all three
+    # URLs set talks to a sandbox served elsewhere (tests, benchmarks).
+    provider_mode: ProviderMode = ProviderMode.SANDBOX
+    # A provider saying its quota is spent (tikwm's daily free limit) is not asked again for
+    # this long; the TikTok backup answers meanwhile.
+    provider_quota_cooldown_seconds: float = Field(900.0, gt=0)
+    # Where sandbox mode finds the sandbox when no base URL is set (compose: `sandbox`).
+    sandbox_host: str = "127.0.0.1"
+
     @property
     def sandbox_url(self) -> str:
-        return f"http://127.0.0.1:{self.sandbox_port}"
+        return f"http://{self.sandbox_host}:{self.sandbox_port}"
 
     @model_validator(mode="after")
-    def _default_to_sandbox(self) -> Self:
-        for name in ("tiktok_primary_base_url", "tiktok_backup_base_url", "instagram_base_url"):
-            if not getattr(self, name):
-                setattr(self, name, self.sandbox_url)
+    def _resolve_provider_mode(self) -> Self:
+        given = [name.upper() for name in _BASE_URLS if getattr(self, name)]
+        missing = [name.upper() for name in _BASE_URLS if not getattr(self, name)]
+        if given and missing:
+            raise ValueError(
+                f"{', '.join(given)} set but {', '.join(missing)} not: set all three provider "
+                "base URLs (PROVIDER_MODE=live) or none (the sandbox); a partial configuration "
+                "would mix real and synthetic stats"
+            )
+        if "provider_mode" not in self.model_fields_set:
+            self.provider_mode = ProviderMode.LIVE if given else ProviderMode.SANDBOX
+        if self.provider_mode is ProviderMode.LIVE:
+            missing += [name.upper() for name in _LIVE_KEYS if not getattr(self, name)]
+            if missing:
+                raise ValueError(
+                    f"PROVIDER_MODE=live needs {', '.join(missing)} (tikwm, the TikTok "
+                    "primary, needs no key); unset PROVIDER_MODE and every base URL for the "
+                    "sandbox"
+                )
+        for name in missing:
+            setattr(self, name.lower(), self.sandbox_url)
         return self
 
-    def uses_sandbox(self) -> bool:
-        urls = (self.tiktok_primary_base_url, self.tiktok_backup_base_url, self.instagram_base_url)
-        return any(url.rstrip("/") == self.sandbox_url for url in urls)
+    def runs_local_sandbox(self) -> bool:
+        """Whether `make run` must start the sandbox: sandbox mode on the default URLs."""
+        return self.provider_mode is ProviderMode.SANDBOX and any(
+            getattr(self, name).rstrip("/") == self.sandbox_url for name in _BASE_URLS
+        )
 
     # Webhooks. SECRET_KEY encrypts webhook signing secrets at rest. The default is a fixed,
     # public development key so the sandbox starts with no configuration; production must set

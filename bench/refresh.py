@@ -1,6 +1,6 @@
 """`python -m bench.refresh [--posts N] [--latency-ms L]`: the refresh engine against its limits.
 
-Runs `Engine.refresh_due` — the code the worker's sweeps run — end to end on a scratch
+Runs `Refresher.refresh_due` — the code the worker's sweeps run — end to end on a scratch
 database (`viewledger_bench_refresh`, dropped and migrated each run) and Redis database 14:
 
 1. paced: N TikTok + Instagram posts against the sandbox provider (a real child process on
@@ -39,7 +39,7 @@ from app.domain.enums import Platform
 from app.platforms.http import USER_AGENT, build_http_client
 from app.platforms.registry import build_clients
 from app.settings import Settings
-from app.workers.engine import Engine
+from app.workers.refresher import Refresher
 from app.workers.worker import pacers
 from bench import common, refresh_seed
 from bench.load import backends_cpu, backends_delta
@@ -71,6 +71,7 @@ def bench_settings(database_url: str, provider_url: str, **overrides: Any) -> Se
         tiktok_primary_base_url=provider_url,
         tiktok_backup_base_url=provider_url,
         instagram_base_url=provider_url,
+        provider_mode="sandbox",
         **overrides,
     )
 
@@ -98,7 +99,7 @@ async def run_engine(
         await clear_pacing(redis)
         gates, spacer = pacers(redis, settings)
         clients = build_clients(settings, http, {Platform.INSTAGRAM: spacer})
-        engine = Engine(create_sessionmaker(db), clients, settings, gates=gates)
+        engine = Refresher(create_sessionmaker(db), clients, settings, gates=gates)
         database = make_url(settings.database_url).database or ""
         cpu0, busy0 = common.own_cpu_seconds(), common.machine_busy_seconds()
         pg0 = backends_cpu(database)

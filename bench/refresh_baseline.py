@@ -1,5 +1,5 @@
 """The limit the engine is measured against: the same claims, parsing, decisions and writes
-as `Engine.refresh_due`, done straight with asyncpg in two round trips per batch.
+as `Refresher.refresh_due`, done straight with asyncpg in two round trips per batch.
 
 Per batch of posts (the engine's claim size per platform):
 1. one autocommit statement claims due posts under a lease (deadline-near posts first, like the
@@ -25,12 +25,12 @@ import asyncpg
 
 from app.domain import lifecycle, schedule
 from app.domain.enums import Platform, PostStatus
+from app.domain.policy import Policy
 from app.platforms import instagram, tiktok_primary
 from app.platforms.contract import FetchResult, VideoStats
 from app.platforms.http import Reply
 from app.settings import Settings
-from app.workers.apply import Policy
-from app.workers.engine import claim_size, policy_from
+from app.workers.refresher import claim_size
 from bench.providers import TIKTOK_ID_BASE, Slot
 
 _CLAIM = """
@@ -202,7 +202,7 @@ class Baseline:
         self._settings = settings
         self._pools = pools
         self._clock = clock
-        self.policy: Policy = policy_from(settings)
+        self.policy: Policy = Policy.from_settings(settings)
         self._parse = {
             Platform.TIKTOK: tiktok_primary.parse_reply,
             Platform.INSTAGRAM: instagram.parse_reply,

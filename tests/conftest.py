@@ -11,6 +11,7 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,6 +24,11 @@ from app.repositories import api_keys
 from app.settings import PROJECT_ROOT, Settings
 
 pytest_plugins = ["tests.engine_kit"]
+
+# Timing is measured in bench/, never asserted in tests: a slow example on a busy machine is
+# not a failure.
+hypothesis_settings.register_profile("viewledger", deadline=None)
+hypothesis_settings.load_profile("viewledger")
 
 
 def _test_settings() -> Settings:

@@ -18,8 +18,8 @@ from app.models import Campaign, CampaignMember, CpmTier, Creator, Organization,
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox, SyntheticVideo, create_app, synthetic_video
 from app.settings import Settings
-from app.workers.engine import Engine
 from app.workers.pacing import BatchGate, Spacer
+from app.workers.refresher import Refresher
 
 SM = async_sessionmaker[AsyncSession]
 
@@ -67,12 +67,18 @@ async def seed(
     cpm: str | None = "4.5000",
     cap: str | None = None,
     min_views: int | None = None,
+    finalize_after_days: int | None = None,
 ) -> Seeded:
     async with sessionmaker() as session:
         org = Organization(name="Engine")
         session.add(org)
         await session.flush()
-        campaign = Campaign(organization_id=org.id, name="Launch", min_views=min_views)
+        campaign = Campaign(
+            organization_id=org.id,
+            name="Launch",
+            min_views=min_views,
+            finalize_after_days=finalize_after_days,
+        )
         session.add(campaign)
         await session.flush()
         tier = None
@@ -146,14 +152,14 @@ async def http(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def make_engine(
+def make_refresher(
     committed: SM, fast: Settings, http: httpx.AsyncClient, redis: Redis, clock: Clock
-) -> Callable[[], Engine]:
-    def make() -> Engine:
+) -> Callable[[], Refresher]:
+    def make() -> Refresher:
         clients = build_clients(
             fast, http, {Platform.INSTAGRAM: Spacer(redis, "test:pace:instagram", 0)}
         )
         gates = {Platform.TIKTOK: BatchGate(redis, "test:pace:tiktok", 0)}
-        return Engine(committed, clients, fast, gates=gates, clock=clock)
+        return Refresher(committed, clients, fast, gates=gates, clock=clock)
 
     return make

@@ -68,6 +68,7 @@ def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dic
         "TIKTOK_PRIMARY_BASE_URL": sandbox_url,
         "TIKTOK_BACKUP_BASE_URL": sandbox_url,
         "INSTAGRAM_BASE_URL": sandbox_url,
+        "PROVIDER_MODE": "sandbox",  # a sandbox on its own port, not the default one
         "SWEEP_INTERVAL_SECONDS": "1",
         "HEARTBEAT_SECONDS": "1",
         "WORKER_METRICS_PORT": str(free_port()),

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform
 from app.models import CampaignDailyViews
-from app.repositories.analytics import daily_series
+from app.services.analytics import daily_series
 from app.settings import PROJECT_ROOT
-from app.workers.engine import Engine
+from app.workers.refresher import Refresher
 from tests.engine_kit import Clock, seed
 
 SM = async_sessionmaker[AsyncSession]
@@ -44,13 +44,13 @@ async def _rollup(committed: SM) -> list[tuple[uuid.UUID, date, int]]:
 
 
 async def test_the_migration_backfill_rebuilds_what_the_writer_keeps(
-    committed: SM, make_engine: Callable[[], Engine], clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
     await seed(committed, [(Platform.TIKTOK, str(9100 + i)) for i in range(4)], clock.now)
     await seed(committed, [(Platform.INSTAGRAM, f"Cx{i:09d}") for i in range(1, 3)], clock.now)
     for _ in range(3):  # three fetches of every post, a day apart
-        await make_engine().refresh_due(Platform.TIKTOK)
-        await make_engine().refresh_due(Platform.INSTAGRAM)
+        await make_refresher().refresh_due(Platform.TIKTOK)
+        await make_refresher().refresh_due(Platform.INSTAGRAM)
         clock.advance(days=1)
         async with committed() as session:
             await session.execute(

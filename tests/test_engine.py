@@ -15,9 +15,9 @@ from app.platforms.contract import FetchResult, VideoRef, VideoStats
 from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
 from app.settings import Settings
 from app.workers import claims, lifecycle_sweep
-from app.workers.apply import apply_results
 from app.workers.claims import DuePost
-from app.workers.engine import Engine
+from app.workers.refresher import Refresher
+from app.workers.results import write_results
 from tests.engine_kit import Clock, find_video, seed
 
 SM = async_sessionmaker[AsyncSession]
@@ -51,11 +51,11 @@ def _young(
 
 
 async def test_a_refresh_fills_stats_snapshot_publish_time_and_syncs_the_creator(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], sandbox: Sandbox, clock: Clock
 ) -> None:
     vid = _young(sandbox, clock)
     s = await seed(committed, [(Platform.TIKTOK, vid)], clock.now)
-    counts = await make_engine().refresh_due(Platform.TIKTOK)
+    counts = await make_refresher().refresh_due(Platform.TIKTOK)
     assert counts == {"refreshed": 1}
     video = sandbox.video(Platform.TIKTOK, vid)
     expected = video.counts_at(clock.now)
@@ -80,11 +80,11 @@ async def test_a_refresh_fills_stats_snapshot_publish_time_and_syncs_the_creator
     assert creator is not None
     assert (creator.handle, creator.platform_user_id) == (video.handle, video.user_id)
     # Nothing is due any more: a second sweep fetches nothing.
-    assert await make_engine().refresh_due(Platform.TIKTOK) == {}
+    assert await make_refresher().refresh_due(Platform.TIKTOK) == {}
 
 
 async def test_a_failing_video_is_recorded_and_isolated_from_its_batch(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], sandbox: Sandbox, clock: Clock
 ) -> None:
     good = [_young(sandbox, clock)]
     good.append(_young(sandbox, clock, skip=good))
@@ -97,7 +97,7 @@ async def test_a_failing_video_is_recorded_and_isolated_from_its_batch(
             update(Post).where(Post.platform_post_id == deleted).values(views=4321)
         )
         await session.commit()
-    counts = await make_engine().refresh_due(Platform.TIKTOK)
+    counts = await make_refresher().refresh_due(Platform.TIKTOK)
     assert counts == {"refreshed": 2, "failed": 1}
     failed = await _post(committed, s.posts[deleted])
     assert (failed.views, failed.last_error_code, failed.consecutive_failures) == (
@@ -111,18 +111,18 @@ async def test_a_failing_video_is_recorded_and_isolated_from_its_batch(
         assert (await _post(committed, s.posts[vid])).last_error is None
     # The streak grows while the video stays gone, and its stats stay as they were.
     clock.advance(minutes=11)
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
     again = await _post(committed, s.posts[deleted])
     assert (again.views, again.consecutive_failures) == (4321, 2)
     assert await _count(committed, StatsSnapshot, post_id=s.posts[deleted]) == 0
 
 
 async def test_primary_down_falls_back_to_the_backup_end_to_end(
-    committed: SM, make_engine: Callable[[], Engine], clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
     vid = tiktok_id(Magic.PRIMARY_DOWN)
     s = await seed(committed, [(Platform.TIKTOK, vid)], clock.now)
-    assert await make_engine().refresh_due(Platform.TIKTOK) == {"refreshed": 1}
+    assert await make_refresher().refresh_due(Platform.TIKTOK) == {"refreshed": 1}
     async with committed() as session:
         sources = (await session.scalars(select(StatsSnapshot.source))).all()
     assert sources == ["backup"]
@@ -130,14 +130,14 @@ async def test_primary_down_falls_back_to_the_backup_end_to_end(
 
 
 async def test_an_instagram_carousel_with_no_views_is_skipped_and_keeps_its_stats(
-    committed: SM, make_engine: Callable[[], Engine], clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
     code = instagram_shortcode(Magic.CAROUSEL)
     s = await seed(committed, [(Platform.INSTAGRAM, code)], clock.now)
     async with committed() as session:
         await session.execute(update(Post).values(views=500, likes=20))
         await session.commit()
-    assert await make_engine().refresh_due(Platform.INSTAGRAM) == {"skipped": 1}
+    assert await make_refresher().refresh_due(Platform.INSTAGRAM) == {"skipped": 1}
     post = await _post(committed, s.posts[code])
     assert (post.views, post.likes, post.last_error, post.consecutive_failures) == (
         500,
@@ -169,7 +169,7 @@ def _aged(
 
 
 async def test_seven_day_decisions_are_made_on_the_deadline_fetch(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], sandbox: Sandbox, clock: Clock
 ) -> None:
     taken: list[str] = []
     popular = _aged(sandbox, clock, 7, 8, lambda n: n >= 1000, taken)
@@ -180,7 +180,7 @@ async def test_seven_day_decisions_are_made_on_the_deadline_fetch(
     with_tier = await seed(
         committed, [(Platform.TIKTOK, v) for v in (popular, flop, young)], clock.now
     )
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
 
     finalized = await _post(committed, with_tier.posts[popular])
     views = sandbox.video(Platform.TIKTOK, popular).counts_at(clock.now).views
@@ -208,17 +208,17 @@ async def test_seven_day_decisions_are_made_on_the_deadline_fetch(
 
 
 async def test_without_a_tier_a_popular_video_waits_for_cpm_with_its_views_locked(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], sandbox: Sandbox, clock: Clock
 ) -> None:
     popular = _aged(sandbox, clock, 7, 9, lambda n: n >= 1000, [])
     s = await seed(committed, [(Platform.TIKTOK, popular)], clock.now, cpm=None)
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
     post = await _post(committed, s.posts[popular])
     assert (post.status, post.locked_views, post.earnings) == ("pending_cpm", post.views, None)
 
 
 async def test_finalized_views_and_earnings_never_change_while_tracking_goes_on(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], sandbox: Sandbox, clock: Clock
 ) -> None:
     growing = find_video(
         Platform.TIKTOK,
@@ -231,12 +231,12 @@ async def test_finalized_views_and_earnings_never_change_while_tracking_goes_on(
         ),
     )
     s = await seed(committed, [(Platform.TIKTOK, growing)], clock.now)
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
     locked = await _post(committed, s.posts[growing])
     assert locked.status == "finalized"
     assert locked.next_refresh_at is not None
     clock.now = locked.next_refresh_at + timedelta(days=1)
-    assert await make_engine().refresh_due(Platform.TIKTOK) == {"refreshed": 1}
+    assert await make_refresher().refresh_due(Platform.TIKTOK) == {"refreshed": 1}
     later = await _post(committed, s.posts[growing])
     assert later.views > locked.views
     assert (later.status, later.locked_views, later.earnings, later.finalized_at) == (
@@ -249,29 +249,29 @@ async def test_finalized_views_and_earnings_never_change_while_tracking_goes_on(
 
 
 async def test_old_posts_are_fetched_until_they_leave_the_30_day_window(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], sandbox: Sandbox, clock: Clock
 ) -> None:
     old = find_video(
         Platform.TIKTOK, sandbox.anchor, lambda v: clock.now - v.created_at > timedelta(days=31)
     )
     s = await seed(committed, [(Platform.TIKTOK, old)], clock.now)
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
     post = await _post(committed, s.posts[old])
     assert post.last_refreshed_at == clock.now
     assert post.next_refresh_at is None
     clock.advance(days=2)
-    assert await make_engine().refresh_due(Platform.TIKTOK) == {}
+    assert await make_refresher().refresh_due(Platform.TIKTOK) == {}
 
 
 async def test_two_engines_at_once_never_fetch_the_same_post(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], sandbox: Sandbox, clock: Clock
 ) -> None:
     ids: list[str] = []
     for _ in range(40):
         ids.append(_young(sandbox, clock, skip=ids))
     await seed(committed, [(Platform.TIKTOK, v) for v in ids], clock.now)
     first, second = await asyncio.gather(
-        make_engine().refresh_due(Platform.TIKTOK), make_engine().refresh_due(Platform.TIKTOK)
+        make_refresher().refresh_due(Platform.TIKTOK), make_refresher().refresh_due(Platform.TIKTOK)
     )
     assert first["refreshed"] + second["refreshed"] == 40
     fetched = [str(r.video_id) for r in sandbox.requests if r.provider == "tiktok_primary"]
@@ -280,7 +280,7 @@ async def test_two_engines_at_once_never_fetch_the_same_post(
 
 
 async def test_a_stale_deadline_is_fetched_first_and_decided_late_only_after_the_grace(
-    committed: SM, make_engine: Callable[[], Engine], fast: Settings, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], fast: Settings, clock: Clock
 ) -> None:
     gone = tiktok_id(Magic.DELETED, 7)
     s = await seed(committed, [(Platform.TIKTOK, gone)], clock.now)
@@ -295,7 +295,7 @@ async def test_a_stale_deadline_is_fetched_first_and_decided_late_only_after_the
             )
         )
         await session.commit()
-    engine = make_engine()
+    engine = make_refresher()
     grace = timedelta(hours=fast.decision_grace_hours)
     async with committed() as session:
         assert await lifecycle_sweep.sweep(session, clock.now, engine.policy, grace) == 0
@@ -320,7 +320,7 @@ async def test_a_stale_deadline_is_fetched_first_and_decided_late_only_after_the
 
 
 async def test_deciding_twice_changes_nothing(
-    committed: SM, make_engine: Callable[[], Engine], clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
     s = await seed(committed, [(Platform.TIKTOK, "111"), (Platform.TIKTOK, "222")], clock.now)
     async with committed() as session:
@@ -332,7 +332,7 @@ async def test_deciding_twice_changes_nothing(
         await session.execute(update(Post).where(Post.platform_post_id == "111").values(views=999))
         await session.execute(update(Post).where(Post.platform_post_id == "222").values(views=1000))
         await session.commit()
-    engine = make_engine()
+    engine = make_refresher()
     for _ in range(2):
         async with committed() as session:
             await lifecycle_sweep.sweep(session, clock.now, engine.policy, timedelta(hours=24))
@@ -344,7 +344,11 @@ async def test_deciding_twice_changes_nothing(
 
 
 async def test_a_lease_keeps_a_post_from_a_second_worker_until_it_runs_out(
-    committed: SM, make_engine: Callable[[], Engine], sandbox: Sandbox, clock: Clock, fast: Settings
+    committed: SM,
+    make_refresher: Callable[[], Refresher],
+    sandbox: Sandbox,
+    clock: Clock,
+    fast: Settings,
 ) -> None:
     vid = _young(sandbox, clock)
     s = await seed(committed, [(Platform.TIKTOK, vid)], clock.now)
@@ -356,14 +360,14 @@ async def test_a_lease_keeps_a_post_from_a_second_worker_until_it_runs_out(
             )
         )
         await session.commit()
-    assert await make_engine().refresh_due(Platform.TIKTOK) == {}
+    assert await make_refresher().refresh_due(Platform.TIKTOK) == {}
     clock.advance(seconds=fast.claim_lease_seconds + 1)
-    assert await make_engine().refresh_due(Platform.TIKTOK) == {"refreshed": 1}
+    assert await make_refresher().refresh_due(Platform.TIKTOK) == {"refreshed": 1}
     assert (await _post(committed, s.posts[vid])).lease_expires_at is None
 
 
 async def test_a_failing_post_past_its_deadline_keeps_its_backoff(
-    committed: SM, make_engine: Callable[[], Engine], fast: Settings, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], fast: Settings, clock: Clock
 ) -> None:
     gone = tiktok_id(Magic.DELETED, 8)
     s = await seed(committed, [(Platform.TIKTOK, gone)], clock.now)
@@ -372,7 +376,7 @@ async def test_a_failing_post_past_its_deadline_keeps_its_backoff(
             update(Post).values(published_at=clock.now - timedelta(days=7, hours=1))
         )
         await session.commit()
-    engine = make_engine()
+    engine = make_refresher()
     await engine.refresh_due(Platform.TIKTOK)  # fails, after the deadline: backoff scheduled
     backoff = (await _post(committed, s.posts[gone])).next_refresh_at
     assert backoff == clock.now + timedelta(seconds=fast.failed_fetch_retry_seconds)
@@ -386,7 +390,7 @@ async def test_a_failing_post_past_its_deadline_keeps_its_backoff(
 
 async def test_a_restored_post_is_decided_again_only_on_stats_fetched_after_the_restore(
     committed: SM,
-    make_engine: Callable[[], Engine],
+    make_refresher: Callable[[], Refresher],
     sandbox: Sandbox,
     clock: Clock,
 ) -> None:
@@ -399,7 +403,7 @@ async def test_a_restored_post_is_decided_again_only_on_stats_fetched_after_the_
         ),
     )
     s = await seed(committed, [(Platform.TIKTOK, growing)], clock.now, min_views=10**9)
-    engine = make_engine()
+    engine = make_refresher()
     await engine.refresh_due(Platform.TIKTOK)
     assert (await _post(committed, s.posts[growing])).status == "rejected"
     clock.advance(minutes=1)
@@ -427,10 +431,10 @@ async def test_a_restored_post_is_decided_again_only_on_stats_fetched_after_the_
 
 
 async def test_a_worker_that_outlived_its_lease_cannot_overwrite_its_successor(
-    committed: SM, make_engine: Callable[[], Engine], fast: Settings, clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], fast: Settings, clock: Clock
 ) -> None:
     s = await seed(committed, [(Platform.TIKTOK, "4444")], clock.now)
-    engine = make_engine()
+    engine = make_refresher()
 
     async def claim() -> DuePost:
         async with committed() as session:
@@ -440,8 +444,7 @@ async def test_a_worker_that_outlived_its_lease_cannot_overwrite_its_successor(
                 now=clock.now,
                 limit=1,
                 lease=timedelta(seconds=fast.claim_lease_seconds),
-                window=timedelta(days=30),
-                near_deadline=timedelta(days=6),
+                policy=engine.policy,
             )
             await session.commit()
             return post
@@ -451,7 +454,7 @@ async def test_a_worker_that_outlived_its_lease_cannot_overwrite_its_successor(
     fresh = await claim()
     late = VideoStats(1, 1, 1, 1, None, None, None, StatsSource.PRIMARY)
     async with committed() as session:
-        landed = await apply_results(session, [(stale, late)], clock.now, engine.policy)
+        landed = await write_results(session, [(stale, late)], clock.now, engine.policy)
         await session.commit()
     assert landed == {}
     post = await _post(committed, s.posts["4444"])
@@ -474,7 +477,7 @@ async def test_a_stopped_sweep_hands_back_its_claim_and_the_one_taken_ahead(
 ) -> None:
     await seed(committed, [(Platform.TIKTOK, str(7100 + i)) for i in range(6)], clock.now)
     small = fast.model_copy(update={"write_batch_max": 2, "tiktok_batch_size": 1})
-    engine = Engine(committed, {Platform.TIKTOK: _Stuck()}, small, clock=clock)
+    engine = Refresher(committed, {Platform.TIKTOK: _Stuck()}, small, clock=clock)
     sweep = asyncio.create_task(engine.refresh_due(Platform.TIKTOK))
     for _ in range(200):  # the first claim is being fetched, the next one taken ahead
         if await _leased(committed) == 4:

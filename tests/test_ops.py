@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.main import create_app
-from app.settings import Settings
+from app.settings import ProviderMode, Settings
 from tests import factories as f
 from tests.processes import cli
 
@@ -25,6 +25,27 @@ async def test_readiness_checks_postgres_migrations_and_redis(client: httpx.Asyn
     checks = response.json()["checks"]
     assert checks["postgresql:migrations"][0]["status"] == "pass"
     assert checks["redis:connection"][0]["status"] == "pass"
+
+
+async def test_readiness_shows_the_provider_mode(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    body = (await client.get("/health/ready")).json()
+    assert body["checks"]["providers:mode"] == [
+        {"status": "pass", "observedValue": "sandbox", "componentType": "component"}
+    ]
+    live = settings.model_copy(update={"provider_mode": ProviderMode.LIVE})
+    app = create_app(live, engine=engine, sessionmaker=sessionmaker)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as other,
+    ):
+        response = await other.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"]["providers:mode"][0]["observedValue"] == "live"
 
 
 async def test_readiness_is_503_naming_redis_when_redis_is_unreachable(

@@ -21,8 +21,8 @@ from app.platforms.sandbox import Sandbox
 from app.repositories import api_keys
 from app.settings import Settings
 from app.workers import lifecycle_sweep
-from app.workers.engine import Engine, claim_size
 from app.workers.heartbeat import HEARTBEATS
+from app.workers.refresher import Refresher, claim_size
 from tests.engine_kit import Clock, Seeded, find_video, seed
 
 SM = async_sessionmaker[AsyncSession]
@@ -53,7 +53,7 @@ async def api(settings: Settings, engine: AsyncEngine, committed: SM) -> AsyncIt
 async def test_an_on_demand_run_reports_progress_per_provider(
     committed: SM,
     api: ClientFor,
-    make_engine: Callable[[], Engine],
+    make_refresher: Callable[[], Refresher],
     clock: Clock,
     sandbox: Sandbox,
 ) -> None:
@@ -77,8 +77,8 @@ async def test_an_on_demand_run_reports_progress_per_provider(
         assert created.status_code == 202, created.text
         run = created.json()
         assert (run["kind"], run["status"], run["queued"]) == ("on_demand", "queued", 4)
-        await make_engine().refresh_due(Platform.TIKTOK)
-        await make_engine().refresh_due(Platform.INSTAGRAM)
+        await make_refresher().refresh_due(Platform.TIKTOK)
+        await make_refresher().refresh_due(Platform.INSTAGRAM)
         done = (await client.get(f"/v1/refresh-runs/{run['id']}")).json()
         assert (done["status"], done["refreshed"], done["failed"], done["skipped"]) == (
             "finished",
@@ -108,11 +108,11 @@ async def test_an_on_demand_run_reports_progress_per_provider(
 async def test_scheduled_sweeps_appear_as_runs(
     committed: SM,
     api: ClientFor,
-    make_engine: Callable[[], Engine],
+    make_refresher: Callable[[], Refresher],
     clock: Clock,
 ) -> None:
     s = await seed(committed, [(Platform.TIKTOK, "4242")], clock.now)
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
     async with await api(s) as client:
         runs = (await client.get("/v1/refresh-runs")).json()["data"]
     assert [(r["kind"], r["status"], r["queued"], r["refreshed"]) for r in runs] == [
@@ -126,7 +126,7 @@ async def test_a_sweep_of_many_claims_counts_every_post_once_in_its_run(
     s = await seed(committed, [(Platform.TIKTOK, str(8100 + i)) for i in range(5)], clock.now)
     small = fast.model_copy(update={"write_batch_max": 2})  # claims of two: three claims
     assert claim_size(small, Platform.TIKTOK) == 2
-    engine = Engine(committed, build_clients(small, http), small, clock=clock)
+    engine = Refresher(committed, build_clients(small, http), small, clock=clock)
     assert await engine.refresh_due(Platform.TIKTOK) == Counter(refreshed=5)
     async with await api(s) as client:
         runs = (await client.get("/v1/refresh-runs")).json()["data"]
@@ -138,7 +138,7 @@ async def test_a_sweep_of_many_claims_counts_every_post_once_in_its_run(
 async def test_analytics_follow_the_snapshots(
     committed: SM,
     api: ClientFor,
-    make_engine: Callable[[], Engine],
+    make_refresher: Callable[[], Refresher],
     clock: Clock,
     sandbox: Sandbox,
 ) -> None:
@@ -152,11 +152,11 @@ async def test_analytics_follow_the_snapshots(
         ),
     )
     s = await seed(committed, [(Platform.TIKTOK, vid)], clock.now)
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
     first = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
     first_day = clock.now.date()
     clock.advance(hours=7)
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)
     second = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
     post_id = s.posts[vid]
     async with await api(s) as client:
@@ -203,7 +203,7 @@ async def test_analytics_follow_the_snapshots(
 async def test_tier_assignments_racing_a_sweep_finalize_each_post_exactly_once(
     committed: SM,
     api: ClientFor,
-    make_engine: Callable[[], Engine],
+    make_refresher: Callable[[], Refresher],
     clock: Clock,
 ) -> None:
     videos = [(Platform.TIKTOK, str(5000 + i)) for i in range(10)]
@@ -215,7 +215,7 @@ async def test_tier_assignments_racing_a_sweep_finalize_each_post_exactly_once(
             )
         )
         await session.commit()
-    engine = make_engine()
+    engine = make_refresher()
     async with await api(s) as client:
         tier = (
             await client.post(
@@ -264,7 +264,7 @@ async def test_readiness_reports_the_worker_heartbeat(
 
 
 async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
-    committed: SM, api: ClientFor, make_engine: Callable[[], Engine], clock: Clock
+    committed: SM, api: ClientFor, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
     s = await seed(committed, [(Platform.TIKTOK, str(8000 + i)) for i in range(3)], clock.now)
     async with await api(s) as client:
@@ -276,15 +276,15 @@ async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
         assert (
             await client.post(f"/v1/posts/{rejected}/reject", json={"reason": "x"})
         ).status_code == 200
-        await make_engine().refresh_due(Platform.TIKTOK)
+        await make_refresher().refresh_due(Platform.TIKTOK)
         done = (await client.get(f"/v1/refresh-runs/{first['id']}")).json()
         assert (done["status"], done["refreshed"]) == ("finished", 2)
         # Sweeps within the hour share one scheduled run per platform.
         async with committed() as session:
             await session.execute(update(Post).values(next_refresh_at=clock.now))
             await session.commit()
-        await make_engine().refresh_due(Platform.TIKTOK)
-        await _make_due_and_refresh(committed, make_engine, clock)
+        await make_refresher().refresh_due(Platform.TIKTOK)
+        await _make_due_and_refresh(committed, make_refresher, clock)
         scheduled = (await client.get("/v1/refresh-runs", params={"kind": "scheduled"})).json()[
             "data"
         ]
@@ -292,11 +292,11 @@ async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
 
 
 async def _make_due_and_refresh(
-    committed: SM, make_engine: Callable[[], Engine], clock: Clock
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
     async with committed() as session:
         await session.execute(
             update(Post).where(Post.status != "rejected").values(next_refresh_at=clock.now)
         )
         await session.commit()
-    await make_engine().refresh_due(Platform.TIKTOK)
+    await make_refresher().refresh_due(Platform.TIKTOK)

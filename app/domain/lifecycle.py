@@ -1,23 +1,28 @@
 """The post lifecycle as pure functions: what a post becomes at its deadline, what it earns,
-and which manual transitions are allowed. No I/O; routers and jobs apply the results with
-guarded UPDATEs so each transition happens once."""
+and which manual transitions are allowed. No I/O; the services and the worker apply the
+results through the one transition writer (app/repositories/transitions.py).
+
+A rule that a query needs has its SQL form here too (`*_sql`, a SQLAlchemy expression over
+the columns the caller passes in), right beside the Python one; tests/test_rule_parity.py
+checks that PostgreSQL and Python agree. No query retypes a rule in SQL text."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Numeric, SQLColumnExpression, case, cast, func
 
 from app.domain.enums import PostStatus
+from app.domain.errors import Conflict
 
 CENT = Decimal("0.01")
+# Days are exactly 24 h, in Python and in SQL alike: calendar days would move with DST.
+SECONDS_PER_DAY = 86_400
 
 
-class TransitionError(Exception):
+class TransitionError(Conflict):
     """A status change the lifecycle does not allow; `code` names the rule."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,27 @@ def rules_for(
     campaign_min_views: int | None,
     campaign_finalize_days: int | None,
 ) -> Rules:
+    """A campaign's own rules: its overrides where it has them, else the defaults."""
     return Rules(
         min_views=default_min_views if campaign_min_views is None else campaign_min_views,
         finalize_after=timedelta(
             days=default_finalize_days if campaign_finalize_days is None else campaign_finalize_days
         ),
     )
+
+
+def finalize_days_sql(
+    campaign_finalize_days: SQLColumnExpression[Any], default_finalize_days: int
+) -> ColumnElement[int]:
+    """`rules_for(...).finalize_after` in whole days, in SQL."""
+    return func.coalesce(campaign_finalize_days, default_finalize_days)
+
+
+def min_views_sql(
+    campaign_min_views: SQLColumnExpression[Any], default_min_views: int
+) -> ColumnElement[int]:
+    """`rules_for(...).min_views`, in SQL."""
+    return func.coalesce(campaign_min_views, default_min_views)
 
 
 def deadline(aged_from: datetime, rules: Rules, decide_after: datetime | None = None) -> datetime:
@@ -62,10 +82,31 @@ def deadline(aged_from: datetime, rules: Rules, decide_after: datetime | None = 
     return max(due, decide_after) if decide_after else due
 
 
+def deadline_sql(
+    aged_from: SQLColumnExpression[Any],
+    finalize_days: SQLColumnExpression[Any],
+    decide_after: SQLColumnExpression[Any],
+) -> ColumnElement[datetime]:
+    """`deadline()` in SQL. `finalize_days` is `finalize_days_sql(...)`. make_interval(secs)
+    adds exact seconds; an interval of days would follow the session's DST rules."""
+    due = aged_from + func.make_interval(0, 0, 0, 0, 0, 0, finalize_days * SECONDS_PER_DAY)
+    # greatest() ignores NULLs, as max() over the present values does.
+    return func.greatest(due, decide_after)
+
+
 def earnings(locked_views: int, tier: Tier) -> Decimal:
-    """min(views x cpm / 1000, cap), rounded half-up to cents once, here and nowhere else."""
+    """min(views x cpm / 1000, cap), rounded half-up to cents once."""
     amount = (Decimal(locked_views) * tier.cpm / 1000).quantize(CENT, rounding=ROUND_HALF_UP)
     return amount if tier.cap is None else min(amount, tier.cap)
+
+
+def earnings_sql(
+    views: SQLColumnExpression[Any], cpm: SQLColumnExpression[Any], cap: SQLColumnExpression[Any]
+) -> ColumnElement[Decimal]:
+    """`earnings()` in SQL. PostgreSQL's round(numeric) rounds halves away from zero, which
+    for amounts that are never negative is half-up. NULL when there is no tier (cpm NULL)."""
+    amount = func.round(cast(views, Numeric) * cpm / 1000, 2)
+    return case((cap.is_(None), amount), else_=func.least(amount, cap))
 
 
 def decide(views: int, tier: Tier | None, rules: Rules) -> Decision:

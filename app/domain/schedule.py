@@ -1,8 +1,13 @@
-"""When a post is next due for a fetch. Pure: the engine stores the answer in
-posts.next_refresh_at, and the claim query reads it."""
+"""When a post is next due for a fetch, and which posts a claim may take. Pure: the writer
+stores `next_refresh()` in posts.next_refresh_at, and the claim, the refresh runs and the
+worker's lag gauge select with the `*_sql` forms beside each rule (parity-tested against the
+Python ones in tests/test_rule_parity.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_
 
 from app.domain.enums import PostStatus
 
@@ -37,6 +42,72 @@ def next_refresh(
     due = now + interval
     if status is PostStatus.TRACKING and deadline is not None and now < deadline < due:
         due = deadline
-    if due >= aged_from + cadence.window:
+    if not in_window(aged_from, due, cadence.window):
         return None
     return due
+
+
+def in_window(aged_from: datetime, at: datetime, window: timedelta) -> bool:
+    """Whether a post of this age is still refreshed at `at` (30 days from publishing)."""
+    return at < aged_from + window
+
+
+def in_window_sql(
+    aged_from: SQLColumnExpression[Any], at: datetime, window: timedelta
+) -> ColumnElement[bool]:
+    # Rearranged so the column stands alone and its index serves the range.
+    return aged_from > at - window
+
+
+def is_free(status: PostStatus, lease_expires_at: datetime | None, now: datetime) -> bool:
+    """A post a claim may take whenever it is due: not rejected, and held by no worker."""
+    return status is not PostStatus.REJECTED and (
+        lease_expires_at is None or lease_expires_at < now
+    )
+
+
+def is_free_sql(
+    status: SQLColumnExpression[Any], lease_expires_at: SQLColumnExpression[Any], now: datetime
+) -> ColumnElement[bool]:
+    return and_(
+        status != PostStatus.REJECTED,
+        or_(lease_expires_at.is_(None), lease_expires_at < now),
+    )
+
+
+def is_due(
+    status: PostStatus,
+    next_refresh_at: datetime | None,
+    lease_expires_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """A post a claim may take now: free, and scheduled by now."""
+    return (
+        is_free(status, lease_expires_at, now)
+        and next_refresh_at is not None
+        and next_refresh_at <= now
+    )
+
+
+def is_due_sql(
+    status: SQLColumnExpression[Any],
+    next_refresh_at: SQLColumnExpression[Any],
+    lease_expires_at: SQLColumnExpression[Any],
+    now: datetime,
+) -> ColumnElement[bool]:
+    return and_(is_free_sql(status, lease_expires_at, now), next_refresh_at <= now)
+
+
+def is_urgent(status: PostStatus, deadline: datetime, now: datetime, cadence: Cadence) -> bool:
+    """A tracking post within one active interval of its deadline: claimed ahead of every
+    other due post, so its decision is made on stats from its deadline."""
+    return status is PostStatus.TRACKING and deadline - cadence.active <= now
+
+
+def is_urgent_sql(
+    status: SQLColumnExpression[Any],
+    deadline: SQLColumnExpression[Any],
+    now: datetime,
+    cadence: Cadence,
+) -> ColumnElement[bool]:
+    return and_(status == PostStatus.TRACKING, deadline <= now + cadence.active)

@@ -35,13 +35,14 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        self._open_for = cooldown_seconds  # this opening's cool-down (longer after `trip`)
         self._probing = False  # a half-open trial request is in flight
 
     @property
     def state(self) -> BreakerState:
         if self._opened_at is None:
             return BreakerState.CLOSED
-        if self._clock() - self._opened_at < self._cooldown:
+        if self._clock() - self._opened_at < self._open_for:
             return BreakerState.OPEN
         return BreakerState.HALF_OPEN
 
@@ -74,4 +75,18 @@ class CircuitBreaker:
                     self._failures,
                 )
             self._opened_at = self._clock()
+            self._open_for = self._cooldown
             self._probing = False
+
+    def trip(self, seconds: float) -> None:
+        """Open now, for `seconds` (at least the normal cool-down), whatever the count: the
+        provider said it will not serve us for a while (a spent quota)."""
+        seconds = max(seconds, self._cooldown)
+        if self._opened_at is None or self._probing:
+            log.warning(
+                "%s: circuit open for %gs: the provider's quota is spent", self.name, seconds
+            )
+        self._failures += 1
+        self._opened_at = self._clock()
+        self._open_for = seconds
+        self._probing = False

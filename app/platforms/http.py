@@ -1,15 +1,22 @@
 """The network edge every provider shares: one long-lived httpx client per process, and the
 one place where transport exceptions become `FetchError`s."""
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
 from app.domain.enums import StatsSource
-from app.platforms.contract import FetchError, FetchErrorKind, FetchResult
+from app.platforms.contract import (
+    RAW_MAX_BYTES,
+    FetchError,
+    FetchErrorKind,
+    FetchResult,
+    VideoStats,
+)
 from app.platforms.fields import Json, Malformed
 from app.settings import Settings
 
@@ -80,6 +87,10 @@ def http_error(reply: Reply, source: StatsSource) -> FetchError:
     if reply.status in (401, 403):
         return FetchError(FetchErrorKind.AUTH, text, source)
     if reply.status == 429:
+        if "quota" in detail.lower():
+            # RapidAPI's "You have exceeded the MONTHLY quota for Requests on your current
+            # plan": spent until the plan resets, so retrying within seconds is pointless.
+            return FetchError(FetchErrorKind.QUOTA_EXHAUSTED, text, source, reply.retry_after)
         return FetchError(FetchErrorKind.RATE_LIMITED, text, source, reply.retry_after)
     return FetchError(FetchErrorKind.UPSTREAM, text, source, reply.retry_after)
 
@@ -92,9 +103,20 @@ def parse_json_reply(
     if reply.status != 200:
         return http_error(reply, source)
     try:
-        return parse(Json.decode(reply.body))
+        return with_raw(parse(Json.decode(reply.body)), reply.body)
     except Malformed as exc:
         return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", source)
+
+
+def with_raw(result: FetchResult, body: bytes) -> FetchResult:
+    """Stats carry the answer they were read from (and its SHA-256) for provenance."""
+    if not isinstance(result, VideoStats):
+        return result
+    return replace(
+        result,
+        raw=body if len(body) <= RAW_MAX_BYTES else None,
+        raw_sha256=hashlib.sha256(body).hexdigest(),
+    )
 
 
 def _message(body: bytes) -> str:

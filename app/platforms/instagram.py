@@ -5,6 +5,11 @@ The media object comes as `xdt_shortcode_media` (current) or `shortcode_media` (
 `__typename` spelled with or without the `XDT` prefix. Null media means deleted or private;
 Instagram does not say which. A 401 carrying `require_login` is Instagram throttling
 anonymous reads, not a bad key.
+
+Views are `video_play_count` (every play, the number Instagram shows on reels), falling back
+to `video_view_count` (the older, smaller metric) on answers without it; both are present on
+current reels and differ several-fold, so the field read is kept with the stats. Older
+timeline nodes have an `owner` with only an `id`, and comments in `edge_media_to_comment`.
 """
 
 from urllib.parse import quote
@@ -16,12 +21,13 @@ from app.platforms.contract import (
     FetchError,
     FetchErrorKind,
     FetchResult,
+    SkipCode,
     Skipped,
     VideoRef,
     VideoStats,
 )
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, http_error, send
+from app.platforms.http import Reply, http_error, send, with_raw
 from app.platforms.urls import canonical_url
 
 SOURCE = StatsSource.INSTAGRAM
@@ -56,7 +62,7 @@ def parse_reply(reply: Reply) -> FetchResult:
             )
         if reply.status != 200:
             return http_error(reply, SOURCE)
-        return _parse(Json.decode(reply.body))
+        return with_raw(_parse(Json.decode(reply.body)), reply.body)
     except Malformed as exc:
         return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", SOURCE)
 
@@ -78,12 +84,13 @@ def _parse(body: Json) -> FetchResult:
     if media is None:
         return FetchError(FetchErrorKind.NOT_FOUND, "post not found or private", SOURCE)
     kind = media["__typename"].text().removeprefix("XDT")
-    views_field = media.get("video_play_count") or media.get("video_view_count")
-    views = views_field.count() if views_field is not None else None
+    views_field = "video_play_count" if media.has("video_play_count") else "video_view_count"
+    views_member = media.get(views_field)
+    views = views_member.count() if views_member is not None else None
     if kind == "GraphSidecar" and not views:
-        return Skipped("carousel_zero_views", SOURCE)
+        return Skipped("carousel_zero_views", SOURCE, SkipCode.CAROUSEL)
     if kind == "GraphImage" and views is None:
-        return Skipped("photo_has_no_views", SOURCE)
+        return Skipped("photo_has_no_views", SOURCE, SkipCode.PHOTO)
     if views is None:
         raise Malformed(f"{media.path} has neither video_play_count nor video_view_count")
     likes = media.get("edge_media_preview_like") or media["edge_liked_by"]
@@ -98,4 +105,5 @@ def _parse(body: Json) -> FetchResult:
         platform_user_id=owner.optional_text("id") if owner else None,
         published_at=media.optional_timestamp("taken_at_timestamp"),
         source=SOURCE,
+        views_field=views_field,
     )

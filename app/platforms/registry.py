@@ -31,6 +31,7 @@ def build_tiktok(
         TikTokBackup(http, settings.tiktok_backup_base_url, settings.tiktok_backup_api_key),
         Retrier(RetryPolicy.from_settings(settings), pace=pace),
         breaker,
+        quota_cooldown_seconds=settings.provider_quota_cooldown_seconds,
     )
 
 

@@ -3,6 +3,9 @@ answer, and a circuit breaker so a primary that is down costs nothing per video.
 
 The backup is asked when:
 - the primary's retries are spent (upstream failures, rate limits),
+- the primary's quota is spent (tikwm's daily "Free Api Limit"): at once, without retrying,
+  and the breaker opens for `quota_cooldown_seconds` so the next videos skip the primary
+  until then (one trial request after that, as after any opening),
 - the primary says "not found" (it cannot tell deleted from private from a glitch, so the
   backup's answer is the one that counts),
 - the primary rejects our key,
@@ -32,12 +35,19 @@ class TikTokClient:
     platform = Platform.TIKTOK
 
     def __init__(
-        self, primary: Provider, backup: Provider, retrier: Retrier, breaker: CircuitBreaker
+        self,
+        primary: Provider,
+        backup: Provider,
+        retrier: Retrier,
+        breaker: CircuitBreaker,
+        *,
+        quota_cooldown_seconds: float = 900.0,
     ) -> None:
         self._primary = primary
         self._backup = backup
         self._retrier = retrier
         self.breaker = breaker
+        self._quota_cooldown = quota_cooldown_seconds
 
     async def fetch(self, video: VideoRef) -> FetchResult:
         deadline = self._retrier.deadline()
@@ -67,7 +77,9 @@ class TikTokClient:
             # Timed out or cancelled: a failure, and it must release a half-open trial.
             self.breaker.record_failure()
             raise
-        if isinstance(result, FetchError) and result.kind in _PRIMARY_FAILURES:
+        if isinstance(result, FetchError) and result.kind is FetchErrorKind.QUOTA_EXHAUSTED:
+            self.breaker.trip(self._quota_cooldown)
+        elif isinstance(result, FetchError) and result.kind in _PRIMARY_FAILURES:
             self.breaker.record_failure()
         else:
             self.breaker.record_success()

@@ -2,9 +2,20 @@
 `GET {base}/api/post/detail?videoId=ID`.
 
 Unlike the primary it tells deleted (10204) from private post (10216) and private account
-(10222). Counts come as numbers in `stats` and as strings in `statsV2`; the numbers saturate
-at 2^31-1 on the biggest videos while the strings stay exact, so `statsV2` wins when present.
+(10222). 10204 is "item unavailable", and its `statusMsg` says why when there is one:
+- `cross_border_violation_ur`: withheld from the region the request came from (the video
+  exists and plays elsewhere) -> `withheld`;
+- `author_status,status_reviewing` (any `..._reviewing`/`..._review` token): held back while
+  TikTok reviews the video or its author -> `under_review`;
+- `item_privacy_authorization&status_deleted`, empty or anything else -> `not_found`.
+Neither of the first two is a deletion.
+
+Counts come as numbers in `stats` and as strings in `statsV2`; the numbers are rounded
+(44200000) and saturate at 2^31-1 on the biggest videos while the strings stay exact, so
+`statsV2` wins when present. Old answers (2021) have only `stats`.
 """
+
+import re
 
 import httpx
 
@@ -41,22 +52,39 @@ def parse_reply(reply: Reply) -> FetchResult:
     return parse_json_reply(reply, SOURCE, _parse)
 
 
+_REVIEWING = re.compile(r"review", re.IGNORECASE)
+_WITHHELD = re.compile(r"cross_border|region|geo_?block", re.IGNORECASE)
+
+
+def _unavailable(status_msg: str) -> FetchError:
+    """What a 10204 means, from its `statusMsg` tokens (comma or ampersand separated)."""
+    tokens = [t for t in re.split(r"[,&\s]+", status_msg) if t]
+    detail = f" ({status_msg})" if status_msg else ""
+    if any(_WITHHELD.search(t) for t in tokens):
+        return FetchError(FetchErrorKind.WITHHELD, f"video withheld in this region{detail}", SOURCE)
+    if any(_REVIEWING.search(t) for t in tokens):
+        return FetchError(FetchErrorKind.UNDER_REVIEW, f"video under review{detail}", SOURCE)
+    return FetchError(FetchErrorKind.NOT_FOUND, f"video not found or deleted{detail}", SOURCE)
+
+
 def _parse(body: Json) -> FetchResult:
     status = body["statusCode"].count()
     if status == STATUS_NOT_FOUND:
-        return FetchError(FetchErrorKind.NOT_FOUND, "video not found or deleted", SOURCE)
+        return _unavailable(_status_msg(body))
     if status == STATUS_PRIVATE_POST:
         return FetchError(FetchErrorKind.PRIVATE, "video is private", SOURCE)
     if status == STATUS_PRIVATE_ACCOUNT:
         return FetchError(FetchErrorKind.PRIVATE, "account is private", SOURCE)
     if status != 0:
-        msg = body.optional_text("statusMsg") or body.optional_text("status_msg") or ""
-        return FetchError(FetchErrorKind.UPSTREAM, f"statusCode {status}: {msg}", SOURCE)
+        return FetchError(
+            FetchErrorKind.UPSTREAM, f"statusCode {status}: {_status_msg(body)}", SOURCE
+        )
     item = body["itemInfo"]["itemStruct"]
     author = item["author"]
     counts = _Counts(item)
+    views, views_field = counts.required_with_path("playCount")
     return VideoStats(
-        views=counts.required("playCount"),
+        views=views,
         likes=counts.required("diggCount"),
         comments=counts.required("commentCount"),
         shares=counts.optional("shareCount"),
@@ -64,7 +92,12 @@ def _parse(body: Json) -> FetchResult:
         platform_user_id=author.optional_text("id"),
         published_at=item.optional_timestamp("createTime"),
         source=SOURCE,
+        views_field=views_field,
     )
+
+
+def _status_msg(body: Json) -> str:
+    return body.optional_text("statusMsg") or body.optional_text("status_msg") or ""
 
 
 class _Counts:
@@ -76,14 +109,22 @@ class _Counts:
             raise Malformed(f"{item.path} has neither stats nor statsV2")
 
     def optional(self, key: str) -> int | None:
+        found = self._find(key)
+        return found[0] if found is not None else None
+
+    def required(self, key: str) -> int:
+        return self.required_with_path(key)[0]
+
+    def required_with_path(self, key: str) -> tuple[int, str]:
+        """The count and where it was read, e.g. (1776621, "statsV2.playCount")."""
+        found = self._find(key)
+        if found is None:
+            raise Malformed(f"{self._tables[0].path}.{key} is missing")
+        return found
+
+    def _find(self, key: str) -> tuple[int, str] | None:
         for table in self._tables:
             value = table.get(key)
             if value is not None:
-                return value.count()
+                return value.count(), f"{table.path.rsplit('.', 1)[-1]}.{key}"
         return None
-
-    def required(self, key: str) -> int:
-        value = self.optional(key)
-        if value is None:
-            raise Malformed(f"{self._tables[0].path}.{key} is missing")
-        return value

@@ -1,9 +1,17 @@
 """TikTok primary: a tikwm-style API. `POST {base}/api/` with the video URL as a form field.
 
-Errors arrive as HTTP 200 with `code: -1` and a human `msg`; the two that matter are
-"Url parsing is failed" (invalid, deleted or private: it cannot tell which) and
-"Free Api Limit" (rate limited).
+Errors arrive as HTTP 200 with `code: -1` and a human `msg`; the ones that matter are
+"Url parsing is failed" (invalid, deleted, private, withheld...: it cannot tell which) and
+"Free Api Limit", which comes in two kinds:
+- "Free Api Limit: 1 request/second." is pacing (rate limited, ask again in a second);
+- "Free Api Limit: 10000 request/ 1 day." is the free plan's daily quota per egress IP:
+  spent until it resets, so it is `quota_exhausted`, never retried within seconds.
+
+Older answers (2021) have no `share_count` and no `author.id`; photo-mode posts (`images`,
+duration 0) report their views in `play_count` like videos and are counted like videos.
 """
+
+import re
 
 import httpx
 
@@ -53,7 +61,18 @@ def _parse(body: Json) -> FetchResult:
         platform_user_id=author.optional_text("id"),
         published_at=data.optional_timestamp("create_time"),
         source=SOURCE,
+        views_field="play_count",
     )
+
+
+# "Free Api Limit: 1 request/second.", "Free Api Limit: 10000 request/ 1 day."
+_LIMIT = re.compile(
+    r"Free Api Limit:\s*\d+\s*requests?\s*/\s*(\d*)\s*(second|sec|minute|min|hour|day)",
+    re.IGNORECASE,
+)
+_PERIOD_SECONDS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "day": 86400}
+# Limits over a longer period than this are quotas: waiting them out is not a retry.
+_LONGEST_PACING_SECONDS = 60
 
 
 def _error(code: str, msg: str) -> FetchError:
@@ -63,5 +82,15 @@ def _error(code: str, msg: str) -> FetchError:
             FetchErrorKind.NOT_FOUND, f"not found, deleted or private ({msg})", SOURCE
         )
     if "Free Api Limit" in msg:
-        return FetchError(FetchErrorKind.RATE_LIMITED, msg, SOURCE)
+        return _limit(msg)
     return FetchError(FetchErrorKind.UPSTREAM, f"code {code}: {msg}", SOURCE)
+
+
+def _limit(msg: str) -> FetchError:
+    match = _LIMIT.search(msg)
+    if match is None:  # a limit we cannot read: pacing, the cautious guess
+        return FetchError(FetchErrorKind.RATE_LIMITED, msg, SOURCE)
+    period = int(match[1] or 1) * _PERIOD_SECONDS[match[2].lower()]
+    if period > _LONGEST_PACING_SECONDS:
+        return FetchError(FetchErrorKind.QUOTA_EXHAUSTED, f"quota exhausted ({msg})", SOURCE)
+    return FetchError(FetchErrorKind.RATE_LIMITED, msg, SOURCE, retry_after=float(period))

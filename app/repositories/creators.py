@@ -6,14 +6,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
-from app.errors import conflict, not_found
 from app.models import CampaignMember, Creator
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, fetch_page
 
 
-async def get(session: AsyncSession, org: uuid.UUID, creator_id: uuid.UUID) -> Creator:
-    return await get_owned(session, Creator, org, creator_id, "creator")
+async def get(session: AsyncSession, org: uuid.UUID, creator_id: uuid.UUID) -> Creator | None:
+    return await get_owned(session, Creator, org, creator_id)
 
 
 async def by_handle(
@@ -21,7 +20,7 @@ async def by_handle(
 ) -> Creator | None:
     stmt = select(Creator).where(
         Creator.organization_id == org,
-        Creator.platform == platform.value,
+        Creator.platform == platform,
         func.lower(Creator.handle) == handle.lower(),
     )
     return (await session.scalars(stmt)).first()
@@ -37,17 +36,15 @@ async def list_page(
 ) -> tuple[Sequence[Creator], str | None]:
     stmt = select(Creator).where(Creator.organization_id == org)
     if platform is not None:
-        stmt = stmt.where(Creator.platform == platform.value)
+        stmt = stmt.where(Creator.platform == platform)
     if handle is not None:
         stmt = stmt.where(func.lower(Creator.handle) == handle.removeprefix("@").lower())
     return await fetch_page(session, stmt, Creator.id, Sort(None, True), cursor, limit)
 
 
 async def create(session: AsyncSession, org: uuid.UUID, fields: dict[str, Any]) -> Creator:
-    if await by_handle(session, org, fields["platform"], fields["handle"]):
-        raise conflict(
-            "creator_exists", "A creator with that handle already exists on that platform."
-        )
+    """The unique indexes refuse a handle or user id the platform already has here
+    (app/errors.py names the constraint's code)."""
     creator = Creator(organization_id=org, **fields)
     session.add(creator)
     await session.flush()
@@ -63,15 +60,6 @@ async def get_member(
     session: AsyncSession, campaign_id: uuid.UUID, creator_id: uuid.UUID
 ) -> CampaignMember | None:
     return await session.get(CampaignMember, (campaign_id, creator_id))
-
-
-async def require_member(
-    session: AsyncSession, campaign_id: uuid.UUID, creator_id: uuid.UUID
-) -> CampaignMember:
-    member = await get_member(session, campaign_id, creator_id)
-    if member is None:
-        raise not_found("member")
-    return member
 
 
 async def list_members(
@@ -93,8 +81,6 @@ async def add_member(
     creator_id: uuid.UUID,
     cpm_tier_id: uuid.UUID | None,
 ) -> CampaignMember:
-    if await get_member(session, campaign_id, creator_id):
-        raise conflict("member_exists", "The creator is already in the campaign.")
     member = CampaignMember(
         organization_id=org, campaign_id=campaign_id, creator_id=creator_id, cpm_tier_id=cpm_tier_id
     )

@@ -2,6 +2,9 @@
 `WHERE (sort, id) > (value, id)`. With an index on (scope, sort, id) a page deep into a
 million rows costs the same as the first; OFFSET would read and discard every row before it."""
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,8 +15,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.errors import invalid
-from app.schemas.common import decode_cursor, encode_cursor
+from app.domain.errors import InvalidCursor
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,7 @@ async def fetch_page(
         try:
             parsed = [sort.parse(v) for v in values[:-1]] + [uuid.UUID(str(values[-1]))]
         except (TypeError, ValueError):
-            raise invalid(
-                "invalid_cursor", "The cursor is not one this API returned.", "/query/cursor"
-            ) from None
+            raise InvalidCursor from None
         after = (
             tuple_(*keys) < tuple_(*parsed) if sort.descending else tuple_(*keys) > tuple_(*parsed)
         )
@@ -65,3 +65,19 @@ async def fetch_page(
     last = rows[-1]
     values = [getattr(last, k.key) for k in keys]
     return rows, encode_cursor([v.isoformat() if isinstance(v, datetime) else v for v in values])
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError):
+        values = None
+    if not isinstance(values, list) or len(values) != size:
+        raise InvalidCursor
+    return values

@@ -2,7 +2,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, exists, select, update
+from sqlalchemy import Row, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform, PostStatus
@@ -20,8 +20,8 @@ SORTS = {
 
 async def get(
     session: AsyncSession, org: uuid.UUID, post_id: uuid.UUID, *, for_update: bool = False
-) -> Post:
-    return await get_owned(session, Post, org, post_id, "post", for_update=for_update)
+) -> Post | None:
+    return await get_owned(session, Post, org, post_id, for_update=for_update)
 
 
 async def exists_in_campaign(
@@ -30,7 +30,7 @@ async def exists_in_campaign(
     stmt = select(
         exists().where(
             Post.campaign_id == campaign_id,
-            Post.platform == platform.value,
+            Post.platform == platform,
             Post.platform_post_id == platform_post_id,
         )
     )
@@ -45,9 +45,9 @@ async def list_page(
     if campaign_id is not None:
         stmt = stmt.where(Post.campaign_id == campaign_id)
     if query.status:
-        stmt = stmt.where(Post.status.in_([s.value for s in query.status]))
+        stmt = stmt.where(Post.status.in_(query.status))
     if query.platform is not None:
-        stmt = stmt.where(Post.platform == query.platform.value)
+        stmt = stmt.where(Post.platform == query.platform)
     if query.creator_id is not None:
         stmt = stmt.where(Post.creator_id == query.creator_id)
     if query.published_from is not None:
@@ -58,54 +58,14 @@ async def list_page(
     return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit)
 
 
-async def transition(
-    session: AsyncSession,
-    post: Post,
-    to: PostStatus,
-    *,
-    code: str,
-    reason: str | None,
-    actor_key_id: uuid.UUID | None,
-    values: dict[str, Any] | None = None,
-) -> Post | None:
-    """Move the post from the status it was read in to `to`, once. The UPDATE is guarded by
-    that status, so a concurrent transition (a sweep, another request) makes this one a no-op
-    and returns None; on success the event row is written in the same transaction."""
-    from_status = post.status
-    stmt = (
-        update(Post)
-        .where(Post.id == post.id, Post.status == from_status)
-        .values(status=to.value, **(values or {}))
-        .returning(Post)
-        .execution_options(populate_existing=True)
-    )
-    updated = (await session.scalars(stmt)).first()
-    if updated is None:
-        return None
-    session.add(
-        PostEvent(
-            organization_id=post.organization_id,
-            post_id=post.id,
-            from_status=from_status,
-            to_status=to.value,
-            code=code,
-            reason=reason,
-            actor_key_id=actor_key_id,
-        )
-    )
-    await session.flush()
-    return updated
-
-
 async def last_rejected_from(session: AsyncSession, post_id: uuid.UUID) -> PostStatus | None:
     stmt = (
         select(PostEvent.from_status)
-        .where(PostEvent.post_id == post_id, PostEvent.to_status == PostStatus.REJECTED.value)
+        .where(PostEvent.post_id == post_id, PostEvent.to_status == PostStatus.REJECTED)
         .order_by(PostEvent.id.desc())
         .limit(1)
     )
-    value = await session.scalar(stmt)
-    return None if value is None else PostStatus(value)
+    return await session.scalar(stmt)
 
 
 async def events(session: AsyncSession, post_id: uuid.UUID) -> Sequence[PostEvent]:

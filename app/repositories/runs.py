@@ -1,109 +1,123 @@
 import uuid
+from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import schedule
 from app.domain.enums import Platform
-from app.models import RefreshRun, RefreshRunCount
+from app.models import Post, RefreshRun, RefreshRunCount
 from app.repositories.common import get_owned
 from app.repositories.pagination import Sort, fetch_page
-from app.schemas.runs import OutcomeCounts, RunCreate, RunOut
 
-# Mark the posts in scope due now and count them toward the run. Rejected posts and posts
-# outside the refresh window are never refreshed, forced or not; a post another run is
-# already waiting for stays with that run (one run per post, so each run can finish).
-_QUEUE = text(
-    """
-    WITH marked AS (
-        UPDATE posts SET refresh_run_id = :run, next_refresh_at = least(next_refresh_at, :now)
-        WHERE organization_id = :org
-          AND status <> 'rejected'
-          AND refresh_run_id IS NULL
-          AND aged_from > :window_start
-          AND (CAST(:campaign AS uuid) IS NULL OR campaign_id = :campaign)
-          AND (CAST(:platform AS text) IS NULL OR platform = :platform)
-          AND (CAST(:post_ids AS uuid[]) IS NULL OR id = ANY(CAST(:post_ids AS uuid[])))
-          AND (:force OR next_refresh_at <= :now)
-          -- A post a worker holds right now is being refreshed already.
-          AND (lease_expires_at IS NULL OR lease_expires_at < :now)
-        RETURNING platform
-    )
-    SELECT platform, count(*) FROM marked GROUP BY platform
-    """
-)
+
+@dataclass(frozen=True)
+class RunScope:
+    """Which of the organization's posts an on-demand run covers (None: no narrowing)."""
+
+    campaign_id: uuid.UUID | None = None
+    platform: Platform | None = None
+    post_ids: list[uuid.UUID] | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """As kept in refresh_runs.scope: JSON, the narrowings only."""
+        scope: dict[str, Any] = {}
+        if self.campaign_id is not None:
+            scope["campaign_id"] = str(self.campaign_id)
+        if self.platform is not None:
+            scope["platform"] = self.platform.value
+        if self.post_ids is not None:
+            scope["post_ids"] = [str(i) for i in self.post_ids]
+        return scope
 
 
 async def create(
-    session: AsyncSession, org: uuid.UUID, body: RunCreate, now: datetime, window_start: datetime
+    session: AsyncSession,
+    org: uuid.UUID,
+    scope: RunScope,
+    *,
+    force: bool,
+    now: datetime,
+    window: timedelta,
 ) -> tuple[RefreshRun, list[Platform]]:
-    """The run, and the platforms that have posts to refresh in it."""
-    scope = body.model_dump(mode="json", exclude={"force"}, exclude_none=True)
-    run = RefreshRun(organization_id=org, kind="on_demand", scope=scope, force=body.force)
+    """The run, and the platforms that have posts to refresh in it. The posts in scope are
+    marked due now and counted toward the run. Rejected posts and posts outside the refresh
+    window are never refreshed, forced or not; a post another run is already waiting for
+    stays with that run (one run per post, so each run can finish)."""
+    run = RefreshRun(organization_id=org, kind="on_demand", scope=scope.stored(), force=force)
     session.add(run)
     await session.flush()
-    rows = (
-        await session.execute(
-            _QUEUE,
-            {
-                "run": run.id,
-                "org": org,
-                "now": now,
-                "window_start": window_start,
-                "campaign": body.campaign_id,
-                "platform": body.platform.value if body.platform else None,
-                "post_ids": body.post_ids,
-                "force": body.force,
-            },
+    due = schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now)
+    # Forced: due whenever it is scheduled; a post a worker holds is being refreshed already.
+    free = schedule.is_free_sql(Post.status, Post.lease_expires_at, now)
+    stmt = (
+        update(Post)
+        .where(
+            Post.organization_id == org,
+            Post.refresh_run_id.is_(None),
+            schedule.in_window_sql(Post.aged_from, now, window),
+            free if force else due,
         )
-    ).all()
-    run.queued = sum(n for _, n in rows)
+        .values(refresh_run_id=run.id, next_refresh_at=func.least(Post.next_refresh_at, now))
+        .returning(Post.platform)
+    )
+    if scope.campaign_id is not None:
+        stmt = stmt.where(Post.campaign_id == scope.campaign_id)
+    if scope.platform is not None:
+        stmt = stmt.where(Post.platform == scope.platform)
+    if scope.post_ids is not None:
+        stmt = stmt.where(Post.id.in_(scope.post_ids))
+    marked = Counter((await session.scalars(stmt)).all())
+    run.queued = sum(marked.values())
     if run.queued == 0:
         run.started_at = run.finished_at = now
     await session.flush()
     await session.refresh(run)
-    return run, [Platform(p) for p, _ in rows]
+    return run, sorted(marked)
 
 
-async def present(session: AsyncSession, runs: Sequence[RefreshRun]) -> list[RunOut]:
-    counts = (
-        await session.scalars(
-            select(RefreshRunCount).where(RefreshRunCount.run_id.in_([r.id for r in runs]))
+async def scheduled_since(
+    session: AsyncSession, orgs: set[uuid.UUID], platform: Platform, since: datetime
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Each organization's latest scheduled run of the platform started since `since`."""
+    rows = await session.execute(
+        select(RefreshRun.organization_id, RefreshRun.id)
+        .ext(distinct_on(RefreshRun.organization_id))
+        .where(
+            RefreshRun.organization_id.in_(orgs),
+            RefreshRun.kind == "scheduled",
+            RefreshRun.scope["platform"].astext == platform.value,
+            RefreshRun.started_at >= since,
         )
-    ).all()
-    by_run: dict[uuid.UUID, dict[str, OutcomeCounts]] = {r.id: {} for r in runs}
-    for c in counts:
-        slot = by_run[c.run_id].setdefault(c.source, OutcomeCounts())
-        setattr(slot, c.outcome, c.count)
-    out = []
-    for run in runs:
-        sources = by_run[run.id]
-        total = {
-            o: sum(getattr(s, o) for s in sources.values())
-            for o in ("refreshed", "failed", "skipped")
-        }
-        status = "finished" if run.finished_at else "running" if run.started_at else "queued"
-        out.append(
-            RunOut(
-                id=run.id,
-                kind=run.kind,
-                status=status,
-                scope=run.scope,
-                force=run.force,
-                queued=run.queued,
-                by_source=sources,
-                created_at=run.created_at,
-                started_at=run.started_at,
-                finished_at=run.finished_at,
-                **total,
-            )
-        )
-    return out
+        .order_by(RefreshRun.organization_id, RefreshRun.id.desc())
+    )
+    return {org: run_id for org, run_id in rows.all()}
 
 
-async def get(session: AsyncSession, org: uuid.UUID, run_id: uuid.UUID) -> RefreshRun:
-    return await get_owned(session, RefreshRun, org, run_id, "refresh_run")
+async def start_scheduled(
+    session: AsyncSession, org: uuid.UUID, platform: Platform, now: datetime
+) -> uuid.UUID:
+    run = RefreshRun(
+        organization_id=org, kind="scheduled", scope={"platform": platform.value}, started_at=now
+    )
+    session.add(run)
+    await session.flush()
+    return run.id
+
+
+async def counts(session: AsyncSession, run_ids: list[uuid.UUID]) -> Sequence[RefreshRunCount]:
+    """The runs' outcome counts, per source and outcome."""
+    stmt = select(RefreshRunCount).where(RefreshRunCount.run_id.in_(run_ids))
+    return (await session.scalars(stmt)).all()
+
+
+async def get(session: AsyncSession, org: uuid.UUID, run_id: uuid.UUID) -> RefreshRun | None:
+    return await get_owned(session, RefreshRun, org, run_id)
 
 
 async def list_page(

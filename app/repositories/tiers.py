@@ -5,39 +5,17 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import conflict, invalid, not_found
 from app.models import CpmTier, Post
 from app.repositories.common import save_changes
 
 
-async def _find(
+async def get(
     session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID
 ) -> CpmTier | None:
+    """One of the campaign's own tiers, or None."""
     tier = await session.get(CpmTier, tier_id)
     if tier is None or tier.organization_id != org or tier.campaign_id != campaign_id:
         return None
-    return tier
-
-
-async def get(
-    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID
-) -> CpmTier:
-    """A tier named in the path (404)."""
-    tier = await _find(session, org, campaign_id, tier_id)
-    if tier is None:
-        raise not_found("cpm_tier")
-    return tier
-
-
-async def for_campaign(
-    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID, pointer: str
-) -> CpmTier:
-    """A tier named in a request body: it must be one of the campaign's own tiers (422)."""
-    tier = await _find(session, org, campaign_id, tier_id)
-    if tier is None:
-        raise invalid(
-            "cpm_tier_not_in_campaign", "The campaign has no CPM tier with that id.", pointer
-        )
     return tier
 
 
@@ -62,8 +40,10 @@ async def update(session: AsyncSession, tier: CpmTier, changes: dict[str, Any]) 
     return await save_changes(session, tier, changes)
 
 
+async def in_use(session: AsyncSession, tier_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(exists().where(Post.cpm_tier_id == tier_id))))
+
+
 async def delete(session: AsyncSession, tier: CpmTier) -> None:
-    if await session.scalar(select(exists().where(Post.cpm_tier_id == tier.id))):
-        raise conflict("cpm_tier_in_use", "Posts use this tier; assign them another one first.")
     await session.delete(tier)
     await session.flush()

@@ -7,10 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from app.deps import Session, Viewer
+from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES, invalid
 from app.repositories import analytics, campaigns, posts
 from app.schemas.analytics import CampaignAnalytics, StatsPoint
 from app.schemas.common import Moment
+from app.services import analytics as analytics_service
 
 router = APIRouter(tags=["analytics"], responses=PROBLEM_RESPONSES)
 
@@ -27,12 +29,13 @@ async def posts_stats(
     bucket: Literal["hour", "day"] = "day",
 ) -> list[StatsPoint]:
     """The post's snapshots, one point per bucket (the highest counts seen in it)."""
-    post = await posts.get(session, who.organization_id, post_id)
+    post = found(await posts.get(session, who.organization_id, post_id), "post")
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=30)
     if start >= end:
         raise invalid("invalid_range", "`from` must be before `to`.", "/query/from")
-    return await analytics.post_series(session, post.id, start, end, bucket)
+    rows = await analytics.post_series(session, post.id, start, end, bucket)
+    return [StatsPoint.model_validate(r._mapping) for r in rows]
 
 
 @router.get("/v1/campaigns/{campaign_id}/analytics")
@@ -47,7 +50,7 @@ async def campaigns_analytics(
     totals, and daily views: one entry per UTC day of the last `days`, today included, with
     the views gained that day and the total at its end, as the refreshes recorded them for
     every post of the campaign (a post rejected later keeps its part of the history)."""
-    campaign = await campaigns.get(session, who.organization_id, campaign_id)
+    campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     today = datetime.now(UTC).date()
     window = (today - timedelta(days=days - 1), today)
-    return await analytics.campaign(session, campaign.id, campaign.currency, window, top)
+    return await analytics_service.campaign(session, campaign.id, campaign.currency, window, top)

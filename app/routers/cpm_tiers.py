@@ -5,9 +5,11 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.deps import Editor, Session, Viewer
+from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, tiers
 from app.schemas.campaigns import TierCreate, TierOut, TierUpdate
+from app.services import campaigns as campaign_service
 
 router = APIRouter(
     prefix="/v1/campaigns/{campaign_id}/cpm-tiers", tags=["cpm-tiers"], responses=PROBLEM_RESPONSES
@@ -18,14 +20,14 @@ router = APIRouter(
 async def cpm_tiers_create(
     campaign_id: uuid.UUID, body: TierCreate, session: Session, who: Editor
 ) -> TierOut:
-    campaign = await campaigns.get(session, who.organization_id, campaign_id)
+    campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     tier = await tiers.create(session, who.organization_id, campaign.id, body.model_dump())
     return TierOut.model_validate(tier)
 
 
 @router.get("")
 async def cpm_tiers_list(campaign_id: uuid.UUID, session: Session, who: Viewer) -> list[TierOut]:
-    campaign = await campaigns.get(session, who.organization_id, campaign_id)
+    campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     return [TierOut.model_validate(t) for t in await tiers.list_all(session, campaign.id)]
 
 
@@ -34,7 +36,7 @@ async def cpm_tiers_update(
     campaign_id: uuid.UUID, tier_id: uuid.UUID, body: TierUpdate, session: Session, who: Editor
 ) -> TierOut:
     """Changes apply to posts finalized from now on; locked earnings never change."""
-    tier = await tiers.get(session, who.organization_id, campaign_id, tier_id)
+    tier = found(await tiers.get(session, who.organization_id, campaign_id, tier_id), "cpm_tier")
     changes = body.model_dump(exclude_unset=True)
     return TierOut.model_validate(await tiers.update(session, tier, changes))
 
@@ -44,6 +46,6 @@ async def cpm_tiers_delete(
     campaign_id: uuid.UUID, tier_id: uuid.UUID, session: Session, who: Editor
 ) -> Response:
     """Refused (409) while any post uses the tier; members' defaults are cleared."""
-    tier = await tiers.get(session, who.organization_id, campaign_id, tier_id)
-    await tiers.delete(session, tier)
+    tier = found(await tiers.get(session, who.organization_id, campaign_id, tier_id), "cpm_tier")
+    await campaign_service.delete_tier(session, tier)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Query, status
 
 from app.deps import Editor, Session, Viewer
 from app.domain.enums import Platform
+from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
 from app.schemas.common import Cursor, Limit, Page
@@ -35,13 +36,15 @@ async def creators_list(
 
 @router.get("/{creator_id}")
 async def creators_get(creator_id: uuid.UUID, session: Session, who: Viewer) -> CreatorOut:
-    return CreatorOut.model_validate(await creators.get(session, who.organization_id, creator_id))
+    return CreatorOut.model_validate(
+        found(await creators.get(session, who.organization_id, creator_id), "creator")
+    )
 
 
 @router.patch("/{creator_id}")
 async def creators_update(
     creator_id: uuid.UUID, body: CreatorUpdate, session: Session, who: Editor
 ) -> CreatorOut:
-    creator = await creators.get(session, who.organization_id, creator_id)
+    creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
     changes = body.model_dump(exclude_unset=True)
     return CreatorOut.model_validate(await creators.update(session, creator, changes))

@@ -3,7 +3,8 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from app.deps import Admin, Session, Viewer
-from app.errors import PROBLEM_RESPONSES, not_found
+from app.domain.errors import NotFound
+from app.errors import PROBLEM_RESPONSES
 from app.models import Organization
 from app.repositories import api_keys
 from app.schemas.keys import KeyCreate, KeyCreated, KeyOut, Me
@@ -36,6 +37,6 @@ async def api_keys_revoke(
     key_id: uuid.UUID, request: Request, session: Session, who: Admin
 ) -> Response:
     if not await api_keys.revoke(session, who.organization_id, key_id):
-        raise not_found("api_key")
+        raise NotFound("api_key")
     request.app.state.principals.clear()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

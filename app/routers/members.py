@@ -5,10 +5,12 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.deps import Editor, Session, Viewer
+from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.models import CampaignMember, Creator
-from app.repositories import campaigns, creators, tiers
+from app.repositories import campaigns, creators
 from app.schemas.creators import CreatorOut, MemberCreate, MemberOut, MemberUpdate
+from app.services import members
 
 router = APIRouter(
     prefix="/v1/campaigns/{campaign_id}/members", tags=["members"], responses=PROBLEM_RESPONSES
@@ -29,18 +31,16 @@ def _member_out(member: CampaignMember, creator: Creator) -> MemberOut:
 async def members_create(
     campaign_id: uuid.UUID, body: MemberCreate, session: Session, who: Editor
 ) -> MemberOut:
-    org = who.organization_id
-    campaign = await campaigns.get(session, org, campaign_id)
-    creator = await creators.get(session, org, body.creator_id)
-    if body.cpm_tier_id is not None:
-        await tiers.for_campaign(session, org, campaign.id, body.cpm_tier_id, "/body/cpm_tier_id")
-    member = await creators.add_member(session, org, campaign.id, creator.id, body.cpm_tier_id)
-    return _member_out(member, creator)
+    return _member_out(
+        *await members.add(
+            session, who.organization_id, campaign_id, body.creator_id, body.cpm_tier_id
+        )
+    )
 
 
 @router.get("")
 async def members_list(campaign_id: uuid.UUID, session: Session, who: Viewer) -> list[MemberOut]:
-    campaign = await campaigns.get(session, who.organization_id, campaign_id)
+    campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     return [_member_out(m, c) for m, c in await creators.list_members(session, campaign.id)]
 
 
@@ -49,14 +49,11 @@ async def members_update(
     campaign_id: uuid.UUID, creator_id: uuid.UUID, body: MemberUpdate, session: Session, who: Editor
 ) -> MemberOut:
     """Changes the default tier for posts added from now on."""
-    org = who.organization_id
-    campaign = await campaigns.get(session, org, campaign_id)
-    member = await creators.require_member(session, campaign.id, creator_id)
-    if body.cpm_tier_id is not None:
-        await tiers.for_campaign(session, org, campaign.id, body.cpm_tier_id, "/body/cpm_tier_id")
-    member.cpm_tier_id = body.cpm_tier_id
-    await session.flush()
-    return _member_out(member, await creators.get(session, org, creator_id))
+    return _member_out(
+        *await members.change_tier(
+            session, who.organization_id, campaign_id, creator_id, body.cpm_tier_id
+        )
+    )
 
 
 @router.delete("/{creator_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -64,7 +61,5 @@ async def members_delete(
     campaign_id: uuid.UUID, creator_id: uuid.UUID, session: Session, who: Editor
 ) -> Response:
     """The creator can add no more posts; their existing posts stay and keep being tracked."""
-    campaign = await campaigns.get(session, who.organization_id, campaign_id)
-    member = await creators.require_member(session, campaign.id, creator_id)
-    await session.delete(member)
+    await members.remove(session, who.organization_id, campaign_id, creator_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.deps import Admin, AppSettings, Editor, Http, Session, Viewer
+from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, posts
 from app.schemas.common import Page
@@ -35,7 +36,7 @@ async def posts_create(
 ) -> PostOut:
     """Add a video by URL (short links are followed on the platform's own hosts) or by
     platform and post id. The creator must already be a member of the campaign."""
-    campaign = await campaigns.get(session, who.organization_id, campaign_id)
+    campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     post = await post_service.create(session, http, settings, who, campaign, body)
     return PostOut.model_validate(post)
 
@@ -46,7 +47,7 @@ async def campaign_posts_list(
 ) -> Page[PostOut]:
     rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
     if not rows:  # only an empty page needs to tell "no posts" from "no such campaign"
-        await campaigns.get(session, who.organization_id, campaign_id)
+        found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -60,7 +61,9 @@ async def posts_list(
 
 @router.get("/v1/posts/{post_id}")
 async def posts_get(post_id: uuid.UUID, session: Session, who: Viewer) -> PostOut:
-    return PostOut.model_validate(await posts.get(session, who.organization_id, post_id))
+    return PostOut.model_validate(
+        found(await posts.get(session, who.organization_id, post_id), "post")
+    )
 
 
 @router.patch("/v1/posts/{post_id}")
@@ -100,5 +103,5 @@ async def posts_mark_paid(
 
 @router.get("/v1/posts/{post_id}/events")
 async def posts_events(post_id: uuid.UUID, session: Session, who: Viewer) -> list[EventOut]:
-    post = await posts.get(session, who.organization_id, post_id)
+    post = found(await posts.get(session, who.organization_id, post_id), "post")
     return [EventOut.model_validate(e) for e in await posts.events(session, post.id)]

@@ -2,17 +2,21 @@
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import AppSettings, Editor, Session, Viewer
 from app.domain.enums import Platform
+from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
+from app.models import RefreshRun
 from app.repositories import campaigns, runs
 from app.schemas.common import Cursor, Limit, Page
-from app.schemas.runs import RunCreate, RunOut
+from app.schemas.runs import OutcomeCounts, RunCreate, RunOut
 
 router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"], responses=PROBLEM_RESPONSES)
 log = logging.getLogger(__name__)
@@ -28,6 +32,37 @@ async def _kick(request: Request, platforms: list[Platform]) -> None:
         log.warning("could not enqueue refresh_now: %r", exc)
 
 
+async def _present(session: AsyncSession, rows: Sequence[RefreshRun]) -> list[RunOut]:
+    by_run: dict[uuid.UUID, dict[str, OutcomeCounts]] = {r.id: {} for r in rows}
+    for c in await runs.counts(session, [r.id for r in rows]):
+        slot = by_run[c.run_id].setdefault(c.source, OutcomeCounts())
+        setattr(slot, c.outcome, c.count)
+    out = []
+    for run in rows:
+        sources = by_run[run.id]
+        total = {
+            o: sum(getattr(s, o) for s in sources.values())
+            for o in ("refreshed", "failed", "skipped")
+        }
+        state = "finished" if run.finished_at else "running" if run.started_at else "queued"
+        out.append(
+            RunOut(
+                id=run.id,
+                kind=run.kind,
+                status=state,
+                scope=run.scope,
+                force=run.force,
+                queued=run.queued,
+                by_source=sources,
+                created_at=run.created_at,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                **total,
+            )
+        )
+    return out
+
+
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def refresh_runs_create(
     body: RunCreate,
@@ -40,13 +75,18 @@ async def refresh_runs_create(
     """Queue a refresh of the posts in scope (all of the organization's by default). Only due
     posts unless `force`. Answers at once; follow the run with `GET /v1/refresh-runs/{id}`."""
     if body.campaign_id is not None:
-        await campaigns.get(session, who.organization_id, body.campaign_id)
-    now = datetime.now(UTC)
-    window_start = now - timedelta(days=settings.refresh_window_days)
-    run, platforms = await runs.create(session, who.organization_id, body, now, window_start)
+        found(await campaigns.get(session, who.organization_id, body.campaign_id), "campaign")
+    run, platforms = await runs.create(
+        session,
+        who.organization_id,
+        runs.RunScope(body.campaign_id, body.platform, body.post_ids),
+        force=body.force,
+        now=datetime.now(UTC),
+        window=timedelta(days=settings.refresh_window_days),
+    )
     # Background tasks run after the response, so after the commit: the worker finds the run.
     background.add_task(_kick, request, platforms)
-    return (await runs.present(session, [run]))[0]
+    return (await _present(session, [run]))[0]
 
 
 @router.get("")
@@ -59,10 +99,10 @@ async def refresh_runs_list(
 ) -> Page[RunOut]:
     """Newest first. Scheduled sweeps record one run per platform per hour."""
     rows, next_cursor = await runs.list_page(session, who.organization_id, kind, cursor, limit)
-    return Page(data=await runs.present(session, rows), next_cursor=next_cursor)
+    return Page(data=await _present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/{run_id}")
 async def refresh_runs_get(run_id: uuid.UUID, session: Session, who: Viewer) -> RunOut:
-    run = await runs.get(session, who.organization_id, run_id)
-    return (await runs.present(session, [run]))[0]
+    run = found(await runs.get(session, who.organization_id, run_id), "refresh_run")
+    return (await _present(session, [run]))[0]

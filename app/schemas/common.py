@@ -1,8 +1,5 @@
 """Field types shared by the request and response models."""
 
-import base64
-import binascii
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -16,8 +13,6 @@ from pydantic import (
     Field,
     StringConstraints,
 )
-
-from app.errors import invalid
 
 T = TypeVar("T")
 
@@ -124,19 +119,3 @@ class Page(Output, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
     )
-
-
-def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (binascii.Error, ValueError):
-        values = None
-    if not isinstance(values, list) or len(values) != size:
-        raise invalid("invalid_cursor", "The cursor is not one this API returned.", "/query/cursor")
-    return values

@@ -1,18 +1,19 @@
-"""Adding posts and the manual lifecycle actions. Each action reads the post, asks the pure
-lifecycle rules whether the change is allowed, and applies it with a guarded transition; if a
-concurrent change wins the race, the action re-reads and answers from the new state."""
+"""Adding posts and the manual lifecycle actions. Each action reads the post FOR UPDATE, asks
+the pure lifecycle rules whether the change is allowed, and applies it through the one
+transition writer, which also records its event."""
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.domain import lifecycle
 from app.domain.enums import CampaignStatus, PostStatus
-from app.errors import conflict, invalid
-from app.models import Campaign, Creator, Post, PostEvent
+from app.domain.errors import Conflict, InvalidInput, found
+from app.models import Campaign, Creator, Post
 from app.platforms import shortlinks
 from app.platforms.urls import (
     PostRef,
@@ -22,8 +23,10 @@ from app.platforms.urls import (
     normalize_post_id,
     parse_video_url,
 )
-from app.repositories import creators, posts, tiers
+from app.repositories import creators, posts, transitions
+from app.repositories.transitions import Transition
 from app.schemas.posts import PostCreate
+from app.services.campaigns import tier_for
 from app.settings import Settings
 
 
@@ -35,11 +38,11 @@ async def _reference(body: PostCreate, http: httpx.AsyncClient, settings: Settin
         try:
             return PostRef(body.platform, normalize_post_id(body.platform, body.post_id))
         except UrlError as exc:
-            raise invalid("invalid_post_id", str(exc), "/body/post_id") from None
+            raise InvalidInput("invalid_post_id", str(exc), "post_id") from None
     try:
         ref = parse_video_url(body.url)
     except UrlError as exc:
-        raise invalid("invalid_url", str(exc), "/body/url") from None
+        raise InvalidInput("invalid_url", str(exc), "url") from None
     if isinstance(ref, ShortLink):
         try:
             return await shortlinks.resolve(
@@ -49,7 +52,7 @@ async def _reference(body: PostCreate, http: httpx.AsyncClient, settings: Settin
                 hop_timeout=settings.shortlink_timeout_seconds,
             )
         except shortlinks.ShortLinkError as exc:
-            raise invalid("short_link_unresolved", str(exc), "/body/url") from None
+            raise InvalidInput("short_link_unresolved", str(exc), "url") from None
     return ref
 
 
@@ -59,23 +62,21 @@ async def _creator(
     if body.creator_id is not None:
         creator = await session.get(Creator, body.creator_id)
         if creator is None or creator.organization_id != org:
-            raise invalid("creator_not_found", "No creator with that id.", "/body/creator_id")
+            raise InvalidInput("creator_not_found", "No creator with that id.", "creator_id")
         if creator.platform != ref.platform:
-            raise invalid(
+            raise InvalidInput(
                 "platform_mismatch",
                 f"The creator is on {creator.platform}; the video is on {ref.platform}.",
-                "/body/creator_id",
+                "creator_id",
             )
         return creator
     if ref.handle is None:
-        raise invalid(
-            "creator_required",
-            "The URL does not name the creator; send creator_id.",
-            "/body/creator_id",
+        raise InvalidInput(
+            "creator_required", "The URL does not name the creator; send creator_id.", "creator_id"
         )
     creator = await creators.by_handle(session, org, ref.platform, ref.handle)
     if creator is None:
-        raise conflict(
+        raise Conflict(
             "creator_not_member",
             f"No {ref.platform} creator @{ref.handle} is in this campaign; add the creator and "
             "make them a member first.",
@@ -92,49 +93,69 @@ async def create(
     body: PostCreate,
 ) -> Post:
     if campaign.status == CampaignStatus.ENDED:
-        raise conflict("campaign_ended", "The campaign has ended; it takes no new posts.")
+        raise Conflict("campaign_ended", "The campaign has ended; it takes no new posts.")
     ref = await _reference(body, http, settings)
     org = principal.organization_id
     creator = await _creator(session, org, body, ref)
     member = await creators.get_member(session, campaign.id, creator.id)
     if member is None:
-        raise conflict(
+        raise Conflict(
             "creator_not_member",
             f"Creator @{creator.handle} is not a member of this campaign; add them first.",
         )
     tier_id = member.cpm_tier_id
     if body.cpm_tier_id is not None:
-        tier_id = (
-            await tiers.for_campaign(
-                session, org, campaign.id, body.cpm_tier_id, "/body/cpm_tier_id"
-            )
-        ).id
+        tier_id = (await tier_for(session, org, campaign.id, body.cpm_tier_id)).id
     if await posts.exists_in_campaign(session, campaign.id, ref.platform, ref.post_id):
-        raise conflict("post_exists", "This video is already in the campaign.")
+        raise Conflict("post_exists", "This video is already in the campaign.")
     post = Post(
         organization_id=org,
         campaign_id=campaign.id,
         creator_id=creator.id,
-        platform=ref.platform.value,
+        platform=ref.platform,
         platform_post_id=ref.post_id,
         url=canonical_url(ref.platform, ref.post_id, creator.handle),
-        status=PostStatus.TRACKING.value,
+        status=PostStatus.TRACKING,
         cpm_tier_id=tier_id,
     )
     session.add(post)
     await session.flush()
-    session.add(
-        PostEvent(
-            organization_id=org,
-            post_id=post.id,
-            from_status=None,
-            to_status=PostStatus.TRACKING.value,
-            code="created",
-            reason=None,
-            actor_key_id=principal.key_id,
-        )
+    await session.refresh(post)
+    await transitions.created(session, post, principal.key_id)
+    return post
+
+
+async def _locked(session: AsyncSession, org: uuid.UUID, post_id: uuid.UUID) -> Post:
+    return found(await posts.get(session, org, post_id, for_update=True), "post")
+
+
+async def _move(
+    session: AsyncSession,
+    principal: Principal,
+    post: Post,
+    to: PostStatus,
+    code: str,
+    reason: str | None,
+    values: dict[str, Any],
+) -> Post:
+    """One manual transition through the transition writer. The post was read FOR UPDATE,
+    so nothing else can change its status before the writer's guarded UPDATE."""
+    landed = await transitions.apply(
+        session,
+        [
+            Transition(
+                post_id=post.id,
+                from_status=post.status,
+                to_status=to,
+                code=code,
+                reason=reason,
+                actor_key_id=principal.key_id,
+                values=values,
+            )
+        ],
+        datetime.now(UTC),
     )
-    await session.flush()
+    assert landed, "the post is locked FOR UPDATE"
     await session.refresh(post)
     return post
 
@@ -143,28 +164,21 @@ async def assign_tier(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, tier_id: uuid.UUID | None
 ) -> Post:
     org = principal.organization_id
-    post = await posts.get(session, org, post_id, for_update=True)
-    status = PostStatus(post.status)
-    lifecycle.check_tier_assignment(status)
-    tier = (
-        None
-        if tier_id is None
-        else await tiers.for_campaign(session, org, post.campaign_id, tier_id, "/body/cpm_tier_id")
-    )
-    if status is PostStatus.PENDING_CPM and tier is not None:
+    post = await _locked(session, org, post_id)
+    lifecycle.check_tier_assignment(post.status)
+    tier = None if tier_id is None else await tier_for(session, org, post.campaign_id, tier_id)
+    if post.status is PostStatus.PENDING_CPM and tier is not None:
         assert post.locked_views is not None  # locked when the post became pending_cpm
         amount = lifecycle.earnings(post.locked_views, lifecycle.Tier(tier.cpm, tier.cap))
-        finalized = await posts.transition(
+        return await _move(
             session,
+            principal,
             post,
             PostStatus.FINALIZED,
-            code="tier_assigned",
-            reason=f"Tier {tier.name} assigned; {post.locked_views:,} locked views.",
-            actor_key_id=principal.key_id,
-            values={"cpm_tier_id": tier.id, "earnings": amount, "finalized_at": func.now()},
+            "tier_assigned",
+            f"Tier {tier.name} assigned; {post.locked_views:,} locked views.",
+            {"cpm_tier_id": tier.id, "earnings": amount, "finalized_at": datetime.now(UTC)},
         )
-        assert finalized is not None  # the row is locked FOR UPDATE above
-        return finalized
     post.cpm_tier_id = None if tier is None else tier.id
     await session.flush()
     await session.refresh(post)
@@ -174,19 +188,17 @@ async def assign_tier(
 async def reject(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reason: str
 ) -> Post:
-    post = await posts.get(session, principal.organization_id, post_id, for_update=True)
-    lifecycle.check_reject(PostStatus(post.status))
-    rejected = await posts.transition(
+    post = await _locked(session, principal.organization_id, post_id)
+    lifecycle.check_reject(post.status)
+    return await _move(
         session,
+        principal,
         post,
         PostStatus.REJECTED,
-        code="manual_rejection",
-        reason=reason,
-        actor_key_id=principal.key_id,
-        values={"rejection_code": "manual", "rejection_reason": reason, "refresh_run_id": None},
+        "manual_rejection",
+        reason,
+        {"rejection_code": "manual", "rejection_reason": reason, "refresh_run_id": None},
     )
-    assert rejected is not None
-    return rejected
 
 
 async def restore(
@@ -194,40 +206,37 @@ async def restore(
 ) -> Post:
     """Back to the status it was rejected from. A post rejected while tracking goes back to
     tracking and is fetched at once; its deadline decision waits for those fresh stats."""
-    post = await posts.get(session, principal.organization_id, post_id, for_update=True)
-    lifecycle.check_restore(PostStatus(post.status))
+    post = await _locked(session, principal.organization_id, post_id)
+    lifecycle.check_restore(post.status)
     previous = await posts.last_rejected_from(session, post.id) or PostStatus.TRACKING
-    restored = await posts.transition(
+    now = datetime.now(UTC)
+    return await _move(
         session,
+        principal,
         post,
         previous,
-        code="restored",
-        reason=reason,
-        actor_key_id=principal.key_id,
-        values={
+        "restored",
+        reason,
+        {
             "rejection_code": None,
             "rejection_reason": None,
-            "next_refresh_at": func.now(),
-            "decide_after": func.now(),
+            "next_refresh_at": now,
+            "decide_after": now,
         },
     )
-    assert restored is not None
-    return restored
 
 
 async def mark_paid(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reference: str | None
 ) -> Post:
-    post = await posts.get(session, principal.organization_id, post_id, for_update=True)
-    lifecycle.check_mark_paid(PostStatus(post.status))
-    paid = await posts.transition(
+    post = await _locked(session, principal.organization_id, post_id)
+    lifecycle.check_mark_paid(post.status)
+    return await _move(
         session,
+        principal,
         post,
         PostStatus.PAID,
-        code="marked_paid",
-        reason=reference,
-        actor_key_id=principal.key_id,
-        values={"paid_at": func.now(), "payout_reference": reference},
+        "marked_paid",
+        reference,
+        {"paid_at": datetime.now(UTC), "payout_reference": reference},
     )
-    assert paid is not None
-    return paid

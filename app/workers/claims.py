@@ -1,6 +1,7 @@
 """Claiming due posts. PostgreSQL decides what is due; a claim takes a batch under a lease
 (`FOR UPDATE SKIP LOCKED`, then a lease time on the rows), so concurrent workers never take
-the same post, and a crashed worker's posts come back when its lease runs out."""
+the same post, and a crashed worker's posts come back when its lease runs out. What "due",
+"inside the refresh window" and "near its deadline" mean comes from app/domain."""
 
 import uuid
 from collections.abc import Mapping
@@ -8,10 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import (
+    ARRAY,
+    Select,
+    bindparam,
+    column,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import schedule
 from app.domain.enums import Platform, PostStatus
+from app.domain.policy import Policy
+from app.models import Campaign, CpmTier, Creator, Post, RefreshRun
 
 
 @dataclass(frozen=True)
@@ -43,60 +58,34 @@ class DuePost:
     lease: datetime
 
 
-_CLAIM = text(
-    """
-    -- Two index-driven branches, so a claim reads only what it takes: first tracking posts
-    -- close to their deadline (posts_tracking_aged_from_idx), then the most overdue of the
-    -- rest (posts_platform_next_refresh_at_idx). One ORDER BY over an expression would sort
-    -- every due post on every claim.
-    WITH urgent AS (
-        SELECT id, refresh_run_id IS NULL AS runless FROM posts
-        WHERE status = 'tracking' AND aged_from <= :near_deadline AND aged_from > :window_start
-          AND platform = :platform AND next_refresh_at <= :now
-          AND (lease_expires_at IS NULL OR lease_expires_at < :now)
-        ORDER BY next_refresh_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    ), rest AS (
-        SELECT id, refresh_run_id IS NULL AS runless FROM posts
-        WHERE platform = :platform AND next_refresh_at <= :now
-          AND status <> 'rejected' AND aged_from > :window_start
-          AND (lease_expires_at IS NULL OR lease_expires_at < :now)
-        ORDER BY next_refresh_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    ), due AS (
-        SELECT id, runless FROM urgent
-        UNION ALL
-        (SELECT id, runless FROM rest WHERE id NOT IN (SELECT id FROM urgent)
-         LIMIT :limit - (SELECT count(*) FROM urgent))
-    ), claimed AS (
-        -- A post in no run joins its organization's run, if the caller has one for it.
-        UPDATE posts p SET lease_expires_at = :lease_until,
-            refresh_run_id = coalesce(p.refresh_run_id, (
-                SELECT r.run FROM unnest(CAST(:run_orgs AS uuid[]), CAST(:run_ids AS uuid[]))
-                    AS r(org, run)
-                WHERE r.org = p.organization_id))
-        FROM due WHERE p.id = due.id
-        RETURNING p.*, due.runless
-    ), joined AS (
-        UPDATE refresh_runs r SET queued = r.queued + j.n, finished_at = NULL
-        FROM (SELECT refresh_run_id AS id, count(*) AS n FROM claimed
-              WHERE runless AND refresh_run_id IS NOT NULL GROUP BY 1 ORDER BY 1) AS j
-        WHERE r.id = j.id
+_UUIDS = ARRAY(UUID(as_uuid=True))
+
+
+def _due(
+    platform: Platform, now: datetime, policy: Policy, limit: int, *, urgent: bool
+) -> Select[uuid.UUID, bool]:
+    """One index-driven branch of the claim: the posts near their deadline (urgent), or the
+    most overdue of all. One ORDER BY over an urgency expression would sort every due post
+    on every claim; two branches each read only what they take."""
+    stmt = select(Post.id, Post.refresh_run_id.is_(None).label("runless")).where(
+        Post.platform == platform,
+        schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
+        schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
     )
-    SELECT p.id, p.organization_id, p.campaign_id, p.creator_id, p.platform,
-           p.platform_post_id, cr.handle, cr.platform_user_id AS creator_user_id, p.status,
-           p.published_at, p.created_at, p.views, p.cpm_tier_id, t.cpm, t.cap,
-           c.min_views, c.finalize_after_days, p.consecutive_failures, p.refresh_run_id,
-           p.decide_after, p.lease_expires_at AS lease
-    FROM claimed p
-    JOIN campaigns c ON c.id = p.campaign_id
-    JOIN creators cr ON cr.id = p.creator_id
-    LEFT JOIN cpm_tiers t ON t.id = p.cpm_tier_id
-    ORDER BY p.next_refresh_at
-    """
-)
+    if urgent:
+        shortest = select(func.min(Campaign.finalize_after_days)).correlate(None).scalar_subquery()
+        deadline = policy.deadline_sql(
+            Post.aged_from, Campaign.finalize_after_days, Post.decide_after
+        )
+        stmt = stmt.join(Campaign, Campaign.id == Post.campaign_id).where(
+            schedule.is_urgent_sql(Post.status, deadline, now, policy.cadence),
+            # Implied by the line above (no campaign decides sooner than the shortest
+            # finalize-after days); it lets the tracking posts' age index bound the scan.
+            Post.aged_from <= policy.urgent_aged_from_bound_sql(now, shortest),
+        )
+    return (
+        stmt.order_by(Post.next_refresh_at).limit(limit).with_for_update(of=Post, skip_locked=True)
+    )
 
 
 async def claim(
@@ -106,33 +95,89 @@ async def claim(
     now: datetime,
     limit: int,
     lease: timedelta,
-    window: timedelta,
-    near_deadline: timedelta,
+    policy: Policy,
     runs: Mapping[uuid.UUID, uuid.UUID] | None = None,
 ) -> list[DuePost]:
-    """Claim up to `limit` due posts. A post in no refresh run joins the run `runs` names for
-    its organization (counted in that run's `queued`); one whose organization is not there
-    stays without a run."""
+    """Claim up to `limit` due posts, those near their deadline first. A post in no refresh
+    run joins the run `runs` names for its organization (counted in that run's `queued`);
+    one whose organization is not there stays without a run."""
     runs = runs or {}
-    rows = await session.execute(
-        _CLAIM,
-        {
-            "platform": platform.value,
-            "now": now,
-            "window_start": now - window,
-            "near_deadline": now - near_deadline,
-            "limit": limit,
-            "lease_until": now + lease,
-            "run_orgs": list(runs),
-            "run_ids": list(runs.values()),
-        },
-    )
-    return [
-        DuePost(
-            **{**row._mapping, "platform": Platform(row.platform), "status": PostStatus(row.status)}
+    urgent = _due(platform, now, policy, limit, urgent=True).cte("urgent")
+    rest = _due(platform, now, policy, limit, urgent=False).cte("rest")
+    taken = select(func.count()).select_from(urgent).scalar_subquery()
+    due = union_all(
+        select(urgent.c.id, urgent.c.runless),
+        select(rest.c.id, rest.c.runless)
+        .where(rest.c.id.not_in(select(urgent.c.id)))
+        .limit(literal(limit) - taken),
+    ).cte("due")
+    run_of = (
+        func.unnest(
+            bindparam("run_orgs", list(runs), type_=_UUIDS),
+            bindparam("run_ids", list(runs.values()), type_=_UUIDS),
         )
-        for row in rows
-    ]
+        .table_valued(column("org"), column("run"))
+        .render_derived(name="r", with_types=False)
+    )
+    claimed = (
+        update(Post)
+        .where(Post.id == due.c.id)
+        .values(
+            lease_expires_at=now + lease,
+            refresh_run_id=func.coalesce(
+                Post.refresh_run_id,
+                select(run_of.c.run).where(run_of.c.org == Post.organization_id).scalar_subquery(),
+            ),
+        )
+        .returning(*Post.__table__.c, due.c.runless)
+        .cte("claimed")
+    )
+    # Posts that joined a run are counted in it, runs in id order (see run_progress.py).
+    joining = (
+        select(claimed.c.refresh_run_id.label("id"), func.count().label("n"))
+        .where(claimed.c.runless, claimed.c.refresh_run_id.is_not(None))
+        .group_by(claimed.c.refresh_run_id)
+        .order_by(claimed.c.refresh_run_id)
+        .subquery("joining")
+    )
+    joined = (
+        update(RefreshRun)
+        .where(RefreshRun.id == joining.c.id)
+        .values(queued=RefreshRun.queued + joining.c.n, finished_at=None)
+        .cte("joined")
+    )
+    stmt = (
+        select(
+            claimed.c.id,
+            claimed.c.organization_id,
+            claimed.c.campaign_id,
+            claimed.c.creator_id,
+            claimed.c.platform,
+            claimed.c.platform_post_id,
+            Creator.handle,
+            Creator.platform_user_id.label("creator_user_id"),
+            claimed.c.status,
+            claimed.c.published_at,
+            claimed.c.created_at,
+            claimed.c.views,
+            claimed.c.cpm_tier_id,
+            CpmTier.cpm,
+            CpmTier.cap,
+            Campaign.min_views,
+            Campaign.finalize_after_days,
+            claimed.c.consecutive_failures,
+            claimed.c.refresh_run_id,
+            claimed.c.decide_after,
+            claimed.c.lease_expires_at.label("lease"),
+        )
+        .select_from(claimed)
+        .join(Campaign, Campaign.id == claimed.c.campaign_id)
+        .join(Creator, Creator.id == claimed.c.creator_id)
+        .outerjoin(CpmTier, CpmTier.id == claimed.c.cpm_tier_id)
+        .order_by(claimed.c.next_refresh_at)
+        .add_cte(joined)
+    )
+    return [DuePost(**row._mapping) for row in await session.execute(stmt)]
 
 
 async def release(session: AsyncSession, post_ids: list[uuid.UUID]) -> None:
@@ -140,6 +185,5 @@ async def release(session: AsyncSession, post_ids: list[uuid.UUID]) -> None:
     instead of when the lease would have run out."""
     if post_ids:
         await session.execute(
-            text("UPDATE posts SET lease_expires_at = NULL WHERE id = ANY(CAST(:ids AS uuid[]))"),
-            {"ids": post_ids},
+            update(Post).where(Post.id.in_(post_ids)).values(lease_expires_at=None)
         )

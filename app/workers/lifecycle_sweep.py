@@ -1,48 +1,65 @@
 """The deadline sweep. Most decisions happen as a post's deadline fetch is written (see
-apply.py); this sweep catches the rest: a post whose deadline fetch has not happened yet is
+results.py); this sweep catches the rest: a post whose deadline fetch has not happened yet is
 made due now, and one whose fetches keep failing is decided on its last known stats once
-the grace period is over. Every decision goes through the same guarded path."""
+the grace period is over. Every decision goes through the same transition writer."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.workers import decisions
-from app.workers.apply import Policy
+from app.domain.enums import PostStatus
+from app.domain.policy import Policy
+from app.models import Campaign, CpmTier, Post
+from app.services import decisions
+from app.workers import metrics
 
-_PAST_DEADLINE = text(
-    """
-    SELECT * FROM (
-        SELECT p.id, p.aged_from, p.views, p.cpm_tier_id, t.cpm, t.cap, c.min_views,
-               c.finalize_after_days, p.last_refreshed_at, p.last_attempt_at,
-               -- Days of exactly 24 h, as in Python (calendar days would move with DST).
-               greatest(
-                   p.aged_from
-                   + make_interval(secs => 86400 * coalesce(c.finalize_after_days, :days)),
-                   p.decide_after
-               ) AS deadline
-        FROM posts p
-        JOIN campaigns c ON c.id = p.campaign_id
-        LEFT JOIN cpm_tiers t ON t.id = p.cpm_tier_id
-        WHERE p.status = 'tracking'
-          AND p.aged_from <= :now
-          AND (p.aged_from, p.id) > (:after_aged_from, :after_id)
-    ) due
-    WHERE deadline <= :now
-    ORDER BY aged_from, id
-    LIMIT :limit
-    """
-)
+_START = (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
 
-_MAKE_DUE = text(
-    """
-    UPDATE posts SET next_refresh_at = :now
-    WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'tracking'
-      AND (next_refresh_at IS NULL OR next_refresh_at > :now)
-    """
-)
+
+async def past_deadline(
+    session: AsyncSession,
+    now: datetime,
+    policy: Policy,
+    after: tuple[datetime, uuid.UUID] = _START,
+    limit: int = 2000,
+) -> Sequence[Row[Any]]:
+    """Tracking posts whose deadline (under their campaign's rules) has come, in
+    (aged_from, id) order after `after`: one chunk of the sweep."""
+    deadline = policy.deadline_sql(Post.aged_from, Campaign.finalize_after_days, Post.decide_after)
+    candidates = (
+        select(
+            Post.id,
+            Post.aged_from,
+            Post.views,
+            Post.cpm_tier_id,
+            CpmTier.cpm,
+            CpmTier.cap,
+            Campaign.min_views,
+            Campaign.finalize_after_days,
+            Post.last_refreshed_at,
+            Post.last_attempt_at,
+            deadline.label("deadline"),
+        )
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .outerjoin(CpmTier, CpmTier.id == Post.cpm_tier_id)
+        .where(
+            Post.status == PostStatus.TRACKING,
+            Post.aged_from <= now,  # no deadline comes before the age anchor
+            tuple_(Post.aged_from, Post.id) > tuple_(*after),
+        )
+        .subquery()
+    )
+    stmt = (
+        select(candidates)
+        .where(candidates.c.deadline <= now)
+        .order_by(candidates.c.aged_from, candidates.c.id)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).all()
 
 
 async def sweep(
@@ -50,49 +67,58 @@ async def sweep(
 ) -> int:
     """One pass over tracking posts past their deadline. Returns how many were decided."""
     decided = 0
-    after: tuple[datetime, uuid.UUID] = (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
+    after = _START
     while True:
-        rows = (
-            await session.execute(
-                _PAST_DEADLINE,
-                {
-                    "now": now,
-                    "days": policy.finalize_after_days,
-                    "after_aged_from": after[0],
-                    "after_id": after[1],
-                    "limit": chunk,
-                },
-            )
-        ).all()
+        rows = await past_deadline(session, now, policy, after, chunk)
         if not rows:
             return decided
         after = (rows[-1].aged_from, rows[-1].id)
-        ready: list[decisions.Candidate] = []
-        waiting = []
-        for row in rows:
-            fresh = row.last_refreshed_at is not None and row.last_refreshed_at >= row.deadline
-            tried = row.last_attempt_at is not None and row.last_attempt_at >= row.deadline
-            if not fresh and not tried and now < row.deadline + grace:
-                waiting.append(row.id)  # not fetched since the deadline: fetch it now
-            elif fresh or now >= row.deadline + grace:
-                note = None
-                if not fresh:
-                    seen = row.last_refreshed_at.isoformat() if row.last_refreshed_at else "never"
-                    note = f"(The platform did not answer since the deadline; stats as of {seen}.)"
-                ready.append(
-                    decisions.Candidate(
-                        post_id=row.id,
-                        views=row.views,
-                        cpm_tier_id=row.cpm_tier_id,
-                        tier=decisions.tier(row.cpm, row.cap),
-                        rules=policy.rules(row.min_views, row.finalize_after_days),
-                        note=note,
-                    )
-                )
-            # else: fetches since the deadline failed; the retry schedule goes on until the
-            # grace period ends (making it due here would undo the backoff)
-        decided += len(await decisions.apply(session, ready))
+        ready, waiting = triage(rows, now, policy, grace)
+        changed = await decisions.apply(session, ready, now)
+        for status in changed.values():
+            metrics.TRANSITIONS.labels(status.value).inc()
+        decided += len(changed)
         if waiting:
-            await session.execute(_MAKE_DUE, {"now": now, "ids": waiting})
+            await session.execute(
+                update(Post)
+                .where(
+                    Post.id.in_(waiting),
+                    Post.status == PostStatus.TRACKING,
+                    (Post.next_refresh_at.is_(None)) | (Post.next_refresh_at > now),
+                )
+                .values(next_refresh_at=now)
+            )
         if len(rows) < chunk:
             return decided
+
+
+def triage(
+    rows: Sequence[Row[Any]], now: datetime, policy: Policy, grace: timedelta
+) -> tuple[list[decisions.Candidate], list[uuid.UUID]]:
+    """What to decide now (fetched since the deadline, or past the grace period), and what to
+    fetch first (not tried since the deadline). A post whose fetches since the deadline
+    failed is neither: its retry schedule goes on until the grace period ends (making it
+    due here would undo the backoff)."""
+    ready: list[decisions.Candidate] = []
+    waiting: list[uuid.UUID] = []
+    for row in rows:
+        fresh = row.last_refreshed_at is not None and row.last_refreshed_at >= row.deadline
+        tried = row.last_attempt_at is not None and row.last_attempt_at >= row.deadline
+        if not fresh and not tried and now < row.deadline + grace:
+            waiting.append(row.id)
+        elif fresh or now >= row.deadline + grace:
+            note = None
+            if not fresh:
+                seen = row.last_refreshed_at.isoformat() if row.last_refreshed_at else "never"
+                note = f"(The platform did not answer since the deadline; stats as of {seen}.)"
+            ready.append(
+                decisions.Candidate(
+                    post_id=row.id,
+                    views=row.views,
+                    cpm_tier_id=row.cpm_tier_id,
+                    tier=decisions.tier(row.cpm, row.cap),
+                    rules=policy.rules(row.min_views, row.finalize_after_days),
+                    note=note,
+                )
+            )
+    return ready, waiting

@@ -59,7 +59,7 @@ async def run() -> None:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
     finally:
-        if "engine" in ctx:
+        if "refresher" in ctx:
             await shutdown(ctx)
 
 

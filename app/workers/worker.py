@@ -13,18 +13,22 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import create_engine, create_sessionmaker, session_scope
+from app.domain import schedule
 from app.domain.enums import Platform
+from app.domain.policy import Policy
+from app.models import Post
 from app.platforms.http import build_http_client
 from app.platforms.registry import build_clients
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
 from app.workers import lifecycle_sweep, metrics
-from app.workers.engine import Engine, utcnow
 from app.workers.heartbeat import HEARTBEATS
 from app.workers.pacing import BatchGate, Spacer
+from app.workers.refresher import Refresher, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +52,21 @@ def pacers(redis: Redis, settings: Settings) -> tuple[dict[Platform, BatchGate],
 
 async def startup(ctx: dict[str, Any]) -> None:
     """Idempotent: main.py restarts the arq loop after losing Redis, with the same ctx."""
-    if "engine" in ctx:
+    if "refresher" in ctx:
         return
     settings: Settings = ctx.setdefault("settings", get_settings())
-    db = create_engine(settings)
-    sessionmaker = create_sessionmaker(db)
+    db_engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(db_engine)
     http = build_http_client(settings)
     pace_redis = Redis.from_url(settings.redis_url)
     gates, spacer = pacers(pace_redis, settings)
     clients = build_clients(settings, http, {Platform.INSTAGRAM: spacer})
     ctx.update(
-        db=db,
+        db_engine=db_engine,
         sessionmaker=sessionmaker,
         http=http,
         pace_redis=pace_redis,
-        engine=Engine(sessionmaker, clients, settings, gates=gates),
+        refresher=Refresher(sessionmaker, clients, settings, gates=gates),
         running=set(),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
@@ -77,7 +81,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["http"].aclose()
     await ctx["webhook_http"].aclose()
     await ctx["pace_redis"].aclose()
-    await ctx["db"].dispose()
+    await ctx["db_engine"].dispose()
 
 
 async def _heartbeat(ctx: dict[str, Any]) -> None:
@@ -87,23 +91,28 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
         try:
             await redis.zadd(HEARTBEATS, {ctx["worker_id"]: time.time()})
             async with session_scope(ctx["sessionmaker"]) as session:
-                for platform in Platform:
-                    lag = await session.scalar(
-                        text(
-                            "SELECT extract(epoch FROM now() - min(next_refresh_at)) FROM posts"
-                            " WHERE platform = :p AND next_refresh_at <= now()"
-                            " AND status <> 'rejected'"
-                            " AND aged_from > now() - CAST(:window AS interval)"
-                        ),
-                        {
-                            "p": platform.value,
-                            "window": timedelta(days=settings.refresh_window_days),
-                        },
-                    )
-                    metrics.REFRESH_LAG.labels(platform.value).set(max(float(lag or 0), 0))
+                for platform, lag in (await refresh_lag(session, ctx["refresher"].policy)).items():
+                    metrics.REFRESH_LAG.labels(platform.value).set(lag)
         except Exception as exc:  # an outage must not kill the heartbeat; it shows as stale
             log.warning("heartbeat failed: %r", exc)
         await asyncio.sleep(settings.heartbeat_seconds)
+
+
+async def refresh_lag(session: AsyncSession, policy: Policy) -> dict[Platform, float]:
+    """Per platform, how overdue the most overdue due post is (0 when none is)."""
+    now = utcnow()
+    rows = await session.execute(
+        select(Post.platform, func.min(Post.next_refresh_at))
+        .where(
+            schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
+            schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
+        )
+        .group_by(Post.platform)
+    )
+    oldest = {platform: at for platform, at in rows.tuples() if at is not None}
+    return {
+        p: max((now - oldest[p]).total_seconds(), 0.0) if p in oldest else 0.0 for p in Platform
+    }
 
 
 async def _refresh(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
@@ -112,7 +121,7 @@ async def _refresh(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
         return {}
     running.add(platform)
     try:
-        counts = dict(await ctx["engine"].refresh_due(platform))
+        counts = dict(await ctx["refresher"].refresh_due(platform))
     finally:
         running.discard(platform)
     if counts:
@@ -135,10 +144,13 @@ async def refresh_now(ctx: dict[str, Any], platform: str) -> dict[str, int]:
 
 async def decide_deadlines(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
-    engine: Engine = ctx["engine"]
+    refresher: Refresher = ctx["refresher"]
     async with session_scope(ctx["sessionmaker"]) as session:
         decided = await lifecycle_sweep.sweep(
-            session, utcnow(), engine.policy, grace=timedelta(hours=settings.decision_grace_hours)
+            session,
+            utcnow(),
+            refresher.policy,
+            grace=timedelta(hours=settings.decision_grace_hours),
         )
     if decided:
         log.info("deadline sweep decided %d posts", decided)

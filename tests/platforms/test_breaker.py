@@ -55,3 +55,23 @@ def test_failed_trial_reopens_for_a_full_cooldown(fake_time: FakeTime) -> None:
     assert b.allow() is False
     fake_time.now += 1
     assert b.allow() is True
+
+
+def test_trip_opens_at_once_for_its_own_longer_cooldown(fake_time: FakeTime) -> None:
+    b = breaker(fake_time, threshold=3, cooldown=60.0)
+    b.trip(900.0)
+    assert (state(b), b.allow()) == (BreakerState.OPEN, False)
+    fake_time.now += 899
+    assert state(b) is BreakerState.OPEN
+    fake_time.now += 1
+    assert b.allow() is True  # the one trial
+    b.record_failure()  # a failed trial: the normal cool-down again
+    fake_time.now += 60
+    assert state(b) is BreakerState.HALF_OPEN
+
+
+def test_trip_never_shortens_the_normal_cooldown(fake_time: FakeTime) -> None:
+    b = breaker(fake_time, cooldown=60.0)
+    b.trip(5.0)
+    fake_time.now += 59
+    assert state(b) is BreakerState.OPEN

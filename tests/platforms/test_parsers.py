@@ -1,5 +1,6 @@
 """The pure parsers against stored answers of the real shapes, and against garbage."""
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -9,7 +10,17 @@ from hypothesis import strategies as st
 
 from app.domain.enums import StatsSource
 from app.platforms import instagram, tiktok_backup, tiktok_primary
-from app.platforms.contract import FetchError, FetchErrorKind, Skipped, VideoStats
+from app.platforms.contract import (
+    OUTCOME_CODES,
+    RAW_MAX_BYTES,
+    FetchError,
+    FetchErrorKind,
+    FetchResult,
+    SkipCode,
+    Skipped,
+    VideoStats,
+    outcome_code,
+)
 from app.platforms.http import Parse, Reply
 from tests.platforms.conftest import sample
 
@@ -30,6 +41,7 @@ def test_primary_ok() -> None:
         platform_user_id="6812345678901234567",
         published_at=PUBLISHED,
         source=StatsSource.PRIMARY,
+        views_field="play_count",
     )
 
 
@@ -68,6 +80,7 @@ def test_backup_ok() -> None:
         platform_user_id="6812345678901234567",
         published_at=PUBLISHED,
         source=StatsSource.BACKUP,
+        views_field="statsV2.playCount",
     )
 
 
@@ -136,6 +149,7 @@ def test_instagram_reel_uses_play_count() -> None:
         platform_user_id="51234567890",
         published_at=datetime(2025, 2, 5, tzinfo=UTC),
         source=StatsSource.INSTAGRAM,
+        views_field="video_play_count",
     )
 
 
@@ -148,8 +162,14 @@ def test_instagram_legacy_shape_falls_back_to_view_count_and_old_edges() -> None
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("instagram_carousel.json", Skipped("carousel_zero_views", StatsSource.INSTAGRAM)),
-        ("instagram_photo.json", Skipped("photo_has_no_views", StatsSource.INSTAGRAM)),
+        (
+            "instagram_carousel.json",
+            Skipped("carousel_zero_views", StatsSource.INSTAGRAM, SkipCode.CAROUSEL),
+        ),
+        (
+            "instagram_photo.json",
+            Skipped("photo_has_no_views", StatsSource.INSTAGRAM, SkipCode.PHOTO),
+        ),
         (
             "instagram_null_media.json",
             FetchError(
@@ -398,3 +418,80 @@ def test_parsers_never_raise(
 def test_parsers_never_raise_on_bytes(body: bytes) -> None:
     for parse in (tiktok_primary.parse_reply, tiktok_backup.parse_reply, instagram.parse_reply):
         assert isinstance(parse(Reply(200, body)), VideoStats | FetchError | Skipped)
+
+
+# Outcomes and provenance
+
+
+def test_outcome_codes_are_the_documented_closed_set() -> None:
+    assert {
+        "refreshed",
+        "skipped_carousel",
+        "skipped_photo",
+        "not_found",
+        "private",
+        "withheld",
+        "under_review",
+        "rate_limited",
+        "quota_exhausted",
+        "auth",
+        "upstream_error",
+    } == OUTCOME_CODES
+    every: list[FetchResult] = [
+        VideoStats(1, 1, 1, None, None, None, None, StatsSource.PRIMARY),
+        *(Skipped("x", StatsSource.INSTAGRAM, code) for code in SkipCode),
+        *(FetchError(kind, "x", StatsSource.BACKUP) for kind in FetchErrorKind),
+    ]
+    assert {outcome_code(result) for result in every} == OUTCOME_CODES
+
+
+@pytest.mark.parametrize(
+    ("msg", "kind", "retry_after"),
+    [
+        ("Free Api Limit: 1 request/second.", FetchErrorKind.RATE_LIMITED, 1.0),
+        ("Free Api Limit: 5 requests/ 10 seconds.", FetchErrorKind.RATE_LIMITED, 10.0),
+        ("Free Api Limit: 10000 request/ 1 day.", FetchErrorKind.QUOTA_EXHAUSTED, None),
+        ("Free Api Limit: 600 request/hour.", FetchErrorKind.QUOTA_EXHAUSTED, None),
+        ("Free Api Limit reached", FetchErrorKind.RATE_LIMITED, None),  # unreadable: pacing
+    ],
+)
+def test_primary_tells_pacing_from_a_spent_quota(
+    msg: str, kind: FetchErrorKind, retry_after: float | None
+) -> None:
+    body = json.dumps({"code": -1, "msg": msg, "processed_time": 0.01}).encode()
+    result = tiktok_primary.parse_reply(Reply(200, body))
+    assert isinstance(result, FetchError)
+    assert (result.kind, result.retry_after) == (kind, retry_after)
+    assert result.transient is (kind is FetchErrorKind.RATE_LIMITED)
+
+
+def test_a_rapidapi_plan_quota_is_exhausted_not_rate_limited() -> None:
+    body = (
+        b'{"message":"You have exceeded the MONTHLY quota for Requests on your current plan, '
+        b'BASIC. Upgrade your plan at https://rapidapi.com/example/api/example"}'
+    )
+    result = tiktok_backup.parse_reply(Reply(429, body))
+    assert isinstance(result, FetchError)
+    assert result.kind is FetchErrorKind.QUOTA_EXHAUSTED
+    assert not result.transient
+
+
+def test_stats_carry_the_raw_answer_and_its_hash_but_not_an_oversized_one() -> None:
+    body = sample("tikwm_ok.json")
+    result = tiktok_primary.parse_reply(Reply(200, body))
+    assert isinstance(result, VideoStats)
+    assert (result.raw, result.raw_sha256) == (body, hashlib.sha256(body).hexdigest())
+    assert "raw=" not in repr(result)  # logs never dump whole answers
+
+    padded = json.loads(body)
+    padded["data"]["title"] = "x" * RAW_MAX_BYTES
+    big = json.dumps(padded).encode()
+    result = tiktok_primary.parse_reply(Reply(200, big))
+    assert isinstance(result, VideoStats)
+    assert (result.raw, result.raw_sha256) == (None, hashlib.sha256(big).hexdigest())
+
+
+def test_errors_and_skips_carry_no_raw_answer() -> None:
+    result = instagram.parse_reply(reply("instagram_carousel.json"))
+    assert isinstance(result, Skipped)
+    assert not hasattr(result, "raw")

@@ -17,6 +17,7 @@ def sandbox_settings(**overrides: object) -> Settings:
         tiktok_primary_base_url=SANDBOX_URL,
         tiktok_backup_base_url=SANDBOX_URL,
         instagram_base_url=SANDBOX_URL,
+        provider_mode="sandbox",
         **overrides,  # type: ignore[arg-type]
     )
 

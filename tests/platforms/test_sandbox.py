@@ -7,9 +7,14 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from app.domain.enums import Platform
+from app.domain.enums import Platform, StatsSource
+from app.platforms.contract import VideoRef, VideoStats, outcome_code
+from app.platforms.instagram import InstagramProvider
+from app.platforms.registry import build_clients
 from app.platforms.sandbox import (
     BAD_KEY,
+    OTHER_AUTHOR_HANDLE,
+    RENAME_AFTER,
     UNSUBSCRIBED_KEY,
     Curve,
     Magic,
@@ -17,12 +22,19 @@ from app.platforms.sandbox import (
     create_app,
     instagram_shortcode,
     magic_of,
+    published_id,
+    rename_handles,
     synthetic_video,
     tiktok_id,
+    user_id,
+    video_at,
 )
 from app.platforms.sandbox.magic import INSTAGRAM_PREFIXES, TIKTOK_CODES
+from app.platforms.tiktok_backup import TikTokBackup
+from app.platforms.tiktok_primary import TikTokPrimary
 from app.platforms.urls import PostRef, parse_video_url
-from tests.platforms.conftest import NOW, sample
+from tests.platforms.conftest import NOW, SAMPLES, SANDBOX_URL, sample
+from tests.platforms.test_registry import sandbox_settings
 
 TIKTOK_VIDEO = "7412345678901234567"
 INSTAGRAM_POST = "DF5s0duxDts"
@@ -380,3 +392,161 @@ async def test_instagram_share_links_and_traps(sandbox: Sandbox) -> None:
     assert loop.headers["location"] == "https://vm.tiktok.com/LOOP/"
     assert evil.headers["location"] == "https://evil.example.com/"
     assert other.status_code == 404
+
+
+# Magic ids for issue 10: real failure answers, chosen authors and publish times
+
+PROVIDER_SAMPLES = SAMPLES / "provider_samples"
+
+
+def real(path: str) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((PROVIDER_SAMPLES / path).read_bytes())
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("magic", "primary_sample", "backup_sample"),
+    [
+        (Magic.QUOTA_EXHAUSTED, "tikwm/err_free_api_limit_per_day.json", None),
+        (
+            Magic.WITHHELD,
+            "tikwm/err_url_parsing_failed.json",
+            "tiktok_detail/status_10204_cross_border_violation.json",
+        ),
+        (
+            Magic.UNDER_REVIEW,
+            "tikwm/err_url_parsing_failed.json",
+            "tiktok_detail/status_10204_author_reviewing.json",
+        ),
+    ],
+)
+async def test_failure_ids_answer_what_the_real_providers_said(
+    http: httpx.AsyncClient, magic: Magic, primary_sample: str, backup_sample: str | None
+) -> None:
+    video_id = tiktok_id(magic, 7)
+    primary = (await http.post("/api/", data=primary_form(video_id))).json()
+    assert (primary["code"], primary["msg"]) == (
+        real(primary_sample)["code"],
+        real(primary_sample)["msg"],
+    )
+    backup = (await http.get("/api/post/detail", params={"videoId": video_id})).json()
+    if backup_sample is None:  # the backup answers the video
+        assert backup["statusCode"] == 0
+        assert backup["itemInfo"]["itemStruct"]["id"] == video_id
+    else:
+        expected = real(backup_sample)
+        assert (backup["statusCode"], backup["statusMsg"]) == (
+            expected["statusCode"],
+            expected["statusMsg"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("post", "outcome", "source"),
+    [
+        (tiktok_id(Magic.QUOTA_EXHAUSTED), "refreshed", StatsSource.BACKUP),
+        (tiktok_id(Magic.WITHHELD), "withheld", StatsSource.BACKUP),
+        (tiktok_id(Magic.UNDER_REVIEW), "under_review", StatsSource.BACKUP),
+        (tiktok_id(Magic.DELETED), "not_found", StatsSource.BACKUP),
+        (tiktok_id(Magic.PRIVATE_POST), "private", StatsSource.BACKUP),
+        (instagram_shortcode(Magic.CAROUSEL, 3), "skipped_carousel", StatsSource.INSTAGRAM),
+        (instagram_shortcode(Magic.PHOTO), "skipped_photo", StatsSource.INSTAGRAM),
+        (instagram_shortcode(Magic.DELETED), "not_found", StatsSource.INSTAGRAM),
+    ],
+)
+async def test_magic_ids_give_their_outcome_through_the_clients(
+    http: httpx.AsyncClient, post: str, outcome: str, source: StatsSource
+) -> None:
+    platform = Platform.INSTAGRAM if "_" in post else Platform.TIKTOK
+    client = build_clients(sandbox_settings(provider_max_attempts=1), http)[platform]
+    result = await client.fetch(VideoRef(platform, post, "someone"))
+    assert (outcome_code(result), result.source) == (outcome, source)
+
+
+async def fetch_all(http: httpx.AsyncClient, post: str, handle: str) -> list[VideoStats]:
+    """The video as the primary, the backup and Instagram (for shortcodes) report it."""
+    if "_" in post:
+        ref = VideoRef(Platform.INSTAGRAM, post)
+        results = [await InstagramProvider(http, SANDBOX_URL, None).fetch(ref)]
+    else:
+        ref = VideoRef(Platform.TIKTOK, post, handle)
+        results = [
+            await TikTokPrimary(http, SANDBOX_URL, None).fetch(ref),
+            await TikTokBackup(http, SANDBOX_URL, None).fetch(ref),
+        ]
+    assert all(isinstance(r, VideoStats) for r in results), results
+    return [r for r in results if isinstance(r, VideoStats)]
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+async def test_other_author_is_named_whatever_the_url_says(
+    http: httpx.AsyncClient, sandbox: Sandbox, platform: Platform
+) -> None:
+    make = tiktok_id if platform is Platform.TIKTOK else instagram_shortcode
+    for variant in (0, 1):
+        post = make(Magic.OTHER_AUTHOR, variant)
+        for stats in await fetch_all(http, post, handle="brand_new_guy"):
+            assert (stats.handle, stats.platform_user_id) == (
+                OTHER_AUTHOR_HANDLE,
+                user_id(platform, OTHER_AUTHOR_HANDLE),
+            )
+            assert stats.published_at == sandbox.anchor - timedelta(days=1)
+    described = (await http.get(f"/__sandbox/videos/{platform}/{post}")).json()
+    assert described["handle"] == OTHER_AUTHOR_HANDLE
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+async def test_renaming_author_keeps_its_user_id_and_changes_handle_with_the_clock(
+    http: httpx.AsyncClient, sandbox: Sandbox, platform: Platform
+) -> None:
+    make = tiktok_id if platform is Platform.TIKTOK else instagram_shortcode
+    post = make(Magic.RENAMES, 4)
+    before, after = rename_handles(4)
+    assert sandbox.now() < sandbox.anchor + RENAME_AFTER
+    first = await fetch_all(http, post, handle=before)
+    assert {(s.handle, s.platform_user_id) for s in first} == {(before, user_id(platform, before))}
+
+    # Just short of the rename: still the old handle.
+    to_rename = (sandbox.anchor + RENAME_AFTER - sandbox.now()).total_seconds()
+    await http.post("/__sandbox/clock", json={"advance_seconds": to_rename - 1})
+    assert {s.handle for s in await fetch_all(http, post, handle=before)} == {before}
+
+    await http.post("/__sandbox/clock", json={"advance_seconds": 1})
+    later = await fetch_all(http, post, handle=before)
+    assert {(s.handle, s.platform_user_id) for s in later} == {(after, user_id(platform, before))}
+    assert all(s.views >= f.views for s, f in zip(later, first, strict=True))
+    # Another variant is another account.
+    other = await fetch_all(http, make(Magic.RENAMES, 5), handle="x")
+    assert other[0].platform_user_id != later[0].platform_user_id
+
+
+@pytest.mark.parametrize("platform", list(Platform))
+@pytest.mark.parametrize("hours", [0, 1, 24 * 18 + 12, 24 * 45])
+async def test_published_ids_are_published_when_asked(
+    http: httpx.AsyncClient, sandbox: Sandbox, platform: Platform, hours: int
+) -> None:
+    first, second = published_id(platform, hours), published_id(platform, hours, n=1)
+    assert first != second
+    for post in (first, second):
+        for stats in await fetch_all(http, post, handle="someone"):
+            assert stats.published_at == sandbox.anchor - timedelta(hours=hours)
+    described = (await http.get(f"/__sandbox/videos/{platform}/{first}")).json()
+    assert described["created_at"] == (sandbox.anchor - timedelta(hours=hours)).isoformat()
+    assert described["curve"] == "steady"
+
+
+def test_published_ids_refuse_what_they_cannot_encode() -> None:
+    with pytest.raises(ValueError, match="hours_before_anchor"):
+        published_id(Platform.TIKTOK, -1)
+    with pytest.raises(ValueError, match="hours_before_anchor"):
+        published_id(Platform.TIKTOK, 1, n=1000)
+    assert published_id(Platform.TIKTOK, 48, 2) == "9999000000048002603"
+    assert published_id(Platform.INSTAGRAM, 48, 2) == "PUB_48002"
+
+
+def test_shaped_ids_pass_a_thousand_views_within_a_week() -> None:
+    for variant in range(50):
+        for platform in Platform:
+            post = published_id(platform, 0, variant)
+            video = video_at(platform, post, NOW, NOW)
+            assert video.counts_at(video.created_at + timedelta(days=7)).views >= 1000

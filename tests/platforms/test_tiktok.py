@@ -26,6 +26,7 @@ def client(
     *,
     threshold: int = 5,
     cooldown: float = 60.0,
+    quota_cooldown: float = 900.0,
     policy: RetryPolicy = POLICY,
 ) -> TikTokClient:
     return TikTokClient(
@@ -33,6 +34,7 @@ def client(
         TikTokBackup(http, SANDBOX_URL, None),
         Retrier(policy, sleep=fake_time.sleep, clock=fake_time.monotonic, jitter=lambda: 1.0),
         CircuitBreaker("tiktok_primary", threshold, cooldown, clock=fake_time.monotonic),
+        quota_cooldown_seconds=quota_cooldown,
     )
 
 
@@ -85,6 +87,55 @@ async def test_free_api_limit_is_retried_then_falls_back(
     assert source_of(result) is StatsSource.BACKUP
     assert isinstance(result, VideoStats)
     assert asked(sandbox) == ["tiktok_primary"] * 3 + ["tiktok_backup"]
+    assert fake_time.sleeps == [1.0, 1.0]  # "1 request/second" says how long to wait
+
+
+async def test_a_spent_daily_quota_goes_to_the_backup_at_once_and_keeps_the_primary_off(
+    http: httpx.AsyncClient, sandbox: Sandbox, fake_time: FakeTime
+) -> None:
+    before = fallbacks("primary_quota_exhausted")
+    tiktok = client(http, fake_time, cooldown=60.0, quota_cooldown=900.0)
+    result = await tiktok.fetch(ref(tiktok_id(Magic.QUOTA_EXHAUSTED)))
+    assert isinstance(result, VideoStats)
+    assert result.source is StatsSource.BACKUP
+    assert asked(sandbox) == ["tiktok_primary", "tiktok_backup"]  # no retry of the primary
+    assert fake_time.sleeps == []
+    assert fallbacks("primary_quota_exhausted") == before + 1
+    assert state(tiktok) is BreakerState.OPEN
+
+    # Past the normal cool-down the primary stays off: the quota has not reset.
+    fake_time.now += 600
+    sandbox.requests.clear()
+    assert source_of(await tiktok.fetch(ref())) is StatsSource.BACKUP
+    assert asked(sandbox) == ["tiktok_backup"]
+
+    # After the quota cool-down, one trial; a primary that answers closes the breaker.
+    fake_time.now += 300
+    sandbox.requests.clear()
+    assert source_of(await tiktok.fetch(ref())) is StatsSource.PRIMARY
+    assert asked(sandbox) == ["tiktok_primary"]
+    assert state(tiktok) is BreakerState.CLOSED
+
+
+async def test_withheld_and_under_review_are_not_deletions(
+    http: httpx.AsyncClient, sandbox: Sandbox, fake_time: FakeTime
+) -> None:
+    tiktok = client(http, fake_time)
+    withheld = await tiktok.fetch(ref(tiktok_id(Magic.WITHHELD)))
+    review = await tiktok.fetch(ref(tiktok_id(Magic.UNDER_REVIEW)))
+    assert withheld == FetchError(
+        FetchErrorKind.WITHHELD,
+        "video withheld in this region (cross_border_violation_ur)",
+        StatsSource.BACKUP,
+    )
+    assert review == FetchError(
+        FetchErrorKind.UNDER_REVIEW,
+        "video under review (author_status,status_reviewing)",
+        StatsSource.BACKUP,
+    )
+    assert asked(sandbox) == ["tiktok_primary", "tiktok_backup"] * 2
+    assert fake_time.sleeps == []
+    assert state(tiktok) is BreakerState.CLOSED
 
 
 async def test_flaky_primary_recovers_within_its_retries(

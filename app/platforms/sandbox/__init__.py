@@ -34,6 +34,27 @@ Magic ids (table and helpers in `magic`: `tiktok_id(Magic.X, variant)`,
     503 primary down     primary answers 503; backup answers
     502 flaky            first `flaky_failures` (default 2) requests per provider and id get
                          502, then normal answers;  FLAKY_n
+    431 quota exhausted  primary tikwm's daily "Free Api Limit: 10000 request/ 1 day."
+                         (outcome `quota_exhausted`); backup answers
+    451 withheld         primary "Url parsing is failed", backup 10204 with statusMsg
+                         `cross_border_violation_ur` (outcome `withheld`)
+    423 under review     primary "Url parsing is failed", backup 10204 with statusMsg
+                         `author_status,status_reviewing` (outcome `under_review`)
+
+  Videos with a chosen author or publish time (they answer normally, on a steady curve, so
+  they pass 1,000 views within a week):
+    601 other author     the answer names `dev.daily` (`OTHER_AUTHOR_HANDLE`, with its own
+                         stable user id) whatever handle the URL has; published 1 day before
+                         the anchor;  OTHER_n (owner `dev.daily`)
+    602 renames          one account per variant n: stable user id, handle `renamer_n` until
+                         `RENAME_AFTER` (1 day) after the anchor, `renamed_n` from then on
+                         (advance /__sandbox/clock to see it); published 1 day before the
+                         anchor; `rename_handles(n)` gives both;  RENAME_n (owner)
+    603 published        published exactly H hours before the anchor:
+                         `published_id(platform, H, n=0)` (variant H*1000+n);  PUB_<H*1000+n>
+  The anchor is the start of the UTC day the sandbox started on (`anchor` in
+  GET /__sandbox/clock); the clock offset moves "now", never the anchor. A CAROUSEL_n answer
+  is the outcome `skipped_carousel`, a PHOTO_n answer `skipped_photo`.
 
 Admin (all JSON)
     GET/POST/DELETE /__sandbox/faults   {"tiktok_primary"|"tiktok_backup"|"instagram":
@@ -56,16 +77,29 @@ Short links (routed by Host header)
 from app.platforms.sandbox.app import Faults, LoggedRequest, Sandbox, create_app
 from app.platforms.sandbox.magic import (
     BAD_KEY,
+    OTHER_AUTHOR_HANDLE,
+    RENAME_AFTER,
     UNSUBSCRIBED_KEY,
     Magic,
     instagram_shortcode,
     magic_of,
+    published_id,
+    rename_handles,
     tiktok_id,
 )
-from app.platforms.sandbox.videos import Counts, Curve, SyntheticVideo, synthetic_video
+from app.platforms.sandbox.videos import (
+    Counts,
+    Curve,
+    SyntheticVideo,
+    synthetic_video,
+    user_id,
+    video_at,
+)
 
 __all__ = [
     "BAD_KEY",
+    "OTHER_AUTHOR_HANDLE",
+    "RENAME_AFTER",
     "UNSUBSCRIBED_KEY",
     "Counts",
     "Curve",
@@ -77,6 +111,10 @@ __all__ = [
     "create_app",
     "instagram_shortcode",
     "magic_of",
+    "published_id",
+    "rename_handles",
     "synthetic_video",
     "tiktok_id",
+    "user_id",
+    "video_at",
 ]

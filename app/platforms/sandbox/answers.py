@@ -12,6 +12,10 @@ JsonObject = dict[str, object]
 
 URL_PARSING_FAILED = "Url parsing is failed! Please check url."
 FREE_API_LIMIT = "Free Api Limit: 1 request/second."
+FREE_API_DAILY_LIMIT = "Free Api Limit: 10000 request/ 1 day."
+# TikTok item detail 10204 reasons (statusMsg), as real pages carry them.
+WITHHELD_CROSS_BORDER = "cross_border_violation_ur"
+UNDER_REVIEW_AUTHOR = "author_status,status_reviewing"
 RAPIDAPI_INVALID_KEY = "Invalid API key. Go to https://docs.rapidapi.com/docs/keys for more info."
 RAPIDAPI_NOT_SUBSCRIBED = "You are not subscribed to this API."
 RAPIDAPI_RATE_LIMIT = (
@@ -95,7 +99,7 @@ def tikwm_error(message: str) -> JsonObject:
     return {"code": -1, "msg": message, "processed_time": 0.0611}
 
 
-def _detail_envelope(video_id: str, now: datetime, status: int) -> JsonObject:
+def _detail_envelope(video_id: str, now: datetime, status: int, status_msg: str = "") -> JsonObject:
     log_id = _log_id(video_id, now)
     return {
         "extra": {
@@ -105,9 +109,9 @@ def _detail_envelope(video_id: str, now: datetime, status: int) -> JsonObject:
         },
         "log_pb": {"impr_id": log_id},
         "statusCode": status,
-        "statusMsg": "",
+        "statusMsg": status_msg,
         "status_code": status,
-        "status_msg": "",
+        "status_msg": status_msg,
     }
 
 
@@ -195,8 +199,8 @@ def detail_ok(video: SyntheticVideo, counts: Counts, now: datetime) -> JsonObjec
     }
 
 
-def detail_status(video_id: str, status: int, now: datetime) -> JsonObject:
-    return _detail_envelope(video_id, now, status)
+def detail_status(video_id: str, status: int, now: datetime, status_msg: str = "") -> JsonObject:
+    return _detail_envelope(video_id, now, status, status_msg)
 
 
 def detail_empty_item(video_id: str, now: datetime) -> JsonObject:

@@ -23,7 +23,7 @@ from app.platforms.sandbox.videos import (
     short_link_shortcode,
     short_link_tiktok_id,
     start_of_day,
-    synthetic_video,
+    video_at,
 )
 from app.platforms.urls import PostRef, UrlError, parse_video_url
 
@@ -97,7 +97,9 @@ class Sandbox:
         return self._now() + self.offset
 
     def video(self, platform: Platform, post_id: str) -> SyntheticVideo:
-        return synthetic_video(platform, post_id, self.anchor)
+        """The video as the sandbox describes it now (a RENAMES author's handle follows the
+        clock)."""
+        return video_at(platform, post_id, self.anchor, self.now())
 
     # Provider endpoints
 
@@ -113,10 +115,18 @@ class Sandbox:
         if (early := await self._common_magic("tiktok_primary", magic, video_id)) is not None:
             return early
         match magic:
-            case Magic.DELETED | Magic.PRIVATE_POST | Magic.PRIVATE_ACCOUNT:
+            case (
+                Magic.DELETED
+                | Magic.PRIVATE_POST
+                | Magic.PRIVATE_ACCOUNT
+                | Magic.WITHHELD
+                | Magic.UNDER_REVIEW
+            ):
                 return self._not_found("tiktok_primary", video_id)
             case Magic.FREE_API_LIMIT:
                 return JSONResponse(answers.tikwm_error(answers.FREE_API_LIMIT))
+            case Magic.QUOTA_EXHAUSTED:
+                return JSONResponse(answers.tikwm_error(answers.FREE_API_DAILY_LIMIT))
             case Magic.PRIMARY_DOWN:
                 return _error_page(503)
         video = self.video(Platform.TIKTOK, video_id)
@@ -138,6 +148,12 @@ class Sandbox:
         status = {Magic.DELETED: 10204, Magic.PRIVATE_POST: 10216, Magic.PRIVATE_ACCOUNT: 10222}
         if magic in status:
             return JSONResponse(answers.detail_status(video_id, status[magic], now))
+        reasons = {
+            Magic.WITHHELD: answers.WITHHELD_CROSS_BORDER,
+            Magic.UNDER_REVIEW: answers.UNDER_REVIEW_AUTHOR,
+        }
+        if magic in reasons:
+            return JSONResponse(answers.detail_status(video_id, 10204, now, reasons[magic]))
         video = self.video(Platform.TIKTOK, video_id)
         return JSONResponse(answers.detail_ok(video, video.counts_at(now), now))
 

@@ -5,8 +5,12 @@ Real ids start with 6 or 7, so a pasted real link is never magic. The variant le
 make as many distinct ids with the same behaviour as they need.
 
 Instagram: a shortcode `<PREFIX>_<variant>`, e.g. `DELETED_0`, `CAROUSEL_12`.
+
+Some kinds read their variant: `PUBLISHED` encodes its publish time (`published_id`), and
+`RENAMES` gives each variant its own account (`rename_handles`).
 """
 
+from datetime import timedelta
 from enum import StrEnum
 
 from app.domain.enums import Platform
@@ -27,6 +31,16 @@ class Magic(StrEnum):
     MALFORMED = "malformed"  # every provider answers 200 with a body that is not the shape
     PRIMARY_DOWN = "primary_down"  # primary answers 503; backup answers
     FLAKY = "flaky"  # the first `flaky_failures` requests per provider get 502, then answers
+    # primary: tikwm's daily "Free Api Limit: 10000 request/ 1 day."; backup answers
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    WITHHELD = "withheld"  # primary: "Url parsing is failed"; backup: 10204 cross-border
+    UNDER_REVIEW = "under_review"  # primary: "Url parsing is failed"; backup: 10204 reviewing
+    # Answers name `OTHER_AUTHOR_HANDLE` (with its own stable user id), whatever the URL says.
+    OTHER_AUTHOR = "other_author"
+    # One account per variant (stable user id) whose handle changes RENAME_AFTER the anchor.
+    RENAMES = "renames"
+    # Published a chosen number of hours before the anchor (`published_id`).
+    PUBLISHED = "published"
 
 
 TIKTOK_CODES: dict[str, Magic] = {
@@ -40,6 +54,12 @@ TIKTOK_CODES: dict[str, Magic] = {
     "422": Magic.MALFORMED,
     "503": Magic.PRIMARY_DOWN,
     "502": Magic.FLAKY,
+    "431": Magic.QUOTA_EXHAUSTED,
+    "451": Magic.WITHHELD,
+    "423": Magic.UNDER_REVIEW,
+    "601": Magic.OTHER_AUTHOR,
+    "602": Magic.RENAMES,
+    "603": Magic.PUBLISHED,
 }
 INSTAGRAM_PREFIXES: dict[str, Magic] = {
     "DELETED": Magic.DELETED,
@@ -53,7 +73,21 @@ INSTAGRAM_PREFIXES: dict[str, Magic] = {
     "LOGIN": Magic.LOGIN_REQUIRED,
     "MALFORMED": Magic.MALFORMED,
     "FLAKY": Magic.FLAKY,
+    # Short, so `<PREFIX>_<variant>` stays a 10-character shortcode (a 64-bit media id).
+    "OTHER": Magic.OTHER_AUTHOR,
+    "RENAME": Magic.RENAMES,
+    "PUB": Magic.PUBLISHED,
 }
+# Magic kinds that answer like a normal video, with a chosen author or publish time. Their
+# curve is always steady, so they pass 1,000 views within a week of being published.
+SHAPED = frozenset({Magic.OTHER_AUTHOR, Magic.RENAMES, Magic.PUBLISHED})
+
+OTHER_AUTHOR_HANDLE = "dev.daily"
+# OTHER_AUTHOR and RENAMES videos were published this long before the anchor.
+SHAPED_PUBLISHED_BEFORE_ANCHOR = timedelta(days=1)
+# RENAMES accounts report their new handle from this long after the anchor on.
+RENAME_AFTER = timedelta(days=1)
+_PUBLISHED_SLOTS = 1000  # distinct ids per publish time
 _TIKTOK_PREFIX = "9999"
 
 # API key values that make the gateways refuse: 401 (invalid key) and 403 (not subscribed).
@@ -75,6 +109,37 @@ def instagram_shortcode(magic: Magic, variant: int = 0) -> str:
     if magic not in prefixes:
         raise ValueError(f"no Instagram magic shortcode for {magic}")
     return f"{prefixes[magic]}_{variant}"
+
+
+def rename_handles(variant: int = 0) -> tuple[str, str]:
+    """The handle a RENAMES account reports before and after `RENAME_AFTER`."""
+    return f"renamer_{variant}", f"renamed_{variant}"
+
+
+def published_id(platform: Platform, hours_before_anchor: int, n: int = 0) -> str:
+    """A video published exactly `hours_before_anchor` hours before the sandbox's anchor (its
+    `anchor`, the start of the UTC day it started on, in GET /__sandbox/clock); `n` tells
+    apart up to 1,000 videos published at the same time. Instagram keeps hours below 1,000."""
+    if hours_before_anchor < 0 or not 0 <= n < _PUBLISHED_SLOTS:
+        raise ValueError("hours_before_anchor >= 0 and 0 <= n < 1000")
+    variant = hours_before_anchor * _PUBLISHED_SLOTS + n
+    if platform is Platform.TIKTOK:
+        return tiktok_id(Magic.PUBLISHED, variant)
+    return instagram_shortcode(Magic.PUBLISHED, variant)
+
+
+def published_hours(variant: int) -> int:
+    return variant // _PUBLISHED_SLOTS
+
+
+def variant_of(platform: Platform, post_id: str) -> int | None:
+    """The variant of a magic id (None for other ids)."""
+    if magic_of(platform, post_id) is None:
+        return None
+    if platform is Platform.TIKTOK:
+        return int(post_id[len(_TIKTOK_PREFIX) : -3])
+    _, _, variant = post_id.partition("_")
+    return int(variant) if variant.isascii() and variant.isdigit() else None
 
 
 def magic_of(platform: Platform, post_id: str) -> Magic | None:

@@ -13,11 +13,22 @@ of the UTC day it started on), so some videos are past the 7-day decision and so
 import hashlib
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from app.domain.enums import Platform
+from app.platforms.sandbox.magic import (
+    OTHER_AUTHOR_HANDLE,
+    RENAME_AFTER,
+    SHAPED,
+    SHAPED_PUBLISHED_BEFORE_ANCHOR,
+    Magic,
+    magic_of,
+    published_hours,
+    rename_handles,
+    variant_of,
+)
 from app.platforms.urls import media_id_to_shortcode
 
 SPREAD = timedelta(days=40)
@@ -100,9 +111,12 @@ class SyntheticVideo:
         return 1 - math.exp(-hours / self.scale_hours)
 
 
-def synthetic_video(platform: Platform, post_id: str, anchor: datetime) -> SyntheticVideo:
+def synthetic_video(
+    platform: Platform, post_id: str, anchor: datetime, *, curve: "Curve | None" = None
+) -> SyntheticVideo:
     rng = random.Random(hashlib.sha256(f"{platform}:{post_id}".encode()).digest())
-    curve = rng.choices(list(Curve), weights=(45, 20, 10, 25))[0]
+    drawn = rng.choices(list(Curve), weights=(45, 20, 10, 25))[0]
+    curve = curve or drawn
     match curve:
         case Curve.STEADY:
             ceiling, scale = _log_uniform(rng, 3_000, 300_000), rng.uniform(12, 72)
@@ -129,6 +143,35 @@ def synthetic_video(platform: Platform, post_id: str, anchor: datetime) -> Synth
         comment_rate=rng.uniform(0.001, 0.01),
         share_rate=rng.uniform(0.0005, 0.02),
     )
+
+
+def video_at(platform: Platform, post_id: str, anchor: datetime, now: datetime) -> SyntheticVideo:
+    """What the sandbox says about an id at `now`: the synthetic video, with the author or
+    publish time a shaping magic id chooses (`magic.SHAPED`)."""
+    magic = magic_of(platform, post_id)
+    if magic not in SHAPED:
+        return synthetic_video(platform, post_id, anchor)
+    video = synthetic_video(platform, post_id, anchor, curve=Curve.STEADY)
+    variant = variant_of(platform, post_id) or 0
+    shaped_at = anchor - SHAPED_PUBLISHED_BEFORE_ANCHOR
+    match magic:
+        case Magic.OTHER_AUTHOR:
+            return replace(
+                video,
+                handle=OTHER_AUTHOR_HANDLE,
+                user_id=user_id(platform, OTHER_AUTHOR_HANDLE),
+                created_at=shaped_at,
+            )
+        case Magic.RENAMES:
+            before, after = rename_handles(variant)
+            return replace(
+                video,
+                handle=after if now >= anchor + RENAME_AFTER else before,
+                user_id=user_id(platform, before),  # the account's, through the rename
+                created_at=shaped_at,
+            )
+        case _:  # PUBLISHED
+            return replace(video, created_at=anchor - timedelta(hours=published_hours(variant)))
 
 
 def user_id(platform: Platform, handle: str) -> str:

@@ -1,37 +1,23 @@
 """Writing fetch results: a whole batch of posts in a handful of statements (arrays through
 `unnest`), whatever its size. Successes update stats and write one snapshot each; errors are
-recorded without touching stats; skips change nothing but the schedule. Tracking posts whose
-deadline has come are decided in the same transaction, on the stats just written."""
+recorded without touching stats; skips change nothing but the schedule. Every write lands
+only while the post still carries the claim's lease. Tracking posts whose deadline has come
+are decided in the same transaction, on the stats just written."""
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import lifecycle, schedule
-from app.domain.enums import Platform, PostStatus
+from app.domain.enums import PostStatus
+from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats
-from app.workers import decisions
+from app.services import decisions
+from app.workers import creator_sync, metrics, run_progress
 from app.workers.claims import DuePost
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The thresholds the engine applies, from settings."""
-
-    cadence: schedule.Cadence
-    min_views: int
-    finalize_after_days: int
-
-    def rules(self, min_views: int | None, finalize_after_days: int | None) -> lifecycle.Rules:
-        """The rules for a campaign with these overrides (None: the default)."""
-        return lifecycle.rules_for(
-            self.min_views, self.finalize_after_days, min_views, finalize_after_days
-        )
-
 
 # One statement updates the posts, writes their snapshots and adds the views gained to their
 # campaigns' day, all from the rows the UPDATE actually changed: a post deleted meanwhile
@@ -71,30 +57,6 @@ _SUCCESS = text(
     """
 )
 
-# Keep the creator's handle and user id in step with the platform. Only for the account the
-# creator already is (same user id, or none known yet), and never onto another creator's
-# handle or id, which the unique indexes would refuse for the whole batch.
-_CREATORS = text(
-    """
-    UPDATE creators c SET handle = u.handle,
-        platform_user_id = coalesce(u.user_id, c.platform_user_id), updated_at = :now
-    FROM (
-        SELECT DISTINCT ON (id) id, handle, user_id
-        FROM unnest(CAST(:ids AS uuid[]), CAST(:handles AS text[]), CAST(:user_ids AS text[]))
-             AS x(id, handle, user_id)
-    ) AS u
-    WHERE c.id = u.id
-      AND (c.platform_user_id IS NULL OR c.platform_user_id = u.user_id)
-      AND (c.handle IS DISTINCT FROM u.handle OR c.platform_user_id IS DISTINCT FROM u.user_id)
-      AND NOT EXISTS (
-          SELECT 1 FROM creators o
-          WHERE o.organization_id = c.organization_id AND o.platform = c.platform
-            AND o.id <> c.id
-            AND (lower(o.handle) = lower(u.handle) OR o.platform_user_id = u.user_id)
-      )
-    """
-)
-
 _FAILURE = text(
     """
     UPDATE posts p SET
@@ -121,30 +83,6 @@ _SKIP = text(
     ) AS u(id, next_refresh_at, lease)
     WHERE p.id = u.id AND p.lease_expires_at = u.lease
     RETURNING p.id
-    """
-)
-
-_RUN_COUNTS = text(
-    """
-    INSERT INTO refresh_run_counts (run_id, source, outcome, count)
-    SELECT * FROM unnest(
-        CAST(:runs AS uuid[]), CAST(:sources AS text[]), CAST(:outcomes AS text[]),
-        CAST(:counts AS int[])
-    )
-    ON CONFLICT (run_id, source, outcome)
-    DO UPDATE SET count = refresh_run_counts.count + EXCLUDED.count
-    """
-)
-
-_RUN_PROGRESS = text(
-    """
-    UPDATE refresh_runs r SET
-        done = r.done + u.n,
-        started_at = coalesce(r.started_at, :now),
-        finished_at = CASE WHEN NOT EXISTS (SELECT 1 FROM posts WHERE refresh_run_id = r.id)
-                           THEN :now END
-    FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
-    WHERE r.id = u.id
     """
 )
 
@@ -177,7 +115,7 @@ def outcome_of(result: FetchResult) -> str:
     return "skipped" if isinstance(result, Skipped) else "failed"
 
 
-async def apply_results(
+async def write_results(
     session: AsyncSession,
     items: list[tuple[DuePost, FetchResult]],
     now: datetime,
@@ -221,17 +159,7 @@ async def apply_results(
             },
         )
         written.update(done.scalars())
-        synced = _unambiguous_syncs(ok)
-        if synced:
-            await session.execute(
-                _CREATORS,
-                {
-                    "now": now,
-                    "ids": [p.creator_id for p, _ in synced],
-                    "handles": [s.handle for _, s in synced],
-                    "user_ids": [s.platform_user_id for _, s in synced],
-                },
-            )
+        await creator_sync.sync(session, ok, now)
     if failed:
         done = await session.execute(
             _FAILURE,
@@ -256,28 +184,14 @@ async def apply_results(
             },
         )
         written.update(done.scalars())
-    await decisions.apply(session, [c for c in due_for_decision if c.post_id in written])
-    landed = [(p, r) for p, r in items if p.id in written]
-    await _count_runs(session, landed, now)
-    return Counter(outcome_of(r) for _, r in landed)
-
-
-def _unambiguous_syncs(
-    ok: list[tuple[DuePost, VideoStats]],
-) -> list[tuple[DuePost, VideoStats]]:
-    """TikTok answers that name the creator's account. When two creators in one batch would
-    take the same handle or user id, neither is synced: that is for a person to sort out."""
-    synced = [(p, s) for p, s in ok if p.platform is Platform.TIKTOK and s.handle]
-
-    def keys(stats: VideoStats) -> list[str]:
-        found = [f"handle:{(stats.handle or '').lower()}"]
-        return found + ([f"user:{stats.platform_user_id}"] if stats.platform_user_id else [])
-
-    claimants: dict[str, set[uuid.UUID]] = {}
-    for post, stats in synced:
-        for key in keys(stats):
-            claimants.setdefault(key, set()).add(post.creator_id)
-    return [(p, s) for p, s in synced if all(len(claimants[k]) == 1 for k in keys(s))]
+    changed = await decisions.apply(
+        session, [c for c in due_for_decision if c.post_id in written], now
+    )
+    for status in changed.values():
+        metrics.TRANSITIONS.labels(status.value).inc()
+    landed = [(p, r.source.value, outcome_of(r)) for p, r in items if p.id in written]
+    await run_progress.count(session, landed, now)
+    return Counter(outcome for _, _, outcome in landed)
 
 
 def candidate(post: DuePost, views: int, policy: Policy) -> decisions.Candidate:
@@ -287,33 +201,4 @@ def candidate(post: DuePost, views: int, policy: Policy) -> decisions.Candidate:
         cpm_tier_id=post.cpm_tier_id,
         tier=decisions.tier(post.cpm, post.cap),
         rules=policy.rules(post.min_views, post.finalize_after_days),
-    )
-
-
-async def _count_runs(
-    session: AsyncSession, items: list[tuple[DuePost, FetchResult]], now: datetime
-) -> None:
-    counts = Counter(
-        (p.refresh_run_id, r.source.value, outcome_of(r)) for p, r in items if p.refresh_run_id
-    )
-    if not counts:
-        return
-    # Runs in id order in every statement that updates several (here, the claims, the API):
-    # concurrent transactions then lock them in the same order and cannot deadlock.
-    keys = sorted(counts)
-    await session.execute(
-        _RUN_COUNTS,
-        {
-            "runs": [k[0] for k in keys],
-            "sources": [k[1] for k in keys],
-            "outcomes": [k[2] for k in keys],
-            "counts": [counts[k] for k in keys],
-        },
-    )
-    per_run: Counter[uuid.UUID] = Counter()
-    for (run_id, _, _), n in counts.items():
-        per_run[run_id] += n
-    runs = sorted(per_run)
-    await session.execute(
-        _RUN_PROGRESS, {"now": now, "runs": runs, "counts": [per_run[r] for r in runs]}
     )

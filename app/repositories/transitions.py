@@ -1,0 +1,149 @@
+"""The one writer of post status changes. The API's manual actions and the worker's deadline
+decisions all come here: one guarded UPDATE per shape of change (a batch of any size in one
+statement, through `unnest`), then the event rows for exactly the posts that UPDATE changed,
+in the same transaction. The guard (the status the change was decided from, and optionally
+the tier it was decided with) makes a repeated or concurrent change a no-op, so each
+transition happens once, and no event is written without its transition or the reverse."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import ARRAY, ColumnElement, String, bindparam, column, func, insert, update
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import PostStatus
+from app.models import Post, PostEvent
+
+
+class _AnyTier:
+    def __repr__(self) -> str:
+        return "ANY_TIER"
+
+
+ANY_TIER: Final = _AnyTier()
+
+
+@dataclass(frozen=True)
+class Transition:
+    post_id: uuid.UUID
+    from_status: PostStatus  # the status the change was decided from: the guard
+    to_status: PostStatus
+    code: str  # the event's machine code
+    reason: str | None = None
+    actor_key_id: uuid.UUID | None = None  # None: the system (the worker)
+    # Other columns of the post set with the change (never `status` or `updated_at`).
+    values: Mapping[str, Any] = field(default_factory=dict)
+    # Applied only while the post still has this tier, when the change was computed from it
+    # (a tier assigned meanwhile must not be overwritten by a decision made without it).
+    tier: uuid.UUID | _AnyTier | None = ANY_TIER
+
+
+@dataclass(frozen=True)
+class Landed:
+    transition: Transition
+    organization_id: uuid.UUID
+
+
+_UUIDS = ARRAY(UUID(as_uuid=True))
+_TEXTS = ARRAY(String)
+
+
+async def apply(
+    session: AsyncSession, transitions: Sequence[Transition], now: datetime
+) -> list[Landed]:
+    """Apply what still holds; returns the transitions that landed, with their posts'
+    organizations. At most one transition per post in one call."""
+    shapes: dict[tuple[tuple[str, ...], bool], list[Transition]] = defaultdict(list)
+    for t in transitions:
+        shapes[(tuple(sorted(t.values)), t.tier is not ANY_TIER)].append(t)
+    landed: list[Landed] = []
+    for (keys, guard_tier), group in shapes.items():
+        landed += await _apply_shape(session, group, keys, guard_tier, now)
+    await record(session, landed, now)
+    return landed
+
+
+async def _apply_shape(
+    session: AsyncSession,
+    group: list[Transition],
+    keys: tuple[str, ...],
+    guard_tier: bool,
+    now: datetime,
+) -> list[Landed]:
+    table = Post.__table__
+    arrays: dict[str, tuple[Any, list[Any]]] = {
+        "id": (_UUIDS, [t.post_id for t in group]),
+        "from_status": (_TEXTS, [t.from_status.value for t in group]),
+        "to_status": (_TEXTS, [t.to_status.value for t in group]),
+    }
+    for key in keys:
+        arrays[key] = (ARRAY(table.c[key].type), [t.values[key] for t in group])
+    if guard_tier:
+        arrays["tier"] = (_UUIDS, [t.tier for t in group])
+    u = (
+        func.unnest(
+            *(bindparam(f"u_{name}", values, type_=kind) for name, (kind, values) in arrays.items())
+        )
+        .table_valued(*(column(name) for name in arrays))
+        .render_derived(name="u", with_types=False)
+    )
+    guards: list[ColumnElement[bool]] = [Post.id == u.c.id, Post.status == u.c.from_status]
+    if guard_tier:
+        guards.append(Post.cpm_tier_id.is_not_distinct_from(u.c.tier))
+    stmt = (
+        update(Post)
+        .where(*guards)
+        .values(status=u.c.to_status, updated_at=now, **{key: u.c[key] for key in keys})
+        .returning(Post.id, Post.organization_id)
+    )
+    orgs = {row.id: row.organization_id for row in await session.execute(stmt)}
+    return [Landed(t, orgs[t.post_id]) for t in group if t.post_id in orgs]
+
+
+async def created(session: AsyncSession, post: Post, actor_key_id: uuid.UUID | None) -> None:
+    """A new post's first event: it enters `tracking` from nothing."""
+    await _events(
+        session,
+        [
+            {
+                "organization_id": post.organization_id,
+                "post_id": post.id,
+                "from_status": None,
+                "to_status": post.status,
+                "code": "created",
+                "reason": None,
+                "actor_key_id": actor_key_id,
+                "created_at": post.created_at,
+            }
+        ],
+    )
+
+
+async def record(session: AsyncSession, landed: Sequence[Landed], now: datetime) -> None:
+    """The event rows of the transitions that landed."""
+    await _events(
+        session,
+        [
+            {
+                "organization_id": item.organization_id,
+                "post_id": item.transition.post_id,
+                "from_status": item.transition.from_status,
+                "to_status": item.transition.to_status,
+                "code": item.transition.code,
+                "reason": item.transition.reason,
+                "actor_key_id": item.transition.actor_key_id,
+                "created_at": now,
+            }
+            for item in landed
+        ],
+    )
+
+
+async def _events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(PostEvent), rows)

@@ -1,0 +1,104 @@
+"""A campaign's report: sums of the repository's groups, a daily series, top posts."""
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import PostStatus
+from app.repositories import analytics
+from app.schemas.analytics import (
+    CampaignAnalytics,
+    CreatorTotals,
+    DailyViews,
+    Earnings,
+    TopPost,
+    Totals,
+)
+
+
+def daily_series(gains: list[tuple[date, int]], first: date, last: date) -> list[DailyViews]:
+    """One entry per day from `first` to `last`, days without gains included, each with the
+    campaign's total views at its end. `gains` is ordered by day."""
+    running = sum(gained for day, gained in gains if day < first)
+    by_day = dict(gains)
+    series = []
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        gained = by_day.get(day, 0)
+        running += gained
+        series.append(DailyViews(day=day, views_gained=gained, total_views=running))
+    return series
+
+
+async def campaign(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    currency: str,
+    days: tuple[date, date],
+    top: int,
+) -> CampaignAnalytics:
+    """The campaign's report, with its daily series over `days` (first and last, UTC)."""
+    groups = await analytics.campaign_groups(session, campaign_id)
+    counted = [g for g in groups if g.status != PostStatus.REJECTED]
+    first, last = days
+    gains = await analytics.daily_gains(session, campaign_id, last)
+    return CampaignAnalytics(
+        campaign_id=campaign_id,
+        currency=currency,
+        totals=Totals(
+            views=sum(g.views for g in counted),
+            likes=sum(g.likes for g in counted),
+            comments=sum(g.comments for g in counted),
+            shares=sum(g.shares for g in counted),
+        ),
+        posts_by_status=_count_by_status(groups),
+        earnings=Earnings(
+            finalized=_money(g.earnings for g in groups if g.status == PostStatus.FINALIZED),
+            paid=_money(g.earnings for g in groups if g.status == PostStatus.PAID),
+            pending=_money(g.projected for g in groups),
+        ),
+        daily_views=daily_series(gains, first, last),
+        top_posts=[
+            TopPost.model_validate(r._mapping)
+            for r in await analytics.top_posts(session, campaign_id, top)
+        ],
+        creators=_per_creator(counted),
+    )
+
+
+def _money(amounts: Iterable[Decimal]) -> Decimal:
+    return sum(amounts, Decimal("0.00"))
+
+
+def _count_by_status(groups: Sequence[Row[Any]]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for g in groups:
+        counts[g.status] += g.posts
+    return dict(counts)
+
+
+def _per_creator(groups: Sequence[Row[Any]]) -> list[CreatorTotals]:
+    """Most views first; ties by creator id."""
+    by_creator: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
+    for g in groups:
+        by_creator[g.creator_id].append(g)
+    creators = [
+        CreatorTotals(
+            creator_id=creator_id,
+            handle=rows[0].handle,
+            posts=sum(r.posts for r in rows),
+            views=sum(r.views for r in rows),
+            likes=sum(r.likes for r in rows),
+            comments=sum(r.comments for r in rows),
+            shares=sum(r.shares for r in rows),
+            earnings=_money(r.earnings for r in rows),
+        )
+        for creator_id, rows in by_creator.items()
+    ]
+    return sorted(creators, key=lambda c: (-c.views, c.creator_id))

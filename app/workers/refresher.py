@@ -1,0 +1,187 @@
+"""The refresher: claim due posts, fetch them at the provider's pace, write the results.
+The worker's jobs and the benchmark run this same code.
+
+Writes overlap the pacing pause: a batch's results go to the writer (writer.py) the moment
+the batch ends, and the next batch waits out its pause while the writer works."""
+
+import asyncio
+import contextlib
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+from app.db import session_scope
+from app.domain.enums import Platform
+from app.domain.policy import Policy
+from app.platforms.contract import FetchResult, StatsClient, VideoRef
+from app.settings import Settings
+from app.workers import claims, run_progress, writer
+from app.workers.claims import DuePost
+from app.workers.pacing import BatchGate
+
+Clock = Callable[[], datetime]
+# How long a stopping sweep waits for a claim it took ahead to commit, to hand it back.
+_DROP_WAIT_SECONDS = 5.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def claim_size(settings: Settings, platform: Platform) -> int:
+    """Enough posts for about an eighth of the lease at the provider's pace, at least one
+    fetch batch, at most one write's worth. The next claim is taken while this one is
+    fetched, so a claim's last post is fetched about a quarter of the lease after it was
+    taken: room for the provider's pace to be shared with other workers."""
+    if platform is Platform.TIKTOK:
+        batch, per_post = (
+            settings.tiktok_batch_size,
+            settings.tiktok_batch_pause_seconds / settings.tiktok_batch_size,
+        )
+    else:
+        batch, per_post = 1, settings.instagram_request_spacing_seconds
+    paced = settings.claim_lease_seconds / 8 / max(per_post, 1e-3)
+    return int(min(max(paced, batch), settings.write_batch_max))
+
+
+class Refresher:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clients: Mapping[Platform, StatsClient],
+        settings: Settings,
+        *,
+        gates: Mapping[Platform, BatchGate] | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clients = clients
+        self._settings = settings
+        self._gates = gates or {}
+        self._clock = clock
+        self.policy = Policy.from_settings(settings)
+        # TikTok is fetched in concurrent batches; Instagram one at a time (its client paces
+        # every request through the deployment-wide spacer).
+        self._batch_size = {
+            Platform.TIKTOK: settings.tiktok_batch_size,
+            Platform.INSTAGRAM: 1,
+        }
+
+    async def refresh_due(self, platform: Platform) -> Counter[str]:
+        """Refresh every due post of the platform, claim by claim, until none is left. The
+        next claim is taken while the current one is fetched, and one writer serves the
+        whole sweep, so neither the claim nor the last write of a claim holds up fetching."""
+        totals: Counter[str] = Counter()
+        sweep_runs: dict[uuid.UUID, uuid.UUID] = {}
+
+        async def claim_next() -> list[DuePost]:
+            known = dict(sweep_runs)
+            try:
+                async with session_scope(self._sessionmaker) as session:
+                    due = await claims.claim(
+                        session,
+                        platform,
+                        now=self._clock(),
+                        limit=claim_size(self._settings, platform),
+                        lease=timedelta(seconds=self._settings.claim_lease_seconds),
+                        policy=self.policy,
+                        runs=sweep_runs,
+                    )
+                    return await run_progress.attach(
+                        session, due, sweep_runs, platform, self._clock()
+                    )
+            except BaseException:
+                # Runs started in a transaction that rolled back do not exist.
+                sweep_runs.clear()
+                sweep_runs.update(known)
+                raise
+
+        # Updates of several runs go in id order, but PostgreSQL does not promise that order
+        # for UPDATE ... FROM: should a claim ever deadlock with a write, it is taken again.
+        claim_retrying = AsyncRetrying(
+            retry=retry_if_exception(_deadlocked), stop=stop_after_attempt(3), reraise=True
+        )
+
+        async with writer.writing(
+            self._sessionmaker,
+            self._settings,
+            self.policy,
+            self._clock,
+            platform,
+            self._batch_size[platform],
+            totals,
+        ) as write:
+            due: list[DuePost] = await claim_retrying(claim_next)
+            while due:
+                upcoming: asyncio.Task[list[DuePost]] = asyncio.create_task(
+                    claim_retrying(claim_next)
+                )
+                try:
+                    await self._process(platform, due, write)
+                except BaseException:
+                    await self._drop(upcoming)
+                    raise
+                due = await upcoming
+        return totals
+
+    async def _process(self, platform: Platform, due: list[DuePost], write: writer.Put) -> None:
+        client = self._clients[platform]
+        size = self._batch_size[platform]
+        pending: list[DuePost] = list(due)
+        try:
+            async with _batches(self._gates.get(platform)) as gated:
+                for start in range(0, len(due), size):
+                    batch = due[start : start + size]
+                    async with gated():
+                        results = await _fetch_all(client, batch)
+                    await write(list(zip(batch, results, strict=True)))
+                    del pending[: len(batch)]  # queued: the writer has them now
+        finally:
+            if pending:  # cancelled (shutdown) or failed: hand the rest back at once
+                await self._release(pending)
+
+    async def _drop(self, upcoming: "asyncio.Task[list[DuePost]]") -> None:
+        """A claim taken ahead that will not be fetched: let it finish (a cancelled commit
+        could leave its posts leased) and hand its posts back; give up on a stuck one."""
+        try:
+            claimed = await asyncio.wait_for(asyncio.shield(upcoming), _DROP_WAIT_SECONDS)
+        except BaseException:
+            upcoming.cancel()
+            return
+        await self._release(claimed)
+
+    async def _release(self, posts: list[DuePost]) -> None:
+        with contextlib.suppress(Exception):
+            async with session_scope(self._sessionmaker) as session:
+                await claims.release(session, [p.id for p in posts])
+
+
+@contextlib.asynccontextmanager
+async def _batches(
+    gate: BatchGate | None,
+) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
+    """What each batch of one claim is run inside: the platform's gate, if it has one."""
+    if gate is None:
+        yield contextlib.nullcontext
+        return
+    async with gate.turns() as turns:
+        yield turns.batch
+
+
+async def _fetch_all(client: StatsClient, batch: list[DuePost]) -> list[FetchResult]:
+    if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
+        return [await client.fetch(_ref(batch[0]))]
+    return await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))
+
+
+def _deadlocked(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == "40P01"
+
+
+def _ref(post: DuePost) -> VideoRef:
+    return VideoRef(post.platform, post.platform_post_id, post.handle)

@@ -1,0 +1,111 @@
+"""Refresh-run bookkeeping for the refresher: scheduled sweeps count toward an hourly run per
+organization and platform, and every written result counts toward its post's run.
+
+Several runs are always updated in id order (here, in the claim and in the API): concurrent
+transactions then lock them in the same order and cannot deadlock."""
+
+import uuid
+from collections import Counter
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import Platform
+from app.repositories import runs
+from app.workers.claims import DuePost
+
+_JOIN_POSTS = text(
+    "UPDATE posts p SET refresh_run_id = u.run FROM unnest(CAST(:ids AS uuid[]),"
+    " CAST(:runs AS uuid[])) AS u(id, run) WHERE p.id = u.id"
+)
+_QUEUED = text(
+    "UPDATE refresh_runs r SET queued = r.queued + u.n, finished_at = NULL"
+    " FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)"
+    " WHERE r.id = u.id"
+)
+_COUNTS = text(
+    """
+    INSERT INTO refresh_run_counts (run_id, source, outcome, count)
+    SELECT * FROM unnest(
+        CAST(:runs AS uuid[]), CAST(:sources AS text[]), CAST(:outcomes AS text[]),
+        CAST(:counts AS int[])
+    )
+    ON CONFLICT (run_id, source, outcome)
+    DO UPDATE SET count = refresh_run_counts.count + EXCLUDED.count
+    """
+)
+_PROGRESS = text(
+    """
+    UPDATE refresh_runs r SET
+        done = r.done + u.n,
+        started_at = coalesce(r.started_at, :now),
+        finished_at = CASE WHEN NOT EXISTS (SELECT 1 FROM posts WHERE refresh_run_id = r.id)
+                           THEN :now END
+    FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
+    WHERE r.id = u.id
+    """
+)
+
+
+async def attach(
+    session: AsyncSession,
+    due: list[DuePost],
+    sweep_runs: dict[uuid.UUID, uuid.UUID],
+    platform: Platform,
+    now: datetime,
+) -> list[DuePost]:
+    """Posts refreshed on schedule count toward a 'scheduled' run of their organization, one
+    per platform per hour, so scheduled sweeps show their progress like on-demand runs do.
+    The claim itself joins posts to the runs in `sweep_runs`; this finds or starts the runs
+    of organizations the sweep meets for the first time, and joins their posts."""
+    orphans = [p for p in due if p.refresh_run_id is None]
+    if not orphans:
+        return due
+    missing = {p.organization_id for p in orphans} - sweep_runs.keys()
+    if missing:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        sweep_runs.update(await runs.scheduled_since(session, missing, platform, hour))
+    for org in {p.organization_id for p in orphans} - sweep_runs.keys():
+        sweep_runs[org] = await runs.start_scheduled(session, org, platform, now)
+    await session.execute(
+        _JOIN_POSTS,
+        {"ids": [p.id for p in orphans], "runs": [sweep_runs[p.organization_id] for p in orphans]},
+    )
+    per_run = Counter(sweep_runs[p.organization_id] for p in orphans)
+    ids = sorted(per_run)
+    await session.execute(_QUEUED, {"runs": ids, "counts": [per_run[r] for r in ids]})
+    return [
+        replace(p, refresh_run_id=sweep_runs[p.organization_id]) if p.refresh_run_id is None else p
+        for p in due
+    ]
+
+
+async def count(
+    session: AsyncSession, outcomes: list[tuple[DuePost, str, str]], now: datetime
+) -> None:
+    """Count written results, given as (post, source, outcome), toward their posts' runs,
+    and finish the runs no post waits for any more."""
+    keyed = Counter(
+        (p.refresh_run_id, source, outcome)
+        for p, source, outcome in outcomes
+        if p.refresh_run_id is not None
+    )
+    if not keyed:
+        return
+    keys = sorted(keyed)
+    await session.execute(
+        _COUNTS,
+        {
+            "runs": [k[0] for k in keys],
+            "sources": [k[1] for k in keys],
+            "outcomes": [k[2] for k in keys],
+            "counts": [keyed[k] for k in keys],
+        },
+    )
+    per_run: Counter[uuid.UUID] = Counter()
+    for (run_id, _, _), n in keyed.items():
+        per_run[run_id] += n
+    ids = sorted(per_run)
+    await session.execute(_PROGRESS, {"now": now, "runs": ids, "counts": [per_run[r] for r in ids]})

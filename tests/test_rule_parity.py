@@ -1,0 +1,184 @@
+"""Each rule that a query needs exists twice, in Python and as a SQLAlchemy expression
+(app/domain). These tests generate inputs around every edge and check that PostgreSQL,
+evaluating the expression, answers exactly what the Python function answers. The session's
+time zone is one with daylight saving time, so a rule that counted calendar days in SQL
+would drift by an hour across a DST change and fail here."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, Integer, Numeric, String, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.domain import lifecycle, schedule
+from app.domain.enums import PostStatus
+from app.domain.policy import Policy
+from app.settings import Settings
+
+POLICY = Policy.from_settings(Settings())
+CADENCE = POLICY.cadence
+# Daylight saving changes in 2026: Europe/Berlin (the session's zone here) and New York.
+DST_CHANGES = [
+    datetime(2026, 3, 29, 1, tzinfo=UTC),
+    datetime(2026, 10, 25, 1, tzinfo=UTC),
+    datetime(2026, 3, 8, 7, tzinfo=UTC),
+    datetime(2026, 11, 1, 6, tzinfo=UTC),
+]
+PARITY = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+Timestamp = DateTime(timezone=True)
+
+
+def instants() -> st.SearchStrategy[datetime]:
+    """Any instant of the years the service lives in, and instants within days of a DST change
+    (to the microsecond)."""
+    anywhere = st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
+    )
+    near_dst = st.tuples(
+        st.sampled_from(DST_CHANGES), st.integers(-40 * 86_400_000_000, 40 * 86_400_000_000)
+    ).map(lambda t: t[0] + timedelta(microseconds=t[1]))
+    return st.one_of(anywhere, near_dst)
+
+
+def offsets() -> st.SearchStrategy[timedelta]:
+    """Small distances from a boundary, both sides, zero included."""
+    return st.one_of(
+        st.just(timedelta(0)),
+        st.integers(-3_600_000_000, 3_600_000_000).map(lambda us: timedelta(microseconds=us)),
+        st.integers(-60, 60).map(lambda d: timedelta(days=d)),
+    )
+
+
+@pytest.fixture
+async def conn(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("SET TIME ZONE 'Europe/Berlin'")
+        yield connection
+
+
+async def evaluate(conn: AsyncConnection, expression: Any) -> Any:
+    return await conn.scalar(select(expression))
+
+
+def ts(value: datetime | None) -> Any:
+    return literal(value, Timestamp)
+
+
+def num(value: Decimal | None, scale: int) -> Any:
+    return literal(value, Numeric(12, scale))
+
+
+def num_int(value: int | None) -> Any:
+    return literal(value, Integer)
+
+
+money_cpm = st.decimals(min_value=0, max_value=Decimal("99999999.9999"), places=4)
+money_cap = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2)
+views = st.one_of(
+    st.integers(0, 2_000),  # around the minimum
+    st.integers(0, 10**12),  # anything a platform can report
+)
+
+
+@PARITY
+@given(views=views, cpm=money_cpm, cap=st.none() | money_cap)
+@example(views=1010, cpm=Decimal("2.5"), cap=None)  # 2.525: half-up gives 2.53
+@example(views=1010, cpm=Decimal("2.5"), cap=Decimal("2.52"))
+@example(views=5, cpm=Decimal("1"), cap=None)  # 0.005 -> 0.01
+async def test_earnings_agree(
+    conn: AsyncConnection, views: int, cpm: Decimal, cap: Decimal | None
+) -> None:
+    expected = lifecycle.earnings(views, lifecycle.Tier(cpm, cap))
+    sql = lifecycle.earnings_sql(literal(views, Numeric), num(cpm, 4), num(cap, 2))
+    assert await evaluate(conn, sql) == expected
+
+
+@PARITY
+@given(
+    aged_from=instants(),
+    campaign_days=st.none() | st.integers(0, 30),
+    decide_after=st.none() | offsets(),
+)
+async def test_deadlines_agree_with_and_without_overrides(
+    conn: AsyncConnection,
+    aged_from: datetime,
+    campaign_days: int | None,
+    decide_after: timedelta | None,
+) -> None:
+    rules = POLICY.rules(None, campaign_days)
+    base = lifecycle.deadline(aged_from, rules)
+    restored = None if decide_after is None else base + decide_after
+    expected = lifecycle.deadline(aged_from, rules, restored)
+    sql = POLICY.deadline_sql(ts(aged_from), num_int(campaign_days), ts(restored))
+    assert await evaluate(conn, sql) == expected
+
+
+@PARITY
+@given(
+    status=st.sampled_from(PostStatus),
+    next_refresh=st.none() | offsets(),
+    lease=st.none() | offsets(),
+    now=instants(),
+)
+async def test_due_now_agrees(
+    conn: AsyncConnection,
+    status: PostStatus,
+    next_refresh: timedelta | None,
+    lease: timedelta | None,
+    now: datetime,
+) -> None:
+    next_at = None if next_refresh is None else now + next_refresh
+    lease_at = None if lease is None else now + lease
+    expected = schedule.is_due(status, next_at, lease_at, now)
+    sql = schedule.is_due_sql(literal(status.value, String), ts(next_at), ts(lease_at), now)
+    # SQL's NULL (a never-scheduled post) is not due, as in Python.
+    assert bool(await evaluate(conn, sql)) is expected
+    free = schedule.is_free_sql(literal(status.value, String), ts(lease_at), now)
+    assert bool(await evaluate(conn, free)) is schedule.is_free(status, lease_at, now)
+
+
+@PARITY
+@given(now=instants(), age=offsets())
+async def test_refresh_window_agrees(conn: AsyncConnection, now: datetime, age: timedelta) -> None:
+    aged_from = now - CADENCE.window + age
+    expected = schedule.in_window(aged_from, now, CADENCE.window)
+    sql = schedule.in_window_sql(ts(aged_from), now, CADENCE.window)
+    assert await evaluate(conn, sql) is expected
+
+
+@PARITY
+@given(
+    status=st.sampled_from(PostStatus),
+    aged_from=instants(),
+    campaign_days=st.none() | st.integers(0, 30),
+    shortest=st.none() | st.integers(0, 30),
+    offset=offsets(),
+)
+async def test_deadline_urgency_agrees_and_its_index_bound_never_excludes_an_urgent_post(
+    conn: AsyncConnection,
+    status: PostStatus,
+    aged_from: datetime,
+    campaign_days: int | None,
+    shortest: int | None,
+    offset: timedelta,
+) -> None:
+    rules = POLICY.rules(None, campaign_days)
+    deadline = lifecycle.deadline(aged_from, rules)
+    now = deadline - CADENCE.active + offset
+    expected = schedule.is_urgent(status, deadline, now, CADENCE)
+    sql_deadline = POLICY.deadline_sql(ts(aged_from), num_int(campaign_days), ts(None))
+    sql = schedule.is_urgent_sql(literal(status.value, String), sql_deadline, now, CADENCE)
+    assert await evaluate(conn, sql) is expected
+    # The claim narrows urgent posts by age with a bound from the shortest override in
+    # force, which is never longer than this campaign's own override.
+    if campaign_days is not None:
+        shortest = campaign_days if shortest is None else min(shortest, campaign_days)
+    bound = POLICY.urgent_aged_from_bound_sql(now, num_int(shortest))
+    if expected:
+        assert await evaluate(conn, ts(aged_from) <= bound) is True
