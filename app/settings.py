@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     webhook_sweep_interval_seconds: int = Field(5, ge=1, le=60)
     webhook_response_body_limit: int = Field(1024, ge=0)
     # http:// and private, loopback or link-local receivers. Unset: allowed only when the
-    # app runs against the sandbox providers; read it through app.webhooks.ssrf.allow_private_urls.
+    # app runs in PROVIDER_MODE=sandbox; read it through app.webhooks.ssrf.allow_private_urls.
     webhook_allow_private_urls: bool | None = None
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from app.domain.enums import Role
 from app.main import create_app
 from app.models import WebhookEndpoint
 from app.routers.webhook_endpoints import get_resolver
-from app.settings import Settings
+from app.settings import ProviderMode, Settings
 from app.webhooks import vault
 from app.webhooks.ssrf import allow_private_urls
 from tests import factories as f
@@ -294,9 +294,12 @@ async def test_private_urls_are_allowed_when_the_setting_is_on(client: httpx.Asy
 def test_the_private_url_setting_follows_the_provider_mode_unless_set() -> None:
     sandbox = Settings()
     live = Settings(
+        provider_mode=ProviderMode.LIVE,
         tiktok_primary_base_url="https://tiktok.example",
         tiktok_backup_base_url="https://backup.example",
         instagram_base_url="https://instagram.example",
+        tiktok_backup_api_key="k",
+        instagram_api_key="k",
     )
     assert allow_private_urls(sandbox) is True
     assert allow_private_urls(live) is False

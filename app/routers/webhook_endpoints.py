@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response, status
 
 from app.deps import Admin, AppSettings, Session
-from app.errors import PROBLEM_RESPONSES, ApiError, conflict, invalid, not_found
+from app.domain.errors import Conflict, InvalidInput, NotFound, found
+from app.errors import PROBLEM_RESPONSES
 from app.models import WebhookEndpoint
 from app.schemas.common import Cursor, Limit, Page
 from app.schemas.webhooks import (
@@ -39,14 +40,11 @@ async def _check_url(url: str, settings: Settings, resolve: ssrf.Resolver) -> No
     try:
         await ssrf.check(url, allow_private=ssrf.allow_private_urls(settings), resolve=resolve)
     except ssrf.UrlNotAllowed as exc:
-        raise invalid("webhook_url_not_allowed", exc.reason, "/body/url") from None
+        raise InvalidInput("webhook_url_not_allowed", exc.reason, "url") from None
 
 
 async def _endpoint(session: Session, org: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    endpoint = await repository.get_endpoint(session, org, endpoint_id)
-    if endpoint is None:
-        raise not_found("webhook_endpoint")
-    return endpoint
+    return found(await repository.get_endpoint(session, org, endpoint_id), "webhook_endpoint")
 
 
 def _delivery_out(view: repository.DeliveryView) -> WebhookDeliveryOut:
@@ -131,9 +129,7 @@ async def webhook_endpoints_update(
     if "url" in changes:
         await _check_url(changes["url"], settings, resolve)
     endpoint = await repository.update_endpoint(session, who.organization_id, endpoint_id, changes)
-    if endpoint is None:
-        raise not_found("webhook_endpoint")
-    return WebhookEndpointOut.model_validate(endpoint)
+    return WebhookEndpointOut.model_validate(found(endpoint, "webhook_endpoint"))
 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -142,7 +138,7 @@ async def webhook_endpoints_delete(
 ) -> Response:
     """Deletes the endpoint with its deliveries; nothing more is sent to it."""
     if not await repository.delete_endpoint(session, who.organization_id, endpoint_id):
-        raise not_found("webhook_endpoint")
+        raise NotFound("webhook_endpoint")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -157,8 +153,7 @@ async def webhook_endpoints_rotate_secret(
     endpoint = await repository.rotate_secret(
         session, who.organization_id, endpoint_id, vault.encrypt(settings, secret), until
     )
-    if endpoint is None:
-        raise not_found("webhook_endpoint")
+    found(endpoint, "webhook_endpoint")
     return WebhookSecretRotated(secret=secret, previous_secret_expires_at=until)
 
 
@@ -192,7 +187,7 @@ async def webhook_deliveries_retry(
     if not await repository.retry_delivery(
         session, who.organization_id, endpoint_id, delivery_id, now
     ):
-        raise not_found("webhook_delivery")
+        raise NotFound("webhook_delivery")
     view = await repository.get_delivery(session, who.organization_id, endpoint_id, delivery_id)
     assert view is not None
     return _delivery_out(view)
@@ -218,7 +213,7 @@ async def webhook_endpoints_test(
     return _delivery_out(view)
 
 
-def _disabled() -> ApiError:
-    return conflict(
+def _disabled() -> Conflict:
+    return Conflict(
         "webhook_endpoint_disabled", "The endpoint is disabled; enable it (PATCH) first."
     )

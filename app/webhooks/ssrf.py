@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from app.settings import Settings
+from app.settings import ProviderMode, Settings
 
 # host, port -> the addresses it resolves to (injectable: tests resolve names their way).
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -29,10 +29,10 @@ class UrlNotAllowed(Exception):
 
 def allow_private_urls(settings: Settings) -> bool:
     """The one place that reads the setting. Unset, it follows the provider mode: allowed
-    only while the app runs against the sandbox providers (development and tests)."""
+    only in PROVIDER_MODE=sandbox (development and tests)."""
     if settings.webhook_allow_private_urls is not None:
         return settings.webhook_allow_private_urls
-    return settings.uses_sandbox()
+    return settings.provider_mode is ProviderMode.SANDBOX
 
 
 async def system_resolve(host: str, port: int) -> list[str]:
