@@ -62,7 +62,9 @@ class Kit:
 
     async def emit(self, *events: tuple[EventType, dict[str, Any]]) -> list[str]:
         async with self.sessions() as session:
-            ids = await outbox.emit_many(session, self.org, events, now=self.clock())
+            ids = await outbox.emit_many(
+                session, [outbox.Event(self.org, t, d) for t, d in events], now=self.clock()
+            )
             await session.commit()
         return [str(i) for i in ids]
 

@@ -133,15 +133,18 @@ async def test_fan_out_follows_subscriptions_enabled_state_and_tenant(
     paid = await endpoint(org.id, event_types=["post.paid"])
     await endpoint(org.id, enabled=False)
     other_org, _ = await api_keys.create_organization(session, "Other")
-    await endpoint(other_org.id)
+    other_everything = await endpoint(other_org.id)
 
     ids = await outbox.emit_many(
         session,
-        org.id,
-        [(EventType.POST_CREATED, {"n": 1}), (EventType.POST_PAID, {"n": 2})],
+        [
+            outbox.Event(org.id, EventType.POST_CREATED, {"n": 1}),
+            outbox.Event(org.id, EventType.POST_PAID, {"n": 2}),
+            outbox.Event(other_org.id, EventType.POST_PAID, {"n": 3}),
+        ],
         now=NOW,
     )
-    assert await outbox.emit_many(session, org.id, []) == []
+    assert await outbox.emit_many(session, []) == []
     rows = (
         await session.execute(select(WebhookDelivery.event_id, WebhookDelivery.endpoint_id))
     ).all()
@@ -150,13 +153,15 @@ async def test_fan_out_follows_subscriptions_enabled_state_and_tenant(
             (str(ids[0]), str(everything)),
             (str(ids[1]), str(everything)),
             (str(ids[1]), str(paid)),
+            (str(ids[2]), str(other_everything)),
         ]
     )
     deliveries = (await session.scalars(select(WebhookDelivery))).all()
     assert {(d.status, d.attempts, d.next_attempt_at) for d in deliveries} == {("pending", 0, NOW)}
     events = (await session.scalars(select(WebhookEvent).order_by(WebhookEvent.type))).all()
-    assert [(e.type, e.payload["data"]) for e in events] == [
-        ("post.created", {"n": 1}),
-        ("post.paid", {"n": 2}),
+    assert sorted((e.type, e.payload["data"]["n"]) for e in events) == [
+        ("post.created", 1),
+        ("post.paid", 2),
+        ("post.paid", 3),
     ]
     assert {e.created_at for e in events} == {NOW}

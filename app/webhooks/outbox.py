@@ -14,7 +14,7 @@ an endpoint is targeted directly), so it is safe inside the lifecycle's transiti
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
@@ -61,25 +61,30 @@ def payload(type_: str, data: Data, timestamp: datetime) -> dict[str, Any]:
     return {"type": str(type_), "timestamp": timestamp.isoformat(), "data": body}
 
 
+class Event(NamedTuple):
+    """One event for `emit_many`; a batch may span organizations (the worker's batches do)."""
+
+    organization_id: uuid.UUID
+    type: EventType
+    data: Data
+
+
 async def emit_many(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    events: Iterable[tuple[EventType, Data]],
-    *,
-    now: datetime | None = None,
+    session: AsyncSession, events: Iterable[Event], *, now: datetime | None = None
 ) -> list[uuid.UUID]:
-    """Write several events of one organization at once (one INSERT for the events, one for
-    their deliveries). Returns the event ids (each is its deliveries' `webhook-id`)."""
+    """Write several events at once, whatever their organizations: one INSERT for the
+    events, one for all their deliveries. Returns the event ids in the order given (each is
+    its deliveries' `webhook-id`)."""
     now = now or datetime.now(UTC)
     rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
-            "organization_id": organization_id,
-            "type": str(EventType(type_)),
-            "payload": payload(type_, data, now),
+            "organization_id": event.organization_id,
+            "type": str(EventType(event.type)),
+            "payload": payload(event.type, event.data, now),
             "created_at": now,
         }
-        for type_, data in events
+        for event in events
     ]
     if not rows:
         return []
@@ -98,7 +103,7 @@ async def emit(
     now: datetime | None = None,
 ) -> uuid.UUID:
     """Write one event in the caller's transaction; returns its id."""
-    (event_id,) = await emit_many(session, organization_id, [(type, data)], now=now)
+    (event_id,) = await emit_many(session, [Event(organization_id, type, data)], now=now)
     return event_id
 
 
