@@ -34,6 +34,7 @@ from app.routers import (
     ops,
     posts,
     refresh_runs,
+    webhook_endpoints,
 )
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -128,6 +129,7 @@ def create_app(
             {"name": "refresh-runs", "description": "On-demand refreshes and sweep progress."},
             {"name": "api-keys", "description": "Keys and the calling identity."},
             {"name": "ops", "description": "Health checks."},
+            {"name": "webhooks", "description": "Signed event delivery to your endpoints."},
         ],
     )
     app.openapi = lambda: document_edge(  # type: ignore[method-assign]
@@ -144,6 +146,7 @@ def create_app(
         refresh_runs,
         keys,
         ops,
+        webhook_endpoints,
     ):
         app.include_router(module.router)
     # The last added runs first: the request id wraps everything (every answer and log line

@@ -27,12 +27,13 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 from app.domain.enums import CampaignStatus, Platform, PostStatus, Role, StatsSource
 from app.ids import new_id
+from app.webhooks.events import DeliveryStatus
 
 Timestamp = DateTime(timezone=True)
 Money = Numeric(12, 2)
@@ -399,3 +400,100 @@ class IdempotencyKey(Base):
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created()
     expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+
+# Webhooks
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index(None, "organization_id", "id"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    # NULL: every event type; otherwise the subscribed types.
+    event_types: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # Fernet tokens (app.webhooks.vault), never the secrets themselves.
+    secret_encrypted: Mapped[str] = mapped_column(Text, nullable=False)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The first failed attempt since the last success; NULL while deliveries succeed.
+    failing_since: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class WebhookEvent(Base):
+    """The outbox: one row per event, written in the transaction of the change it reports."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index(None, "organization_id", "id"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    # {"type", "timestamp", "data"}: the body every delivery of this event sends.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: created by the emit that wrote the event, then attempted
+    by the worker until a 2xx or the end of the retry schedule."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", DeliveryStatus), name="status"),
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index(None, "endpoint_id", "created_at", "id"),
+        # What the sweep claims: due pending deliveries, oldest first.
+        Index(
+            "webhook_deliveries_due_idx",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False
+    )
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Set by the worker that claimed it; a result is recorded only under the same token.
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class WebhookDeliveryAttempt(Base):
+    """Append-only: one row per HTTP attempt."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    __table_args__ = (Index(None, "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+    )
+    attempted_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)

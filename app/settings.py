@@ -153,6 +153,39 @@ class Settings(BaseSettings):
             getattr(self, name).rstrip("/") == self.sandbox_url for name in _BASE_URLS
         )
 
+    # Webhooks. SECRET_KEY encrypts webhook signing secrets at rest. The default is a fixed,
+    # public development key so the sandbox starts with no configuration; production must set
+    # its own long random value (changing it makes stored secrets unreadable: rotate them).
+    secret_key: str = "viewledger-development-only-secret-key-do-not-use-in-production"
+    webhook_timeout_seconds: float = Field(15.0, gt=0)
+    # Delay before each retry (seven retries after the first attempt), each jittered by
+    # +/- WEBHOOK_RETRY_JITTER; a 429 or 503 Retry-After longer than the step is honoured,
+    # up to the cap.
+    webhook_retry_schedule_seconds: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_retry_jitter: float = Field(0.1, ge=0, lt=1)
+    webhook_retry_after_cap_seconds: float = Field(36000, ge=0)
+    # An endpoint whose deliveries have all failed for this long is disabled.
+    webhook_disable_after_failing_days: float = Field(5, gt=0)
+    # After a rotation the old secret keeps signing (a second signature) for this long.
+    webhook_secret_grace_hours: float = Field(24, ge=0)
+    # Deliveries in flight per worker process, in all and to any one endpoint.
+    webhook_concurrency: int = Field(20, ge=1)
+    webhook_per_endpoint_concurrency: int = Field(4, ge=1)
+    # A claimed delivery's lease: longer than one attempt (the timeout), so a claim is never
+    # sent twice while its worker lives; a crashed worker's claims are retried after it.
+    webhook_lease_seconds: float = Field(60, gt=0)
+    webhook_sweep_interval_seconds: int = Field(5, ge=1, le=60)
+    webhook_response_body_limit: int = Field(1024, ge=0)
+    # http:// and private, loopback or link-local receivers. Unset: allowed only when the
+    # app runs in PROVIDER_MODE=sandbox; read it through app.webhooks.ssrf.allow_private_urls.
+    webhook_allow_private_urls: bool | None = None
+
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_attempt(self) -> Self:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
+        return self
+
 
 @lru_cache
 def get_settings() -> Settings:

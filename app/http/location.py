@@ -20,6 +20,7 @@ LOCATIONS = {
     "members_create": "/v1/campaigns/{campaign_id}/members/{creator_id}",
     "posts_create": "/v1/posts/{id}",
     "api_keys_create": "/v1/api-keys/{id}",
+    "webhook_endpoints_create": "/v1/webhook-endpoints/{id}",
 }
 
 

@@ -24,6 +24,7 @@ from app.models import Post
 from app.platforms.http import build_http_client
 from app.platforms.registry import build_clients
 from app.settings import Settings, get_settings
+from app.webhooks import delivery as webhooks
 from app.workers import lifecycle_sweep, metrics
 from app.workers.heartbeat import HEARTBEATS
 from app.workers.pacing import BatchGate, Spacer
@@ -70,12 +71,15 @@ async def startup(ctx: dict[str, Any]) -> None:
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
     ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx))
+    ctx["webhook_http"] = webhooks.build_http_client(settings)
+    ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     """Only at process exit (main.py), not when the arq loop restarts."""
     ctx["heartbeat"].cancel()
     await ctx["http"].aclose()
+    await ctx["webhook_http"].aclose()
     await ctx["pace_redis"].aclose()
     await ctx["db_engine"].dispose()
 
@@ -153,6 +157,17 @@ async def decide_deadlines(ctx: dict[str, Any]) -> int:
     return decided
 
 
+async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
+    """Webhook deliveries that are due; a sweep still running here makes this tick a no-op."""
+    if "webhooks" in ctx["running"]:
+        return {}
+    ctx["running"].add("webhooks")
+    try:
+        return dict(await ctx["webhooks"].sweep())
+    finally:
+        ctx["running"].discard("webhooks")
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, seconds))
 
@@ -163,6 +178,14 @@ def _cron_jobs(settings: Settings) -> list[Any]:
     return [
         cron(job, second=tick, run_at_startup=True, timeout=timeout, max_tries=1)
         for job, timeout in jobs
+    ] + [
+        cron(
+            deliver_webhooks,
+            second=_every(settings.webhook_sweep_interval_seconds),
+            run_at_startup=True,
+            timeout=webhooks.MAX_SWEEP_SECONDS + 2 * settings.webhook_lease_seconds,
+            max_tries=1,
+        )
     ]
 
 

@@ -1,0 +1,437 @@
+"""The worker's delivery sweep: claim due deliveries, send them signed, record each attempt.
+
+At least once: a delivery is claimed (`FOR UPDATE SKIP LOCKED`, then a lease) and stays
+pending until an attempt's outcome is recorded, so a worker killed mid-send leaves a lease
+that expires and another sweep sends it again, with the same `webhook-id`. A result is
+recorded only under the claim's lease token, so a worker that outlived its lease cannot
+overwrite what the next claimant recorded. Order is not guaranteed: retries, concurrency and
+several workers deliver events in any order (receivers order by `timestamp` if they need to).
+
+Concurrency is bounded per process: at most WEBHOOK_CONCURRENCY attempts in flight, at most
+WEBHOOK_PER_ENDPOINT_CONCURRENCY to one endpoint, and a claim only takes what a free slot
+can send at once, so a slow endpoint holds its own slots and never the others' (and a claim's
+lease never waits behind a queue).
+"""
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from cryptography.fernet import InvalidToken
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import session_scope
+from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+from app.settings import Settings
+from app.webhooks import metrics, signing, ssrf, vault
+from app.webhooks.events import DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+USER_AGENT = "ViewLedger-Webhooks/1.0"
+# A sweep stops claiming after this long and lets the next tick take over.
+MAX_SWEEP_SECONDS = 300.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    """Redirects are not followed (a 3xx is a failed attempt: following one would bypass the
+    address check), proxies from the environment are not used (they would bypass it too)."""
+    return httpx.AsyncClient(
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    lease_token: uuid.UUID
+    attempts: int
+    url: str
+    secret_encrypted: str
+    previous_secret_encrypted: str | None
+    previous_secret_expires_at: datetime | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Result:
+    status_code: int | None
+    latency_ms: int
+    body: str | None
+    error: str | None
+    retry_after: float | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def next_delay(
+    settings: Settings, attempts: int, result: Result, rand: Callable[[], float]
+) -> float | None:
+    """Seconds until the next attempt after `attempts` failed ones, or None when the
+    schedule is exhausted. Jitter spreads retries of many deliveries that failed together;
+    a Retry-After (429, 503) longer than the step is honoured, up to its cap."""
+    schedule = settings.webhook_retry_schedule_seconds
+    if attempts > len(schedule):
+        return None
+    step = schedule[attempts - 1]
+    delay = step * (1 + settings.webhook_retry_jitter * (2 * rand() - 1))
+    if result.status_code in (429, 503) and result.retry_after is not None:
+        delay = max(delay, min(result.retry_after, settings.webhook_retry_after_cap_seconds))
+    return delay
+
+
+class Deliverer:
+    """One per worker process. `now` drives scheduling, leases and the failure clock (tests
+    move it); the signed `webhook-timestamp` is always the wall clock of the attempt, as
+    receivers check it against theirs."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        settings: Settings,
+        *,
+        now: Clock = utcnow,
+        resolve: ssrf.Resolver = ssrf.system_resolve,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._http = http
+        self._settings = settings
+        self._now = now
+        self._resolve = resolve
+        self._rand = rand
+
+    # -- the sweep ---------------------------------------------------------------------
+
+    async def sweep(self) -> Counter[str]:
+        """Deliver everything due, then return the outcomes. Keeps claiming as slots free up,
+        so one slow endpoint only ever occupies its own slots."""
+        outcomes: Counter[str] = Counter()
+        await self._measure_backlog()
+        in_flight: dict[asyncio.Task[str], uuid.UUID] = {}
+        per_endpoint: Counter[uuid.UUID] = Counter()
+        limit = self._settings.webhook_per_endpoint_concurrency
+        started = time.monotonic()
+        try:
+            while True:
+                free = self._settings.webhook_concurrency - len(in_flight)
+                more = False
+                if free > 0 and time.monotonic() - started < MAX_SWEEP_SECONDS:
+                    full = [e for e, n in per_endpoint.items() if n >= limit]
+                    room = {e: limit - n for e, n in per_endpoint.items()}
+                    claimed, more = await self.claim(free, full, room)
+                    for c in claimed:
+                        task = asyncio.create_task(self._deliver(c))
+                        in_flight[task] = c.endpoint_id
+                        per_endpoint[c.endpoint_id] += 1
+                if more and len(in_flight) < self._settings.webhook_concurrency:
+                    continue  # rows were left for full endpoints; claim for the others now
+                if not in_flight:
+                    break
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    endpoint_id = in_flight.pop(task)
+                    per_endpoint[endpoint_id] -= 1
+                    if per_endpoint[endpoint_id] <= 0:
+                        del per_endpoint[endpoint_id]
+                    outcomes[task.result()] += 1
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        return outcomes
+
+    async def _measure_backlog(self) -> None:
+        async with self._sessionmaker() as session:
+            oldest = await session.scalar(
+                select(func.min(WebhookDelivery.created_at))
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                    WebhookEndpoint.enabled,
+                )
+            )
+        age = (self._now() - oldest).total_seconds() if oldest else 0.0
+        metrics.OLDEST_UNDELIVERED.set(max(age, 0.0))
+
+    async def claim(
+        self, limit: int, full: list[uuid.UUID], room: dict[uuid.UUID, int]
+    ) -> tuple[list[Claimed], bool]:
+        """Lease up to `limit` due deliveries, at most `room` (or the per-endpoint limit) per
+        endpoint. Returns them, and whether due rows were left because their endpoint had
+        no room (the caller then claims again for the others)."""
+        now = self._now()
+        per_endpoint = self._settings.webhook_per_endpoint_concurrency
+        due = (
+            select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                WebhookDelivery.next_attempt_at <= now,
+                (WebhookDelivery.lease_until.is_(None)) | (WebhookDelivery.lease_until <= now),
+                WebhookEndpoint.enabled,
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(of=WebhookDelivery, skip_locked=True)
+        )
+        if full:
+            due = due.where(WebhookDelivery.endpoint_id.not_in(full))
+        token = uuid.uuid4()
+        async with session_scope(self._sessionmaker) as session:
+            rows = (await session.execute(due)).all()
+            taken: Counter[uuid.UUID] = Counter()
+            picked: list[uuid.UUID] = []
+            for delivery_id, endpoint_id in rows:
+                if taken[endpoint_id] < room.get(endpoint_id, per_endpoint):
+                    taken[endpoint_id] += 1
+                    picked.append(delivery_id)
+            if not picked:
+                return [], False
+            lease_until = now + timedelta(seconds=self._settings.webhook_lease_seconds)
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(picked))
+                .values(lease_token=token, lease_until=lease_until)
+            )
+            details = (
+                await session.execute(
+                    select(
+                        WebhookDelivery.id,
+                        WebhookDelivery.endpoint_id,
+                        WebhookDelivery.event_id,
+                        WebhookDelivery.attempts,
+                        WebhookEndpoint.url,
+                        WebhookEndpoint.secret_encrypted,
+                        WebhookEndpoint.previous_secret_encrypted,
+                        WebhookEndpoint.previous_secret_expires_at,
+                        WebhookEvent.payload,
+                    )
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                    .where(WebhookDelivery.id.in_(picked))
+                )
+            ).all()
+        claimed = [
+            Claimed(
+                delivery_id=d.id,
+                endpoint_id=d.endpoint_id,
+                event_id=d.event_id,
+                lease_token=token,
+                attempts=d.attempts,
+                url=d.url,
+                secret_encrypted=d.secret_encrypted,
+                previous_secret_encrypted=d.previous_secret_encrypted,
+                previous_secret_expires_at=d.previous_secret_expires_at,
+                payload=d.payload,
+            )
+            for d in details
+        ]
+        return claimed, len(picked) < len(rows)
+
+    # -- one attempt -------------------------------------------------------------------
+
+    async def _deliver(self, claimed: Claimed) -> str:
+        attempted_at = self._now()
+        try:
+            result = await self.attempt(claimed, attempted_at)
+        except InvalidToken:
+            error = "secret_unreadable: SECRET_KEY changed since the secret was stored; rotate it"
+            result = Result(None, 0, None, error, None)
+        except Exception as exc:  # one broken delivery never stops the sweep
+            log.exception("webhook delivery %s failed unexpectedly", claimed.delivery_id)
+            result = Result(None, 0, None, f"internal: {type(exc).__name__}", None)
+        try:
+            outcome = await self._record(claimed, attempted_at, result)
+        except Exception as exc:  # PostgreSQL away: the lease expires and it is sent again
+            log.warning("could not record webhook delivery %s: %r", claimed.delivery_id, exc)
+            return "unrecorded"
+        metrics.DELIVERIES.labels(outcome).inc()
+        return outcome
+
+    def _secrets(self, claimed: Claimed, now: datetime) -> list[str]:
+        secrets = [vault.decrypt(self._settings, claimed.secret_encrypted)]
+        if (
+            claimed.previous_secret_encrypted
+            and claimed.previous_secret_expires_at
+            and claimed.previous_secret_expires_at > now
+        ):
+            secrets.append(vault.decrypt(self._settings, claimed.previous_secret_encrypted))
+        return secrets
+
+    async def attempt(self, claimed: Claimed, now: datetime) -> Result:
+        """Send once: check the URL again (DNS rebinding), connect to the checked address,
+        read at most the body limit. Never raises for the receiver's faults."""
+        body = json.dumps(claimed.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json",
+            **signing.headers(
+                self._secrets(claimed, now), str(claimed.event_id), int(time.time()), body
+            ),
+        }
+        limit = self._settings.webhook_response_body_limit
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return round((time.monotonic() - started) * 1000)
+
+        try:
+            target = await ssrf.check(
+                claimed.url,
+                allow_private=ssrf.allow_private_urls(self._settings),
+                resolve=self._resolve,
+            )
+        except ssrf.UrlNotAllowed as exc:
+            return Result(None, elapsed(), None, f"url_not_allowed: {exc.reason}", None)
+        try:
+            async with asyncio.timeout(self._settings.webhook_timeout_seconds):
+                request = self._http.build_request(
+                    "POST",
+                    target.url,
+                    content=body,
+                    headers={**headers, **target.headers},
+                    extensions=dict(target.extensions),
+                )
+                response = await self._http.send(request, stream=True)
+                try:
+                    chunks = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        chunks += chunk
+                        if len(chunks) > limit:
+                            break
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException):
+            return Result(None, elapsed(), None, "timeout", None)
+        except httpx.HTTPError as exc:
+            return Result(None, elapsed(), None, f"{type(exc).__name__}: {exc}"[:500], None)
+        text_body = bytes(chunks[:limit]).decode("utf-8", "replace")
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        return Result(response.status_code, elapsed(), text_body, None, retry_after)
+
+    async def _record(self, claimed: Claimed, now: datetime, result: Result) -> str:
+        attempts = claimed.attempts + 1
+        if result.succeeded:
+            outcome = "succeeded"
+            values: dict[str, Any] = {
+                "status": DeliveryStatus.SUCCEEDED.value,
+                "next_attempt_at": None,
+                "finished_at": now,
+            }
+        else:
+            delay = next_delay(self._settings, attempts, result, self._rand)
+            if delay is None:
+                outcome = "failed"
+                values = {
+                    "status": DeliveryStatus.FAILED.value,
+                    "next_attempt_at": None,
+                    "finished_at": now,
+                }
+            else:
+                outcome = "retrying"
+                values = {"next_attempt_at": now + timedelta(seconds=delay)}
+        error = result.error or (None if result.succeeded else f"HTTP {result.status_code}")
+        async with session_scope(self._sessionmaker) as session:
+            session.add(
+                WebhookDeliveryAttempt(
+                    delivery_id=claimed.delivery_id,
+                    attempted_at=now,
+                    status_code=result.status_code,
+                    latency_ms=result.latency_ms,
+                    response_body=result.body,
+                    error=result.error,
+                )
+            )
+            recorded = await session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == claimed.delivery_id,
+                    WebhookDelivery.lease_token == claimed.lease_token,
+                )
+                .values(
+                    attempts=WebhookDelivery.attempts + 1,
+                    last_status_code=result.status_code,
+                    last_error=error,
+                    lease_token=None,
+                    lease_until=None,
+                    **values,
+                )
+                .returning(WebhookDelivery.id)
+            )
+            if recorded.first() is None:
+                return "stale"  # the lease expired and another worker took it over
+            await self._update_endpoint(session, claimed.endpoint_id, now, result)
+        return outcome
+
+    async def _update_endpoint(
+        self, session: AsyncSession, endpoint_id: uuid.UUID, now: datetime, result: Result
+    ) -> None:
+        if result.succeeded:
+            await session.execute(
+                update(WebhookEndpoint)
+                .where(
+                    WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None)
+                )
+                .values(failing_since=None)
+            )
+            return
+        if result.status_code == 410:
+            reason = "The endpoint answered 410 Gone."
+        else:
+            disable_after = timedelta(days=self._settings.webhook_disable_after_failing_days)
+            since = await session.scalar(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint_id)
+                .values(failing_since=func.coalesce(WebhookEndpoint.failing_since, now))
+                .returning(WebhookEndpoint.failing_since)
+            )
+            if since is None or now - since < disable_after:
+                return
+            reason = f"Every delivery has failed since {since.isoformat()}."
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled)
+            .values(enabled=False, disabled_reason=reason)
+        )
+        log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)

@@ -1,0 +1,15 @@
+"""Webhook delivery metrics, served with the worker's others on WORKER_METRICS_PORT."""
+
+from prometheus_client import Counter, Gauge
+
+DELIVERIES = Counter(
+    "viewledger_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: succeeded (2xx), retrying (failed, another attempt "
+    "is scheduled), failed (failed, no attempt left).",
+    ["outcome"],
+)
+OLDEST_UNDELIVERED = Gauge(
+    "viewledger_webhook_oldest_undelivered_seconds",
+    "Age of the oldest event still waiting for delivery to an enabled endpoint (0 when none); "
+    "set by each delivery sweep.",
+)

@@ -1,0 +1,543 @@
+"""Webhook delivery end to end: events emitted in committed transactions, the worker's sweep,
+and a receiver on a real port that verifies every delivery with `standardwebhooks`. Time is
+a controllable clock handed to the deliverer; nothing here waits for a backoff."""
+
+import asyncio
+import ssl
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from app.main import create_app
+from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.repositories import api_keys
+from app.settings import Settings
+from app.webhooks import outbox, repository, vault
+from app.webhooks.delivery import Deliverer
+from app.webhooks.events import EventType
+from app.workers.worker import deliver_webhooks
+from tests import factories as f
+from tests.webhook_receiver import Answer, Receiver, self_signed
+
+SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Kit:
+    api: httpx.AsyncClient
+    org: uuid.UUID
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    deliverer: Deliverer
+    settings: Settings
+    receiver: Receiver
+
+    async def endpoint(self, url: str | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"url": url or self.receiver.url, **fields}
+        created = await f.ok(await self.api.post("/v1/webhook-endpoints", json=body), 201)
+        self.receiver.secrets.append(created["secret"])
+        return created
+
+    async def emit(self, *events: tuple[EventType, dict[str, Any]]) -> list[str]:
+        async with self.sessions() as session:
+            ids = await outbox.emit_many(
+                session, [outbox.Event(self.org, t, d) for t, d in events], now=self.clock()
+            )
+            await session.commit()
+        return [str(i) for i in ids]
+
+    async def deliveries(self, endpoint_id: str) -> list[WebhookDelivery]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id))
+                .order_by(WebhookDelivery.created_at)
+            )
+            return list(rows)
+
+    async def endpoint_row(self, endpoint_id: str) -> WebhookEndpoint:
+        async with self.sessions() as session:
+            row = await session.get(WebhookEndpoint, uuid.UUID(endpoint_id))
+            assert row is not None
+            return row
+
+
+@pytest.fixture
+async def kit(
+    settings: Settings, engine: AsyncEngine, committed: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Kit]:
+    own = settings.model_copy(
+        update={
+            "webhook_allow_private_urls": True,
+            # A hung receiver times out fast; the receivers that hang here hang far longer.
+            "webhook_timeout_seconds": 0.5,
+            "webhook_lease_seconds": 30.0,
+            "webhook_retry_schedule_seconds": SCHEDULE,
+        }
+    )
+    receiver = Receiver()
+    receiver.start()
+    async with committed() as session:
+        org, key = await api_keys.create_organization(session, "Acme")
+        await session.commit()
+    application = create_app(own, engine=engine, sessionmaker=committed)
+    clock = Clock()
+    try:
+        async with (
+            application.router.lifespan_context(application),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application),
+                base_url="http://test",
+                headers={"Authorization": f"Bearer {key}"},
+            ) as api,
+            httpx.AsyncClient(timeout=own.webhook_timeout_seconds) as http,
+        ):
+            deliverer = Deliverer(committed, http, own, now=clock, rand=lambda: 0.5)
+            yield Kit(api, org.id, committed, clock, deliverer, own, receiver)
+    finally:
+        receiver.stop()
+
+
+POST = {"id": "0190a000-0000-7000-8000-000000000001", "status": "finalized", "earnings": "12.50"}
+
+
+async def test_committed_events_are_delivered_signed_and_verified(kit: Kit) -> None:
+    endpoint = await kit.endpoint(description="prod")
+    ids = await kit.emit(
+        (EventType.POST_FINALIZED, POST),
+        (EventType.POST_PAID, {**POST, "status": "paid"}),
+        (EventType.CREATOR_RENAMED, {"id": "c1", "handle": "new", "previous_handle": "old"}),
+    )
+    outcomes = await kit.deliverer.sweep()
+    assert outcomes == {"succeeded": 3}
+    assert sorted(kit.receiver.ids()) == sorted(ids)
+    assert all(r.verified_by_any for r in kit.receiver.received)
+    by_id = {r.webhook_id: r.payload for r in kit.receiver.received}
+    first = by_id[ids[0]]
+    assert first["type"] == "post.finalized"
+    assert first["data"] == POST  # money stays a string
+    assert datetime.fromisoformat(first["timestamp"]) == kit.clock()
+    # Signatures are exactly the scheme, so a verifier built from the spec agrees too.
+    one = kit.receiver.received[0]
+    expected = Webhook(endpoint["secret"]).sign(
+        one.webhook_id, datetime.fromtimestamp(int(one.timestamp), UTC), one.body.decode()
+    )
+    assert one.signatures == [expected]
+    listed = await f.ok(await kit.api.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"))
+    assert {d["event_id"] for d in listed["data"]} == set(ids)
+    for d in listed["data"]:
+        assert d["status"] == "succeeded"
+        (attempt,) = d["attempts"]
+        assert attempt["status_code"] == 200
+        assert attempt["response_body"] == "ok"
+        assert attempt["latency_ms"] >= 0
+    assert await kit.deliverer.sweep() == {}  # nothing is sent twice
+
+
+async def test_a_rolled_back_transaction_emits_nothing(kit: Kit) -> None:
+    await kit.endpoint()
+    async with kit.sessions() as session:
+        await outbox.emit(session, kit.org, EventType.POST_CREATED, POST)
+        await session.rollback()
+    async with kit.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+        assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+    assert await kit.deliverer.sweep() == {}
+    assert kit.receiver.received == []
+
+
+async def test_receiver_down_then_slow_then_back_loses_nothing(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    ids = await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(6)])
+
+    kit.receiver.stop()  # down: connection refused
+    assert await kit.deliverer.sweep() == {"retrying": 6}
+    rows = await kit.deliveries(endpoint["id"])
+    assert {r.last_error.split(":")[0] for r in rows if r.last_error} == {"ConnectError"}
+    assert all(r.next_attempt_at == kit.clock() + timedelta(seconds=5) for r in rows)
+
+    kit.receiver.start()
+    hung = threading.Event()
+    kit.receiver.default = Answer(hold=hung)  # slow: answers after the 0.5 s timeout
+    kit.clock.advance(seconds=5)
+    try:
+        assert await kit.deliverer.sweep() == {"retrying": 6}
+    finally:
+        hung.set()
+    rows = await kit.deliveries(endpoint["id"])
+    assert {r.last_error for r in rows} == {"timeout"}
+    assert all(r.next_attempt_at == kit.clock() + timedelta(seconds=300) for r in rows)
+
+    kit.receiver.default = Answer()  # back
+    kit.clock.advance(seconds=300)
+    assert await kit.deliverer.sweep() == {"succeeded": 6}
+    # Every event arrived; repeats (the hung attempts reached the receiver) carry the same id.
+    assert sorted(set(kit.receiver.ids())) == sorted(ids)
+    assert len(kit.receiver.received) == 12
+    assert all(r.verified_by_any for r in kit.receiver.received)
+    for r in kit.receiver.received:
+        assert r.payload["data"]["n"] == ids.index(r.webhook_id)
+    rows = await kit.deliveries(endpoint["id"])
+    assert {(r.status, r.attempts) for r in rows} == {("succeeded", 3)}
+
+
+async def test_the_schedule_runs_out_then_a_manual_retry_delivers_with_the_same_id(
+    kit: Kit,
+) -> None:
+    endpoint = await kit.endpoint()
+    (event_id,) = await kit.emit((EventType.POST_REJECTED, POST))
+    kit.receiver.default = Answer(status=500, body="x" * 5000)
+    for step in SCHEDULE:
+        assert await kit.deliverer.sweep() == {"retrying": 1}
+        (row,) = await kit.deliveries(endpoint["id"])
+        assert row.next_attempt_at == kit.clock() + timedelta(seconds=step)
+        kit.clock.advance(seconds=step - 1)
+        assert await kit.deliverer.sweep() == {}  # not due yet
+        kit.clock.advance(seconds=1)
+    assert await kit.deliverer.sweep() == {"failed": 1}
+    (row,) = await kit.deliveries(endpoint["id"])
+    assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 8, None)
+    listed = await f.ok(await kit.api.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"))
+    (shown,) = listed["data"]
+    assert len(shown["attempts"]) == 8
+    assert all(len(a["response_body"]) == 1024 for a in shown["attempts"])
+    assert shown["last_error"] == "HTTP 500"
+
+    kit.receiver.default = Answer()
+    retried = await f.ok(
+        await kit.api.post(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries/{row.id}/retry"),
+        202,
+    )
+    assert retried["status"] == "pending"
+    kit.clock.advance(seconds=1)
+    assert await kit.deliverer.sweep() == {"succeeded": 1}
+    assert set(kit.receiver.ids()) == {event_id}
+    assert len(kit.receiver.received) == 9
+
+
+async def test_410_disables_the_endpoint_and_enabling_resumes_it(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    await kit.emit((EventType.POST_HELD, POST))
+    kit.receiver.default = Answer(status=410)
+    assert await kit.deliverer.sweep() == {"retrying": 1}
+    shown = await f.ok(await kit.api.get(f"/v1/webhook-endpoints/{endpoint['id']}"))
+    assert shown["enabled"] is False
+    assert "410" in shown["disabled_reason"]
+    # Disabled: nothing new is fanned out to it and nothing pending is sent.
+    await kit.emit((EventType.POST_PAID, POST))
+    assert len(await kit.deliveries(endpoint["id"])) == 1
+    kit.clock.advance(hours=1)
+    assert await kit.deliverer.sweep() == {}
+    kit.receiver.default = Answer()
+    await f.ok(
+        await kit.api.patch(f"/v1/webhook-endpoints/{endpoint['id']}", json={"enabled": True})
+    )
+    assert await kit.deliverer.sweep() == {"succeeded": 1}
+
+
+async def test_an_endpoint_failing_for_five_days_is_disabled(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    kit.receiver.default = Answer(status=502)
+    await kit.emit((EventType.POST_CREATED, POST))
+    await kit.deliverer.sweep()
+    assert (await kit.endpoint_row(endpoint["id"])).failing_since == kit.clock()
+    kit.clock.advance(days=4, hours=23)
+    await kit.emit((EventType.POST_CREATED, POST))
+    await kit.deliverer.sweep()
+    assert (await kit.endpoint_row(endpoint["id"])).enabled
+    kit.clock.advance(hours=1)
+    await kit.emit((EventType.POST_CREATED, POST))
+    await kit.deliverer.sweep()
+    row = await kit.endpoint_row(endpoint["id"])
+    assert not row.enabled
+    assert row.disabled_reason is not None
+    assert "failed since" in row.disabled_reason
+
+
+async def test_a_success_resets_the_failure_clock(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    kit.receiver.answers.append(Answer(status=500))
+    await kit.emit((EventType.POST_CREATED, POST))
+    await kit.deliverer.sweep()
+    assert (await kit.endpoint_row(endpoint["id"])).failing_since is not None
+    kit.clock.advance(seconds=5)
+    await kit.deliverer.sweep()
+    assert (await kit.endpoint_row(endpoint["id"])).failing_since is None
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected_delay"),
+    [
+        (429, "120", 120),  # longer than the 5 s step: honoured
+        (503, "2", 5),  # shorter: the schedule wins
+        (429, "999999", 36000),  # capped
+        (500, "120", 5),  # only 429 and 503 carry a meaningful Retry-After
+    ],
+)
+async def test_retry_after_on_429_and_503_is_honoured(
+    kit: Kit, status: int, retry_after: str, expected_delay: int
+) -> None:
+    endpoint = await kit.endpoint()
+    await kit.emit((EventType.POST_CREATED, POST))
+    kit.receiver.answers.append(Answer(status=status, headers={"Retry-After": retry_after}))
+    await kit.deliverer.sweep()
+    (row,) = await kit.deliveries(endpoint["id"])
+    assert row.next_attempt_at == kit.clock() + timedelta(seconds=expected_delay)
+
+
+async def test_retry_after_as_an_http_date(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    await kit.emit((EventType.POST_CREATED, POST))
+    when = kit.clock() + timedelta(minutes=10)
+    date = when.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    kit.receiver.answers.append(Answer(status=503, headers={"Retry-After": date}))
+    await kit.deliverer.sweep()
+    (row,) = await kit.deliveries(endpoint["id"])
+    assert row.next_attempt_at == when
+
+
+async def test_event_types_filter_what_each_endpoint_receives(kit: Kit) -> None:
+    paid_only = await kit.endpoint(event_types=["post.paid", "payout.paid"])
+    everything = await kit.endpoint()
+    await kit.emit((EventType.POST_CREATED, POST), (EventType.POST_PAID, POST))
+    assert len(await kit.deliveries(paid_only["id"])) == 1
+    assert len(await kit.deliveries(everything["id"])) == 2
+    assert await kit.deliverer.sweep() == {"succeeded": 3}
+    types = sorted(r.payload["type"] for r in kit.receiver.received)
+    assert types == ["post.created", "post.paid", "post.paid"]
+
+
+async def test_a_rotated_secret_signs_beside_the_old_one_until_the_grace_ends(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    old = endpoint["secret"]
+    rotated = await f.ok(
+        await kit.api.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret")
+    )
+    new = rotated["secret"]
+    assert new != old
+    assert new.startswith("whsec_")
+    kit.receiver.secrets.append(new)
+    await kit.emit((EventType.POST_CREATED, POST))
+    await kit.deliverer.sweep()
+    (during,) = kit.receiver.received
+    assert len(during.signatures) == 2
+    assert during.verified == {old: True, new: True}
+
+    kit.clock.advance(hours=24, minutes=1)
+    await kit.emit((EventType.POST_CREATED, POST))
+    await kit.deliverer.sweep()
+    after = kit.receiver.received[1]
+    assert len(after.signatures) == 1
+    assert after.verified == {old: False, new: True}
+
+
+async def test_a_crashed_workers_claim_is_delivered_after_its_lease(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    (event_id,) = await kit.emit((EventType.POST_FINALIZED, POST))
+    # A worker claims the delivery and dies (kill -9) before sending or recording anything.
+    claimed, _ = await kit.deliverer.claim(10, [], {})
+    assert [str(c.event_id) for c in claimed] == [event_id]
+    assert await kit.deliverer.sweep() == {}  # leased: no one else sends it meanwhile
+    kit.clock.advance(seconds=kit.settings.webhook_lease_seconds)
+    assert await kit.deliverer.sweep() == {"succeeded": 1}
+    assert kit.receiver.ids() == [event_id]
+    (row,) = await kit.deliveries(endpoint["id"])
+    assert (row.status, row.lease_token, row.lease_until) == ("succeeded", None, None)
+
+
+async def test_a_worker_that_outlived_its_lease_does_not_overwrite_the_next_claim(
+    kit: Kit,
+) -> None:
+    endpoint = await kit.endpoint()
+    await kit.emit((EventType.POST_FINALIZED, POST))
+    (stale,), _ = await kit.deliverer.claim(10, [], {})
+    kit.clock.advance(seconds=kit.settings.webhook_lease_seconds)
+    (fresh,), _ = await kit.deliverer.claim(10, [], {})
+    assert fresh.lease_token != stale.lease_token
+    result = await kit.deliverer.attempt(stale, kit.clock())
+    assert await kit.deliverer._record(stale, kit.clock(), result) == "stale"
+    (row,) = await kit.deliveries(endpoint["id"])
+    assert (row.status, row.lease_token) == ("pending", fresh.lease_token)
+
+
+async def test_a_hung_endpoint_never_delays_another(kit: Kit) -> None:
+    slow = Receiver()
+    slow.start()
+    try:
+        hung = threading.Event()
+        slow.default = Answer(hold=hung)
+        kit.settings.webhook_per_endpoint_concurrency = 1
+        kit.settings.webhook_timeout_seconds = 30  # the slow one holds its slot
+        await kit.endpoint(url=slow.url)
+        fast = await kit.endpoint()
+        await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(5)])
+        sweep = asyncio.create_task(kit.deliverer.sweep())
+        # All five reach the fast endpoint while the slow one holds its first request.
+        for _ in range(1000):
+            if len(kit.receiver.received) == 5 or sweep.done():
+                break
+            await asyncio.sleep(0.01)
+        assert len(kit.receiver.received) == 5
+        assert len(slow.received) == 1  # per-endpoint bound: one at a time
+        hung.set()
+        outcomes = await sweep
+        assert outcomes == {"succeeded": 10}
+        assert {r.status for r in await kit.deliveries(fast["id"])} == {"succeeded"}
+    finally:
+        hung.set()
+        slow.stop()
+
+
+async def test_the_test_event_goes_to_that_endpoint_only(kit: Kit) -> None:
+    target = await kit.endpoint(event_types=["payout.paid"])
+    other = await kit.endpoint()
+    answer = await f.ok(await kit.api.post(f"/v1/webhook-endpoints/{target['id']}/test"), 202)
+    assert answer["event_type"] == "webhook.test"
+    assert answer["status"] == "pending"
+    assert await kit.deliveries(other["id"]) == []
+    kit.clock.advance(minutes=1)  # the API stamps it with the wall clock, a moment ahead
+    assert await kit.deliverer.sweep() == {"succeeded": 1}
+    (got,) = kit.receiver.received
+    assert got.verified_by_any
+    assert got.payload["type"] == "webhook.test"
+    assert got.payload["data"]["endpoint_id"] == target["id"]
+
+
+async def test_a_url_that_now_resolves_privately_is_refused_at_delivery(kit: Kit) -> None:
+    """DNS rebinding: public when saved, private when sent. Nothing is sent."""
+    kit.settings.webhook_allow_private_urls = False
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    strict = Deliverer(
+        kit.sessions, httpx.AsyncClient(), kit.settings, now=kit.clock, resolve=rebinding
+    )
+    async with kit.sessions() as session:
+        endpoint = await repository.create_endpoint(
+            session,
+            kit.org,
+            {"url": f"https://hooks.example.com:{kit.receiver.port}/hooks"},
+            vault.encrypt(kit.settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await kit.emit((EventType.POST_CREATED, POST))
+    assert await strict.sweep() == {"retrying": 1}
+    assert kit.receiver.received == []
+    (row,) = await kit.deliveries(str(endpoint.id))
+    assert row.last_error is not None
+    assert row.last_error.startswith("url_not_allowed: The host hooks.example.com resolves to")
+
+
+async def test_metrics_count_outcomes_and_the_oldest_undelivered_age(kit: Kit) -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = sample("viewledger_webhook_deliveries_total", outcome="retrying")
+    await kit.endpoint()
+    await kit.emit((EventType.POST_CREATED, POST))
+    kit.receiver.default = Answer(status=500)
+    await kit.deliverer.sweep()
+    assert sample("viewledger_webhook_deliveries_total", outcome="retrying") == before + 1
+    kit.clock.advance(seconds=90)
+    kit.receiver.default = Answer()
+    await kit.deliverer.sweep()
+    # Measured when the sweep starts: the event had waited 90 s.
+    assert sample("viewledger_webhook_oldest_undelivered_seconds") == 90
+    await kit.deliverer.sweep()
+    assert sample("viewledger_webhook_oldest_undelivered_seconds") == 0
+
+
+async def test_deleting_an_endpoint_drops_its_deliveries(kit: Kit) -> None:
+    endpoint = await kit.endpoint()
+    await kit.emit((EventType.POST_CREATED, POST))
+    await f.ok(await kit.api.delete(f"/v1/webhook-endpoints/{endpoint['id']}"), 204)
+    assert await kit.deliverer.sweep() == {}
+    async with kit.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+
+
+async def test_https_delivery_connects_to_the_checked_address_and_verifies_the_name(
+    kit: Kit, tmp_path: Path
+) -> None:
+    """The URL's name is resolved once, checked, and the connection goes to that address
+    with the name kept for TLS (SNI, certificate check) and the Host header."""
+    cert, key = self_signed(str(tmp_path), "hooks.example.com")
+    secure = Receiver(tls=(cert, key))
+    secure.start()
+    lookups: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]  # allowed here: the kit allows private addresses
+
+    try:
+        endpoint = await kit.endpoint(url=secure.url_for("hooks.example.com"))
+        secure.secrets.append(endpoint["secret"])
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=cert)) as http:
+            deliverer = Deliverer(kit.sessions, http, kit.settings, now=kit.clock, resolve=resolve)
+            await kit.emit((EventType.POST_PAID, POST))
+            assert await deliverer.sweep() == {"succeeded": 1}
+        assert lookups == ["hooks.example.com"]
+        assert secure.hosts == [f"hooks.example.com:{secure.port}"]
+        assert secure.received[0].verified_by_any
+    finally:
+        secure.stop()
+
+
+async def test_a_secret_that_cannot_be_decrypted_fails_the_attempt_not_the_sweep(
+    kit: Kit,
+) -> None:
+    endpoint = await kit.endpoint()
+    await kit.emit((EventType.POST_PAID, POST), (EventType.POST_HELD, POST))
+    other_key = kit.settings.model_copy(update={"secret_key": "rotated-without-care"})
+    async with httpx.AsyncClient() as http:
+        deliverer = Deliverer(kit.sessions, http, other_key, now=kit.clock)
+        assert await deliverer.sweep() == {"retrying": 2}
+    assert kit.receiver.received == []
+    rows = await kit.deliveries(endpoint["id"])
+    assert all((r.last_error or "").startswith("secret_unreadable") for r in rows)
+
+
+async def test_two_workers_sweeping_at_once_send_each_delivery_once(kit: Kit) -> None:
+    await kit.endpoint()
+    second = await kit.endpoint()
+    ids = await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(15)])
+    async with httpx.AsyncClient() as http:
+        other = Deliverer(kit.sessions, http, kit.settings, now=kit.clock)
+        one, two = await asyncio.gather(kit.deliverer.sweep(), other.sweep())
+    assert one["succeeded"] + two["succeeded"] == 30
+    assert sorted(kit.receiver.ids()) == sorted(ids * 2)  # each event once per endpoint
+    assert {r.status for r in await kit.deliveries(second["id"])} == {"succeeded"}
+
+
+async def test_the_worker_job_runs_one_sweep_at_a_time_per_process(kit: Kit) -> None:
+    await kit.endpoint()
+    await kit.emit((EventType.PAYOUT_PAID, {"id": "p1", "amount": "10.00"}))
+    ctx: dict[str, Any] = {"running": {"webhooks"}, "webhooks": kit.deliverer}
+    assert await deliver_webhooks(ctx) == {}  # a sweep is already running here
+    ctx["running"].clear()
+    assert await deliver_webhooks(ctx) == {"succeeded": 1}
+    assert ctx["running"] == set()
