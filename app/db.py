@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -61,3 +62,32 @@ async def session_scope(
         except BaseException:
             await session.rollback()
             raise
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """What a failed statement may say in a log: the driver's error class, the SQLSTATE and
+    the constraint, never the message. asyncpg's messages carry DETAIL lines with the row's
+    values (`Key (...)=(...)`) and SQLAlchemy's carry the statement's parameters: tenants'
+    data that does not belong in logs."""
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None) or orig
+    parts = [type(cause if cause is not None else exc).__name__]
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(orig, "sqlstate", None)
+    if sqlstate:
+        parts.append(f"sqlstate={sqlstate}")
+    constraint = getattr(cause, "constraint_name", None)
+    if constraint:
+        parts.append(f"constraint={constraint}")
+    return " ".join(parts)
+
+
+def refuses_the_data(exc: BaseException) -> bool:
+    """The database refused these values (SQLSTATE class 22, data exceptions: out of range,
+    invalid text, NUL; class 23, integrity), or asyncpg refused to encode one: trying again
+    changes nothing, unlike an outage. With asyncpg, SQLAlchemy reports all of these as a
+    plain DBAPIError, so its class alone cannot tell them apart."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    cause = getattr(exc.orig, "__cause__", None)
+    sqlstate = str(getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None) or "")
+    return sqlstate.startswith(("22", "23")) or isinstance(cause, ValueError)

@@ -1,6 +1,7 @@
 """Every error leaves the API as `application/problem+json` (RFC 9457) with a stable `code`."""
 
 import logging
+import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.db import describe_database_error, refuses_the_data
 from app.domain.errors import Conflict, DomainError, InvalidCursor, InvalidInput, NotFound
 from app.http.context import current_request_id
 
@@ -40,6 +42,12 @@ class Problem(BaseModel):
         None,
         description="The request's `X-Request-Id`: quote it when asking about this answer.",
         examples=["0193a5e2-7c1d-7b4e-9a1f-3c2d4e5f6a7b"],
+    )
+    existing_post_id: uuid.UUID | None = Field(
+        None, description="With `post_exists`: the organization's post of that video."
+    )
+    existing_campaign_id: uuid.UUID | None = Field(
+        None, description="With `post_exists`: the campaign that post is in."
     )
 
 
@@ -70,9 +78,9 @@ def invalid(code: str, detail: str, pointer: str | None = None) -> ApiError:
 # A unique or foreign-key violation that a request raced into (the checks before it passed)
 # still gets its precise code. Keys are constraint names from the naming convention.
 CONSTRAINT_CODES: dict[str, tuple[str, str]] = {
-    "posts_campaign_id_platform_platform_post_id_key": (
+    "posts_organization_id_platform_platform_post_id_key": (
         "post_exists",
-        "This video is already in the campaign.",
+        "The organization already tracks this video.",
     ),
     "cpm_tiers_campaign_id_name_key": ("cpm_tier_exists", "The campaign has a tier by that name."),
     "creators_organization_id_platform_lower_handle_key": (
@@ -89,7 +97,11 @@ CONSTRAINT_CODES: dict[str, tuple[str, str]] = {
 
 
 def problem_response(
-    status: int, code: str, detail: str, errors: list[FieldError] | None = None
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     request_id = current_request_id()
     body = Problem(
@@ -100,6 +112,7 @@ def problem_response(
         code=code,
         errors=errors,
         request_id=request_id,
+        **(extra or {}),
     )
     response = JSONResponse(
         body.model_dump(mode="json", exclude_none=True), status_code=status, media_type=PROBLEM_JSON
@@ -136,7 +149,7 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
         errors = [FieldError(pointer="/query/cursor", message=exc.detail, type=exc.code)]
         return problem_response(422, exc.code, exc.detail, errors)
     assert isinstance(exc, Conflict), f"unmapped domain error {type(exc).__name__}"
-    return problem_response(409, exc.code, exc.detail)
+    return problem_response(409, exc.code, exc.detail, extra=exc.extra)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -180,23 +193,6 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
-def describe_database_error(exc: BaseException) -> str:
-    """What a failed statement may say in a log: the driver's error class, the SQLSTATE and
-    the constraint, never the message. asyncpg's messages carry DETAIL lines with the row's
-    values (`Key (...)=(...)`) and SQLAlchemy's carry the statement's parameters: tenants'
-    data that does not belong in logs."""
-    orig = getattr(exc, "orig", None)
-    cause = getattr(orig, "__cause__", None) or orig
-    parts = [type(cause if cause is not None else exc).__name__]
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(orig, "sqlstate", None)
-    if sqlstate:
-        parts.append(f"sqlstate={sqlstate}")
-    constraint = getattr(cause, "constraint_name", None)
-    if constraint:
-        parts.append(f"constraint={constraint}")
-    return " ".join(parts)
-
-
 def _constraint_name(exc: DBAPIError) -> str | None:
     cause = getattr(exc.orig, "__cause__", None)
     return getattr(cause, "constraint_name", None)
@@ -211,18 +207,9 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(409, code, detail)
 
 
-def _is_bad_input(exc: DBAPIError) -> bool:
-    """PostgreSQL's data exceptions (SQLSTATE class 22: out of range, invalid text, NUL) and
-    asyncpg's own refusals to encode a value. With asyncpg, SQLAlchemy reports both as a plain
-    DBAPIError, so the class alone cannot tell them from an outage."""
-    cause = getattr(exc.orig, "__cause__", None)
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
-    return str(sqlstate or "").startswith("22") or isinstance(cause, ValueError)
-
-
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if _is_bad_input(exc):
+    if refuses_the_data(exc):
         # Validation should catch these first; this keeps the promise of "never a 500".
         log.warning("database refused input: %s", describe_database_error(exc))
         return problem_response(422, "invalid_value", "A value is outside what can be stored.")

@@ -33,8 +33,8 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db import session_scope
-from app.errors import ApiError, describe_database_error, invalid
+from app.db import describe_database_error, session_scope
+from app.errors import ApiError, invalid
 from app.http import context
 from app.repositories import idempotency as repo
 

@@ -37,6 +37,9 @@ from app.webhooks.events import DeliveryStatus
 
 Timestamp = DateTime(timezone=True)
 Money = Numeric(12, 2)
+# Earnings: any amount a tier (cpm NUMERIC(12,4), no cap) can produce for any view count a
+# platform can report (a bigint); see app/domain/lifecycle.EXACT_DIGITS.
+Earnings = Numeric(28, 2)
 
 
 def _in(column: str, values: type[StrEnum]) -> str:
@@ -196,7 +199,17 @@ class CampaignMember(Base):
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "platform", "platform_post_id"),
+        # One video is tracked once per organization; a duplicate kept from before this rule
+        # points at its original and carries a duplicate_video hold.
+        Index(
+            "posts_organization_id_platform_platform_post_id_key",
+            "organization_id",
+            "platform",
+            "platform_post_id",
+            unique=True,
+            postgresql_where=text("duplicate_of IS NULL"),
+        ),
+        CheckConstraint("open_holds >= 0", name="open_holds"),
         CheckConstraint(_in("platform", Platform), name="platform"),
         CheckConstraint(_in("status", PostStatus), name="status"),
         CheckConstraint("views >= 0 AND likes >= 0 AND comments >= 0", name="counts"),
@@ -249,7 +262,7 @@ class Post(Base):
     shares: Mapped[int | None] = mapped_column(BigInteger)  # Instagram reports none
 
     locked_views: Mapped[int | None] = mapped_column(BigInteger)
-    earnings: Mapped[Decimal | None] = mapped_column(Money)
+    earnings: Mapped[Decimal | None] = mapped_column(Earnings)
     finalized_at: Mapped[datetime | None] = mapped_column(Timestamp)
     rejection_code: Mapped[str | None] = mapped_column(Text)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
@@ -267,6 +280,16 @@ class Post(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(Timestamp)
     consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # What the last fetch came to, whatever it was (refreshed, skipped_carousel, not_found,
+    # withheld, ...: app.platforms.contract.OUTCOME_CODES), and when.
+    last_fetch_outcome: Mapped[str | None] = mapped_column(Text)
+    last_fetch_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # How many of its holds are open. Kept on the post, in the statements that raise and
+    # clear holds, because decisions are guarded by it: a decision made while a hold was open
+    # (or before one was raised) never lands once the count has changed.
+    open_holds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Set only on a duplicate found when ids became canonical: the post first added.
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     # Scheduling, owned by the tracking engine: when the post is next due for a fetch (NULL:
     # never again: rejected, or past the refresh window), and until when a worker holds it.
@@ -285,6 +308,59 @@ class Post(Base):
     # What a post's age is measured from: its publish time, or when it was added if unknown.
     aged_from: Mapped[datetime] = mapped_column(
         Timestamp, Computed("coalesce(published_at, created_at)", persisted=True)
+    )
+
+
+class PostHold(Base):
+    """A reason a post must not be paid automatically. Raised once per post and code (a
+    cleared hold is not raised again), cleared by an admin with a reason."""
+
+    __tablename__ = "post_holds"
+    __table_args__ = (
+        UniqueConstraint("post_id", "code"),
+        Index(
+            "post_holds_open_code_idx",
+            "organization_id",
+            "code",
+            "post_id",
+            postgresql_where=text("cleared_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
+    )
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    raised_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now()
+    )
+    cleared_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    cleared_by_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    clear_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CreatorRename(Base):
+    """A creator's handle as the platform changed it, seen on a fetch of one of its posts."""
+
+    __tablename__ = "creator_renames"
+    __table_args__ = (Index(None, "creator_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    creator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), nullable=False
+    )
+    old_handle: Mapped[str] = mapped_column(Text, nullable=False)
+    new_handle: Mapped[str] = mapped_column(Text, nullable=False)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    renamed_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now()
     )
 
 

@@ -17,6 +17,7 @@ from app.domain.enums import Platform
 from app.models import Campaign, CampaignMember, CpmTier, Creator, Organization, Post
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox, SyntheticVideo, create_app, synthetic_video
+from app.platforms.sandbox.videos import video_at
 from app.settings import Settings
 from app.workers.pacing import BatchGate, Spacer
 from app.workers.refresher import Refresher
@@ -93,15 +94,22 @@ async def seed(
             session.add(tier)
             await session.flush()
         posts: dict[str, uuid.UUID] = {}
-        for i, (platform, post_id) in enumerate(videos):
-            creator = Creator(organization_id=org.id, platform=platform.value, handle=f"creator{i}")
-            session.add(creator)
-            await session.flush()
-            session.add(
-                CampaignMember(
-                    organization_id=org.id, campaign_id=campaign.id, creator_id=creator.id
+        creators: dict[tuple[Platform, str], Creator] = {}
+        for platform, post_id in videos:
+            # Each video's own author (as the sandbox answers), so fetches verify authorship.
+            handle = video_at(platform, post_id, now, now).handle
+            creator = creators.get((platform, handle))
+            if creator is None:
+                creator = creators[(platform, handle)] = Creator(
+                    organization_id=org.id, platform=platform, handle=handle
                 )
-            )
+                session.add(creator)
+                await session.flush()
+                session.add(
+                    CampaignMember(
+                        organization_id=org.id, campaign_id=campaign.id, creator_id=creator.id
+                    )
+                )
             post = Post(
                 organization_id=org.id,
                 campaign_id=campaign.id,

@@ -154,15 +154,18 @@ async def test_short_links_are_followed_on_the_platform_only(client: httpx.Async
         creator_id=s["instagram"]["id"],
     )
     assert insta["platform"] == "instagram"
+    # The sandbox's TikTok short links lead to @sandbox_user's videos.
+    author = await f.creator(client, "sandbox_user", "tiktok")
+    await f.member(client, cid, author["id"])
     tiktok = await f.post(
-        client, cid, url="https://vm.tiktok.com/ZMabc123/", creator_id=s["tiktok"]["id"]
+        client, cid, url="https://vm.tiktok.com/ZMabc123/", creator_id=author["id"]
     )
     assert tiktok["platform"] == "tiktok"
     assert tiktok["platform_post_id"].isdigit()
     for code in ("EVIL", "LOOP"):
         refused = await client.post(
             f"/v1/campaigns/{cid}/posts",
-            json={"url": f"https://vm.tiktok.com/{code}/", "creator_id": s["tiktok"]["id"]},
+            json={"url": f"https://vm.tiktok.com/{code}/", "creator_id": author["id"]},
         )
         assert (refused.status_code, refused.json()["code"]) == (422, "short_link_unresolved"), code
 

@@ -20,6 +20,7 @@ class CampaignStatus(StrEnum):
 
 class PostStatus(StrEnum):
     TRACKING = "tracking"
+    HELD = "held"  # at its deadline with an open hold: views locked, waiting for a person
     PENDING_CPM = "pending_cpm"
     FINALIZED = "finalized"
     PAID = "paid"
@@ -30,3 +31,11 @@ class StatsSource(StrEnum):
     PRIMARY = "primary"
     BACKUP = "backup"
     INSTAGRAM = "instagram"
+
+
+class HoldCode(StrEnum):
+    """Why a post must not be paid automatically until an admin clears it."""
+
+    AUTHOR_MISMATCH = "author_mismatch"
+    OUTSIDE_CAMPAIGN_WINDOW = "outside_campaign_window"
+    DUPLICATE_VIDEO = "duplicate_video"

@@ -1,7 +1,7 @@
 """What the domain says when it says no. Services and repositories raise these and know
 nothing of HTTP; app/errors.py maps each kind to its status and problem body."""
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -23,7 +23,12 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
-    """The request is well-formed but the resource's state does not allow it."""
+    """The request is well-formed but the resource's state does not allow it. `extra` names
+    the resources it conflicts with (they go into the problem)."""
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(code, detail)
+        self.extra = extra
 
 
 class InvalidInput(DomainError):

@@ -8,7 +8,7 @@ checks that PostgreSQL and Python agree. No query retypes a rule in SQL text."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import ColumnElement, Numeric, SQLColumnExpression, case, cast, func
@@ -17,6 +17,10 @@ from app.domain.enums import PostStatus
 from app.domain.errors import Conflict
 
 CENT = Decimal("0.01")
+# Digits of the largest earnings before rounding: a bigint of views (19) times a cpm of
+# NUMERIC(12,4) (12), with room to spare. The earnings column is NUMERIC(28,2), which holds
+# every amount that product can round to (9.3e18 x 1e8 / 1000 < 1e24).
+EXACT_DIGITS = 40
 # Days are exactly 24 h, in Python and in SQL alike: calendar days would move with DST.
 SECONDS_PER_DAY = 86_400
 
@@ -95,8 +99,11 @@ def deadline_sql(
 
 
 def earnings(locked_views: int, tier: Tier) -> Decimal:
-    """min(views x cpm / 1000, cap), rounded half-up to cents once."""
-    amount = (Decimal(locked_views) * tier.cpm / 1000).quantize(CENT, rounding=ROUND_HALF_UP)
+    """min(views x cpm / 1000, cap), rounded half-up to cents once. Exact for any view count
+    a platform can report (a bigint) at any cpm a tier can hold: the default context's 28
+    digits would round the product before the cents are taken."""
+    with localcontext(prec=EXACT_DIGITS):
+        amount = (Decimal(locked_views) * tier.cpm / 1000).quantize(CENT, rounding=ROUND_HALF_UP)
     return amount if tier.cap is None else min(amount, tier.cap)
 
 
@@ -109,8 +116,30 @@ def earnings_sql(
     return case((cap.is_(None), amount), else_=func.least(amount, cap))
 
 
-def decide(views: int, tier: Tier | None, rules: Rules) -> Decision:
-    """The deadline decision for a `tracking` post, on stats fresh enough to decide on."""
+def decide(
+    views: int,
+    tier: Tier | None,
+    rules: Rules,
+    *,
+    held: bool = False,
+    never_answered: str | None = None,
+) -> Decision:
+    """The deadline decision for a `tracking` post, on stats fresh enough to decide on, or
+    the decision a `held` post gets when its last hold is cleared (on its locked views).
+    `held`: the post has an open hold, so it waits for a person with its views locked.
+    `never_answered`: the platform never gave stats for it (the last error, in words); then
+    a count of 0 says nothing about the video, and the rejection names the real cause."""
+    if never_answered is not None:
+        return Decision(
+            PostStatus.REJECTED,
+            rejection_code="unavailable",
+            rejection_reason=(
+                "The platform never answered with stats for this video by its deadline; "
+                f"last error: {never_answered}"
+            ),
+        )
+    if held:
+        return Decision(PostStatus.HELD, locked_views=views)
     if views < rules.min_views:
         return Decision(
             PostStatus.REJECTED,

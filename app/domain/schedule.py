@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_
 
 from app.domain.enums import PostStatus
 
-ACTIVE = frozenset({PostStatus.TRACKING, PostStatus.PENDING_CPM})
+# Undecided posts, refreshed every active interval; decided ones only daily.
+ACTIVE = frozenset({PostStatus.TRACKING, PostStatus.HELD, PostStatus.PENDING_CPM})
 
 
 @dataclass(frozen=True)

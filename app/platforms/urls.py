@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from app.domain.enums import Platform
 
-TIKTOK_ID = re.compile(r"^[0-9]{1,20}$")
+TIKTOK_ID = re.compile(r"^[0-9]{1,40}$")  # leading zeros allowed; the value is bounded
 INSTAGRAM_SHORTCODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # TikTok handles: letters, digits, underscore and period; Instagram's are the same alphabet.
 HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
@@ -102,15 +102,22 @@ def _parse_instagram(segments: list[str], url: str) -> PostRef | ShortLink:
 
 
 def _tiktok_id(value: str) -> str:
+    """The canonical id: the decimal of its integer, without leading zeros, so that one
+    video has one id however it was written."""
     if not TIKTOK_ID.match(value):
-        raise UrlError("a TikTok video id is 1 to 20 digits")
-    return value
+        raise UrlError("a TikTok video id is digits only")
+    number = int(value)
+    if not 0 < number < 2**64:
+        raise UrlError("a TikTok video id is a positive 64-bit number")
+    return str(number)
 
 
 def _shortcode(value: str) -> str:
+    """The canonical shortcode: a shortcode is its media id in base 64, where a leading 'A'
+    is a leading zero, so 'ADUPTEST1' and 'DUPTEST1' are one post."""
     if not INSTAGRAM_SHORTCODE.match(value):
         raise UrlError("an Instagram shortcode is letters, digits, '-' and '_'")
-    return value
+    return value.lstrip("A") or "A"
 
 
 def normalize_post_id(platform: Platform, post_id: str) -> str:
@@ -126,7 +133,8 @@ def normalize_post_id(platform: Platform, post_id: str) -> str:
 
 def shortcode_to_media_id(shortcode: str) -> int:
     """Instagram shortcodes are the media id in base 64 (alphabet A-Z a-z 0-9 - _)."""
-    _shortcode(shortcode)
+    if not INSTAGRAM_SHORTCODE.match(shortcode):
+        raise UrlError("an Instagram shortcode is letters, digits, '-' and '_'")
     value = 0
     for char in shortcode:
         value = value * 64 + _SHORTCODE_INDEX[char]

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
-from app.models import CampaignMember, Creator
+from app.models import CampaignMember, Creator, CreatorRename
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, fetch_page
 
@@ -88,3 +88,11 @@ async def add_member(
     await session.flush()
     await session.refresh(member)
     return member
+
+
+async def renames_page(
+    session: AsyncSession, creator_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[CreatorRename], str | None]:
+    """The creator's renames as the platform reported them, newest first."""
+    stmt = select(CreatorRename).where(CreatorRename.creator_id == creator_id)
+    return await fetch_page(session, stmt, CreatorRename.id, Sort(None, True), cursor, limit)

@@ -38,7 +38,7 @@ def by_int(column: InstrumentedAttribute[Any], descending: bool) -> Sort:
 async def fetch_page(
     session: AsyncSession,
     stmt: Select[Any],
-    id_column: InstrumentedAttribute[uuid.UUID],
+    id_column: InstrumentedAttribute[uuid.UUID] | InstrumentedAttribute[int],
     sort: Sort,
     cursor: str | None,
     limit: int,
@@ -47,7 +47,7 @@ async def fetch_page(
     if cursor is not None:
         values = decode_cursor(cursor, len(keys))
         try:
-            parsed = [sort.parse(v) for v in values[:-1]] + [uuid.UUID(str(values[-1]))]
+            parsed = [sort.parse(v) for v in values[:-1]] + [_id(id_column, values[-1])]
         except (TypeError, ValueError):
             raise InvalidCursor from None
         after = (
@@ -81,3 +81,12 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != size:
         raise InvalidCursor
     return values
+
+
+def _id(column: InstrumentedAttribute[Any], value: Any) -> Any:
+    """A cursor's id as its column holds it: a UUID, or an identity integer."""
+    if column.type.python_type is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("not an integer id")
+        return value
+    return uuid.UUID(str(value))

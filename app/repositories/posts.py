@@ -2,11 +2,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform, PostStatus
-from app.models import Post, PostEvent
+from app.models import Post, PostEvent, PostHold
 from app.repositories.common import get_owned
 from app.repositories.pagination import Sort, by_int, by_time, fetch_page
 from app.schemas.posts import PostListQuery
@@ -24,19 +24,6 @@ async def get(
     return await get_owned(session, Post, org, post_id, for_update=for_update)
 
 
-async def exists_in_campaign(
-    session: AsyncSession, campaign_id: uuid.UUID, platform: Platform, platform_post_id: str
-) -> bool:
-    stmt = select(
-        exists().where(
-            Post.campaign_id == campaign_id,
-            Post.platform == platform,
-            Post.platform_post_id == platform_post_id,
-        )
-    )
-    return bool(await session.scalar(stmt))
-
-
 async def list_page(
     session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID | None, query: PostListQuery
 ) -> tuple[Sequence[Row[Any]], str | None]:
@@ -50,6 +37,17 @@ async def list_page(
         stmt = stmt.where(Post.platform == query.platform)
     if query.creator_id is not None:
         stmt = stmt.where(Post.creator_id == query.creator_id)
+    if query.hold is not None:
+        stmt = stmt.where(
+            select(PostHold.id)
+            .where(
+                PostHold.organization_id == org,
+                PostHold.code == query.hold,
+                PostHold.post_id == Post.id,
+                PostHold.cleared_at.is_(None),
+            )
+            .exists()
+        )
     if query.published_from is not None:
         stmt = stmt.where(Post.aged_from >= query.published_from)
     if query.published_to is not None:
@@ -71,3 +69,16 @@ async def last_rejected_from(session: AsyncSession, post_id: uuid.UUID) -> PostS
 async def events(session: AsyncSession, post_id: uuid.UUID) -> Sequence[PostEvent]:
     stmt = select(PostEvent).where(PostEvent.post_id == post_id).order_by(PostEvent.id)
     return (await session.scalars(stmt)).all()
+
+
+async def by_platform_id(
+    session: AsyncSession, org: uuid.UUID, platform: Platform, platform_post_id: str
+) -> Post | None:
+    """The organization's post of this video (its original, if duplicates were kept)."""
+    stmt = select(Post).where(
+        Post.organization_id == org,
+        Post.platform == platform,
+        Post.platform_post_id == platform_post_id,
+        Post.duplicate_of.is_(None),
+    )
+    return (await session.scalars(stmt)).first()

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, String, bindparam, column, func, insert, update
 from sqlalchemy.dialects.postgresql import UUID
@@ -18,14 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
 from app.models import Post, PostEvent
-
-
-class _AnyTier:
-    def __repr__(self) -> str:
-        return "ANY_TIER"
-
-
-ANY_TIER: Final = _AnyTier()
 
 
 @dataclass(frozen=True)
@@ -38,9 +30,10 @@ class Transition:
     actor_key_id: uuid.UUID | None = None  # None: the system (the worker)
     # Other columns of the post set with the change (never `status` or `updated_at`).
     values: Mapping[str, Any] = field(default_factory=dict)
-    # Applied only while the post still has this tier, when the change was computed from it
-    # (a tier assigned meanwhile must not be overwritten by a decision made without it).
-    tier: uuid.UUID | _AnyTier | None = ANY_TIER
+    # Columns the change was computed from, with the values it saw: it lands only while the
+    # post still has them (a tier assigned or a hold raised meanwhile must not be overwritten
+    # by a decision made without it).
+    expect: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,12 +51,12 @@ async def apply(
 ) -> list[Landed]:
     """Apply what still holds; returns the transitions that landed, with their posts'
     organizations. At most one transition per post in one call."""
-    shapes: dict[tuple[tuple[str, ...], bool], list[Transition]] = defaultdict(list)
+    shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Transition]] = defaultdict(list)
     for t in transitions:
-        shapes[(tuple(sorted(t.values)), t.tier is not ANY_TIER)].append(t)
+        shapes[(tuple(sorted(t.values)), tuple(sorted(t.expect)))].append(t)
     landed: list[Landed] = []
-    for (keys, guard_tier), group in shapes.items():
-        landed += await _apply_shape(session, group, keys, guard_tier, now)
+    for (keys, expected), group in shapes.items():
+        landed += await _apply_shape(session, group, keys, expected, now)
     await record(session, landed, now)
     return landed
 
@@ -72,7 +65,7 @@ async def _apply_shape(
     session: AsyncSession,
     group: list[Transition],
     keys: tuple[str, ...],
-    guard_tier: bool,
+    expected: tuple[str, ...],
     now: datetime,
 ) -> list[Landed]:
     table = Post.__table__
@@ -83,8 +76,8 @@ async def _apply_shape(
     }
     for key in keys:
         arrays[key] = (ARRAY(table.c[key].type), [t.values[key] for t in group])
-    if guard_tier:
-        arrays["tier"] = (_UUIDS, [t.tier for t in group])
+    for key in expected:
+        arrays[f"was_{key}"] = (ARRAY(table.c[key].type), [t.expect[key] for t in group])
     u = (
         func.unnest(
             *(bindparam(f"u_{name}", values, type_=kind) for name, (kind, values) in arrays.items())
@@ -93,8 +86,7 @@ async def _apply_shape(
         .render_derived(name="u", with_types=False)
     )
     guards: list[ColumnElement[bool]] = [Post.id == u.c.id, Post.status == u.c.from_status]
-    if guard_tier:
-        guards.append(Post.cpm_tier_id.is_not_distinct_from(u.c.tier))
+    guards += [table.c[key].is_not_distinct_from(u.c[f"was_{key}"]) for key in expected]
     stmt = (
         update(Post)
         .where(*guards)
@@ -140,6 +132,38 @@ async def record(session: AsyncSession, landed: Sequence[Landed], now: datetime)
                 "created_at": now,
             }
             for item in landed
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Note:
+    """An event that changes no status (a hold raised or cleared): from and to are the
+    status the post has."""
+
+    post_id: uuid.UUID
+    organization_id: uuid.UUID
+    status: PostStatus
+    code: str
+    reason: str | None = None
+    actor_key_id: uuid.UUID | None = None
+
+
+async def note(session: AsyncSession, notes: Sequence[Note], now: datetime) -> None:
+    await _events(
+        session,
+        [
+            {
+                "organization_id": n.organization_id,
+                "post_id": n.post_id,
+                "from_status": n.status,
+                "to_status": n.status,
+                "code": n.code,
+                "reason": n.reason,
+                "actor_key_id": n.actor_key_id,
+                "created_at": now,
+            }
+            for n in notes
         ],
     )
 

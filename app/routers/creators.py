@@ -8,7 +8,7 @@ from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
 from app.schemas.common import Cursor, Limit, Page
-from app.schemas.creators import CreatorCreate, CreatorOut, CreatorUpdate
+from app.schemas.creators import CreatorCreate, CreatorOut, CreatorRenameOut, CreatorUpdate
 
 router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=PROBLEM_RESPONSES)
 
@@ -48,3 +48,14 @@ async def creators_update(
     creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
     changes = body.model_dump(exclude_unset=True)
     return CreatorOut.model_validate(await creators.update(session, creator, changes))
+
+
+@router.get("/{creator_id}/history")
+async def creators_history(
+    creator_id: uuid.UUID, session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 50
+) -> Page[CreatorRenameOut]:
+    """The creator's handle as the platform changed it, newest first. A rename is synced
+    only from a video whose author has the creator's platform user id."""
+    creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
+    rows, next_cursor = await creators.renames_page(session, creator.id, cursor, limit)
+    return Page(data=[CreatorRenameOut.model_validate(r) for r in rows], next_cursor=next_cursor)

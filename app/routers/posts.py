@@ -1,15 +1,21 @@
 import uuid
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import Admin, AppSettings, Editor, Http, Session, Viewer
 from app.domain.errors import found
+from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
-from app.repositories import campaigns, posts
+from app.models import Post
+from app.repositories import campaigns, holds, posts
 from app.schemas.common import Page
 from app.schemas.posts import (
+    ClearHoldBody,
     EventOut,
+    HoldOut,
     MarkPaidBody,
     PostCreate,
     PostListQuery,
@@ -18,11 +24,27 @@ from app.schemas.posts import (
     RejectBody,
     RestoreBody,
 )
+from app.services import holds as hold_service
 from app.services import posts as post_service
 
 router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
 
 PostQuery = Annotated[PostListQuery, Query()]
+
+
+async def _present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
+    """Posts (entities or plain rows) with their open holds: one query for the whole page."""
+    open_holds = await holds.open_for(session, [r.id for r in rows if r.open_holds])
+    out = []
+    for row in rows:
+        post = PostOut.model_validate(row)
+        post.holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, [])]
+        out.append(post)
+    return out
+
+
+async def _one(session: AsyncSession, post: Post) -> PostOut:
+    return (await _present(session, [post]))[0]
 
 
 @router.post("/v1/campaigns/{campaign_id}/posts", status_code=status.HTTP_201_CREATED)
@@ -38,7 +60,7 @@ async def posts_create(
     platform and post id. The creator must already be a member of the campaign."""
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     post = await post_service.create(session, http, settings, who, campaign, body)
-    return PostOut.model_validate(post)
+    return await _one(session, post)
 
 
 @router.get("/v1/campaigns/{campaign_id}/posts")
@@ -48,7 +70,7 @@ async def campaign_posts_list(
     rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
     if not rows:  # only an empty page needs to tell "no posts" from "no such campaign"
         found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(data=await _present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts")
@@ -56,13 +78,13 @@ async def posts_list(
     session: Session, who: Viewer, query: PostQuery, campaign_id: uuid.UUID | None = None
 ) -> Page[PostOut]:
     rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
-    return Page(data=[PostOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(data=await _present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts/{post_id}")
 async def posts_get(post_id: uuid.UUID, session: Session, who: Viewer) -> PostOut:
-    return PostOut.model_validate(
-        found(await posts.get(session, who.organization_id, post_id), "post")
+    return await _one(
+        session, found(await posts.get(session, who.organization_id, post_id), "post")
     )
 
 
@@ -72,8 +94,8 @@ async def posts_update(
 ) -> PostOut:
     """Assign (or clear) the CPM tier. A `pending_cpm` post is finalized at once with its
     locked views; a finalized or paid post's tier is locked (409)."""
-    return PostOut.model_validate(
-        await post_service.assign_tier(session, who, post_id, body.cpm_tier_id)
+    return await _one(
+        session, await post_service.assign_tier(session, who, post_id, body.cpm_tier_id)
     )
 
 
@@ -81,7 +103,7 @@ async def posts_update(
 async def posts_reject(
     post_id: uuid.UUID, body: RejectBody, session: Session, who: Admin
 ) -> PostOut:
-    return PostOut.model_validate(await post_service.reject(session, who, post_id, body.reason))
+    return await _one(session, await post_service.reject(session, who, post_id, body.reason))
 
 
 @router.post("/v1/posts/{post_id}/restore")
@@ -90,7 +112,7 @@ async def posts_restore(
 ) -> PostOut:
     """Returns a rejected post to the status it was rejected from."""
     reason = body.reason if body else None
-    return PostOut.model_validate(await post_service.restore(session, who, post_id, reason))
+    return await _one(session, await post_service.restore(session, who, post_id, reason))
 
 
 @router.post("/v1/posts/{post_id}/mark-paid")
@@ -98,7 +120,25 @@ async def posts_mark_paid(
     post_id: uuid.UUID, session: Session, who: Admin, body: MarkPaidBody | None = None
 ) -> PostOut:
     reference = body.payout_reference if body else None
-    return PostOut.model_validate(await post_service.mark_paid(session, who, post_id, reference))
+    return await _one(session, await post_service.mark_paid(session, who, post_id, reference))
+
+
+@router.post("/v1/posts/{post_id}/holds/{code}/clear")
+async def posts_holds_clear(
+    post_id: uuid.UUID,
+    code: Annotated[str, Path(pattern=r"^[a-z_]{1,64}$")],
+    body: ClearHoldBody,
+    session: Session,
+    who: Admin,
+    settings: AppSettings,
+) -> PostOut:
+    """Clear an open hold, with a reason. When a `held` post's last hold is cleared, the
+    decision it waited for is made at once on its locked views (finalized, pending_cpm or
+    rejected). A cleared hold is not raised again."""
+    post = await hold_service.clear(
+        session, who, post_id, code, body.reason, Policy.from_settings(settings)
+    )
+    return await _one(session, post)
 
 
 @router.get("/v1/posts/{post_id}/events")

@@ -62,3 +62,10 @@ class MemberOut(Output):
     cpm_tier_id: uuid.UUID | None
     created_at: datetime
     creator: CreatorOut
+
+
+class CreatorRenameOut(Output):
+    old_handle: str
+    new_handle: str
+    renamed_at: datetime
+    post_id: uuid.UUID | None = Field(description="The post whose fetch showed the new handle.")

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
@@ -65,6 +65,9 @@ class PostListQuery(BaseModel):
     )
     platform: Platform | None = None
     creator_id: uuid.UUID | None = None
+    hold: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")] | None = Field(
+        None, description="Only posts with an open hold of this code."
+    )
     published_from: Moment | None = Field(None, description="Inclusive.")
     published_to: Moment | None = Field(None, description="Exclusive.")
     sort: PostSort = Field(
@@ -74,6 +77,20 @@ class PostListQuery(BaseModel):
     )
     cursor: Cursor = None
     limit: Limit = 50
+
+
+class HoldOut(Output):
+    code: str = Field(
+        description="author_mismatch, outside_campaign_window, duplicate_video, or a flag the "
+        "campaign holds on."
+    )
+    reason: str
+    evidence: dict[str, Any]
+    raised_at: datetime
+
+
+class ClearHoldBody(Input):
+    reason: Note
 
 
 class PostOut(Output):
@@ -98,10 +115,19 @@ class PostOut(Output):
     paid_at: datetime | None
     payout_reference: str | None
     last_refreshed_at: datetime | None
+    last_fetch_outcome: str | None = Field(
+        description="What the last fetch came to: refreshed, skipped_carousel, not_found, "
+        "private, withheld, under_review, rate_limited, quota_exhausted, upstream_error, ..."
+    )
+    last_fetch_at: datetime | None
     last_error_code: str | None
     last_error: str | None
     last_error_at: datetime | None
     consecutive_failures: int
+    holds: list[HoldOut] = Field(
+        default_factory=list,
+        description="Open holds: until each is cleared the post is never paid automatically.",
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -13,6 +13,7 @@ from app.auth import Principal
 from app.domain import lifecycle
 from app.domain.enums import CampaignStatus, PostStatus
 from app.domain.errors import Conflict, InvalidInput, found
+from app.domain.holds import same_handle
 from app.models import Campaign, Creator, Post
 from app.platforms import shortlinks
 from app.platforms.urls import (
@@ -69,6 +70,13 @@ async def _creator(
                 f"The creator is on {creator.platform}; the video is on {ref.platform}.",
                 "creator_id",
             )
+        if ref.handle is not None and not same_handle(ref.handle, creator.handle):
+            raise InvalidInput(
+                "author_mismatch",
+                f"The URL names @{ref.handle}, not the creator @{creator.handle}: a post is "
+                "paid to the video's author only.",
+                "url",
+            )
         return creator
     if ref.handle is None:
         raise InvalidInput(
@@ -106,8 +114,16 @@ async def create(
     tier_id = member.cpm_tier_id
     if body.cpm_tier_id is not None:
         tier_id = (await tier_for(session, org, campaign.id, body.cpm_tier_id)).id
-    if await posts.exists_in_campaign(session, campaign.id, ref.platform, ref.post_id):
-        raise Conflict("post_exists", "This video is already in the campaign.")
+    existing = await posts.by_platform_id(session, org, ref.platform, ref.post_id)
+    if existing is not None:
+        raise Conflict(
+            "post_exists",
+            "The organization already tracks this video"
+            + (" in this campaign." if existing.campaign_id == campaign.id else ", in a campaign.")
+            + " A video is tracked, and paid, once.",
+            existing_post_id=existing.id,
+            existing_campaign_id=existing.campaign_id,
+        )
     post = Post(
         organization_id=org,
         campaign_id=campaign.id,

@@ -6,7 +6,7 @@ the same post, and a crashed worker's posts come back when its lease runs out. W
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -50,6 +50,9 @@ class DuePost:
     cap: Decimal | None
     min_views: int | None  # campaign override
     finalize_after_days: int | None  # campaign override
+    starts_on: date | None  # the campaign's dates: a video published outside them is held
+    ends_on: date | None
+    open_holds: int
     consecutive_failures: int
     refresh_run_id: uuid.UUID | None
     decide_after: datetime | None  # restored by an admin: decide on stats from after this
@@ -165,6 +168,9 @@ async def claim(
             CpmTier.cap,
             Campaign.min_views,
             Campaign.finalize_after_days,
+            Campaign.starts_on,
+            Campaign.ends_on,
+            claimed.c.open_holds,
             claimed.c.consecutive_failures,
             claimed.c.refresh_run_id,
             claimed.c.decide_after,

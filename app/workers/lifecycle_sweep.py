@@ -42,6 +42,9 @@ async def past_deadline(
             Campaign.finalize_after_days,
             Post.last_refreshed_at,
             Post.last_attempt_at,
+            Post.last_error,
+            Post.last_fetch_outcome,
+            Post.open_holds,
             deadline.label("deadline"),
         )
         .join(Campaign, Campaign.id == Post.campaign_id)
@@ -74,7 +77,7 @@ async def sweep(
             return decided
         after = (rows[-1].aged_from, rows[-1].id)
         ready, waiting = triage(rows, now, policy, grace)
-        changed = await decisions.apply(session, ready, now)
+        changed = await decisions.apply_isolated(session, ready, now)
         for status in changed.values():
             metrics.TRANSITIONS.labels(status.value).inc()
         decided += len(changed)
@@ -107,9 +110,12 @@ def triage(
         if not fresh and not tried and now < row.deadline + grace:
             waiting.append(row.id)
         elif fresh or now >= row.deadline + grace:
-            note = None
-            if not fresh:
-                seen = row.last_refreshed_at.isoformat() if row.last_refreshed_at else "never"
+            note = never_answered = None
+            if row.last_refreshed_at is None:
+                # No fetch ever gave stats: its 0 views say nothing about the video.
+                never_answered = row.last_error or row.last_fetch_outcome or "no fetch was made"
+            elif not fresh:
+                seen = row.last_refreshed_at.isoformat()
                 note = f"(The platform did not answer since the deadline; stats as of {seen}.)"
             ready.append(
                 decisions.Candidate(
@@ -118,6 +124,8 @@ def triage(
                     cpm_tier_id=row.cpm_tier_id,
                     tier=decisions.tier(row.cpm, row.cap),
                     rules=policy.rules(row.min_views, row.finalize_after_days),
+                    open_holds=row.open_holds,
+                    never_answered=never_answered,
                     note=note,
                 )
             )

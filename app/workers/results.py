@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import lifecycle, schedule
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
-from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats
+from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats, outcome_code
+from app.repositories import holds
 from app.services import decisions
-from app.workers import creator_sync, metrics, run_progress
+from app.workers import authorship, metrics, run_progress
 from app.workers.claims import DuePost
 
 # One statement updates the posts, writes their snapshots and adds the views gained to their
@@ -30,6 +31,7 @@ _SUCCESS = text(
             views = u.views, likes = u.likes, comments = u.comments, shares = u.shares,
             published_at = coalesce(u.published_at, p.published_at),
             last_refreshed_at = :now, last_attempt_at = :now,
+            last_fetch_outcome = 'refreshed', last_fetch_at = :now,
             last_error_code = NULL, last_error = NULL, last_error_at = NULL,
             consecutive_failures = 0,
             next_refresh_at = u.next_refresh_at,
@@ -61,14 +63,14 @@ _FAILURE = text(
     """
     UPDATE posts p SET
         last_error_code = u.code, last_error = u.message, last_error_at = :now,
-        last_attempt_at = :now,
+        last_attempt_at = :now, last_fetch_outcome = u.outcome, last_fetch_at = :now,
         consecutive_failures = p.consecutive_failures + 1,
         next_refresh_at = u.next_refresh_at,
         lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:codes AS text[]), CAST(:messages AS text[]),
-        CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[])
-    ) AS u(id, code, message, next_refresh_at, lease)
+        CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[]), CAST(:outcomes AS text[])
+    ) AS u(id, code, message, next_refresh_at, lease, outcome)
     WHERE p.id = u.id AND p.lease_expires_at = u.lease
     RETURNING p.id
     """
@@ -77,14 +79,20 @@ _FAILURE = text(
 _SKIP = text(
     """
     UPDATE posts p SET next_refresh_at = u.next_refresh_at, last_attempt_at = :now,
+        last_fetch_outcome = u.outcome, last_fetch_at = :now,
         lease_expires_at = NULL, refresh_run_id = NULL
     FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[])
-    ) AS u(id, next_refresh_at, lease)
+        CAST(:ids AS uuid[]), CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[]),
+        CAST(:outcomes AS text[])
+    ) AS u(id, next_refresh_at, lease, outcome)
     WHERE p.id = u.id AND p.lease_expires_at = u.lease
     RETURNING p.id
     """
 )
+
+
+# The outcome of a fetch whose result the database refused (see unwritable()).
+WRITE_FAILED = "write_failed"
 
 
 def _deadline(post: DuePost, published_at: datetime | None, policy: Policy) -> datetime:
@@ -127,14 +135,15 @@ async def write_results(
     skipped = [(p, r) for p, r in items if isinstance(r, Skipped)]
     cadence = policy.cadence
 
-    due_for_decision: list[decisions.Candidate] = []
+    due_for_decision: list[tuple[DuePost, int]] = []
     written: set[uuid.UUID] = set()  # rows whose lease still held
+    raised: Counter[uuid.UUID] = Counter()  # holds raised now, per post
     if ok:
         next_at = []
         for post, stats in ok:
             deadline = _deadline(post, stats.published_at, policy)
             if post.status is PostStatus.TRACKING and deadline <= now:
-                due_for_decision.append(candidate(post, stats.views, policy))
+                due_for_decision.append((post, stats.views))
             aged_from = stats.published_at or post.published_at or post.created_at
             # Scheduled as it stands; a decision below adjusts it (rejected: never again).
             next_at.append(
@@ -159,7 +168,10 @@ async def write_results(
             },
         )
         written.update(done.scalars())
-        await creator_sync.sync(session, ok, now)
+        landed_ok = [(p, s) for p, s in ok if p.id in written]
+        new_holds = await authorship.verify(session, landed_ok, now)
+        new_holds += authorship.window_holds(landed_ok)
+        raised.update(h.post_id for h in await holds.raise_many(session, new_holds, now))
     if failed:
         done = await session.execute(
             _FAILURE,
@@ -168,6 +180,7 @@ async def write_results(
                 "leases": [p.lease for p, _ in failed],
                 "ids": [p.id for p, _ in failed],
                 "codes": [e.kind.value for _, e in failed],
+                "outcomes": [outcome_code(e) for _, e in failed],
                 "messages": [e.message.replace("\x00", "")[:1000] for _, e in failed],
                 "next": [_next_without_stats(p, now, policy, failed=True) for p, _ in failed],
             },
@@ -180,12 +193,19 @@ async def write_results(
                 "now": now,
                 "leases": [p.lease for p, _ in skipped],
                 "ids": [p.id for p, _ in skipped],
+                "outcomes": [outcome_code(r) for _, r in skipped],
                 "next": [_next_without_stats(p, now, policy, failed=False) for p, _ in skipped],
             },
         )
         written.update(done.scalars())
     changed = await decisions.apply(
-        session, [c for c in due_for_decision if c.post_id in written], now
+        session,
+        [
+            candidate(post, views, policy, open_holds=post.open_holds + raised[post.id])
+            for post, views in due_for_decision
+            if post.id in written
+        ],
+        now,
     )
     for status in changed.values():
         metrics.TRANSITIONS.labels(status.value).inc()
@@ -194,11 +214,32 @@ async def write_results(
     return Counter(outcome for _, _, outcome in landed)
 
 
-def candidate(post: DuePost, views: int, policy: Policy) -> decisions.Candidate:
+def candidate(post: DuePost, views: int, policy: Policy, *, open_holds: int) -> decisions.Candidate:
     return decisions.Candidate(
         post_id=post.id,
         views=views,
+        open_holds=open_holds,
         cpm_tier_id=post.cpm_tier_id,
         tier=decisions.tier(post.cpm, post.cap),
         rules=policy.rules(post.min_views, post.finalize_after_days),
+    )
+
+
+async def unwritable(
+    session: AsyncSession, post: DuePost, error: str, now: datetime, policy: Policy
+) -> None:
+    """A result the database refused for this post alone: recorded as the post's error, its
+    lease released and its next fetch scheduled like any failure's, so it neither blocks
+    its batch nor comes back at once."""
+    await session.execute(
+        _FAILURE,
+        {
+            "now": now,
+            "leases": [post.lease],
+            "ids": [post.id],
+            "codes": [WRITE_FAILED],
+            "outcomes": [WRITE_FAILED],
+            "messages": [f"The result could not be stored: {error}"],
+            "next": [_next_without_stats(post, now, policy, failed=True)],
+        },
     )

@@ -109,7 +109,7 @@ async def refresh_lag(session: AsyncSession, policy: Policy) -> dict[Platform, f
         )
         .group_by(Post.platform)
     )
-    oldest = {platform: at for platform, at in rows.tuples() if at is not None}
+    oldest = {platform: at for platform, at in rows if at is not None}
     return {
         p: max((now - oldest[p]).total_seconds(), 0.0) if p in oldest else 0.0 for p in Platform
     }

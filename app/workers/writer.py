@@ -8,16 +8,17 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import session_scope
+from app.db import describe_database_error, refuses_the_data, session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.contract import FetchResult
 from app.settings import Settings
 from app.workers import metrics
 from app.workers.claims import DuePost
-from app.workers.results import write_results
+from app.workers.results import unwritable, write_results
 
 log = logging.getLogger(__name__)
 Results = list[tuple[DuePost, FetchResult]]
@@ -44,22 +45,47 @@ async def writing(
 
     async def write(items: Results) -> Counter[str]:
         """One flush, retried through a short database outage. If it still fails, the posts
-        keep their lease and come back when it ends: fetched again, never lost."""
+        keep their lease and come back when it ends: fetched again, never lost. A batch the
+        database refuses for its data is written post by post, so one bad post fails alone."""
         for attempt in range(settings.write_attempts):
             try:
                 async with session_scope(sessionmaker) as session:
                     return await write_results(session, items, clock(), policy)
             except Exception as exc:
-                # The error's class and message only: a statement's parameters are tenants'
-                # data and stay out of the logs.
+                # The error's class and SQLSTATE only: a statement's parameters and the
+                # database's DETAIL lines are tenants' data and stay out of the logs.
+                if _outage(exc):
+                    log.warning(
+                        "writing %d results failed (attempt %d): %s",
+                        len(items),
+                        attempt + 1,
+                        describe_database_error(exc),
+                    )
+                    await asyncio.sleep(min(2**attempt, 10))
+                    continue
                 log.warning(
-                    "writing %d results failed (attempt %d): %s",
+                    "writing %d results failed (%s); writing them one by one",
                     len(items),
-                    attempt + 1,
-                    type(exc).__name__,
+                    describe_database_error(exc),
                 )
-                await asyncio.sleep(min(2**attempt, 10))
+                return await write_each(items)
         return Counter()
+
+    async def write_each(items: Results) -> Counter[str]:
+        written: Counter[str] = Counter()
+        for item in items:
+            try:
+                async with session_scope(sessionmaker) as session:
+                    written += await write_results(session, [item], clock(), policy)
+            except Exception as exc:
+                if _outage(exc):
+                    raise  # the rest keep their leases and come back when it ends
+                post = item[0]
+                log.warning("writing post %s failed: %s", post.id, describe_database_error(exc))
+                async with session_scope(sessionmaker) as session:
+                    await unwritable(session, post, describe_database_error(exc), clock(), policy)
+                written["failed"] += 1
+        return written
 
     async def drain() -> None:
         done = False
@@ -105,3 +131,11 @@ async def writing(
         if not task.done():
             await put(None)
         await task
+
+
+def _outage(exc: BaseException) -> bool:
+    """PostgreSQL unreachable or restarting (the batch waits and is tried again), as against
+    a batch that fails for what it carries (written post by post, so one post fails alone)."""
+    if isinstance(exc, DBAPIError):
+        return not refuses_the_data(exc)
+    return isinstance(exc, OSError | TimeoutError)

@@ -1,0 +1,57 @@
+"""The rules that put a post on hold: a video by someone other than its creator, a video
+published outside its campaign's dates. Pure; the result writer applies them on each fetch.
+
+A creator is identified by (platform, platform user id) once that is known; the handle is a
+display name that follows renames. Until the user id is known, only a video whose author
+has the creator's handle can bind it."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+
+def same_handle(a: str, b: str) -> bool:
+    """Handles compare without case and without a leading @."""
+    return a.removeprefix("@").casefold() == b.removeprefix("@").casefold()
+
+
+class Authorship(StrEnum):
+    SAME = "same"  # the creator's own video, nothing to change
+    RENAMED = "renamed"  # the creator's own video, under a new handle: sync it
+    BIND = "bind"  # the creator's first answer naming its user id: remember it
+    MISMATCH = "mismatch"  # someone else's video: hold the post, leave the creator alone
+    UNKNOWN = "unknown"  # the answer names no author at all
+
+
+@dataclass(frozen=True)
+class Author:
+    handle: str | None
+    user_id: str | None
+
+
+def verify_author(creator: Author, found: Author) -> Authorship:
+    """Who posted the video, against whom the post claims posted it."""
+    if found.handle is None and found.user_id is None:
+        return Authorship.UNKNOWN
+    if creator.user_id is not None:
+        if found.user_id is not None:
+            if found.user_id != creator.user_id:
+                return Authorship.MISMATCH
+            renamed = found.handle is not None and not same_handle(
+                found.handle, creator.handle or ""
+            )
+            return Authorship.RENAMED if renamed else Authorship.SAME
+        # An answer without the user id can only be checked by handle.
+        same = found.handle is not None and same_handle(found.handle, creator.handle or "")
+        return Authorship.SAME if same else Authorship.MISMATCH
+    if found.handle is None or not same_handle(found.handle, creator.handle or ""):
+        return Authorship.MISMATCH
+    return Authorship.BIND if found.user_id is not None else Authorship.SAME
+
+
+def outside_campaign_window(
+    published_at: datetime, starts_on: date | None, ends_on: date | None
+) -> bool:
+    """Published before the campaign's first day or after its last (UTC calendar days)."""
+    day = published_at.astimezone(UTC).date()
+    return (starts_on is not None and day < starts_on) or (ends_on is not None and day > ends_on)

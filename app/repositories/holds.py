@@ -1,0 +1,154 @@
+"""Holds on posts. Raising and clearing a hold also moves the post's `open_holds` count in
+the same transaction (the count guards deadline decisions) and records an event."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ARRAY, Integer, bindparam, column, func, select, update
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Post, PostHold
+from app.repositories import transitions
+
+
+@dataclass(frozen=True)
+class NewHold:
+    post_id: uuid.UUID
+    organization_id: uuid.UUID
+    code: str
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+async def raise_many(
+    session: AsyncSession, holds: Sequence[NewHold], now: datetime
+) -> list[NewHold]:
+    """Raise each hold unless the post already had one with that code (open or cleared: a
+    person who cleared it has decided). Returns the holds raised now."""
+    unique = list({(h.post_id, h.code): h for h in holds}.values())
+    if not unique:
+        return []
+    inserted = await session.execute(
+        insert(PostHold)
+        .values(
+            [
+                {
+                    "organization_id": h.organization_id,
+                    "post_id": h.post_id,
+                    "code": h.code,
+                    "reason": h.reason,
+                    "evidence": h.evidence,
+                    "raised_at": now,
+                }
+                for h in unique
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["post_id", "code"])
+        .returning(PostHold.post_id, PostHold.code)
+    )
+    raised_keys = {(row.post_id, row.code) for row in inserted}
+    raised = [h for h in unique if (h.post_id, h.code) in raised_keys]
+    if not raised:
+        return []
+    per_post: dict[uuid.UUID, int] = defaultdict(int)
+    for h in raised:
+        per_post[h.post_id] += 1
+    ids = sorted(per_post)
+    counts = (
+        func.unnest(
+            bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True))),
+            bindparam("ns", [per_post[i] for i in ids], type_=ARRAY(Integer)),
+        )
+        .table_valued(column("id"), column("n"))
+        .render_derived(name="c", with_types=False)
+    )
+    statuses = dict(
+        (
+            await session.execute(
+                update(Post)
+                .where(Post.id == counts.c.id)
+                .values(open_holds=Post.open_holds + counts.c.n)
+                .returning(Post.id, Post.status)
+            )
+        ).all()
+    )
+    await transitions.note(
+        session,
+        [
+            transitions.Note(
+                h.post_id,
+                h.organization_id,
+                statuses[h.post_id],
+                "hold_raised",
+                f"{h.code}: {h.reason}",
+            )
+            for h in raised
+            if h.post_id in statuses
+        ],
+        now,
+    )
+    return raised
+
+
+async def open_for(
+    session: AsyncSession, post_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[PostHold]]:
+    """The open holds of these posts, oldest first."""
+    if not post_ids:
+        return {}
+    rows = await session.scalars(
+        select(PostHold)
+        .where(PostHold.post_id.in_(post_ids), PostHold.cleared_at.is_(None))
+        .order_by(PostHold.post_id, PostHold.id)
+    )
+    found: dict[uuid.UUID, list[PostHold]] = defaultdict(list)
+    for hold in rows:
+        found[hold.post_id].append(hold)
+    return found
+
+
+async def clear(
+    session: AsyncSession,
+    post: Post,
+    code: str,
+    actor_key_id: uuid.UUID | None,
+    reason: str,
+    now: datetime,
+) -> PostHold | None:
+    """Clear the post's open hold with this code (the post is locked by the caller); None if
+    it has none. The post's count goes down with it."""
+    hold = (
+        await session.scalars(
+            update(PostHold)
+            .where(
+                PostHold.post_id == post.id, PostHold.code == code, PostHold.cleared_at.is_(None)
+            )
+            .values(cleared_at=now, cleared_by_key_id=actor_key_id, clear_reason=reason)
+            .returning(PostHold)
+        )
+    ).first()
+    if hold is None:
+        return None
+    await session.execute(
+        update(Post).where(Post.id == post.id).values(open_holds=Post.open_holds - 1)
+    )
+    await transitions.note(
+        session,
+        [
+            transitions.Note(
+                post.id,
+                post.organization_id,
+                post.status,
+                "hold_cleared",
+                f"{code}: {reason}",
+                actor_key_id,
+            )
+        ],
+        now,
+    )
+    return hold

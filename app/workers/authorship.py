@@ -1,0 +1,196 @@
+"""Who posted each fetched video, against the creator its post names (app/domain/holds.py
+decides): the creator's own video syncs a renamed handle (with a history row) or binds the
+user id seen for the first time; anyone else's video holds the post and leaves the creator
+record alone. A video published outside its campaign's dates is held too."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ARRAY, Text, bindparam, column, func, insert, select, update
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.domain.enums import HoldCode
+from app.domain.holds import Author, Authorship, outside_campaign_window, verify_author
+from app.models import Creator, CreatorRename
+from app.platforms.contract import VideoStats
+from app.repositories.holds import NewHold
+from app.workers.claims import DuePost
+
+_UUIDS = ARRAY(UUID(as_uuid=True))
+_TEXTS = ARRAY(Text)
+
+
+@dataclass(frozen=True)
+class _Change:
+    post: DuePost
+    stats: VideoStats
+
+
+def _mismatch(post: DuePost, stats: VideoStats, why: str) -> NewHold:
+    return NewHold(
+        post_id=post.id,
+        organization_id=post.organization_id,
+        code=HoldCode.AUTHOR_MISMATCH,
+        reason=f"The platform says @{stats.handle or '?'} posted this video, not "
+        f"@{post.handle}{why}.",
+        evidence={
+            "expected": {"handle": post.handle, "platform_user_id": post.creator_user_id},
+            "found": {"handle": stats.handle, "platform_user_id": stats.platform_user_id},
+        },
+    )
+
+
+def window_holds(ok: list[tuple[DuePost, VideoStats]]) -> list[NewHold]:
+    holds = []
+    for post, stats in ok:
+        published = stats.published_at or post.published_at
+        if published and outside_campaign_window(published, post.starts_on, post.ends_on):
+            runs = f"{post.starts_on or 'the start'} to {post.ends_on or 'open end'}"
+            holds.append(
+                NewHold(
+                    post_id=post.id,
+                    organization_id=post.organization_id,
+                    code=HoldCode.OUTSIDE_CAMPAIGN_WINDOW,
+                    reason=f"Published {published.date()}; the campaign runs {runs}.",
+                    evidence={
+                        "published_at": published.isoformat(),
+                        "starts_on": post.starts_on and post.starts_on.isoformat(),
+                        "ends_on": post.ends_on and post.ends_on.isoformat(),
+                    },
+                )
+            )
+    return holds
+
+
+async def verify(
+    session: AsyncSession, ok: list[tuple[DuePost, VideoStats]], now: datetime
+) -> list[NewHold]:
+    """Sync or bind the creators whose own videos these are; return the holds for the rest."""
+    holds: list[NewHold] = []
+    renames: dict[uuid.UUID, _Change] = {}
+    binds: dict[uuid.UUID, _Change] = {}
+    clashes: set[uuid.UUID] = set()
+    for post, stats in ok:
+        verdict = verify_author(
+            Author(post.handle, post.creator_user_id), Author(stats.handle, stats.platform_user_id)
+        )
+        if verdict is Authorship.MISMATCH:
+            holds.append(_mismatch(post, stats, ""))
+        elif verdict in (Authorship.RENAMED, Authorship.BIND):
+            target = renames if verdict is Authorship.RENAMED else binds
+            seen = target.setdefault(post.creator_id, _Change(post, stats))
+            if (seen.stats.handle, seen.stats.platform_user_id) != (
+                stats.handle,
+                stats.platform_user_id,
+            ):
+                clashes.add(post.creator_id)  # two answers disagree: a person sorts it out
+    for creator_id in clashes:
+        renames.pop(creator_id, None)
+        binds.pop(creator_id, None)
+    await _rename(session, list(renames.values()), now)
+    bound = await _bind(session, list(binds.values()), now)
+    # A user id that another creator of the organization already has: not this creator's.
+    holds += [
+        _mismatch(c.post, c.stats, ", whose account is another creator's")
+        for c in binds.values()
+        if c.post.creator_id not in bound
+    ]
+    return holds
+
+
+def _other_creator_has(
+    target: type[Creator], handle: object = None, user_id: object = None
+) -> object:
+    other = aliased(Creator)
+    same = (
+        func.lower(other.handle) == func.lower(handle)
+        if handle is not None
+        else other.platform_user_id == user_id
+    )
+    return (
+        select(other.id)
+        .where(
+            other.organization_id == target.organization_id,
+            other.platform == target.platform,
+            other.id != target.id,
+            same,
+        )
+        .exists()
+    )
+
+
+async def _rename(session: AsyncSession, changes: list[_Change], now: datetime) -> None:
+    """The creator's handle follows the platform's, unless another creator of the
+    organization has that handle (the unique index would refuse the whole batch)."""
+    if not changes:
+        return
+    u = (
+        func.unnest(
+            bindparam("r_ids", [c.post.creator_id for c in changes], type_=_UUIDS),
+            bindparam("r_users", [c.stats.platform_user_id for c in changes], type_=_TEXTS),
+            bindparam("r_olds", [c.post.handle for c in changes], type_=_TEXTS),
+            bindparam("r_news", [c.stats.handle for c in changes], type_=_TEXTS),
+            bindparam("r_posts", [c.post.id for c in changes], type_=_UUIDS),
+        )
+        .table_valued(column("id"), column("user_id"), column("old"), column("new"), column("post"))
+        .render_derived(name="u", with_types=False)
+    )
+    renamed = (
+        await session.execute(
+            update(Creator)
+            .where(
+                Creator.id == u.c.id,
+                Creator.platform_user_id == u.c.user_id,
+                Creator.handle == u.c.old,
+                ~_other_creator_has(Creator, handle=u.c.new),  # type: ignore[operator]
+            )
+            .values(handle=u.c.new, updated_at=now)
+            .returning(Creator.id, Creator.organization_id, u.c.old, u.c.new, u.c.post)
+        )
+    ).all()
+    if renamed:
+        await session.execute(
+            insert(CreatorRename),
+            [
+                {
+                    "organization_id": row.organization_id,
+                    "creator_id": row.id,
+                    "old_handle": row.old,
+                    "new_handle": row.new,
+                    "post_id": row.post,
+                    "renamed_at": now,
+                }
+                for row in renamed
+            ],
+        )
+
+
+async def _bind(session: AsyncSession, changes: list[_Change], now: datetime) -> set[uuid.UUID]:
+    """Remember the user id of creators seen for the first time on their own video (the
+    author's handle is theirs). Returns the creators bound."""
+    if not changes:
+        return set()
+    u = (
+        func.unnest(
+            bindparam("b_ids", [c.post.creator_id for c in changes], type_=_UUIDS),
+            bindparam("b_users", [c.stats.platform_user_id for c in changes], type_=_TEXTS),
+            bindparam("b_handles", [c.stats.handle for c in changes], type_=_TEXTS),
+        )
+        .table_valued(column("id"), column("user_id"), column("handle"))
+        .render_derived(name="u", with_types=False)
+    )
+    bound = await session.scalars(
+        update(Creator)
+        .where(
+            Creator.id == u.c.id,
+            Creator.platform_user_id.is_(None),
+            func.lower(Creator.handle) == func.lower(u.c.handle),
+            ~_other_creator_has(Creator, user_id=u.c.user_id),  # type: ignore[operator]
+        )
+        .values(platform_user_id=u.c.user_id, updated_at=now)
+        .returning(Creator.id)
+    )
+    return set(bound.all())
