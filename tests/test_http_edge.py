@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import errors
-from app.errors import describe_database_error
+from app.db import describe_database_error
 from app.http.location import LOCATIONS
 from app.logs import JsonFormatter, TextFormatter
 from app.main import create_app

@@ -82,7 +82,8 @@ money_cpm = st.decimals(min_value=0, max_value=Decimal("99999999.9999"), places=
 money_cap = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2)
 views = st.one_of(
     st.integers(0, 2_000),  # around the minimum
-    st.integers(0, 10**12),  # anything a platform can report
+    st.integers(0, 10**12),  # any real video
+    st.integers(0, 2**63 - 1),  # anything a platform can report (a bigint)
 )
 
 
@@ -91,6 +92,7 @@ views = st.one_of(
 @example(views=1010, cpm=Decimal("2.5"), cap=None)  # 2.525: half-up gives 2.53
 @example(views=1010, cpm=Decimal("2.5"), cap=Decimal("2.52"))
 @example(views=5, cpm=Decimal("1"), cap=None)  # 0.005 -> 0.01
+@example(views=2**63 - 1, cpm=Decimal("99999999.9999"), cap=None)  # the largest: 31 digits
 async def test_earnings_agree(
     conn: AsyncConnection, views: int, cpm: Decimal, cap: Decimal | None
 ) -> None:

@@ -22,6 +22,48 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Canonical ids, the duplicates they reveal (each later copy points at the first added), and
+# a duplicate_video hold with its event on each later copy. Kept as data so a test can run
+# them over posts written the old way.
+CANONICALIZE = (
+    """
+    UPDATE posts SET platform_post_id = CASE platform
+        WHEN 'tiktok' THEN coalesce(nullif(ltrim(platform_post_id, '0'), ''), '0')
+        ELSE coalesce(nullif(ltrim(platform_post_id, 'A'), ''), 'A') END
+    """,
+    """
+    UPDATE posts p SET duplicate_of = d.original, open_holds = p.open_holds + 1
+    FROM (
+        SELECT id, first_value(id) OVER (
+            PARTITION BY organization_id, platform, platform_post_id
+            ORDER BY created_at, id) AS original
+        FROM posts
+    ) d
+    WHERE p.id = d.id AND d.original <> d.id AND p.duplicate_of IS NULL
+    """,
+    """
+    INSERT INTO post_holds (organization_id, post_id, code, reason, evidence)
+    SELECT p.organization_id, p.id, 'duplicate_video',
+           'The organization tracks this video twice; the first post added is '
+           || p.duplicate_of || ' (campaign ' || o.campaign_id || ').',
+           jsonb_build_object('original_post_id', p.duplicate_of,
+                              'original_campaign_id', o.campaign_id)
+    FROM posts p JOIN posts o ON o.id = p.duplicate_of
+    WHERE p.duplicate_of IS NOT NULL
+    ON CONFLICT (post_id, code) DO NOTHING
+    """,
+    """
+    INSERT INTO post_events (organization_id, post_id, from_status, to_status, code, reason)
+    SELECT h.organization_id, h.post_id, p.status, p.status, 'hold_raised',
+           'duplicate_video: ' || h.reason
+    FROM post_holds h JOIN posts p ON p.id = h.post_id
+    WHERE h.code = 'duplicate_video' AND p.duplicate_of IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM post_events e
+                      WHERE e.post_id = h.post_id AND e.code = 'hold_raised')
+    """,
+)
+
+
 def upgrade() -> None:
     op.drop_constraint(op.f('posts_status_check'), 'posts', type_='check')
     op.create_check_constraint(
@@ -75,36 +117,8 @@ def upgrade() -> None:
     # Canonical ids (once the per-campaign key is gone: it would refuse two spellings of one
     # video in a campaign becoming one), then the duplicates they reveal.
     op.drop_constraint(op.f('posts_campaign_id_platform_platform_post_id_key'), 'posts', type_='unique')
-    op.execute(
-        """
-        UPDATE posts SET platform_post_id = CASE platform
-            WHEN 'tiktok' THEN coalesce(nullif(ltrim(platform_post_id, '0'), ''), '0')
-            ELSE coalesce(nullif(ltrim(platform_post_id, 'A'), ''), 'A') END
-        """
-    )
-    op.execute(
-        """
-        UPDATE posts p SET duplicate_of = d.original, open_holds = p.open_holds + 1
-        FROM (
-            SELECT id, first_value(id) OVER (
-                PARTITION BY organization_id, platform, platform_post_id
-                ORDER BY created_at, id) AS original
-            FROM posts
-        ) d
-        WHERE p.id = d.id AND d.original <> d.id
-        """
-    )
-    op.execute(
-        """
-        INSERT INTO post_holds (organization_id, post_id, code, reason, evidence)
-        SELECT p.organization_id, p.id, 'duplicate_video',
-               'The organization tracked this video twice; the first post added is '
-               || p.duplicate_of || ' (campaign ' || o.campaign_id || ').',
-               jsonb_build_object('original_post_id', p.duplicate_of,
-                                  'original_campaign_id', o.campaign_id)
-        FROM posts p JOIN posts o ON o.id = p.duplicate_of
-        """
-    )
+    for statement in CANONICALIZE:
+        op.execute(statement)
     op.create_index(
         'posts_organization_id_platform_platform_post_id_key',
         'posts',
