@@ -1,6 +1,5 @@
 import uuid
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,12 +9,11 @@ from app.domain.errors import found
 from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
 from app.models import Post
-from app.repositories import campaigns, holds, posts
+from app.repositories import campaigns, posts
 from app.schemas.common import Page
 from app.schemas.posts import (
     ClearHoldBody,
     EventOut,
-    HoldOut,
     MarkPaidBody,
     PostCreate,
     PostListQuery,
@@ -25,6 +23,7 @@ from app.schemas.posts import (
     RestoreBody,
 )
 from app.services import holds as hold_service
+from app.services import post_views
 from app.services import posts as post_service
 
 router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
@@ -32,19 +31,8 @@ router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
 PostQuery = Annotated[PostListQuery, Query()]
 
 
-async def _present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
-    """Posts (entities or plain rows) with their open holds: one query for the whole page."""
-    open_holds = await holds.open_for(session, [r.id for r in rows if r.open_holds])
-    out = []
-    for row in rows:
-        post = PostOut.model_validate(row)
-        post.holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, [])]
-        out.append(post)
-    return out
-
-
 async def _one(session: AsyncSession, post: Post) -> PostOut:
-    return (await _present(session, [post]))[0]
+    return (await post_views.present(session, [post]))[0]
 
 
 @router.post("/v1/campaigns/{campaign_id}/posts", status_code=status.HTTP_201_CREATED)
@@ -70,7 +58,7 @@ async def campaign_posts_list(
     rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
     if not rows:  # only an empty page needs to tell "no posts" from "no such campaign"
         found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    return Page(data=await _present(session, rows), next_cursor=next_cursor)
+    return Page(data=await post_views.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts")
@@ -78,7 +66,7 @@ async def posts_list(
     session: Session, who: Viewer, query: PostQuery, campaign_id: uuid.UUID | None = None
 ) -> Page[PostOut]:
     rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
-    return Page(data=await _present(session, rows), next_cursor=next_cursor)
+    return Page(data=await post_views.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts/{post_id}")

@@ -2,21 +2,19 @@
 
 import logging
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import AppSettings, Editor, Session, Viewer
 from app.domain.enums import Platform
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
-from app.models import RefreshRun
 from app.repositories import campaigns, runs
 from app.schemas.common import Cursor, Limit, Page
-from app.schemas.runs import OutcomeCounts, RunCreate, RunOut
+from app.schemas.runs import RunCreate, RunOut
+from app.services import run_views
 
 router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"], responses=PROBLEM_RESPONSES)
 log = logging.getLogger(__name__)
@@ -30,37 +28,6 @@ async def _kick(request: Request, platforms: list[Platform]) -> None:
             await request.app.state.arq.enqueue_job("refresh_now", platform.value)
     except Exception as exc:
         log.warning("could not enqueue refresh_now: %r", exc)
-
-
-async def _present(session: AsyncSession, rows: Sequence[RefreshRun]) -> list[RunOut]:
-    by_run: dict[uuid.UUID, dict[str, OutcomeCounts]] = {r.id: {} for r in rows}
-    for c in await runs.counts(session, [r.id for r in rows]):
-        slot = by_run[c.run_id].setdefault(c.source, OutcomeCounts())
-        setattr(slot, c.outcome, c.count)
-    out = []
-    for run in rows:
-        sources = by_run[run.id]
-        total = {
-            o: sum(getattr(s, o) for s in sources.values())
-            for o in ("refreshed", "failed", "skipped")
-        }
-        state = "finished" if run.finished_at else "running" if run.started_at else "queued"
-        out.append(
-            RunOut(
-                id=run.id,
-                kind=run.kind,
-                status=state,
-                scope=run.scope,
-                force=run.force,
-                queued=run.queued,
-                by_source=sources,
-                created_at=run.created_at,
-                started_at=run.started_at,
-                finished_at=run.finished_at,
-                **total,
-            )
-        )
-    return out
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
@@ -84,9 +51,11 @@ async def refresh_runs_create(
         now=datetime.now(UTC),
         window=timedelta(days=settings.refresh_window_days),
     )
+    if run.finished_at is not None:  # nothing to refresh: finished as it was made
+        await run_views.announce_finished(session, [(run.organization_id, run.id)], run.finished_at)
     # Background tasks run after the response, so after the commit: the worker finds the run.
     background.add_task(_kick, request, platforms)
-    return (await _present(session, [run]))[0]
+    return (await run_views.present(session, [run]))[0]
 
 
 @router.get("")
@@ -99,10 +68,10 @@ async def refresh_runs_list(
 ) -> Page[RunOut]:
     """Newest first. Scheduled sweeps record one run per platform per hour."""
     rows, next_cursor = await runs.list_page(session, who.organization_id, kind, cursor, limit)
-    return Page(data=await _present(session, rows), next_cursor=next_cursor)
+    return Page(data=await run_views.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/{run_id}")
 async def refresh_runs_get(run_id: uuid.UUID, session: Session, who: Viewer) -> RunOut:
     run = found(await runs.get(session, who.organization_id, run_id), "refresh_run")
-    return (await _present(session, [run]))[0]
+    return (await run_views.present(session, [run]))[0]

@@ -18,8 +18,8 @@ from app.db import describe_database_error
 from app.domain.enums import PostStatus
 from app.domain.lifecycle import Decision, Rules, Tier, decide
 from app.models import Post
-from app.repositories import transitions
 from app.repositories.transitions import Transition
+from app.services import transitions
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from app.domain.errors import NotFound, found
 from app.domain.policy import Policy
 from app.models import Campaign, CpmTier, Post
 from app.repositories import holds, posts
-from app.services import decisions
+from app.services import decisions, transitions
+from app.webhooks.events import EventType
 
 
 async def clear(
@@ -31,6 +32,9 @@ async def clear(
     if await holds.clear(session, post, code, principal.key_id, reason, now) is None:
         raise NotFound("hold")
     await session.refresh(post)
+    await transitions.announce(
+        session, [(post.organization_id, post.id, EventType.POST_HOLD_CLEARED)], now
+    )
     if post.status is PostStatus.HELD and post.open_holds == 0:
         assert post.locked_views is not None  # locked when the post was held
         campaign = await session.get(Campaign, post.campaign_id)

@@ -24,9 +24,10 @@ from app.platforms.urls import (
     normalize_post_id,
     parse_video_url,
 )
-from app.repositories import creators, posts, transitions
+from app.repositories import creators, posts
 from app.repositories.transitions import Transition
 from app.schemas.posts import PostCreate
+from app.services import transitions
 from app.services.campaigns import tier_for
 from app.settings import Settings
 

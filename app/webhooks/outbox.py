@@ -18,11 +18,11 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
-from app.models import WebhookEvent
+from app.models import WebhookEndpoint, WebhookEvent
 from app.webhooks.events import EventType
 
 Data = Mapping[str, Any] | BaseModel
@@ -67,6 +67,19 @@ class Event(NamedTuple):
     organization_id: uuid.UUID
     type: EventType
     data: Data
+
+
+async def listening(session: AsyncSession, organizations: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these organizations have an enabled endpoint: events of the others would be
+    delivered to nobody (fan-out happens at emit time), so callers skip building them."""
+    if not organizations:
+        return set()
+    rows = await session.scalars(
+        select(WebhookEndpoint.organization_id)
+        .where(WebhookEndpoint.organization_id.in_(organizations), WebhookEndpoint.enabled)
+        .distinct()
+    )
+    return set(rows.all())
 
 
 async def emit_many(

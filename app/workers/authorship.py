@@ -4,10 +4,12 @@ user id seen for the first time; anyone else's video holds the post and leaves t
 record alone. A video published outside its campaign's dates is held too."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ARRAY, Text, bindparam, column, func, insert, select, update
+from sqlalchemy import ARRAY, Row, Text, bindparam, column, func, insert, select, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -17,6 +19,9 @@ from app.domain.holds import Author, Authorship, outside_campaign_window, verify
 from app.models import Creator, CreatorRename
 from app.platforms.contract import VideoStats
 from app.repositories.holds import NewHold
+from app.schemas.creators import CreatorOut
+from app.webhooks import outbox
+from app.webhooks.events import EventType
 from app.workers.claims import DuePost
 
 _UUIDS = ARRAY(UUID(as_uuid=True))
@@ -166,6 +171,38 @@ async def _rename(session: AsyncSession, changes: list[_Change], now: datetime) 
                 for row in renamed
             ],
         )
+        await _announce_renames(session, renamed, now)
+
+
+async def _announce_renames(
+    session: AsyncSession, renamed: Sequence[Row[Any]], now: datetime
+) -> None:
+    """`creator.renamed`: the creator as the API shows it, with its previous handle."""
+    listening = await outbox.listening(session, {row.organization_id for row in renamed})
+    wanted = [row for row in renamed if row.organization_id in listening]
+    if not wanted:
+        return
+    creators = {
+        c.id: c
+        for c in await session.scalars(
+            select(Creator).where(Creator.id.in_([r.id for r in wanted]))
+        )
+    }
+    await outbox.emit_many(
+        session,
+        [
+            outbox.Event(
+                row.organization_id,
+                EventType.CREATOR_RENAMED,
+                {
+                    **CreatorOut.model_validate(creators[row.id]).model_dump(mode="json"),
+                    "previous_handle": row.old,
+                },
+            )
+            for row in wanted
+        ],
+        now=now,
+    )
 
 
 async def _bind(session: AsyncSession, changes: list[_Change], now: datetime) -> set[uuid.UUID]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
 from app.repositories import runs
+from app.services import run_views
 from app.workers.claims import DuePost
 
 _JOIN_POSTS = text(
@@ -45,6 +46,7 @@ _PROGRESS = text(
                            THEN :now END
     FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
     WHERE r.id = u.id
+    RETURNING r.organization_id, r.id, r.finished_at IS NOT NULL AS finished
     """
 )
 
@@ -108,4 +110,8 @@ async def count(
     for (run_id, _, _), n in keyed.items():
         per_run[run_id] += n
     ids = sorted(per_run)
-    await session.execute(_PROGRESS, {"now": now, "runs": ids, "counts": [per_run[r] for r in ids]})
+    progressed = await session.execute(
+        _PROGRESS, {"now": now, "runs": ids, "counts": [per_run[r] for r in ids]}
+    )
+    finished = [(row.organization_id, row.id) for row in progressed if row.finished]
+    await run_views.announce_finished(session, finished, now)

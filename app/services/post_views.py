@@ -1,0 +1,32 @@
+"""Posts as the API shows them (PostOut, with their open holds): the routers' answers and the
+webhooks' `data` are built here, so both show the same thing."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Post
+from app.repositories import holds
+from app.schemas.posts import HoldOut, PostOut
+
+
+async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
+    """Posts (entities or plain rows of every column) with their open holds: one query for
+    the holds of the whole list."""
+    open_holds = await holds.open_for(session, [r.id for r in rows if r.open_holds])
+    out = []
+    for row in rows:
+        post = PostOut.model_validate(row)
+        post.holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, [])]
+        out.append(post)
+    return out
+
+
+async def present_ids(
+    session: AsyncSession, post_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, PostOut]:
+    rows = (await session.execute(select(*Post.__table__.c).where(Post.id.in_(post_ids)))).all()
+    return {post.id: post for post in await present(session, rows)}

@@ -1,0 +1,65 @@
+"""Refresh runs as the API shows them (RunOut, with outcome counts per provider), for the
+routers' answers and the `refresh_run.finished` webhook alike."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import RefreshRun
+from app.repositories import runs
+from app.schemas.runs import OutcomeCounts, RunOut
+from app.webhooks import outbox
+from app.webhooks.events import EventType
+
+
+async def present(session: AsyncSession, rows: Sequence[RefreshRun]) -> list[RunOut]:
+    by_run: dict[uuid.UUID, dict[str, OutcomeCounts]] = {r.id: {} for r in rows}
+    for c in await runs.counts(session, [r.id for r in rows]):
+        slot = by_run[c.run_id].setdefault(c.source, OutcomeCounts())
+        setattr(slot, c.outcome, c.count)
+    out = []
+    for run in rows:
+        sources = by_run[run.id]
+        total = {
+            o: sum(getattr(s, o) for s in sources.values())
+            for o in ("refreshed", "failed", "skipped")
+        }
+        state = "finished" if run.finished_at else "running" if run.started_at else "queued"
+        out.append(
+            RunOut(
+                id=run.id,
+                kind=run.kind,
+                status=state,
+                scope=run.scope,
+                force=run.force,
+                queued=run.queued,
+                by_source=sources,
+                created_at=run.created_at,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                **total,
+            )
+        )
+    return out
+
+
+async def announce_finished(
+    session: AsyncSession, finished: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime
+) -> None:
+    """`refresh_run.finished` for these (organization, run) pairs, where someone listens."""
+    listening = await outbox.listening(session, {org for org, _ in finished})
+    ids = [run_id for org, run_id in finished if org in listening]
+    if not ids:
+        return
+    rows = (await session.scalars(select(RefreshRun).where(RefreshRun.id.in_(ids)))).all()
+    await outbox.emit_many(
+        session,
+        [
+            outbox.Event(run.organization_id, EventType.REFRESH_RUN_FINISHED, view)
+            for run, view in zip(rows, await present(session, rows), strict=True)
+        ],
+        now=now,
+    )

@@ -1,0 +1,77 @@
+"""Status changes with everything that goes with them: the guarded UPDATE and its event
+rows (repositories/transitions.py), and the webhook event of each change that landed, in the
+same transaction. The API's actions and the worker's decisions all call this."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import PostStatus
+from app.models import Post
+from app.repositories import transitions
+from app.repositories.transitions import Landed, Transition
+from app.services import post_views
+from app.webhooks import outbox
+from app.webhooks.events import EventType
+
+_ENTERED = {
+    PostStatus.FINALIZED: EventType.POST_FINALIZED,
+    PostStatus.PENDING_CPM: EventType.POST_PENDING_CPM,
+    PostStatus.REJECTED: EventType.POST_REJECTED,
+    PostStatus.HELD: EventType.POST_HELD,
+    PostStatus.PAID: EventType.POST_PAID,
+}
+
+
+def event_type(transition: Transition) -> EventType | None:
+    if transition.from_status is PostStatus.REJECTED:
+        return EventType.POST_RESTORED
+    return _ENTERED.get(transition.to_status)
+
+
+async def apply(
+    session: AsyncSession, changes: Sequence[Transition], now: datetime
+) -> list[Landed]:
+    landed = await transitions.apply(session, changes, now)
+    await announce(
+        session,
+        [
+            (item.organization_id, item.transition.post_id, event_type(item.transition))
+            for item in landed
+        ],
+        now,
+    )
+    return landed
+
+
+async def created(session: AsyncSession, post: Post, actor_key_id: uuid.UUID | None) -> None:
+    await transitions.created(session, post, actor_key_id)
+    await announce(
+        session, [(post.organization_id, post.id, EventType.POST_CREATED)], post.created_at
+    )
+
+
+async def announce(
+    session: AsyncSession,
+    changed: Sequence[tuple[uuid.UUID, uuid.UUID, EventType | None]],
+    now: datetime,
+) -> None:
+    """The webhook events of these posts' changes, with each post as the API now shows it.
+    Only organizations with an endpoint listening pay for building them."""
+    wanted = [c for c in changed if c[2] is not None]
+    listening = await outbox.listening(session, {org for org, _, _ in wanted})
+    wanted = [c for c in wanted if c[0] in listening]
+    if not wanted:
+        return
+    views = await post_views.present_ids(session, [post_id for _, post_id, _ in wanted])
+    await outbox.emit_many(
+        session,
+        [
+            outbox.Event(org, kind, views[post_id])
+            for org, post_id, kind in wanted
+            if kind is not None and post_id in views
+        ],
+        now=now,
+    )
