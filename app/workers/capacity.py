@@ -105,7 +105,7 @@ async def measure(
         )
         for p in Platform
     }
-    for platform, name, count, oldest in exact.tuples():
+    for platform, name, count, oldest in exact:
         if name is None:
             continue
         entry = result[Platform(platform)].staleness[name]
@@ -137,7 +137,7 @@ async def measure(
         )
         .group_by(sampled.c.platform, s_class)
     )
-    for platform, name, p50, p99 in rows.tuples():
+    for platform, name, p50, p99 in rows:
         if name is None:
             continue
         entry = result[Platform(platform)].staleness[name]
