@@ -124,8 +124,10 @@ async def test_capacity_figures_for_a_small_set_and_readiness_warns_when_overloa
     s = tiktok.staleness
     assert (s["deadline"].posts, s["active"].posts, s["settled"].posts) == (1, 2, 2)
     assert s["deadline"].max_s == s["deadline"].p50_s == 6 * 3600
-    assert s["active"].max_s == 9 * 3600 and s["active"].interval_s == 6 * 3600
-    assert s["settled"].max_s == 44 * 3600 and s["settled"].interval_s == 24 * 3600
+    assert s["active"].max_s == 9 * 3600
+    assert s["active"].interval_s == 6 * 3600
+    assert s["settled"].max_s == 44 * 3600
+    assert s["settled"].interval_s == 24 * 3600
     assert s["settled"].p50_s == (44 + 29) / 2 * 3600
     assert figures[Platform.INSTAGRAM].needed_per_hour == 0
     assert not tiktok.overloaded
@@ -147,5 +149,6 @@ async def test_capacity_figures_for_a_small_set_and_readiness_warns_when_overloa
     body = response.json()
     assert body["status"] == "warn"
     check = body["checks"]["providers:capacity"][0]
-    assert check["status"] == "warn" and "tiktok needs" in check["output"]
+    assert check["status"] == "warn"
+    assert "tiktok needs" in check["output"]
     assert await redis.exists(CAPACITY_KEY)

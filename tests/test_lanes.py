@@ -67,7 +67,8 @@ async def test_two_keys_pace_independently_and_each_lane_holds_across_processes(
         first = lanes.build(paced, http, redis)
         second = lanes.build(paced, http, other_redis)
         tiktok, tiktok_2 = first[Platform.TIKTOK], second[Platform.TIKTOK]
-        assert len(tiktok) == 2 and len({lane.id for lane in tiktok}) == 2
+        assert len(tiktok) == 2
+        assert len({lane.id for lane in tiktok}) == 2
         assert [lane.id for lane in tiktok] == [lane.id for lane in tiktok_2]
         assert all(key not in lane.id for lane in tiktok for key in KEYS)
 
@@ -80,7 +81,9 @@ async def test_two_keys_pace_independently_and_each_lane_holds_across_processes(
                 entered.append(name)
 
         a1, b2, a2 = tiktok[0].gate, tiktok_2[1].gate, tiktok_2[0].gate
-        assert a1 is not None and b2 is not None and a2 is not None
+        assert a1 is not None
+        assert b2 is not None
+        assert a2 is not None
         async with a1.turns() as turns:
             async with turns.batch():  # process 1 holds lane A
                 same_lane = asyncio.create_task(enter(tiktok_2[0], "A in process 2"))
@@ -141,11 +144,14 @@ async def test_a_refused_lane_is_parked_and_the_other_lane_carries_on(
         assert (
             await session.scalar(select(Post.id).where(Post.last_error_code.is_not(None)).limit(1))
         ) is None
-    assert await redis.exists(Parking.key(bad)) and not await redis.exists(Parking.key(good))
-    assert await bad.parked() and not await good.parked()
+    assert await redis.exists(Parking.key(bad))
+    assert not await redis.exists(Parking.key(good))
+    assert await bad.parked()
+    assert not await good.parked()
     assert LANE_PARKS.labels("instagram", bad.id)._value.get() == parks_before + 1
     parked_logs = [r.getMessage() for r in caplog.records if "parked" in r.getMessage()]
-    assert parked_logs and bad.id in parked_logs[0]
+    assert parked_logs
+    assert bad.id in parked_logs[0]
     assert not any(
         "bad-key" in r.getMessage() or "good-key" in r.getMessage() for r in caplog.records
     )
