@@ -79,7 +79,7 @@ SELECT {uuid}, ($1::uuid[])[g % $3 + 1], ($2::uuid[])[g % $3 + 1],
 FROM generate_series(0, $11::int - 1) AS g,
      LATERAL (SELECT {pid} AS pid,
                      $10::timestamptz - {age} * interval '1 second' AS published,
-                     {age} AS age_s, (g * 40503) % 100 AS pick,
+                     {age} AS age_s, (g::bigint * 40503) % 100 AS pick,
                      ((g::bigint * 9973) % 10007) / 10007.0 AS u) AS x0,
      LATERAL (SELECT x0.*, CASE WHEN x0.age_s < 7 * 86400 THEN 'tracking'
                                 WHEN x0.pick < 50 THEN 'finalized'
