@@ -136,7 +136,12 @@ class Settings(BaseSettings):
         if "provider_mode" not in self.model_fields_set:
             self.provider_mode = ProviderMode.LIVE if given else ProviderMode.SANDBOX
         if self.provider_mode is ProviderMode.LIVE:
-            missing += [name.upper() for name in _LIVE_KEYS if not getattr(self, name)]
+            # A list of keys (INSTAGRAM_API_KEYS, ...: see Capacity) satisfies it too.
+            missing += [
+                name.upper()
+                for name in _LIVE_KEYS
+                if not getattr(self, name) and not _split_keys(getattr(self, f"{name}s"))
+            ]
             if missing:
                 raise ValueError(
                     f"PROVIDER_MODE=live needs {', '.join(missing)} (tikwm, the TikTok "
@@ -185,6 +190,33 @@ class Settings(BaseSettings):
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
             raise ValueError("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
         return self
+
+    # Capacity
+    # Several credentials per provider, comma-separated: each is a lane with its own pacing
+    # (the seed's pace per lane), so each key adds capacity. The single-key settings above
+    # still work (one lane; with both set, their keys together); no key at all is one
+    # keyless lane. TikTok's lanes are its primary keys; lane i falls back to backup key
+    # i mod (number of backup keys).
+    tiktok_primary_api_keys: str = ""
+    tiktok_backup_api_keys: str = ""
+    instagram_api_keys: str = ""
+    # A lane whose key the provider refuses (401/403) is parked this long, then tried again.
+    lane_park_seconds: float = Field(600, gt=0)
+    # For the capacity figures: how long a TikTok batch takes at the provider (on top of the
+    # pause), how often the worker computes them, and how many posts the staleness
+    # percentiles are taken over (a sample of the table).
+    tiktok_batch_latency_seconds: float = Field(0.1, ge=0)
+    capacity_interval_seconds: float = Field(60, gt=0)
+    capacity_sample_size: int = Field(20_000, ge=100)
+
+    def lane_keys(self, single: str | None, many: str) -> list[str | None]:
+        """The credentials of one provider, one lane each: [None] when there is none."""
+        keys = list(dict.fromkeys([*([single] if single else []), *_split_keys(many)]))
+        return list(keys) or [None]
+
+
+def _split_keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
 
 
 @lru_cache

@@ -37,10 +37,9 @@ from sqlalchemy import make_url
 from app.db import create_engine, create_sessionmaker
 from app.domain.enums import Platform
 from app.platforms.http import USER_AGENT, build_http_client
-from app.platforms.registry import build_clients
 from app.settings import Settings
+from app.workers import lanes
 from app.workers.refresher import Refresher
-from app.workers.worker import pacers
 from bench import common, refresh_seed
 from bench.load import backends_cpu, backends_delta
 from bench.providers import POOL_SIZE, InProcessProviders, Slot, build_pool
@@ -48,7 +47,7 @@ from bench.refresh_baseline import Baseline
 from bench.sqlprof import StatementTimes
 
 DEFAULT_DATABASE = "viewledger_bench_refresh"
-# The keys app.workers.worker.pacers uses; on Redis database 14 they are the benchmark's own.
+# The keys app.workers.lanes.build uses; on Redis database 14 they are the benchmark's own.
 PACE_KEYS = "viewledger:pace:*"
 
 
@@ -97,9 +96,12 @@ async def run_engine(
     redis = Redis.from_url(settings.redis_url)
     try:
         await clear_pacing(redis)
-        gates, spacer = pacers(redis, settings)
-        clients = build_clients(settings, http, {Platform.INSTAGRAM: spacer})
-        engine = Refresher(create_sessionmaker(db), clients, settings, gates=gates)
+        engine = Refresher(
+            create_sessionmaker(db),
+            {},
+            settings,
+            provider_lanes=lanes.build(settings, http, redis),
+        )
         database = make_url(settings.database_url).database or ""
         cpu0, busy0 = common.own_cpu_seconds(), common.machine_busy_seconds()
         pg0 = backends_cpu(database)

@@ -184,3 +184,40 @@ async def test_deadline_urgency_agrees_and_its_index_bound_never_excludes_an_urg
     bound = POLICY.urgent_aged_from_bound_sql(now, num_int(shortest))
     if expected:
         assert await evaluate(conn, ts(aged_from) <= bound) is True
+
+
+@PARITY
+@given(
+    status=st.sampled_from(PostStatus),
+    aged_from=instants(),
+    campaign_days=st.none() | st.integers(0, 30),
+    offset=offsets(),
+)
+async def test_freshness_classes_agree(
+    conn: AsyncConnection,
+    status: PostStatus,
+    aged_from: datetime,
+    campaign_days: int | None,
+    offset: timedelta,
+) -> None:
+    deadline = lifecycle.deadline(aged_from, POLICY.rules(None, campaign_days))
+    now = deadline - CADENCE.active + offset
+    expected = schedule.freshness(status, deadline, now, CADENCE)
+    sql_deadline = POLICY.deadline_sql(ts(aged_from), num_int(campaign_days), ts(None))
+    sql = schedule.freshness_sql(literal(status.value, String), sql_deadline, now, CADENCE)
+    assert await evaluate(conn, sql) == (None if expected is None else expected.value)
+    status_sql = literal(status.value, String)
+    assert await evaluate(conn, schedule.is_active_sql(status_sql)) is schedule.is_active(status)
+    assert await evaluate(conn, schedule.is_settled_sql(status_sql)) is schedule.is_settled(status)
+
+
+@PARITY
+@given(now=instants(), refreshed=st.none() | offsets(), created=offsets())
+async def test_stats_age_agrees(
+    conn: AsyncConnection, now: datetime, refreshed: timedelta | None, created: timedelta
+) -> None:
+    last = None if refreshed is None else now - abs(refreshed)
+    created_at = now - abs(created)
+    expected = schedule.stats_age(last, created_at, now).total_seconds()
+    sql = schedule.stats_age_seconds_sql(ts(last), ts(created_at), now)
+    assert float(await evaluate(conn, sql)) == pytest.approx(expected, abs=1e-6)

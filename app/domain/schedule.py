@@ -5,9 +5,10 @@ Python ones in tests/test_rule_parity.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, case, func, null, or_
 
 from app.domain.enums import PostStatus
 
@@ -112,3 +113,78 @@ def is_urgent_sql(
     cadence: Cadence,
 ) -> ColumnElement[bool]:
     return and_(status == PostStatus.TRACKING, deadline <= now + cadence.active)
+
+
+SETTLED = frozenset({PostStatus.FINALIZED, PostStatus.PAID})
+
+
+class Freshness(StrEnum):
+    """Which freshness class a refreshed post is in, in the order a claim serves them when
+    demand exceeds capacity: a decision never waits on stale stats, an active post's figures
+    come before a settled (read-only) post's trend."""
+
+    DEADLINE = "deadline"  # tracking, within one active interval of its deadline
+    ACTIVE = "active"  # tracking and pending_cpm: every active interval (6 h)
+    SETTLED = "settled"  # finalized and paid: every settled interval (daily)
+
+
+def is_active(status: PostStatus) -> bool:
+    return status in ACTIVE
+
+
+def is_active_sql(status: SQLColumnExpression[Any]) -> ColumnElement[bool]:
+    # Literal values, so the planner can match the partial indexes of migration capacity1.
+    return status.in_(bindparam(None, sorted(ACTIVE), expanding=True, literal_execute=True))
+
+
+def is_settled(status: PostStatus) -> bool:
+    return status in SETTLED
+
+
+def is_settled_sql(status: SQLColumnExpression[Any]) -> ColumnElement[bool]:
+    return status.in_(bindparam(None, sorted(SETTLED), expanding=True, literal_execute=True))
+
+
+def freshness(
+    status: PostStatus, deadline: datetime, now: datetime, cadence: Cadence
+) -> Freshness | None:
+    """A post's freshness class (None: rejected, never refreshed)."""
+    if is_urgent(status, deadline, now, cadence):
+        return Freshness.DEADLINE
+    if is_active(status):
+        return Freshness.ACTIVE
+    if is_settled(status):
+        return Freshness.SETTLED
+    return None
+
+
+def freshness_sql(
+    status: SQLColumnExpression[Any],
+    deadline: SQLColumnExpression[Any],
+    now: datetime,
+    cadence: Cadence,
+) -> ColumnElement[str | None]:
+    return case(
+        (is_urgent_sql(status, deadline, now, cadence), Freshness.DEADLINE.value),
+        (is_active_sql(status), Freshness.ACTIVE.value),
+        (is_settled_sql(status), Freshness.SETTLED.value),
+        else_=null(),
+    )
+
+
+def interval_of(klass: Freshness, cadence: Cadence) -> timedelta:
+    """How fresh a class's stats are meant to be: its refresh interval."""
+    return cadence.settled if klass is Freshness.SETTLED else cadence.active
+
+
+def stats_age(last_refreshed_at: datetime | None, created_at: datetime, now: datetime) -> timedelta:
+    """How old a post's stats are: since its last successful fetch, or since it was added
+    when it has never been fetched."""
+    return now - (last_refreshed_at or created_at)
+
+
+def stats_age_seconds_sql(
+    last_refreshed_at: SQLColumnExpression[Any], created_at: SQLColumnExpression[Any], now: datetime
+) -> ColumnElement[float]:
+    age = func.extract("epoch", now - func.coalesce(last_refreshed_at, created_at))
+    return cast(ColumnElement[float], age)

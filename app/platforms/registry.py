@@ -19,16 +19,31 @@ from app.settings import Settings
 ClientFactory = Callable[[Settings, httpx.AsyncClient, Pace | None], StatsClient]
 
 
+_SETTINGS_KEY = "from settings"
+
+
 def build_tiktok(
-    settings: Settings, http: httpx.AsyncClient, pace: Pace | None = None
+    settings: Settings,
+    http: httpx.AsyncClient,
+    pace: Pace | None = None,
+    *,
+    primary_key: str | None = _SETTINGS_KEY,
+    backup_key: str | None = _SETTINGS_KEY,
+    breaker_name: str = "tiktok_primary",
 ) -> TikTokClient:
+    """The keys default to the single-key settings; a provider lane passes its own (and
+    names its own breaker, so each lane's primary is judged on its own)."""
+    if primary_key == _SETTINGS_KEY:
+        primary_key = settings.tiktok_primary_api_key
+    if backup_key == _SETTINGS_KEY:
+        backup_key = settings.tiktok_backup_api_key
     breaker = CircuitBreaker(
-        "tiktok_primary", settings.breaker_failure_threshold, settings.breaker_cooldown_seconds
+        breaker_name, settings.breaker_failure_threshold, settings.breaker_cooldown_seconds
     )
     metrics.BREAKER_STATE.labels(breaker.name).set_function(lambda: breaker.state)
     return TikTokClient(
-        TikTokPrimary(http, settings.tiktok_primary_base_url, settings.tiktok_primary_api_key),
-        TikTokBackup(http, settings.tiktok_backup_base_url, settings.tiktok_backup_api_key),
+        TikTokPrimary(http, settings.tiktok_primary_base_url, primary_key),
+        TikTokBackup(http, settings.tiktok_backup_base_url, backup_key),
         Retrier(RetryPolicy.from_settings(settings), pace=pace),
         breaker,
         quota_cooldown_seconds=settings.provider_quota_cooldown_seconds,
@@ -36,11 +51,17 @@ def build_tiktok(
 
 
 def build_instagram(
-    settings: Settings, http: httpx.AsyncClient, pace: Pace | None = None
+    settings: Settings,
+    http: httpx.AsyncClient,
+    pace: Pace | None = None,
+    *,
+    key: str | None = _SETTINGS_KEY,
 ) -> RetryingClient:
+    if key == _SETTINGS_KEY:
+        key = settings.instagram_api_key
     return RetryingClient(
         Platform.INSTAGRAM,
-        InstagramProvider(http, settings.instagram_base_url, settings.instagram_api_key),
+        InstagramProvider(http, settings.instagram_base_url, key),
         Retrier(RetryPolicy.from_settings(settings), pace=pace),
     )
 

@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Select,
     bindparam,
     column,
@@ -64,18 +66,34 @@ class DuePost:
 _UUIDS = ARRAY(UUID(as_uuid=True))
 
 
+class Branch(StrEnum):
+    """The claim's index-driven branches, in the order they are served (each a
+    `schedule.Freshness` class): the posts near their deadline, then the active posts most
+    overdue first, then the settled posts most overdue first."""
+
+    URGENT = "urgent"
+    ACTIVE = "active"
+    SETTLED = "settled"
+
+
 def _due(
-    platform: Platform, now: datetime, policy: Policy, limit: int, *, urgent: bool
+    platform: Platform,
+    now: datetime,
+    policy: Policy,
+    limit: int | ColumnElement[int],
+    *,
+    branch: Branch,
+    exclude: Select[tuple[uuid.UUID]] | None = None,
 ) -> Select[uuid.UUID, bool]:
-    """One index-driven branch of the claim: the posts near their deadline (urgent), or the
-    most overdue of all. One ORDER BY over an urgency expression would sort every due post
-    on every claim; two branches each read only what they take."""
+    """One index-driven branch of the claim. One ORDER BY over a priority expression would
+    sort every due post on every claim; branches each read only what they take (the active
+    and settled ones through the partial indexes of migration capacity1)."""
     stmt = select(Post.id, Post.refresh_run_id.is_(None).label("runless")).where(
         Post.platform == platform,
         schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
         schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
     )
-    if urgent:
+    if branch is Branch.URGENT:
         shortest = select(func.min(Campaign.finalize_after_days)).correlate(None).scalar_subquery()
         deadline = policy.deadline_sql(
             Post.aged_from, Campaign.finalize_after_days, Post.decide_after
@@ -86,6 +104,12 @@ def _due(
             # finalize-after days); it lets the tracking posts' age index bound the scan.
             Post.aged_from <= policy.urgent_aged_from_bound_sql(now, shortest),
         )
+    elif branch is Branch.ACTIVE:
+        stmt = stmt.where(schedule.is_active_sql(Post.status))
+    else:
+        stmt = stmt.where(schedule.is_settled_sql(Post.status))
+    if exclude is not None:
+        stmt = stmt.where(Post.id.not_in(exclude))
     return (
         stmt.order_by(Post.next_refresh_at).limit(limit).with_for_update(of=Post, skip_locked=True)
     )
@@ -105,14 +129,27 @@ async def claim(
     run joins the run `runs` names for its organization (counted in that run's `queued`);
     one whose organization is not there stays without a run."""
     runs = runs or {}
-    urgent = _due(platform, now, policy, limit, urgent=True).cte("urgent")
-    rest = _due(platform, now, policy, limit, urgent=False).cte("rest")
-    taken = select(func.count()).select_from(urgent).scalar_subquery()
+    # Deadline first, then active by how overdue, then settled: each branch takes what the
+    # ones before it left of the limit (urgent posts are active too, so that branch skips
+    # them; settled posts are never urgent).
+    urgent = _due(platform, now, policy, limit, branch=Branch.URGENT).cte("urgent")
+    urgent_taken = select(func.count()).select_from(urgent).scalar_subquery()
+    active = _due(
+        platform,
+        now,
+        policy,
+        literal(limit) - urgent_taken,
+        branch=Branch.ACTIVE,
+        exclude=select(urgent.c.id),
+    ).cte("active")
+    active_taken = select(func.count()).select_from(active).scalar_subquery()
+    settled = _due(
+        platform, now, policy, literal(limit) - urgent_taken - active_taken, branch=Branch.SETTLED
+    ).cte("settled")
     due = union_all(
         select(urgent.c.id, urgent.c.runless),
-        select(rest.c.id, rest.c.runless)
-        .where(rest.c.id.not_in(select(urgent.c.id)))
-        .limit(literal(limit) - taken),
+        select(active.c.id, active.c.runless),
+        select(settled.c.id, settled.c.runless),
     ).cte("due")
     run_of = (
         func.unnest(

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
@@ -18,10 +18,11 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from app.db import session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
-from app.platforms.contract import FetchResult, StatsClient, VideoRef
+from app.platforms.contract import FetchError, FetchResult, StatsClient, VideoRef
 from app.settings import Settings
-from app.workers import claims, run_progress, writer
+from app.workers import claims, lanes, run_progress, writer
 from app.workers.claims import DuePost
+from app.workers.lanes import Lane
 from app.workers.pacing import BatchGate
 
 Clock = Callable[[], datetime]
@@ -58,11 +59,15 @@ class Refresher:
         *,
         gates: Mapping[Platform, BatchGate] | None = None,
         clock: Clock = utcnow,
+        provider_lanes: Mapping[Platform, Sequence[Lane]] | None = None,
     ) -> None:
+        """`provider_lanes` (app.workers.lanes.build) are what the worker runs; without
+        them, each platform's client and gate make one lane."""
         self._sessionmaker = sessionmaker
-        self._clients = clients
         self._settings = settings
-        self._gates = gates or {}
+        self.lanes: Mapping[Platform, Sequence[Lane]] = provider_lanes or lanes.single(
+            clients, gates or {}
+        )
         self._clock = clock
         self.policy = Policy.from_settings(settings)
         # TikTok is fetched in concurrent batches; Instagram one at a time (its client paces
@@ -73,13 +78,23 @@ class Refresher:
         }
 
     async def refresh_due(self, platform: Platform) -> Counter[str]:
-        """Refresh every due post of the platform, claim by claim, until none is left. The
+        """Refresh every due post of the platform, claim by claim, until none is left, on
+        every lane of its provider that is not parked (one claim loop each). In each loop the
         next claim is taken while the current one is fetched, and one writer serves the
         whole sweep, so neither the claim nor the last write of a claim holds up fetching."""
         totals: Counter[str] = Counter()
         sweep_runs: dict[uuid.UUID, uuid.UUID] = {}
+        # Lanes claim one at a time, so two never start a run for the same organization.
+        claiming = asyncio.Lock()
+        ready = [lane for lane in self.lanes[platform] if not await lane.parked()]
+        if not ready:
+            return totals
 
         async def claim_next() -> list[DuePost]:
+            async with claiming:
+                return await claim_once()
+
+        async def claim_once() -> list[DuePost]:
             known = dict(sweep_runs)
             try:
                 async with session_scope(self._sessionmaker) as session:
@@ -116,33 +131,58 @@ class Refresher:
             self._batch_size[platform],
             totals,
         ) as write:
-            due: list[DuePost] = await claim_retrying(claim_next)
-            while due:
-                upcoming: asyncio.Task[list[DuePost]] = asyncio.create_task(
-                    claim_retrying(claim_next)
-                )
-                try:
-                    await self._process(platform, due, write)
-                except BaseException:
-                    await self._drop(upcoming)
-                    raise
-                due = await upcoming
+
+            async def run(lane: Lane) -> None:
+                due: list[DuePost] = await claim_retrying(claim_next)
+                while due:
+                    upcoming: asyncio.Task[list[DuePost]] = asyncio.create_task(
+                        claim_retrying(claim_next)
+                    )
+                    try:
+                        await self._process(platform, lane, due, write)
+                    except _Parked:
+                        await self._drop(upcoming)
+                        return
+                    except BaseException:
+                        await self._drop(upcoming)
+                        raise
+                    due = await upcoming
+
+            async with asyncio.TaskGroup() as group:
+                for lane in ready:
+                    group.create_task(run(lane))
         return totals
 
-    async def _process(self, platform: Platform, due: list[DuePost], write: writer.Put) -> None:
-        client = self._clients[platform]
+    async def _process(
+        self, platform: Platform, lane: Lane, due: list[DuePost], write: writer.Put
+    ) -> None:
         size = self._batch_size[platform]
         pending: list[DuePost] = list(due)
         try:
-            async with _batches(self._gates.get(platform)) as gated:
+            async with _batches(lane.gate) as gated:
                 for start in range(0, len(due), size):
                     batch = due[start : start + size]
                     async with gated():
-                        results = await _fetch_all(client, batch)
-                    await write(list(zip(batch, results, strict=True)))
+                        results = await _fetch_all(lane.client, batch)
+                    for result in results:
+                        lane.observe(result)
+                    items = list(zip(batch, results, strict=True))
+                    refusal = next((r for r in results if lanes.refused(r)), None)
+                    if refusal is not None and lane.parking is not None:
+                        # The key, not the videos: what the lane could not fetch goes back
+                        # to the queue (released below) for the other lanes.
+                        kept = [(p, r) for p, r in items if not lanes.refused(r)]
+                        if kept:
+                            await write(kept)
+                        done = {p.id for p, _ in kept}
+                        pending = [p for p in pending if p.id not in done]
+                        assert isinstance(refusal, FetchError)
+                        await lane.park(refusal)
+                        raise _Parked
+                    await write(items)
                     del pending[: len(batch)]  # queued: the writer has them now
         finally:
-            if pending:  # cancelled (shutdown) or failed: hand the rest back at once
+            if pending:  # cancelled (shutdown), failed or parked: hand the rest back at once
                 await self._release(pending)
 
     async def _drop(self, upcoming: "asyncio.Task[list[DuePost]]") -> None:
@@ -177,6 +217,10 @@ async def _fetch_all(client: StatsClient, batch: list[DuePost]) -> list[FetchRes
     if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
         return [await client.fetch(_ref(batch[0]))]
     return await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))
+
+
+class _Parked(Exception):
+    """The lane's key was refused: its loop stops until the lane is unparked."""
 
 
 def _deadlocked(exc: BaseException) -> bool:

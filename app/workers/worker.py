@@ -22,32 +22,13 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.models import Post
 from app.platforms.http import build_http_client
-from app.platforms.registry import build_clients
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
-from app.workers import lifecycle_sweep, metrics
+from app.workers import capacity, lanes, lifecycle_sweep, metrics
 from app.workers.heartbeat import HEARTBEATS
-from app.workers.pacing import BatchGate, Spacer
 from app.workers.refresher import Refresher, utcnow
 
 log = logging.getLogger(__name__)
-
-
-def pacers(redis: Redis, settings: Settings) -> tuple[dict[Platform, BatchGate], Spacer]:
-    """TikTok: one batch at a time, a pause after each. Instagram: one request in flight at
-    a time (a gate with no pause around each post, retries included) and request starts
-    spaced out (the spacer, awaited before every request). A batch lasts at most the
-    per-video deadline, and a gate is held no longer than that plus a margin, so a worker
-    killed mid-batch blocks it no longer than that."""
-    longest = settings.provider_deadline_seconds
-    gates = {
-        Platform.TIKTOK: BatchGate(
-            redis, "viewledger:pace:tiktok", settings.tiktok_batch_pause_seconds, longest
-        ),
-        Platform.INSTAGRAM: BatchGate(redis, "viewledger:pace:instagram:in-flight", 0, longest),
-    }
-    spacer = Spacer(redis, "viewledger:pace:instagram", settings.instagram_request_spacing_seconds)
-    return gates, spacer
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -59,14 +40,13 @@ async def startup(ctx: dict[str, Any]) -> None:
     sessionmaker = create_sessionmaker(db_engine)
     http = build_http_client(settings)
     pace_redis = Redis.from_url(settings.redis_url)
-    gates, spacer = pacers(pace_redis, settings)
-    clients = build_clients(settings, http, {Platform.INSTAGRAM: spacer})
+    provider_lanes = lanes.build(settings, http, pace_redis)
     ctx.update(
         db_engine=db_engine,
         sessionmaker=sessionmaker,
         http=http,
         pace_redis=pace_redis,
-        refresher=Refresher(sessionmaker, clients, settings, gates=gates),
+        refresher=Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
         running=set(),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
@@ -93,9 +73,33 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
             async with session_scope(ctx["sessionmaker"]) as session:
                 for platform, lag in (await refresh_lag(session, ctx["refresher"].policy)).items():
                     metrics.REFRESH_LAG.labels(platform.value).set(lag)
+            if time.monotonic() >= ctx.get("capacity_due", 0.0):
+                ctx["capacity_due"] = time.monotonic() + settings.capacity_interval_seconds
+                await measure_capacity(ctx)
         except Exception as exc:  # an outage must not kill the heartbeat; it shows as stale
             log.warning("heartbeat failed: %r", exc)
         await asyncio.sleep(settings.heartbeat_seconds)
+
+
+async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.ProviderCapacity]:
+    """Capacity figures: gauges here, and published in Redis for /health/ready (every
+    worker publishes the same figures; the latest wins)."""
+    settings: Settings = ctx["settings"]
+    refresher: Refresher = ctx["refresher"]
+    redis: Redis = ctx["pace_redis"]
+    parking = lanes.Parking(redis, settings.lane_park_seconds)
+    counts = {}
+    for platform, provider_lanes in refresher.lanes.items():
+        parked = await parking.parked_ids(platform)
+        counts[platform] = (
+            len(provider_lanes),
+            len(provider_lanes) - lanes.active(provider_lanes, parked),
+        )
+    async with session_scope(ctx["sessionmaker"]) as session:
+        figures = await capacity.measure(session, utcnow(), refresher.policy, settings, counts)
+    capacity.export(figures)
+    await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
+    return figures
 
 
 async def refresh_lag(session: AsyncSession, policy: Policy) -> dict[Platform, float]:

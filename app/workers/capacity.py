@@ -1,0 +1,181 @@
+"""Capacity, visible: per provider, the fetches per hour the schedule needs, the fetches per
+hour its lanes can do, and how stale each freshness class is (p50, p99, max of the age of
+the posts' stats). The worker computes them every CAPACITY_INTERVAL_SECONDS (from its
+heartbeat), sets its gauges and publishes them in Redis, where /health/ready reads them.
+
+Two statements: one grouped aggregate over the posts inside the refresh window (counts and
+the oldest stats, exact), and percentiles over a bounded sample of the table
+(`TABLESAMPLE SYSTEM`, about CAPACITY_SAMPLE_SIZE rows)."""
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Gauge
+from redis.asyncio import Redis
+from sqlalchemy import func, select, tablesample, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain import schedule
+from app.domain.enums import Platform, PostStatus
+from app.domain.policy import Policy
+from app.domain.schedule import Freshness
+from app.models import Campaign, Post
+from app.settings import Settings
+from app.workers.lanes import fetches_per_hour
+
+CAPACITY_KEY = "viewledger:capacity"  # JSON: {"at": unix time, "providers": {...}}
+
+NEEDED = Gauge(
+    "viewledger_capacity_needed_fetches_per_hour",
+    "Fetches per hour the refresh schedule needs, by provider.",
+    ["platform"],
+)
+AVAILABLE = Gauge(
+    "viewledger_capacity_available_fetches_per_hour",
+    "Fetches per hour the provider's unparked lanes can do at the configured pace.",
+    ["platform"],
+)
+LANES = Gauge("viewledger_lanes", "Provider lanes, by state.", ["platform", "state"])
+STALENESS = Gauge(
+    "viewledger_staleness_seconds",
+    "Age of the posts' stats by freshness class (quantile 0.5 and 0.99 over a sample; 1: "
+    "the oldest).",
+    ["platform", "class", "quantile"],
+)
+POSTS = Gauge(
+    "viewledger_refreshed_posts", "Posts in the refresh window, by class.", ["platform", "class"]
+)
+
+
+@dataclass
+class Staleness:
+    posts: int
+    interval_s: float
+    p50_s: float | None = None
+    p99_s: float | None = None
+    max_s: float | None = None
+
+
+@dataclass
+class ProviderCapacity:
+    needed_per_hour: float
+    available_per_hour: float
+    lanes: int
+    parked_lanes: int
+    staleness: dict[str, Staleness] = field(default_factory=dict)
+
+    @property
+    def overloaded(self) -> bool:
+        return self.needed_per_hour > self.available_per_hour
+
+
+async def measure(
+    session: AsyncSession,
+    now: datetime,
+    policy: Policy,
+    settings: Settings,
+    lanes: Mapping[Platform, tuple[int, int]],  # platform -> (lanes, parked lanes)
+) -> dict[Platform, ProviderCapacity]:
+    cadence = policy.cadence
+    deadline = policy.deadline_sql(Post.aged_from, Campaign.finalize_after_days, Post.decide_after)
+    klass = schedule.freshness_sql(Post.status, deadline, now, cadence).label("class")
+    age = schedule.stats_age_seconds_sql(Post.last_refreshed_at, Post.created_at, now)
+    exact = await session.execute(
+        select(Post.platform, klass, func.count(), func.max(age))
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(
+            Post.status != PostStatus.REJECTED,
+            schedule.in_window_sql(Post.aged_from, now, cadence.window),
+        )
+        .group_by(Post.platform, klass)
+    )
+    result = {
+        p: ProviderCapacity(
+            0.0,
+            _lanes_per_hour(settings, p, lanes.get(p, (1, 0))),
+            *lanes.get(p, (1, 0)),
+            staleness={
+                c.value: Staleness(0, schedule.interval_of(c, cadence).total_seconds())
+                for c in Freshness
+            },
+        )
+        for p in Platform
+    }
+    for platform, name, count, oldest in exact:
+        if name is None:
+            continue
+        entry = result[Platform(platform)].staleness[name]
+        entry.posts, entry.max_s = count, None if oldest is None else float(oldest)
+        result[Platform(platform)].needed_per_hour += count * 3600 / entry.interval_s
+
+    # Percentiles over a sample of pages: bounded work whatever the table's size.
+    total = await session.scalar(
+        text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'posts'::regclass")
+    )
+    share = min(100.0, 100.0 * settings.capacity_sample_size / max(float(total or 0), 1.0))
+    sampled = tablesample(Post.__table__, func.system(share), name="sampled")
+    s_deadline = policy.deadline_sql(
+        sampled.c.aged_from, Campaign.finalize_after_days, sampled.c.decide_after
+    )
+    s_class = schedule.freshness_sql(sampled.c.status, s_deadline, now, cadence).label("class")
+    s_age = schedule.stats_age_seconds_sql(sampled.c.last_refreshed_at, sampled.c.created_at, now)
+    rows = await session.execute(
+        select(
+            sampled.c.platform,
+            s_class,
+            func.percentile_cont(0.5).within_group(s_age),
+            func.percentile_cont(0.99).within_group(s_age),
+        )
+        .join(Campaign, Campaign.id == sampled.c.campaign_id)
+        .where(
+            sampled.c.status != PostStatus.REJECTED,
+            schedule.in_window_sql(sampled.c.aged_from, now, cadence.window),
+        )
+        .group_by(sampled.c.platform, s_class)
+    )
+    for platform, name, p50, p99 in rows:
+        if name is None:
+            continue
+        entry = result[Platform(platform)].staleness[name]
+        entry.p50_s, entry.p99_s = float(p50), float(p99)
+    return result
+
+
+def _lanes_per_hour(settings: Settings, platform: Platform, lanes: tuple[int, int]) -> float:
+    total, parked = lanes
+    return fetches_per_hour(settings, platform, total - parked)
+
+
+def export(figures: Mapping[Platform, ProviderCapacity]) -> None:
+    """Set the worker's gauges."""
+    for platform, f in figures.items():
+        p = platform.value
+        NEEDED.labels(p).set(f.needed_per_hour)
+        AVAILABLE.labels(p).set(f.available_per_hour)
+        LANES.labels(p, "active").set(f.lanes - f.parked_lanes)
+        LANES.labels(p, "parked").set(f.parked_lanes)
+        for name, s in f.staleness.items():
+            POSTS.labels(p, name).set(s.posts)
+            for quantile, value in (("0.5", s.p50_s), ("0.99", s.p99_s), ("1", s.max_s)):
+                STALENESS.labels(p, name, quantile).set(value or 0.0)
+
+
+def to_json(figures: Mapping[Platform, ProviderCapacity]) -> dict[str, Any]:
+    return {
+        "at": time.time(),
+        "providers": {
+            p.value: {**asdict(f), "overloaded": f.overloaded} for p, f in figures.items()
+        },
+    }
+
+
+async def publish(
+    redis: Redis, figures: Mapping[Platform, ProviderCapacity], ttl_seconds: float
+) -> None:
+    await redis.set(
+        CAPACITY_KEY, json.dumps(to_json(figures)), px=max(round(ttl_seconds * 1000), 1)
+    )

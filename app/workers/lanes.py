@@ -1,0 +1,185 @@
+"""Provider lanes: each credential of a provider is a lane with its own pacing at the seed's
+pace (TikTok: batches of 10, a pause after each; Instagram: one request in flight, starts
+3 s apart), held across every worker process through Redis keys named after a hash of the
+credential, never the credential itself. The refresher runs one claim loop per lane, so a
+provider with N keys fetches N times as fast.
+
+A lane whose key the provider refuses (a 401/403 that no fallback answered) is parked for
+LANE_PARK_SECONDS, deployment-wide (a Redis key with that expiry), reported in the metrics and
+the log (by its hash), and tried again after that; the posts it could not fetch go back to
+the queue at once for the other lanes."""
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+
+from app.domain.enums import Platform
+from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, StatsClient
+from app.platforms.metrics import outcome
+from app.platforms.registry import build_instagram, build_tiktok
+from app.settings import Settings
+from app.workers.pacing import BatchGate, Spacer
+
+log = logging.getLogger(__name__)
+
+LANE_FETCHES = Counter(
+    "viewledger_lane_fetches_total",
+    "Videos fetched through each provider lane, by outcome.",
+    ["platform", "lane", "outcome"],
+)
+LANE_PARKED = Gauge(
+    "viewledger_lane_parked",
+    "1 while this process knows the lane is parked (its key refused), else 0.",
+    ["platform", "lane"],
+)
+LANE_PARKS = Counter(
+    "viewledger_lane_parks_total",
+    "Times a lane was parked because the provider refused its key.",
+    ["platform", "lane"],
+)
+PARKED_PREFIX = "viewledger:lane-parked"
+
+
+def lane_id(key: str | None) -> str:
+    """A lane's name in Redis keys, metrics and logs: a short hash of its credential."""
+    if key is None:
+        return "keyless"
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+@dataclass(eq=False)
+class Lane:
+    platform: Platform
+    id: str
+    client: StatsClient
+    gate: BatchGate | None
+    parking: "Parking | None" = None
+
+    def observe(self, result: FetchResult) -> None:
+        LANE_FETCHES.labels(self.platform.value, self.id, outcome(result)).inc()
+
+    async def parked(self) -> bool:
+        if self.parking is None:
+            return False
+        parked = await self.parking.is_parked(self)
+        LANE_PARKED.labels(self.platform.value, self.id).set(1 if parked else 0)
+        return parked
+
+    async def park(self, why: FetchError) -> None:
+        if self.parking is not None:
+            await self.parking.park(self, why)
+
+
+def refused(result: FetchResult) -> bool:
+    """The provider refused the lane's credential: nothing about the video."""
+    return isinstance(result, FetchError) and result.kind is FetchErrorKind.AUTH
+
+
+class Parking:
+    """Which lanes are parked, deployment-wide."""
+
+    def __init__(self, redis: Redis, park_seconds: float) -> None:
+        self._redis = redis
+        self._park_ms = max(round(park_seconds * 1000), 1)
+
+    @staticmethod
+    def key(lane: Lane) -> str:
+        return f"{PARKED_PREFIX}:{lane.platform.value}:{lane.id}"
+
+    async def is_parked(self, lane: Lane) -> bool:
+        return bool(await self._redis.exists(self.key(lane)))
+
+    async def park(self, lane: Lane, why: FetchError) -> None:
+        await self._redis.set(self.key(lane), "1", px=self._park_ms)
+        LANE_PARKS.labels(lane.platform.value, lane.id).inc()
+        LANE_PARKED.labels(lane.platform.value, lane.id).set(1)
+        # The lane's hash and the error's kind and source only: never the key, and not the
+        # provider's message (a gateway may echo what it was sent).
+        log.warning(
+            "%s lane %s parked for %gs: the provider refused its key (%s from %s)",
+            lane.platform.value,
+            lane.id,
+            self._park_ms / 1000,
+            why.kind.value,
+            why.source.value,
+        )
+
+    async def parked_ids(self, platform: Platform) -> set[str]:
+        prefix = f"{PARKED_PREFIX}:{platform.value}:"
+        return {
+            key.decode()[len(prefix) :] async for key in self._redis.scan_iter(match=prefix + "*")
+        }
+
+
+def build(
+    settings: Settings, http: httpx.AsyncClient, redis: Redis, *, parking: Parking | None = None
+) -> dict[Platform, list[Lane]]:
+    """Every provider's lanes, from the settings' keys. Their gates and spacers live in Redis
+    under `viewledger:pace:<platform>:<lane id>`."""
+    parking = parking or Parking(redis, settings.lane_park_seconds)
+    longest = settings.provider_deadline_seconds
+    lanes: dict[Platform, list[Lane]] = {}
+
+    primaries = settings.lane_keys(
+        settings.tiktok_primary_api_key, settings.tiktok_primary_api_keys
+    )
+    backups = settings.lane_keys(settings.tiktok_backup_api_key, settings.tiktok_backup_api_keys)
+    tiktok = []
+    for n, key in enumerate(primaries):
+        name = lane_id(key)
+        client = build_tiktok(
+            settings,
+            http,
+            primary_key=key,
+            backup_key=backups[n % len(backups)],
+            breaker_name="tiktok_primary" if len(primaries) == 1 else f"tiktok_primary:{name}",
+        )
+        gate = BatchGate(
+            redis, f"viewledger:pace:tiktok:{name}", settings.tiktok_batch_pause_seconds, longest
+        )
+        tiktok.append(Lane(Platform.TIKTOK, name, client, gate, parking))
+    lanes[Platform.TIKTOK] = tiktok
+
+    instagram = []
+    for key in settings.lane_keys(settings.instagram_api_key, settings.instagram_api_keys):
+        name = lane_id(key)
+        spacer = Spacer(
+            redis, f"viewledger:pace:instagram:{name}", settings.instagram_request_spacing_seconds
+        )
+        gate = BatchGate(redis, f"viewledger:pace:instagram:{name}:in-flight", 0, longest)
+        instagram.append(
+            Lane(
+                Platform.INSTAGRAM,
+                name,
+                build_instagram(settings, http, spacer, key=key),
+                gate,
+                parking,
+            )
+        )
+    lanes[Platform.INSTAGRAM] = instagram
+    return lanes
+
+
+def single(
+    clients: Mapping[Platform, StatsClient], gates: Mapping[Platform, BatchGate]
+) -> dict[Platform, list[Lane]]:
+    """One unparkable lane per platform from ready-made clients (tests, older callers): a
+    refused key is then recorded on the post like any other error."""
+    return {p: [Lane(p, "default", c, gates.get(p))] for p, c in clients.items()}
+
+
+def fetches_per_hour(settings: Settings, platform: Platform, lanes: int) -> float:
+    """What `lanes` lanes of a provider can fetch in an hour at the configured pace."""
+    if platform is Platform.TIKTOK:
+        per_batch = settings.tiktok_batch_pause_seconds + settings.tiktok_batch_latency_seconds
+        return lanes * settings.tiktok_batch_size * 3600 / max(per_batch, 1e-3)
+    return lanes * 3600 / max(settings.instagram_request_spacing_seconds, 1e-3)
+
+
+def active(lanes: Sequence[Lane], parked: set[str]) -> int:
+    return sum(1 for lane in lanes if lane.id not in parked)

@@ -1,0 +1,534 @@
+"""`python -m bench.freshness [--posts N] [--speed F] [--hours H]`: keeping a million videos
+fresh, time-compressed.
+
+N tracked posts (80% TikTok, 20% Instagram; publish ages spread over 0-30 days; statuses by
+age: tracking under 7 days, then finalized, paid, pending_cpm or rejected), seeded in a
+steady state (each post last fetched somewhere within its interval), then a simulated
+`--hours` (24) with the real engine: `Refresher.refresh_due` on every provider lane
+(app.workers.lanes), the real claims, Redis pacing, writes and deadline sweep. Time runs
+`--speed` times faster than the wall clock: the engine's clock is simulated, and every pause
+(TikTok's 0.5 s between batches, Instagram's 3 s between requests, the provider's latency,
+the sweep interval) is divided by the same factor. Providers answer in-process in the
+sandbox's shapes (bench/providers.py), after the scaled latency.
+
+Two scenarios, each in a fresh child process (so its peak RSS is its own) on a fresh copy
+of the seeded database (`viewledger_bench_capacity`, Redis db 9):
+- sized: per provider, the lanes the schedule needs (utilisation at most 0.9);
+- half: half of those lanes (at least one).
+
+Prints, per scenario, staleness p50/p99/max per class against its interval (the worst of
+the samples taken every `--sample-hours`), the deadline decisions (when the stats they used
+were observed, relative to the deadline), lanes and capacity, and peak memory; the last
+line is JSON. See bench/README.md.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import re
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+
+from app.db import create_engine, create_sessionmaker, session_scope
+from app.domain.enums import Platform
+from app.platforms.http import USER_AGENT
+from app.settings import Settings
+from app.workers import capacity, lanes, lifecycle_sweep, refresher
+from app.workers.refresher import Refresher
+from bench import common, refresh_seed
+from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool
+
+SEED_DATABASE = "viewledger_bench_capacity_seed"
+RUN_DATABASE = "viewledger_bench_capacity"
+REDIS_URL = "redis://127.0.0.1:6379/9"
+PROVIDER_URL = "http://provider.bench.invalid"
+DAY_S = 86_400
+WINDOW_S = 30 * DAY_S
+# Statuses after the 7-day deadline, by share (per hundred): what a campaign's history holds.
+SETTLED_SHARES = {"finalized": 50, "paid": 20, "pending_cpm": 5, "rejected": 25}
+
+
+def age_seconds(g: int) -> int:
+    """Post g's publish age at the start, spread over 0-30 days (the seed's SQL does the same)."""
+    return (g * 2654435761) % (WINDOW_S * 1000) // 1000
+
+
+_AGE_SQL = f"(((g::bigint * 2654435761) % {WINDOW_S * 1000}) / 1000)"
+_POSTS = """
+INSERT INTO posts (id, organization_id, campaign_id, creator_id, platform, platform_post_id,
+                   url, status, cpm_tier_id, published_at, created_at, updated_at, views,
+                   locked_views, earnings, finalized_at, paid_at, last_refreshed_at,
+                   next_refresh_at)
+SELECT {uuid}, ($1::uuid[])[g % $3 + 1], ($2::uuid[])[g % $3 + 1],
+       ($4::uuid[])[(g % $3) * $5 + g % $5 + 1], $6, x.pid, $7 || x.pid || $8,
+       s.status, ($9::uuid[])[g % $3 + 1], x.published, x.published, $10::timestamptz,
+       s.views, s.locked, s.earnings, s.finalized, s.paid, x.last,
+       CASE WHEN s.status = 'rejected' THEN NULL
+            WHEN s.status = 'tracking'
+              THEN least(x.last + s.every, x.published + interval '7 days')
+            ELSE x.last + s.every END
+FROM generate_series(0, $11::int - 1) AS g,
+     LATERAL (SELECT {pid} AS pid,
+                     $10::timestamptz - {age} * interval '1 second' AS published,
+                     {age} AS age_s, (g::bigint * 40503) % 100 AS pick,
+                     ((g::bigint * 9973) % 10007) / 10007.0 AS u) AS x0,
+     LATERAL (SELECT x0.*, CASE WHEN x0.age_s < 7 * 86400 THEN 'tracking'
+                                WHEN x0.pick < 50 THEN 'finalized'
+                                WHEN x0.pick < 70 THEN 'paid'
+                                WHEN x0.pick < 75 THEN 'pending_cpm'
+                                ELSE 'rejected' END AS st) AS x1,
+     LATERAL (SELECT x1.*, $10::timestamptz
+                - x1.u * (CASE WHEN x1.st IN ('tracking', 'pending_cpm') THEN 6 ELSE 24 END)
+                  * interval '1 hour' AS last) AS x,
+     LATERAL (SELECT x.st AS status,
+                     CASE WHEN x.st IN ('tracking', 'pending_cpm') THEN interval '6 hours'
+                          ELSE interval '24 hours' END AS every,
+                     CASE WHEN x.st = 'tracking' THEN 800 ELSE 5000 END AS views,
+                     CASE WHEN x.st IN ('finalized', 'paid', 'pending_cpm') THEN 5000 END
+                       AS locked,
+                     CASE WHEN x.st IN ('finalized', 'paid') THEN 22.50 END AS earnings,
+                     CASE WHEN x.st IN ('finalized', 'paid')
+                          THEN x.published + interval '7 days' END AS finalized,
+                     CASE WHEN x.st = 'paid' THEN x.published + interval '8 days' END AS paid
+             ) AS s
+"""
+
+
+def split(posts: int) -> dict[Platform, int]:
+    n_tt = round(posts * 0.8)
+    return {Platform.TIKTOK: n_tt, Platform.INSTAGRAM: posts - n_tt}
+
+
+async def seed(url: str, posts: int, t0: datetime) -> dict[str, Any]:
+    await common.recreate_database(url)
+    await common.migrate(url)
+    slots = {
+        p: [(s.handle, s.user_id) for s in build_pool(p, POOL_SIZE)]
+        for p in (Platform.TIKTOK, Platform.INSTAGRAM)
+    }
+    conn = await asyncpg.connect(common.asyncpg_dsn(url))
+    try:
+        tenants = await refresh_seed.seed_tenants(conn, slots)
+        for platform, n in split(posts).items():
+            base_ms = int(t0.timestamp() * 1000) + (0 if platform is Platform.TIKTOK else 10**8)
+            pid = (
+                f"({TIKTOK_ID_BASE} + g)::text"
+                if platform is Platform.TIKTOK
+                else "'Cx' || lpad(g::text, 9, '0')"
+            )
+            prefix, suffix = (
+                ("https://www.tiktok.com/@bench/video/", "")
+                if platform is Platform.TIKTOK
+                else ("https://www.instagram.com/p/", "/")
+            )
+            sql = _POSTS.format(
+                uuid=refresh_seed.UUID7_SQL.format(
+                    ms=f"{base_ms} + g", seed=f"g::text || '{platform.value}'"
+                ),
+                pid=pid,
+                age=_AGE_SQL,
+            )
+            await conn.execute(
+                sql,
+                tenants.organizations,
+                tenants.campaigns,
+                len(tenants.organizations),
+                tenants.creators[platform],
+                POOL_SIZE,
+                platform.value,
+                prefix,
+                suffix,
+                tenants.tiers,
+                t0,
+                n,
+            )
+        await conn.execute("VACUUM ANALYZE")
+        rows = await conn.fetch(
+            "SELECT platform, status, count(*) AS n FROM posts GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    finally:
+        await conn.close()
+    return {f"{r['platform']}:{r['status']}": r["n"] for r in rows}
+
+
+# What the schedule needs and what a lane does, at the seed's (unscaled) pace.
+
+
+def demand_per_hour(counts: dict[str, int], platform: Platform) -> float:
+    """Fetches per hour: active posts every 6 h, settled daily (the capacity figure's rule;
+    posts leaving the 30-day window over the day make it a little lower)."""
+    p = platform.value
+    active = counts.get(f"{p}:tracking", 0) + counts.get(f"{p}:pending_cpm", 0)
+    settled = counts.get(f"{p}:finalized", 0) + counts.get(f"{p}:paid", 0)
+    return active / 6 + settled / 24
+
+
+def per_lane(platform: Platform, latency_s: float) -> float:
+    real = Settings(tiktok_batch_latency_seconds=latency_s)
+    return lanes.fetches_per_hour(real, platform, 1)
+
+
+def sized_lanes(counts: dict[str, int], latency_s: float) -> dict[Platform, int]:
+    return {
+        p: max(1, math.ceil(demand_per_hour(counts, p) / 0.9 / per_lane(p, latency_s)))
+        for p in Platform
+    }
+
+
+# The fake provider: the sandbox's shapes, each post's own publish time, scaled latency.
+
+_CREATE = re.compile(rb'"create_time":\d+')
+_TAKEN = re.compile(rb'"taken_at_timestamp":\d+')
+_TIKTOK_ID = re.compile(rb"video%2F(\d+)")
+_SHORTCODE = re.compile(r"/p/Cx(\d+)")
+
+
+class FakeProviders:
+    def __init__(self, t0: datetime, delay_s: float) -> None:
+        self.tiktok = [s.body for s in build_pool(Platform.TIKTOK, POOL_SIZE)]
+        self.instagram = [s.body for s in build_pool(Platform.INSTAGRAM, POOL_SIZE)]
+        self.t0 = int(t0.timestamp())
+        self.delay_s = delay_s
+        self.requests = 0
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if request.url.path == "/api/":
+            match = _TIKTOK_ID.search(request.content)
+            if match:
+                g = int(match.group(1)) - TIKTOK_ID_BASE
+                published = b'"create_time":%d' % (self.t0 - age_seconds(g))
+                return _json(_CREATE.sub(published, self.tiktok[g % POOL_SIZE], count=1))
+        elif request.url.path == "/v1/instagram/post":
+            found = _SHORTCODE.search(request.url.params.get("url", ""))
+            if found:
+                g = int(found.group(1))
+                published = b'"taken_at_timestamp":%d' % (self.t0 - age_seconds(g))
+                return _json(_TAKEN.sub(published, self.instagram[g % POOL_SIZE], count=1))
+        return httpx.Response(404, content=b'{"message":"not found"}')
+
+
+def _json(body: bytes) -> httpx.Response:
+    return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+
+# One scenario, in a child process.
+
+
+async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
+    speed, hours, t0 = spec["speed"], spec["hours"], datetime.fromisoformat(spec["t0"])
+    url, latency_s = spec["url"], spec["latency_s"]
+    n_lanes = {Platform(p): n for p, n in spec["lanes"].items()}
+    settings = Settings(
+        database_url=url,
+        redis_url=REDIS_URL,
+        tiktok_primary_base_url=PROVIDER_URL,
+        tiktok_backup_base_url=PROVIDER_URL,
+        instagram_base_url=PROVIDER_URL,
+        provider_mode="sandbox",
+        # Pauses are wall time: scaled. Leases are simulated time: a claim's lease outlives
+        # the writer's real (unscaled) database time.
+        tiktok_batch_pause_seconds=0.5 / speed,
+        instagram_request_spacing_seconds=3.0 / speed,
+        claim_lease_seconds=3600,
+        tiktok_primary_api_keys=",".join(f"tt-{i}" for i in range(n_lanes[Platform.TIKTOK])),
+        instagram_api_keys=",".join(f"ig-{i}" for i in range(n_lanes[Platform.INSTAGRAM])),
+    )
+    # Claims as large as a real deployment's (the lease is simulated time, the pace wall time).
+    real, real_size = Settings(claim_lease_seconds=300), refresher.claim_size
+    refresher.claim_size = lambda settings, platform: real_size(real, platform)
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    def clock() -> datetime:
+        return t0 + timedelta(seconds=(loop.time() - start) * speed)
+
+    providers = FakeProviders(t0, latency_s / speed)
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(providers.handle),
+        timeout=httpx.Timeout(settings.http_timeout_seconds),
+        headers={"user-agent": USER_AGENT},
+    )
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    db = create_engine(settings)
+    sessionmaker = create_sessionmaker(db)
+    provider_lanes = lanes.build(settings, http, redis)
+    engine = Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes, clock=clock)
+    policy = engine.policy
+    end = t0 + timedelta(hours=hours)
+    samples: list[dict[str, Any]] = []
+    fetched: dict[str, int] = {}
+
+    async def sweeper(platform: Platform) -> None:
+        while True:
+            counts = await engine.refresh_due(platform)
+            fetched[platform.value] = fetched.get(platform.value, 0) + sum(counts.values())
+            await asyncio.sleep(10 / speed)
+
+    async def deadlines() -> None:
+        while True:
+            async with session_scope(sessionmaker) as session:
+                await lifecycle_sweep.sweep(session, clock(), policy, timedelta(hours=24))
+            await asyncio.sleep(600 / speed)
+
+    async def sample() -> None:
+        async with session_scope(sessionmaker) as session:
+            figures = await capacity.measure(
+                session, clock(), policy, settings, {p: (n, 0) for p, n in n_lanes.items()}
+            )
+        samples.append(
+            {
+                "sim_h": round((clock() - t0).total_seconds() / 3600, 2),
+                **{p.value: f.staleness for p, f in figures.items()},
+            }
+        )
+
+    tasks = [asyncio.create_task(sweeper(p)) for p in Platform]
+    tasks.append(asyncio.create_task(deadlines()))
+    wall0 = time.perf_counter()
+    try:
+        next_sample = t0
+        while clock() < end:
+            if clock() >= next_sample:
+                await sample()
+                next_sample += timedelta(hours=spec["sample_hours"])
+            await asyncio.sleep(min(1.0, max((end - clock()).total_seconds() / speed, 0.01)))
+        await sample()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    wall = time.perf_counter() - wall0
+    decisions = await deadline_figures(url, t0, end, policy.finalize_after_days)
+    await http.aclose()
+    await redis.flushdb()
+    await redis.aclose()
+    await db.dispose()
+    return {
+        "wall_s": round(wall, 1),
+        "sim_hours": hours,
+        "requests": providers.requests,
+        "processed": fetched,
+        "staleness": worst(samples),
+        "samples": len(samples),
+        "deadlines": decisions,
+        "peak_rss_mb": round(common.peak_rss_mb(), 1),
+    }
+
+
+def worst(samples: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per platform and class, the worst p50/p99/max over the samples, against the interval."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for s in samples:
+        for p in Platform:
+            for name, st in s[p.value].items():
+                cur = out.setdefault(p.value, {}).setdefault(
+                    name, {"interval_h": st.interval_s / 3600, "posts": st.posts}
+                )
+                for q in ("p50_s", "p99_s", "max_s"):
+                    value = getattr(st, q)
+                    if value is not None:
+                        cur[q] = max(cur.get(q, 0.0), value)
+    for per in out.values():
+        for cur in per.values():
+            interval = cur["interval_h"] * 3600
+            for q in ("p50_s", "p99_s", "max_s"):
+                if q in cur:
+                    cur[q.replace("_s", "_x")] = round(cur[q] / interval, 3)
+    return out
+
+
+async def deadline_figures(
+    url: str, t0: datetime, end: datetime, finalize_days: int
+) -> dict[str, Any]:
+    """Every post whose deadline fell in the simulated span (10 minutes before its end at the
+    latest): whether it was decided, and when the stats it was decided on were observed."""
+    conn = await asyncpg.connect(common.asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT p.status,
+                   extract(epoch FROM s.first_after - d.deadline) AS observed_after_s,
+                   extract(epoch FROM d.deadline - s.last_before) AS stale_before_s
+            FROM posts p,
+                 LATERAL (SELECT p.aged_from + $3 * interval '1 day' AS deadline) d,
+                 LATERAL (SELECT min(captured_at) FILTER (WHERE captured_at >= d.deadline)
+                                   AS first_after,
+                                 max(captured_at) FILTER (WHERE captured_at < d.deadline)
+                                   AS last_before
+                          FROM stats_snapshots WHERE post_id = p.id) s
+            WHERE p.aged_from + $3 * interval '1 day' BETWEEN $1 AND $2
+            """,
+            t0,
+            end - timedelta(minutes=10),
+            finalize_days,
+        )
+    finally:
+        await conn.close()
+    decided = [r for r in rows if r["status"] != "tracking"]
+    after = sorted(
+        float(r["observed_after_s"]) for r in decided if r["observed_after_s"] is not None
+    )
+    return {
+        "deadlines": len(rows),
+        "decided": len(decided),
+        "undecided": len(rows) - len(decided),
+        "decided_without_fresh_stats": len(decided) - len(after),
+        "observed_after_deadline_p50_s": _q(after, 0.5),
+        "observed_after_deadline_p99_s": _q(after, 0.99),
+        "observed_after_deadline_max_s": after[-1] if after else None,
+        "within_10_min": sum(1 for a in after if a <= 600),
+        # Decided in the same transaction as the fetch: the age of the stats each decision
+        # used is how long after the deadline they were observed.
+        "decision_stats_age_p99_s": _q(after, 0.99),
+    }
+
+
+def _q(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, int(q * len(values)))], 1)
+
+
+# The parent: seed once, run each scenario in a child on a copy.
+
+
+async def copy_database(seed_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    seed_name = seed_url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(common.asyncpg_dsn(common.database_url("postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{seed_name}"')
+    finally:
+        await conn.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    seed_url, url = common.database_url(SEED_DATABASE), common.database_url(RUN_DATABASE)
+    print(f"seeding {args.posts:,} posts into {SEED_DATABASE}", flush=True)
+    began = time.perf_counter()
+    counts = await seed(seed_url, args.posts, t0)
+    print(f"   seeded in {time.perf_counter() - began:.0f} s: {counts}", flush=True)
+    sized = sized_lanes(counts, args.latency_ms / 1000)
+    scenarios = {
+        "sized": sized,
+        "half": {p: max(1, n // 2) for p, n in sized.items()},
+    }
+    figures: dict[str, Any] = {
+        "posts": args.posts,
+        "speed": args.speed,
+        "sim_hours": args.hours,
+        "latency_ms": args.latency_ms,
+        "commit": common.git_head(),
+        "machine": common.machine(),
+        "demand_per_hour": {p.value: round(demand_per_hour(counts, p)) for p in Platform},
+        "per_lane_per_hour": {
+            p.value: round(per_lane(p, args.latency_ms / 1000)) for p in Platform
+        },
+        "scenarios": {},
+    }
+    for name in args.scenarios.split(","):
+        n_lanes = scenarios[name]
+        await copy_database(seed_url, url)
+        spec = {
+            "url": url,
+            "t0": t0.isoformat(),
+            "speed": args.speed,
+            "hours": args.hours,
+            "latency_s": args.latency_ms / 1000,
+            "sample_hours": args.sample_hours,
+            "lanes": {p.value: n for p, n in n_lanes.items()},
+        }
+        print(f"\n== {name}: lanes {spec['lanes']}", flush=True)
+        child = [common.python(), "-m", "bench.freshness", "--child", json.dumps(spec)]
+        with common.child_process(child, env=dict(os.environ), log_name=f"freshness-{name}") as (
+            proc,
+            log,
+        ):
+            await asyncio.to_thread(proc.wait)
+            output = (await asyncio.to_thread(Path(log).read_text)).strip().splitlines()
+        if proc.returncode != 0 or not output:
+            print("\n".join(output[-20:]))
+            figures["scenarios"][name] = {"error": f"child exited {proc.returncode}"}
+            continue
+        result = json.loads(output[-1])
+        result["lanes"] = spec["lanes"]
+        result["capacity_ratio"] = {
+            p.value: round(
+                n_lanes[p] * per_lane(p, args.latency_ms / 1000) / demand_per_hour(counts, p), 3
+            )
+            for p in Platform
+        }
+        figures["scenarios"][name] = result
+        report(name, result)
+    common.last_line(figures)
+
+
+def report(name: str, r: dict[str, Any]) -> None:
+    print(
+        f"wall {r['wall_s']} s for {r['sim_hours']} simulated h; provider requests "
+        f"{r['requests']:,}; capacity/demand {r['capacity_ratio']}; peak RSS {r['peak_rss_mb']} MB"
+    )
+    rows = []
+    for platform, per in r["staleness"].items():
+        for klass, s in per.items():
+            rows.append(
+                [
+                    platform,
+                    klass,
+                    s["posts"],
+                    s["interval_h"],
+                    s.get("p50_x"),
+                    s.get("p99_x"),
+                    s.get("max_x"),
+                ]
+            )
+    print(
+        common.table(
+            ["platform", "class", "posts", "interval_h", "p50/int", "p99/int", "max/int"], rows
+        )
+    )
+    d = r["deadlines"]
+    print(
+        f"deadlines {d['deadlines']:,}: decided {d['decided']:,}, undecided {d['undecided']:,}, "
+        f"decided without fresh stats {d['decided_without_fresh_stats']:,}; stats observed "
+        f"after the deadline p50 {d['observed_after_deadline_p50_s']} s, p99 "
+        f"{d['observed_after_deadline_p99_s']} s, max {d['observed_after_deadline_max_s']} s "
+        f"(within 10 min: {d['within_10_min']:,})",
+        flush=True,
+    )
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.freshness", description=__doc__)
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--speed", type=float, default=120.0, help="simulated s per wall s")
+    parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
+    parser.add_argument("--sample-hours", type=float, default=2.0)
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="simulated latency")
+    parser.add_argument("--scenarios", default="sized,half")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse(sys.argv[1:])
+    if arguments.child:
+        common.last_line(asyncio.run(simulate(json.loads(arguments.child))))
+    else:
+        asyncio.run(main(arguments))

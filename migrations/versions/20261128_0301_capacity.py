@@ -1,0 +1,39 @@
+"""capacity: the claim's active and settled branches each read their own partial index of
+due posts (platform, next_refresh_at), so a claim under overload reads only what it takes
+
+Revision ID: capacity1
+Revises: 0007
+Create Date: 2026-11-28 23:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "capacity1"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "posts_active_due_idx",
+        "posts",
+        ["platform", "next_refresh_at"],
+        postgresql_where=sa.text(
+            "status IN ('pending_cpm', 'tracking') AND next_refresh_at IS NOT NULL"
+        ),
+    )
+    op.create_index(
+        "posts_settled_due_idx",
+        "posts",
+        ["platform", "next_refresh_at"],
+        postgresql_where=sa.text("status IN ('finalized', 'paid') AND next_refresh_at IS NOT NULL"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("posts_settled_due_idx", table_name="posts")
+    op.drop_index("posts_active_due_idx", table_name="posts")
