@@ -231,6 +231,24 @@ class Post(Base):
             "next_refresh_at",
             postgresql_where=text("next_refresh_at IS NOT NULL"),
         ),
+        # The claim's active and settled branches (app/workers/claims.py), each reading only
+        # the due posts of its class.
+        Index(
+            "posts_active_due_idx",
+            "platform",
+            "next_refresh_at",
+            postgresql_where=text(
+                "status IN ('held', 'pending_cpm', 'tracking') AND next_refresh_at IS NOT NULL"
+            ),
+        ),
+        Index(
+            "posts_settled_due_idx",
+            "platform",
+            "next_refresh_at",
+            postgresql_where=text(
+                "status IN ('finalized', 'paid') AND next_refresh_at IS NOT NULL"
+            ),
+        ),
         # A run's remaining posts (it is finished when none is left).
         Index(None, "refresh_run_id", postgresql_where=text("refresh_run_id IS NOT NULL")),
         # The lifecycle sweep: tracking posts by age.

@@ -91,8 +91,9 @@ async def kit(
     own = settings.model_copy(
         update={
             "webhook_allow_private_urls": True,
-            # A hung receiver times out fast; the receivers that hang here hang far longer.
-            "webhook_timeout_seconds": 0.5,
+            # A hung receiver times out in 3 s, far above a busy machine's slowest answer; the
+            # receivers that hang here hang far longer.
+            "webhook_timeout_seconds": 3.0,
             "webhook_lease_seconds": 30.0,
             "webhook_retry_schedule_seconds": SCHEDULE,
         }
@@ -180,7 +181,7 @@ async def test_receiver_down_then_slow_then_back_loses_nothing(kit: Kit) -> None
 
     kit.receiver.start()
     hung = threading.Event()
-    kit.receiver.default = Answer(hold=hung)  # slow: answers after the 0.5 s timeout
+    kit.receiver.default = Answer(hold=hung)  # slow: answers after the 3 s timeout
     kit.clock.advance(seconds=5)
     try:
         assert await kit.deliverer.sweep() == {"retrying": 6}

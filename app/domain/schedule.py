@@ -124,7 +124,7 @@ class Freshness(StrEnum):
     come before a settled (read-only) post's trend."""
 
     DEADLINE = "deadline"  # tracking, within one active interval of its deadline
-    ACTIVE = "active"  # tracking and pending_cpm: every active interval (6 h)
+    ACTIVE = "active"  # tracking, held and pending_cpm: every active interval (6 h)
     SETTLED = "settled"  # finalized and paid: every settled interval (daily)
 
 
@@ -133,7 +133,7 @@ def is_active(status: PostStatus) -> bool:
 
 
 def is_active_sql(status: SQLColumnExpression[Any]) -> ColumnElement[bool]:
-    # Literal values, so the planner can match the partial indexes of migration capacity1.
+    # Literal values, so the planner can match the partial indexes (posts_active_due_idx, posts_settled_due_idx).
     return status.in_(bindparam(None, sorted(ACTIVE), expanding=True, literal_execute=True))
 
 

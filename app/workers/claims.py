@@ -87,7 +87,8 @@ def _due(
 ) -> Select[uuid.UUID, bool]:
     """One index-driven branch of the claim. One ORDER BY over a priority expression would
     sort every due post on every claim; branches each read only what they take (the active
-    and settled ones through the partial indexes of migration capacity1)."""
+    and settled ones through their partial indexes, posts_active_due_idx and
+    posts_settled_due_idx)."""
     stmt = select(Post.id, Post.refresh_run_id.is_(None).label("runless")).where(
         Post.platform == platform,
         schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),

@@ -1,8 +1,8 @@
 """capacity: the claim's active and settled branches each read their own partial index of
 due posts (platform, next_refresh_at), so a claim under overload reads only what it takes
 
-Revision ID: capacity1
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-28 23:00:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "capacity1"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -23,7 +23,7 @@ def upgrade() -> None:
         "posts",
         ["platform", "next_refresh_at"],
         postgresql_where=sa.text(
-            "status IN ('pending_cpm', 'tracking') AND next_refresh_at IS NOT NULL"
+            "status IN ('held', 'pending_cpm', 'tracking') AND next_refresh_at IS NOT NULL"
         ),
     )
     op.create_index(
