@@ -133,7 +133,8 @@ def is_active(status: PostStatus) -> bool:
 
 
 def is_active_sql(status: SQLColumnExpression[Any]) -> ColumnElement[bool]:
-    # Literal values, so the planner can match the partial indexes (posts_active_due_idx, posts_settled_due_idx).
+    # Literal values, so the planner can match the partial indexes (posts_active_due_idx,
+    # posts_settled_due_idx).
     return status.in_(bindparam(None, sorted(ACTIVE), expanding=True, literal_execute=True))
 
 
