@@ -170,6 +170,9 @@ class Creator(Base):
     platform: Mapped[Platform] = mapped_column(_enum(Platform), nullable=False)
     handle: Mapped[str] = mapped_column(Text, nullable=False)
     platform_user_id: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of the creator's access code (app/services/access_codes.py); the code itself is
+    # shown once and never stored.
+    access_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()

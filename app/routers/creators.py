@@ -2,21 +2,32 @@ import uuid
 
 from fastapi import APIRouter, Query, status
 
-from app.deps import Editor, Session, Viewer
+from app.deps import Admin, Editor, Session, Viewer
 from app.domain.enums import Platform
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
 from app.schemas.common import Cursor, Limit, Page
-from app.schemas.creators import CreatorCreate, CreatorOut, CreatorRenameOut, CreatorUpdate
+from app.schemas.creators import (
+    AccessCode,
+    CreatorCreate,
+    CreatorCreated,
+    CreatorOut,
+    CreatorRenameOut,
+    CreatorUpdate,
+)
+from app.services import access_codes
 
 router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def creators_create(body: CreatorCreate, session: Session, who: Editor) -> CreatorOut:
+async def creators_create(body: CreatorCreate, session: Session, who: Editor) -> CreatorCreated:
+    """The answer carries the creator's access code (for the creator portal and Discord),
+    shown this once; an admin can issue a new one later."""
     creator = await creators.create(session, who.organization_id, body.model_dump())
-    return CreatorOut.model_validate(creator)
+    code = await access_codes.issue(session, creator)
+    return CreatorCreated(**CreatorOut.model_validate(creator).model_dump(), access_code=code)
 
 
 @router.get("")
@@ -59,3 +70,12 @@ async def creators_history(
     creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
     rows, next_cursor = await creators.renames_page(session, creator.id, cursor, limit)
     return Page(data=[CreatorRenameOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/{creator_id}/access-code")
+async def creators_access_code_rotate(
+    creator_id: uuid.UUID, session: Session, who: Admin
+) -> AccessCode:
+    """A new access code for the creator, shown this once; the old one stops working."""
+    creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
+    return AccessCode(creator_id=creator.id, access_code=await access_codes.issue(session, creator))

@@ -47,6 +47,21 @@ class CreatorOut(Output):
     updated_at: datetime
 
 
+class AccessCode(Output):
+    creator_id: uuid.UUID
+    access_code: str = Field(
+        description="What the creator types in the portal or in Discord's /link: shown once, "
+        "stored hashed.",
+        examples=["7K3Q-M9XD-2HVB-WT4N"],
+    )
+
+
+class CreatorCreated(CreatorOut):
+    access_code: str = Field(
+        description="The creator's access code (portal, Discord /link): shown this once."
+    )
+
+
 class MemberCreate(Input):
     creator_id: uuid.UUID
     cpm_tier_id: uuid.UUID | None = Field(None, description="Default tier for the creator's posts.")
