@@ -235,9 +235,10 @@ class Post(Base):
             postgresql_where=text("next_refresh_at IS NOT NULL"),
         ),
         # The claim's active and settled branches (app/workers/claims.py), each reading only
-        # the due posts of its class.
+        # the due posts of its class, organization by organization.
         Index(
             "posts_active_due_idx",
+            "organization_id",
             "platform",
             "next_refresh_at",
             postgresql_where=text(
@@ -246,6 +247,7 @@ class Post(Base):
         ),
         Index(
             "posts_settled_due_idx",
+            "organization_id",
             "platform",
             "next_refresh_at",
             postgresql_where=text(

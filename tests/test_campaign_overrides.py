@@ -267,3 +267,43 @@ async def _blocked_on_a_lock(engine: AsyncEngine) -> None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError("the sweep never waited for the row lock")
+
+
+async def test_a_claim_serves_a_small_organization_beside_a_large_one(
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
+) -> None:
+    """300 posts of one organization have waited an hour, 10 of another a minute: the first
+    claim of 20 takes every organization's most overdue in turns, so the small one is
+    served in it, not after the large one's backlog."""
+    large = await seed(
+        committed, [(Platform.TIKTOK, str(20_000 + i)) for i in range(300)], clock.now
+    )
+    small = await seed(
+        committed, [(Platform.TIKTOK, str(30_000 + i)) for i in range(10)], clock.now
+    )
+    async with committed() as session:
+        for seeded, waited in ((large, timedelta(hours=1)), (small, timedelta(minutes=1))):
+            await session.execute(
+                update(Post)
+                .where(Post.organization_id == seeded.organization_id)
+                .values(
+                    published_at=clock.now - timedelta(days=1),
+                    next_refresh_at=clock.now - waited,
+                )
+            )
+        await session.commit()
+    async with committed() as session:
+        taken = await claims.claim(
+            session,
+            Platform.TIKTOK,
+            now=clock.now,
+            limit=20,
+            lease=timedelta(minutes=5),
+            policy=make_refresher().policy,
+        )
+        await session.rollback()
+    by_org = {
+        org: sum(p.organization_id == org for p in taken)
+        for org in (large.organization_id, small.organization_id)
+    }
+    assert by_org == {large.organization_id: 10, small.organization_id: 10}

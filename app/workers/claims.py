@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     union_all,
     update,
 )
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import schedule
 from app.domain.enums import Platform, PostStatus
 from app.domain.policy import Policy
-from app.models import Campaign, CpmTier, Creator, Post, RefreshRun
+from app.models import Campaign, CpmTier, Creator, Organization, Post, RefreshRun
 
 
 @dataclass(frozen=True)
@@ -85,35 +86,57 @@ def _due(
     branch: Branch,
     exclude: Select[tuple[uuid.UUID]] | None = None,
 ) -> Select[uuid.UUID, bool]:
-    """One index-driven branch of the claim. One ORDER BY over a priority expression would
-    sort every due post on every claim; branches each read only what they take (the active
-    and settled ones through their partial indexes, posts_active_due_idx and
-    posts_settled_due_idx)."""
-    stmt = select(Post.id, Post.refresh_run_id.is_(None).label("runless")).where(
+    """One branch of the claim, fair across organizations: each organization offers its most
+    overdue posts of the branch (an index range per organization:
+    posts_active_due_idx / posts_settled_due_idx lead with organization_id), and the claim
+    takes them in turns, every organization's first before anyone's second, so an
+    organization with 100,000 due posts cannot hold back another's ten. One ORDER BY over
+    all due posts would read and sort every one of them on every claim."""
+    conditions = [
         Post.platform == platform,
         schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
         schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
-    )
+    ]
+    offered = select(Post.id, Post.next_refresh_at, Post.refresh_run_id.is_(None).label("runless"))
     if branch is Branch.URGENT:
         shortest = select(func.min(Campaign.finalize_after_days)).correlate(None).scalar_subquery()
         deadline = policy.deadline_sql(
             Post.aged_from, Campaign.finalize_after_days, Post.decide_after
         )
-        stmt = stmt.join(Campaign, Campaign.id == Post.campaign_id).where(
+        offered = offered.join(Campaign, Campaign.id == Post.campaign_id)
+        conditions += [
             schedule.is_urgent_sql(Post.status, deadline, now, policy.cadence),
             # Implied by the line above (no campaign decides sooner than the shortest
-            # finalize-after days); it lets the tracking posts' age index bound the scan.
+            # finalize-after days); it bounds the scan by age.
             Post.aged_from <= policy.urgent_aged_from_bound_sql(now, shortest),
-        )
+        ]
     elif branch is Branch.ACTIVE:
-        stmt = stmt.where(schedule.is_active_sql(Post.status))
+        conditions.append(schedule.is_active_sql(Post.status))
     else:
-        stmt = stmt.where(schedule.is_settled_sql(Post.status))
+        conditions.append(schedule.is_settled_sql(Post.status))
     if exclude is not None:
-        stmt = stmt.where(Post.id.not_in(exclude))
-    return (
-        stmt.order_by(Post.next_refresh_at).limit(limit).with_for_update(of=Post, skip_locked=True)
+        conditions.append(Post.id.not_in(exclude))
+    orgs = select(Organization.id.label("org")).subquery(f"{branch}_orgs")
+    per_org = (
+        offered.where(*conditions, Post.organization_id == orgs.c.org)
+        .order_by(Post.next_refresh_at)
+        .limit(limit)
+        .lateral(f"{branch}_offered")
     )
+    turn = func.row_number().over(partition_by=orgs.c.org, order_by=per_org.c.next_refresh_at)
+    offers = (
+        select(per_org.c.id, per_org.c.next_refresh_at, turn.label("turn"))
+        .select_from(orgs)
+        .join(per_org, true())
+        .subquery(f"{branch}_turns")
+    )
+    chosen = select(offers.c.id).order_by(offers.c.turn, offers.c.next_refresh_at).limit(limit)
+    # Lock what was chosen, skipping rows another worker holds; the conditions again, since
+    # the choice was read without locks.
+    locked = select(Post.id, Post.refresh_run_id.is_(None).label("runless"))
+    if branch is Branch.URGENT:
+        locked = locked.join(Campaign, Campaign.id == Post.campaign_id)
+    return locked.where(Post.id.in_(chosen), *conditions).with_for_update(of=Post, skip_locked=True)
 
 
 async def claim(

@@ -1,5 +1,6 @@
 """capacity: the claim's active and settled branches each read their own partial index of
-due posts (platform, next_refresh_at), so a claim under overload reads only what it takes
+due posts, per organization (organization_id, platform, next_refresh_at), so a claim under
+overload reads only what it takes, in turns across organizations
 
 Revision ID: 0009
 Revises: 0008
@@ -21,7 +22,7 @@ def upgrade() -> None:
     op.create_index(
         "posts_active_due_idx",
         "posts",
-        ["platform", "next_refresh_at"],
+        ["organization_id", "platform", "next_refresh_at"],
         postgresql_where=sa.text(
             "status IN ('held', 'pending_cpm', 'tracking') AND next_refresh_at IS NOT NULL"
         ),
@@ -29,7 +30,7 @@ def upgrade() -> None:
     op.create_index(
         "posts_settled_due_idx",
         "posts",
-        ["platform", "next_refresh_at"],
+        ["organization_id", "platform", "next_refresh_at"],
         postgresql_where=sa.text("status IN ('finalized', 'paid') AND next_refresh_at IS NOT NULL"),
     )
 
