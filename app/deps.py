@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from app.domain.enums import Role
 from app.errors import ApiError
 from app.http.context import current as current_context
 from app.http.ratelimit import RateLimiter
+from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
 from app.settings import Settings
 
@@ -44,13 +44,13 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _http(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.http
-    return client
+def _shortlinks(request: Request) -> Resolver:
+    resolver: Resolver = request.app.state.shortlinks
+    return resolver
 
 
 AppSettings = Annotated[Settings, Depends(_settings)]
-Http = Annotated[httpx.AsyncClient, Depends(_http)]
+ShortLinks = Annotated[Resolver, Depends(_shortlinks)]
 
 
 async def _authenticate(request: Request, key: str) -> Principal | None:

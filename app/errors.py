@@ -15,7 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.db import describe_database_error, refuses_the_data
-from app.domain.errors import Conflict, DomainError, InvalidCursor, InvalidInput, NotFound
+from app.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidCursor,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 from app.http.context import current_request_id
 
 log = logging.getLogger(__name__)
@@ -145,6 +152,10 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
         if exc.field is not None:
             errors = [FieldError(pointer=f"/body/{exc.field}", message=exc.detail, type=exc.code)]
         return problem_response(422, exc.code, exc.detail, errors)
+    if isinstance(exc, Unavailable):
+        response = problem_response(502, exc.code, exc.detail)
+        response.headers["Retry-After"] = "5"
+        return response
     if isinstance(exc, InvalidCursor):
         errors = [FieldError(pointer="/query/cursor", message=exc.detail, type=exc.code)]
         return problem_response(422, exc.code, exc.detail, errors)
@@ -253,6 +264,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found in this organization.",
         409: "The request conflicts with the resource's state; `code` names the rule.",
         422: "The input is not valid; `errors` points at each offending field.",
+        502: "A platform this request needed did not answer (e.g. a short link); retry later.",
         429: "Over the key's rate limit; retry after `Retry-After` seconds.",
         503: "PostgreSQL or Redis is unavailable; retry after `Retry-After` seconds.",
     }.items()

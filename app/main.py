@@ -24,6 +24,7 @@ from app.http.ratelimit import RateLimiter
 from app.http.request_id import RequestIdMiddleware
 from app.logs import configure as configure_logging
 from app.metrics import MetricsMiddleware
+from app.platforms.shortlinks import Resolver
 from app.routers import (
     analytics,
     campaigns,
@@ -36,7 +37,7 @@ from app.routers import (
     refresh_runs,
     webhook_endpoints,
 )
-from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.settings import PROJECT_ROOT, ProviderMode, Settings, get_settings
 
 DESCRIPTION = """
 Tracks TikTok and Instagram video performance for creator campaigns and turns views into
@@ -79,7 +80,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine or create_engine(settings)
-        own_http = http or httpx.AsyncClient(timeout=settings.shortlink_timeout_seconds)
+        # Outbound requests the API makes itself (short links); no proxy from the environment.
+        own_http = http or httpx.AsyncClient(
+            timeout=settings.shortlink_budget_seconds, trust_env=False
+        )
         # One lazy client: connects on first use, so the API starts even while Redis is down.
         redis = ArqRedis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         app.state.settings = settings
@@ -92,6 +96,14 @@ def create_app(
             own_engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         app.state.http = own_http
+        app.state.shortlinks = Resolver(
+            own_http,
+            budget_seconds=settings.shortlink_budget_seconds,
+            max_hops=settings.shortlink_max_hops,
+            concurrency=settings.shortlink_concurrency,
+            # In sandbox mode the sandbox answers for the platforms' short-link hosts.
+            via=settings.sandbox_url if settings.provider_mode is ProviderMode.SANDBOX else None,
+        )
         app.state.redis = app.state.arq = redis
         app.state.ratelimiter = RateLimiter(
             redis, settings.api_rate_limit_per_second, settings.api_rate_burst

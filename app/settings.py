@@ -62,8 +62,10 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(60.0, ge=0)
 
     # Short links (vm.tiktok.com/X, instagram.com/share/...) are resolved by following redirects.
-    shortlink_timeout_seconds: float = 5.0
-    shortlink_max_hops: int = 5
+    # One time budget for all hops, and how many are followed at once per API process.
+    shortlink_budget_seconds: float = Field(5.0, gt=0)
+    shortlink_max_hops: int = Field(5, ge=1)
+    shortlink_concurrency: int = Field(8, ge=1)
 
     # Lifecycle thresholds (campaigns may override min views and finalize-after days).
     min_views: int = Field(1000, ge=0)

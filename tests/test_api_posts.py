@@ -167,7 +167,7 @@ async def test_short_links_are_followed_on_the_platform_only(client: httpx.Async
             f"/v1/campaigns/{cid}/posts",
             json={"url": f"https://vm.tiktok.com/{code}/", "creator_id": author["id"]},
         )
-        assert (refused.status_code, refused.json()["code"]) == (422, "short_link_unresolved"), code
+        assert (refused.status_code, refused.json()["code"]) == (422, "short_link_invalid"), code
 
 
 async def _many_posts(

@@ -39,6 +39,11 @@ class InvalidInput(DomainError):
         self.field = field
 
 
+class Unavailable(DomainError):
+    """Something this request depends on outside the service failed; the same request may
+    succeed later."""
+
+
 class InvalidCursor(DomainError):
     def __init__(self) -> None:
         super().__init__("invalid_cursor", "The cursor is not one this API returned.")

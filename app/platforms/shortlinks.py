@@ -1,38 +1,90 @@
 """Short links (vm.tiktok.com/X, tiktok.com/t/X, instagram.com/share/...) name no video until
 their redirects are followed. We follow them ourselves, hop by hop, and only while every hop
-stays on the platform's own hosts: a user-supplied URL must never make this service fetch
-anything else (SSRF)."""
+stays on the platform's own hosts and default ports: a user-supplied URL must never make this
+service fetch anything else (SSRF).
+
+Resolving is I/O on someone else's server, so it happens before the request takes a
+database connection, within one time budget for all hops, and at most `concurrency` at a
+time per process: a host that hangs costs waiting requests, never the database's pool."""
+
+import asyncio
+from urllib.parse import urlsplit
 
 import httpx
 
 from app.platforms.urls import PostRef, ShortLink, UrlError, parse_video_url, platform_of_host
 
 
-class ShortLinkError(Exception):
-    pass
+class ShortLinkInvalid(Exception):
+    """The link does not lead to a video on its platform: the caller's input is wrong."""
 
 
-async def resolve(
-    http: httpx.AsyncClient, link: ShortLink, *, max_hops: int, hop_timeout: float
-) -> PostRef:
-    url = link.url
-    for _ in range(max_hops):
+class ShortLinkUnavailable(Exception):
+    """The platform did not answer in time, or answered with an error: try again later."""
+
+
+class Resolver:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        budget_seconds: float,
+        max_hops: int,
+        concurrency: int,
+        via: str | None = None,
+    ) -> None:
+        """`via`: send every hop to this base URL instead, with the link's host in the Host
+        header (sandbox mode: the sandbox answers for the platforms' short-link hosts)."""
+        self._http = http
+        self._budget = budget_seconds
+        self._max_hops = max_hops
+        self._slots = asyncio.Semaphore(concurrency)
+        self._via = via.rstrip("/") if via else None
+
+    async def resolve(self, link: ShortLink) -> PostRef:
         try:
-            response = await http.get(url, follow_redirects=False, timeout=hop_timeout)
+            async with asyncio.timeout(self._budget):
+                async with self._slots:
+                    return await self._follow(link)
+        except TimeoutError:
+            raise ShortLinkUnavailable from None
+
+    async def _follow(self, link: ShortLink) -> PostRef:
+        url = httpx.URL(link.url)
+        for _ in range(self._max_hops):
+            _check_hop(url, link)
+            try:
+                response = await self._get(url)
+            except (httpx.HTTPError, httpx.InvalidURL):
+                raise ShortLinkUnavailable from None
+            if response.status_code >= 500 or response.status_code == 429:
+                raise ShortLinkUnavailable
             location = response.headers.get("location")
             if not response.is_redirect or not location:
-                raise ShortLinkError("the short link does not redirect to a video")
-            target = response.url.join(location)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise ShortLinkError(f"could not follow the short link: {exc!r}") from None
-        off_platform = platform_of_host(target.host) != link.platform
-        if target.scheme not in ("http", "https") or target.port is not None or off_platform:
-            raise ShortLinkError(f"the short link leads off {link.platform} ({target.host})")
-        try:
-            ref = parse_video_url(str(target))
-        except UrlError:
-            ref = None  # an intermediate page on the platform: keep following
-        if isinstance(ref, PostRef):
-            return ref
-        url = str(target)
-    raise ShortLinkError(f"the short link took more than {max_hops} redirects")
+                raise ShortLinkInvalid
+            try:
+                url = url.join(location)
+            except httpx.InvalidURL:
+                raise ShortLinkInvalid from None
+            _check_hop(url, link)
+            try:
+                ref = parse_video_url(str(url))
+            except UrlError:
+                ref = None  # an intermediate page on the platform: keep following
+            if isinstance(ref, PostRef):
+                return ref
+        raise ShortLinkInvalid
+
+    async def _get(self, url: httpx.URL) -> httpx.Response:
+        if self._via is None:
+            return await self._http.get(url, follow_redirects=False)
+        routed = f"{self._via}{url.raw_path.decode('ascii')}"
+        return await self._http.get(routed, headers={"Host": url.host}, follow_redirects=False)
+
+
+def _check_hop(url: httpx.URL, link: ShortLink) -> None:
+    """Every hop, the first included: http(s), the platform's own hosts, default ports."""
+    if url.scheme not in ("http", "https") or platform_of_host(url.host) != link.platform:
+        raise ShortLinkInvalid
+    if urlsplit(str(url)).port is not None:
+        raise ShortLinkInvalid

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.deps import Admin, AppSettings, Editor, Http, Session, Viewer
+from app.deps import Admin, AppSettings, Editor, Session, ShortLinks, Viewer
 from app.domain.errors import found
 from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
@@ -41,13 +41,14 @@ async def posts_create(
     body: PostCreate,
     session: Session,
     who: Editor,
-    http: Http,
-    settings: AppSettings,
+    shortlinks: ShortLinks,
 ) -> PostOut:
     """Add a video by URL (short links are followed on the platform's own hosts) or by
     platform and post id. The creator must already be a member of the campaign."""
+    # First, before this request touches the database: a short link may take seconds.
+    ref = await post_service.reference(body, shortlinks)
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    post = await post_service.create(session, http, settings, who, campaign, body)
+    post = await post_service.create(session, who, campaign, body, ref)
     return await _one(session, post)
 
 

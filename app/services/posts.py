@@ -6,13 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.domain import lifecycle
 from app.domain.enums import CampaignStatus, PostStatus
-from app.domain.errors import Conflict, InvalidInput, found
+from app.domain.errors import Conflict, InvalidInput, Unavailable, found
 from app.domain.holds import same_handle
 from app.models import Campaign, Creator, Post
 from app.platforms import shortlinks
@@ -29,10 +28,11 @@ from app.repositories.transitions import Transition
 from app.schemas.posts import PostCreate
 from app.services import transitions
 from app.services.campaigns import tier_for
-from app.settings import Settings
 
 
-async def _reference(body: PostCreate, http: httpx.AsyncClient, settings: Settings) -> PostRef:
+async def reference(body: PostCreate, resolver: shortlinks.Resolver) -> PostRef:
+    """The video the request names. Call it before taking a database connection: a short
+    link is followed on the platform's hosts, which may take seconds."""
     if body.url is None:
         # PostCreate's validator guarantees both are set when url is not.
         assert body.platform is not None
@@ -47,14 +47,20 @@ async def _reference(body: PostCreate, http: httpx.AsyncClient, settings: Settin
         raise InvalidInput("invalid_url", str(exc), "url") from None
     if isinstance(ref, ShortLink):
         try:
-            return await shortlinks.resolve(
-                http,
-                ref,
-                max_hops=settings.shortlink_max_hops,
-                hop_timeout=settings.shortlink_timeout_seconds,
-            )
-        except shortlinks.ShortLinkError as exc:
-            raise InvalidInput("short_link_unresolved", str(exc), "url") from None
+            return await resolver.resolve(ref)
+        except shortlinks.ShortLinkInvalid:
+            raise InvalidInput(
+                "short_link_invalid",
+                f"The short link does not lead to a {ref.platform} video on {ref.platform}'s "
+                "own hosts.",
+                "url",
+            ) from None
+        except shortlinks.ShortLinkUnavailable:
+            raise Unavailable(
+                "short_link_unavailable",
+                f"{ref.platform} did not resolve the short link in time; try again shortly, or "
+                "send the video's full URL.",
+            ) from None
     return ref
 
 
@@ -95,15 +101,14 @@ async def _creator(
 
 async def create(
     session: AsyncSession,
-    http: httpx.AsyncClient,
-    settings: Settings,
     principal: Principal,
     campaign: Campaign,
     body: PostCreate,
+    ref: PostRef,
 ) -> Post:
+    """Add the video `ref` (from `reference()`) to the campaign."""
     if campaign.status == CampaignStatus.ENDED:
         raise Conflict("campaign_ended", "The campaign has ended; it takes no new posts.")
-    ref = await _reference(body, http, settings)
     org = principal.organization_id
     creator = await _creator(session, org, body, ref)
     member = await creators.get_member(session, campaign.id, creator.id)
