@@ -1,12 +1,16 @@
 """Campaigns, CPM tiers, creators and members through the API."""
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.enums import Role
 from app.models import Post
 from tests import factories as f
+from tests.conftest import Org
 
 
 async def test_a_campaign_is_created_with_sane_defaults_and_read_back(
@@ -98,8 +102,35 @@ async def test_a_campaign_with_payouts_keeps_its_currency_and_cannot_be_deleted(
     currency = await client.patch(f"/v1/campaigns/{cid}", json={"currency": "GBP"})
     assert (currency.status_code, currency.json()["code"]) == (409, "currency_locked")
     deleted = await client.delete(f"/v1/campaigns/{cid}")
-    assert (deleted.status_code, deleted.json()["code"]) == (409, "campaign_has_payouts")
+    assert (deleted.status_code, deleted.json()["code"]) == (409, "campaign_has_decided_posts")
     assert (await client.get(f"/v1/campaigns/{cid}")).status_code == 200
+
+
+@pytest.mark.parametrize("status", ["pending_cpm", "held", "rejected"])
+async def test_a_campaign_with_any_decided_post_is_kept_and_only_admins_delete(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    make_key: Callable[[Org, Role], Awaitable[str]],
+    client_for: Callable[[str | None], httpx.AsyncClient],
+    org: Org,
+    status: str,
+) -> None:
+    """pending_cpm posts have locked views and every post has its events: deleting them
+    would lose a decision. Editors may not delete campaigns at all."""
+    s = await f.setup_campaign(client)
+    cid = s["campaign"]["id"]
+    tracking = await f.post(client, cid, url="https://www.tiktok.com/@scout2015/video/1")
+    decided = await f.post(client, cid, url="https://www.tiktok.com/@scout2015/video/2")
+    await session.execute(
+        update(Post).where(Post.id == decided["id"]).values(status=status, locked_views=1500)
+    )
+    await session.commit()
+    editor = client_for(await make_key(org, Role.EDITOR))
+    forbidden = await editor.delete(f"/v1/campaigns/{cid}")
+    assert forbidden.status_code == 403
+    kept = await client.delete(f"/v1/campaigns/{cid}")
+    assert (kept.status_code, kept.json()["code"]) == (409, "campaign_has_decided_posts")
+    assert (await client.get(f"/v1/posts/{tracking['id']}")).status_code == 200
 
 
 async def test_deleting_a_campaign_removes_it_with_its_posts(client: httpx.AsyncClient) -> None:

@@ -46,6 +46,17 @@ async def has_locked_posts(session: AsyncSession, campaign_id: uuid.UUID) -> boo
     return bool(await session.scalar(stmt))
 
 
+async def lock_posts_and_count_decided(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    """Lock the campaign's posts (id order) and count those no longer tracking."""
+    statuses = await session.scalars(
+        select(Post.status)
+        .where(Post.campaign_id == campaign_id)
+        .order_by(Post.id)
+        .with_for_update()
+    )
+    return sum(status is not PostStatus.TRACKING for status in statuses)
+
+
 async def update(session: AsyncSession, campaign: Campaign, changes: dict[str, Any]) -> Campaign:
     return await save_changes(session, campaign, changes)
 

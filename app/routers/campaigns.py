@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.deps import AppSettings, Editor, Session, Viewer
+from app.deps import Admin, AppSettings, Editor, Session, Viewer
 from app.domain.enums import CampaignStatus
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
@@ -68,8 +68,9 @@ async def campaigns_update(
 
 
 @router.delete("/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def campaigns_delete(campaign_id: uuid.UUID, session: Session, who: Editor) -> Response:
-    """Deletes the campaign with its tiers, members and unfinalized posts. A campaign with
-    finalized or paid posts is kept (409): end it instead."""
+async def campaigns_delete(campaign_id: uuid.UUID, session: Session, who: Admin) -> Response:
+    """Admins only. Deletes the campaign with its tiers, members and posts, while every post
+    is still tracking; a campaign with a decided post is kept (409
+    `campaign_has_decided_posts`): end it instead."""
     await campaign_service.delete(session, who.organization_id, campaign_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

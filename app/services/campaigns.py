@@ -57,11 +57,20 @@ async def update(
 
 
 async def delete(session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID) -> None:
+    """Only a campaign whose posts are all still tracking: a decided post (its locked
+    views, its events) is a record the organization keeps; end the campaign instead.
+
+    Locks in one order, the campaign, then its posts in id order, then (by the cascade) its
+    tiers: a tier assignment locks a post before its tier, and the sweep's UPDATEs lock
+    posts, so none of them can wait on this in a cycle."""
     campaign = found(await campaigns.get(session, org, campaign_id, for_update=True), "campaign")
-    if await campaigns.has_locked_posts(session, campaign.id):
+    decided = await campaigns.lock_posts_and_count_decided(session, campaign.id)
+    if decided:
         raise Conflict(
-            "campaign_has_payouts",
-            "The campaign has finalized or paid posts; set its status to ended instead.",
+            "campaign_has_decided_posts",
+            f"{decided} of the campaign's posts are decided (held, pending CPM, finalized, paid "
+            "or rejected); a campaign is deleted only while every post is still tracking. Set "
+            "its status to ended instead.",
         )
     await campaigns.delete(session, campaign)
 
