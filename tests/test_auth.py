@@ -102,7 +102,7 @@ async def test_keys_are_shown_once_listed_by_prefix_and_revocable(
         await client.post("/v1/api-keys", json={"name": "ci", "role": "viewer"}), 201
     )
     assert created["key"].startswith(created["prefix"])
-    listed = await f.ok(await client.get("/v1/api-keys"))
+    listed = (await f.ok(await client.get("/v1/api-keys")))["data"]
     assert {k["id"] for k in listed} == {me["key_id"], created["id"]}
     assert all("key" not in k for k in listed)
     async with client_for(created["key"]) as viewer:

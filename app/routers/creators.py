@@ -7,8 +7,8 @@ from app.domain.enums import Platform
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
-from app.schemas.common import Cursor, Limit, Page
-from app.schemas.creators import CreatorCreate, CreatorOut, CreatorUpdate
+from app.schemas.common import Cursor, Limit
+from app.schemas.creators import CreatorCreate, CreatorOut, CreatorPage, CreatorUpdate
 
 router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=PROBLEM_RESPONSES)
 
@@ -27,11 +27,11 @@ async def creators_list(
     handle: str | None = Query(None, max_length=100, description="Exact handle, any case."),
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[CreatorOut]:
+) -> CreatorPage:
     rows, next_cursor = await creators.list_page(
         session, who.organization_id, platform, handle, cursor, limit
     )
-    return Page(data=[CreatorOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return CreatorPage(data=[CreatorOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{creator_id}")

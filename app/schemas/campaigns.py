@@ -15,6 +15,7 @@ from app.schemas.common import (
     MoneyOut,
     Name,
     Output,
+    Page,
     Patch,
 )
 
@@ -90,3 +91,11 @@ class TierOut(Output):
     cpm: CpmOut
     cap: Annotated[MoneyOut, Field(description="Most one video can earn.")] | None
     created_at: datetime
+
+
+class CampaignPage(Page[CampaignOut]):
+    pass
+
+
+class TierPage(Page[TierOut]):
+    pass

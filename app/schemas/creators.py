@@ -6,7 +6,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from app.domain.enums import Platform
 from app.platforms.urls import HANDLE
-from app.schemas.common import NOT_SENT, Input, Name, Output, Patch
+from app.schemas.common import NOT_SENT, Input, Name, Output, Page, Patch
 
 
 def _handle(value: object) -> object:
@@ -62,3 +62,11 @@ class MemberOut(Output):
     cpm_tier_id: uuid.UUID | None
     created_at: datetime
     creator: CreatorOut
+
+
+class CreatorPage(Page[CreatorOut]):
+    pass
+
+
+class MemberPage(Page[MemberOut]):
+    pass
