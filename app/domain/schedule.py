@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_
 
 from app.domain.enums import PostStatus
 
@@ -111,3 +111,24 @@ def is_urgent_sql(
     cadence: Cadence,
 ) -> ColumnElement[bool]:
     return and_(status == PostStatus.TRACKING, deadline <= now + cadence.active)
+
+
+def fetched_recently(
+    last_attempt_at: datetime | None, now: datetime, min_interval: timedelta
+) -> bool:
+    """A post fetched (successfully or not) within `min_interval` is not fetched again for a
+    refresh run: a run cannot make a provider answer for one video more often than that.
+    A zero interval turns the limit off."""
+    return (
+        min_interval > timedelta(0)
+        and last_attempt_at is not None
+        and last_attempt_at > now - min_interval
+    )
+
+
+def fetched_recently_sql(
+    last_attempt_at: SQLColumnExpression[Any], now: datetime, min_interval: timedelta
+) -> ColumnElement[bool]:
+    if min_interval <= timedelta(0):
+        return false()
+    return and_(last_attempt_at.is_not(None), last_attempt_at > now - min_interval)

@@ -4,7 +4,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +14,8 @@ from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.models import RefreshRun
 from app.repositories import campaigns, runs
-from app.schemas.common import Cursor, Limit, Page
-from app.schemas.runs import OutcomeCounts, RunCreate, RunOut
+from app.schemas.common import Cursor, Limit
+from app.schemas.runs import RunCreate, RunKind, RunOut, RunPage, RunScope, RunSources, RunStatus
 
 router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"], responses=PROBLEM_RESPONSES)
 log = logging.getLogger(__name__)
@@ -33,26 +32,33 @@ async def _kick(request: Request, platforms: list[Platform]) -> None:
 
 
 async def _present(session: AsyncSession, rows: Sequence[RefreshRun]) -> list[RunOut]:
-    by_run: dict[uuid.UUID, dict[str, OutcomeCounts]] = {r.id: {} for r in rows}
+    by_run: dict[uuid.UUID, RunSources] = {r.id: RunSources() for r in rows}
     for c in await runs.counts(session, [r.id for r in rows]):
-        slot = by_run[c.run_id].setdefault(c.source, OutcomeCounts())
-        setattr(slot, c.outcome, c.count)
+        slot = getattr(by_run[c.run_id], c.source, None)
+        if slot is not None:
+            setattr(slot, c.outcome, c.count)
     out = []
     for run in rows:
         sources = by_run[run.id]
         total = {
-            o: sum(getattr(s, o) for s in sources.values())
+            o: sum(getattr(getattr(sources, s), o) for s in RunSources.model_fields)
             for o in ("refreshed", "failed", "skipped")
         }
-        state = "finished" if run.finished_at else "running" if run.started_at else "queued"
+        state = (
+            RunStatus.FINISHED
+            if run.finished_at
+            else RunStatus.RUNNING
+            if run.started_at
+            else RunStatus.QUEUED
+        )
         out.append(
             RunOut(
                 id=run.id,
-                kind=run.kind,
+                kind=RunKind(run.kind),
                 status=state,
-                scope=run.scope,
-                force=run.force,
+                scope=RunScope(**run.scope, post_ids_count=run.post_ids_count),
                 queued=run.queued,
+                skipped_recent=run.skipped_recent,
                 by_source=sources,
                 created_at=run.created_at,
                 started_at=run.started_at,
@@ -65,24 +71,30 @@ async def _present(session: AsyncSession, rows: Sequence[RefreshRun]) -> list[Ru
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def refresh_runs_create(
-    body: RunCreate,
     request: Request,
     background: BackgroundTasks,
     session: Session,
     who: Editor,
     settings: AppSettings,
+    body: RunCreate | None = None,
 ) -> RunOut:
-    """Queue a refresh of the posts in scope (all of the organization's by default). Only due
-    posts unless `force`. Answers at once; follow the run with `GET /v1/refresh-runs/{id}`."""
+    """Refresh the organization's trackable posts now, whether due or not: all of them with
+    no body, or those the body narrows to. Posts fetched within
+    FORCED_REFRESH_MIN_INTERVAL_MINUTES are not fetched again (counted as `skipped_recent`);
+    rejected posts and posts past the refresh window never are. At most
+    MAX_OPEN_REFRESH_RUNS unfinished runs per organization (409 `too_many_runs`). Answers at
+    once; follow the run with `GET /v1/refresh-runs/{id}`."""
+    body = body or RunCreate()
     if body.campaign_id is not None:
         found(await campaigns.get(session, who.organization_id, body.campaign_id), "campaign")
     run, platforms = await runs.create(
         session,
         who.organization_id,
         runs.RunScope(body.campaign_id, body.platform, body.post_ids),
-        force=body.force,
         now=datetime.now(UTC),
         window=timedelta(days=settings.refresh_window_days),
+        min_interval=timedelta(minutes=settings.forced_refresh_min_interval_minutes),
+        max_open=settings.max_open_refresh_runs,
     )
     # Background tasks run after the response, so after the commit: the worker finds the run.
     background.add_task(_kick, request, platforms)
@@ -93,13 +105,14 @@ async def refresh_runs_create(
 async def refresh_runs_list(
     session: Session,
     who: Viewer,
-    kind: Literal["on_demand", "scheduled"] | None = None,
+    kind: RunKind | None = None,
     cursor: Cursor = None,
     limit: Limit = 20,
-) -> Page[RunOut]:
-    """Newest first. Scheduled sweeps record one run per platform per hour."""
+) -> RunPage:
+    """Newest first. Scheduled sweeps record one run per platform per hour. Finished runs
+    are deleted after REFRESH_RUN_RETENTION_DAYS."""
     rows, next_cursor = await runs.list_page(session, who.organization_id, kind, cursor, limit)
-    return Page(data=await _present(session, rows), next_cursor=next_cursor)
+    return RunPage(data=await _present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/{run_id}")
