@@ -75,6 +75,18 @@ def min_views_sql(
     return func.coalesce(campaign_min_views, default_min_views)
 
 
+def meets_min_views(views: int, min_views: int) -> bool:
+    """Whether a post's views qualify it for payment (the minimum itself qualifies)."""
+    return views >= min_views
+
+
+def meets_min_views_sql(
+    views: SQLColumnExpression[Any], min_views: SQLColumnExpression[Any]
+) -> ColumnElement[bool]:
+    """`meets_min_views()` in SQL; `min_views` is `min_views_sql(...)`."""
+    return views >= min_views
+
+
 def deadline(aged_from: datetime, rules: Rules, decide_after: datetime | None = None) -> datetime:
     """When a tracking post is decided: `finalize_after` past its age anchor, or later if an
     admin restored it since (its decision then waits for stats fetched after the restore)."""
@@ -111,7 +123,7 @@ def earnings_sql(
 
 def decide(views: int, tier: Tier | None, rules: Rules) -> Decision:
     """The deadline decision for a `tracking` post, on stats fresh enough to decide on."""
-    if views < rules.min_views:
+    if not meets_min_views(views, rules.min_views):
         return Decision(
             PostStatus.REJECTED,
             rejection_code="below_min_views",
