@@ -69,7 +69,11 @@ async def fetch_page(
     limit: int,
     *,
     parse_id: Callable[[Any], Any] = _uuid,
+    resumable: bool = False,
 ) -> tuple[Sequence[Any], str | None]:
+    """A page and the cursor of the next one: None on the last page, unless `resumable`
+    (a feed), where the last page has a cursor too, to poll again with later (the one it
+    was called with, if the page is empty)."""
     keys = [id_column] if sort.column is None else [sort.column, id_column]
     stmt = stmt.order_by(*(k.desc() if sort.descending else k.asc() for k in keys))
     bound_to = statement_digest(stmt)
@@ -87,8 +91,10 @@ async def fetch_page(
     # One thing selected (an entity): its objects. Several columns: plain rows, which skip
     # the ORM's identity map and attribute instrumentation (the hot lists use these).
     rows = result.all() if len(stmt.column_descriptions) > 1 else result.scalars().all()
-    if len(rows) <= limit:
+    if len(rows) <= limit and not resumable:
         return rows, None
+    if not rows:
+        return rows, cursor
     rows = rows[:limit]
     last = rows[-1]
     values = [getattr(last, k.key) for k in keys]

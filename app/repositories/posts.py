@@ -83,7 +83,8 @@ async def list_page(
     if query.sort is PostSort.UPDATED_AT:
         stmt = stmt.where(Post.updated_at < feed_horizon(feed_settle))
     sort = SORTS[query.sort.key](query.sort.descending)
-    return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit)
+    feed = query.sort is PostSort.UPDATED_AT
+    return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit, resumable=feed)
 
 
 async def last_rejected_from(session: AsyncSession, post_id: uuid.UUID) -> PostStatus | None:

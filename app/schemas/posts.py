@@ -145,9 +145,10 @@ class PostListQuery(BaseModel):
     published_to: Moment | None = Field(None, description="Exclusive.")
     updated_since: Moment | None = Field(
         None,
-        description="Posts changed at or after this time. With `sort=updated_at` this is the "
-        "change feed: oldest change first, no change missed or repeated across pages (see the "
-        'README\'s "Change feed").',
+        description="Posts changed at or after this time. With `sort=updated_at` the list is "
+        "the change feed: oldest change first, no change missed or repeated across pages, and "
+        "the last page has a `next_cursor` too: keep it and poll with it (and the same "
+        'parameters) later. See the README\'s "Change feed".',
     )
     sort: PostSort = Field(
         PostSort.CREATED_AT_DESC,
