@@ -18,7 +18,7 @@ from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
-from app.http.contract import refuse_unknown_parameters, tidy
+from app.http.contract import check_request, tidy
 from app.http.location import LocationMiddleware
 from app.http.openapi import document_edge
 from app.http.ratelimit import RateLimiter
@@ -120,7 +120,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
-        dependencies=[Depends(refuse_unknown_parameters)],
+        dependencies=[Depends(check_request)],
         openapi_tags=[
             {"name": "campaigns", "description": "Campaigns and their rules."},
             {"name": "cpm-tiers", "description": "What a campaign pays per 1,000 views."},
@@ -135,7 +135,7 @@ def create_app(
         ],
     )
     app.openapi = lambda: tidy(  # type: ignore[method-assign]
-        document_edge(_problem_media_types(FastAPI.openapi(app)))
+        document_edge(_problem_media_types(FastAPI.openapi(app))), settings
     )
     install_error_handlers(app)
     for module in (

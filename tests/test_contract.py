@@ -406,3 +406,28 @@ async def test_projected_earnings_count_only_posts_at_the_minimum_and_baselines_
     ]
     assert report["totals"]["views"] == report["daily_views"][-1]["total_views"]
     assert isinstance(date.fromisoformat(report["daily_views"][0]["day"]), date)
+
+
+async def test_an_optional_body_is_an_object_or_absent_never_null(
+    client: httpx.AsyncClient,
+) -> None:
+    absent = await client.post("/v1/refresh-runs")
+    assert absent.status_code == 202
+    null = await client.post(
+        "/v1/refresh-runs", content=b"null", headers={"Content-Type": "application/json"}
+    )
+    assert (null.status_code, null.json()["errors"][0]["pointer"]) == (422, "/body")
+
+
+async def test_404_is_for_the_path_a_missing_body_reference_is_invalid_input(
+    client: httpx.AsyncClient,
+) -> None:
+    c = await f.campaign(client)
+    nobody = str(uuid.UUID(int=1))
+    member = await client.post(f"/v1/campaigns/{c['id']}/members", json={"creator_id": nobody})
+    assert (member.status_code, member.json()["code"]) == (422, "creator_not_found")
+    assert member.json()["errors"][0]["pointer"] == "/body/creator_id"
+    run = await client.post("/v1/refresh-runs", json={"campaign_id": nobody})
+    assert (run.status_code, run.json()["code"]) == (422, "campaign_not_found")
+    path = await client.post(f"/v1/campaigns/{nobody}/members", json={"creator_id": nobody})
+    assert (path.status_code, path.json()["code"]) == (404, "campaign_not_found")

@@ -100,7 +100,7 @@ async def test_an_on_demand_run_reports_progress_per_provider(
         missing = await client.post(
             "/v1/refresh-runs", json={"campaign_id": "00000000-0000-0000-0000-000000000000"}
         )
-        assert missing.status_code == 404
+        assert (missing.status_code, missing.json()["code"]) == (422, "campaign_not_found")
 
 
 async def test_scheduled_sweeps_appear_as_runs(

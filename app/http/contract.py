@@ -10,6 +10,8 @@ for generators:
 - an optional body or query parameter is `anyOf[X, null]` (openapi-python-client then sends
   its UNSET sentinel for an absent body; a query parameter is absent, never null): the null
   branch goes, `required: false` already says "may be left out";
+- creates declare OpenAPI links to what takes their ids;
+- bounds that are settings (finalize_after_days <= REFRESH_WINDOW_DAYS) get their value;
 - enums' members get their Python names (`x-enum-varnames`), not VALUE_1;
 - a request model's field with a default is not in `required`, but openapi-typescript (by
   default) types a property with a `default` as always present, so `{name}` would not
@@ -26,6 +28,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from app.errors import ApiError, FieldError
+from app.settings import Settings
 
 _declared: dict[int, frozenset[str]] = {}
 
@@ -44,11 +47,23 @@ def _query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-async def refuse_unknown_parameters(request: Request) -> None:
+async def check_request(request: Request) -> None:
     """An app-wide dependency: 422 `unknown_parameter` for any query parameter the operation
-    does not declare."""
+    does not declare, and 422 for a JSON `null` sent as an optional body (the schema says
+    the body is an object or absent; FastAPI would read null as absent)."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.query_params:
+    if not isinstance(route, APIRoute):
+        return
+    body_field = route.body_field
+    optional = body_field is not None and not body_field.field_info.is_required()
+    if optional and (await request.body()).strip() == b"null":
+        raise ApiError(
+            422,
+            "validation_failed",
+            "/body: send an object, or no body at all.",
+            [FieldError(pointer="/body", message="must be an object", type="model_type")],
+        )
+    if not request.query_params:
         return
     known = _declared.get(id(route))
     if known is None:
@@ -124,9 +139,95 @@ def _name_enum_members(schemas: dict[str, Any]) -> None:
             schema["x-enum-varnames"] = [m.name for m in cls]
 
 
-def tidy(spec: dict[str, Any]) -> dict[str, Any]:
+# OpenAPI links: what a create answers with, and the operations that take it. Clients and
+# the fuzzer's stateful phase follow them (create -> get -> update -> list).
+_ID = "$response.body#/id"
+_LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
+    "campaigns_create": {
+        "GetCampaign": ("campaigns_get", {"campaign_id": _ID}),
+        "UpdateCampaign": ("campaigns_update", {"campaign_id": _ID}),
+        "CreateTier": ("cpm_tiers_create", {"campaign_id": _ID}),
+        "ListTiers": ("cpm_tiers_list", {"campaign_id": _ID}),
+        "AddMember": ("members_create", {"campaign_id": _ID}),
+        "ListMembers": ("members_list", {"campaign_id": _ID}),
+        "AddPost": ("posts_create", {"campaign_id": _ID}),
+        "ListPosts": ("campaign_posts_list", {"campaign_id": _ID}),
+        "Analytics": ("campaigns_analytics", {"campaign_id": _ID}),
+    },
+    "cpm_tiers_create": {
+        "UpdateTier": (
+            "cpm_tiers_update",
+            {"campaign_id": "$response.body#/campaign_id", "tier_id": _ID},
+        ),
+        "ListTiers": ("cpm_tiers_list", {"campaign_id": "$response.body#/campaign_id"}),
+    },
+    "creators_create": {
+        "GetCreator": ("creators_get", {"creator_id": _ID}),
+        "UpdateCreator": ("creators_update", {"creator_id": _ID}),
+    },
+    "members_create": {
+        "UpdateMember": (
+            "members_update",
+            {
+                "campaign_id": "$response.body#/campaign_id",
+                "creator_id": "$response.body#/creator_id",
+            },
+        ),
+        "ListMembers": ("members_list", {"campaign_id": "$response.body#/campaign_id"}),
+    },
+    "posts_create": {
+        "GetPost": ("posts_get", {"post_id": _ID}),
+        "UpdatePost": ("posts_update", {"post_id": _ID}),
+        "PostEvents": ("posts_events", {"post_id": _ID}),
+        "PostStats": ("posts_stats", {"post_id": _ID}),
+        "RejectPost": ("posts_reject", {"post_id": _ID}),
+    },
+    "posts_reject": {"RestorePost": ("posts_restore", {"post_id": _ID})},
+    "webhook_endpoints_create": {
+        "GetEndpoint": ("webhook_endpoints_get", {"endpoint_id": _ID}),
+        "UpdateEndpoint": ("webhook_endpoints_update", {"endpoint_id": _ID}),
+        "ListDeliveries": ("webhook_deliveries_list", {"endpoint_id": _ID}),
+    },
+    "refresh_runs_create": {"GetRun": ("refresh_runs_get", {"run_id": _ID})},
+}
+
+
+def _links(spec: dict[str, Any]) -> None:
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            links = _LINKS.get(operation.get("operationId", ""))
+            if not links:
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if status.startswith("2"):
+                    response["links"] = {
+                        name: {"operationId": target, "parameters": parameters}
+                        for name, (target, parameters) in links.items()
+                    }
+
+
+# Bounds that are settings: (schema, field) -> the setting that is its maximum.
+_SETTINGS_MAXIMA = {
+    ("CampaignCreate", "finalize_after_days"): "refresh_window_days",
+    ("CampaignUpdate", "finalize_after_days"): "refresh_window_days",
+}
+
+
+def _settings_bounds(schemas: dict[str, Any], settings: Settings) -> None:
+    for (name, field), setting in _SETTINGS_MAXIMA.items():
+        prop = schemas.get(name, {}).get("properties", {}).get(field)
+        if prop is None:
+            continue
+        for branch in prop.get("anyOf", [prop]):
+            if branch.get("type") == "integer":
+                branch["maximum"] = getattr(settings, setting)
+
+
+def tidy(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Idempotent, like document_edge: FastAPI caches the document."""
     schemas: dict[str, Any] = spec.get("components", {}).get("schemas", {})
+    _settings_bounds(schemas, settings)
+    _links(spec)
     _name_enum_members(schemas)
     inputs: set[str] = set()
     outputs: set[str] = set()

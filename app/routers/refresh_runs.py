@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import AppSettings, Editor, Session, Viewer
 from app.domain.enums import Platform
-from app.domain.errors import found
+from app.domain.errors import InvalidInput, found
 from app.errors import PROBLEM_RESPONSES
 from app.models import RefreshRun
 from app.repositories import campaigns, runs
@@ -85,8 +85,11 @@ async def refresh_runs_create(
     MAX_OPEN_REFRESH_RUNS unfinished runs per organization (409 `too_many_runs`). Answers at
     once; follow the run with `GET /v1/refresh-runs/{id}`."""
     body = body or RunCreate()
-    if body.campaign_id is not None:
-        found(await campaigns.get(session, who.organization_id, body.campaign_id), "campaign")
+    if body.campaign_id is not None and not await campaigns.get(
+        session, who.organization_id, body.campaign_id
+    ):
+        # 404 is for the resource the path names; this one is named in the body.
+        raise InvalidInput("campaign_not_found", "No campaign with that id.", "campaign_id")
     run, platforms = await runs.create(
         session,
         who.organization_id,

@@ -169,6 +169,18 @@ Cursor = Annotated[
 ]
 
 
+def _whole_number(value: object) -> object:
+    # JSON Schema's integer includes 3.0; strict validation would refuse it. Only that: a
+    # string or a boolean still is not a number.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Put last in an integer field's Annotated (after its bounds): a JSON integer, 3 or 3.0.
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+
+
 class Input(BaseModel):
     """Request bodies: unknown fields are refused so typos don't pass silently. Numbers and
     booleans are strict (`false` is not 0, 1 is not `true`): what the schema says is what is

@@ -47,8 +47,11 @@ class PostCreateById(Input):
 
     platform: Platform
     platform_post_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)
-    ] = Field(description="TikTok numeric id, or Instagram shortcode (or numeric media id).")
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    ] = Field(
+        description="TikTok numeric id, or Instagram shortcode (or numeric media id).",
+        examples=["6718335390845095173"],
+    )
     creator_id: uuid.UUID | None = _CREATOR
     cpm_tier_id: uuid.UUID | None = _TIER
 

@@ -29,6 +29,7 @@ EventTypes = Annotated[
     Field(
         min_length=1,
         max_length=len(EventType),
+        json_schema_extra={"uniqueItems": True},
         description="The event types sent to this endpoint; null (or absent) for all.",
     ),
     AfterValidator(_distinct),
