@@ -431,3 +431,27 @@ async def test_404_is_for_the_path_a_missing_body_reference_is_invalid_input(
     assert (run.status_code, run.json()["code"]) == (422, "campaign_not_found")
     path = await client.post(f"/v1/campaigns/{nobody}/members", json={"creator_id": nobody})
     assert (path.status_code, path.json()["code"]) == (404, "campaign_not_found")
+
+
+async def test_the_worker_prunes_old_runs_in_batches(committed: SM, settings: Any) -> None:
+    from app.workers import worker
+
+    old = datetime.now(UTC) - timedelta(days=settings.refresh_run_retention_days + 1)
+    s = await seed(committed, [], datetime.now(UTC))
+    async with committed() as session:
+        session.add_all(
+            RefreshRun(
+                organization_id=s.organization_id,
+                kind="scheduled",
+                created_at=old,
+                started_at=old,
+                finished_at=old,
+            )
+            for _ in range(3)
+        )
+        await session.commit()
+    ctx = {"settings": settings, "sessionmaker": committed}
+    assert await worker.prune_refresh_runs(ctx) == 3
+    assert any(
+        job.coroutine is worker.prune_refresh_runs for job in worker.WorkerSettings.cron_jobs
+    )

@@ -7,7 +7,7 @@ from app.domain.enums import Platform
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
-from app.schemas.common import Cursor, Limit
+from app.schemas.common import NO_NUL, Cursor, Limit
 from app.schemas.creators import CreatorCreate, CreatorOut, CreatorPage, CreatorUpdate
 
 router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=PROBLEM_RESPONSES)
@@ -24,7 +24,9 @@ async def creators_list(
     session: Session,
     who: Viewer,
     platform: Platform | None = None,
-    handle: str | None = Query(None, max_length=100, description="Exact handle, any case."),
+    handle: str | None = Query(
+        None, max_length=100, pattern=NO_NUL, description="Exact handle, any case."
+    ),
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> CreatorPage:
