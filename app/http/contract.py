@@ -122,9 +122,11 @@ def _closure(names: set[str], schemas: dict[str, Any]) -> set[str]:
 
 
 def _str_enums(cls: type[StrEnum] = StrEnum) -> dict[str, type[StrEnum]]:
+    """The service's own StrEnums by name (another package may have one of the same name)."""
     found: dict[str, type[StrEnum]] = {}
     for sub in cls.__subclasses__():
-        found[sub.__name__] = sub
+        if sub.__module__.startswith("app."):
+            found[sub.__name__] = sub
         found.update(_str_enums(sub))
     return found
 
