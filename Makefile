@@ -19,10 +19,16 @@ $(VENV)/.synced: $(BIN)/uv pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --quiet
 	touch $@
 
+# The npm packages the generated-clients test compiles with, exactly as the lockfile says
+# (only `make test` needs node and npm; `make run` does not).
+CLIENT_DEPS := tests/clients/node_modules/.package-lock.json
+$(CLIENT_DEPS): tests/clients/package.json tests/clients/package-lock.json
+	npm ci --prefix tests/clients --no-audit --no-fund --silent
+
 run: install  ## API + worker + sandbox provider, database created and migrated
 	$(BIN)/python -m app.run
 
-test: install  ## the whole suite against the local PostgreSQL and Redis
+test: install $(CLIENT_DEPS)  ## the whole suite against the local PostgreSQL and Redis
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 drills: install  ## the fault drills alone (make test runs them too)

@@ -132,7 +132,8 @@ def problem_response(
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
-    return "/" + "/".join(str(part) for part in loc)
+    # A tagged union's branch (`<url>`) is in pydantic's location but not in the document.
+    return "/" + "/".join(str(part) for part in loc if not str(part).startswith("<"))
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:

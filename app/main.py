@@ -9,7 +9,7 @@ import httpx
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from arq.connections import ArqRedis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,6 +18,7 @@ from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
+from app.http.contract import check_request, tidy
 from app.http.location import LocationMiddleware
 from app.http.openapi import document_edge
 from app.http.ratelimit import RateLimiter
@@ -131,6 +132,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
+        dependencies=[Depends(check_request)],
         openapi_tags=[
             {"name": "campaigns", "description": "Campaigns and their rules."},
             {"name": "cpm-tiers", "description": "What a campaign pays per 1,000 views."},
@@ -144,8 +146,8 @@ def create_app(
             {"name": "webhooks", "description": "Signed event delivery to your endpoints."},
         ],
     )
-    app.openapi = lambda: document_edge(  # type: ignore[method-assign]
-        _problem_media_types(FastAPI.openapi(app))
+    app.openapi = lambda: tidy(  # type: ignore[method-assign]
+        document_edge(_problem_media_types(FastAPI.openapi(app))), settings
     )
     install_error_handlers(app)
     for module in (

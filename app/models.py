@@ -227,6 +227,9 @@ class Post(Base):
         Index(None, "campaign_id", "status", "id"),
         Index(None, "campaign_id", "views", "id"),  # also the analytics' top posts
         Index(None, "creator_id", "id"),
+        # The change feed (sort=updated_at): an organization's and a campaign's.
+        Index(None, "organization_id", "updated_at", "id"),
+        Index(None, "campaign_id", "updated_at", "id"),
         # The engine's claim: due posts of one platform, most overdue first.
         Index(
             None,
@@ -395,14 +398,27 @@ class RefreshRun(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('on_demand', 'scheduled')", name="kind"),
         Index(None, "organization_id", "id"),
+        # The open-run limit, and the retention sweep.
+        Index(
+            "refresh_runs_open_idx",
+            "organization_id",
+            postgresql_where=text("finished_at IS NULL"),
+        ),
+        Index(None, "created_at"),
     )
 
     id: Mapped[uuid.UUID] = _pk()
     organization_id: Mapped[uuid.UUID] = _org_fk()
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The narrowings (campaign_id, platform) as JSON; a list of post ids is kept as its
+    # count and a digest (a run may name 1,000 ids; they are not needed after it starts).
     scope: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    post_ids_count: Mapped[int | None] = mapped_column(Integer)
+    post_ids_digest: Mapped[str | None] = mapped_column(String(64))
     force: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     queued: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Posts in scope left out because they were fetched within the minimum interval.
+    skipped_recent: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     done: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = _created()
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -458,6 +474,9 @@ class CampaignDailyViews(Base):
     )
     day: Mapped[date] = mapped_column(Date, nullable=False)
     views_gained: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # The part of views_gained that posts already had at their first fetch that day: the
+    # analytics report it as a baseline, not as growth.
+    baseline_views: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class PostEvent(Base):

@@ -211,6 +211,17 @@ class Settings(BaseSettings):
     capacity_interval_seconds: float = Field(60, gt=0)
     capacity_sample_size: int = Field(20_000, ge=100)
 
+    # Contract. The change feed (sort=updated_at) shows changes at least this old, and none
+    # after the start of a write still open (see the README's "Change feed").
+    change_feed_settle_seconds: float = Field(2.0, ge=0, le=300)
+    # A post is fetched by refresh runs at most once per this many minutes (0: no limit);
+    # more recent ones count as skipped_recent.
+    forced_refresh_min_interval_minutes: float = Field(10, ge=0)
+    # Unfinished on-demand runs an organization may have at once (409 too_many_runs).
+    max_open_refresh_runs: int = Field(3, ge=1)
+    # Finished runs, on-demand and scheduled, are deleted after this many days.
+    refresh_run_retention_days: float = Field(30, gt=0)
+
     def lane_keys(self, single: str | None, many: str) -> list[str | None]:
         """The credentials of one provider, one lane each: [None] when there is none."""
         keys = list(dict.fromkeys([*([single] if single else []), *_split_keys(many)]))

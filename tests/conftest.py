@@ -24,6 +24,9 @@ from app.repositories import api_keys
 from app.settings import PROJECT_ROOT, Settings
 
 pytest_plugins = ["tests.engine_kit"]
+# The generated clients' code (tests/clients/generated) is not ours to collect: a module like
+# api/webhooks/webhook_endpoints_test.py matches pytest's pattern.
+collect_ignore = ["clients"]
 
 # Timing is measured in bench/, never asserted in tests: a slow example on a busy machine is
 # not a failure.

@@ -115,7 +115,8 @@ def api_server(env: dict[str, str]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}/health/live")
+        # Importing the app takes seconds, many more on a machine busy with other suites.
+        wait_for(f"{url}/health/live", timeout=60.0)
         yield url
     finally:
         stop(proc)

@@ -157,7 +157,7 @@ async def test_tiers_carry_money_as_decimal_strings(client: httpx.AsyncClient) -
     plain = await f.tier(client, c["id"], cpm="2", name="C")
     assert (plain["cpm"], plain["cap"]) == ("2.0000", None)
     listed = await f.ok(await client.get(f"/v1/campaigns/{c['id']}/cpm-tiers"))
-    assert [x["name"] for x in listed] == ["Standard", "B", "C"]
+    assert [x["name"] for x in listed["data"]] == ["Standard", "B", "C"]
     patched = await f.ok(
         await client.patch(f"/v1/campaigns/{c['id']}/cpm-tiers/{t['id']}", json={"cap": None})
     )
@@ -306,11 +306,11 @@ async def test_members_join_once_with_a_default_tier_of_their_campaign(
         )
     )
     assert cleared["cpm_tier_id"] is None
-    assert [
-        x["creator_id"] for x in await f.ok(await client.get(f"/v1/campaigns/{c['id']}/members"))
-    ] == [cr["id"]]
+    members = await f.ok(await client.get(f"/v1/campaigns/{c['id']}/members"))
+    assert [x["creator_id"] for x in members["data"]] == [cr["id"]]
     assert (await client.delete(f"/v1/campaigns/{c['id']}/members/{cr['id']}")).status_code == 204
-    assert await f.ok(await client.get(f"/v1/campaigns/{c['id']}/members")) == []
+    empty = await f.ok(await client.get(f"/v1/campaigns/{c['id']}/members"))
+    assert empty == {"data": [], "next_cursor": None}
     gone = await client.delete(f"/v1/campaigns/{c['id']}/members/{cr['id']}")
     assert (gone.status_code, gone.json()["code"]) == (404, "member_not_found")
 

@@ -45,7 +45,7 @@ async def test_a_tiktok_url_finds_its_member_creator_and_inherits_the_default_ti
     ):
         assert p[field] is None
     assert await f.ok(await client.get(f"/v1/posts/{p['id']}")) == p
-    events = await f.ok(await client.get(f"/v1/posts/{p['id']}/events"))
+    events = (await f.ok(await client.get(f"/v1/posts/{p['id']}/events")))["data"]
     assert [(e["from_status"], e["to_status"], e["code"]) for e in events] == [
         (None, "tracking", "created")
     ]
@@ -71,23 +71,30 @@ async def test_posts_can_be_added_by_platform_and_id(client: httpx.AsyncClient) 
         client,
         cid,
         platform="instagram",
-        post_id="3565077699422862188",
+        platform_post_id="3565077699422862188",
         creator_id=s["instagram"]["id"],
     )
     assert media["platform_post_id"] == "DF5s0duxDts"
     tiktok = await f.post(
-        client, cid, platform="tiktok", post_id="42", creator_id=s["tiktok"]["id"]
+        client, cid, platform="tiktok", platform_post_id="42", creator_id=s["tiktok"]["id"]
     )
     assert tiktok["platform_post_id"] == "42"
     bad = await client.post(
         f"/v1/campaigns/{cid}/posts",
-        json={"platform": "tiktok", "post_id": "abc", "creator_id": s["tiktok"]["id"]},
+        json={"platform": "tiktok", "platform_post_id": "abc", "creator_id": s["tiktok"]["id"]},
     )
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_post_id")
     both = await client.post(
-        f"/v1/campaigns/{cid}/posts", json={"url": TIKTOK_URL, "platform": "tiktok", "post_id": "1"}
+        f"/v1/campaigns/{cid}/posts",
+        json={"url": TIKTOK_URL, "platform": "tiktok", "platform_post_id": "1"},
     )
     assert both.status_code == 422
+    # The old name is refused rather than ignored: one meaning per field name.
+    old = await client.post(
+        f"/v1/campaigns/{cid}/posts",
+        json={"platform": "tiktok", "post_id": "1", "creator_id": s["tiktok"]["id"]},
+    )
+    assert old.status_code == 422
 
 
 async def test_the_same_video_twice_in_a_campaign_is_a_conflict(client: httpx.AsyncClient) -> None:
@@ -271,7 +278,7 @@ async def test_mark_paid_needs_a_finalized_post_and_happens_once(
     assert (twice.status_code, twice.json()["code"]) == (409, "post_not_finalized")
     no_reject = await client.post(f"/v1/posts/{p['id']}/reject", json={"reason": "late"})
     assert (no_reject.status_code, no_reject.json()["code"]) == (409, "post_paid")
-    events = await f.ok(await client.get(f"/v1/posts/{p['id']}/events"))
+    events = (await f.ok(await client.get(f"/v1/posts/{p['id']}/events")))["data"]
     assert [e["code"] for e in events] == ["created", "marked_paid"]
 
 
@@ -291,7 +298,7 @@ async def test_assigning_a_tier_to_a_pending_post_finalizes_it_with_its_locked_v
     assert done["finalized_at"] is not None
     locked = await client.patch(f"/v1/posts/{p['id']}", json={"cpm_tier_id": capped["id"]})
     assert (locked.status_code, locked.json()["code"]) == (409, "post_locked")
-    events = await f.ok(await client.get(f"/v1/posts/{p['id']}/events"))
+    events = (await f.ok(await client.get(f"/v1/posts/{p['id']}/events")))["data"]
     assert [(e["from_status"], e["to_status"], e["code"]) for e in events][-1] == (
         "pending_cpm",
         "finalized",
@@ -338,7 +345,7 @@ async def test_reject_and_restore_return_the_post_to_where_it_was(
         assert (restored["locked_views"], restored["earnings"]) == (3000, "13.50")
     not_rejected = await client.post(f"/v1/posts/{p['id']}/restore")
     assert (not_rejected.status_code, not_rejected.json()["code"]) == (409, "post_not_rejected")
-    events = await f.ok(await client.get(f"/v1/posts/{p['id']}/events"))
+    events = (await f.ok(await client.get(f"/v1/posts/{p['id']}/events")))["data"]
     assert [(e["to_status"], e["reason"]) for e in events[-2:]] == [
         ("rejected", "Bought views"),
         (start, "Checked"),
@@ -384,17 +391,25 @@ async def test_campaign_analytics_add_up_by_status_creator_and_tier(
     await _set(session, rejected["id"], status="rejected", views=500, likes=50, comments=5)
 
     report = await f.ok(await client.get(f"/v1/campaigns/{cid}/analytics"))
-    assert report["posts_by_status"] == {"tracking": 2, "finalized": 1, "paid": 1, "rejected": 1}
-    assert report["totals"] == {  # rejected posts excluded
-        "views": 1_017_000,
-        "likes": 100,
-        "comments": 10,
+    # Every status, zeros included.
+    assert report["posts_by_status"] == {
+        "tracking": 2,
+        "held": 0,
+        "pending_cpm": 0,
+        "finalized": 1,
+        "paid": 1,
+        "rejected": 1,
+    }
+    assert report["totals"] == {  # one scope: every post, rejected included
+        "views": 1_017_500,
+        "likes": 150,
+        "comments": 15,
         "shares": 8,
     }
     # 10,000 views at 4.50 = 45.00, plus 1,000,000 at 10.00 capped at 3.00.
-    assert report["earnings"] == {"finalized": "9.00", "paid": "18.00", "pending": "48.00"}
+    assert report["earnings"] == {"finalized": "9.00", "paid": "18.00", "projected": "48.00"}
     assert [(c["handle"], c["posts"], c["views"], c["earnings"]) for c in report["creators"]] == [
-        ("scout2015", 2, 1_010_000, "0.00"),
+        ("scout2015", 3, 1_010_500, "0.00"),
         ("second", 2, 7_000, "27.00"),
     ]
     assert [p["id"] for p in report["top_posts"]] == [
@@ -402,4 +417,5 @@ async def test_campaign_analytics_add_up_by_status_creator_and_tier(
         tracking["id"],
         paid["id"],
         finalized["id"],
+        rejected["id"],
     ]

@@ -197,7 +197,7 @@ async def test_projected_earnings_round_half_up_at_a_half_cent(
     await session.execute(update(Post).where(Post.id == post["id"]).values(views=1010))
     await session.commit()
     report = await f.ok(await client.get(f"/v1/campaigns/{cid}/analytics"))
-    assert report["earnings"]["pending"] == "2.53"
+    assert report["earnings"]["projected"] == "2.53"
 
 
 async def test_a_tier_assigned_while_the_sweep_decides_is_never_overwritten(

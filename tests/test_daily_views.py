@@ -21,13 +21,18 @@ SM = async_sessionmaker[AsyncSession]
 
 
 def test_the_series_covers_every_day_and_starts_from_the_total_before_it() -> None:
-    gains = [(date(2026, 11, 1), 500), (date(2026, 11, 20), 40), (date(2026, 11, 22), 7)]
+    # (day, gained, of which views the posts had at their first fetch)
+    gains = [
+        (date(2026, 11, 1), 500, 500),
+        (date(2026, 11, 20), 40, 30),
+        (date(2026, 11, 22), 7, 0),
+    ]
     series = daily_series(gains, date(2026, 11, 20), date(2026, 11, 23))
-    assert [(d.day.day, d.views_gained, d.total_views) for d in series] == [
-        (20, 40, 540),
-        (21, 0, 540),
-        (22, 7, 547),
-        (23, 0, 547),
+    assert [(d.day.day, d.baseline_views, d.views_gained, d.total_views) for d in series] == [
+        (20, 30, 10, 540),
+        (21, 0, 0, 540),
+        (22, 0, 7, 547),
+        (23, 0, 0, 547),
     ]
 
 

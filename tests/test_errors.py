@@ -111,7 +111,7 @@ async def test_inputs_that_once_reached_the_database_raw_are_422(client: httpx.A
     await f.member(client, c["id"], cr["id"])
     posts = f"/v1/campaigns/{c['id']}/posts"
     for body in (
-        {"platform": "instagram", "post_id": "²²²²²²²²²²²²", "creator_id": cr["id"]},
+        {"platform": "instagram", "platform_post_id": "²²²²²²²²²²²²", "creator_id": cr["id"]},
         {"url": "https://vm.tiktok.com/a\u0000b"},
         {"url": "https://vm.tiktok.com/a\u007fb"},
     ):

@@ -255,7 +255,7 @@ async def test_videos_published_outside_the_campaign_dates_are_held(
             {"url": _url("scout2015", "07400000000000000001")},
         ),
         (
-            {"platform": "tiktok", "post_id": "7400000000000000001", "creator_id": None},
+            {"platform": "tiktok", "platform_post_id": "7400000000000000001", "creator_id": None},
             {"url": _url("scout2015", "0007400000000000000001")},
         ),
         (
@@ -266,7 +266,7 @@ async def test_videos_published_outside_the_campaign_dates_are_held(
             {"url": "https://www.instagram.com/p/ADUPTEST1/", "creator_id": None},
             {
                 "platform": "instagram",
-                "post_id": str(shortcode_to_media_id("DUPTEST1")),
+                "platform_post_id": str(shortcode_to_media_id("DUPTEST1")),
                 "creator_id": None,
             },
         ),

@@ -221,3 +221,36 @@ async def test_stats_age_agrees(
     expected = schedule.stats_age(last, created_at, now).total_seconds()
     sql = schedule.stats_age_seconds_sql(ts(last), ts(created_at), now)
     assert float(await evaluate(conn, sql)) == pytest.approx(expected, abs=1e-6)
+
+
+@PARITY
+@given(views=views, campaign_min=st.none() | st.integers(0, 2_000_000_000))
+@example(views=1000, campaign_min=None)  # the minimum itself qualifies
+@example(views=999, campaign_min=None)
+@example(views=0, campaign_min=0)
+async def test_min_views_agree_with_and_without_overrides(
+    conn: AsyncConnection, views: int, campaign_min: int | None
+) -> None:
+    rules = POLICY.rules(campaign_min, None)
+    expected = lifecycle.meets_min_views(views, rules.min_views)
+    sql = lifecycle.meets_min_views_sql(
+        literal(views, Numeric), POLICY.min_views_sql(num_int(campaign_min))
+    )
+    assert await evaluate(conn, sql) is expected
+
+
+@PARITY
+@given(
+    last_attempt=st.none() | offsets(),
+    now=instants(),
+    minutes=st.sampled_from([0, 1, 10, 60]),
+)
+async def test_fetched_recently_agrees(
+    conn: AsyncConnection, last_attempt: timedelta | None, now: datetime, minutes: int
+) -> None:
+    interval = timedelta(minutes=minutes)
+    at = None if last_attempt is None else now - interval + last_attempt
+    expected = schedule.fetched_recently(at, now, interval)
+    sql = schedule.fetched_recently_sql(ts(at), now, interval)
+    # NULL (never fetched) is not recent, as in Python.
+    assert bool(await evaluate(conn, sql)) is expected

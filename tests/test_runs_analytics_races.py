@@ -90,19 +90,17 @@ async def test_an_on_demand_run_reports_progress_per_provider(
         assert done["by_source"]["instagram"]["failed"] == 1
         assert done["started_at"] is not None
         assert done["finished_at"] is not None
-        # Nothing is due now; only force queues posts again.
-        idle = (await client.post("/v1/refresh-runs", json={})).json()
-        assert (idle["queued"], idle["status"]) == (0, "finished")
-        forced = (
-            await client.post("/v1/refresh-runs", json={"platform": "tiktok", "force": True})
-        ).json()
-        assert forced["queued"] == 3
+        # Every post was just fetched (the failed one too): within the minimum interval a
+        # run fetches none of them again, and says so.
+        idle = (await client.post("/v1/refresh-runs")).json()
+        assert (idle["queued"], idle["skipped_recent"], idle["status"]) == (0, 4, "finished")
+        assert idle["created_at"] <= idle["started_at"] <= idle["finished_at"]
         listed = (await client.get("/v1/refresh-runs")).json()["data"]
-        assert [r["id"] for r in listed] == [forced["id"], idle["id"], run["id"]]
+        assert [r["id"] for r in listed] == [idle["id"], run["id"]]
         missing = await client.post(
             "/v1/refresh-runs", json={"campaign_id": "00000000-0000-0000-0000-000000000000"}
         )
-        assert missing.status_code == 404
+        assert (missing.status_code, missing.json()["code"]) == (422, "campaign_not_found")
 
 
 async def test_scheduled_sweeps_appear_as_runs(
@@ -170,7 +168,7 @@ async def test_analytics_follow_the_snapshots(
                 },
             )
         ).json()
-        assert [p["views"] for p in hourly] == [first, second]
+        assert [p["views"] for p in hourly["data"]] == [first, second]
         bad = await client.get(
             f"/v1/posts/{post_id}/stats",
             params={"from": clock.now.isoformat(), "to": clock.now.isoformat()},
@@ -178,25 +176,30 @@ async def test_analytics_follow_the_snapshots(
         assert bad.status_code == 422
         report = (await client.get(f"/v1/campaigns/{s.campaign_id}/analytics")).json()
     assert report["totals"]["views"] == second
-    assert report["posts_by_status"] == {"tracking": 1}
+    assert report["posts_by_status"] == {
+        "tracking": 1,
+        "held": 0,
+        "pending_cpm": 0,
+        "finalized": 0,
+        "paid": 0,
+        "rejected": 0,
+    }
     daily = report["daily_views"]
     assert len(daily) == 30  # every day of the default window, days without gains included
     assert daily[-1]["day"] == datetime.now(UTC).date().isoformat()
-    assert sum(d["views_gained"] for d in daily) == second
+    # The first fetch's count is where the post stood when added: a baseline, not growth.
+    assert sum(d["baseline_views"] for d in daily) == first
+    assert sum(d["views_gained"] for d in daily) == second - first
     assert daily[-1]["total_views"] == second
+    baseline_on = {d["day"]: d["baseline_views"] for d in daily if d["baseline_views"]}
+    assert baseline_on == {first_day.isoformat(): first}
     gained_on = {d["day"]: d["views_gained"] for d in daily if d["views_gained"]}
-    if clock.now.date() == first_day:
-        assert gained_on == {first_day.isoformat(): second}
-    else:  # the two fetches fell either side of midnight
-        assert gained_on == {
-            first_day.isoformat(): first,
-            clock.now.date().isoformat(): second - first,
-        }
+    assert gained_on == {clock.now.date().isoformat(): second - first}
     assert report["top_posts"][0]["id"] == str(post_id)
     assert report["creators"][0]["views"] == second
     assert (
-        report["earnings"]["pending"] == str((second * 45 + 5000) // 10000 / 100)
-        or float(report["earnings"]["pending"]) > 0
+        report["earnings"]["projected"] == str((second * 45 + 5000) // 10000 / 100)
+        or float(report["earnings"]["projected"]) > 0
     )
 
 
@@ -268,8 +271,8 @@ async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
 ) -> None:
     s = await seed(committed, [(Platform.TIKTOK, str(8000 + i)) for i in range(3)], clock.now)
     async with await api(s) as client:
-        first = (await client.post("/v1/refresh-runs", json={"force": True})).json()
-        second = (await client.post("/v1/refresh-runs", json={"force": True})).json()
+        first = (await client.post("/v1/refresh-runs")).json()
+        second = (await client.post("/v1/refresh-runs")).json()
         assert (first["queued"], second["queued"]) == (3, 0)
         # A manual rejection takes its post out of the run; the run still finishes.
         rejected = next(iter(s.posts.values()))

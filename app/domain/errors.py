@@ -45,8 +45,14 @@ class Unavailable(DomainError):
 
 
 class InvalidCursor(DomainError):
-    def __init__(self) -> None:
-        super().__init__("invalid_cursor", "The cursor is not one this API returned.")
+    def __init__(self, *, mismatch: bool = False) -> None:
+        detail = (
+            "The cursor belongs to a list with other filters or another sort; send the same "
+            "query parameters as for the page it came from, or start over without a cursor."
+            if mismatch
+            else "The cursor is not one this API returned."
+        )
+        super().__init__("invalid_cursor", detail)
 
 
 def found(value: T | None, resource: str) -> T:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, SQLColumnExpression, case, cast, func
+from sqlalchemy import ColumnElement, Numeric, SQLColumnExpression, case, cast, func, literal
 
 from app.domain.enums import PostStatus
 from app.domain.errors import Conflict
@@ -79,6 +79,18 @@ def min_views_sql(
     return func.coalesce(campaign_min_views, default_min_views)
 
 
+def meets_min_views(views: int, min_views: int) -> bool:
+    """Whether a post's views qualify it for payment (the minimum itself qualifies)."""
+    return views >= min_views
+
+
+def meets_min_views_sql(
+    views: SQLColumnExpression[Any], min_views: SQLColumnExpression[Any]
+) -> ColumnElement[bool]:
+    """`meets_min_views()` in SQL; `min_views` is `min_views_sql(...)`."""
+    return views >= min_views
+
+
 def deadline(aged_from: datetime, rules: Rules, decide_after: datetime | None = None) -> datetime:
     """When a tracking post is decided: `finalize_after` past its age anchor, or later if an
     admin restored it since (its decision then waits for stats fetched after the restore)."""
@@ -107,12 +119,18 @@ def earnings(locked_views: int, tier: Tier) -> Decimal:
     return amount if tier.cap is None else min(amount, tier.cap)
 
 
+_THOUSANDTH = literal(Decimal("0.001"), Numeric(4, 3))
+
+
 def earnings_sql(
     views: SQLColumnExpression[Any], cpm: SQLColumnExpression[Any], cap: SQLColumnExpression[Any]
 ) -> ColumnElement[Decimal]:
     """`earnings()` in SQL. PostgreSQL's round(numeric) rounds halves away from zero, which
     for amounts that are never negative is half-up. NULL when there is no tier (cpm NULL)."""
-    amount = func.round(cast(views, Numeric) * cpm / 1000, 2)
+    # Times 0.001, not divided by 1000: PostgreSQL rounds a numeric quotient to a scale of its
+    # choosing (four places here, from cpm) before round() takes the cents, while a product
+    # is exact.
+    amount = func.round(cast(views, Numeric) * cpm * _THOUSANDTH, 2)
     return case((cap.is_(None), amount), else_=func.least(amount, cap))
 
 
@@ -140,7 +158,7 @@ def decide(
         )
     if held:
         return Decision(PostStatus.HELD, locked_views=views)
-    if views < rules.min_views:
+    if not meets_min_views(views, rules.min_views):
         return Decision(
             PostStatus.REJECTED,
             rejection_code="below_min_views",

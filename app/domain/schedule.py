@@ -8,7 +8,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, bindparam, case, func, null, or_
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    null,
+    or_,
+)
 
 from app.domain.enums import PostStatus
 
@@ -189,3 +199,24 @@ def stats_age_seconds_sql(
 ) -> ColumnElement[float]:
     age = func.extract("epoch", now - func.coalesce(last_refreshed_at, created_at))
     return cast(ColumnElement[float], age)
+
+
+def fetched_recently(
+    last_attempt_at: datetime | None, now: datetime, min_interval: timedelta
+) -> bool:
+    """A post fetched (successfully or not) within `min_interval` is not fetched again for a
+    refresh run: a run cannot make a provider answer for one video more often than that.
+    A zero interval turns the limit off."""
+    return (
+        min_interval > timedelta(0)
+        and last_attempt_at is not None
+        and last_attempt_at > now - min_interval
+    )
+
+
+def fetched_recently_sql(
+    last_attempt_at: SQLColumnExpression[Any], now: datetime, min_interval: timedelta
+) -> ColumnElement[bool]:
+    if min_interval <= timedelta(0):
+        return false()
+    return and_(last_attempt_at.is_not(None), last_attempt_at > now - min_interval)

@@ -4,15 +4,18 @@ services/analytics.py adds them up into the report."""
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Row, Select, case, func, select, text
+from sqlalchemy import Row, Select, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import lifecycle
 from app.domain.enums import PostStatus
-from app.models import CpmTier, Creator, Post
+from app.domain.errors import InvalidCursor, InvalidInput
+from app.domain.policy import Policy
+from app.models import Campaign, CpmTier, Creator, Post
+from app.repositories.pagination import decode_cursor, digest, encode_cursor
 
 _SERIES = text(
     """
@@ -20,33 +23,63 @@ _SERIES = text(
            max(likes) AS likes, max(comments) AS comments, max(shares) AS shares
     FROM stats_snapshots
     WHERE post_id = :post AND captured_at >= :start AND captured_at < :end
-    GROUP BY 1 ORDER BY 1
+    GROUP BY 1 ORDER BY 1 LIMIT :limit
     """
 )
+_BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
 async def post_series(
     session: AsyncSession,
     post_id: uuid.UUID,
-    start: datetime,
-    end: datetime,
+    window: tuple[datetime | None, datetime | None],
     bucket: Literal["hour", "day"],
-) -> Sequence[Row[Any]]:
-    """One row per bucket: its start (`at`) and the highest counts seen in it."""
-    rows = await session.execute(
-        _SERIES, {"bucket": bucket, "post": post_id, "start": start, "end": end}
-    )
-    return rows.all()
+    cursor: str | None,
+    limit: int,
+    now: datetime,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """One row per bucket: its start (`at`) and the highest counts seen in it, oldest first.
+    `window` is the (from, to) asked for; unset, the last 30 days up to now. The cursor
+    carries the window it was computed with, so later pages cover the same one."""
+    bound_to = digest("post_series", post_id, bucket, *window)
+    if cursor is None:
+        end = window[1] or now
+        start = window[0] or end - timedelta(days=30)
+        if start >= end:
+            raise InvalidInput("invalid_range", "`from` must be before `to`.")
+        after = start
+    else:
+        values = decode_cursor(cursor, 3, bound_to)
+        try:
+            start, end, last = (datetime.fromisoformat(str(v)) for v in values)
+        except ValueError:
+            raise InvalidCursor from None
+        # Buckets are whole UTC hours or days: the next one starts a bucket after the last.
+        after = max(start, last + _BUCKETS[bucket])
+    rows = (
+        await session.execute(
+            _SERIES,
+            {"bucket": bucket, "post": post_id, "start": after, "end": end, "limit": limit + 1},
+        )
+    ).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([start, end, rows[-1].at], bound_to)
 
 
-def _groups(campaign_id: uuid.UUID) -> Select[tuple[Any, ...]]:
+def _groups(campaign_id: uuid.UUID, policy: Policy) -> Select[tuple[Any, ...]]:
     """The campaign's posts in one pass, by status and creator (a few dozen groups): the
     totals, the counts by status, the earnings and the per-creator figures are all sums of
     these. Handles are joined to the groups, not to every post."""
-    # What a tracking post with a tier would earn at its current views.
+    # What a tracking post would earn at its current views if decided now: at or above its
+    # campaign's minimum views, at its tier (NULL without one), capped, half-up.
     projected = case(
         (
-            Post.status == PostStatus.TRACKING,
+            and_(
+                Post.status == PostStatus.TRACKING,
+                lifecycle.meets_min_views_sql(Post.views, policy.min_views_sql(Campaign.min_views)),
+            ),
             lifecycle.earnings_sql(Post.views, CpmTier.cpm, CpmTier.cap),
         )
     )
@@ -62,6 +95,7 @@ def _groups(campaign_id: uuid.UUID) -> Select[tuple[Any, ...]]:
             func.sum(func.coalesce(Post.earnings, 0)).label("earnings"),
             func.coalesce(func.sum(projected), 0).label("projected"),
         )
+        .join(Campaign, Campaign.id == Post.campaign_id)
         .outerjoin(CpmTier, CpmTier.id == Post.cpm_tier_id)
         .where(Post.campaign_id == campaign_id)
         .group_by(Post.status, Post.creator_id)
@@ -74,32 +108,41 @@ def _groups(campaign_id: uuid.UUID) -> Select[tuple[Any, ...]]:
 # days before the window give its starting total.
 _DAILY = text(
     """
-    SELECT day, views_gained FROM campaign_daily_views
+    SELECT day, views_gained, baseline_views FROM campaign_daily_views
     WHERE campaign_id = :campaign AND day <= :last ORDER BY day
     """
 )
 
 
-_TOP = text(
-    """
-    SELECT id, creator_id, platform, platform_post_id, status, views FROM posts
-    WHERE campaign_id = :campaign AND status <> 'rejected'
-    ORDER BY views DESC, id LIMIT :limit
-    """
-)
-
-
-async def campaign_groups(session: AsyncSession, campaign_id: uuid.UUID) -> Sequence[Row[Any]]:
-    rows: Sequence[Row[Any]] = (await session.execute(_groups(campaign_id))).all()
+async def campaign_groups(
+    session: AsyncSession, campaign_id: uuid.UUID, policy: Policy
+) -> Sequence[Row[Any]]:
+    rows: Sequence[Row[Any]] = (await session.execute(_groups(campaign_id, policy))).all()
     return rows
 
 
 async def daily_gains(
     session: AsyncSession, campaign_id: uuid.UUID, last: date
-) -> list[tuple[date, int]]:
+) -> list[tuple[date, int, int]]:
+    """(day, views gained, of which baseline) for every day up to `last` with a change."""
     rows = await session.execute(_DAILY, {"campaign": campaign_id, "last": last})
-    return [(row.day, row.views_gained) for row in rows]
+    return [(row.day, row.views_gained, row.baseline_views) for row in rows]
 
 
 async def top_posts(session: AsyncSession, campaign_id: uuid.UUID, top: int) -> Sequence[Row[Any]]:
-    return (await session.execute(_TOP, {"campaign": campaign_id, "limit": top})).all()
+    """The campaign's most viewed posts (the report's scope: every post, rejected included)."""
+    stmt: Any = (
+        select(
+            Post.id,
+            Post.creator_id,
+            Post.platform,
+            Post.platform_post_id,
+            Post.status,
+            Post.views,
+        )
+        .where(Post.campaign_id == campaign_id)
+        .order_by(Post.views.desc(), Post.id)
+        .limit(top)
+    )
+    rows: Sequence[Row[Any]] = (await session.execute(stmt)).all()
+    return rows

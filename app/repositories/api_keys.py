@@ -8,6 +8,7 @@ from app.auth import Principal, display_prefix, generate_key, hash_key
 from app.domain.enums import Role
 from app.domain.errors import Conflict
 from app.models import ApiKey, Organization
+from app.repositories.pagination import Sort, fetch_page
 
 
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
@@ -44,6 +45,14 @@ async def create_organization(session: AsyncSession, name: str) -> tuple[Organiz
     await session.flush()
     _, key = await create(session, org.id, Role.ADMIN, "admin")
     return org, key
+
+
+async def list_page(
+    session: AsyncSession, organization_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[ApiKey], str | None]:
+    """Oldest first."""
+    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id)
+    return await fetch_page(session, stmt, ApiKey.id, Sort(None, False), cursor, limit)
 
 
 async def list_for(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[ApiKey]:

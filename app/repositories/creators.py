@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.enums import Platform
 from app.models import CampaignMember, Creator, CreatorRename
 from app.repositories.common import get_owned, save_changes
-from app.repositories.pagination import Sort, fetch_page
+from app.repositories.pagination import Sort, by_time, fetch_page
 
 
 async def get(session: AsyncSession, org: uuid.UUID, creator_id: uuid.UUID) -> Creator | None:
@@ -63,15 +63,19 @@ async def get_member(
 
 
 async def list_members(
-    session: AsyncSession, campaign_id: uuid.UUID
-) -> Sequence[tuple[CampaignMember, Creator]]:
-    stmt = (
-        select(CampaignMember, Creator)
+    session: AsyncSession, campaign_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[list[tuple[CampaignMember, Creator]], str | None]:
+    """Oldest member first. The position columns are selected by name for the cursor."""
+    stmt: Any = (
+        select(CampaignMember.created_at, CampaignMember.creator_id, CampaignMember, Creator)
         .join(Creator, Creator.id == CampaignMember.creator_id)
         .where(CampaignMember.campaign_id == campaign_id)
-        .order_by(CampaignMember.created_at, CampaignMember.creator_id)
     )
-    return [(m, c) for m, c in (await session.execute(stmt)).all()]
+    sort = by_time(CampaignMember.created_at, False)
+    rows, next_cursor = await fetch_page(
+        session, stmt, CampaignMember.creator_id, sort, cursor, limit
+    )
+    return [(r.CampaignMember, r.Creator) for r in rows], next_cursor
 
 
 async def add_member(
@@ -95,4 +99,6 @@ async def renames_page(
 ) -> tuple[Sequence[CreatorRename], str | None]:
     """The creator's renames as the platform reported them, newest first."""
     stmt = select(CreatorRename).where(CreatorRename.creator_id == creator_id)
-    return await fetch_page(session, stmt, CreatorRename.id, Sort(None, True), cursor, limit)
+    return await fetch_page(
+        session, stmt, CreatorRename.id, Sort(None, True), cursor, limit, parse_id=int
+    )

@@ -1,9 +1,15 @@
 """Keyset pagination: the cursor carries the last row's (sort value, id), and the next page is
 `WHERE (sort, id) > (value, id)`. With an index on (scope, sort, id) a page deep into a
-million rows costs the same as the first; OFFSET would read and discard every row before it."""
+million rows costs the same as the first; OFFSET would read and discard every row before it.
+
+A cursor is bound to the query it came from: it also carries a digest of the statement
+(filters, tenant, sort and direction, everything but the page's own position and size), and
+a cursor presented with another statement is refused (InvalidCursor) instead of answering a
+page of some other list. `limit` may change from page to page."""
 
 import base64
 import binascii
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -12,10 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, tuple_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.domain.errors import InvalidCursor
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -35,58 +44,79 @@ def by_int(column: InstrumentedAttribute[Any], descending: bool) -> Sort:
     return Sort(column, descending, int)
 
 
+def _uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(str(value))
+
+
+def digest(*parts: Any) -> str:
+    """What a cursor is bound to: a short hash of the list's query (SQL and parameters) or of
+    any values that define a list. 12 bytes: a cursor is not a secret, only a check."""
+    raw = json.dumps(parts, default=str, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:12]).decode()
+
+
+def statement_digest(stmt: Select[Any]) -> str:
+    compiled = stmt.compile(dialect=_DIALECT)
+    return digest(str(compiled), sorted(compiled.params.items()))
+
+
 async def fetch_page(
     session: AsyncSession,
     stmt: Select[Any],
-    id_column: InstrumentedAttribute[uuid.UUID] | InstrumentedAttribute[int],
+    id_column: InstrumentedAttribute[Any],
     sort: Sort,
     cursor: str | None,
     limit: int,
+    *,
+    parse_id: Callable[[Any], Any] = _uuid,
+    resumable: bool = False,
 ) -> tuple[Sequence[Any], str | None]:
+    """A page and the cursor of the next one: None on the last page, unless `resumable`
+    (a feed), where the last page has a cursor too, to poll again with later (the one it
+    was called with, if the page is empty)."""
     keys = [id_column] if sort.column is None else [sort.column, id_column]
+    stmt = stmt.order_by(*(k.desc() if sort.descending else k.asc() for k in keys))
+    bound_to = statement_digest(stmt)
     if cursor is not None:
-        values = decode_cursor(cursor, len(keys))
+        values = decode_cursor(cursor, len(keys), bound_to)
         try:
-            parsed = [sort.parse(v) for v in values[:-1]] + [_id(id_column, values[-1])]
+            parsed = [sort.parse(v) for v in values[:-1]] + [parse_id(values[-1])]
         except (TypeError, ValueError):
             raise InvalidCursor from None
         after = (
             tuple_(*keys) < tuple_(*parsed) if sort.descending else tuple_(*keys) > tuple_(*parsed)
         )
         stmt = stmt.where(after)
-    stmt = stmt.order_by(*(k.desc() if sort.descending else k.asc() for k in keys))
     result = await session.execute(stmt.limit(limit + 1))
     # One thing selected (an entity): its objects. Several columns: plain rows, which skip
     # the ORM's identity map and attribute instrumentation (the hot lists use these).
     rows = result.all() if len(stmt.column_descriptions) > 1 else result.scalars().all()
-    if len(rows) <= limit:
+    if len(rows) <= limit and not resumable:
         return rows, None
+    if not rows:
+        return rows, cursor
     rows = rows[:limit]
     last = rows[-1]
     values = [getattr(last, k.key) for k in keys]
-    return rows, encode_cursor([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return rows, encode_cursor(values, bound_to)
 
 
-def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+def encode_cursor(values: list[Any], bound_to: str) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    raw = json.dumps([*plain, bound_to], separators=(",", ":"), default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
+def decode_cursor(cursor: str, size: int, bound_to: str) -> list[Any]:
+    """The cursor's position values; InvalidCursor if it is not one of ours, or was issued
+    for another list (other filters, sort or organization)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
     except (binascii.Error, ValueError):
         values = None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != size + 1:
         raise InvalidCursor
-    return values
-
-
-def _id(column: InstrumentedAttribute[Any], value: Any) -> Any:
-    """A cursor's id as its column holds it: a UUID, or an identity integer."""
-    if column.type.python_type is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError("not an integer id")
-        return value
-    return uuid.UUID(str(value))
+    if values[-1] != bound_to:
+        raise InvalidCursor(mismatch=True)
+    return values[:-1]

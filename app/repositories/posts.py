@@ -1,21 +1,40 @@
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform, PostStatus
 from app.models import Post, PostEvent, PostHold
 from app.repositories.common import get_owned
 from app.repositories.pagination import Sort, by_int, by_time, fetch_page
-from app.schemas.posts import PostListQuery
+from app.schemas.posts import PostListQuery, PostSort
 
 SORTS = {
     "created_at": lambda desc: Sort(None, desc),
     "published_at": lambda desc: by_time(Post.aged_from, desc),
     "views": lambda desc: by_int(Post.views, desc),
+    "updated_at": lambda desc: by_time(Post.updated_at, desc),
 }
+
+# The oldest start of a transaction that has written and not finished yet (in this
+# database): its rows carry updated_at = its start (now() is the transaction's clock) and
+# become visible only when it commits, so the feed must not pass that time yet.
+# (pg_stat_activity shows xact_start of the sessions of the same role, which the API's
+# and the workers' are; with several roles, grant the API's pg_read_all_stats.)
+_OLDEST_OPEN_WRITE: ColumnElement[Any] = literal_column(
+    "(SELECT min(xact_start) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND backend_xid IS NOT NULL"
+    " AND pid <> pg_backend_pid())"
+)
+
+
+def feed_horizon(settle: timedelta) -> ColumnElement[Any]:
+    """Where the change feed stops: `settle` before now, and before any write still open.
+    Every change before it is committed, so a page never skips one that commits later."""
+    return func.least(func.now() - settle, _OLDEST_OPEN_WRITE)
 
 
 async def get(
@@ -25,9 +44,14 @@ async def get(
 
 
 async def list_page(
-    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID | None, query: PostListQuery
+    session: AsyncSession,
+    org: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    query: PostListQuery,
+    feed_settle: timedelta = timedelta(0),
 ) -> tuple[Sequence[Row[Any]], str | None]:
-    """A page of posts as plain rows (every column of the table): the API's hottest read."""
+    """A page of posts as plain rows (every column of the table): the API's hottest read.
+    Sorted by `updated_at`, it is the change feed: only changes before `feed_horizon`."""
     stmt = select(*Post.__table__.c).where(Post.organization_id == org)
     if campaign_id is not None:
         stmt = stmt.where(Post.campaign_id == campaign_id)
@@ -52,8 +76,13 @@ async def list_page(
         stmt = stmt.where(Post.aged_from >= query.published_from)
     if query.published_to is not None:
         stmt = stmt.where(Post.aged_from < query.published_to)
-    sort = SORTS[query.sort.lstrip("-")](query.sort.startswith("-"))
-    return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit)
+    if query.updated_since is not None:
+        stmt = stmt.where(Post.updated_at >= query.updated_since)
+    if query.sort is PostSort.UPDATED_AT:
+        stmt = stmt.where(Post.updated_at < feed_horizon(feed_settle))
+    sort = SORTS[query.sort.key](query.sort.descending)
+    feed = query.sort is PostSort.UPDATED_AT
+    return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit, resumable=feed)
 
 
 async def last_rejected_from(session: AsyncSession, post_id: uuid.UUID) -> PostStatus | None:
@@ -64,11 +93,6 @@ async def last_rejected_from(session: AsyncSession, post_id: uuid.UUID) -> PostS
         .limit(1)
     )
     return await session.scalar(stmt)
-
-
-async def events(session: AsyncSession, post_id: uuid.UUID) -> Sequence[PostEvent]:
-    stmt = select(PostEvent).where(PostEvent.post_id == post_id).order_by(PostEvent.id)
-    return (await session.scalars(stmt)).all()
 
 
 async def by_platform_id(
@@ -82,3 +106,13 @@ async def by_platform_id(
         Post.duplicate_of.is_(None),
     )
     return (await session.scalars(stmt)).first()
+
+
+async def events(
+    session: AsyncSession, post_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[PostEvent], str | None]:
+    """Oldest first."""
+    stmt = select(PostEvent).where(PostEvent.post_id == post_id)
+    return await fetch_page(
+        session, stmt, PostEvent.id, Sort(None, False), cursor, limit, parse_id=int
+    )

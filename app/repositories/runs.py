@@ -1,3 +1,4 @@
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -5,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import schedule
 from app.domain.enums import Platform
-from app.models import Post, RefreshRun, RefreshRunCount
+from app.domain.errors import Conflict
+from app.models import Organization, Post, RefreshRun, RefreshRunCount
 from app.repositories.common import get_owned
 from app.repositories.pagination import Sort, fetch_page
 
@@ -25,15 +27,32 @@ class RunScope:
     post_ids: list[uuid.UUID] | None = None
 
     def stored(self) -> dict[str, Any]:
-        """As kept in refresh_runs.scope: JSON, the narrowings only."""
+        """As kept in refresh_runs.scope: JSON, the narrowings only (the post ids go to
+        post_ids_count and post_ids_digest)."""
         scope: dict[str, Any] = {}
         if self.campaign_id is not None:
             scope["campaign_id"] = str(self.campaign_id)
         if self.platform is not None:
             scope["platform"] = self.platform.value
-        if self.post_ids is not None:
-            scope["post_ids"] = [str(i) for i in self.post_ids]
         return scope
+
+    def ids_digest(self) -> str | None:
+        if self.post_ids is None:
+            return None
+        ids = ",".join(sorted(str(i) for i in self.post_ids))
+        return hashlib.sha256(ids.encode()).hexdigest()
+
+
+async def open_runs(session: AsyncSession, org: uuid.UUID) -> int:
+    """The organization's unfinished on-demand runs. The organization's row is locked first,
+    so two requests cannot both take the last free place."""
+    await session.execute(select(Organization.id).where(Organization.id == org).with_for_update())
+    stmt = select(func.count()).where(
+        RefreshRun.organization_id == org,
+        RefreshRun.kind == "on_demand",
+        RefreshRun.finished_at.is_(None),
+    )
+    return int(await session.scalar(stmt) or 0)
 
 
 async def create(
@@ -41,44 +60,81 @@ async def create(
     org: uuid.UUID,
     scope: RunScope,
     *,
-    force: bool,
     now: datetime,
     window: timedelta,
+    min_interval: timedelta,
+    max_open: int,
 ) -> tuple[RefreshRun, list[Platform]]:
     """The run, and the platforms that have posts to refresh in it. The posts in scope are
-    marked due now and counted toward the run. Rejected posts and posts outside the refresh
-    window are never refreshed, forced or not; a post another run is already waiting for
-    stays with that run (one run per post, so each run can finish)."""
-    run = RefreshRun(organization_id=org, kind="on_demand", scope=scope.stored(), force=force)
+    marked due now and counted toward the run, whether due or not; posts fetched within
+    `min_interval` are left out and counted as skipped_recent. Rejected posts and posts
+    outside the refresh window are never refreshed; a post a worker holds is being refreshed
+    already; a post another run is already waiting for stays with that run (one run per
+    post, so each run can finish). Conflict `too_many_runs` past `max_open` unfinished runs."""
+    if await open_runs(session, org) >= max_open:
+        raise Conflict(
+            "too_many_runs",
+            f"The organization has {max_open} unfinished refresh runs, the most it may have; "
+            "wait for one to finish.",
+        )
+    run = RefreshRun(
+        organization_id=org,
+        kind="on_demand",
+        scope=scope.stored(),
+        post_ids_count=None if scope.post_ids is None else len(set(scope.post_ids)),
+        post_ids_digest=scope.ids_digest(),
+        force=True,
+    )
     session.add(run)
     await session.flush()
-    due = schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now)
-    # Forced: due whenever it is scheduled; a post a worker holds is being refreshed already.
-    free = schedule.is_free_sql(Post.status, Post.lease_expires_at, now)
+    in_scope = [
+        Post.organization_id == org,
+        schedule.in_window_sql(Post.aged_from, now, window),
+        schedule.is_free_sql(Post.status, Post.lease_expires_at, now),
+    ]
+    if scope.campaign_id is not None:
+        in_scope.append(Post.campaign_id == scope.campaign_id)
+    if scope.platform is not None:
+        in_scope.append(Post.platform == scope.platform)
+    if scope.post_ids is not None:
+        in_scope.append(Post.id.in_(scope.post_ids))
+    recent = schedule.fetched_recently_sql(Post.last_attempt_at, now, min_interval)
     stmt = (
         update(Post)
-        .where(
-            Post.organization_id == org,
-            Post.refresh_run_id.is_(None),
-            schedule.in_window_sql(Post.aged_from, now, window),
-            free if force else due,
-        )
+        .where(*in_scope, Post.refresh_run_id.is_(None), ~recent)
         .values(refresh_run_id=run.id, next_refresh_at=func.least(Post.next_refresh_at, now))
         .returning(Post.platform)
     )
-    if scope.campaign_id is not None:
-        stmt = stmt.where(Post.campaign_id == scope.campaign_id)
-    if scope.platform is not None:
-        stmt = stmt.where(Post.platform == scope.platform)
-    if scope.post_ids is not None:
-        stmt = stmt.where(Post.id.in_(scope.post_ids))
     marked = Counter((await session.scalars(stmt)).all())
     run.queued = sum(marked.values())
+    run.skipped_recent = int(
+        await session.scalar(select(func.count()).where(*in_scope, recent)) or 0
+    )
     if run.queued == 0:
-        run.started_at = run.finished_at = now
+        # Nothing to wait for: started and finished when created (the database's clock,
+        # the one created_at has), so created_at <= started_at <= finished_at.
+        run.started_at = run.finished_at = func.now()
     await session.flush()
     await session.refresh(run)
     return run, sorted(marked)
+
+
+PRUNE_BATCH = 1000
+
+
+async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Deletes up to `batch` finished runs (on-demand and scheduled) created before `before`,
+    oldest first; their counts go with them (ON DELETE CASCADE) and posts forget them (SET
+    NULL). Returns how many were deleted; call again while it returns `batch`."""
+    doomed = (
+        select(RefreshRun.id)
+        .where(RefreshRun.created_at < before, RefreshRun.finished_at.is_not(None))
+        .order_by(RefreshRun.created_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(delete(RefreshRun).where(RefreshRun.id.in_(doomed)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def scheduled_since(
@@ -102,8 +158,13 @@ async def scheduled_since(
 async def start_scheduled(
     session: AsyncSession, org: uuid.UUID, platform: Platform, now: datetime
 ) -> uuid.UUID:
+    # created_at from the same clock as started_at, so they are in order.
     run = RefreshRun(
-        organization_id=org, kind="scheduled", scope={"platform": platform.value}, started_at=now
+        organization_id=org,
+        kind="scheduled",
+        scope={"platform": platform.value},
+        created_at=now,
+        started_at=now,
     )
     session.add(run)
     await session.flush()
@@ -123,6 +184,7 @@ async def get(session: AsyncSession, org: uuid.UUID, run_id: uuid.UUID) -> Refre
 async def list_page(
     session: AsyncSession, org: uuid.UUID, kind: str | None, cursor: str | None, limit: int
 ) -> tuple[Sequence[RefreshRun], str | None]:
+    """Newest first."""
     stmt = select(RefreshRun).where(RefreshRun.organization_id == org)
     if kind is not None:
         stmt = stmt.where(RefreshRun.kind == kind)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import CpmTier, Post
 from app.repositories.common import save_changes
+from app.repositories.pagination import Sort, fetch_page
 
 
 async def get(
@@ -19,9 +20,12 @@ async def get(
     return tier
 
 
-async def list_all(session: AsyncSession, campaign_id: uuid.UUID) -> Sequence[CpmTier]:
-    stmt = select(CpmTier).where(CpmTier.campaign_id == campaign_id).order_by(CpmTier.id)
-    return (await session.scalars(stmt)).all()
+async def list_page(
+    session: AsyncSession, campaign_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[CpmTier], str | None]:
+    """Oldest first."""
+    stmt = select(CpmTier).where(CpmTier.campaign_id == campaign_id)
+    return await fetch_page(session, stmt, CpmTier.id, Sort(None, False), cursor, limit)
 
 
 async def create(

@@ -12,9 +12,10 @@ from app.repositories import campaigns
 from app.schemas.campaigns import (
     CampaignCreate,
     CampaignOut,
+    CampaignPage,
     CampaignUpdate,
 )
-from app.schemas.common import Cursor, Limit, Page
+from app.schemas.common import Cursor, Limit
 from app.services import campaigns as campaign_service
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEM_RESPONSES)
@@ -37,12 +38,12 @@ async def campaigns_list(
     status: CampaignStatus | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[CampaignOut]:
+) -> CampaignPage:
     """Newest first."""
     rows, next_cursor = await campaigns.list_page(
         session, who.organization_id, status, cursor, limit
     )
-    return Page(data=[CampaignOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return CampaignPage(data=[CampaignOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{campaign_id}")

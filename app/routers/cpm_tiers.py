@@ -8,7 +8,8 @@ from app.deps import Editor, Session, Viewer
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, tiers
-from app.schemas.campaigns import TierCreate, TierOut, TierUpdate
+from app.schemas.campaigns import TierCreate, TierOut, TierPage, TierUpdate
+from app.schemas.common import Cursor, Limit
 from app.services import campaigns as campaign_service
 
 router = APIRouter(
@@ -26,9 +27,13 @@ async def cpm_tiers_create(
 
 
 @router.get("")
-async def cpm_tiers_list(campaign_id: uuid.UUID, session: Session, who: Viewer) -> list[TierOut]:
+async def cpm_tiers_list(
+    campaign_id: uuid.UUID, session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 50
+) -> TierPage:
+    """Oldest first."""
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    return [TierOut.model_validate(t) for t in await tiers.list_all(session, campaign.id)]
+    rows, next_cursor = await tiers.list_page(session, campaign.id, cursor, limit)
+    return TierPage(data=[TierOut.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 
 @router.patch("/{tier_id}")

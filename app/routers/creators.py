@@ -7,13 +7,15 @@ from app.domain.enums import Platform
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
-from app.schemas.common import Cursor, Limit, Page
+from app.schemas.common import NO_NUL, Cursor, Limit
 from app.schemas.creators import (
     AccessCode,
     CreatorCreate,
     CreatorCreated,
     CreatorOut,
+    CreatorPage,
     CreatorRenameOut,
+    CreatorRenamePage,
     CreatorUpdate,
 )
 from app.services import access_codes
@@ -35,14 +37,16 @@ async def creators_list(
     session: Session,
     who: Viewer,
     platform: Platform | None = None,
-    handle: str | None = Query(None, max_length=100, description="Exact handle, any case."),
+    handle: str | None = Query(
+        None, max_length=100, pattern=NO_NUL, description="Exact handle, any case."
+    ),
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[CreatorOut]:
+) -> CreatorPage:
     rows, next_cursor = await creators.list_page(
         session, who.organization_id, platform, handle, cursor, limit
     )
-    return Page(data=[CreatorOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return CreatorPage(data=[CreatorOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{creator_id}")
@@ -64,12 +68,14 @@ async def creators_update(
 @router.get("/{creator_id}/history")
 async def creators_history(
     creator_id: uuid.UUID, session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 50
-) -> Page[CreatorRenameOut]:
+) -> CreatorRenamePage:
     """The creator's handle as the platform changed it, newest first. A rename is synced
     only from a video whose author has the creator's platform user id."""
     creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
     rows, next_cursor = await creators.renames_page(session, creator.id, cursor, limit)
-    return Page(data=[CreatorRenameOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return CreatorRenamePage(
+        data=[CreatorRenameOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.post("/{creator_id}/access-code")

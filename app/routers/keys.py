@@ -7,7 +7,8 @@ from app.domain.errors import NotFound
 from app.errors import PROBLEM_RESPONSES
 from app.models import Organization
 from app.repositories import api_keys
-from app.schemas.keys import KeyCreate, KeyCreated, KeyOut, Me
+from app.schemas.common import Cursor, Limit
+from app.schemas.keys import KeyCreate, KeyCreated, KeyOut, KeyPage, Me
 
 router = APIRouter(tags=["api-keys"], responses=PROBLEM_RESPONSES)
 
@@ -28,8 +29,12 @@ async def api_keys_create(body: KeyCreate, session: Session, who: Admin) -> KeyC
 
 
 @router.get("/v1/api-keys")
-async def api_keys_list(session: Session, who: Admin) -> list[KeyOut]:
-    return [KeyOut.model_validate(k) for k in await api_keys.list_for(session, who.organization_id)]
+async def api_keys_list(
+    session: Session, who: Admin, cursor: Cursor = None, limit: Limit = 50
+) -> KeyPage:
+    """Oldest first, revoked keys included."""
+    rows, next_cursor = await api_keys.list_page(session, who.organization_id, cursor, limit)
+    return KeyPage(data=[KeyOut.model_validate(k) for k in rows], next_cursor=next_cursor)
 
 
 @router.delete("/v1/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

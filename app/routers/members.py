@@ -9,7 +9,8 @@ from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.models import CampaignMember, Creator
 from app.repositories import campaigns, creators
-from app.schemas.creators import CreatorOut, MemberCreate, MemberOut, MemberUpdate
+from app.schemas.common import Cursor, Limit
+from app.schemas.creators import CreatorOut, MemberCreate, MemberOut, MemberPage, MemberUpdate
 from app.services import members
 
 router = APIRouter(
@@ -39,9 +40,13 @@ async def members_create(
 
 
 @router.get("")
-async def members_list(campaign_id: uuid.UUID, session: Session, who: Viewer) -> list[MemberOut]:
+async def members_list(
+    campaign_id: uuid.UUID, session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 50
+) -> MemberPage:
+    """Oldest member first."""
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    return [_member_out(m, c) for m, c in await creators.list_members(session, campaign.id)]
+    rows, next_cursor = await creators.list_members(session, campaign.id, cursor, limit)
+    return MemberPage(data=[_member_out(m, c) for m, c in rows], next_cursor=next_cursor)
 
 
 @router.patch("/{creator_id}")

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -10,14 +11,17 @@ from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
 from app.models import Post
 from app.repositories import campaigns, posts
-from app.schemas.common import Page
+from app.schemas.common import Cursor, Limit
 from app.schemas.posts import (
     ClearHoldBody,
     EventOut,
+    EventPage,
     MarkPaidBody,
     PostCreate,
+    PostCreateBody,
     PostListQuery,
     PostOut,
+    PostPage,
     PostUpdate,
     RejectBody,
     RestoreBody,
@@ -25,6 +29,7 @@ from app.schemas.posts import (
 from app.services import holds as hold_service
 from app.services import post_views
 from app.services import posts as post_service
+from app.settings import Settings
 
 router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
 
@@ -35,39 +40,52 @@ async def _one(session: AsyncSession, post: Post) -> PostOut:
     return (await post_views.present(session, [post]))[0]
 
 
+def _settle(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.change_feed_settle_seconds)
+
+
 @router.post("/v1/campaigns/{campaign_id}/posts", status_code=status.HTTP_201_CREATED)
 async def posts_create(
     campaign_id: uuid.UUID,
-    body: PostCreate,
+    body: PostCreateBody,
     session: Session,
     who: Editor,
     shortlinks: ShortLinks,
 ) -> PostOut:
     """Add a video by URL (short links are followed on the platform's own hosts) or by
-    platform and post id. The creator must already be a member of the campaign."""
+    platform and platform_post_id. The creator must already be a member of the campaign."""
+    request = PostCreate.of(body)
     # First, before this request touches the database: a short link may take seconds.
-    ref = await post_service.reference(body, shortlinks)
+    ref = await post_service.reference(request, shortlinks)
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    post = await post_service.create(session, who, campaign, body, ref)
+    post = await post_service.create(session, who, campaign, request, ref)
     return await _one(session, post)
 
 
 @router.get("/v1/campaigns/{campaign_id}/posts")
 async def campaign_posts_list(
-    campaign_id: uuid.UUID, session: Session, who: Viewer, query: PostQuery
-) -> Page[PostOut]:
-    rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
+    campaign_id: uuid.UUID, session: Session, who: Viewer, query: PostQuery, settings: AppSettings
+) -> PostPage:
+    rows, next_cursor = await posts.list_page(
+        session, who.organization_id, campaign_id, query, _settle(settings)
+    )
     if not rows:  # only an empty page needs to tell "no posts" from "no such campaign"
         found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    return Page(data=await post_views.present(session, rows), next_cursor=next_cursor)
+    return PostPage(data=await post_views.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts")
 async def posts_list(
-    session: Session, who: Viewer, query: PostQuery, campaign_id: uuid.UUID | None = None
-) -> Page[PostOut]:
-    rows, next_cursor = await posts.list_page(session, who.organization_id, campaign_id, query)
-    return Page(data=await post_views.present(session, rows), next_cursor=next_cursor)
+    session: Session,
+    who: Viewer,
+    query: PostQuery,
+    settings: AppSettings,
+    campaign_id: uuid.UUID | None = None,
+) -> PostPage:
+    rows, next_cursor = await posts.list_page(
+        session, who.organization_id, campaign_id, query, _settle(settings)
+    )
+    return PostPage(data=await post_views.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts/{post_id}")
@@ -97,7 +115,10 @@ async def posts_reject(
 
 @router.post("/v1/posts/{post_id}/restore")
 async def posts_restore(
-    post_id: uuid.UUID, session: Session, who: Admin, body: RestoreBody | None = None
+    post_id: uuid.UUID,
+    session: Session,
+    who: Admin,
+    body: RestoreBody | None = None,
 ) -> PostOut:
     """Returns a rejected post to the status it was rejected from."""
     reason = body.reason if body else None
@@ -106,7 +127,10 @@ async def posts_restore(
 
 @router.post("/v1/posts/{post_id}/mark-paid")
 async def posts_mark_paid(
-    post_id: uuid.UUID, session: Session, who: Admin, body: MarkPaidBody | None = None
+    post_id: uuid.UUID,
+    session: Session,
+    who: Admin,
+    body: MarkPaidBody | None = None,
 ) -> PostOut:
     reference = body.payout_reference if body else None
     return await _one(session, await post_service.mark_paid(session, who, post_id, reference))
@@ -131,6 +155,10 @@ async def posts_holds_clear(
 
 
 @router.get("/v1/posts/{post_id}/events")
-async def posts_events(post_id: uuid.UUID, session: Session, who: Viewer) -> list[EventOut]:
+async def posts_events(
+    post_id: uuid.UUID, session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 50
+) -> EventPage:
+    """Oldest first."""
     post = found(await posts.get(session, who.organization_id, post_id), "post")
-    return [EventOut.model_validate(e) for e in await posts.events(session, post.id)]
+    rows, next_cursor = await posts.events(session, post.id, cursor, limit)
+    return EventPage(data=[EventOut.model_validate(e) for e in rows], next_cursor=next_cursor)

@@ -3,17 +3,16 @@
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from app.deps import AppSettings, Editor, Session, Viewer
 from app.domain.enums import Platform
-from app.domain.errors import found
+from app.domain.errors import InvalidInput, found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, runs
-from app.schemas.common import Cursor, Limit, Page
-from app.schemas.runs import RunCreate, RunOut
+from app.schemas.common import Cursor, Limit
+from app.schemas.runs import RunCreate, RunKind, RunOut, RunPage
 from app.services import run_views
 
 router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"], responses=PROBLEM_RESPONSES)
@@ -32,24 +31,33 @@ async def _kick(request: Request, platforms: list[Platform]) -> None:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def refresh_runs_create(
-    body: RunCreate,
     request: Request,
     background: BackgroundTasks,
     session: Session,
     who: Editor,
     settings: AppSettings,
+    body: RunCreate | None = None,
 ) -> RunOut:
-    """Queue a refresh of the posts in scope (all of the organization's by default). Only due
-    posts unless `force`. Answers at once; follow the run with `GET /v1/refresh-runs/{id}`."""
-    if body.campaign_id is not None:
-        found(await campaigns.get(session, who.organization_id, body.campaign_id), "campaign")
+    """Refresh the organization's trackable posts now, whether due or not: all of them with
+    no body, or those the body narrows to. Posts fetched within
+    FORCED_REFRESH_MIN_INTERVAL_MINUTES are not fetched again (counted as `skipped_recent`);
+    rejected posts and posts past the refresh window never are. At most
+    MAX_OPEN_REFRESH_RUNS unfinished runs per organization (409 `too_many_runs`). Answers at
+    once; follow the run with `GET /v1/refresh-runs/{id}`."""
+    body = body or RunCreate()
+    if body.campaign_id is not None and not await campaigns.get(
+        session, who.organization_id, body.campaign_id
+    ):
+        # 404 is for the resource the path names; this one is named in the body.
+        raise InvalidInput("campaign_not_found", "No campaign with that id.", "campaign_id")
     run, platforms = await runs.create(
         session,
         who.organization_id,
         runs.RunScope(body.campaign_id, body.platform, body.post_ids),
-        force=body.force,
         now=datetime.now(UTC),
         window=timedelta(days=settings.refresh_window_days),
+        min_interval=timedelta(minutes=settings.forced_refresh_min_interval_minutes),
+        max_open=settings.max_open_refresh_runs,
     )
     if run.finished_at is not None:  # nothing to refresh: finished as it was made
         await run_views.announce_finished(session, [(run.organization_id, run.id)], run.finished_at)
@@ -62,13 +70,14 @@ async def refresh_runs_create(
 async def refresh_runs_list(
     session: Session,
     who: Viewer,
-    kind: Literal["on_demand", "scheduled"] | None = None,
+    kind: RunKind | None = None,
     cursor: Cursor = None,
     limit: Limit = 20,
-) -> Page[RunOut]:
-    """Newest first. Scheduled sweeps record one run per platform per hour."""
+) -> RunPage:
+    """Newest first. Scheduled sweeps record one run per platform per hour. Finished runs
+    are deleted after REFRESH_RUN_RETENTION_DAYS."""
     rows, next_cursor = await runs.list_page(session, who.organization_id, kind, cursor, limit)
-    return Page(data=await run_views.present(session, rows), next_cursor=next_cursor)
+    return RunPage(data=await run_views.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/{run_id}")

@@ -11,13 +11,15 @@ from app.deps import Admin, AppSettings, Session
 from app.domain.errors import Conflict, InvalidInput, NotFound, found
 from app.errors import PROBLEM_RESPONSES
 from app.models import WebhookEndpoint
-from app.schemas.common import Cursor, Limit, Page
+from app.schemas.common import Cursor, Limit
 from app.schemas.webhooks import (
     WebhookAttemptOut,
     WebhookDeliveryOut,
+    WebhookDeliveryPage,
     WebhookEndpointCreate,
     WebhookEndpointCreated,
     WebhookEndpointOut,
+    WebhookEndpointPage,
     WebhookEndpointUpdate,
     WebhookSecretRotated,
 )
@@ -85,10 +87,12 @@ async def webhook_endpoints_create(
 @router.get("")
 async def webhook_endpoints_list(
     session: Session, who: Admin, cursor: Cursor = None, limit: Limit = 50
-) -> Page[WebhookEndpointOut]:
+) -> WebhookEndpointPage:
     """Newest first."""
     rows, next_cursor = await repository.list_endpoints(session, who.organization_id, cursor, limit)
-    return Page(data=[WebhookEndpointOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return WebhookEndpointPage(
+        data=[WebhookEndpointOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{endpoint_id}")
@@ -151,13 +155,13 @@ async def webhook_deliveries_list(
     status: DeliveryStatus | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[WebhookDeliveryOut]:
+) -> WebhookDeliveryPage:
     """Newest first, each with every attempt (time, status, latency, the answer's first 1 KB)."""
     await _endpoint(session, who.organization_id, endpoint_id)
     views, next_cursor = await repository.list_deliveries(
         session, who.organization_id, endpoint_id, status, cursor, limit
     )
-    return Page(data=[_delivery_out(v) for v in views], next_cursor=next_cursor)
+    return WebhookDeliveryPage(data=[_delivery_out(v) for v in views], next_cursor=next_cursor)
 
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/retry", status_code=status.HTTP_202_ACCEPTED)

@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints, model_validator
 from app.domain.enums import CampaignStatus
 from app.schemas.common import (
     NOT_SENT,
+    WHOLE_NUMBER,
     Cap,
     Cpm,
     CpmOut,
@@ -15,6 +16,7 @@ from app.schemas.common import (
     MoneyOut,
     Name,
     Output,
+    Page,
     Patch,
 )
 
@@ -26,9 +28,14 @@ Currency = Annotated[
 MinViews = Annotated[
     int,
     Field(strict=True, ge=0, le=2_000_000_000, description="Overrides the default minimum views."),
+    WHOLE_NUMBER,
 ]
+# The maximum is REFRESH_WINDOW_DAYS (a post is decided on fresh stats): app.http.contract
+# writes the configured value into the schema.
 FinalizeDays = Annotated[
-    int, Field(strict=True, ge=0, le=3650, description="Overrides the default finalize-after days.")
+    int,
+    Field(strict=True, ge=0, le=3650, description="Overrides the default finalize-after days."),
+    WHOLE_NUMBER,
 ]
 
 
@@ -90,3 +97,11 @@ class TierOut(Output):
     cpm: CpmOut
     cap: Annotated[MoneyOut, Field(description="Most one video can earn.")] | None
     created_at: datetime
+
+
+class CampaignPage(Page[CampaignOut]):
+    pass
+
+
+class TierPage(Page[TierOut]):
+    pass

@@ -2,11 +2,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from app.domain.enums import Platform
 from app.platforms.urls import HANDLE
-from app.schemas.common import NOT_SENT, Input, Name, Output, Patch
+from app.schemas.common import NOT_SENT, Input, Name, Output, Page, Patch
+
+HANDLE_AS_SENT = r"^\s*@?[A-Za-z0-9_.]{1,64}\s*$"
 
 
 def _handle(value: object) -> object:
@@ -23,6 +25,9 @@ Handle = Annotated[
     str,
     BeforeValidator(_handle),
     AfterValidator(_check_handle),
+    # The same rule as the validators (HANDLE), as the caller may send it: spaces around and
+    # a leading @ are dropped.
+    WithJsonSchema({"type": "string", "pattern": HANDLE_AS_SENT}),
     Field(examples=["scout2015"], description="With or without the leading @."),
 ]
 
@@ -84,3 +89,15 @@ class CreatorRenameOut(Output):
     new_handle: str
     renamed_at: datetime
     post_id: uuid.UUID | None = Field(description="The post whose fetch showed the new handle.")
+
+
+class CreatorPage(Page[CreatorOut]):
+    pass
+
+
+class MemberPage(Page[MemberOut]):
+    pass
+
+
+class CreatorRenamePage(Page[CreatorRenameOut]):
+    pass

@@ -4,11 +4,11 @@ from datetime import datetime
 from pydantic import Field
 
 from app.domain.enums import Role
-from app.schemas.common import Input, Output
+from app.schemas.common import NO_NUL, Input, Output, Page
 
 
 class KeyCreate(Input):
-    name: str = Field("", max_length=200, pattern=r"^[^\x00]*$")
+    name: str = Field("", max_length=200, pattern=NO_NUL)
     role: Role
 
 
@@ -30,3 +30,7 @@ class Me(Output):
     organization_name: str
     key_id: uuid.UUID
     role: Role
+
+
+class KeyPage(Page[KeyOut]):
+    pass

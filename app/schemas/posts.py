@@ -1,38 +1,94 @@
 import uuid
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal, Self
+from enum import StrEnum
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 from app.domain.enums import Platform, PostStatus
-from app.schemas.common import Cursor, Input, Limit, Moment, Name, Note, Output
+from app.schemas.common import (
+    NO_NUL,
+    Cursor,
+    Earnings,
+    Input,
+    Limit,
+    Moment,
+    Name,
+    Note,
+    Output,
+    Page,
+)
+
+_CREATOR = Field(
+    None, description="Required unless the URL names the creator (TikTok /@handle/...)."
+)
+_TIER = Field(None, description="Defaults to the member's default tier.")
 
 
-class PostCreate(Input):
-    """Either `url`, or `platform` with `post_id`."""
+class PostCreateByUrl(Input):
+    """A video by its URL (short links are followed on the platform's own hosts)."""
 
-    url: Annotated[str, StringConstraints(max_length=2048)] | None = Field(
-        None, examples=["https://www.tiktok.com/@scout2015/video/6718335390845095173"]
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=NO_NUL)] = Field(
+        examples=["https://www.tiktok.com/@scout2015/video/6718335390845095173"]
     )
+    creator_id: uuid.UUID | None = _CREATOR
+    cpm_tier_id: uuid.UUID | None = _TIER
+
+
+class PostCreateById(Input):
+    """A video by its platform and the platform's id for it."""
+
+    platform: Platform
+    platform_post_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    ] = Field(
+        description="TikTok numeric id, or Instagram shortcode (or numeric media id).",
+        examples=["6718335390845095173"],
+    )
+    creator_id: uuid.UUID | None = _CREATOR
+    cpm_tier_id: uuid.UUID | None = _TIER
+
+
+def _shape(value: Any) -> str:
+    # A body naming a url is the url shape, anything else the id shape: errors then point
+    # at the fields of the shape the caller meant. (Tags in <> are left out of error
+    # pointers: app/errors.py.)
+    if isinstance(value, dict):
+        return "<url>" if "url" in value else "<id>"
+    return "<url>" if isinstance(value, PostCreateByUrl) else "<id>"
+
+
+# The request body of posts_create: one of the two shapes (oneOf in the schema).
+PostCreateBody = Annotated[
+    Annotated[PostCreateByUrl, Tag("<url>")] | Annotated[PostCreateById, Tag("<id>")],
+    Discriminator(_shape),
+]
+
+
+class PostCreate(BaseModel):
+    """Either shape of the request, as the service reads it."""
+
+    url: str | None = None
     platform: Platform | None = None
-    post_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        None, description="TikTok numeric id, or Instagram shortcode (or numeric media id)."
-    )
-    creator_id: uuid.UUID | None = Field(
-        None, description="Required unless the URL names the creator (TikTok /@handle/...)."
-    )
-    cpm_tier_id: uuid.UUID | None = Field(
-        None, description="Defaults to the member's default tier."
-    )
+    platform_post_id: str | None = None
+    creator_id: uuid.UUID | None = None
+    cpm_tier_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, body: PostCreateByUrl | PostCreateById) -> "PostCreate":
+        return cls(**body.model_dump())
 
     @model_validator(mode="after")
     def _one_reference(self) -> Self:
-        by_id = self.platform is not None or self.post_id is not None
-        if self.url is not None and by_id:
-            raise ValueError("send either url, or platform with post_id, not both")
-        if self.url is None and (self.platform is None or self.post_id is None):
-            raise ValueError("send url, or both platform and post_id")
+        if (self.url is None) == (self.platform is None or self.platform_post_id is None):
+            raise ValueError("send url, or platform with platform_post_id")
         return self
 
 
@@ -54,7 +110,25 @@ class MarkPaidBody(Input):
     payout_reference: Name | None = None
 
 
-PostSort = Literal["created_at", "-created_at", "published_at", "-published_at", "views", "-views"]
+class PostSort(StrEnum):
+    """A sort key; the `_DESC` members (`-` prefix) sort descending. `updated_at` is the
+    change feed's order (see `updated_since`)."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    PUBLISHED_AT = "published_at"
+    PUBLISHED_AT_DESC = "-published_at"
+    VIEWS = "views"
+    VIEWS_DESC = "-views"
+    UPDATED_AT = "updated_at"
+
+    @property
+    def key(self) -> str:
+        return self.value.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.value.startswith("-")
 
 
 class PostListQuery(BaseModel):
@@ -70,8 +144,15 @@ class PostListQuery(BaseModel):
     )
     published_from: Moment | None = Field(None, description="Inclusive.")
     published_to: Moment | None = Field(None, description="Exclusive.")
+    updated_since: Moment | None = Field(
+        None,
+        description="Posts changed at or after this time. With `sort=updated_at` the list is "
+        "the change feed: oldest change first, no change missed or repeated across pages, and "
+        "the last page has a `next_cursor` too: keep it and poll with it (and the same "
+        'parameters) later. See the README\'s "Change feed".',
+    )
     sort: PostSort = Field(
-        "-created_at",
+        PostSort.CREATED_AT_DESC,
         description="Sort key, `-` for descending. `published_at` is the publish time, or when "
         "the post was added while the platform has not reported it yet.",
     )
@@ -108,7 +189,7 @@ class PostOut(Output):
     shares: int | None
     cpm_tier_id: uuid.UUID | None
     locked_views: int | None
-    earnings: Decimal | None = Field(description="In the campaign's currency, as a string.")
+    earnings: Earnings | None = Field(description="In the campaign's currency, as a string.")
     finalized_at: datetime | None
     rejection_code: str | None
     rejection_reason: str | None
@@ -143,3 +224,11 @@ class EventOut(Output):
         description="The API key that acted; null for the system."
     )
     created_at: datetime
+
+
+class PostPage(Page[PostOut]):
+    pass
+
+
+class EventPage(Page[EventOut]):
+    pass

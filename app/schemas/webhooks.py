@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from app.schemas.common import NOT_SENT, Input, Output, Patch, _no_nul
+from app.schemas.common import NO_NUL, NOT_BLANK, NOT_SENT, Input, Output, Page, Patch, strip
 from app.webhooks.events import DeliveryStatus, EventType
 from app.webhooks.ssrf import MAX_URL_LENGTH
 
@@ -17,7 +17,8 @@ def _distinct(values: list[EventType]) -> list[EventType]:
 
 Url = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_URL_LENGTH),
+    StringConstraints(min_length=1, max_length=MAX_URL_LENGTH, pattern=NOT_BLANK),
+    AfterValidator(strip),
     Field(
         description="Where events are POSTed: https, resolving to public addresses only.",
         examples=["https://example.com/webhooks/viewledger"],
@@ -28,12 +29,13 @@ EventTypes = Annotated[
     Field(
         min_length=1,
         max_length=len(EventType),
+        json_schema_extra={"uniqueItems": True},
         description="The event types sent to this endpoint; null (or absent) for all.",
     ),
     AfterValidator(_distinct),
 ]
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_no_nul)
+    str, StringConstraints(max_length=500, pattern=NO_NUL), AfterValidator(strip)
 ]
 Enabled = Annotated[bool, Field(strict=True, description="Disabled endpoints receive nothing.")]
 Secret = Annotated[
@@ -107,3 +109,11 @@ class WebhookDeliveryOut(Output):
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+
+
+class WebhookEndpointPage(Page[WebhookEndpointOut]):
+    pass
+
+
+class WebhookDeliveryPage(Page[WebhookDeliveryOut]):
+    pass

@@ -11,29 +11,42 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
+from app.domain.policy import Policy
 from app.repositories import analytics
 from app.schemas.analytics import (
     CampaignAnalytics,
+    CampaignEarnings,
     CreatorTotals,
     DailyViews,
-    Earnings,
+    PostsByStatus,
     TopPost,
     Totals,
 )
 
 
-def daily_series(gains: list[tuple[date, int]], first: date, last: date) -> list[DailyViews]:
+def daily_series(gains: list[tuple[date, int, int]], first: date, last: date) -> list[DailyViews]:
     """One entry per day from `first` to `last`, days without gains included, each with the
-    campaign's total views at its end. `gains` is ordered by day."""
-    running = sum(gained for day, gained in gains if day < first)
-    by_day = dict(gains)
+    campaign's total views at its end. `gains` is (day, views gained, of which baseline),
+    ordered by day."""
+    running = sum(gained for day, gained, _ in gains if day < first)
+    by_day = {day: (gained, baseline) for day, gained, baseline in gains}
     series = []
     for n in range((last - first).days + 1):
         day = first + timedelta(days=n)
-        gained = by_day.get(day, 0)
+        gained, baseline = by_day.get(day, (0, 0))
         running += gained
-        series.append(DailyViews(day=day, views_gained=gained, total_views=running))
+        series.append(
+            DailyViews(
+                day=day,
+                baseline_views=baseline,
+                views_gained=gained - baseline,
+                total_views=running,
+            )
+        )
     return series
+
+
+_PAYABLE = (PostStatus.FINALIZED, PostStatus.PAID)
 
 
 async def campaign(
@@ -42,33 +55,34 @@ async def campaign(
     currency: str,
     days: tuple[date, date],
     top: int,
+    policy: Policy,
 ) -> CampaignAnalytics:
-    """The campaign's report, with its daily series over `days` (first and last, UTC)."""
-    groups = await analytics.campaign_groups(session, campaign_id)
-    counted = [g for g in groups if g.status != PostStatus.REJECTED]
+    """The campaign's report, with its daily series over `days` (first and last, UTC). Every
+    figure covers all of the campaign's posts (see app/schemas/analytics.py)."""
+    groups = await analytics.campaign_groups(session, campaign_id, policy)
     first, last = days
     gains = await analytics.daily_gains(session, campaign_id, last)
     return CampaignAnalytics(
         campaign_id=campaign_id,
         currency=currency,
         totals=Totals(
-            views=sum(g.views for g in counted),
-            likes=sum(g.likes for g in counted),
-            comments=sum(g.comments for g in counted),
-            shares=sum(g.shares for g in counted),
+            views=sum(g.views for g in groups),
+            likes=sum(g.likes for g in groups),
+            comments=sum(g.comments for g in groups),
+            shares=sum(g.shares for g in groups),
         ),
-        posts_by_status=_count_by_status(groups),
-        earnings=Earnings(
+        posts_by_status=PostsByStatus(**_count_by_status(groups)),
+        earnings=CampaignEarnings(
             finalized=_money(g.earnings for g in groups if g.status == PostStatus.FINALIZED),
             paid=_money(g.earnings for g in groups if g.status == PostStatus.PAID),
-            pending=_money(g.projected for g in groups),
+            projected=_money(g.projected for g in groups),
         ),
         daily_views=daily_series(gains, first, last),
         top_posts=[
             TopPost.model_validate(r._mapping)
             for r in await analytics.top_posts(session, campaign_id, top)
         ],
-        creators=_per_creator(counted),
+        creators=_per_creator(groups),
     )
 
 
@@ -77,7 +91,7 @@ def _money(amounts: Iterable[Decimal]) -> Decimal:
 
 
 def _count_by_status(groups: Sequence[Row[Any]]) -> dict[str, int]:
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter({status.value: 0 for status in PostStatus})
     for g in groups:
         counts[g.status] += g.posts
     return dict(counts)
@@ -97,7 +111,7 @@ def _per_creator(groups: Sequence[Row[Any]]) -> list[CreatorTotals]:
             likes=sum(r.likes for r in rows),
             comments=sum(r.comments for r in rows),
             shares=sum(r.shares for r in rows),
-            earnings=_money(r.earnings for r in rows),
+            earnings=_money(r.earnings for r in rows if r.status in _PAYABLE),
         )
         for creator_id, rows in by_creator.items()
     ]

@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.errors import NotFound, found
+from app.domain.errors import InvalidInput, NotFound, found
 from app.models import CampaignMember, Creator
 from app.repositories import campaigns, creators
 from app.services.campaigns import tier_for
@@ -18,7 +18,11 @@ async def add(
     tier_id: uuid.UUID | None,
 ) -> tuple[CampaignMember, Creator]:
     campaign = found(await campaigns.get(session, org, campaign_id), "campaign")
-    creator = found(await creators.get(session, org, creator_id), "creator")
+    # 404 is for the resource the path names; a missing one named in the body is invalid
+    # input (as in posts_create).
+    creator = await creators.get(session, org, creator_id)
+    if creator is None:
+        raise InvalidInput("creator_not_found", "No creator with that id.", "creator_id")
     if tier_id is not None:
         await tier_for(session, org, campaign.id, tier_id)
     # A second add of the same creator hits the primary key (member_exists).

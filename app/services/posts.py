@@ -36,11 +36,11 @@ async def reference(body: PostCreate, resolver: shortlinks.Resolver) -> PostRef:
     if body.url is None:
         # PostCreate's validator guarantees both are set when url is not.
         assert body.platform is not None
-        assert body.post_id is not None
+        assert body.platform_post_id is not None
         try:
-            return PostRef(body.platform, normalize_post_id(body.platform, body.post_id))
+            return PostRef(body.platform, normalize_post_id(body.platform, body.platform_post_id))
         except UrlError as exc:
-            raise InvalidInput("invalid_post_id", str(exc), "post_id") from None
+            raise InvalidInput("invalid_post_id", str(exc), "platform_post_id") from None
     try:
         ref = parse_video_url(body.url)
     except UrlError as exc:

@@ -10,32 +10,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import RefreshRun
 from app.repositories import runs
-from app.schemas.runs import OutcomeCounts, RunOut
+from app.schemas.runs import RunKind, RunOut, RunScope, RunSources, RunStatus
 from app.webhooks import outbox
 from app.webhooks.events import EventType
 
 
 async def present(session: AsyncSession, rows: Sequence[RefreshRun]) -> list[RunOut]:
-    by_run: dict[uuid.UUID, dict[str, OutcomeCounts]] = {r.id: {} for r in rows}
+    by_run: dict[uuid.UUID, RunSources] = {r.id: RunSources() for r in rows}
     for c in await runs.counts(session, [r.id for r in rows]):
-        slot = by_run[c.run_id].setdefault(c.source, OutcomeCounts())
-        setattr(slot, c.outcome, c.count)
+        slot = getattr(by_run[c.run_id], c.source, None)
+        if slot is not None:
+            setattr(slot, c.outcome, c.count)
     out = []
     for run in rows:
         sources = by_run[run.id]
         total = {
-            o: sum(getattr(s, o) for s in sources.values())
+            o: sum(getattr(getattr(sources, s), o) for s in RunSources.model_fields)
             for o in ("refreshed", "failed", "skipped")
         }
-        state = "finished" if run.finished_at else "running" if run.started_at else "queued"
+        state = (
+            RunStatus.FINISHED
+            if run.finished_at
+            else RunStatus.RUNNING
+            if run.started_at
+            else RunStatus.QUEUED
+        )
         out.append(
             RunOut(
                 id=run.id,
-                kind=run.kind,
+                kind=RunKind(run.kind),
                 status=state,
-                scope=run.scope,
-                force=run.force,
+                scope=RunScope(**run.scope, post_ids_count=run.post_ids_count),
                 queued=run.queued,
+                skipped_recent=run.skipped_recent,
                 by_source=sources,
                 created_at=run.created_at,
                 started_at=run.started_at,

@@ -56,6 +56,7 @@ class DuePost:
     starts_on: date | None  # the campaign's dates: a video published outside them is held
     ends_on: date | None
     open_holds: int
+    last_refreshed_at: datetime | None  # None: this fetch is its first good one
     consecutive_failures: int
     refresh_run_id: uuid.UUID | None
     decide_after: datetime | None  # restored by an admin: decide on stats from after this
@@ -232,6 +233,7 @@ async def claim(
             Campaign.starts_on,
             Campaign.ends_on,
             claimed.c.open_holds,
+            claimed.c.last_refreshed_at,
             claimed.c.consecutive_failures,
             claimed.c.refresh_run_id,
             claimed.c.decide_after,

@@ -40,17 +40,23 @@ _SUCCESS = text(
             CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
             CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
             CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[]),
-            CAST(:sources AS text[]), CAST(:leases AS timestamptz[]), CAST(:gained AS bigint[])
+            CAST(:sources AS text[]), CAST(:leases AS timestamptz[]), CAST(:gained AS bigint[]),
+            CAST(:firsts AS boolean[])
         ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source, lease,
-               gained)
+               gained, first)
         WHERE p.id = u.id AND p.lease_expires_at = u.lease
-        RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source, u.gained
+        RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source,
+            u.gained,
+            -- Of which a post's first count: where it stood when it was added, which the
+            -- analytics report as a baseline, not as growth on that day.
+            CASE WHEN u.first THEN u.gained ELSE 0 END AS baseline
     ), days AS (
-        INSERT INTO campaign_daily_views (campaign_id, day, views_gained)
-        SELECT campaign_id, CAST(:day AS date), sum(gained) FROM updated
+        INSERT INTO campaign_daily_views (campaign_id, day, views_gained, baseline_views)
+        SELECT campaign_id, CAST(:day AS date), sum(gained), sum(baseline) FROM updated
         GROUP BY campaign_id ORDER BY campaign_id
         ON CONFLICT (campaign_id, day)
-        DO UPDATE SET views_gained = campaign_daily_views.views_gained + EXCLUDED.views_gained
+        DO UPDATE SET views_gained = campaign_daily_views.views_gained + EXCLUDED.views_gained,
+            baseline_views = campaign_daily_views.baseline_views + EXCLUDED.baseline_views
     )
     INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
                                  shares, source)
@@ -164,6 +170,7 @@ async def write_results(
                 "sources": [s.source.value for _, s in ok],
                 # The claim read the post's views, and only a lease holder changes them.
                 "gained": [s.views - p.views for p, s in ok],
+                "firsts": [p.last_refreshed_at is None for p, _ in ok],
                 "day": now.astimezone(UTC).date(),
             },
         )

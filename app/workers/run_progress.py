@@ -41,9 +41,11 @@ _PROGRESS = text(
     """
     UPDATE refresh_runs r SET
         done = r.done + u.n,
-        started_at = coalesce(r.started_at, :now),
+        -- Never before the run was created, nor finished before it started, whatever the
+        -- worker's clock says: created_at <= started_at <= finished_at.
+        started_at = coalesce(r.started_at, greatest(:now, r.created_at)),
         finished_at = CASE WHEN NOT EXISTS (SELECT 1 FROM posts WHERE refresh_run_id = r.id)
-                           THEN :now END
+                           THEN greatest(:now, r.created_at, r.started_at) END
     FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
     WHERE r.id = u.id
     RETURNING r.organization_id, r.id, r.finished_at IS NOT NULL AS finished

@@ -22,6 +22,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.models import Post
 from app.platforms.http import build_http_client
+from app.repositories import runs
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
 from app.workers import capacity, lanes, lifecycle_sweep, metrics
@@ -172,6 +173,20 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
         ctx["running"].discard("webhooks")
 
 
+async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
+    """Finished refresh runs older than REFRESH_RUN_RETENTION_DAYS, in batches, each its own
+    transaction (short locks)."""
+    settings: Settings = ctx["settings"]
+    before = utcnow() - timedelta(days=settings.refresh_run_retention_days)
+    pruned = 0
+    while True:
+        async with session_scope(ctx["sessionmaker"]) as session:
+            deleted = await runs.prune(session, before)
+        pruned += deleted
+        if deleted < runs.PRUNE_BATCH:
+            return pruned
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, seconds))
 
@@ -189,7 +204,9 @@ def _cron_jobs(settings: Settings) -> list[Any]:
             run_at_startup=True,
             timeout=webhooks.MAX_SWEEP_SECONDS + 2 * settings.webhook_lease_seconds,
             max_tries=1,
-        )
+        ),
+        # Hourly, at minute 17 (off the hour, when other schedules tend to fire).
+        cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
     ]
 
 
