@@ -94,8 +94,9 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def api_server(env: dict[str, str]) -> Iterator[str]:
-    """The API under uvicorn, as production runs it."""
+def api_server(env: dict[str, str], *, start_timeout: float = 20.0) -> Iterator[str]:
+    """The API under uvicorn, as production runs it. `start_timeout` is generous for tests
+    that can afford the wait on a busy machine (it bounds only a failure)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -115,7 +116,7 @@ def api_server(env: dict[str, str]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}/health/live")
+        wait_for(f"{url}/health/live", start_timeout)
         yield url
     finally:
         stop(proc)

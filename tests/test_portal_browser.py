@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -37,7 +36,7 @@ def _chromium() -> str:
 
 
 @pytest.fixture
-async def code(settings: Settings, engine: AsyncEngine, committed: SM) -> AsyncIterator[str]:
+async def code(settings: Settings, engine: AsyncEngine, committed: SM) -> str:
     """A creator with a video in each state, committed (the server reads them from its own
     connections); the creator's access code."""
     app = create_app(settings, engine=engine)
@@ -54,14 +53,11 @@ async def code(settings: Settings, engine: AsyncEngine, committed: SM) -> AsyncI
             t = await f.tier(admin, c["id"], cpm="6.2500", name="Hidden tier")
             creator = await f.creator(admin, "lena.moves")
             await f.member(admin, c["id"], creator["id"], t["id"])
+            video = "https://www.tiktok.com/@lena.moves/video/{}"
             ids = [
-                (
-                    await f.post(
-                        admin,
-                        c["id"],
-                        url=f"https://www.tiktok.com/@lena.moves/video/{7_500_000_000_000_000_000 + n}",
-                    )
-                )["id"]
+                (await f.post(admin, c["id"], url=video.format(7_500_000_000_000_000_000 + n)))[
+                    "id"
+                ]
                 for n in range(4)
             ]
     when = datetime(2026, 11, 21, 10, tzinfo=UTC)
@@ -81,7 +77,7 @@ async def code(settings: Settings, engine: AsyncEngine, committed: SM) -> AsyncI
                 update(Post).where(Post.id == uuid.UUID(post_id)).values(**values)
             )
         await session.commit()
-    yield creator["access_code"]
+    return str(creator["access_code"])
 
 
 async def test_a_creator_signs_in_sees_videos_and_totals_and_signs_out_in_chromium(
@@ -95,7 +91,7 @@ async def test_a_creator_signs_in_sees_videos_and_totals_and_signs_out_in_chromi
         "PROVIDER_MODE": "sandbox",
     }
     ARTIFACTS.mkdir(exist_ok=True)
-    with api_server(env) as url:
+    with api_server(env, start_timeout=90) as url:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             try:
