@@ -7,7 +7,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: install run test drills lint format typecheck check migrate clean
+.PHONY: install system-packages run test drills lint format typecheck check migrate clean
 
 install: $(VENV)/.synced
 
@@ -28,8 +28,11 @@ $(CLIENT_DEPS): tests/clients/package.json tests/clients/package-lock.json
 run: install  ## API + worker + sandbox provider, database created and migrated
 	$(BIN)/python -m app.run
 
-test: install $(CLIENT_DEPS)  ## the whole suite against the local PostgreSQL and Redis
+test: install $(CLIENT_DEPS) system-packages  ## the whole suite against the local PostgreSQL and Redis
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+system-packages:  ## Chromium and LibreOffice Calc for the portal and export tests, if missing
+	bash tests/system_packages.sh
 
 drills: install  ## the fault drills alone (make test runs them too)
 	$(BIN)/python -m pytest -q tests/drills $(PYTEST_ARGS)

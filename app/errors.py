@@ -56,6 +56,10 @@ class Problem(BaseModel):
     existing_campaign_id: uuid.UUID | None = Field(
         None, description="With `post_exists`: the campaign that post is in."
     )
+    post_ids: list[uuid.UUID] | None = Field(
+        None,
+        description="With `posts_not_ready` and `payout_posts_not_payable`: the posts concerned.",
+    )
 
 
 class ApiError(Exception):
@@ -100,6 +104,10 @@ CONSTRAINT_CODES: dict[str, tuple[str, str]] = {
     ),
     "campaign_members_pkey": ("member_exists", "The creator is already in the campaign."),
     "posts_cpm_tier_id_fkey": ("cpm_tier_in_use", "Posts use this tier."),
+    "payout_lines_open_post_id_key": (
+        "posts_not_ready",
+        "A post of the selection joined another payout at the same moment; retry.",
+    ),
 }
 
 

@@ -34,6 +34,8 @@ from app.routers import (
     keys,
     members,
     ops,
+    payouts,
+    portal,
     posts,
     refresh_runs,
     webhook_endpoints,
@@ -144,6 +146,8 @@ def create_app(
             {"name": "api-keys", "description": "Keys and the calling identity."},
             {"name": "ops", "description": "Health checks."},
             {"name": "webhooks", "description": "Signed event delivery to your endpoints."},
+            {"name": "payouts", "description": "What is ready to pay, batches, CSV exports."},
+            {"name": "portal", "description": "Creators' own videos and earnings, by code."},
         ],
     )
     app.openapi = lambda: tidy(  # type: ignore[method-assign]
@@ -161,6 +165,8 @@ def create_app(
         keys,
         ops,
         webhook_endpoints,
+        payouts,
+        portal,
     ):
         app.include_router(module.router)
     # The last added runs first: the request id wraps everything (every answer and log line

@@ -31,7 +31,14 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.domain.enums import CampaignStatus, Platform, PostStatus, Role, StatsSource
+from app.domain.enums import (
+    CampaignStatus,
+    PayoutStatus,
+    Platform,
+    PostStatus,
+    Role,
+    StatsSource,
+)
 from app.ids import new_id
 from app.webhooks.events import DeliveryStatus
 
@@ -615,3 +622,73 @@ class WebhookDeliveryAttempt(Base):
     latency_ms: Mapped[int] = mapped_column(Integer, nullable=False)
     response_body: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# Payouts
+
+
+class Payout(Base):
+    """A batch of posts to pay together: fixed at creation (its lines), then paid or
+    cancelled as a whole."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        CheckConstraint(_in("status", PayoutStatus), name="status"),
+        CheckConstraint(
+            "status <> 'paid' OR (paid_at IS NOT NULL AND payout_reference IS NOT NULL)",
+            name="paid",
+        ),
+        Index(None, "organization_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    status: Mapped[PayoutStatus] = mapped_column(
+        _enum(PayoutStatus), nullable=False, server_default="open"
+    )
+    # What was asked for (the filters or the explicit post ids), kept to show it back.
+    selection: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    payout_reference: Mapped[str | None] = mapped_column(Text)
+    created_by_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+    paid_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class PayoutLine(Base):
+    """One post in a batch, with the amount and views fixed when the batch was made.
+    `released` is set when the batch is cancelled: the partial unique index below then lets
+    the post into another batch, and until then keeps it in at most one (a paid batch's
+    lines stay unreleased, so a paid post is never batched again)."""
+
+    __tablename__ = "payout_lines"
+    __table_args__ = (
+        UniqueConstraint("payout_id", "post_id"),
+        Index(
+            "payout_lines_open_post_id_key",
+            "post_id",
+            unique=True,
+            postgresql_where=text("NOT released"),
+        ),
+        Index(None, "payout_id", "creator_id", "currency"),
+        CheckConstraint("amount >= 0 AND locked_views >= 0", name="amounts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    payout_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payouts.id", ondelete="CASCADE"), nullable=False
+    )
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
+    )
+    creator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("creators.id"), nullable=False)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    locked_views: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Earnings, nullable=False)
+    released: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))

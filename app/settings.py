@@ -222,6 +222,20 @@ class Settings(BaseSettings):
     # Finished runs, on-demand and scheduled, are deleted after this many days.
     refresh_run_retention_days: float = Field(30, gt=0)
 
+    # Payouts and portal
+    # A creator's portal session (a signed cookie) lasts this long; rotating the creator's
+    # access code ends every session made with the old one sooner.
+    portal_session_hours: float = Field(12, gt=0, le=24 * 30)
+    # Access-code logins, per client address and per code (app.services.access_codes):
+    # a burst of attempts, then this many a minute.
+    portal_code_attempts_per_minute: float = Field(5, gt=0)
+    portal_code_attempt_burst: int = Field(10, ge=1)
+    # The session cookie's Secure flag. Unset: set when the request came over HTTPS (behind
+    # a TLS-terminating proxy, run uvicorn with --proxy-headers, or set this to true).
+    portal_cookie_secure: bool | None = None
+    # Posts one payout batch may hold (its lines are written in one statement).
+    payout_max_posts: int = Field(10_000, ge=1)
+
     def lane_keys(self, single: str | None, many: str) -> list[str | None]:
         """The credentials of one provider, one lane each: [None] when there is none."""
         keys = list(dict.fromkeys([*([single] if single else []), *_split_keys(many)]))

@@ -94,8 +94,9 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def api_server(env: dict[str, str]) -> Iterator[str]:
-    """The API under uvicorn, as production runs it."""
+def api_server(env: dict[str, str], *, start_timeout: float = 60.0) -> Iterator[str]:
+    """The API under uvicorn, as production runs it. `start_timeout` is generous for tests
+    that can afford the wait on a busy machine (it bounds only a failure)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -116,7 +117,7 @@ def api_server(env: dict[str, str]) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         # Importing the app takes seconds, many more on a machine busy with other suites.
-        wait_for(f"{url}/health/live", timeout=60.0)
+        wait_for(f"{url}/health/live", start_timeout)
         yield url
     finally:
         stop(proc)

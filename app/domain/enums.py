@@ -39,3 +39,9 @@ class HoldCode(StrEnum):
     AUTHOR_MISMATCH = "author_mismatch"
     OUTSIDE_CAMPAIGN_WINDOW = "outside_campaign_window"
     DUPLICATE_VIDEO = "duplicate_video"
+
+
+class PayoutStatus(StrEnum):
+    OPEN = "open"  # its posts are fixed and reserved; waiting to be paid or cancelled
+    PAID = "paid"  # every post of it was marked paid in one transaction
+    CANCELLED = "cancelled"  # released: its posts are ready to pay again

@@ -21,6 +21,7 @@ LOCATIONS = {
     "posts_create": "/v1/posts/{id}",
     "api_keys_create": "/v1/api-keys/{id}",
     "webhook_endpoints_create": "/v1/webhook-endpoints/{id}",
+    "payouts_create": "/v1/payouts/{id}",
 }
 
 

@@ -18,6 +18,7 @@ class EventType(StrEnum):
     POST_FLAGGED = "post.flagged"
     PAYOUT_CREATED = "payout.created"
     PAYOUT_PAID = "payout.paid"
+    PAYOUT_CANCELLED = "payout.cancelled"
     REFRESH_RUN_FINISHED = "refresh_run.finished"
     CREATOR_RENAMED = "creator.renamed"
 

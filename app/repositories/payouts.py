@@ -1,0 +1,337 @@
+"""Queries of payout batches and what is ready to pay. Every statement is scoped to one
+organization (or to a payout or creator already found in one)."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import PayoutStatus, PostStatus
+from app.domain.errors import InvalidCursor
+from app.domain.payouts import payable_sql
+from app.models import (
+    Campaign,
+    CpmTier,
+    Creator,
+    Payout,
+    PayoutLine,
+    Post,
+    StatsSnapshot,
+)
+from app.repositories.pagination import (
+    Sort,
+    decode_cursor,
+    encode_cursor,
+    fetch_page,
+    statement_digest,
+)
+from app.schemas.payouts import ReadyFilters
+
+
+def _in_open_batch() -> ColumnElement[bool]:
+    return exists().where(PayoutLine.post_id == Post.id, PayoutLine.released.is_(False))
+
+
+def _ready(org: uuid.UUID, filters: ReadyFilters | None) -> list[ColumnElement[bool]]:
+    where = [
+        Post.organization_id == org,
+        payable_sql(Post.status, Post.open_holds),
+        ~_in_open_batch(),
+    ]
+    if filters is not None:
+        if filters.campaign_id is not None:
+            where.append(Post.campaign_id == filters.campaign_id)
+        if filters.creator_id is not None:
+            where.append(Post.creator_id == filters.creator_id)
+        if filters.finalized_before is not None:
+            where.append(Post.finalized_at < filters.finalized_before)
+    return where
+
+
+async def ready_page(
+    session: AsyncSession, org: uuid.UUID, filters: ReadyFilters, cursor: str | None, limit: int
+) -> tuple[Sequence[Any], str | None]:
+    """Ready posts summed per creator and currency, a page of groups in (creator, currency)
+    order. The keyset condition is on the group's key, so it filters rows before grouping."""
+    stmt = (
+        select(
+            Post.creator_id,
+            Creator.handle.label("creator_handle"),
+            Creator.platform,
+            Campaign.currency,
+            func.count().label("posts"),
+            func.sum(Post.locked_views).label("locked_views"),
+            func.sum(Post.earnings).label("amount"),
+        )
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .join(Creator, Creator.id == Post.creator_id)
+        .where(*_ready(org, filters))
+        .group_by(Post.creator_id, Creator.handle, Creator.platform, Campaign.currency)
+        .order_by(Post.creator_id, Campaign.currency)
+    )
+    bound_to = statement_digest(stmt)  # a cursor only continues the list it came from
+    if cursor is not None:
+        after_creator, after_currency = decode_cursor(cursor, 2, bound_to)
+        try:
+            after = (uuid.UUID(str(after_creator)), str(after_currency))
+        except ValueError:
+            raise InvalidCursor from None
+        stmt = stmt.where(tuple_(Post.creator_id, Campaign.currency) > tuple_(*after))
+    rows = (await session.execute(stmt.limit(limit + 1))).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([str(rows[-1].creator_id), rows[-1].currency], bound_to)
+
+
+async def add_lines(
+    session: AsyncSession,
+    org: uuid.UUID,
+    payout_id: uuid.UUID,
+    filters: ReadyFilters | None,
+    post_ids: Sequence[uuid.UUID] | None,
+    at_most: int,
+) -> list[uuid.UUID]:
+    """Fixes the ready posts of the selection into the batch, amounts and views as they are
+    now, in one statement; returns the posts taken (at most `at_most` + 1, so the caller can
+    tell a selection that is too large). A post another batch takes at the same moment
+    violates payout_lines_open_post_id_key: the database keeps a post in one open batch."""
+    where = _ready(org, filters)
+    if post_ids is not None:
+        where.append(Post.id.in_(post_ids))
+    chosen = (
+        select(
+            literal(org),
+            literal(payout_id),
+            Post.id,
+            Post.creator_id,
+            Post.campaign_id,
+            Campaign.currency,
+            Post.locked_views,
+            Post.earnings,
+        )
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(*where)
+        .order_by(Post.id)
+        .limit(at_most + 1)
+    )
+    stmt = (
+        insert(PayoutLine)
+        .from_select(
+            [
+                PayoutLine.organization_id,
+                PayoutLine.payout_id,
+                PayoutLine.post_id,
+                PayoutLine.creator_id,
+                PayoutLine.campaign_id,
+                PayoutLine.currency,
+                PayoutLine.locked_views,
+                PayoutLine.amount,
+            ],
+            chosen,
+        )
+        .returning(PayoutLine.post_id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def get(
+    session: AsyncSession, org: uuid.UUID, payout_id: uuid.UUID, *, for_update: bool = False
+) -> Payout | None:
+    stmt = select(Payout).where(Payout.organization_id == org, Payout.id == payout_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def list_page(
+    session: AsyncSession,
+    org: uuid.UUID,
+    status: PayoutStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Payout], str | None]:
+    """Newest first (ids are UUIDv7, creation order)."""
+    stmt: Select[Any] = select(Payout).where(Payout.organization_id == org)
+    if status is not None:
+        stmt = stmt.where(Payout.status == status)
+    rows, next_cursor = await fetch_page(session, stmt, Payout.id, Sort(None, True), cursor, limit)
+    return rows, next_cursor
+
+
+async def currency_totals(
+    session: AsyncSession, payout_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Any]]:
+    """Per payout: (currency, posts, amount) rows, one query for a whole page."""
+    stmt = (
+        select(
+            PayoutLine.payout_id,
+            PayoutLine.currency,
+            func.count().label("posts"),
+            func.sum(PayoutLine.amount).label("amount"),
+        )
+        .where(PayoutLine.payout_id.in_(payout_ids))
+        .group_by(PayoutLine.payout_id, PayoutLine.currency)
+        .order_by(PayoutLine.payout_id, PayoutLine.currency)
+    )
+    out: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in (await session.execute(stmt)).all():
+        out[row.payout_id].append(row)
+    return out
+
+
+async def creator_totals(session: AsyncSession, payout_id: uuid.UUID) -> Sequence[Any]:
+    stmt = (
+        select(
+            PayoutLine.creator_id,
+            Creator.handle.label("creator_handle"),
+            Creator.platform,
+            Creator.platform_user_id,
+            PayoutLine.currency,
+            func.count().label("posts"),
+            func.sum(PayoutLine.locked_views).label("locked_views"),
+            func.sum(PayoutLine.amount).label("amount"),
+        )
+        .join(Creator, Creator.id == PayoutLine.creator_id)
+        .where(PayoutLine.payout_id == payout_id)
+        .group_by(PayoutLine.creator_id, Creator.id, PayoutLine.currency)
+        .order_by(func.lower(Creator.handle), PayoutLine.creator_id, PayoutLine.currency)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def lock_posts(session: AsyncSession, payout_id: uuid.UUID) -> Sequence[Any]:
+    """The batch's posts (id, status, open holds), locked in id order (so two payers of
+    overlapping posts cannot deadlock) until the transaction ends."""
+    stmt = (
+        select(Post.id, Post.status, Post.open_holds)
+        .join(PayoutLine, PayoutLine.post_id == Post.id)
+        .where(PayoutLine.payout_id == payout_id)
+        .order_by(Post.id)
+        .with_for_update(of=Post)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def release(session: AsyncSession, payout_id: uuid.UUID) -> None:
+    await session.execute(
+        update(PayoutLine).where(PayoutLine.payout_id == payout_id).values(released=True)
+    )
+
+
+def _observed_at() -> Any:
+    """When the locked views were seen: the latest snapshot up to the finalization that
+    shows exactly that count. (Issue 13 records the decision's observation itself; until
+    then this is the closest the data says.)"""
+    return (
+        select(func.max(StatsSnapshot.captured_at))
+        .where(
+            StatsSnapshot.post_id == Post.id,
+            StatsSnapshot.views == Post.locked_views,
+            StatsSnapshot.captured_at <= Post.finalized_at,
+        )
+        .scalar_subquery()
+    )
+
+
+async def export_rows(session: AsyncSession, payout_id: uuid.UUID) -> Sequence[Any]:
+    """One row per post, by creator then campaign then publish time: what a payer reads.
+    Views and amounts are the batch's own (fixed at creation); cpm and cap are the tier's
+    current terms (a decided post's tier cannot be reassigned)."""
+    stmt = (
+        select(
+            Post.id.label("post_id"),
+            Creator.handle.label("creator_handle"),
+            Creator.platform,
+            Creator.platform_user_id,
+            Campaign.name.label("campaign"),
+            Post.url,
+            Post.platform_post_id,
+            Post.published_at,
+            PayoutLine.locked_views,
+            _observed_at().label("observed_at"),
+            CpmTier.cpm,
+            CpmTier.cap,
+            PayoutLine.amount,
+            PayoutLine.currency,
+            Post.finalized_at,
+        )
+        .join(Post, Post.id == PayoutLine.post_id)
+        .join(Creator, Creator.id == PayoutLine.creator_id)
+        .join(Campaign, Campaign.id == PayoutLine.campaign_id)
+        .outerjoin(CpmTier, CpmTier.id == Post.cpm_tier_id)
+        .where(PayoutLine.payout_id == payout_id)
+        .order_by(
+            func.lower(Creator.handle),
+            Creator.id,
+            PayoutLine.currency,
+            Campaign.name,
+            Post.published_at,
+            Post.id,
+        )
+    )
+    return (await session.execute(stmt)).all()
+
+
+# The creator portal: one creator's posts and totals, never anyone else's.
+
+
+async def portal_posts_page(
+    session: AsyncSession, creator_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[Any], str | None]:
+    """Newest first. Only the columns a creator may see (no tier, cpm or cap)."""
+    stmt: Any = (
+        select(
+            Post.id,
+            Campaign.name.label("campaign"),
+            Campaign.currency,
+            Post.platform,
+            Post.url,
+            Post.published_at,
+            Post.status,
+            Post.views,
+            Post.locked_views,
+            Post.earnings,
+            Post.rejection_reason,
+            Post.paid_at,
+        )
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(Post.creator_id == creator_id)
+    )
+    return await fetch_page(session, stmt, Post.id, Sort(None, True), cursor, limit)
+
+
+async def portal_totals(session: AsyncSession, creator_id: uuid.UUID) -> Sequence[Any]:
+    """Per currency: posts, earned (finalized and paid), paid, pending (finalized)."""
+    earned = Post.status.in_([PostStatus.FINALIZED, PostStatus.PAID])
+
+    def total(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(Post.earnings).filter(condition), 0)
+
+    stmt = (
+        select(
+            Campaign.currency,
+            func.count().label("posts"),
+            total(earned).label("earned"),
+            total(Post.status == PostStatus.PAID).label("paid"),
+            total(Post.status == PostStatus.FINALIZED).label("pending"),
+        )
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(Post.creator_id == creator_id)
+        .group_by(Campaign.currency)
+        .order_by(Campaign.currency)
+    )
+    return (await session.execute(stmt)).all()

@@ -1,0 +1,180 @@
+"""Payout batches: made from what is ready to pay, paid or cancelled as a whole. Each action
+locks the batch row first, so concurrent calls on one batch run one after the other, and
+repeating an action that already happened answers what it did."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.domain.enums import PayoutStatus, PostStatus
+from app.domain.errors import Conflict, found
+from app.domain.payouts import payable
+from app.models import Payout
+from app.repositories import payouts
+from app.repositories.transitions import Transition
+from app.schemas.payouts import (
+    CreatorTotal,
+    CurrencyTotal,
+    PayoutCreate,
+    PayoutDetail,
+    PayoutOut,
+    PayoutSelection,
+    ReadyFilters,
+)
+from app.services import transitions
+from app.settings import Settings
+from app.webhooks import outbox
+from app.webhooks.events import EventType
+
+
+def _selection(body: PayoutCreate) -> dict[str, object]:
+    if body.post_ids is not None:
+        return {"explicit_posts": True}
+    return ReadyFilters.model_validate(body.model_dump()).model_dump(mode="json", exclude_none=True)
+
+
+async def present(session: AsyncSession, rows: list[Payout]) -> list[PayoutOut]:
+    totals = await payouts.currency_totals(session, [p.id for p in rows])
+    return [
+        PayoutOut(
+            id=p.id,
+            status=p.status,
+            selection=PayoutSelection.model_validate(p.selection),
+            posts=sum(t.posts for t in totals.get(p.id, [])),
+            currencies=[CurrencyTotal.model_validate(t) for t in totals.get(p.id, [])],
+            payout_reference=p.payout_reference,
+            created_at=p.created_at,
+            paid_at=p.paid_at,
+            cancelled_at=p.cancelled_at,
+        )
+        for p in rows
+    ]
+
+
+async def detail(session: AsyncSession, payout: Payout) -> PayoutDetail:
+    """The batch as GET /v1/payouts/{id} shows it, and as its webhooks carry it."""
+    (out,) = await present(session, [payout])
+    creators = await payouts.creator_totals(session, payout.id)
+    return PayoutDetail(
+        **out.model_dump(), creators=[CreatorTotal.model_validate(c) for c in creators]
+    )
+
+
+async def _announce(session: AsyncSession, payout: Payout, kind: EventType) -> None:
+    if payout.organization_id in await outbox.listening(session, {payout.organization_id}):
+        await outbox.emit_many(
+            session, [outbox.Event(payout.organization_id, kind, await detail(session, payout))]
+        )
+
+
+async def create(
+    session: AsyncSession, settings: Settings, principal: Principal, body: PayoutCreate
+) -> Payout:
+    org = principal.organization_id
+    payout = Payout(
+        organization_id=org,
+        status=PayoutStatus.OPEN,
+        selection=_selection(body),
+        created_by_key_id=principal.key_id,
+    )
+    session.add(payout)
+    await session.flush()
+    filters = None if body.post_ids is not None else body
+    taken = await payouts.add_lines(
+        session, org, payout.id, filters, body.post_ids, settings.payout_max_posts
+    )
+    if body.post_ids is not None:
+        missing = sorted(set(body.post_ids) - set(taken))
+        if missing:
+            raise Conflict(
+                "posts_not_ready",
+                f"{len(missing)} of the posts are not ready to pay (not finalized, already "
+                "paid, held, in another open payout, or not found); nothing was created.",
+                post_ids=missing,
+            )
+    if not taken:
+        raise Conflict("payout_empty", "No post of the selection is ready to pay.")
+    if len(taken) > settings.payout_max_posts:
+        raise Conflict(
+            "payout_too_large",
+            f"The selection has more than {settings.payout_max_posts} posts; narrow it "
+            "(by campaign, creator or finalized_before).",
+        )
+    await session.refresh(payout)
+    await _announce(session, payout, EventType.PAYOUT_CREATED)
+    return payout
+
+
+async def mark_paid(
+    session: AsyncSession, principal: Principal, payout_id: uuid.UUID, reference: str
+) -> Payout:
+    """Every post of the batch paid in this transaction, or none: a post that is no longer
+    finalized, or has an open hold, stops the whole batch (409 naming the posts)."""
+    payout = found(
+        await payouts.get(session, principal.organization_id, payout_id, for_update=True),
+        "payout",
+    )
+    if payout.status is PayoutStatus.PAID:
+        if payout.payout_reference == reference:
+            return payout  # a retry: what it asked for has happened
+        raise Conflict(
+            "payout_already_paid",
+            f"The payout was already marked paid with another reference "
+            f"({payout.payout_reference}).",
+        )
+    if payout.status is PayoutStatus.CANCELLED:
+        raise Conflict("payout_cancelled", "The payout was cancelled; make a new one.")
+    posts = await payouts.lock_posts(session, payout.id)
+    blocked = [p.id for p in posts if not payable(p.status, p.open_holds)]
+    if blocked:
+        raise Conflict(
+            "payout_posts_not_payable",
+            f"{len(blocked)} of the payout's posts are no longer finalized or have an open "
+            "hold; nothing was paid. Cancel the payout and make a new one.",
+            post_ids=blocked,
+        )
+    now = datetime.now(UTC)
+    landed = await transitions.apply(
+        session,
+        [
+            Transition(
+                post_id=p.id,
+                from_status=PostStatus.FINALIZED,
+                to_status=PostStatus.PAID,
+                code="payout_paid",
+                reason=f"Paid in payout {payout.id}, reference {reference}.",
+                actor_key_id=principal.key_id,
+                values={"paid_at": now, "payout_reference": reference},
+                expect={"open_holds": 0},
+            )
+            for p in posts
+        ],
+        now,
+    )
+    assert len(landed) == len(posts), "the posts are locked FOR UPDATE and were checked"
+    payout.status = PayoutStatus.PAID
+    payout.paid_at = now
+    payout.payout_reference = reference
+    await session.flush()
+    await _announce(session, payout, EventType.PAYOUT_PAID)
+    return payout
+
+
+async def cancel(session: AsyncSession, principal: Principal, payout_id: uuid.UUID) -> Payout:
+    """Releases the batch's posts: they are ready to pay again."""
+    payout = found(
+        await payouts.get(session, principal.organization_id, payout_id, for_update=True),
+        "payout",
+    )
+    if payout.status is PayoutStatus.CANCELLED:
+        return payout
+    if payout.status is PayoutStatus.PAID:
+        raise Conflict("payout_already_paid", "The payout is paid; it cannot be cancelled.")
+    payout.status = PayoutStatus.CANCELLED
+    payout.cancelled_at = datetime.now(UTC)
+    await payouts.release(session, payout.id)
+    await session.flush()
+    await _announce(session, payout, EventType.PAYOUT_CANCELLED)
+    return payout
