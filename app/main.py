@@ -29,9 +29,11 @@ from app.routers import (
     campaigns,
     cpm_tiers,
     creators,
+    discord,
     keys,
     members,
     ops,
+    post_imports,
     posts,
     refresh_runs,
     webhook_endpoints,
@@ -130,6 +132,7 @@ def create_app(
             {"name": "api-keys", "description": "Keys and the calling identity."},
             {"name": "ops", "description": "Health checks."},
             {"name": "webhooks", "description": "Signed event delivery to your endpoints."},
+            {"name": "discord", "description": "The Discord bot: connection and interactions."},
         ],
     )
     app.openapi = lambda: document_edge(  # type: ignore[method-assign]
@@ -147,6 +150,8 @@ def create_app(
         keys,
         ops,
         webhook_endpoints,
+        post_imports,
+        discord,
     ):
         app.include_router(module.router)
     # The last added runs first: the request id wraps everything (every answer and log line
