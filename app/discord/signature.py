@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def load_public_key(hex_key: str) -> Ed25519PublicKey | None:
-    """The key Discord shows as "Public Key" (64 hex digits), or None if it is not one."""
+    """The key Discord shows as "Public Key" (64 hex digits), or None if it is not one.
+    (Only its length can be checked here: cryptography loads any 32 bytes.)"""
     try:
         raw = bytes.fromhex(hex_key)
     except ValueError:
