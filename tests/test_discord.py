@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.discord.commands import COMMANDS
+from app.discord.interactions import Submission
+from app.discord.submit import follow_up
 from app.domain.enums import Platform, Role
 from app.main import create_app
 from app.models import ApiKey, DiscordIntegration, PostEvent
@@ -486,3 +488,65 @@ async def test_the_cli_registers_against_the_sandbox_s_fake_discord(
             "submit-post",
             "my-posts",
         ]
+
+
+async def test_a_post_not_fetched_in_time_is_still_added(
+    api: httpx.AsyncClient,
+    world: dict[str, Any],
+    fake_discord: FakeDiscord,
+    bot_settings: Settings,
+    committed: SM,
+    intake: httpx.AsyncClient,
+) -> None:
+    """The provider is slow or the sweep is busy: the answer says so, the post is tracked."""
+    await _link(api, world["private"], world["code"])
+
+    async def busy(platform: Platform) -> None:
+        return None  # another sweep has the platform; nothing fetches the post in time
+
+    sub = Submission(
+        organization_id=await _org(api),
+        application_id=APP_ID,
+        interaction_id="1",
+        token="tok",
+        discord_user_id=USER,
+        url=_url(world["handle"]),
+        campaign=None,
+    )
+    no_wait = bot_settings.model_copy(update={"discord_fetch_wait_seconds": 0})
+    line = await follow_up(committed, intake, no_wait, sub, busy)
+    assert line == "Added to **Launch**. Its views will show after the first fetch."
+    assert [e["content"] for e in fake_discord.edits if e["token"] == "tok"] == [line]
+
+
+async def test_disconnecting_unlinks_every_discord_user(
+    api: httpx.AsyncClient, admin: httpx.AsyncClient, world: dict[str, Any], keys: tuple[str, str]
+) -> None:
+    await _link(api, world["private"], world["code"])
+    assert (await admin.delete("/v1/integrations/discord")).status_code == 204
+    unknown = await send(api, world["private"], interaction(APP_ID, 2, "my-posts"))
+    assert unknown.status_code == 401  # the application is nobody's now
+    body = {"application_id": APP_ID, "public_key": keys[1], "bot_token": "t"}
+    await f.ok(await admin.put("/v1/integrations/discord", json=body))
+    again = await f.ok(await send(api, world["private"], interaction(APP_ID, 2, "my-posts")))
+    assert again["data"]["content"].startswith("Your Discord account is not linked")
+
+
+def test_the_discord_api_defaults_follow_the_provider_mode() -> None:
+    sandbox = Settings(_env_file=None)
+    assert sandbox.discord_api_url == f"{sandbox.sandbox_url}/discord/api/v10"
+    live = Settings(
+        _env_file=None,
+        tiktok_primary_base_url="https://a",
+        tiktok_backup_base_url="https://b",
+        instagram_base_url="https://c",
+        tiktok_backup_api_key="k",
+        instagram_api_key="k",
+    )
+    assert live.discord_api_url == "https://discord.com/api/v10"
+    chosen = Settings(_env_file=None, discord_api_base_url="http://x/api/")
+    assert chosen.discord_api_url == "http://x/api"
+
+
+async def _org(api: httpx.AsyncClient) -> uuid.UUID:
+    return uuid.UUID((await f.ok(await api.get("/v1/me")))["organization_id"])

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -134,7 +133,4 @@ async def follow_up(
         line = messages.added(campaign, views)
     api = DiscordApi(http, settings.discord_api_url, settings.discord_http_timeout_seconds)
     await api.edit_original(sub.application_id, sub.token, line)
-    log.info(
-        "discord submission %s answered at %s", sub.interaction_id, datetime.now(UTC).isoformat()
-    )
     return line
