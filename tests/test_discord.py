@@ -281,6 +281,7 @@ async def test_link_binds_the_code_s_creator_and_refusals_are_rate_limited(
     linked = await _link(api, private, world["code"].lower())
     assert f"@{world['handle']}" in linked
     assert linked.startswith("Linked")
+    assert linked.endswith("on TikTok. Submit your videos with /submit-post.")
 
     guesser = "999"
     answers = [await _link(api, private, f"AAAA-BBBB-CCCC-{n:04d}", guesser) for n in range(11)]

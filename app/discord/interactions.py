@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.discord import commands
 from app.discord.messages import NOT_LINKED, my_posts
+from app.domain.enums import Platform
 from app.models import DiscordIntegration
 from app.repositories import creators
 from app.repositories import discord as repo
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 MY_POSTS_LIMIT = 10
+_PLATFORM_NAMES = {Platform.TIKTOK: "TikTok", Platform.INSTAGRAM: "Instagram"}
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ async def _link(
         )
     await repo.link(session, org, who, creator.id)
     return commands.message(
-        f"Linked: you are @{creator.handle} on {creator.platform.value.title()}. "
+        f"Linked: you are @{creator.handle} on {_PLATFORM_NAMES[creator.platform]}. "
         "Submit your videos with /submit-post."
     )
 
