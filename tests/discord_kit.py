@@ -2,6 +2,7 @@
 the worker's jobs run by a real arq worker (burst mode) against the test Redis."""
 
 import json
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,5 +51,8 @@ async def run_jobs(redis_url: str, ctx: dict[str, Any], functions: Sequence[Any]
     try:
         await runner.main()
     finally:
-        await runner.close()
+        with warnings.catch_warnings():
+            # arq closes its pool with redis-py's deprecated close().
+            warnings.simplefilter("ignore", DeprecationWarning)
+            await runner.close()
         await pool.aclose()

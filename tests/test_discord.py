@@ -13,7 +13,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from app.discord.commands import COMMANDS
 from app.discord.interactions import Submission
@@ -551,3 +556,37 @@ def test_the_discord_api_defaults_follow_the_provider_mode() -> None:
 
 async def _org(api: httpx.AsyncClient) -> uuid.UUID:
     return uuid.UUID((await f.ok(await api.get("/v1/me")))["organization_id"])
+
+
+async def test_a_follow_up_that_fails_still_answers_the_creator(
+    api: httpx.AsyncClient,
+    world: dict[str, Any],
+    fake_discord: FakeDiscord,
+    bot_settings: Settings,
+    intake: httpx.AsyncClient,
+    committed: SM,
+) -> None:
+    await _link(api, world["private"], world["code"])
+    sub = Submission(
+        organization_id=await _org(api),
+        application_id=APP_ID,
+        interaction_id="2",
+        token="tok-broken",
+        discord_user_id=USER,
+        url=_url(world["handle"]),
+        campaign=None,
+    )
+    # PostgreSQL is unreachable from the worker (port 1 refuses connections).
+    engine = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    broken = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            await follow_up(broken, intake, bot_settings, sub, _never)
+    finally:
+        await engine.dispose()
+    (edit,) = [e for e in fake_discord.edits if e["token"] == "tok-broken"]
+    assert edit["content"].startswith("Something went wrong on our side")
+
+
+async def _never(platform: Platform) -> None:
+    raise AssertionError("nothing was created to fetch")

@@ -13,6 +13,9 @@ NOT_LINKED = (
     "the brand gave you."
 )
 
+ALREADY_TRACKED = "Already tracked: this video was submitted before (a video counts once)."
+FAILED = "Something went wrong on our side; check /my-posts, then try again."
+
 _STATUS = {
     PostStatus.TRACKING: "tracking",
     PostStatus.HELD: "under review",
@@ -33,7 +36,7 @@ def refused(error: DomainError, campaign: str) -> str:
     """Why the post service refused the video, for the creator who sent it."""
     match error.code:
         case "post_exists":
-            return "Already tracked: this video was submitted before (a video counts once)."
+            return ALREADY_TRACKED
         case "creator_not_member":
             return f"You are not a member of **{campaign}**; ask the brand to add you."
         case "campaign_ended":

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
@@ -76,9 +77,13 @@ async def _create(
         # The integration's key is the actor: the post's events say the bot added it.
         principal = Principal(integration.api_key_id, org, Role.EDITOR)
         try:
-            post = await posts.create(session, http, settings, principal, campaign, body)
+            async with session.begin_nested():
+                post = await posts.create(session, http, settings, principal, campaign, body)
         except DomainError as exc:
             return messages.refused(exc, campaign.name)
+        except IntegrityError:
+            # Another request added the same video between the service's check and insert.
+            return messages.ALREADY_TRACKED
         return post, campaign.name
 
 
@@ -122,7 +127,13 @@ async def follow_up(
     refresh: Refresh,
 ) -> str:
     """Creates, fetches, and edits the deferred answer; returns the line it sent."""
-    outcome = await _create(sessionmaker, http, settings, sub)
+    api = DiscordApi(http, settings.discord_api_url, settings.discord_http_timeout_seconds)
+    try:
+        outcome = await _create(sessionmaker, http, settings, sub)
+    except Exception:
+        # Not left at "thinking..." for good: the creator hears that it failed.
+        await api.edit_original(sub.application_id, sub.token, messages.FAILED)
+        raise
     if isinstance(outcome, str):
         line = outcome
     else:
@@ -131,6 +142,5 @@ async def follow_up(
             sessionmaker, post.id, post.platform, refresh, settings.discord_fetch_wait_seconds
         )
         line = messages.added(campaign, views)
-    api = DiscordApi(http, settings.discord_api_url, settings.discord_http_timeout_seconds)
     await api.edit_original(sub.application_id, sub.token, line)
     return line
