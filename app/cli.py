@@ -3,6 +3,7 @@
 python -m app.cli db upgrade                       create the database if needed, migrate
 python -m app.cli orgs create NAME                 new organization; prints its admin key last
 python -m app.cli keys create --org ID --role R    another key (admin, editor or viewer)
+python -m app.cli discord register --org ID        put the bot's commands on Discord
 """
 
 import argparse
@@ -10,14 +11,18 @@ import asyncio
 import uuid
 
 import asyncpg
+import httpx
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from app.db import create_engine, create_sessionmaker, session_scope
+from app.discord.api import DiscordApiError
 from app.domain.enums import Role
+from app.domain.errors import DomainError
 from app.models import Organization
 from app.repositories import api_keys
+from app.services import discord_integrations
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -90,6 +95,18 @@ async def create_key(settings: Settings, org_id: uuid.UUID, role: Role, name: st
         await engine.dispose()
 
 
+async def register_discord(settings: Settings, org_id: uuid.UUID) -> list[str]:
+    engine = create_engine(settings)
+    try:
+        async with (
+            session_scope(create_sessionmaker(engine)) as session,
+            httpx.AsyncClient() as http,
+        ):
+            return await discord_integrations.register_commands(session, http, settings, org_id)
+    finally:
+        await engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m app.cli",
@@ -107,12 +124,23 @@ def main(argv: list[str] | None = None) -> None:
     key_create.add_argument("--org", required=True, type=uuid.UUID)
     key_create.add_argument("--role", required=True, choices=[r.value for r in Role])
     key_create.add_argument("--name", default="")
+    discord = groups.add_parser("discord").add_subparsers(dest="action", required=True)
+    register = discord.add_parser(
+        "register", help="register the bot's commands with the organization's application"
+    )
+    register.add_argument("--org", required=True, type=uuid.UUID)
     args = parser.parse_args(argv)
 
     settings = get_settings()
     if args.group == "db":
         upgrade(settings)
         print("database is at the latest migration")
+    elif args.group == "discord":
+        try:
+            names = asyncio.run(register_discord(settings, args.org))
+        except (DomainError, DiscordApiError) as exc:
+            raise SystemExit(str(exc)) from None
+        print(f"registered /{', /'.join(names)} at {settings.discord_api_url}")
     elif args.group == "orgs":
         org_id, key = asyncio.run(create_org(settings, args.name))
         print(f"organization {org_id} created; its admin API key (shown once):")

@@ -25,22 +25,24 @@ from app.http.ratelimit import RateLimiter
 from app.http.request_id import RequestIdMiddleware
 from app.logs import configure as configure_logging
 from app.metrics import MetricsMiddleware
-from app.platforms.shortlinks import Resolver
+from app.platforms.shortlinks import resolver_for
 from app.routers import (
     analytics,
     campaigns,
     cpm_tiers,
     creators,
+    discord,
     keys,
     members,
     ops,
     payouts,
     portal,
+    post_imports,
     posts,
     refresh_runs,
     webhook_endpoints,
 )
-from app.settings import PROJECT_ROOT, ProviderMode, Settings, get_settings
+from app.settings import PROJECT_ROOT, Settings, get_settings
 
 DESCRIPTION = """
 Tracks TikTok and Instagram video performance for creator campaigns and turns views into
@@ -99,14 +101,7 @@ def create_app(
             own_engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         app.state.http = own_http
-        app.state.shortlinks = Resolver(
-            own_http,
-            budget_seconds=settings.shortlink_budget_seconds,
-            max_hops=settings.shortlink_max_hops,
-            concurrency=settings.shortlink_concurrency,
-            # In sandbox mode the sandbox answers for the platforms' short-link hosts.
-            via=settings.sandbox_url if settings.provider_mode is ProviderMode.SANDBOX else None,
-        )
+        app.state.shortlinks = resolver_for(own_http, settings)
         app.state.redis = app.state.arq = redis
         app.state.ratelimiter = RateLimiter(
             redis, settings.api_rate_limit_per_second, settings.api_rate_burst
@@ -148,6 +143,7 @@ def create_app(
             {"name": "webhooks", "description": "Signed event delivery to your endpoints."},
             {"name": "payouts", "description": "What is ready to pay, batches, CSV exports."},
             {"name": "portal", "description": "Creators' own videos and earnings, by code."},
+            {"name": "discord", "description": "The Discord bot: connection and interactions."},
         ],
     )
     app.openapi = lambda: tidy(  # type: ignore[method-assign]
@@ -167,6 +163,8 @@ def create_app(
         webhook_endpoints,
         payouts,
         portal,
+        post_imports,
+        discord,
     ):
         app.include_router(module.router)
     # The last added runs first: the request id wraps everything (every answer and log line

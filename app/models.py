@@ -692,3 +692,90 @@ class PayoutLine(Base):
     locked_views: Mapped[int] = mapped_column(BigInteger, nullable=False)
     amount: Mapped[Decimal] = mapped_column(Earnings, nullable=False)
     released: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+# Discord and imports
+
+
+class DiscordIntegration(Base):
+    """An organization's Discord application (one per organization). Interactions find their
+    organization by `application_id`; `public_key` verifies their signatures. The bot token
+    is a Fernet token (app.webhooks.vault), never the token itself. Posts created through the
+    bot are recorded as the integration's own API key, made at connection and never shown,
+    so their events name who added them."""
+
+    __tablename__ = "discord_integrations"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    application_id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    public_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    bot_token_encrypted: Mapped[str] = mapped_column(Text, nullable=False)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id"), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class DiscordLink(Base):
+    """A Discord user bound to a creator of the organization by the creator's access code."""
+
+    __tablename__ = "discord_links"
+    __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "discord_user_id"),
+        Index(None, "creator_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    discord_user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    creator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), nullable=False
+    )
+    linked_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now()
+    )
+
+
+class PostImport(Base):
+    """A bulk paste: its lines are handled by the worker in chunks. `lease_until` is the
+    claim of the worker handling it; unfinished imports with a lapsed lease are taken again
+    by the sweep, from their first unhandled line."""
+
+    __tablename__ = "post_imports"
+    __table_args__ = (
+        Index(None, "organization_id", "id"),
+        Index("post_imports_unfinished_idx", "id", postgresql_where=text("finished_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    # Who uploaded it: the posts it adds are theirs (their events name this key).
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id"), nullable=False)
+    total: Mapped[int] = mapped_column(Integer, nullable=False)
+    done: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class PostImportLine(Base):
+    __tablename__ = "post_import_lines"
+    __table_args__ = (PrimaryKeyConstraint("import_id", "line"),)
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("post_imports.id", ondelete="CASCADE"), nullable=False
+    )
+    line: Mapped[int] = mapped_column(Integer, nullable=False)  # 1-based, as pasted
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    creator_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # NULL until handled: added, already_tracked, invalid_url, not_member, ... (the import's
+    # outcome codes, app/services/post_imports.py).
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    handled_at: Mapped[datetime | None] = mapped_column(Timestamp)

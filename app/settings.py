@@ -241,6 +241,34 @@ class Settings(BaseSettings):
         keys = list(dict.fromkeys([*([single] if single else []), *_split_keys(many)]))
         return list(keys) or [None]
 
+    # Discord and imports
+    # The Discord API: empty means the real https://discord.com/api/v10 in live mode and the
+    # sandbox's fake Discord (<sandbox>/discord/api/v10) in sandbox mode; read it through
+    # `discord_api_url`. An interaction signed longer ago than the tolerance is refused (401),
+    # so a captured request cannot be replayed later. /submit-post waits at most
+    # DISCORD_FETCH_WAIT_SECONDS for the new post's first fetch before it answers without
+    # views. /link attempts are limited per Discord user and per code.
+    discord_api_base_url: str = ""
+    discord_timestamp_tolerance_seconds: float = Field(300, gt=0)
+    discord_http_timeout_seconds: float = Field(10, gt=0)
+    discord_fetch_wait_seconds: float = Field(20, ge=0)
+    discord_link_attempts_per_minute: float = Field(5, gt=0)
+    discord_link_attempts_burst: int = Field(10, ge=1)
+    # Bulk paste: lines handled per transaction (each chunk commits, so a killed worker loses
+    # at most one chunk's work), and how long a worker's claim on an import lasts before the
+    # sweep hands it to another worker.
+    post_import_chunk_size: int = Field(50, ge=1, le=1000)
+    post_import_lease_seconds: float = Field(120, gt=0)
+    post_import_sweep_interval_seconds: int = Field(10, ge=1, le=60)
+
+    @property
+    def discord_api_url(self) -> str:
+        if self.discord_api_base_url:
+            return self.discord_api_base_url.rstrip("/")
+        if self.provider_mode is ProviderMode.LIVE:
+            return "https://discord.com/api/v10"
+        return f"{self.sandbox_url}/discord/api/v10"
+
 
 def _split_keys(value: str) -> list[str]:
     return [key.strip() for key in value.split(",") if key.strip()]

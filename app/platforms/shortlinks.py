@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.platforms.urls import PostRef, ShortLink, UrlError, parse_video_url, platform_of_host
+from app.settings import ProviderMode, Settings
 
 
 class ShortLinkInvalid(Exception):
@@ -80,6 +81,18 @@ class Resolver:
             return await self._http.get(url, follow_redirects=False)
         routed = f"{self._via}{url.raw_path.decode('ascii')}"
         return await self._http.get(routed, headers={"Host": url.host}, follow_redirects=False)
+
+
+def resolver_for(http: httpx.AsyncClient, settings: Settings) -> Resolver:
+    """The process's resolver, as settings configure it. In sandbox mode the sandbox
+    answers for the platforms' short-link hosts."""
+    return Resolver(
+        http,
+        budget_seconds=settings.shortlink_budget_seconds,
+        max_hops=settings.shortlink_max_hops,
+        concurrency=settings.shortlink_concurrency,
+        via=settings.sandbox_url if settings.provider_mode is ProviderMode.SANDBOX else None,
+    )
 
 
 def _check_hop(url: httpx.URL, link: ShortLink) -> None:

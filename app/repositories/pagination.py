@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.dialects import postgresql
@@ -55,7 +55,7 @@ def digest(*parts: Any) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:12]).decode()
 
 
-def statement_digest(stmt: Select[Unpack[tuple[Any, ...]]]) -> str:
+def statement_digest(stmt: Select[*tuple[Any, ...]]) -> str:
     compiled = stmt.compile(dialect=_DIALECT)
     return digest(str(compiled), sorted(compiled.params.items()))
 

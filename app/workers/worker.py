@@ -7,22 +7,28 @@ import logging
 import os
 import socket
 import time
+import uuid
 from datetime import timedelta
 from typing import Any, ClassVar
 
+import httpx
 from arq import cron
+from arq import func as arq_function
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import create_engine, create_sessionmaker, session_scope
+from app.discord import submit as discord_submit
+from app.discord.interactions import Submission
 from app.domain import schedule
 from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.models import Post
 from app.platforms.http import build_http_client
 from app.repositories import runs
+from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
 from app.workers import capacity, lanes, lifecycle_sweep, metrics
@@ -54,6 +60,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx))
     ctx["webhook_http"] = webhooks.build_http_client(settings)
     ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings)
+    # Intake (Discord follow-ups, bulk imports): short links and the Discord API.
+    ctx["intake_http"] = httpx.AsyncClient(timeout=settings.discord_http_timeout_seconds)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -61,6 +69,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"].cancel()
     await ctx["http"].aclose()
     await ctx["webhook_http"].aclose()
+    await ctx["intake_http"].aclose()
     await ctx["pace_redis"].aclose()
     await ctx["db_engine"].dispose()
 
@@ -187,6 +196,28 @@ async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
             return pruned
 
 
+async def discord_followup(ctx: dict[str, Any], submission: dict[str, Any]) -> str:
+    """Queued by /submit-post: create the post, fetch it, edit the deferred answer."""
+    return await discord_submit.follow_up(
+        ctx["sessionmaker"],
+        ctx["intake_http"],
+        ctx["settings"],
+        Submission(**submission),
+        lambda platform: _refresh(ctx, platform),
+    )
+
+
+async def process_post_import(ctx: dict[str, Any], import_id: str) -> int:
+    """Queued by a bulk paste; the sweep below takes any import this misses."""
+    return await post_imports.process(
+        ctx["sessionmaker"], ctx["intake_http"], ctx["settings"], uuid.UUID(import_id)
+    )
+
+
+async def sweep_post_imports(ctx: dict[str, Any]) -> int:
+    return await post_imports.sweep(ctx["sessionmaker"], ctx["intake_http"], ctx["settings"])
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, seconds))
 
@@ -207,13 +238,26 @@ def _cron_jobs(settings: Settings) -> list[Any]:
         ),
         # Hourly, at minute 17 (off the hour, when other schedules tend to fire).
         cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
+        cron(
+            sweep_post_imports,
+            second=_every(settings.post_import_sweep_interval_seconds),
+            run_at_startup=True,
+            timeout=3600,
+            max_tries=1,
+        ),
     ]
 
 
 class WorkerSettings:
     settings = get_settings()
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
-    functions: ClassVar = [refresh_now]
+    # A follow-up is not retried: a second run would find the post it created and answer
+    # "already tracked".
+    functions: ClassVar = [
+        refresh_now,
+        arq_function(discord_followup, max_tries=1),
+        process_post_import,
+    ]
     cron_jobs: ClassVar = _cron_jobs(settings)
     on_startup = startup
     job_timeout = 24 * 3600

@@ -67,6 +67,12 @@ Admin (all JSON)
         moves the sandbox clock; stats follow it.
     GET /__sandbox/videos/{platform}/{post_id}   creator, publish time, curve, stats now.
 
+Fake Discord (app/platforms/sandbox/discord.py; sandbox mode's DISCORD_API_BASE_URL)
+    PUT   /discord/api/v10/applications/{id}/commands      register commands (Bot auth)
+    PATCH /discord/api/v10/webhooks/{id}/{token}/messages/@original   edit a deferred answer
+    GET/DELETE /__sandbox/discord   {"commands": {app id: [...]}, "edits": [{application_id,
+        token, content, at}]}; filter with ?application_id=&token=.
+
 Short links (routed by Host header)
     vm.tiktok.com/X, vt.tiktok.com/X, www.tiktok.com/t/X
         -> 301 https://www.tiktok.com/@sandbox_user/video/<id derived from X>
@@ -75,6 +81,7 @@ Short links (routed by Host header)
 """
 
 from app.platforms.sandbox.app import Faults, LoggedRequest, Sandbox, create_app
+from app.platforms.sandbox.discord import FakeDiscord
 from app.platforms.sandbox.magic import (
     BAD_KEY,
     OTHER_AUTHOR_HANDLE,
@@ -103,6 +110,7 @@ __all__ = [
     "UNSUBSCRIBED_KEY",
     "Counts",
     "Curve",
+    "FakeDiscord",
     "Faults",
     "LoggedRequest",
     "Magic",

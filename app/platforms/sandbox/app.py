@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Host, Route, Router
 
 from app.domain.enums import Platform
 from app.platforms.sandbox import answers
+from app.platforms.sandbox.discord import FakeDiscord
 from app.platforms.sandbox.magic import BAD_KEY, UNSUBSCRIBED_KEY, Magic, magic_of
 from app.platforms.sandbox.videos import (
     SyntheticVideo,
@@ -401,9 +402,11 @@ def _error_page(status: int) -> Response:
     return Response(page, status, media_type="text/html")
 
 
-def create_app(sandbox: Sandbox | None = None) -> Starlette:
-    """The ASGI app; the `Sandbox` it serves is `app.state.sandbox`."""
+def create_app(sandbox: Sandbox | None = None, discord: FakeDiscord | None = None) -> Starlette:
+    """The ASGI app; the `Sandbox` it serves is `app.state.sandbox`, the fake Discord
+    `app.state.discord`."""
     sandbox = sandbox or Sandbox()
+    discord = discord or FakeDiscord()
     short_links = Router(routes=[Route("/{path:path}", sandbox.short_link)])
     routes: list[BaseRoute] = [Host(host, short_links) for host in SHORT_LINK_HOSTS]
     routes += [
@@ -418,7 +421,9 @@ def create_app(sandbox: Sandbox | None = None) -> Starlette:
         Route("/__sandbox/clock", sandbox.get_clock),
         Route("/__sandbox/clock", sandbox.set_clock, methods=["POST"]),
         Route("/__sandbox/videos/{platform}/{post_id}", sandbox.describe_video),
+        *discord.routes(),
     ]
     app = Starlette(routes=routes)
     app.state.sandbox = sandbox
+    app.state.discord = discord
     return app

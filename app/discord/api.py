@@ -1,0 +1,61 @@
+"""The few Discord API calls the bot makes, through an injected httpx client (tests and the
+sandbox point it at the fake Discord). The bot token goes only into the Authorization header
+of the registration call; it is never logged, and errors name the status alone."""
+
+from typing import Any
+
+import httpx
+
+JsonObject = dict[str, Any]
+
+
+class DiscordApiError(Exception):
+    def __init__(self, what: str, status: int | None) -> None:
+        super().__init__(f"Discord API {what} failed" + (f": HTTP {status}" if status else ""))
+        self.status = status
+
+
+class DiscordApi:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, timeout: float = 10.0) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+
+    async def register_commands(
+        self, application_id: str, bot_token: str, commands: list[JsonObject]
+    ) -> list[JsonObject]:
+        """Bulk overwrite of the application's global commands: the set becomes exactly
+        `commands` (so running it again is harmless)."""
+        response = await self._send(
+            "register commands",
+            "PUT",
+            f"/applications/{application_id}/commands",
+            commands,
+            {"Authorization": f"Bot {bot_token}"},
+        )
+        answer: list[JsonObject] = response.json()
+        return answer
+
+    async def edit_original(self, application_id: str, token: str, content: str) -> None:
+        """Replaces the deferred "thinking..." answer of an interaction. The interaction
+        token authorizes it (valid 15 minutes); no bot token is needed."""
+        await self._send(
+            "edit the original response",
+            "PATCH",
+            f"/webhooks/{application_id}/{token}/messages/@original",
+            {"content": content[:2000], "allowed_mentions": {"parse": []}},
+            {},
+        )
+
+    async def _send(
+        self, what: str, method: str, path: str, body: object, headers: dict[str, str]
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method, self._base + path, json=body, headers=headers, timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise DiscordApiError(f"{what} ({type(exc).__name__})", None) from None
+        if response.status_code >= 300:
+            raise DiscordApiError(what, response.status_code)
+        return response

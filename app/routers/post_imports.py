@@ -1,0 +1,59 @@
+"""Bulk paste: queue many URLs for one campaign, then follow each line's outcome."""
+
+import logging
+import uuid
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+
+from app.deps import Editor, Session, Viewer
+from app.domain.errors import found
+from app.errors import PROBLEM_RESPONSES
+from app.repositories import post_imports as repo
+from app.schemas.post_imports import PostImportCreate, PostImportOut
+from app.services import post_imports
+
+router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
+log = logging.getLogger(__name__)
+
+
+async def _kick(request: Request, import_id: uuid.UUID) -> None:
+    """Start the worker on it now. Best effort: the worker's sweep takes any import nobody
+    is handling, so a lost job only delays it by a sweep interval."""
+    try:
+        await request.app.state.arq.enqueue_job(
+            "process_post_import", str(import_id), _job_id=f"post-import:{import_id}"
+        )
+    except Exception as exc:
+        log.warning("could not enqueue process_post_import: %r", exc)
+
+
+@router.post(
+    "/v1/campaigns/{campaign_id}/posts/bulk",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={202: {"headers": {"Location": {"schema": {"type": "string"}}}}},
+)
+async def posts_bulk_create(
+    campaign_id: uuid.UUID,
+    body: PostImportCreate,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    session: Session,
+    who: Editor,
+) -> PostImportOut:
+    """Add up to 1,000 videos at once, each line as `POST .../posts` would (`creator_id`
+    only where the URL does not name the creator). Answers at once with the import; each
+    line's outcome (`added`, `already_tracked`, `invalid_url`, `not_member`,
+    `author_mismatch`, `campaign_ended`, ...) appears at `GET /v1/post-imports/{id}` as the
+    worker handles it. Lines are independent. Send an `Idempotency-Key` to retry safely."""
+    row = await post_imports.create(session, who, campaign_id, body.lines)
+    response.headers["Location"] = f"/v1/post-imports/{row.id}"
+    # After the response, so after the commit: the worker finds the import.
+    background.add_task(_kick, request, row.id)
+    return await post_imports.present(session, row)
+
+
+@router.get("/v1/post-imports/{import_id}")
+async def post_imports_get(import_id: uuid.UUID, session: Session, who: Viewer) -> PostImportOut:
+    row = found(await repo.get(session, who.organization_id, import_id), "post_import")
+    return await post_imports.present(session, row)

@@ -1,0 +1,87 @@
+"""Connecting an organization's Discord application. The bot token is encrypted with the
+webhook vault's Fernet key (from SECRET_KEY) and never returned; the public key is checked
+to be an Ed25519 key, so a typo fails here rather than as every interaction's 401."""
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.discord import signature
+from app.discord.api import DiscordApi
+from app.discord.commands import COMMANDS
+from app.domain.enums import Role
+from app.domain.errors import Conflict, InvalidInput, found
+from app.models import DiscordIntegration
+from app.repositories import api_keys
+from app.repositories import discord as repo
+from app.settings import Settings
+from app.webhooks import vault
+
+
+@dataclass(frozen=True)
+class Connection:
+    application_id: str
+    public_key: str
+    bot_token: str
+
+
+async def connect(
+    session: AsyncSession, settings: Settings, org: uuid.UUID, given: Connection
+) -> DiscordIntegration:
+    if signature.load_public_key(given.public_key) is None:
+        raise InvalidInput(
+            "invalid_public_key",
+            "public_key must be the application's Ed25519 public key: 64 hex digits.",
+            "public_key",
+        )
+    taken = await repo.integration_by_application(session, given.application_id)
+    if taken is not None and taken.organization_id != org:
+        raise Conflict(
+            "discord_application_taken",
+            "Another organization has connected this Discord application.",
+        )
+    token = vault.encrypt(settings, given.bot_token)
+    row = await repo.integration(session, org)
+    if row is None:
+        # The integration's own key: posts the bot adds are recorded as made by it. Its
+        # plaintext is thrown away at once; nobody can call the API with it.
+        key, _ = await api_keys.create(session, org, Role.EDITOR, "discord integration")
+        row = DiscordIntegration(
+            organization_id=org,
+            application_id=given.application_id,
+            public_key=given.public_key.lower(),
+            bot_token_encrypted=token,
+            api_key_id=key.id,
+        )
+        session.add(row)
+    else:
+        row.application_id = given.application_id
+        row.public_key = given.public_key.lower()
+        row.bot_token_encrypted = token
+    await session.flush()
+    await session.refresh(row)
+    return row
+
+
+async def disconnect(session: AsyncSession, org: uuid.UUID) -> None:
+    """Forgets the application and its token, revokes its key, and unlinks every Discord
+    user: a later connection (perhaps of another application) starts from nothing."""
+    row = found(await repo.integration(session, org), "discord_integration")
+    key_id = row.api_key_id
+    await repo.unlink_all(session, org)
+    await repo.delete_integration(session, row)
+    await api_keys.revoke(session, org, key_id)
+
+
+async def register_commands(
+    session: AsyncSession, http: httpx.AsyncClient, settings: Settings, org: uuid.UUID
+) -> list[str]:
+    """Puts the command set on the Discord API; returns the registered names."""
+    row = found(await repo.integration(session, org), "discord_integration")
+    api = DiscordApi(http, settings.discord_api_url, settings.discord_http_timeout_seconds)
+    answer = await api.register_commands(
+        row.application_id, vault.decrypt(settings, row.bot_token_encrypted), COMMANDS
+    )
+    return [str(command.get("name")) for command in answer]

@@ -1,0 +1,223 @@
+"""Bulk paste (issue 15): 202 with the import, each line's outcome through the posts
+service, independent lines, idempotent uploads, and an import left by a killed worker
+taken up by the sweep."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.domain.enums import Platform
+from app.main import create_app
+from app.models import PostImport
+from app.platforms.sandbox import Sandbox
+from app.platforms.sandbox import create_app as create_sandbox
+from app.platforms.sandbox.magic import published_id
+from app.platforms.sandbox.videos import video_at
+from app.repositories import api_keys
+from app.repositories import post_imports as repo
+from app.services import post_imports
+from app.settings import Settings
+from app.workers import worker
+from tests import factories as f
+from tests.discord_kit import run_jobs
+
+SM = async_sessionmaker[AsyncSession]
+V = [published_id(Platform.TIKTOK, 24, n) for n in range(10)]
+
+
+@pytest.fixture
+async def intake(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_sandbox(sandbox)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        yield client
+
+
+@pytest.fixture
+def import_settings(fast: Settings) -> Settings:
+    return fast.model_copy(update={"post_import_chunk_size": 2})
+
+
+@pytest.fixture
+async def admin(
+    import_settings: Settings, engine: AsyncEngine, committed: SM, intake: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(import_settings, engine=engine, http=intake)
+    async with app.router.lifespan_context(app):
+        async with committed() as session:
+            _, key = await api_keys.create_organization(session, "Paste")
+            await session.commit()
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as client:
+            yield client
+
+
+@pytest.fixture
+def ctx(committed: SM, intake: httpx.AsyncClient, import_settings: Settings) -> dict[str, Any]:
+    return {"sessionmaker": committed, "intake_http": intake, "settings": import_settings}
+
+
+def _url(handle: str, video: str) -> str:
+    return f"https://www.tiktok.com/@{handle}/video/{video}"
+
+
+async def _member(admin: httpx.AsyncClient, campaign_id: str, handle: str, platform: str) -> str:
+    made = await f.ok(
+        await admin.post("/v1/creators", json={"platform": platform, "handle": handle}), 201
+    )
+    await f.member(admin, campaign_id, made["id"])
+    return str(made["id"])
+
+
+async def test_each_line_gets_its_outcome_and_one_bad_line_stops_nothing(
+    admin: httpx.AsyncClient,
+    ctx: dict[str, Any],
+    import_settings: Settings,
+    sandbox: Sandbox,
+    redis: Redis,
+) -> None:
+    campaign = await f.campaign(admin, name="Paste")
+    handle = video_at(Platform.TIKTOK, V[0], sandbox.anchor, sandbox.now()).handle
+    await _member(admin, campaign["id"], handle, "tiktok")
+    insta = await _member(admin, campaign["id"], "natgeo", "instagram")
+    lines = [
+        {"url": _url(handle, V[0])},  # added
+        {"url": "not a url"},  # invalid_url
+        {"url": _url(handle, V[0])},  # already_tracked (by line 1)
+        {"url": _url("stranger", V[1])},  # not_member (no such creator here)
+        {"url": _url("someone_else", V[2]), "creator_id": insta},  # platform_mismatch
+        {"url": "https://www.instagram.com/reel/Cx000000001/", "creator_id": insta},  # added
+        {"url": "https://www.instagram.com/reel/Cx000000002/"},  # creator_required
+    ]
+    posted = await admin.post(f"/v1/campaigns/{campaign['id']}/posts/bulk", json={"lines": lines})
+    assert posted.status_code == 202, posted.text
+    queued = posted.json()
+    assert posted.headers["Location"] == f"/v1/post-imports/{queued['id']}"
+    assert (queued["status"], queued["total"], queued["done"]) == ("queued", 7, 0)
+    assert [ln["outcome"] for ln in queued["lines"]] == [None] * 7
+
+    await run_jobs(import_settings.redis_url, ctx, [worker.process_post_import])
+
+    done = await f.ok(await admin.get(f"/v1/post-imports/{queued['id']}"))
+    assert (done["status"], done["done"]) == ("finished", 7)
+    assert [ln["outcome"] for ln in done["lines"]] == [
+        "added",
+        "invalid_url",
+        "already_tracked",
+        "not_member",
+        "platform_mismatch",
+        "added",
+        "creator_required",
+    ]
+    assert done["counts"] == {
+        "added": 2,
+        "invalid_url": 1,
+        "already_tracked": 1,
+        "not_member": 1,
+        "platform_mismatch": 1,
+        "creator_required": 1,
+    }
+    first = done["lines"][0]
+    assert done["lines"][2]["post_id"] == first["post_id"]
+    assert all(ln["detail"] for ln in done["lines"] if ln["outcome"] != "added")
+    posts = (await f.ok(await admin.get(f"/v1/campaigns/{campaign['id']}/posts")))["data"]
+    assert {p["id"] for p in posts} == {done["lines"][0]["post_id"], done["lines"][5]["post_id"]}
+
+
+async def test_author_mismatch_and_an_ended_campaign_are_line_outcomes(
+    admin: httpx.AsyncClient, ctx: dict[str, Any], import_settings: Settings, redis: Redis
+) -> None:
+    campaign = await f.campaign(admin, name="Paste")
+    alice = await _member(admin, campaign["id"], "alice", "tiktok")
+    lines = [{"url": _url("bob", V[3]), "creator_id": alice}]
+    mismatch = await f.ok(
+        await admin.post(f"/v1/campaigns/{campaign['id']}/posts/bulk", json={"lines": lines}), 202
+    )
+    ended = await f.campaign(admin, name="Over")
+    await _member(admin, ended["id"], "carol", "tiktok")
+    await f.ok(await admin.patch(f"/v1/campaigns/{ended['id']}", json={"status": "ended"}))
+    late = await f.ok(
+        await admin.post(
+            f"/v1/campaigns/{ended['id']}/posts/bulk",
+            json={"lines": [{"url": _url("carol", V[4])}]},
+        ),
+        202,
+    )
+    await run_jobs(import_settings.redis_url, ctx, [worker.process_post_import])
+    for made, outcome in ((mismatch, "author_mismatch"), (late, "campaign_ended")):
+        got = await f.ok(await admin.get(f"/v1/post-imports/{made['id']}"))
+        assert [ln["outcome"] for ln in got["lines"]] == [outcome]
+
+
+async def test_a_retried_upload_with_its_idempotency_key_makes_one_import(
+    admin: httpx.AsyncClient, committed: SM
+) -> None:
+    campaign = await f.campaign(admin)
+    body = {"lines": [{"url": _url("alice", V[5])}]}
+    path = f"/v1/campaigns/{campaign['id']}/posts/bulk"
+    headers = {"Idempotency-Key": "paste-1"}
+    first = await admin.post(path, json=body, headers=headers)
+    again = await admin.post(path, json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Location"] == first.headers["Location"]
+    async with committed() as session:
+        assert await session.scalar(select(func.count()).select_from(PostImport)) == 1
+
+
+async def test_bounds_and_unknowns(admin: httpx.AsyncClient) -> None:
+    campaign = await f.campaign(admin)
+    path = f"/v1/campaigns/{campaign['id']}/posts/bulk"
+    assert (await admin.post(path, json={"lines": []})).status_code == 422
+    many = {"lines": [{"url": _url("a", str(10_000 + n))} for n in range(1001)]}
+    assert (await admin.post(path, json=many)).status_code == 422
+    nowhere = await admin.post(
+        f"/v1/campaigns/{uuid.uuid4()}/posts/bulk", json={"lines": [{"url": "x"}]}
+    )
+    assert (nowhere.status_code, nowhere.json()["code"]) == (404, "campaign_not_found")
+    missing = await admin.get(f"/v1/post-imports/{uuid.uuid4()}")
+    assert (missing.status_code, missing.json()["code"]) == (404, "post_import_not_found")
+
+
+async def test_an_import_left_by_a_killed_worker_is_finished_by_the_sweep(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    intake: httpx.AsyncClient,
+    import_settings: Settings,
+) -> None:
+    campaign = await f.campaign(admin)
+    lines = {"lines": [{"url": f"bad {n}"} for n in range(5)]}
+    made = await f.ok(
+        await admin.post(f"/v1/campaigns/{campaign['id']}/posts/bulk", json=lines), 202
+    )
+    import_id = uuid.UUID(made["id"])
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=import_settings.post_import_lease_seconds)
+    async with committed() as session:  # a worker takes it...
+        token = await repo.claim(session, import_id, now, lease)
+        await session.commit()
+    assert token is not None
+    # ...while it holds the lease, nobody else does.
+    assert await post_imports.sweep(committed, intake, import_settings) == 0
+    async with committed() as session:  # ...and dies: its lease lapses
+        await session.execute(
+            update(PostImport).where(PostImport.id == import_id).values(lease_until=now)
+        )
+        await session.commit()
+    assert await post_imports.sweep(committed, intake, import_settings) == 5
+    got = await f.ok(await admin.get(f"/v1/post-imports/{import_id}"))
+    assert (got["status"], got["counts"]) == ("finished", {"invalid_url": 5})
+    # The dead worker, back, writes nothing: its lease is not the import's any more.
+    async with committed() as session:
+        assert await repo.held(session, import_id, token) is None
+    assert await post_imports.sweep(committed, intake, import_settings) == 0
