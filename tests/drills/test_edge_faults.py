@@ -1,0 +1,131 @@
+"""Drill 8: the API under uvicorn, abused at its edge. 25 posts whose short links hang at the
+platform, and four 150 MiB bodies sent without a key, while another organization reads:
+the reads are answered, no database connection waits on a short link (none idle in a
+transaction), the bodies are refused at 1 MiB (413), and the hanging links end as 502
+`short_link_unavailable` once the host goes away, with no exception text."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.settings import Settings
+from tests.processes import api_server, cli, free_port, worker_env
+
+
+class HangingHost:
+    """Accepts connections and never answers, like a short-link host that hangs."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.connections: list[asyncio.StreamWriter] = []
+        self.all_in = asyncio.Event()
+        self.expected = 0
+        self._server: asyncio.Server | None = None
+
+    async def _accept(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections.append(writer)
+        if len(self.connections) >= self.expected:
+            self.all_in.set()
+
+    async def __aenter__(self) -> "HangingHost":
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        return self
+
+    async def close(self) -> None:
+        """The host goes away: every waiting connection is reset."""
+        for writer in self.connections:
+            writer.transport.abort()
+        if self._server is not None:
+            self._server.close()
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+
+async def _big_body() -> AsyncIterator[bytes]:
+    chunk = b"x" * (1024 * 1024)
+    for _ in range(150):
+        yield chunk
+
+
+async def test_drill_8_hanging_short_links_and_huge_bodies_hold_nothing(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with HangingHost() as host:
+        host.expected = 25
+        sandbox = f"http://127.0.0.1:{host.port}"
+        env = worker_env(
+            settings,
+            sandbox,
+            sandbox_port=host.port,  # sandbox mode sends short links to the sandbox
+            shortlink_budget_seconds=120,
+            shortlink_concurrency=25,
+        )
+        busy_key = cli(env, "orgs", "create", "Busy")
+        other_key = cli(env, "orgs", "create", "Other tenant")
+        with api_server(env) as api:
+            async with (
+                httpx.AsyncClient(
+                    base_url=api, headers={"Authorization": f"Bearer {busy_key}"}, timeout=180
+                ) as busy,
+                httpx.AsyncClient(
+                    base_url=api, headers={"Authorization": f"Bearer {other_key}"}, timeout=30
+                ) as other,
+                httpx.AsyncClient(base_url=api, timeout=60) as anonymous,
+            ):
+                campaign = (await busy.post("/v1/campaigns", json={"name": "Launch"})).json()
+                creator = (
+                    await busy.post(
+                        "/v1/creators", json={"platform": "tiktok", "handle": "sandbox_user"}
+                    )
+                ).json()
+                await busy.post(
+                    f"/v1/campaigns/{campaign['id']}/members", json={"creator_id": creator["id"]}
+                )
+                posting = [
+                    asyncio.create_task(
+                        busy.post(
+                            f"/v1/campaigns/{campaign['id']}/posts",
+                            json={
+                                "url": f"https://vm.tiktok.com/HANG{i}/",
+                                "creator_id": creator["id"],
+                            },
+                        )
+                    )
+                    for i in range(25)
+                ]
+                await asyncio.wait_for(host.all_in.wait(), 60)
+
+                async with engine.connect() as conn:
+                    idle_in_transaction = await conn.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND state LIKE 'idle in transaction%'"
+                        )
+                    )
+                assert idle_in_transaction == 0
+                assert (await other.get("/v1/campaigns")).status_code == 200
+
+                bodies = [
+                    asyncio.create_task(
+                        anonymous.post(
+                            "/v1/campaigns",
+                            content=_big_body(),
+                            headers={"content-type": "application/json"},
+                        )
+                    )
+                    for _ in range(4)
+                ]
+                assert (await other.get("/v1/campaigns")).status_code == 200
+                refused = await asyncio.gather(*bodies)
+                assert [r.status_code for r in refused] == [413] * 4
+                assert {r.json()["code"] for r in refused} == {"body_too_large"}
+
+                await host.close()
+                answers = await asyncio.gather(*posting)
+                assert {a.status_code for a in answers} == {502}
+                assert {a.json()["code"] for a in answers} == {"short_link_unavailable"}
+                assert not any("Error" in a.json()["detail"] for a in answers)
