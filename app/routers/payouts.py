@@ -10,14 +10,14 @@ from app.deps import Admin, AppSettings, Session, Viewer
 from app.domain.errors import found
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import payouts
-from app.schemas.common import Page
 from app.schemas.payouts import (
     CreatorTotal,
+    CreatorTotalPage,
     PayoutCreate,
     PayoutDetail,
     PayoutListQuery,
     PayoutMarkPaid,
-    PayoutOut,
+    PayoutPage,
     ReadyQuery,
 )
 from app.services import payout_exports
@@ -44,13 +44,15 @@ def _csv(body: bytes, filename: str) -> Response:
 @router.get("/ready")
 async def payouts_ready(
     session: Session, who: Viewer, query: Annotated[ReadyQuery, Query()]
-) -> Page[CreatorTotal]:
+) -> CreatorTotalPage:
     """Finalized, unpaid posts with no open hold and in no open payout, summed per creator
     and currency (currencies are never added together)."""
     rows, next_cursor = await payouts.ready_page(
         session, who.organization_id, query, query.cursor, query.limit
     )
-    return Page(data=[CreatorTotal.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return CreatorTotalPage(
+        data=[CreatorTotal.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -66,11 +68,13 @@ async def payouts_create(
 @router.get("")
 async def payouts_list(
     session: Session, who: Viewer, query: Annotated[PayoutListQuery, Query()]
-) -> Page[PayoutOut]:
+) -> PayoutPage:
     rows, next_cursor = await payouts.list_page(
         session, who.organization_id, query.status, query.cursor, query.limit
     )
-    return Page(data=await payout_service.present(session, list(rows)), next_cursor=next_cursor)
+    return PayoutPage(
+        data=await payout_service.present(session, list(rows)), next_cursor=next_cursor
+    )
 
 
 @router.get("/{payout_id}")

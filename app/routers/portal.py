@@ -12,8 +12,13 @@ from fastapi.security import APIKeyCookie
 from app.deps import AppSettings, Session
 from app.errors import PROBLEM_RESPONSES, ApiError
 from app.models import Creator
-from app.schemas.common import Cursor, Limit, Page
-from app.schemas.portal import PortalLogin, PortalPost, PortalSessionOut, PortalSummary
+from app.schemas.common import Cursor, Limit
+from app.schemas.portal import (
+    PortalLogin,
+    PortalPostPage,
+    PortalSessionOut,
+    PortalSummary,
+)
 from app.services import portal, portal_page
 from app.settings import Settings
 
@@ -122,10 +127,10 @@ async def portal_session_delete(request: Request, settings: AppSettings) -> Resp
 @router.get("/v1/portal/posts")
 async def portal_posts(
     session: Session, creator: PortalCreator, cursor: Cursor = None, limit: Limit = 50
-) -> Page[PortalPost]:
+) -> PortalPostPage:
     """The signed-in creator's videos across campaigns, newest first."""
     posts, next_cursor = await portal.posts_page(session, creator, cursor, limit)
-    return Page(data=posts, next_cursor=next_cursor)
+    return PortalPostPage(data=posts, next_cursor=next_cursor)
 
 
 @router.get("/v1/portal/summary")

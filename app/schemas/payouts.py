@@ -7,7 +7,7 @@ from typing import Self
 from pydantic import BaseModel, Field, model_validator
 
 from app.domain.enums import PayoutStatus, Platform
-from app.schemas.common import Cursor, Input, Limit, Moment, MoneyOut, Name, Output
+from app.schemas.common import Cursor, Input, Limit, Moment, MoneyOut, Name, Output, Page
 
 
 class ReadyFilters(BaseModel):
@@ -97,3 +97,11 @@ class PayoutListQuery(BaseModel):
     status: PayoutStatus | None = None
     cursor: Cursor = None
     limit: Limit = 50
+
+
+class CreatorTotalPage(Page[CreatorTotal]):
+    pass
+
+
+class PayoutPage(Page[PayoutOut]):
+    pass

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from app.domain.enums import Platform
 from app.domain.payouts import PortalStatus
-from app.schemas.common import Input, MoneyOut, Output
+from app.schemas.common import Input, MoneyOut, Output, Page
 
 
 class PortalLogin(Input):
@@ -55,3 +55,7 @@ class PortalTotal(Output):
 class PortalSummary(Output):
     creator: PortalCreator
     totals: list[PortalTotal] = Field(description="Per currency: never added together.")
+
+
+class PortalPostPage(Page[PortalPost]):
+    pass
