@@ -29,7 +29,7 @@ run: install  ## API + worker + sandbox provider, database created and migrated
 	$(BIN)/python -m app.run
 
 test: install $(CLIENT_DEPS) system-packages  ## the whole suite against the local PostgreSQL and Redis
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist load $(PYTEST_ARGS)
 
 system-packages:  ## Chromium and LibreOffice Calc for the portal and export tests, if missing
 	bash tests/system_packages.sh

@@ -35,13 +35,17 @@ hypothesis_settings.load_profile("viewledger")
 
 
 def _test_settings() -> Settings:
+    # `make test` runs two pytest-xdist workers (gw0, gw1): each has its own database and
+    # Redis database, so one worker's fresh schema or FLUSHDB never meets the other's tests.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker.removeprefix("gw") or 0)
     base = make_url(os.environ.get("DATABASE_URL", Settings().database_url))
     url = os.environ.get("TEST_DATABASE_URL") or base.set(
-        database=f"{base.database}_test"
+        database=f"{base.database}_test{'_' + worker if worker else ''}"
     ).render_as_string(hide_password=False)
     return Settings(
         database_url=url,
-        redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        redis_url=os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - index}"),
         # Tests send bursts far above a client's budget; tests of the limit set their own.
         api_rate_limit_per_second=1000,
         api_rate_burst=100_000,

@@ -451,3 +451,15 @@ async def test_the_exports_read_back_exactly_and_open_safely_in_a_spreadsheet(
     assert [v for v, _ in summary_sheet[2]] == ["'@ana", "tiktok", "'6718335390845095173",
                                                "USD", 2, 12000, 54]  # fmt: skip
     assert sum(row[6][0] for row in summary_sheet[1:]) == pytest.approx(73.5)
+
+
+async def test_a_payout_by_filters_with_a_date_is_answered_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """Found by the fuzzer: `finalized_before` with `post_ids: null` reached a 500."""
+    c = await f.campaign(client)
+    refused = await client.post(
+        "/v1/payouts",
+        json={"campaign_id": c["id"], "finalized_before": "2000-01-01T00:00:00Z", "post_ids": None},
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "payout_empty")

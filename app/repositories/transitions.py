@@ -69,6 +69,9 @@ async def _apply_shape(
     now: datetime,
 ) -> list[Landed]:
     table = Post.__table__
+    # Posts in id order, the order every writer that locks several posts takes (the
+    # campaign delete, the claim), so two of them cannot each wait for the other.
+    group = sorted(group, key=lambda t: t.post_id)
     arrays: dict[str, tuple[Any, list[Any]]] = {
         "id": (_UUIDS, [t.post_id for t in group]),
         "from_status": (_TEXTS, [t.from_status.value for t in group]),

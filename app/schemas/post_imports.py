@@ -4,13 +4,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.schemas.common import Input, Output
+from app.schemas.common import NO_NUL, Input, Output
 
 MAX_LINES = 1000
 
 
 class ImportLineIn(Input):
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+    url: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048, pattern=NO_NUL)
+    ]
     creator_id: uuid.UUID | None = Field(
         None, description="Needed when the URL does not name the creator (Instagram)."
     )

@@ -32,7 +32,8 @@ from app.webhooks.events import EventType
 def _selection(body: PayoutCreate) -> dict[str, object]:
     if body.post_ids is not None:
         return {"explicit_posts": True}
-    return ReadyFilters.model_validate(body.model_dump()).model_dump(mode="json", exclude_none=True)
+    filters = ReadyFilters.model_validate(body.model_dump(mode="json"))
+    return filters.model_dump(mode="json", exclude_none=True)
 
 
 async def present(session: AsyncSession, rows: list[Payout]) -> list[PayoutOut]:
