@@ -5,6 +5,7 @@ with the app's commits turned into savepoints."""
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -190,6 +191,29 @@ async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[Asy
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     async with engine.begin() as conn:
         await conn.exec_driver_sql(f"TRUNCATE {ALL_TABLES}")
+
+
+@asynccontextmanager
+async def committed_admin(
+    settings: Settings,
+    engine: AsyncEngine,
+    committed: async_sessionmaker[AsyncSession],
+    name: str,
+    http: httpx.AsyncClient | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of a new organization, on an app whose writes commit: for tests where
+    the worker's code reads what the API wrote, from its own connections."""
+    app = create_app(settings, engine=engine, http=http)
+    async with app.router.lifespan_context(app):
+        async with committed() as session:
+            _, key = await api_keys.create_organization(session, name)
+            await session.commit()
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as client:
+            yield client
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, PostStatus
-from app.main import create_app
 from app.models import Creator, Post, PostEvent
 from app.platforms.sandbox import (
     OTHER_AUTHOR_HANDLE,
@@ -25,11 +24,11 @@ from app.platforms.sandbox import (
 )
 from app.platforms.sandbox.magic import published_id, rename_handles
 from app.platforms.urls import shortcode_to_media_id
-from app.repositories import api_keys
 from app.settings import Settings
 from app.workers import lifecycle_sweep
 from app.workers.refresher import Refresher
 from tests import factories as f
+from tests.conftest import committed_admin
 from tests.engine_kit import Clock
 
 SM = async_sessionmaker[AsyncSession]
@@ -42,17 +41,8 @@ async def admin(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An admin client of a new organization, on an app whose writes commit (the refresher
     reads them from its own connections)."""
-    app = create_app(settings, engine=engine)
-    async with app.router.lifespan_context(app):
-        async with committed() as session:
-            _, key = await api_keys.create_organization(session, "Payee")
-            await session.commit()
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://test",
-            headers={"Authorization": f"Bearer {key}"},
-        ) as client:
-            yield client
+    async with committed_admin(settings, engine, committed, "Payee") as client:
+        yield client
 
 
 @pytest.fixture

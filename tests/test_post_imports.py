@@ -14,18 +14,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform
-from app.main import create_app
 from app.models import PostImport
 from app.platforms.sandbox import Sandbox
 from app.platforms.sandbox import create_app as create_sandbox
 from app.platforms.sandbox.magic import published_id
 from app.platforms.sandbox.videos import video_at
-from app.repositories import api_keys
 from app.repositories import post_imports as repo
 from app.services import post_imports
 from app.settings import Settings
 from app.workers import worker
 from tests import factories as f
+from tests.conftest import committed_admin
 from tests.discord_kit import run_jobs
 
 SM = async_sessionmaker[AsyncSession]
@@ -48,17 +47,8 @@ def import_settings(fast: Settings) -> Settings:
 async def admin(
     import_settings: Settings, engine: AsyncEngine, committed: SM, intake: httpx.AsyncClient
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(import_settings, engine=engine, http=intake)
-    async with app.router.lifespan_context(app):
-        async with committed() as session:
-            _, key = await api_keys.create_organization(session, "Paste")
-            await session.commit()
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://test",
-            headers={"Authorization": f"Bearer {key}"},
-        ) as client:
-            yield client
+    async with committed_admin(import_settings, engine, committed, "Paste", intake) as client:
+        yield client
 
 
 @pytest.fixture
