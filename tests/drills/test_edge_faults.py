@@ -129,3 +129,28 @@ async def test_drill_8_hanging_short_links_and_huge_bodies_hold_nothing(
                 assert {a.status_code for a in answers} == {502}
                 assert {a.json()["code"] for a in answers} == {"short_link_unavailable"}
                 assert not any("Error" in a.json()["detail"] for a in answers)
+
+
+async def test_drill_8b_two_api_processes_share_one_rate_limit(settings: Settings) -> None:
+    """One key, two uvicorn processes, one budget: the limit lives in Redis, not in a
+    process. 40 requests alternate between the processes; with a burst of 10 refilling at
+    1 per second, about 10 pass and the rest answer 429 with Retry-After (one budget per
+    process would let about 20 through), while another key is still served."""
+    env = worker_env(settings, "http://127.0.0.1:9", api_rate_limit_per_second=1, api_rate_burst=10)
+    key = cli(env, "orgs", "create", "Limited")
+    with api_server(env) as first, api_server(env) as second:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as client:
+            me = (await client.get(f"{first}/v1/me")).json()  # spends one of the ten
+            answers = [
+                await client.get(f"{(first, second)[i % 2]}/v1/campaigns") for i in range(40)
+            ]
+        statuses = [a.status_code for a in answers]
+        assert 9 <= statuses.count(200) <= 15
+        assert statuses.count(429) == 40 - statuses.count(200)
+        limited = next(a for a in answers if a.status_code == 429)
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["code"] == "rate_limited"
+        assert "ratelimit-remaining" in answers[0].headers
+        other = cli(env, "keys", "create", "--org", me["organization_id"], "--role", "viewer")
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {other}"}) as client:
+            assert (await client.get(f"{second}/v1/campaigns")).status_code == 200
