@@ -274,8 +274,15 @@ async def test_mark_paid_needs_a_finalized_post_and_happens_once(
         "9.00",
     )
     assert paid["paid_at"] is not None
-    twice = await client.post(f"/v1/posts/{p['id']}/mark-paid")
-    assert (twice.status_code, twice.json()["code"]) == (409, "post_not_finalized")
+    # A retry with the same reference (a timeout, say) answers the paid post; another
+    # reference, or none, is a second payment: refused.
+    again = await f.ok(
+        await client.post(f"/v1/posts/{p['id']}/mark-paid", json={"payout_reference": "PAYOUT-7"})
+    )
+    assert (again["status"], again["paid_at"]) == ("paid", paid["paid_at"])
+    for body in ({"payout_reference": "PAYOUT-8"}, None):
+        twice = await client.post(f"/v1/posts/{p['id']}/mark-paid", json=body)
+        assert (twice.status_code, twice.json()["code"]) == (409, "post_already_paid")
     no_reject = await client.post(f"/v1/posts/{p['id']}/reject", json={"reason": "late"})
     assert (no_reject.status_code, no_reject.json()["code"]) == (409, "post_paid")
     events = (await f.ok(await client.get(f"/v1/posts/{p['id']}/events")))["data"]

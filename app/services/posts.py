@@ -251,7 +251,16 @@ async def restore(
 async def mark_paid(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reference: str | None
 ) -> Post:
+    """Idempotent for a retry: a post already paid under the same reference is answered as it
+    is; under another reference (or none), 409 post_already_paid."""
     post = await _locked(session, principal.organization_id, post_id)
+    if post.status is PostStatus.PAID:
+        if reference is not None and post.payout_reference == reference:
+            return post
+        raise Conflict(
+            "post_already_paid",
+            f"The post was already paid (reference {post.payout_reference or 'none'}).",
+        )
     lifecycle.check_mark_paid(post.status)
     return await _move(
         session,
