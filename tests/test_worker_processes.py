@@ -18,7 +18,7 @@ from app.platforms.sandbox.videos import start_of_day
 from app.settings import Settings
 from app.workers.heartbeat import HEARTBEATS
 from tests.engine_kit import find_video, seed
-from tests.processes import sandbox_server, start_worker, stop, worker_env
+from tests.processes import free_port, sandbox_server, start_worker, stop, worker_env
 
 PAUSE = 0.3
 SPACING = 0.4
@@ -94,7 +94,8 @@ async def test_two_workers_together_keep_the_pacing_and_refresh_everything(
         )
         workers = [
             start_worker(env),
-            start_worker({**env, "WORKER_METRICS_PORT": str(int(env["WORKER_METRICS_PORT"]) + 1)}),
+            # A port of its own: "the first one's + 1" can be taken, by the other test worker.
+            start_worker({**env, "WORKER_METRICS_PORT": str(free_port())}),
         ]
         try:
             await _wait_all_refreshed(committed, len(tiktok) + len(instagram), within=90)
