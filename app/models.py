@@ -124,6 +124,10 @@ class Campaign(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)
     min_views: Mapped[int | None] = mapped_column(Integer)
     finalize_after_days: Mapped[int | None] = mapped_column(Integer)
+    # Integrity flag codes (app.domain.flags.FlagCode) that act as holds in this campaign.
+    hold_on_flags: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default="{}"
+    )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
@@ -295,6 +299,9 @@ class Post(Base):
     shares: Mapped[int | None] = mapped_column(BigInteger)  # Instagram reports none
 
     locked_views: Mapped[int | None] = mapped_column(BigInteger)
+    # When the platform answered with the locked views, and the snapshot of that answer.
+    locked_observed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    locked_snapshot_id: Mapped[int | None] = mapped_column(BigInteger)
     earnings: Mapped[Decimal | None] = mapped_column(Earnings)
     finalized_at: Mapped[datetime | None] = mapped_column(Timestamp)
     rejection_code: Mapped[str | None] = mapped_column(Text)
@@ -321,6 +328,11 @@ class Post(Base):
     # clear holds, because decisions are guarded by it: a decision made while a hold was open
     # (or before one was raised) never lands once the count has changed.
     open_holds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # A fetch's count that fell suspiciously far below `views`: stored as a snapshot but not
+    # applied until a second answer confirms it (app.domain.integrity.suspicious_drop).
+    unconfirmed_views: Mapped[int | None] = mapped_column(BigInteger)
+    # The codes of its open integrity flags (post_flags), kept here for lists and analytics.
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
     # Set only on a duplicate found when ids became canonical: the post first added.
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
@@ -466,6 +478,56 @@ class StatsSnapshot(Base):
     comments: Mapped[int] = mapped_column(BigInteger, nullable=False)
     shares: Mapped[int | None] = mapped_column(BigInteger)
     source: Mapped[StatsSource] = mapped_column(_enum(StatsSource), nullable=False)
+    # Provenance: where in the answer the views were read, when the request went out and
+    # its answer came back (wall-clock), and the answer's SHA-256.
+    views_field: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    answered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    # False: a suspicious drop stored for the record but not applied to the post.
+    applied: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+
+
+class RawAnswer(Base):
+    """A snapshot's provider answer, zlib-compressed. Kept for good once a decision or a
+    flag used its snapshot (`kept`); otherwise pruned after RAW_ANSWER_RETENTION_DAYS."""
+
+    __tablename__ = "raw_answers"
+    __table_args__ = (
+        Index("raw_answers_prunable_idx", "captured_at", postgresql_where=text("NOT kept")),
+    )
+
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("stats_snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    captured_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)  # before compression
+    kept: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+
+
+class PostFlag(Base):
+    """An integrity flag: something in a post's numbers a person should look at. Unlike a
+    hold it does not stop payment, unless its campaign lists the code in `hold_on_flags`.
+    Raised once per post and code (a resolved flag is not raised again)."""
+
+    __tablename__ = "post_flags"
+    __table_args__ = (UniqueConstraint("post_id", "code"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), nullable=False
+    )
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    raised_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    resolved_by_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    resolution_note: Mapped[str | None] = mapped_column(Text)
 
 
 class CampaignDailyViews(Base):
@@ -506,6 +568,9 @@ class PostEvent(Base):
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = _created()
+    # What a decision was made on (app.domain.evidence): the observation, the rules and the
+    # tier's terms as they were, and the arithmetic. NULL for events that decide nothing.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class IdempotencyKey(Base):

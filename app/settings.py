@@ -1,5 +1,6 @@
 """Every setting is an environment variable with a default that works on a fresh machine."""
 
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +74,26 @@ class Settings(BaseSettings):
     refresh_window_days: int = Field(30, ge=1)
     active_refresh_interval_hours: float = Field(6, gt=0)
     finalized_refresh_interval_hours: float = Field(24, gt=0)
+
+    # Integrity (issue 13). A fetch whose views fall more than SUSPICIOUS_DROP_PERCENT below
+    # the last known count is kept as a snapshot but applied only when a second answer,
+    # fetched SUSPICIOUS_DROP_RECHECK_SECONDS later, confirms it. Flags: a finalized or paid
+    # post more than VIEWS_DROPPED_PERCENT below its locked views; views grown SPIKE_FACTOR
+    # times or more within SPIKE_WINDOW_HOURS, to at least SPIKE_MIN_VIEWS; at least
+    # LOW_ENGAGEMENT_MIN_VIEWS views with (likes + comments) / views below LOW_ENGAGEMENT_RATIO.
+    suspicious_drop_percent: Decimal = Field(Decimal(25), gt=0, le=100)
+    suspicious_drop_recheck_seconds: float = Field(300, gt=0)
+    views_dropped_percent: Decimal = Field(Decimal(20), gt=0, le=100)
+    spike_factor: Decimal = Field(Decimal(10), gt=1)
+    spike_window_hours: float = Field(24, gt=0)
+    spike_min_views: int = Field(10_000, ge=0)
+    low_engagement_ratio: Decimal = Field(Decimal("0.001"), ge=0)
+    low_engagement_min_views: int = Field(10_000, ge=0)
+    # Stats observed more than this after a post's deadline make a late decision: its event
+    # and evidence say so, and why.
+    late_stats_tolerance_minutes: float = Field(60, ge=0)
+    # Raw provider answers of snapshots no decision or flag used are pruned after this.
+    raw_answer_retention_days: float = Field(35, ge=0)
 
     # Pacing (holds across all worker processes).
     tiktok_batch_size: int = Field(10, ge=1)

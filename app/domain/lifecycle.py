@@ -39,6 +39,7 @@ class Rules:
 class Tier:
     cpm: Decimal
     cap: Decimal | None
+    name: str | None = None  # for the evidence; the rules read only the terms
 
 
 @dataclass(frozen=True)
@@ -110,13 +111,31 @@ def deadline_sql(
     return func.greatest(due, decide_after)
 
 
-def earnings(locked_views: int, tier: Tier) -> Decimal:
+@dataclass(frozen=True)
+class Earned:
+    """The earnings rule's steps, so evidence can show the arithmetic it was decided with."""
+
+    exact: Decimal  # views x cpm / 1000, unrounded
+    rounded: Decimal  # half-up to cents
+    amount: Decimal  # rounded, or the cap if that is lower
+
+    @property
+    def capped(self) -> bool:
+        return self.amount < self.rounded
+
+
+def earned(locked_views: int, tier: Tier) -> Earned:
     """min(views x cpm / 1000, cap), rounded half-up to cents once. Exact for any view count
     a platform can report (a bigint) at any cpm a tier can hold: the default context's 28
     digits would round the product before the cents are taken."""
     with localcontext(prec=EXACT_DIGITS):
-        amount = (Decimal(locked_views) * tier.cpm / 1000).quantize(CENT, rounding=ROUND_HALF_UP)
-    return amount if tier.cap is None else min(amount, tier.cap)
+        exact = Decimal(locked_views) * tier.cpm / 1000
+        rounded = exact.quantize(CENT, rounding=ROUND_HALF_UP)
+    return Earned(exact, rounded, rounded if tier.cap is None else min(rounded, tier.cap))
+
+
+def earnings(locked_views: int, tier: Tier) -> Decimal:
+    return earned(locked_views, tier).amount
 
 
 _THOUSANDTH = literal(Decimal("0.001"), Numeric(4, 3))

@@ -1,12 +1,13 @@
 """The thresholds in force (from settings), and a campaign's own rules derived from them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, func
 
 from app.domain import lifecycle, schedule
+from app.domain.integrity import Thresholds
 from app.settings import Settings
 
 
@@ -15,6 +16,9 @@ class Policy:
     cadence: schedule.Cadence
     min_views: int
     finalize_after_days: int
+    integrity: Thresholds = field(default_factory=Thresholds)
+    # Stats observed longer than this after a deadline make a late decision (domain.evidence).
+    late_tolerance: timedelta = timedelta(hours=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Policy":
@@ -27,6 +31,8 @@ class Policy:
             ),
             min_views=settings.min_views,
             finalize_after_days=settings.finalize_after_days,
+            integrity=Thresholds.from_settings(settings),
+            late_tolerance=timedelta(minutes=settings.late_stats_tolerance_minutes),
         )
 
     def rules(self, min_views: int | None, finalize_after_days: int | None) -> lifecycle.Rules:

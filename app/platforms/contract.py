@@ -57,6 +57,9 @@ class VideoStats:
     # shown in reprs; None when the body was over `RAW_MAX_BYTES` (the hash is still kept).
     raw: bytes | None = field(default=None, compare=False, repr=False)
     raw_sha256: str | None = field(default=None, compare=False)  # hex, of the whole body
+    # When the request that got this answer went out and its answer came back (wall clock).
+    requested_at: datetime | None = field(default=None, compare=False)
+    answered_at: datetime | None = field(default=None, compare=False)
 
 
 # Bodies above this are not carried (the writer batches up to a thousand results); their

@@ -53,14 +53,19 @@ Parse = Callable[[Reply], FetchResult]
 async def send(
     http: httpx.AsyncClient, request: httpx.Request, source: StatsSource, parse: Parse
 ) -> FetchResult:
+    requested_at = datetime.now(UTC)
     try:
         response = await http.send(request)
     except httpx.TimeoutException as exc:
         return FetchError(FetchErrorKind.UPSTREAM, f"timed out ({type(exc).__name__})", source)
     except httpx.HTTPError as exc:
         return FetchError(FetchErrorKind.UPSTREAM, f"transport error: {exc!r}", source)
-    retry_after = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
-    return parse(Reply(response.status_code, response.content, retry_after))
+    answered_at = datetime.now(UTC)
+    retry_after = retry_after_seconds(response.headers.get("retry-after"), answered_at)
+    result = parse(Reply(response.status_code, response.content, retry_after))
+    if isinstance(result, VideoStats):
+        return replace(result, requested_at=requested_at, answered_at=answered_at)
+    return result
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

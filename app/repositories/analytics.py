@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import lifecycle
 from app.domain.enums import PostStatus
 from app.domain.errors import InvalidCursor, InvalidInput
+from app.domain.integrity import FlagCode
 from app.domain.policy import Policy
 from app.models import Campaign, CpmTier, Creator, Post
 from app.repositories.pagination import decode_cursor, digest, encode_cursor
@@ -94,6 +95,11 @@ def _groups(campaign_id: uuid.UUID, policy: Policy) -> Select[tuple[Any, ...]]:
             func.sum(func.coalesce(Post.shares, 0)).label("shares"),
             func.sum(func.coalesce(Post.earnings, 0)).label("earnings"),
             func.coalesce(func.sum(projected), 0).label("projected"),
+            # Posts with an open flag of each code.
+            *(
+                func.count().filter(Post.flags.any_() == code.value).label(f"flag_{code.value}")
+                for code in FlagCode
+            ),
         )
         .join(Campaign, Campaign.id == Post.campaign_id)
         .outerjoin(CpmTier, CpmTier.id == Post.cpm_tier_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Numeric,
     Select,
     exists,
     func,
@@ -29,7 +30,7 @@ from app.models import (
     Payout,
     PayoutLine,
     Post,
-    StatsSnapshot,
+    PostEvent,
 )
 from app.repositories.pagination import (
     Sort,
@@ -232,25 +233,29 @@ async def release(session: AsyncSession, payout_id: uuid.UUID) -> None:
     )
 
 
-def _observed_at() -> Any:
-    """When the locked views were seen: the latest snapshot up to the finalization that
-    shows exactly that count. (Issue 13 records the decision's observation itself; until
-    then this is the closest the data says.)"""
-    return (
-        select(func.max(StatsSnapshot.captured_at))
+def _decided_terms(key: str) -> Any:
+    """A term ("cpm" or "cap") of the tier as its finalization copied it into the evidence
+    (later tier edits never change it); the tier's current term for a post decided before
+    evidence was kept."""
+    copied = (
+        select(PostEvent.evidence["tier"][key].astext.cast(Numeric))
         .where(
-            StatsSnapshot.post_id == Post.id,
-            StatsSnapshot.views == Post.locked_views,
-            StatsSnapshot.captured_at <= Post.finalized_at,
+            PostEvent.post_id == Post.id,
+            PostEvent.to_status == PostStatus.FINALIZED,
+            PostEvent.evidence.is_not(None),
         )
+        .order_by(PostEvent.id.desc())
+        .limit(1)
         .scalar_subquery()
     )
+    current = CpmTier.cpm if key == "cpm" else CpmTier.cap
+    return func.coalesce(copied, current)
 
 
 async def export_rows(session: AsyncSession, payout_id: uuid.UUID) -> Sequence[Any]:
     """One row per post, by creator then campaign then publish time: what a payer reads.
     Views and amounts are the batch's own (fixed at creation); cpm and cap are the tier's
-    current terms (a decided post's tier cannot be reassigned)."""
+    terms as the post's finalization recorded them."""
     stmt = (
         select(
             Post.id.label("post_id"),
@@ -262,9 +267,9 @@ async def export_rows(session: AsyncSession, payout_id: uuid.UUID) -> Sequence[A
             Post.platform_post_id,
             Post.published_at,
             PayoutLine.locked_views,
-            _observed_at().label("observed_at"),
-            CpmTier.cpm,
-            CpmTier.cap,
+            Post.locked_observed_at.label("observed_at"),
+            _decided_terms("cpm").label("cpm"),
+            _decided_terms("cap").label("cap"),
             PayoutLine.amount,
             PayoutLine.currency,
             Post.finalized_at,

@@ -72,6 +72,8 @@ async def list_page(
             )
             .exists()
         )
+    if query.flag is not None:
+        stmt = stmt.where(Post.flags.any_() == query.flag.value)
     if query.published_from is not None:
         stmt = stmt.where(Post.aged_from >= query.published_from)
     if query.published_to is not None:
@@ -95,6 +97,21 @@ async def last_rejected_from(session: AsyncSession, post_id: uuid.UUID) -> PostS
     return await session.scalar(stmt)
 
 
+async def last_evidence(session: AsyncSession, post_id: uuid.UUID) -> dict[str, Any] | None:
+    """The evidence of the post's latest decision (a status change that stored one)."""
+    stmt = (
+        select(PostEvent.evidence)
+        .where(
+            PostEvent.post_id == post_id,
+            PostEvent.evidence.is_not(None),
+            PostEvent.from_status.is_distinct_from(PostEvent.to_status),
+        )
+        .order_by(PostEvent.id.desc())
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
 async def by_platform_id(
     session: AsyncSession, org: uuid.UUID, platform: Platform, platform_post_id: str
 ) -> Post | None:
@@ -106,6 +123,15 @@ async def by_platform_id(
         Post.duplicate_of.is_(None),
     )
     return (await session.scalars(stmt)).first()
+
+
+async def all_events(session: AsyncSession, post_id: uuid.UUID) -> Sequence[PostEvent]:
+    """Oldest first. A post has few: its decisions, notes and people's actions."""
+    return (
+        await session.scalars(
+            select(PostEvent).where(PostEvent.post_id == post_id).order_by(PostEvent.id)
+        )
+    ).all()
 
 
 async def events(

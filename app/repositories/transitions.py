@@ -34,6 +34,8 @@ class Transition:
     # post still has them (a tier assigned or a hold raised meanwhile must not be overwritten
     # by a decision made without it).
     expect: Mapping[str, Any] = field(default_factory=dict)
+    # What a decision was made on (app.domain.evidence), stored with its event.
+    evidence: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ async def created(session: AsyncSession, post: Post, actor_key_id: uuid.UUID | N
                 "reason": None,
                 "actor_key_id": actor_key_id,
                 "created_at": post.created_at,
+                "evidence": None,
             }
         ],
     )
@@ -133,6 +136,7 @@ async def record(session: AsyncSession, landed: Sequence[Landed], now: datetime)
                 "reason": item.transition.reason,
                 "actor_key_id": item.transition.actor_key_id,
                 "created_at": now,
+                "evidence": item.transition.evidence,
             }
             for item in landed
         ],
@@ -150,6 +154,7 @@ class Note:
     code: str
     reason: str | None = None
     actor_key_id: uuid.UUID | None = None
+    evidence: Mapping[str, Any] | None = None
 
 
 async def note(session: AsyncSession, notes: Sequence[Note], now: datetime) -> None:
@@ -165,6 +170,7 @@ async def note(session: AsyncSession, notes: Sequence[Note], now: datetime) -> N
                 "reason": n.reason,
                 "actor_key_id": n.actor_key_id,
                 "created_at": now,
+                "evidence": n.evidence,
             }
             for n in notes
         ],

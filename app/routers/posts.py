@@ -2,20 +2,23 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import Admin, AppSettings, Editor, Session, ShortLinks, Viewer
 from app.domain.errors import found
+from app.domain.integrity import FlagCode
 from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
 from app.models import Post
-from app.repositories import campaigns, posts
+from app.repositories import campaigns, flags, posts, provenance
 from app.schemas.common import Cursor, Limit
 from app.schemas.posts import (
     ClearHoldBody,
     EventOut,
     EventPage,
+    EvidenceOut,
+    FlagOut,
     MarkPaidBody,
     PostCreate,
     PostCreateBody,
@@ -24,8 +27,11 @@ from app.schemas.posts import (
     PostPage,
     PostUpdate,
     RejectBody,
+    ResolveFlagBody,
     RestoreBody,
 )
+from app.services import evidence as evidence_service
+from app.services import flags as flag_service
 from app.services import holds as hold_service
 from app.services import post_views
 from app.services import posts as post_service
@@ -150,6 +156,55 @@ async def posts_holds_clear(
     rejected). A cleared hold is not raised again."""
     post = await hold_service.clear(
         session, who, post_id, code, body.reason, Policy.from_settings(settings)
+    )
+    return await _one(session, post)
+
+
+@router.get("/v1/posts/{post_id}/evidence")
+async def posts_evidence(post_id: uuid.UUID, session: Session, who: Viewer) -> EvidenceOut:
+    """Everything needed to re-derive the post's number from the platform's own answer: each
+    decision with the snapshot it used (provider, field read, request and answer times, raw
+    answer and its SHA-256), the rules in force, the tier's terms as they were then, the
+    arithmetic and the timing; every manual action with who and why; its flags."""
+    return await evidence_service.of_post(session, who.organization_id, post_id)
+
+
+@router.get(
+    "/v1/posts/{post_id}/snapshots/{snapshot_id}/raw",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "The exact bytes."}},
+)
+async def posts_snapshot_raw(
+    post_id: uuid.UUID, snapshot_id: int, session: Session, who: Viewer
+) -> Response:
+    """A snapshot's raw provider answer, byte for byte (its SHA-256 is the snapshot's
+    `raw_sha256`). 404 when pruned or never kept."""
+    post = found(await posts.get(session, who.organization_id, post_id), "post")
+    raw = found(await provenance.raw_answer(session, post.id, snapshot_id), "raw answer")
+    return Response(raw, media_type="application/json")
+
+
+@router.get("/v1/posts/{post_id}/flags")
+async def posts_flags(post_id: uuid.UUID, session: Session, who: Viewer) -> list[FlagOut]:
+    """Its integrity flags, open and resolved, oldest first."""
+    post = found(await posts.get(session, who.organization_id, post_id), "post")
+    return [FlagOut.model_validate(f) for f in await flags.for_post(session, post.id)]
+
+
+@router.post("/v1/posts/{post_id}/flags/{code}/resolve")
+async def posts_flags_resolve(
+    post_id: uuid.UUID,
+    code: FlagCode,
+    body: ResolveFlagBody,
+    session: Session,
+    who: Admin,
+    settings: AppSettings,
+) -> PostOut:
+    """Resolve an open flag with a note (a resolved flag is not raised again). If the
+    campaign held the post on it, its hold is cleared too, and a `held` post whose last hold
+    that was is decided at once."""
+    post = await flag_service.resolve(
+        session, who, post_id, code.value, body.note, Policy.from_settings(settings)
     )
     return await _one(session, post)
 

@@ -88,11 +88,20 @@ class CreatorTotals(Output):
     earnings: Earnings = Field(description="Finalized and paid.")
 
 
+class FlaggedPosts(Output):
+    """Posts with an open integrity flag, by code (a post may count under several)."""
+
+    views_dropped: int
+    view_spike: int
+    low_engagement: int
+
+
 class CampaignAnalytics(Output):
     campaign_id: uuid.UUID
     currency: str
     totals: Totals
     posts_by_status: PostsByStatus
+    flagged_posts: FlaggedPosts
     earnings: CampaignEarnings
     daily_views: list[DailyViews]
     top_posts: list[TopPost]

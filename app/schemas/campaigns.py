@@ -2,9 +2,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from app.domain.enums import CampaignStatus
+from app.domain.integrity import FlagCode
 from app.schemas.common import (
     NOT_SENT,
     WHOLE_NUMBER,
@@ -32,6 +33,15 @@ MinViews = Annotated[
 ]
 # The maximum is REFRESH_WINDOW_DAYS (a post is decided on fresh stats): app.http.contract
 # writes the configured value into the schema.
+HoldOnFlags = Annotated[
+    list[FlagCode],
+    AfterValidator(lambda codes: sorted(set(codes))),
+    Field(
+        max_length=len(FlagCode),
+        description="Integrity flag codes that act as holds in this campaign: a post raising "
+        "one waits in `held` at its deadline until the flag is resolved. Others only inform.",
+    ),
+]
 FinalizeDays = Annotated[
     int,
     Field(strict=True, ge=0, le=3650, description="Overrides the default finalize-after days."),
@@ -47,6 +57,7 @@ class CampaignCreate(Input):
     ends_on: Day | None = None
     min_views: MinViews | None = None
     finalize_after_days: FinalizeDays | None = None
+    hold_on_flags: HoldOnFlags = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _dates(self) -> Self:
@@ -63,6 +74,7 @@ class CampaignUpdate(Patch):
     ends_on: Day | None = None
     min_views: MinViews | None = None
     finalize_after_days: FinalizeDays | None = None
+    hold_on_flags: HoldOnFlags = NOT_SENT
 
 
 class CampaignOut(Output):
@@ -74,6 +86,7 @@ class CampaignOut(Output):
     ends_on: date | None
     min_views: int | None
     finalize_after_days: int | None
+    hold_on_flags: list[FlagCode]
     created_at: datetime
     updated_at: datetime
 

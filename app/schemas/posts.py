@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from app.domain.enums import Platform, PostStatus
+from app.domain.integrity import FlagCode
 from app.schemas.common import (
     NO_NUL,
     Cursor,
@@ -142,6 +143,7 @@ class PostListQuery(BaseModel):
     hold: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")] | None = Field(
         None, description="Only posts with an open hold of this code."
     )
+    flag: FlagCode | None = Field(None, description="Only posts with an open flag of this code.")
     published_from: Moment | None = Field(None, description="Inclusive.")
     published_to: Moment | None = Field(None, description="Exclusive.")
     updated_since: Moment | None = Field(
@@ -189,6 +191,9 @@ class PostOut(Output):
     shares: int | None
     cpm_tier_id: uuid.UUID | None
     locked_views: int | None
+    locked_observed_at: datetime | None = Field(
+        description="When the platform answered with the locked views (see the evidence)."
+    )
     earnings: Earnings | None = Field(description="In the campaign's currency, as a string.")
     finalized_at: datetime | None
     rejection_code: str | None
@@ -209,6 +214,10 @@ class PostOut(Output):
         default_factory=list,
         description="Open holds: until each is cleared the post is never paid automatically.",
     )
+    flags: list[FlagCode] = Field(
+        description="Codes of its open integrity flags (they do not stop payment unless the "
+        "campaign holds on them); details at /v1/posts/{id}/flags."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -224,6 +233,64 @@ class EventOut(Output):
         description="The API key that acted; null for the system."
     )
     created_at: datetime
+    evidence: dict[str, Any] | None = Field(
+        description="What a decision was made on: views, observed_at, snapshot_id, rules, "
+        "tier terms as they were, min_views_check, arithmetic, earnings, timing. For a "
+        "flag_raised event, the flag's evidence. Null for events that decide nothing."
+    )
+
+
+class FlagOut(Output):
+    id: int
+    code: FlagCode
+    reason: str
+    evidence: dict[str, Any] = Field(description="The numbers and snapshots it was raised on.")
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolved_by_key_id: uuid.UUID | None
+    resolution_note: str | None
+
+
+class ResolveFlagBody(Input):
+    note: Note
+
+
+class SnapshotOut(Output):
+    """One provider answer: what was read from it and where, when, and how to check it."""
+
+    id: int
+    captured_at: datetime
+    views: int
+    likes: int
+    comments: int
+    shares: int | None
+    source: str = Field(description="primary or backup (TikTok), or instagram.")
+    views_field: str | None = Field(description="Where in the answer the views were read.")
+    requested_at: datetime | None
+    answered_at: datetime | None
+    raw_sha256: str | None = Field(description="SHA-256 (hex) of the answer's exact bytes.")
+    applied: bool = Field(description="False: a suspicious drop stored but not applied.")
+    raw_answer: str | None = Field(
+        None,
+        description="The answer as the provider sent it (UTF-8); null once pruned (after "
+        "RAW_ANSWER_RETENTION_DAYS, never for a snapshot a decision or flag used) or when "
+        "larger than 512 KiB. Exact bytes at /v1/posts/{id}/snapshots/{snapshot_id}/raw.",
+    )
+
+
+class EvidenceOut(Output):
+    """Everything needed to re-derive a post's number from the platform's own answer."""
+
+    post: PostOut
+    decision: EventOut | None = Field(description="The latest decision and its evidence.")
+    events: list[EventOut] = Field(
+        description="Every event, oldest first: decisions with their evidence, and manual "
+        "actions (tier assigned, hold cleared, rejected, restored, paid) with who and why."
+    )
+    snapshots: list[SnapshotOut] = Field(
+        description="The snapshots the decisions and flags name, with their raw answers."
+    )
+    flags: list[FlagOut]
 
 
 class PostPage(Page[PostOut]):

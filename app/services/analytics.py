@@ -11,6 +11,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
+from app.domain.integrity import FlagCode
 from app.domain.policy import Policy
 from app.repositories import analytics
 from app.schemas.analytics import (
@@ -18,6 +19,7 @@ from app.schemas.analytics import (
     CampaignEarnings,
     CreatorTotals,
     DailyViews,
+    FlaggedPosts,
     PostsByStatus,
     TopPost,
     Totals,
@@ -72,6 +74,12 @@ async def campaign(
             shares=sum(g.shares for g in groups),
         ),
         posts_by_status=PostsByStatus(**_count_by_status(groups)),
+        flagged_posts=FlaggedPosts(
+            **{
+                code.value: sum(g._mapping[f"flag_{code.value}"] for g in groups)
+                for code in FlagCode
+            }
+        ),
         earnings=CampaignEarnings(
             finalized=_money(g.earnings for g in groups if g.status == PostStatus.FINALIZED),
             paid=_money(g.earnings for g in groups if g.status == PostStatus.PAID),

@@ -6,15 +6,17 @@ sweep and the clearing of a held post's last hold all call it."""
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import describe_database_error
+from app.domain import evidence
 from app.domain.enums import PostStatus
 from app.domain.lifecycle import Decision, Rules, Tier, decide
 from app.models import Post
@@ -22,6 +24,12 @@ from app.repositories.transitions import Transition
 from app.services import transitions
 
 log = logging.getLogger(__name__)
+LATE_DECISIONS = Counter(
+    "viewledger_late_decisions_total",
+    "Deadline decisions made on stats observed late (added_late, fetch_delayed) or before "
+    "the deadline (stale: the platform did not answer since).",
+    ["cause"],
+)
 
 
 @dataclass(frozen=True)
@@ -35,31 +43,48 @@ class Candidate:
     never_answered: str | None = None  # the last error, when no fetch ever gave stats
     note: str | None = None  # appended to the event's reason (e.g. the stats were stale)
     from_status: PostStatus = PostStatus.TRACKING  # HELD when its last hold was just cleared
+    # The observation the views come from, and what its timing is judged against.
+    observed_at: datetime | None = None
+    snapshot_id: int | None = None
+    deadline: datetime | None = None
+    added_at: datetime | None = None  # when the post was added
+
+    def timing(self, tolerance: timedelta) -> evidence.Timing | None:
+        if self.observed_at is None or self.deadline is None:
+            return None
+        return evidence.timing(self.observed_at, self.deadline, self.added_at, tolerance)
 
 
-def tier(cpm: Decimal | None, cap: Decimal | None) -> Tier | None:
-    return None if cpm is None else Tier(cpm, cap)
+def tier(cpm: Decimal | None, cap: Decimal | None, name: str | None = None) -> Tier | None:
+    return None if cpm is None else Tier(cpm, cap, name)
 
 
-def _event(decision: Decision, candidate: Candidate) -> tuple[str, str]:
+def _event(
+    decision: Decision, candidate: Candidate, timed: evidence.Timing | None
+) -> tuple[str, str]:
+    # A late observation says so where the count is named: "11,932 views locked, observed
+    # 13 days after the deadline: the post was added then".
+    if timed is not None and timed.late and candidate.from_status is PostStatus.TRACKING:
+        locked = f"{candidate.views:,} views locked, {timed.note}"
+    else:
+        locked = f"{candidate.views:,} views locked at the deadline"
     if decision.status is PostStatus.REJECTED:
         code, reason = "auto_rejected", decision.rejection_reason or ""
     elif decision.status is PostStatus.HELD:
         code = "held"
         reason = (
-            f"{candidate.views:,} views locked at the deadline; {candidate.open_holds} open "
-            "hold(s) must be cleared before it is decided."
+            f"{locked}; {candidate.open_holds} open hold(s) must be cleared before it is decided."
         )
     elif decision.status is PostStatus.PENDING_CPM:
         code = "awaiting_cpm"
-        reason = f"{candidate.views:,} views locked at the deadline; assign a CPM tier to finalize."
+        reason = f"{locked}; assign a CPM tier to finalize."
     else:
         code = "auto_finalized"
-        reason = f"{candidate.views:,} views locked at the deadline; earnings {decision.earnings}."
+        reason = f"{locked}; earnings {decision.earnings}."
     return code, f"{reason} {candidate.note}" if candidate.note else reason
 
 
-def _values(decision: Decision, now: datetime) -> dict[str, Any]:
+def _values(decision: Decision, candidate: Candidate, now: datetime) -> dict[str, Any]:
     if decision.status is PostStatus.REJECTED:
         # A rejected post is never fetched again, so no refresh run may wait for it.
         return {
@@ -68,16 +93,17 @@ def _values(decision: Decision, now: datetime) -> dict[str, Any]:
             "next_refresh_at": None,
             "refresh_run_id": None,
         }
-    if decision.status in (PostStatus.PENDING_CPM, PostStatus.HELD):
-        return {"locked_views": decision.locked_views}
-    return {
+    locked = {
         "locked_views": decision.locked_views,
-        "earnings": decision.earnings,
-        "finalized_at": now,
+        "locked_observed_at": candidate.observed_at,
+        "locked_snapshot_id": candidate.snapshot_id,
     }
+    if decision.status in (PostStatus.PENDING_CPM, PostStatus.HELD):
+        return locked
+    return {**locked, "earnings": decision.earnings, "finalized_at": now}
 
 
-def transition(candidate: Candidate, now: datetime) -> Transition:
+def transition(candidate: Candidate, now: datetime, tolerance: timedelta) -> Transition:
     decision = decide(
         candidate.views,
         candidate.tier,
@@ -85,30 +111,50 @@ def transition(candidate: Candidate, now: datetime) -> Transition:
         held=candidate.open_holds > 0,
         never_answered=candidate.never_answered,
     )
-    code, reason = _event(decision, candidate)
+    timed = candidate.timing(tolerance)
+    code, reason = _event(decision, candidate, timed)
+    observation = evidence.Observation(
+        candidate.views, candidate.observed_at, candidate.snapshot_id
+    )
+    if candidate.never_answered is not None:
+        observation = evidence.Observation(0)  # no answer: its 0 views are nothing observed
     return Transition(
         post_id=candidate.post_id,
         from_status=candidate.from_status,
         to_status=decision.status,
         code=code,
         reason=reason,
-        values=_values(decision, now),
+        values=_values(decision, candidate, now),
         expect={"cpm_tier_id": candidate.cpm_tier_id, "open_holds": candidate.open_holds},
+        evidence=evidence.of_decision(
+            decision,
+            observation,
+            candidate.rules,
+            candidate.deadline,
+            candidate.tier,
+            candidate.cpm_tier_id,
+            timed,
+        ),
     )
 
 
 async def apply(
-    session: AsyncSession, candidates: list[Candidate], now: datetime
+    session: AsyncSession, candidates: list[Candidate], now: datetime, tolerance: timedelta
 ) -> dict[uuid.UUID, PostStatus]:
     """Decide each candidate and apply what still holds. Returns the posts that changed."""
     if not candidates:
         return {}
-    landed = await transitions.apply(session, [transition(c, now) for c in candidates], now)
+    decided = [transition(c, now, tolerance) for c in candidates]
+    landed = await transitions.apply(session, decided, now)
+    for item in landed:
+        cause = ((item.transition.evidence or {}).get("timing") or {}).get("cause")
+        if cause is not None and item.transition.from_status is PostStatus.TRACKING:
+            LATE_DECISIONS.labels(cause).inc()
     return {item.transition.post_id: item.transition.to_status for item in landed}
 
 
 async def apply_isolated(
-    session: AsyncSession, candidates: list[Candidate], now: datetime
+    session: AsyncSession, candidates: list[Candidate], now: datetime, tolerance: timedelta
 ) -> dict[uuid.UUID, PostStatus]:
     """`apply`, where a candidate the database refuses (an overflow, a constraint) fails
     alone: the batch is tried in a savepoint, then, if it fails, each candidate in its own;
@@ -117,14 +163,14 @@ async def apply_isolated(
         return {}
     try:
         async with session.begin_nested():
-            return await apply(session, candidates, now)
+            return await apply(session, candidates, now, tolerance)
     except DBAPIError:
         pass
     changed: dict[uuid.UUID, PostStatus] = {}
     for one in candidates:
         try:
             async with session.begin_nested():
-                changed.update(await apply(session, [one], now))
+                changed.update(await apply(session, [one], now, tolerance))
         except DBAPIError as exc:
             log.warning("deciding post %s failed: %s", one.post_id, describe_database_error(exc))
             await session.execute(

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.domain import lifecycle
 from app.domain.enums import PostStatus
 from app.domain.errors import NotFound, found
 from app.domain.policy import Policy
@@ -25,11 +26,28 @@ async def clear(
     reason: str,
     policy: Policy,
 ) -> Post:
-    now = datetime.now(UTC)
     post = found(
         await posts.get(session, principal.organization_id, post_id, for_update=True), "post"
     )
+    return await clear_locked(session, principal, post, code, reason, policy, datetime.now(UTC))
+
+
+async def clear_locked(
+    session: AsyncSession,
+    principal: Principal,
+    post: Post,
+    code: str,
+    reason: str,
+    policy: Policy,
+    now: datetime,
+    *,
+    missing_ok: bool = False,
+) -> Post:
+    """Clear the open hold with this code of a post read FOR UPDATE (404 if it has none,
+    unless `missing_ok`), and decide the post if that was the last hold it was held by."""
     if await holds.clear(session, post, code, principal.key_id, reason, now) is None:
+        if missing_ok:
+            return post
         raise NotFound("hold")
     await session.refresh(post)
     await transitions.announce(
@@ -42,6 +60,7 @@ async def clear(
         tier = None
         if post.cpm_tier_id is not None:
             tier = await session.scalar(select(CpmTier).where(CpmTier.id == post.cpm_tier_id))
+        rules = policy.rules(campaign.min_views, campaign.finalize_after_days)
         await decisions.apply(
             session,
             [
@@ -49,13 +68,18 @@ async def clear(
                     post_id=post.id,
                     views=post.locked_views,
                     cpm_tier_id=post.cpm_tier_id,
-                    tier=None if tier is None else decisions.tier(tier.cpm, tier.cap),
-                    rules=policy.rules(campaign.min_views, campaign.finalize_after_days),
+                    tier=None if tier is None else decisions.tier(tier.cpm, tier.cap, tier.name),
+                    rules=rules,
                     from_status=PostStatus.HELD,
                     note=f"(Decided when its last hold, {code}, was cleared.)",
+                    observed_at=post.locked_observed_at,
+                    snapshot_id=post.locked_snapshot_id,
+                    deadline=lifecycle.deadline(post.aged_from, rules, post.decide_after),
+                    added_at=post.created_at,
                 )
             ],
             now,
+            policy.late_tolerance,
         )
         await session.refresh(post)
     return post

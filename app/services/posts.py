@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.domain import lifecycle
+from app.domain import evidence, lifecycle
 from app.domain.enums import CampaignStatus, PostStatus
 from app.domain.errors import Conflict, InvalidInput, Unavailable, found
 from app.domain.holds import same_handle
@@ -159,6 +159,7 @@ async def _move(
     code: str,
     reason: str | None,
     values: dict[str, Any],
+    evidence: dict[str, Any] | None = None,
 ) -> Post:
     """One manual transition through the transition writer. The post was read FOR UPDATE,
     so nothing else can change its status before the writer's guarded UPDATE."""
@@ -173,6 +174,7 @@ async def _move(
                 reason=reason,
                 actor_key_id=principal.key_id,
                 values=values,
+                evidence=evidence,
             )
         ],
         datetime.now(UTC),
@@ -191,7 +193,9 @@ async def assign_tier(
     tier = None if tier_id is None else await tier_for(session, org, post.campaign_id, tier_id)
     if post.status is PostStatus.PENDING_CPM and tier is not None:
         assert post.locked_views is not None  # locked when the post became pending_cpm
-        amount = lifecycle.earnings(post.locked_views, lifecycle.Tier(tier.cpm, tier.cap))
+        terms = lifecycle.Tier(tier.cpm, tier.cap, tier.name)
+        amount = lifecycle.earnings(post.locked_views, terms)
+        locked = await posts.last_evidence(session, post.id)
         return await _move(
             session,
             principal,
@@ -200,6 +204,7 @@ async def assign_tier(
             "tier_assigned",
             f"Tier {tier.name} assigned; {post.locked_views:,} locked views.",
             {"cpm_tier_id": tier.id, "earnings": amount, "finalized_at": datetime.now(UTC)},
+            evidence.with_tier(locked, post.locked_views, terms, tier.id, amount),
         )
     post.cpm_tier_id = None if tier is None else tier.id
     await session.flush()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
 from app.models import Post
-from app.repositories import transitions
+from app.repositories import provenance, transitions
 from app.repositories.transitions import Landed, Transition
 from app.services import post_views
 from app.webhooks import outbox
@@ -35,6 +35,14 @@ async def apply(
     session: AsyncSession, changes: Sequence[Transition], now: datetime
 ) -> list[Landed]:
     landed = await transitions.apply(session, changes, now)
+    await provenance.keep(
+        session,
+        [
+            snapshot
+            for item in landed
+            if (snapshot := (item.transition.evidence or {}).get("snapshot_id")) is not None
+        ],
+    )
     await announce(
         session,
         [

@@ -51,11 +51,16 @@ class DuePost:
     cpm_tier_id: uuid.UUID | None
     cpm: Decimal | None
     cap: Decimal | None
+    tier_name: str | None
     min_views: int | None  # campaign override
     finalize_after_days: int | None  # campaign override
     starts_on: date | None  # the campaign's dates: a video published outside them is held
     ends_on: date | None
+    hold_on_flags: list[str]  # the campaign's flag codes that act as holds
     open_holds: int
+    flags: list[str]  # its open flags' codes
+    locked_views: int | None
+    unconfirmed_views: int | None  # a suspicious drop awaiting a second answer
     last_refreshed_at: datetime | None  # None: this fetch is its first good one
     consecutive_failures: int
     refresh_run_id: uuid.UUID | None
@@ -228,11 +233,16 @@ async def claim(
             claimed.c.cpm_tier_id,
             CpmTier.cpm,
             CpmTier.cap,
+            CpmTier.name.label("tier_name"),
             Campaign.min_views,
             Campaign.finalize_after_days,
             Campaign.starts_on,
             Campaign.ends_on,
+            Campaign.hold_on_flags,
             claimed.c.open_holds,
+            claimed.c.flags,
+            claimed.c.locked_views,
+            claimed.c.unconfirmed_views,
             claimed.c.last_refreshed_at,
             claimed.c.consecutive_failures,
             claimed.c.refresh_run_id,

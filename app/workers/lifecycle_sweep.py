@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
-from app.models import Campaign, CpmTier, Post
+from app.models import Campaign, CpmTier, Post, StatsSnapshot
 from app.services import decisions
 from app.workers import metrics
 
@@ -30,6 +30,18 @@ async def past_deadline(
     """Tracking posts whose deadline (under their campaign's rules) has come, in
     (aged_from, id) order after `after`: one chunk of the sweep."""
     deadline = policy.deadline_sql(Post.aged_from, Campaign.finalize_after_days, Post.decide_after)
+    # The snapshot of the stats it would be decided on (written with last_refreshed_at).
+    snapshot = (
+        select(StatsSnapshot.id)
+        .where(
+            StatsSnapshot.post_id == Post.id,
+            StatsSnapshot.captured_at == Post.last_refreshed_at,
+            StatsSnapshot.applied,
+        )
+        .order_by(StatsSnapshot.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     candidates = (
         select(
             Post.id,
@@ -38,6 +50,7 @@ async def past_deadline(
             Post.cpm_tier_id,
             CpmTier.cpm,
             CpmTier.cap,
+            CpmTier.name.label("tier_name"),
             Campaign.min_views,
             Campaign.finalize_after_days,
             Post.last_refreshed_at,
@@ -45,6 +58,8 @@ async def past_deadline(
             Post.last_error,
             Post.last_fetch_outcome,
             Post.open_holds,
+            Post.created_at,
+            snapshot.label("snapshot_id"),
             deadline.label("deadline"),
         )
         .join(Campaign, Campaign.id == Post.campaign_id)
@@ -77,7 +92,7 @@ async def sweep(
             return decided
         after = (rows[-1].aged_from, rows[-1].id)
         ready, waiting = triage(rows, now, policy, grace)
-        changed = await decisions.apply_isolated(session, ready, now)
+        changed = await decisions.apply_isolated(session, ready, now, policy.late_tolerance)
         for status in changed.values():
             metrics.TRANSITIONS.labels(status.value).inc()
         decided += len(changed)
@@ -122,11 +137,15 @@ def triage(
                     post_id=row.id,
                     views=row.views,
                     cpm_tier_id=row.cpm_tier_id,
-                    tier=decisions.tier(row.cpm, row.cap),
+                    tier=decisions.tier(row.cpm, row.cap, row.tier_name),
                     rules=policy.rules(row.min_views, row.finalize_after_days),
                     open_holds=row.open_holds,
                     never_answered=never_answered,
                     note=note,
+                    observed_at=row.last_refreshed_at,
+                    snapshot_id=row.snapshot_id,
+                    deadline=row.deadline,
+                    added_at=row.created_at,
                 )
             )
     return ready, waiting

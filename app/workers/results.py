@@ -8,24 +8,46 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import lifecycle, schedule
+from app.domain import integrity, lifecycle, schedule
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats, outcome_code
-from app.repositories import holds
-from app.services import decisions
+from app.repositories import holds, provenance
+from app.services import decisions, flags
 from app.workers import authorship, metrics, run_progress
 from app.workers.claims import DuePost
+
+# The per-fetch columns both statements below read: the stats and the answer's provenance.
+_FETCHED = """
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
+        CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
+        CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[]),
+        CAST(:sources AS text[]), CAST(:leases AS timestamptz[]), CAST(:gained AS bigint[]),
+        CAST(:firsts AS boolean[]), CAST(:fields AS text[]), CAST(:requested AS timestamptz[]),
+        CAST(:answered AS timestamptz[]), CAST(:hashes AS text[])
+    ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source, lease,
+           gained, first, views_field, requested_at, answered_at, raw_sha256)
+    WHERE p.id = u.id AND p.lease_expires_at = u.lease
+"""
+_SNAPSHOT = """
+    INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
+                                 shares, source, views_field, requested_at, answered_at,
+                                 raw_sha256, applied)
+    SELECT id, campaign_id, :now, views, likes, comments, shares, source, views_field,
+           requested_at, answered_at, raw_sha256, {applied} FROM updated
+    RETURNING post_id, id
+"""
 
 # One statement updates the posts, writes their snapshots and adds the views gained to their
 # campaigns' day, all from the rows the UPDATE actually changed: a post deleted meanwhile
 # (its campaign removed) leaves no orphan snapshot. Campaign days are taken in campaign order,
 # so two writers adding to the same days cannot deadlock.
 _SUCCESS = text(
-    """
+    f"""
     WITH updated AS (
         UPDATE posts p SET
             views = u.views, likes = u.likes, comments = u.comments, shares = u.shares,
@@ -33,20 +55,12 @@ _SUCCESS = text(
             last_refreshed_at = :now, last_attempt_at = :now,
             last_fetch_outcome = 'refreshed', last_fetch_at = :now,
             last_error_code = NULL, last_error = NULL, last_error_at = NULL,
-            consecutive_failures = 0,
+            consecutive_failures = 0, unconfirmed_views = NULL,
             next_refresh_at = u.next_refresh_at,
             lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
-        FROM unnest(
-            CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
-            CAST(:comments AS bigint[]), CAST(:shares AS bigint[]),
-            CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[]),
-            CAST(:sources AS text[]), CAST(:leases AS timestamptz[]), CAST(:gained AS bigint[]),
-            CAST(:firsts AS boolean[])
-        ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source, lease,
-               gained, first)
-        WHERE p.id = u.id AND p.lease_expires_at = u.lease
+        {_FETCHED}
         RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source,
-            u.gained,
+            u.gained, u.views_field, u.requested_at, u.answered_at, u.raw_sha256,
             -- Of which a post's first count: where it stood when it was added, which the
             -- analytics report as a baseline, not as growth on that day.
             CASE WHEN u.first THEN u.gained ELSE 0 END AS baseline
@@ -58,10 +72,25 @@ _SUCCESS = text(
         DO UPDATE SET views_gained = campaign_daily_views.views_gained + EXCLUDED.views_gained,
             baseline_views = campaign_daily_views.baseline_views + EXCLUDED.baseline_views
     )
-    INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
-                                 shares, source)
-    SELECT id, campaign_id, :now, views, likes, comments, shares, source FROM updated
-    RETURNING post_id
+    {_SNAPSHOT.format(applied="true")}
+    """
+)
+
+# A suspicious drop: the answer is stored as an unapplied snapshot, and the post, its count
+# untouched, is asked again soon (its next answer confirms the drop or replaces it).
+_UNCONFIRMED = text(
+    f"""
+    WITH updated AS (
+        UPDATE posts p SET
+            unconfirmed_views = u.views, last_attempt_at = :now,
+            last_fetch_outcome = 'unconfirmed_drop', last_fetch_at = :now,
+            next_refresh_at = u.next_refresh_at,
+            lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
+        {_FETCHED}
+        RETURNING p.id, p.campaign_id, u.views, u.likes, u.comments, u.shares, u.source,
+            u.views_field, u.requested_at, u.answered_at, u.raw_sha256
+    )
+    {_SNAPSHOT.format(applied="false")}
     """
 )
 
@@ -140,45 +169,41 @@ async def write_results(
     failed = [(p, r) for p, r in items if isinstance(r, FetchError)]
     skipped = [(p, r) for p, r in items if isinstance(r, Skipped)]
     cadence = policy.cadence
+    # A count far below the last known one is applied only when a second answer says so too.
+    drops = [(p, s) for p, s in ok if _unconfirmed(p, s, policy)]
+    ok = [(p, s) for p, s in ok if not _unconfirmed(p, s, policy)]
 
-    due_for_decision: list[tuple[DuePost, int]] = []
+    due_for_decision: list[tuple[DuePost, int, int, datetime]] = []  # views, snapshot, deadline
     written: set[uuid.UUID] = set()  # rows whose lease still held
     raised: Counter[uuid.UUID] = Counter()  # holds raised now, per post
     if ok:
         next_at = []
         for post, stats in ok:
-            deadline = _deadline(post, stats.published_at, policy)
-            if post.status is PostStatus.TRACKING and deadline <= now:
-                due_for_decision.append((post, stats.views))
             aged_from = stats.published_at or post.published_at or post.created_at
             # Scheduled as it stands; a decision below adjusts it (rejected: never again).
             next_at.append(
-                schedule.next_refresh(post.status, aged_from, now, cadence, deadline=deadline)
+                schedule.next_refresh(
+                    post.status,
+                    aged_from,
+                    now,
+                    cadence,
+                    deadline=_deadline(post, stats.published_at, policy),
+                )
             )
-        done = await session.execute(
-            _SUCCESS,
-            {
-                "now": now,
-                "leases": [p.lease for p, _ in ok],
-                "ids": [p.id for p, _ in ok],
-                "views": [s.views for _, s in ok],
-                "likes": [s.likes for _, s in ok],
-                "comments": [s.comments for _, s in ok],
-                "shares": [s.shares for _, s in ok],
-                "published": [s.published_at for _, s in ok],
-                "next": next_at,
-                "sources": [s.source.value for _, s in ok],
-                # The claim read the post's views, and only a lease holder changes them.
-                "gained": [s.views - p.views for p, s in ok],
-                "firsts": [p.last_refreshed_at is None for p, _ in ok],
-                "day": now.astimezone(UTC).date(),
-            },
-        )
-        written.update(done.scalars())
-        landed_ok = [(p, s) for p, s in ok if p.id in written]
+        snapshots = await _write(session, _SUCCESS, ok, next_at, now)
+        written.update(snapshots)
+        landed_ok = [(p, s) for p, s in ok if p.id in snapshots]
+        for post, stats in landed_ok:
+            deadline = _deadline(post, stats.published_at, policy)
+            if post.status is PostStatus.TRACKING and deadline <= now:
+                due_for_decision.append((post, stats.views, snapshots[post.id], deadline))
         new_holds = await authorship.verify(session, landed_ok, now)
         new_holds += authorship.window_holds(landed_ok)
+        new_holds += await flags.check(session, landed_ok, snapshots, now, policy.integrity)
         raised.update(h.post_id for h in await holds.raise_many(session, new_holds, now))
+    if drops:
+        recheck = now + policy.integrity.recheck_after
+        written.update(await _write(session, _UNCONFIRMED, drops, [recheck] * len(drops), now))
     if failed:
         done = await session.execute(
             _FAILURE,
@@ -208,11 +233,19 @@ async def write_results(
     changed = await decisions.apply(
         session,
         [
-            candidate(post, views, policy, open_holds=post.open_holds + raised[post.id])
-            for post, views in due_for_decision
-            if post.id in written
+            candidate(
+                post,
+                views,
+                policy,
+                open_holds=post.open_holds + raised[post.id],
+                observed_at=now,
+                snapshot_id=snapshot,
+                deadline=deadline,
+            )
+            for post, views, snapshot, deadline in due_for_decision
         ],
         now,
+        policy.late_tolerance,
     )
     for status in changed.values():
         metrics.TRANSITIONS.labels(status.value).inc()
@@ -221,15 +254,77 @@ async def write_results(
     return Counter(outcome for _, _, outcome in landed)
 
 
-def candidate(post: DuePost, views: int, policy: Policy, *, open_holds: int) -> decisions.Candidate:
+def candidate(
+    post: DuePost,
+    views: int,
+    policy: Policy,
+    *,
+    open_holds: int,
+    observed_at: datetime,
+    snapshot_id: int | None,
+    deadline: datetime,
+) -> decisions.Candidate:
+    rules = policy.rules(post.min_views, post.finalize_after_days)
     return decisions.Candidate(
         post_id=post.id,
         views=views,
         open_holds=open_holds,
         cpm_tier_id=post.cpm_tier_id,
-        tier=decisions.tier(post.cpm, post.cap),
-        rules=policy.rules(post.min_views, post.finalize_after_days),
+        tier=decisions.tier(post.cpm, post.cap, post.tier_name),
+        rules=rules,
+        observed_at=observed_at,
+        snapshot_id=snapshot_id,
+        deadline=deadline,
+        added_at=post.created_at,
     )
+
+
+def _unconfirmed(post: DuePost, stats: VideoStats, policy: Policy) -> bool:
+    """A suspicious drop not yet confirmed: far below the count the post has (a first fetch
+    has none), where the fetch before it was not one already (this one then confirms it)."""
+    if post.last_refreshed_at is None or post.unconfirmed_views is not None:
+        return False
+    return integrity.suspicious_drop(stats.views, post.views, policy.integrity)
+
+
+async def _write(
+    session: AsyncSession,
+    statement: TextClause,
+    fetched: list[tuple[DuePost, VideoStats]],
+    next_at: list[datetime | None],
+    now: datetime,
+) -> dict[uuid.UUID, int]:
+    """Run `_SUCCESS` or `_UNCONFIRMED` for these fetches, and keep their raw answers.
+    Returns the snapshot written for each post whose lease still held."""
+    done = await session.execute(
+        statement,
+        {
+            "now": now,
+            "leases": [p.lease for p, _ in fetched],
+            "ids": [p.id for p, _ in fetched],
+            "views": [s.views for _, s in fetched],
+            "likes": [s.likes for _, s in fetched],
+            "comments": [s.comments for _, s in fetched],
+            "shares": [s.shares for _, s in fetched],
+            "published": [s.published_at for _, s in fetched],
+            "next": next_at,
+            "sources": [s.source.value for _, s in fetched],
+            # The claim read the post's views, and only a lease holder changes them.
+            "gained": [s.views - p.views for p, s in fetched],
+            "firsts": [p.last_refreshed_at is None for p, _ in fetched],
+            "fields": [s.views_field for _, s in fetched],
+            "requested": [s.requested_at for _, s in fetched],
+            "answered": [s.answered_at for _, s in fetched],
+            "hashes": [s.raw_sha256 for _, s in fetched],
+            "day": now.astimezone(UTC).date(),
+        },
+    )
+    snapshots: dict[uuid.UUID, int] = {row.post_id: row.id for row in done}
+    await provenance.store(
+        session,
+        [(snapshots[p.id], now, s.raw) for p, s in fetched if p.id in snapshots and s.raw],
+    )
+    return snapshots
 
 
 async def unwritable(

@@ -8,7 +8,8 @@ import os
 import socket
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -27,7 +28,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.models import Post
 from app.platforms.http import build_http_client
-from app.repositories import runs
+from app.repositories import provenance, runs
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
@@ -182,18 +183,36 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
         ctx["running"].discard("webhooks")
 
 
-async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
-    """Finished refresh runs older than REFRESH_RUN_RETENTION_DAYS, in batches, each its own
-    transaction (short locks)."""
-    settings: Settings = ctx["settings"]
-    before = utcnow() - timedelta(days=settings.refresh_run_retention_days)
+async def _prune_in_batches(
+    ctx: dict[str, Any],
+    prune: Callable[[AsyncSession, datetime, int], Awaitable[int]],
+    before: datetime,
+    batch: int,
+) -> int:
+    """Call `prune` until it deletes less than a batch, each batch its own transaction
+    (short locks). Returns how many rows went."""
     pruned = 0
     while True:
         async with session_scope(ctx["sessionmaker"]) as session:
-            deleted = await runs.prune(session, before)
+            deleted = await prune(session, before, batch)
         pruned += deleted
-        if deleted < runs.PRUNE_BATCH:
+        if deleted < batch:
             return pruned
+
+
+async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
+    """Finished refresh runs older than REFRESH_RUN_RETENTION_DAYS."""
+    settings: Settings = ctx["settings"]
+    before = utcnow() - timedelta(days=settings.refresh_run_retention_days)
+    return await _prune_in_batches(ctx, runs.prune, before, runs.PRUNE_BATCH)
+
+
+async def prune_raw_answers(ctx: dict[str, Any]) -> int:
+    """Raw provider answers older than RAW_ANSWER_RETENTION_DAYS that no decision or flag
+    used (those are kept for good)."""
+    settings: Settings = ctx["settings"]
+    before = utcnow() - timedelta(days=settings.raw_answer_retention_days)
+    return await _prune_in_batches(ctx, provenance.prune, before, provenance.PRUNE_BATCH)
 
 
 async def discord_followup(ctx: dict[str, Any], submission: dict[str, Any]) -> str:
@@ -238,6 +257,7 @@ def _cron_jobs(settings: Settings) -> list[Any]:
         ),
         # Hourly, at minute 17 (off the hour, when other schedules tend to fire).
         cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
+        cron(prune_raw_answers, minute=47, second=0, timeout=1800, max_tries=1),
         cron(
             sweep_post_imports,
             second=_every(settings.post_import_sweep_interval_seconds),

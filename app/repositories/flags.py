@@ -1,0 +1,168 @@
+"""Integrity flags on posts. Raising and resolving a flag also moves the post's `flags` codes
+in the same transaction (lists filter and analytics count on them) and records an event."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import PostStatus
+from app.domain.integrity import Observed
+from app.models import Post, PostFlag
+from app.repositories import transitions
+
+_ADD_CODES = text(
+    """
+    UPDATE posts p SET flags = p.flags || n.codes
+    FROM (SELECT id, array_agg(code ORDER BY code) AS codes
+          FROM unnest(CAST(:ids AS uuid[]), CAST(:codes AS text[])) AS u(id, code)
+          GROUP BY id) AS n
+    WHERE p.id = n.id
+    RETURNING p.id, p.status
+    """
+)
+
+
+@dataclass(frozen=True)
+class NewFlag:
+    post_id: uuid.UUID
+    organization_id: uuid.UUID
+    code: str
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+async def raise_many(
+    session: AsyncSession, flags: Sequence[NewFlag], now: datetime
+) -> list[NewFlag]:
+    """Raise each flag unless the post already had one with that code (open or resolved: a
+    person who resolved it has judged it). Returns the flags raised now."""
+    unique = sorted({(f.post_id, f.code): f for f in flags}.values(), key=lambda f: f.post_id)
+    if not unique:
+        return []
+    inserted = await session.execute(
+        insert(PostFlag)
+        .values(
+            [
+                {
+                    "organization_id": f.organization_id,
+                    "post_id": f.post_id,
+                    "code": f.code,
+                    "reason": f.reason,
+                    "evidence": f.evidence,
+                    "raised_at": now,
+                }
+                for f in unique
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["post_id", "code"])
+        .returning(PostFlag.post_id, PostFlag.code)
+    )
+    keys = {(row.post_id, row.code) for row in inserted}
+    raised = [f for f in unique if (f.post_id, f.code) in keys]
+    if not raised:
+        return []
+    statuses: dict[uuid.UUID, PostStatus] = dict(
+        (
+            await session.execute(
+                _ADD_CODES,
+                {"ids": [f.post_id for f in raised], "codes": [f.code for f in raised]},
+            )
+        ).all()
+    )
+    await transitions.note(
+        session,
+        [
+            transitions.Note(
+                f.post_id,
+                f.organization_id,
+                statuses[f.post_id],
+                "flag_raised",
+                f"{f.code}: {f.reason}",
+                evidence=f.evidence,
+            )
+            for f in raised
+            if statuses.get(f.post_id) is not None
+        ],
+        now,
+    )
+    return raised
+
+
+_SPIKE_BASES = text(
+    """
+    SELECT DISTINCT ON (post_id) post_id, id, views, captured_at
+    FROM stats_snapshots
+    WHERE post_id = ANY(CAST(:ids AS uuid[])) AND captured_at >= :since
+      AND captured_at < :until AND applied AND views > 0
+    ORDER BY post_id, views, captured_at
+    """
+)
+
+
+async def spike_bases(
+    session: AsyncSession, post_ids: Sequence[uuid.UUID], since: datetime, until: datetime
+) -> dict[uuid.UUID, Observed]:
+    """Each post's smallest count above zero seen in [since, until): what a spike grew from."""
+    if not post_ids:
+        return {}
+    rows = await session.execute(
+        _SPIKE_BASES, {"ids": list(post_ids), "since": since, "until": until}
+    )
+    return {row.post_id: Observed(row.id, row.views, row.captured_at) for row in rows}
+
+
+async def for_post(session: AsyncSession, post_id: uuid.UUID) -> Sequence[PostFlag]:
+    """A post's flags, open and resolved, oldest first."""
+    return (
+        await session.scalars(
+            select(PostFlag).where(PostFlag.post_id == post_id).order_by(PostFlag.id)
+        )
+    ).all()
+
+
+async def resolve(
+    session: AsyncSession,
+    post: Post,
+    code: str,
+    actor_key_id: uuid.UUID | None,
+    note: str,
+    now: datetime,
+) -> PostFlag | None:
+    """Resolve the post's open flag with this code (the post is locked by the caller); None
+    if it has none."""
+    flag = (
+        await session.scalars(
+            update(PostFlag)
+            .where(
+                PostFlag.post_id == post.id, PostFlag.code == code, PostFlag.resolved_at.is_(None)
+            )
+            .values(resolved_at=now, resolved_by_key_id=actor_key_id, resolution_note=note)
+            .returning(PostFlag)
+        )
+    ).first()
+    if flag is None:
+        return None
+    await session.execute(
+        update(Post).where(Post.id == post.id).values(flags=func.array_remove(Post.flags, code))
+    )
+    await transitions.note(
+        session,
+        [
+            transitions.Note(
+                post.id,
+                post.organization_id,
+                post.status,
+                "flag_resolved",
+                f"{code}: {note}",
+                actor_key_id,
+            )
+        ],
+        now,
+    )
+    return flag
