@@ -2,7 +2,9 @@
 writer (claimed like the engine claims them) with answers built here, so each number is
 chosen; the evidence is read back through the API."""
 
+import csv
 import hashlib
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -313,6 +315,13 @@ async def test_editing_or_deleting_the_tier_afterwards_leaves_the_evidence(world
     assert after == before
     assert after["evidence"]["tier"]["cpm"] == "5.0000"
     assert (await world.post())["earnings"] == "53.70"
+    # The payout export shows the terms the post was paid on, not today's.
+    batch = await world.api.post("/v1/payouts", json={"post_ids": [str(world.post_id)]})
+    assert batch.status_code == 201, batch.text
+    export = await world.api.get(f"/v1/payouts/{batch.json()['id']}/export.csv")
+    (line,) = csv.DictReader(io.StringIO(export.content.decode("utf-8-sig")))
+    assert (line["cpm"], line["cap"], line["earnings"]) == ("5.0000", "250.00", "53.70")
+    assert line["observed_at"] == before["evidence"]["observed_at"].replace("+00:00", "Z")
 
 
 async def test_raw_answers_are_pruned_after_retention_but_kept_for_decisions(
