@@ -31,6 +31,7 @@ from app.repositories import runs
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
+from app.webhooks import retention as webhook_retention
 from app.workers import capacity, lanes, lifecycle_sweep, metrics
 from app.workers.heartbeat import HEARTBEATS
 from app.workers.refresher import Refresher, utcnow
@@ -196,6 +197,13 @@ async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
             return pruned
 
 
+async def prune_webhook_events(ctx: dict[str, Any]) -> int:
+    """Webhook events done with for WEBHOOK_EVENT_RETENTION_DAYS (app.webhooks.retention)."""
+    settings: Settings = ctx["settings"]
+    before = utcnow() - timedelta(days=settings.webhook_event_retention_days)
+    return await webhook_retention.prune(ctx["sessionmaker"], before)
+
+
 async def discord_followup(ctx: dict[str, Any], submission: dict[str, Any]) -> str:
     """Queued by /submit-post: create the post, fetch it, edit the deferred answer."""
     return await discord_submit.follow_up(
@@ -238,6 +246,7 @@ def _cron_jobs(settings: Settings) -> list[Any]:
         ),
         # Hourly, at minute 17 (off the hour, when other schedules tend to fire).
         cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
+        cron(prune_webhook_events, minute=47, second=0, timeout=600, max_tries=1),
         cron(
             sweep_post_imports,
             second=_every(settings.post_import_sweep_interval_seconds),
