@@ -33,8 +33,8 @@ PER_ENDPOINT = 4  # deliveries in flight to the endpoint at once: all held when 
 # An attempt gives up after TIMEOUT, so the worker must be killed within it (the drill checks
 # that the held attempts were never recorded). The lease outlasts it (as the settings demand)
 # and is short, so the fresh worker takes the killed claims over within seconds.
-TIMEOUT = 5
-LEASE = 6
+TIMEOUT = 8
+LEASE = 9
 
 
 async def _deliveries(sm: SM) -> list[WebhookDelivery]:
