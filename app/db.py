@@ -1,7 +1,8 @@
 """Engine, sessions and the one MetaData every table hangs off."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError
@@ -91,3 +92,20 @@ def refuses_the_data(exc: BaseException) -> bool:
     cause = getattr(exc.orig, "__cause__", None)
     sqlstate = str(getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None) or "")
     return sqlstate.startswith(("22", "23")) or isinstance(cause, ValueError)
+
+
+async def prune_in_batches(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    prune: Callable[[AsyncSession, datetime, int], Awaitable[int]],
+    before: datetime,
+    batch: int,
+) -> int:
+    """Call `prune(session, before, batch)` until it deletes less than a batch, each batch
+    its own transaction (short locks). Returns how many rows went."""
+    pruned = 0
+    while True:
+        async with session_scope(sessionmaker) as session:
+            deleted = await prune(session, before, batch)
+        pruned += deleted
+        if deleted < batch:
+            return pruned

@@ -204,6 +204,9 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(60, gt=0)
     webhook_sweep_interval_seconds: int = Field(5, ge=1, le=60)
     webhook_response_body_limit: int = Field(1024, ge=0)
+    # Events none of whose deliveries is pending, and whose last delivery finished longer ago
+    # than this, are deleted with their deliveries and attempts by the worker's hourly prune.
+    webhook_event_retention_days: float = Field(30, gt=0)
     # http:// and private, loopback or link-local receivers. Unset: allowed only when the
     # app runs in PROVIDER_MODE=sandbox; read it through app.webhooks.ssrf.allow_private_urls.
     webhook_allow_private_urls: bool | None = None

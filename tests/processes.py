@@ -81,8 +81,10 @@ def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dic
     return env
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Its log goes to a temporary file (a pipe nobody reads would block it when full)."""
+def start_worker(env: dict[str, str], *, own_group: bool = False) -> subprocess.Popen[bytes]:
+    """Its log goes to a temporary file (a pipe nobody reads would block it when full).
+    `own_group`: in a process group of its own, so a drill can `kill -9` the whole group
+    (`os.killpg`) and nothing else."""
     log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "app.workers.main"],
@@ -90,6 +92,7 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=own_group,
     )
 
 

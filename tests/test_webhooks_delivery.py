@@ -15,17 +15,18 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from app.main import create_app
-from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from app.repositories import api_keys
 from app.settings import Settings
-from app.webhooks import outbox, repository, vault
+from app.webhooks import outbox, repository, retention, vault
 from app.webhooks.delivery import Deliverer
 from app.webhooks.events import EventType
+from app.workers import worker
 from app.workers.worker import deliver_webhooks
 from tests import factories as f
 from tests.webhook_receiver import Answer, Receiver, self_signed
@@ -542,3 +543,67 @@ async def test_the_worker_job_runs_one_sweep_at_a_time_per_process(kit: Kit) -> 
     ctx["running"].clear()
     assert await deliver_webhooks(ctx) == {"succeeded": 1}
     assert ctx["running"] == set()
+
+
+async def test_old_events_done_with_are_pruned_and_undelivered_ones_kept(kit: Kit) -> None:
+    posts = ["post.created", "post.rejected", "post.held", "post.paid", "post.finalized"]
+    endpoint = await kit.endpoint(event_types=posts)
+    payouts_only = await kit.endpoint(event_types=["payout.paid"])
+    days = kit.settings.webhook_event_retention_days
+    kit.clock.advance(days=-(days + 10))
+    delivered = await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(3)])
+    assert await kit.deliverer.sweep() == {"succeeded": 3}
+    (given_up,) = await kit.emit((EventType.POST_REJECTED, POST))
+    (retried,) = await kit.emit((EventType.POST_HELD, POST))
+    assert await kit.deliverer.sweep() == {"succeeded": 2}
+    # Pending to an endpoint that is then deleted: the event is left with no delivery.
+    (orphan,) = await kit.emit((EventType.PAYOUT_PAID, {"id": "p1", "amount": "10.00"}))
+    await f.ok(await kit.api.delete(f"/v1/webhook-endpoints/{payouts_only['id']}"), 204)
+    kit.receiver.answers.append(Answer(status=500))
+    (undelivered,) = await kit.emit((EventType.POST_PAID, POST))
+    assert await kit.deliverer.sweep() == {"retrying": 1}
+    async with kit.sessions() as session:  # the schedule ran out long ago
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.event_id == uuid.UUID(given_up))
+            .values(status="failed", next_attempt_at=None, finished_at=kit.clock())
+        )
+        await session.commit()
+
+    kit.clock.advance(days=days + 10)  # today
+    rows = {str(d.event_id): d for d in await kit.deliveries(endpoint["id"])}
+    retry = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries/{rows[retried].id}/retry"
+    await f.ok(await kit.api.post(retry), 202)
+    (recent,) = await kit.emit((EventType.POST_FINALIZED, POST))
+
+    # In batches of two: five events go (three delivered, one given up, one whose endpoint is
+    # gone); the undelivered one (due), the one retried today (due again) and today's stay.
+    cutoff = kit.clock() - timedelta(days=days)
+    assert await retention.prune(kit.sessions, cutoff, batch=2) == 5
+    async with kit.sessions() as session:
+        kept = set(map(str, await session.scalars(select(WebhookEvent.id))))
+        orphaned = await session.scalar(
+            select(func.count())
+            .select_from(WebhookDeliveryAttempt)
+            .where(WebhookDeliveryAttempt.delivery_id.not_in(select(WebhookDelivery.id)))
+        )
+    assert kept == {undelivered, retried, recent}
+    assert not kept & {*delivered, given_up, orphan}
+    assert orphaned == 0  # attempts go with their deliveries
+
+    # What was kept is delivered, and the API shows every kept delivery with its attempts.
+    kit.clock.advance(minutes=1)  # the API stamps the retry with the wall clock, a moment ahead
+    assert await kit.deliverer.sweep() == {"succeeded": 3}
+    listed = await f.ok(await kit.api.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"))
+    shown = {d["event_id"]: d for d in listed["data"]}
+    assert set(shown) == kept
+    assert {d["status"] for d in shown.values()} == {"succeeded"}
+    assert len(shown[retried]["attempts"]) == 2
+    assert len(shown[undelivered]["attempts"]) == 2
+
+    # The worker's hourly job: an old event delivered again today is kept for another period.
+    ctx = {"settings": kit.settings, "sessionmaker": kit.sessions}
+    assert await worker.prune_webhook_events(ctx) == 0
+    assert any(
+        job.coroutine is worker.prune_webhook_events for job in worker.WorkerSettings.cron_jobs
+    )

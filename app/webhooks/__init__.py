@@ -5,4 +5,5 @@ fanned out to subscribed endpoints, delivered at least once by the worker.
 - `outbox`: `emit` / `emit_many`, the one call the rest of the app makes.
 - `signing`, `vault`, `ssrf`: signatures, secrets at rest, and which URLs may be called.
 - `repository`: every query of the endpoints API; `delivery`: the worker's sweep.
+- `retention`: the worker's hourly prune of events done with.
 """

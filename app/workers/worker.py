@@ -8,8 +8,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -20,7 +19,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import create_engine, create_sessionmaker, session_scope
+from app.db import create_engine, create_sessionmaker, prune_in_batches, session_scope
 from app.discord import submit as discord_submit
 from app.discord.interactions import Submission
 from app.domain import schedule
@@ -32,6 +31,7 @@ from app.repositories import provenance, runs
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
+from app.webhooks import retention as webhook_retention
 from app.workers import capacity, lanes, lifecycle_sweep, metrics
 from app.workers.heartbeat import HEARTBEATS
 from app.workers.refresher import Refresher, utcnow
@@ -183,28 +183,11 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
         ctx["running"].discard("webhooks")
 
 
-async def _prune_in_batches(
-    ctx: dict[str, Any],
-    prune: Callable[[AsyncSession, datetime, int], Awaitable[int]],
-    before: datetime,
-    batch: int,
-) -> int:
-    """Call `prune` until it deletes less than a batch, each batch its own transaction
-    (short locks). Returns how many rows went."""
-    pruned = 0
-    while True:
-        async with session_scope(ctx["sessionmaker"]) as session:
-            deleted = await prune(session, before, batch)
-        pruned += deleted
-        if deleted < batch:
-            return pruned
-
-
 async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
     """Finished refresh runs older than REFRESH_RUN_RETENTION_DAYS."""
     settings: Settings = ctx["settings"]
     before = utcnow() - timedelta(days=settings.refresh_run_retention_days)
-    return await _prune_in_batches(ctx, runs.prune, before, runs.PRUNE_BATCH)
+    return await prune_in_batches(ctx["sessionmaker"], runs.prune, before, runs.PRUNE_BATCH)
 
 
 async def prune_raw_answers(ctx: dict[str, Any]) -> int:
@@ -212,7 +195,16 @@ async def prune_raw_answers(ctx: dict[str, Any]) -> int:
     used (those are kept for good)."""
     settings: Settings = ctx["settings"]
     before = utcnow() - timedelta(days=settings.raw_answer_retention_days)
-    return await _prune_in_batches(ctx, provenance.prune, before, provenance.PRUNE_BATCH)
+    return await prune_in_batches(
+        ctx["sessionmaker"], provenance.prune, before, provenance.PRUNE_BATCH
+    )
+
+
+async def prune_webhook_events(ctx: dict[str, Any]) -> int:
+    """Webhook events done with for WEBHOOK_EVENT_RETENTION_DAYS (app.webhooks.retention)."""
+    settings: Settings = ctx["settings"]
+    before = utcnow() - timedelta(days=settings.webhook_event_retention_days)
+    return await webhook_retention.prune(ctx["sessionmaker"], before)
 
 
 async def discord_followup(ctx: dict[str, Any], submission: dict[str, Any]) -> str:
@@ -257,7 +249,8 @@ def _cron_jobs(settings: Settings) -> list[Any]:
         ),
         # Hourly, at minute 17 (off the hour, when other schedules tend to fire).
         cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
-        cron(prune_raw_answers, minute=47, second=0, timeout=1800, max_tries=1),
+        cron(prune_raw_answers, minute=37, second=0, timeout=1800, max_tries=1),
+        cron(prune_webhook_events, minute=47, second=0, timeout=600, max_tries=1),
         cron(
             sweep_post_imports,
             second=_every(settings.post_import_sweep_interval_seconds),
