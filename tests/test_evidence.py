@@ -425,7 +425,7 @@ async def test_views_dropped_flags_a_finalized_post_and_shows_everywhere(
     assert post["flags"] == ["views_dropped"]
     assert post["status"] == "finalized"  # a flag does not stop payment by default
 
-    (flag,) = (await world.api.get(f"/v1/posts/{world.post_id}/flags")).json()
+    (flag,) = (await world.api.get(f"/v1/posts/{world.post_id}/flags")).json()["data"]
     assert flag["code"] == "views_dropped"
     assert flag["evidence"]["locked_views"] == 10_000
     assert flag["evidence"]["snapshots"][0]["views"] == 7_999

@@ -392,6 +392,8 @@ async def test_the_exports_read_back_exactly_and_open_safely_in_a_spreadsheet(
              "views": 2_000, "likes": 0, "comments": 0, "source": "primary"},
         ],
     )  # fmt: skip
+    # As its decision recorded it: the answer its locked 2,000 views came from.
+    await session.execute(update(Post).where(Post.id == ana_1).values(locked_observed_at=seen))
     await session.commit()
     batch = await f.ok(await client.post("/v1/payouts", json={}), 201)
 

@@ -15,6 +15,7 @@ from app.domain.enums import PostStatus
 from app.domain.integrity import Observed
 from app.models import Post, PostFlag
 from app.repositories import transitions
+from app.repositories.pagination import Sort, fetch_page
 
 _ADD_CODES = text(
     """
@@ -115,6 +116,16 @@ async def spike_bases(
         _SPIKE_BASES, {"ids": list(post_ids), "since": since, "until": until}
     )
     return {row.post_id: Observed(row.id, row.views, row.captured_at) for row in rows}
+
+
+async def page(
+    session: AsyncSession, post_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[PostFlag], str | None]:
+    """Oldest first."""
+    stmt = select(PostFlag).where(PostFlag.post_id == post_id)
+    return await fetch_page(
+        session, stmt, PostFlag.id, Sort(None, False), cursor, limit, parse_id=int
+    )
 
 
 async def for_post(session: AsyncSession, post_id: uuid.UUID) -> Sequence[PostFlag]:

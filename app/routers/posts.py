@@ -19,6 +19,7 @@ from app.schemas.posts import (
     EventPage,
     EvidenceOut,
     FlagOut,
+    FlagPage,
     MarkPaidBody,
     PostCreate,
     PostCreateBody,
@@ -175,7 +176,10 @@ async def posts_evidence(post_id: uuid.UUID, session: Session, who: Viewer) -> E
     responses={200: {"content": {"application/json": {}}, "description": "The exact bytes."}},
 )
 async def posts_snapshot_raw(
-    post_id: uuid.UUID, snapshot_id: int, session: Session, who: Viewer
+    post_id: uuid.UUID,
+    snapshot_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: Session,
+    who: Viewer,
 ) -> Response:
     """A snapshot's raw provider answer, byte for byte (its SHA-256 is the snapshot's
     `raw_sha256`). 404 when pruned or never kept."""
@@ -185,10 +189,13 @@ async def posts_snapshot_raw(
 
 
 @router.get("/v1/posts/{post_id}/flags")
-async def posts_flags(post_id: uuid.UUID, session: Session, who: Viewer) -> list[FlagOut]:
+async def posts_flags(
+    post_id: uuid.UUID, session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 50
+) -> FlagPage:
     """Its integrity flags, open and resolved, oldest first."""
     post = found(await posts.get(session, who.organization_id, post_id), "post")
-    return [FlagOut.model_validate(f) for f in await flags.for_post(session, post.id)]
+    rows, next_cursor = await flags.page(session, post.id, cursor, limit)
+    return FlagPage(data=[FlagOut.model_validate(f) for f in rows], next_cursor=next_cursor)
 
 
 @router.post("/v1/posts/{post_id}/flags/{code}/resolve")

@@ -31,16 +31,25 @@ MinViews = Annotated[
     Field(strict=True, ge=0, le=2_000_000_000, description="Overrides the default minimum views."),
     WHOLE_NUMBER,
 ]
+
+
 # The maximum is REFRESH_WINDOW_DAYS (a post is decided on fresh stats): app.http.contract
 # writes the configured value into the schema.
+def _each_once(codes: list[FlagCode]) -> list[FlagCode]:
+    if len(set(codes)) != len(codes):
+        raise ValueError("each flag code at most once")
+    return sorted(codes)
+
+
 HoldOnFlags = Annotated[
     list[FlagCode],
-    AfterValidator(lambda codes: sorted(set(codes))),
     Field(
         max_length=len(FlagCode),
+        json_schema_extra={"uniqueItems": True},
         description="Integrity flag codes that act as holds in this campaign: a post raising "
         "one waits in `held` at its deadline until the flag is resolved. Others only inform.",
     ),
+    AfterValidator(_each_once),
 ]
 FinalizeDays = Annotated[
     int,

@@ -297,5 +297,9 @@ class PostPage(Page[PostOut]):
     pass
 
 
+class FlagPage(Page[FlagOut]):
+    pass
+
+
 class EventPage(Page[EventOut]):
     pass
