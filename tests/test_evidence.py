@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,9 +23,11 @@ from app.domain.policy import Policy
 from app.main import create_app
 from app.models import Post, RawAnswer, StatsSnapshot
 from app.platforms.contract import VideoStats
+from app.platforms.sandbox import Magic, Sandbox, tiktok_id
 from app.repositories import api_keys, provenance
 from app.settings import Settings
 from app.workers import claims, worker
+from app.workers.refresher import Refresher
 from app.workers.results import write_results
 from tests.engine_kit import Clock, Seeded, seed
 
@@ -512,3 +514,64 @@ async def test_a_resolve_with_an_unknown_code_is_a_clear_problem(world: World) -
     )
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_sandbox_integrity_ids_raise_their_flags_through_the_real_engine(
+    committed: SM,
+    make_refresher: Callable[[], Refresher],
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    """PURGED, SPIKE and BOTTED answer through the sandbox's HTTP providers as a platform
+    would, so this covers parsing and provenance too."""
+    clock.now = sandbox.anchor + timedelta(hours=23)  # before their change
+    ids = {magic: tiktok_id(magic) for magic in (Magic.PURGED, Magic.SPIKE, Magic.BOTTED)}
+    s = await seed(
+        committed, [(Platform.TIKTOK, i) for i in ids.values()], clock.now, min_views=0,
+        finalize_after_days=0,
+    )  # fmt: skip
+
+    async def refresh() -> dict[Magic, Post]:
+        await make_refresher().refresh_due(Platform.TIKTOK)
+        async with committed() as session:
+            return {m: await session.get(Post, s.posts[i]) for m, i in ids.items()}  # type: ignore[misc]
+
+    async def due_now() -> None:
+        async with committed() as session:
+            await session.execute(update(Post).values(next_refresh_at=clock.now))
+            await session.commit()
+
+    first = await refresh()
+    assert first[Magic.PURGED].status == "finalized"
+    assert first[Magic.SPIKE].views == 2_000
+    assert first[Magic.BOTTED].flags == ["low_engagement"]
+    locked = first[Magic.PURGED].locked_views
+    assert locked is not None
+
+    clock.now = sandbox.anchor + timedelta(days=1, minutes=1)  # purged, and spiked
+    await due_now()
+    second = await refresh()
+    assert second[Magic.SPIKE].views == 60_000
+    assert second[Magic.SPIKE].flags == ["view_spike"]
+    assert second[Magic.PURGED].views == first[Magic.PURGED].views  # not applied yet
+    assert second[Magic.PURGED].last_fetch_outcome == "unconfirmed_drop"
+
+    clock.advance(minutes=5)  # its recheck
+    third = await refresh()
+    purged = sandbox.video(Platform.TIKTOK, ids[Magic.PURGED]).counts_at(clock.now).views
+    assert third[Magic.PURGED].views == purged < locked * 0.8
+    assert third[Magic.PURGED].flags == ["views_dropped"]
+    assert third[Magic.PURGED].locked_views == locked  # what it was paid on stands
+
+    async with committed() as session:
+        snapshot = await session.scalar(
+            select(StatsSnapshot)
+            .where(StatsSnapshot.post_id == s.posts[ids[Magic.PURGED]])
+            .order_by(StatsSnapshot.id.desc())
+        )
+        assert snapshot is not None
+        assert snapshot.views_field == "play_count"
+        assert snapshot.raw_sha256 is not None
+        assert snapshot.requested_at is not None
+        assert snapshot.answered_at is not None
+        assert snapshot.requested_at <= snapshot.answered_at

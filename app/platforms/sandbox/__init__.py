@@ -52,6 +52,14 @@ Magic ids (table and helpers in `magic`: `tiktok_id(Magic.X, variant)`,
                          anchor; `rename_handles(n)` gives both;  RENAME_n (owner)
     603 published        published exactly H hours before the anchor:
                          `published_id(platform, H, n=0)` (variant H*1000+n);  PUB_<H*1000+n>
+  Integrity (published 1 day before the anchor; the change comes `INTEGRITY_EVENT_AFTER`,
+  1 day, after the anchor):
+    611 purged           steady growth, then 40% of it from then on: a suspicious drop,
+                         confirmed by the next answer, then flag views_dropped;  PURGED_n
+    612 spike            2,000 views until then, 60,000 from then on: flag view_spike;
+                         SPIKE_n
+    613 botted           50,000 views, 0.02% likes, no comments: flag low_engagement;
+                         BOTTED_n
   The anchor is the start of the UTC day the sandbox started on (`anchor` in
   GET /__sandbox/clock); the clock offset moves "now", never the anchor. A CAROUSEL_n answer
   is the outcome `skipped_carousel`, a PHOTO_n answer `skipped_photo`.

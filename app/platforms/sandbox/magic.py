@@ -41,6 +41,13 @@ class Magic(StrEnum):
     RENAMES = "renames"
     # Published a chosen number of hours before the anchor (`published_id`).
     PUBLISHED = "published"
+    # Integrity (issue 13), each published 1 day before the anchor. PURGED: grows, then from
+    # `INTEGRITY_EVENT_AFTER` on reports 40% of it (the platform purged botted views).
+    # SPIKE: holds at 2,000 views until then, 60,000 from then on. BOTTED: 50,000 views with
+    # almost no likes and no comments.
+    PURGED = "purged"
+    SPIKE = "spike"
+    BOTTED = "botted"
 
 
 TIKTOK_CODES: dict[str, Magic] = {
@@ -60,6 +67,9 @@ TIKTOK_CODES: dict[str, Magic] = {
     "601": Magic.OTHER_AUTHOR,
     "602": Magic.RENAMES,
     "603": Magic.PUBLISHED,
+    "611": Magic.PURGED,
+    "612": Magic.SPIKE,
+    "613": Magic.BOTTED,
 }
 INSTAGRAM_PREFIXES: dict[str, Magic] = {
     "DELETED": Magic.DELETED,
@@ -77,16 +87,32 @@ INSTAGRAM_PREFIXES: dict[str, Magic] = {
     "OTHER": Magic.OTHER_AUTHOR,
     "RENAME": Magic.RENAMES,
     "PUB": Magic.PUBLISHED,
+    "PURGED": Magic.PURGED,
+    "SPIKE": Magic.SPIKE,
+    "BOTTED": Magic.BOTTED,
 }
 # Magic kinds that answer like a normal video, with a chosen author or publish time. Their
 # curve is always steady, so they pass 1,000 views within a week of being published.
-SHAPED = frozenset({Magic.OTHER_AUTHOR, Magic.RENAMES, Magic.PUBLISHED})
+SHAPED = frozenset(
+    {
+        Magic.OTHER_AUTHOR,
+        Magic.RENAMES,
+        Magic.PUBLISHED,
+        Magic.PURGED,
+        Magic.SPIKE,
+        Magic.BOTTED,
+    }
+)
 
 OTHER_AUTHOR_HANDLE = "dev.daily"
 # OTHER_AUTHOR and RENAMES videos were published this long before the anchor.
 SHAPED_PUBLISHED_BEFORE_ANCHOR = timedelta(days=1)
 # RENAMES accounts report their new handle from this long after the anchor on.
 RENAME_AFTER = timedelta(days=1)
+# PURGED videos lose views, and SPIKE videos jump, this long after the anchor.
+INTEGRITY_EVENT_AFTER = timedelta(days=1)
+SPIKE_BEFORE, SPIKE_AFTER = 2_000, 60_000
+PURGED_SHARE = 0.4
 _PUBLISHED_SLOTS = 1000  # distinct ids per publish time
 _TIKTOK_PREFIX = "9999"
 

@@ -19,10 +19,14 @@ from enum import StrEnum
 
 from app.domain.enums import Platform
 from app.platforms.sandbox.magic import (
+    INTEGRITY_EVENT_AFTER,
     OTHER_AUTHOR_HANDLE,
+    PURGED_SHARE,
     RENAME_AFTER,
     SHAPED,
     SHAPED_PUBLISHED_BEFORE_ANCHOR,
+    SPIKE_AFTER,
+    SPIKE_BEFORE,
     Magic,
     magic_of,
     published_hours,
@@ -81,6 +85,10 @@ class SyntheticVideo:
     like_rate: float
     comment_rate: float
     share_rate: float
+    # From this moment on, views follow `changed_views` (a purge or a spike; magic ids).
+    changes_at: datetime | None = None
+    views_before: int | None = None  # a cap on views until `changes_at` (a spike's base)
+    share_after: float = 1.0  # the share of its views reported from `changes_at` on
 
     @property
     def create_time(self) -> int:
@@ -89,6 +97,11 @@ class SyntheticVideo:
     def counts_at(self, now: datetime) -> Counts:
         hours = (now - self.created_at).total_seconds() / 3600
         views = math.floor(self.ceiling * self._progress(hours))
+        if self.changes_at is not None:
+            if now < self.changes_at and self.views_before is not None:
+                views = min(views, self.views_before)
+            elif now >= self.changes_at:
+                views = math.floor(views * self.share_after)
         return Counts(
             views=views,
             likes=math.floor(views * self.like_rate),
@@ -169,6 +182,31 @@ def video_at(platform: Platform, post_id: str, anchor: datetime, now: datetime) 
                 handle=after if now >= anchor + RENAME_AFTER else before,
                 user_id=user_id(platform, before),  # the account's, through the rename
                 created_at=shaped_at,
+            )
+        case Magic.PURGED:
+            return replace(
+                video,
+                created_at=shaped_at,
+                changes_at=anchor + INTEGRITY_EVENT_AFTER,
+                share_after=PURGED_SHARE,
+            )
+        case Magic.SPIKE:
+            return replace(
+                video,
+                created_at=shaped_at,
+                ceiling=SPIKE_AFTER,
+                scale_hours=1,
+                changes_at=anchor + INTEGRITY_EVENT_AFTER,
+                views_before=SPIKE_BEFORE,
+            )
+        case Magic.BOTTED:
+            return replace(
+                video,
+                created_at=shaped_at,
+                ceiling=50_000,
+                scale_hours=1,
+                like_rate=0.0002,
+                comment_rate=0,
             )
         case _:  # PUBLISHED
             return replace(video, created_at=anchor - timedelta(hours=published_hours(variant)))
