@@ -423,8 +423,13 @@ async def test_views_dropped_flags_a_finalized_post_and_shows_everywhere(
     post = await world.fetch(8_000, published=published)  # exactly 20% below: no flag
     assert post["flags"] == []
     world.clock.advance(days=1)
+    raised = REGISTRY.get_sample_value("viewledger_flags_raised_total", {"code": "views_dropped"})
     post = await world.fetch(7_999, published=published)
     assert post["flags"] == ["views_dropped"]
+    assert (
+        REGISTRY.get_sample_value("viewledger_flags_raised_total", {"code": "views_dropped"})
+        == (raised or 0) + 1
+    )
     assert post["status"] == "finalized"  # a flag does not stop payment by default
 
     (flag,) = (await world.api.get(f"/v1/posts/{world.post_id}/flags")).json()["data"]

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from app.domain.enums import Platform
 from app.models import Post
 from app.platforms.sandbox import OTHER_AUTHOR_HANDLE, Magic, rename_handles, tiktok_id
+from app.platforms.sandbox.videos import video_at
 from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.engine_kit import Clock
@@ -86,3 +87,38 @@ async def test_a_campaign_run_sends_every_lifecycle_event(
     assert {"creator.renamed", "refresh_run.finished"} <= types
     renamed = next(r.payload["data"] for r in received if r.payload["type"] == "creator.renamed")
     assert (renamed["previous_handle"], renamed["handle"]) == rename_handles(5)
+
+
+async def test_a_flag_raised_and_resolved_is_sent_as_webhooks(
+    kit: Kit,  # noqa: F811
+    make_refresher: Callable[[], Refresher],
+    clock: Clock,
+) -> None:
+    await kit.endpoint(description="integrity")
+    api = kit.api
+    campaign = await f.campaign(api)
+    tier = await f.tier(api, campaign["id"])
+    botted = tiktok_id(Magic.BOTTED, 7)  # 50,000 views, almost no likes
+    handle = video_at(Platform.TIKTOK, botted, clock.now, clock.now).handle
+    creator = await f.creator(api, handle)
+    await f.member(api, campaign["id"], creator["id"], tier["id"])
+    url = f"https://www.tiktok.com/@{handle}/video/{botted}"
+    post = await f.post(api, campaign["id"], url=url)
+    async with kit.sessions() as session:
+        await session.execute(update(Post).values(next_refresh_at=clock.now))
+        await session.commit()
+    await make_refresher().refresh_due(Platform.TIKTOK)
+    await f.ok(
+        await api.post(
+            f"/v1/posts/{post['id']}/flags/low_engagement/resolve",
+            json={"note": "Reviewed: a giveaway video, comments were off."},
+        )
+    )
+
+    kit.clock.now = clock.now + timedelta(minutes=1)
+    await kit.deliverer.sweep()
+    received = [r for r in kit.receiver.received if r.payload["data"].get("id") == post["id"]]
+    assert all(r.verified_by_any for r in received)
+    by_type = {r.payload["type"]: r.payload["data"] for r in received}
+    assert by_type["post.flagged"]["flags"] == ["low_engagement"]
+    assert by_type["post.flag_resolved"]["flags"] == []

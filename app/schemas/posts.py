@@ -203,7 +203,8 @@ class PostOut(Output):
     last_refreshed_at: datetime | None
     last_fetch_outcome: str | None = Field(
         description="What the last fetch came to: refreshed, skipped_carousel, not_found, "
-        "private, withheld, under_review, rate_limited, quota_exhausted, upstream_error, ..."
+        "private, withheld, under_review, rate_limited, quota_exhausted, upstream_error, "
+        "write_failed, unconfirmed_drop (a suspicious drop awaiting a second answer), ..."
     )
     last_fetch_at: datetime | None
     last_error_code: str | None

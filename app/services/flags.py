@@ -103,6 +103,9 @@ async def resolve(
     if await flags.resolve(session, post, code, principal.key_id, note, now) is None:
         raise NotFound("flag")
     await session.refresh(post)
+    await transitions.announce(
+        session, [(post.organization_id, post.id, EventType.POST_FLAG_RESOLVED)], now
+    )
     return await holds.clear_locked(
         session, principal, post, code, f"Flag resolved: {note}", policy, now, missing_ok=True
     )

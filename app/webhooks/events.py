@@ -16,6 +16,7 @@ class EventType(StrEnum):
     POST_RESTORED = "post.restored"
     POST_PAID = "post.paid"
     POST_FLAGGED = "post.flagged"
+    POST_FLAG_RESOLVED = "post.flag_resolved"
     PAYOUT_CREATED = "payout.created"
     PAYOUT_PAID = "payout.paid"
     PAYOUT_CANCELLED = "payout.cancelled"
