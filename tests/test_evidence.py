@@ -26,7 +26,7 @@ from app.platforms.contract import VideoStats
 from app.platforms.sandbox import Magic, Sandbox, tiktok_id
 from app.repositories import api_keys, provenance
 from app.settings import Settings
-from app.workers import claims, worker
+from app.workers import claims, lifecycle_sweep, worker
 from app.workers.refresher import Refresher
 from app.workers.results import write_results
 from tests.engine_kit import Clock, Seeded, seed
@@ -580,3 +580,27 @@ async def test_the_sandbox_integrity_ids_raise_their_flags_through_the_real_engi
         assert snapshot.requested_at is not None
         assert snapshot.answered_at is not None
         assert snapshot.requested_at <= snapshot.answered_at
+
+
+async def test_the_sweep_decides_on_the_last_snapshot_and_says_how_old_it_was(
+    world: World, committed: SM
+) -> None:
+    published = _published_days_ago(world.clock, 6)
+    await world.fetch(5_000, published=published)
+    seen = world.clock.now
+    # The deadline (a day on) passes, fetches fail for the whole grace period.
+    world.clock.advance(days=2, minutes=1)
+    async with committed() as session:
+        await session.execute(update(Post).values(last_attempt_at=world.clock.now))
+        grace = timedelta(hours=24)
+        assert await lifecycle_sweep.sweep(session, world.clock.now, world.policy, grace) == 1
+        await session.commit()
+    decision = (await world.evidence())["decision"]
+    assert decision["code"] == "auto_finalized"
+    assert "The platform did not answer since the deadline" in decision["reason"]
+    found = decision["evidence"]
+    assert datetime.fromisoformat(found["observed_at"]) == seen
+    assert found["timing"]["cause"] == "stale"
+    assert found["timing"]["note"] == "observed 1 day before the deadline"
+    snapshots = {s["id"]: s for s in (await world.evidence())["snapshots"]}
+    assert snapshots[found["snapshot_id"]]["views"] == 5_000
