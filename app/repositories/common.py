@@ -1,8 +1,13 @@
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 M = TypeVar("M")
 
@@ -26,8 +31,71 @@ async def get_owned(
 
 async def save_changes(session: AsyncSession, row: M, changes: dict[str, Any]) -> M:
     """Set the changed fields, write them, and read back what the database set (updated_at)."""
-    for field, value in changes.items():
-        setattr(row, field, value)
+    for name, value in changes.items():
+        setattr(row, name, value)
     await session.flush()
     await session.refresh(row)
     return row
+
+
+async def delete_oldest(
+    session: AsyncSession,
+    key: InstrumentedAttribute[Any],
+    when: InstrumentedAttribute[Any],
+    before: datetime,
+    batch: int,
+    *conditions: ColumnElement[bool],
+) -> int:
+    """Delete up to `batch` rows of `key`'s table whose `when` is before `before` (and that
+    meet `conditions`), oldest first, skipping rows another transaction holds. Returns how
+    many; a pruning job calls it again while it returns `batch` (app.db.prune_in_batches)."""
+    doomed = (
+        select(key)
+        .where(when < before, *conditions)
+        .order_by(when)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(delete(key.class_).where(key.in_(doomed)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class NewMark:
+    """A hold or a flag to raise on a post: its code, why, and on what evidence."""
+
+    post_id: uuid.UUID
+    organization_id: uuid.UUID
+    code: str
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+async def insert_once_per_code(
+    session: AsyncSession, model: Any, marks: Sequence[NewMark], now: datetime
+) -> list[NewMark]:
+    """Insert each mark unless its post already has one with that code (a hold or a flag is
+    raised once per post and code, open or not). Returns the marks inserted now."""
+    unique = list({(m.post_id, m.code): m for m in marks}.values())
+    if not unique:
+        return []
+    inserted = await session.execute(
+        insert(model)
+        .values(
+            [
+                {
+                    "organization_id": m.organization_id,
+                    "post_id": m.post_id,
+                    "code": m.code,
+                    "reason": m.reason,
+                    "evidence": m.evidence,
+                    "raised_at": now,
+                }
+                for m in unique
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["post_id", "code"])
+        .returning(model.post_id, model.code)
+    )
+    keys = {(row.post_id, row.code) for row in inserted}
+    return [m for m in unique if (m.post_id, m.code) in keys]

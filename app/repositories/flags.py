@@ -3,18 +3,16 @@ in the same transaction (lists filter and analytics count on them) and records a
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
 from app.domain.integrity import Observed
 from app.models import Post, PostFlag
 from app.repositories import transitions
+from app.repositories.common import NewMark, insert_once_per_code
 from app.repositories.pagination import Sort, fetch_page
 
 _ADD_CODES = text(
@@ -29,13 +27,7 @@ _ADD_CODES = text(
 )
 
 
-@dataclass(frozen=True)
-class NewFlag:
-    post_id: uuid.UUID
-    organization_id: uuid.UUID
-    code: str
-    reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+NewFlag = NewMark
 
 
 async def raise_many(
@@ -43,29 +35,7 @@ async def raise_many(
 ) -> list[NewFlag]:
     """Raise each flag unless the post already had one with that code (open or resolved: a
     person who resolved it has judged it). Returns the flags raised now."""
-    unique = sorted({(f.post_id, f.code): f for f in flags}.values(), key=lambda f: f.post_id)
-    if not unique:
-        return []
-    inserted = await session.execute(
-        insert(PostFlag)
-        .values(
-            [
-                {
-                    "organization_id": f.organization_id,
-                    "post_id": f.post_id,
-                    "code": f.code,
-                    "reason": f.reason,
-                    "evidence": f.evidence,
-                    "raised_at": now,
-                }
-                for f in unique
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["post_id", "code"])
-        .returning(PostFlag.post_id, PostFlag.code)
-    )
-    keys = {(row.post_id, row.code) for row in inserted}
-    raised = [f for f in unique if (f.post_id, f.code) in keys]
+    raised = await insert_once_per_code(session, PostFlag, flags, now)
     if not raised:
         return []
     statuses: dict[uuid.UUID, PostStatus] = dict(

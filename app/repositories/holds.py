@@ -4,25 +4,17 @@ the same transaction (the count guards deadline decisions) and records an event.
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ARRAY, Integer, bindparam, column, func, select, update
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Post, PostHold
 from app.repositories import transitions
+from app.repositories.common import NewMark, insert_once_per_code
 
-
-@dataclass(frozen=True)
-class NewHold:
-    post_id: uuid.UUID
-    organization_id: uuid.UUID
-    code: str
-    reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+NewHold = NewMark
 
 
 async def raise_many(
@@ -30,29 +22,7 @@ async def raise_many(
 ) -> list[NewHold]:
     """Raise each hold unless the post already had one with that code (open or cleared: a
     person who cleared it has decided). Returns the holds raised now."""
-    unique = list({(h.post_id, h.code): h for h in holds}.values())
-    if not unique:
-        return []
-    inserted = await session.execute(
-        insert(PostHold)
-        .values(
-            [
-                {
-                    "organization_id": h.organization_id,
-                    "post_id": h.post_id,
-                    "code": h.code,
-                    "reason": h.reason,
-                    "evidence": h.evidence,
-                    "raised_at": now,
-                }
-                for h in unique
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["post_id", "code"])
-        .returning(PostHold.post_id, PostHold.code)
-    )
-    raised_keys = {(row.post_id, row.code) for row in inserted}
-    raised = [h for h in unique if (h.post_id, h.code) in raised_keys]
+    raised = await insert_once_per_code(session, PostHold, holds, now)
     if not raised:
         return []
     per_post: dict[uuid.UUID, int] = defaultdict(int)

@@ -6,10 +6,11 @@ import zlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import RawAnswer, StatsSnapshot
+from app.repositories.common import delete_oldest
 
 PRUNE_BATCH = 1000
 # zlib's fastest level: JSON answers shrink 4-6x at it, and the writer compresses a whole
@@ -54,15 +55,9 @@ async def keep(session: AsyncSession, snapshot_ids: Sequence[int]) -> None:
 async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATCH) -> int:
     """Deletes up to `batch` answers captured before `before` that nothing keeps. Returns how
     many; call again while it returns `batch`."""
-    doomed = (
-        select(RawAnswer.snapshot_id)
-        .where(RawAnswer.captured_at < before, RawAnswer.kept.is_(False))
-        .order_by(RawAnswer.captured_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
+    return await delete_oldest(
+        session, RawAnswer.snapshot_id, RawAnswer.captured_at, before, batch, ~RawAnswer.kept
     )
-    result = await session.execute(delete(RawAnswer).where(RawAnswer.snapshot_id.in_(doomed)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def snapshots(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from app.domain import schedule
 from app.domain.enums import Platform
 from app.domain.errors import Conflict
 from app.models import Organization, Post, RefreshRun, RefreshRunCount
-from app.repositories.common import get_owned
+from app.repositories.common import delete_oldest, get_owned
 from app.repositories.pagination import Sort, fetch_page
 
 
@@ -126,15 +126,10 @@ async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATC
     """Deletes up to `batch` finished runs (on-demand and scheduled) created before `before`,
     oldest first; their counts go with them (ON DELETE CASCADE) and posts forget them (SET
     NULL). Returns how many were deleted; call again while it returns `batch`."""
-    doomed = (
-        select(RefreshRun.id)
-        .where(RefreshRun.created_at < before, RefreshRun.finished_at.is_not(None))
-        .order_by(RefreshRun.created_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    result = await session.execute(delete(RefreshRun).where(RefreshRun.id.in_(doomed)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await delete_oldest(
+        session, RefreshRun.id, RefreshRun.created_at, before, batch,
+        RefreshRun.finished_at.is_not(None),
+    )  # fmt: skip
 
 
 async def scheduled_since(

@@ -10,11 +10,12 @@ with too. An undelivered event is never pruned, however old.
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import prune_in_batches
 from app.models import WebhookDelivery, WebhookEvent
+from app.repositories.common import delete_oldest
 from app.webhooks.events import DeliveryStatus
 
 PRUNE_BATCH = 1000
@@ -30,15 +31,9 @@ async def prune_batch(session: AsyncSession, before: datetime, batch: int = PRUN
             WebhookDelivery.finished_at >= before,
         ),
     )
-    doomed = (
-        select(WebhookEvent.id)
-        .where(WebhookEvent.created_at < before, ~busy)
-        .order_by(WebhookEvent.created_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
+    return await delete_oldest(
+        session, WebhookEvent.id, WebhookEvent.created_at, before, batch, ~busy
     )
-    result = await session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(doomed)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def prune(
