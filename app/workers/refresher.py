@@ -196,9 +196,15 @@ class Refresher:
         await self._release(claimed)
 
     async def _release(self, posts: list[DuePost]) -> None:
+        """Hand these posts back now. Shielded: the release runs when a job is being torn
+        down (a shutdown, a lost Redis), and a cancellation arriving mid-release would leave
+        the posts leased, unfetched until their lease runs out."""
+        await asyncio.shield(self._release_now([p.id for p in posts]))
+
+    async def _release_now(self, post_ids: list[uuid.UUID]) -> None:
         with contextlib.suppress(Exception):
             async with session_scope(self._sessionmaker) as session:
-                await claims.release(session, [p.id for p in posts])
+                await claims.release(session, post_ids)
 
 
 @contextlib.asynccontextmanager
