@@ -137,3 +137,22 @@ def low_engagement(now: Observed, likes: int, comments: int, t: Thresholds) -> R
         f"{t.low_engagement_ratio} per view.",
         {"likes": likes, "comments": comments, "snapshots": [now.as_evidence()]},
     )
+
+
+def called_for(
+    status: PostStatus,
+    now: Observed,
+    locked_views: int | None,
+    base: Observed | None,
+    likes: int,
+    comments: int,
+    t: Thresholds,
+) -> list[Raised]:
+    """Every flag one applied fetch calls for (whether the post has it already is the
+    caller's to check). `base` is `view_spike`'s."""
+    found = (
+        views_dropped(status, now, locked_views, t),
+        view_spike(now, base, t),
+        low_engagement(now, likes, comments, t),
+    )
+    return [raised for raised in found if raised is not None]

@@ -48,41 +48,45 @@ async def check(
         now - t.spike_window,
         now,
     )
-    found_: list[tuple[DuePost, integrity.Raised]] = []
-    for post, stats in fetched:
-        seen = Observed(snapshots.get(post.id), stats.views, now)
-        for raised in (
-            integrity.views_dropped(post.status, seen, post.locked_views, t),
-            integrity.view_spike(seen, bases.get(post.id), t),
-            integrity.low_engagement(seen, stats.likes, stats.comments, t),
-        ):
-            if raised is not None and raised.code not in post.flags:
-                found_.append((post, raised))
+    candidates = [
+        (post, raised)
+        for post, stats in fetched
+        for raised in integrity.called_for(
+            post.status,
+            Observed(snapshots.get(post.id), stats.views, now),
+            post.locked_views,
+            bases.get(post.id),
+            stats.likes,
+            stats.comments,
+            t,
+        )
+        if raised.code not in post.flags
+    ]
     new = await flags.raise_many(
         session,
         [
             NewFlag(post.id, post.organization_id, r.code, r.reason, r.evidence)
-            for post, r in found_
+            for post, r in candidates
         ],
         now,
     )
-    if not new:
-        return []
     landed = {(f.post_id, f.code) for f in new}
-    found_ = [(post, r) for post, r in found_ if (post.id, r.code) in landed]
-    for _, r in found_:
+    raised_now = [(post, r) for post, r in candidates if (post.id, r.code) in landed]
+    if not raised_now:
+        return []
+    for _, r in raised_now:
         FLAGS_RAISED.labels(r.code.value).inc()
-    await provenance.keep(session, [i for _, r in found_ for i in r.snapshot_ids])
+    await provenance.keep(session, [i for _, r in raised_now for i in r.snapshot_ids])
     await transitions.announce(
         session,
-        [(post.organization_id, post.id, EventType.POST_FLAGGED) for post, _ in found_],
+        [(post.organization_id, post.id, EventType.POST_FLAGGED) for post, _ in raised_now],
         now,
     )
     return [
         NewHold(
             post.id, post.organization_id, r.code.value, f"Flag {r.code}: {r.reason}", r.evidence
         )
-        for post, r in found_
+        for post, r in raised_now
         if r.code.value in post.hold_on_flags
     ]
 
