@@ -604,3 +604,32 @@ async def test_the_sweep_decides_on_the_last_snapshot_and_says_how_old_it_was(
     assert found["timing"]["note"] == "observed 1 day before the deadline"
     snapshots = {s["id"]: s for s in (await world.evidence())["snapshots"]}
     assert snapshots[found["snapshot_id"]]["views"] == 5_000
+
+
+async def test_a_flag_the_campaign_holds_on_keeps_a_finalized_post_out_of_payouts(
+    world: World,
+) -> None:
+    """Views purged after the decision, in a campaign that holds on views_dropped: the post
+    stays finalized (its amount stands) but is not paid until a person has looked."""
+    await world.api.patch(
+        f"/v1/campaigns/{world.seeded.campaign_id}", json={"hold_on_flags": ["views_dropped"]}
+    )
+    published = _published_days_ago(world.clock, 8)
+    await world.fetch(10_000, published=published)
+    ready = (await world.api.get("/v1/payouts/ready")).json()["data"]
+    assert [line["posts"] for line in ready] == [1]
+
+    world.clock.advance(days=1)
+    post = await world.fetch(7_999, published=published)
+    assert post["status"] == "finalized"
+    assert [h["code"] for h in post["holds"]] == ["views_dropped"]
+    assert (await world.api.get("/v1/payouts/ready")).json()["data"] == []
+    refused = await world.api.post("/v1/payouts", json={"post_ids": [str(world.post_id)]})
+    assert refused.status_code in (409, 422), refused.text
+
+    await world.api.post(
+        f"/v1/posts/{world.post_id}/flags/views_dropped/resolve",
+        json={"note": "Within what we tolerate for this creator."},
+    )
+    ready = (await world.api.get("/v1/payouts/ready")).json()["data"]
+    assert [line["posts"] for line in ready] == [1]
