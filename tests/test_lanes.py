@@ -5,18 +5,19 @@ and a lane whose key is refused parked while the other carries on."""
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from app.domain.enums import Platform
 from app.models import Post
-from app.platforms.sandbox import Sandbox
+from app.platforms.sandbox import Magic, Sandbox, create_app, instagram_shortcode
 from app.settings import Settings
 from app.workers import lanes
-from app.workers.lanes import LANE_PARKS, Parking
+from app.workers.lanes import LANE_FETCHES, LANE_PARKS, Parking
 from app.workers.refresher import Refresher
 from tests.engine_kit import SM, Clock, seed
 
@@ -171,3 +172,74 @@ def find_instagram(clock: Clock) -> Callable[[int], list[str]]:
         return found
 
     return find
+
+
+async def test_posts_that_come_due_during_a_sweep_are_shared_by_every_lane(
+    committed: SM,
+    settings: Settings,
+    redis: Redis,
+    clock: Clock,
+    find_instagram: Callable[[int], list[str]],
+) -> None:
+    """One lane busy with a slow answer keeps the sweep going; the posts that come due
+    meanwhile go to the other lane too (which found nothing due at first), so a second key
+    adds capacity in the steady state, not only when a backlog is waiting."""
+    paced = settings.model_copy(
+        update={
+            "instagram_api_keys": ",".join(KEYS),
+            "instagram_request_spacing_seconds": 0.1,
+            # Claims of one post, so the first claim cannot take what comes due later.
+            "claim_lease_seconds": 0.8,
+            "provider_max_attempts": 1,
+        }
+    )
+    sandbox = Sandbox(now=clock, slow_seconds=1.5, retry_after_seconds=0)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sandbox))) as http:
+        provider_lanes = lanes.build(paced, http, redis)
+        refresher = Refresher(committed, {}, paced, provider_lanes=provider_lanes, clock=clock)
+        slow = instagram_shortcode(Magic.SLOW, 1)
+        later = find_instagram(6)
+        s = await seed(committed, [(Platform.INSTAGRAM, v) for v in (slow, *later)], clock.now)
+        async with committed() as session:  # only the slow one is due when the sweep starts
+            await session.execute(
+                update(Post)
+                .where(Post.platform_post_id.in_(later))
+                .values(next_refresh_at=clock.now + timedelta(hours=1))
+            )
+            await session.commit()
+
+        async def come_due() -> None:
+            await asyncio.sleep(0.3)  # while the slow answer is awaited
+            async with committed() as session:
+                await session.execute(
+                    update(Post)
+                    .where(Post.platform_post_id.in_(later))
+                    .values(next_refresh_at=clock.now)
+                )
+                await session.commit()
+
+        before = {lane.id: _fetched(lane) for lane in provider_lanes[Platform.INSTAGRAM]}
+        due_later = asyncio.create_task(come_due())
+        totals = await refresher.refresh_due(Platform.INSTAGRAM)
+        await due_later
+
+    assert totals["refreshed"] == 7  # all in the one sweep
+    per_lane = [_fetched(lane) - before[lane.id] for lane in provider_lanes[Platform.INSTAGRAM]]
+    assert sorted(per_lane)[0] >= 1, per_lane  # both lanes fetched
+    async with committed() as session:
+        refreshed = await session.scalar(
+            select(func.count()).where(
+                Post.id.in_(s.posts.values()), Post.last_refreshed_at.is_not(None)
+            )
+        )
+    assert refreshed == 7
+
+
+def _fetched(lane: lanes.Lane) -> float:
+    """Every fetch through the lane so far, whatever its outcome."""
+    return sum(
+        sample.value
+        for metric in LANE_FETCHES.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["lane"] == lane.id
+    )

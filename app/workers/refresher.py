@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +33,17 @@ _DROP_WAIT_SECONDS = 5.0
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# An idle lane never polls faster than this (tests and benchmarks may pace at 0).
+_MIN_IDLE_SECONDS = 0.05
+
+
+def _pace_seconds(settings: Settings, platform: Platform) -> float:
+    """One pacing interval of a lane: between TikTok batches, or Instagram requests."""
+    if platform is Platform.TIKTOK:
+        return settings.tiktok_batch_pause_seconds
+    return settings.instagram_request_spacing_seconds
 
 
 def claim_size(settings: Settings, platform: Platform) -> int:
@@ -131,27 +143,59 @@ class Refresher:
             self._batch_size[platform],
             totals,
         ) as write:
+            # Lanes with a claim in hand. A lane that finds nothing due while another is
+            # still working looks again after one pacing interval rather than leaving: posts
+            # come due all the time, and a sweep that one busy lane keeps alive must not leave
+            # the other lanes (the capacity their keys add) idle until it ends.
+            working = 0
+            idle = max(_pace_seconds(self._settings, platform), _MIN_IDLE_SECONDS)
+
+            async def claim() -> list[DuePost]:
+                return await claim_retrying(claim_next)
 
             async def run(lane: Lane) -> None:
-                due: list[DuePost] = await claim_retrying(claim_next)
-                while due:
-                    upcoming: asyncio.Task[list[DuePost]] = asyncio.create_task(
-                        claim_retrying(claim_next)
-                    )
-                    try:
-                        await self._process(platform, lane, due, write)
-                    except _Parked:
-                        await self._drop(upcoming)
-                        return
-                    except BaseException:
-                        await self._drop(upcoming)
-                        raise
-                    due = await upcoming
+                nonlocal working
+                due = await claim()
+                while True:
+                    if due:
+                        working += 1
+                        try:
+                            if not await self._work(platform, lane, due, write, claim):
+                                return  # parked
+                        finally:
+                            working -= 1
+                    if working == 0:
+                        return  # nothing due, and no lane working: the sweep is over
+                    await asyncio.sleep(idle)
+                    due = await claim()
 
             async with asyncio.TaskGroup() as group:
                 for lane in ready:
                     group.create_task(run(lane))
         return totals
+
+    async def _work(
+        self,
+        platform: Platform,
+        lane: Lane,
+        due: list[DuePost],
+        write: writer.Put,
+        claim: Callable[[], Coroutine[Any, Any, list[DuePost]]],
+    ) -> bool:
+        """Fetch claim after claim on one lane, the next claim taken while the current one is
+        fetched, until a claim comes back empty. False if the lane was parked meanwhile."""
+        while due:
+            upcoming: asyncio.Task[list[DuePost]] = asyncio.create_task(claim())
+            try:
+                await self._process(platform, lane, due, write)
+            except _Parked:
+                await self._drop(upcoming)
+                return False
+            except BaseException:
+                await self._drop(upcoming)
+                raise
+            due = await upcoming
+        return True
 
     async def _process(
         self, platform: Platform, lane: Lane, due: list[DuePost], write: writer.Put
