@@ -634,7 +634,12 @@ def report(name: str, r: dict[str, Any]) -> None:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.freshness", description=__doc__)
     parser.add_argument("--posts", type=int, default=1_000_000)
-    parser.add_argument("--speed", type=float, default=120.0, help="simulated s per wall s")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=5.0,
+        help="simulated s per wall s (see bench/README.md: the engine must keep the pace)",
+    )
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
     parser.add_argument("--sample-hours", type=float, default=2.0)
     parser.add_argument("--latency-ms", type=float, default=100.0, help="simulated latency")
