@@ -30,6 +30,7 @@ import os
 import re
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from app.settings import Settings
 from app.workers import capacity, lanes, lifecycle_sweep, refresher
 from app.workers.refresher import Refresher
 from bench import common, refresh_seed
+from bench.load import backends_cpu, backends_delta
 from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool
 
 SEED_DATABASE = "viewledger_bench_capacity_seed"
@@ -75,6 +77,9 @@ SELECT {uuid}, ($1::uuid[])[g % $3 + 1], ($2::uuid[])[g % $3 + 1],
        CASE WHEN s.status = 'rejected' THEN NULL
             WHEN s.status = 'tracking'
               THEN least(x.last + s.every, x.published + interval '7 days')
+            -- The engine's next_refresh: none when the next fetch would fall outside the
+            -- 30-day window (else such posts stay due forever, and every claim reads past them).
+            WHEN x.last + s.every >= x.published + interval '30 days' THEN NULL
             ELSE x.last + s.every END
 FROM generate_series(0, $11::int - 1) AS g,
      LATERAL (SELECT {pid} AS pid,
@@ -199,9 +204,15 @@ class FakeProviders:
         self.t0 = int(t0.timestamp())
         self.delay_s = delay_s
         self.requests = 0
+        self.by_platform = {p.value: 0 for p in Platform}
+        self.by_lane: dict[str, int] = {}  # by the lane's key (tt-N, ig-N)
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
+        platform = Platform.TIKTOK if request.url.path == "/api/" else Platform.INSTAGRAM
+        self.by_platform[platform.value] += 1
+        key = request.headers.get("x-api-key") or request.headers.get("x-rapidapi-key") or "-"
+        self.by_lane[key] = self.by_lane.get(key, 0) + 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if request.url.path == "/api/":
@@ -270,12 +281,41 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
     policy = engine.policy
     end = t0 + timedelta(hours=hours)
     samples: list[dict[str, Any]] = []
+    database = url.rsplit("/", 1)[1]
+    # CPU by party (cores), between samples and over the span: this process, the PostgreSQL
+    # backends serving the run database, and everything else on the machine. A span where
+    # the engine's core is near 1.0 measured the CPU, not the schedule.
+    cpu_marks: dict[str, Any] = {}
+
+    def cpu_mark() -> dict[str, Any]:
+        return {
+            "wall": time.perf_counter(),
+            "engine": common.own_cpu_seconds(),
+            "busy": common.machine_busy_seconds(),
+            "pg": backends_cpu(database),
+        }
+
+    def cpu_since(mark: dict[str, Any], now: dict[str, Any]) -> dict[str, float]:
+        wall = max(now["wall"] - mark["wall"], 1e-9)
+        engine = now["engine"] - mark["engine"]
+        pg = backends_delta(mark["pg"], now["pg"])
+        busy = now["busy"] - mark["busy"]
+        return {
+            "engine": round(engine / wall, 3),
+            "postgres": round(pg / wall, 3),
+            "other": round(max(busy - engine - pg, 0.0) / wall, 3),
+        }
+
     fetched: dict[str, int] = {}
+    sweeps: dict[str, int] = {p.value: 0 for p in Platform}
 
     async def sweeper(platform: Platform) -> None:
+        # As the worker runs it: one sweep of a platform at a time, the next one a sweep
+        # interval after the last ended.
         while True:
             counts = await engine.refresh_due(platform)
             fetched[platform.value] = fetched.get(platform.value, 0) + sum(counts.values())
+            sweeps[platform.value] += 1
             await asyncio.sleep(10 / speed)
 
     async def deadlines() -> None:
@@ -285,6 +325,9 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(600 / speed)
 
     async def sample() -> None:
+        mark = cpu_mark()
+        cpu = cpu_since(cpu_marks["last"], mark) if "last" in cpu_marks else None
+        cpu_marks["last"] = mark
         async with session_scope(sessionmaker) as session:
             figures = await capacity.measure(
                 session, clock(), policy, settings, {p: (n, 0) for p, n in n_lanes.items()}
@@ -292,13 +335,43 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
         samples.append(
             {
                 "sim_h": round((clock() - t0).total_seconds() / 3600, 2),
+                "cpu": cpu,
+                "requests": providers.requests,
                 **{p.value: f.staleness for p, f in figures.items()},
             }
         )
+        worst_p99 = max(
+            (
+                st.p99_s / st.interval_s
+                for f in figures.values()
+                for st in f.staleness.values()
+                if st.p99_s is not None
+            ),
+            default=0.0,
+        )
+        print(
+            f"sample at {samples[-1]['sim_h']} h: requests {providers.requests:,}, "
+            f"worst p99/interval {worst_p99:.3f}, cpu {cpu}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    # Event-loop lag: how late a 5 ms sleep wakes, in whole ms (a bounded histogram). The
+    # engine's pacing sleeps in this loop, and compressed time multiplies any lag by the
+    # speed factor: a lag that is noise at 3 s between Instagram requests is not at 3 s / F.
+    lag_ms: Counter[int] = Counter()
+
+    async def lag_monitor() -> None:
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            lag_ms[int((loop.time() - before - 0.005) * 1000)] += 1
 
     tasks = [asyncio.create_task(sweeper(p)) for p in Platform]
     tasks.append(asyncio.create_task(deadlines()))
+    tasks.append(asyncio.create_task(lag_monitor()))
     wall0 = time.perf_counter()
+    span0 = cpu_mark()
     try:
         next_sample = t0
         while clock() < end:
@@ -312,18 +385,40 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.perf_counter() - wall0
+    span_cpu = cpu_since(span0, cpu_mark())
+    interval_cpu = [s["cpu"] for s in samples if s["cpu"] is not None]
     decisions = await deadline_figures(url, t0, end, policy.finalize_after_days)
     await http.aclose()
     await redis.flushdb()
     await redis.aclose()
     await db.dispose()
+    per_h = {p: round(n / hours) for p, n in providers.by_platform.items()}
     return {
         "wall_s": round(wall, 1),
         "sim_hours": hours,
         "requests": providers.requests,
+        "requests_per_sim_hour": per_h,
+        # Per lane: a lane far below the others sat idle (per_lane_per_hour is its pace).
+        "lane_requests_per_sim_hour": {
+            p.value: sorted(
+                round(n / hours)
+                for key, n in providers.by_lane.items()
+                if key.startswith("tt-" if p is Platform.TIKTOK else "ig-")
+            )
+            for p in Platform
+        },
+        "sweeps_completed": sweeps,
+        "loop_lag_ms": {
+            "p50": _hq(lag_ms, 0.5),
+            "p99": _hq(lag_ms, 0.99),
+            "max": max(lag_ms, default=None),
+        },
         "processed": fetched,
         "staleness": worst(samples),
         "samples": len(samples),
+        "cpu_cores": span_cpu,
+        "cpu_engine_max_between_samples": max((c["engine"] for c in interval_cpu), default=None),
+        "cpu_other_max_between_samples": max((c["other"] for c in interval_cpu), default=None),
         "deadlines": decisions,
         "peak_rss_mb": round(common.peak_rss_mb(), 1),
     }
@@ -397,6 +492,15 @@ async def deadline_figures(
     }
 
 
+def _hq(histogram: Counter[int], q: float) -> int | None:
+    total, seen = sum(histogram.values()), 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= q * total:
+            return value
+    return None
+
+
 def _q(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -468,6 +572,7 @@ async def main(args: argparse.Namespace) -> None:
             continue
         result = json.loads(output[-1])
         result["lanes"] = spec["lanes"]
+        result["demand_per_hour"] = figures["demand_per_hour"]
         result["capacity_ratio"] = {
             p.value: round(
                 n_lanes[p] * per_lane(p, args.latency_ms / 1000) / demand_per_hour(counts, p), 3
@@ -482,7 +587,19 @@ async def main(args: argparse.Namespace) -> None:
 def report(name: str, r: dict[str, Any]) -> None:
     print(
         f"wall {r['wall_s']} s for {r['sim_hours']} simulated h; provider requests "
-        f"{r['requests']:,}; capacity/demand {r['capacity_ratio']}; peak RSS {r['peak_rss_mb']} MB"
+        f"{r['requests']:,} (per simulated h {r['requests_per_sim_hour']}; demand "
+        f"{r['demand_per_hour']}); capacity/demand {r['capacity_ratio']}; peak RSS "
+        f"{r['peak_rss_mb']} MB"
+    )
+    print(
+        f"requests per lane per simulated h {r['lane_requests_per_sim_hour']}; sweeps "
+        f"completed {r['sweeps_completed']}"
+    )
+    c = r["cpu_cores"]
+    print(
+        f"cpu (cores) engine {c['engine']}, postgres {c['postgres']}, other {c['other']} "
+        f"(between samples: engine max {r['cpu_engine_max_between_samples']}, other max "
+        f"{r['cpu_other_max_between_samples']}); event-loop lag ms {r['loop_lag_ms']}"
     )
     rows = []
     for platform, per in r["staleness"].items():
@@ -517,7 +634,12 @@ def report(name: str, r: dict[str, Any]) -> None:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.freshness", description=__doc__)
     parser.add_argument("--posts", type=int, default=1_000_000)
-    parser.add_argument("--speed", type=float, default=120.0, help="simulated s per wall s")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=5.0,
+        help="simulated s per wall s (see bench/README.md: the engine must keep the pace)",
+    )
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
     parser.add_argument("--sample-hours", type=float, default=2.0)
     parser.add_argument("--latency-ms", type=float, default=100.0, help="simulated latency")
