@@ -143,30 +143,37 @@ class Refresher:
             self._batch_size[platform],
             totals,
         ) as write:
-            # Lanes with a claim in hand. A lane that finds nothing due while another is
-            # still working looks again after one pacing interval rather than leaving: posts
-            # come due all the time, and a sweep that one busy lane keeps alive must not leave
-            # the other lanes (the capacity their keys add) idle until it ends.
-            working = 0
+            # A lane that finds nothing due does not leave the sweep while another lane still
+            # has work: posts come due all the time, and one busy lane keeps the sweep alive,
+            # so a lane that left would sit idle, its key's capacity unused, until the sweep
+            # ended. It looks again after one pacing interval; the sweep ends when every lane
+            # found nothing at once (or was parked).
+            idle_lanes = 0
+            over = asyncio.Event()
             idle = max(_pace_seconds(self._settings, platform), _MIN_IDLE_SECONDS)
 
             async def claim() -> list[DuePost]:
                 return await claim_retrying(claim_next)
 
+            def idle_now() -> None:
+                nonlocal idle_lanes
+                idle_lanes += 1
+                if idle_lanes == len(ready):
+                    over.set()
+
             async def run(lane: Lane) -> None:
-                nonlocal working
+                nonlocal idle_lanes
                 due = await claim()
                 while True:
-                    if due:
-                        working += 1
-                        try:
-                            if not await self._work(platform, lane, due, write, claim):
-                                return  # parked
-                        finally:
-                            working -= 1
-                    if working == 0:
-                        return  # nothing due, and no lane working: the sweep is over
-                    await asyncio.sleep(idle)
+                    if due and not await self._work(platform, lane, due, write, claim):
+                        idle_now()  # parked: idle for the rest of the sweep
+                        return
+                    idle_now()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(over.wait(), idle)
+                    if over.is_set():
+                        return
+                    idle_lanes -= 1
                     due = await claim()
 
             async with asyncio.TaskGroup() as group:
