@@ -170,8 +170,11 @@ async def write_results(
     skipped = [(p, r) for p, r in items if isinstance(r, Skipped)]
     cadence = policy.cadence
     # A count far below the last known one is applied only when a second answer says so too.
-    drops = [(p, s) for p, s in ok if _unconfirmed(p, s, policy)]
-    ok = [(p, s) for p, s in ok if not _unconfirmed(p, s, policy)]
+    drops: list[tuple[DuePost, VideoStats]] = []
+    applied: list[tuple[DuePost, VideoStats]] = []
+    for post, stats in ok:
+        (drops if _unconfirmed(post, stats, policy) else applied).append((post, stats))
+    ok = applied
 
     due_for_decision: list[tuple[DuePost, int, int, datetime]] = []  # views, snapshot, deadline
     written: set[uuid.UUID] = set()  # rows whose lease still held
