@@ -194,6 +194,24 @@ async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[Asy
 
 
 @asynccontextmanager
+async def committed_client(
+    settings: Settings, engine: AsyncEngine, key: str, http: httpx.AsyncClient | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with this API key, on an app with its own connections (its writes commit,
+    and it reads what other connections committed)."""
+    app = create_app(settings, engine=engine, http=http)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as client,
+    ):
+        yield client
+
+
+@asynccontextmanager
 async def committed_admin(
     settings: Settings,
     engine: AsyncEngine,
@@ -203,17 +221,11 @@ async def committed_admin(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An admin client of a new organization, on an app whose writes commit: for tests where
     the worker's code reads what the API wrote, from its own connections."""
-    app = create_app(settings, engine=engine, http=http)
-    async with app.router.lifespan_context(app):
-        async with committed() as session:
-            _, key = await api_keys.create_organization(session, name)
-            await session.commit()
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://test",
-            headers={"Authorization": f"Bearer {key}"},
-        ) as client:
-            yield client
+    async with committed() as session:
+        _, key = await api_keys.create_organization(session, name)
+        await session.commit()
+    async with committed_client(settings, engine, key, http) as client:
+        yield client
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, Role, StatsSource
 from app.domain.policy import Policy
-from app.main import create_app
 from app.models import Post, RawAnswer, StatsSnapshot
 from app.platforms.contract import VideoStats
 from app.platforms.sandbox import Magic, Sandbox, tiktok_id
@@ -29,6 +28,7 @@ from app.settings import Settings
 from app.workers import claims, lifecycle_sweep, worker
 from app.workers.refresher import Refresher
 from app.workers.results import write_results
+from tests.conftest import committed_client
 from tests.engine_kit import Clock, Seeded, seed
 
 SM = async_sessionmaker[AsyncSession]
@@ -113,15 +113,7 @@ async def _world(
     async with committed() as session:
         _, key = await api_keys.create(session, seeded.organization_id, Role.ADMIN)
         await session.commit()
-    app = create_app(settings, engine=engine)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://test",
-            headers={"Authorization": f"Bearer {key}"},
-        ) as api,
-    ):
+    async with committed_client(settings, engine, key) as api:
         yield World(seeded, api, committed, clock, Policy.from_settings(settings))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.main import create_app
 from app.settings import ProviderMode, Settings
 from tests import factories as f
+from tests.conftest import committed_client
 from tests.processes import cli
 
 
@@ -125,15 +126,7 @@ async def test_cli_creates_an_organization_whose_printed_key_works(
     key = cli(_env(settings), "orgs", "create", "From the CLI")
     # The CLI commits for real; the app under test reads through the test's own transaction,
     # which cannot see that commit yet, so check the key with a fresh app on the engine.
-    app = create_app(settings, engine=engine)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://test",
-            headers={"Authorization": f"Bearer {key}"},
-        ) as client,
-    ):
+    async with committed_client(settings, engine, key) as client:
         me = await f.ok(await client.get("/v1/me"))
         assert me["organization_name"] == "From the CLI"
         viewer_key = cli(
