@@ -381,19 +381,19 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(60)
             due = await vacuum_conn.fetch(
                 """
-                SELECT s.relname,
-                       s.n_dead_tup > 50 + 0.2 * c.rows
-                       OR s.n_ins_since_vacuum > 1000 + 0.2 * c.rows AS vacuum
-                FROM pg_stat_user_tables s
-                JOIN LATERAL (SELECT greatest(reltuples, 0) AS rows FROM pg_class
-                              WHERE oid = s.relid) c ON true
-                WHERE s.n_dead_tup > 50 + 0.2 * c.rows
-                   OR s.n_ins_since_vacuum > 1000 + 0.2 * c.rows
-                   OR s.n_mod_since_analyze > 50 + 0.1 * c.rows
+                SELECT relname, vacuum_due FROM (
+                    SELECT s.relname,
+                           s.n_dead_tup > 50 + 0.2 * c.rows
+                           OR s.n_ins_since_vacuum > 1000 + 0.2 * c.rows AS vacuum_due,
+                           s.n_mod_since_analyze > 50 + 0.1 * c.rows AS analyze_due
+                    FROM pg_stat_user_tables s
+                    JOIN LATERAL (SELECT greatest(reltuples, 0) AS rows FROM pg_class
+                                  WHERE oid = s.relid) c ON true
+                ) t WHERE vacuum_due OR analyze_due
                 """
             )
             for row in due:
-                command = "VACUUM (ANALYZE)" if row["vacuum"] else "ANALYZE"
+                command = "VACUUM (ANALYZE)" if row["vacuum_due"] else "ANALYZE"
                 await vacuum_conn.execute(f'{command} "{row["relname"]}"')
                 vacuums[f"{command.split()[0].lower()} {row['relname']}"] += 1
 
@@ -433,7 +433,7 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
     }
     interval_cpu = [s["cpu"] for s in samples if s["cpu"] is not None]
     decisions = await deadline_figures(url, t0, end, policy.finalize_after_days)
-    await vacuum_conn.close()
+    await vacuum_conn.close(timeout=10)
     await http.aclose()
     await redis.flushdb()
     await redis.aclose()
