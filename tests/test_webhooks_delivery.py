@@ -19,7 +19,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
-from app.main import create_app
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from app.repositories import api_keys
 from app.settings import Settings
@@ -29,6 +28,7 @@ from app.webhooks.events import EventType
 from app.workers import worker
 from app.workers.worker import deliver_webhooks
 from tests import factories as f
+from tests.conftest import committed_client
 from tests.webhook_receiver import Answer, Receiver, self_signed
 
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -104,16 +104,10 @@ async def kit(
     async with committed() as session:
         org, key = await api_keys.create_organization(session, "Acme")
         await session.commit()
-    application = create_app(own, engine=engine, sessionmaker=committed)
     clock = Clock()
     try:
         async with (
-            application.router.lifespan_context(application),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=application),
-                base_url="http://test",
-                headers={"Authorization": f"Bearer {key}"},
-            ) as api,
+            committed_client(own, engine, key) as api,
             httpx.AsyncClient(timeout=own.webhook_timeout_seconds) as http,
         ):
             deliverer = Deliverer(committed, http, own, now=clock, rand=lambda: 0.5)
