@@ -4,6 +4,8 @@ claim's results are split into writes; a URL with one of the creator's handles, 
 unknown, is taken and the fetch decides by user id; a URL naming another creator of the
 organization is refused; the README's short-link example is the creator's own video."""
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform
+from app.domain.holds import Author, mismatch_reason, same_handle
 from app.domain.policy import Policy
 from app.models import Creator, CreatorRename, Post
 from app.platforms.contract import VideoRef, VideoStats
@@ -341,3 +344,131 @@ async def test_an_impostor_with_the_creators_handle_is_held_with_a_reason_that_a
     assert hold["code"] == "author_mismatch"
     assert f"not @{OTHER_AUTHOR_HANDLE}" not in hold["reason"], hold["reason"]
     assert "1234567" in hold["reason"], hold["reason"]
+
+
+async def test_two_writers_binding_one_creator_at_once_hold_nothing(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    fast: Settings,
+    http: httpx.AsyncClient,
+    sandbox: Sandbox,
+    clock: Clock,
+) -> None:
+    """Two writers see the creator unbound; one binds it and commits while the other's bind
+    waits on the row. The waiting one finds the creator bound by then, reads it again and
+    decides by that id: no hold."""
+    cid, creator = await _new_creator(admin, Platform.INSTAGRAM, "kai_builds")
+    # Two campaigns, so the writers share no campaign day row: only the creator's.
+    other = await f.campaign(admin, name="Other", finalize_after_days=0)
+    await f.member(admin, other["id"], creator["id"], (await f.tier(admin, other["id"]))["id"])
+    first, second = videos_by(Platform.INSTAGRAM, "kai_builds", 2)
+    for campaign_id, video in ((cid, first), (other["id"], second)):
+        await f.post(
+            admin, campaign_id, url=_url(Platform.INSTAGRAM, video), creator_id=creator["id"]
+        )
+    policy = Policy.from_settings(fast)
+    async with committed() as session:
+        await session.execute(update(Post).values(next_refresh_at=clock.now))
+        due = await claims.claim(
+            session, Platform.INSTAGRAM, now=clock.now, limit=10, lease=timedelta(minutes=5),
+            policy=policy,
+        )  # fmt: skip
+        await session.commit()
+    client = build_clients(fast, http)[Platform.INSTAGRAM]
+    fetched = [
+        (post, await client.fetch(VideoRef(Platform.INSTAGRAM, post.platform_post_id)))
+        for post in due
+    ]
+    async with committed() as one, committed() as two:
+        await results.write_results(one, fetched[:1], clock.now, policy)  # bound, uncommitted
+        waiting = asyncio.create_task(results.write_results(two, fetched[1:], clock.now, policy))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # its bind waits for the first writer's row lock
+        await one.commit()
+        await waiting
+        await two.commit()
+    bound = await _get(admin, f"/v1/creators/{creator['id']}")
+    assert bound["platform_user_id"] == sandbox.video(Platform.INSTAGRAM, first).user_id
+    posts = (await _get(admin, "/v1/posts"))["data"]
+    assert await _holds(admin, posts) == {first: [], second: []}
+
+
+async def test_one_handle_naming_two_accounts_in_one_batch_binds_neither_and_holds_both(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    fast: Settings,
+    http: httpx.AsyncClient,
+    clock: Clock,
+) -> None:
+    """Two answers of one write name the creator's handle with different accounts: which
+    one is the creator is for a person to say, so neither binds and both wait in a hold."""
+    cid, creator = await _new_creator(admin, Platform.TIKTOK, "ines_travels")
+    for video in videos_by(Platform.TIKTOK, "ines_travels", 2):
+        await f.post(admin, cid, url=_url(Platform.TIKTOK, video, "ines_travels"))
+    policy = Policy.from_settings(fast)
+    async with committed() as session:
+        await session.execute(update(Post).values(next_refresh_at=clock.now))
+        due = await claims.claim(
+            session, Platform.TIKTOK, now=clock.now, limit=10, lease=timedelta(minutes=5),
+            policy=policy,
+        )  # fmt: skip
+        await session.commit()
+    client = build_clients(fast, http)[Platform.TIKTOK]
+    fetched = []
+    for post in due:
+        stats = await client.fetch(VideoRef(Platform.TIKTOK, post.platform_post_id, post.handle))
+        assert isinstance(stats, VideoStats)
+        fetched.append((post, stats))
+    impostor = dataclasses.replace(fetched[1][1], platform_user_id="6800000000000000001")
+    async with committed() as session:
+        await results.write_results(session, [fetched[0], (due[1], impostor)], clock.now, policy)
+        await session.commit()
+    unbound = await _get(admin, f"/v1/creators/{creator['id']}")
+    assert unbound["platform_user_id"] is None
+    for post in (await _get(admin, f"/v1/posts?campaign_id={cid}"))["data"]:
+        got = await _get(admin, f"/v1/posts/{post['id']}")
+        (hold,) = got["holds"]
+        assert (got["status"], hold["code"]) == ("held", "author_mismatch")
+        assert "6800000000000000001" in hold["reason"], hold["reason"]
+
+
+@pytest.mark.parametrize(
+    ("creator", "found", "owner", "says"),
+    [
+        (Author("lena.moves", None), Author("lena.moves", "42"), "lena_two", "@lena_two's"),
+        (Author("lena.moves", "41"), Author("Lena.Moves", "42"), None, "account 41"),
+        (Author("lena.moves", "41"), Author("mia", "42"), None, "not @lena.moves"),
+        (Author("lena.moves", None), Author(None, "42"), None, "account 42"),
+    ],
+)
+def test_a_held_reason_names_two_different_people(
+    creator: Author, found: Author, owner: str | None, says: str
+) -> None:
+    reason = mismatch_reason(creator, found, owner=owner)
+    assert says in reason
+    if found.handle is not None and same_handle(found.handle, creator.handle or ""):
+        assert f"not @{creator.handle}" not in reason.replace("'s", "")
+
+
+async def test_a_video_from_an_account_another_creator_has_is_held_naming_that_creator(
+    admin: httpx.AsyncClient, refresh: Refresh, sandbox: Sandbox
+) -> None:
+    """@nora.lifts's account is already creator @nora_second's here: the new creator
+    @nora.lifts is not bound to it, and the post is held saying whose account it is."""
+    cid, creator = await _new_creator(admin, Platform.INSTAGRAM, "nora.lifts")
+    (video,) = videos_by(Platform.INSTAGRAM, "nora.lifts", 1)
+    account = sandbox.video(Platform.INSTAGRAM, video).user_id
+    await f.ok(
+        await admin.post(
+            "/v1/creators",
+            json={"platform": "instagram", "handle": "nora_second", "platform_user_id": account},
+        ),
+        201,
+    )
+    post = await f.post(admin, cid, url=_url(Platform.INSTAGRAM, video), creator_id=creator["id"])
+    await refresh()
+    held = await _get(admin, f"/v1/posts/{post['id']}")
+    (hold,) = held["holds"]
+    assert (held["status"], hold["code"]) == ("held", "author_mismatch")
+    assert "@nora_second" in hold["reason"], hold["reason"]
+    assert (await _get(admin, f"/v1/creators/{creator['id']}"))["platform_user_id"] is None

@@ -62,8 +62,9 @@ def mismatch_reason(creator: Author, found: Author, *, owner: str | None = None)
     mine = _who(creator)
     if owner is not None:
         return (
-            f"The platform says {_who(found)} (account {found.user_id}) posted this video; "
-            f"that account is creator @{owner.removeprefix('@')}'s, not {mine}'s."
+            f"The platform says account {found.user_id} posted this video as {_who(found)}; "
+            f"that account is creator @{owner.removeprefix('@')}'s in this organization, so "
+            f"it cannot also be creator {mine}'s."
         )
     if (
         found.handle is not None
