@@ -220,8 +220,9 @@ async def test_a_creator_bound_by_another_writer_after_the_claim_is_not_held(
 async def test_a_url_with_the_creators_old_handle_is_taken_and_decided_by_user_id(
     admin: httpx.AsyncClient, refresh: Refresh, committed: SM, sandbox: Sandbox
 ) -> None:
-    """@nora_lifts was @nora.old before (in the creator's rename history): her video's URL
-    with the old handle is accepted, and the fetch confirms her by user id."""
+    """@nora_lifts was @nora.old before (in the creator's rename history), and another
+    creator here has @nora.old now: her video's URL with her old handle is still accepted,
+    and the fetch confirms her by user id."""
     (video,) = videos_by(Platform.TIKTOK, "nora_lifts", 1)
     account = sandbox.video(Platform.TIKTOK, video).user_id
     cid, creator = await _new_creator(
@@ -241,6 +242,7 @@ async def test_a_url_with_the_creators_old_handle_is_taken_and_decided_by_user_i
             )
         )
         await session.commit()
+    await f.creator(admin, "nora.old", "tiktok")
     post = await f.post(
         admin, cid, url=_url(Platform.TIKTOK, video, "nora.old"), creator_id=creator["id"]
     )
