@@ -5,7 +5,7 @@ them, campaign windows, one video tracked once, and every fetch outcome on the p
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -170,7 +170,7 @@ async def test_before_binding_only_the_authors_own_handle_binds_and_a_cleared_ho
         locked,
         [],
     )
-    expected = (Decimal(locked) * Decimal("4.5") / 1000).quantize(Decimal("0.01"))
+    expected = (Decimal(locked) * Decimal("4.5") / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert Decimal(cleared["earnings"]) == expected
     events = await _get(admin, f"/v1/posts/{post['id']}/events")
     rows = events["data"] if isinstance(events, dict) else events

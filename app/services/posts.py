@@ -107,10 +107,16 @@ async def _not_anothers(
     known = await creators.known_by_handle(session, org, platform, handle)
     if not known or any(c.id == creator.id for c in known):
         return
+    named, other = handle.removeprefix("@"), known[0].handle
+    whose = (
+        "another creator of this organization"
+        if same_handle(named, other)
+        else f"an earlier handle of creator @{other} of this organization"
+    )
     raise InvalidInput(
         "author_mismatch",
-        f"The URL names @{handle.removeprefix('@')}, which is creator @{known[0].handle} of "
-        f"this organization, not @{creator.handle}: a post is paid to the video's author only.",
+        f"The URL names @{named}, {whose}, not @{creator.handle}: a post is paid to the "
+        "video's author only.",
         "url",
     )
 
