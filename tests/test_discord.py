@@ -361,6 +361,7 @@ async def test_submit_post_outcomes_through_the_worker_and_the_fake_discord(
     assert other == "You are not a member of **Other brand**; ask the brand to add you."
     ended = await submit(_url(handle, OTHER_VIDEOS[1]), "spring")  # by name, any case
     assert ended == "**Spring** has ended; it takes no new posts."
+    await f.creator(admin, "somebody_else", "tiktok")  # another creator's URL (issue 22)
     mismatch = await submit(_url("somebody_else", OTHER_VIDEOS[2]))
     assert mismatch.startswith("Not your video:")
     assert "@somebody_else" in mismatch

@@ -188,6 +188,7 @@ async def test_a_url_naming_another_author_is_refused_at_creation(
 ) -> None:
     cid, tid = await _campaign(admin)
     alice = await _member(admin, cid, tid, "alice")
+    await f.creator(admin, "bob", "tiktok")  # a handle nobody here has is taken (issue 22)
     refused = await admin.post(
         f"/v1/campaigns/{cid}/posts",
         json={"url": _url("bob", "7300000000000000009"), "creator_id": alice["id"]},

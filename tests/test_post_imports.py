@@ -128,6 +128,7 @@ async def test_author_mismatch_and_an_ended_campaign_are_line_outcomes(
 ) -> None:
     campaign = await f.campaign(admin, name="Paste")
     alice = await _member(admin, campaign["id"], "alice", "tiktok")
+    await f.creator(admin, "bob", "tiktok")  # the URL names another creator of the organization
     lines = [{"url": _url("bob", V[3]), "creator_id": alice}]
     mismatch = await f.ok(
         await admin.post(f"/v1/campaigns/{campaign['id']}/posts/bulk", json={"lines": lines}), 202

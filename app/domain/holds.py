@@ -49,6 +49,46 @@ def verify_author(creator: Author, found: Author) -> Authorship:
     return Authorship.BIND if found.user_id is not None else Authorship.SAME
 
 
+def _who(author: Author) -> str:
+    if author.handle is not None:
+        return f"@{author.handle.removeprefix('@')}"
+    return f"account {author.user_id}"
+
+
+def mismatch_reason(creator: Author, found: Author, *, owner: str | None = None) -> str:
+    """Why a video is held as someone else's, in words that name two different people: the
+    author the platform reported, and the creator the post is for. `owner` is the handle of
+    another creator of the organization whose account the author is."""
+    mine = _who(creator)
+    if owner is not None:
+        return (
+            f"The platform says account {found.user_id} posted this video as {_who(found)}; "
+            f"that account is creator @{owner.removeprefix('@')}'s in this organization, so "
+            f"it cannot also be creator {mine}'s."
+        )
+    if (
+        found.handle is not None
+        and creator.handle is not None
+        and same_handle(found.handle, creator.handle)
+    ):
+        # One handle, two accounts: the handle was reused, or is an impostor's.
+        return (
+            f"The platform says account {found.user_id} posted this video as "
+            f"{_who(found)}; creator {mine} is account {creator.user_id or 'not yet known'}."
+        )
+    return f"The platform says {_who(found)} posted this video, not {mine}."
+
+
+def disputed_reason(creator: Author, accounts: list[str]) -> str:
+    """Several answers of one fetch name different accounts for the creator's handle: none is
+    bound, and each of those videos waits for a person."""
+    return (
+        f"The platform names {_who(creator)} as the author with different accounts "
+        f"({', '.join(sorted(set(accounts)))}) on this creator's videos; none is taken as the "
+        "creator's until someone checks."
+    )
+
+
 def outside_campaign_window(
     published_at: datetime, starts_on: date | None, ends_on: date | None
 ) -> bool:

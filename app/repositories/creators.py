@@ -1,11 +1,12 @@
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
+from app.domain.holds import Author
 from app.models import CampaignMember, Creator, CreatorRename
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, by_time, fetch_page
@@ -22,6 +23,63 @@ async def by_handle(
         Creator.organization_id == org,
         Creator.platform == platform,
         func.lower(Creator.handle) == handle.lower(),
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def known_by_handle(
+    session: AsyncSession, org: uuid.UUID, platform: Platform, handle: str
+) -> Sequence[Creator]:
+    """The organization's creators on the platform who have this handle now or had it
+    before (their rename history), the one who has it now first."""
+    wanted = handle.removeprefix("@").lower()
+    renamed = select(CreatorRename.creator_id).where(
+        CreatorRename.organization_id == org,
+        or_(
+            func.lower(CreatorRename.old_handle) == wanted,
+            func.lower(CreatorRename.new_handle) == wanted,
+        ),
+    )
+    stmt = (
+        select(Creator)
+        .where(
+            Creator.organization_id == org,
+            Creator.platform == platform,
+            or_(func.lower(Creator.handle) == wanted, Creator.id.in_(renamed)),
+        )
+        .order_by((func.lower(Creator.handle) == wanted).desc(), Creator.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def authors(
+    session: AsyncSession, creator_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Author]:
+    """The creators' handles and platform user ids as stored now: what a fetched video's
+    author is checked against when its result is written (never a copy read earlier)."""
+    ids = list(set(creator_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Creator.id, Creator.handle, Creator.platform_user_id).where(Creator.id.in_(ids))
+    )
+    return {row.id: Author(row.handle, row.platform_user_id) for row in rows}
+
+
+async def account_holder(
+    session: AsyncSession,
+    org: uuid.UUID,
+    platform: Platform,
+    user_id: str,
+    *,
+    other_than: uuid.UUID,
+) -> str | None:
+    """The handle of the organization's other creator whose platform user id this is."""
+    stmt = select(Creator.handle).where(
+        Creator.organization_id == org,
+        Creator.platform == platform,
+        Creator.platform_user_id == user_id,
+        Creator.id != other_than,
     )
     return (await session.scalars(stmt)).first()
 

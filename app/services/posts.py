@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.domain import evidence, lifecycle
-from app.domain.enums import CampaignStatus, PostStatus
+from app.domain.enums import CampaignStatus, Platform, PostStatus
 from app.domain.errors import Conflict, InvalidInput, Unavailable, found
 from app.domain.holds import same_handle
 from app.models import Campaign, Creator, Post
@@ -78,18 +78,16 @@ async def _creator(
                 "creator_id",
             )
         if ref.handle is not None and not same_handle(ref.handle, creator.handle):
-            raise InvalidInput(
-                "author_mismatch",
-                f"The URL names @{ref.handle}, not the creator @{creator.handle}: a post is "
-                "paid to the video's author only.",
-                "url",
-            )
+            await _not_anothers(session, org, ref.platform, ref.handle, creator)
         return creator
     if ref.handle is None:
         raise InvalidInput(
             "creator_required", "The URL does not name the creator; send creator_id.", "creator_id"
         )
     creator = await creators.by_handle(session, org, ref.platform, ref.handle)
+    if creator is None:  # a handle one creator had before a rename is still that creator's
+        known = await creators.known_by_handle(session, org, ref.platform, ref.handle)
+        creator = known[0] if len(known) == 1 else None
     if creator is None:
         raise Conflict(
             "creator_not_member",
@@ -97,6 +95,30 @@ async def _creator(
             "make them a member first.",
         )
     return creator
+
+
+async def _not_anothers(
+    session: AsyncSession, org: uuid.UUID, platform: Platform, handle: str, creator: Creator
+) -> None:
+    """A URL whose handle is not the creator's current one. The creator's old handle, or
+    a handle no creator of the organization has (a name from before joining), is taken: the
+    fetch decides by the platform's user id. One that is another creator's, now or before,
+    names someone else's video: refused."""
+    known = await creators.known_by_handle(session, org, platform, handle)
+    if not known or any(c.id == creator.id for c in known):
+        return
+    named, other = handle.removeprefix("@"), known[0].handle
+    whose = (
+        "another creator of this organization"
+        if same_handle(named, other)
+        else f"an earlier handle of creator @{other} of this organization"
+    )
+    raise InvalidInput(
+        "author_mismatch",
+        f"The URL names @{named}, {whose}, not @{creator.handle}: a post is paid to the "
+        "video's author only.",
+        "url",
+    )
 
 
 async def create(

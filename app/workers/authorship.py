@@ -15,9 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.domain.enums import HoldCode
-from app.domain.holds import Author, Authorship, outside_campaign_window, verify_author
+from app.domain.holds import (
+    Author,
+    Authorship,
+    disputed_reason,
+    mismatch_reason,
+    outside_campaign_window,
+    verify_author,
+)
 from app.models import Creator, CreatorRename
 from app.platforms.contract import VideoStats
+from app.repositories import creators
 from app.repositories.holds import NewHold
 from app.schemas.creators import CreatorOut
 from app.webhooks import outbox
@@ -32,17 +40,23 @@ _TEXTS = ARRAY(Text)
 class _Change:
     post: DuePost
     stats: VideoStats
+    old: str | None = None  # a rename's: the creator's handle as stored
 
 
-def _mismatch(post: DuePost, stats: VideoStats, why: str) -> NewHold:
+def _found(stats: VideoStats) -> Author:
+    return Author(stats.handle, stats.platform_user_id)
+
+
+def _mismatch(
+    post: DuePost, stats: VideoStats, creator: Author, reason: str | None = None
+) -> NewHold:
     return NewHold(
         post_id=post.id,
         organization_id=post.organization_id,
         code=HoldCode.AUTHOR_MISMATCH,
-        reason=f"The platform says @{stats.handle or '?'} posted this video, not "
-        f"@{post.handle}{why}.",
+        reason=reason or mismatch_reason(creator, _found(stats)),
         evidence={
-            "expected": {"handle": post.handle, "platform_user_id": post.creator_user_id},
+            "expected": {"handle": creator.handle, "platform_user_id": creator.user_id},
             "found": {"handle": stats.handle, "platform_user_id": stats.platform_user_id},
         },
     )
@@ -73,36 +87,79 @@ def window_holds(ok: list[tuple[DuePost, VideoStats]]) -> list[NewHold]:
 async def verify(
     session: AsyncSession, ok: list[tuple[DuePost, VideoStats]], now: datetime
 ) -> list[NewHold]:
-    """Sync or bind the creators whose own videos these are; return the holds for the rest."""
+    """Sync or bind the creators whose own videos these are; return the holds for the rest.
+
+    Each author is checked against the creator as stored now, in the transaction that writes
+    the result, never against the claim's copy: an earlier write of the same claim, or
+    another worker, may have bound the creator since. A creator not yet bound is bound once,
+    by the first of its videos the platform says it posted under its handle, and then every
+    video of the batch is decided by that user id."""
+    stored = await creators.authors(session, {post.creator_id for post, _ in ok})
     holds: list[NewHold] = []
     renames: dict[uuid.UUID, _Change] = {}
     binds: dict[uuid.UUID, _Change] = {}
+    disputed: dict[uuid.UUID, set[str]] = {}
     clashes: set[uuid.UUID] = set()
+    after_bind: list[tuple[DuePost, VideoStats]] = []  # decided once the binds are done
     for post, stats in ok:
-        verdict = verify_author(
-            Author(post.handle, post.creator_user_id), Author(stats.handle, stats.platform_user_id)
-        )
-        if verdict is Authorship.MISMATCH:
-            holds.append(_mismatch(post, stats, ""))
-        elif verdict in (Authorship.RENAMED, Authorship.BIND):
-            target = renames if verdict is Authorship.RENAMED else binds
-            seen = target.setdefault(post.creator_id, _Change(post, stats))
-            if (seen.stats.handle, seen.stats.platform_user_id) != (
-                stats.handle,
-                stats.platform_user_id,
-            ):
+        creator = stored.get(post.creator_id)
+        if creator is None:  # deleted since the claim: nothing to check against
+            continue
+        verdict = verify_author(creator, _found(stats))
+        if creator.user_id is None and stats.platform_user_id is not None:
+            after_bind.append((post, stats))
+            if verdict is Authorship.BIND:
+                seen = binds.setdefault(post.creator_id, _Change(post, stats))
+                disputed.setdefault(post.creator_id, set()).add(stats.platform_user_id)
+                if seen.stats.platform_user_id != stats.platform_user_id:
+                    clashes.add(post.creator_id)  # one handle, two accounts: a person decides
+        elif verdict is Authorship.MISMATCH:
+            holds.append(_mismatch(post, stats, creator))
+        elif verdict is Authorship.RENAMED:
+            seen = renames.setdefault(post.creator_id, _Change(post, stats, creator.handle))
+            if seen.stats.handle != stats.handle:
                 clashes.add(post.creator_id)  # two answers disagree: a person sorts it out
     for creator_id in clashes:
         renames.pop(creator_id, None)
         binds.pop(creator_id, None)
     await _rename(session, list(renames.values()), now)
     bound = await _bind(session, list(binds.values()), now)
-    # A user id that another creator of the organization already has: not this creator's.
-    holds += [
-        _mismatch(c.post, c.stats, ", whose account is another creator's")
-        for c in binds.values()
-        if c.post.creator_id not in bound
-    ]
+    for creator_id in bound:
+        stored[creator_id] = Author(
+            stored[creator_id].handle, binds[creator_id].stats.platform_user_id
+        )
+    # Not bound: another worker bound it first (read it again), or another creator of the
+    # organization has that account.
+    stored.update(await creators.authors(session, set(binds) - bound))
+    for post, stats in after_bind:
+        creator = stored[post.creator_id]
+        if post.creator_id in clashes:
+            holds.append(
+                _mismatch(
+                    post, stats, creator, disputed_reason(creator, list(disputed[post.creator_id]))
+                )
+            )
+            continue
+        verdict = verify_author(creator, _found(stats))
+        if verdict is Authorship.MISMATCH:
+            holds.append(_mismatch(post, stats, creator))
+        elif verdict is Authorship.BIND:  # still unbound: the account is another creator's
+            assert stats.platform_user_id is not None
+            owner = await creators.account_holder(
+                session,
+                post.organization_id,
+                post.platform,
+                stats.platform_user_id,
+                other_than=post.creator_id,
+            )
+            holds.append(
+                _mismatch(
+                    post,
+                    stats,
+                    creator,
+                    mismatch_reason(creator, _found(stats), owner=owner) if owner else None,
+                )
+            )
     return holds
 
 
@@ -136,7 +193,7 @@ async def _rename(session: AsyncSession, changes: list[_Change], now: datetime) 
         func.unnest(
             bindparam("r_ids", [c.post.creator_id for c in changes], type_=_UUIDS),
             bindparam("r_users", [c.stats.platform_user_id for c in changes], type_=_TEXTS),
-            bindparam("r_olds", [c.post.handle for c in changes], type_=_TEXTS),
+            bindparam("r_olds", [c.old for c in changes], type_=_TEXTS),
             bindparam("r_news", [c.stats.handle for c in changes], type_=_TEXTS),
             bindparam("r_posts", [c.post.id for c in changes], type_=_UUIDS),
         )

@@ -42,8 +42,7 @@ class DuePost:
     creator_id: uuid.UUID
     platform: Platform
     platform_post_id: str
-    handle: str
-    creator_user_id: str | None
+    handle: str  # the creator's, to build TikTok's URL; authorship reads the creator anew
     status: PostStatus
     published_at: datetime | None
     created_at: datetime
@@ -225,7 +224,6 @@ async def claim(
             claimed.c.platform,
             claimed.c.platform_post_id,
             Creator.handle,
-            Creator.platform_user_id.label("creator_user_id"),
             claimed.c.status,
             claimed.c.published_at,
             claimed.c.created_at,

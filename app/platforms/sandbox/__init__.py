@@ -83,8 +83,10 @@ Fake Discord (app/platforms/sandbox/discord.py; sandbox mode's DISCORD_API_BASE_
 
 Short links (routed by Host header)
     vm.tiktok.com/X, vt.tiktok.com/X, www.tiktok.com/t/X
-        -> 301 https://www.tiktok.com/@sandbox_user/video/<id derived from X>
-    www.instagram.com/share/.../X -> 301 https://www.instagram.com/reel/<shortcode from X>/
+        -> 301 https://www.tiktok.com/@sandbox_user/video/<id derived from X>, a video
+        @sandbox_user posted (its answers name that author)
+    www.instagram.com/share/.../X -> 301 https://www.instagram.com/reel/<shortcode from X>/,
+        a reel @sandbox.user posted
     X = LOOP redirects to itself; X = EVIL redirects to https://evil.example.com/.
 """
 
@@ -109,6 +111,7 @@ from app.platforms.sandbox.videos import (
     synthetic_video,
     user_id,
     video_at,
+    videos_by,
 )
 
 __all__ = [
@@ -133,4 +136,5 @@ __all__ = [
     "tiktok_id",
     "user_id",
     "video_at",
+    "videos_by",
 ]

@@ -20,6 +20,7 @@ from app.platforms.sandbox import answers
 from app.platforms.sandbox.discord import FakeDiscord
 from app.platforms.sandbox.magic import BAD_KEY, UNSUBSCRIBED_KEY, Magic, magic_of
 from app.platforms.sandbox.videos import (
+    SHORT_LINK_AUTHORS,
     SyntheticVideo,
     short_link_shortcode,
     short_link_tiktok_id,
@@ -33,7 +34,7 @@ PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 # What a provider can be told to do to every request, regardless of the id.
 FAULTS = ("500", "503", "429", "timeout", "malformed", "not_found")
 SHORT_LINK_HOSTS = ("vm.tiktok.com", "vt.tiktok.com", "www.tiktok.com", "www.instagram.com")
-SHORT_LINK_TARGET_HANDLE = "sandbox_user"
+SHORT_LINK_TARGET_HANDLE = SHORT_LINK_AUTHORS[Platform.TIKTOK]
 EVIL_LOCATION = "https://evil.example.com/"
 
 

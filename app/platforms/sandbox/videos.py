@@ -220,16 +220,49 @@ def user_id(platform: Platform, handle: str) -> str:
     return str(10_000_000_000 + digest % 10**11)
 
 
+# Short links lead to a video by this account on each platform, so the README's example
+# (`vm.tiktok.com/ZMabc123/` added for `@sandbox_user`) is the creator's own video.
+SHORT_LINK_AUTHORS = {Platform.TIKTOK: "sandbox_user", Platform.INSTAGRAM: "sandbox.user"}
+
+
 def short_link_tiktok_id(code: str) -> str:
-    """The video a TikTok short link points at: a real-looking 19-digit id."""
-    digest = int.from_bytes(hashlib.sha256(f"tiktok-short:{code}".encode()).digest()[:8])
-    return str(7_300_000_000_000_000_000 + digest % 10**17)
+    """The video a TikTok short link points at: a real-looking 19-digit id, posted by
+    `SHORT_LINK_AUTHORS[TIKTOK]`."""
+    return _authored(Platform.TIKTOK, f"tiktok-short:{code}")
 
 
 def short_link_shortcode(code: str) -> str:
-    """The post an Instagram share link points at: an 11-character shortcode."""
-    digest = int.from_bytes(hashlib.sha256(f"instagram-short:{code}".encode()).digest()[:8])
-    return media_id_to_shortcode(2**62 + digest % 2**62)
+    """The post an Instagram share link points at: an 11-character shortcode, posted by
+    `SHORT_LINK_AUTHORS[INSTAGRAM]`."""
+    return _authored(Platform.INSTAGRAM, f"instagram-short:{code}")
+
+
+def videos_by(platform: Platform, handle: str, n: int, seed: str = "") -> list[str]:
+    """`n` distinct ordinary (not magic) video ids whose author is `handle`, one of the
+    sandbox's accounts: several videos of one creator, for tests and demos."""
+    return [_authored(platform, f"by:{handle}:{seed}:{i}", handle) for i in range(n)]
+
+
+def _authored(platform: Platform, seed: str, handle: str | None = None) -> str:
+    """The first id derived from `seed` whose synthetic author is `handle` (by default the
+    short links' author). One id in eight or fewer qualifies, so this stops quickly."""
+    handle = handle or SHORT_LINK_AUTHORS[platform]
+    handles = _TIKTOK_HANDLES if platform is Platform.TIKTOK else _INSTAGRAM_HANDLES
+    if handle not in handles:
+        raise ValueError(f"@{handle} posts no synthetic {platform} videos")
+    for attempt in range(10_000):
+        digest = int.from_bytes(hashlib.sha256(f"{seed}:{attempt}".encode()).digest()[:8])
+        if platform is Platform.TIKTOK:
+            post_id = str(7_300_000_000_000_000_000 + digest % 10**17)
+        else:
+            post_id = media_id_to_shortcode(2**62 + digest % 2**62)
+        # The author depends on the id alone, not on the anchor.
+        if synthetic_video(platform, post_id, _ANY_ANCHOR).handle == handle:
+            return post_id
+    raise AssertionError("unreachable: every account posts one id in eight or fewer")
+
+
+_ANY_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def start_of_day(moment: datetime) -> datetime:
