@@ -3,26 +3,34 @@ a post with an open hold or one in another open payout batch, because the transi
 applies the lifecycle's guard table itself; and the money rules at their boundaries (a
 campaign's own minimum on hold clearing, a restore after the deadline)."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.domain.enums import PostStatus
+from app.auth import Principal
+from app.domain.enums import PostStatus, Role
+from app.domain.errors import DomainError
 from app.domain.policy import Policy
-from app.models import Post, PostEvent
+from app.models import ApiKey, PayoutLine, Post, PostEvent
 from app.repositories import holds
 from app.repositories import transitions as writer
 from app.repositories.transitions import Transition
+from app.schemas.payouts import PayoutCreate
+from app.services import payouts as payout_service
+from app.services import posts as post_service
 from app.settings import Settings
 from app.workers import lifecycle_sweep
 from tests import factories as f
-from tests.conftest import Org
+from tests.conftest import Org, committed_admin
 
+SM = async_sessionmaker[AsyncSession]
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
@@ -204,6 +212,44 @@ async def test_the_writer_guards_a_new_door_to_paid_by_itself(
     assert sorted(str(item.transition.post_id) for item in landed) == sorted([free, batched])
 
 
+async def test_the_writer_never_decides_a_post_with_an_open_hold(
+    client: httpx.AsyncClient, session: AsyncSession, org: Org
+) -> None:
+    """A decision brought without the open-hold count it was made on (no `expect`) still
+    does not finalize, or leave `held`, a post that has an open hold; a post without one
+    does not go to `held`."""
+    _, (tracking, held, clear) = await _posts(client, 3)
+    await _set(session, held, status=PostStatus.HELD, locked_views=2_000)
+    for post_id in (tracking, held):
+        await _hold(session, org, post_id)
+    now = datetime.now(UTC)
+    values = {"locked_views": 2_000, "earnings": Decimal("9.00"), "finalized_at": now}
+    changes = [
+        Transition(
+            uuid.UUID(tracking), PostStatus.TRACKING, PostStatus.FINALIZED, "x", None, None, values
+        ),
+        Transition(uuid.UUID(held), PostStatus.HELD, PostStatus.FINALIZED, "x", None, None, values),
+        Transition(
+            uuid.UUID(clear),
+            PostStatus.TRACKING,
+            PostStatus.HELD,
+            "x",
+            None,
+            None,
+            {"locked_views": 2_000},
+        ),
+    ]
+    assert await writer.apply(session, changes, now) == []
+    why = await writer.refusals(session, changes)
+    assert {str(k): v.code for k, v in why.items()} == {
+        tracking: "post_has_open_holds",
+        held: "post_has_open_holds",
+        clear: "post_has_no_open_hold",
+    }
+    for post_id, status in ((tracking, "tracking"), (held, "held"), (clear, "tracking")):
+        assert (await f.ok(await client.get(f"/v1/posts/{post_id}")))["status"] == status
+
+
 async def test_clearing_a_hold_decides_with_the_campaigns_own_minimum(
     client: httpx.AsyncClient, session: AsyncSession, org: Org
 ) -> None:
@@ -248,7 +294,7 @@ async def test_a_restore_after_the_deadline_waits_for_fresh_stats(
     """Auto-rejected on stats fetched after its deadline, then restored: the sweep does not
     decide it again on those old stats, it makes the post due and waits for a fetch made
     after the restore."""
-    _, (post_id,) = await _posts(client, 1)
+    _, (post_id,) = await _posts(client, 1, finalize_after_days=3)
     now = datetime.now(UTC)
     await _set(
         session,
@@ -257,7 +303,7 @@ async def test_a_restore_after_the_deadline_waits_for_fresh_stats(
         rejection_code="below_min_views",
         rejection_reason="10 views at the deadline; at least 1,000 are needed.",
         views=10,
-        published_at=now - timedelta(days=10),  # deadline: 3 days ago
+        published_at=now - timedelta(days=6),  # deadline (3 days): 3 days ago
         last_refreshed_at=now - timedelta(days=2),  # fetched after it
         last_attempt_at=now - timedelta(days=2),
         next_refresh_at=None,
@@ -275,3 +321,75 @@ async def test_a_restore_after_the_deadline_waits_for_fresh_stats(
     assert post.status is PostStatus.TRACKING
     assert post.next_refresh_at is not None
     assert post.next_refresh_at <= datetime.now(UTC)
+
+    # Fetched after the restore: now it is decided, its deadline the restore's.
+    restored_at = post.decide_after
+    assert restored_at is not None
+    fetched = datetime.now(UTC)
+    await _set(session, post_id, views=5_000, last_refreshed_at=fetched, last_attempt_at=fetched)
+    assert await lifecycle_sweep.sweep(session, fetched, policy, timedelta(hours=6)) == 1
+    evidence = await session.scalar(
+        select(PostEvent.evidence).where(
+            PostEvent.post_id == uuid.UUID(post_id), PostEvent.code == "auto_finalized"
+        )
+    )
+    assert evidence is not None
+    assert evidence["rules"]["finalize_after_days"] == 3
+    assert datetime.fromisoformat(evidence["rules"]["deadline"]) == restored_at
+    assert evidence["timing"]["late"] is False
+
+
+@pytest.mark.parametrize("first", ["single", "batch"])
+async def test_a_batch_and_a_single_mark_paid_at_once_pay_the_post_once(
+    settings: Settings, engine: AsyncEngine, committed: SM, first: str
+) -> None:
+    """One transaction is still open when the other starts: the second waits for the first's
+    lock on the post, then sees what it did. Single first: the batch leaves the paid post
+    out; batch first: the single mark-paid is refused, naming the batch."""
+    async with committed_admin(settings, engine, committed, "Race") as admin:
+        _, (post_id,) = await _posts(admin, 1)
+    pid = uuid.UUID(post_id)
+    async with committed() as session:
+        await _finalize(session, post_id)
+        org_id = await session.scalar(select(Post.organization_id).where(Post.id == pid))
+        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.organization_id == org_id))
+    assert org_id is not None
+    assert key_id is not None
+    who = Principal(key_id, org_id, Role.ADMIN)
+
+    async def single(session: AsyncSession) -> str:
+        try:
+            await post_service.mark_paid(session, who, pid, "SINGLE")
+        except DomainError as exc:
+            return exc.code
+        return "paid"
+
+    async def batch(session: AsyncSession) -> str:
+        try:
+            await payout_service.create(session, settings, who, PayoutCreate(post_ids=[pid]))
+        except DomainError as exc:
+            return exc.code
+        return "batched"
+
+    one, two = (single, batch) if first == "single" else (batch, single)
+    async with committed() as a, committed() as b:
+        done_first = await one(a)  # its transaction stays open
+        waiting = asyncio.create_task(two(b))
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "the second did not wait for the first's lock"
+        await a.commit()
+        done_second = await asyncio.wait_for(waiting, 10)
+        await (b.commit() if done_second in ("paid", "batched") else b.rollback())
+    if first == "single":
+        assert (done_first, done_second) == ("paid", "posts_not_ready")
+    else:
+        assert (done_first, done_second) == ("batched", "post_in_open_payout")
+    async with committed() as session:
+        post = await session.get(Post, pid)
+        assert post is not None
+        lines = await session.scalar(
+            select(func.count()).select_from(PayoutLine).where(PayoutLine.post_id == pid)
+        )
+    assert (post.status, lines) == (
+        (PostStatus.PAID, 0) if first == "single" else (PostStatus.FINALIZED, 1)
+    )
