@@ -60,6 +60,9 @@ class Problem(BaseModel):
         None,
         description="With `posts_not_ready` and `payout_posts_not_payable`: the posts concerned.",
     )
+    payout_id: uuid.UUID | None = Field(
+        None, description="With `post_in_open_payout`: the open payout batch the post is in."
+    )
 
 
 class ApiError(Exception):

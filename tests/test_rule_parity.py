@@ -4,6 +4,7 @@ evaluating the expression, answers exactly what the Python function answers. The
 time zone is one with daylight saving time, so a rule that counted calendar days in SQL
 would drift by an hour across a DST change and fail here."""
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import DateTime, Integer, Numeric, String, literal, select
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain import lifecycle, schedule
+from app.domain import transitions as table
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.settings import Settings
@@ -256,3 +259,38 @@ async def test_fetched_recently_agrees(
     sql = schedule.fetched_recently_sql(ts(at), now, interval)
     # NULL (never fetched) is not recent, as in Python.
     assert bool(await evaluate(conn, sql)) is expected
+
+
+async def test_transition_guards_agree(conn: AsyncConnection) -> None:
+    """Every (from, to) pair, in the table or not, against every post state a guard reads:
+    the writer's UPDATE condition and the Python twin that explains its 409 agree."""
+    batch, other = uuid.UUID(int=1), uuid.UUID(int=2)
+    states = [
+        table.PostState(status, holds, payout)
+        for status in PostStatus
+        for holds in (0, 1, 2)
+        for payout in (None, batch)
+    ]
+    checks = []
+    for from_status in PostStatus:
+        for to_status in PostStatus:
+            for state in states:
+                for via in (None, batch, other):
+                    sql = table.allowed_sql(
+                        from_status,
+                        to_status,
+                        table.StateSql(
+                            literal(state.status.value, String),
+                            literal(state.open_holds, Integer),
+                            literal(state.open_payout_id, PgUUID(as_uuid=True)),
+                            literal(via, PgUUID(as_uuid=True)),
+                        ),
+                    )
+                    expected = table.allowed(from_status, to_status, state, via)
+                    checks.append((sql, expected, (from_status, to_status, state, via)))
+    # One round trip per few hundred expressions.
+    for start in range(0, len(checks), 500):
+        chunk = checks[start : start + 500]
+        row = (await conn.execute(select(*(sql for sql, _, _ in chunk)))).one()
+        for answer, (_, expected, case_) in zip(row, chunk, strict=True):
+            assert bool(answer) is expected, case_

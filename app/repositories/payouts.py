@@ -128,6 +128,10 @@ async def add_lines(
         .where(*where)
         .order_by(Post.id)
         .limit(at_most + 1)
+        # Locks the posts it takes (in id order, as every writer of several posts does): a
+        # post paid on its own meanwhile is re-checked after that commits and left out, and
+        # a single mark-paid waits for this batch and then sees it (post_in_open_payout).
+        .with_for_update(of=Post)
     )
     stmt = (
         insert(PayoutLine)

@@ -1,9 +1,11 @@
-"""The one writer of post status changes. The API's manual actions and the worker's deadline
-decisions all come here: one guarded UPDATE per shape of change (a batch of any size in one
-statement, through `unnest`), then the event rows for exactly the posts that UPDATE changed,
-in the same transaction. The guard (the status the change was decided from, and optionally
-the tier it was decided with) makes a repeated or concurrent change a no-op, so each
-transition happens once, and no event is written without its transition or the reverse."""
+"""The one writer of post status changes. The API's manual actions, the payout batches and the
+worker's deadline decisions all come here: one guarded UPDATE per shape of change (a batch of
+any size in one statement, through `unnest`), then the event rows for exactly the posts that
+UPDATE changed, in the same transaction. The guard is the writer's own: the status the change
+was decided from, and the condition app/domain/transitions.py's table sets for that (from, to)
+(no open hold, no other open payout batch, ...), so a repeated or concurrent change is a
+no-op, each transition happens once, and no event is written without its transition or the
+reverse. `refusals()` says, with the same table's Python twin, why a change did not land."""
 
 import uuid
 from collections import defaultdict
@@ -12,30 +14,44 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, bindparam, column, func, insert, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    ScalarSelect,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.enums import PostStatus
-from app.models import Post, PostEvent
+from app.domain import transitions as table
+from app.domain.enums import PayoutStatus, PostStatus
+from app.domain.lifecycle import TransitionError
+from app.models import Payout, PayoutLine, Post, PostEvent
 
 
 @dataclass(frozen=True)
 class Transition:
     post_id: uuid.UUID
-    from_status: PostStatus  # the status the change was decided from: the guard
-    to_status: PostStatus
+    from_status: PostStatus  # the status the change was decided from
+    to_status: PostStatus  # (from, to) names the guard the writer applies (domain table)
     code: str  # the event's machine code
     reason: str | None = None
     actor_key_id: uuid.UUID | None = None  # None: the system (the worker)
     # Other columns of the post set with the change (never `status` or `updated_at`).
     values: Mapping[str, Any] = field(default_factory=dict)
-    # Columns the change was computed from, with the values it saw: it lands only while the
+    # Columns a decision was computed from, with the values it saw: it lands only while the
     # post still has them (a tier assigned or a hold raised meanwhile must not be overwritten
-    # by a decision made without it).
+    # by a decision made without it). Staleness only: the rules are the table's.
     expect: Mapping[str, Any] = field(default_factory=dict)
     # What a decision was made on (app.domain.evidence), stored with its event.
     evidence: Mapping[str, Any] | None = None
+    # The payout batch paying the post (finalized -> paid through a batch), else None.
+    payout_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,6 @@ class Landed:
 
 
 _UUIDS = ARRAY(UUID(as_uuid=True))
-_TEXTS = ARRAY(String)
 
 
 async def apply(
@@ -53,36 +68,53 @@ async def apply(
 ) -> list[Landed]:
     """Apply what still holds; returns the transitions that landed, with their posts'
     organizations. At most one transition per post in one call."""
-    shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Transition]] = defaultdict(list)
+    shapes: dict[Shape, list[Transition]] = defaultdict(list)
     for t in transitions:
-        shapes[(tuple(sorted(t.values)), tuple(sorted(t.expect)))].append(t)
+        shape = (t.from_status, t.to_status, tuple(sorted(t.values)), tuple(sorted(t.expect)))
+        shapes[shape].append(t)
     landed: list[Landed] = []
-    for (keys, expected), group in shapes.items():
-        landed += await _apply_shape(session, group, keys, expected, now)
+    for shape, group in shapes.items():
+        landed += await _apply_shape(session, group, shape, now)
     await record(session, landed, now)
     return landed
 
 
+Shape = tuple[PostStatus, PostStatus, tuple[str, ...], tuple[str, ...]]
+
+
+def _open_payout_id() -> ScalarSelect[uuid.UUID]:
+    """The open payout batch a post is in (the database keeps it in at most one)."""
+    return (
+        select(PayoutLine.payout_id)
+        .join(Payout, Payout.id == PayoutLine.payout_id)
+        .where(
+            PayoutLine.post_id == Post.id,
+            PayoutLine.released.is_(False),
+            Payout.status == PayoutStatus.OPEN,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 async def _apply_shape(
-    session: AsyncSession,
-    group: list[Transition],
-    keys: tuple[str, ...],
-    expected: tuple[str, ...],
-    now: datetime,
+    session: AsyncSession, group: list[Transition], shape: Shape, now: datetime
 ) -> list[Landed]:
-    table = Post.__table__
+    from_status, to_status, keys, expected = shape
+    if (from_status, to_status) not in table.GUARDS:
+        return []  # the lifecycle has no such change
+    columns = Post.__table__.c
     # Posts in id order, the order every writer that locks several posts takes (the
     # campaign delete, the claim), so two of them cannot each wait for the other.
     group = sorted(group, key=lambda t: t.post_id)
     arrays: dict[str, tuple[Any, list[Any]]] = {
         "id": (_UUIDS, [t.post_id for t in group]),
-        "from_status": (_TEXTS, [t.from_status.value for t in group]),
-        "to_status": (_TEXTS, [t.to_status.value for t in group]),
+        "payout_id": (_UUIDS, [t.payout_id for t in group]),
     }
     for key in keys:
-        arrays[key] = (ARRAY(table.c[key].type), [t.values[key] for t in group])
+        arrays[key] = (ARRAY(columns[key].type), [t.values[key] for t in group])
     for key in expected:
-        arrays[f"was_{key}"] = (ARRAY(table.c[key].type), [t.expect[key] for t in group])
+        arrays[f"was_{key}"] = (ARRAY(columns[key].type), [t.expect[key] for t in group])
     u = (
         func.unnest(
             *(bindparam(f"u_{name}", values, type_=kind) for name, (kind, values) in arrays.items())
@@ -90,16 +122,45 @@ async def _apply_shape(
         .table_valued(*(column(name) for name in arrays))
         .render_derived(name="u", with_types=False)
     )
-    guards: list[ColumnElement[bool]] = [Post.id == u.c.id, Post.status == u.c.from_status]
-    guards += [table.c[key].is_not_distinct_from(u.c[f"was_{key}"]) for key in expected]
+    state = table.StateSql(Post.status, Post.open_holds, _open_payout_id(), u.c.payout_id)
+    guards: list[ColumnElement[bool]] = [
+        Post.id == u.c.id,
+        table.allowed_sql(from_status, to_status, state),
+    ]
+    guards += [columns[key].is_not_distinct_from(u.c[f"was_{key}"]) for key in expected]
     stmt = (
         update(Post)
         .where(*guards)
-        .values(status=u.c.to_status, updated_at=now, **{key: u.c[key] for key in keys})
+        .values(status=to_status.value, updated_at=now, **{key: u.c[key] for key in keys})
         .returning(Post.id, Post.organization_id)
     )
     orgs = {row.id: row.organization_id for row in await session.execute(stmt)}
     return [Landed(t, orgs[t.post_id]) for t in group if t.post_id in orgs]
+
+
+async def refusals(
+    session: AsyncSession, refused: Sequence[Transition]
+) -> dict[uuid.UUID, TransitionError]:
+    """Why each of these changes did not land, read from the posts as they are now, with the
+    table's Python twin of the guard the UPDATE applied. A post that is gone is absent."""
+    if not refused:
+        return {}
+    rows = await session.execute(
+        select(Post.id, Post.status, Post.open_holds, _open_payout_id().label("payout")).where(
+            Post.id.in_([t.post_id for t in refused])
+        )
+    )
+    states = {r.id: table.PostState(r.status, r.open_holds, r.payout) for r in rows}
+    why: dict[uuid.UUID, TransitionError] = {}
+    for t in refused:
+        if (state := states.get(t.post_id)) is None:
+            continue
+        error = table.refusal(t.from_status, t.to_status, state, t.payout_id)
+        # Allowed now, yet it did not land: what it was computed from changed meanwhile.
+        why[t.post_id] = error or TransitionError(
+            "post_changed", "The post changed while this was decided; try again."
+        )
+    return why
 
 
 async def created(session: AsyncSession, post: Post, actor_key_id: uuid.UUID | None) -> None:

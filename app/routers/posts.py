@@ -139,6 +139,10 @@ async def posts_mark_paid(
     who: Admin,
     body: MarkPaidBody | None = None,
 ) -> PostOut:
+    """Mark a finalized post paid (optionally with a payout reference; again with the same
+    reference answers the post as it is). 409 `post_has_open_holds` while a hold is open,
+    409 `post_in_open_payout` (with `payout_id`) while the post is in an open payout batch:
+    that batch pays it, or is cancelled first."""
     reference = body.payout_reference if body else None
     return await _one(session, await post_service.mark_paid(session, who, post_id, reference))
 

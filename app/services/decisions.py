@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import describe_database_error
 from app.domain import evidence
 from app.domain.enums import PostStatus
-from app.domain.lifecycle import Decision, Rules, Tier, decide
+from app.domain.lifecycle import Decision, Rules, Tier, deadline, decide
+from app.domain.policy import Policy
 from app.models import Post
 from app.repositories.transitions import Transition
 from app.services import transitions
@@ -57,6 +58,50 @@ class Candidate:
 
 def tier(cpm: Decimal | None, cap: Decimal | None, name: str | None = None) -> Tier | None:
     return None if cpm is None else Tier(cpm, cap, name)
+
+
+def candidate(
+    policy: Policy,
+    *,
+    post_id: uuid.UUID,
+    views: int,
+    open_holds: int,
+    cpm_tier_id: uuid.UUID | None,
+    cpm: Decimal | None,
+    cap: Decimal | None,
+    tier_name: str | None,
+    campaign_min_views: int | None,
+    campaign_finalize_days: int | None,
+    aged_from: datetime,
+    decide_after: datetime | None,
+    added_at: datetime,
+    observed_at: datetime | None,
+    snapshot_id: int | None,
+    from_status: PostStatus = PostStatus.TRACKING,
+    note: str | None = None,
+    never_answered: str | None = None,
+) -> Candidate:
+    """A deadline decision's inputs, built one way for every caller (the result writer, the
+    deadline sweep, the clearing of a held post's last hold): the campaign's own rules (its
+    overrides, else the defaults) and the deadline they give, from the post's age anchor and
+    its restore time. Every input is named, none defaulted, so no caller can leave out the
+    campaign's minimum or the restore."""
+    rules = policy.rules(campaign_min_views, campaign_finalize_days)
+    return Candidate(
+        post_id=post_id,
+        views=views,
+        cpm_tier_id=cpm_tier_id,
+        tier=tier(cpm, cap, tier_name),
+        rules=rules,
+        open_holds=open_holds,
+        never_answered=never_answered,
+        note=note,
+        from_status=from_status,
+        observed_at=observed_at,
+        snapshot_id=snapshot_id,
+        deadline=deadline(aged_from, rules, decide_after),
+        added_at=added_at,
+    )
 
 
 def _event(

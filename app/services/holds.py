@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.domain import lifecycle
 from app.domain.enums import PostStatus
 from app.domain.errors import NotFound, found
 from app.domain.policy import Policy
@@ -60,22 +59,27 @@ async def clear_locked(
         tier = None
         if post.cpm_tier_id is not None:
             tier = await session.scalar(select(CpmTier).where(CpmTier.id == post.cpm_tier_id))
-        rules = policy.rules(campaign.min_views, campaign.finalize_after_days)
         await decisions.apply(
             session,
             [
-                decisions.Candidate(
+                decisions.candidate(
+                    policy,
                     post_id=post.id,
                     views=post.locked_views,
+                    open_holds=post.open_holds,
                     cpm_tier_id=post.cpm_tier_id,
-                    tier=None if tier is None else decisions.tier(tier.cpm, tier.cap, tier.name),
-                    rules=rules,
-                    from_status=PostStatus.HELD,
-                    note=f"(Decided when its last hold, {code}, was cleared.)",
+                    cpm=None if tier is None else tier.cpm,
+                    cap=None if tier is None else tier.cap,
+                    tier_name=None if tier is None else tier.name,
+                    campaign_min_views=campaign.min_views,
+                    campaign_finalize_days=campaign.finalize_after_days,
+                    aged_from=post.aged_from,
+                    decide_after=post.decide_after,
+                    added_at=post.created_at,
                     observed_at=post.locked_observed_at,
                     snapshot_id=post.locked_snapshot_id,
-                    deadline=lifecycle.deadline(post.aged_from, rules, post.decide_after),
-                    added_at=post.created_at,
+                    from_status=PostStatus.HELD,
+                    note=f"(Decided when its last hold, {code}, was cleared.)",
                 )
             ],
             now,

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.domain.enums import PayoutStatus, PostStatus
 from app.domain.errors import Conflict, found
-from app.domain.payouts import payable
 from app.models import Payout
 from app.repositories import payouts
+from app.repositories import transitions as transition_rows
 from app.repositories.transitions import Transition
 from app.schemas.payouts import (
     CreatorTotal,
@@ -112,7 +112,7 @@ async def mark_paid(
     session: AsyncSession, principal: Principal, payout_id: uuid.UUID, reference: str
 ) -> Payout:
     """Every post of the batch paid in this transaction, or none: a post that is no longer
-    finalized, or has an open hold, stops the whole batch (409 naming the posts)."""
+    finalized, or has an open hold, stops the whole batch (409 naming the posts and why)."""
     payout = found(
         await payouts.get(session, principal.organization_id, payout_id, for_update=True),
         "payout",
@@ -128,33 +128,35 @@ async def mark_paid(
     if payout.status is PayoutStatus.CANCELLED:
         raise Conflict("payout_cancelled", "The payout was cancelled; make a new one.")
     posts = await payouts.lock_posts(session, payout.id)
-    blocked = [p.id for p in posts if not payable(p.status, p.open_holds)]
-    if blocked:
+    now = datetime.now(UTC)
+    paying = [
+        Transition(
+            post_id=p.id,
+            from_status=PostStatus.FINALIZED,
+            to_status=PostStatus.PAID,
+            code="payout_paid",
+            reason=f"Paid in payout {payout.id}, reference {reference}.",
+            actor_key_id=principal.key_id,
+            values={"paid_at": now, "payout_reference": reference},
+            payout_id=payout.id,
+        )
+        for p in posts
+    ]
+    # The writer applies the one guard every door to `paid` has (finalized, no open hold,
+    # no other open batch); a post it refuses stops the batch, and the request's rollback
+    # undoes the posts that were paid before it.
+    landed = {item.transition.post_id for item in await transitions.apply(session, paying, now)}
+    refused = await transition_rows.refusals(
+        session, [t for t in paying if t.post_id not in landed]
+    )
+    if refused:
+        blocked = sorted(refused)
         raise Conflict(
             "payout_posts_not_payable",
             f"{len(blocked)} of the payout's posts are no longer finalized or have an open "
             "hold; nothing was paid. Cancel the payout and make a new one.",
             post_ids=blocked,
         )
-    now = datetime.now(UTC)
-    landed = await transitions.apply(
-        session,
-        [
-            Transition(
-                post_id=p.id,
-                from_status=PostStatus.FINALIZED,
-                to_status=PostStatus.PAID,
-                code="payout_paid",
-                reason=f"Paid in payout {payout.id}, reference {reference}.",
-                actor_key_id=principal.key_id,
-                values={"paid_at": now, "payout_reference": reference},
-                expect={"open_holds": 0},
-            )
-            for p in posts
-        ],
-        now,
-    )
-    assert len(landed) == len(posts), "the posts are locked FOR UPDATE and were checked"
     payout.status = PayoutStatus.PAID
     payout.paid_at = now
     payout.payout_reference = reference

@@ -1,6 +1,7 @@
-"""Adding posts and the manual lifecycle actions. Each action reads the post FOR UPDATE, asks
-the pure lifecycle rules whether the change is allowed, and applies it through the one
-transition writer, which also records its event."""
+"""Adding posts and the manual lifecycle actions. Each action reads the post FOR UPDATE and
+applies its change through the one transition writer, which guards it with the lifecycle's
+table (app/domain/transitions.py), raises the rule's 409 when it does not apply, and records
+its event."""
 
 import uuid
 from datetime import UTC, datetime
@@ -183,25 +184,23 @@ async def _move(
     values: dict[str, Any],
     evidence: dict[str, Any] | None = None,
 ) -> Post:
-    """One manual transition through the transition writer. The post was read FOR UPDATE,
-    so nothing else can change its status before the writer's guarded UPDATE."""
-    landed = await transitions.apply(
+    """One manual transition through the transition writer, which applies the lifecycle's
+    guard for (the post's status, `to`) and raises its 409 when the post does not meet it.
+    The post was read FOR UPDATE, so nothing else changes it meanwhile."""
+    await transitions.move(
         session,
-        [
-            Transition(
-                post_id=post.id,
-                from_status=post.status,
-                to_status=to,
-                code=code,
-                reason=reason,
-                actor_key_id=principal.key_id,
-                values=values,
-                evidence=evidence,
-            )
-        ],
+        Transition(
+            post_id=post.id,
+            from_status=post.status,
+            to_status=to,
+            code=code,
+            reason=reason,
+            actor_key_id=principal.key_id,
+            values=values,
+            evidence=evidence,
+        ),
         datetime.now(UTC),
     )
-    assert landed, "the post is locked FOR UPDATE"
     await session.refresh(post)
     return post
 
@@ -238,7 +237,6 @@ async def reject(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reason: str
 ) -> Post:
     post = await _locked(session, principal.organization_id, post_id)
-    lifecycle.check_reject(post.status)
     return await _move(
         session,
         principal,
@@ -279,7 +277,9 @@ async def mark_paid(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, reference: str | None
 ) -> Post:
     """Idempotent for a retry: a post already paid under the same reference is answered as it
-    is; under another reference (or none), 409 post_already_paid."""
+    is; under another reference (or none), 409 post_already_paid. The writer refuses a post
+    that is not finalized, has an open hold (409 post_has_open_holds) or is in an open payout
+    batch (409 post_in_open_payout, naming it): that batch pays it, or is cancelled first."""
     post = await _locked(session, principal.organization_id, post_id)
     if post.status is PostStatus.PAID:
         if reference is not None and post.payout_reference == reference:
@@ -288,7 +288,6 @@ async def mark_paid(
             "post_already_paid",
             f"The post was already paid (reference {post.payout_reference or 'none'}).",
         )
-    lifecycle.check_mark_paid(post.status)
     return await _move(
         session,
         principal,

@@ -1,6 +1,7 @@
 """Status changes with everything that goes with them: the guarded UPDATE and its event
 rows (repositories/transitions.py), and the webhook event of each change that landed, in the
-same transaction. The API's actions and the worker's decisions all call this."""
+same transaction. The API's actions, the payout batches and the worker's decisions all call
+this; none brings a guard of its own (the writer applies app/domain/transitions.py's)."""
 
 import uuid
 from collections.abc import Sequence
@@ -52,6 +53,15 @@ async def apply(
         now,
     )
     return landed
+
+
+async def move(session: AsyncSession, change: Transition, now: datetime) -> Landed:
+    """One change that must happen (a manual action on a post read FOR UPDATE): applied, or
+    the writer's refusal raised (409 with the rule's code)."""
+    landed = await apply(session, [change], now)
+    if not landed:
+        raise (await transitions.refusals(session, [change]))[change.post_id]
+    return landed[0]
 
 
 async def created(session: AsyncSession, post: Post, actor_key_id: uuid.UUID | None) -> None:

@@ -46,6 +46,7 @@ async def past_deadline(
         select(
             Post.id,
             Post.aged_from,
+            Post.decide_after,
             Post.views,
             Post.cpm_tier_id,
             CpmTier.cpm,
@@ -133,19 +134,24 @@ def triage(
                 seen = row.last_refreshed_at.isoformat()
                 note = f"(The platform did not answer since the deadline; stats as of {seen}.)"
             ready.append(
-                decisions.Candidate(
+                decisions.candidate(
+                    policy,
                     post_id=row.id,
                     views=row.views,
-                    cpm_tier_id=row.cpm_tier_id,
-                    tier=decisions.tier(row.cpm, row.cap, row.tier_name),
-                    rules=policy.rules(row.min_views, row.finalize_after_days),
                     open_holds=row.open_holds,
-                    never_answered=never_answered,
-                    note=note,
+                    cpm_tier_id=row.cpm_tier_id,
+                    cpm=row.cpm,
+                    cap=row.cap,
+                    tier_name=row.tier_name,
+                    campaign_min_views=row.min_views,
+                    campaign_finalize_days=row.finalize_after_days,
+                    aged_from=row.aged_from,
+                    decide_after=row.decide_after,
+                    added_at=row.created_at,
                     observed_at=row.last_refreshed_at,
                     snapshot_id=row.snapshot_id,
-                    deadline=row.deadline,
-                    added_at=row.created_at,
+                    note=note,
+                    never_answered=never_answered,
                 )
             )
     return ready, waiting

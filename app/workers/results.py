@@ -176,7 +176,8 @@ async def write_results(
         (drops if _unconfirmed(post, stats, policy) else applied).append((post, stats))
     ok = applied
 
-    due_for_decision: list[tuple[DuePost, int, int, datetime]] = []  # views, snapshot, deadline
+    # views, snapshot, the publish time the answer gave
+    due_for_decision: list[tuple[DuePost, int, int, datetime | None]] = []
     written: set[uuid.UUID] = set()  # rows whose lease still held
     raised: Counter[uuid.UUID] = Counter()  # holds raised now, per post
     if ok:
@@ -199,7 +200,7 @@ async def write_results(
         for post, stats in landed_ok:
             deadline = _deadline(post, stats.published_at, policy)
             if post.status is PostStatus.TRACKING and deadline <= now:
-                due_for_decision.append((post, stats.views, snapshots[post.id], deadline))
+                due_for_decision.append((post, stats.views, snapshots[post.id], stats.published_at))
         new_holds = await authorship.verify(session, landed_ok, now)
         new_holds += authorship.window_holds(landed_ok)
         new_holds += await flags.check(session, landed_ok, snapshots, now, policy.integrity)
@@ -243,9 +244,9 @@ async def write_results(
                 open_holds=post.open_holds + raised[post.id],
                 observed_at=now,
                 snapshot_id=snapshot,
-                deadline=deadline,
+                published_at=published_at,
             )
-            for post, views, snapshot, deadline in due_for_decision
+            for post, views, snapshot, published_at in due_for_decision
         ],
         now,
         policy.late_tolerance,
@@ -265,20 +266,26 @@ def candidate(
     open_holds: int,
     observed_at: datetime,
     snapshot_id: int | None,
-    deadline: datetime,
+    published_at: datetime | None,
 ) -> decisions.Candidate:
-    rules = policy.rules(post.min_views, post.finalize_after_days)
-    return decisions.Candidate(
+    """The decision's inputs (decisions.candidate builds them, as for the sweep and for a
+    cleared hold), aged from the publish time the answer just gave if it gave one."""
+    return decisions.candidate(
+        policy,
         post_id=post.id,
         views=views,
         open_holds=open_holds,
         cpm_tier_id=post.cpm_tier_id,
-        tier=decisions.tier(post.cpm, post.cap, post.tier_name),
-        rules=rules,
+        cpm=post.cpm,
+        cap=post.cap,
+        tier_name=post.tier_name,
+        campaign_min_views=post.min_views,
+        campaign_finalize_days=post.finalize_after_days,
+        aged_from=published_at or post.published_at or post.created_at,
+        decide_after=post.decide_after,
+        added_at=post.created_at,
         observed_at=observed_at,
         snapshot_id=snapshot_id,
-        deadline=deadline,
-        added_at=post.created_at,
     )
 
 
