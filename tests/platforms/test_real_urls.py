@@ -8,6 +8,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.domain.enums import Platform
@@ -18,7 +19,9 @@ from app.platforms.urls import (
     canonical_url,
     normalize_post_id,
     parse_video_url,
+    shortcode_to_media_id,
 )
+from tests import factories as f
 
 CORPUS = Path(__file__).parent / "real_urls.csv"
 
@@ -106,3 +109,40 @@ def _repos() -> tuple[str, ...]:
         "soimort/you-get ",
         "oscarotero/Embed ",
     )
+
+
+async def test_real_forms_reach_the_api_as_one_post_each(client: httpx.AsyncClient) -> None:
+    """Through POST .../posts: a private post's link, its media id and its shortcode are one
+    post; a TikTok share link is accepted; a sound page is a clear 422, not a post."""
+    s = await f.setup_campaign(client)
+    cid, instagram, tiktok = s["campaign"]["id"], s["instagram"]["id"], s["tiktok"]["id"]
+    private = "https://www.instagram.com/p/C5_A1TQNPrYw4c2g9KAUTPUl8RVHqiAdAcOOSY0"
+    p = await f.post(client, cid, url=private, creator_id=instagram)
+    assert (p["platform_post_id"], p["url"]) == (
+        "C5_A1TQNPrY",
+        "https://www.instagram.com/p/C5_A1TQNPrY/",
+    )
+    media_id = f"{shortcode_to_media_id('C5_A1TQNPrY')}_25025320"
+    for body in (
+        {"platform": "instagram", "platform_post_id": media_id},
+        {"url": "https://instagr.am/p/C5_A1TQNPrY/"},
+    ):
+        again = await client.post(
+            f"/v1/campaigns/{cid}/posts", json={**body, "creator_id": instagram}
+        )
+        assert (again.status_code, again.json()["code"]) == (409, "post_exists"), body
+    share = await f.post(
+        client,
+        cid,
+        url="https://www.tiktokv.com/share/video/7668090902816017671/",
+        creator_id=tiktok,
+    )
+    assert share["platform_post_id"] == "7668090902816017671"
+    sound = await client.post(
+        f"/v1/campaigns/{cid}/posts",
+        json={"url": "https://www.instagram.com/reels/audio/5048757508568334/"},
+    )
+    assert sound.status_code == 422
+    assert sound.headers["content-type"].startswith("application/problem+json")
+    assert sound.json()["code"] == "invalid_url"
+    assert "sound page" in sound.json()["detail"]
