@@ -171,6 +171,15 @@ def test_instagram_media_ids_give_the_shortcode_of_their_media_pk(
     assert app_link == PostRef(Platform.INSTAGRAM, code)
 
 
+@given(code=shortcodes)
+@example(code="12345_67890")  # digits and '_' as short as a shortcode: a shortcode
+@example(code="00000000000")
+def test_a_bare_shortcode_is_read_as_its_url_reads_it(code: str) -> None:
+    from_url = parse_video_url(f"https://www.instagram.com/p/{code}/")
+    assert isinstance(from_url, PostRef)
+    assert normalize_post_id(Platform.INSTAGRAM, code) == from_url.post_id
+
+
 def test_instagram_media_ids_beyond_64_bits_are_refused() -> None:
     for value in (f"{2**64}_25025320", str(2**64)):
         with pytest.raises(UrlError):
