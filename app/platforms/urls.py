@@ -3,18 +3,32 @@ recognised but resolved elsewhere (`app.platforms.shortlinks`)."""
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from app.domain.enums import Platform
 
 TIKTOK_ID = re.compile(r"^[0-9]{1,40}$")  # leading zeros allowed; the value is bounded
 INSTAGRAM_SHORTCODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A shortcode is a 64-bit media id in base 64: at most 11 characters. A private post's URL
+# carries it followed by 28 more characters (yt-dlp and gallery-dl cut those off the same way).
+SHORTCODE_MAX = 11
+PRIVATE_SUFFIX = 28
+# The API's media id `<media pk>_<owner pk>`; a pk written out is longer than any shortcode.
+INSTAGRAM_MEDIA_ID = re.compile(r"^([0-9]{12,20})(?:_[0-9]{1,20})?$")
 # TikTok handles: letters, digits, underscore and period; Instagram's are the same alphabet.
 HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 
 _SHORTCODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _SHORTCODE_INDEX = {c: i for i, c in enumerate(_SHORTCODE_ALPHABET)}
 _INSTAGRAM_KINDS = {"p", "reel", "reels", "tv"}
+# Each platform's own hosts, subdomains included: tiktokv.com serves TikTok's share links,
+# instagr.am is Instagram's short domain.
+_DOMAINS = (
+    (Platform.TIKTOK, "tiktok.com"),
+    (Platform.TIKTOK, "tiktokv.com"),
+    (Platform.INSTAGRAM, "instagram.com"),
+    (Platform.INSTAGRAM, "instagr.am"),
+)
 
 
 class UrlError(ValueError):
@@ -38,10 +52,7 @@ class ShortLink:
 
 def platform_of_host(host: str) -> Platform | None:
     host = host.lower().rstrip(".")
-    for platform, domain in (
-        (Platform.TIKTOK, "tiktok.com"),
-        (Platform.INSTAGRAM, "instagram.com"),
-    ):
+    for platform, domain in _DOMAINS:
         if host == domain or host.endswith("." + domain):
             return platform
     return None
@@ -61,6 +72,8 @@ def parse_video_url(text: str) -> PostRef | ShortLink:
         _ = parts.port  # raises on a malformed port
     except ValueError as exc:
         raise UrlError(f"not a valid URL: {exc}") from None
+    if parts.scheme.lower() == "instagram":
+        return _parse_instagram_app_link(parts)
     if parts.scheme.lower() not in {"http", "https"}:
         raise UrlError("only http and https URLs are supported")
     platform = platform_of_host(host)
@@ -83,22 +96,45 @@ def _parse_tiktok(host: str, segments: list[str], url: str) -> PostRef | ShortLi
             return PostRef(
                 Platform.TIKTOK, _tiktok_id(video_id), handle if HANDLE.match(handle) else None
             )
+        # www.tiktok.com/share/video/ID, www.tiktokv.com/share/video/ID and
+        # t.tiktok.com/i18n/share/video/ID: shared links that name the video but no author.
+        case ["share", "video", video_id] | ["i18n", "share", "video", video_id]:
+            return PostRef(Platform.TIKTOK, _tiktok_id(video_id))
         case ["v", file] if file.endswith(".html"):
             return PostRef(Platform.TIKTOK, _tiktok_id(file.removesuffix(".html")))
         case ["embed", video_id] | ["embed", "v2", video_id]:
             return PostRef(Platform.TIKTOK, _tiktok_id(video_id))
-    raise UrlError("not a TikTok video URL (expected /@user/video/ID or a short link)")
+    raise UrlError(
+        "not a TikTok video URL (expected /@user/video/ID, /share/video/ID or a short link; "
+        "profile, sound, tag, live and collection pages name no single video)"
+    )
 
 
 def _parse_instagram(segments: list[str], url: str) -> PostRef | ShortLink:
     if segments and segments[0] == "share" and len(segments) >= 2:
         return ShortLink(Platform.INSTAGRAM, url)
     match segments:
+        case [("reel" | "reels"), "audio", *_]:
+            raise UrlError("an Instagram sound page (/reels/audio/ID) is not a post")
         case [kind, code, *_] if kind in _INSTAGRAM_KINDS:
             return PostRef(Platform.INSTAGRAM, _shortcode(code))
         case [user, kind, code, *_] if kind in _INSTAGRAM_KINDS and HANDLE.match(user):
             return PostRef(Platform.INSTAGRAM, _shortcode(code), user)
-    raise UrlError("not an Instagram post URL (expected /p/CODE, /reel/CODE or /tv/CODE)")
+    raise UrlError(
+        "not an Instagram post URL (expected /p/CODE, /reel/CODE or /tv/CODE; profile, story, "
+        "sound and tag pages name no single post)"
+    )
+
+
+def _parse_instagram_app_link(parts: SplitResult) -> PostRef:
+    """`instagram://media?id=<media pk>`, the app's link to a post."""
+    ids = parse_qs(parts.query).get("id", [])
+    if (parts.hostname or "") != "media" or len(ids) != 1:
+        raise UrlError("an instagram:// link names a post only as instagram://media?id=<id>")
+    pk, _, _owner = ids[0].partition("_")
+    if not (pk.isascii() and pk.isdigit()) or not (_owner == "" or _owner.isdigit()):
+        raise UrlError("an Instagram media id is digits, optionally _ and the owner's digits")
+    return PostRef(Platform.INSTAGRAM, _media_shortcode(int(pk)))
 
 
 def _tiktok_id(value: str) -> str:
@@ -114,20 +150,36 @@ def _tiktok_id(value: str) -> str:
 
 def _shortcode(value: str) -> str:
     """The canonical shortcode: a shortcode is its media id in base 64, where a leading 'A'
-    is a leading zero, so 'ADUPTEST1' and 'DUPTEST1' are one post."""
+    is a leading zero, so 'ADUPTEST1' and 'DUPTEST1' are one post. A private post's longer
+    code is its shortcode followed by 28 characters: the post is the shortcode's."""
     if not INSTAGRAM_SHORTCODE.match(value):
         raise UrlError("an Instagram shortcode is letters, digits, '-' and '_'")
-    return value.lstrip("A") or "A"
+    if len(value) > PRIVATE_SUFFIX:
+        value = value[:-PRIVATE_SUFFIX]
+    code = value.lstrip("A") or "A"
+    if len(code) > SHORTCODE_MAX:
+        raise UrlError(
+            "an Instagram shortcode has at most 11 characters (a private post's link adds 28 "
+            "more to them)"
+        )
+    return code
+
+
+def _media_shortcode(media_pk: int) -> str:
+    if not 0 < media_pk < 2**64:
+        raise UrlError("an Instagram media id is a positive 64-bit number")
+    return media_id_to_shortcode(media_pk)
 
 
 def normalize_post_id(platform: Platform, post_id: str) -> str:
     """A bare id as given with `{"platform", "post_id"}`: TikTok's numeric id, or an Instagram
-    shortcode (a numeric Instagram media id is turned into its shortcode)."""
+    shortcode; an Instagram media id, numeric (`<media pk>`) or as the API writes it
+    (`<media pk>_<owner pk>`), is turned into the shortcode of its media pk."""
     value = post_id.strip()
     if platform is Platform.TIKTOK:
         return _tiktok_id(value)
-    if value.isascii() and value.isdigit() and len(value) > 11:
-        return media_id_to_shortcode(int(value))
+    if media_id := INSTAGRAM_MEDIA_ID.match(value):
+        return _media_shortcode(int(media_id.group(1)))
     return _shortcode(value)
 
 
