@@ -22,6 +22,10 @@ class ProviderMode(StrEnum):
 # Instagram API refuse requests without a key.
 _BASE_URLS = ("tiktok_primary_base_url", "tiktok_backup_base_url", "instagram_base_url")
 _LIVE_KEYS = ("tiktok_backup_api_key", "instagram_api_key")
+# The public key `make run` and the tests use; live mode refuses it (and any shorter than
+# SECRET_KEY_MIN_BYTES).
+DEVELOPMENT_SECRET_KEY = "viewledger-development-only-secret-key-do-not-use-in-production"
+SECRET_KEY_MIN_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -181,10 +185,33 @@ class Settings(BaseSettings):
             getattr(self, name).rstrip("/") == self.sandbox_url for name in _BASE_URLS
         )
 
-    # Webhooks. SECRET_KEY encrypts webhook signing secrets at rest. The default is a fixed,
-    # public development key so the sandbox starts with no configuration; production must set
-    # its own long random value (changing it makes stored secrets unreadable: rotate them).
-    secret_key: str = "viewledger-development-only-secret-key-do-not-use-in-production"
+    # Webhooks. SECRET_KEY encrypts webhook signing secrets and Discord bot tokens at rest
+    # and signs portal sessions. The default is a fixed, public development key so the
+    # sandbox starts with no configuration (empty counts as unset); PROVIDER_MODE=live refuses
+    # to start with it or with any key shorter than SECRET_KEY_MIN_BYTES (changing it makes
+    # stored secrets unreadable: rotate them).
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+
+    @model_validator(mode="after")
+    def _secret_key_fit_for_live(self) -> Self:
+        if not self.secret_key:
+            self.secret_key = DEVELOPMENT_SECRET_KEY
+        if self.provider_mode is not ProviderMode.LIVE:
+            return self
+        if self.secret_key == DEVELOPMENT_SECRET_KEY:
+            raise ValueError(
+                "PROVIDER_MODE=live needs SECRET_KEY: the default is a public development key "
+                "(anyone could decrypt the stored webhook secrets and bot tokens and sign "
+                "portal sessions); set a random value of at least "
+                f"{SECRET_KEY_MIN_BYTES} bytes, e.g. `openssl rand -hex 32`"
+            )
+        if len(self.secret_key.encode()) < SECRET_KEY_MIN_BYTES:
+            raise ValueError(
+                f"SECRET_KEY is too short for PROVIDER_MODE=live: at least "
+                f"{SECRET_KEY_MIN_BYTES} bytes, e.g. `openssl rand -hex 32`"
+            )
+        return self
+
     webhook_timeout_seconds: float = Field(15.0, gt=0)
     # Delay before each retry (seven retries after the first attempt), each jittered by
     # +/- WEBHOOK_RETRY_JITTER; a 429 or 503 Retry-After longer than the step is honoured,

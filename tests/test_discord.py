@@ -548,6 +548,7 @@ def test_the_discord_api_defaults_follow_the_provider_mode() -> None:
         instagram_base_url="https://c",
         tiktok_backup_api_key="k",
         instagram_api_key="k",
+        secret_key="a-production-secret-key-of-at-least-32-bytes",
     )
     assert live.discord_api_url == "https://discord.com/api/v10"
     chosen = Settings(_env_file=None, discord_api_base_url="http://x/api/")
