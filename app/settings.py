@@ -286,6 +286,17 @@ class Settings(BaseSettings):
     portal_cookie_secure: bool | None = None
     # Posts one payout batch may hold (its lines are written in one statement).
     payout_max_posts: int = Field(10_000, ge=1)
+    # The endpoints anyone may call (portal sign-in, Discord interactions) take small bodies
+    # only, and each client address gets a budget of requests there (429 past it) before
+    # anything reads the body; the access-code limits above come on top for sign-ins.
+    portal_max_body_bytes: int = Field(4096, ge=256)
+    portal_requests_per_minute: float = Field(60, gt=0)
+    portal_request_burst: int = Field(20, ge=1)
+    # The client address: the connecting one, or, when that is one of TRUSTED_PROXIES
+    # (comma-separated addresses or networks, e.g. "10.0.0.0/8,127.0.0.1"), the last address
+    # in X-Forwarded-For that is not a trusted proxy (X-Forwarded-Proto is then read too).
+    # Empty: X-Forwarded-* are ignored, whoever sends them.
+    trusted_proxies: str = ""
 
     def lane_keys(self, single: str | None, many: str) -> list[str | None]:
         """The credentials of one provider, one lane each: [None] when there is none."""
@@ -305,12 +316,20 @@ class Settings(BaseSettings):
     discord_fetch_wait_seconds: float = Field(20, ge=0)
     discord_link_attempts_per_minute: float = Field(5, gt=0)
     discord_link_attempts_burst: int = Field(10, ge=1)
+    # Interactions: the largest body, and each client address's budget (Discord sends from
+    # a few addresses: keep it well above the bot's traffic).
+    discord_max_body_bytes: int = Field(64 * 1024, ge=1024)
+    discord_requests_per_second: float = Field(50, gt=0)
+    discord_request_burst: int = Field(200, ge=1)
     # Bulk paste: lines handled per transaction (each chunk commits, so a killed worker loses
     # at most one chunk's work), and how long a worker's claim on an import lasts before the
     # sweep hands it to another worker.
     post_import_chunk_size: int = Field(50, ge=1, le=1000)
     post_import_lease_seconds: float = Field(120, gt=0)
     post_import_sweep_interval_seconds: int = Field(10, ge=1, le=60)
+
+    def trusted_proxy_list(self) -> list[str]:
+        return _split_keys(self.trusted_proxies)
 
     @property
     def discord_api_url(self) -> str:

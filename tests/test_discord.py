@@ -362,6 +362,33 @@ async def test_every_refused_interaction_answers_the_same_401(
     assert APP_ID not in detail
 
 
+async def test_interactions_take_small_bodies_and_a_budget_per_address(
+    bot_settings: Settings,
+    engine: AsyncEngine,
+    intake: httpx.AsyncClient,
+    connected: str,
+    redis: Redis,
+) -> None:
+    """Refused before the body is read or parsed: too large (413), or past the sending
+    address's budget (429), signed or not."""
+    gated = bot_settings.model_copy(
+        update={"discord_request_burst": 3, "discord_requests_per_second": 0.01}
+    )
+    app = create_app(gated, engine=engine, http=intake)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+    ):
+        padded = interaction(APP_ID, 1) | {"padding": "x" * 70_000}
+        big = await send(api, connected, padded)
+        assert (big.status_code, big.json()["code"]) == (413, "body_too_large")
+        assert (await send(api, connected, interaction(APP_ID, 1))).status_code == 200
+        assert (await api.post("/discord/interactions", json={})).status_code == 401
+        limited = await send(api, connected, interaction(APP_ID, 1))
+        assert (limited.status_code, limited.json()["code"]) == (429, "rate_limited")
+        assert int(limited.headers["retry-after"]) > 0
+
+
 # /link and /my-posts
 
 
