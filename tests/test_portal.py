@@ -211,9 +211,11 @@ async def test_signing_out_ends_the_session_on_the_server_not_only_the_cookie(
     app: object, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     """A copy of the cookie (another tab, a stolen one) stops working when the creator signs
-    out, by the API or by the page."""
+    out, by the API or by the page; the creator's session on another device goes on."""
     mine = await _creator_with_posts(client, session, "eve", 50)
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    phone = httpx.AsyncClient(transport=transport, base_url="http://portal.test")
+    await f.ok(await phone.post("/v1/portal/session", json={"access_code": mine["code"]}))
     for sign_out in ("api", "page"):
         async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as web:
             await f.ok(await web.post("/v1/portal/session", json={"access_code": mine["code"]}))
@@ -232,6 +234,8 @@ async def test_signing_out_ends_the_session_on_the_server_not_only_the_cookie(
                     "portal_session_required",
                 )
                 assert "Sign in" in (await other_tab.get("/portal")).text
+                assert (await phone.get("/v1/portal/summary")).status_code == 200
+    await phone.aclose()
 
 
 async def test_signing_in_or_out_from_another_site_is_refused(
