@@ -2,10 +2,13 @@
 sign-out): a page elsewhere must not be able to make a visitor's browser send them (a form
 posted from another site would sign the visitor in as another creator, or out).
 
-Browsers say where a request comes from: `Origin` on every cross-origin POST (and on
-same-origin ones in current browsers), `Sec-Fetch-Site` on all of them. A request with
-neither is not from a browser page (curl, a server) and a cookie of its own is all it can
-use, so it passes."""
+Browsers say where a request comes from. `Sec-Fetch-Site` (every current browser; no page
+can set or change it) decides when present. Otherwise `Origin`, which browsers send on
+every cross-origin POST: another host, or `null` (what a page with `Referrer-Policy:
+no-referrer`, a sandboxed frame or a data: URL sends; the portal's own pages use
+`same-origin`, so their requests carry their real origin). A request with neither is not
+from a browser page (curl, a server) and a cookie of its own is all it can use, so it
+passes."""
 
 from urllib.parse import urlsplit
 
@@ -16,11 +19,10 @@ _SAME = frozenset({"same-origin", "none"})  # "none": typed in the address bar, 
 
 def cross_origin(request: Request) -> bool:
     """Whether a browser sent this request on behalf of a page of another origin."""
-    origin = request.headers.get("origin")
-    if origin is not None:
-        if origin == "null":  # sandboxed frames, data: URLs, some redirects
-            return True
-        host = request.headers.get("host", "")
-        return urlsplit(origin).netloc.lower() != host.lower()
     site = request.headers.get("sec-fetch-site")
-    return site is not None and site.lower() not in _SAME
+    if site is not None:
+        return site.lower() not in _SAME
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    return urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()

@@ -37,7 +37,9 @@ _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it browsers send `Origin: null` even on the page's own sign-in
+    # form, which the same-origin check must treat as another site's.
+    "Referrer-Policy": "same-origin",
 }
 
 
