@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from app.deps import Admin, AppSettings, Session, Viewer
 from app.discord import interactions, signature
 from app.domain.errors import found
-from app.errors import PROBLEM_RESPONSES, ApiError
+from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.repositories import discord as repo
 from app.schemas.discord import DiscordConnect, DiscordIntegrationOut
 from app.services import discord_integrations
@@ -67,7 +67,21 @@ def _unauthorized() -> ApiError:
 
 @router.post(
     "/discord/interactions",
-    responses={401: {"description": "Missing, bad or stale signature."}},
+    responses={
+        401: {
+            "description": "Not an interaction signed by a connected application (one answer "
+            "for every reason)."
+        },
+        413: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+            "description": "The body is larger than `DISCORD_MAX_BODY_BYTES`.",
+        },
+        429: {
+            "description": "Over the client address's budget (`DISCORD_REQUESTS_PER_SECOND`, "
+            "`DISCORD_REQUEST_BURST`); retry after `Retry-After` seconds."
+        },
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -3,7 +3,7 @@ in by access code into a cookie session, never by API key: the API-key dependenc
 idempotency claim) is not on these routes; access-code attempts have their own limit, and
 sign-in and sign-out are same-origin only (app.http.sameorigin)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import APIKeyCookie
 
 from app.deps import AppSettings, Session
-from app.errors import PROBLEM_RESPONSES, ApiError
+from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.http.sameorigin import cross_origin
 from app.models import Creator
 from app.schemas.common import Cursor, Limit
@@ -108,7 +108,22 @@ def _too_many(exc: portal.TooManyAttempts) -> ApiError:
     )
 
 
-@router.post("/v1/portal/session", dependencies=[SameOrigin])
+_SIGN_IN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "The access code is not valid."},
+    403: {"description": "A browser request from another site (`cross_origin_request`)."},
+    413: {
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
+        "description": "The body is larger than `PORTAL_MAX_BODY_BYTES`.",
+    },
+    429: {
+        "description": "Too many sign-in requests from the client address, or attempts "
+        "with the code; retry after `Retry-After` seconds."
+    },
+}
+
+
+@router.post("/v1/portal/session", dependencies=[SameOrigin], responses=_SIGN_IN_RESPONSES)
 async def portal_session_create(
     body: PortalLogin,
     request: Request,
@@ -132,7 +147,10 @@ async def portal_session_create(
 
 
 @router.delete(
-    "/v1/portal/session", status_code=status.HTTP_204_NO_CONTENT, dependencies=[SameOrigin]
+    "/v1/portal/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[SameOrigin],
+    responses={403: _SIGN_IN_RESPONSES[403]},
 )
 async def portal_session_delete(
     request: Request,
