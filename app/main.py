@@ -12,6 +12,7 @@ from arq.connections import ArqRedis
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import idempotency
 from app.auth import PrincipalCache
@@ -21,6 +22,7 @@ from app.http.bodylimit import BodyLimitMiddleware
 from app.http.contract import check_request, tidy
 from app.http.location import LocationMiddleware
 from app.http.openapi import document_edge
+from app.http.public import Gate, PublicGateMiddleware
 from app.http.ratelimit import RateLimiter
 from app.http.request_id import RequestIdMiddleware
 from app.logs import configure as configure_logging
@@ -172,6 +174,32 @@ def create_app(
     app.add_middleware(LocationMiddleware)
     idempotency.install(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(PublicGateMiddleware, gates=_public_gates(settings))
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: every layer sees the client's address, which X-Forwarded-For gives only
+    # when a trusted proxy connected (uvicorn itself runs with --no-proxy-headers).
+    if settings.trusted_proxy_list():
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list())
     return app
+
+
+def _public_gates(settings: Settings) -> dict[tuple[str, str], Gate]:
+    """The endpoints anyone may call: small bodies, a budget per client address."""
+    portal = Gate(
+        "portal",
+        settings.portal_max_body_bytes,
+        settings.portal_requests_per_minute / 60,
+        settings.portal_request_burst,
+    )
+    discord = Gate(
+        "discord",
+        settings.discord_max_body_bytes,
+        settings.discord_requests_per_second,
+        settings.discord_request_burst,
+    )
+    return {
+        ("POST", "/v1/portal/session"): portal,
+        ("POST", "/portal/login"): portal,
+        ("POST", "/discord/interactions"): discord,
+    }

@@ -818,6 +818,22 @@ class DiscordLink(Base):
     )
 
 
+class PortalSession(Base):
+    """A creator's portal sign-in. The cookie is signed and names this row: signing out
+    deletes it, so the cookie stops working at once rather than when it expires."""
+
+    __tablename__ = "portal_sessions"
+    __table_args__ = (Index(None, "creator_id"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    creator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+
 class PostImport(Base):
     """A bulk paste: its lines are handled by the worker in chunks. `lease_until` is the
     claim of the worker handling it; unfinished imports with a lapsed lease are taken again

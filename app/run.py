@@ -61,6 +61,24 @@ def providers_line(settings: Settings) -> str:
     return f"sandbox (synthetic stats from {where}; set all three base URLs for live)"
 
 
+def api_args(host: str, port: int) -> list[str]:
+    """How the API is run (`make run`, the tests' servers; the Dockerfile's CMD says the
+    same). --no-proxy-headers: uvicorn would otherwise take X-Forwarded-For from any local
+    connection; the app reads it only from TRUSTED_PROXIES."""
+    return [
+        "-m",
+        "uvicorn",
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--no-proxy-headers",
+    ]
+
+
 def _start(name: str, args: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
     return name, subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=os.environ.copy())
 
@@ -77,22 +95,7 @@ def main() -> int:
         )
     if (PROJECT_ROOT / "app" / "workers" / "main.py").exists():
         children.append(_start("worker", ["-m", "app.workers.main"]))
-    children.append(
-        _start(
-            "api",
-            [
-                "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
-                "--host",
-                settings.api_host,
-                "--port",
-                str(settings.api_port),
-                "--no-access-log",
-            ],
-        )
-    )
+    children.append(_start("api", api_args(settings.api_host, settings.api_port)))
     base = f"http://{settings.api_host}:{settings.api_port}"
     print(
         f"\nViewLedger is starting: {', '.join(name for name, _ in children)}\n"

@@ -22,6 +22,10 @@ class ProviderMode(StrEnum):
 # Instagram API refuse requests without a key.
 _BASE_URLS = ("tiktok_primary_base_url", "tiktok_backup_base_url", "instagram_base_url")
 _LIVE_KEYS = ("tiktok_backup_api_key", "instagram_api_key")
+# The public key `make run` and the tests use; live mode refuses it (and any shorter than
+# SECRET_KEY_MIN_BYTES).
+DEVELOPMENT_SECRET_KEY = "viewledger-development-only-secret-key-do-not-use-in-production"
+SECRET_KEY_MIN_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -181,10 +185,33 @@ class Settings(BaseSettings):
             getattr(self, name).rstrip("/") == self.sandbox_url for name in _BASE_URLS
         )
 
-    # Webhooks. SECRET_KEY encrypts webhook signing secrets at rest. The default is a fixed,
-    # public development key so the sandbox starts with no configuration; production must set
-    # its own long random value (changing it makes stored secrets unreadable: rotate them).
-    secret_key: str = "viewledger-development-only-secret-key-do-not-use-in-production"
+    # Webhooks. SECRET_KEY encrypts webhook signing secrets and Discord bot tokens at rest
+    # and signs portal sessions. The default is a fixed, public development key so the
+    # sandbox starts with no configuration (empty counts as unset); PROVIDER_MODE=live refuses
+    # to start with it or with any key shorter than SECRET_KEY_MIN_BYTES (changing it makes
+    # stored secrets unreadable: rotate them).
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+
+    @model_validator(mode="after")
+    def _secret_key_fit_for_live(self) -> Self:
+        if not self.secret_key:
+            self.secret_key = DEVELOPMENT_SECRET_KEY
+        if self.provider_mode is not ProviderMode.LIVE:
+            return self
+        if self.secret_key == DEVELOPMENT_SECRET_KEY:
+            raise ValueError(
+                "PROVIDER_MODE=live needs SECRET_KEY: the default is a public development key "
+                "(anyone could decrypt the stored webhook secrets and bot tokens and sign "
+                "portal sessions); set a random value of at least "
+                f"{SECRET_KEY_MIN_BYTES} bytes, e.g. `openssl rand -hex 32`"
+            )
+        if len(self.secret_key.encode()) < SECRET_KEY_MIN_BYTES:
+            raise ValueError(
+                f"SECRET_KEY is too short for PROVIDER_MODE=live: at least "
+                f"{SECRET_KEY_MIN_BYTES} bytes, e.g. `openssl rand -hex 32`"
+            )
+        return self
+
     webhook_timeout_seconds: float = Field(15.0, gt=0)
     # Delay before each retry (seven retries after the first attempt), each jittered by
     # +/- WEBHOOK_RETRY_JITTER; a 429 or 503 Retry-After longer than the step is honoured,
@@ -259,6 +286,17 @@ class Settings(BaseSettings):
     portal_cookie_secure: bool | None = None
     # Posts one payout batch may hold (its lines are written in one statement).
     payout_max_posts: int = Field(10_000, ge=1)
+    # The endpoints anyone may call (portal sign-in, Discord interactions) take small bodies
+    # only, and each client address gets a budget of requests there (429 past it) before
+    # anything reads the body; the access-code limits above come on top for sign-ins.
+    portal_max_body_bytes: int = Field(4096, ge=256)
+    portal_requests_per_minute: float = Field(60, gt=0)
+    portal_request_burst: int = Field(20, ge=1)
+    # The client address: the connecting one, or, when that is one of TRUSTED_PROXIES
+    # (comma-separated addresses or networks, e.g. "10.0.0.0/8,127.0.0.1"), the last address
+    # in X-Forwarded-For that is not a trusted proxy (X-Forwarded-Proto is then read too).
+    # Empty: X-Forwarded-* are ignored, whoever sends them.
+    trusted_proxies: str = ""
 
     def lane_keys(self, single: str | None, many: str) -> list[str | None]:
         """The credentials of one provider, one lane each: [None] when there is none."""
@@ -278,12 +316,20 @@ class Settings(BaseSettings):
     discord_fetch_wait_seconds: float = Field(20, ge=0)
     discord_link_attempts_per_minute: float = Field(5, gt=0)
     discord_link_attempts_burst: int = Field(10, ge=1)
+    # Interactions: the largest body, and each client address's budget (Discord sends from
+    # a few addresses: keep it well above the bot's traffic).
+    discord_max_body_bytes: int = Field(64 * 1024, ge=1024)
+    discord_requests_per_second: float = Field(50, gt=0)
+    discord_request_burst: int = Field(200, ge=1)
     # Bulk paste: lines handled per transaction (each chunk commits, so a killed worker loses
     # at most one chunk's work), and how long a worker's claim on an import lasts before the
     # sweep hands it to another worker.
     post_import_chunk_size: int = Field(50, ge=1, le=1000)
     post_import_lease_seconds: float = Field(120, gt=0)
     post_import_sweep_interval_seconds: int = Field(10, ge=1, le=60)
+
+    def trusted_proxy_list(self) -> list[str]:
+        return _split_keys(self.trusted_proxies)
 
     @property
     def discord_api_url(self) -> str:

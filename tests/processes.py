@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from app.run import api_args
 from app.settings import PROJECT_ROOT, Settings
 
 
@@ -76,6 +77,8 @@ def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dic
         # of the rate limit itself sets its own.
         "API_RATE_LIMIT_PER_SECOND": "1000",
         "API_RATE_BURST": "100000",
+        "PORTAL_REQUEST_BURST": "100000",
+        "DISCORD_REQUEST_BURST": "100000",
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env
@@ -102,16 +105,7 @@ def api_server(env: dict[str, str], *, start_timeout: float = 60.0) -> Iterator[
     that can afford the wait on a busy machine (it bounds only a failure)."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
+        [sys.executable, *api_args("127.0.0.1", port)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

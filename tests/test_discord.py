@@ -28,11 +28,12 @@ from app.main import create_app
 from app.models import ApiKey, DiscordIntegration, PostEvent
 from app.platforms.sandbox import FakeDiscord, Sandbox
 from app.platforms.sandbox import create_app as create_sandbox
+from app.platforms.sandbox.discord import bot_token_for
 from app.platforms.sandbox.magic import published_id
 from app.platforms.sandbox.videos import video_at
 from app.repositories import api_keys
 from app.services import discord_integrations
-from app.settings import Settings
+from app.settings import ProviderMode, Settings
 from app.webhooks import vault
 from app.workers.refresher import Refresher
 from tests import factories as f
@@ -250,6 +251,66 @@ async def test_connecting_needs_an_admin_a_real_key_and_a_free_application(
     assert (taken.status_code, taken.json()["code"]) == (409, "discord_application_taken")
 
 
+async def test_live_connecting_needs_the_application_s_own_bot_token(
+    bot_settings: Settings,
+    engine: AsyncEngine,
+    intake: httpx.AsyncClient,
+    admin_key: str,
+    keys: tuple[str, str],
+    committed: SM,
+) -> None:
+    """Discord (here the fake) is asked whose the token is before anything is stored, so
+    nobody connects an application id they do not own, nor learns whether it is taken."""
+    live = bot_settings.model_copy(
+        update={"provider_mode": ProviderMode.LIVE, "secret_key": "k" * 32}
+    )
+    app = create_app(live, engine=engine, http=intake)
+    async with committed() as session:
+        _, rival = await api_keys.create_organization(session, "Rival")
+        await session.commit()
+    body = {"application_id": APP_ID, "public_key": keys[1]}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+    ):
+        mine = {"Authorization": f"Bearer {admin_key}"}
+        theirs = {"Authorization": f"Bearer {rival}"}
+
+        async def put(token: str, headers: dict[str, str]) -> httpx.Response:
+            return await api.put(
+                "/v1/integrations/discord", json={**body, "bot_token": token}, headers=headers
+            )
+
+        junk = await put("not-a-bot-token", mine)
+        assert (junk.status_code, junk.json()["code"]) == (422, "discord_bot_token_invalid")
+        another = await put(bot_token_for("1000000000000000001"), mine)
+        assert (another.status_code, another.json()["code"]) == (
+            422,
+            "discord_application_mismatch",
+        )
+        assert "not-a-bot-token" not in junk.text
+        nothing = await api.get("/v1/integrations/discord", headers=mine)
+        assert nothing.status_code == 404  # nothing was stored
+        await f.ok(await put(bot_token_for(APP_ID), mine))
+        # Another organization without the owner's token: refused as a stranger, not told
+        # that the application is connected elsewhere.
+        squat = await put(bot_token_for("1000000000000000002"), theirs)
+        assert (squat.status_code, squat.json()["code"]) == (422, "discord_application_mismatch")
+        still = await f.ok(await api.get("/v1/integrations/discord", headers=mine))
+        assert still["application_id"] == APP_ID
+
+
+async def test_the_fake_discord_says_whose_a_bot_token_is(intake: httpx.AsyncClient) -> None:
+    base = "http://discord.test/discord/api/v10"
+    for path in ("/applications/@me", "/oauth2/applications/@me"):
+        known = await intake.get(
+            base + path, headers={"Authorization": f"Bot {bot_token_for(APP_ID)}"}
+        )
+        assert (known.status_code, known.json()["id"]) == (200, APP_ID)
+        refused = await intake.get(base + path, headers={"Authorization": "Bot nonsense"})
+        assert refused.status_code == 401
+
+
 # Signatures
 
 
@@ -273,6 +334,59 @@ async def test_signed_ping_pongs_and_bad_signatures_are_refused(
     assert unknown_app.status_code == 401
     not_json = await api.post("/discord/interactions", content=b"{", headers={"X": "1"})
     assert not_json.status_code == 401
+
+
+async def test_every_refused_interaction_answers_the_same_401(
+    api: httpx.AsyncClient, connected: str
+) -> None:
+    """Nothing in a refusal tells an outsider which application ids are connected here."""
+    ping = interaction(APP_ID, 1)
+    other_key, _ = new_key_pair()
+    refusals = [
+        await send(api, connected, ping, tamper=True),
+        await send(api, connected, ping, timestamp=int(time.time()) - 301),
+        await send(api, other_key, ping),
+        await api.post("/discord/interactions", json=ping),
+        await send(api, connected, interaction("42", 1)),  # nobody's application
+        await send(api, other_key, interaction("43", 1)),
+        await api.post("/discord/interactions", content=b"{"),
+        await api.post("/discord/interactions", json={"type": 1}),  # names no application
+    ]
+    answers = {
+        (r.status_code, r.headers["content-type"], r.json()["code"], r.json()["detail"])
+        for r in refusals
+    }
+    assert len(answers) == 1, answers
+    ((status, content_type, code, detail),) = answers
+    assert (status, content_type, code) == (401, "application/problem+json", "invalid_signature")
+    assert APP_ID not in detail
+
+
+async def test_interactions_take_small_bodies_and_a_budget_per_address(
+    bot_settings: Settings,
+    engine: AsyncEngine,
+    intake: httpx.AsyncClient,
+    connected: str,
+    redis: Redis,
+) -> None:
+    """Refused before the body is read or parsed: too large (413), or past the sending
+    address's budget (429), signed or not."""
+    gated = bot_settings.model_copy(
+        update={"discord_request_burst": 3, "discord_requests_per_second": 0.01}
+    )
+    app = create_app(gated, engine=engine, http=intake)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+    ):
+        padded = interaction(APP_ID, 1) | {"padding": "x" * 70_000}
+        big = await send(api, connected, padded)
+        assert (big.status_code, big.json()["code"]) == (413, "body_too_large")
+        assert (await send(api, connected, interaction(APP_ID, 1))).status_code == 200
+        assert (await api.post("/discord/interactions", json={})).status_code == 401
+        limited = await send(api, connected, interaction(APP_ID, 1))
+        assert (limited.status_code, limited.json()["code"]) == (429, "rate_limited")
+        assert int(limited.headers["retry-after"]) > 0
 
 
 # /link and /my-posts
@@ -371,6 +485,40 @@ async def test_submit_post_outcomes_through_the_worker_and_the_fake_discord(
     )
     # Nothing but the first was added.
     assert len((await f.ok(await admin.get("/v1/posts")))["data"]) == 1
+
+
+async def test_a_submission_that_lands_on_hold_says_so_and_why(
+    api: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    world: dict[str, Any],
+    fake_discord: FakeDiscord,
+    bot_settings: Settings,
+    worker_ctx: dict[str, Any],
+    clock: Clock,
+    redis: Redis,
+) -> None:
+    """The video was published before the campaign's first day: its first fetch holds it,
+    and the creator is told that (in their words), not only how many views it has."""
+    starts = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    autumn = await f.campaign(admin, name="Autumn", starts_on=starts)
+    await f.member(admin, autumn["id"], world["creator"]["id"])
+    await _link(api, world["private"], world["code"])
+    line = await _submit(
+        api,
+        world["private"],
+        fake_discord,
+        bot_settings.redis_url,
+        worker_ctx,
+        clock,
+        _url(world["handle"]),
+        "Autumn",
+    )
+    (post,) = (await f.ok(await admin.get(f"/v1/campaigns/{autumn['id']}/posts")))["data"]
+    assert [h["code"] for h in post["holds"]] == ["outside_campaign_window"]
+    assert line == (
+        "Added to **Autumn**, but it is **on hold**: it was published outside the campaign's "
+        f"dates. The brand reviews it before it can be paid; {post['views']:,} views so far."
+    )
 
 
 async def test_submit_post_needs_a_campaign_when_the_creator_is_in_several(
@@ -549,6 +697,7 @@ def test_the_discord_api_defaults_follow_the_provider_mode() -> None:
         instagram_base_url="https://c",
         tiktok_backup_api_key="k",
         instagram_api_key="k",
+        secret_key="a-production-secret-key-of-at-least-32-bytes",
     )
     assert live.discord_api_url == "https://discord.com/api/v10"
     chosen = Settings(_env_file=None, discord_api_base_url="http://x/api/")

@@ -40,6 +40,7 @@ def test_keys_settings_make_one_lane_each_and_single_keys_still_count(
         instagram_base_url="https://i.example",
         tiktok_backup_api_keys="b1,b2",
         instagram_api_keys="i1",
+        secret_key="a-production-secret-key-of-at-least-32-bytes",
     )
     assert live.provider_mode.value == "live"
     with pytest.raises(ValueError, match="INSTAGRAM_API_KEY"):

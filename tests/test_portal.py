@@ -17,6 +17,7 @@ from app.models import Post
 from app.settings import Settings
 from tests import factories as f
 from tests.conftest import MakeOrg
+from tests.processes import api_server, worker_env
 
 PAID_AT = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -201,3 +202,170 @@ async def test_the_page_signs_in_shows_videos_and_totals_and_signs_out(
         out = await web.post("/portal/logout")
         assert out.status_code == 303
         assert "Sign in" in (await web.get("/portal")).text
+
+
+# Issue 22: sessions end on the server, same-origin sign-in, forwarded addresses, floods.
+
+
+async def test_signing_out_ends_the_session_on_the_server_not_only_the_cookie(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A copy of the cookie (another tab, a stolen one) stops working when the creator signs
+    out, by the API or by the page; the creator's session on another device goes on."""
+    mine = await _creator_with_posts(client, session, "eve", 50)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    phone = httpx.AsyncClient(transport=transport, base_url="http://portal.test")
+    await f.ok(await phone.post("/v1/portal/session", json={"access_code": mine["code"]}))
+    for sign_out in ("api", "page"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as web:
+            await f.ok(await web.post("/v1/portal/session", json={"access_code": mine["code"]}))
+            copy = {"viewledger_portal": web.cookies["viewledger_portal"]}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://portal.test", cookies=copy
+            ) as other_tab:
+                assert (await other_tab.get("/v1/portal/summary")).status_code == 200
+                if sign_out == "api":
+                    assert (await web.delete("/v1/portal/session")).status_code == 204
+                else:
+                    assert (await web.post("/portal/logout")).status_code == 303
+                after = await other_tab.get("/v1/portal/summary")
+                assert (after.status_code, after.json()["code"]) == (
+                    401,
+                    "portal_session_required",
+                )
+                assert "Sign in" in (await other_tab.get("/portal")).text
+                assert (await phone.get("/v1/portal/summary")).status_code == 200
+    await phone.aclose()
+
+
+async def test_signing_in_or_out_from_another_site_is_refused(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A page elsewhere cannot sign a visitor in as another creator (login CSRF), or out."""
+    mine = await _creator_with_posts(client, session, "fay", 60)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    evil = [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ]
+    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as web:
+        for headers in evil:
+            page = await web.post(
+                "/portal/login", data={"access_code": mine["code"]}, headers=headers
+            )
+            assert page.status_code == 403, headers
+            assert "set-cookie" not in page.headers
+            api = await web.post(
+                "/v1/portal/session", json={"access_code": mine["code"]}, headers=headers
+            )
+            assert (api.status_code, api.json()["code"]) == (403, "cross_origin_request")
+            assert "set-cookie" not in api.headers
+        # From the portal itself (a browser says so), it works; so do clients that are no
+        # browser (no Origin, no Sec-Fetch-Site). A browser's own word decides: under
+        # `Referrer-Policy: no-referrer` Chromium sends `Origin: null` on same-origin posts.
+        chromium = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+        assert (
+            await web.post("/portal/login", data={"access_code": mine["code"]}, headers=chromium)
+        ).status_code == 303
+        same = {"Origin": "https://portal.test", "Sec-Fetch-Site": "same-origin"}
+        signed = await web.post("/portal/login", data={"access_code": mine["code"]}, headers=same)
+        assert signed.status_code == 303
+        for headers in evil:
+            assert (await web.post("/portal/logout", headers=headers)).status_code == 403
+            out = await web.delete("/v1/portal/session", headers=headers)
+            assert (out.status_code, out.json()["code"]) == (403, "cross_origin_request")
+        assert (await web.get("/v1/portal/summary")).status_code == 200  # still signed in
+        assert (await web.post("/portal/logout", headers=same)).status_code == 303
+        assert (await web.get("/v1/portal/summary")).status_code == 401
+
+
+async def _attempts(app: object, client: tuple[str, int], forwarded: list[str]) -> list[int]:
+    """Sign-in attempts, each with a code of its own (the per-code limit stays out of it)."""
+    transport = httpx.ASGITransport(app=app, client=client)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        return [
+            (
+                await c.post(
+                    "/v1/portal/session",
+                    json={"access_code": f"GUESS-{client[0]}-{address}-{n}"},
+                    headers={"X-Forwarded-For": address},
+                )
+            ).status_code
+            for n, address in enumerate(forwarded)
+        ]
+
+
+async def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: object,
+) -> None:
+    strict = settings.model_copy(
+        update={
+            "portal_code_attempt_burst": 2,
+            "portal_code_attempts_per_minute": 1,
+            "trusted_proxies": "10.0.0.0/8, 127.0.0.1",
+        }
+    )
+    app = create_app(strict, engine=engine, sessionmaker=sessionmaker)
+    spoofed = [f"198.51.100.{n}" for n in range(4)]
+    async with app.router.lifespan_context(app):
+        # Anyone else's X-Forwarded-For is ignored: one address, one budget.
+        assert await _attempts(app, ("203.0.113.9", 5000), spoofed) == [401, 401, 429, 429]
+        # Behind the proxy each forwarded client has its own budget; the proxy's own entry
+        # (and a client's attempt to prepend one) does not count.
+        behind = [f"6.6.6.6, 192.0.2.{n}, 10.0.0.2" for n in range(4)]
+        assert await _attempts(app, ("10.1.2.3", 5000), behind) == [401] * 4
+        again = ["7.7.7.7, 192.0.2.0"] * 2  # the same client as the first above
+        assert await _attempts(app, ("10.1.2.3", 5000), again) == [401, 429]
+
+
+def test_uvicorn_as_run_ignores_x_forwarded_for_from_anyone(settings: Settings) -> None:
+    """The API as `make run` and the Dockerfile start it: uvicorn itself would take the
+    client address from X-Forwarded-For on any local connection."""
+    env = worker_env(
+        settings,
+        "http://127.0.0.1:9",
+        portal_code_attempt_burst=2,
+        portal_code_attempts_per_minute=1,
+        trusted_proxies="",
+    )
+    with api_server(env) as url:
+        codes = [
+            httpx.post(
+                f"{url}/v1/portal/session",
+                json={"access_code": f"WRONG-{n}"},
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+                timeout=30,
+            ).status_code
+            for n in range(4)
+        ]
+    assert codes[2:] == [429, 429], codes
+
+
+async def test_sign_in_takes_small_bodies_and_a_budget_per_address(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: object,
+) -> None:
+    """Refused before anything parses them: a large body (413) and, past the address's
+    budget, any request at all (429), whatever the access code limits would say."""
+    gated = settings.model_copy(update={"portal_request_burst": 3, "portal_requests_per_minute": 1})
+    app = create_app(gated, engine=engine, sessionmaker=sessionmaker)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        big = await c.post("/portal/login", content=b"access_code=" + b"A" * 10_000)
+        assert (big.status_code, big.json()["code"]) == (413, "body_too_large")
+        assert (await c.post("/v1/portal/session", json={"access_code": "X"})).status_code == 401
+        assert (await c.post("/portal/login", data={"access_code": ""})).status_code == 422
+        limited = await c.post("/v1/portal/session", json={"access_code": "Y"})
+        assert (limited.status_code, limited.json()["code"]) == (429, "rate_limited")
+        assert int(limited.headers["retry-after"]) > 0
+        assert (await c.post("/portal/login", data={"access_code": "Z"})).status_code == 429
+        # The portal's reads are not behind the sign-in budget.
+        assert (await c.get("/portal")).status_code == 200

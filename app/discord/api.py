@@ -36,6 +36,29 @@ class DiscordApi:
         answer: list[JsonObject] = response.json()
         return answer
 
+    async def application_of(self, bot_token: str) -> str | None:
+        """The id of the application the bot token belongs to (GET /applications/@me), or
+        None when Discord refuses the token (401/403). Other failures raise."""
+        try:
+            response = await self._send(
+                "read the application",
+                "GET",
+                "/applications/@me",
+                None,
+                {"Authorization": f"Bot {bot_token}"},
+            )
+        except DiscordApiError as exc:
+            if exc.status in (401, 403):
+                return None
+            raise
+        try:
+            answer = response.json()
+        except ValueError:
+            raise DiscordApiError("read the application (not JSON)", None) from None
+        if not isinstance(answer, dict) or answer.get("id") is None:
+            raise DiscordApiError("read the application (no id)", None)
+        return str(answer["id"])
+
     async def edit_original(self, application_id: str, token: str, content: str) -> None:
         """Replaces the deferred "thinking..." answer of an interaction. The interaction
         token authorizes it (valid 15 minutes); no bot token is needed."""

@@ -4,7 +4,7 @@ earnings; never the campaign's rates, caps or tier names."""
 from collections.abc import Sequence
 from decimal import Decimal
 
-from app.domain.enums import PostStatus
+from app.domain.enums import HoldCode, PostStatus
 from app.domain.errors import DomainError
 from app.repositories.discord import RecentPost
 
@@ -26,7 +26,28 @@ _STATUS = {
 }
 
 
-def added(campaign: str, views: int | None) -> str:
+# Why a new video is on hold, as its creator would say it: no other account named, no
+# campaign terms. A hold the campaign raises from a flag gets the last, general line.
+_HELD_BECAUSE: dict[str, str] = {
+    HoldCode.AUTHOR_MISMATCH: "the platform names another account as the video's author",
+    HoldCode.OUTSIDE_CAMPAIGN_WINDOW: "it was published outside the campaign's dates",
+    HoldCode.DUPLICATE_VIDEO: "the same video is already tracked under another post",
+}
+_HELD_OTHERWISE = "the brand wants to look at its stats first"
+
+
+def held_because(codes: Sequence[str]) -> str:
+    reasons = list(dict.fromkeys(_HELD_BECAUSE.get(code, _HELD_OTHERWISE) for code in codes))
+    return "; ".join(reasons)
+
+
+def added(campaign: str, views: int | None, holds: Sequence[str] = ()) -> str:
+    if holds:
+        line = (
+            f"Added to **{campaign}**, but it is **on hold**: {held_because(holds)}. "
+            "The brand reviews it before it can be paid"
+        )
+        return line + ("." if views is None else f"; {views:,} views so far.")
     if views is None:
         return f"Added to **{campaign}**. Its views will show after the first fetch."
     return f"Added to **{campaign}**: {views:,} views so far."

@@ -22,7 +22,7 @@ from app.domain.enums import Platform, Role
 from app.domain.errors import DomainError
 from app.models import Campaign, Post
 from app.platforms.shortlinks import resolver_for
-from app.repositories import creators
+from app.repositories import creators, holds
 from app.repositories import discord as repo
 from app.schemas.posts import PostCreate
 from app.services import posts
@@ -143,6 +143,10 @@ async def follow_up(
         views = await _first_fetch(
             sessionmaker, post.id, post.platform, refresh, settings.discord_fetch_wait_seconds
         )
-        line = messages.added(campaign, views)
+        # The first fetch may have put it on hold (someone else's video, published outside
+        # the campaign's dates, ...): the creator hears that, and why, not just the views.
+        async with sessionmaker() as session:
+            held = (await holds.open_for(session, [post.id])).get(post.id, [])
+        line = messages.added(campaign, views, [hold.code for hold in held])
     await api.edit_original(sub.application_id, sub.token, line)
     return line

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from app.deps import Admin, AppSettings, Session, Viewer
 from app.discord import interactions, signature
 from app.domain.errors import found
-from app.errors import PROBLEM_RESPONSES, ApiError
+from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.repositories import discord as repo
 from app.schemas.discord import DiscordConnect, DiscordIntegrationOut
 from app.services import discord_integrations
@@ -25,13 +25,17 @@ log = logging.getLogger(__name__)
 
 @router.put("/v1/integrations/discord")
 async def discord_integration_put(
-    body: DiscordConnect, session: Session, who: Admin, settings: AppSettings
+    body: DiscordConnect, request: Request, session: Session, who: Admin, settings: AppSettings
 ) -> DiscordIntegrationOut:
-    """Connect the organization's Discord application, or replace its settings. Then set
+    """Connect the organization's Discord application, or replace its settings. In live
+    mode Discord is asked first whose the bot token is: it must be `application_id`'s (422
+    `discord_bot_token_invalid` or `discord_application_mismatch`, nothing stored). Then set
     the application's Interactions Endpoint URL to `/discord/interactions` on this server
     and run `python -m app.cli discord register --org ID`."""
     given = discord_integrations.Connection(body.application_id, body.public_key, body.bot_token)
-    row = await discord_integrations.connect(session, settings, who.organization_id, given)
+    row = await discord_integrations.connect(
+        session, settings, who.organization_id, given, request.app.state.http
+    )
     return DiscordIntegrationOut.model_validate(row)
 
 
@@ -48,13 +52,36 @@ async def discord_integration_delete(session: Session, who: Admin) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _unauthorized(detail: str) -> ApiError:
-    return ApiError(401, "invalid_signature", detail)
+# Every refusal is this one answer, whatever the reason (no application named, one nobody
+# connected, a missing, wrong or stale signature): an outsider learns nothing, not even
+# which application ids are connected here.
+_REFUSED = "The request is not an interaction signed by a connected Discord application."
+# Checked when the named application is nobody's, so that refusal takes as long as a bad
+# signature's (a public key no one holds the private half of).
+_NOBODY_S_KEY = "d" * 64
+
+
+def _unauthorized() -> ApiError:
+    return ApiError(401, "invalid_signature", _REFUSED)
 
 
 @router.post(
     "/discord/interactions",
-    responses={401: {"description": "Missing, bad or stale signature."}},
+    responses={
+        401: {
+            "description": "Not an interaction signed by a connected application (one answer "
+            "for every reason)."
+        },
+        413: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+            "description": "The body is larger than `DISCORD_MAX_BODY_BYTES`.",
+        },
+        429: {
+            "description": "Over the client address's budget (`DISCORD_REQUESTS_PER_SECOND`, "
+            "`DISCORD_REQUEST_BURST`); retry after `Retry-After` seconds."
+        },
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -75,19 +102,18 @@ async def discord_interactions(
     except ValueError:
         payload = None
     if not isinstance(payload, dict) or not payload.get("application_id"):
-        raise _unauthorized("The body names no application.")
+        raise _unauthorized()
     integration = await repo.integration_by_application(session, str(payload["application_id"]))
-    if integration is None:
-        raise _unauthorized("No organization has connected this application.")
-    if not signature.verify(
-        integration.public_key,
+    signed = signature.verify(
+        _NOBODY_S_KEY if integration is None else integration.public_key,
         request.headers.get("X-Signature-Ed25519"),
         request.headers.get("X-Signature-Timestamp"),
         body,
         now=time.time(),
         tolerance_seconds=settings.discord_timestamp_tolerance_seconds,
-    ):
-        raise _unauthorized("The signature is missing, wrong or too old.")
+    )
+    if integration is None or not signed:
+        raise _unauthorized()
 
     async def enqueue(sub: interactions.Submission) -> bool:
         # Queued before answering, under the interaction's id: Discord's retry of the same

@@ -1,8 +1,9 @@
 """The creator portal: a page at /portal and the same data as JSON under /v1/portal. Signed
 in by access code into a cookie session, never by API key: the API-key dependency (rate limit,
-idempotency claim) is not on these routes; access-code attempts have their own limit."""
+idempotency claim) is not on these routes; access-code attempts have their own limit, and
+sign-in and sign-out are same-origin only (app.http.sameorigin)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -10,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import APIKeyCookie
 
 from app.deps import AppSettings, Session
-from app.errors import PROBLEM_RESPONSES, ApiError
+from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
+from app.http.sameorigin import cross_origin
 from app.models import Creator
 from app.schemas.common import Cursor, Limit
 from app.schemas.portal import (
@@ -35,7 +37,9 @@ _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it browsers send `Origin: null` even on the page's own sign-in
+    # form, which the same-origin check must treat as another site's.
+    "Referrer-Policy": "same-origin",
 }
 
 
@@ -84,6 +88,16 @@ async def _creator(
 
 PortalCreator = Annotated[Creator, Depends(_creator)]
 
+_CROSS_ORIGIN = "Signing in and out of the portal is only possible from the portal itself."
+
+
+def _same_origin(request: Request) -> None:
+    if cross_origin(request):
+        raise ApiError(403, "cross_origin_request", _CROSS_ORIGIN)
+
+
+SameOrigin = Depends(_same_origin)
+
 
 def _too_many(exc: portal.TooManyAttempts) -> ApiError:
     return ApiError(
@@ -94,7 +108,22 @@ def _too_many(exc: portal.TooManyAttempts) -> ApiError:
     )
 
 
-@router.post("/v1/portal/session")
+_SIGN_IN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "The access code is not valid."},
+    403: {"description": "A browser request from another site (`cross_origin_request`)."},
+    413: {
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
+        "description": "The body is larger than `PORTAL_MAX_BODY_BYTES`.",
+    },
+    429: {
+        "description": "Too many sign-in requests from the client address, or attempts "
+        "with the code; retry after `Retry-After` seconds."
+    },
+}
+
+
+@router.post("/v1/portal/session", dependencies=[SameOrigin], responses=_SIGN_IN_RESPONSES)
 async def portal_session_create(
     body: PortalLogin,
     request: Request,
@@ -103,7 +132,8 @@ async def portal_session_create(
     settings: AppSettings,
 ) -> PortalSessionOut:
     """Signs a creator in with their access code: the answer sets an HttpOnly session
-    cookie. Attempts are limited per client and per code (429 with Retry-After)."""
+    cookie. Attempts are limited per client and per code (429 with Retry-After). A browser
+    request from another origin is refused (403 `cross_origin_request`)."""
     try:
         started = await portal.login(
             session, settings, request.app.state.redis, _client(request), body.access_code
@@ -116,9 +146,21 @@ async def portal_session_create(
     return PortalSessionOut(creator=portal.who(started.creator), expires_at=started.expires_at)
 
 
-@router.delete("/v1/portal/session", status_code=status.HTTP_204_NO_CONTENT)
-async def portal_session_delete(request: Request, settings: AppSettings) -> Response:
-    """Signs out: the cookie is cleared (signing out twice is fine)."""
+@router.delete(
+    "/v1/portal/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[SameOrigin],
+    responses={403: _SIGN_IN_RESPONSES[403]},
+)
+async def portal_session_delete(
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    token: Annotated[str | None, Depends(_cookie)],
+) -> Response:
+    """Signs out: the session ends on the server (a copy of the cookie no longer works) and
+    the cookie is cleared. Signing out twice is fine."""
+    await portal.logout(session, settings, token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     _clear_cookie(response, request, settings)
     return response
@@ -167,6 +209,8 @@ async def portal_home(
 
 @router.post("/portal/login", include_in_schema=False)
 async def portal_login(request: Request, session: Session, settings: AppSettings) -> Response:
+    if cross_origin(request):
+        return _html(portal_page.login(_CROSS_ORIGIN), 403)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     code = (form.get("access_code") or [""])[0].strip()
     if not code or len(code) > 64:
@@ -189,7 +233,15 @@ async def portal_login(request: Request, session: Session, settings: AppSettings
 
 
 @router.post("/portal/logout", include_in_schema=False)
-async def portal_logout(request: Request, settings: AppSettings) -> Response:
+async def portal_logout(
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    token: Annotated[str | None, Depends(_cookie)],
+) -> Response:
+    if cross_origin(request):
+        return _html(portal_page.login(_CROSS_ORIGIN), 403)
+    await portal.logout(session, settings, token)
     response = RedirectResponse("/portal", status.HTTP_303_SEE_OTHER, headers=_PAGE_HEADERS)
     _clear_cookie(response, request, settings)
     return response

@@ -1,6 +1,8 @@
 """Connecting an organization's Discord application. The bot token is encrypted with the
 webhook vault's Fernet key (from SECRET_KEY) and never returned; the public key is checked
-to be an Ed25519 key, so a typo fails here rather than as every interaction's 401."""
+to be an Ed25519 key, so a typo fails here rather than as every interaction's 401. In live
+mode Discord is asked whose the bot token is before anything is stored: only who holds the
+application's token can connect it (nobody can claim an application id they do not own)."""
 
 import uuid
 from dataclasses import dataclass
@@ -9,14 +11,14 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.discord import signature
-from app.discord.api import DiscordApi
+from app.discord.api import DiscordApi, DiscordApiError
 from app.discord.commands import COMMANDS
 from app.domain.enums import Role
-from app.domain.errors import Conflict, InvalidInput, found
+from app.domain.errors import Conflict, InvalidInput, Unavailable, found
 from app.models import DiscordIntegration
 from app.repositories import api_keys
 from app.repositories import discord as repo
-from app.settings import Settings
+from app.settings import ProviderMode, Settings
 from app.webhooks import vault
 
 
@@ -27,8 +29,37 @@ class Connection:
     bot_token: str
 
 
+async def check_ownership(http: httpx.AsyncClient, settings: Settings, given: Connection) -> None:
+    """The bot token must be one Discord accepts, and belong to `application_id`."""
+    api = DiscordApi(http, settings.discord_api_url, settings.discord_http_timeout_seconds)
+    try:
+        owner = await api.application_of(given.bot_token)
+    except DiscordApiError as exc:
+        raise Unavailable(
+            "discord_unavailable",
+            f"Could not ask Discord whose bot token this is ({exc}); try again.",
+        ) from None
+    if owner is None:
+        raise InvalidInput(
+            "discord_bot_token_invalid",
+            "Discord refused this bot token: copy it again from the application's Bot page.",
+            "bot_token",
+        )
+    if owner != given.application_id:
+        raise InvalidInput(
+            "discord_application_mismatch",
+            "The bot token belongs to another Discord application than application_id: "
+            "connect the application whose bot token you hold.",
+            "application_id",
+        )
+
+
 async def connect(
-    session: AsyncSession, settings: Settings, org: uuid.UUID, given: Connection
+    session: AsyncSession,
+    settings: Settings,
+    org: uuid.UUID,
+    given: Connection,
+    http: httpx.AsyncClient,
 ) -> DiscordIntegration:
     if signature.load_public_key(given.public_key) is None:
         raise InvalidInput(
@@ -36,6 +67,10 @@ async def connect(
             "public_key must be the application's Ed25519 public key: 64 hex digits.",
             "public_key",
         )
+    if settings.provider_mode is ProviderMode.LIVE:
+        # Before the lookup below too: without the token, nobody learns whether an
+        # application id is connected elsewhere.
+        await check_ownership(http, settings, given)
     taken = await repo.integration_by_application(session, given.application_id)
     if taken is not None and taken.organization_id != org:
         raise Conflict(

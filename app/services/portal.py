@@ -1,11 +1,13 @@
 """The creator portal's rules: logging in with an access code (attempts limited), the signed
 session cookie, and one creator's posts and totals as the creator may see them.
 
-The session is a cookie, not a server-side row: `<payload>.<HMAC-SHA256>`, the payload being
-the creator's id, the first characters of their code's digest and the expiry, signed with a
-key derived from SECRET_KEY. Nothing in it is secret (the digest prefix is of a hash of an
-80-bit random code); the signature makes it unforgeable, the expiry bounds it, and the digest
-prefix ends every session of a code when an admin rotates it."""
+The session is a row (app.repositories.portal_sessions) named by a signed cookie:
+`<payload>.<HMAC-SHA256>`, the payload being the session's and the creator's ids, the first
+characters of their code's digest and the expiry, signed with a key derived from SECRET_KEY.
+Nothing in it is secret (the digest prefix is of a hash of an 80-bit random code); the
+signature makes it unforgeable, the expiry bounds it, signing out deletes the row (the cookie
+is dead at once, wherever a copy of it is), and the digest prefix ends every session of a
+code when an admin rotates it."""
 
 import base64
 import binascii
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.enums import PostStatus
 from app.domain.payouts import PORTAL_STATUS, portal_reason
 from app.models import Creator
-from app.repositories import payouts
+from app.repositories import payouts, portal_sessions
 from app.schemas.portal import PortalCreator, PortalPost, PortalSummary, PortalTotal
 from app.services import access_codes
 from app.settings import Settings
@@ -60,11 +62,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(settings: Settings, creator: Creator, expires_at: datetime) -> str:
+def sign(settings: Settings, creator: Creator, session_id: uuid.UUID, expires_at: datetime) -> str:
     assert creator.access_code_hash is not None
     payload = _b64(
         json.dumps(
             {
+                "s": str(session_id),
                 "c": str(creator.id),
                 "k": creator.access_code_hash[:_DIGEST_PREFIX],
                 "e": int(expires_at.timestamp()),
@@ -100,14 +103,16 @@ async def creator_for_token(
     """The session's creator, or None: unsigned, expired, or the code was rotated since."""
     if not token:
         return None
-    claims = _claims(settings, token, datetime.now(UTC))
+    now = datetime.now(UTC)
+    claims = _claims(settings, token, now)
     if claims is None:
         return None
     try:
+        session_id = uuid.UUID(str(claims.get("s")))
         creator_id = uuid.UUID(str(claims.get("c")))
     except ValueError:
         return None
-    creator = await session.get(Creator, creator_id)
+    creator = await portal_sessions.creator_of(session, session_id, creator_id, now)
     if creator is None or creator.access_code_hash is None:
         return None
     if not hmac.compare_digest(creator.access_code_hash[:_DIGEST_PREFIX], str(claims.get("k", ""))):
@@ -129,8 +134,23 @@ async def login(
     creator = await access_codes.creator_for(session, code)
     if creator is None:
         return None
-    expires_at = datetime.now(UTC) + timedelta(hours=settings.portal_session_hours)
-    return Session(creator, sign(settings, creator, expires_at), expires_at)
+    now = datetime.now(UTC)
+    expires_at = now + timedelta(hours=settings.portal_session_hours)
+    session_id = await portal_sessions.start(session, creator, expires_at, now)
+    return Session(creator, sign(settings, creator, session_id, expires_at), expires_at)
+
+
+async def logout(session: AsyncSession, settings: Settings, token: str | None) -> None:
+    """Ends the cookie's session on the server: a copy of the cookie no longer signs anyone
+    in. Nothing to do for a missing, forged or expired cookie."""
+    claims = _claims(settings, token, datetime.now(UTC)) if token else None
+    if claims is None:
+        return
+    try:
+        session_id = uuid.UUID(str(claims.get("s")))
+    except ValueError:
+        return
+    await portal_sessions.end(session, session_id)
 
 
 def who(creator: Creator) -> PortalCreator:

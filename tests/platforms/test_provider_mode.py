@@ -16,7 +16,11 @@ URLS = {
     "tiktok_backup_base_url": "https://tiktok-api23.p.rapidapi.com",
     "instagram_base_url": "https://api.scrapecreators.com",
 }
-KEYS = {"tiktok_backup_api_key": "backup-secret", "instagram_api_key": "instagram-secret"}
+KEYS = {
+    "tiktok_backup_api_key": "backup-secret",
+    "instagram_api_key": "instagram-secret",
+    "secret_key": "a-production-secret-key-of-at-least-32-bytes",
+}
 PROVIDER_VARIABLES = [
     *(name.upper() for name in URLS),
     *(name.upper() for name in KEYS),

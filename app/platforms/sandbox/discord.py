@@ -2,8 +2,15 @@
 the bot makes (registering commands, editing an interaction's deferred answer) in Discord's
 shapes and records them, so `make run` can show the flow and tests can read what the bot
 said. Read them back at GET /__sandbox/discord (?application_id=&token=), clear them with
-DELETE. Bot tokens are checked for presence only and never recorded."""
+DELETE. Bot tokens are never recorded; registering checks them for presence only.
 
+GET /applications/@me answers which application a bot token belongs to, as Discord does
+(connecting in live mode asks it). A real bot token's first segment is the base64 of the
+bot's user id, which is its application's id; the fake reads it the same way, so
+`bot_token_for(application_id)` makes a token it accepts, and anything else is a 401."""
+
+import base64
+import binascii
 import itertools
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +29,23 @@ def _snowflake() -> str:
 
 def _error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message, "code": code}, status_code=status)
+
+
+def bot_token_for(application_id: str) -> str:
+    """A bot token the fake Discord says belongs to `application_id`."""
+    head = base64.b64encode(application_id.encode()).decode().rstrip("=")
+    return f"{head}.GzQ4bw.sandbox-bot-token-signature"
+
+
+def application_of(bot_token: str) -> str | None:
+    head, dot, _ = bot_token.partition(".")
+    if not dot:
+        return None
+    try:
+        application_id = base64.b64decode(head + "=" * (-len(head) % 4), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return application_id if application_id.isdigit() else None
 
 
 class FakeDiscord:
@@ -43,6 +67,23 @@ class FakeDiscord:
         ]
         self.commands[application_id] = registered
         return JSONResponse(registered)
+
+    async def me(self, request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        token = auth.removeprefix("Bot ") if auth.startswith("Bot ") else ""
+        application_id = application_of(token)
+        if application_id is None:
+            return _error(401, 0, "401: Unauthorized")
+        return JSONResponse(
+            {
+                "id": application_id,
+                "name": "Sandbox application",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "",
+                "flags": 0,
+            }
+        )
 
     async def edit_original(self, request: Request) -> Response:
         application_id = request.path_params["application_id"]
@@ -95,6 +136,8 @@ class FakeDiscord:
                 self.put_commands,
                 methods=["PUT"],
             ),
+            Route(f"{PREFIX}/applications/@me", self.me, methods=["GET"]),
+            Route(f"{PREFIX}/oauth2/applications/@me", self.me, methods=["GET"]),
             Route(
                 f"{PREFIX}/webhooks/{{application_id}}/{{token}}/messages/@original",
                 self.edit_original,
