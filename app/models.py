@@ -553,10 +553,14 @@ class CampaignDailyViews(Base):
         ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
     )
     day: Mapped[date] = mapped_column(Date, nullable=False)
-    views_gained: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Sums of bigint view counts, so wider than a bigint: two posts reporting a platform's
+    # largest count on one day would overflow one.
+    views_gained: Mapped[Decimal] = mapped_column(Numeric(38, 0), nullable=False)
     # The part of views_gained that posts already had at their first fetch that day: the
     # analytics report it as a baseline, not as growth.
-    baseline_views: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    baseline_views: Mapped[Decimal] = mapped_column(
+        Numeric(38, 0), nullable=False, server_default="0"
+    )
 
 
 class PostEvent(Base):

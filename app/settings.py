@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -145,10 +145,24 @@ class Settings(BaseSettings):
     idempotency_key_ttl_hours: float = Field(24, gt=0)
     idempotency_lease_seconds: float = Field(60, gt=0)
     log_format: Literal["text", "json"] = "text"
+    # Where clients reach the service (https://ledger.example.com), for the links it writes
+    # into files that leave it (the payout CSV's evidence_url). Unset: those links are paths
+    # (/v1/...). Never taken from a request's Host header, which whoever sends it chooses.
+    public_base_url: str | None = Field(
+        None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$", description="absolute http(s) URL"
+    )
 
     @property
     def sandbox_url(self) -> str:
         return f"http://{self.sandbox_host}:{self.sandbox_port}"
+
+    @field_validator("public_base_url", mode="before")
+    @classmethod
+    def _no_trailing_slash(cls, value: object) -> object:
+        # Empty (PUBLIC_BASE_URL=) is unset; a trailing slash would double the paths' own.
+        if isinstance(value, str):
+            return value.rstrip("/") or None
+        return value
 
     @model_validator(mode="after")
     def _resolve_provider_mode(self) -> Self:

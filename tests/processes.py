@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 import httpx
 
@@ -84,11 +85,14 @@ def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dic
     return env
 
 
-def start_worker(env: dict[str, str], *, own_group: bool = False) -> subprocess.Popen[bytes]:
-    """Its log goes to a temporary file (a pipe nobody reads would block it when full).
-    `own_group`: in a process group of its own, so a drill can `kill -9` the whole group
-    (`os.killpg`) and nothing else."""
-    log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
+def start_worker(
+    env: dict[str, str], *, own_group: bool = False, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """Its log goes to a temporary file (a pipe nobody reads would block it when full), or
+    to `log` for a test that reads it. `own_group`: in a process group of its own, so a
+    drill can `kill -9` the whole group (`os.killpg`) and nothing else."""
+    if log is None:
+        log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "app.workers.main"],
         cwd=PROJECT_ROOT,

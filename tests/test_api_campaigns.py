@@ -1,6 +1,7 @@
 """Campaigns, CPM tiers, creators and members through the API."""
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -66,6 +67,34 @@ async def test_campaign_list_pages_newest_first_and_filters_by_status(
     assert third["next_cursor"] is None
     ended = await f.ok(await client.get("/v1/campaigns", params={"status": "ended"}))
     assert [c["id"] for c in ended["data"]] == [ids[0]]
+
+
+async def test_a_campaign_reads_ended_once_past_the_end_of_its_last_day(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 22 item 13: `ends_on` is a UTC day the campaign runs through; from the next day
+    it reads `ended` (in the answer and in the status filter) whatever status was set, and
+    extending `ends_on` reopens it."""
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    past = await f.campaign(client, name="Past", ends_on=yesterday.isoformat())
+    last_day = await f.campaign(client, name="Last day", ends_on=today.isoformat())
+    paused = await f.campaign(client, name="Paused", status="paused", ends_on=str(yesterday))
+    assert (past["status"], last_day["status"], paused["status"]) == ("ended", "active", "ended")
+    assert (await f.ok(await client.get(f"/v1/campaigns/{past['id']}")))["status"] == "ended"
+
+    async def listed(status: str) -> list[str]:
+        page = await f.ok(await client.get("/v1/campaigns", params={"status": status}))
+        return [c["name"] for c in page["data"]]
+
+    assert await listed("ended") == ["Paused", "Past"]
+    assert await listed("active") == ["Last day"]
+    assert await listed("paused") == []
+    reopened = await f.ok(
+        await client.patch(f"/v1/campaigns/{past['id']}", json={"ends_on": today.isoformat()})
+    )
+    assert reopened["status"] == "active"
+    assert await listed("active") == ["Last day", "Past"]
 
 
 async def test_patch_changes_only_what_is_sent_and_null_clears_overrides(

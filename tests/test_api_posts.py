@@ -1,5 +1,6 @@
 """Adding posts, listing them, and the lifecycle actions the API enforces."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -149,6 +150,24 @@ async def test_an_ended_campaign_takes_no_posts(client: httpx.AsyncClient) -> No
     await client.patch(f"/v1/campaigns/{cid}", json={"status": "ended"})
     response = await client.post(f"/v1/campaigns/{cid}/posts", json={"url": TIKTOK_URL})
     assert (response.status_code, response.json()["code"]) == (409, "campaign_ended")
+
+
+async def test_a_campaign_past_its_end_date_takes_no_posts(client: httpx.AsyncClient) -> None:
+    """Issue 22 item 13: still `active` as set, but its last day (UTC) was yesterday."""
+    s = await f.setup_campaign(client)
+    cid = s["campaign"]["id"]
+    today = datetime.now(UTC).date()
+    await f.ok(await client.patch(f"/v1/campaigns/{cid}", json={"ends_on": str(today)}))
+    ok = await client.post(f"/v1/campaigns/{cid}/posts", json={"url": TIKTOK_URL})
+    assert ok.status_code == 201, ok.text  # its last day still counts
+    yesterday = today - timedelta(days=1)
+    await f.ok(await client.patch(f"/v1/campaigns/{cid}", json={"ends_on": str(yesterday)}))
+    response = await client.post(
+        f"/v1/campaigns/{cid}/posts", json={"url": "https://www.tiktok.com/@scout2015/video/2"}
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "campaign_ended")
+    assert response.headers["content-type"] == "application/problem+json"
+    assert str(yesterday) in response.json()["detail"]
 
 
 async def test_short_links_are_followed_on_the_platform_only(client: httpx.AsyncClient) -> None:

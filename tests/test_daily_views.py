@@ -3,18 +3,22 @@ older snapshots, and the series the analytics make of it."""
 
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.domain.enums import Platform
+from app.domain.enums import Platform, StatsSource
 from app.models import CampaignDailyViews
+from app.platforms.contract import VideoStats
+from app.repositories import analytics
 from app.services.analytics import daily_series
-from app.settings import PROJECT_ROOT
+from app.settings import PROJECT_ROOT, Settings
+from app.workers import claims
 from app.workers.refresher import Refresher
+from app.workers.results import write_results
 from tests.engine_kit import Clock, seed
 
 SM = async_sessionmaker[AsyncSession]
@@ -75,3 +79,43 @@ async def test_the_migration_backfill_rebuilds_what_the_writer_keeps(
         await session.execute(text(migration.module.BACKFILL))
         await session.commit()
     assert await _rollup(committed) == kept
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+async def test_two_bigint_sized_posts_on_one_day_add_up_without_overflow(
+    committed: SM, make_refresher: Callable[[], Refresher], fast: Settings, clock: Clock
+) -> None:
+    """Issue 22 item 17: a platform may report up to a bigint's largest count for a video;
+    two such posts of one campaign on one day used to overflow the day's bigint counter and
+    fail the whole batch's write."""
+    videos = [(Platform.TIKTOK, "7101"), (Platform.TIKTOK, "7102")]
+    seeded = await seed(committed, videos, clock.now)
+    policy = make_refresher().policy
+    async with committed() as session:
+        due = await claims.claim(
+            session,
+            Platform.TIKTOK,
+            now=clock.now,
+            limit=10,
+            lease=timedelta(seconds=fast.claim_lease_seconds),
+            policy=policy,
+        )
+        await session.commit()
+    assert len(due) == 2
+    huge = [BIGINT_MAX, BIGINT_MAX - 1]
+    results = [
+        (post, VideoStats(views, 1, 1, 1, None, None, None, StatsSource.PRIMARY))
+        for post, views in zip(due, huge, strict=True)
+    ]
+    async with committed() as session:
+        await write_results(session, list(results), clock.now, policy)
+        await session.commit()
+    today = clock.now.date()
+    assert await _rollup(committed) == [(seeded.campaign_id, today, sum(huge))]
+    async with committed() as session:
+        gains = await analytics.daily_gains(session, seeded.campaign_id, today)
+    assert gains == [(today, sum(huge), sum(huge))]  # both first counts: a baseline
+    (entry,) = daily_series(gains, today, today)
+    assert (entry.total_views, entry.views_gained) == (sum(huge), 0)

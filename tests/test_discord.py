@@ -576,6 +576,43 @@ async def test_autocomplete_offers_the_creator_s_active_campaigns(
     assert [c["name"] for c in await complete("oth")] == ["Other brand"]
 
 
+async def test_a_campaign_past_its_end_date_is_neither_offered_nor_fed(
+    api: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    world: dict[str, Any],
+    fake_discord: FakeDiscord,
+    bot_settings: Settings,
+    worker_ctx: dict[str, Any],
+    clock: Clock,
+    redis: Redis,
+) -> None:
+    """Issue 22 item 13: a campaign still `active` as set, but whose last day (UTC) was
+    yesterday, has ended: autocomplete leaves it out, it does not count as one of the
+    creator's campaigns, and naming it answers that it has ended."""
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    summer = await f.campaign(admin, name="Summer", ends_on=yesterday)
+    await f.member(admin, summer["id"], world["creator"]["id"])
+    private = world["private"]
+    await _link(api, private, world["code"])
+    options = [option("url", "x"), option("campaign", "", focused=True)]
+    payload = interaction(APP_ID, 4, "submit-post", options, user_id=USER)
+    answer = await f.ok(await send(api, private, payload))
+    assert answer["data"]["choices"] == [{"name": "Launch", "value": world["launch"]["id"]}]
+
+    async def submit(url: str, campaign: str | None = None) -> str:
+        return await _submit(
+            api, private, fake_discord, bot_settings.redis_url, worker_ctx, clock, url, campaign
+        )
+
+    named = await submit(_url(world["handle"], OTHER_VIDEOS[0]), "summer")
+    assert named == "**Summer** has ended; it takes no new posts."
+    by_id = await submit(_url(world["handle"], OTHER_VIDEOS[1]), summer["id"])
+    assert by_id == "**Summer** has ended; it takes no new posts."
+    # Launch is the creator's one running campaign, so a submission goes there.
+    assert (await submit(_url(world["handle"]))).startswith("Added to **Launch**")
+    assert (await f.ok(await admin.get(f"/v1/campaigns/{summer['id']}/posts")))["data"] == []
+
+
 async def test_my_posts_shows_status_views_and_earnings_but_no_rates(
     api: httpx.AsyncClient,
     world: dict[str, Any],

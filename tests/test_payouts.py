@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import payouts as rules
 from app.domain.enums import PostStatus, Role
 from app.models import Creator, PayoutLine, Post, PostEvent, StatsSnapshot, WebhookEvent
-from app.settings import PROJECT_ROOT
+from app.settings import PROJECT_ROOT, Settings
 from tests import factories as f
 from tests.conftest import Org
 
@@ -420,7 +420,7 @@ async def test_the_exports_read_back_exactly_and_open_safely_in_a_spreadsheet(
     assert line["observed_at"] == "2026-11-01T09:00:00Z"
     assert line["finalized_at"] == "2026-11-01T12:00:00Z"
     assert line["published_at"] == "2026-10-25T12:00:00Z"
-    assert line["evidence_url"] == f"http://test/v1/posts/{ana_1}/evidence"
+    assert line["evidence_url"] == f"/v1/posts/{ana_1}/evidence"  # PUBLIC_BASE_URL unset
 
     summary = _read_csv((await client.get(f"/v1/payouts/{batch['id']}/summary.csv")).content)
     assert summary == [
@@ -465,3 +465,50 @@ async def test_a_payout_by_filters_with_a_date_is_answered_not_a_500(
         json={"campaign_id": c["id"], "finalized_before": "2000-01-01T00:00:00Z", "post_ids": None},
     )
     assert (refused.status_code, refused.json()["code"]) == (409, "payout_empty")
+
+
+async def test_the_evidence_url_comes_from_public_base_url_never_from_the_host_header(
+    app: Any, client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """Issue 22 item 17: a CSV a payer opens must not carry links a request's Host header
+    chose (`Host: evil.example` made them point there)."""
+    await _world(client, session)
+    batch = await f.ok(await client.post("/v1/payouts", json={}), 201)
+    path = f"/v1/payouts/{batch['id']}/export.csv"
+
+    async def evidence_urls() -> list[str]:
+        export = await client.get(path, headers={"Host": "evil.example"})
+        header, *lines = _read_csv(export.content)
+        column = header.index("evidence_url")
+        return [line[column] for line in lines]
+
+    relative = await evidence_urls()
+    assert len(relative) == 4
+    assert all(u.startswith("/v1/posts/") for u in relative), relative
+    assert all(u.endswith("/evidence") for u in relative)
+    app.state.settings = settings.model_copy(
+        update={"public_base_url": "https://ledger.example.com/base"}
+    )
+    try:
+        absolute = await evidence_urls()
+    finally:
+        app.state.settings = settings
+    assert absolute == ["https://ledger.example.com/base" + u for u in relative]
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("https://ledger.example.com/", "https://ledger.example.com"),
+        ("http://127.0.0.1:8000/vl", "http://127.0.0.1:8000/vl"),
+        ("", None),
+    ],
+)
+def test_public_base_url_is_kept_without_its_trailing_slash(value: str, kept: str | None) -> None:
+    assert Settings(public_base_url=value).public_base_url == kept
+
+
+@pytest.mark.parametrize("value", ["ledger.example.com", "ftp://x.example", "https://x/?a=1"])
+def test_public_base_url_must_be_an_absolute_http_url(value: str) -> None:
+    with pytest.raises(ValueError, match="public_base_url"):
+        Settings(public_base_url=value)

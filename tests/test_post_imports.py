@@ -135,7 +135,6 @@ async def test_author_mismatch_and_an_ended_campaign_are_line_outcomes(
     )
     ended = await f.campaign(admin, name="Over")
     await _member(admin, ended["id"], "carol", "tiktok")
-    await f.ok(await admin.patch(f"/v1/campaigns/{ended['id']}", json={"status": "ended"}))
     late = await f.ok(
         await admin.post(
             f"/v1/campaigns/{ended['id']}/posts/bulk",
@@ -143,10 +142,42 @@ async def test_author_mismatch_and_an_ended_campaign_are_line_outcomes(
         ),
         202,
     )
+    # The campaign ends while its import waits for the worker.
+    await f.ok(await admin.patch(f"/v1/campaigns/{ended['id']}", json={"status": "ended"}))
     await run_jobs(import_settings.redis_url, ctx, [worker.process_post_import])
     for made, outcome in ((mismatch, "author_mismatch"), (late, "campaign_ended")):
         got = await f.ok(await admin.get(f"/v1/post-imports/{made['id']}"))
         assert [ln["outcome"] for ln in got["lines"]] == [outcome]
+
+
+async def test_a_campaign_past_its_end_date_takes_no_import_and_no_waiting_line(
+    admin: httpx.AsyncClient, ctx: dict[str, Any], import_settings: Settings, redis: Redis
+) -> None:
+    """Issue 22 item 13: past the end of `ends_on` (UTC), a bulk paste is refused whole, and
+    lines already queued when the last day passes are refused one by one."""
+    yesterday = str((datetime.now(UTC) - timedelta(days=1)).date())
+    over = await f.campaign(admin, name="Over", ends_on=yesterday)
+    await _member(admin, over["id"], "carol", "tiktok")
+    refused = await admin.post(
+        f"/v1/campaigns/{over['id']}/posts/bulk", json={"lines": [{"url": _url("carol", V[6])}]}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "campaign_ended")
+    assert refused.headers["content-type"] == "application/problem+json"
+
+    running = await f.campaign(admin, name="Running")
+    await _member(admin, running["id"], "dave", "tiktok")
+    queued = await f.ok(
+        await admin.post(
+            f"/v1/campaigns/{running['id']}/posts/bulk",
+            json={"lines": [{"url": _url("dave", V[7])}]},
+        ),
+        202,
+    )
+    await f.ok(await admin.patch(f"/v1/campaigns/{running['id']}", json={"ends_on": yesterday}))
+    await run_jobs(import_settings.redis_url, ctx, [worker.process_post_import])
+    got = await f.ok(await admin.get(f"/v1/post-imports/{queued['id']}"))
+    assert [ln["outcome"] for ln in got["lines"]] == ["campaign_ended"]
+    assert (await f.ok(await admin.get(f"/v1/campaigns/{running['id']}/posts")))["data"] == []
 
 
 async def test_a_retried_upload_with_its_idempotency_key_makes_one_import(

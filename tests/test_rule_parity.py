@@ -6,20 +6,21 @@ would drift by an hour across a DST change and fail here."""
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, Integer, Numeric, String, literal, select
+from sqlalchemy import Date, DateTime, Integer, Numeric, String, literal, select
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.domain import campaigns as campaign_rules
 from app.domain import lifecycle, schedule
 from app.domain import transitions as table
-from app.domain.enums import PostStatus
+from app.domain.enums import CampaignStatus, PostStatus
 from app.domain.policy import Policy
 from app.settings import Settings
 
@@ -294,3 +295,40 @@ async def test_transition_guards_agree(conn: AsyncConnection) -> None:
         row = (await conn.execute(select(*(sql for sql, _, _ in chunk)))).one()
         for answer, (_, expected, case_) in zip(row, chunk, strict=True):
             assert bool(answer) is expected, case_
+
+
+@PARITY
+@given(
+    stored=st.sampled_from(CampaignStatus),
+    ends_in_days=st.none() | st.integers(-3, 3),
+    now=st.one_of(
+        instants(),
+        # Either side of midnight UTC, where the session's zone (Berlin) is on another day.
+        st.tuples(st.dates(date(2020, 1, 1), date(2035, 1, 1)), st.integers(-7200, 7200)).map(
+            lambda t: datetime.combine(t[0], time(), UTC) + timedelta(seconds=t[1])
+        ),
+    ),
+)
+async def test_campaign_status_agrees(
+    conn: AsyncConnection, stored: CampaignStatus, ends_in_days: int | None, now: datetime
+) -> None:
+    ends_on = None if ends_in_days is None else now.date() + timedelta(days=ends_in_days)
+    expected = campaign_rules.status_at(stored, ends_on, now)
+    sql = campaign_rules.status_sql(literal(stored.value, String), literal(ends_on, Date), now)
+    assert await evaluate(conn, sql) == expected.value
+
+
+def test_a_campaign_runs_through_the_whole_of_its_last_utc_day() -> None:
+    last = date(2026, 12, 6)
+    active = CampaignStatus.ACTIVE
+    end_of_day = datetime(2026, 12, 6, 23, 59, 59, 999999, tzinfo=UTC)
+    assert campaign_rules.status_at(active, last, end_of_day) is active
+    next_day = datetime(2026, 12, 7, tzinfo=UTC)
+    assert campaign_rules.status_at(active, last, next_day) is CampaignStatus.ENDED
+    # 00:30 on the 7th in Berlin is still the 6th in UTC.
+    berlin = datetime(2026, 12, 7, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert campaign_rules.status_at(active, last, berlin) is active
+    assert campaign_rules.status_at(active, None, next_day) is active
+    assert campaign_rules.status_at(CampaignStatus.PAUSED, last, end_of_day) is (
+        CampaignStatus.PAUSED
+    )

@@ -3,7 +3,9 @@ the deployment as a whole, measured from the sandbox's own request log."""
 
 import asyncio
 import itertools
+import socket
 import statistics
+import tempfile
 import time
 from datetime import UTC, datetime
 
@@ -120,3 +122,36 @@ async def test_two_workers_together_keep_the_pacing_and_refresh_everything(
     spacing = [b - a for a, b in itertools.pairwise(starts)]
     assert min(spacing) >= SPACING - JITTER, spacing
     assert statistics.median(spacing) >= LATENCY_MS / 1000, spacing
+
+
+async def test_a_worker_whose_metrics_port_is_taken_warns_and_works_on(
+    committed: async_sessionmaker[AsyncSession], settings: Settings, redis: Redis
+) -> None:
+    """Issue 22 item 17: a taken WORKER_METRICS_PORT used to end the worker with a traceback
+    (and with it `make run`); now it is one warning line and the worker does its work."""
+    now = datetime.now(UTC)
+    anchor = start_of_day(now)
+    video = find_video(Platform.TIKTOK, anchor, lambda v: (now - v.created_at).days < 25)
+    await seed(committed, [(Platform.TIKTOK, video)], now)
+    with (
+        socket.socket() as taken,
+        sandbox_server() as url,
+        tempfile.TemporaryFile() as log,
+    ):
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = worker_env(settings, url, worker_metrics_port=port)
+        worker = start_worker(env, log=log)
+        try:
+            await _wait_all_refreshed(committed, 1, within=60)
+            assert worker.poll() is None
+        finally:
+            code = stop(worker)
+        log.seek(0)
+        output = log.read().decode()
+    assert code == 0, output
+    assert "Traceback" not in output
+    (warning,) = [line for line in output.splitlines() if "metrics are not served" in line]
+    assert f"127.0.0.1:{port}" in warning
+    assert "WORKER_METRICS_PORT" in warning

@@ -2,11 +2,14 @@
 (`make run`), with a generated Ed25519 key pair and the sandbox's fake Discord API.
 
     KEY=vl_...  # printed by make run
-    python -m app.discord.demo connect --key $KEY    # new key pair, connect, register commands
-    python -m app.discord.demo ping
-    python -m app.discord.demo link CODE             # a creator's access code
-    python -m app.discord.demo submit URL [--campaign NAME_OR_ID]
-    python -m app.discord.demo my-posts
+    .venv/bin/python -m app.discord.demo connect --key $KEY  # new key pair, connect, register
+    .venv/bin/python -m app.discord.demo ping
+    .venv/bin/python -m app.discord.demo link CODE           # a creator's access code
+    .venv/bin/python -m app.discord.demo submit URL [--campaign NAME_OR_ID]
+    .venv/bin/python -m app.discord.demo my-posts
+
+(the project's own Python, from the project's directory: a system `python` lacks its
+packages).
 
 Each command signs an interaction as Discord would and posts it to /discord/interactions;
 `submit` then waits for the bot's follow-up edit, read back from the fake Discord. The key

@@ -132,7 +132,8 @@ async def daily_gains(
 ) -> list[tuple[date, int, int]]:
     """(day, views gained, of which baseline) for every day up to `last` with a change."""
     rows = await session.execute(_DAILY, {"campaign": campaign_id, "last": last})
-    return [(row.day, row.views_gained, row.baseline_views) for row in rows]
+    # NUMERIC(38,0) columns (a day's sum can pass a bigint): whole numbers, as ints.
+    return [(row.day, int(row.views_gained), int(row.baseline_views)) for row in rows]
 
 
 async def top_posts(session: AsyncSession, campaign_id: uuid.UUID, top: int) -> Sequence[Row[Any]]:

@@ -1,10 +1,12 @@
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import campaigns as campaign_rules
 from app.domain.enums import CampaignStatus, PostStatus
 from app.models import Campaign, Post
 from app.repositories.common import get_owned, save_changes
@@ -28,7 +30,8 @@ async def list_page(
 ) -> tuple[Sequence[Campaign], str | None]:
     stmt = select(Campaign).where(Campaign.organization_id == org)
     if status is not None:
-        stmt = stmt.where(Campaign.status == status)
+        current = campaign_rules.status_sql(Campaign.status, Campaign.ends_on, datetime.now(UTC))
+        stmt = stmt.where(current == status)
     return await fetch_page(session, stmt, Campaign.id, Sort(None, True), cursor, limit)
 
 

@@ -4,13 +4,14 @@ commands read: a creator's campaigns and recent posts."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import campaigns as campaign_rules
 from app.domain.enums import CampaignStatus, PostStatus
 from app.models import Campaign, CampaignMember, DiscordIntegration, DiscordLink, Post
 
@@ -62,13 +63,15 @@ async def unlink_all(session: AsyncSession, org: uuid.UUID) -> None:
 async def active_campaigns_of(
     session: AsyncSession, org: uuid.UUID, creator_id: uuid.UUID, name_contains: str = ""
 ) -> Sequence[Campaign]:
-    """The active campaigns the creator is a member of, newest first."""
+    """The active campaigns the creator is a member of, newest first (one past its
+    `ends_on` is ended, and no longer offered)."""
     stmt = (
         select(Campaign)
         .join(CampaignMember, CampaignMember.campaign_id == Campaign.id)
         .where(
             Campaign.organization_id == org,
-            Campaign.status == CampaignStatus.ACTIVE,
+            campaign_rules.status_sql(Campaign.status, Campaign.ends_on, datetime.now(UTC))
+            == CampaignStatus.ACTIVE,
             CampaignMember.creator_id == creator_id,
         )
         .order_by(Campaign.created_at.desc(), Campaign.id)

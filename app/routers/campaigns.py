@@ -28,7 +28,7 @@ async def campaigns_create(
     campaign = await campaign_service.create(
         session, who.organization_id, body.model_dump(), settings
     )
-    return CampaignOut.model_validate(campaign)
+    return campaign_service.present(campaign)
 
 
 @router.get("")
@@ -39,16 +39,17 @@ async def campaigns_list(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> CampaignPage:
-    """Newest first."""
+    """Newest first. `status` filters on the status in force: a campaign past its `ends_on`
+    is `ended`."""
     rows, next_cursor = await campaigns.list_page(
         session, who.organization_id, status, cursor, limit
     )
-    return CampaignPage(data=[CampaignOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return CampaignPage(data=[campaign_service.present(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{campaign_id}")
 async def campaigns_get(campaign_id: uuid.UUID, session: Session, who: Viewer) -> CampaignOut:
-    return CampaignOut.model_validate(
+    return campaign_service.present(
         found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     )
 
@@ -65,7 +66,7 @@ async def campaigns_update(
     campaign = await campaign_service.update(
         session, who.organization_id, campaign_id, changes, settings
     )
-    return CampaignOut.model_validate(campaign)
+    return campaign_service.present(campaign)
 
 
 @router.delete("/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)

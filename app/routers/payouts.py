@@ -4,7 +4,7 @@ from. Only admins make, pay and cancel batches; any key reads them."""
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.deps import Admin, AppSettings, Session, Viewer
 from app.domain.errors import found
@@ -104,12 +104,14 @@ async def payouts_cancel(payout_id: uuid.UUID, session: Session, who: Admin) -> 
 
 @router.get("/{payout_id}/export.csv", response_class=Response, responses=_CSV)
 async def payouts_export_csv(
-    payout_id: uuid.UUID, request: Request, session: Session, who: Viewer
+    payout_id: uuid.UUID, session: Session, who: Viewer, settings: AppSettings
 ) -> Response:
-    """One line per post: who to pay, for which video, how much, and the evidence's URL."""
+    """One line per post: who to pay, for which video, how much, and the evidence's URL
+    (absolute under `PUBLIC_BASE_URL` when it is set, else the path `/v1/posts/{id}/evidence`;
+    never built from the request's Host header)."""
     payout = found(await payouts.get(session, who.organization_id, payout_id), "payout")
     rows = await payouts.export_rows(session, payout.id)
-    base = str(request.base_url).rstrip("/")
+    base = settings.public_base_url or ""
     return _csv(payout_exports.export_csv(rows, base), f"payout-{payout.id}.csv")
 
 

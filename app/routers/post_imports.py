@@ -45,7 +45,8 @@ async def posts_bulk_create(
     only where the URL does not name the creator). Answers at once with the import; each
     line's outcome (`added`, `already_tracked`, `invalid_url`, `not_member`,
     `author_mismatch`, `campaign_ended`, ...) appears at `GET /v1/post-imports/{id}` as the
-    worker handles it. Lines are independent. Send an `Idempotency-Key` to retry safely."""
+    worker handles it. Lines are independent. Send an `Idempotency-Key` to retry safely.
+    A campaign past its `ends_on` answers 409 `campaign_ended` and takes no import."""
     row = await post_imports.create(session, who, campaign_id, body.lines)
     response.headers["Location"] = f"/v1/post-imports/{row.id}"
     # After the response, so after the commit: the worker finds the import.

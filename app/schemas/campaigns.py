@@ -90,7 +90,13 @@ class CampaignOut(Output):
     id: uuid.UUID
     name: str
     currency: str
-    status: CampaignStatus
+    status: Annotated[
+        CampaignStatus,
+        Field(
+            description="The status in force: `ended` once past the end of `ends_on` (UTC), "
+            "whatever status was set; extending `ends_on` reopens it."
+        ),
+    ]
     starts_on: date | None
     ends_on: date | None
     min_views: int | None

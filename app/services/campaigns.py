@@ -3,13 +3,16 @@ deadline, a campaign with locked earnings keeps its currency and cannot be delet
 tier in use stays."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import campaigns as campaign_rules
 from app.domain.errors import Conflict, InvalidInput, found
 from app.models import Campaign, CpmTier
 from app.repositories import campaigns, tiers
+from app.schemas.campaigns import CampaignOut
 from app.settings import Settings
 
 
@@ -23,6 +26,16 @@ def _within_window(days: int | None, settings: Settings) -> None:
             "window; posts are not refreshed after it.",
             "finalize_after_days",
         )
+
+
+def present(campaign: Campaign, now: datetime | None = None) -> CampaignOut:
+    """The campaign as the API shows it: its status is the one in force at `now`, so a
+    campaign past its `ends_on` reads `ended` (app.domain.campaigns)."""
+    out = CampaignOut.model_validate(campaign)
+    out.status = campaign_rules.status_at(
+        campaign.status, campaign.ends_on, now or datetime.now(UTC)
+    )
+    return out
 
 
 async def create(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.db import session_scope
+from app.domain import campaigns as campaign_rules
 from app.domain.enums import Role
 from app.domain.errors import Conflict, DomainError, found
 from app.models import PostImport, PostImportLine
@@ -48,7 +49,8 @@ async def create(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, lines: list[ImportLineIn]
 ) -> PostImport:
     org = principal.organization_id
-    found(await campaigns.get(session, org, campaign_id), "campaign")
+    campaign = found(await campaigns.get(session, org, campaign_id), "campaign")
+    campaign_rules.ensure_takes_posts(campaign.status, campaign.ends_on, datetime.now(UTC))
     return await repo.create(
         session, org, campaign_id, principal.key_id, [(ln.url, ln.creator_id) for ln in lines]
     )

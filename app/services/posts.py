@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.domain import campaigns as campaign_rules
 from app.domain import evidence, lifecycle
-from app.domain.enums import CampaignStatus, Platform, PostStatus
+from app.domain.enums import Platform, PostStatus
 from app.domain.errors import Conflict, InvalidInput, Unavailable, found
 from app.domain.holds import same_handle
 from app.models import Campaign, Creator, Post
@@ -130,8 +131,7 @@ async def create(
     ref: PostRef,
 ) -> Post:
     """Add the video `ref` (from `reference()`) to the campaign."""
-    if campaign.status == CampaignStatus.ENDED:
-        raise Conflict("campaign_ended", "The campaign has ended; it takes no new posts.")
+    campaign_rules.ensure_takes_posts(campaign.status, campaign.ends_on, datetime.now(UTC))
     org = principal.organization_id
     creator = await _creator(session, org, body, ref)
     member = await creators.get_member(session, campaign.id, creator.id)

@@ -18,9 +18,27 @@ from app.workers.worker import WorkerSettings, shutdown
 log = logging.getLogger("app.workers")
 
 
+def serve_metrics(host: str, port: int) -> bool:
+    """Serves /metrics on host:port. A port already taken (another worker on this host, a
+    leftover process) costs this worker its metrics, not its work: one warning line, and the
+    worker runs on without them."""
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        log.warning(
+            "worker metrics are not served: %s:%d is not available (%s); this worker runs "
+            "without them. Give each worker on one host its own WORKER_METRICS_PORT.",
+            host,
+            port,
+            exc.strerror or exc,
+        )
+        return False
+    return True
+
+
 async def run() -> None:
     settings = get_settings()
-    start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    serve_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
     ctx: dict[str, Any] = {"settings": settings}
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,7 +21,15 @@ from app.platforms.sandbox.videos import start_of_day
 from app.settings import PROJECT_ROOT, Settings
 from tests.drills.servers import private_postgres, private_redis
 from tests.engine_kit import find_video, seed
-from tests.processes import api_server, cli, sandbox_server, start_worker, stop, worker_env
+from tests.processes import (
+    api_server,
+    cli,
+    free_port,
+    sandbox_server,
+    start_worker,
+    stop,
+    worker_env,
+)
 
 SM = async_sessionmaker[AsyncSession]
 
@@ -89,9 +97,8 @@ async def test_drill_1_a_worker_killed_mid_refresh_loses_nothing(
             first.wait()
         left = 500 - await count(committed, Post.last_refreshed_at.is_not(None))
         assert left > 0, "the drill must kill the worker mid-run"
-        second = start_worker(
-            {**env, "WORKER_METRICS_PORT": str(int(env["WORKER_METRICS_PORT"]) + 1)}
-        )
+        # A port checked free now: "the first one's + 1" may be another process's.
+        second = start_worker({**env, "WORKER_METRICS_PORT": str(free_port())})
         try:
             await eventually(lambda: _more_than(committed, 499), 90, "every post refreshed")
         finally:
