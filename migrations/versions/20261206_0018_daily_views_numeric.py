@@ -4,8 +4,8 @@ Two posts of one campaign each reporting a bigint-sized count (a platform's own 
 the same day made the writer's INSERT ... ON CONFLICT fail with "bigint out of range", and with
 it the whole batch's write. 38 digits hold the sum of any number of posts a database can keep.
 
-Revision ID: 0023
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 04:20:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
