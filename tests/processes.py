@@ -76,6 +76,8 @@ def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dic
         # of the rate limit itself sets its own.
         "API_RATE_LIMIT_PER_SECOND": "1000",
         "API_RATE_BURST": "100000",
+        "ORG_RATE_LIMIT_PER_SECOND": "1000",
+        "ORG_RATE_BURST": "100000",
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env

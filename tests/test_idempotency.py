@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import idempotency
 from app.main import create_app
-from app.models import IdempotencyKey
+from app.models import ApiKey, IdempotencyKey
 from app.repositories import idempotency as repo
 from app.settings import Settings
 from tests import factories as f
@@ -21,6 +21,16 @@ ClientFor = Callable[[str | None], httpx.AsyncClient]
 
 def key() -> dict[str, str]:
     return {"Idempotency-Key": f"test-{uuid.uuid4()}"}
+
+
+async def _key_id(sessionmaker: async_sessionmaker[AsyncSession], org: Org) -> uuid.UUID:
+    """The id of the organization's first API key (the `org` fixture's)."""
+    async with sessionmaker() as session:
+        return (
+            await session.scalars(
+                select(ApiKey.id).where(ApiKey.organization_id == org.id).order_by(ApiKey.id)
+            )
+        ).first()  # type: ignore[return-value]
 
 
 async def _campaign_count(client: httpx.AsyncClient) -> int:
@@ -71,14 +81,15 @@ async def test_patches_and_refusals_are_replayed_too(client: httpx.AsyncClient) 
     assert replayed.json() == renamed  # the first answer, not the current state
     assert replayed.headers["idempotent-replayed"] == "true"
 
-    # A 4xx is an answer too: the same bad request gets the same refusal.
+    # A 4xx is an answer too: the same refused request gets the same refusal.
     tiers = f"/v1/campaigns/{c['id']}/cpm-tiers"
+    await f.ok(await client.post(tiers, json={"name": "T", "cpm": "4.50"}), 201)
     headers = key()
-    bad = await client.post(tiers, json={"name": "T", "cpm": 4.5}, headers=headers)
-    assert bad.status_code == 422
-    again = await client.post(tiers, json={"name": "T", "cpm": 4.5}, headers=headers)
-    assert (again.status_code, again.headers["idempotent-replayed"]) == (422, "true")
-    assert again.json()["errors"] == bad.json()["errors"]
+    taken = await client.post(tiers, json={"name": "T", "cpm": "5.00"}, headers=headers)
+    assert (taken.status_code, taken.json()["code"]) == (409, "cpm_tier_exists")
+    again = await client.post(tiers, json={"name": "T", "cpm": "5.00"}, headers=headers)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (409, "true")
+    assert again.content == taken.content
 
 
 async def test_a_key_whose_first_request_still_runs_is_409_until_its_lease_lapses(
@@ -87,11 +98,18 @@ async def test_a_key_whose_first_request_still_runs_is_409_until_its_lease_lapse
     body = b'{"name": "Busy"}'
     headers = {**key(), "content-type": "application/json"}
     print_ = idempotency.fingerprint("POST", "/v1/campaigns", b"", body)
+    api_key_id = await _key_id(sessionmaker, org)
 
     async def claim_as_another_process(lease: timedelta) -> None:
         async with sessionmaker() as session:
             outcome = await repo.claim(
-                session, org.id, headers["Idempotency-Key"], print_, lease, timedelta(hours=24)
+                session,
+                org.id,
+                api_key_id,
+                headers["Idempotency-Key"],
+                print_,
+                lease,
+                timedelta(hours=24),
             )
             await session.commit()
         assert isinstance(outcome, repo.Claimed)
@@ -171,28 +189,30 @@ async def test_a_failed_request_frees_its_key_and_expired_keys_are_pruned(
     org: Org, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     day = timedelta(hours=24)
+    k = await _key_id(sessionmaker, org)
     async with sessionmaker() as session:
-        claimed = await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day)
+        claimed = await repo.claim(session, org.id, k, "k", "a" * 64, timedelta(minutes=1), day)
         assert isinstance(claimed, repo.Claimed)
         assert isinstance(
-            await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day), repo.InUse
+            await repo.claim(session, org.id, k, "k", "a" * 64, timedelta(minutes=1), day),
+            repo.InUse,
         )
-        await repo.release(session, org.id, "k", "a" * 64)  # a 5xx: a retry runs for real
+        await repo.release(session, org.id, k, "k", "a" * 64)  # a 5xx: a retry runs for real
         assert isinstance(
-            await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day),
+            await repo.claim(session, org.id, k, "k", "a" * 64, timedelta(minutes=1), day),
             repo.Claimed,
         )
-        assert await repo.complete(session, org.id, "k", "a" * 64, 201, {}, b"{}")
-        replay = await repo.claim(session, org.id, "k", "a" * 64, timedelta(minutes=1), day)
+        assert await repo.complete(session, org.id, k, "k", "a" * 64, 201, {}, b"{}")
+        replay = await repo.claim(session, org.id, k, "k", "a" * 64, timedelta(minutes=1), day)
         assert replay == repo.Replay(201, {}, b"{}")
 
         # An expired key is free again, for any request, and pruned.
-        await repo.claim(session, org.id, "old", "b" * 64, timedelta(0), -day)
-        await repo.claim(session, org.id, "older", "c" * 64, timedelta(0), -day)
+        await repo.claim(session, org.id, k, "old", "b" * 64, timedelta(0), -day)
+        await repo.claim(session, org.id, k, "older", "c" * 64, timedelta(0), -day)
         assert await repo.prune_expired(session) == 2
         remaining = await session.scalars(
             select(IdempotencyKey.key).where(IdempotencyKey.organization_id == org.id)
         )
         assert list(remaining) == ["k"]
-        reused = await repo.claim(session, org.id, "k", "d" * 64, timedelta(minutes=1), day)
+        reused = await repo.claim(session, org.id, k, "k", "d" * 64, timedelta(minutes=1), day)
         assert isinstance(reused, repo.Reused)
