@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Match
@@ -144,28 +144,23 @@ Editor = Annotated[Principal, Depends(require(Role.EDITOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
-_needs_key: dict[int, bool] = {}
-
-
 def _depends_on_principal(dependant: Dependant) -> bool:
     return any(
         sub.call is _principal or _depends_on_principal(sub) for sub in dependant.dependencies
     )
 
 
-def _route_needs_key(scope: Scope) -> bool:
-    """Whether the operation this request goes to takes an API key (answered per route, once)."""
-    router = getattr(scope.get("app"), "router", None)
-    for route in getattr(router, "routes", ()):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            if not isinstance(route, APIRoute):
-                return False
-            known = _needs_key.get(id(route))
-            if known is None:
-                known = _needs_key[id(route)] = _depends_on_principal(route.dependant)
-            return known
-    return False  # a 404 or 405: nothing reads the body
+def _routes(app: Any) -> list[tuple[Any, bool]]:
+    """Every route the app would match, in its order (included routers flattened), each with
+    whether its operation takes an API key."""
+    return [
+        (
+            context,
+            isinstance(context.original_route, APIRoute)
+            and _depends_on_principal(context.original_route.dependant),
+        )
+        for context in iter_route_contexts(app.router.routes)
+    ]
 
 
 class AuthenticateFirst:
@@ -177,9 +172,19 @@ class AuthenticateFirst:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._routes: list[tuple[Any, bool]] | None = None
+
+    def _needs_key(self, scope: Scope) -> bool:
+        if self._routes is None:  # the routes are all in place by the first request
+            self._routes = _routes(scope["app"])
+        for route, needs_key in self._routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return needs_key
+        return False  # a 404 or a 405: nothing reads the body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _route_needs_key(scope):
+        if scope["type"] == "http" and self._needs_key(scope):
             request = Request(scope)
             try:
                 principal = await _identify(request, await _bearer(request))
