@@ -270,6 +270,18 @@ async def test_a_replay_never_skips_the_role_check_in_either_direction(
         assert refused_again.status_code == 403
         assert made.json()["key"] not in refused_again.text
 
+        # The role is checked before the Idempotency-Key is even looked at (a claim is taken
+        # only for an authorized request): a malformed key is the viewer's 403, not a 422.
+        bad_key = await viewer.post(
+            "/v1/api-keys", json={"role": "editor"}, headers={"Idempotency-Key": "tab\there"}
+        )
+        assert (bad_key.status_code, bad_key.json()["code"]) == (403, "forbidden")
+
+
+def test_answers_that_depend_on_the_caller_are_never_kept() -> None:
+    statuses = (200, 201, 204, 400, 401, 403, 404, 409, 422, 429, 500, 503)
+    assert [s for s in statuses if idempotency._stored(s)] == [200, 201, 204, 400, 404, 409]
+
 
 async def test_another_api_key_with_the_same_idempotency_key_is_a_request_of_its_own(
     client: httpx.AsyncClient,
