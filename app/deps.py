@@ -174,21 +174,24 @@ class AuthenticateFirst:
         self.app = app
         self._routes: list[tuple[Any, bool]] | None = None
 
-    def _needs_key(self, scope: Scope) -> bool:
+    def _keyed_route(self, scope: Scope) -> Any:
+        """The route this request goes to if its operation takes an API key, else None."""
         if self._routes is None:  # the routes are all in place by the first request
             self._routes = _routes(scope["app"])
         for route, needs_key in self._routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                return needs_key
-        return False  # a 404 or a 405: nothing reads the body
+                return route.original_route if needs_key else None
+        return None  # a 404 or a 405: nothing reads the body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._needs_key(scope):
+        route = self._keyed_route(scope) if scope["type"] == "http" else None
+        if route is not None:
             request = Request(scope)
             try:
                 principal = await _identify(request, await _bearer(request))
             except ApiError as exc:
+                scope["route"] = route  # the access log and metrics name its template
                 response = problem_response(exc.status, exc.code, exc.detail, exc.errors)
                 response.headers.update(exc.headers or {})
                 await response(scope, receive, send)

@@ -1,5 +1,6 @@
 """Keys, roles and tenancy."""
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -235,8 +236,9 @@ async def _call_without_reading(app: object, scope: dict[str, object]) -> tuple[
 
 
 async def test_an_unauthenticated_body_is_refused_401_without_being_read(
-    app: object, client_for: ClientFor
+    app: object, client_for: ClientFor, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="app.access")
     length = (b"content-length", b"700000")
     for auth in ([], [(b"authorization", b"Bearer vl_not-a-real-key")]):
         status, reads, body = await _call_without_reading(
@@ -256,6 +258,8 @@ async def test_an_unauthenticated_body_is_refused_401_without_being_read(
         assert response.json()["code"] == "unauthorized"
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["request_id"] == response.headers["x-request-id"]
+    # Logged (and counted) under the operation's template, as any answer.
+    assert "POST /v1/campaigns 401" in caplog.text
 
 
 async def test_a_known_key_s_body_is_read_and_public_operations_are_unchanged(
