@@ -1,17 +1,22 @@
-"""Request dependencies: the unit of work, the caller, and the shared clients."""
+"""Request dependencies: the unit of work, the caller, and the shared clients; and the
+middleware that authenticates a request before anything reads its body."""
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import idempotency
 from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
 from app.domain.enums import Role
-from app.errors import ApiError
+from app.errors import ApiError, problem_response
 from app.http.context import current as current_context
 from app.http.ratelimit import RateLimiter
 from app.platforms.shortlinks import Resolver
@@ -60,10 +65,15 @@ async def _authenticate(request: Request, key: str) -> Principal | None:
         return await api_keys.authenticate(session, key)
 
 
-async def _principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+# Where AuthenticateFirst leaves the caller for the `_principal` dependency.
+_PRINCIPAL = "viewledger.principal"
+
+
+async def _identify(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
+    """The caller, within its budget: 401 without a known key, 429 over the key's or its
+    organization's rate limit. Reads headers only, never the body."""
     if credentials is None:
         raise ApiError(
             401,
@@ -83,29 +93,47 @@ async def _principal(
     if context is not None:
         context.organization_id = principal.organization_id
     limiter: RateLimiter = request.app.state.ratelimiter
-    decision = await limiter.hit(hash_key(credentials.credentials))
+    decision = await limiter.hit(hash_key(credentials.credentials), principal.organization_id)
     if decision is not None:
         if context is not None:
             context.headers.update(decision.headers())
         if not decision.allowed:
+            settings: Settings = request.app.state.settings
+            whose, rate = (
+                ("This key is", settings.api_rate_limit_per_second)
+                if decision.scope == "key"
+                else ("The key's organization is", settings.org_rate_limit_per_second)
+            )
             raise ApiError(
                 429,
                 "rate_limited",
-                f"This key is over its rate limit ({decision.limit} requests at once, refilling "
-                f"at {request.app.state.settings.api_rate_limit_per_second:g} per second); retry "
-                f"in {decision.retry_after_seconds} s.",
+                f"{whose} over its rate limit ({decision.limit} requests at once, refilling "
+                f"at {rate:g} per second); retry in {decision.retry_after_seconds} s.",
                 headers={"Retry-After": str(decision.retry_after_seconds)},
             )
-    await idempotency.begin(request, principal.organization_id)
     return principal
 
 
+async def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    known = request.scope.get(_PRINCIPAL)
+    if isinstance(known, Principal):  # AuthenticateFirst did it, before the body was read
+        return known
+    return await _identify(request, credentials)
+
+
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def check(
+        request: Request, principal: Annotated[Principal, Depends(_principal)]
+    ) -> Principal:
         if not principal.allows(role):
             raise ApiError(
                 403, "forbidden", f"This needs the {role} role; the key is {principal.role}."
             )
+        # Only an authorized request takes an idempotency key, under its own API key.
+        await idempotency.begin(request, principal)
         return principal
 
     return check
@@ -114,3 +142,59 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Editor = Annotated[Principal, Depends(require(Role.EDITOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+def _depends_on_principal(dependant: Dependant) -> bool:
+    return any(
+        sub.call is _principal or _depends_on_principal(sub) for sub in dependant.dependencies
+    )
+
+
+def _routes(app: Any) -> list[tuple[Any, bool]]:
+    """Every route the app would match, in its order (included routers flattened), each with
+    whether its operation takes an API key."""
+    return [
+        (
+            context,
+            isinstance(context.original_route, APIRoute)
+            and _depends_on_principal(context.original_route.dependant),
+        )
+        for context in iter_route_contexts(app.router.routes)
+    ]
+
+
+class AuthenticateFirst:
+    """FastAPI reads and parses a request's body before it solves its dependencies, so a
+    401 from `_principal` would come after parsing whatever an anonymous sender posted. This
+    middleware authenticates (and rate-limits) every request for an operation that takes an
+    API key before passing it on: a refused request is answered without its body being read,
+    and `_principal` reuses the caller found here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._routes: list[tuple[Any, bool]] | None = None
+
+    def _keyed_route(self, scope: Scope) -> Any:
+        """The route this request goes to if its operation takes an API key, else None."""
+        if self._routes is None:  # the routes are all in place by the first request
+            self._routes = _routes(scope["app"])
+        for route, needs_key in self._routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return route.original_route if needs_key else None
+        return None  # a 404 or a 405: nothing reads the body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self._keyed_route(scope) if scope["type"] == "http" else None
+        if route is not None:
+            request = Request(scope)
+            try:
+                principal = await _identify(request, await _bearer(request))
+            except ApiError as exc:
+                scope["route"] = route  # the access log and metrics name its template
+                response = problem_response(exc.status, exc.code, exc.detail, exc.errors)
+                response.headers.update(exc.headers or {})
+                await response(scope, receive, send)
+                return
+            scope[_PRINCIPAL] = principal
+        await self.app(scope, receive, send)

@@ -277,7 +277,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "The request conflicts with the resource's state; `code` names the rule.",
         422: "The input is not valid; `errors` points at each offending field.",
         502: "A platform this request needed did not answer (e.g. a short link); retry later.",
-        429: "Over the key's rate limit; retry after `Retry-After` seconds.",
+        429: "Over the key's or the organization's rate limit; retry after `Retry-After` seconds.",
         503: "PostgreSQL or Redis is unavailable; retry after `Retry-After` seconds.",
     }.items()
 }

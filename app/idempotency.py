@@ -1,19 +1,26 @@
 """`Idempotency-Key` on every POST and PATCH under /v1, Stripe's way.
 
-The key is scoped to the caller's organization and kept `IDEMPOTENCY_KEY_TTL_HOURS` (24 h)
-with a fingerprint of the request (method, path, query, body bytes):
+The key belongs to the API key that sent it (another API key's same `Idempotency-Key` is a
+request of its own) and is kept `IDEMPOTENCY_KEY_TTL_HOURS` (24 h) with a fingerprint of the
+request (method, path, query, and the body as parsed JSON, so key order and whitespace do not
+matter; a body that is not JSON counts byte for byte):
 - the same key with the same request replays the first answer's status, body and
   `Content-Type`/`Location`, with `Idempotent-Replayed: true`;
 - the same key with another request answers 422 `idempotency_key_reused`;
 - while the first request with the key runs, 409 `idempotency_key_in_use` (retry shortly).
 
-The claim is taken (in its own committed transaction, so every API process sees it) right
-after authentication and the rate limit, before the handler runs; the answer is stored just
-before it is sent. 2xx and 4xx answers are stored; a 5xx or a failure frees the key, since a
-retry may then succeed for real. A process that dies mid-request leaves a claim whose lease
-(`IDEMPOTENCY_LEASE_SECONDS`) lapses, after which the same request runs again. (Its writes,
-if they committed, are not rolled back: the window is the time between the handler's commit
-and storing the answer.)
+The claim is taken (in its own committed transaction, so every API process sees it) once the
+caller is authenticated, within its rate limit and authorized for the operation's role,
+before the handler runs; the answer is stored just before it is sent. 2xx and 4xx answers
+are stored, except 401, 403, 422 and 429: those depend on the caller's key, its budget or a
+body the server refused to read, and a retry must be judged again. A 5xx or a failure frees
+the key, since a retry may then succeed for real. A stored answer is at most
+`IDEMPOTENCY_MAX_STORED_BYTES`: a larger 4xx is not stored (nothing was written); a larger
+2xx keeps its key (it must not run twice) and is replayed as 409
+`idempotency_answer_not_kept`, with the first answer's status and `Location`.
+A process that dies mid-request leaves a claim whose lease (`IDEMPOTENCY_LEASE_SECONDS`)
+lapses, after which the same request runs again. (Its writes, if they committed, are not
+rolled back: the window is the time between the handler's commit and storing the answer.)
 
 Expired keys are pruned opportunistically: about one claim in `_PRUNE_ONE_IN` also deletes
 up to `_PRUNE_BATCH` expired keys (any organization's), after the claim and apart from it.
@@ -21,6 +28,7 @@ up to `_PRUNE_BATCH` expired keys (any organization's), after the claim and apar
 """
 
 import hashlib
+import json
 import logging
 import random
 import re
@@ -33,8 +41,9 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth import Principal
 from app.db import describe_database_error, session_scope
-from app.errors import ApiError, invalid
+from app.errors import PROBLEM_JSON, ApiError, invalid, problem_response
 from app.http import context
 from app.repositories import idempotency as repo
 
@@ -51,14 +60,20 @@ PREFIX = "/v1/"
 _KEPT_HEADERS = (b"content-type", b"location")
 _PRUNE_ONE_IN = 50
 _PRUNE_BATCH = 500
+# Answers that depend on who asks, on the caller's budget, or on a body that was refused:
+# a retry is judged afresh.
+_NOT_STORED = frozenset({401, 403, 422, 429})
+_BEGUN = "viewledger.idempotency_begun"
 
 
 @dataclass(frozen=True)
 class Claim:
     sessionmaker: async_sessionmaker[AsyncSession]
     organization_id: uuid.UUID
+    api_key_id: uuid.UUID
     key: str
     fingerprint: str
+    max_stored_bytes: int
 
 
 class IdempotentReplay(Exception):
@@ -67,9 +82,27 @@ class IdempotentReplay(Exception):
         self.replay = replay
 
 
-def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+_NOT_PARSED = object()
+
+
+def canonical_body(body: bytes, parsed: object = _NOT_PARSED) -> bytes:
+    """The body as it means, not as it is spelled: JSON (`parsed`, if the caller already has
+    it) re-encoded with sorted keys and no whitespace; anything else as sent."""
+    if parsed is _NOT_PARSED:
+        try:
+            parsed = json.loads(body)
+        except ValueError:  # not JSON (nor UTF-8): compared byte for byte
+            return b"raw:" + body
+    return b"json:" + json.dumps(
+        parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8", "surrogatepass")
+
+
+def fingerprint(
+    method: str, path: str, query: bytes, body: bytes, parsed: object = _NOT_PARSED
+) -> str:
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query, body):
+    for part in (method.encode(), path.encode(), query, canonical_body(body, parsed)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -79,9 +112,13 @@ def applies(method: str, path: str) -> bool:
     return method in METHODS and path.startswith(PREFIX)
 
 
-async def begin(request: Request, organization_id: uuid.UUID) -> None:
-    """Called once the caller is known. Returns when the request may run (with or without a
-    key); raises the replay or the problem otherwise."""
+async def begin(request: Request, principal: Principal) -> None:
+    """Called once the caller is known, within its rate limit and allowed the operation's
+    role. Returns when the request may run (with or without a key); raises the replay or the
+    problem otherwise."""
+    if request.scope.get(_BEGUN):  # an operation with two role checks claims once
+        return
+    request.scope[_BEGUN] = True
     key = request.headers.get(HEADER)
     if key is None or not applies(request.method, request.url.path):
         return
@@ -92,18 +129,23 @@ async def begin(request: Request, organization_id: uuid.UUID) -> None:
             "either end.",
             "/header/Idempotency-Key",
         )
+    body = await request.body()
+    try:
+        # Already parsed by FastAPI for a JSON body (Starlette keeps it on the request).
+        parsed: object = await request.json()
+    except ValueError:
+        parsed = _NOT_PARSED
     print_ = fingerprint(
-        request.method,
-        request.url.path,
-        request.scope.get("query_string", b""),
-        await request.body(),
+        request.method, request.url.path, request.scope.get("query_string", b""), body, parsed
     )
+    organization_id, api_key_id = principal.organization_id, principal.key_id
     settings = request.app.state.settings
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with session_scope(sessionmaker) as session:
         outcome = await repo.claim(
             session,
             organization_id,
+            api_key_id,
             key,
             print_,
             lease=timedelta(seconds=settings.idempotency_lease_seconds),
@@ -115,7 +157,14 @@ async def begin(request: Request, organization_id: uuid.UUID) -> None:
         case repo.Claimed():
             ctx = context.current()
             if ctx is not None:
-                ctx.idempotency = Claim(sessionmaker, organization_id, key, print_)
+                ctx.idempotency = Claim(
+                    sessionmaker,
+                    organization_id,
+                    api_key_id,
+                    key,
+                    print_,
+                    settings.idempotency_max_stored_bytes,
+                )
         case repo.Replay():
             raise IdempotentReplay(outcome)
         case repo.Reused():
@@ -158,8 +207,30 @@ def install(app: FastAPI) -> None:
 
 
 def _stored(status: int) -> bool:
-    # 409 in-use and 429 never hold a claim; 5xx may succeed on a retry.
-    return 200 <= status < 300 or 400 <= status < 500
+    # 409 in-use never holds a claim; 5xx may succeed on a retry.
+    return 200 <= status < 300 or (400 <= status < 500 and status not in _NOT_STORED)
+
+
+def _kept_answer(
+    claim: Claim, status: int, headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes] | None:
+    """What to store for a storable answer: itself when it fits; for a 2xx over the cap, a
+    409 saying the request ran (it must not run again); for a larger 4xx, nothing."""
+    if len(body) <= claim.max_stored_bytes:
+        return status, headers, body
+    if not 200 <= status < 300:
+        return None
+    location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+    where = f" The created resource is at {location}." if location else ""
+    problem = problem_response(
+        409,
+        "idempotency_answer_not_kept",
+        f"The first request with this Idempotency-Key succeeded ({status}) and was not run "
+        f"again, but its answer ({len(body)} bytes) was larger than the "
+        f"{claim.max_stored_bytes} bytes kept for replay.{where}",
+    )
+    kept = {"content-type": PROBLEM_JSON, **({"location": location} if location else {})}
+    return 409, kept, bytes(problem.body)
 
 
 class IdempotencyMiddleware:
@@ -210,23 +281,27 @@ class IdempotencyMiddleware:
 async def _settle(claim: Claim, start: Message | None, body: bytes) -> None:
     try:
         async with session_scope(claim.sessionmaker) as session:
+            kept = None
             if start is not None and _stored(start["status"]):
                 headers = {
                     name.decode("latin-1"): value.decode("latin-1")
                     for name, value in start["headers"]
                     if name.lower() in _KEPT_HEADERS
                 }
+                kept = _kept_answer(claim, start["status"], headers, body)
+            if kept is not None:
                 await repo.complete(
                     session,
                     claim.organization_id,
+                    claim.api_key_id,
                     claim.key,
                     claim.fingerprint,
-                    start["status"],
-                    headers,
-                    body,
+                    *kept,
                 )
             else:
-                await repo.release(session, claim.organization_id, claim.key, claim.fingerprint)
+                await repo.release(
+                    session, claim.organization_id, claim.api_key_id, claim.key, claim.fingerprint
+                )
     except Exception as exc:
         # The answer still goes out; the key stays claimed until its lease lapses.
         log.warning("could not store an idempotent answer: %s", describe_database_error(exc))

@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import idempotency
 from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
+from app.deps import AuthenticateFirst
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
 from app.http.contract import check_request, tidy
@@ -106,7 +107,11 @@ def create_app(
         app.state.shortlinks = resolver_for(own_http, settings)
         app.state.redis = app.state.arq = redis
         app.state.ratelimiter = RateLimiter(
-            redis, settings.api_rate_limit_per_second, settings.api_rate_burst
+            redis,
+            settings.api_rate_limit_per_second,
+            settings.api_rate_burst,
+            settings.org_rate_limit_per_second,
+            settings.org_rate_burst,
         )
         app.state.migration_head = migration_head()
         app.state.principals = PrincipalCache()
@@ -173,6 +178,8 @@ def create_app(
     # has it), then the body limit, which refuses oversized bodies before anything reads them.
     app.add_middleware(LocationMiddleware)
     idempotency.install(app)
+    # Before anything reads a body: an operation that takes an API key authenticates first.
+    app.add_middleware(AuthenticateFirst)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(PublicGateMiddleware, gates=_public_gates(settings))
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

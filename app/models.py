@@ -589,14 +589,21 @@ class PostEvent(Base):
 
 
 class IdempotencyKey(Base):
-    """A write's `Idempotency-Key`, per organization: the request's fingerprint and, once
-    answered, the answer to replay. While the first request runs, `locked_until` is its lease;
-    a crashed request's key is taken over once the lease lapses."""
+    """A write's `Idempotency-Key`, per API key (another key's same `Idempotency-Key` is
+    another request): the request's fingerprint and, once answered, the answer to replay.
+    While the first request runs, `locked_until` is its lease; a crashed request's key is
+    taken over once the lease lapses."""
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (PrimaryKeyConstraint("organization_id", "key"), Index(None, "expires_at"))
+    __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "api_key_id", "key"),
+        Index(None, "expires_at"),
+    )
 
     organization_id: Mapped[uuid.UUID] = _org_fk()
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False
+    )
     key: Mapped[str] = mapped_column(String(255), nullable=False)
     fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
     locked_until: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -141,9 +141,18 @@ class Settings(BaseSettings):
     # so a crashed one frees its key), and the log format ("json" for JSON lines).
     api_rate_limit_per_second: float = Field(20, gt=0)
     api_rate_burst: int = Field(40, ge=1)
+    # The organization-wide limit beside the per-key one: all of an organization's keys
+    # share it, so more keys do not buy more budget.
+    org_rate_limit_per_second: float = Field(50, gt=0)
+    org_rate_burst: int = Field(100, ge=1)
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     idempotency_key_ttl_hours: float = Field(24, gt=0)
     idempotency_lease_seconds: float = Field(60, gt=0)
+    # The largest answer kept for replay (a larger 2xx is replayed as a 409 saying so).
+    idempotency_max_stored_bytes: int = Field(64 * 1024, ge=0)
+    # Per organization: unrevoked API keys, webhook endpoints (409 past either).
+    max_api_keys_per_org: int = Field(50, ge=1)
+    max_webhook_endpoints_per_org: int = Field(20, ge=1)
     log_format: Literal["text", "json"] = "text"
     # Where clients reach the service (https://ledger.example.com), for the links it writes
     # into files that leave it (the payout CSV's evidence_url). Unset: those links are paths

@@ -50,6 +50,8 @@ def _test_settings() -> Settings:
         # Tests send bursts far above a client's budget; tests of the limit set their own.
         api_rate_limit_per_second=1000,
         api_rate_burst=100_000,
+        org_rate_limit_per_second=1000,
+        org_rate_burst=100_000,
         # Likewise the per-address budgets of the portal's sign-in and Discord's interactions
         # (every test client is 127.0.0.1).
         portal_requests_per_minute=60_000,

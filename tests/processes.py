@@ -78,6 +78,8 @@ def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dic
         # of the rate limit itself sets its own.
         "API_RATE_LIMIT_PER_SECOND": "1000",
         "API_RATE_BURST": "100000",
+        "ORG_RATE_LIMIT_PER_SECOND": "1000",
+        "ORG_RATE_BURST": "100000",
         "PORTAL_REQUEST_BURST": "100000",
         "DISCORD_REQUEST_BURST": "100000",
     }

@@ -100,7 +100,7 @@ async def test_a_declared_content_length_over_the_limit_is_refused_at_once(
 
 
 async def test_a_streamed_body_is_cut_off_before_authentication_reads_it(
-    client_for: ClientFor,
+    client_for: ClientFor, org: Org
 ) -> None:
     sent = 0
 
@@ -110,13 +110,24 @@ async def test_a_streamed_body_is_cut_off_before_authentication_reads_it(
             sent += 1
             yield b" " * MIB
 
+    # With a key, the body is read, and cut off at the limit.
+    async with client_for(org.key) as known:
+        response = await known.post(
+            "/v1/campaigns", content=huge(), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json()["code"] == "body_too_large"
+    assert sent <= 3
+
+    # Without one, nothing of it is read at all (issue 22 item 7): 401 at once.
+    sent = 0
     async with client_for(None) as anonymous:
         response = await anonymous.post(
             "/v1/campaigns", content=huge(), headers={"content-type": "application/json"}
         )
-    assert response.status_code == 413  # not 401: the body was refused first
-    assert response.json()["code"] == "body_too_large"
-    assert sent <= 3
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+    assert sent <= 1
 
 
 async def test_a_body_under_the_limit_passes(client: httpx.AsyncClient) -> None:

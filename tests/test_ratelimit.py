@@ -111,3 +111,56 @@ async def test_the_limit_fails_open_while_redis_is_unreachable(
             response = await client.get("/v1/campaigns")
             assert response.status_code == 200
             assert "ratelimit-limit" not in response.headers
+
+
+async def test_one_organization_wide_budget_is_shared_by_all_its_keys(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    org: Org,
+    make_org: MakeOrg,
+    make_key: Callable[[Org, Role], Awaitable[str]],
+) -> None:
+    # Each key could send 100 requests; the organization, 5 in all (nothing refills in the
+    # test's time). More keys do not buy more budget.
+    strict = settings.model_copy(
+        update={
+            "api_rate_limit_per_second": 0.001,
+            "api_rate_burst": 100,
+            "org_rate_limit_per_second": 0.001,
+            "org_rate_burst": 5,
+        }
+    )
+    second_key = await make_key(org, Role.VIEWER)
+    rival = await make_org("Rival")
+    async with AsyncExitStack() as stack:
+        first, second = await _two_processes(strict, engine, sessionmaker, stack)
+        answers = []
+        for i in range(6):  # two keys of one organization, alternating, across two processes
+            async with _client((first, second)[i % 2], (org.key, second_key)[i % 2]) as client:
+                answers.append(await client.get("/v1/campaigns"))
+        assert [a.status_code for a in answers] == [200, 200, 200, 200, 200, 429]
+        # The headers tell the budget that binds: the organization's.
+        assert [a.headers["ratelimit-remaining"] for a in answers] == ["4", "3", "2", "1", "0", "0"]
+        assert all(a.headers["ratelimit-limit"] == "5" for a in answers)
+        refused = answers[-1]
+        assert refused.json()["code"] == "rate_limited"
+        assert "organization" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) >= 1
+        async with _client(first, org.key) as client:
+            assert (await client.get("/v1/campaigns")).status_code == 429  # both keys
+
+        # Another organization has its own budget.
+        for app in (first, second):
+            async with _client(app, rival.key) as client:
+                response = await client.get("/v1/campaigns")
+            assert response.status_code == 200
+            assert response.headers["ratelimit-remaining"] == str(5 - 1 - (app is second))
+
+    # A refused request spends nothing: the first key's own bucket holds the three requests
+    # it was served (1,000 s each at this rate), not the one the organization refused.
+    seconds, micros = await redis.time()
+    tat = int(await redis.get(f"ratelimit:{hash_key(org.key)}"))
+    assert 2990 < (tat - (seconds * 1_000_000 + micros)) / 1_000_000 <= 3000
+    assert await redis.exists(f"ratelimit:org:{org.id}", f"ratelimit:org:{rival.id}") == 2

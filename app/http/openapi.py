@@ -81,7 +81,11 @@ def document_edge(spec: dict[str, Any]) -> dict[str, Any]:
             writes = applies(method.upper(), path)
             if authenticated:
                 responses.setdefault(
-                    "429", _problem("Over the key's rate limit; retry after `Retry-After` seconds.")
+                    "429",
+                    _problem(
+                        "Over the key's or the organization's rate limit; retry after "
+                        "`Retry-After` seconds."
+                    ),
                 )
             if writes:
                 responses.setdefault("413", _problem("The body is larger than the server accepts."))

@@ -22,6 +22,23 @@ async def authenticate(session: AsyncSession, key: str) -> Principal | None:
     return None if row is None else Principal(row.id, row.organization_id, Role(row.role))
 
 
+async def count_usable_locked(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    """The organization's unrevoked keys, counted under a lock on the organization's row
+    (FOR NO KEY UPDATE: inserts that reference it are not blocked), so two creates at once
+    cannot both see room for one more; the lock lasts until the transaction ends."""
+    await session.execute(
+        select(Organization.id)
+        .where(Organization.id == organization_id)
+        .with_for_update(key_share=True)
+    )
+    count = await session.scalar(
+        select(func.count())
+        .select_from(ApiKey)
+        .where(ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None))
+    )
+    return int(count or 0)
+
+
 async def create(
     session: AsyncSession, organization_id: uuid.UUID, role: Role, name: str = ""
 ) -> tuple[ApiKey, str]:

@@ -1,4 +1,5 @@
-"""Idempotency keys in PostgreSQL, so every API process sees the same claims.
+"""Idempotency keys in PostgreSQL, so every API process sees the same claims. A key is the
+API key's own: (organization, API key, `Idempotency-Key`) names one request.
 
 Times come from `clock_timestamp()`, not `now()`: a lease is compared with the moment the
 statement runs, whatever transaction it runs in."""
@@ -42,6 +43,7 @@ Outcome = Claimed | InUse | Reused | Replay
 async def claim(
     session: AsyncSession,
     organization_id: uuid.UUID,
+    api_key_id: uuid.UUID,
     key: str,
     fingerprint: str,
     lease: timedelta,
@@ -53,13 +55,14 @@ async def claim(
     now = func.clock_timestamp()
     stmt = insert(Row).values(
         organization_id=organization_id,
+        api_key_id=api_key_id,
         key=key,
         fingerprint=fingerprint,
         locked_until=now + lease,
         expires_at=now + ttl,
     )
     upsert = stmt.on_conflict_do_update(
-        index_elements=[Row.organization_id, Row.key],
+        index_elements=[Row.organization_id, Row.api_key_id, Row.key],
         set_={
             "fingerprint": stmt.excluded.fingerprint,
             "locked_until": stmt.excluded.locked_until,
@@ -83,7 +86,9 @@ async def claim(
     row = (
         await session.execute(
             select(Row.fingerprint, Row.status_code, Row.response_headers, Row.response_body).where(
-                Row.organization_id == organization_id, Row.key == key
+                Row.organization_id == organization_id,
+                Row.api_key_id == api_key_id,
+                Row.key == key,
             )
         )
     ).first()
@@ -99,6 +104,7 @@ async def claim(
 async def complete(
     session: AsyncSession,
     organization_id: uuid.UUID,
+    api_key_id: uuid.UUID,
     key: str,
     fingerprint: str,
     status_code: int,
@@ -111,6 +117,7 @@ async def complete(
         update(Row)
         .where(
             Row.organization_id == organization_id,
+            Row.api_key_id == api_key_id,
             Row.key == key,
             Row.fingerprint == fingerprint,
             Row.status_code.is_(None),
@@ -126,12 +133,17 @@ async def complete(
 
 
 async def release(
-    session: AsyncSession, organization_id: uuid.UUID, key: str, fingerprint: str
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    api_key_id: uuid.UUID,
+    key: str,
+    fingerprint: str,
 ) -> None:
     """Frees the key of a request that failed (5xx, crash): a retry runs it for real."""
     await session.execute(
         delete(Row).where(
             Row.organization_id == organization_id,
+            Row.api_key_id == api_key_id,
             Row.key == key,
             Row.fingerprint == fingerprint,
             Row.status_code.is_(None),
@@ -144,12 +156,12 @@ async def prune_expired(session: AsyncSession, batch: int = 1000) -> int:
     on its own (see app.idempotency); a worker cron may call it in a loop until it returns
     less than the batch."""
     expired = (
-        select(Row.organization_id, Row.key)
+        select(Row.organization_id, Row.api_key_id, Row.key)
         .where(Row.expires_at <= func.clock_timestamp())
         .limit(batch)
         .with_for_update(skip_locked=True)
     )
     result = await session.execute(
-        delete(Row).where(tuple_(Row.organization_id, Row.key).in_(expired))
+        delete(Row).where(tuple_(Row.organization_id, Row.api_key_id, Row.key).in_(expired))
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

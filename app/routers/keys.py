@@ -2,8 +2,8 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.deps import Admin, Session, Viewer
-from app.domain.errors import NotFound
+from app.deps import Admin, AppSettings, Session, Viewer
+from app.domain.errors import Conflict, NotFound
 from app.errors import PROBLEM_RESPONSES
 from app.models import Organization
 from app.repositories import api_keys
@@ -22,7 +22,18 @@ async def me_get(session: Session, who: Viewer) -> Me:
 
 
 @router.post("/v1/api-keys", status_code=status.HTTP_201_CREATED)
-async def api_keys_create(body: KeyCreate, session: Session, who: Admin) -> KeyCreated:
+async def api_keys_create(
+    body: KeyCreate, session: Session, who: Admin, settings: AppSettings
+) -> KeyCreated:
+    """At most `MAX_API_KEYS_PER_ORG` unrevoked keys per organization (409
+    `api_key_limit_reached`; revoke one first)."""
+    limit = settings.max_api_keys_per_org
+    if await api_keys.count_usable_locked(session, who.organization_id) >= limit:
+        raise Conflict(
+            "api_key_limit_reached",
+            f"The organization has {limit} unrevoked API keys, the most it may have; revoke "
+            "one before creating another.",
+        )
     row, key = await api_keys.create(session, who.organization_id, body.role, body.name)
     await session.refresh(row)
     return KeyCreated(**KeyOut.model_validate(row).model_dump(), key=key)

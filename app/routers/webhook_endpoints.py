@@ -73,8 +73,16 @@ async def webhook_endpoints_create(
     settings: AppSettings,
     resolve: Resolver,
 ) -> WebhookEndpointCreated:
-    """Register an endpoint. The answer carries its signing secret, shown this once."""
+    """Register an endpoint. The answer carries its signing secret, shown this once. At most
+    `MAX_WEBHOOK_ENDPOINTS_PER_ORG` per organization (409 `webhook_endpoint_limit_reached`)."""
     await _check_url(body.url, settings, resolve)
+    limit = settings.max_webhook_endpoints_per_org
+    if await repository.count_endpoints_locked(session, who.organization_id) >= limit:
+        raise Conflict(
+            "webhook_endpoint_limit_reached",
+            f"The organization has {limit} webhook endpoints, the most it may have; delete one "
+            "before creating another.",
+        )
     secret = signing.generate_secret()
     fields = body.model_dump(mode="json")
     endpoint = await repository.create_endpoint(

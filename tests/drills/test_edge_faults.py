@@ -109,20 +109,24 @@ async def test_drill_8_hanging_short_links_and_huge_bodies_hold_nothing(
                 assert idle_in_transaction == 0
                 assert (await other.get("/v1/campaigns")).status_code == 200
 
+                # Anonymous senders are refused before a byte of their body is read (issue 22
+                # item 7); a known key's huge body is read and cut off at the limit.
                 bodies = [
                     asyncio.create_task(
-                        anonymous.post(
+                        sender.post(
                             "/v1/campaigns",
                             content=_big_body(),
                             headers={"content-type": "application/json"},
                         )
                     )
-                    for _ in range(4)
+                    for sender in (anonymous, anonymous, other, other)
                 ]
                 assert (await other.get("/v1/campaigns")).status_code == 200
                 refused = await asyncio.gather(*bodies)
-                assert [r.status_code for r in refused] == [413] * 4
-                assert {r.json()["code"] for r in refused} == {"body_too_large"}
+                assert [r.status_code for r in refused] == [401, 401, 413, 413]
+                assert [r.json()["code"] for r in refused] == ["unauthorized"] * 2 + [
+                    "body_too_large"
+                ] * 2
 
                 await host.close()
                 answers = await asyncio.gather(*posting)
