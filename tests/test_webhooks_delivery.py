@@ -447,6 +447,59 @@ async def test_a_url_that_now_resolves_privately_is_refused_at_delivery(kit: Kit
     assert row.last_error.startswith("url_not_allowed: The host hooks.example.com resolves to")
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["::7f00:1", "::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1", "fec0::1"],
+)
+async def test_a_url_that_now_resolves_to_an_embedded_private_address_is_refused(
+    kit: Kit, address: str
+) -> None:
+    """After DNS, at delivery: an IPv6 form that carries a private IPv4 address is as private
+    as the address it carries."""
+    kit.settings.webhook_allow_private_urls = False
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return [address]
+
+    strict = Deliverer(
+        kit.sessions, httpx.AsyncClient(), kit.settings, now=kit.clock, resolve=rebinding
+    )
+    async with kit.sessions() as session:
+        endpoint = await repository.create_endpoint(
+            session,
+            kit.org,
+            {"url": "https://hooks.example.com/hooks"},
+            vault.encrypt(kit.settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await kit.emit((EventType.POST_CREATED, POST))
+    assert await strict.sweep() == {"retrying": 1}
+    (row,) = await kit.deliveries(str(endpoint.id))
+    assert row.last_error == (
+        f"url_not_allowed: The host hooks.example.com resolves to {address}, which is not a"
+        " public address."
+    )
+
+
+async def test_a_url_on_a_privileged_port_is_refused_at_delivery(kit: Kit) -> None:
+    """Saved before the port rule (or straight into the table): not sent either."""
+    kit.settings.webhook_allow_private_urls = False
+    async with kit.sessions() as session:
+        endpoint = await repository.create_endpoint(
+            session,
+            kit.org,
+            {"url": "https://93.184.216.34:22/hooks"},
+            vault.encrypt(kit.settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await kit.emit((EventType.POST_CREATED, POST))
+    assert await kit.deliverer.sweep() == {"retrying": 1}
+    (row,) = await kit.deliveries(str(endpoint.id))
+    assert row.last_error == (
+        "url_not_allowed: The port 22 is not allowed: use 443 or a port from 1024 up."
+    )
+
+
 async def test_metrics_count_outcomes_and_the_oldest_undelivered_age(kit: Kit) -> None:
     def sample(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
