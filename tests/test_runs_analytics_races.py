@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, Role
 from app.main import create_app
-from app.models import Post, PostEvent
+from app.models import Post, PostEvent, WebhookEvent
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox
 from app.repositories import api_keys
 from app.settings import Settings
+from app.webhooks import repository, vault
 from app.workers import lifecycle_sweep
 from app.workers.heartbeat import HEARTBEATS
 from app.workers.refresher import Refresher, claim_size
@@ -284,7 +285,8 @@ async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
         await make_refresher().refresh_due(Platform.TIKTOK)
         done = (await client.get(f"/v1/refresh-runs/{first['id']}")).json()
         assert (done["status"], done["refreshed"]) == ("finished", 2)
-        # Sweeps within the hour share one scheduled run per platform.
+        # A sweep after the hour's scheduled run finished starts a run of its own: a
+        # finished run never reopens.
         async with committed() as session:
             await session.execute(update(Post).values(next_refresh_at=clock.now))
             await session.commit()
@@ -293,7 +295,56 @@ async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
         scheduled = (await client.get("/v1/refresh-runs", params={"kind": "scheduled"})).json()[
             "data"
         ]
-    assert [(r["queued"], r["refreshed"], r["status"]) for r in scheduled] == [(4, 4, "finished")]
+    assert [(r["queued"], r["refreshed"], r["status"]) for r in scheduled] == [
+        (2, 2, "finished"),
+        (2, 2, "finished"),
+    ]
+
+
+async def test_a_finished_scheduled_run_never_reopens_and_is_announced_once(
+    committed: SM,
+    api: ClientFor,
+    make_refresher: Callable[[], Refresher],
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    """Issue 22 item 12: a second sweep within the same hour used to reopen the hour's
+    finished run (finished_at = NULL) and finish it again: two refresh_run.finished
+    webhooks, with two webhook-ids, for one run id."""
+    clock.now = clock.now.replace(minute=10, second=0)  # both sweeps within one hour
+    s = await seed(committed, [(Platform.TIKTOK, str(8000 + i)) for i in range(2)], clock.now)
+    async with committed() as session:
+        await repository.create_endpoint(
+            session,
+            s.organization_id,
+            {"url": "https://hooks.example.com/in", "event_types": ["refresh_run.finished"]},
+            vault.encrypt(settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await make_refresher().refresh_due(Platform.TIKTOK)
+    clock.advance(minutes=1)
+    await _make_due_and_refresh(committed, make_refresher, clock)
+    async with committed() as session:
+        payloads = (
+            await session.scalars(
+                select(WebhookEvent.payload).where(
+                    WebhookEvent.organization_id == s.organization_id,
+                    WebhookEvent.type == "refresh_run.finished",
+                )
+            )
+        ).all()
+    announced = Counter(p["data"]["id"] for p in payloads)
+    async with await api(s) as client:
+        scheduled = (await client.get("/v1/refresh-runs", params={"kind": "scheduled"})).json()[
+            "data"
+        ]
+    assert [(r["queued"], r["refreshed"], r["status"]) for r in scheduled] == [
+        (2, 2, "finished"),
+        (2, 2, "finished"),
+    ]
+    assert announced == Counter({r["id"]: 1 for r in scheduled})
+    for run in scheduled:
+        assert run["created_at"] <= run["started_at"] <= run["finished_at"]
 
 
 async def _make_due_and_refresh(
