@@ -199,6 +199,10 @@ class Settings(BaseSettings):
     # Deliveries in flight per worker process, in all and to any one endpoint.
     webhook_concurrency: int = Field(20, ge=1)
     webhook_per_endpoint_concurrency: int = Field(4, ge=1)
+    # ... and for any one organization: the rest of the slots stay free for the others, so
+    # one tenant's slow endpoints cannot delay another's deliveries (claims also take
+    # organizations in turns). A single-tenant deployment may raise it to the total.
+    webhook_per_org_concurrency: int = Field(10, ge=1)
     # A claimed delivery's lease: longer than one attempt (the timeout), so a claim is never
     # sent twice while its worker lives; a crashed worker's claims are retried after it.
     webhook_lease_seconds: float = Field(60, gt=0)
