@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # API's CPU at concurrency 50), but with none, requests waiting for a connection are
     # served out of order by the pool's queue and the latency tail grows tenfold.
     db_max_overflow: int = 10
+    # The service's own connections end a transaction left idle this long (PostgreSQL's
+    # idle_in_transaction_session_timeout; 0: never). An open write holds the change feed
+    # back, so this bounds how long one of ours can. Longer than any wait the code does
+    # inside a transaction.
+    db_idle_in_transaction_timeout_seconds: float = Field(60, ge=0)
 
     # Providers: all three base URLs or none (see PROVIDER_MODE below). None set means the
     # sandbox `make run` starts on SANDBOX_PORT; production sets real ones.
