@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, Role
 from app.main import create_app
-from app.models import Post, PostEvent, WebhookEvent
+from app.models import Post, PostEvent, RefreshRun, WebhookEvent
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox
 from app.repositories import api_keys
 from app.settings import Settings
 from app.webhooks import repository, vault
-from app.workers import lifecycle_sweep
+from app.workers import claims, lifecycle_sweep
 from app.workers.heartbeat import HEARTBEATS
 from app.workers.refresher import Refresher, claim_size
 from tests.engine_kit import Clock, Seeded, find_video, seed
@@ -345,6 +345,69 @@ async def test_a_finished_scheduled_run_never_reopens_and_is_announced_once(
     assert announced == Counter({r["id"]: 1 for r in scheduled})
     for run in scheduled:
         assert run["created_at"] <= run["started_at"] <= run["finished_at"]
+
+
+async def test_a_late_result_for_a_finished_run_neither_reopens_nor_announces_it_again(
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock, settings: Settings
+) -> None:
+    """The races a finished run can still meet: a claim handed the run's id after it
+    finished (a sweep's run finishing between two of its claims), and a post joined to it
+    just as it finished, whose result is counted afterwards."""
+    s = await seed(committed, [(Platform.TIKTOK, str(8000 + i)) for i in range(2)], clock.now)
+    async with committed() as session:
+        await repository.create_endpoint(
+            session,
+            s.organization_id,
+            {"url": "https://hooks.example.com/in", "event_types": ["refresh_run.finished"]},
+            vault.encrypt(settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await make_refresher().refresh_due(Platform.TIKTOK)
+    first, second = s.posts["8000"], s.posts["8001"]
+    async with committed() as session:
+        run = await session.scalar(select(RefreshRun).where(RefreshRun.kind == "scheduled"))
+        assert run is not None
+        assert run.finished_at is not None
+        run_id, finished_at = run.id, run.finished_at
+        # A claim that names the finished run for the organization leaves the post runless
+        # (run_progress.attach then starts a new run) and the run as it was.
+        await session.execute(
+            update(Post).where(Post.id == second).values(next_refresh_at=clock.now)
+        )
+        await session.flush()
+        refresher = make_refresher()
+        (due,) = await claims.claim(
+            session,
+            Platform.TIKTOK,
+            now=clock.now,
+            limit=10,
+            lease=timedelta(minutes=5),
+            policy=refresher.policy,
+            runs={s.organization_id: run_id},
+        )
+        assert due.refresh_run_id is None
+        await session.refresh(run)
+        assert (run.queued, run.finished_at) == (2, finished_at)
+        await session.rollback()
+        # A post that joined the run as it finished: its result counts, nothing reopens.
+        await session.execute(
+            update(Post)
+            .where(Post.id == first)
+            .values(refresh_run_id=run_id, next_refresh_at=clock.now)
+        )
+        await session.commit()
+    clock.advance(minutes=1)
+    await make_refresher().refresh_due(Platform.TIKTOK)
+    async with committed() as session:
+        late = await session.get(RefreshRun, run_id)
+        assert late is not None
+        assert (late.done, late.finished_at) == (3, finished_at)
+        announced = (
+            await session.scalars(
+                select(WebhookEvent.payload).where(WebhookEvent.type == "refresh_run.finished")
+            )
+        ).all()
+    assert Counter(p["data"]["id"] for p in announced)[str(run_id)] == 1
 
 
 async def _make_due_and_refresh(
