@@ -449,6 +449,7 @@ async def test_one_tenants_slow_endpoints_and_backlog_never_delay_anothers_first
         kit.settings.webhook_per_endpoint_concurrency = 1
         kit.settings.webhook_per_org_concurrency = 3
         kit.settings.webhook_timeout_seconds = 30  # the slow ones hold their slots
+        kit.settings.webhook_sweep_interval_seconds = 1
         for i in range(6):
             await kit.endpoint(url=f"{slow.url}?endpoint={i}")
         await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(5)])  # 30 due
@@ -461,15 +462,34 @@ async def test_one_tenants_slow_endpoints_and_backlog_never_delay_anothers_first
         # Delivered while every one of the first tenant's attempts is still hanging.
         assert [r.payload["data"] for r in kit.receiver.received] == [{"tenant": "other"}]
         assert not sweep.done()
-        assert len(slow.received) == 3  # its share: WEBHOOK_PER_ORG_CONCURRENCY
+        # The first tenant holds its share of the slots (WEBHOOK_PER_ORG_CONCURRENCY) and no
+        # more: the other's next event, due mid-sweep, finds a free slot too.
+        await _emit_for(kit, other, {"tenant": "other", "n": 2})
+        await _wait_for(lambda: len(kit.receiver.received) == 2, sweep)
+        assert [r.payload["data"] for r in kit.receiver.received][1:] == [
+            {"tenant": "other", "n": 2}
+        ]
+        assert len(slow.received) == 3
         hung.set()
         outcomes = await sweep
-        assert outcomes == {"succeeded": 31}
-        assert [r.status for r in await kit.deliveries(other_endpoint)] == ["succeeded"]
+        assert outcomes == {"succeeded": 32}
+        assert [r.status for r in await kit.deliveries(other_endpoint)] == ["succeeded"] * 2
     finally:
         hung.set()
         await patient.aclose()
         slow.stop()
+
+
+async def test_a_claim_takes_every_organizations_oldest_before_anyones_second(kit: Kit) -> None:
+    for i in range(3):
+        await kit.endpoint(url=f"{kit.receiver.url}?endpoint={i}")
+    await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(4)])  # 12, oldest
+    kit.clock.advance(seconds=1)
+    other, _ = await _other_tenant(kit, kit.receiver.url)
+    await _emit_for(kit, other, {"tenant": "other"})
+    claimed, more = await kit.deliverer.claim(2)
+    assert [c.organization_id for c in claimed] == [kit.org, other]
+    assert not more
 
 
 async def test_a_delivery_due_during_a_long_sweep_goes_out_without_waiting_for_it(
