@@ -42,9 +42,20 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # parameters: those are tenants' data (post ids, views, handles).
         hide_parameters=True,
         # Timestamps render and truncate (date_trunc, ::date) in UTC whatever the server's
-        # own time zone setting is.
-        connect_args={"server_settings": {"timezone": "UTC"}},
+        # own time zone setting is; idle transactions end (see server_settings).
+        connect_args={"server_settings": server_settings(settings)},
     )
+
+
+def server_settings(settings: Settings) -> dict[str, str]:
+    """Session settings of every connection the service opens. A transaction left idle
+    (a bug, a hung call inside it) is ended by the server after the timeout: it would
+    otherwise hold row locks, a pool connection and the change feed's horizon."""
+    values = {"timezone": "UTC"}
+    if settings.db_idle_in_transaction_timeout_seconds > 0:
+        ms = max(1, round(settings.db_idle_in_transaction_timeout_seconds * 1000))
+        values["idle_in_transaction_session_timeout"] = str(ms)
+    return values
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,7 +3,7 @@ or body buffering, unlike BaseHTTPMiddleware)."""
 
 import time
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
@@ -16,6 +16,12 @@ HTTP_LATENCY = Histogram(
     "Time to answer an HTTP request, by route template.",
     ["method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+CHANGE_FEED_HOLD_BACK = Gauge(
+    "viewledger_change_feed_hold_back_seconds",
+    "How far behind now the change feed's horizon was at its latest read: "
+    "CHANGE_FEED_SETTLE_SECONDS, or more while a write in the database is open.",
 )
 
 

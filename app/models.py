@@ -674,6 +674,13 @@ class WebhookDelivery(Base):
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
         ),
+        # The same per organization: the sweep takes organizations in turns.
+        Index(
+            "webhook_deliveries_org_due_idx",
+            "organization_id",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # API's CPU at concurrency 50), but with none, requests waiting for a connection are
     # served out of order by the pool's queue and the latency tail grows tenfold.
     db_max_overflow: int = 10
+    # The service's own connections end a transaction left idle this long (PostgreSQL's
+    # idle_in_transaction_session_timeout; 0: never). An open write holds the change feed
+    # back, so this bounds how long one of ours can. Longer than any wait the code does
+    # inside a transaction.
+    db_idle_in_transaction_timeout_seconds: float = Field(60, ge=0)
 
     # Providers: all three base URLs or none (see PROVIDER_MODE below). None set means the
     # sandbox `make run` starts on SANDBOX_PORT; production sets real ones.
@@ -249,6 +254,10 @@ class Settings(BaseSettings):
     # Deliveries in flight per worker process, in all and to any one endpoint.
     webhook_concurrency: int = Field(20, ge=1)
     webhook_per_endpoint_concurrency: int = Field(4, ge=1)
+    # ... and for any one organization: the rest of the slots stay free for the others, so
+    # one tenant's slow endpoints cannot delay another's deliveries (claims also take
+    # organizations in turns). A single-tenant deployment may raise it to the total.
+    webhook_per_org_concurrency: int = Field(10, ge=1)
     # A claimed delivery's lease: longer than one attempt (the timeout), so a claim is never
     # sent twice while its worker lives; a crashed worker's claims are retried after it.
     webhook_lease_seconds: float = Field(60, gt=0)

@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, Role
 from app.main import create_app
-from app.models import Post, PostEvent
+from app.models import Post, PostEvent, RefreshRun, WebhookEvent
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox
 from app.repositories import api_keys
 from app.settings import Settings
-from app.workers import lifecycle_sweep
+from app.webhooks import repository, vault
+from app.workers import claims, lifecycle_sweep
 from app.workers.heartbeat import HEARTBEATS
 from app.workers.refresher import Refresher, claim_size
 from tests.engine_kit import Clock, Seeded, find_video, seed
@@ -284,7 +285,8 @@ async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
         await make_refresher().refresh_due(Platform.TIKTOK)
         done = (await client.get(f"/v1/refresh-runs/{first['id']}")).json()
         assert (done["status"], done["refreshed"]) == ("finished", 2)
-        # Sweeps within the hour share one scheduled run per platform.
+        # A sweep after the hour's scheduled run finished starts a run of its own: a
+        # finished run never reopens.
         async with committed() as session:
             await session.execute(update(Post).values(next_refresh_at=clock.now))
             await session.commit()
@@ -293,7 +295,119 @@ async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
         scheduled = (await client.get("/v1/refresh-runs", params={"kind": "scheduled"})).json()[
             "data"
         ]
-    assert [(r["queued"], r["refreshed"], r["status"]) for r in scheduled] == [(4, 4, "finished")]
+    assert [(r["queued"], r["refreshed"], r["status"]) for r in scheduled] == [
+        (2, 2, "finished"),
+        (2, 2, "finished"),
+    ]
+
+
+async def test_a_finished_scheduled_run_never_reopens_and_is_announced_once(
+    committed: SM,
+    api: ClientFor,
+    make_refresher: Callable[[], Refresher],
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    """Issue 22 item 12: a second sweep within the same hour used to reopen the hour's
+    finished run (finished_at = NULL) and finish it again: two refresh_run.finished
+    webhooks, with two webhook-ids, for one run id."""
+    clock.now = clock.now.replace(minute=10, second=0)  # both sweeps within one hour
+    s = await seed(committed, [(Platform.TIKTOK, str(8000 + i)) for i in range(2)], clock.now)
+    async with committed() as session:
+        await repository.create_endpoint(
+            session,
+            s.organization_id,
+            {"url": "https://hooks.example.com/in", "event_types": ["refresh_run.finished"]},
+            vault.encrypt(settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await make_refresher().refresh_due(Platform.TIKTOK)
+    clock.advance(minutes=1)
+    await _make_due_and_refresh(committed, make_refresher, clock)
+    async with committed() as session:
+        payloads = (
+            await session.scalars(
+                select(WebhookEvent.payload).where(
+                    WebhookEvent.organization_id == s.organization_id,
+                    WebhookEvent.type == "refresh_run.finished",
+                )
+            )
+        ).all()
+    announced = Counter(p["data"]["id"] for p in payloads)
+    async with await api(s) as client:
+        scheduled = (await client.get("/v1/refresh-runs", params={"kind": "scheduled"})).json()[
+            "data"
+        ]
+    assert [(r["queued"], r["refreshed"], r["status"]) for r in scheduled] == [
+        (2, 2, "finished"),
+        (2, 2, "finished"),
+    ]
+    assert announced == Counter({r["id"]: 1 for r in scheduled})
+    for run in scheduled:
+        assert run["created_at"] <= run["started_at"] <= run["finished_at"]
+
+
+async def test_a_late_result_for_a_finished_run_neither_reopens_nor_announces_it_again(
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock, settings: Settings
+) -> None:
+    """The races a finished run can still meet: a claim handed the run's id after it
+    finished (a sweep's run finishing between two of its claims), and a post joined to it
+    just as it finished, whose result is counted afterwards."""
+    s = await seed(committed, [(Platform.TIKTOK, str(8000 + i)) for i in range(2)], clock.now)
+    async with committed() as session:
+        await repository.create_endpoint(
+            session,
+            s.organization_id,
+            {"url": "https://hooks.example.com/in", "event_types": ["refresh_run.finished"]},
+            vault.encrypt(settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await make_refresher().refresh_due(Platform.TIKTOK)
+    first, second = s.posts["8000"], s.posts["8001"]
+    async with committed() as session:
+        run = await session.scalar(select(RefreshRun).where(RefreshRun.kind == "scheduled"))
+        assert run is not None
+        assert run.finished_at is not None
+        run_id, finished_at = run.id, run.finished_at
+        # A claim that names the finished run for the organization leaves the post runless
+        # (run_progress.attach then starts a new run) and the run as it was.
+        await session.execute(
+            update(Post).where(Post.id == second).values(next_refresh_at=clock.now)
+        )
+        await session.flush()
+        refresher = make_refresher()
+        (due,) = await claims.claim(
+            session,
+            Platform.TIKTOK,
+            now=clock.now,
+            limit=10,
+            lease=timedelta(minutes=5),
+            policy=refresher.policy,
+            runs={s.organization_id: run_id},
+        )
+        assert due.refresh_run_id is None
+        await session.refresh(run)
+        assert (run.queued, run.finished_at) == (2, finished_at)
+        await session.rollback()
+        # A post that joined the run as it finished: its result counts, nothing reopens.
+        await session.execute(
+            update(Post)
+            .where(Post.id == first)
+            .values(refresh_run_id=run_id, next_refresh_at=clock.now)
+        )
+        await session.commit()
+    clock.advance(minutes=1)
+    await make_refresher().refresh_due(Platform.TIKTOK)
+    async with committed() as session:
+        late = await session.get(RefreshRun, run_id)
+        assert late is not None
+        assert (late.done, late.finished_at) == (3, finished_at)
+        announced = (
+            await session.scalars(
+                select(WebhookEvent.payload).where(WebhookEvent.type == "refresh_run.finished")
+            )
+        ).all()
+    assert Counter(p["data"]["id"] for p in announced)[str(run_id)] == 1
 
 
 async def _make_due_and_refresh(

@@ -185,7 +185,12 @@ async def test_only_admins_manage_endpoints_and_tenants_stay_apart(
 
 # --- which URLs may be registered -----------------------------------------------------
 
-NAMES = {"hooks.example.com": ["93.184.216.34"], "internal.example.com": ["10.0.0.5"]}
+NAMES = {
+    "hooks.example.com": ["93.184.216.34"],
+    "internal.example.com": ["10.0.0.5"],
+    "nat64.example.com": ["64:ff9b::a9fe:a9fe"],  # 169.254.169.254 through NAT64
+    "public64.example.com": ["64:ff9b::5db8:d822"],  # 93.184.216.34 through NAT64
+}
 
 
 async def fake_resolve(host: str, port: int) -> list[str]:
@@ -235,6 +240,14 @@ async def strict_client(
         ("https://hooks example.com/in", "not a valid host name"),
         ("https://xn--/in", "not a valid host name"),
         ("https://93.184.216.34:99999/in", "port 99999 is not valid"),
+        ("https://[::7f00:1]/", "::7f00:1 is not a public address"),
+        ("https://[64:ff9b::a00:1]/in", "64:ff9b::a00:1 is not a public address"),
+        ("https://[64:ff9b:1::a00:1]/in", "not a public address"),
+        ("https://[fec0::1]/in", "fec0::1 is not a public address"),
+        ("https://[2002:a00:1::1]/in", "not a public address"),
+        ("https://nat64.example.com/in", "resolves to 64:ff9b::a9fe:a9fe"),
+        ("https://1.1.1.1:22/in", "port 22 is not allowed"),
+        ("https://hooks.example.com:25/in", "port 25 is not allowed"),
     ],
 )
 async def test_urls_that_are_not_public_https_are_refused(
@@ -268,6 +281,21 @@ async def test_a_hostname_resolving_to_loopback_is_refused(
         response = await client.post("/v1/webhook-endpoints", json={"url": "https://localhost/"})
     assert response.status_code == 422
     assert "localhost resolves to" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com:8443/in",
+        "https://public64.example.com/in",
+        "https://[64:ff9b::5db8:d822]/in",
+        "https://93.184.216.34:443/in",
+    ],
+)
+async def test_public_addresses_in_any_form_and_unprivileged_ports_are_accepted(
+    strict_client: httpx.AsyncClient, url: str
+) -> None:
+    await f.ok(await strict_client.post("/v1/webhook-endpoints", json={"url": url}), 201)
 
 
 async def test_public_https_urls_are_accepted_and_checked_again_on_patch(

@@ -353,7 +353,7 @@ async def test_a_crashed_workers_claim_is_delivered_after_its_lease(kit: Kit) ->
     endpoint = await kit.endpoint()
     (event_id,) = await kit.emit((EventType.POST_FINALIZED, POST))
     # A worker claims the delivery and dies (kill -9) before sending or recording anything.
-    claimed, _ = await kit.deliverer.claim(10, [], {})
+    claimed, _ = await kit.deliverer.claim(10)
     assert [str(c.event_id) for c in claimed] == [event_id]
     assert await kit.deliverer.sweep() == {}  # leased: no one else sends it meanwhile
     kit.clock.advance(seconds=kit.settings.webhook_lease_seconds)
@@ -368,9 +368,9 @@ async def test_a_worker_that_outlived_its_lease_does_not_overwrite_the_next_clai
 ) -> None:
     endpoint = await kit.endpoint()
     await kit.emit((EventType.POST_FINALIZED, POST))
-    (stale,), _ = await kit.deliverer.claim(10, [], {})
+    (stale,), _ = await kit.deliverer.claim(10)
     kit.clock.advance(seconds=kit.settings.webhook_lease_seconds)
-    (fresh,), _ = await kit.deliverer.claim(10, [], {})
+    (fresh,), _ = await kit.deliverer.claim(10)
     assert fresh.lease_token != stale.lease_token
     result = await kit.deliverer.attempt(stale, kit.clock())
     assert await kit.deliverer._record(stale, kit.clock(), result) == "stale"
@@ -403,6 +403,127 @@ async def test_a_hung_endpoint_never_delays_another(kit: Kit) -> None:
         assert {r.status for r in await kit.deliveries(fast["id"])} == {"succeeded"}
     finally:
         hung.set()
+        slow.stop()
+
+
+async def _other_tenant(kit: Kit, url: str) -> tuple[uuid.UUID, str]:
+    """A second organization with one endpoint: its id and the endpoint's id."""
+    kit.receiver.secrets.append("whsec_" + "B" * 32)
+    async with kit.sessions() as session:
+        other, _ = await api_keys.create_organization(session, "Other tenant")
+        endpoint = await repository.create_endpoint(
+            session, other.id, {"url": url}, vault.encrypt(kit.settings, "whsec_" + "B" * 32)
+        )
+        await session.commit()
+    return other.id, str(endpoint.id)
+
+
+async def _emit_for(kit: Kit, org: uuid.UUID, data: dict[str, Any]) -> None:
+    async with kit.sessions() as session:
+        await outbox.emit_many(
+            session, [outbox.Event(org, EventType.POST_CREATED, data)], now=kit.clock()
+        )
+        await session.commit()
+
+
+async def _wait_for(condition: Any, sweep: asyncio.Task[Any], seconds: float = 15) -> None:
+    for _ in range(int(seconds * 100)):
+        if condition() or sweep.done():
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_one_tenants_slow_endpoints_and_backlog_never_delay_anothers_first_delivery(
+    kit: Kit,
+) -> None:
+    """Issue 22 item 6: six slow endpoints of one organization with a backlog took every slot,
+    and the other organization's first delivery waited behind them. Now the claim takes
+    organizations in turns and one organization holds at most its share of the slots."""
+    slow = Receiver()
+    slow.start()
+    hung = threading.Event()
+    patient = httpx.AsyncClient(timeout=30)  # the slow ones really hold their slots
+    try:
+        slow.default = Answer(hold=hung)
+        kit.settings.webhook_concurrency = 6
+        kit.settings.webhook_per_endpoint_concurrency = 1
+        kit.settings.webhook_per_org_concurrency = 3
+        kit.settings.webhook_timeout_seconds = 30  # the slow ones hold their slots
+        kit.settings.webhook_sweep_interval_seconds = 1
+        for i in range(6):
+            await kit.endpoint(url=f"{slow.url}?endpoint={i}")
+        await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(5)])  # 30 due
+        kit.clock.advance(seconds=1)  # the other tenant's event is the newest of all
+        other, other_endpoint = await _other_tenant(kit, kit.receiver.url)
+        await _emit_for(kit, other, {"tenant": "other"})
+        deliverer = Deliverer(kit.sessions, patient, kit.settings, now=kit.clock)
+        sweep = asyncio.create_task(deliverer.sweep())
+        await _wait_for(lambda: len(kit.receiver.received) == 1 and len(slow.received) == 3, sweep)
+        # Delivered while every one of the first tenant's attempts is still hanging.
+        assert [r.payload["data"] for r in kit.receiver.received] == [{"tenant": "other"}]
+        assert not sweep.done()
+        # The first tenant holds its share of the slots (WEBHOOK_PER_ORG_CONCURRENCY) and no
+        # more: the other's next event, due mid-sweep, finds a free slot too.
+        await _emit_for(kit, other, {"tenant": "other", "n": 2})
+        await _wait_for(lambda: len(kit.receiver.received) == 2, sweep)
+        assert [r.payload["data"] for r in kit.receiver.received][1:] == [
+            {"tenant": "other", "n": 2}
+        ]
+        assert len(slow.received) == 3
+        hung.set()
+        outcomes = await sweep
+        assert outcomes == {"succeeded": 32}
+        assert [r.status for r in await kit.deliveries(other_endpoint)] == ["succeeded"] * 2
+    finally:
+        hung.set()
+        await patient.aclose()
+        slow.stop()
+
+
+async def test_a_claim_takes_every_organizations_oldest_before_anyones_second(kit: Kit) -> None:
+    for i in range(3):
+        await kit.endpoint(url=f"{kit.receiver.url}?endpoint={i}")
+    await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(4)])  # 12, oldest
+    kit.clock.advance(seconds=1)
+    other, _ = await _other_tenant(kit, kit.receiver.url)
+    await _emit_for(kit, other, {"tenant": "other"})
+    claimed, more = await kit.deliverer.claim(2)
+    assert [c.organization_id for c in claimed] == [kit.org, other]
+    assert not more
+
+
+async def test_a_delivery_due_during_a_long_sweep_goes_out_without_waiting_for_it(
+    kit: Kit,
+) -> None:
+    """The other tenant's event comes due while the sweep waits on hung attempts: the sweep
+    claims again within its interval, not when a hung attempt times out."""
+    slow = Receiver()
+    slow.start()
+    hung = threading.Event()
+    patient = httpx.AsyncClient(timeout=30)  # the slow ones really hold their slots
+    try:
+        slow.default = Answer(hold=hung)
+        kit.settings.webhook_per_endpoint_concurrency = 2
+        kit.settings.webhook_per_org_concurrency = 4
+        kit.settings.webhook_sweep_interval_seconds = 1
+        kit.settings.webhook_timeout_seconds = 30
+        for i in range(2):
+            await kit.endpoint(url=f"{slow.url}?endpoint={i}")
+        await kit.emit(*[(EventType.POST_CREATED, {"n": i}) for i in range(3)])
+        other, _ = await _other_tenant(kit, kit.receiver.url)
+        deliverer = Deliverer(kit.sessions, patient, kit.settings, now=kit.clock)
+        sweep = asyncio.create_task(deliverer.sweep())
+        await _wait_for(lambda: len(slow.received) == 4, sweep)
+        assert len(slow.received) == 4
+        await _emit_for(kit, other, {"tenant": "other"})
+        await _wait_for(lambda: len(kit.receiver.received) == 1, sweep)
+        assert [r.payload["data"] for r in kit.receiver.received] == [{"tenant": "other"}]
+        assert len(slow.received) == 4  # still hanging: nothing waited for them
+        hung.set()
+        assert await sweep == {"succeeded": 7}
+    finally:
+        hung.set()
+        await patient.aclose()
         slow.stop()
 
 
@@ -445,6 +566,59 @@ async def test_a_url_that_now_resolves_privately_is_refused_at_delivery(kit: Kit
     (row,) = await kit.deliveries(str(endpoint.id))
     assert row.last_error is not None
     assert row.last_error.startswith("url_not_allowed: The host hooks.example.com resolves to")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::7f00:1", "::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1", "fec0::1"],
+)
+async def test_a_url_that_now_resolves_to_an_embedded_private_address_is_refused(
+    kit: Kit, address: str
+) -> None:
+    """After DNS, at delivery: an IPv6 form that carries a private IPv4 address is as private
+    as the address it carries."""
+    kit.settings.webhook_allow_private_urls = False
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return [address]
+
+    strict = Deliverer(
+        kit.sessions, httpx.AsyncClient(), kit.settings, now=kit.clock, resolve=rebinding
+    )
+    async with kit.sessions() as session:
+        endpoint = await repository.create_endpoint(
+            session,
+            kit.org,
+            {"url": "https://hooks.example.com/hooks"},
+            vault.encrypt(kit.settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await kit.emit((EventType.POST_CREATED, POST))
+    assert await strict.sweep() == {"retrying": 1}
+    (row,) = await kit.deliveries(str(endpoint.id))
+    assert row.last_error == (
+        f"url_not_allowed: The host hooks.example.com resolves to {address}, which is not a"
+        " public address."
+    )
+
+
+async def test_a_url_on_a_privileged_port_is_refused_at_delivery(kit: Kit) -> None:
+    """Saved before the port rule (or straight into the table): not sent either."""
+    kit.settings.webhook_allow_private_urls = False
+    async with kit.sessions() as session:
+        endpoint = await repository.create_endpoint(
+            session,
+            kit.org,
+            {"url": "https://93.184.216.34:22/hooks"},
+            vault.encrypt(kit.settings, "whsec_" + "A" * 32),
+        )
+        await session.commit()
+    await kit.emit((EventType.POST_CREATED, POST))
+    assert await kit.deliverer.sweep() == {"retrying": 1}
+    (row,) = await kit.deliveries(str(endpoint.id))
+    assert row.last_error == (
+        "url_not_allowed: The port 22 is not allowed: use 443 or a port from 1024 up."
+    )
 
 
 async def test_metrics_count_outcomes_and_the_oldest_undelivered_age(kit: Kit) -> None:

@@ -85,10 +85,34 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
         ("fc00::1", False),
         ("::ffff:10.0.0.1", False),
         ("2002:0a00:0001::1", False),  # 6to4 wrapping 10.0.0.1
+        ("2002:5db8:d822::1", True),  # 6to4 wrapping 93.184.216.34
+        ("::7f00:1", False),  # IPv4-compatible 127.0.0.1
+        ("::5db8:d822", False),  # IPv4-compatible: deprecated, refused whatever it carries
+        ("::ffff:0:a00:1", False),  # IPv4-translated (SIIT) 10.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 to 10.0.0.1
+        ("64:ff9b::7f00:1", False),  # NAT64 to 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 to 169.254.169.254 (cloud metadata)
+        ("64:ff9b::5db8:d822", True),  # NAT64 to 93.184.216.34
+        ("64:ff9b:1::5db8:d822", False),  # local-use NAT64: its embedding is the operator's
+        ("fec0::1", False),  # site-local
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo, client 10.0.0.1
     ],
 )
 def test_which_addresses_are_public(address: str, public: bool) -> None:
     assert ssrf.is_public(address) is public
+
+
+@pytest.mark.parametrize(
+    ("port", "allowed"), [(443, True), (1024, True), (8443, True), (22, False), (80, False)]
+)
+async def test_only_https_port_and_unprivileged_ports_are_allowed(port: int, allowed: bool) -> None:
+    url = f"https://93.184.216.34:{port}/in"
+    if allowed:
+        await ssrf.check(url, allow_private=False)
+    else:
+        with pytest.raises(ssrf.UrlNotAllowed, match=f"port {port} is not allowed"):
+            await ssrf.check(url, allow_private=False)
+    await ssrf.check(url, allow_private=True)  # development: any port
 
 
 async def test_a_checked_url_is_sent_to_the_checked_address_with_its_name_kept() -> None:

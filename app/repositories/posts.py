@@ -21,13 +21,17 @@ SORTS = {
 
 # The oldest start of a transaction that has written and not finished yet (in this
 # database): its rows carry updated_at = its start (now() is the transaction's clock) and
-# become visible only when it commits, so the feed must not pass that time yet.
+# become visible only when it commits, so the feed must not pass that time yet. Only client
+# sessions of this database holding a transaction id count (a reader, another database's
+# writer, autovacuum's analyze cannot write posts). The service's own sessions end an idle
+# transaction after DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS; anyone else's open write (a psql
+# session) holds the feed back until it ends: feed_hold_back shows by how much.
 # (pg_stat_activity shows xact_start of the sessions of the same role, which the API's
 # and the workers' are; with several roles, grant the API's pg_read_all_stats.)
 _OLDEST_OPEN_WRITE: ColumnElement[Any] = literal_column(
     "(SELECT min(xact_start) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND backend_xid IS NOT NULL"
-    " AND pid <> pg_backend_pid())"
+    " WHERE datname = current_database() AND backend_type = 'client backend'"
+    " AND backend_xid IS NOT NULL AND pid <> pg_backend_pid())"
 )
 
 
@@ -35,6 +39,14 @@ def feed_horizon(settle: timedelta) -> ColumnElement[Any]:
     """Where the change feed stops: `settle` before now, and before any write still open.
     Every change before it is committed, so a page never skips one that commits later."""
     return func.least(func.now() - settle, _OLDEST_OPEN_WRITE)
+
+
+async def feed_hold_back(session: AsyncSession, settle: timedelta) -> float:
+    """How many seconds the change feed's horizon is behind now: `settle`, or more while a
+    write is open. pg_stat_activity is read once per transaction, so in the transaction of
+    a feed page this is the horizon that page stopped at."""
+    behind = func.extract("epoch", func.now() - feed_horizon(settle))
+    return float(await session.scalar(select(behind)) or 0)
 
 
 async def get(

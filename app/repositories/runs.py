@@ -135,7 +135,9 @@ async def prune(session: AsyncSession, before: datetime, batch: int = PRUNE_BATC
 async def scheduled_since(
     session: AsyncSession, orgs: set[uuid.UUID], platform: Platform, since: datetime
 ) -> dict[uuid.UUID, uuid.UUID]:
-    """Each organization's latest scheduled run of the platform started since `since`."""
+    """Each organization's latest scheduled run of the platform started since `since` and
+    not finished: a finished run never reopens (it has announced `refresh_run.finished`), so
+    work that arrives after it goes to a new run."""
     rows = await session.execute(
         select(RefreshRun.organization_id, RefreshRun.id)
         .ext(distinct_on(RefreshRun.organization_id))
@@ -144,6 +146,7 @@ async def scheduled_since(
             RefreshRun.kind == "scheduled",
             RefreshRun.scope["platform"].astext == platform.value,
             RefreshRun.started_at >= since,
+            RefreshRun.finished_at.is_(None),
         )
         .order_by(RefreshRun.organization_id, RefreshRun.id.desc())
     )

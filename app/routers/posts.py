@@ -1,6 +1,6 @@
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from app.domain.errors import found
 from app.domain.integrity import FlagCode
 from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
+from app.metrics import CHANGE_FEED_HOLD_BACK
 from app.models import Post
 from app.repositories import campaigns, flags, posts, provenance
 from app.schemas.common import Cursor, Limit
@@ -26,6 +27,7 @@ from app.schemas.posts import (
     PostListQuery,
     PostOut,
     PostPage,
+    PostSort,
     PostUpdate,
     RejectBody,
     ResolveFlagBody,
@@ -51,6 +53,31 @@ def _settle(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.change_feed_settle_seconds)
 
 
+HOLD_BACK_HEADER = "Change-Feed-Hold-Back"
+# The change feed's answers say how far behind now they stop (see the README's Change feed).
+_FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            HOLD_BACK_HEADER: {
+                "description": "With sort=updated_at: how many seconds behind now the feed "
+                "stops (CHANGE_FEED_SETTLE_SECONDS, or more while a write is open).",
+                "schema": {"type": "string", "pattern": r"^\d+\.\d{3}$"},
+            }
+        }
+    }
+}
+
+
+async def _hold_back(
+    session: AsyncSession, query: PostListQuery, settings: Settings, response: Response
+) -> None:
+    if query.sort is not PostSort.UPDATED_AT:
+        return
+    seconds = await posts.feed_hold_back(session, _settle(settings))
+    CHANGE_FEED_HOLD_BACK.set(seconds)
+    response.headers[HOLD_BACK_HEADER] = f"{seconds:.3f}"
+
+
 @router.post("/v1/campaigns/{campaign_id}/posts", status_code=status.HTTP_201_CREATED)
 async def posts_create(
     campaign_id: uuid.UUID,
@@ -69,29 +96,37 @@ async def posts_create(
     return await _one(session, post)
 
 
-@router.get("/v1/campaigns/{campaign_id}/posts")
+@router.get("/v1/campaigns/{campaign_id}/posts", responses=_FEED_RESPONSES)
 async def campaign_posts_list(
-    campaign_id: uuid.UUID, session: Session, who: Viewer, query: PostQuery, settings: AppSettings
+    campaign_id: uuid.UUID,
+    session: Session,
+    who: Viewer,
+    query: PostQuery,
+    settings: AppSettings,
+    response: Response,
 ) -> PostPage:
     rows, next_cursor = await posts.list_page(
         session, who.organization_id, campaign_id, query, _settle(settings)
     )
+    await _hold_back(session, query, settings, response)
     if not rows:  # only an empty page needs to tell "no posts" from "no such campaign"
         found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     return PostPage(data=await post_views.present(session, rows), next_cursor=next_cursor)
 
 
-@router.get("/v1/posts")
+@router.get("/v1/posts", responses=_FEED_RESPONSES)
 async def posts_list(
     session: Session,
     who: Viewer,
     query: PostQuery,
     settings: AppSettings,
+    response: Response,
     campaign_id: uuid.UUID | None = None,
 ) -> PostPage:
     rows, next_cursor = await posts.list_page(
         session, who.organization_id, campaign_id, query, _settle(settings)
     )
+    await _hold_back(session, query, settings, response)
     return PostPage(data=await post_views.present(session, rows), next_cursor=next_cursor)
 
 

@@ -8,9 +8,14 @@ overwrite what the next claimant recorded. Order is not guaranteed: retries, con
 several workers deliver events in any order (receivers order by `timestamp` if they need to).
 
 Concurrency is bounded per process: at most WEBHOOK_CONCURRENCY attempts in flight, at most
-WEBHOOK_PER_ENDPOINT_CONCURRENCY to one endpoint, and a claim only takes what a free slot
-can send at once, so a slow endpoint holds its own slots and never the others' (and a claim's
-lease never waits behind a queue).
+WEBHOOK_PER_ENDPOINT_CONCURRENCY to one endpoint and WEBHOOK_PER_ORG_CONCURRENCY for one
+organization, and a claim only takes what a free slot can send at once, so a slow endpoint
+holds its own slots and never the others' (and a claim's lease never waits behind a queue).
+Tenants are served in turns: each claim takes every organization's oldest due delivery
+before anyone's second, and the slots one organization cannot use stay free for the others,
+so one tenant's slow endpoints and backlog never delay another's deliveries. While slots are
+free, a sweep claims again every WEBHOOK_SWEEP_INTERVAL_SECONDS, so a delivery that comes due
+during a long sweep does not wait for it to end.
 """
 
 import asyncio
@@ -28,7 +33,7 @@ from typing import Any
 
 import httpx
 from cryptography.fernet import InvalidToken
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import session_scope
@@ -65,6 +70,7 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
 class Claimed:
     delivery_id: uuid.UUID
     endpoint_id: uuid.UUID
+    organization_id: uuid.UUID
     event_id: uuid.UUID
     lease_token: uuid.UUID
     attempts: int
@@ -73,6 +79,20 @@ class Claimed:
     previous_secret_encrypted: str | None
     previous_secret_expires_at: datetime | None
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Room:
+    """Attempts in flight per key (an endpoint, an organization) and the most allowed each."""
+
+    in_flight: Counter[uuid.UUID]
+    limit: int
+
+    def full(self) -> list[uuid.UUID]:
+        return [key for key, n in self.in_flight.items() if n >= self.limit]
+
+    def left(self, key: uuid.UUID) -> int:
+        return self.limit - self.in_flight.get(key, 0)
 
 
 @dataclass(frozen=True)
@@ -145,36 +165,54 @@ class Deliverer:
     # -- the sweep ---------------------------------------------------------------------
 
     async def sweep(self) -> Counter[str]:
-        """Deliver everything due, then return the outcomes. Keeps claiming as slots free up,
-        so one slow endpoint only ever occupies its own slots."""
+        """Deliver everything due, then return the outcomes. Keeps claiming as slots free up
+        (and, while some are free, every sweep interval), so one slow endpoint only ever
+        occupies its own slots, and one organization only its own."""
         outcomes: Counter[str] = Counter()
         await self._measure_backlog()
-        in_flight: dict[asyncio.Task[str], uuid.UUID] = {}
+        in_flight: dict[asyncio.Task[str], Claimed] = {}
         per_endpoint: Counter[uuid.UUID] = Counter()
-        limit = self._settings.webhook_per_endpoint_concurrency
+        per_org: Counter[uuid.UUID] = Counter()
+        settings = self._settings
         started = time.monotonic()
         try:
             while True:
-                free = self._settings.webhook_concurrency - len(in_flight)
+                free = settings.webhook_concurrency - len(in_flight)
                 more = False
-                if free > 0 and time.monotonic() - started < MAX_SWEEP_SECONDS:
-                    full = [e for e, n in per_endpoint.items() if n >= limit]
-                    room = {e: limit - n for e, n in per_endpoint.items()}
-                    claimed, more = await self.claim(free, full, room)
+                sweeping = time.monotonic() - started < MAX_SWEEP_SECONDS
+                if free > 0 and sweeping:
+                    claimed, more = await self.claim(
+                        free,
+                        Room(per_endpoint, settings.webhook_per_endpoint_concurrency),
+                        Room(per_org, settings.webhook_per_org_concurrency),
+                    )
                     for c in claimed:
-                        task = asyncio.create_task(self._deliver(c))
-                        in_flight[task] = c.endpoint_id
+                        in_flight[asyncio.create_task(self._deliver(c))] = c
                         per_endpoint[c.endpoint_id] += 1
-                if more and len(in_flight) < self._settings.webhook_concurrency:
+                        per_org[c.organization_id] += 1
+                if more and len(in_flight) < settings.webhook_concurrency:
                     continue  # rows were left for full endpoints; claim for the others now
                 if not in_flight:
                     break
-                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                # While a slot is free, look again for newly due deliveries now and then
+                # rather than only when an attempt ends (a hung one ends at its timeout).
+                poll = (
+                    settings.webhook_sweep_interval_seconds
+                    if len(in_flight) < settings.webhook_concurrency and sweeping
+                    else None
+                )
+                done, _ = await asyncio.wait(
+                    in_flight, timeout=poll, return_when=asyncio.FIRST_COMPLETED
+                )
                 for task in done:
-                    endpoint_id = in_flight.pop(task)
-                    per_endpoint[endpoint_id] -= 1
-                    if per_endpoint[endpoint_id] <= 0:
-                        del per_endpoint[endpoint_id]
+                    c = in_flight.pop(task)
+                    for counter, key in (
+                        (per_endpoint, c.endpoint_id),
+                        (per_org, c.organization_id),
+                    ):
+                        counter[key] -= 1
+                        if counter[key] <= 0:
+                            del counter[key]
                     outcomes[task.result()] += 1
         finally:
             for task in in_flight:
@@ -196,36 +234,79 @@ class Deliverer:
         metrics.OLDEST_UNDELIVERED.set(max(age, 0.0))
 
     async def claim(
-        self, limit: int, full: list[uuid.UUID], room: dict[uuid.UUID, int]
+        self, limit: int, endpoints: Room | None = None, orgs: Room | None = None
     ) -> tuple[list[Claimed], bool]:
-        """Lease up to `limit` due deliveries, at most `room` (or the per-endpoint limit) per
-        endpoint. Returns them, and whether due rows were left because their endpoint had
-        no room (the caller then claims again for the others)."""
+        """Lease up to `limit` due deliveries, organizations in turns (every organization's
+        oldest before anyone's second), within the room left per endpoint and per
+        organization. Returns them, and whether due rows were left for lack of room (the
+        caller then claims again for the others)."""
+        settings = self._settings
+        endpoints = endpoints or Room(Counter(), settings.webhook_per_endpoint_concurrency)
+        orgs = orgs or Room(Counter(), settings.webhook_per_org_concurrency)
         now = self._now()
-        per_endpoint = self._settings.webhook_per_endpoint_concurrency
-        due = (
-            select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+        conditions = [
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.next_attempt_at <= now,
+            (WebhookDelivery.lease_until.is_(None)) | (WebhookDelivery.lease_until <= now),
+            WebhookEndpoint.enabled,
+        ]
+        if endpoints.full():
+            conditions.append(WebhookDelivery.endpoint_id.not_in(endpoints.full()))
+        if orgs.full():
+            conditions.append(WebhookDelivery.organization_id.not_in(orgs.full()))
+        # Each organization with an endpoint offers its oldest due deliveries (an index range
+        # each: webhook_deliveries_org_due_idx), and the claim takes them in turns: one
+        # ORDER BY over every due delivery would give a backlog all the slots.
+        tenants = (
+            select(WebhookEndpoint.organization_id.label("org"))
+            .where(WebhookEndpoint.enabled)
+            .distinct()
+            .subquery("tenants")
+        )
+        offered = (
+            select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(
-                WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                WebhookDelivery.next_attempt_at <= now,
-                (WebhookDelivery.lease_until.is_(None)) | (WebhookDelivery.lease_until <= now),
-                WebhookEndpoint.enabled,
-            )
+            .where(*conditions, WebhookDelivery.organization_id == tenants.c.org)
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
+            .lateral("offered")
+        )
+        turn = func.row_number().over(
+            partition_by=tenants.c.org, order_by=offered.c.next_attempt_at
+        )
+        turns = (
+            select(offered.c.id, offered.c.next_attempt_at, turn.label("turn"))
+            .select_from(tenants)
+            .join(offered, true())
+            .subquery("turns")
+        )
+        chosen = (
+            select(turns.c.id, turns.c.turn)
+            .order_by(turns.c.turn, turns.c.next_attempt_at)
+            .limit(limit)
+            .subquery("chosen")
+        )
+        # Lock what was chosen, skipping rows another worker holds; the conditions again,
+        # since the choice was read without locks.
+        due = (
+            select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.organization_id)
+            .join(chosen, chosen.c.id == WebhookDelivery.id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(*conditions)
+            .order_by(chosen.c.turn, WebhookDelivery.next_attempt_at)
             .with_for_update(of=WebhookDelivery, skip_locked=True)
         )
-        if full:
-            due = due.where(WebhookDelivery.endpoint_id.not_in(full))
         token = uuid.uuid4()
         async with session_scope(self._sessionmaker) as session:
             rows = (await session.execute(due)).all()
-            taken: Counter[uuid.UUID] = Counter()
+            taken_endpoint: Counter[uuid.UUID] = Counter()
+            taken_org: Counter[uuid.UUID] = Counter()
             picked: list[uuid.UUID] = []
-            for delivery_id, endpoint_id in rows:
-                if taken[endpoint_id] < room.get(endpoint_id, per_endpoint):
-                    taken[endpoint_id] += 1
+            for delivery_id, endpoint_id, org in rows:
+                endpoint_room = taken_endpoint[endpoint_id] < endpoints.left(endpoint_id)
+                if endpoint_room and taken_org[org] < orgs.left(org):
+                    taken_endpoint[endpoint_id] += 1
+                    taken_org[org] += 1
                     picked.append(delivery_id)
             if not picked:
                 return [], False
@@ -240,6 +321,7 @@ class Deliverer:
                     select(
                         WebhookDelivery.id,
                         WebhookDelivery.endpoint_id,
+                        WebhookDelivery.organization_id,
                         WebhookDelivery.event_id,
                         WebhookDelivery.attempts,
                         WebhookEndpoint.url,
@@ -253,10 +335,13 @@ class Deliverer:
                     .where(WebhookDelivery.id.in_(picked))
                 )
             ).all()
+        order = {delivery_id: i for i, delivery_id in enumerate(picked)}
+        details = sorted(details, key=lambda d: order[d.id])  # in turns, as picked
         claimed = [
             Claimed(
                 delivery_id=d.id,
                 endpoint_id=d.endpoint_id,
+                organization_id=d.organization_id,
                 event_id=d.event_id,
                 lease_token=token,
                 attempts=d.attempts,

@@ -3,7 +3,12 @@ resolves to must be public; this is checked when an endpoint is saved and again 
 delivery, which then connects to the address it checked (not to a second lookup of the name),
 so a DNS answer that changes between check and connect (rebinding) reaches nothing private.
 
-WEBHOOK_ALLOW_PRIVATE_URLS lifts the rule for development and tests (http, loopback, LAN)."""
+Public means: no private or special range, directly or embedded in an IPv6 form that reaches
+it (IPv4-mapped, -compatible and -translated, NAT64, 6to4, Teredo, site-local); and the port
+is 443 or from 1024 up.
+
+WEBHOOK_ALLOW_PRIVATE_URLS lifts the rule for development and tests (http, loopback, LAN,
+any port)."""
 
 import asyncio
 import ipaddress
@@ -45,15 +50,42 @@ async def system_resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits and reach it (a NAT64
+# gateway, an SIIT translator, or a stack that still routes IPv4-compatible addresses): the
+# address is as public as the IPv4 address it carries.
+_EMBEDS_IPV4 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+)
+# IPv6 ranges refused whatever they carry: IPv4-compatible addresses (deprecated, ::/96),
+# local-use NAT64 (RFC 8215: the operator picks the embedding, so any IPv4 behind it may be
+# private), and site-local (deprecated, still routed inside some networks).
+_NEVER = (
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("fec0::/10"),
+)
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _NEVER):
+            return False
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and any(ip in net for net in _EMBEDS_IPV4):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return is_public(str(embedded))
     # is_global is False for private, loopback, link-local (cloud metadata), shared (CGNAT),
     # reserved, documentation and unspecified ranges.
     return ip.is_global and not ip.is_multicast
+
+
+def port_allowed(port: int) -> bool:
+    """Public receivers listen on 443 or an unprivileged port; the ports below 1024 are
+    other services' (ssh, smtp, ...), which a webhook has no business reaching."""
+    return port == 443 or port >= 1024
 
 
 _HOSTNAME = re.compile(
@@ -83,6 +115,8 @@ def parse(url: str, *, allow_private: bool) -> tuple[httpx.URL, str]:
         raise UrlNotAllowed(f"The host {host} is not a valid host name.")
     if port is not None and not 0 < port < 65536:
         raise UrlNotAllowed(f"The port {port} is not valid.")
+    if port is not None and not allow_private and not port_allowed(port):
+        raise UrlNotAllowed(f"The port {port} is not allowed: use 443 or a port from 1024 up.")
     if parsed.userinfo:
         raise UrlNotAllowed("The URL must not carry a user name or password.")
     if parsed.fragment:

@@ -195,7 +195,12 @@ async def claim(
             lease_expires_at=now + lease,
             refresh_run_id=func.coalesce(
                 Post.refresh_run_id,
-                select(run_of.c.run).where(run_of.c.org == Post.organization_id).scalar_subquery(),
+                # Only a run still open: a finished run never reopens (one
+                # refresh_run.finished per run); run_progress.attach starts a new one.
+                select(run_of.c.run)
+                .join(RefreshRun, RefreshRun.id == run_of.c.run)
+                .where(run_of.c.org == Post.organization_id, RefreshRun.finished_at.is_(None))
+                .scalar_subquery(),
             ),
         )
         .returning(*Post.__table__.c, due.c.runless)
@@ -212,7 +217,7 @@ async def claim(
     joined = (
         update(RefreshRun)
         .where(RefreshRun.id == joining.c.id)
-        .values(queued=RefreshRun.queued + joining.c.n, finished_at=None)
+        .values(queued=RefreshRun.queued + joining.c.n)
         .cte("joined")
     )
     stmt = (

@@ -22,7 +22,7 @@ _JOIN_POSTS = text(
     " CAST(:runs AS uuid[])) AS u(id, run) WHERE p.id = u.id"
 )
 _QUEUED = text(
-    "UPDATE refresh_runs r SET queued = r.queued + u.n, finished_at = NULL"
+    "UPDATE refresh_runs r SET queued = r.queued + u.n"
     " FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)"
     " WHERE r.id = u.id"
 )
@@ -41,14 +41,24 @@ _PROGRESS = text(
     """
     UPDATE refresh_runs r SET
         done = r.done + u.n,
-        -- Never before the run was created, nor finished before it started, whatever the
-        -- worker's clock says: created_at <= started_at <= finished_at.
-        started_at = coalesce(r.started_at, greatest(:now, r.created_at)),
-        finished_at = CASE WHEN NOT EXISTS (SELECT 1 FROM posts WHERE refresh_run_id = r.id)
-                           THEN greatest(:now, r.created_at, r.started_at) END
+        -- Never before the run was created, whatever the worker's clock says.
+        started_at = coalesce(r.started_at, greatest(:now, r.created_at))
     FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
     WHERE r.id = u.id
-    RETURNING r.organization_id, r.id, r.finished_at IS NOT NULL AS finished
+    """
+)
+# A run finishes once, when no post waits for it any more: only an open run is finished,
+# and a concurrent writer finishing the same run waits for this row and then, re-reading
+# it finished, leaves it (READ COMMITTED re-checks the WHERE), so each run is announced once.
+_FINISH = text(
+    """
+    UPDATE refresh_runs r SET
+        -- Nor finished before it started: created_at <= started_at <= finished_at.
+        finished_at = greatest(:now, r.created_at, r.started_at)
+    WHERE r.id = ANY(CAST(:runs AS uuid[]))
+      AND r.finished_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM posts WHERE refresh_run_id = r.id)
+    RETURNING r.organization_id, r.id
     """
 )
 
@@ -67,6 +77,10 @@ async def attach(
     orphans = [p for p in due if p.refresh_run_id is None]
     if not orphans:
         return due
+    # The claim joins posts only to open runs: an organization whose sweep run finished
+    # meanwhile has its posts back here, for a new run (a finished run never reopens).
+    for org in {p.organization_id for p in orphans} & sweep_runs.keys():
+        del sweep_runs[org]
     missing = {p.organization_id for p in orphans} - sweep_runs.keys()
     if missing:
         hour = now.replace(minute=0, second=0, microsecond=0)
@@ -112,8 +126,9 @@ async def count(
     for (run_id, _, _), n in keyed.items():
         per_run[run_id] += n
     ids = sorted(per_run)
-    progressed = await session.execute(
-        _PROGRESS, {"now": now, "runs": ids, "counts": [per_run[r] for r in ids]}
-    )
-    finished = [(row.organization_id, row.id) for row in progressed if row.finished]
+    await session.execute(_PROGRESS, {"now": now, "runs": ids, "counts": [per_run[r] for r in ids]})
+    finished = [
+        (row.organization_id, row.id)
+        for row in await session.execute(_FINISH, {"now": now, "runs": ids})
+    ]
     await run_views.announce_finished(session, finished, now)
