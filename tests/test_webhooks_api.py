@@ -328,6 +328,7 @@ def test_the_private_url_setting_follows_the_provider_mode_unless_set() -> None:
         instagram_base_url="https://instagram.example",
         tiktok_backup_api_key="k",
         instagram_api_key="k",
+        secret_key="a-production-secret-key-of-at-least-32-bytes",
     )
     assert allow_private_urls(sandbox) is True
     assert allow_private_urls(live) is False

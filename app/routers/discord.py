@@ -78,6 +78,8 @@ def _unauthorized() -> ApiError:
             "description": "The body is larger than `DISCORD_MAX_BODY_BYTES`.",
         },
         429: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
             "description": "Over the client address's budget (`DISCORD_REQUESTS_PER_SECOND`, "
             "`DISCORD_REQUEST_BURST`); retry after `Retry-After` seconds."
         },

@@ -117,6 +117,8 @@ _SIGN_IN_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The body is larger than `PORTAL_MAX_BODY_BYTES`.",
     },
     429: {
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
         "description": "Too many sign-in requests from the client address, or attempts "
         "with the code; retry after `Retry-After` seconds."
     },
@@ -156,11 +158,12 @@ async def portal_session_delete(
     request: Request,
     session: Session,
     settings: AppSettings,
-    token: Annotated[str | None, Depends(_cookie)],
 ) -> Response:
     """Signs out: the session ends on the server (a copy of the cookie no longer works) and
-    the cookie is cleared. Signing out twice is fine."""
-    await portal.logout(session, settings, token)
+    the cookie is cleared. Signing out twice, or with no session, is fine."""
+    # Read straight from the request, not through the cookie's security scheme: signing out
+    # needs no session, and the schema must not say it does.
+    await portal.logout(session, settings, request.cookies.get(portal.COOKIE))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     _clear_cookie(response, request, settings)
     return response
