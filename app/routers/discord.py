@@ -81,7 +81,7 @@ def _unauthorized() -> ApiError:
             "model": Problem,
             "content": {PROBLEM_JSON: {}},
             "description": "Over the client address's budget (`DISCORD_REQUESTS_PER_SECOND`, "
-            "`DISCORD_REQUEST_BURST`); retry after `Retry-After` seconds."
+            "`DISCORD_REQUEST_BURST`); retry after `Retry-After` seconds.",
         },
     },
     openapi_extra={

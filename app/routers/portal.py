@@ -120,7 +120,7 @@ _SIGN_IN_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": Problem,
         "content": {PROBLEM_JSON: {}},
         "description": "Too many sign-in requests from the client address, or attempts "
-        "with the code; retry after `Retry-After` seconds."
+        "with the code; retry after `Retry-After` seconds.",
     },
 }
 
