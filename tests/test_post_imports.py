@@ -19,6 +19,7 @@ from app.platforms.sandbox import Sandbox
 from app.platforms.sandbox import create_app as create_sandbox
 from app.platforms.sandbox.magic import published_id
 from app.platforms.sandbox.videos import video_at
+from app.platforms.shortlinks import Resolver, resolver_for
 from app.repositories import post_imports as repo
 from app.services import post_imports
 from app.settings import Settings
@@ -52,8 +53,20 @@ async def admin(
 
 
 @pytest.fixture
-def ctx(committed: SM, intake: httpx.AsyncClient, import_settings: Settings) -> dict[str, Any]:
-    return {"sessionmaker": committed, "intake_http": intake, "settings": import_settings}
+def resolver(intake: httpx.AsyncClient, import_settings: Settings) -> Resolver:
+    return resolver_for(intake, import_settings)
+
+
+@pytest.fixture
+def ctx(
+    committed: SM, intake: httpx.AsyncClient, import_settings: Settings, resolver: Resolver
+) -> dict[str, Any]:
+    return {
+        "sessionmaker": committed,
+        "intake_http": intake,
+        "settings": import_settings,
+        "shortlinks": resolver,
+    }
 
 
 def _url(handle: str, video: str) -> str:
@@ -182,7 +195,7 @@ async def test_bounds_and_unknowns(admin: httpx.AsyncClient) -> None:
 async def test_an_import_left_by_a_killed_worker_is_finished_by_the_sweep(
     admin: httpx.AsyncClient,
     committed: SM,
-    intake: httpx.AsyncClient,
+    resolver: Resolver,
     import_settings: Settings,
 ) -> None:
     campaign = await f.campaign(admin)
@@ -198,16 +211,16 @@ async def test_an_import_left_by_a_killed_worker_is_finished_by_the_sweep(
         await session.commit()
     assert token is not None
     # ...while it holds the lease, nobody else does.
-    assert await post_imports.sweep(committed, intake, import_settings) == 0
+    assert await post_imports.sweep(committed, resolver, import_settings) == 0
     async with committed() as session:  # ...and dies: its lease lapses
         await session.execute(
             update(PostImport).where(PostImport.id == import_id).values(lease_until=now)
         )
         await session.commit()
-    assert await post_imports.sweep(committed, intake, import_settings) == 5
+    assert await post_imports.sweep(committed, resolver, import_settings) == 5
     got = await f.ok(await admin.get(f"/v1/post-imports/{import_id}"))
     assert (got["status"], got["counts"]) == ("finished", {"invalid_url": 5})
     # The dead worker, back, writes nothing: its lease is not the import's any more.
     async with committed() as session:
         assert await repo.held(session, import_id, token) is None
-    assert await post_imports.sweep(committed, intake, import_settings) == 0
+    assert await post_imports.sweep(committed, resolver, import_settings) == 0

@@ -27,6 +27,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.models import Post
 from app.platforms.http import build_http_client
+from app.platforms.shortlinks import resolver_for
 from app.repositories import provenance, runs
 from app.services import post_imports
 from app.settings import Settings, get_settings
@@ -63,6 +64,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings)
     # Intake (Discord follow-ups, bulk imports): short links and the Discord API.
     ctx["intake_http"] = httpx.AsyncClient(timeout=settings.discord_http_timeout_seconds)
+    # The process's one short-link resolver: SHORTLINK_CONCURRENCY bounds every import's
+    # links together, served to organizations in turns.
+    ctx["shortlinks"] = resolver_for(ctx["intake_http"], settings)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -215,18 +219,19 @@ async def discord_followup(ctx: dict[str, Any], submission: dict[str, Any]) -> s
         ctx["settings"],
         Submission(**submission),
         lambda platform: _refresh(ctx, platform),
+        ctx.get("shortlinks"),
     )
 
 
 async def process_post_import(ctx: dict[str, Any], import_id: str) -> int:
     """Queued by a bulk paste; the sweep below takes any import this misses."""
     return await post_imports.process(
-        ctx["sessionmaker"], ctx["intake_http"], ctx["settings"], uuid.UUID(import_id)
+        ctx["sessionmaker"], ctx["shortlinks"], ctx["settings"], uuid.UUID(import_id)
     )
 
 
 async def sweep_post_imports(ctx: dict[str, Any]) -> int:
-    return await post_imports.sweep(ctx["sessionmaker"], ctx["intake_http"], ctx["settings"])
+    return await post_imports.sweep(ctx["sessionmaker"], ctx["shortlinks"], ctx["settings"])
 
 
 def _every(seconds: int) -> set[int]:
