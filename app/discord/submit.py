@@ -61,6 +61,7 @@ async def _create(
     if isinstance(checked, str):
         return checked
     body, campaign_id = checked
+    ref: PostRef | DomainError
     try:
         ref = await posts.reference(body, resolver, sub.organization_id)
     except DomainError as exc:
