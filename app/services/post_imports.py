@@ -228,6 +228,14 @@ async def process(
     return handled
 
 
+async def waiting(
+    sessionmaker: async_sessionmaker[AsyncSession], limit: int = 10
+) -> list[uuid.UUID]:
+    """Imports nobody is handling (never started, or their worker died)."""
+    async with sessionmaker() as session:
+        return await repo.claimable(session, datetime.now(UTC), limit)
+
+
 async def sweep(
     sessionmaker: async_sessionmaker[AsyncSession],
     resolver: Resolver,

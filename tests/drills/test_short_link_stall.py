@@ -1,6 +1,7 @@
 """Drill 11: bulk imports whose short links hang stall no other tenant. Organization A pastes
-twelve imports of 20 short links each, and five single posts, whose links hang at the platform
-(a local host that holds them open), into a worker and an API under uvicorn. Meanwhile
+22 imports of 20 short links each (more imports than the worker has job slots), and five
+single posts, whose links hang at the platform (a local host that holds them open), into a
+worker and an API under uvicorn. Meanwhile
 organization B, on the same processes: its short link in the API answers 201 at once, its
 bulk import of a short link finishes within seconds, its refresh run starts within seconds,
 and no database connection is idle in a transaction for as long as a second. Once the host
@@ -24,7 +25,7 @@ from tests.processes import api_server, sandbox_server, start_worker, stop, work
 from tests.short_link_host import ShortLinkHost
 
 SM = async_sessionmaker[AsyncSession]
-IMPORTS, LINKS = 12, 20
+IMPORTS, LINKS = 22, 20
 
 
 async def until(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
