@@ -3,6 +3,7 @@
 outcomes through the worker's follow-up and the fake Discord, autocomplete, /my-posts, and
 registering the command set."""
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,6 +32,7 @@ from app.platforms.sandbox import create_app as create_sandbox
 from app.platforms.sandbox.discord import bot_token_for
 from app.platforms.sandbox.magic import published_id
 from app.platforms.sandbox.videos import video_at
+from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
 from app.services import discord_integrations
 from app.settings import ProviderMode, Settings
@@ -40,6 +42,7 @@ from tests import factories as f
 from tests.discord_kit import interaction, new_key_pair, option, run_jobs, send
 from tests.engine_kit import Clock
 from tests.processes import cli, sandbox_server, worker_env
+from tests.short_link_host import ShortLinkHost, eventually
 
 SM = async_sessionmaker[AsyncSession]
 APP_ID = "1187654321098765432"
@@ -777,3 +780,44 @@ async def test_a_follow_up_that_fails_still_answers_the_creator(
 
 async def _never(platform: Platform) -> None:
     raise AssertionError("nothing was created to fetch")
+
+
+async def test_a_submitted_short_link_is_followed_off_any_transaction(
+    api: httpx.AsyncClient,
+    world: dict[str, Any],
+    bot_settings: Settings,
+    intake: httpx.AsyncClient,
+    committed: SM,
+    engine: AsyncEngine,
+) -> None:
+    """Issue 22, item 4: the follow-up follows a short link between its transactions, in the
+    worker's one resolver: a link that hangs holds no connection in a transaction."""
+    await _link(api, world["private"], world["code"])
+    sub = Submission(
+        organization_id=await _org(api),
+        application_id=APP_ID,
+        interaction_id="3",
+        token="tok-hang",
+        discord_user_id=USER,
+        url="https://vm.tiktok.com/HANGD/",
+        campaign=None,
+    )
+    async with ShortLinkHost() as host, httpx.AsyncClient(trust_env=False) as http:
+        resolver = Resolver(http, budget_seconds=10, max_hops=5, concurrency=2, via=host.url)
+        answering = asyncio.create_task(
+            follow_up(committed, intake, bot_settings, sub, _never, resolver)
+        )
+        await eventually(lambda: host.hanging == 1, what="the link at the host")
+        await asyncio.sleep(0.7)
+        async with engine.connect() as conn:
+            idle = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%'"
+                    " AND state_change < clock_timestamp() - interval '0.5 seconds'"
+                )
+            )
+        assert idle == 0
+        host.release()
+        line = await answering
+    assert not line.startswith("Added"), line

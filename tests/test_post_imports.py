@@ -2,6 +2,8 @@
 service, independent lines, idempotent uploads, and an import left by a killed worker
 taken up by the sweep."""
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform
@@ -19,6 +21,7 @@ from app.platforms.sandbox import Sandbox
 from app.platforms.sandbox import create_app as create_sandbox
 from app.platforms.sandbox.magic import published_id
 from app.platforms.sandbox.videos import video_at
+from app.platforms.shortlinks import Resolver, resolver_for
 from app.repositories import post_imports as repo
 from app.services import post_imports
 from app.settings import Settings
@@ -26,6 +29,7 @@ from app.workers import worker
 from tests import factories as f
 from tests.conftest import committed_admin
 from tests.discord_kit import run_jobs
+from tests.short_link_host import ShortLinkHost, eventually
 
 SM = async_sessionmaker[AsyncSession]
 V = [published_id(Platform.TIKTOK, 24, n) for n in range(10)]
@@ -52,8 +56,26 @@ async def admin(
 
 
 @pytest.fixture
-def ctx(committed: SM, intake: httpx.AsyncClient, import_settings: Settings) -> dict[str, Any]:
-    return {"sessionmaker": committed, "intake_http": intake, "settings": import_settings}
+def resolver(intake: httpx.AsyncClient, import_settings: Settings) -> Resolver:
+    return resolver_for(intake, import_settings)
+
+
+@pytest.fixture
+def ctx(
+    committed: SM, intake: httpx.AsyncClient, import_settings: Settings, resolver: Resolver
+) -> dict[str, Any]:
+    return {
+        "sessionmaker": committed,
+        "intake_http": intake,
+        "settings": import_settings,
+        "shortlinks": resolver,
+        "imports": {},
+    }
+
+
+async def _imports_done(ctx: dict[str, Any]) -> None:
+    """The job only starts an import (in a task of the worker's, off the job slots)."""
+    await asyncio.gather(*ctx["imports"].values())
 
 
 def _url(handle: str, video: str) -> str:
@@ -96,6 +118,7 @@ async def test_each_line_gets_its_outcome_and_one_bad_line_stops_nothing(
     assert [ln["outcome"] for ln in queued["lines"]] == [None] * 7
 
     await run_jobs(import_settings.redis_url, ctx, [worker.process_post_import])
+    await _imports_done(ctx)
 
     done = await f.ok(await admin.get(f"/v1/post-imports/{queued['id']}"))
     assert (done["status"], done["done"]) == ("finished", 7)
@@ -145,6 +168,7 @@ async def test_author_mismatch_and_an_ended_campaign_are_line_outcomes(
     # The campaign ends while its import waits for the worker.
     await f.ok(await admin.patch(f"/v1/campaigns/{ended['id']}", json={"status": "ended"}))
     await run_jobs(import_settings.redis_url, ctx, [worker.process_post_import])
+    await _imports_done(ctx)
     for made, outcome in ((mismatch, "author_mismatch"), (late, "campaign_ended")):
         got = await f.ok(await admin.get(f"/v1/post-imports/{made['id']}"))
         assert [ln["outcome"] for ln in got["lines"]] == [outcome]
@@ -214,7 +238,7 @@ async def test_bounds_and_unknowns(admin: httpx.AsyncClient) -> None:
 async def test_an_import_left_by_a_killed_worker_is_finished_by_the_sweep(
     admin: httpx.AsyncClient,
     committed: SM,
-    intake: httpx.AsyncClient,
+    resolver: Resolver,
     import_settings: Settings,
 ) -> None:
     campaign = await f.campaign(admin)
@@ -230,16 +254,107 @@ async def test_an_import_left_by_a_killed_worker_is_finished_by_the_sweep(
         await session.commit()
     assert token is not None
     # ...while it holds the lease, nobody else does.
-    assert await post_imports.sweep(committed, intake, import_settings) == 0
+    assert await post_imports.sweep(committed, resolver, import_settings) == 0
     async with committed() as session:  # ...and dies: its lease lapses
         await session.execute(
             update(PostImport).where(PostImport.id == import_id).values(lease_until=now)
         )
         await session.commit()
-    assert await post_imports.sweep(committed, intake, import_settings) == 5
+    assert await post_imports.sweep(committed, resolver, import_settings) == 5
     got = await f.ok(await admin.get(f"/v1/post-imports/{import_id}"))
     assert (got["status"], got["counts"]) == ("finished", {"invalid_url": 5})
     # The dead worker, back, writes nothing: its lease is not the import's any more.
     async with committed() as session:
         assert await repo.held(session, import_id, token) is None
-    assert await post_imports.sweep(committed, intake, import_settings) == 0
+    assert await post_imports.sweep(committed, resolver, import_settings) == 0
+
+
+async def _idle_in_transaction(engine: AsyncEngine) -> int:
+    """Connections idle in a transaction for longer than a moment (a lease renewal between
+    its UPDATE and its COMMIT is not what this looks for)."""
+    async with engine.connect() as conn:
+        return int(
+            await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state LIKE 'idle in transaction%'"
+                    " AND state_change < clock_timestamp() - interval '0.5 seconds'"
+                )
+            )
+        )
+
+
+async def test_a_chunks_links_are_followed_off_any_transaction_through_one_fair_resolver(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    engine: AsyncEngine,
+    import_settings: Settings,
+    intake: httpx.AsyncClient,
+) -> None:
+    """Issue 22, item 4: two imports of organization A whose short links hang. While they
+    hang, no connection is idle in a transaction, the worker's one resolver holds at most
+    SHORTLINK_CONCURRENCY links for both imports together (one slot kept for others), the
+    imports' leases are renewed past their length, and organization B's import is handled
+    at once. Once the host answers, A's lines end as `short_link_unavailable`."""
+    settings = import_settings.model_copy(
+        update={"post_import_chunk_size": 4, "post_import_lease_seconds": 1.5}
+    )
+    campaign = await f.campaign(admin, name="Paste")
+    alice = await _member(admin, campaign["id"], "alice", "tiktok")
+    made = [
+        await f.ok(
+            await admin.post(
+                f"/v1/campaigns/{campaign['id']}/posts/bulk",
+                json={
+                    "lines": [
+                        {"url": f"https://vm.tiktok.com/HANG{i}{n}/", "creator_id": alice}
+                        for n in range(4)
+                    ]
+                },
+            ),
+            202,
+        )
+        for i in range(2)
+    ]
+    async with committed_admin(settings, engine, committed, "Other", intake) as other:
+        theirs = await f.campaign(other, name="Theirs")
+        await _member(other, theirs["id"], "bob", "tiktok")
+        quick = await f.ok(
+            await other.post(
+                f"/v1/campaigns/{theirs['id']}/posts/bulk",
+                json={"lines": [{"url": "https://vm.tiktok.com/BOB1/"}]},
+            ),
+            202,
+        )
+        async with ShortLinkHost() as host, httpx.AsyncClient(trust_env=False) as http:
+            host.redirects["BOB1"] = "https://www.tiktok.com/@bob/video/7300000000000000003"
+            resolver = Resolver(http, budget_seconds=10, max_hops=5, concurrency=3, via=host.url)
+            hanging = [
+                asyncio.create_task(
+                    post_imports.process(committed, resolver, settings, uuid.UUID(m["id"]))
+                )
+                for m in made
+            ]
+            await eventually(lambda: host.hanging >= 2, what="A's links at the host")
+            await asyncio.sleep(2.0)  # past the lease's length
+            assert await _idle_in_transaction(engine) == 0
+            assert (host.hanging, host.peak) == (2, 2)
+            async with committed() as session:
+                assert await repo.claimable(session, datetime.now(UTC), 10) == [
+                    uuid.UUID(quick["id"])
+                ]
+            started = time.monotonic()
+            assert (
+                await post_imports.process(committed, resolver, settings, uuid.UUID(quick["id"]))
+                == 1
+            )
+            assert time.monotonic() - started < 1.0
+            got = await f.ok(await other.get(f"/v1/post-imports/{quick['id']}"))
+            assert [ln["outcome"] for ln in got["lines"]] == ["added"]
+
+            host.release()
+            assert await asyncio.gather(*hanging) == [4, 4]
+    for m in made:
+        got = await f.ok(await admin.get(f"/v1/post-imports/{m['id']}"))
+        assert (got["status"], got["done"]) == ("finished", 4)
+        assert got["counts"] == {"short_link_unavailable": 4}

@@ -21,7 +21,8 @@ from app.discord.interactions import Submission
 from app.domain.enums import Platform, Role
 from app.domain.errors import DomainError
 from app.models import Campaign, Post
-from app.platforms.shortlinks import resolver_for
+from app.platforms.shortlinks import Resolver, resolver_for
+from app.platforms.urls import PostRef
 from app.repositories import creators, holds
 from app.repositories import discord as repo
 from app.schemas.posts import PostCreate
@@ -52,12 +53,27 @@ async def _campaign(
 
 
 async def _create(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    http: httpx.AsyncClient,
-    settings: Settings,
-    sub: Submission,
+    sessionmaker: async_sessionmaker[AsyncSession], resolver: Resolver, sub: Submission
 ) -> tuple[Post, str] | str:
-    """The new post and its campaign's name, or the line that says why not."""
+    """The new post and its campaign's name, or the line that says why not. A short link is
+    followed between two transactions, never inside one (it may take seconds)."""
+    checked = await _check(sessionmaker, sub)
+    if isinstance(checked, str):
+        return checked
+    body, campaign_id = checked
+    ref: PostRef | DomainError
+    try:
+        ref = await posts.reference(body, resolver, sub.organization_id)
+    except DomainError as exc:
+        ref = exc
+    return await _add(sessionmaker, sub, body, campaign_id, ref)
+
+
+async def _check(
+    sessionmaker: async_sessionmaker[AsyncSession], sub: Submission
+) -> tuple[PostCreate, uuid.UUID] | str:
+    """The request and its campaign, once the submitter is known, or the line that says
+    why not."""
     org = sub.organization_id
     async with session_scope(sessionmaker) as session:
         integration = await repo.integration(session, org)
@@ -72,14 +88,33 @@ async def _create(
         if isinstance(campaign, str):
             return campaign
         try:
-            body = PostCreate(url=sub.url, creator_id=creator.id)
+            return PostCreate(url=sub.url, creator_id=creator.id), campaign.id
         except ValidationError:
             return messages.INVALID_URL_TOO_LONG
+
+
+async def _add(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sub: Submission,
+    body: PostCreate,
+    campaign_id: uuid.UUID,
+    ref: PostRef | DomainError,
+) -> tuple[Post, str] | str:
+    org = sub.organization_id
+    async with session_scope(sessionmaker) as session:
+        # Read again: the integration or the campaign may have gone while the link resolved.
+        integration = await repo.integration(session, org)
+        campaign = await session.get(Campaign, campaign_id)
+        if integration is None or integration.application_id != sub.application_id:
+            return messages.NOT_CONNECTED
+        if campaign is None or campaign.organization_id != org:
+            return messages.UNKNOWN_CAMPAIGN
         # The integration's key is the actor: the post's events say the bot added it.
         principal = Principal(integration.api_key_id, org, Role.EDITOR)
         try:
+            if isinstance(ref, DomainError):
+                raise ref
             async with session.begin_nested():
-                ref = await posts.reference(body, resolver_for(http, settings))
                 post = await posts.create(session, principal, campaign, body, ref)
         except DomainError as exc:
             return messages.refused(exc, campaign.name)
@@ -127,11 +162,13 @@ async def follow_up(
     settings: Settings,
     sub: Submission,
     refresh: Refresh,
+    resolver: Resolver | None = None,
 ) -> str:
-    """Creates, fetches, and edits the deferred answer; returns the line it sent."""
+    """Creates, fetches, and edits the deferred answer; returns the line it sent. `resolver`:
+    the process's short-link resolver (one of its own on `http` if not given)."""
     api = DiscordApi(http, settings.discord_api_url, settings.discord_http_timeout_seconds)
     try:
-        outcome = await _create(sessionmaker, http, settings, sub)
+        outcome = await _create(sessionmaker, resolver or resolver_for(http, settings), sub)
     except Exception:
         # Not left at "thinking..." for good: the creator hears that it failed.
         await api.edit_original(sub.application_id, sub.token, messages.FAILED)

@@ -3,11 +3,20 @@ their redirects are followed. We follow them ourselves, hop by hop, and only whi
 stays on the platform's own hosts and default ports: a user-supplied URL must never make this
 service fetch anything else (SSRF).
 
-Resolving is I/O on someone else's server, so it happens before the request takes a
-database connection, within one time budget for all hops, and at most `concurrency` at a
-time per process: a host that hangs costs waiting requests, never the database's pool."""
+Resolving is I/O on someone else's server, so it happens before the request (or the bulk
+import's chunk) takes a database connection, within one time budget for all hops, and at most
+`concurrency` at a time per process, through the process's one resolver: a host that hangs
+costs waiting requests, never the database's pool.
+
+The resolver serves organizations in turns, and keeps one of its slots for an organization
+that has none in flight: one organization's links that hang (a thousand pasted at once) never
+take every slot, so another's link starts at once and resolves within its own budget."""
 
 import asyncio
+import uuid
+from collections import Counter, OrderedDict, deque
+from collections.abc import AsyncIterator, Hashable
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,6 +31,70 @@ class ShortLinkInvalid(Exception):
 
 class ShortLinkUnavailable(Exception):
     """The platform did not answer in time, or answered with an error: try again later."""
+
+
+class FairSlots:
+    """At most `size` holders at once, handed out to organizations in turns. An organization
+    that already holds a slot takes another only while a second one is free: the last free
+    slot is kept for an organization with none, so one tenant cannot hold them all."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._held: Counter[Hashable] = Counter()
+        # Waiters by organization; the organization served last moves to the back.
+        self._waiting: OrderedDict[Hashable, deque[asyncio.Future[None]]] = OrderedDict()
+
+    @property
+    def in_use(self) -> int:
+        return self._held.total()
+
+    def _may_take(self, who: Hashable) -> bool:
+        free = self._size - self._held.total()
+        return free >= 2 or (free == 1 and self._held[who] == 0)
+
+    def _hand_out(self) -> None:
+        """Give free slots to the waiting organizations in turn, while any may take one."""
+        handed = True
+        while handed:
+            handed = False
+            for who in list(self._waiting):
+                queue = self._waiting[who]
+                while queue and queue[0].done():  # cancelled while waiting
+                    queue.popleft()
+                if not queue:
+                    del self._waiting[who]
+                    continue
+                if self._may_take(who):
+                    queue.popleft().set_result(None)
+                    self._held[who] += 1
+                    self._waiting.move_to_end(who)
+                    handed = True
+                    break
+
+    def _release(self, who: Hashable) -> None:
+        self._held[who] -= 1
+        if self._held[who] <= 0:
+            del self._held[who]
+        self._hand_out()
+
+    @asynccontextmanager
+    async def slot(self, who: Hashable) -> AsyncIterator[None]:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(who, deque()).append(waiter)
+        self._hand_out()
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release(who)  # handed a slot as the wait was cancelled
+            else:
+                waiter.cancel()
+                self._hand_out()  # drops the cancelled waiter
+            raise
+        try:
+            yield
+        finally:
+            self._release(who)
 
 
 class Resolver:
@@ -39,13 +112,15 @@ class Resolver:
         self._http = http
         self._budget = budget_seconds
         self._max_hops = max_hops
-        self._slots = asyncio.Semaphore(concurrency)
+        self.slots = FairSlots(concurrency)
         self._via = via.rstrip("/") if via else None
 
-    async def resolve(self, link: ShortLink) -> PostRef:
+    async def resolve(self, link: ShortLink, organization: uuid.UUID | None = None) -> PostRef:
+        """The video the link leads to. The budget counts from the call, the wait for a slot
+        included; `organization` is whose turn the link waits in."""
         try:
             async with asyncio.timeout(self._budget):
-                async with self._slots:
+                async with self.slots.slot(organization):
                     return await self._follow(link)
         except TimeoutError:
             raise ShortLinkUnavailable from None

@@ -63,6 +63,20 @@ async def claim(
     return await session.scalar(stmt)
 
 
+async def renew(
+    session: AsyncSession, import_id: uuid.UUID, token: datetime, new_token: datetime
+) -> bool:
+    """Extends this worker's lease (its token becomes `new_token`); False if the lease is
+    no longer its own."""
+    stmt = (
+        update(PostImport)
+        .where(PostImport.id == import_id, PostImport.lease_until == token)
+        .values(lease_until=new_token)
+        .returning(PostImport.id)
+    )
+    return await session.scalar(stmt) is not None
+
+
 async def held(session: AsyncSession, import_id: uuid.UUID, token: datetime) -> PostImport | None:
     """The import, locked, if this worker's lease still holds it."""
     stmt = (

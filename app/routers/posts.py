@@ -90,7 +90,7 @@ async def posts_create(
     platform and platform_post_id. The creator must already be a member of the campaign."""
     request = PostCreate.of(body)
     # First, before this request touches the database: a short link may take seconds.
-    ref = await post_service.reference(request, shortlinks)
+    ref = await post_service.reference(request, shortlinks, who.organization_id)
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     post = await post_service.create(session, who, campaign, request, ref)
     return await _one(session, post)

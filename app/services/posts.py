@@ -32,9 +32,12 @@ from app.services import transitions
 from app.services.campaigns import tier_for
 
 
-async def reference(body: PostCreate, resolver: shortlinks.Resolver) -> PostRef:
-    """The video the request names. Call it before taking a database connection: a short
-    link is followed on the platform's hosts, which may take seconds."""
+async def reference(
+    body: PostCreate, resolver: shortlinks.Resolver, organization: uuid.UUID | None = None
+) -> PostRef:
+    """The video the request names. Call it before taking a database connection (or opening
+    a transaction): a short link is followed on the platform's hosts, which may take seconds,
+    in `organization`'s turn at the process's resolver."""
     if body.url is None:
         # PostCreate's validator guarantees both are set when url is not.
         assert body.platform is not None
@@ -49,7 +52,7 @@ async def reference(body: PostCreate, resolver: shortlinks.Resolver) -> PostRef:
         raise InvalidInput("invalid_url", str(exc), "url") from None
     if isinstance(ref, ShortLink):
         try:
-            return await resolver.resolve(ref)
+            return await resolver.resolve(ref, organization)
         except shortlinks.ShortLinkInvalid:
             raise InvalidInput(
                 "short_link_invalid",

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    CTE,
     ColumnElement,
     Select,
     bindparam,
@@ -175,10 +177,11 @@ async def claim(
     settled = _due(
         platform, now, policy, literal(limit) - urgent_taken - active_taken, branch=Branch.SETTLED
     ).cte("settled")
+    # `urgency`: the branch's place in the fetch order (see the ORDER BY at the end).
     due = union_all(
-        select(urgent.c.id, urgent.c.runless),
-        select(active.c.id, active.c.runless),
-        select(settled.c.id, settled.c.runless),
+        select(urgent.c.id, urgent.c.runless, literal(0).label("urgency")),
+        select(active.c.id, active.c.runless, literal(1).label("urgency")),
+        select(settled.c.id, settled.c.runless, literal(2).label("urgency")),
     ).cte("due")
     run_of = (
         func.unnest(
@@ -203,7 +206,7 @@ async def claim(
                 .scalar_subquery(),
             ),
         )
-        .returning(*Post.__table__.c, due.c.runless)
+        .returning(*Post.__table__.c, due.c.runless, due.c.urgency)
         .cte("claimed")
     )
     # Posts that joined a run are counted in it, runs in id order (see run_progress.py).
@@ -256,10 +259,22 @@ async def claim(
         .join(Campaign, Campaign.id == claimed.c.campaign_id)
         .join(Creator, Creator.id == claimed.c.creator_id)
         .outerjoin(CpmTier, CpmTier.id == claimed.c.cpm_tier_id)
-        .order_by(claimed.c.next_refresh_at)
+        .order_by(*_fetch_order(claimed))
         .add_cte(joined)
     )
     return [DuePost(**row._mapping) for row in await session.execute(stmt)]
+
+
+def _fetch_order(claimed: CTE) -> list[ColumnElement[Any]]:
+    """The order a claim is fetched in: urgency class by class, and within each the
+    organizations in turns (every organization's most overdue post, then every one's second,
+    ...), so a small organization's posts are among the first fetched however many posts a
+    large one has in the same claim. Due order breaks ties."""
+    turn = func.row_number().over(
+        partition_by=(claimed.c.urgency, claimed.c.organization_id),
+        order_by=(claimed.c.next_refresh_at, claimed.c.id),
+    )
+    return [claimed.c.urgency, turn, claimed.c.next_refresh_at, claimed.c.id]
 
 
 async def release(session: AsyncSession, post_ids: list[uuid.UUID]) -> None:

@@ -27,6 +27,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.models import Post
 from app.platforms.http import build_http_client
+from app.platforms.shortlinks import resolver_for
 from app.repositories import provenance, runs
 from app.services import post_imports
 from app.settings import Settings, get_settings
@@ -63,11 +64,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings)
     # Intake (Discord follow-ups, bulk imports): short links and the Discord API.
     ctx["intake_http"] = httpx.AsyncClient(timeout=settings.discord_http_timeout_seconds)
+    # The process's one short-link resolver: SHORTLINK_CONCURRENCY bounds every import's
+    # links together, served to organizations in turns.
+    ctx["shortlinks"] = resolver_for(ctx["intake_http"], settings)
+    # Imports running in this process (start_import); arq hands each job a copy of ctx,
+    # and this dict is shared by them all.
+    ctx["imports"] = {}
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     """Only at process exit (main.py), not when the arq loop restarts."""
     ctx["heartbeat"].cancel()
+    for task in list(ctx["imports"].values()):
+        task.cancel()  # its lease lapses, and another worker's sweep carries on
     await ctx["http"].aclose()
     await ctx["webhook_http"].aclose()
     await ctx["intake_http"].aclose()
@@ -215,18 +224,42 @@ async def discord_followup(ctx: dict[str, Any], submission: dict[str, Any]) -> s
         ctx["settings"],
         Submission(**submission),
         lambda platform: _refresh(ctx, platform),
+        ctx.get("shortlinks"),
     )
+
+
+def start_import(ctx: dict[str, Any], import_id: uuid.UUID) -> bool:
+    """Handles the import in a task of this process, beside the arq jobs rather than in a
+    job slot: its short links may take minutes, and twenty imports holding the twenty slots
+    would hold up every refresh, decision and delivery. False if it is running here already.
+    The import's lease keeps other workers off it; the sweep restarts it if this one dies."""
+    running: dict[uuid.UUID, asyncio.Task[int]] = ctx["imports"]
+    if import_id in running:
+        return False
+    task = asyncio.create_task(
+        post_imports.process(ctx["sessionmaker"], ctx["shortlinks"], ctx["settings"], import_id)
+    )
+    running[import_id] = task
+
+    def done(task: asyncio.Task[int]) -> None:
+        running.pop(import_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("post import %s failed: %r", import_id, task.exception())
+
+    task.add_done_callback(done)
+    return True
 
 
 async def process_post_import(ctx: dict[str, Any], import_id: str) -> int:
-    """Queued by a bulk paste; the sweep below takes any import this misses."""
-    return await post_imports.process(
-        ctx["sessionmaker"], ctx["intake_http"], ctx["settings"], uuid.UUID(import_id)
-    )
+    """Queued by a bulk paste: starts the import (see start_import); the sweep below takes
+    any import this misses. Returns how many it started."""
+    return int(start_import(ctx, uuid.UUID(import_id)))
 
 
 async def sweep_post_imports(ctx: dict[str, Any]) -> int:
-    return await post_imports.sweep(ctx["sessionmaker"], ctx["intake_http"], ctx["settings"])
+    """Starts the imports nobody is handling (never started, or their worker died)."""
+    waiting = await post_imports.waiting(ctx["sessionmaker"])
+    return sum(start_import(ctx, import_id) for import_id in waiting)
 
 
 def _every(seconds: int) -> set[int]:
