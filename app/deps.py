@@ -196,5 +196,12 @@ class AuthenticateFirst:
                 response.headers.update(exc.headers or {})
                 await response(scope, receive, send)
                 return
+            except Exception:  # noqa: BLE001 - answered where the app's error handlers are
+                # A backing service failed (the database on a key-cache miss, say). Out here
+                # no exception handler would answer it but Starlette's bare 500; passed on,
+                # the route's own `_principal` meets the same failure inside the app and
+                # answers it as every route does (503 `service_unavailable`).
+                await self.app(scope, receive, send)
+                return
             scope[_PRINCIPAL] = principal
         await self.app(scope, receive, send)

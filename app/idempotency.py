@@ -88,14 +88,16 @@ _NOT_PARSED = object()
 def canonical_body(body: bytes, parsed: object = _NOT_PARSED) -> bytes:
     """The body as it means, not as it is spelled: JSON (`parsed`, if the caller already has
     it) re-encoded with sorted keys and no whitespace; anything else as sent."""
-    if parsed is _NOT_PARSED:
-        try:
+    # Not JSON (nor UTF-8), or nested past what the json module recurses into: compared
+    # byte for byte.
+    try:
+        if parsed is _NOT_PARSED:
             parsed = json.loads(body)
-        except ValueError:  # not JSON (nor UTF-8): compared byte for byte
-            return b"raw:" + body
-    return b"json:" + json.dumps(
-        parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8", "surrogatepass")
+        return b"json:" + json.dumps(
+            parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8", "surrogatepass")
+    except (ValueError, RecursionError):
+        return b"raw:" + body
 
 
 def fingerprint(
@@ -133,7 +135,7 @@ async def begin(request: Request, principal: Principal) -> None:
     try:
         # Already parsed by FastAPI for a JSON body (Starlette keeps it on the request).
         parsed: object = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = _NOT_PARSED
     print_ = fingerprint(
         request.method, request.url.path, request.scope.get("query_string", b""), body, parsed

@@ -405,3 +405,22 @@ async def test_stored_answers_are_capped_in_size(
         assert kept is not None
         assert b"idempotency_answer_not_kept" in kept
         assert made.json()["name"].encode() not in kept
+
+
+async def test_a_body_nested_past_the_json_modules_depth_is_no_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """Bodies FastAPI does not parse (no body expected, or not sent as JSON) are still
+    fingerprinted: one nested deeper than Python's recursion limit is compared as bytes."""
+    deep = b"[" * 5000 + b"]" * 5000
+    answers = [
+        await client.post(
+            f"/v1/payouts/{uuid.uuid4()}/cancel",
+            content=deep,
+            headers={**key(), "content-type": "application/json"},
+        ),
+        await client.post(
+            "/v1/campaigns", content=deep, headers={**key(), "content-type": "text/plain"}
+        ),
+    ]
+    assert [a.status_code for a in answers] == [404, 422], [a.text for a in answers]

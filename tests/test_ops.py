@@ -134,3 +134,26 @@ async def test_cli_creates_an_organization_whose_printed_key_works(
         )
         client.headers["Authorization"] = f"Bearer {viewer_key}"
         assert (await f.ok(await client.get("/v1/me")))["role"] == "viewer"
+
+
+async def test_a_keyed_request_while_the_database_is_down_is_503_not_500(
+    settings: Settings,
+) -> None:
+    """Authentication runs before the body is read (app.deps.AuthenticateFirst), outside the
+    app's exception handlers: a database that cannot be reached there must still answer as it
+    does everywhere else."""
+    down = settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://postgres@127.0.0.1:1/viewledger"}
+    )
+    app = create_app(down)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://test",
+            headers={"Authorization": "Bearer vl_not_cached_anywhere"},
+        ) as client,
+    ):
+        response = await client.post("/v1/campaigns", json={"name": "x"})
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "service_unavailable"
