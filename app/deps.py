@@ -196,7 +196,7 @@ class AuthenticateFirst:
                 response.headers.update(exc.headers or {})
                 await response(scope, receive, send)
                 return
-            except Exception:  # noqa: BLE001 - answered where the app's error handlers are
+            except Exception:
                 # A backing service failed (the database on a key-cache miss, say). Out here
                 # no exception handler would answer it but Starlette's bare 500; passed on,
                 # the route's own `_principal` meets the same failure inside the app and
