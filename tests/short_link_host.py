@@ -19,6 +19,7 @@ class ShortLinkHost:
         self.peak = 0
         self.hanging = 0
         self.served: list[str] = []  # codes answered, in order
+        self.delay_seconds = 0.0  # how long every answer that is not a hang takes
         self._released = asyncio.Event()
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -41,6 +42,7 @@ class ShortLinkHost:
                             self.hanging -= 1
                         answer = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n"
                     elif code in self.redirects:
+                        await asyncio.sleep(self.delay_seconds)
                         location = self.redirects[code].encode()
                         answer = (
                             b"HTTP/1.1 301 Moved Permanently\r\nlocation: "

@@ -199,6 +199,7 @@ async def test_a_campaign_past_its_end_date_takes_no_import_and_no_waiting_line(
     )
     await f.ok(await admin.patch(f"/v1/campaigns/{running['id']}", json={"ends_on": yesterday}))
     await run_jobs(import_settings.redis_url, ctx, [worker.process_post_import])
+    await _imports_done(ctx)  # the job only starts the import, in a task of the worker
     got = await f.ok(await admin.get(f"/v1/post-imports/{queued['id']}"))
     assert [ln["outcome"] for ln in got["lines"]] == ["campaign_ended"]
     assert (await f.ok(await admin.get(f"/v1/campaigns/{running['id']}/posts")))["data"] == []
@@ -358,3 +359,22 @@ async def test_a_chunks_links_are_followed_off_any_transaction_through_one_fair_
         got = await f.ok(await admin.get(f"/v1/post-imports/{m['id']}"))
         assert (got["status"], got["done"]) == ("finished", 4)
         assert got["counts"] == {"short_link_unavailable": 4}
+
+
+async def test_a_worker_runs_at_most_post_import_concurrency_imports_at_once(
+    settings: Settings,
+) -> None:
+    """Imports beyond the cap are not started (nor claimed): they wait for the next sweep,
+    here or on another worker, instead of opening their chunk writes all together."""
+    never = asyncio.Event()
+    running = {uuid.uuid4(): asyncio.create_task(never.wait()) for _ in range(2)}
+    ctx: dict[str, Any] = {
+        "imports": running,
+        "settings": settings.model_copy(update={"post_import_concurrency": 2}),
+    }
+    try:
+        assert worker.start_import(ctx, uuid.uuid4()) is False
+        assert len(running) == 2
+    finally:
+        never.set()
+        await asyncio.gather(*running.values())

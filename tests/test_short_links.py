@@ -152,3 +152,24 @@ async def test_an_organizations_short_link_in_the_api_waits_for_no_other(
             host.release()
             answers = await asyncio.gather(*posting)
             assert {r.json()["code"] for r in answers} == {"short_link_unavailable"}
+
+
+async def test_a_background_chunk_gives_every_queued_link_its_whole_budget() -> None:
+    """A bulk import's chunk starts all its links at once, more than the slots: each one's
+    budget starts with its slot, so links that are merely queued are not lost as unavailable
+    (someone waiting on an answer, in the API, keeps the budget from the call)."""
+    org = uuid.uuid4()
+    async with ShortLinkHost() as host, httpx.AsyncClient(trust_env=False) as http:
+        host.delay_seconds = 0.3
+        for i in range(6):
+            host.redirects[f"Q{i}"] = f"https://www.tiktok.com/@q/video/{7300000000000000100 + i}"
+        resolver = Resolver(http, budget_seconds=0.5, max_hops=5, concurrency=3, via=host.url)
+        links = [_link(f"Q{i}") for i in range(6)]
+        # Two slots for one organization (one is kept for others): three rounds of 0.3 s.
+        patient = await asyncio.gather(*(resolver.background().resolve(x, org) for x in links))
+        assert sorted(r.post_id for r in patient) == [
+            str(7300000000000000100 + i) for i in range(6)
+        ]
+        hasty = await asyncio.gather(*(_resolve_quietly(resolver, x, org) for x in links))
+        assert sum(isinstance(r, ShortLinkUnavailable) for r in hasty) >= 2
+        assert resolver.slots.in_use == 0

@@ -106,22 +106,44 @@ class Resolver:
         max_hops: int,
         concurrency: int,
         via: str | None = None,
+        slots: FairSlots | None = None,
+        budget_from_slot: bool = False,
     ) -> None:
         """`via`: send every hop to this base URL instead, with the link's host in the Host
         header (sandbox mode: the sandbox answers for the platforms' short-link hosts)."""
         self._http = http
         self._budget = budget_seconds
         self._max_hops = max_hops
-        self.slots = FairSlots(concurrency)
-        self._via = via.rstrip("/") if via else None
+        self._concurrency = concurrency
+        self.slots = slots or FairSlots(concurrency)
+        self._via = via
+        self._base = via.rstrip("/") if via else None
+        self._budget_from_slot = budget_from_slot
+
+    def background(self) -> "Resolver":
+        """This resolver, its slots shared, for links nobody is waiting on (a bulk import's
+        chunk): each link's budget counts from when it gets its slot, so fifty links queued
+        behind each other each get the whole budget instead of timing out in the queue."""
+        return Resolver(
+            self._http,
+            budget_seconds=self._budget,
+            max_hops=self._max_hops,
+            concurrency=self._concurrency,
+            via=self._via,
+            slots=self.slots,
+            budget_from_slot=True,
+        )
 
     async def resolve(self, link: ShortLink, organization: uuid.UUID | None = None) -> PostRef:
-        """The video the link leads to. The budget counts from the call, the wait for a slot
-        included; `organization` is whose turn the link waits in."""
+        """The video the link leads to; `organization` is whose turn the link waits in. The
+        budget counts from the call, the wait for a slot included (someone is waiting on the
+        answer), or from the slot for a `background()` resolver."""
         try:
-            async with asyncio.timeout(self._budget):
-                async with self.slots.slot(organization):
+            if self._budget_from_slot:
+                async with self.slots.slot(organization), asyncio.timeout(self._budget):
                     return await self._follow(link)
+            async with asyncio.timeout(self._budget), self.slots.slot(organization):
+                return await self._follow(link)
         except TimeoutError:
             raise ShortLinkUnavailable from None
 
@@ -152,9 +174,9 @@ class Resolver:
         raise ShortLinkInvalid
 
     async def _get(self, url: httpx.URL) -> httpx.Response:
-        if self._via is None:
+        if self._base is None:
             return await self._http.get(url, follow_redirects=False)
-        routed = f"{self._via}{url.raw_path.decode('ascii')}"
+        routed = f"{self._base}{url.raw_path.decode('ascii')}"
         return await self._http.get(routed, headers={"Host": url.host}, follow_redirects=False)
 
 

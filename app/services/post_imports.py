@@ -189,6 +189,7 @@ async def process(
     length = timedelta(seconds=settings.post_import_lease_seconds)
     async with session_scope(sessionmaker) as session:
         token = await repo.claim(session, import_id, datetime.now(UTC), length)
+    patient = resolver.background()  # a chunk's links queue for slots: none times out there
     handled = 0
     while token is not None:
         # The chunk's lines, read in a transaction that ends at once...
@@ -206,8 +207,7 @@ async def process(
         lease = _Lease(token)
         async with _renewing(sessionmaker, import_id, lease, length):
             ready = {
-                r.line: r
-                for r in await asyncio.gather(*(_prepare(resolver, org, *t) for t in todo))
+                r.line: r for r in await asyncio.gather(*(_prepare(patient, org, *t) for t in todo))
             }
         # ...and the outcomes written in one short transaction.
         async with session_scope(sessionmaker) as session:
