@@ -1,29 +1,9 @@
-"""What is ready to pay, and how a post reads in the creator portal. Pure rules; the SQL form
-of `payable` sits beside the Python one (tests/test_payouts.py checks they agree).
+"""How a post reads in the creator portal. What is ready to pay is the guard of (finalized,
+paid) in app/domain/transitions.py, the one the transition writer applies."""
 
-Ready to pay = finalized (so views are locked and terms assigned; a paid post is not
-finalized any more) and no open hold. Issue 13's `hold_on_flags` turns flags into holds,
-which raise `posts.open_holds`: they arrive here through that one count, with no change.
-Not being in an open batch is the database's rule (payout_lines' partial unique index); the
-queries add it themselves."""
-
-from typing import Any, Literal
-
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_
+from typing import Literal
 
 from app.domain.enums import PostStatus
-
-
-def payable(status: PostStatus, open_holds: int) -> bool:
-    return status is PostStatus.FINALIZED and open_holds == 0
-
-
-def payable_sql(
-    status: SQLColumnExpression[Any], open_holds: SQLColumnExpression[Any]
-) -> ColumnElement[bool]:
-    """`payable(...)`, in SQL."""
-    return and_(status == PostStatus.FINALIZED.value, open_holds == 0)
-
 
 PortalStatus = Literal["Active", "Held", "Finalized", "Paid", "Rejected"]
 

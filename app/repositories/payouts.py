@@ -10,7 +10,6 @@ from sqlalchemy import (
     ColumnElement,
     Numeric,
     Select,
-    exists,
     func,
     insert,
     literal,
@@ -22,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PayoutStatus, PostStatus
 from app.domain.errors import InvalidCursor
-from app.domain.payouts import payable_sql
 from app.models import (
     Campaign,
     CpmTier,
@@ -32,6 +30,7 @@ from app.models import (
     Post,
     PostEvent,
 )
+from app.repositories import transitions
 from app.repositories.pagination import (
     Sort,
     decode_cursor,
@@ -42,16 +41,8 @@ from app.repositories.pagination import (
 from app.schemas.payouts import ReadyFilters
 
 
-def _in_open_batch() -> ColumnElement[bool]:
-    return exists().where(PayoutLine.post_id == Post.id, PayoutLine.released.is_(False))
-
-
 def _ready(org: uuid.UUID, filters: ReadyFilters | None) -> list[ColumnElement[bool]]:
-    where = [
-        Post.organization_id == org,
-        payable_sql(Post.status, Post.open_holds),
-        ~_in_open_batch(),
-    ]
+    where = [Post.organization_id == org, transitions.payable_by_a_new_batch()]
     if filters is not None:
         if filters.campaign_id is not None:
             where.append(Post.campaign_id == filters.campaign_id)

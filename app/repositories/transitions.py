@@ -22,6 +22,7 @@ from sqlalchemy import (
     column,
     func,
     insert,
+    null,
     select,
     update,
 )
@@ -95,6 +96,14 @@ def _open_payout_id() -> ScalarSelect[uuid.UUID]:
         .limit(1)
         .scalar_subquery()
     )
+
+
+def payable_by_a_new_batch() -> ColumnElement[bool]:
+    """Posts a payout batch being made now could pay: the guard of (finalized, paid) as the
+    writer applies it, for a batch that does not exist yet. What is ready to pay is exactly
+    what a batch's mark-paid will accept, whatever guards that change gains."""
+    state = table.StateSql(Post.status, Post.open_holds, _open_payout_id(), null())
+    return table.allowed_sql(PostStatus.FINALIZED, PostStatus.PAID, state)
 
 
 async def _apply_shape(
