@@ -239,7 +239,7 @@ async def test_bounds_and_unknowns(admin: httpx.AsyncClient) -> None:
 async def test_an_import_left_by_a_killed_worker_is_finished_by_the_sweep(
     admin: httpx.AsyncClient,
     committed: SM,
-    resolver: Resolver,
+    ctx: dict[str, Any],
     import_settings: Settings,
 ) -> None:
     campaign = await f.campaign(admin)
@@ -255,19 +255,20 @@ async def test_an_import_left_by_a_killed_worker_is_finished_by_the_sweep(
         await session.commit()
     assert token is not None
     # ...while it holds the lease, nobody else does.
-    assert await post_imports.sweep(committed, resolver, import_settings) == 0
+    assert await worker.sweep_post_imports(ctx) == 0
     async with committed() as session:  # ...and dies: its lease lapses
         await session.execute(
             update(PostImport).where(PostImport.id == import_id).values(lease_until=now)
         )
         await session.commit()
-    assert await post_imports.sweep(committed, resolver, import_settings) == 5
+    assert await worker.sweep_post_imports(ctx) == 1
+    await _imports_done(ctx)
     got = await f.ok(await admin.get(f"/v1/post-imports/{import_id}"))
     assert (got["status"], got["counts"]) == ("finished", {"invalid_url": 5})
     # The dead worker, back, writes nothing: its lease is not the import's any more.
     async with committed() as session:
         assert await repo.held(session, import_id, token) is None
-    assert await post_imports.sweep(committed, resolver, import_settings) == 0
+    assert await worker.sweep_post_imports(ctx) == 0
 
 
 async def _idle_in_transaction(engine: AsyncEngine) -> int:

@@ -236,18 +236,3 @@ async def waiting(
     """Imports nobody is handling (never started, or their worker died)."""
     async with sessionmaker() as session:
         return await repo.claimable(session, datetime.now(UTC), limit)
-
-
-async def sweep(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    resolver: Resolver,
-    settings: Settings,
-    limit: int = 10,
-) -> int:
-    """Imports nobody is handling (never started, or their worker died): handled here."""
-    async with sessionmaker() as session:
-        ids = await repo.claimable(session, datetime.now(UTC), limit)
-    total = 0
-    for import_id in ids:
-        total += await process(sessionmaker, resolver, settings, import_id)
-    return total
