@@ -8,6 +8,7 @@ from app.auth import Principal, display_prefix, generate_key, hash_key
 from app.domain.enums import Role
 from app.domain.errors import Conflict
 from app.models import ApiKey, Organization
+from app.repositories.common import lock_organization
 from app.repositories.pagination import Sort, fetch_page
 
 
@@ -26,11 +27,7 @@ async def count_usable_locked(session: AsyncSession, organization_id: uuid.UUID)
     """The organization's unrevoked keys, counted under a lock on the organization's row
     (FOR NO KEY UPDATE: inserts that reference it are not blocked), so two creates at once
     cannot both see room for one more; the lock lasts until the transaction ends."""
-    await session.execute(
-        select(Organization.id)
-        .where(Organization.id == organization_id)
-        .with_for_update(key_share=True)
-    )
+    await lock_organization(session, organization_id)
     count = await session.scalar(
         select(func.count())
         .select_from(ApiKey)

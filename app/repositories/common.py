@@ -9,7 +9,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.models import Organization
+
 M = TypeVar("M")
+
+
+async def lock_organization(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    """Locks the organization's row until the transaction ends (FOR NO KEY UPDATE: inserts
+    that reference it are not blocked), so two requests that count what it owns before
+    adding one cannot both see room for one more."""
+    await session.execute(
+        select(Organization.id)
+        .where(Organization.id == organization_id)
+        .with_for_update(key_share=True)
+    )
 
 
 async def get_owned(

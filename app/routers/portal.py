@@ -12,6 +12,7 @@ from fastapi.security import APIKeyCookie
 
 from app.deps import AppSettings, Session
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
+from app.http.public import client_address
 from app.http.sameorigin import cross_origin
 from app.models import Creator
 from app.schemas.common import Cursor, Limit
@@ -41,10 +42,6 @@ _PAGE_HEADERS = {
     # form, which the same-origin check must treat as another site's.
     "Referrer-Policy": "same-origin",
 }
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _secure(request: Request, settings: Settings) -> bool:
@@ -138,7 +135,11 @@ async def portal_session_create(
     request from another origin is refused (403 `cross_origin_request`)."""
     try:
         started = await portal.login(
-            session, settings, request.app.state.redis, _client(request), body.access_code
+            session,
+            settings,
+            request.app.state.redis,
+            client_address(request.scope),
+            body.access_code,
         )
     except portal.TooManyAttempts as exc:
         raise _too_many(exc) from None
@@ -220,7 +221,7 @@ async def portal_login(request: Request, session: Session, settings: AppSettings
         return _html(portal_page.login("Enter your access code."), 422)
     try:
         started = await portal.login(
-            session, settings, request.app.state.redis, _client(request), code
+            session, settings, request.app.state.redis, client_address(request.scope), code
         )
     except portal.TooManyAttempts as exc:
         return _html(

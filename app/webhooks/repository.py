@@ -9,12 +9,12 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
-    Organization,
     WebhookDelivery,
     WebhookDeliveryAttempt,
     WebhookEndpoint,
     WebhookEvent,
 )
+from app.repositories.common import lock_organization
 from app.repositories.pagination import Sort, by_time, fetch_page
 from app.webhooks.events import DeliveryStatus
 
@@ -23,9 +23,7 @@ async def count_endpoints_locked(session: AsyncSession, org: uuid.UUID) -> int:
     """The organization's endpoints (disabled ones too), counted under a lock on the
     organization's row (FOR NO KEY UPDATE), so two creates at once cannot both see room for
     one more; the lock lasts until the transaction ends."""
-    await session.execute(
-        select(Organization.id).where(Organization.id == org).with_for_update(key_share=True)
-    )
+    await lock_organization(session, org)
     count = await session.scalar(
         select(func.count())
         .select_from(WebhookEndpoint)
