@@ -359,9 +359,6 @@ class Settings(BaseSettings):
     post_import_chunk_size: int = Field(50, ge=1, le=1000)
     post_import_lease_seconds: float = Field(120, gt=0)
     post_import_sweep_interval_seconds: int = Field(10, ge=1, le=60)
-    # Imports one worker process handles at once; the rest wait, unclaimed, for the sweep
-    # (here or on another worker), so their chunk writes cannot crowd the pool together.
-    post_import_concurrency: int = Field(4, ge=1, le=100)
 
     def trusted_proxy_list(self) -> list[str]:
         return _split_keys(self.trusted_proxies)

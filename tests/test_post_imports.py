@@ -360,22 +360,3 @@ async def test_a_chunks_links_are_followed_off_any_transaction_through_one_fair_
         got = await f.ok(await admin.get(f"/v1/post-imports/{m['id']}"))
         assert (got["status"], got["done"]) == ("finished", 4)
         assert got["counts"] == {"short_link_unavailable": 4}
-
-
-async def test_a_worker_runs_at_most_post_import_concurrency_imports_at_once(
-    settings: Settings,
-) -> None:
-    """Imports beyond the cap are not started (nor claimed): they wait for the next sweep,
-    here or on another worker, instead of opening their chunk writes all together."""
-    never = asyncio.Event()
-    running = {uuid.uuid4(): asyncio.create_task(never.wait()) for _ in range(2)}
-    ctx: dict[str, Any] = {
-        "imports": running,
-        "settings": settings.model_copy(update={"post_import_concurrency": 2}),
-    }
-    try:
-        assert worker.start_import(ctx, uuid.uuid4()) is False
-        assert len(running) == 2
-    finally:
-        never.set()
-        await asyncio.gather(*running.values())
