@@ -37,10 +37,10 @@ from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import session_scope
+from app.domain.enums import DeliveryStatus
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
 from app.settings import Settings
 from app.webhooks import metrics, signing, ssrf, vault
-from app.webhooks.events import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
