@@ -4,7 +4,8 @@ organization (or to a payout or creator already found in one)."""
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -39,7 +40,18 @@ from app.repositories.pagination import (
     fetch_page,
     statement_digest,
 )
-from app.schemas.payouts import ReadyFilters
+
+
+class ReadyFilters(Protocol):
+    """Which ready posts: by campaign, creator, and finalized before a moment (the API's
+    body and query satisfy it as they are)."""
+
+    @property
+    def campaign_id(self) -> uuid.UUID | None: ...
+    @property
+    def creator_id(self) -> uuid.UUID | None: ...
+    @property
+    def finalized_before(self) -> datetime | None: ...
 
 
 def _in_open_batch() -> ColumnElement[bool]:
