@@ -22,8 +22,9 @@ from app.models import Creator, CreatorRename, Post
 from app.platforms.contract import VideoRef, VideoStats
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import OTHER_AUTHOR_HANDLE, Magic, Sandbox, tiktok_id, videos_by
+from app.repositories import claims
 from app.settings import Settings
-from app.workers import claims, results
+from app.workers import results
 from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.conftest import committed_admin

@@ -18,11 +18,11 @@ from app.domain.policy import Policy
 from app.models import Post
 from app.platforms.contract import VideoStats
 from app.repositories import flags, posts, provenance
+from app.repositories.claims import DuePost
 from app.repositories.flags import NewFlag
 from app.repositories.holds import NewHold
 from app.services import holds, transitions
 from app.webhooks.events import EventType
-from app.workers.claims import DuePost
 
 FLAGS_RAISED = Counter(
     "viewledger_flags_raised_total", "Integrity flags raised, by code.", ["code"]

@@ -26,11 +26,11 @@ from app.domain.holds import (
 from app.models import Creator, CreatorRename
 from app.platforms.contract import VideoStats
 from app.repositories import creators
+from app.repositories.claims import DuePost
 from app.repositories.holds import NewHold
 from app.schemas.creators import CreatorOut
 from app.webhooks import outbox
 from app.webhooks.events import EventType
-from app.workers.claims import DuePost
 
 _UUIDS = ARRAY(UUID(as_uuid=True))
 _TEXTS = ARRAY(Text)

@@ -20,9 +20,10 @@ from app.db import session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, StatsClient, VideoRef
+from app.repositories import claims
+from app.repositories.claims import DuePost
 from app.settings import Settings
-from app.workers import claims, lanes, run_progress, writer
-from app.workers.claims import DuePost
+from app.workers import lanes, run_progress, writer
 from app.workers.lanes import Lane
 from app.workers.pacing import BatchGate
 

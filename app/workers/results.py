@@ -16,9 +16,9 @@ from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats, outcome_code
 from app.repositories import holds, provenance
+from app.repositories.claims import DuePost
 from app.services import decisions, flags
 from app.workers import authorship, metrics, run_progress
-from app.workers.claims import DuePost
 
 # The per-fetch columns both statements below read: the stats and the answer's provenance.
 _FETCHED = """

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
 from app.repositories import runs
+from app.repositories.claims import DuePost
 from app.services import run_views
-from app.workers.claims import DuePost
 
 _JOIN_POSTS = text(
     "UPDATE posts p SET refresh_run_id = u.run FROM unnest(CAST(:ids AS uuid[]),"

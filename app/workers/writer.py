@@ -15,9 +15,9 @@ from app.db import describe_database_error, refuses_the_data, session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.contract import FetchResult
+from app.repositories.claims import DuePost
 from app.settings import Settings
 from app.workers import metrics
-from app.workers.claims import DuePost
 from app.workers.results import unwritable, write_results
 
 log = logging.getLogger(__name__)
