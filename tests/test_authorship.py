@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.domain.authorship import Author, mismatch_reason, same_handle
 from app.domain.enums import Platform
-from app.domain.holds import Author, mismatch_reason, same_handle
 from app.domain.policy import Policy
 from app.models import Creator, CreatorRename, Post
 from app.platforms.contract import VideoRef, VideoStats

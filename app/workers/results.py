@@ -16,8 +16,8 @@ from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats,
 from app.repositories import holds
 from app.repositories import stats as stats_repo
 from app.repositories.claims import DuePost
-from app.services import decisions, flags
-from app.workers import authorship, metrics, run_progress
+from app.services import authorship, decisions, flags, window_holds
+from app.workers import metrics, run_progress
 
 # The outcome of a fetch whose result the database refused (see unwritable()).
 WRITE_FAILED = "write_failed"
@@ -95,7 +95,7 @@ async def write_results(
             if post.status is PostStatus.TRACKING and deadline <= now:
                 due_for_decision.append((post, stats.views, snapshots[post.id], stats.published_at))
         new_holds = await authorship.verify(session, landed_ok, now)
-        new_holds += authorship.window_holds(landed_ok)
+        new_holds += window_holds.window_holds(landed_ok)
         new_holds += await flags.check(session, landed_ok, snapshots, now, policy.integrity)
         raised.update(h.post_id for h in await holds.raise_many(session, new_holds, now))
     if drops:
