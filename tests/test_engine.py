@@ -16,7 +16,7 @@ from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
 from app.repositories import claims
 from app.repositories.claims import DuePost
 from app.settings import Settings
-from app.workers import lifecycle_sweep
+from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
 from app.workers.results import write_results
 from tests.engine_kit import Clock, find_video, seed
