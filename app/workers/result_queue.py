@@ -1,5 +1,6 @@
-"""The refresher's writer: fetched results queue up and one task writes whatever has queued
-in one transaction, so writes overlap the pacing pause and never hold up fetching."""
+"""The refresher's result queue: fetched results queue up and one task writes whatever has
+queued in one transaction (results.py), so writes overlap the pacing pause and never hold
+up fetching."""
 
 import asyncio
 import contextlib
