@@ -23,7 +23,7 @@ from app.repositories import api_keys, claims
 from app.settings import Settings
 from app.webhooks import repository, vault
 from app.workers import deadline_sweep as lifecycle_sweep
-from app.workers.heartbeat import HEARTBEATS
+from app.workers.metrics import HEARTBEATS
 from app.workers.refresher import Refresher, claim_size
 from tests.engine_kit import Clock, Seeded, find_video, seed
 

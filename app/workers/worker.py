@@ -31,7 +31,7 @@ from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
 from app.webhooks import retention as webhook_retention
 from app.workers import capacity, deadline_sweep, lanes, metrics
-from app.workers.heartbeat import HEARTBEATS
+from app.workers.metrics import HEARTBEATS
 from app.workers.refresher import Refresher, utcnow
 
 log = logging.getLogger(__name__)
