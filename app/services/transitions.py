@@ -13,7 +13,7 @@ from app.domain.enums import PostStatus
 from app.models import Post
 from app.repositories import provenance, transitions
 from app.repositories.transitions import Landed, Transition
-from app.services import post_views
+from app.services import post_presenter
 from app.webhooks import outbox
 from app.webhooks.events import EventType
 
@@ -83,7 +83,7 @@ async def announce(
     wanted = [c for c in wanted if c[0] in listening]
     if not wanted:
         return
-    views = await post_views.present_ids(session, [post_id for _, post_id, _ in wanted])
+    views = await post_presenter.present_ids(session, [post_id for _, post_id, _ in wanted])
     await outbox.emit_many(
         session,
         [

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.enums import Platform
 from app.repositories import runs
 from app.repositories.claims import DuePost
-from app.services import run_views
+from app.services import run_presenter
 
 
 async def attach(
@@ -61,4 +61,4 @@ async def count(
     if not keyed:
         return
     finished = await runs.count_results(session, keyed, now)
-    await run_views.announce_finished(session, finished, now)
+    await run_presenter.announce_finished(session, finished, now)
