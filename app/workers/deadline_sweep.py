@@ -30,7 +30,7 @@ async def sweep(
             return decided
         after = (rows[-1].aged_from, rows[-1].id)
         ready, waiting = triage(rows, now, policy, grace)
-        changed = await decisions.apply_isolated(session, ready, now, policy.late_tolerance)
+        changed = await decisions.decide_all_isolated(session, ready, now, policy.late_tolerance)
         for status in changed.values():
             metrics.TRANSITIONS.labels(status.value).inc()
         decided += len(changed)

@@ -121,7 +121,7 @@ async def write_results(
             for p, r in skipped
         ]
         written.update(await stats_repo.record_skips(session, skips, now))
-    changed = await decisions.apply(
+    changed = await decisions.decide_all(
         session,
         [
             candidate(
