@@ -5,14 +5,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
 from app.domain.integrity import Observed
 from app.models import Post, PostFlag
 from app.repositories import transitions
-from app.repositories.common import NewMark, insert_once_per_code
+from app.repositories.common import NewMark, close_open_mark, insert_once_per_code
 from app.repositories.pagination import Sort, fetch_page
 
 _ADD_CODES = text(
@@ -117,33 +117,17 @@ async def resolve(
 ) -> PostFlag | None:
     """Resolve the post's open flag with this code (the post is locked by the caller); None
     if it has none."""
-    flag = (
-        await session.scalars(
-            update(PostFlag)
-            .where(
-                PostFlag.post_id == post.id, PostFlag.code == code, PostFlag.resolved_at.is_(None)
-            )
-            .values(resolved_at=now, resolved_by_key_id=actor_key_id, resolution_note=note)
-            .returning(PostFlag)
-        )
-    ).first()
-    if flag is None:
-        return None
-    await session.execute(
-        update(Post).where(Post.id == post.id).values(flags=func.array_remove(Post.flags, code))
-    )
-    await transitions.note(
+    flag: PostFlag | None = await close_open_mark(
         session,
-        [
-            transitions.Note(
-                post.id,
-                post.organization_id,
-                post.status,
-                "flag_resolved",
-                f"{code}: {note}",
-                actor_key_id,
-            )
-        ],
-        now,
+        PostFlag,
+        post,
+        code,
+        open_when=PostFlag.resolved_at.is_(None),
+        closing={"resolved_at": now, "resolved_by_key_id": actor_key_id, "resolution_note": note},
+        post_change={"flags": func.array_remove(Post.flags, code)},
+        event="flag_resolved",
+        note=note,
+        actor_key_id=actor_key_id,
+        now=now,
     )
     return flag
