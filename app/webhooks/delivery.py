@@ -19,7 +19,6 @@ during a long sweep does not wait for it to end.
 """
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
@@ -39,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import session_scope
 from app.domain.enums import DeliveryStatus
 from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+from app.platforms.http import retry_after_seconds
 from app.settings import Settings
 from app.webhooks import metrics, signing, ssrf, vault
 
@@ -106,22 +106,6 @@ class Result:
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - now).total_seconds(), 0.0)
 
 
 def next_delay(
@@ -432,7 +416,7 @@ class Deliverer:
         except httpx.HTTPError as exc:
             return Result(None, elapsed(), None, f"{type(exc).__name__}: {exc}"[:500], None)
         text_body = bytes(chunks[:limit]).decode("utf-8", "replace")
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), now)
         return Result(response.status_code, elapsed(), text_body, None, retry_after)
 
     async def _record(self, claimed: Claimed, now: datetime, result: Result) -> str:
