@@ -13,6 +13,9 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_
 
 from app.domain.enums import PostStatus
 
+# The statuses whose earnings a creator has earned: decided with an amount, paid or not.
+EARNED = (PostStatus.FINALIZED, PostStatus.PAID)
+
 
 def payable(status: PostStatus, open_holds: int) -> bool:
     return status is PostStatus.FINALIZED and open_holds == 0
