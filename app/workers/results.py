@@ -16,7 +16,7 @@ from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats,
 from app.repositories import holds
 from app.repositories import stats as stats_repo
 from app.repositories.claims import DuePost
-from app.services import authorship, decisions, flags, window_holds
+from app.services import authorship, decisions, flag_checks, window_holds
 from app.workers import metrics, run_progress
 
 # The outcome of a fetch whose result the database refused (see unwritable()).
@@ -96,7 +96,7 @@ async def write_results(
                 due_for_decision.append((post, stats.views, snapshots[post.id], stats.published_at))
         new_holds = await authorship.verify(session, landed_ok, now)
         new_holds += window_holds.window_holds(landed_ok)
-        new_holds += await flags.check(session, landed_ok, snapshots, now, policy.integrity)
+        new_holds += await flag_checks.check(session, landed_ok, snapshots, now, policy.integrity)
         raised.update(h.post_id for h in await holds.raise_many(session, new_holds, now))
     if drops:
         recheck = now + policy.integrity.recheck_after
