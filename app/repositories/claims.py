@@ -209,7 +209,7 @@ async def claim(
         .returning(*Post.__table__.c, due.c.runless, due.c.urgency)
         .cte("claimed")
     )
-    # Posts that joined a run are counted in it, runs in id order (see run_progress.py).
+    # Posts that joined a run are counted in it, runs in id order (see repositories/runs.py).
     joining = (
         select(claimed.c.refresh_run_id.label("id"), func.count().label("n"))
         .where(claimed.c.runless, claimed.c.refresh_run_id.is_not(None))
