@@ -126,7 +126,8 @@ class Refresher:
             except BaseException:
                 # Runs started in a transaction that rolled back do not exist.
                 sweep_runs.clear()
-                sweep_runs.update(known)
+                for org, run in known.items():
+                    sweep_runs[org] = run
                 raise
 
         # Updates of several runs go in id order, but PostgreSQL does not promise that order

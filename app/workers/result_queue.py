@@ -108,8 +108,8 @@ async def writing(
                     break
                 items += more
             written = await write(items)
-            totals.update(written)
             for outcome, n in written.items():
+                totals[outcome] += n
                 metrics.REFRESHED.labels(platform.value, outcome).inc(n)
 
     task = asyncio.create_task(drain())

@@ -88,7 +88,7 @@ async def write_results(
                 )
             )
         snapshots = await stats_repo.write_stats(session, ok, next_at, now, applied=True)
-        written.update(snapshots)
+        written |= snapshots.keys()
         landed_ok = [(p, s) for p, s in ok if p.id in snapshots]
         for post, stats in landed_ok:
             deadline = _deadline(post, stats.published_at, policy)
@@ -97,12 +97,13 @@ async def write_results(
         new_holds = await authorship.verify(session, landed_ok, now)
         new_holds += window_holds.window_holds(landed_ok)
         new_holds += await flag_checks.check(session, landed_ok, snapshots, now, policy.integrity)
-        raised.update(h.post_id for h in await holds.raise_many(session, new_holds, now))
+        raised += Counter(h.post_id for h in await holds.raise_many(session, new_holds, now))
     if drops:
         recheck = now + policy.integrity.recheck_after
-        written.update(
-            await stats_repo.write_stats(session, drops, [recheck] * len(drops), now, applied=False)
+        unconfirmed = await stats_repo.write_stats(
+            session, drops, [recheck] * len(drops), now, applied=False
         )
+        written |= unconfirmed.keys()
     if failed:
         failures = [
             stats_repo.Failure(
@@ -114,13 +115,13 @@ async def write_results(
             )
             for p, e in failed
         ]
-        written.update(await stats_repo.record_failures(session, failures, now))
+        written |= set(await stats_repo.record_failures(session, failures, now))
     if skipped:
         skips = [
             stats_repo.Skip(p, outcome_code(r), _next_without_stats(p, now, policy, failed=False))
             for p, r in skipped
         ]
-        written.update(await stats_repo.record_skips(session, skips, now))
+        written |= set(await stats_repo.record_skips(session, skips, now))
     changed = await decisions.decide_all(
         session,
         [

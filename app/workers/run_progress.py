@@ -36,7 +36,7 @@ async def attach(
     missing = {p.organization_id for p in orphans} - sweep_runs.keys()
     if missing:
         hour = now.replace(minute=0, second=0, microsecond=0)
-        sweep_runs.update(await runs.scheduled_since(session, missing, platform, hour))
+        sweep_runs |= await runs.scheduled_since(session, missing, platform, hour)
     for org in {p.organization_id for p in orphans} - sweep_runs.keys():
         sweep_runs[org] = await runs.start_scheduled(session, org, platform, now)
     await runs.join(

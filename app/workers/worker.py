@@ -47,15 +47,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     http = build_http_client(settings)
     pace_redis = Redis.from_url(settings.redis_url)
     provider_lanes = lanes.build(settings, http, pace_redis)
-    ctx.update(
-        db_engine=db_engine,
-        sessionmaker=sessionmaker,
-        http=http,
-        pace_redis=pace_redis,
-        refresher=Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
-        running=set(),
-        worker_id=f"{socket.gethostname()}:{os.getpid()}",
-    )
+    ctx |= {
+        "db_engine": db_engine,
+        "sessionmaker": sessionmaker,
+        "http": http,
+        "pace_redis": pace_redis,
+        "refresher": Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
+        "running": set(),
+        "worker_id": f"{socket.gethostname()}:{os.getpid()}",
+    }
     ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx))
     ctx["webhook_http"] = webhooks.build_http_client(settings)
     ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings)
