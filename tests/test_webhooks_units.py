@@ -17,7 +17,7 @@ from app.repositories import api_keys
 from app.schemas.webhooks import WebhookEndpointCreate
 from app.settings import Settings
 from app.webhooks import outbox, repository, signing, ssrf, vault
-from app.webhooks.delivery import Result, next_delay
+from app.webhooks.attempts import Result, next_delay
 from app.webhooks.events import EventType
 from tests.conftest import Org
 
