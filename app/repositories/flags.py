@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import integrity
 from app.domain.enums import PostStatus
 from app.domain.integrity import Observed
-from app.models import Post, PostFlag
+from app.models import Post, PostFlag, StatsSnapshot
 from app.repositories import transitions
 from app.repositories.common import NewMark, close_open_mark, insert_once_per_code
 from app.repositories.pagination import Sort, fetch_page
@@ -65,25 +67,22 @@ async def raise_many(
     return raised
 
 
-_SPIKE_BASES = text(
-    """
-    SELECT DISTINCT ON (post_id) post_id, id, views, captured_at
-    FROM stats_snapshots
-    WHERE post_id = ANY(CAST(:ids AS uuid[])) AND captured_at >= :since
-      AND captured_at < :until AND applied AND views > 0
-    ORDER BY post_id, views, captured_at
-    """
-)
-
-
 async def spike_bases(
     session: AsyncSession, post_ids: Sequence[uuid.UUID], since: datetime, until: datetime
 ) -> dict[uuid.UUID, Observed]:
     """Each post's smallest count above zero seen in [since, until): what a spike grew from."""
     if not post_ids:
         return {}
+    s = StatsSnapshot
     rows = await session.execute(
-        _SPIKE_BASES, {"ids": list(post_ids), "since": since, "until": until}
+        select(s.post_id, s.id, s.views, s.captured_at)
+        .ext(distinct_on(s.post_id))
+        .where(
+            s.post_id.in_(list(post_ids)),
+            s.applied,
+            integrity.in_spike_base_sql(s.views, s.captured_at, since, until),
+        )
+        .order_by(s.post_id, *integrity.spike_base_order_sql(s.views, s.captured_at))
     )
     return {row.post_id: Observed(row.id, row.views, row.captured_at) for row in rows}
 
