@@ -11,18 +11,17 @@ import asyncio
 import uuid
 
 import asyncpg
-import httpx
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from app.db import create_engine, create_sessionmaker, session_scope
 from app.discord.api import DiscordApiError
+from app.discord.integrations import register_discord
 from app.domain.enums import Role
 from app.domain.errors import DomainError
 from app.models import Organization
 from app.repositories import api_keys
-from app.services import discord_integrations
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -91,18 +90,6 @@ async def create_key(settings: Settings, org_id: uuid.UUID, role: Role, name: st
                 raise SystemExit(f"no organization {org_id}")
             _, key = await api_keys.create(session, org_id, role, name)
         return key
-    finally:
-        await engine.dispose()
-
-
-async def register_discord(settings: Settings, org_id: uuid.UUID) -> list[str]:
-    engine = create_engine(settings)
-    try:
-        async with (
-            session_scope(create_sessionmaker(engine)) as session,
-            httpx.AsyncClient() as http,
-        ):
-            return await discord_integrations.register_commands(session, http, settings, org_id)
     finally:
         await engine.dispose()
 

@@ -17,10 +17,10 @@ from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
 from app.domain.enums import Role
 from app.errors import ApiError, problem_response
-from app.http.context import current as current_context
 from app.http.ratelimit import RateLimiter
 from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
+from app.request_context import current as current_context
 from app.settings import Settings
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -23,7 +23,7 @@ from app.domain.errors import (
     NotFound,
     Unavailable,
 )
-from app.http.context import current_request_id
+from app.request_context import current_request_id
 
 log = logging.getLogger(__name__)
 

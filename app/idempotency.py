@@ -41,10 +41,10 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import request_context as context
 from app.auth import Principal
 from app.db import describe_database_error, session_scope
 from app.errors import PROBLEM_JSON, ApiError, invalid, problem_response
-from app.http import context
 from app.repositories import idempotency as repo
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from app.http.context import current_request_id
+from app.request_context import current_request_id
 
 # Attributes the access log (and anything else) may attach with `extra=`; JSON lines carry
 # them as fields, text lines as key=value pairs.

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 from app.domain.enums import (
     CampaignStatus,
+    DeliveryStatus,
     PayoutStatus,
     Platform,
     PostStatus,
@@ -40,7 +41,6 @@ from app.domain.enums import (
     StatsSource,
 )
 from app.ids import new_id
-from app.webhooks.events import DeliveryStatus
 
 Timestamp = DateTime(timezone=True)
 Money = Numeric(12, 2)
@@ -248,7 +248,7 @@ class Post(Base):
             "next_refresh_at",
             postgresql_where=text("next_refresh_at IS NOT NULL"),
         ),
-        # The claim's active and settled branches (app/workers/claims.py), each reading only
+        # The claim's active and settled branches (app/repositories/claims.py), each reading only
         # the due posts of its class, organization by organization.
         Index(
             "posts_active_due_idx",

@@ -43,7 +43,7 @@ from app.db import create_engine, create_sessionmaker, session_scope
 from app.domain.enums import Platform
 from app.platforms.http import USER_AGENT
 from app.settings import Settings
-from app.workers import capacity, lanes, lifecycle_sweep, refresher
+from app.workers import capacity, deadline_sweep, lanes, refresher
 from app.workers.refresher import Refresher
 from bench import common, refresh_seed
 from bench.load import backends_cpu, backends_delta
@@ -324,7 +324,7 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
     async def deadlines() -> None:
         while True:
             async with session_scope(sessionmaker) as session:
-                await lifecycle_sweep.sweep(session, clock(), policy, timedelta(hours=24))
+                await deadline_sweep.sweep(session, clock(), policy, timedelta(hours=24))
             await asyncio.sleep(600 / speed)
 
     async def sample() -> None:

@@ -15,15 +15,16 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.domain.authorship import Author, mismatch_reason, same_handle
 from app.domain.enums import Platform
-from app.domain.holds import Author, mismatch_reason, same_handle
 from app.domain.policy import Policy
 from app.models import Creator, CreatorRename, Post
 from app.platforms.contract import VideoRef, VideoStats
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import OTHER_AUTHOR_HANDLE, Magic, Sandbox, tiktok_id, videos_by
+from app.repositories import claims
 from app.settings import Settings
-from app.workers import claims, results
+from app.workers import results
 from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.conftest import committed_admin

@@ -18,7 +18,7 @@ from app.domain.policy import Policy
 from app.models import Post
 from app.services import campaigns as campaign_service
 from app.services import posts as post_service
-from app.workers import lifecycle_sweep
+from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
 from tests.engine_kit import Clock, seed
 

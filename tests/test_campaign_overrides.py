@@ -17,8 +17,9 @@ from app.auth import Principal
 from app.domain.enums import Platform, PostStatus, Role
 from app.models import Post, PostEvent
 from app.platforms.sandbox import Sandbox
+from app.repositories import claims
 from app.services import posts as post_service
-from app.workers import claims, lifecycle_sweep
+from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.engine_kit import Clock, find_video, seed

@@ -13,8 +13,9 @@ from sqlalchemy import update
 from app.domain.enums import Platform, PostStatus
 from app.domain.policy import Policy
 from app.models import Post
+from app.repositories import claims
 from app.settings import Settings
-from app.workers import capacity, claims
+from app.workers import capacity
 from app.workers.capacity import CAPACITY_KEY
 from tests.engine_kit import SM, Clock, seed
 

@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.domain.enums import Platform, StatsSource
 from app.models import CampaignDailyViews
 from app.platforms.contract import VideoStats
-from app.repositories import analytics
+from app.repositories import analytics, claims
 from app.services.analytics import daily_series
 from app.settings import PROJECT_ROOT, Settings
-from app.workers import claims
 from app.workers.refresher import Refresher
 from app.workers.results import write_results
 from tests.engine_kit import Clock, seed

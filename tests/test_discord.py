@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.discord import integrations as discord_integrations
 from app.discord.commands import COMMANDS
 from app.discord.interactions import Submission
 from app.discord.submit import follow_up
@@ -34,7 +35,6 @@ from app.platforms.sandbox.magic import published_id
 from app.platforms.sandbox.videos import video_at
 from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
-from app.services import discord_integrations
 from app.settings import ProviderMode, Settings
 from app.webhooks import vault
 from app.workers.refresher import Refresher

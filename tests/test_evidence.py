@@ -23,9 +23,10 @@ from app.domain.policy import Policy
 from app.models import Post, RawAnswer, StatsSnapshot
 from app.platforms.contract import VideoStats
 from app.platforms.sandbox import Magic, Sandbox, tiktok_id
-from app.repositories import api_keys, provenance
+from app.repositories import api_keys, claims, provenance
 from app.settings import Settings
-from app.workers import claims, lifecycle_sweep, worker
+from app.workers import deadline_sweep as lifecycle_sweep
+from app.workers import worker
 from app.workers.refresher import Refresher
 from app.workers.results import write_results
 from tests.conftest import committed_client

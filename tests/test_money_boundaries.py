@@ -12,8 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.domain import schedule
+from app.domain.campaigns import outside_campaign_window
 from app.domain.enums import Platform, PostStatus
-from app.domain.holds import outside_campaign_window
 from app.domain.policy import Policy
 from app.models import Campaign, Post
 from app.platforms.sandbox import Sandbox

@@ -26,7 +26,7 @@ from app.schemas.payouts import PayoutCreate
 from app.services import payouts as payout_service
 from app.services import posts as post_service
 from app.settings import Settings
-from app.workers import lifecycle_sweep
+from app.workers import deadline_sweep as lifecycle_sweep
 from tests import factories as f
 from tests.conftest import Org, committed_admin
 

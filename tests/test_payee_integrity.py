@@ -25,7 +25,7 @@ from app.platforms.sandbox import (
 from app.platforms.sandbox.magic import published_id, rename_handles
 from app.platforms.urls import shortcode_to_media_id
 from app.settings import Settings
-from app.workers import lifecycle_sweep
+from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.conftest import committed_admin

@@ -19,11 +19,11 @@ from app.main import create_app
 from app.models import Post, PostEvent, RefreshRun, WebhookEvent
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox
-from app.repositories import api_keys
+from app.repositories import api_keys, claims
 from app.settings import Settings
 from app.webhooks import repository, vault
-from app.workers import claims, lifecycle_sweep
-from app.workers.heartbeat import HEARTBEATS
+from app.workers import deadline_sweep as lifecycle_sweep
+from app.workers.metrics import HEARTBEATS
 from app.workers.refresher import Refresher, claim_size
 from tests.engine_kit import Clock, Seeded, find_video, seed
 

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from app.models import WebhookDelivery, WebhookEvent
+from app.platforms.http import retry_after_seconds as parse_retry_after
 from app.repositories import api_keys
 from app.schemas.webhooks import WebhookEndpointCreate
 from app.settings import Settings
 from app.webhooks import outbox, repository, signing, ssrf, vault
-from app.webhooks.delivery import Result, next_delay, parse_retry_after
+from app.webhooks.attempts import Result, next_delay
 from app.webhooks.events import EventType
 from tests.conftest import Org
 

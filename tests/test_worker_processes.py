@@ -18,7 +18,7 @@ from app.domain.enums import Platform
 from app.models import Post
 from app.platforms.sandbox.videos import start_of_day
 from app.settings import Settings
-from app.workers.heartbeat import HEARTBEATS
+from app.workers.metrics import HEARTBEATS
 from tests.engine_kit import find_video, seed
 from tests.processes import free_port, sandbox_server, start_worker, stop, worker_env
 

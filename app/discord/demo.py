@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.cli import register_discord
+from app.discord.integrations import register_discord
 from app.settings import PROJECT_ROOT, get_settings
 
 STATE = PROJECT_ROOT / ".discord-demo.json"

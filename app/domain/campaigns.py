@@ -49,3 +49,11 @@ def ensure_takes_posts(stored: CampaignStatus, ends_on: date | None, now: dateti
         f"The campaign ended with its last day, {ends_on} (UTC); it takes no new posts. "
         "Extend ends_on to reopen it.",
     )
+
+
+def outside_campaign_window(
+    published_at: datetime, starts_on: date | None, ends_on: date | None
+) -> bool:
+    """Published before the campaign's first day or after its last (UTC calendar days)."""
+    day = published_at.astimezone(UTC).date()
+    return (starts_on is not None and day < starts_on) or (ends_on is not None and day > ends_on)

@@ -45,3 +45,9 @@ class PayoutStatus(StrEnum):
     OPEN = "open"  # its posts are fixed and reserved; waiting to be paid or cancelled
     PAID = "paid"  # every post of it was marked paid in one transaction
     CANCELLED = "cancelled"  # released: its posts are ready to pay again
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (or in flight under a lease)
+    SUCCEEDED = "succeeded"  # a 2xx answer
+    FAILED = "failed"  # every scheduled attempt failed; `retry` sends it again

@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_
+
 from app.domain.enums import PostStatus
 from app.settings import Settings
 
@@ -103,6 +105,29 @@ def views_dropped(
         f"{locked_views:,} locked at its decision.",
         {"locked_views": locked_views, "snapshots": [now.as_evidence()]},
     )
+
+
+def in_spike_base(views: int, captured_at: datetime, since: datetime, until: datetime) -> bool:
+    """Whether an applied snapshot can be the base a spike grew from: seen in [since, until)
+    with views above zero. The base is the smallest such count (the earliest of equals)."""
+    return since <= captured_at < until and views > 0
+
+
+def in_spike_base_sql(
+    views: SQLColumnExpression[Any],
+    captured_at: SQLColumnExpression[Any],
+    since: datetime,
+    until: datetime,
+) -> ColumnElement[bool]:
+    """`in_spike_base(...)`, in SQL."""
+    return and_(captured_at >= since, captured_at < until, views > 0)
+
+
+def spike_base_order_sql(
+    views: SQLColumnExpression[Any], captured_at: SQLColumnExpression[Any]
+) -> list[SQLColumnExpression[Any]]:
+    """The order that puts a post's spike base first: the smallest count, the earliest."""
+    return [views, captured_at]
 
 
 def view_spike(now: Observed, base: Observed | None, t: Thresholds) -> Raised | None:

@@ -5,6 +5,10 @@ from typing import Literal
 
 from app.domain.enums import PostStatus
 
+# The statuses whose earnings a creator has earned: decided with an amount, paid or not.
+EARNED = (PostStatus.FINALIZED, PostStatus.PAID)
+
+
 PortalStatus = Literal["Active", "Held", "Finalized", "Paid", "Rejected"]
 
 # The portal's words for a status: a creator sees where a video stands, not the machinery.

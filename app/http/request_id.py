@@ -9,7 +9,7 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.http import context
+from app import request_context as context
 from app.ids import new_id
 
 log = logging.getLogger("app.access")

@@ -4,12 +4,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.models import Organization
+from app.models import Organization, Post
+from app.repositories import transitions
 
 M = TypeVar("M")
 
@@ -112,3 +113,43 @@ async def insert_once_per_code(
     )
     keys = {(row.post_id, row.code) for row in inserted}
     return [m for m in unique if (m.post_id, m.code) in keys]
+
+
+async def close_open_mark(
+    session: AsyncSession,
+    model: Any,
+    post: Post,
+    code: str,
+    *,
+    open_when: ColumnElement[bool],
+    closing: dict[str, Any],
+    post_change: dict[str, Any],
+    event: str,
+    note: str,
+    actor_key_id: uuid.UUID | None,
+    now: datetime,
+) -> Any:
+    """Close the post's open hold or flag with this code (the post is locked by the caller):
+    the mark takes `closing`, the post `post_change`, and the post's history a note (`event`,
+    "code: note"). None if the post has no such open mark."""
+    mark = (
+        await session.scalars(
+            update(model)
+            .where(model.post_id == post.id, model.code == code, open_when)
+            .values(**closing)
+            .returning(model)
+        )
+    ).first()
+    if mark is None:
+        return None
+    await session.execute(update(Post).where(Post.id == post.id).values(**post_change))
+    await transitions.note(
+        session,
+        [
+            transitions.Note(
+                post.id, post.organization_id, post.status, event, f"{code}: {note}", actor_key_id
+            )
+        ],
+        now,
+    )
+    return mark

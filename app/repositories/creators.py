@@ -1,12 +1,17 @@
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ARRAY, Row, Text, bindparam, column, func, insert, or_, select
+from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from app.domain.authorship import Author
 from app.domain.enums import Platform
-from app.domain.holds import Author
 from app.models import CampaignMember, Creator, CreatorRename
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, by_time, fetch_page
@@ -160,3 +165,133 @@ async def renames_page(
     return await fetch_page(
         session, stmt, CreatorRename.id, Sort(None, True), cursor, limit, parse_id=int
     )
+
+
+# The creator writes of the result writer (services/authorship.py decides who is whose).
+
+
+@dataclass(frozen=True)
+class Rename:
+    creator_id: uuid.UUID
+    user_id: str | None
+    old: str | None  # the handle as stored
+    new: str | None  # the handle the platform reports
+    post_id: uuid.UUID  # the video that told
+
+
+@dataclass(frozen=True)
+class Bind:
+    creator_id: uuid.UUID
+    user_id: str | None
+    handle: str | None
+
+
+_UUIDS = ARRAY(UUID(as_uuid=True))
+_TEXTS = ARRAY(Text)
+
+
+def _other_creator_has(
+    target: type[Creator], handle: object = None, user_id: object = None
+) -> object:
+    other = aliased(Creator)
+    same = (
+        func.lower(other.handle) == func.lower(handle)
+        if handle is not None
+        else other.platform_user_id == user_id
+    )
+    return (
+        select(other.id)
+        .where(
+            other.organization_id == target.organization_id,
+            other.platform == target.platform,
+            other.id != target.id,
+            same,
+        )
+        .exists()
+    )
+
+
+async def rename_many(
+    session: AsyncSession, changes: Sequence[Rename], now: datetime
+) -> Sequence[Row[Any]]:
+    """The creator's handle follows the platform's, with a history row, unless another
+    creator of the organization has that handle (the unique index would refuse the whole
+    batch). Returns the renames made: (id, organization_id, old, new, post)."""
+    if not changes:
+        return []
+    u = (
+        func.unnest(
+            bindparam("r_ids", [c.creator_id for c in changes], type_=_UUIDS),
+            bindparam("r_users", [c.user_id for c in changes], type_=_TEXTS),
+            bindparam("r_olds", [c.old for c in changes], type_=_TEXTS),
+            bindparam("r_news", [c.new for c in changes], type_=_TEXTS),
+            bindparam("r_posts", [c.post_id for c in changes], type_=_UUIDS),
+        )
+        .table_valued(column("id"), column("user_id"), column("old"), column("new"), column("post"))
+        .render_derived(name="u", with_types=False)
+    )
+    renamed = (
+        await session.execute(
+            sa_update(Creator)
+            .where(
+                Creator.id == u.c.id,
+                Creator.platform_user_id == u.c.user_id,
+                Creator.handle == u.c.old,
+                ~_other_creator_has(Creator, handle=u.c.new),  # type: ignore[operator]
+            )
+            .values(handle=u.c.new, updated_at=now)
+            .returning(Creator.id, Creator.organization_id, u.c.old, u.c.new, u.c.post)
+        )
+    ).all()
+    if renamed:
+        await session.execute(
+            insert(CreatorRename),
+            [
+                {
+                    "organization_id": row.organization_id,
+                    "creator_id": row.id,
+                    "old_handle": row.old,
+                    "new_handle": row.new,
+                    "post_id": row.post,
+                    "renamed_at": now,
+                }
+                for row in renamed
+            ],
+        )
+    return renamed
+
+
+async def bind_many(
+    session: AsyncSession, changes: Sequence[Bind], now: datetime
+) -> set[uuid.UUID]:
+    """Remember the user id of creators seen for the first time on their own video (the
+    author's handle is theirs). Returns the creators bound."""
+    if not changes:
+        return set()
+    u = (
+        func.unnest(
+            bindparam("b_ids", [c.creator_id for c in changes], type_=_UUIDS),
+            bindparam("b_users", [c.user_id for c in changes], type_=_TEXTS),
+            bindparam("b_handles", [c.handle for c in changes], type_=_TEXTS),
+        )
+        .table_valued(column("id"), column("user_id"), column("handle"))
+        .render_derived(name="u", with_types=False)
+    )
+    bound = await session.scalars(
+        sa_update(Creator)
+        .where(
+            Creator.id == u.c.id,
+            Creator.platform_user_id.is_(None),
+            func.lower(Creator.handle) == func.lower(u.c.handle),
+            ~_other_creator_has(Creator, user_id=u.c.user_id),  # type: ignore[operator]
+        )
+        .values(platform_user_id=u.c.user_id, updated_at=now)
+        .returning(Creator.id)
+    )
+    return set(bound.all())
+
+
+async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Creator]:
+    return {
+        c.id: c for c in await session.scalars(select(Creator).where(Creator.id.in_(list(ids))))
+    }

@@ -5,14 +5,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import integrity
 from app.domain.enums import PostStatus
 from app.domain.integrity import Observed
-from app.models import Post, PostFlag
+from app.models import Post, PostFlag, StatsSnapshot
 from app.repositories import transitions
-from app.repositories.common import NewMark, insert_once_per_code
+from app.repositories.common import NewMark, close_open_mark, insert_once_per_code
 from app.repositories.pagination import Sort, fetch_page
 
 _ADD_CODES = text(
@@ -65,25 +67,22 @@ async def raise_many(
     return raised
 
 
-_SPIKE_BASES = text(
-    """
-    SELECT DISTINCT ON (post_id) post_id, id, views, captured_at
-    FROM stats_snapshots
-    WHERE post_id = ANY(CAST(:ids AS uuid[])) AND captured_at >= :since
-      AND captured_at < :until AND applied AND views > 0
-    ORDER BY post_id, views, captured_at
-    """
-)
-
-
 async def spike_bases(
     session: AsyncSession, post_ids: Sequence[uuid.UUID], since: datetime, until: datetime
 ) -> dict[uuid.UUID, Observed]:
     """Each post's smallest count above zero seen in [since, until): what a spike grew from."""
     if not post_ids:
         return {}
+    s = StatsSnapshot
     rows = await session.execute(
-        _SPIKE_BASES, {"ids": list(post_ids), "since": since, "until": until}
+        select(s.post_id, s.id, s.views, s.captured_at)
+        .ext(distinct_on(s.post_id))
+        .where(
+            s.post_id.in_(list(post_ids)),
+            s.applied,
+            integrity.in_spike_base_sql(s.views, s.captured_at, since, until),
+        )
+        .order_by(s.post_id, *integrity.spike_base_order_sql(s.views, s.captured_at))
     )
     return {row.post_id: Observed(row.id, row.views, row.captured_at) for row in rows}
 
@@ -117,33 +116,17 @@ async def resolve(
 ) -> PostFlag | None:
     """Resolve the post's open flag with this code (the post is locked by the caller); None
     if it has none."""
-    flag = (
-        await session.scalars(
-            update(PostFlag)
-            .where(
-                PostFlag.post_id == post.id, PostFlag.code == code, PostFlag.resolved_at.is_(None)
-            )
-            .values(resolved_at=now, resolved_by_key_id=actor_key_id, resolution_note=note)
-            .returning(PostFlag)
-        )
-    ).first()
-    if flag is None:
-        return None
-    await session.execute(
-        update(Post).where(Post.id == post.id).values(flags=func.array_remove(Post.flags, code))
-    )
-    await transitions.note(
+    flag: PostFlag | None = await close_open_mark(
         session,
-        [
-            transitions.Note(
-                post.id,
-                post.organization_id,
-                post.status,
-                "flag_resolved",
-                f"{code}: {note}",
-                actor_key_id,
-            )
-        ],
-        now,
+        PostFlag,
+        post,
+        code,
+        open_when=PostFlag.resolved_at.is_(None),
+        closing={"resolved_at": now, "resolved_by_key_id": actor_key_id, "resolution_note": note},
+        post_change={"flags": func.array_remove(Post.flags, code)},
+        event="flag_resolved",
+        note=note,
+        actor_key_id=actor_key_id,
+        now=now,
     )
     return flag

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Post, PostHold
 from app.repositories import transitions
-from app.repositories.common import NewMark, insert_once_per_code
+from app.repositories.common import NewMark, close_open_mark, insert_once_per_code
 
 NewHold = NewMark
 
@@ -92,33 +92,17 @@ async def clear(
 ) -> PostHold | None:
     """Clear the post's open hold with this code (the post is locked by the caller); None if
     it has none. The post's count goes down with it."""
-    hold = (
-        await session.scalars(
-            update(PostHold)
-            .where(
-                PostHold.post_id == post.id, PostHold.code == code, PostHold.cleared_at.is_(None)
-            )
-            .values(cleared_at=now, cleared_by_key_id=actor_key_id, clear_reason=reason)
-            .returning(PostHold)
-        )
-    ).first()
-    if hold is None:
-        return None
-    await session.execute(
-        update(Post).where(Post.id == post.id).values(open_holds=Post.open_holds - 1)
-    )
-    await transitions.note(
+    hold: PostHold | None = await close_open_mark(
         session,
-        [
-            transitions.Note(
-                post.id,
-                post.organization_id,
-                post.status,
-                "hold_cleared",
-                f"{code}: {reason}",
-                actor_key_id,
-            )
-        ],
-        now,
+        PostHold,
+        post,
+        code,
+        open_when=PostHold.cleared_at.is_(None),
+        closing={"cleared_at": now, "cleared_by_key_id": actor_key_id, "clear_reason": reason},
+        post_change={"open_holds": Post.open_holds - 1},
+        event="hold_cleared",
+        note=reason,
+        actor_key_id=actor_key_id,
+        now=now,
     )
     return hold

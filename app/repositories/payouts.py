@@ -1,10 +1,12 @@
-"""Queries of payout batches and what is ready to pay. Every statement is scoped to one
-organization (or to a payout or creator already found in one)."""
+"""Queries of payout batches and what is ready to pay (the creator portal's are portal.py).
+Every statement is scoped to one organization (or to a payout or creator already found in
+one)."""
 
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,7 +40,27 @@ from app.repositories.pagination import (
     fetch_page,
     statement_digest,
 )
-from app.schemas.payouts import ReadyFilters
+
+
+class ReadyFilters(Protocol):
+    """Which ready posts: by campaign, creator, and finalized before a moment (the API's
+    body and query satisfy it as they are)."""
+
+    @property
+    def campaign_id(self) -> uuid.UUID | None: ...
+    @property
+    def creator_id(self) -> uuid.UUID | None: ...
+    @property
+    def finalized_before(self) -> datetime | None: ...
+
+
+def _sums(locked_views: Any, amount: Any) -> tuple[Any, ...]:
+    """The sums of one creator's group of posts (per currency): posts, views, amount."""
+    return (
+        func.count().label("posts"),
+        func.sum(locked_views).label("locked_views"),
+        func.sum(amount).label("amount"),
+    )
 
 
 def _ready(org: uuid.UUID, filters: ReadyFilters | None) -> list[ColumnElement[bool]]:
@@ -64,9 +86,7 @@ async def ready_page(
             Creator.handle.label("creator_handle"),
             Creator.platform,
             Campaign.currency,
-            func.count().label("posts"),
-            func.sum(Post.locked_views).label("locked_views"),
-            func.sum(Post.earnings).label("amount"),
+            *_sums(Post.locked_views, Post.earnings),
         )
         .join(Campaign, Campaign.id == Post.campaign_id)
         .join(Creator, Creator.id == Post.creator_id)
@@ -197,9 +217,7 @@ async def creator_totals(session: AsyncSession, payout_id: uuid.UUID) -> Sequenc
             Creator.platform,
             Creator.platform_user_id,
             PayoutLine.currency,
-            func.count().label("posts"),
-            func.sum(PayoutLine.locked_views).label("locked_views"),
-            func.sum(PayoutLine.amount).label("amount"),
+            *_sums(PayoutLine.locked_views, PayoutLine.amount),
         )
         .join(Creator, Creator.id == PayoutLine.creator_id)
         .where(PayoutLine.payout_id == payout_id)
@@ -282,56 +300,5 @@ async def export_rows(session: AsyncSession, payout_id: uuid.UUID) -> Sequence[A
             Post.published_at,
             Post.id,
         )
-    )
-    return (await session.execute(stmt)).all()
-
-
-# The creator portal: one creator's posts and totals, never anyone else's.
-
-
-async def portal_posts_page(
-    session: AsyncSession, creator_id: uuid.UUID, cursor: str | None, limit: int
-) -> tuple[Sequence[Any], str | None]:
-    """Newest first. Only the columns a creator may see (no tier, cpm or cap)."""
-    stmt: Any = (
-        select(
-            Post.id,
-            Campaign.name.label("campaign"),
-            Campaign.currency,
-            Post.platform,
-            Post.url,
-            Post.published_at,
-            Post.status,
-            Post.views,
-            Post.locked_views,
-            Post.earnings,
-            Post.rejection_reason,
-            Post.paid_at,
-        )
-        .join(Campaign, Campaign.id == Post.campaign_id)
-        .where(Post.creator_id == creator_id)
-    )
-    return await fetch_page(session, stmt, Post.id, Sort(None, True), cursor, limit)
-
-
-async def portal_totals(session: AsyncSession, creator_id: uuid.UUID) -> Sequence[Any]:
-    """Per currency: posts, earned (finalized and paid), paid, pending (finalized)."""
-    earned = Post.status.in_([PostStatus.FINALIZED, PostStatus.PAID])
-
-    def total(condition: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(Post.earnings).filter(condition), 0)
-
-    stmt = (
-        select(
-            Campaign.currency,
-            func.count().label("posts"),
-            total(earned).label("earned"),
-            total(Post.status == PostStatus.PAID).label("paid"),
-            total(Post.status == PostStatus.FINALIZED).label("pending"),
-        )
-        .join(Campaign, Campaign.id == Post.campaign_id)
-        .where(Post.creator_id == creator_id)
-        .group_by(Campaign.currency)
-        .order_by(Campaign.currency)
     )
     return (await session.execute(stmt)).all()

@@ -1,16 +1,55 @@
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Row, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform, PostStatus
+from app.domain.integrity import FlagCode
 from app.models import Post, PostEvent, PostHold
 from app.repositories.common import get_owned
 from app.repositories.pagination import Sort, by_int, by_time, fetch_page
-from app.schemas.posts import PostListQuery, PostSort
+
+
+class SortKey(Protocol):
+    """A sort by `key` (one of SORTS), ascending or descending."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def descending(self) -> bool: ...
+
+
+class PostFilter(Protocol):
+    """What a post list asks for: the API's query parameters satisfy it as they are."""
+
+    @property
+    def status(self) -> Sequence[PostStatus]: ...
+    @property
+    def platform(self) -> Platform | None: ...
+    @property
+    def creator_id(self) -> uuid.UUID | None: ...
+    @property
+    def hold(self) -> str | None: ...
+    @property
+    def flag(self) -> FlagCode | None: ...
+    @property
+    def published_from(self) -> datetime | None: ...
+    @property
+    def published_to(self) -> datetime | None: ...
+    @property
+    def updated_since(self) -> datetime | None: ...
+    @property
+    def sort(self) -> SortKey: ...
+    @property
+    def cursor(self) -> str | None: ...
+    @property
+    def limit(self) -> int: ...
+
+
+FEED = "updated_at"  # the sort key of the change feed
 
 SORTS = {
     "created_at": lambda desc: Sort(None, desc),
@@ -59,7 +98,7 @@ async def list_page(
     session: AsyncSession,
     org: uuid.UUID,
     campaign_id: uuid.UUID | None,
-    query: PostListQuery,
+    query: PostFilter,
     feed_settle: timedelta = timedelta(0),
 ) -> tuple[Sequence[Row[Any]], str | None]:
     """A page of posts as plain rows (every column of the table): the API's hottest read.
@@ -92,10 +131,10 @@ async def list_page(
         stmt = stmt.where(Post.aged_from < query.published_to)
     if query.updated_since is not None:
         stmt = stmt.where(Post.updated_at >= query.updated_since)
-    if query.sort is PostSort.UPDATED_AT:
+    feed = query.sort.key == FEED
+    if feed:
         stmt = stmt.where(Post.updated_at < feed_horizon(feed_settle))
     sort = SORTS[query.sort.key](query.sort.descending)
-    feed = query.sort is PostSort.UPDATED_AT
     return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit, resumable=feed)
 
 

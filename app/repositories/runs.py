@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -187,3 +187,88 @@ async def list_page(
     if kind is not None:
         stmt = stmt.where(RefreshRun.kind == kind)
     return await fetch_page(session, stmt, RefreshRun.id, Sort(None, True), cursor, limit)
+
+
+# Refresh-run bookkeeping of the refresher (workers/run_progress.py). Several runs are always
+# updated in id order (here, in the claim and in the API): concurrent transactions then
+# lock them in the same order and cannot deadlock.
+_JOIN_POSTS = text(
+    "UPDATE posts p SET refresh_run_id = u.run FROM unnest(CAST(:ids AS uuid[]),"
+    " CAST(:runs AS uuid[])) AS u(id, run) WHERE p.id = u.id"
+)
+_QUEUED = text(
+    "UPDATE refresh_runs r SET queued = r.queued + u.n"
+    " FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)"
+    " WHERE r.id = u.id"
+)
+_COUNTS = text(
+    """
+    INSERT INTO refresh_run_counts (run_id, source, outcome, count)
+    SELECT * FROM unnest(
+        CAST(:runs AS uuid[]), CAST(:sources AS text[]), CAST(:outcomes AS text[]),
+        CAST(:counts AS int[])
+    )
+    ON CONFLICT (run_id, source, outcome)
+    DO UPDATE SET count = refresh_run_counts.count + EXCLUDED.count
+    """
+)
+_PROGRESS = text(
+    """
+    UPDATE refresh_runs r SET
+        done = r.done + u.n,
+        -- Never before the run was created, whatever the worker's clock says.
+        started_at = coalesce(r.started_at, greatest(:now, r.created_at))
+    FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)
+    WHERE r.id = u.id
+    """
+)
+# A run finishes once, when no post waits for it any more: only an open run is finished,
+# and a concurrent writer finishing the same run waits for this row and then, re-reading
+# it finished, leaves it (READ COMMITTED re-checks the WHERE), so each run is announced once.
+_FINISH = text(
+    """
+    UPDATE refresh_runs r SET
+        -- Nor finished before it started: created_at <= started_at <= finished_at.
+        finished_at = greatest(:now, r.created_at, r.started_at)
+    WHERE r.id = ANY(CAST(:runs AS uuid[]))
+      AND r.finished_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM posts WHERE refresh_run_id = r.id)
+    RETURNING r.organization_id, r.id
+    """
+)
+
+
+async def join(
+    session: AsyncSession, post_ids: Sequence[uuid.UUID], run_ids: Sequence[uuid.UUID]
+) -> None:
+    """Join each post to the run beside it, and count the posts joined in their runs."""
+    await session.execute(_JOIN_POSTS, {"ids": list(post_ids), "runs": list(run_ids)})
+    per_run = Counter(run_ids)
+    ids = sorted(per_run)
+    await session.execute(_QUEUED, {"runs": ids, "counts": [per_run[r] for r in ids]})
+
+
+async def count_results(
+    session: AsyncSession, keyed: Counter[tuple[uuid.UUID, str, str]], now: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Count results, keyed by (run, source, outcome), toward their runs, and finish the
+    runs no post waits for any more; returns those as (organization, run)."""
+    keys = sorted(keyed)
+    await session.execute(
+        _COUNTS,
+        {
+            "runs": [k[0] for k in keys],
+            "sources": [k[1] for k in keys],
+            "outcomes": [k[2] for k in keys],
+            "counts": [keyed[k] for k in keys],
+        },
+    )
+    per_run: Counter[uuid.UUID] = Counter()
+    for (run_id, _, _), n in keyed.items():
+        per_run[run_id] += n
+    ids = sorted(per_run)
+    await session.execute(_PROGRESS, {"now": now, "runs": ids, "counts": [per_run[r] for r in ids]})
+    return [
+        (row.organization_id, row.id)
+        for row in await session.execute(_FINISH, {"now": now, "runs": ids})
+    ]

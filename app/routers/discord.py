@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.deps import Admin, AppSettings, Session, Viewer
+from app.discord import integrations as discord_integrations
 from app.discord import interactions, signature
 from app.domain.errors import found
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.repositories import discord as repo
 from app.schemas.discord import DiscordConnect, DiscordIntegrationOut
-from app.services import discord_integrations
 
 router = APIRouter(tags=["discord"], responses=PROBLEM_RESPONSES)
 log = logging.getLogger(__name__)

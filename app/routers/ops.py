@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.workers.capacity import CAPACITY_KEY
-from app.workers.heartbeat import HEARTBEATS
+from app.workers.metrics import HEARTBEATS
 
 router = APIRouter(tags=["ops"])
 HEALTH_JSON = "application/health+json"

@@ -36,7 +36,7 @@ from app.schemas.posts import (
 from app.services import evidence as evidence_service
 from app.services import flags as flag_service
 from app.services import holds as hold_service
-from app.services import post_views
+from app.services import post_presenter
 from app.services import posts as post_service
 from app.settings import Settings
 
@@ -46,7 +46,7 @@ PostQuery = Annotated[PostListQuery, Query()]
 
 
 async def _one(session: AsyncSession, post: Post) -> PostOut:
-    return (await post_views.present(session, [post]))[0]
+    return (await post_presenter.present(session, [post]))[0]
 
 
 def _settle(settings: Settings) -> timedelta:
@@ -111,7 +111,7 @@ async def campaign_posts_list(
     await _hold_back(session, query, settings, response)
     if not rows:  # only an empty page needs to tell "no posts" from "no such campaign"
         found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    return PostPage(data=await post_views.present(session, rows), next_cursor=next_cursor)
+    return PostPage(data=await post_presenter.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts", responses=_FEED_RESPONSES)
@@ -127,7 +127,7 @@ async def posts_list(
         session, who.organization_id, campaign_id, query, _settle(settings)
     )
     await _hold_back(session, query, settings, response)
-    return PostPage(data=await post_views.present(session, rows), next_cursor=next_cursor)
+    return PostPage(data=await post_presenter.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/v1/posts/{post_id}")

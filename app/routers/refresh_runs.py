@@ -13,7 +13,7 @@ from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, runs
 from app.schemas.common import Cursor, Limit
 from app.schemas.runs import RunCreate, RunKind, RunOut, RunPage
-from app.services import run_views
+from app.services import run_presenter
 
 router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"], responses=PROBLEM_RESPONSES)
 log = logging.getLogger(__name__)
@@ -60,10 +60,12 @@ async def refresh_runs_create(
         max_open=settings.max_open_refresh_runs,
     )
     if run.finished_at is not None:  # nothing to refresh: finished as it was made
-        await run_views.announce_finished(session, [(run.organization_id, run.id)], run.finished_at)
+        await run_presenter.announce_finished(
+            session, [(run.organization_id, run.id)], run.finished_at
+        )
     # Background tasks run after the response, so after the commit: the worker finds the run.
     background.add_task(_kick, request, platforms)
-    return (await run_views.present(session, [run]))[0]
+    return (await run_presenter.present(session, [run]))[0]
 
 
 @router.get("")
@@ -77,10 +79,10 @@ async def refresh_runs_list(
     """Newest first. Scheduled sweeps record one run per platform per hour. Finished runs
     are deleted after REFRESH_RUN_RETENTION_DAYS."""
     rows, next_cursor = await runs.list_page(session, who.organization_id, kind, cursor, limit)
-    return RunPage(data=await run_views.present(session, rows), next_cursor=next_cursor)
+    return RunPage(data=await run_presenter.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/{run_id}")
 async def refresh_runs_get(run_id: uuid.UUID, session: Session, who: Viewer) -> RunOut:
     run = found(await runs.get(session, who.organization_id, run_id), "refresh_run")
-    return (await run_views.present(session, [run]))[0]
+    return (await run_presenter.present(session, [run]))[0]

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from app.deps import Admin, AppSettings, Session
+from app.domain.enums import DeliveryStatus
 from app.domain.errors import Conflict, InvalidInput, NotFound, found
 from app.errors import PROBLEM_RESPONSES
 from app.models import WebhookEndpoint
@@ -25,7 +26,7 @@ from app.schemas.webhooks import (
 )
 from app.settings import Settings
 from app.webhooks import outbox, repository, signing, ssrf, vault
-from app.webhooks.events import WEBHOOK_TEST, DeliveryStatus
+from app.webhooks.events import WEBHOOK_TEST
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"], responses=PROBLEM_RESPONSES)
 

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from app.domain.enums import DeliveryStatus
 from app.schemas.common import NO_NUL, NOT_BLANK, NOT_SENT, Input, Output, Page, Patch, strip
-from app.webhooks.events import DeliveryStatus, EventType
+from app.webhooks.events import EventType
 from app.webhooks.ssrf import MAX_URL_LENGTH
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
 from app.domain.integrity import FlagCode
+from app.domain.payouts import EARNED
 from app.domain.policy import Policy
 from app.repositories import analytics
 from app.schemas.analytics import (
@@ -46,9 +47,6 @@ def daily_series(gains: list[tuple[date, int, int]], first: date, last: date) ->
             )
         )
     return series
-
-
-_PAYABLE = (PostStatus.FINALIZED, PostStatus.PAID)
 
 
 async def campaign(
@@ -119,7 +117,7 @@ def _per_creator(groups: Sequence[Row[Any]]) -> list[CreatorTotals]:
             likes=sum(r.likes for r in rows),
             comments=sum(r.comments for r in rows),
             shares=sum(r.shares for r in rows),
-            earnings=_money(r.earnings for r in rows if r.status in _PAYABLE),
+            earnings=_money(r.earnings for r in rows if r.status in EARNED),
         )
         for creator_id, rows in by_creator.items()
     ]

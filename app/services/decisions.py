@@ -183,14 +183,14 @@ def transition(candidate: Candidate, now: datetime, tolerance: timedelta) -> Tra
     )
 
 
-async def apply(
+async def decide_all(
     session: AsyncSession, candidates: list[Candidate], now: datetime, tolerance: timedelta
 ) -> dict[uuid.UUID, PostStatus]:
     """Decide each candidate and apply what still holds. Returns the posts that changed."""
     if not candidates:
         return {}
     decided = [transition(c, now, tolerance) for c in candidates]
-    landed = await transitions.apply(session, decided, now)
+    landed = await transitions.land(session, decided, now)
     for item in landed:
         cause = ((item.transition.evidence or {}).get("timing") or {}).get("cause")
         if cause is not None and item.transition.from_status is PostStatus.TRACKING:
@@ -198,24 +198,24 @@ async def apply(
     return {item.transition.post_id: item.transition.to_status for item in landed}
 
 
-async def apply_isolated(
+async def decide_all_isolated(
     session: AsyncSession, candidates: list[Candidate], now: datetime, tolerance: timedelta
 ) -> dict[uuid.UUID, PostStatus]:
-    """`apply`, where a candidate the database refuses (an overflow, a constraint) fails
+    """`decide_all`, where a candidate the database refuses (an overflow, a constraint) fails
     alone: the batch is tried in a savepoint, then, if it fails, each candidate in its own;
     a refused one keeps its status and records the error, and every other one is decided."""
     if not candidates:
         return {}
     try:
         async with session.begin_nested():
-            return await apply(session, candidates, now, tolerance)
+            return await decide_all(session, candidates, now, tolerance)
     except DBAPIError:
         pass
     changed: dict[uuid.UUID, PostStatus] = {}
     for one in candidates:
         try:
             async with session.begin_nested():
-                changed.update(await apply(session, [one], now, tolerance))
+                changed.update(await decide_all(session, [one], now, tolerance))
         except DBAPIError as exc:
             log.warning("deciding post %s failed: %s", one.post_id, describe_database_error(exc))
             await session.execute(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.errors import found
 from app.repositories import flags, posts, provenance
 from app.schemas.posts import EventOut, EvidenceOut, FlagOut, SnapshotOut
-from app.services import post_views
+from app.services import post_presenter
 
 
 def _named(evidence: dict[str, Any] | None) -> list[int]:
@@ -37,7 +37,7 @@ async def of_post(session: AsyncSession, org: uuid.UUID, post_id: uuid.UUID) -> 
         out.raw_answer = None if raw is None else raw.decode("utf-8", errors="replace")
         snapshots.append(out)
     return EvidenceOut(
-        post=(await post_views.present(session, [post]))[0],
+        post=(await post_presenter.present(session, [post]))[0],
         decision=EventOut.model_validate(decisions[-1]) if decisions else None,
         events=[EventOut.model_validate(e) for e in events],
         snapshots=snapshots,

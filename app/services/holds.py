@@ -59,7 +59,7 @@ async def clear_locked(
         tier = None
         if post.cpm_tier_id is not None:
             tier = await session.scalar(select(CpmTier).where(CpmTier.id == post.cpm_tier_id))
-        await decisions.apply(
+        await decisions.decide_all(
             session,
             [
                 decisions.candidate(

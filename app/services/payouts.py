@@ -145,7 +145,7 @@ async def mark_paid(
     # The writer applies the one guard every door to `paid` has (finalized, no open hold,
     # no other open batch); a post it refuses stops the batch, and the request's rollback
     # undoes the posts that were paid before it.
-    landed = {item.transition.post_id for item in await transitions.apply(session, paying, now)}
+    landed = {item.transition.post_id for item in await transitions.land(session, paying, now)}
     refused = await transition_rows.refusals(
         session, [t for t in paying if t.post_id not in landed]
     )

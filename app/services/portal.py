@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.enums import PostStatus
 from app.domain.payouts import PORTAL_STATUS, portal_reason
 from app.models import Creator
-from app.repositories import payouts, portal_sessions
+from app.repositories import portal as portal_repo
+from app.repositories import portal_sessions
 from app.schemas.portal import PortalCreator, PortalPost, PortalSummary, PortalTotal
 from app.services import access_codes
 from app.settings import Settings
@@ -179,10 +180,10 @@ def _post(row: Any) -> PortalPost:
 async def posts_page(
     session: AsyncSession, creator: Creator, cursor: str | None, limit: int
 ) -> tuple[list[PortalPost], str | None]:
-    rows, next_cursor = await payouts.portal_posts_page(session, creator.id, cursor, limit)
+    rows, next_cursor = await portal_repo.posts_page(session, creator.id, cursor, limit)
     return [_post(r) for r in rows], next_cursor
 
 
 async def summary(session: AsyncSession, creator: Creator) -> PortalSummary:
-    rows: Sequence[Any] = await payouts.portal_totals(session, creator.id)
+    rows: Sequence[Any] = await portal_repo.totals(session, creator.id)
     return PortalSummary(creator=who(creator), totals=[PortalTotal.model_validate(r) for r in rows])

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.domain import campaigns as campaign_rules
 from app.domain import evidence, lifecycle
+from app.domain.authorship import same_handle
 from app.domain.enums import Platform, PostStatus
 from app.domain.errors import Conflict, InvalidInput, Unavailable, found
-from app.domain.holds import same_handle
 from app.models import Campaign, Creator, Post
 from app.platforms import shortlinks
 from app.platforms.urls import (

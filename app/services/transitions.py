@@ -13,7 +13,7 @@ from app.domain.enums import PostStatus
 from app.models import Post
 from app.repositories import provenance, transitions
 from app.repositories.transitions import Landed, Transition
-from app.services import post_views
+from app.services import post_presenter
 from app.webhooks import outbox
 from app.webhooks.events import EventType
 
@@ -32,9 +32,7 @@ def event_type(transition: Transition) -> EventType | None:
     return _ENTERED.get(transition.to_status)
 
 
-async def apply(
-    session: AsyncSession, changes: Sequence[Transition], now: datetime
-) -> list[Landed]:
+async def land(session: AsyncSession, changes: Sequence[Transition], now: datetime) -> list[Landed]:
     landed = await transitions.apply(session, changes, now)
     await provenance.keep(
         session,
@@ -58,7 +56,7 @@ async def apply(
 async def move(session: AsyncSession, change: Transition, now: datetime) -> Landed:
     """One change that must happen (a manual action on a post read FOR UPDATE): applied, or
     the writer's refusal raised (409 with the rule's code)."""
-    landed = await apply(session, [change], now)
+    landed = await land(session, [change], now)
     if not landed:
         raise (await transitions.refusals(session, [change]))[change.post_id]
     return landed[0]
@@ -83,7 +81,7 @@ async def announce(
     wanted = [c for c in wanted if c[0] in listening]
     if not wanted:
         return
-    views = await post_views.present_ids(session, [post_id for _, post_id, _ in wanted])
+    views = await post_presenter.present_ids(session, [post_id for _, post_id, _ in wanted])
     await outbox.emit_many(
         session,
         [

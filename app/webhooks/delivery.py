@@ -19,7 +19,6 @@ during a long sweep does not wait for it to end.
 """
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
@@ -33,14 +32,15 @@ from typing import Any
 
 import httpx
 from cryptography.fernet import InvalidToken
-from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import session_scope
-from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+from app.domain.enums import DeliveryStatus
+from app.platforms.http import retry_after_seconds
 from app.settings import Settings
-from app.webhooks import metrics, signing, ssrf, vault
-from app.webhooks.events import DeliveryStatus
+from app.webhooks import delivery_store, metrics, signing, ssrf, vault
+from app.webhooks.attempts import Result, next_delay
+from app.webhooks.delivery_store import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +67,6 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
 
 
 @dataclass(frozen=True)
-class Claimed:
-    delivery_id: uuid.UUID
-    endpoint_id: uuid.UUID
-    organization_id: uuid.UUID
-    event_id: uuid.UUID
-    lease_token: uuid.UUID
-    attempts: int
-    url: str
-    secret_encrypted: str
-    previous_secret_encrypted: str | None
-    previous_secret_expires_at: datetime | None
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Room:
     """Attempts in flight per key (an endpoint, an organization) and the most allowed each."""
 
@@ -93,51 +78,6 @@ class Room:
 
     def left(self, key: uuid.UUID) -> int:
         return self.limit - self.in_flight.get(key, 0)
-
-
-@dataclass(frozen=True)
-class Result:
-    status_code: int | None
-    latency_ms: int
-    body: str | None
-    error: str | None
-    retry_after: float | None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - now).total_seconds(), 0.0)
-
-
-def next_delay(
-    settings: Settings, attempts: int, result: Result, rand: Callable[[], float]
-) -> float | None:
-    """Seconds until the next attempt after `attempts` failed ones, or None when the
-    schedule is exhausted. Jitter spreads retries of many deliveries that failed together;
-    a Retry-After (429, 503) longer than the step is honoured, up to its cap."""
-    schedule = settings.webhook_retry_schedule_seconds
-    if attempts > len(schedule):
-        return None
-    step = schedule[attempts - 1]
-    delay = step * (1 + settings.webhook_retry_jitter * (2 * rand() - 1))
-    if result.status_code in (429, 503) and result.retry_after is not None:
-        delay = max(delay, min(result.retry_after, settings.webhook_retry_after_cap_seconds))
-    return delay
 
 
 class Deliverer:
@@ -222,14 +162,7 @@ class Deliverer:
 
     async def _measure_backlog(self) -> None:
         async with self._sessionmaker() as session:
-            oldest = await session.scalar(
-                select(func.min(WebhookDelivery.created_at))
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                    WebhookEndpoint.enabled,
-                )
-            )
+            oldest = await delivery_store.oldest_pending(session)
         age = (self._now() - oldest).total_seconds() if oldest else 0.0
         metrics.OLDEST_UNDELIVERED.set(max(age, 0.0))
 
@@ -244,58 +177,7 @@ class Deliverer:
         endpoints = endpoints or Room(Counter(), settings.webhook_per_endpoint_concurrency)
         orgs = orgs or Room(Counter(), settings.webhook_per_org_concurrency)
         now = self._now()
-        conditions = [
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
-            WebhookDelivery.next_attempt_at <= now,
-            (WebhookDelivery.lease_until.is_(None)) | (WebhookDelivery.lease_until <= now),
-            WebhookEndpoint.enabled,
-        ]
-        if endpoints.full():
-            conditions.append(WebhookDelivery.endpoint_id.not_in(endpoints.full()))
-        if orgs.full():
-            conditions.append(WebhookDelivery.organization_id.not_in(orgs.full()))
-        # Each organization with an endpoint offers its oldest due deliveries (an index range
-        # each: webhook_deliveries_org_due_idx), and the claim takes them in turns: one
-        # ORDER BY over every due delivery would give a backlog all the slots.
-        tenants = (
-            select(WebhookEndpoint.organization_id.label("org"))
-            .where(WebhookEndpoint.enabled)
-            .distinct()
-            .subquery("tenants")
-        )
-        offered = (
-            select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(*conditions, WebhookDelivery.organization_id == tenants.c.org)
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-            .lateral("offered")
-        )
-        turn = func.row_number().over(
-            partition_by=tenants.c.org, order_by=offered.c.next_attempt_at
-        )
-        turns = (
-            select(offered.c.id, offered.c.next_attempt_at, turn.label("turn"))
-            .select_from(tenants)
-            .join(offered, true())
-            .subquery("turns")
-        )
-        chosen = (
-            select(turns.c.id, turns.c.turn)
-            .order_by(turns.c.turn, turns.c.next_attempt_at)
-            .limit(limit)
-            .subquery("chosen")
-        )
-        # Lock what was chosen, skipping rows another worker holds; the conditions again,
-        # since the choice was read without locks.
-        due = (
-            select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.organization_id)
-            .join(chosen, chosen.c.id == WebhookDelivery.id)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(*conditions)
-            .order_by(chosen.c.turn, WebhookDelivery.next_attempt_at)
-            .with_for_update(of=WebhookDelivery, skip_locked=True)
-        )
+        due = delivery_store.due(now, limit, endpoints.full(), orgs.full())
         token = uuid.uuid4()
         async with session_scope(self._sessionmaker) as session:
             rows = (await session.execute(due)).all()
@@ -311,30 +193,8 @@ class Deliverer:
             if not picked:
                 return [], False
             lease_until = now + timedelta(seconds=self._settings.webhook_lease_seconds)
-            await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(picked))
-                .values(lease_token=token, lease_until=lease_until)
-            )
-            details = (
-                await session.execute(
-                    select(
-                        WebhookDelivery.id,
-                        WebhookDelivery.endpoint_id,
-                        WebhookDelivery.organization_id,
-                        WebhookDelivery.event_id,
-                        WebhookDelivery.attempts,
-                        WebhookEndpoint.url,
-                        WebhookEndpoint.secret_encrypted,
-                        WebhookEndpoint.previous_secret_encrypted,
-                        WebhookEndpoint.previous_secret_expires_at,
-                        WebhookEvent.payload,
-                    )
-                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                    .where(WebhookDelivery.id.in_(picked))
-                )
-            ).all()
+            await delivery_store.lease(session, picked, token, lease_until)
+            details = await delivery_store.details(session, picked)
         order = {delivery_id: i for i, delivery_id in enumerate(picked)}
         details = sorted(details, key=lambda d: order[d.id])  # in turns, as picked
         claimed = [
@@ -432,7 +292,7 @@ class Deliverer:
         except httpx.HTTPError as exc:
             return Result(None, elapsed(), None, f"{type(exc).__name__}: {exc}"[:500], None)
         text_body = bytes(chunks[:limit]).decode("utf-8", "replace")
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), now)
         return Result(response.status_code, elapsed(), text_body, None, retry_after)
 
     async def _record(self, claimed: Claimed, now: datetime, result: Result) -> str:
@@ -458,33 +318,7 @@ class Deliverer:
                 values = {"next_attempt_at": now + timedelta(seconds=delay)}
         error = result.error or (None if result.succeeded else f"HTTP {result.status_code}")
         async with session_scope(self._sessionmaker) as session:
-            session.add(
-                WebhookDeliveryAttempt(
-                    delivery_id=claimed.delivery_id,
-                    attempted_at=now,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    response_body=result.body,
-                    error=result.error,
-                )
-            )
-            recorded = await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == claimed.delivery_id,
-                    WebhookDelivery.lease_token == claimed.lease_token,
-                )
-                .values(
-                    attempts=WebhookDelivery.attempts + 1,
-                    last_status_code=result.status_code,
-                    last_error=error,
-                    lease_token=None,
-                    lease_until=None,
-                    **values,
-                )
-                .returning(WebhookDelivery.id)
-            )
-            if recorded.first() is None:
+            if not await delivery_store.record(session, claimed, now, result, error, values):
                 return "stale"  # the lease expired and another worker took it over
             await self._update_endpoint(session, claimed.endpoint_id, now, result)
         return outcome
@@ -492,31 +326,18 @@ class Deliverer:
     async def _update_endpoint(
         self, session: AsyncSession, endpoint_id: uuid.UUID, now: datetime, result: Result
     ) -> None:
+        """A success ends the endpoint's failing streak; a 410, or failing for
+        WEBHOOK_DISABLE_AFTER_FAILING_DAYS, disables it."""
         if result.succeeded:
-            await session.execute(
-                update(WebhookEndpoint)
-                .where(
-                    WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None)
-                )
-                .values(failing_since=None)
-            )
+            await delivery_store.recovered(session, endpoint_id)
             return
         if result.status_code == 410:
             reason = "The endpoint answered 410 Gone."
         else:
             disable_after = timedelta(days=self._settings.webhook_disable_after_failing_days)
-            since = await session.scalar(
-                update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == endpoint_id)
-                .values(failing_since=func.coalesce(WebhookEndpoint.failing_since, now))
-                .returning(WebhookEndpoint.failing_since)
-            )
+            since = await delivery_store.failing_since(session, endpoint_id, now)
             if since is None or now - since < disable_after:
                 return
             reason = f"Every delivery has failed since {since.isoformat()}."
-        await session.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled)
-            .values(enabled=False, disabled_reason=reason)
-        )
+        await delivery_store.disable(session, endpoint_id, reason)
         log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)

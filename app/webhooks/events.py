@@ -1,4 +1,4 @@
-"""What webhooks carry. No imports from the rest of the app, so models can use these."""
+"""What webhooks carry. The delivery status that models also use lives in domain.enums."""
 
 from enum import StrEnum
 
@@ -28,9 +28,3 @@ class EventType(StrEnum):
 # subscribes to. Not an EventType: nobody subscribes to it, so the API's schema of
 # `event_types` lists exactly the subscribable types.
 WEBHOOK_TEST = "webhook.test"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # waiting for its next attempt (or in flight under a lease)
-    SUCCEEDED = "succeeded"  # a 2xx answer
-    FAILED = "failed"  # every scheduled attempt failed; `retry` sends it again

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.enums import DeliveryStatus
 from app.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
@@ -16,7 +17,6 @@ from app.models import (
 )
 from app.repositories.common import lock_organization
 from app.repositories.pagination import Sort, by_time, fetch_page
-from app.webhooks.events import DeliveryStatus
 
 
 async def count_endpoints_locked(session: AsyncSession, org: uuid.UUID) -> int:

@@ -14,9 +14,9 @@ from sqlalchemy import exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import prune_in_batches
+from app.domain.enums import DeliveryStatus
 from app.models import WebhookDelivery, WebhookEvent
 from app.repositories.common import delete_oldest
-from app.webhooks.events import DeliveryStatus
 
 PRUNE_BATCH = 1000
 

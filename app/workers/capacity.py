@@ -3,9 +3,9 @@ hour its lanes can do, and how stale each freshness class is (p50, p99, max of t
 the posts' stats). The worker computes them every CAPACITY_INTERVAL_SECONDS (from its
 heartbeat), sets its gauges and publishes them in Redis, where /health/ready reads them.
 
-Two statements: one grouped aggregate over the posts inside the refresh window (counts and
-the oldest stats, exact), and percentiles over a bounded sample of the table
-(`TABLESAMPLE SYSTEM`, about CAPACITY_SAMPLE_SIZE rows)."""
+Two statements (repositories/capacity.py): one grouped aggregate over the posts inside the
+refresh window (counts and the oldest stats, exact), and percentiles over a bounded sample
+of the table (`TABLESAMPLE SYSTEM`, about CAPACITY_SAMPLE_SIZE rows)."""
 
 import json
 import time
@@ -16,14 +16,13 @@ from typing import Any
 
 from prometheus_client import Gauge
 from redis.asyncio import Redis
-from sqlalchemy import func, select, tablesample, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import schedule
-from app.domain.enums import Platform, PostStatus
+from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.domain.schedule import Freshness
-from app.models import Campaign, Post
+from app.repositories import capacity as capacity_repo
 from app.settings import Settings
 from app.workers.lanes import fetches_per_hour
 
@@ -81,18 +80,7 @@ async def measure(
     lanes: Mapping[Platform, tuple[int, int]],  # platform -> (lanes, parked lanes)
 ) -> dict[Platform, ProviderCapacity]:
     cadence = policy.cadence
-    deadline = policy.deadline_sql(Post.aged_from, Campaign.finalize_after_days, Post.decide_after)
-    klass = schedule.freshness_sql(Post.status, deadline, now, cadence).label("class")
-    age = schedule.stats_age_seconds_sql(Post.last_refreshed_at, Post.created_at, now)
-    exact = await session.execute(
-        select(Post.platform, klass, func.count(), func.max(age))
-        .join(Campaign, Campaign.id == Post.campaign_id)
-        .where(
-            Post.status != PostStatus.REJECTED,
-            schedule.in_window_sql(Post.aged_from, now, cadence.window),
-        )
-        .group_by(Post.platform, klass)
-    )
+    exact = await capacity_repo.freshness_classes(session, now, policy)
     result = {
         p: ProviderCapacity(
             0.0,
@@ -113,29 +101,8 @@ async def measure(
         result[Platform(platform)].needed_per_hour += count * 3600 / entry.interval_s
 
     # Percentiles over a sample of pages: bounded work whatever the table's size.
-    total = await session.scalar(
-        text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'posts'::regclass")
-    )
-    share = min(100.0, 100.0 * settings.capacity_sample_size / max(float(total or 0), 1.0))
-    sampled = tablesample(Post.__table__, func.system(share), name="sampled")
-    s_deadline = policy.deadline_sql(
-        sampled.c.aged_from, Campaign.finalize_after_days, sampled.c.decide_after
-    )
-    s_class = schedule.freshness_sql(sampled.c.status, s_deadline, now, cadence).label("class")
-    s_age = schedule.stats_age_seconds_sql(sampled.c.last_refreshed_at, sampled.c.created_at, now)
-    rows = await session.execute(
-        select(
-            sampled.c.platform,
-            s_class,
-            func.percentile_cont(0.5).within_group(s_age),
-            func.percentile_cont(0.99).within_group(s_age),
-        )
-        .join(Campaign, Campaign.id == sampled.c.campaign_id)
-        .where(
-            sampled.c.status != PostStatus.REJECTED,
-            schedule.in_window_sql(sampled.c.aged_from, now, cadence.window),
-        )
-        .group_by(sampled.c.platform, s_class)
+    rows = await capacity_repo.sampled_staleness(
+        session, now, policy, settings.capacity_sample_size
     )
     for platform, name, p50, p99 in rows:
         if name is None:

@@ -1,7 +1,10 @@
-"""The worker's own metrics; provider metrics live in app.platforms.metrics. Served on
-WORKER_METRICS_PORT by app.workers.main."""
+"""What the worker reports about itself: its metrics (provider metrics live in
+app.platforms.metrics), served on WORKER_METRICS_PORT by app.workers.main, and its
+heartbeat in Redis, which /health/ready reads."""
 
 from prometheus_client import Counter, Gauge
+
+HEARTBEATS = "viewledger:workers"  # sorted set: worker id -> unix time of its last beat
 
 TRANSITIONS = Counter(
     "viewledger_lifecycle_transitions_total",

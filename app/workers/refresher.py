@@ -1,7 +1,7 @@
 """The refresher: claim due posts, fetch them at the provider's pace, write the results.
 The worker's jobs and the benchmark run this same code.
 
-Writes overlap the pacing pause: a batch's results go to the writer (writer.py) the moment
+Writes overlap the pacing pause: a batch's results go to the writer (result_queue.py) the moment
 the batch ends, and the next batch waits out its pause while the writer works."""
 
 import asyncio
@@ -20,9 +20,10 @@ from app.db import session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, StatsClient, VideoRef
+from app.repositories import claims
+from app.repositories.claims import DuePost
 from app.settings import Settings
-from app.workers import claims, lanes, run_progress, writer
-from app.workers.claims import DuePost
+from app.workers import lanes, result_queue, run_progress
 from app.workers.lanes import Lane
 from app.workers.pacing import BatchGate
 
@@ -125,7 +126,8 @@ class Refresher:
             except BaseException:
                 # Runs started in a transaction that rolled back do not exist.
                 sweep_runs.clear()
-                sweep_runs.update(known)
+                for org, run in known.items():
+                    sweep_runs[org] = run
                 raise
 
         # Updates of several runs go in id order, but PostgreSQL does not promise that order
@@ -134,7 +136,7 @@ class Refresher:
             retry=retry_if_exception(_deadlocked), stop=stop_after_attempt(3), reraise=True
         )
 
-        async with writer.writing(
+        async with result_queue.writing(
             self._sessionmaker,
             self._settings,
             self.policy,
@@ -186,7 +188,7 @@ class Refresher:
         platform: Platform,
         lane: Lane,
         due: list[DuePost],
-        write: writer.Put,
+        write: result_queue.Put,
         claim: Callable[[], Coroutine[Any, Any, list[DuePost]]],
     ) -> bool:
         """Fetch claim after claim on one lane, the next claim taken while the current one is
@@ -205,7 +207,7 @@ class Refresher:
         return True
 
     async def _process(
-        self, platform: Platform, lane: Lane, due: list[DuePost], write: writer.Put
+        self, platform: Platform, lane: Lane, due: list[DuePost], write: result_queue.Put
     ) -> None:
         size = self._batch_size[platform]
         pending: list[DuePost] = list(due)

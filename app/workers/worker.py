@@ -16,25 +16,22 @@ from arq import cron
 from arq import func as arq_function
 from arq.connections import RedisSettings
 from redis.asyncio import Redis
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import create_engine, create_sessionmaker, prune_in_batches, session_scope
 from app.discord import submit as discord_submit
 from app.discord.interactions import Submission
-from app.domain import schedule
 from app.domain.enums import Platform
 from app.domain.policy import Policy
-from app.models import Post
 from app.platforms.http import build_http_client
 from app.platforms.shortlinks import resolver_for
-from app.repositories import provenance, runs
+from app.repositories import claims, provenance, runs
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
 from app.webhooks import retention as webhook_retention
-from app.workers import capacity, lanes, lifecycle_sweep, metrics
-from app.workers.heartbeat import HEARTBEATS
+from app.workers import capacity, deadline_sweep, lanes, metrics
+from app.workers.metrics import HEARTBEATS
 from app.workers.refresher import Refresher, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,15 +47,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     http = build_http_client(settings)
     pace_redis = Redis.from_url(settings.redis_url)
     provider_lanes = lanes.build(settings, http, pace_redis)
-    ctx.update(
-        db_engine=db_engine,
-        sessionmaker=sessionmaker,
-        http=http,
-        pace_redis=pace_redis,
-        refresher=Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
-        running=set(),
-        worker_id=f"{socket.gethostname()}:{os.getpid()}",
-    )
+    ctx |= {
+        "db_engine": db_engine,
+        "sessionmaker": sessionmaker,
+        "http": http,
+        "pace_redis": pace_redis,
+        "refresher": Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
+        "running": set(),
+        "worker_id": f"{socket.gethostname()}:{os.getpid()}",
+    }
     ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx))
     ctx["webhook_http"] = webhooks.build_http_client(settings)
     ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings)
@@ -125,14 +122,7 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
 async def refresh_lag(session: AsyncSession, policy: Policy) -> dict[Platform, float]:
     """Per platform, how overdue the most overdue due post is (0 when none is)."""
     now = utcnow()
-    rows = await session.execute(
-        select(Post.platform, func.min(Post.next_refresh_at))
-        .where(
-            schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
-            schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
-        )
-        .group_by(Post.platform)
-    )
+    rows = await claims.oldest_due(session, now, policy)
     oldest = {platform: at for platform, at in rows if at is not None}
     return {
         p: max((now - oldest[p]).total_seconds(), 0.0) if p in oldest else 0.0 for p in Platform
@@ -170,7 +160,7 @@ async def decide_deadlines(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     refresher: Refresher = ctx["refresher"]
     async with session_scope(ctx["sessionmaker"]) as session:
-        decided = await lifecycle_sweep.sweep(
+        decided = await deadline_sweep.sweep(
             session,
             utcnow(),
             refresher.policy,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.domain.enums import Platform, PostStatus
 from app.models import Post
 from app.platforms.sandbox import Sandbox
-from app.workers import lifecycle_sweep
+from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
 from tests.engine_kit import Clock, find_video, seed
 

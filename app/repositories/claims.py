@@ -209,7 +209,7 @@ async def claim(
         .returning(*Post.__table__.c, due.c.runless, due.c.urgency)
         .cte("claimed")
     )
-    # Posts that joined a run are counted in it, runs in id order (see run_progress.py).
+    # Posts that joined a run are counted in it, runs in id order (see repositories/runs.py).
     joining = (
         select(claimed.c.refresh_run_id.label("id"), func.count().label("n"))
         .where(claimed.c.runless, claimed.c.refresh_run_id.is_not(None))
@@ -284,3 +284,18 @@ async def release(session: AsyncSession, post_ids: list[uuid.UUID]) -> None:
         await session.execute(
             update(Post).where(Post.id.in_(post_ids)).values(lease_expires_at=None)
         )
+
+
+async def oldest_due(
+    session: AsyncSession, now: datetime, policy: Policy
+) -> list[tuple[Platform, datetime | None]]:
+    """Per platform, the due time of its most overdue due post."""
+    rows = await session.execute(
+        select(Post.platform, func.min(Post.next_refresh_at))
+        .where(
+            schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
+            schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
+        )
+        .group_by(Post.platform)
+    )
+    return [(Platform(platform), at) for platform, at in rows]

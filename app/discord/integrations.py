@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import create_engine, create_sessionmaker, session_scope
 from app.discord import signature
 from app.discord.api import DiscordApi, DiscordApiError
 from app.discord.commands import COMMANDS
@@ -120,3 +121,17 @@ async def register_commands(
         row.application_id, vault.decrypt(settings, row.bot_token_encrypted), COMMANDS
     )
     return [str(command.get("name")) for command in answer]
+
+
+async def register_discord(settings: Settings, org_id: uuid.UUID) -> list[str]:
+    """`register_commands` on a database connection of its own: the operator's command
+    (`python -m app.cli discord register`) and the demo both stand on this."""
+    engine = create_engine(settings)
+    try:
+        async with (
+            session_scope(create_sessionmaker(engine)) as session,
+            httpx.AsyncClient() as http,
+        ):
+            return await register_commands(session, http, settings, org_id)
+    finally:
+        await engine.dispose()

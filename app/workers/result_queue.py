@@ -1,5 +1,6 @@
-"""The refresher's writer: fetched results queue up and one task writes whatever has queued
-in one transaction, so writes overlap the pacing pause and never hold up fetching."""
+"""The refresher's result queue: fetched results queue up and one task writes whatever has
+queued in one transaction (results.py), so writes overlap the pacing pause and never hold
+up fetching."""
 
 import asyncio
 import contextlib
@@ -15,9 +16,9 @@ from app.db import describe_database_error, refuses_the_data, session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.contract import FetchResult
+from app.repositories.claims import DuePost
 from app.settings import Settings
 from app.workers import metrics
-from app.workers.claims import DuePost
 from app.workers.results import unwritable, write_results
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,8 @@ async def writing(
                     break
                 items += more
             written = await write(items)
-            totals.update(written)
             for outcome, n in written.items():
+                totals[outcome] += n
                 metrics.REFRESHED.labels(platform.value, outcome).inc(n)
 
     task = asyncio.create_task(drain())

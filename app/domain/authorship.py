@@ -1,12 +1,12 @@
-"""The rules that put a post on hold: a video by someone other than its creator, a video
-published outside its campaign's dates. Pure; the result writer applies them on each fetch.
+"""Who posted a video, against the creator its post names: the creator's own video may
+sync a renamed handle or bind its user id; anyone else's video holds the post. Pure; the
+result writer applies it on each fetch (services/authorship.py).
 
 A creator is identified by (platform, platform user id) once that is known; the handle is a
 display name that follows renames. Until the user id is known, only a video whose author
 has the creator's handle can bind it."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from enum import StrEnum
 
 
@@ -87,11 +87,3 @@ def disputed_reason(creator: Author, accounts: list[str]) -> str:
         f"({', '.join(sorted(set(accounts)))}) on this creator's videos; none is taken as the "
         "creator's until someone checks."
     )
-
-
-def outside_campaign_window(
-    published_at: datetime, starts_on: date | None, ends_on: date | None
-) -> bool:
-    """Published before the campaign's first day or after its last (UTC calendar days)."""
-    day = published_at.astimezone(UTC).date()
-    return (starts_on is not None and day < starts_on) or (ends_on is not None and day > ends_on)

@@ -1,7 +1,7 @@
-"""Who posted each fetched video, against the creator its post names (app/domain/holds.py
-decides): the creator's own video syncs a renamed handle (with a history row) or binds the
-user id seen for the first time; anyone else's video holds the post and leaves the creator
-record alone. A video published outside its campaign's dates is held too."""
+"""Who posted each fetched video, against the creator its post names (app/domain/authorship.py
+decides): the creator's own video syncs a renamed handle (with a history row and a
+`creator.renamed` event) or binds the user id seen for the first time; anyone else's video
+holds the post and leaves the creator record alone."""
 
 import uuid
 from collections.abc import Sequence
@@ -9,31 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Row, Text, bindparam, column, func, insert, select, update
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from app.domain.enums import HoldCode
-from app.domain.holds import (
+from app.domain.authorship import (
     Author,
     Authorship,
     disputed_reason,
     mismatch_reason,
-    outside_campaign_window,
     verify_author,
 )
-from app.models import Creator, CreatorRename
+from app.domain.enums import HoldCode
 from app.platforms.contract import VideoStats
 from app.repositories import creators
+from app.repositories.claims import DuePost
 from app.repositories.holds import NewHold
 from app.schemas.creators import CreatorOut
 from app.webhooks import outbox
 from app.webhooks.events import EventType
-from app.workers.claims import DuePost
-
-_UUIDS = ARRAY(UUID(as_uuid=True))
-_TEXTS = ARRAY(Text)
 
 
 @dataclass(frozen=True)
@@ -60,28 +53,6 @@ def _mismatch(
             "found": {"handle": stats.handle, "platform_user_id": stats.platform_user_id},
         },
     )
-
-
-def window_holds(ok: list[tuple[DuePost, VideoStats]]) -> list[NewHold]:
-    holds = []
-    for post, stats in ok:
-        published = stats.published_at or post.published_at
-        if published and outside_campaign_window(published, post.starts_on, post.ends_on):
-            runs = f"{post.starts_on or 'the start'} to {post.ends_on or 'open end'}"
-            holds.append(
-                NewHold(
-                    post_id=post.id,
-                    organization_id=post.organization_id,
-                    code=HoldCode.OUTSIDE_CAMPAIGN_WINDOW,
-                    reason=f"Published {published.date()}; the campaign runs {runs}.",
-                    evidence={
-                        "published_at": published.isoformat(),
-                        "starts_on": post.starts_on and post.starts_on.isoformat(),
-                        "ends_on": post.ends_on and post.ends_on.isoformat(),
-                    },
-                )
-            )
-    return holds
 
 
 async def verify(
@@ -163,72 +134,30 @@ async def verify(
     return holds
 
 
-def _other_creator_has(
-    target: type[Creator], handle: object = None, user_id: object = None
-) -> object:
-    other = aliased(Creator)
-    same = (
-        func.lower(other.handle) == func.lower(handle)
-        if handle is not None
-        else other.platform_user_id == user_id
-    )
-    return (
-        select(other.id)
-        .where(
-            other.organization_id == target.organization_id,
-            other.platform == target.platform,
-            other.id != target.id,
-            same,
-        )
-        .exists()
-    )
-
-
 async def _rename(session: AsyncSession, changes: list[_Change], now: datetime) -> None:
-    """The creator's handle follows the platform's, unless another creator of the
-    organization has that handle (the unique index would refuse the whole batch)."""
-    if not changes:
-        return
-    u = (
-        func.unnest(
-            bindparam("r_ids", [c.post.creator_id for c in changes], type_=_UUIDS),
-            bindparam("r_users", [c.stats.platform_user_id for c in changes], type_=_TEXTS),
-            bindparam("r_olds", [c.old for c in changes], type_=_TEXTS),
-            bindparam("r_news", [c.stats.handle for c in changes], type_=_TEXTS),
-            bindparam("r_posts", [c.post.id for c in changes], type_=_UUIDS),
-        )
-        .table_valued(column("id"), column("user_id"), column("old"), column("new"), column("post"))
-        .render_derived(name="u", with_types=False)
-    )
-    renamed = (
-        await session.execute(
-            update(Creator)
-            .where(
-                Creator.id == u.c.id,
-                Creator.platform_user_id == u.c.user_id,
-                Creator.handle == u.c.old,
-                ~_other_creator_has(Creator, handle=u.c.new),  # type: ignore[operator]
+    renamed = await creators.rename_many(
+        session,
+        [
+            creators.Rename(
+                c.post.creator_id, c.stats.platform_user_id, c.old, c.stats.handle, c.post.id
             )
-            .values(handle=u.c.new, updated_at=now)
-            .returning(Creator.id, Creator.organization_id, u.c.old, u.c.new, u.c.post)
-        )
-    ).all()
+            for c in changes
+        ],
+        now,
+    )
     if renamed:
-        await session.execute(
-            insert(CreatorRename),
-            [
-                {
-                    "organization_id": row.organization_id,
-                    "creator_id": row.id,
-                    "old_handle": row.old,
-                    "new_handle": row.new,
-                    "post_id": row.post,
-                    "renamed_at": now,
-                }
-                for row in renamed
-            ],
-        )
         await _announce_renames(session, renamed, now)
+
+
+async def _bind(session: AsyncSession, changes: list[_Change], now: datetime) -> set[uuid.UUID]:
+    return await creators.bind_many(
+        session,
+        [
+            creators.Bind(c.post.creator_id, c.stats.platform_user_id, c.stats.handle)
+            for c in changes
+        ],
+        now,
+    )
 
 
 async def _announce_renames(
@@ -239,12 +168,7 @@ async def _announce_renames(
     wanted = [row for row in renamed if row.organization_id in listening]
     if not wanted:
         return
-    creators = {
-        c.id: c
-        for c in await session.scalars(
-            select(Creator).where(Creator.id.in_([r.id for r in wanted]))
-        )
-    }
+    stored = await creators.by_ids(session, [r.id for r in wanted])
     await outbox.emit_many(
         session,
         [
@@ -252,7 +176,7 @@ async def _announce_renames(
                 row.organization_id,
                 EventType.CREATOR_RENAMED,
                 {
-                    **CreatorOut.model_validate(creators[row.id]).model_dump(mode="json"),
+                    **CreatorOut.model_validate(stored[row.id]).model_dump(mode="json"),
                     "previous_handle": row.old,
                 },
             )
@@ -260,31 +184,3 @@ async def _announce_renames(
         ],
         now=now,
     )
-
-
-async def _bind(session: AsyncSession, changes: list[_Change], now: datetime) -> set[uuid.UUID]:
-    """Remember the user id of creators seen for the first time on their own video (the
-    author's handle is theirs). Returns the creators bound."""
-    if not changes:
-        return set()
-    u = (
-        func.unnest(
-            bindparam("b_ids", [c.post.creator_id for c in changes], type_=_UUIDS),
-            bindparam("b_users", [c.stats.platform_user_id for c in changes], type_=_TEXTS),
-            bindparam("b_handles", [c.stats.handle for c in changes], type_=_TEXTS),
-        )
-        .table_valued(column("id"), column("user_id"), column("handle"))
-        .render_derived(name="u", with_types=False)
-    )
-    bound = await session.scalars(
-        update(Creator)
-        .where(
-            Creator.id == u.c.id,
-            Creator.platform_user_id.is_(None),
-            func.lower(Creator.handle) == func.lower(u.c.handle),
-            ~_other_creator_has(Creator, user_id=u.c.user_id),  # type: ignore[operator]
-        )
-        .values(platform_user_id=u.c.user_id, updated_at=now)
-        .returning(Creator.id)
-    )
-    return set(bound.all())
