@@ -464,7 +464,7 @@ async def test_a_hold_raised_while_the_sweep_decides_is_never_overwritten(
 
     from app.repositories import holds
     from tests.engine_kit import seed
-    from tests.test_campaign_overrides import _blocked_on_a_lock
+    from tests.workers.test_campaign_overrides import _blocked_on_a_lock
 
     s = await seed(committed, [(Platform.TIKTOK, "888")], clock.now)
     async with committed() as session:
