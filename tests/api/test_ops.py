@@ -1,13 +1,16 @@
 """Health, metrics, docs and the OpenAPI document."""
 
 import os
+import time
 from collections.abc import Callable
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.main import create_app
 from app.settings import ProviderMode, Settings
+from app.workers.heartbeat import HEARTBEATS
 from tests import factories as f
 from tests.conftest import committed_client
 from tests.processes import cli
@@ -134,3 +137,18 @@ async def test_cli_creates_an_organization_whose_printed_key_works(
         )
         client.headers["Authorization"] = f"Bearer {viewer_key}"
         assert (await f.ok(await client.get("/v1/me")))["role"] == "viewer"
+
+
+async def test_readiness_reports_the_worker_heartbeat(
+    client: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
+    silent = (await client.get("/health/ready")).json()
+    assert silent["status"] == "warn"
+    assert silent["checks"]["worker:heartbeat"][0]["status"] == "warn"
+    await redis.zadd(HEARTBEATS, {"test-worker": time.time()})
+    beating = (await client.get("/health/ready")).json()
+    assert beating["status"] == "pass"
+    assert beating["checks"]["worker:heartbeat"][0]["status"] == "pass"
+    await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
+    stale = await client.get("/health/ready")
+    assert (stale.status_code, stale.json()["status"]) == (200, "warn")
