@@ -190,3 +190,23 @@ async def test_analytics_follow_the_snapshots(
     assert report["earnings"]["projected"] == str(
         projected.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     )
+
+
+async def test_projected_earnings_round_half_up_at_a_half_cent(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """1,010 views at 2.50 per 1,000 is 2.525: half-up makes 2.53 (truncating or rounding
+    half to even would make 2.52)."""
+    s = await f.setup_campaign(client)
+    cid = s["campaign"]["id"]
+    tier = await f.tier(client, cid, cpm="2.50", name="Half cent")
+    post = await f.post(
+        client,
+        cid,
+        url="https://www.tiktok.com/@scout2015/video/7000000000000000001",
+        cpm_tier_id=tier["id"],
+    )
+    await session.execute(update(Post).where(Post.id == post["id"]).values(views=1010))
+    await session.commit()
+    report = await f.ok(await client.get(f"/v1/campaigns/{cid}/analytics"))
+    assert report["earnings"]["projected"] == "2.53"
