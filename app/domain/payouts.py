@@ -1,5 +1,5 @@
 """What is ready to pay, and how a post reads in the creator portal. Pure rules; the SQL form
-of `payable` sits beside the Python one (tests/test_payouts.py checks they agree).
+of `payable` sits beside the Python one (tests/domain/test_rule_parity.py checks they agree).
 
 Ready to pay = finalized (so views are locked and terms assigned; a paid post is not
 finalized any more) and no open hold. Issue 13's `hold_on_flags` turns flags into holds,

@@ -16,11 +16,10 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import payouts as rules
 from app.domain.enums import PostStatus, Role
 from app.models import Creator, PayoutLine, Post, PostEvent, StatsSnapshot, WebhookEvent
 from app.settings import PROJECT_ROOT, Settings
@@ -103,15 +102,6 @@ def _totals(page: dict[str, Any]) -> list[tuple[str, str, int, int, str]]:
         (r["creator_handle"], r["currency"], r["posts"], r["locked_views"], r["amount"])
         for r in page["data"]
     ]
-
-
-async def test_payable_means_the_same_in_python_and_in_postgresql(session: AsyncSession) -> None:
-    for status in PostStatus:
-        for holds in (0, 1, 2):
-            in_sql = await session.scalar(
-                select(rules.payable_sql(literal(status.value), literal(holds)))
-            )
-            assert in_sql is rules.payable(status, holds), (status, holds)
 
 
 async def test_ready_sums_per_creator_and_currency_and_filters(

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Date, DateTime, Integer, Numeric, String, literal, select
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.domain import campaigns as campaign_rules
 from app.domain import lifecycle, schedule
+from app.domain import payouts as rules
 from app.domain import transitions as table
 from app.domain.enums import CampaignStatus, PostStatus
 from app.domain.policy import Policy
@@ -332,3 +333,12 @@ def test_a_campaign_runs_through_the_whole_of_its_last_utc_day() -> None:
     assert campaign_rules.status_at(CampaignStatus.PAUSED, last, end_of_day) is (
         CampaignStatus.PAUSED
     )
+
+
+async def test_payable_means_the_same_in_python_and_in_postgresql(session: AsyncSession) -> None:
+    for status in PostStatus:
+        for holds in (0, 1, 2):
+            in_sql = await session.scalar(
+                select(rules.payable_sql(literal(status.value), literal(holds)))
+            )
+            assert in_sql is rules.payable(status, holds), (status, holds)
