@@ -4,7 +4,7 @@ campaign cannot keep taking posts after its last day. `ends_on` is a UTC calenda
 campaign runs through the whole of it: it reads `ended` from 00:00 UTC the next day.
 Extending `ends_on` reopens it with its stored status.
 
-The SQL form sits beside the Python one (tests/test_rule_parity.py checks they agree)."""
+The SQL form sits beside the Python one (tests/domain/test_rule_parity.py checks they agree)."""
 
 from datetime import UTC, date, datetime
 from typing import Any

@@ -3,7 +3,7 @@ and which manual transitions are allowed. No I/O; the services and the worker ap
 results through the one transition writer (app/repositories/transitions.py).
 
 A rule that a query needs has its SQL form here too (`*_sql`, a SQLAlchemy expression over
-the columns the caller passes in), right beside the Python one; tests/test_rule_parity.py
+the columns the caller passes in), right beside the Python one; tests/domain/test_rule_parity.py
 checks that PostgreSQL and Python agree. No query retypes a rule in SQL text."""
 
 from dataclasses import dataclass

@@ -1,7 +1,7 @@
 """When a post is next due for a fetch, and which posts a claim may take. Pure: the writer
 stores `next_refresh()` in posts.next_refresh_at, and the claim, the refresh runs and the
 worker's lag gauge select with the `*_sql` forms beside each rule (parity-tested against the
-Python ones in tests/test_rule_parity.py)."""
+Python ones in tests/domain/test_rule_parity.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

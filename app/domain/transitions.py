@@ -4,7 +4,7 @@ guard itself: the SQL form (`allowed_sql`) in its guarded UPDATE, and the Python
 (`refusal`) to say why a change it refused did not land (the 409's code and message). No
 caller brings a guard of its own, so a door to a status cannot forget one: every way to
 `paid` refuses a post with an open hold or one in another open payout batch.
-tests/test_rule_parity.py checks that the two forms agree.
+tests/domain/test_rule_parity.py checks that the two forms agree.
 
 A change not in the table is never applied. Guards read the post's state as it is when the
 UPDATE runs (status, open holds, the open payout batch it is in); a deadline decision also

@@ -1,7 +1,7 @@
 """A campaign's own rules (min_views, finalize_after_days) hold on every path that decides or
 schedules a post: the deadline fetch written by the refresher, the deadline sweep and the
-claim's deadline urgency. Also: analytics round projected earnings half-up, and a tier
-assigned while the sweep decides is never overwritten by a decision made without it."""
+claim's deadline urgency. Also: a tier assigned while the sweep decides is never overwritten
+by a decision made without it."""
 
 import asyncio
 import uuid
@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-import httpx
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,7 +20,6 @@ from app.repositories import claims
 from app.services import posts as post_service
 from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
-from tests import factories as f
 from tests.engine_kit import Clock, find_video, seed
 
 SM = async_sessionmaker[AsyncSession]
@@ -181,26 +179,6 @@ async def test_a_claim_takes_posts_near_their_campaigns_deadline_first(
     assert first.id == near.posts["111"]
 
 
-async def test_projected_earnings_round_half_up_at_a_half_cent(
-    client: httpx.AsyncClient, session: AsyncSession
-) -> None:
-    """1,010 views at 2.50 per 1,000 is 2.525: half-up makes 2.53 (truncating or rounding
-    half to even would make 2.52)."""
-    s = await f.setup_campaign(client)
-    cid = s["campaign"]["id"]
-    tier = await f.tier(client, cid, cpm="2.50", name="Half cent")
-    post = await f.post(
-        client,
-        cid,
-        url="https://www.tiktok.com/@scout2015/video/7000000000000000001",
-        cpm_tier_id=tier["id"],
-    )
-    await session.execute(update(Post).where(Post.id == post["id"]).values(views=1010))
-    await session.commit()
-    report = await f.ok(await client.get(f"/v1/campaigns/{cid}/analytics"))
-    assert report["earnings"]["projected"] == "2.53"
-
-
 async def test_a_tier_assigned_while_the_sweep_decides_is_never_overwritten(
     committed: SM, engine: AsyncEngine, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
@@ -268,43 +246,3 @@ async def _blocked_on_a_lock(engine: AsyncEngine) -> None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError("the sweep never waited for the row lock")
-
-
-async def test_a_claim_serves_a_small_organization_beside_a_large_one(
-    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
-) -> None:
-    """300 posts of one organization have waited an hour, 10 of another a minute: the first
-    claim of 20 takes every organization's most overdue in turns, so the small one is
-    served in it, not after the large one's backlog."""
-    large = await seed(
-        committed, [(Platform.TIKTOK, str(20_000 + i)) for i in range(300)], clock.now
-    )
-    small = await seed(
-        committed, [(Platform.TIKTOK, str(30_000 + i)) for i in range(10)], clock.now
-    )
-    async with committed() as session:
-        for seeded, waited in ((large, timedelta(hours=1)), (small, timedelta(minutes=1))):
-            await session.execute(
-                update(Post)
-                .where(Post.organization_id == seeded.organization_id)
-                .values(
-                    published_at=clock.now - timedelta(days=1),
-                    next_refresh_at=clock.now - waited,
-                )
-            )
-        await session.commit()
-    async with committed() as session:
-        taken = await claims.claim(
-            session,
-            Platform.TIKTOK,
-            now=clock.now,
-            limit=20,
-            lease=timedelta(minutes=5),
-            policy=make_refresher().policy,
-        )
-        await session.rollback()
-    by_org = {
-        org: sum(p.organization_id == org for p in taken)
-        for org in (large.organization_id, small.organization_id)
-    }
-    assert by_org == {large.organization_id: 10, small.organization_id: 10}

@@ -6,7 +6,7 @@ would drift by an hour across a DST change and fail here."""
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -316,19 +316,3 @@ async def test_campaign_status_agrees(
     expected = campaign_rules.status_at(stored, ends_on, now)
     sql = campaign_rules.status_sql(literal(stored.value, String), literal(ends_on, Date), now)
     assert await evaluate(conn, sql) == expected.value
-
-
-def test_a_campaign_runs_through_the_whole_of_its_last_utc_day() -> None:
-    last = date(2026, 12, 6)
-    active = CampaignStatus.ACTIVE
-    end_of_day = datetime(2026, 12, 6, 23, 59, 59, 999999, tzinfo=UTC)
-    assert campaign_rules.status_at(active, last, end_of_day) is active
-    next_day = datetime(2026, 12, 7, tzinfo=UTC)
-    assert campaign_rules.status_at(active, last, next_day) is CampaignStatus.ENDED
-    # 00:30 on the 7th in Berlin is still the 6th in UTC.
-    berlin = datetime(2026, 12, 7, 0, 30, tzinfo=timezone(timedelta(hours=1)))
-    assert campaign_rules.status_at(active, last, berlin) is active
-    assert campaign_rules.status_at(active, None, next_day) is active
-    assert campaign_rules.status_at(CampaignStatus.PAUSED, last, end_of_day) is (
-        CampaignStatus.PAUSED
-    )

@@ -1,5 +1,5 @@
 """The integrity rules as pure functions, each at its threshold and just past it (the writer,
-the API and the holds they lead to are in test_evidence.py)."""
+the API and the holds they lead to are in tests/api/test_evidence.py)."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal

@@ -1,20 +1,17 @@
-"""Money rules at their exact boundaries (issue 22, item 16): a video published on its
-campaign's first or last day (UTC) is in the window, one an instant outside is held; a post
-is refreshed for exactly 30 days from publishing under the default settings."""
+"""The campaign window at its exact boundaries through the refresher (issue 22, item 16): a
+video published on its campaign's first or last day (UTC) is in the window, one a day outside
+is held. The pure rules' edges are in tests/domain/test_holds.py and test_schedule.py."""
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.domain import schedule
-from app.domain.campaigns import outside_campaign_window
-from app.domain.enums import Platform, PostStatus
-from app.domain.policy import Policy
+from app.domain.enums import Platform
 from app.models import Campaign, Post
 from app.platforms.sandbox import Sandbox
 from app.platforms.sandbox.magic import published_id
@@ -25,48 +22,6 @@ from tests.conftest import committed_admin
 from tests.engine_kit import Clock
 
 SM = async_sessionmaker[AsyncSession]
-DAY = date(2026, 11, 1)
-MIDNIGHT = datetime(2026, 11, 1, tzinfo=UTC)
-TICK = timedelta(microseconds=1)
-
-
-@pytest.mark.parametrize(
-    ("published", "starts_on", "ends_on", "held"),
-    [
-        (MIDNIGHT, DAY, None, False),  # the first instant of starts_on
-        (MIDNIGHT - TICK, DAY, None, True),  # the last instant before it
-        (MIDNIGHT + timedelta(days=1) - TICK, None, DAY, False),  # the last instant of ends_on
-        (MIDNIGHT + timedelta(days=1), None, DAY, True),  # the first after it
-        (MIDNIGHT, DAY, DAY, False),  # a one-day campaign
-        (MIDNIGHT + timedelta(hours=23), DAY, DAY, False),
-        # Days are UTC days: 01:00 at +02:00 is 23:00 UTC the day before, 23:00 at -02:00 is
-        # 01:00 UTC the day after.
-        (datetime(2026, 11, 1, 1, tzinfo=timezone(timedelta(hours=2))), DAY, None, True),
-        (datetime(2026, 11, 1, 23, tzinfo=timezone(timedelta(hours=-2))), None, DAY, True),
-        (datetime(2026, 11, 2, 1, tzinfo=timezone(timedelta(hours=2))), None, DAY, False),
-        (datetime(2026, 10, 31, 23, tzinfo=timezone(timedelta(hours=-2))), DAY, None, False),
-    ],
-)
-def test_the_campaign_window_includes_its_first_and_last_utc_day(
-    published: datetime, starts_on: date | None, ends_on: date | None, held: bool
-) -> None:
-    assert outside_campaign_window(published, starts_on, ends_on) is held
-
-
-@pytest.mark.parametrize("status", [PostStatus.TRACKING, PostStatus.FINALIZED, PostStatus.PAID])
-def test_a_post_is_refreshed_for_exactly_30_days_by_default(status: PostStatus) -> None:
-    """With the default settings: a fetch due at 30 days after publishing, to the
-    microsecond, is not made; one due an instant before it is."""
-    policy = Policy.from_settings(Settings())
-    assert policy.cadence.window == timedelta(days=30)
-    interval = policy.cadence.active if status is PostStatus.TRACKING else policy.cadence.settled
-    now = MIDNIGHT
-    at_30_days = now + interval - timedelta(days=30)  # the next fetch would be at 30 days
-    assert schedule.next_refresh(status, at_30_days, now, policy.cadence) is None
-    due = schedule.next_refresh(status, at_30_days + TICK, now, policy.cadence)
-    assert due == now + interval
-    assert not schedule.in_window(now - timedelta(days=30), now, policy.cadence.window)
-    assert schedule.in_window(now - timedelta(days=30) + TICK, now, policy.cadence.window)
 
 
 @pytest.fixture

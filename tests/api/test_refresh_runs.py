@@ -1,55 +1,33 @@
-"""Refresh runs, analytics and lifecycle races, through an app whose requests really commit
-(the engine and concurrent requests each need their own connections)."""
+"""Refresh runs: on demand and scheduled, their progress, bounds and pruning; and a tier
+assignment racing the sweep. Most go through an app whose requests really commit (the `api`
+fixture in tests/api/conftest.py)."""
 
 import asyncio
-import time
+import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import httpx
-import pytest
-from redis.asyncio import Redis
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.domain.enums import Platform, Role
-from app.main import create_app
+from app.domain.enums import Platform
 from app.models import Post, PostEvent, RefreshRun, WebhookEvent
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox
-from app.repositories import api_keys, claims
+from app.repositories import claims, runs
 from app.settings import Settings
 from app.webhooks import repository, vault
 from app.workers import deadline_sweep as lifecycle_sweep
-from app.workers.metrics import HEARTBEATS
 from app.workers.refresher import Refresher, claim_size
-from tests.engine_kit import Clock, Seeded, find_video, seed
+from tests import factories as f
+from tests.api.conftest import ClientFor
+from tests.api.test_contract import video
+from tests.engine_kit import Clock, find_video, seed
 
 SM = async_sessionmaker[AsyncSession]
-
-
-ClientFor = Callable[[Seeded], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def api(settings: Settings, engine: AsyncEngine, committed: SM) -> AsyncIterator[ClientFor]:
-    """An admin client of a seeded organization, on an app with its own connections."""
-    app = create_app(settings, engine=engine)
-    async with app.router.lifespan_context(app):
-
-        async def client_for(seeded: Seeded) -> httpx.AsyncClient:
-            async with committed() as session:
-                _, key = await api_keys.create(session, seeded.organization_id, Role.ADMIN)
-                await session.commit()
-            return httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://test",
-                headers={"Authorization": f"Bearer {key}"},
-            )
-
-        yield client_for
 
 
 async def test_an_on_demand_run_reports_progress_per_provider(
@@ -135,77 +113,6 @@ async def test_a_sweep_of_many_claims_counts_every_post_once_in_its_run(
     ]
 
 
-async def test_analytics_follow_the_snapshots(
-    committed: SM,
-    api: ClientFor,
-    make_refresher: Callable[[], Refresher],
-    clock: Clock,
-    sandbox: Sandbox,
-) -> None:
-    clock.advance(hours=-8)  # both fetches in the past, so both days are in the window
-    vid = find_video(
-        Platform.TIKTOK,
-        sandbox.anchor,
-        lambda v: (
-            timedelta(days=1) < clock.now - v.created_at < timedelta(days=3)
-            and v.counts_at(clock.now).views < v.counts_at(clock.now + timedelta(days=1)).views
-        ),
-    )
-    s = await seed(committed, [(Platform.TIKTOK, vid)], clock.now)
-    await make_refresher().refresh_due(Platform.TIKTOK)
-    first = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
-    first_day = clock.now.date()
-    clock.advance(hours=7)
-    await make_refresher().refresh_due(Platform.TIKTOK)
-    second = sandbox.video(Platform.TIKTOK, vid).counts_at(clock.now).views
-    post_id = s.posts[vid]
-    async with await api(s) as client:
-        hourly = (
-            await client.get(
-                f"/v1/posts/{post_id}/stats",
-                params={
-                    "bucket": "hour",
-                    "from": (clock.now - timedelta(days=1)).isoformat(),
-                    "to": (clock.now + timedelta(hours=1)).isoformat(),
-                },
-            )
-        ).json()
-        assert [p["views"] for p in hourly["data"]] == [first, second]
-        bad = await client.get(
-            f"/v1/posts/{post_id}/stats",
-            params={"from": clock.now.isoformat(), "to": clock.now.isoformat()},
-        )
-        assert bad.status_code == 422
-        report = (await client.get(f"/v1/campaigns/{s.campaign_id}/analytics")).json()
-    assert report["totals"]["views"] == second
-    assert report["posts_by_status"] == {
-        "tracking": 1,
-        "held": 0,
-        "pending_cpm": 0,
-        "finalized": 0,
-        "paid": 0,
-        "rejected": 0,
-    }
-    daily = report["daily_views"]
-    assert len(daily) == 30  # every day of the default window, days without gains included
-    assert daily[-1]["day"] == datetime.now(UTC).date().isoformat()
-    # The first fetch's count is where the post stood when added: a baseline, not growth.
-    assert sum(d["baseline_views"] for d in daily) == first
-    assert sum(d["views_gained"] for d in daily) == second - first
-    assert daily[-1]["total_views"] == second
-    baseline_on = {d["day"]: d["baseline_views"] for d in daily if d["baseline_views"]}
-    assert baseline_on == {first_day.isoformat(): first}
-    gained_on = {d["day"]: d["views_gained"] for d in daily if d["views_gained"]}
-    assert gained_on == {clock.now.date().isoformat(): second - first}
-    assert report["top_posts"][0]["id"] == str(post_id)
-    assert report["creators"][0]["views"] == second
-    # Projected: a tracking post at or above the minimum views, at its tier (4.50), half-up.
-    projected = Decimal(second) * Decimal("4.5") / 1000 if second >= 1000 else Decimal(0)
-    assert report["earnings"]["projected"] == str(
-        projected.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    )
-
-
 async def test_tier_assignments_racing_a_sweep_finalize_each_post_exactly_once(
     committed: SM,
     api: ClientFor,
@@ -252,21 +159,6 @@ async def test_tier_assignments_racing_a_sweep_finalize_each_post_exactly_once(
     }
     finalized = Counter(e.post_id for e in events if e.to_status == "finalized")
     assert finalized == Counter(s.posts.values())  # once each, never twice
-
-
-async def test_readiness_reports_the_worker_heartbeat(
-    client: httpx.AsyncClient, redis: Redis, settings: Settings
-) -> None:
-    silent = (await client.get("/health/ready")).json()
-    assert silent["status"] == "warn"
-    assert silent["checks"]["worker:heartbeat"][0]["status"] == "warn"
-    await redis.zadd(HEARTBEATS, {"test-worker": time.time()})
-    beating = (await client.get("/health/ready")).json()
-    assert beating["status"] == "pass"
-    assert beating["checks"]["worker:heartbeat"][0]["status"] == "pass"
-    await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
-    stale = await client.get("/health/ready")
-    assert (stale.status_code, stale.json()["status"]) == (200, "warn")
 
 
 async def test_a_post_waits_for_one_run_at_a_time_and_every_run_finishes(
@@ -419,3 +311,92 @@ async def _make_due_and_refresh(
         )
         await session.commit()
     await make_refresher().refresh_due(Platform.TIKTOK)
+
+
+async def test_a_run_with_no_body_refreshes_the_organization_and_respects_the_interval(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    s = await f.setup_campaign(client)
+    ids = [(await f.post(client, s["campaign"]["id"], url=video(n)))["id"] for n in range(3)]
+    run = await f.ok(await client.post("/v1/refresh-runs"), 202)
+    assert (run["queued"], run["skipped_recent"], run["status"]) == (3, 0, "queued")
+    assert run["scope"] == {"campaign_id": None, "platform": None, "post_ids_count": None}
+    # One was fetched a minute ago: within FORCED_REFRESH_MIN_INTERVAL_MINUTES (10).
+    await session.execute(update(Post).values(refresh_run_id=None).where(Post.id.in_(ids)))
+    await session.execute(
+        update(Post)
+        .values(last_attempt_at=datetime.now(UTC) - timedelta(minutes=1))
+        .where(Post.id == ids[0])
+    )
+    await session.commit()
+    narrowed = await f.ok(
+        await client.post("/v1/refresh-runs", json={"post_ids": ids[:2] + ids[:1]}), 202
+    )
+    assert (narrowed["queued"], narrowed["skipped_recent"]) == (1, 1)
+    assert narrowed["scope"]["post_ids_count"] == 2
+    stored = await session.get(RefreshRun, uuid.UUID(narrowed["id"]))
+    assert stored is not None
+    await session.refresh(stored)
+    assert "post_ids" not in stored.scope
+    assert stored.post_ids_digest is not None
+    assert (await client.post("/v1/refresh-runs", json={"force": True})).status_code == 422
+
+
+async def test_an_empty_run_is_in_order_and_open_runs_are_limited(
+    client: httpx.AsyncClient,
+) -> None:
+    empty = await f.ok(await client.post("/v1/refresh-runs"), 202)
+    assert (empty["queued"], empty["status"]) == (0, "finished")
+    assert empty["created_at"] <= empty["started_at"] <= empty["finished_at"]
+    s = await f.setup_campaign(client)
+    ids = [(await f.post(client, s["campaign"]["id"], url=video(n)))["id"] for n in range(4)]
+    for n in range(3):  # MAX_OPEN_REFRESH_RUNS
+        run = await f.ok(await client.post("/v1/refresh-runs", json={"post_ids": [ids[n]]}), 202)
+        assert run["status"] == "queued"
+    refused = await client.post("/v1/refresh-runs", json={"post_ids": [ids[3]]})
+    assert (refused.status_code, refused.json()["code"]) == (409, "too_many_runs")
+
+
+async def test_old_finished_runs_are_pruned(
+    client: httpx.AsyncClient, session: AsyncSession, org: Any
+) -> None:
+    old = datetime.now(UTC) - timedelta(days=40)
+    finished = RefreshRun(
+        organization_id=org.id, kind="scheduled", created_at=old, started_at=old, finished_at=old
+    )
+    unfinished = RefreshRun(organization_id=org.id, kind="on_demand", created_at=old)
+    recent = RefreshRun(
+        organization_id=org.id,
+        kind="on_demand",
+        started_at=datetime.now(UTC),
+        finished_at=datetime.now(UTC),
+    )
+    session.add_all([finished, unfinished, recent])
+    await session.flush()
+    assert await runs.prune(session, datetime.now(UTC) - timedelta(days=30)) == 1
+    left = set((await session.scalars(select(RefreshRun.id))).all())
+    assert left == {unfinished.id, recent.id}
+
+
+async def test_the_worker_prunes_old_runs_in_batches(committed: SM, settings: Any) -> None:
+    from app.workers import worker
+
+    old = datetime.now(UTC) - timedelta(days=settings.refresh_run_retention_days + 1)
+    s = await seed(committed, [], datetime.now(UTC))
+    async with committed() as session:
+        session.add_all(
+            RefreshRun(
+                organization_id=s.organization_id,
+                kind="scheduled",
+                created_at=old,
+                started_at=old,
+                finished_at=old,
+            )
+            for _ in range(3)
+        )
+        await session.commit()
+    ctx = {"settings": settings, "sessionmaker": committed}
+    assert await worker.prune_refresh_runs(ctx) == 3
+    assert any(
+        job.coroutine is worker.prune_refresh_runs for job in worker.WorkerSettings.cron_jobs
+    )

@@ -404,7 +404,7 @@ async def test_a_dropping_deadline_fetch_waits_for_confirmation_before_deciding(
 
 
 # Flags, each at its threshold and just past it (the pure rules are tested in
-# test_integrity.py; these go through the writer, the API and the analytics).
+# tests/domain/test_integrity_flags.py; these go through the writer, the API and the analytics).
 
 
 async def test_views_dropped_flags_a_finalized_post_and_shows_everywhere(

@@ -1,13 +1,16 @@
 """Health, metrics, docs and the OpenAPI document."""
 
 import os
+import time
 from collections.abc import Callable
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.main import create_app
 from app.settings import ProviderMode, Settings
+from app.workers.metrics import HEARTBEATS
 from tests import factories as f
 from tests.conftest import committed_client
 from tests.processes import cli
@@ -157,3 +160,18 @@ async def test_a_keyed_request_while_the_database_is_down_is_503_not_500(
         response = await client.post("/v1/campaigns", json={"name": "x"})
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "service_unavailable"
+
+
+async def test_readiness_reports_the_worker_heartbeat(
+    client: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
+    silent = (await client.get("/health/ready")).json()
+    assert silent["status"] == "warn"
+    assert silent["checks"]["worker:heartbeat"][0]["status"] == "warn"
+    await redis.zadd(HEARTBEATS, {"test-worker": time.time()})
+    beating = (await client.get("/health/ready")).json()
+    assert beating["status"] == "pass"
+    assert beating["checks"]["worker:heartbeat"][0]["status"] == "pass"
+    await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
+    stale = await client.get("/health/ready")
+    assert (stale.status_code, stale.json()["status"]) == (200, "warn")

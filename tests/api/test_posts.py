@@ -1,6 +1,6 @@
-"""Adding posts, listing them, and the lifecycle actions the API enforces."""
+"""Adding posts, listing them, and the lifecycle actions the API enforces (analytics and the
+change feed have their own files)."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,18 +9,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client import REGISTRY
-from sqlalchemy import make_url, text, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import create_engine
 from app.models import Post
-from app.repositories import api_keys
-from app.repositories import posts as posts_repo
-from app.settings import Settings
 from tests import factories as f
-from tests.conftest import committed_client
 
 TIKTOK_URL = "https://www.tiktok.com/@scout2015/video/6718335390845095173?is_from_webapp=1"
 
@@ -392,145 +385,3 @@ async def test_a_reason_is_required_to_reject(client: httpx.AsyncClient) -> None
     p = await f.post(client, s["campaign"]["id"], url=TIKTOK_URL)
     for body in ({}, {"reason": ""}, {"reason": "   "}):
         assert (await client.post(f"/v1/posts/{p['id']}/reject", json=body)).status_code == 422
-
-
-async def test_campaign_analytics_add_up_by_status_creator_and_tier(
-    client: httpx.AsyncClient, session: AsyncSession
-) -> None:
-    s = await f.setup_campaign(client)
-    cid = s["campaign"]["id"]
-    capped = await f.tier(client, cid, cpm="10.00", cap="3.00", name="Capped")
-    other = await f.creator(client, "second", "tiktok")
-    await f.member(client, cid, other["id"], s["tier"]["id"])
-
-    def video(n: int, handle: str = "scout2015") -> str:
-        return f"https://www.tiktok.com/@{handle}/video/{7000000000000000000 + n}"
-
-    # (creator handle, state): two tracking posts, one capped; finalized, paid, rejected.
-    tracking = await f.post(client, cid, url=video(1))
-    tracking_capped = await f.post(client, cid, url=video(2), cpm_tier_id=capped["id"])
-    finalized = await f.post(client, cid, url=video(3, "second"))
-    paid = await f.post(client, cid, url=video(4, "second"))
-    rejected = await f.post(client, cid, url=video(5))
-    await _set(session, tracking["id"], views=10_000, likes=10, comments=1, shares=None)
-    await _set(session, tracking_capped["id"], views=1_000_000, likes=20, comments=2, shares=5)
-    await _set(
-        session, finalized["id"], status="finalized", views=3_000, likes=30, comments=3,
-        shares=1, locked_views=2_000, earnings=Decimal("9.00"),
-    )  # fmt: skip
-    await _set(
-        session, paid["id"], status="paid", views=4_000, likes=40, comments=4, shares=2,
-        locked_views=4_000, earnings=Decimal("18.00"),
-    )  # fmt: skip
-    await _set(session, rejected["id"], status="rejected", views=500, likes=50, comments=5)
-
-    report = await f.ok(await client.get(f"/v1/campaigns/{cid}/analytics"))
-    # Every status, zeros included.
-    assert report["posts_by_status"] == {
-        "tracking": 2,
-        "held": 0,
-        "pending_cpm": 0,
-        "finalized": 1,
-        "paid": 1,
-        "rejected": 1,
-    }
-    assert report["totals"] == {  # one scope: every post, rejected included
-        "views": 1_017_500,
-        "likes": 150,
-        "comments": 15,
-        "shares": 8,
-    }
-    # 10,000 views at 4.50 = 45.00, plus 1,000,000 at 10.00 capped at 3.00.
-    assert report["earnings"] == {"finalized": "9.00", "paid": "18.00", "projected": "48.00"}
-    assert [(c["handle"], c["posts"], c["views"], c["earnings"]) for c in report["creators"]] == [
-        ("scout2015", 3, 1_010_500, "0.00"),
-        ("second", 2, 7_000, "27.00"),
-    ]
-    assert [p["id"] for p in report["top_posts"]] == [
-        tracking_capped["id"],
-        tracking["id"],
-        paid["id"],
-        finalized["id"],
-        rejected["id"],
-    ]
-
-
-# The change feed's horizon (issue 22 item 11)
-
-
-async def _hold_back(client: httpx.AsyncClient) -> float:
-    answer = await client.get("/v1/posts", params={"sort": "updated_at"})
-    assert answer.status_code == 200, answer.text
-    return float(answer.headers["Change-Feed-Hold-Back"])
-
-
-async def test_the_feed_says_how_far_it_is_held_back_and_by_what(
-    settings: Settings, engine: AsyncEngine, committed: async_sessionmaker[AsyncSession]
-) -> None:
-    """Settled, the feed stops CHANGE_FEED_SETTLE_SECONDS behind now; an open write of this
-    database holds it back further, visibly (a header and a metric); a reader in a
-    transaction, or a writer in another database, does not."""
-    async with committed() as session:
-        _, key = await api_keys.create_organization(session, "Feed")
-        await session.commit()
-    settle = settings.change_feed_settle_seconds
-    async with committed_client(settings, engine, key) as client:
-        assert await _hold_back(client) == pytest.approx(settle, abs=0.5)
-        assert REGISTRY.get_sample_value("viewledger_change_feed_hold_back_seconds") == (
-            pytest.approx(settle, abs=0.5)
-        )
-        elsewhere = create_engine(
-            settings.model_copy(
-                update={
-                    "database_url": make_url(settings.database_url)
-                    .set(database="postgres")
-                    .render_as_string(hide_password=False)
-                }
-            )
-        )
-        try:
-            async with engine.connect() as reader, elsewhere.connect() as other_database:
-                await reader.begin()
-                await reader.execute(text("SELECT count(*) FROM posts"))
-                await other_database.begin()
-                await other_database.execute(text("SELECT txid_current()"))
-                await asyncio.sleep(settle + 1)
-                assert await _hold_back(client) == pytest.approx(settle, abs=0.5)
-        finally:
-            await elsewhere.dispose()
-        async with engine.connect() as writer:
-            await writer.begin()
-            await writer.execute(text("SELECT txid_current()"))  # holds a transaction id
-            await asyncio.sleep(settle + 1.5)
-            held = await _hold_back(client)
-            assert held >= settle + 1.5
-            metric = REGISTRY.get_sample_value("viewledger_change_feed_hold_back_seconds")
-            assert metric == pytest.approx(held, abs=0.001)
-            await writer.rollback()
-        assert await _hold_back(client) == pytest.approx(settle, abs=0.5)
-        # Sorted any other way, a list is not the feed and says nothing of it.
-        other = await client.get("/v1/posts")
-        assert "Change-Feed-Hold-Back" not in other.headers
-
-
-async def test_the_services_own_idle_transaction_holds_the_feed_back_only_until_its_timeout(
-    settings: Settings, committed: async_sessionmaker[AsyncSession]
-) -> None:
-    """A transaction one of the service's connections leaves open and idle (a bug, a hung
-    call inside it) is ended by the server after DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS, and
-    the feed moves on."""
-    own = settings.model_copy(update={"db_idle_in_transaction_timeout_seconds": 1})
-    stalled = create_engine(own)
-    try:
-        async with stalled.connect() as connection:
-            await connection.begin()
-            await connection.execute(text("SELECT txid_current()"))
-            async with committed() as session:
-                assert await posts_repo.feed_hold_back(session, timedelta(0)) > 0
-            await asyncio.sleep(2.5)
-            async with committed() as session:  # the stalled write is gone
-                assert await posts_repo.feed_hold_back(session, timedelta(0)) < 0.5
-            with pytest.raises(DBAPIError):
-                await connection.execute(text("SELECT 1"))
-    finally:
-        await stalled.dispose()

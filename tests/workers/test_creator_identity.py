@@ -1,89 +1,30 @@
 """Pay the right creator for the right video (issue 10), through the API and the refresher
 against the sandbox: creator identity and renames, author mismatches, holds and clearing
-them, campaign windows, one video tracked once, and every fetch outcome on the post."""
+them, campaign windows, and one video tracked once. (Fetch outcomes are in
+test_fetch_outcomes.py, the sweep's decisions in test_deadline_sweep.py.)"""
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import select, text
 
-from app.domain.enums import Platform, PostStatus
+from app.domain.enums import Platform
 from app.models import Creator, Post, PostEvent
 from app.platforms.sandbox import (
     OTHER_AUTHOR_HANDLE,
     Magic,
     Sandbox,
-    instagram_shortcode,
     tiktok_id,
 )
 from app.platforms.sandbox.magic import published_id, rename_handles
 from app.platforms.urls import shortcode_to_media_id
-from app.settings import Settings
-from app.workers import deadline_sweep as lifecycle_sweep
-from app.workers.refresher import Refresher
 from tests import factories as f
-from tests.conftest import committed_admin
 from tests.engine_kit import Clock
-
-SM = async_sessionmaker[AsyncSession]
-Refresh = Callable[[], Awaitable[None]]
-
-
-@pytest.fixture
-async def admin(
-    settings: Settings, engine: AsyncEngine, committed: SM
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An admin client of a new organization, on an app whose writes commit (the refresher
-    reads them from its own connections)."""
-    async with committed_admin(settings, engine, committed, "Payee") as client:
-        yield client
-
-
-@pytest.fixture
-def refresh(make_refresher: Callable[[], Refresher], committed: SM, clock: Clock) -> Refresh:
-    """Fetch every post now, both platforms, as the worker's sweeps would."""
-
-    async def run() -> None:
-        async with committed() as session:
-            await session.execute(update(Post).values(next_refresh_at=clock.now))
-            await session.commit()
-        refresher = make_refresher()
-        await refresher.refresh_due(Platform.TIKTOK)
-        await refresher.refresh_due(Platform.INSTAGRAM)
-
-    return run
-
-
-async def _campaign(client: httpx.AsyncClient, **fields: Any) -> tuple[str, str]:
-    """A campaign with a 4.50 tier; returns (campaign id, tier id)."""
-    c = await f.campaign(client, **fields)
-    t = await f.tier(client, c["id"])
-    return c["id"], t["id"]
-
-
-async def _member(
-    client: httpx.AsyncClient, campaign_id: str, tier_id: str, handle: str, **fields: Any
-) -> dict[str, Any]:
-    creator = await f.ok(
-        await client.post("/v1/creators", json={"platform": "tiktok", "handle": handle, **fields}),
-        201,
-    )
-    await f.member(client, campaign_id, creator["id"], tier_id)
-    return creator
-
-
-def _url(handle: str, video: str) -> str:
-    return f"https://www.tiktok.com/@{handle}/video/{video}"
-
-
-async def _get(client: httpx.AsyncClient, path: str) -> Any:
-    return await f.ok(await client.get(path))
+from tests.workers.conftest import SM, Refresh, _campaign, _get, _member, _url
 
 
 async def test_a_rename_with_the_same_user_id_is_synced_and_kept_in_history(
@@ -293,99 +234,6 @@ async def test_one_video_is_tracked_once_per_organization_however_its_id_is_writ
     )
 
 
-async def test_fetch_outcomes_are_on_the_post_skips_included(
-    admin: httpx.AsyncClient, refresh: Refresh, clock: Clock
-) -> None:
-    cid, tid = await _campaign(admin)
-    insta = await f.ok(
-        await admin.post("/v1/creators", json={"platform": "instagram", "handle": "sandbox.user"}),
-        201,
-    )
-    await f.member(admin, cid, insta["id"], tid)
-    carousel = await f.post(
-        admin,
-        cid,
-        url=f"https://www.instagram.com/p/{instagram_shortcode(Magic.CAROUSEL, 3)}/",
-        creator_id=insta["id"],
-    )
-    await _member(admin, cid, tid, "someone")
-    gone = await f.post(admin, cid, url=_url("someone", tiktok_id(Magic.DELETED, 3)))
-    withheld = await f.post(admin, cid, url=_url("someone", tiktok_id(Magic.WITHHELD, 3)))
-    await refresh()
-    outcomes = {
-        name: await _get(admin, f"/v1/posts/{p['id']}")
-        for name, p in {"carousel": carousel, "gone": gone, "withheld": withheld}.items()
-    }
-    assert {n: p["last_fetch_outcome"] for n, p in outcomes.items()} == {
-        "carousel": "skipped_carousel",
-        "gone": "not_found",
-        "withheld": "withheld",
-    }
-    assert all(p["last_fetch_at"] is not None for p in outcomes.values())
-    assert outcomes["carousel"]["last_error"] is None  # a skip is not an error
-
-
-async def test_a_post_that_never_answered_is_rejected_as_unavailable_not_for_its_views(
-    admin: httpx.AsyncClient,
-    refresh: Refresh,
-    committed: SM,
-    make_refresher: Callable[[], Refresher],
-    clock: Clock,
-    fast: Settings,
-) -> None:
-    cid, tid = await _campaign(admin, finalize_after_days=0)
-    await _member(admin, cid, tid, "someone")
-    post = await f.post(admin, cid, url=_url("someone", tiktok_id(Magic.DELETED, 4)))
-    await refresh()
-    clock.advance(hours=fast.decision_grace_hours + 1)
-    async with committed() as session:
-        await lifecycle_sweep.sweep(
-            session,
-            clock.now,
-            make_refresher().policy,
-            timedelta(hours=fast.decision_grace_hours),
-        )
-        await session.commit()
-    rejected = await _get(admin, f"/v1/posts/{post['id']}")
-    assert (rejected["status"], rejected["rejection_code"]) == ("rejected", "unavailable")
-    assert "never answered" in rejected["rejection_reason"]
-    assert "0 views" not in rejected["rejection_reason"]
-
-
-async def test_any_tier_on_any_view_count_is_paid_exactly(
-    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
-) -> None:
-    """A cpm of 99999999.9999 with no cap on 2.98M views overflowed NUMERIC(12,2) before."""
-    from tests.engine_kit import seed
-
-    s = await seed(
-        committed, [(Platform.TIKTOK, "2980000")], clock.now, cpm="99999999.9999", cap=None
-    )
-    async with committed() as session:
-        await session.execute(
-            update(Post).values(
-                published_at=clock.now - timedelta(days=8),
-                views=2_980_000,
-                last_refreshed_at=clock.now,
-            )
-        )
-        await session.commit()
-        decided = await lifecycle_sweep.sweep(
-            session, clock.now, make_refresher().policy, timedelta(hours=24)
-        )
-        await session.commit()
-    assert decided == 1
-    post = await session_get(committed, s.posts["2980000"])
-    assert (post.status, post.earnings) == (PostStatus.FINALIZED, Decimal("297999999999.70"))
-
-
-async def session_get(sm: SM, post_id: uuid.UUID) -> Post:
-    async with sm() as session:
-        post = await session.get(Post, post_id)
-        assert post is not None
-        return post
-
-
 async def test_the_migration_keeps_duplicates_it_finds_and_holds_the_later_ones(
     committed: SM, clock: Clock
 ) -> None:
@@ -452,49 +300,3 @@ async def test_the_migration_keeps_duplicates_it_finds_and_holds_the_later_ones(
             text("SELECT code FROM post_holds WHERE post_id = :p"), {"p": later}
         )
     assert hold == "duplicate_video"
-
-
-async def test_a_hold_raised_while_the_sweep_decides_is_never_overwritten(
-    committed: SM, engine: AsyncEngine, make_refresher: Callable[[], Refresher], clock: Clock
-) -> None:
-    """The sweep reads a post with no open hold (so it would finalize it); before its UPDATE
-    lands, a hold is raised on it (holding the row lock). The sweep's decision, guarded by
-    the open-hold count it saw, changes nothing; the next sweep holds the post."""
-    import asyncio
-
-    from app.repositories import holds
-    from tests.engine_kit import seed
-    from tests.test_campaign_overrides import _blocked_on_a_lock
-
-    s = await seed(committed, [(Platform.TIKTOK, "888")], clock.now)
-    async with committed() as session:
-        await session.execute(
-            update(Post).values(
-                published_at=clock.now - timedelta(days=8), views=3000, last_refreshed_at=clock.now
-            )
-        )
-        await session.commit()
-    refresher = make_refresher()
-
-    async def sweep() -> int:
-        async with committed() as session:
-            decided = await lifecycle_sweep.sweep(
-                session, clock.now, refresher.policy, timedelta(hours=24)
-            )
-            await session.commit()
-        return decided
-
-    async with committed() as raising:
-        await holds.raise_many(
-            raising,
-            [holds.NewHold(s.posts["888"], s.organization_id, "author_mismatch", "checked")],
-            clock.now,
-        )
-        sweeping = asyncio.create_task(sweep())
-        await _blocked_on_a_lock(engine)
-        await raising.commit()
-    assert await sweeping == 0
-    assert (await session_get(committed, s.posts["888"])).status is PostStatus.TRACKING
-    assert await sweep() == 1
-    held = await session_get(committed, s.posts["888"])
-    assert (held.status, held.locked_views, held.earnings) == (PostStatus.HELD, 3000, None)

@@ -14,7 +14,7 @@ from app.platforms.sandbox.videos import video_at
 from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.engine_kit import Clock
-from tests.test_webhooks_delivery import Kit, kit  # noqa: F401  (the fixture)
+from tests.webhooks.test_delivery import Kit, kit  # noqa: F401  (the fixture)
 
 
 async def test_a_campaign_run_sends_every_lifecycle_event(
