@@ -5,7 +5,10 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from app.workers.pacing import BatchGate
+from app.domain.enums import StatsSource
+from app.platforms.contract import FetchError, FetchErrorKind, FetchResult
+from app.platforms.retry import Retrier, RetryPolicy
+from app.workers.pacing import BatchGate, Spacer
 
 KEY = "test:pace:gate"
 
@@ -96,3 +99,31 @@ async def test_a_pause_follows_every_batch_even_within_a_run(redis: Redis) -> No
         left = loop.time()
         async with turns.batch():
             assert loop.time() - left >= 0.19
+
+
+async def test_a_spacer_times_each_request_from_the_previous_answer_retries_included(
+    redis: Redis,
+) -> None:
+    """Instagram's pace (issue 32): the next request, a retry included, leaves at least the
+    spacing after the previous answer (or failure) arrived, however long the answer took."""
+    spacing, latency = 0.3, 0.2
+    policy = RetryPolicy(max_attempts=2, backoff_base_seconds=0, backoff_max_seconds=0)
+    retrier = Retrier(policy, pace=Spacer(redis, "test:pace:spacer", spacing))
+    loop = asyncio.get_running_loop()
+    sent: list[float] = []
+    answered: list[float] = []
+
+    async def attempt() -> FetchResult:
+        sent.append(loop.time())
+        await asyncio.sleep(latency)
+        answered.append(loop.time())
+        if len(sent) == 1:  # a transient failure: retried at once by the policy
+            return FetchError(FetchErrorKind.UPSTREAM, "503", StatsSource.INSTAGRAM)
+        return FetchError(FetchErrorKind.NOT_FOUND, "gone", StatsSource.INSTAGRAM)
+
+    source = StatsSource.INSTAGRAM
+    await retrier.run(attempt, source=source, deadline=retrier.deadline())
+    await retrier.run(attempt, source=source, deadline=retrier.deadline())
+    assert len(sent) == 3
+    gaps = [later - earlier for earlier, later in zip(answered, sent[1:], strict=False)]
+    assert min(gaps) >= spacing - 0.01, gaps

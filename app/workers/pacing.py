@@ -1,11 +1,13 @@
 """Provider pacing that holds for the whole deployment, however many worker processes run:
 the state lives in Redis and Redis's clock decides, so no two processes need to agree on
-time. Both pacers wait by sleeping exactly as long as Redis says, not by polling."""
+time. A pause is timed from when the previous answer arrived, so the provider sees it
+whatever its latency. Waiters sleep exactly as long as Redis says a pause lasts, and look
+again every few ms while a request or batch is in flight."""
 
 import asyncio
 import itertools
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -51,19 +53,6 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 _IN_FLIGHT_POLL_SECONDS = 0.005
 # How long a waiter's mark lasts: a few polls, so it is gone soon after the waiter is.
 _WAITING_MS = 50
-
-# Reserve the next start: returns 0 and moves the next slot on, or the ms left to wait.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now >= nxt then
-  local spacing = tonumber(ARGV[1])
-  redis.call('SET', KEYS[1], now + spacing, 'PX', spacing + 60000)
-  return 0
-end
-return nxt - now
-"""
 
 
 class BatchGate:
@@ -165,19 +154,25 @@ class Turns:
 
 
 class Spacer:
-    """Request starts at least `spacing_seconds` apart across the deployment (Instagram: 3 s).
-    Awaited before every request, retries included."""
+    """One request of a provider in flight at a time across the deployment, and the next one
+    leaving at least `spacing_seconds` after the previous one's answer (or its failure)
+    arrived (Instagram: 3 s), as the provider sees it whatever its latency: a `BatchGate` whose
+    batches are single requests. Awaited before every request, retries included; what it
+    returns is awaited when the answer arrived, and starts the pause."""
 
-    def __init__(self, redis: Redis, key: str, spacing_seconds: float) -> None:
-        self._key = key
-        self._spacing_ms = round(spacing_seconds * 1000)
-        self._reserve = redis.register_script(_RESERVE)
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        spacing_seconds: float,
+        longest_request_seconds: float = 115.0,
+    ) -> None:
+        self._gate = BatchGate(redis, key, spacing_seconds, longest_request_seconds)
 
-    async def __call__(self) -> None:
-        if self._spacing_ms <= 0:
-            return
-        while True:
-            wait_ms = int(await self._reserve(keys=[self._key], args=[self._spacing_ms]))
-            if wait_ms <= 0:
-                return
-            await asyncio.sleep(wait_ms / 1000)
+    async def __call__(self) -> Callable[[], Awaitable[None]]:
+        token = await self._gate.acquire()
+
+        async def answered() -> None:
+            await self._gate.release(token)
+
+        return answered
