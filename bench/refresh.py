@@ -5,8 +5,10 @@ database (`viewledger_bench_refresh`, dropped and migrated each run) and Redis d
 
 1. paced: N TikTok + Instagram posts against the sandbox provider (a real child process on
    127.0.0.1, answering after L ms) at the configured pacing (default: TikTok batches of 10,
-   0.5 s apart; Instagram 3 s apart). Reports `schedule_s`, the least time the pacing allows,
-   `wall_s` and `overhead_ratio` = wall / schedule.
+   0.5 s after a batch's last answer; Instagram 3 s after each answer). Reports
+   `schedule_s`, the least time the pacing allows, `wall_s` and `overhead_ratio` = wall /
+   schedule, and where a TikTok batch's time goes beside its floor (pause + L): the spread
+   of its requests' arrivals and the wait from its last answer to the next batch.
 2. pipeline: pauses and latency 0, provider answers served in-process (real-shape bodies via
    an httpx MockTransport), at each of --rss-sizes posts, each in a fresh child process so its
    peak RSS is its own. `pipeline_posts_per_s` is the run at --pipeline-posts.
@@ -23,6 +25,7 @@ import itertools
 import json
 import math
 import os
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -134,7 +137,7 @@ def split_paced(posts: int | None, settings: Settings, latency_s: float) -> tupl
     once, so neither hides behind the other). Without --posts, ~36 s of schedule each."""
     batch = settings.tiktok_batch_size
     per_batch = latency_s + settings.tiktok_batch_pause_seconds
-    spacing = settings.instagram_request_spacing_seconds
+    spacing = settings.instagram_request_spacing_seconds + latency_s  # one request, one pause
     if posts is None:
         batches = max(1, int(PACED_TARGET_SECONDS / max(per_batch, 1e-3)))
         n_ig = max(1, int(PACED_TARGET_SECONDS / spacing)) if spacing > 0 else batches * batch
@@ -149,8 +152,9 @@ def schedules(
     n_tt: int, n_ig: int, settings: Settings, latency_s: float
 ) -> dict[str, dict[str, float]]:
     """The least time the pacing allows. `issue`: the issue's formula (batches x (L + pause);
-    requests x spacing). `strict`: without the pause after the last batch or the wait before
-    the first Instagram request, which nothing needs (the truly least time)."""
+    requests x (L + spacing), each request's spacing counted from its answer). `strict`:
+    without the pause after the last batch or the last request, which nothing needs (the
+    truly least time)."""
     batches = math.ceil(n_tt / settings.tiktok_batch_size)
     pause = settings.tiktok_batch_pause_seconds
     spacing = settings.instagram_request_spacing_seconds
@@ -160,10 +164,32 @@ def schedules(
             "strict": batches * latency_s + max(batches - 1, 0) * pause,
         },
         "instagram": {
-            "issue": n_ig * spacing,
-            "strict": max(n_ig - 1, 0) * spacing + latency_s if n_ig else 0.0,
+            "issue": n_ig * (latency_s + spacing),
+            "strict": n_ig * latency_s + max(n_ig - 1, 0) * spacing,
         },
     }
+
+
+def _after_answers(entries: list[dict[str, Any]], provider: str, latency_s: float) -> list[float]:
+    """Time from the provider's answer to one request (its arrival plus the latency the
+    sandbox adds before answering) to the arrival of the next: what a provider that allows
+    one request per spacing checks."""
+    starts = sorted(e["monotonic"] for e in entries if e["provider"] == provider)
+    return [b - (a + latency_s) for a, b in itertools.pairwise(starts)]
+
+
+def _batch_parts(
+    entries: list[dict[str, Any]], provider: str, group: int, latency_s: float
+) -> tuple[list[float], list[float]]:
+    """Where a batch's time goes, from the provider's log: the spread of its requests'
+    arrivals (first to last: the client sending them), and the time from its last answer
+    (last arrival plus the latency) to the next batch's first arrival (the pause, plus the
+    gate, scheduling and write hand-off)."""
+    starts = sorted(e["monotonic"] for e in entries if e["provider"] == provider)
+    batches = [starts[i : i + group] for i in range(0, len(starts), group)]
+    spread = [b[-1] - b[0] for b in batches]
+    after = [b[0] - (a[-1] + latency_s) for a, b in itertools.pairwise(batches)]
+    return spread, after
 
 
 def _gaps(entries: list[dict[str, Any]], provider: str, group: int) -> list[float]:
@@ -218,6 +244,9 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
     strict_s = max(s["strict"] for s in sched.values())
     tt_gaps = _gaps(log, "tiktok_primary", settings.tiktok_batch_size)
     ig_gaps = _gaps(log, "instagram", 1)
+    ig_after = _after_answers(log, "instagram", latency_s)
+    floor_s = settings.tiktok_batch_pause_seconds + latency_s  # a batch start per (pause + L)
+    tt_spread, tt_after = _batch_parts(log, "tiktok_primary", settings.tiktok_batch_size, latency_s)
     fetched = Counter(e["provider"] for e in log)
     return {
         "tiktok_posts": n_tt,
@@ -257,7 +286,14 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
             ),
         },
         "tiktok_batch_interval_s": _stats(tt_gaps),
+        "tiktok_batch_floor_s": round(floor_s, 4),
+        "tiktok_batch_overhead": round(statistics.mean(tt_gaps) / floor_s, 4)
+        if tt_gaps and floor_s
+        else None,
+        "tiktok_batch_spread_s": _stats(tt_spread),
+        "tiktok_after_answer_s": _stats(tt_after),
         "instagram_interval_s": _stats(ig_gaps),
+        "instagram_after_answer_s": _stats(ig_after),
     }
 
 
@@ -516,8 +552,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         )
         print(
             f"latency {args.latency_ms} ms; TikTok batch starts every "
-            f"{p['tiktok_batch_interval_s']} s; Instagram requests every "
-            f"{p['instagram_interval_s']} s; cores used {p['cores_used']}"
+            f"{p['tiktok_batch_interval_s']} s (floor {p['tiktok_batch_floor_s']} s: "
+            f"overhead {p['tiktok_batch_overhead']}; requests spread over "
+            f"{p['tiktok_batch_spread_s']} s, next batch after the last answer "
+            f"{p['tiktok_after_answer_s']} s); Instagram requests every "
+            f"{p['instagram_interval_s']} s, arriving after the previous answer "
+            f"{p['instagram_after_answer_s']} s (spacing {p['instagram_spacing_s']} s); "
+            f"cores used {p['cores_used']}"
         )
 
     sizes = sorted({int(s) for s in args.rss_sizes.split(",") if s} | {args.pipeline_posts})
