@@ -2,6 +2,8 @@
 batches, as two worker processes would be."""
 
 import asyncio
+import contextlib
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -127,3 +129,63 @@ async def test_a_spacer_times_each_request_from_the_previous_answer_retries_incl
     assert len(sent) == 3
     gaps = [later - earlier for earlier, later in zip(answered, sent[1:], strict=False)]
     assert min(gaps) >= spacing - 0.01, gaps
+
+
+async def test_after_a_pause_the_next_batch_starts_with_no_round_trip_of_its_own(
+    redis: Redis,
+) -> None:
+    """Issue 24 item 2: the caller that finds a pause takes the gate at once, reserved from
+    the pause's end, and sleeps out the rest; no second round trip to Redis (and no second
+    wake-up) lies between the pause's end and its batch. The pause still holds in full, and
+    another process asking meanwhile waits for the reserved batch and its own pause."""
+    gate, other = BatchGate(redis, KEY, 0.2), BatchGate(redis, KEY, 0.2)
+    calls = 0
+    enter = gate._enter
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await enter(*args, **kwargs)
+
+    gate._enter = counted  # type: ignore[assignment]
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def intruder() -> None:
+        async with other.turns() as turns, turns.batch():
+            order.append("other")
+
+    async with gate.turns() as turns:
+        async with turns.batch():
+            order.append("first")
+        left = loop.time()
+        calls = 0
+        async with turns.batch():
+            assert loop.time() - left >= 0.19  # the pause, in full
+            assert calls == 1
+            waiting = asyncio.create_task(intruder())
+            await asyncio.sleep(0.05)
+            order.append("second")
+        assert not waiting.done()
+        ended = loop.time()
+    await asyncio.wait_for(waiting, 2)
+    assert loop.time() - ended >= 0.19
+    assert order == ["first", "second", "other"]
+
+
+async def test_a_reservation_given_up_leaves_the_gate_to_the_others_after_a_pause(
+    redis: Redis,
+) -> None:
+    """A caller stopped while it sleeps out a pause (a worker shutting down) hands the gate
+    back: the others wait a pause, not the hold a crashed holder would cost."""
+    gate = BatchGate(redis, KEY, 0.2, longest_batch_seconds=30)
+    other = BatchGate(redis, KEY, 0.2, longest_batch_seconds=30)
+    async with gate.turns() as turns, turns.batch():
+        pass
+    reserving = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0.05)
+    reserving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reserving
+    token = await asyncio.wait_for(other.acquire(), 1)
+    await other.release(token)

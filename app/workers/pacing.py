@@ -13,17 +13,27 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 
 # Enter: SET NX with a hold timeout (a crashed holder cannot block the gate for longer).
-# Returns 0 when entered; else the ms left of a pause, or -1 while a batch is in flight.
-# A caller turned away while a batch is in flight marks that it waits (KEYS[2], alive for a
-# few polls), so a holder that keeps the gate across batches knows to give way.
+# Returns 0 when entered. During a pause, the caller takes the gate at once, reserved from the
+# pause's end, and is told the ms left (> 0): it sleeps them out and starts with no second
+# round trip, so nothing but the pause lies between the previous batch's end and its start.
+# Else, -1 while a batch is in flight, or -(1 + ms) while another caller's reservation waits
+# out its pause. A caller turned away marks that it waits (KEYS[2], alive for a few polls),
+# so a holder that keeps the gate across batches knows to give way.
 _ENTER = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
 end
+local left = redis.call('PTTL', KEYS[1])
 if redis.call('GET', KEYS[1]) == 'pause' then
-  return math.max(redis.call('PTTL', KEYS[1]), 1)
+  left = math.max(left, 1)
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', left + tonumber(ARGV[2]))
+  return left
 end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+local reserved = left - tonumber(ARGV[2])
+if reserved > 0 then
+  return -1 - reserved
+end
 return -1
 """
 # Leave: only the holder may turn the key into the pause after its batch; with no pause,
@@ -95,10 +105,17 @@ class BatchGate:
         token = next(self._tokens)
         keys, args = [self._key, self._waiting], [token, str(self._hold_ms), str(_WAITING_MS)]
         while True:
-            wait_ms = int(await self._enter(keys=keys, args=args))
-            if wait_ms == 0:
+            answer = int(await self._enter(keys=keys, args=args))
+            if answer == 0:
                 return token
-            await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if wait_ms < 0 else wait_ms / 1000)
+            if answer > 0:  # the gate is ours from the end of the pause: sleep it out
+                try:
+                    await asyncio.sleep(answer / 1000)
+                except BaseException:
+                    await asyncio.shield(self.release(token))
+                    raise
+                return token
+            await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if answer == -1 else (-answer - 1) / 1000)
 
     async def renew(self, token: str) -> int:
         """1: renewed; 0: the gate is gone; -1: someone waits for it."""
