@@ -3,13 +3,17 @@ batches, as two worker processes would be."""
 
 import asyncio
 import contextlib
-from typing import Any
+import importlib.abc
+import sys
+from typing import Any, ClassVar
 
 from redis.asyncio import Redis
 
 from app.domain.enums import StatsSource
 from app.platforms.contract import FetchError, FetchErrorKind, FetchResult
+from app.platforms.http import build_http_client
 from app.platforms.retry import Retrier, RetryPolicy
+from app.settings import Settings
 from app.workers.pacing import BatchGate, Spacer
 
 KEY = "test:pace:gate"
@@ -189,3 +193,33 @@ async def test_a_reservation_given_up_leaves_the_gate_to_the_others_after_a_paus
         await reserving
     token = await asyncio.wait_for(other.acquire(), 1)
     await other.release(token)
+
+
+async def test_the_providers_http_client_does_no_import_work_per_request() -> None:
+    """Issue 24 item 2: httpcore imported (and failed to find) sniffio inside every lock and
+    event of every request, a path search on the critical path of each batch."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, asyncio.CancelledError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                await writer.drain()
+        writer.close()
+
+    class Counting(importlib.abc.MetaPathFinder):
+        searched: ClassVar[list[str]] = []
+
+        def find_spec(self, name: str, *args: object) -> None:
+            self.searched.append(name)
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, build_http_client(Settings()) as http:
+        await http.get(f"http://127.0.0.1:{port}/")  # warm: connection, lazy imports
+        finder = Counting()
+        sys.meta_path.insert(0, finder)
+        try:
+            await asyncio.gather(*(http.get(f"http://127.0.0.1:{port}/") for _ in range(10)))
+        finally:
+            sys.meta_path.remove(finder)
+    assert Counting.searched == []
