@@ -223,3 +223,33 @@ async def test_the_providers_http_client_does_no_import_work_per_request() -> No
         finally:
             sys.meta_path.remove(finder)
     assert Counting.searched == []
+
+
+async def test_a_reservation_is_held_for_its_whole_batch_but_not_long_by_a_dead_caller(
+    redis: Redis,
+) -> None:
+    """A reservation holds the gate only a margin past the pause until its batch starts and
+    extends it: a caller killed in its sleep (no release) blocks the others for about the
+    pause plus the margin, not the longest batch; a live one keeps the gate for a batch
+    longer than the margin."""
+    gate = BatchGate(redis, KEY, 0.1, longest_batch_seconds=30, hold_margin_seconds=0.2)
+    other = BatchGate(redis, KEY, 0.1, longest_batch_seconds=30, hold_margin_seconds=0.2)
+    loop = asyncio.get_running_loop()
+    async with gate.turns() as turns:
+        async with turns.batch():
+            pass
+        async with turns.batch():  # reserved during the pause
+            intruder = asyncio.create_task(other.acquire())
+            await asyncio.sleep(0.5)  # longer than the margin
+            assert not intruder.done()
+    await other.release(await asyncio.wait_for(intruder, 2))
+
+    await asyncio.sleep(0.15)  # the pause after the intruder's batch is over
+    async with gate.turns() as turns, turns.batch():
+        pass
+    # A caller that reserves and dies before its batch: the reservation, then nothing.
+    keys = [KEY, f"{KEY}:waiting", f"{KEY}:reserved"]
+    assert int(await gate._enter(keys=keys, args=["dead", 30_200, 50, 200])) > 0
+    started = loop.time()
+    await other.release(await asyncio.wait_for(other.acquire(), 5))
+    assert loop.time() - started < 1.0  # pause 0.1 s + margin 0.2 s, not 30 s

@@ -14,11 +14,13 @@ from redis.asyncio import Redis
 
 # Enter: SET NX with a hold timeout (a crashed holder cannot block the gate for longer).
 # Returns 0 when entered. During a pause, the caller takes the gate at once, reserved from the
-# pause's end, and is told the ms left (> 0): it sleeps them out and starts with no second
-# round trip, so nothing but the pause lies between the previous batch's end and its start.
-# Else, -1 while a batch is in flight, or -(1 + ms) while another caller's reservation waits
-# out its pause. A caller turned away marks that it waits (KEYS[2], alive for a few polls),
-# so a holder that keeps the gate across batches knows to give way.
+# pause's end (KEYS[3] lives as long as the pause), and is told the ms left (> 0): it sleeps
+# them out and starts with no second round trip, so nothing but the pause lies between the
+# previous batch's end and its start. A reservation is held only a margin past the pause
+# (ARGV[4]) until its batch starts and extends it, so a caller that dies asleep blocks the
+# gate little longer than the pause. Else, -1 while a batch is in flight, or -(1 + ms) while
+# another caller's reservation waits out its pause. A caller turned away marks that it waits
+# (KEYS[2], alive for a few polls), so a holder that keeps the gate across batches gives way.
 _ENTER = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
@@ -26,11 +28,12 @@ end
 local left = redis.call('PTTL', KEYS[1])
 if redis.call('GET', KEYS[1]) == 'pause' then
   left = math.max(left, 1)
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', left + tonumber(ARGV[2]))
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', left + tonumber(ARGV[4]))
+  redis.call('SET', KEYS[3], '1', 'PX', left)
   return left
 end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
-local reserved = left - tonumber(ARGV[2])
+local reserved = redis.call('PTTL', KEYS[3])
 if reserved > 0 then
   return -1 - reserved
 end
@@ -44,6 +47,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('SET', KEYS[1], 'pause', 'PX', ARGV[2])
   end
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+# Extend: the holder of a reservation, its batch starting, holds the gate for a whole batch.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -72,7 +82,8 @@ class BatchGate:
     turns.batch():` around each batch.
 
     The gate is held for the longest a batch can take plus a margin, so a crashed holder
-    blocks it no longer than that."""
+    blocks it no longer than that; a caller that reserved it during a pause and died before
+    its batch, no longer than the pause plus the margin."""
 
     def __init__(
         self,
@@ -84,6 +95,8 @@ class BatchGate:
     ) -> None:
         self._key = key
         self._waiting = f"{key}:waiting"
+        self._reserved = f"{key}:reserved"
+        self._margin_ms = round(hold_margin_seconds * 1000)
         self.pause_ms = round(pause_seconds * 1000)
         self._hold_ms = round((longest_batch_seconds + hold_margin_seconds) * 1000)
         # A batch that starts within this of the hold's last renewal ends before it runs out.
@@ -91,6 +104,8 @@ class BatchGate:
         self._enter = redis.register_script(_ENTER)
         self._leave = redis.register_script(_LEAVE)
         self._renew = redis.register_script(_RENEW)
+        self._extend = redis.register_script(_EXTEND)
+        self._extending: set[asyncio.Task[object]] = set()
         self._tokens = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count())
 
     @asynccontextmanager
@@ -103,7 +118,8 @@ class BatchGate:
 
     async def acquire(self) -> str:
         token = next(self._tokens)
-        keys, args = [self._key, self._waiting], [token, str(self._hold_ms), str(_WAITING_MS)]
+        keys = [self._key, self._waiting, self._reserved]
+        args = [token, str(self._hold_ms), str(_WAITING_MS), str(self._margin_ms)]
         while True:
             answer = int(await self._enter(keys=keys, args=args))
             if answer == 0:
@@ -114,8 +130,19 @@ class BatchGate:
                 except BaseException:
                     await asyncio.shield(self.release(token))
                     raise
+                # Held for the whole batch from now on; the batch does not wait for it.
+                task = asyncio.create_task(
+                    self._extend(keys=[self._key], args=[token, self._hold_ms])
+                )
+                self._extending.add(task)
+                task.add_done_callback(self._extended)
                 return token
             await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if answer == -1 else (-answer - 1) / 1000)
+
+    def _extended(self, task: "asyncio.Task[object]") -> None:
+        self._extending.discard(task)
+        if not task.cancelled():
+            task.exception()  # a lost extension only shortens the hold: the margin still holds
 
     async def renew(self, token: str) -> int:
         """1: renewed; 0: the gate is gone; -1: someone waits for it."""
