@@ -192,6 +192,48 @@ def _batch_parts(
     return spread, after
 
 
+TIKTOK_PRIMARY_PATH = "/api/"
+
+
+def _client_hooks(log: list[tuple[str, float]]) -> dict[str, list[Any]]:
+    """httpx hooks noting when the engine sends each TikTok primary request and when its
+    answer's headers reach it, on the machine's monotonic clock (the sandbox's too)."""
+
+    async def sent(request: httpx.Request) -> None:
+        if request.url.path == TIKTOK_PRIMARY_PATH:
+            log.append(("send", time.monotonic()))
+
+    async def answered(response: httpx.Response) -> None:
+        if response.request.url.path == TIKTOK_PRIMARY_PATH:
+            log.append(("answer", time.monotonic()))
+
+    return {"request": [sent], "response": [answered]}
+
+
+def _engine_parts(
+    log: list[tuple[str, float]], group: int, pause_s: float, latency_s: float
+) -> dict[str, dict[str, float] | None]:
+    """A TikTok batch's time beyond its floor, seen from the engine: sending its requests
+    (first to last send), the stand-in's time beyond its latency (last send to last answer,
+    minus L: the provider's share, not the engine's), and the engine's own time from the last
+    answer to the next batch's first send beyond the pause (gate, hand-off, scheduling)."""
+    sends = sorted(t for kind, t in log if kind == "send")
+    answers = sorted(t for kind, t in log if kind == "answer")
+    if len(sends) != len(answers):  # retries or failures: batches cannot be told apart
+        return {}
+    out = [sends[i : i + group] for i in range(0, len(sends), group)]
+    back = [answers[i : i + group] for i in range(0, len(answers), group)]
+    return {
+        "send_spread_s": _stats([b[-1] - b[0] for b in out]),
+        "stand_in_beyond_latency_s": _stats(
+            [a[-1] - b[-1] - latency_s for a, b in zip(back, out, strict=True)]
+        ),
+        "engine_between_batches_s": _stats(
+            [nxt[0] - a[-1] - pause_s for a, nxt in zip(back, out[1:], strict=False)]
+        ),
+    }
+
+
 def _gaps(entries: list[dict[str, Any]], provider: str, group: int) -> list[float]:
     """Time between the starts of consecutive batches (TikTok) or requests (Instagram)."""
     starts = sorted(e["monotonic"] for e in entries if e["provider"] == provider)
@@ -235,7 +277,9 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
             ).raise_for_status()
             (await admin.delete("/__sandbox/requests")).raise_for_status()
             sandbox_cpu0 = common.cpu_seconds(proc.pid)
+            client_log: list[tuple[str, float]] = []
             async with build_http_client(settings) as http:
+                http.event_hooks = _client_hooks(client_log)
                 result = await run_engine(settings, http)
             sandbox_cpu = common.cpu_seconds(proc.pid) - sandbox_cpu0
             log = (await admin.get("/__sandbox/requests")).json()["requests"]
@@ -291,6 +335,9 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
         if tt_gaps and floor_s
         else None,
         "tiktok_batch_spread_s": _stats(tt_spread),
+        "tiktok_engine_parts": _engine_parts(
+            client_log, settings.tiktok_batch_size, settings.tiktok_batch_pause_seconds, latency_s
+        ),
         "tiktok_after_answer_s": _stats(tt_after),
         "instagram_interval_s": _stats(ig_gaps),
         "instagram_after_answer_s": _stats(ig_after),
@@ -555,7 +602,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             f"{p['tiktok_batch_interval_s']} s (floor {p['tiktok_batch_floor_s']} s: "
             f"overhead {p['tiktok_batch_overhead']}; requests spread over "
             f"{p['tiktok_batch_spread_s']} s, next batch after the last answer "
-            f"{p['tiktok_after_answer_s']} s); Instagram requests every "
+            f"{p['tiktok_after_answer_s']} s; seen from the engine {p['tiktok_engine_parts']}); "
+            "Instagram requests every "
             f"{p['instagram_interval_s']} s, arriving after the previous answer "
             f"{p['instagram_after_answer_s']} s (spacing {p['instagram_spacing_s']} s); "
             f"cores used {p['cores_used']}"
