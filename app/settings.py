@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     # Raw provider answers of snapshots no decision or flag used are pruned after this.
     raw_answer_retention_days: float = Field(35, ge=0)
 
-    # Pacing (holds across all worker processes).
+    # Pacing (holds across all worker processes). Each pause is timed from the previous
+    # answer's arrival: TikTok's after a batch's last answer, Instagram's after each request's.
     tiktok_batch_size: int = Field(10, ge=1)
     tiktok_batch_pause_seconds: float = Field(0.5, ge=0)
     instagram_request_spacing_seconds: float = Field(3.0, ge=0)
@@ -287,10 +288,11 @@ class Settings(BaseSettings):
     instagram_api_keys: str = ""
     # A lane whose key the provider refuses (401/403) is parked this long, then tried again.
     lane_park_seconds: float = Field(600, gt=0)
-    # For the capacity figures: how long a TikTok batch takes at the provider (on top of the
-    # pause), how often the worker computes them, and how many posts the staleness
-    # percentiles are taken over (a sample of the table).
+    # For the capacity figures: how long a TikTok batch and an Instagram request take at the
+    # provider (on top of the pause that follows each), how often the worker computes them,
+    # and how many posts the staleness percentiles are taken over (a sample of the table).
     tiktok_batch_latency_seconds: float = Field(0.1, ge=0)
+    instagram_request_latency_seconds: float = Field(0.1, ge=0)
     capacity_interval_seconds: float = Field(60, gt=0)
     capacity_sample_size: int = Field(20_000, ge=100)
 

@@ -5,8 +5,10 @@ database (`viewledger_bench_refresh`, dropped and migrated each run) and Redis d
 
 1. paced: N TikTok + Instagram posts against the sandbox provider (a real child process on
    127.0.0.1, answering after L ms) at the configured pacing (default: TikTok batches of 10,
-   0.5 s apart; Instagram 3 s apart). Reports `schedule_s`, the least time the pacing allows,
-   `wall_s` and `overhead_ratio` = wall / schedule.
+   0.5 s after a batch's last answer; Instagram 3 s after each answer). Reports
+   `schedule_s`, the least time the pacing allows, `wall_s` and `overhead_ratio` = wall /
+   schedule, and where a TikTok batch's time goes beside its floor (pause + L): the spread
+   of its requests' arrivals and the wait from its last answer to the next batch.
 2. pipeline: pauses and latency 0, provider answers served in-process (real-shape bodies via
    an httpx MockTransport), at each of --rss-sizes posts, each in a fresh child process so its
    peak RSS is its own. `pipeline_posts_per_s` is the run at --pipeline-posts.
@@ -23,6 +25,7 @@ import itertools
 import json
 import math
 import os
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -134,7 +137,7 @@ def split_paced(posts: int | None, settings: Settings, latency_s: float) -> tupl
     once, so neither hides behind the other). Without --posts, ~36 s of schedule each."""
     batch = settings.tiktok_batch_size
     per_batch = latency_s + settings.tiktok_batch_pause_seconds
-    spacing = settings.instagram_request_spacing_seconds
+    spacing = settings.instagram_request_spacing_seconds + latency_s  # one request, one pause
     if posts is None:
         batches = max(1, int(PACED_TARGET_SECONDS / max(per_batch, 1e-3)))
         n_ig = max(1, int(PACED_TARGET_SECONDS / spacing)) if spacing > 0 else batches * batch
@@ -149,8 +152,9 @@ def schedules(
     n_tt: int, n_ig: int, settings: Settings, latency_s: float
 ) -> dict[str, dict[str, float]]:
     """The least time the pacing allows. `issue`: the issue's formula (batches x (L + pause);
-    requests x spacing). `strict`: without the pause after the last batch or the wait before
-    the first Instagram request, which nothing needs (the truly least time)."""
+    requests x (L + spacing), each request's spacing counted from its answer). `strict`:
+    without the pause after the last batch or the last request, which nothing needs (the
+    truly least time)."""
     batches = math.ceil(n_tt / settings.tiktok_batch_size)
     pause = settings.tiktok_batch_pause_seconds
     spacing = settings.instagram_request_spacing_seconds
@@ -160,9 +164,73 @@ def schedules(
             "strict": batches * latency_s + max(batches - 1, 0) * pause,
         },
         "instagram": {
-            "issue": n_ig * spacing,
-            "strict": max(n_ig - 1, 0) * spacing + latency_s if n_ig else 0.0,
+            "issue": n_ig * (latency_s + spacing),
+            "strict": n_ig * latency_s + max(n_ig - 1, 0) * spacing,
         },
+    }
+
+
+def _after_answers(entries: list[dict[str, Any]], provider: str, latency_s: float) -> list[float]:
+    """Time from the provider's answer to one request (its arrival plus the latency the
+    sandbox adds before answering) to the arrival of the next: what a provider that allows
+    one request per spacing checks."""
+    starts = sorted(e["monotonic"] for e in entries if e["provider"] == provider)
+    return [b - (a + latency_s) for a, b in itertools.pairwise(starts)]
+
+
+def _batch_parts(
+    entries: list[dict[str, Any]], provider: str, group: int, latency_s: float
+) -> tuple[list[float], list[float]]:
+    """Where a batch's time goes, from the provider's log: the spread of its requests'
+    arrivals (first to last: the client sending them), and the time from its last answer
+    (last arrival plus the latency) to the next batch's first arrival (the pause, plus the
+    gate, scheduling and write hand-off)."""
+    starts = sorted(e["monotonic"] for e in entries if e["provider"] == provider)
+    batches = [starts[i : i + group] for i in range(0, len(starts), group)]
+    spread = [b[-1] - b[0] for b in batches]
+    after = [b[0] - (a[-1] + latency_s) for a, b in itertools.pairwise(batches)]
+    return spread, after
+
+
+TIKTOK_PRIMARY_PATH = "/api/"
+
+
+def _client_hooks(log: list[tuple[str, float]]) -> dict[str, list[Any]]:
+    """httpx hooks noting when the engine sends each TikTok primary request and when its
+    answer's headers reach it, on the machine's monotonic clock (the sandbox's too)."""
+
+    async def sent(request: httpx.Request) -> None:
+        if request.url.path == TIKTOK_PRIMARY_PATH:
+            log.append(("send", time.monotonic()))
+
+    async def answered(response: httpx.Response) -> None:
+        if response.request.url.path == TIKTOK_PRIMARY_PATH:
+            log.append(("answer", time.monotonic()))
+
+    return {"request": [sent], "response": [answered]}
+
+
+def _engine_parts(
+    log: list[tuple[str, float]], group: int, pause_s: float, latency_s: float
+) -> dict[str, dict[str, float] | None]:
+    """A TikTok batch's time beyond its floor, seen from the engine: sending its requests
+    (first to last send), the stand-in's time beyond its latency (last send to last answer,
+    minus L: the provider's share, not the engine's), and the engine's own time from the last
+    answer to the next batch's first send beyond the pause (gate, hand-off, scheduling)."""
+    sends = sorted(t for kind, t in log if kind == "send")
+    answers = sorted(t for kind, t in log if kind == "answer")
+    if len(sends) != len(answers):  # retries or failures: batches cannot be told apart
+        return {}
+    out = [sends[i : i + group] for i in range(0, len(sends), group)]
+    back = [answers[i : i + group] for i in range(0, len(answers), group)]
+    return {
+        "send_spread_s": _stats([b[-1] - b[0] for b in out]),
+        "stand_in_beyond_latency_s": _stats(
+            [a[-1] - b[-1] - latency_s for a, b in zip(back, out, strict=True)]
+        ),
+        "engine_between_batches_s": _stats(
+            [nxt[0] - a[-1] - pause_s for a, nxt in zip(back, out[1:], strict=False)]
+        ),
     }
 
 
@@ -209,7 +277,9 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
             ).raise_for_status()
             (await admin.delete("/__sandbox/requests")).raise_for_status()
             sandbox_cpu0 = common.cpu_seconds(proc.pid)
+            client_log: list[tuple[str, float]] = []
             async with build_http_client(settings) as http:
+                http.event_hooks = _client_hooks(client_log)
                 result = await run_engine(settings, http)
             sandbox_cpu = common.cpu_seconds(proc.pid) - sandbox_cpu0
             log = (await admin.get("/__sandbox/requests")).json()["requests"]
@@ -218,6 +288,9 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
     strict_s = max(s["strict"] for s in sched.values())
     tt_gaps = _gaps(log, "tiktok_primary", settings.tiktok_batch_size)
     ig_gaps = _gaps(log, "instagram", 1)
+    ig_after = _after_answers(log, "instagram", latency_s)
+    floor_s = settings.tiktok_batch_pause_seconds + latency_s  # a batch start per (pause + L)
+    tt_spread, tt_after = _batch_parts(log, "tiktok_primary", settings.tiktok_batch_size, latency_s)
     fetched = Counter(e["provider"] for e in log)
     return {
         "tiktok_posts": n_tt,
@@ -257,7 +330,17 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
             ),
         },
         "tiktok_batch_interval_s": _stats(tt_gaps),
+        "tiktok_batch_floor_s": round(floor_s, 4),
+        "tiktok_batch_overhead": round(statistics.mean(tt_gaps) / floor_s, 4)
+        if tt_gaps and floor_s
+        else None,
+        "tiktok_batch_spread_s": _stats(tt_spread),
+        "tiktok_engine_parts": _engine_parts(
+            client_log, settings.tiktok_batch_size, settings.tiktok_batch_pause_seconds, latency_s
+        ),
+        "tiktok_after_answer_s": _stats(tt_after),
         "instagram_interval_s": _stats(ig_gaps),
+        "instagram_after_answer_s": _stats(ig_after),
     }
 
 
@@ -516,8 +599,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         )
         print(
             f"latency {args.latency_ms} ms; TikTok batch starts every "
-            f"{p['tiktok_batch_interval_s']} s; Instagram requests every "
-            f"{p['instagram_interval_s']} s; cores used {p['cores_used']}"
+            f"{p['tiktok_batch_interval_s']} s (floor {p['tiktok_batch_floor_s']} s: "
+            f"overhead {p['tiktok_batch_overhead']}; requests spread over "
+            f"{p['tiktok_batch_spread_s']} s, next batch after the last answer "
+            f"{p['tiktok_after_answer_s']} s; seen from the engine {p['tiktok_engine_parts']}); "
+            "Instagram requests every "
+            f"{p['instagram_interval_s']} s, arriving after the previous answer "
+            f"{p['instagram_after_answer_s']} s (spacing {p['instagram_spacing_s']} s); "
+            f"cores used {p['cores_used']}"
         )
 
     sizes = sorted({int(s) for s in args.rss_sizes.split(",") if s} | {args.pipeline_posts})

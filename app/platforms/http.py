@@ -2,6 +2,8 @@
 one place where transport exceptions become `FetchError`s."""
 
 import hashlib
+import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,6 +23,14 @@ from app.platforms.fields import Json, Malformed
 from app.settings import Settings
 
 USER_AGENT = "ViewLedger/0.1 (+https://github.com/viewledger)"
+
+# httpcore runs `import sniffio` inside every lock and event it sets up, several times per
+# request. Without sniffio installed (anyio no longer brings it) each of those imports
+# searches sys.path and fails: about a third of a TikTok batch's client CPU, on the pacing's
+# critical path (issue 24). Record once that it is absent, so the import fails at once;
+# httpcore then assumes asyncio, as it does whenever sniffio is missing.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:

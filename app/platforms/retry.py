@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 Attempt = Callable[[], Awaitable[FetchResult]]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
-Pace = Callable[[], Awaitable[None]]
+# Awaited before a request; what it returns, if anything, is awaited once the request's answer
+# (or its failure) arrived: a pacer that times its pause from the answer (Instagram).
+Answered = Callable[[], Awaitable[None]]
+Pace = Callable[[], Awaitable[Answered | None]]
 
 
 @dataclass(frozen=True)
@@ -133,21 +136,25 @@ class Retrier:
         return cast(FetchResult, await retrying(again))
 
     async def _bounded(self, attempt: Attempt, source: StatsSource, deadline: float) -> FetchResult:
-        if self._pace is not None:
-            await self._pace()
-        remaining = deadline - self._clock()
-        if remaining <= 0:
-            return FetchError(FetchErrorKind.UPSTREAM, "deadline passed before asking", source)
-        limit = min(self.policy.attempt_timeout_seconds, remaining)
-        started = time.perf_counter()
-        result: FetchResult
+        answered = await self._pace() if self._pace is not None else None
         try:
-            async with asyncio.timeout(limit):
-                result = await attempt()
-        except TimeoutError:
-            result = FetchError(FetchErrorKind.UPSTREAM, f"no answer within {limit:g}s", source)
-        metrics.observe_request(result, time.perf_counter() - started)
-        return result
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return FetchError(FetchErrorKind.UPSTREAM, "deadline passed before asking", source)
+            limit = min(self.policy.attempt_timeout_seconds, remaining)
+            started = time.perf_counter()
+            result: FetchResult
+            try:
+                async with asyncio.timeout(limit):
+                    result = await attempt()
+            except TimeoutError:
+                result = FetchError(FetchErrorKind.UPSTREAM, f"no answer within {limit:g}s", source)
+            metrics.observe_request(result, time.perf_counter() - started)
+            return result
+        finally:
+            if answered is not None:
+                # Shielded: a cancelled fetch still starts the pause its request is owed.
+                await asyncio.shield(answered())
 
     def _wait(self, state: RetryCallState) -> float:
         result = _last_result(state)

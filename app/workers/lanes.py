@@ -1,6 +1,6 @@
 """Provider lanes: each credential of a provider is a lane with its own pacing at the seed's
-pace (TikTok: batches of 10, a pause after each; Instagram: one request in flight, starts
-3 s apart), held across every worker process through Redis keys named after a hash of the
+pace (TikTok: batches of 10, a pause after each; Instagram: one request in flight, the next
+3 s after its answer), held across every worker process through Redis keys named after a hash of the
 credential, never the credential itself. The refresher runs one claim loop per lane, so a
 provider with N keys fetches N times as fast.
 
@@ -148,16 +148,20 @@ def build(
     instagram = []
     for key in settings.lane_keys(settings.instagram_api_key, settings.instagram_api_keys):
         name = lane_id(key)
+        # One request in flight, the next one a spacing after its answer: the spacer alone
+        # paces the lane (retries included), so the lane needs no gate of its own.
         spacer = Spacer(
-            redis, f"viewledger:pace:instagram:{name}", settings.instagram_request_spacing_seconds
+            redis,
+            f"viewledger:pace:instagram:{name}",
+            settings.instagram_request_spacing_seconds,
+            longest,
         )
-        gate = BatchGate(redis, f"viewledger:pace:instagram:{name}:in-flight", 0, longest)
         instagram.append(
             Lane(
                 Platform.INSTAGRAM,
                 name,
                 build_instagram(settings, http, spacer, key=key),
-                gate,
+                None,
                 parking,
             )
         )
@@ -178,7 +182,10 @@ def fetches_per_hour(settings: Settings, platform: Platform, lanes: int) -> floa
     if platform is Platform.TIKTOK:
         per_batch = settings.tiktok_batch_pause_seconds + settings.tiktok_batch_latency_seconds
         return lanes * settings.tiktok_batch_size * 3600 / max(per_batch, 1e-3)
-    return lanes * 3600 / max(settings.instagram_request_spacing_seconds, 1e-3)
+    per_request = (
+        settings.instagram_request_spacing_seconds + settings.instagram_request_latency_seconds
+    )
+    return lanes * 3600 / max(per_request, 1e-3)
 
 
 def active(lanes: Sequence[Lane], parked: set[str]) -> int:

@@ -1,27 +1,42 @@
 """Provider pacing that holds for the whole deployment, however many worker processes run:
 the state lives in Redis and Redis's clock decides, so no two processes need to agree on
-time. Both pacers wait by sleeping exactly as long as Redis says, not by polling."""
+time. A pause is timed from when the previous answer arrived, so the provider sees it
+whatever its latency. Waiters sleep exactly as long as Redis says a pause lasts, and look
+again every few ms while a request or batch is in flight."""
 
 import asyncio
 import itertools
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
 # Enter: SET NX with a hold timeout (a crashed holder cannot block the gate for longer).
-# Returns 0 when entered; else the ms left of a pause, or -1 while a batch is in flight.
-# A caller turned away while a batch is in flight marks that it waits (KEYS[2], alive for a
-# few polls), so a holder that keeps the gate across batches knows to give way.
+# Returns 0 when entered. During a pause, the caller takes the gate at once, reserved from the
+# pause's end (KEYS[3] lives as long as the pause), and is told the ms left (> 0): it sleeps
+# them out and starts with no second round trip, so nothing but the pause lies between the
+# previous batch's end and its start. A reservation is held only a margin past the pause
+# (ARGV[4]) until its batch starts and extends it, so a caller that dies asleep blocks the
+# gate little longer than the pause. Else, -1 while a batch is in flight, or -(1 + ms) while
+# another caller's reservation waits out its pause. A caller turned away marks that it waits
+# (KEYS[2], alive for a few polls), so a holder that keeps the gate across batches gives way.
 _ENTER = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
 end
+local left = redis.call('PTTL', KEYS[1])
 if redis.call('GET', KEYS[1]) == 'pause' then
-  return math.max(redis.call('PTTL', KEYS[1]), 1)
+  left = math.max(left, 1)
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', left + tonumber(ARGV[4]))
+  redis.call('SET', KEYS[3], '1', 'PX', left)
+  return left
 end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+local reserved = redis.call('PTTL', KEYS[3])
+if reserved > 0 then
+  return -1 - reserved
+end
 return -1
 """
 # Leave: only the holder may turn the key into the pause after its batch; with no pause,
@@ -32,6 +47,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('SET', KEYS[1], 'pause', 'PX', ARGV[2])
   end
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+# Extend: the holder of a reservation, its batch starting, holds the gate for a whole batch.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -52,19 +74,6 @@ _IN_FLIGHT_POLL_SECONDS = 0.005
 # How long a waiter's mark lasts: a few polls, so it is gone soon after the waiter is.
 _WAITING_MS = 50
 
-# Reserve the next start: returns 0 and moves the next slot on, or the ms left to wait.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now >= nxt then
-  local spacing = tonumber(ARGV[1])
-  redis.call('SET', KEYS[1], now + spacing, 'PX', spacing + 60000)
-  return 0
-end
-return nxt - now
-"""
-
 
 class BatchGate:
     """One batch at a time across the deployment, with `pause_seconds` between the end of one
@@ -73,7 +82,8 @@ class BatchGate:
     turns.batch():` around each batch.
 
     The gate is held for the longest a batch can take plus a margin, so a crashed holder
-    blocks it no longer than that."""
+    blocks it no longer than that; a caller that reserved it during a pause and died before
+    its batch, no longer than the pause plus the margin."""
 
     def __init__(
         self,
@@ -85,6 +95,8 @@ class BatchGate:
     ) -> None:
         self._key = key
         self._waiting = f"{key}:waiting"
+        self._reserved = f"{key}:reserved"
+        self._margin_ms = round(hold_margin_seconds * 1000)
         self.pause_ms = round(pause_seconds * 1000)
         self._hold_ms = round((longest_batch_seconds + hold_margin_seconds) * 1000)
         # A batch that starts within this of the hold's last renewal ends before it runs out.
@@ -92,6 +104,8 @@ class BatchGate:
         self._enter = redis.register_script(_ENTER)
         self._leave = redis.register_script(_LEAVE)
         self._renew = redis.register_script(_RENEW)
+        self._extend = redis.register_script(_EXTEND)
+        self._extending: set[asyncio.Task[object]] = set()
         self._tokens = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count())
 
     @asynccontextmanager
@@ -104,12 +118,31 @@ class BatchGate:
 
     async def acquire(self) -> str:
         token = next(self._tokens)
-        keys, args = [self._key, self._waiting], [token, str(self._hold_ms), str(_WAITING_MS)]
+        keys = [self._key, self._waiting, self._reserved]
+        args = [token, str(self._hold_ms), str(_WAITING_MS), str(self._margin_ms)]
         while True:
-            wait_ms = int(await self._enter(keys=keys, args=args))
-            if wait_ms == 0:
+            answer = int(await self._enter(keys=keys, args=args))
+            if answer == 0:
                 return token
-            await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if wait_ms < 0 else wait_ms / 1000)
+            if answer > 0:  # the gate is ours from the end of the pause: sleep it out
+                try:
+                    await asyncio.sleep(answer / 1000)
+                except BaseException:
+                    await asyncio.shield(self.release(token))
+                    raise
+                # Held for the whole batch from now on; the batch does not wait for it.
+                task = asyncio.create_task(
+                    self._extend(keys=[self._key], args=[token, self._hold_ms])
+                )
+                self._extending.add(task)
+                task.add_done_callback(self._extended)
+                return token
+            await asyncio.sleep(_IN_FLIGHT_POLL_SECONDS if answer == -1 else (-answer - 1) / 1000)
+
+    def _extended(self, task: "asyncio.Task[object]") -> None:
+        self._extending.discard(task)
+        if not task.cancelled():
+            task.exception()  # a lost extension only shortens the hold: the margin still holds
 
     async def renew(self, token: str) -> int:
         """1: renewed; 0: the gate is gone; -1: someone waits for it."""
@@ -165,19 +198,25 @@ class Turns:
 
 
 class Spacer:
-    """Request starts at least `spacing_seconds` apart across the deployment (Instagram: 3 s).
-    Awaited before every request, retries included."""
+    """One request of a provider in flight at a time across the deployment, and the next one
+    leaving at least `spacing_seconds` after the previous one's answer (or its failure)
+    arrived (Instagram: 3 s), as the provider sees it whatever its latency: a `BatchGate` whose
+    batches are single requests. Awaited before every request, retries included; what it
+    returns is awaited when the answer arrived, and starts the pause."""
 
-    def __init__(self, redis: Redis, key: str, spacing_seconds: float) -> None:
-        self._key = key
-        self._spacing_ms = round(spacing_seconds * 1000)
-        self._reserve = redis.register_script(_RESERVE)
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        spacing_seconds: float,
+        longest_request_seconds: float = 115.0,
+    ) -> None:
+        self._gate = BatchGate(redis, key, spacing_seconds, longest_request_seconds)
 
-    async def __call__(self) -> None:
-        if self._spacing_ms <= 0:
-            return
-        while True:
-            wait_ms = int(await self._reserve(keys=[self._key], args=[self._spacing_ms]))
-            if wait_ms <= 0:
-                return
-            await asyncio.sleep(wait_ms / 1000)
+    async def __call__(self) -> Callable[[], Awaitable[None]]:
+        token = await self._gate.acquire()
+
+        async def answered() -> None:
+            await self._gate.release(token)
+
+        return answered

@@ -58,7 +58,8 @@ def claim_size(settings: Settings, platform: Platform) -> int:
             settings.tiktok_batch_pause_seconds / settings.tiktok_batch_size,
         )
     else:
-        batch, per_post = 1, settings.instagram_request_spacing_seconds
+        spacing = settings.instagram_request_spacing_seconds
+        batch, per_post = 1, spacing + settings.instagram_request_latency_seconds
     paced = settings.claim_lease_seconds / 8 / max(per_post, 1e-3)
     return int(min(max(paced, batch), settings.write_batch_max))
 
@@ -84,7 +85,8 @@ class Refresher:
         self._clock = clock
         self.policy = Policy.from_settings(settings)
         # TikTok is fetched in concurrent batches; Instagram one at a time (its client paces
-        # every request through the deployment-wide spacer).
+        # every request through the deployment-wide spacer: one in flight, the next one a
+        # spacing after its answer).
         self._batch_size = {
             Platform.TIKTOK: settings.tiktok_batch_size,
             Platform.INSTAGRAM: 1,

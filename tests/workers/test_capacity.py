@@ -131,6 +131,12 @@ async def test_capacity_figures_for_a_small_set_and_readiness_warns_when_overloa
     assert s["settled"].interval_s == 24 * 3600
     assert s["settled"].p50_s == (44 + 29) / 2 * 3600
     assert figures[Platform.INSTAGRAM].needed_per_hour == 0
+    # One request, then the spacing after its answer: 1 per (3 s + latency), not 1 per 3 s.
+    per_request = (
+        settings.instagram_request_spacing_seconds + settings.instagram_request_latency_seconds
+    )
+    assert figures[Platform.INSTAGRAM].available_per_hour == pytest.approx(3600 / per_request)
+    assert figures[Platform.INSTAGRAM].available_per_hour < 1200
     assert not tiktok.overloaded
 
     # The worker publishes; the API reads. Within capacity: pass.

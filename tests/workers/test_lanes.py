@@ -98,20 +98,26 @@ async def test_two_keys_pace_independently_and_each_lane_holds_across_processes(
         assert entered == ["B in process 2", "A in process 2"]
         assert loop.time() - released >= 0.19  # lane A's pause held in the other process
 
-        # Instagram: request starts spaced per lane, across processes.
+        # Instagram: one request in flight per lane, the next one the spacing after its
+        # answer, across processes; another lane is not held up.
         ig, ig_2 = first[Platform.INSTAGRAM], second[Platform.INSTAGRAM]
         spacers = [lane.client._retrier._pace for lane in (*ig, *ig_2)]  # type: ignore[attr-defined]
         assert all(s is not None for s in spacers)
-        await spacers[0]()  # lane A, process 1
-        start = loop.time()
-        await spacers[3]()  # lane B, process 2: its own spacing, nothing reserved yet
+        answered_a = await spacers[0]()  # lane A, process 1: a request in flight
+        answered_b = await asyncio.wait_for(spacers[3](), 5)  # lane B, process 2
+        await answered_b()
         names = sorted(
             [k.decode() async for k in redis.scan_iter(match="viewledger:pace:instagram:*")]
         )
         assert names == sorted(f"viewledger:pace:instagram:{lane.id}" for lane in ig), names
         assert all(key not in name for name in names for key in KEYS)
-        await spacers[2]()  # lane A, process 2: waits for lane A's spacing
-        assert loop.time() - start >= 0.15
+        same_lane_ig = asyncio.create_task(spacers[2]())  # lane A, process 2
+        await asyncio.sleep(0.3)  # longer than the spacing: the answer has not come yet
+        assert not same_lane_ig.done()
+        await answered_a()
+        answered = loop.time()
+        await (await asyncio.wait_for(same_lane_ig, 5))()
+        assert loop.time() - answered >= 0.19  # the spacing, from the answer
     finally:
         await other_redis.aclose()
 

@@ -2,10 +2,19 @@
 batches, as two worker processes would be."""
 
 import asyncio
+import contextlib
+import importlib.abc
+import sys
+from typing import Any, ClassVar
 
 from redis.asyncio import Redis
 
-from app.workers.pacing import BatchGate
+from app.domain.enums import StatsSource
+from app.platforms.contract import FetchError, FetchErrorKind, FetchResult
+from app.platforms.http import build_http_client
+from app.platforms.retry import Retrier, RetryPolicy
+from app.settings import Settings
+from app.workers.pacing import BatchGate, Spacer
 
 KEY = "test:pace:gate"
 
@@ -96,3 +105,151 @@ async def test_a_pause_follows_every_batch_even_within_a_run(redis: Redis) -> No
         left = loop.time()
         async with turns.batch():
             assert loop.time() - left >= 0.19
+
+
+async def test_a_spacer_times_each_request_from_the_previous_answer_retries_included(
+    redis: Redis,
+) -> None:
+    """Instagram's pace (issue 32): the next request, a retry included, leaves at least the
+    spacing after the previous answer (or failure) arrived, however long the answer took."""
+    spacing, latency = 0.3, 0.2
+    policy = RetryPolicy(max_attempts=2, backoff_base_seconds=0, backoff_max_seconds=0)
+    retrier = Retrier(policy, pace=Spacer(redis, "test:pace:spacer", spacing))
+    loop = asyncio.get_running_loop()
+    sent: list[float] = []
+    answered: list[float] = []
+
+    async def attempt() -> FetchResult:
+        sent.append(loop.time())
+        await asyncio.sleep(latency)
+        answered.append(loop.time())
+        if len(sent) == 1:  # a transient failure: retried at once by the policy
+            return FetchError(FetchErrorKind.UPSTREAM, "503", StatsSource.INSTAGRAM)
+        return FetchError(FetchErrorKind.NOT_FOUND, "gone", StatsSource.INSTAGRAM)
+
+    source = StatsSource.INSTAGRAM
+    await retrier.run(attempt, source=source, deadline=retrier.deadline())
+    await retrier.run(attempt, source=source, deadline=retrier.deadline())
+    assert len(sent) == 3
+    gaps = [later - earlier for earlier, later in zip(answered, sent[1:], strict=False)]
+    assert min(gaps) >= spacing - 0.01, gaps
+
+
+async def test_after_a_pause_the_next_batch_starts_with_no_round_trip_of_its_own(
+    redis: Redis,
+) -> None:
+    """Issue 24 item 2: the caller that finds a pause takes the gate at once, reserved from
+    the pause's end, and sleeps out the rest; no second round trip to Redis (and no second
+    wake-up) lies between the pause's end and its batch. The pause still holds in full, and
+    another process asking meanwhile waits for the reserved batch and its own pause."""
+    gate, other = BatchGate(redis, KEY, 0.2), BatchGate(redis, KEY, 0.2)
+    calls = 0
+    enter = gate._enter
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await enter(*args, **kwargs)
+
+    gate._enter = counted  # type: ignore[assignment]
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def intruder() -> None:
+        async with other.turns() as turns, turns.batch():
+            order.append("other")
+
+    async with gate.turns() as turns:
+        async with turns.batch():
+            order.append("first")
+        left = loop.time()
+        calls = 0
+        async with turns.batch():
+            assert loop.time() - left >= 0.19  # the pause, in full
+            assert calls == 1
+            waiting = asyncio.create_task(intruder())
+            await asyncio.sleep(0.05)
+            order.append("second")
+        assert not waiting.done()
+        ended = loop.time()
+    await asyncio.wait_for(waiting, 2)
+    assert loop.time() - ended >= 0.19
+    assert order == ["first", "second", "other"]
+
+
+async def test_a_reservation_given_up_leaves_the_gate_to_the_others_after_a_pause(
+    redis: Redis,
+) -> None:
+    """A caller stopped while it sleeps out a pause (a worker shutting down) hands the gate
+    back: the others wait a pause, not the hold a crashed holder would cost."""
+    gate = BatchGate(redis, KEY, 0.2, longest_batch_seconds=30)
+    other = BatchGate(redis, KEY, 0.2, longest_batch_seconds=30)
+    async with gate.turns() as turns, turns.batch():
+        pass
+    reserving = asyncio.create_task(gate.acquire())
+    await asyncio.sleep(0.05)
+    reserving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reserving
+    token = await asyncio.wait_for(other.acquire(), 1)
+    await other.release(token)
+
+
+async def test_the_providers_http_client_does_no_import_work_per_request() -> None:
+    """Issue 24 item 2: httpcore imported (and failed to find) sniffio inside every lock and
+    event of every request, a path search on the critical path of each batch."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, asyncio.CancelledError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                await writer.drain()
+        writer.close()
+
+    class Counting(importlib.abc.MetaPathFinder):
+        searched: ClassVar[list[str]] = []
+
+        def find_spec(self, name: str, *args: object) -> None:
+            self.searched.append(name)
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, build_http_client(Settings()) as http:
+        await http.get(f"http://127.0.0.1:{port}/")  # warm: connection, lazy imports
+        finder = Counting()
+        sys.meta_path.insert(0, finder)
+        try:
+            await asyncio.gather(*(http.get(f"http://127.0.0.1:{port}/") for _ in range(10)))
+        finally:
+            sys.meta_path.remove(finder)
+    assert Counting.searched == []
+
+
+async def test_a_reservation_is_held_for_its_whole_batch_but_not_long_by_a_dead_caller(
+    redis: Redis,
+) -> None:
+    """A reservation holds the gate only a margin past the pause until its batch starts and
+    extends it: a caller killed in its sleep (no release) blocks the others for about the
+    pause plus the margin, not the longest batch; a live one keeps the gate for a batch
+    longer than the margin."""
+    gate = BatchGate(redis, KEY, 0.1, longest_batch_seconds=30, hold_margin_seconds=0.2)
+    other = BatchGate(redis, KEY, 0.1, longest_batch_seconds=30, hold_margin_seconds=0.2)
+    loop = asyncio.get_running_loop()
+    async with gate.turns() as turns:
+        async with turns.batch():
+            pass
+        async with turns.batch():  # reserved during the pause
+            intruder = asyncio.create_task(other.acquire())
+            await asyncio.sleep(0.5)  # longer than the margin
+            assert not intruder.done()
+    await other.release(await asyncio.wait_for(intruder, 2))
+
+    await asyncio.sleep(0.15)  # the pause after the intruder's batch is over
+    async with gate.turns() as turns, turns.batch():
+        pass
+    # A caller that reserves and dies before its batch: the reservation, then nothing.
+    keys = [KEY, f"{KEY}:waiting", f"{KEY}:reserved"]
+    assert int(await gate._enter(keys=keys, args=["dead", 30_200, 50, 200])) > 0
+    started = loop.time()
+    await other.release(await asyncio.wait_for(other.acquire(), 5))
+    assert loop.time() - started < 1.0  # pause 0.1 s + margin 0.2 s, not 30 s

@@ -1,0 +1,107 @@
+"""Issue 32: Instagram's 3-second delay as the provider sees it. Two real worker processes
+share one Instagram lane; a stand-in provider with 100 ms of real latency logs when each
+request arrived and when it finished sending the answer. Every request of the lane, the
+first of each worker's sweep included, must arrive at least the spacing after the stand-in
+sent its answer to the previous one (so never two within the spacing, whatever the
+latency)."""
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.domain.enums import Platform
+from app.platforms.sandbox.videos import start_of_day
+from app.settings import Settings
+from tests.engine_kit import find_video, seed
+from tests.processes import free_port, sandbox_server, start_worker, stop, worker_env
+from tests.test_worker_processes import _wait_all_refreshed
+
+LATENCY = 0.1
+SPACING = 3.0  # the seed's figure, as deployed
+POSTS = 4
+
+
+@contextmanager
+def stand_in(upstream: str) -> Iterator[tuple[str, list[tuple[float, float]]]]:
+    """A provider in front of the sandbox: waits LATENCY, asks the sandbox, answers, and logs
+    (arrived, answer sent) on the machine-wide monotonic clock the workers share."""
+    log: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    forward = httpx.Client(base_url=upstream, timeout=10)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrived = time.monotonic()
+            time.sleep(LATENCY)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            with lock:  # httpx.Client is not shared across threads
+                answer = forward.get(self.path, headers=headers)
+            self.send_response(answer.status_code)
+            self.send_header("Content-Type", answer.headers.get("content-type", "text/plain"))
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+            self.wfile.flush()
+            with lock:
+                log.append((arrived, time.monotonic()))
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", log
+    finally:
+        server.shutdown()
+        server.server_close()
+        forward.close()
+
+
+async def test_each_instagram_request_leaves_the_spacing_after_the_previous_answer(
+    committed: async_sessionmaker[AsyncSession], settings: Settings, redis: Redis
+) -> None:
+    now = datetime.now(UTC)
+    anchor = start_of_day(now)
+    videos: list[str] = []
+    for _ in range(POSTS):
+        videos.append(
+            find_video(
+                Platform.INSTAGRAM, anchor, lambda v: (now - v.created_at).days < 25, skip=videos
+            )
+        )
+    await seed(committed, [(Platform.INSTAGRAM, v) for v in videos], now)
+    with sandbox_server() as sandbox, stand_in(sandbox) as (provider, log):
+        env = {
+            **worker_env(
+                settings,
+                sandbox,
+                instagram_request_spacing_seconds=SPACING,
+                # Claims of one post, so both workers fetch through the one lane.
+                claim_lease_seconds=24,
+            ),
+            "INSTAGRAM_BASE_URL": provider,
+        }
+        workers = [
+            start_worker(env),
+            start_worker({**env, "WORKER_METRICS_PORT": str(free_port())}),
+        ]
+        try:
+            await _wait_all_refreshed(committed, POSTS, within=90)
+        finally:
+            codes = [stop(w) for w in workers]
+    assert codes == [0, 0]
+
+    requests = sorted(log)
+    assert len(requests) >= POSTS
+    after_answer = [b[0] - a[1] for a, b in itertools.pairwise(requests)]
+    assert min(after_answer) >= SPACING, after_answer
