@@ -274,7 +274,7 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
     )
     redis = Redis.from_url(REDIS_URL)
     await redis.flushdb()
-    db = create_engine(settings)
+    db = create_engine(settings, writer=True)
     sessionmaker = create_sessionmaker(db)
     provider_lanes = lanes.build(settings, http, redis)
     engine = Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes, clock=clock)
