@@ -4,6 +4,7 @@ import os
 from collections.abc import Callable
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.main import create_app
@@ -26,6 +27,25 @@ async def test_readiness_checks_postgres_migrations_and_redis(client: httpx.Asyn
     checks = response.json()["checks"]
     assert checks["postgresql:migrations"][0]["status"] == "pass"
     assert checks["redis:connection"][0]["status"] == "pass"
+
+
+async def test_readiness_warns_naming_the_cost_when_the_database_runs_without_autovacuum(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    async with engine.connect() as conn:
+        autovacuum = await conn.scalar(text("SELECT current_setting('autovacuum')"))
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    check = response.json()["checks"]["postgresql:autovacuum"][0]
+    assert check["observedValue"]["autovacuum"] == autovacuum
+    if autovacuum == "on":
+        assert check["status"] == "pass"
+        return
+    # This project's PostgreSQL (like CI's) runs without it: a warning, never a failure.
+    assert check["status"] == "warn"
+    assert response.json()["status"] == "warn"
+    assert "autovacuum is off" in check["output"]
+    assert "slow as the tables grow" in check["output"]
 
 
 async def test_readiness_shows_the_provider_mode(

@@ -262,7 +262,9 @@ async def test_readiness_reports_the_worker_heartbeat(
     assert silent["checks"]["worker:heartbeat"][0]["status"] == "warn"
     await redis.zadd(HEARTBEATS, {"test-worker": time.time()})
     beating = (await client.get("/health/ready")).json()
-    assert beating["status"] == "pass"
+    # Overall pass unless the database runs without autovacuum (its own warning).
+    autovacuum = beating["checks"]["postgresql:autovacuum"][0]["status"]
+    assert beating["status"] == autovacuum
     assert beating["checks"]["worker:heartbeat"][0]["status"] == "pass"
     await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
     stale = await client.get("/health/ready")
