@@ -16,8 +16,10 @@ Posts created by the run are deleted at the end, so the seeded database stays as
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import subprocess
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,7 @@ import asyncpg
 import httpx
 
 from app.auth import display_prefix, generate_key, hash_key
+from app.settings import PROJECT_ROOT
 from bench import common
 from bench.api_seed import SeedShape, fingerprint, seed
 from bench.load import (
@@ -89,6 +92,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline-port", type=int, default=8102)
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--layer-requests",
+        type=int,
+        default=300,
+        help="requests per variant and round when measuring each layer's cost (0: skip)",
+    )
+    parser.add_argument("--layer-rounds", type=int, default=3)
     parser.add_argument(
         "--quiet-wait",
         type=float,
@@ -378,6 +388,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         baseline: list[LoadResult] = []
         if not args.no_baseline:
             baseline, same_json = await run_baseline(args, url, data, base, concurrencies)
+    layers = await measure_layers(args, url) if args.layer_requests > 0 else None
     conn = await asyncpg.connect(common.asyncpg_dsn(url))
     try:
         created = await cleanup(conn)
@@ -386,7 +397,36 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n   deleted the {created:,} posts the run created")
     if notes:
         print("   errors seen:", notes)
-    return summarize(args, data, results, baseline, same_json, notes, started, url)
+    figures = summarize(args, data, results, baseline, same_json, notes, started, url)
+    return {**figures, "layers_us_per_request": layers}
+
+
+async def measure_layers(args: argparse.Namespace, url: str) -> dict[str, Any] | None:
+    """Each layer's CPU per first-page request (bench/api_layers.py), in a child process with
+    the server's settings (rate limits as above), once the servers have stopped."""
+    await asyncio.to_thread(common.wait_for_quiet, args.quiet_wait)
+    print("\n== layers: CPU per first-page request of the full app, and without each layer")
+    cmd = [
+        common.python(),
+        "-m",
+        "bench.api_layers",
+        url,
+        common.BENCH_REDIS_URL,
+        "--requests",
+        str(args.layer_requests),
+        "--rounds",
+        str(args.layer_rounds),
+    ]
+    done = await asyncio.to_thread(
+        subprocess.run, cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        print(f"   failed ({done.returncode}): {done.stderr[-1500:]}")
+        return None
+    print("\n".join(lines[:-1]))
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 async def run_baseline(

@@ -113,7 +113,7 @@ async def measure(
         for name in names:  # warm every variant (caches, prepared statements)
             variant(name)()
             try:
-                await _round(app, requests, max(50, n // 10))
+                await _round(app, requests, max(10, n // 10))
             except Exception as exc:  # a layer others depend on: say so, measure the rest
                 broken[str(name)] = f"{type(exc).__name__}: {exc}"[:200]
         for _ in range(rounds):

@@ -87,6 +87,8 @@ def test_bench_api_smoke(bench_env: dict[str, str]) -> None:
             "--quiet-wait", "0",
             "--port", str(_free_port()),
             "--baseline-port", str(_free_port()),
+            "--layer-requests", "20",
+            "--layer-rounds", "1",
         ],
         bench_env,
     )  # fmt: skip
@@ -97,6 +99,7 @@ def test_bench_api_smoke(bench_env: dict[str, str]) -> None:
         assert figures[name]["c2"]["rps"] > 0, name
     assert figures["baseline_list_first"]["c2"]["rps"] > 0
     assert figures["rate_limit_per_second"] > 0
+    assert "RequestIdMiddleware" in figures["layers_us_per_request"]["layers"]
 
 
 def test_bench_freshness_smoke(bench_env: dict[str, str]) -> None:
