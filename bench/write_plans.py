@@ -5,7 +5,8 @@ snapshots (issue 24, item 1).
 For each size: a scratch database (`viewledger_bench_plans`) migrated and seeded as the
 refresh benchmark's pipeline seeds it (`--posts` posts, all due), VACUUM ANALYZEd while
 stats_snapshots is empty, then grown to N snapshots (with their raw answers; spread over the
-posts and over the last 30 days) and *not* analyzed again: the statistics a server without autovacuum keeps. The engine then refreshes
+posts and over the last 30 days) and *not* analyzed again: the statistics a server without
+autovacuum keeps. The engine then refreshes
 the posts exactly as `bench.refresh`'s pipeline does (its child process, the worker's
 connection settings), with auto_explain logging each statement's plan (nested statements:
 the foreign-key checks) to the server log, which this reads back (the server must log to
@@ -22,7 +23,6 @@ foreign-key checks they fire) over the time of every write statement. The last l
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import subprocess
@@ -101,6 +101,12 @@ def _parse(lines: list[str]) -> list[tuple[float, str, str]]:
     return [(float(m.group(1)), " ".join(" ".join(query).split()), "\n".join(plan))]
 
 
+def _read_from(log: Path, offset: int) -> str:
+    with log.open("rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
+
+
 def _label(query: str) -> str:
     return query[:90]
 
@@ -135,7 +141,7 @@ async def one_size(args: argparse.Namespace, snapshots: int) -> dict[str, Any]:
     print(f"\n== {snapshots:,} existing snapshots, {args.posts:,} posts refreshed", flush=True)
     await prepare(url, args.posts, snapshots)
     log = Path(args.log)
-    start = log.stat().st_size
+    start = await asyncio.to_thread(lambda: log.stat().st_size)
     done = await asyncio.to_thread(
         subprocess.run,
         [common.python(), "-m", "bench.refresh", "--child-pipeline", url],
@@ -146,9 +152,7 @@ async def one_size(args: argparse.Namespace, snapshots: int) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise SystemExit(f"pipeline failed: {done.stderr[-2000:]}")
-    with log.open("rb") as f:
-        f.seek(start)
-        text = f.read().decode(errors="replace")
+    text = await asyncio.to_thread(_read_from, log, start)
     stats: dict[str, dict[str, Any]] = {}
     for ms, query, plan in _entries(text, name):
         s = stats.setdefault(_label(query), {"calls": 0, "total_ms": 0.0, "raw": _is_raw(query)})
