@@ -16,6 +16,7 @@ Posts created by the run are deleted at the end, so the seeded database stays as
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
@@ -429,6 +430,21 @@ async def measure_layers(args: argparse.Namespace, url: str) -> dict[str, Any] |
     return result
 
 
+def _position(cursor: str | None) -> object:
+    """A cursor's position (its values but the last, which binds it to its list)."""
+    if cursor is None:
+        return None
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))[:-1]
+
+
+def same_page(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """The same posts, every field, and a cursor to the same position."""
+    return bool(
+        ours["data"] == theirs["data"]
+        and _position(ours["next_cursor"]) == _position(theirs["next_cursor"])
+    )
+
+
 async def run_baseline(
     args: argparse.Namespace,
     url: str,
@@ -451,7 +467,7 @@ async def run_baseline(
         async with httpx.AsyncClient(timeout=10, headers=headers) as client:
             ours = (await client.get(f"{base}/v1/campaigns/{cid}/posts")).json()
             theirs = (await client.get(f"{api_base}/v1/campaigns/{cid}/posts")).json()
-        same = ours == theirs
+        same = same_page(ours, theirs)
         print(f"   same JSON as the API for the same page: {same}")
         items = await asyncio.to_thread(scenario_items, "list_first", data, base)
         results = await measure(base, proc.pid, items, concurrencies, args)

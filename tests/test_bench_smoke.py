@@ -98,6 +98,7 @@ def test_bench_api_smoke(bench_env: dict[str, str]) -> None:
     for name in ("list_first", "list_deep", "post_get", "analytics", "post_create"):
         assert figures[name]["c2"]["rps"] > 0, name
     assert figures["baseline_list_first"]["c2"]["rps"] > 0
+    assert figures["baseline_same_json"] is True  # the baseline answers what the API answers
     assert figures["rate_limit_per_second"] > 0
     assert "RequestIdMiddleware" in figures["layers_us_per_request"]["layers"]
 
