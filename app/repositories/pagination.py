@@ -110,7 +110,9 @@ async def fetch_page(
     result = await session.execute(stmt.limit(limit + 1))
     # One thing selected (an entity): its objects. Several columns: plain rows, which skip
     # the ORM's identity map and attribute instrumentation (the hot lists use these).
-    rows = result.all() if len(stmt.column_descriptions) > 1 else result.scalars().all()
+    # (What the statement selects, read without `column_descriptions`, which builds the ORM's
+    # compile state again on every call: ~5% of a list request's CPU.)
+    rows = result.all() if len(stmt._raw_columns) > 1 else result.scalars().all()
     if len(rows) <= limit and not resumable:
         return rows, None
     if not rows:
