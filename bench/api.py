@@ -283,7 +283,7 @@ async def measure(
                 items,
                 concurrency=c,
                 duration_s=args.duration,
-                cpu_of=CpuProbe(server_pid, args.database),
+                cpu_of=CpuProbe(server_pid, common.database_name(args.database)),
                 port=port,
             )
             if not lopsided(result.spread, args.workers, c) or attempt == LOPSIDED_ATTEMPTS:

@@ -51,6 +51,11 @@ def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def database_name(name: str) -> str:
+    """The name `database_url(name)` points at (BENCH_DATABASE_SUFFIX applied)."""
+    return make_url(database_url(name)).database or name
+
+
 async def _admin_connection(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(asyncpg_dsn(str(make_url(url).set(database="postgres"))))
 
