@@ -96,10 +96,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--layer-requests",
         type=int,
-        default=300,
+        default=500,
         help="requests per variant and round when measuring each layer's cost (0: skip)",
     )
-    parser.add_argument("--layer-rounds", type=int, default=3)
+    parser.add_argument("--layer-rounds", type=int, default=5)
     parser.add_argument(
         "--quiet-wait",
         type=float,
