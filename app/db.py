@@ -30,7 +30,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, writer: bool = False) -> AsyncEngine:
+    """`writer`: the worker's engine (see `server_settings`)."""
     return create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -43,15 +44,26 @@ def create_engine(settings: Settings) -> AsyncEngine:
         hide_parameters=True,
         # Timestamps render and truncate (date_trunc, ::date) in UTC whatever the server's
         # own time zone setting is; idle transactions end (see server_settings).
-        connect_args={"server_settings": server_settings(settings)},
+        connect_args={"server_settings": server_settings(settings, writer=writer)},
     )
 
 
-def server_settings(settings: Settings) -> dict[str, str]:
+def server_settings(settings: Settings, *, writer: bool = False) -> dict[str, str]:
     """Session settings of every connection the service opens. A transaction left idle
     (a bug, a hung call inside it) is ended by the server after the timeout: it would
-    otherwise hold row locks, a pool connection and the change feed's horizon."""
+    otherwise hold row locks, a pool connection and the change feed's horizon.
+
+    `writer` (the worker's connections, which write stats for hours on end): every statement
+    is planned for the tables as they are now (`plan_cache_mode = force_custom_plan`).
+    PostgreSQL otherwise settles on a generic plan after five executions and keeps it until
+    the table's statistics change, which without autovacuum (or with it behind) is never:
+    the foreign-key check from raw_answers to stats_snapshots, first planned while the table
+    was empty, kept scanning the whole table for every raw answer, and the stats write slowed
+    as the table grew (issue 24). Planning a key lookup costs microseconds; the writer's own
+    statements run once per batch."""
     values = {"timezone": "UTC"}
+    if writer and settings.db_writer_custom_plans:
+        values["plan_cache_mode"] = "force_custom_plan"
     if settings.db_idle_in_transaction_timeout_seconds > 0:
         ms = max(1, round(settings.db_idle_in_transaction_timeout_seconds * 1000))
         values["idle_in_transaction_session_timeout"] = str(ms)

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # back, so this bounds how long one of ours can. Longer than any wait the code does
     # inside a transaction.
     db_idle_in_transaction_timeout_seconds: float = Field(60, ge=0)
+    # The worker's connections plan every statement for the tables as they are
+    # (plan_cache_mode = force_custom_plan), so a plan made on an empty table is not kept
+    # while it grows (see app/db.py `server_settings`).
+    db_writer_custom_plans: bool = True
 
     # Providers: all three base URLs or none (see PROVIDER_MODE below). None set means the
     # sandbox `make run` starts on SANDBOX_PORT; production sets real ones.

@@ -16,8 +16,11 @@ Posts created by the run are deleted at the end, so the seeded database stays as
 
 import argparse
 import asyncio
+import base64
+import json
 import os
 import random
+import subprocess
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +29,7 @@ import asyncpg
 import httpx
 
 from app.auth import display_prefix, generate_key, hash_key
+from app.settings import PROJECT_ROOT
 from bench import common
 from bench.api_seed import SeedShape, fingerprint, seed
 from bench.load import (
@@ -41,6 +45,22 @@ from bench.load import (
 )
 
 DEFAULT_DATABASE = "viewledger_bench_api"
+# The API runs with every layer of its request path on, the rate limits included (each
+# request runs the GCRA script in Redis against its key's and its organization's bucket),
+# with limits that fit the benchmark: well above what this machine can serve, so they never
+# refuse and the run measures the API, not the budget. The defaults (20 req/s per key, 50 per
+# organization) would refuse almost every request of a run at 1,000 req/s.
+BENCH_RATE_PER_SECOND = 100_000
+RATE_LIMITS = {
+    "API_RATE_LIMIT_PER_SECOND": str(BENCH_RATE_PER_SECOND),
+    "API_RATE_BURST": str(BENCH_RATE_PER_SECOND),
+    "ORG_RATE_LIMIT_PER_SECOND": str(BENCH_RATE_PER_SECOND),
+    "ORG_RATE_BURST": str(BENCH_RATE_PER_SECOND),
+}
+RATE_LIMIT_NOTE = (
+    f"rate limits on, sized for the benchmark: {BENCH_RATE_PER_SECOND:,} req/s (burst "
+    f"{BENCH_RATE_PER_SECOND:,}) per key and per organization, above what the machine serves"
+)
 KEY_NAME = "bench"
 SCENARIOS = ("list_first", "list_deep", "post_get", "analytics", "post_create")
 READS = ("list_first", "list_deep", "post_get", "analytics")
@@ -66,10 +86,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--reseed", action="store_true", help="seed even if the cache matches")
     parser.add_argument("--snapshots-per-post", type=int, default=10)
+    parser.add_argument("--organizations", type=int, default=10)
+    parser.add_argument("--campaigns-per-org", type=int, default=100)
+    parser.add_argument("--posts-per-campaign", type=int, default=1000)
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--baseline-port", type=int, default=8102)
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--layer-requests",
+        type=int,
+        default=500,
+        help="requests per variant and round when measuring each layer's cost (0: skip)",
+    )
+    parser.add_argument("--layer-rounds", type=int, default=5)
     parser.add_argument(
         "--quiet-wait",
         type=float,
@@ -253,7 +283,7 @@ async def measure(
                 items,
                 concurrency=c,
                 duration_s=args.duration,
-                cpu_of=CpuProbe(server_pid, args.database),
+                cpu_of=CpuProbe(server_pid, common.database_name(args.database)),
                 port=port,
             )
             if not lopsided(result.spread, args.workers, c) or attempt == LOPSIDED_ATTEMPTS:
@@ -318,7 +348,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     wrk_path()
     started = time.perf_counter()
     url = common.database_url(args.database)
-    shape = SeedShape(snapshots_per_post=args.snapshots_per_post)
+    shape = SeedShape(
+        organizations=args.organizations,
+        campaigns_per_org=args.campaigns_per_org,
+        posts_per_campaign=args.posts_per_campaign,
+        snapshots_per_post=args.snapshots_per_post,
+    )
     data = await prepare(url, shape, args.reseed)
     print(f"   {data['counts']}; postgres {await common.pg_version(url)}")
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
@@ -328,12 +363,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "DATABASE_URL": url,
         "REDIS_URL": common.BENCH_REDIS_URL,
         "PYTHONUNBUFFERED": "1",
+        **RATE_LIMITS,
     }
     results: dict[str, list[LoadResult]] = {}
     notes: dict[str, list[str]] = {}
     base = f"http://127.0.0.1:{args.port}"
     common.free_port_or_fail(args.port)
     print(f"\n== API: uvicorn {args.app}, {args.workers} workers, on {base}")
+    print(f"   {RATE_LIMIT_NOTE}")
     with common.child_process(
         server_args(args.app, args.port, args.workers), env=env, log_name="api"
     ) as (proc, _):
@@ -352,6 +389,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         baseline: list[LoadResult] = []
         if not args.no_baseline:
             baseline, same_json = await run_baseline(args, url, data, base, concurrencies)
+    layers = await measure_layers(args, url) if args.layer_requests > 0 else None
     conn = await asyncpg.connect(common.asyncpg_dsn(url))
     try:
         created = await cleanup(conn)
@@ -360,7 +398,51 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n   deleted the {created:,} posts the run created")
     if notes:
         print("   errors seen:", notes)
-    return summarize(args, data, results, baseline, same_json, notes, started, url)
+    figures = summarize(args, data, results, baseline, same_json, notes, started, url)
+    return {**figures, "layers_us_per_request": layers}
+
+
+async def measure_layers(args: argparse.Namespace, url: str) -> dict[str, Any] | None:
+    """Each layer's CPU per first-page request (bench/api_layers.py), in a child process with
+    the server's settings (rate limits as above), once the servers have stopped."""
+    await asyncio.to_thread(common.wait_for_quiet, args.quiet_wait)
+    print("\n== layers: CPU per first-page request of the full app, and without each layer")
+    cmd = [
+        common.python(),
+        "-m",
+        "bench.api_layers",
+        url,
+        common.BENCH_REDIS_URL,
+        "--requests",
+        str(args.layer_requests),
+        "--rounds",
+        str(args.layer_rounds),
+    ]
+    done = await asyncio.to_thread(
+        subprocess.run, cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        print(f"   failed ({done.returncode}): {done.stderr[-1500:]}")
+        return None
+    print("\n".join(lines[:-1]))
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _position(cursor: str | None) -> object:
+    """A cursor's position (its values but the last, which binds it to its list)."""
+    if cursor is None:
+        return None
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))[:-1]
+
+
+def same_page(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """The same posts, every field, and a cursor to the same position."""
+    return bool(
+        ours["data"] == theirs["data"]
+        and _position(ours["next_cursor"]) == _position(theirs["next_cursor"])
+    )
 
 
 async def run_baseline(
@@ -385,7 +467,7 @@ async def run_baseline(
         async with httpx.AsyncClient(timeout=10, headers=headers) as client:
             ours = (await client.get(f"{base}/v1/campaigns/{cid}/posts")).json()
             theirs = (await client.get(f"{api_base}/v1/campaigns/{cid}/posts")).json()
-        same = ours == theirs
+        same = same_page(ours, theirs)
         print(f"   same JSON as the API for the same page: {same}")
         items = await asyncio.to_thread(scenario_items, "list_first", data, base)
         results = await measure(base, proc.pid, items, concurrencies, args)
@@ -461,6 +543,7 @@ def summarize(
     return {
         **figures,
         "workers": args.workers,
+        "rate_limit_per_second": BENCH_RATE_PER_SECOND,
         "duration_s": args.duration,
         "dataset": data["counts"],
         "seeded_s": data["seeded_s"],

@@ -29,7 +29,8 @@ FIELDS = (
     "id, campaign_id, creator_id, platform, platform_post_id, url, published_at, status, views,"
     " likes, comments, shares, cpm_tier_id, locked_views, earnings, finalized_at,"
     " rejection_code, rejection_reason, paid_at, payout_reference, last_refreshed_at,"
-    " last_error_code, last_error, last_error_at, consecutive_failures, created_at, updated_at"
+    " last_error_code, last_error, last_error_at, consecutive_failures, created_at, updated_at,"
+    " locked_observed_at, last_fetch_outcome, last_fetch_at, flags"
 )
 FIRST_PAGE = f"""
 SELECT {", ".join("p." + f.strip() for f in FIELDS.split(","))}
@@ -48,8 +49,8 @@ def _value(v: object) -> object:
     return v
 
 
-def _cursor(post_id: UUID) -> str:
-    raw = json.dumps([str(post_id)], separators=(",", ":")).encode()
+def _cursor(post_id: UUID, bound_to: str) -> str:
+    raw = json.dumps([str(post_id), bound_to], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -64,8 +65,12 @@ async def first_page(request: Request) -> Response:
     key_hash = hashlib.sha256(auth[7:].encode()).hexdigest()
     pool: asyncpg.Pool = request.app.state.pool
     rows = await pool.fetch(FIRST_PAGE, key_hash, campaign)
-    data = [{k: _value(v) for k, v in row.items()} for row in rows[:PAGE]]
-    cursor = _cursor(rows[PAGE - 1]["id"]) if len(rows) > PAGE else None
+    # The seeded posts have no open holds (a post with some would take a second query, as
+    # the API's does).
+    data = [{**{k: _value(v) for k, v in row.items()}, "holds": []} for row in rows[:PAGE]]
+    # Like the API's, the cursor is bound to its list (a hash: same work, not the same bytes).
+    bound_to = hashlib.sha256(f"{key_hash}:{campaign}".encode()).hexdigest()[:16]
+    cursor = _cursor(rows[PAGE - 1]["id"], bound_to) if len(rows) > PAGE else None
     body = json.dumps({"data": data, "next_cursor": cursor}, separators=(",", ":"))
     return Response(body, media_type="application/json")
 

@@ -26,13 +26,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.settings import PROJECT_ROOT
 
-BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
+# BENCH_REDIS_URL moves the benchmarks (and their smoke tests) off Redis database 14.
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_USER = "postgres"
 
 
 def database_url(name: str) -> str:
+    """The URL of the benchmark database `name`, plus BENCH_DATABASE_SUFFIX when set (the
+    smoke tests' own databases, beside the recorded runs'; still viewledger_bench*)."""
+    if name != "postgres":
+        name += os.environ.get("BENCH_DATABASE_SUFFIX", "")
     base = make_url(
         os.environ.get(
             "BENCH_DATABASE_URL", f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/x"
@@ -44,6 +49,11 @@ def database_url(name: str) -> str:
 def asyncpg_dsn(url: str) -> str:
     """The plain libpq-style DSN asyncpg wants, from a SQLAlchemy URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def database_name(name: str) -> str:
+    """The name `database_url(name)` points at (BENCH_DATABASE_SUFFIX applied)."""
+    return make_url(database_url(name)).database or name
 
 
 async def _admin_connection(url: str) -> asyncpg.Connection:
@@ -259,7 +269,10 @@ def own_cpu_seconds() -> float:
 def wait_for_quiet(max_wait_s: float, *, threshold: float = 0.15, sample_s: float = 3.0) -> float:
     """Before a measurement on a shared machine: wait (at most `max_wait_s`) until all cores
     together were busy less than `threshold` of a core over `sample_s`. Returns the busy share
-    last seen; a figure taken while something else ran says so in its `other` CPU column."""
+    last seen; a figure taken while something else ran says so in its `other` CPU column.
+    `max_wait_s` 0: no wait and no sample (the smoke runs)."""
+    if max_wait_s <= 0:
+        return 0.0
     deadline = time.monotonic() + max_wait_s
     while True:
         before = machine_busy_seconds()

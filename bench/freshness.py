@@ -51,7 +51,8 @@ from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool
 
 SEED_DATABASE = "viewledger_bench_capacity_seed"
 RUN_DATABASE = "viewledger_bench_capacity"
-REDIS_URL = "redis://127.0.0.1:6379/9"
+# Flushed before each scenario: its own database (BENCH_REDIS_URL moves it, as for the others).
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 PROVIDER_URL = "http://provider.bench.invalid"
 DAY_S = 86_400
 WINDOW_S = 30 * DAY_S
@@ -274,7 +275,7 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
     )
     redis = Redis.from_url(REDIS_URL)
     await redis.flushdb()
-    db = create_engine(settings)
+    db = create_engine(settings, writer=True)
     sessionmaker = create_sessionmaker(db)
     provider_lanes = lanes.build(settings, http, redis)
     engine = Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes, clock=clock)

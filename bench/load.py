@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.settings import PROJECT_ROOT
 from bench import common
 
 # Every request cycles through a list of (method, path, key, body-template) items; a POST body
@@ -133,9 +134,16 @@ HEADERS = [
 
 
 def wrk_path() -> str:
+    """wrk, installed first (Debian's package, by the project's tests/system_packages.sh, as
+    `make test` installs it) when it is missing."""
     path = shutil.which("wrk")
     if path is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+        print("   wrk is missing: installing it (tests/system_packages.sh wrk)", flush=True)
+        script = PROJECT_ROOT / "tests" / "system_packages.sh"
+        done = subprocess.run(["bash", str(script), "wrk"], check=False)
+        path = shutil.which("wrk")
+        if done.returncode != 0 or path is None:
+            raise SystemExit(f"wrk is not installed and could not be: run bash {script} wrk")
     return path
 
 

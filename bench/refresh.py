@@ -92,7 +92,7 @@ async def run_engine(
     settings: Settings, http: httpx.AsyncClient, *, profile_sql: bool = False
 ) -> EngineRun:
     """Both platforms' sweeps at once, as the worker's cron jobs run them, until nothing is due."""
-    db = create_engine(settings)
+    db = create_engine(settings, writer=True)
     times = StatementTimes()
     if profile_sql:
         times.attach(db)

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the portal's browser test and the export's spreadsheet test
-# need, when they are missing: Chromium (driven headless by Playwright through
-# `executable_path`, never a browser of Playwright's own) and LibreOffice Calc without its
-# GUI (opens the CSV exports as a spreadsheet would). Only Debian's own packages; a machine
-# that already has them pays one `command -v` each. Run by `make test` and by the tests.
+# Installs the Debian packages the portal's browser test, the export's spreadsheet test and
+# the API benchmark need, when they are missing: Chromium (driven headless by Playwright
+# through `executable_path`, never a browser of Playwright's own), LibreOffice Calc without
+# its GUI (opens the CSV exports as a spreadsheet would) and wrk (bench.api's load
+# generator). Only Debian's own packages; a machine that already has them pays one
+# `command -v` each. Run by `make test`, by the tests and by `python -m bench.api`.
+# With arguments (commands: chromium, soffice, wrk), only the packages of those.
 set -euo pipefail
 
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(chromium soffice wrk)
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)
+for cmd in "${wanted[@]}"; do
+  case "$cmd" in
+    chromium) package=chromium ;;
+    soffice) package=libreoffice-calc-nogui ;;
+    wrk) package=wrk ;;
+    *) echo "unknown command $cmd" >&2; exit 2 ;;
+  esac
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$package")
+done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -62,7 +62,8 @@ async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
 )
 async def health_ready(request: Request) -> JSONResponse:
     """PostgreSQL reachable with migrations at head, Redis reachable. 503 naming what failed.
-    `providers:mode` says whether stats come from the real providers (`live`) or the sandbox."""
+    `providers:mode` says whether stats come from the real providers (`live`) or the sandbox;
+    `postgresql:autovacuum` warns when the database vacuums and analyzes nothing by itself."""
     state = request.app.state
     head: str = state.migration_head
 
@@ -79,14 +80,19 @@ async def health_ready(request: Request) -> JSONResponse:
     results = await asyncio.gather(_check(migrations()), _check(redis()))
     checks = {
         "postgresql:migrations": [results[0]],
+        "postgresql:autovacuum": [
+            await _autovacuum(state)
+            if results[0]["status"] == "pass"
+            else {"status": "pass", "output": "not checked: the database is not ready"}
+        ],
         "redis:connection": [results[1]],
         "worker:heartbeat": [await _worker_heartbeat(state)],
         "providers:mode": [_providers(state)],
         "providers:capacity": [await _capacity(state)],
     }
     ok = all(r["status"] == "pass" for r in results)
-    # A stale worker, or more demand than the provider lanes can serve, is a warning, not a
-    # failure: the API itself still serves.
+    # A stale worker, more demand than the provider lanes can serve, or a database without
+    # autovacuum is a warning, not a failure: the API itself still serves.
     warn = any(checks[name][0]["status"] != "pass" for name in _WARN_ONLY)
     status = "fail" if not ok else "warn" if warn else "pass"
     return _health(status, checks, 200 if ok else 503)
@@ -98,7 +104,42 @@ def _providers(state: Any) -> dict[str, Any]:
     return {"status": "pass", "observedValue": mode.value, "componentType": "component"}
 
 
-_WARN_ONLY = ("worker:heartbeat", "providers:capacity")
+_WARN_ONLY = ("worker:heartbeat", "providers:capacity", "postgresql:autovacuum")
+
+AUTOVACUUM_COST = (
+    "autovacuum is off: nothing vacuums or analyzes the tables the worker rewrites and grows "
+    "(posts, stats_snapshots, raw_answers, post_events), so dead rows pile up, reads and "
+    "writes slow as the tables grow, and the planner's statistics stay as they were; run "
+    "VACUUM ANALYZE on a schedule or turn autovacuum on (see the README, Operations)"
+)
+
+
+async def _autovacuum(state: Any) -> dict[str, Any]:
+    """Whether PostgreSQL vacuums and analyzes by itself (`autovacuum`, which also needs
+    `track_counts`): `warn` when it does not, naming what that costs. The service runs
+    without it (CI's server does), but slower every day."""
+
+    async def probe() -> tuple[str, str]:
+        async with state.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT current_setting('autovacuum'), current_setting('track_counts')")
+                )
+            ).one()
+        return str(row[0]), str(row[1])
+
+    try:
+        autovacuum, track_counts = await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return {"status": "warn", "output": f"cannot read autovacuum: {type(exc).__name__}"}
+    on = autovacuum == "on" and track_counts == "on"
+    result: dict[str, Any] = {
+        "componentType": "datastore",
+        "observedValue": {"autovacuum": autovacuum, "track_counts": track_counts},
+    }
+    if not on:
+        return {"status": "warn", **result, "output": AUTOVACUUM_COST}
+    return {"status": "pass", **result}
 
 
 async def _capacity(state: Any) -> dict[str, Any]:

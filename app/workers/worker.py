@@ -42,7 +42,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     if "refresher" in ctx:
         return
     settings: Settings = ctx.setdefault("settings", get_settings())
-    db_engine = create_engine(settings)
+    db_engine = create_engine(settings, writer=True)
     sessionmaker = create_sessionmaker(db_engine)
     http = build_http_client(settings)
     pace_redis = Redis.from_url(settings.redis_url)

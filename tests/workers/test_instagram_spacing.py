@@ -22,7 +22,7 @@ from app.platforms.sandbox.videos import start_of_day
 from app.settings import Settings
 from tests.engine_kit import find_video, seed
 from tests.processes import free_port, sandbox_server, start_worker, stop, worker_env
-from tests.test_worker_processes import _wait_all_refreshed
+from tests.workers.test_worker_processes import _wait_all_refreshed
 
 LATENCY = 0.1
 SPACING = 3.0  # the seed's figure, as deployed
