@@ -6,7 +6,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.domain.enums import Role
 
@@ -16,11 +16,17 @@ _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an API key of one organization, with one role."""
+    """Who is calling: an API key of one organization, with one role; or a signed-in user
+    (`user_id` set), who acts through their own key row (`key_id`)."""
 
     key_id: uuid.UUID
     organization_id: uuid.UUID
     role: Role
+    user_id: uuid.UUID | None = None
+    # A user session's: an org `member` (until campaign roles, no access to /v1 beyond their
+    # own session), and the CSRF token its writes must carry.
+    member: bool = False
+    csrf_token: str | None = field(default=None, repr=False)
 
     def allows(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]

@@ -1,6 +1,7 @@
 """Request dependencies: the unit of work, the caller, and the shared clients; and the
 middleware that authenticates a request before anything reads its body."""
 
+import hmac
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -15,12 +16,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import idempotency
 from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
-from app.domain.enums import Role
+from app.domain.enums import OrgRole, Role
 from app.errors import ApiError, problem_response
 from app.http.context import current as current_context
 from app.http.ratelimit import RateLimiter
 from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
+from app.repositories import users as users_repo
+from app.services import users as users_service
 from app.settings import Settings
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -69,11 +72,48 @@ async def _authenticate(request: Request, key: str) -> Principal | None:
 _PRINCIPAL = "viewledger.principal"
 
 
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _session_caller(request: Request, token: str) -> Principal:
+    """A signed-in user's session (the cookie), as a caller: 401 when it is not live, 403
+    `csrf_token_invalid` for a write without the session's CSRF token."""
+    async with session_scope(request.app.state.sessionmaker) as session:
+        found = await users_service.current(session, request.app.state.settings, token)
+    if found is None:
+        raise ApiError(
+            401, "session_expired", "The session has ended; sign in again (POST /v1/session)."
+        )
+    row, user, key_id = found
+    if request.method not in _SAFE:
+        sent = request.headers.get(users_service.CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), row.csrf_token.encode()):
+            raise ApiError(
+                403,
+                "csrf_token_invalid",
+                f"A request signed in by the session cookie that changes anything carries the "
+                f"session's CSRF token in `{users_service.CSRF_HEADER}` (from GET /v1/session).",
+            )
+    return Principal(
+        key_id,
+        user.organization_id,
+        users_repo.key_role(user.role),
+        user_id=user.id,
+        member=user.role is OrgRole.MEMBER,
+        csrf_token=row.csrf_token,
+    )
+
+
 async def _identify(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    """The caller, within its budget: 401 without a known key, 429 over the key's or its
-    organization's rate limit. Reads headers only, never the body."""
+    """The caller, within its budget: 401 without a known key or live session, 429 over the
+    key's or its organization's rate limit. Reads headers only, never the body. A request
+    with no API key may be signed in by a user's session cookie (app.services.users)."""
+    session_token = request.cookies.get(users_service.COOKIE)
+    if credentials is None and session_token:
+        user = await _session_caller(request, session_token)
+        return await _within_budget(request, users_service.digest(session_token), user)
     if credentials is None:
         raise ApiError(
             401,
@@ -89,11 +129,15 @@ async def _identify(
         raise ApiError(
             401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
         )
+    return await _within_budget(request, hash_key(credentials.credentials), principal)
+
+
+async def _within_budget(request: Request, budget: str, principal: Principal) -> Principal:
     context = current_context()
     if context is not None:
         context.organization_id = principal.organization_id
     limiter: RateLimiter = request.app.state.ratelimiter
-    decision = await limiter.hit(hash_key(credentials.credentials), principal.organization_id)
+    decision = await limiter.hit(budget, principal.organization_id)
     if decision is not None:
         if context is not None:
             context.headers.update(decision.headers())
@@ -128,6 +172,13 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def check(
         request: Request, principal: Annotated[Principal, Depends(_principal)]
     ) -> Principal:
+        if principal.member:
+            raise ApiError(
+                403,
+                "forbidden",
+                "An organization member acts only through campaign roles, which this "
+                "operation does not take.",
+            )
         if not principal.allows(role):
             raise ApiError(
                 403, "forbidden", f"This needs the {role} role; the key is {principal.role}."

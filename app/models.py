@@ -33,11 +33,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 from app.domain.enums import (
     CampaignStatus,
+    OrgRole,
     PayoutStatus,
     Platform,
     PostStatus,
     Role,
     StatsSource,
+    UserStatus,
+    UserTokenPurpose,
 )
 from app.ids import new_id
 from app.webhooks.events import DeliveryStatus
@@ -98,6 +101,12 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = _created()
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Set on a user's own key row (app.services.users): what the user's sign-in sessions act
+    # through, so idempotency and the actor columns name it. Its secret was never kept, so it
+    # cannot be used as a bearer token; it is not listed, counted or revoked as a key.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", use_alter=True), unique=True
+    )
 
 
 class Campaign(Base):
@@ -893,3 +902,77 @@ class PostImportLine(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     post_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     handled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+# People
+
+
+class User(Base):
+    """A person of an organization who signs in (API keys are for machines). The email is
+    stored lower-cased and is unique across organizations: it names whom a sign-in is for."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", OrgRole), name="role"),
+        CheckConstraint(_in("status", UserStatus), name="status"),
+        Index(None, "organization_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    email: Mapped[str] = mapped_column(String(254), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    role: Mapped[OrgRole] = mapped_column(_enum(OrgRole), nullable=False)
+    status: Mapped[UserStatus] = mapped_column(
+        _enum(UserStatus), nullable=False, server_default=UserStatus.INVITED.value
+    )
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class UserToken(Base):
+    """A single-use link: an invitation or a password reset. Stored as a SHA-256 digest (256
+    random bits); used once (`used_at`), dead after `expires_at` or when a newer one for the
+    same user is issued."""
+
+    __tablename__ = "user_tokens"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", UserTokenPurpose), name="purpose"),
+        Index(None, "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    purpose: Mapped[UserTokenPurpose] = mapped_column(_enum(UserTokenPurpose), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class UserSession(Base):
+    """A user's sign-in, on the server: the cookie holds a random token whose digest names
+    this row. It ends when deleted (sign-out, sign-out everywhere, removal), when idle longer
+    than SESSION_IDLE_MINUTES, or at `expires_at` (the absolute lifetime)."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")

@@ -45,3 +45,22 @@ class PayoutStatus(StrEnum):
     OPEN = "open"  # its posts are fixed and reserved; waiting to be paid or cancelled
     PAID = "paid"  # every post of it was marked paid in one transaction
     CANCELLED = "cancelled"  # released: its posts are ready to pay again
+
+
+class OrgRole(StrEnum):
+    """A user's role in their organization: `admin` does everything, `member` acts only
+    within the campaigns they hold a campaign role in."""
+
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class UserStatus(StrEnum):
+    INVITED = "invited"  # has not set a password yet
+    ACTIVE = "active"
+    REMOVED = "removed"  # signed out everywhere, cannot sign in
+
+
+class UserTokenPurpose(StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"

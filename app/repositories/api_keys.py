@@ -34,7 +34,11 @@ async def count_usable_locked(session: AsyncSession, organization_id: uuid.UUID)
     count = await session.scalar(
         select(func.count())
         .select_from(ApiKey)
-        .where(ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None))
+        .where(
+            ApiKey.organization_id == organization_id,
+            ApiKey.revoked_at.is_(None),
+            ApiKey.user_id.is_(None),  # users' own key rows are not keys to count
+        )
     )
     return int(count or 0)
 
@@ -68,12 +72,16 @@ async def list_page(
     session: AsyncSession, organization_id: uuid.UUID, cursor: str | None, limit: int
 ) -> tuple[Sequence[ApiKey], str | None]:
     """Oldest first."""
-    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id)
+    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id, ApiKey.user_id.is_(None))
     return await fetch_page(session, stmt, ApiKey.id, Sort(None, False), cursor, limit)
 
 
 async def list_for(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[ApiKey]:
-    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.id)
+    stmt = (
+        select(ApiKey)
+        .where(ApiKey.organization_id == organization_id, ApiKey.user_id.is_(None))
+        .order_by(ApiKey.id)
+    )
     return (await session.scalars(stmt)).all()
 
 
@@ -91,6 +99,7 @@ async def revoke(session: AsyncSession, organization_id: uuid.UUID, key_id: uuid
                     ApiKey.organization_id == organization_id,
                     ApiKey.role == Role.ADMIN,
                     ApiKey.revoked_at.is_(None),
+                    ApiKey.user_id.is_(None),
                 )
                 .order_by(ApiKey.id)
                 .with_for_update()
@@ -109,6 +118,7 @@ async def revoke(session: AsyncSession, organization_id: uuid.UUID, key_id: uuid
             ApiKey.id == key_id,
             ApiKey.organization_id == organization_id,
             ApiKey.revoked_at.is_(None),
+            ApiKey.user_id.is_(None),  # a user's key row ends with the user (DELETE /v1/users)
         )
         .values(revoked_at=func.now())
     )

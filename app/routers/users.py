@@ -1,0 +1,272 @@
+"""People who sign in: users (admin), setting a password from a link, and sessions.
+
+Sign-in (`POST /v1/session`) and setting a password (`POST /v1/password`) take no API key:
+like the portal's sign-in they are public endpoints with a small body limit and a budget per
+client address (app.http.public), same-origin only for browsers, and sign-in attempts have
+their own limits per account and per address. A session cookie then authenticates /v1 like
+an API key does (app.deps), with `X-CSRF-Token` on every write."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from app.auth import Principal
+from app.deps import Admin, AppSettings, Session, _principal
+from app.domain.errors import NotFound, found
+from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
+from app.http.sameorigin import cross_origin
+from app.repositories import users as users_repo
+from app.schemas.common import Cursor, Limit
+from app.schemas.users import (
+    LinkOut,
+    PasswordSet,
+    SessionOut,
+    SignedOut,
+    SignIn,
+    UserCreate,
+    UserCreated,
+    UserOut,
+    UserPage,
+    UserUpdate,
+)
+from app.services import users
+from app.settings import Settings
+
+router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    if settings.session_cookie_secure is not None:
+        return settings.session_cookie_secure
+    return request.url.scheme == "https"
+
+
+_CROSS_ORIGIN = "Signing in is only possible from this service's own pages or a client."
+
+
+def _same_origin(request: Request) -> None:
+    if cross_origin(request):
+        raise ApiError(403, "cross_origin_request", _CROSS_ORIGIN)
+
+
+SameOrigin = Depends(_same_origin)
+
+
+async def _signed_in(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    if principal.user_id is None:
+        raise ApiError(
+            403, "session_required", "This is about a user's session; an API key has none."
+        )
+    return principal
+
+
+SignedInUser = Annotated[Principal, Depends(_signed_in)]
+
+_PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "A browser request from another site (`cross_origin_request`)."},
+    413: {
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
+        "description": "The body is larger than `PORTAL_MAX_BODY_BYTES`.",
+    },
+    429: {
+        "model": Problem,
+        "content": {PROBLEM_JSON: {}},
+        "description": "Too many requests from the client address, or sign-in attempts for "
+        "the account; retry after `Retry-After` seconds.",
+    },
+}
+
+
+# Users (admin)
+
+
+@router.post("/v1/users", status_code=status.HTTP_201_CREATED)
+async def users_create(
+    body: UserCreate, session: Session, who: Admin, settings: AppSettings
+) -> UserCreated:
+    """Invites a person: the answer holds their invitation link (single-use, expires after
+    `INVITATION_TTL_HOURS`), shown this once. 409 `email_taken` if the email has a user."""
+    user, link = await users.invite(
+        session, settings, who.organization_id, body.email, body.name, body.role
+    )
+    return UserCreated(
+        **UserOut.model_validate(user).model_dump(),
+        invitation=LinkOut(url=link.url, expires_at=link.expires_at),
+    )
+
+
+@router.get("/v1/users")
+async def users_list(
+    session: Session, who: Admin, cursor: Cursor = None, limit: Limit = 50
+) -> UserPage:
+    """Oldest first, removed users included."""
+    rows, next_cursor = await users_repo.list_page(session, who.organization_id, cursor, limit)
+    return UserPage(data=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)
+
+
+@router.get("/v1/users/{user_id}")
+async def users_get(user_id: uuid.UUID, session: Session, who: Admin) -> UserOut:
+    user = found(await users_repo.get(session, who.organization_id, user_id), "user")
+    return UserOut.model_validate(user)
+
+
+@router.patch("/v1/users/{user_id}")
+async def users_update(
+    user_id: uuid.UUID, body: UserUpdate, session: Session, who: Admin
+) -> UserOut:
+    """Name and organization role."""
+    user = found(await users_repo.get(session, who.organization_id, user_id), "user")
+    if body.name is not None:
+        user.name = body.name
+    if body.role is not None:
+        await users_repo.set_role(session, user, body.role)
+    await session.flush()
+    await session.refresh(user)
+    return UserOut.model_validate(user)
+
+
+@router.delete("/v1/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def users_delete(user_id: uuid.UUID, session: Session, who: Admin) -> Response:
+    """Removes the user: every session of theirs ends at once, their links stop working and
+    they cannot sign in. The record stays (status `removed`), for the history it is in."""
+    user = await users_repo.get(session, who.organization_id, user_id)
+    if user is None:
+        raise NotFound("user")
+    await users_repo.remove(session, user, _now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/v1/users/{user_id}/password-link")
+async def users_password_link(
+    user_id: uuid.UUID, session: Session, who: Admin, settings: AppSettings
+) -> LinkOut:
+    """A new single-use link that sets the user's password (a new invitation for an
+    invited user); older unused links stop working. Shown this once."""
+    user = found(await users_repo.get(session, who.organization_id, user_id), "user")
+    link = await users.reset_link(session, settings, user)
+    return LinkOut(url=link.url, expires_at=link.expires_at)
+
+
+# Passwords and sessions
+
+
+@router.post(
+    "/v1/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[SameOrigin],
+    responses=_PUBLIC_RESPONSES,
+)
+async def password_set(body: PasswordSet, session: Session) -> Response:
+    """Sets a password with an invitation or reset link's token (422 `link_invalid` for an
+    unknown, used or expired one; 422 `password_too_weak`). The user's sessions end."""
+    await users.set_password(session, body.token, body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _session_out(started: users.Started, organization_id: uuid.UUID) -> SessionOut:
+    return SessionOut(
+        user=UserOut.model_validate(started.user),
+        organization_id=organization_id,
+        csrf_token=started.csrf_token,
+        expires_at=started.expires_at,
+    )
+
+
+@router.post(
+    "/v1/session",
+    dependencies=[SameOrigin],
+    responses={
+        **_PUBLIC_RESPONSES,
+        401: {"description": "The email or the password is wrong (`sign_in_failed`)."},
+    },
+)
+async def session_create(
+    body: SignIn, request: Request, response: Response, session: Session, settings: AppSettings
+) -> SessionOut:
+    """Signs a user in: the answer sets an HttpOnly session cookie and holds the session's
+    CSRF token. A wrong email and a wrong password answer alike (401 `sign_in_failed`);
+    attempts are limited per account and per client address (429 with `Retry-After`)."""
+    try:
+        started = await users.sign_in(
+            session, settings, request.app.state.redis, _client(request), body.email, body.password
+        )
+    except users.TooManyAttempts as exc:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many sign-in attempts; retry in {exc.retry_after} s.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    if started is None:
+        raise ApiError(401, "sign_in_failed", "The email or the password is wrong.")
+    response.set_cookie(
+        users.COOKIE,
+        started.token,
+        max_age=int(settings.session_max_hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, settings),
+    )
+    return _session_out(started, started.user.organization_id)
+
+
+@router.get("/v1/session")
+async def session_get(
+    request: Request, session: Session, settings: AppSettings, who: SignedInUser
+) -> SessionOut:
+    """The signed-in user and the session's CSRF token (a page loaded later reads it here)."""
+    current = await users.current(session, settings, request.cookies.get(users.COOKIE))
+    if current is None:  # ended between the check and now
+        raise ApiError(401, "session_expired", "The session has ended; sign in again.")
+    row, user, _ = current
+    return SessionOut(
+        user=UserOut.model_validate(user),
+        organization_id=user.organization_id,
+        csrf_token=row.csrf_token,
+        expires_at=row.expires_at,
+    )
+
+
+@router.delete("/v1/session", status_code=status.HTTP_204_NO_CONTENT)
+async def session_delete(
+    request: Request, session: Session, settings: AppSettings, who: SignedInUser
+) -> Response:
+    """Signs out: the session ends on the server (a copy of the cookie no longer works) and
+    the cookie is cleared."""
+    await users.sign_out(session, request.cookies.get(users.COOKIE))
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    _clear_cookie(response, request, settings)
+    return response
+
+
+@router.delete("/v1/sessions")
+async def sessions_delete(
+    request: Request,
+    response: Response,
+    session: Session,
+    settings: AppSettings,
+    who: SignedInUser,
+) -> SignedOut:
+    """Signs out everywhere: every session of the user ends, this one included."""
+    assert who.user_id is not None
+    ended = await users.sign_out_everywhere(session, who.user_id)
+    _clear_cookie(response, request, settings)
+    return SignedOut(sessions_ended=ended)
+
+
+def _clear_cookie(response: Response, request: Request, settings: Settings) -> None:
+    response.delete_cookie(
+        users.COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, settings)
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,87 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from app.domain.enums import OrgRole, UserStatus
+from app.domain.passwords import MAX_LENGTH, MIN_LENGTH
+from app.schemas.common import NO_NUL, NOT_SENT, Input, Output, Page, Patch, strip
+
+# Deliberately loose (the link sent to it is the real test): one @, a dot in the domain.
+EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
+Email = Annotated[
+    str,
+    Field(max_length=254, pattern=EMAIL, examples=["ana@example.com"]),
+    AfterValidator(lambda value: value.lower()),
+]
+UserName = Annotated[str, Field(max_length=200, pattern=NO_NUL), AfterValidator(strip)]
+
+
+class UserCreate(Input):
+    email: Email
+    name: UserName = ""
+    role: OrgRole
+
+
+class UserUpdate(Patch):
+    name: UserName = NOT_SENT
+    role: OrgRole = NOT_SENT
+
+
+class UserOut(Output):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: OrgRole
+    status: UserStatus = Field(
+        description="`invited` until the invitation is accepted; `removed` cannot sign in."
+    )
+    created_at: datetime
+    last_sign_in_at: datetime | None
+
+
+class UserPage(Page[UserOut]):
+    pass
+
+
+class LinkOut(Output):
+    url: str = Field(
+        description="A single-use link that sets the user's password. Shown this once."
+    )
+    expires_at: datetime
+
+
+class UserCreated(UserOut):
+    invitation: LinkOut
+
+
+class PasswordSet(Input):
+    token: str = Field(min_length=1, max_length=128, description="The link's `token`.")
+    password: str = Field(
+        min_length=MIN_LENGTH,
+        max_length=MAX_LENGTH,
+        description="At least 12 characters, not one of the most common passwords.",
+    )
+
+
+class SignIn(Input):
+    email: str = Field(min_length=1, max_length=254, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
+class SessionOut(Output):
+    user: UserOut
+    organization_id: uuid.UUID
+    csrf_token: str = Field(
+        description="Send as `X-CSRF-Token` on every request signed in by the session cookie "
+        "that is not a read (POST, PATCH, PUT, DELETE)."
+    )
+    expires_at: datetime = Field(
+        description="The session's absolute end (it ends sooner "
+        "when unused for SESSION_IDLE_MINUTES)."
+    )
+
+
+class SignedOut(Output):
+    sessions_ended: int
