@@ -5,10 +5,11 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from app.domain.enums import Role
+from app.domain.permissions import Actor, CampaignRole
 
 KEY_PREFIX = "vl_"
 _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
@@ -23,10 +24,17 @@ class Principal:
     organization_id: uuid.UUID
     role: Role
     user_id: uuid.UUID | None = None
-    # A user session's: an org `member` (until campaign roles, no access to /v1 beyond their
-    # own session), and the CSRF token its writes must carry.
-    member: bool = False
+    # A user session's CSRF token, which its writes must carry.
     csrf_token: str | None = field(default=None, repr=False)
+    # A key restricted to some campaigns (None: all of them).
+    campaign_ids: frozenset[uuid.UUID] | None = None
+    # An org member's campaign roles (None: not a member); they reach only these campaigns.
+    campaign_roles: Mapping[uuid.UUID, CampaignRole] | None = field(
+        default=None, hash=False, compare=False
+    )
+
+    def actor(self) -> Actor:
+        return Actor(self.role, self.campaign_ids, self.campaign_roles)
 
     def allows(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]

@@ -2,6 +2,7 @@
 middleware that authenticates a request before anything reads its body."""
 
 import hmac
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -16,12 +17,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import idempotency
 from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
+from app.domain import permissions as permission_table
 from app.domain.enums import OrgRole, Role
+from app.domain.errors import NotFound
 from app.errors import ApiError, problem_response
 from app.http.context import current as current_context
 from app.http.ratelimit import RateLimiter
 from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
+from app.repositories import permissions as permissions_repo
 from app.repositories import users as users_repo
 from app.services import users as users_service
 from app.settings import Settings
@@ -80,6 +84,11 @@ async def _session_caller(request: Request, token: str) -> Principal:
     `csrf_token_invalid` for a write without the session's CSRF token."""
     async with session_scope(request.app.state.sessionmaker) as session:
         found = await users_service.current(session, request.app.state.settings, token)
+        roles = (
+            await permissions_repo.campaign_roles(session, found[1].id)
+            if found is not None and found[1].role is OrgRole.MEMBER
+            else None
+        )
     if found is None:
         raise ApiError(
             401, "session_expired", "The session has ended; sign in again (POST /v1/session)."
@@ -99,8 +108,8 @@ async def _session_caller(request: Request, token: str) -> Principal:
         user.organization_id,
         users_repo.key_role(user.role),
         user_id=user.id,
-        member=user.role is OrgRole.MEMBER,
         csrf_token=row.csrf_token,
+        campaign_roles=roles,
     )
 
 
@@ -168,18 +177,69 @@ async def _principal(
     return await _identify(request, credentials)
 
 
+async def _campaign_in_path(request: Request, principal: Principal) -> tuple[uuid.UUID, str] | None:
+    """The campaign the operation acts on, from its path (a post's is looked up), with the
+    name of the resource to answer 404 for; None when the path names no campaign."""
+    params = request.path_params
+    try:
+        if "campaign_id" in params:
+            return uuid.UUID(str(params["campaign_id"])), "campaign"
+        if "post_id" in params:
+            post_id = uuid.UUID(str(params["post_id"]))
+        else:
+            return None
+    except ValueError:
+        return None  # FastAPI answers 422 for the malformed id
+    async with request.app.state.read_sessionmaker() as session:
+        campaign_id = await permissions_repo.campaign_of_post(
+            session, principal.organization_id, post_id
+        )
+    if campaign_id is None:
+        raise NotFound("post")
+    return campaign_id, "post"
+
+
+async def _authorize(request: Request, principal: Principal) -> bool:
+    """The permission table (app.domain.permissions) for the operation being called: a
+    caller restricted to some campaigns gets 404 for a campaign outside them (as for another
+    organization's) and 403 for an operation its campaign role does not allow or that is
+    not about one campaign. Unrestricted callers are checked by their role (`require`),
+    which the table's key roles match (tests/test_permissions.py). True when the table
+    decided (the caller is restricted)."""
+    actor = principal.actor()
+    route = request.scope.get("route")
+    operation = getattr(route, "name", None)
+    action = permission_table.OPERATIONS.get(operation or "")
+    if not actor.restricted:
+        return False
+    if action is None:
+        raise ApiError(
+            403,
+            "forbidden",
+            "This caller reaches only some campaigns, and this operation is not about one.",
+        )
+    found = await _campaign_in_path(request, principal)
+    if found is None:
+        if operation == "campaigns_list":
+            return True  # filtered to the caller's campaigns
+        raise ApiError(403, "forbidden", "This caller reaches only some campaigns.")
+    campaign_id, resource = found
+    decision = permission_table.allowed(actor, action, campaign_id)
+    if decision is permission_table.Decision.HIDE:
+        raise NotFound(resource)
+    if decision is permission_table.Decision.FORBID:
+        raise ApiError(
+            403, "forbidden", f"Your role on this campaign does not allow {action.value}."
+        )
+    return True
+
+
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def check(
         request: Request, principal: Annotated[Principal, Depends(_principal)]
     ) -> Principal:
-        if principal.member:
-            raise ApiError(
-                403,
-                "forbidden",
-                "An organization member acts only through campaign roles, which this "
-                "operation does not take.",
-            )
-        if not principal.allows(role):
+        restricted = await _authorize(request, principal)
+        if not restricted and not principal.allows(role):
             raise ApiError(
                 403, "forbidden", f"This needs the {role} role; the key is {principal.role}."
             )

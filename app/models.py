@@ -107,6 +107,8 @@ class ApiKey(Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE", use_alter=True), unique=True
     )
+    # Set: the key reaches only these campaigns (app.domain.permissions); NULL: all of them.
+    campaign_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
 
 
 class Campaign(Base):
@@ -976,3 +978,24 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     client_address: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+
+
+class CampaignRoleGrant(Base):
+    """A user's role on one campaign (app.domain.permissions.CampaignRole)."""
+
+    __tablename__ = "campaign_roles"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "user_id"),
+        CheckConstraint("role IN ('campaign_admin', 'campaign_editor')", name="role"),
+        Index(None, "user_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _created()

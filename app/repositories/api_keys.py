@@ -14,12 +14,15 @@ from app.repositories.pagination import Sort, fetch_page
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
     row = (
         await session.execute(
-            select(ApiKey.id, ApiKey.organization_id, ApiKey.role).where(
+            select(ApiKey.id, ApiKey.organization_id, ApiKey.role, ApiKey.campaign_ids).where(
                 ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
             )
         )
     ).first()
-    return None if row is None else Principal(row.id, row.organization_id, Role(row.role))
+    if row is None:
+        return None
+    scope = None if row.campaign_ids is None else frozenset(row.campaign_ids)
+    return Principal(row.id, row.organization_id, Role(row.role), campaign_ids=scope)
 
 
 async def count_usable_locked(session: AsyncSession, organization_id: uuid.UUID) -> int:
@@ -44,7 +47,11 @@ async def count_usable_locked(session: AsyncSession, organization_id: uuid.UUID)
 
 
 async def create(
-    session: AsyncSession, organization_id: uuid.UUID, role: Role, name: str = ""
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    role: Role,
+    name: str = "",
+    campaign_ids: list[uuid.UUID] | None = None,
 ) -> tuple[ApiKey, str]:
     """Returns the row and the plaintext key, which is never stored and never shown again."""
     key = generate_key()
@@ -54,6 +61,7 @@ async def create(
         name=name,
         prefix=display_prefix(key),
         key_hash=hash_key(key),
+        campaign_ids=campaign_ids,
     )
     session.add(row)
     await session.flush()

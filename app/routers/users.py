@@ -17,9 +17,14 @@ from app.deps import Admin, AppSettings, Session, _principal
 from app.domain.errors import NotFound, found
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.http.sameorigin import cross_origin
+from app.repositories import campaigns as campaigns_repo
+from app.repositories import permissions as permissions_repo
 from app.repositories import users as users_repo
 from app.schemas.common import Cursor, Limit
 from app.schemas.users import (
+    CampaignRoleOut,
+    CampaignRolePage,
+    CampaignRoleSet,
     LinkOut,
     PasswordSet,
     SessionOut,
@@ -270,3 +275,53 @@ def _clear_cookie(response: Response, request: Request, settings: Settings) -> N
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# Campaign roles (admin)
+
+
+async def _campaign_and_user(
+    session: Session, who: Principal, campaign_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    found(await campaigns_repo.get(session, who.organization_id, campaign_id), "campaign")
+    found(await users_repo.get(session, who.organization_id, user_id), "user")
+
+
+@router.put("/v1/campaigns/{campaign_id}/roles/{user_id}")
+async def campaign_roles_set(
+    campaign_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: CampaignRoleSet,
+    session: Session,
+    who: Admin,
+) -> CampaignRoleOut:
+    """Gives a user a role on the campaign, or changes it. An org `member` reaches only the
+    campaigns they hold a role in (the README's permission table says what each allows)."""
+    await _campaign_and_user(session, who, campaign_id, user_id)
+    row = await permissions_repo.grant(
+        session, who.organization_id, campaign_id, user_id, body.role
+    )
+    return CampaignRoleOut.model_validate(row)
+
+
+@router.get("/v1/campaigns/{campaign_id}/roles")
+async def campaign_roles_list(
+    campaign_id: uuid.UUID, session: Session, who: Admin, cursor: Cursor = None, limit: Limit = 50
+) -> CampaignRolePage:
+    found(await campaigns_repo.get(session, who.organization_id, campaign_id), "campaign")
+    rows, next_cursor = await permissions_repo.list_page(session, campaign_id, cursor, limit)
+    return CampaignRolePage(
+        data=[CampaignRoleOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.delete(
+    "/v1/campaigns/{campaign_id}/roles/{user_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+async def campaign_roles_delete(
+    campaign_id: uuid.UUID, user_id: uuid.UUID, session: Session, who: Admin
+) -> Response:
+    await _campaign_and_user(session, who, campaign_id, user_id)
+    if not await permissions_repo.revoke(session, campaign_id, user_id):
+        raise NotFound("campaign_role")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ from pydantic import AfterValidator, Field
 
 from app.domain.enums import OrgRole, UserStatus
 from app.domain.passwords import MAX_LENGTH, MIN_LENGTH
+from app.domain.permissions import CampaignRole
 from app.schemas.common import NO_NUL, NOT_SENT, Input, Output, Page, Patch, strip
 
 # Deliberately loose (the link sent to it is the real test): one @, a dot in the domain.
@@ -85,3 +86,21 @@ class SessionOut(Output):
 
 class SignedOut(Output):
     sessions_ended: int
+
+
+class CampaignRoleSet(Input):
+    role: CampaignRole = Field(
+        description="`campaign_admin`: the roster, the posts and the deal terms, and all a "
+        "`campaign_editor` does: CPM tiers, tier assignment, decisions, marking paid."
+    )
+
+
+class CampaignRoleOut(Output):
+    campaign_id: uuid.UUID
+    user_id: uuid.UUID
+    role: CampaignRole
+    created_at: datetime
+
+
+class CampaignRolePage(Page[CampaignRoleOut]):
+    pass

@@ -1,4 +1,4 @@
-"""Users who sign in: single-use links (invitations, resets) and server-side sessions
+"""Users who sign in: single-use links, server-side sessions, campaign roles, keys per campaign
 
 Revision ID: 0022
 Revises: 0020
@@ -144,7 +144,45 @@ def upgrade() -> None:
     )
 
 
+    op.add_column("api_keys", sa.Column("campaign_ids", sa.ARRAY(sa.UUID()), nullable=True))
+    op.create_table(
+        "campaign_roles",
+        sa.Column("organization_id", sa.UUID(), nullable=False),
+        sa.Column("campaign_id", sa.UUID(), nullable=False),
+        sa.Column("user_id", sa.UUID(), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.CheckConstraint(
+            "role IN ('campaign_admin', 'campaign_editor')", name=op.f("campaign_roles_role_check")
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("campaign_roles_campaign_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("campaign_roles_organization_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("campaign_roles_user_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", "user_id", name=op.f("campaign_roles_pkey")),
+    )
+    op.create_index(
+        op.f("campaign_roles_user_id_idx"), "campaign_roles", ["user_id"], unique=False
+    )
+
+
 def downgrade() -> None:
+    op.drop_index(op.f("campaign_roles_user_id_idx"), table_name="campaign_roles")
+    op.drop_table("campaign_roles")
+    op.drop_column("api_keys", "campaign_ids")
     op.drop_constraint(op.f("api_keys_user_id_fkey"), "api_keys", type_="foreignkey")
     op.drop_constraint(op.f("api_keys_user_id_key"), "api_keys", type_="unique")
     op.drop_column("api_keys", "user_id")
