@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -17,14 +18,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import idempotency
 from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
+from app.domain import audit as audit_actions
 from app.domain import permissions as permission_table
 from app.domain.enums import OrgRole, Role
 from app.domain.errors import NotFound
 from app.errors import ApiError, problem_response
 from app.http.context import current as current_context
 from app.http.ratelimit import RateLimiter
+from app.models import ApiKey, Payout, User, WebhookEndpoint
 from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
+from app.repositories import audit as audit_repo
 from app.repositories import permissions as permissions_repo
 from app.repositories import users as users_repo
 from app.services import users as users_service
@@ -234,10 +238,71 @@ async def _authorize(request: Request, principal: Principal) -> bool:
     return True
 
 
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+_CREATED: dict[str, type[Any]] = {
+    "api_key": ApiKey,
+    "user": User,
+    "payout": Payout,
+    "webhook_endpoint": WebhookEndpoint,
+}
+
+
+async def _audit(request: Request, session: Session) -> AsyncIterator[None]:
+    """Records an audited operation (app.domain.audit) that succeeded, in its own
+    transaction: this runs after the handler returns and before the request's commit. A
+    resource the operation created is the first new row of its kind the session flushed."""
+    route = request.scope.get("route")
+    audited = audit_actions.AUDITED.get(getattr(route, "name", "") or "")
+    if audited is None or request.method in _READS:
+        yield
+        return
+    created: list[Any] = []
+
+    def collect(sync_session: Any, _context: Any) -> None:
+        created.extend(sync_session.new)
+
+    event.listen(session.sync_session, "after_flush", collect)
+    try:
+        yield
+    finally:
+        event.remove(session.sync_session, "after_flush", collect)
+    principal = request.scope.get(_PRINCIPAL)
+    if not isinstance(principal, Principal):
+        return
+    action, resource_type, param = audited
+    if param is not None:
+        resource_id: object = request.path_params.get(param)
+    elif resource_type == "user" and principal.user_id is not None and not created:
+        resource_id = principal.user_id  # signing out: the user themself
+    else:
+        wanted = _CREATED.get(resource_type)
+        resource_id = next(
+            (row.id for row in created if wanted is not None and isinstance(row, wanted)), None
+        )
+    details = {k: str(v) for k, v in request.path_params.items()}
+    await audit_repo.record(
+        session,
+        principal.organization_id,
+        action,
+        resource_type,
+        resource_id,
+        actor_key_id=principal.key_id,
+        actor_user_id=principal.user_id,
+        client_address=_client_address(request),
+        details=details,
+    )
+
+
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def check(
-        request: Request, principal: Annotated[Principal, Depends(_principal)]
+        request: Request,
+        principal: Annotated[Principal, Depends(_principal)],
+        _audited: Annotated[None, Depends(_audit, scope="function")],
     ) -> Principal:
+        request.scope[_PRINCIPAL] = principal  # for the audit record
         restricted = await _authorize(request, principal)
         if not restricted and not principal.allows(role):
             raise ApiError(

@@ -999,3 +999,24 @@ class CampaignRoleGrant(Base):
     )
     role: Mapped[str] = mapped_column(String(32), nullable=False)
     created_at: Mapped[datetime] = _created()
+
+
+class AuditEvent(Base):
+    """Who did what to which resource, when, from where (app.domain.audit). Append-only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "organization_id", "id"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    occurred_at: Mapped[datetime] = _created()
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    resource_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    # The key (for a user: their own key row) and the user, when a user acted.
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )

@@ -10,18 +10,24 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from app.auth import Principal
-from app.deps import Admin, AppSettings, Session, _principal
+from app.db import session_scope
+from app.deps import Admin, AppSettings, Session, _audit, _principal
+from app.domain import audit
 from app.domain.errors import NotFound, found
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.http.sameorigin import cross_origin
+from app.repositories import audit as audit_repo
 from app.repositories import campaigns as campaigns_repo
 from app.repositories import permissions as permissions_repo
 from app.repositories import users as users_repo
-from app.schemas.common import Cursor, Limit
+from app.schemas.common import NO_NUL, Cursor, Limit
 from app.schemas.users import (
+    AuditEventOut,
+    AuditEventPage,
     CampaignRoleOut,
     CampaignRolePage,
     CampaignRoleSet,
@@ -63,7 +69,10 @@ def _same_origin(request: Request) -> None:
 SameOrigin = Depends(_same_origin)
 
 
-async def _signed_in(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+async def _signed_in(
+    principal: Annotated[Principal, Depends(_principal)],
+    _audited: Annotated[None, Depends(_audit, scope="function")],
+) -> Principal:
     if principal.user_id is None:
         raise ApiError(
             403, "session_required", "This is about a user's session; an API key has none."
@@ -168,10 +177,19 @@ async def users_password_link(
     dependencies=[SameOrigin],
     responses=_PUBLIC_RESPONSES,
 )
-async def password_set(body: PasswordSet, session: Session) -> Response:
+async def password_set(body: PasswordSet, request: Request, session: Session) -> Response:
     """Sets a password with an invitation or reset link's token (422 `link_invalid` for an
     unknown, used or expired one; 422 `password_too_weak`). The user's sessions end."""
-    await users.set_password(session, body.token, body.password)
+    user = await users.set_password(session, body.token, body.password)
+    await audit_repo.record(
+        session,
+        user.organization_id,
+        audit.PASSWORD_SET,
+        "user",
+        user.id,
+        actor_user_id=user.id,
+        client_address=_client(request),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -203,6 +221,9 @@ async def session_create(
             session, settings, request.app.state.redis, _client(request), body.email, body.password
         )
     except users.TooManyAttempts as exc:
+        # In a transaction of its own: this request's rolls back with the 429.
+        async with session_scope(request.app.state.sessionmaker) as own:
+            await users.audit_throttled(own, body.email, _client(request))
         raise ApiError(
             429,
             "rate_limited",
@@ -211,6 +232,15 @@ async def session_create(
         ) from None
     if started is None:
         raise ApiError(401, "sign_in_failed", "The email or the password is wrong.")
+    await audit_repo.record(
+        session,
+        started.user.organization_id,
+        audit.SIGNED_IN,
+        "user",
+        started.user.id,
+        actor_user_id=started.user.id,
+        client_address=_client(request),
+    )
     response.set_cookie(
         users.COOKIE,
         started.token,
@@ -325,3 +355,41 @@ async def campaign_roles_delete(
     if not await permissions_repo.revoke(session, campaign_id, user_id):
         raise NotFound("campaign_role")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# The audit log (admin)
+
+
+@router.get("/v1/audit-events")
+async def audit_events_list(
+    session: Session,
+    who: Admin,
+    action: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    resource_type: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
+    resource_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    actor_key_id: uuid.UUID | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> AuditEventPage:
+    """Who did what, newest first: sign-ins (and throttled bursts of failed ones), users,
+    roles, keys, sessions, decisions on posts, payouts, webhook endpoints and integrations.
+    Filters by action, resource, actor and time (`since` inclusive, `until` exclusive)."""
+    rows, next_cursor = await audit_repo.list_page(
+        session,
+        who.organization_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        actor_key_id=actor_key_id,
+        actor_user_id=actor_user_id,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+    )
+    return AuditEventPage(
+        data=[AuditEventOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )

@@ -104,3 +104,21 @@ class CampaignRoleOut(Output):
 
 class CampaignRolePage(Page[CampaignRoleOut]):
     pass
+
+
+class AuditEventOut(Output):
+    id: uuid.UUID
+    occurred_at: datetime
+    action: str = Field(examples=["post.marked_paid"])
+    resource_type: str = Field(examples=["post"])
+    resource_id: str | None
+    actor_key_id: uuid.UUID | None = Field(
+        description="The key that acted; for a signed-in user, the user's own key row."
+    )
+    actor_user_id: uuid.UUID | None = Field(description="The user who acted, if a person did.")
+    client_address: str
+    details: dict[str, str]
+
+
+class AuditEventPage(Page[AuditEventOut]):
+    pass

@@ -22,11 +22,12 @@ from urllib.parse import quote
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import passwords
+from app.domain import audit, passwords
 from app.domain.enums import OrgRole, UserStatus, UserTokenPurpose
 from app.domain.errors import Conflict, InvalidInput
 from app.http.ratelimit import RateLimiter
 from app.models import User, UserSession
+from app.repositories import audit as audit_repo
 from app.repositories import users
 from app.settings import Settings
 
@@ -234,3 +235,18 @@ async def create_signed_up(
     await users.spend_tokens(session, user.id)
     await session.flush()
     return user
+
+
+async def audit_throttled(session: AsyncSession, email: str, client: str) -> None:
+    """A burst of sign-ins for a known account hit its limit: recorded for its organization
+    (an unknown email has none; the client address budget still applies)."""
+    user = await users.by_email(session, normalize_email(email))
+    if user is not None:
+        await audit_repo.record(
+            session,
+            user.organization_id,
+            audit.SIGN_IN_THROTTLED,
+            "user",
+            user.id,
+            client_address=client,
+        )

@@ -1,4 +1,4 @@
-"""Users who sign in: single-use links, server-side sessions, campaign roles, keys per campaign
+"""Users, sessions, single-use links, campaign roles, keys per campaign, the audit log
 
 Revision ID: 0022
 Revises: 0020
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 
 revision: str = "0022"
@@ -178,8 +179,47 @@ def upgrade() -> None:
         op.f("campaign_roles_user_id_idx"), "campaign_roles", ["user_id"], unique=False
     )
 
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.UUID(), nullable=False),
+        sa.Column("organization_id", sa.UUID(), nullable=False),
+        sa.Column(
+            "occurred_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("resource_type", sa.String(length=32), nullable=False),
+        sa.Column("resource_id", sa.String(length=64), nullable=True),
+        sa.Column("actor_key_id", sa.UUID(), nullable=True),
+        sa.Column("actor_user_id", sa.UUID(), nullable=True),
+        sa.Column("client_address", sa.String(length=64), server_default="", nullable=False),
+        sa.Column(
+            "details",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("audit_events_organization_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("audit_events_pkey")),
+    )
+    op.create_index(
+        op.f("audit_events_organization_id_id_idx"),
+        "audit_events",
+        ["organization_id", "id"],
+        unique=False,
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("audit_events_organization_id_id_idx"), table_name="audit_events")
+    op.drop_table("audit_events")
     op.drop_index(op.f("campaign_roles_user_id_idx"), table_name="campaign_roles")
     op.drop_table("campaign_roles")
     op.drop_column("api_keys", "campaign_ids")
