@@ -83,6 +83,12 @@ _PRINCIPAL = "viewledger.principal"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+# What a session waiting for its second factor to be set up may reach.
+_ENROLMENT_PATHS = frozenset(
+    {"/v1/session", "/v1/sessions", "/v1/session/two-factor", "/v1/session/two-factor/confirm"}
+)
+
+
 async def _session_caller(request: Request, token: str) -> Principal:
     """A signed-in user's session (the cookie), as a caller: 401 when it is not live, 403
     `csrf_token_invalid` for a write without the session's CSRF token."""
@@ -98,6 +104,13 @@ async def _session_caller(request: Request, token: str) -> Principal:
             401, "session_expired", "The session has ended; sign in again (POST /v1/session)."
         )
     row, user, key_id = found
+    if row.two_factor_pending and request.url.path not in _ENROLMENT_PATHS:
+        raise ApiError(
+            403,
+            "two_factor_setup_required",
+            "The organization requires two-factor sign-in: set it up first "
+            "(POST /v1/session/two-factor, then .../confirm).",
+        )
     if request.method not in _SAFE:
         sent = request.headers.get(users_service.CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), row.csrf_token.encode()):
@@ -275,6 +288,8 @@ async def _audit(request: Request, session: Session) -> AsyncIterator[None]:
     action, resource_type, param = audited
     if param is not None:
         resource_id: object = request.path_params.get(param)
+    elif resource_type == "organization":
+        resource_id = principal.organization_id
     elif resource_type == "user" and principal.user_id is not None and not created:
         resource_id = principal.user_id  # signing out: the user themself
     else:

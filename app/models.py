@@ -86,6 +86,10 @@ class Organization(Base):
     id: Mapped[uuid.UUID] = _pk()
     name: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _created()
+    # Who must sign in with a second factor: off, admins, everyone (app.domain.two_factor).
+    require_two_factor: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="off"
+    )
 
 
 class ApiKey(Base):
@@ -934,6 +938,13 @@ class User(Base):
         Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
     )
     last_sign_in_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Two-factor (app.domain.two_factor): the TOTP secret, encrypted (it must be recovered to
+    # check codes); enabled once a code confirmed it; the last time step a code was used for;
+    # the unused recovery codes' digests.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    two_factor_enabled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    recovery_code_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
 
 
 class UserToken(Base):
@@ -978,6 +989,11 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     client_address: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    # Signed in with a password only, where the organization requires a second factor the
+    # user has not set up: the session may do nothing but set it up.
+    two_factor_pending: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
 
 
 class CampaignRoleGrant(Base):

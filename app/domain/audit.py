@@ -14,6 +14,9 @@ AUDITED: Mapping[str, tuple[str, str, str | None]] = {
     "users_password_link": ("user.password_link_issued", "user", "user_id"),
     "campaign_roles_set": ("campaign_role.set", "campaign", "campaign_id"),
     "campaign_roles_delete": ("campaign_role.removed", "campaign", "campaign_id"),
+    "two_factor_confirm": ("user.two_factor_enabled", "user", None),
+    "users_two_factor_reset": ("user.two_factor_reset", "user", "user_id"),
+    "organization_update": ("organization.updated", "organization", None),
     "session_delete": ("user.signed_out", "user", None),
     "sessions_delete": ("user.signed_out_everywhere", "user", None),
     "posts_update": ("post.updated", "post", "post_id"),  # tier assignment among others

@@ -154,6 +154,8 @@ async def start_session(
     now: datetime,
     expires_at: datetime,
     client: str,
+    *,
+    two_factor_pending: bool = False,
 ) -> UserSession:
     """A new session; the user's ended ones (expired) go at the same time."""
     await session.execute(
@@ -167,6 +169,7 @@ async def start_session(
         last_seen_at=now,
         expires_at=expires_at,
         client_address=client[:64],
+        two_factor_pending=two_factor_pending,
     )
     session.add(row)
     await session.flush()

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from app.auth import Principal
 from app.db import session_scope
@@ -20,11 +19,12 @@ from app.domain import audit
 from app.domain.errors import NotFound, found
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.http.sameorigin import cross_origin
+from app.models import Organization
 from app.repositories import audit as audit_repo
 from app.repositories import campaigns as campaigns_repo
 from app.repositories import permissions as permissions_repo
 from app.repositories import users as users_repo
-from app.schemas.common import NO_NUL, Cursor, Limit
+from app.schemas.common import NO_NUL, Cursor, Limit, Moment
 from app.schemas.users import (
     AuditEventOut,
     AuditEventPage,
@@ -32,16 +32,22 @@ from app.schemas.users import (
     CampaignRolePage,
     CampaignRoleSet,
     LinkOut,
+    OrganizationOut,
+    OrganizationUpdate,
     PasswordSet,
+    RecoveryCodes,
     SessionOut,
     SignedOut,
     SignIn,
+    TwoFactorConfirm,
+    TwoFactorEnrolment,
     UserCreate,
     UserCreated,
     UserOut,
     UserPage,
     UserUpdate,
 )
+from app.services import two_factor as two_factor_service
 from app.services import users
 from app.settings import Settings
 
@@ -199,6 +205,7 @@ def _session_out(started: users.Started, organization_id: uuid.UUID) -> SessionO
         organization_id=organization_id,
         csrf_token=started.csrf_token,
         expires_at=started.expires_at,
+        two_factor_pending=started.two_factor_pending,
     )
 
 
@@ -218,8 +225,20 @@ async def session_create(
     attempts are limited per account and per client address (429 with `Retry-After`)."""
     try:
         started = await users.sign_in(
-            session, settings, request.app.state.redis, _client(request), body.email, body.password
+            session,
+            settings,
+            request.app.state.redis,
+            _client(request),
+            body.email,
+            body.password,
+            body.code,
         )
+    except users.TwoFactorRequired:
+        raise ApiError(
+            401,
+            "two_factor_required",
+            "Two-factor sign-in is on for this user: send `code` as well.",
+        ) from None
     except users.TooManyAttempts as exc:
         # In a transaction of its own: this request's rolls back with the 429.
         async with session_scope(request.app.state.sessionmaker) as own:
@@ -267,6 +286,7 @@ async def session_get(
         organization_id=user.organization_id,
         csrf_token=row.csrf_token,
         expires_at=row.expires_at,
+        two_factor_pending=row.two_factor_pending,
     )
 
 
@@ -369,8 +389,8 @@ async def audit_events_list(
     resource_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     actor_key_id: uuid.UUID | None = None,
     actor_user_id: uuid.UUID | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> AuditEventPage:
@@ -393,3 +413,62 @@ async def audit_events_list(
     return AuditEventPage(
         data=[AuditEventOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
+
+
+# Two-factor sign-in
+
+
+@router.post("/v1/session/two-factor")
+async def two_factor_start(
+    session: Session, settings: AppSettings, who: SignedInUser
+) -> TwoFactorEnrolment:
+    """Starts setting up two-factor sign-in for the signed-in user: a new TOTP secret, as a
+    QR code for an authenticator app. It is on once a code confirms it (409
+    `two_factor_enabled` if it already is)."""
+    assert who.user_id is not None
+    user = found(await users_repo.get(session, who.organization_id, who.user_id), "user")
+    enrolment = await two_factor_service.start(session, settings, user)
+    return TwoFactorEnrolment(
+        secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg
+    )
+
+
+@router.post("/v1/session/two-factor/confirm")
+async def two_factor_confirm(
+    body: TwoFactorConfirm, session: Session, settings: AppSettings, who: SignedInUser
+) -> RecoveryCodes:
+    """Turns two-factor sign-in on with a current code (422 `two_factor_code_invalid`);
+    answers ten single-use recovery codes, shown this once."""
+    assert who.user_id is not None
+    user = found(await users_repo.get(session, who.organization_id, who.user_id), "user")
+    codes = await two_factor_service.confirm(session, settings, user, body.code)
+    return RecoveryCodes(recovery_codes=codes)
+
+
+@router.delete("/v1/users/{user_id}/two-factor", status_code=status.HTTP_204_NO_CONTENT)
+async def users_two_factor_reset(user_id: uuid.UUID, session: Session, who: Admin) -> Response:
+    """Resets a user's second factor (a lost phone): off until they set it up again."""
+    user = found(await users_repo.get(session, who.organization_id, user_id), "user")
+    await two_factor_service.reset(session, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/v1/organization")
+async def organization_get(session: Session, who: Admin) -> OrganizationOut:
+    org = await session.get(Organization, who.organization_id)
+    assert org is not None
+    return OrganizationOut.model_validate(org)
+
+
+@router.patch("/v1/organization")
+async def organization_update(
+    body: OrganizationUpdate, session: Session, who: Admin
+) -> OrganizationOut:
+    """`require_two_factor`: `admins` or `everyone` must sign in with a second factor; one
+    who has not set it up gets a session that can only set it up."""
+    org = await session.get(Organization, who.organization_id)
+    assert org is not None
+    if body.require_two_factor is not None:
+        org.require_two_factor = body.require_two_factor.value
+    await session.flush()
+    return OrganizationOut.model_validate(org)

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, Field
 from app.domain.enums import OrgRole, UserStatus
 from app.domain.passwords import MAX_LENGTH, MIN_LENGTH
 from app.domain.permissions import CampaignRole
+from app.domain.two_factor import Requirement
 from app.schemas.common import NO_NUL, NOT_SENT, Input, Output, Page, Patch, strip
 
 # Deliberately loose (the link sent to it is the real test): one @, a dot in the domain.
@@ -69,6 +70,14 @@ class PasswordSet(Input):
 class SignIn(Input):
     email: str = Field(min_length=1, max_length=254, pattern=NO_NUL)
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    code: str | None = Field(
+        None,
+        min_length=6,
+        max_length=32,
+        pattern=NO_NUL,
+        description="With two-factor sign-in on: the authenticator's 6-digit code, or an "
+        "unused recovery code.",
+    )
 
 
 class SessionOut(Output):
@@ -77,6 +86,11 @@ class SessionOut(Output):
     csrf_token: str = Field(
         description="Send as `X-CSRF-Token` on every request signed in by the session cookie "
         "that is not a read (POST, PATCH, PUT, DELETE)."
+    )
+    two_factor_pending: bool = Field(
+        False,
+        description="The organization requires a second factor this user has not set up: "
+        "until they do, the session reaches only /v1/session and its two-factor set-up.",
     )
     expires_at: datetime = Field(
         description="The session's absolute end (it ends sooner "
@@ -122,3 +136,29 @@ class AuditEventOut(Output):
 
 class AuditEventPage(Page[AuditEventOut]):
     pass
+
+
+class TwoFactorEnrolment(Output):
+    secret: str = Field(description="The TOTP secret (base32), to type if the QR code won't scan.")
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as a QR code, an SVG document.")
+
+
+class TwoFactorConfirm(Input):
+    code: str = Field(min_length=6, max_length=8, pattern=r"^[0-9]+$")
+
+
+class RecoveryCodes(Output):
+    recovery_codes: list[str] = Field(
+        description="Ten single-use codes that stand in for the authenticator. Shown once."
+    )
+
+
+class OrganizationOut(Output):
+    id: uuid.UUID
+    name: str
+    require_two_factor: Requirement
+
+
+class OrganizationUpdate(Patch):
+    require_two_factor: Requirement = NOT_SENT

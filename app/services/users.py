@@ -22,17 +22,22 @@ from urllib.parse import quote
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import audit, passwords
+from app.domain import audit, passwords, two_factor
 from app.domain.enums import OrgRole, UserStatus, UserTokenPurpose
 from app.domain.errors import Conflict, InvalidInput
 from app.http.ratelimit import RateLimiter
-from app.models import User, UserSession
+from app.models import Organization, User, UserSession
 from app.repositories import audit as audit_repo
 from app.repositories import users
+from app.services import two_factor as two_factor_service
 from app.settings import Settings
 
 COOKIE = "viewledger_session"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+class TwoFactorRequired(Exception):
+    """The password was right; the user signs in with a second factor too (send `code`)."""
 
 
 class TooManyAttempts(Exception):
@@ -53,6 +58,7 @@ class Started:
     token: str
     csrf_token: str
     expires_at: datetime
+    two_factor_pending: bool = False
 
 
 def normalize_email(email: str) -> str:
@@ -159,6 +165,7 @@ async def sign_in(
     client: str,
     email: str,
     password: str,
+    code: str | None = None,
 ) -> Started | None:
     """Counts the attempt (TooManyAttempts past either budget), then a new session, or None
     for any wrong email, wrong password or user who cannot sign in: the caller answers the
@@ -176,14 +183,27 @@ async def sign_in(
     verified = await asyncio.to_thread(passwords.verify, stored, password)
     if user is None or not verified.ok or user.status is not UserStatus.ACTIVE:
         return None
+    pending = False
+    if user.two_factor_enabled_at is not None:
+        if not code:
+            raise TwoFactorRequired
+        if not two_factor_service.check(settings, user, code):
+            return None
+    else:
+        org = await session.get(Organization, user.organization_id)
+        assert org is not None
+        requirement = two_factor.Requirement(org.require_two_factor)
+        pending = two_factor.required(requirement, user.role)
     if verified.needs_rehash:  # the parameters changed since: store it the current way
         user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
     now = datetime.now(UTC)
     user.last_sign_in_at = now
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires_at = now + timedelta(hours=settings.session_max_hours)
-    await users.start_session(session, user, digest(token), csrf, now, expires_at, client)
-    return Started(user, token, csrf, expires_at)
+    await users.start_session(
+        session, user, digest(token), csrf, now, expires_at, client, two_factor_pending=pending
+    )
+    return Started(user, token, csrf, expires_at, pending)
 
 
 # A session's last use is written at most this often (a busy client is not one write per

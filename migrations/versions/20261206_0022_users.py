@@ -216,8 +216,29 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.add_column("users", sa.Column("totp_secret", sa.Text(), nullable=True))
+    op.add_column(
+        "users", sa.Column("two_factor_enabled_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column("users", sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
+    op.add_column(
+        "users",
+        sa.Column("recovery_code_hashes", sa.ARRAY(sa.String(length=64)), nullable=True),
+    )
+    op.add_column(
+        "user_sessions",
+        sa.Column(
+            "two_factor_pending", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
+    )
+    op.add_column(
+        "organizations",
+        sa.Column("require_two_factor", sa.String(length=16), server_default="off", nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_column("organizations", "require_two_factor")
     op.drop_index(op.f("audit_events_organization_id_id_idx"), table_name="audit_events")
     op.drop_table("audit_events")
     op.drop_index(op.f("campaign_roles_user_id_idx"), table_name="campaign_roles")
