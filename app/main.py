@@ -213,5 +213,6 @@ def _public_gates(settings: Settings) -> dict[tuple[str, str], Gate]:
         ("POST", "/portal/login"): portal,
         ("POST", "/v1/session"): portal,  # users' sign-in, and setting a password by link
         ("POST", "/v1/password"): portal,
+        ("POST", "/v1/password-reset"): portal,
         ("POST", "/discord/interactions"): discord,
     }

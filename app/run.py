@@ -125,6 +125,9 @@ def main() -> int:
     email, password = demo_user(settings)
 
     children = []
+    if settings.runs_local_sandbox() and not settings.smtp_url:
+        # Invitations and resets go to the sandbox's SMTP sink (GET :8900/__sandbox/mail).
+        os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{settings.sandbox_smtp_port}"
     if settings.runs_local_sandbox():
         children.append(
             _start("sandbox", ["-m", "app.platforms.sandbox", "--port", str(settings.sandbox_port)])

@@ -328,6 +328,13 @@ class Settings(BaseSettings):
     sign_in_attempt_burst: int = Field(10, ge=1)
     # The user session cookie's Secure flag; unset: set when the request came over HTTPS.
     session_cookie_secure: bool | None = None
+    # Email (invitations, password resets): smtp://user:pass@host:port (STARTTLS when the
+    # server offers it) or smtps://... (TLS from the start). Unset: no email is sent; links
+    # are only answered to the admin. `make run` in sandbox mode points it at the sandbox's
+    # SMTP sink (SANDBOX_SMTP_PORT; its mail is at GET :SANDBOX_PORT/__sandbox/mail).
+    smtp_url: str | None = Field(None, pattern=r"^smtps?://[^\s]+$")
+    mail_from: str = "ViewLedger <no-reply@viewledger.invalid>"
+    sandbox_smtp_port: int = 8925
     # Posts one payout batch may hold (its lines are written in one statement).
     payout_max_posts: int = Field(10_000, ge=1)
     # The endpoints anyone may call (portal sign-in, Discord interactions) take small bodies

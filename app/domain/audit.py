@@ -44,3 +44,4 @@ AUDITED: Mapping[str, tuple[str, str, str | None]] = {
 SIGNED_IN = "user.signed_in"
 SIGN_IN_THROTTLED = "user.sign_in_throttled"  # a burst of failed sign-ins hit the limit
 PASSWORD_SET = "user.password_set"
+PASSWORD_RESET_REQUESTED = "user.password_reset_requested"  # by the user, by email

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 
 from app.auth import Principal
 from app.db import session_scope
@@ -34,6 +34,7 @@ from app.schemas.users import (
     LinkOut,
     OrganizationOut,
     OrganizationUpdate,
+    PasswordResetRequest,
     PasswordSet,
     RecoveryCodes,
     SessionOut,
@@ -47,8 +48,8 @@ from app.schemas.users import (
     UserPage,
     UserUpdate,
 )
+from app.services import mail, users
 from app.services import two_factor as two_factor_service
-from app.services import users
 from app.settings import Settings
 
 router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
@@ -109,13 +110,23 @@ _PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/v1/users", status_code=status.HTTP_201_CREATED)
 async def users_create(
-    body: UserCreate, session: Session, who: Admin, settings: AppSettings
+    body: UserCreate,
+    session: Session,
+    who: Admin,
+    settings: AppSettings,
+    background: BackgroundTasks,
 ) -> UserCreated:
     """Invites a person: the answer holds their invitation link (single-use, expires after
-    `INVITATION_TTL_HOURS`), shown this once. 409 `email_taken` if the email has a user."""
+    `INVITATION_TTL_HOURS`), shown this once; with `SMTP_URL` set it is also emailed to
+    them. 409 `email_taken` if the email has a user."""
     user, link = await users.invite(
         session, settings, who.organization_id, body.email, body.name, body.role
     )
+    if mail.enabled(settings):
+        org = await session.get(Organization, who.organization_id)
+        assert org is not None
+        subject, text = mail.invitation(link.url, f"{link.expires_at:%Y-%m-%d %H:%M}", org.name)
+        background.add_task(mail.send, settings, user.email, subject, text)
     return UserCreated(
         **UserOut.model_validate(user).model_dump(),
         invitation=LinkOut(url=link.url, expires_at=link.expires_at),
@@ -165,13 +176,73 @@ async def users_delete(user_id: uuid.UUID, session: Session, who: Admin) -> Resp
 
 @router.post("/v1/users/{user_id}/password-link")
 async def users_password_link(
-    user_id: uuid.UUID, session: Session, who: Admin, settings: AppSettings
+    user_id: uuid.UUID,
+    session: Session,
+    who: Admin,
+    settings: AppSettings,
+    background: BackgroundTasks,
 ) -> LinkOut:
     """A new single-use link that sets the user's password (a new invitation for an
     invited user); older unused links stop working. Shown this once."""
     user = found(await users_repo.get(session, who.organization_id, user_id), "user")
     link = await users.reset_link(session, settings, user)
+    if mail.enabled(settings):
+        subject, text = mail.password_reset(link.url, f"{link.expires_at:%Y-%m-%d %H:%M}")
+        background.add_task(mail.send, settings, user.email, subject, text)
     return LinkOut(url=link.url, expires_at=link.expires_at)
+
+
+@router.post(
+    "/v1/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[SameOrigin],
+    responses={
+        **_PUBLIC_RESPONSES,
+        409: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {}},
+            "description": "No email is configured (`email_not_configured`): ask an admin.",
+        },
+    },
+)
+async def password_reset_request(
+    body: PasswordResetRequest,
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> Response:
+    """Asks for a password link by email. The answer is the same whether or not the email
+    belongs to a user (202); an active user is sent a single-use link (valid
+    `PASSWORD_RESET_TTL_HOURS`). Limited like sign-in, per account and per address."""
+    if not mail.enabled(settings):
+        raise ApiError(
+            409, "email_not_configured", "This service sends no email; ask an admin for a link."
+        )
+    try:
+        sent = await users.request_reset(
+            session, settings, request.app.state.redis, _client(request), body.email
+        )
+    except users.TooManyAttempts as exc:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many requests; retry in {exc.retry_after} s.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    if sent is not None:
+        user, link = sent
+        subject, text = mail.password_reset(link.url, f"{link.expires_at:%Y-%m-%d %H:%M}")
+        background.add_task(mail.send, settings, user.email, subject, text)
+        await audit_repo.record(
+            session,
+            user.organization_id,
+            audit.PASSWORD_RESET_REQUESTED,
+            "user",
+            user.id,
+            client_address=_client(request),
+        )
+    return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
 # Passwords and sessions

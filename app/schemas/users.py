@@ -162,3 +162,7 @@ class OrganizationOut(Output):
 
 class OrganizationUpdate(Patch):
     require_two_factor: Requirement = NOT_SENT
+
+
+class PasswordResetRequest(Input):
+    email: str = Field(min_length=1, max_length=254, pattern=NO_NUL)

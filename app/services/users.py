@@ -270,3 +270,22 @@ async def audit_throttled(session: AsyncSession, email: str, client: str) -> Non
             user.id,
             client_address=client,
         )
+
+
+async def request_reset(
+    session: AsyncSession, settings: Settings, redis: Redis, client: str, email: str
+) -> tuple[User, Link] | None:
+    """A user's own request for a password link by email: counted like a sign-in attempt
+    (TooManyAttempts past the budget); the user and their new link when the email is an
+    active user's, else None (the caller answers the same either way)."""
+    email = normalize_email(email)
+    attempts = SignInAttempts(
+        redis, settings.sign_in_attempts_per_minute, settings.sign_in_attempt_burst
+    )
+    wait = await attempts.retry_after(client, email)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    user = await users.by_email(session, email)
+    if user is None or user.status is not UserStatus.ACTIVE:
+        return None
+    return user, await _issue(session, settings, user, UserTokenPurpose.PASSWORD_RESET)
