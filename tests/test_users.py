@@ -466,3 +466,30 @@ async def test_cli_invites_a_user_whose_link_works(
         signed = await sign_in(web, "root@example.com")
     assert signed["user"]["role"] == "admin"
     assert signed["organization_id"] == str(org.id)
+
+
+async def test_make_run_s_demo_admin_user_signs_in(
+    settings: Settings,
+    engine: AsyncEngine,
+    committed: async_sessionmaker[AsyncSession],
+    tmp_path: Any,
+) -> None:
+    import json
+
+    from app import run
+    from app.cli import create_org
+
+    org_id, key = await create_org(settings, "Demo")
+    demo = tmp_path / "demo.json"
+    demo.write_text(json.dumps({"organization_id": str(org_id), "key": key}))
+    email, password = await asyncio.to_thread(run.demo_user, settings, demo)
+    # A second start prints the same sign-in.
+    assert await asyncio.to_thread(run.demo_user, settings, demo) == (email, password)
+    app = create_app(settings, engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as web,
+    ):
+        signed = await sign_in(web, email, password)
+    assert signed["user"]["role"] == "admin"
+    assert signed["organization_id"] == str(org_id)
