@@ -5,10 +5,11 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 from app.domain.enums import Role
+from app.domain.permissions import Actor, CampaignRole
 
 KEY_PREFIX = "vl_"
 _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
@@ -16,11 +17,24 @@ _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an API key of one organization, with one role."""
+    """Who is calling: an API key of one organization, with one role; or a signed-in user
+    (`user_id` set), who acts through their own key row (`key_id`)."""
 
     key_id: uuid.UUID
     organization_id: uuid.UUID
     role: Role
+    user_id: uuid.UUID | None = None
+    # A user session's CSRF token, which its writes must carry.
+    csrf_token: str | None = field(default=None, repr=False)
+    # A key restricted to some campaigns (None: all of them).
+    campaign_ids: frozenset[uuid.UUID] | None = None
+    # An org member's campaign roles (None: not a member); they reach only these campaigns.
+    campaign_roles: Mapping[uuid.UUID, CampaignRole] | None = field(
+        default=None, hash=False, compare=False
+    )
+
+    def actor(self) -> Actor:
+        return Actor(self.role, self.campaign_ids, self.campaign_roles)
 
     def allows(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]

@@ -3,11 +3,15 @@
 python -m app.cli db upgrade                       create the database if needed, migrate
 python -m app.cli orgs create NAME                 new organization; prints its admin key last
 python -m app.cli keys create --org ID --role R    another key (admin, editor or viewer)
+python -m app.cli users create --org ID --email E --role R [--name N]
+                                                   invite a person (admin or member); prints
+                                                   their single-use invitation link
 python -m app.cli discord register --org ID        put the bot's commands on Discord
 """
 
 import argparse
 import asyncio
+import re
 import uuid
 
 import asyncpg
@@ -18,10 +22,12 @@ from sqlalchemy.engine import make_url
 from app.db import create_engine, create_sessionmaker, session_scope
 from app.discord.api import DiscordApiError
 from app.discord.integrations import register_discord
-from app.domain.enums import Role
+from app.domain.enums import OrgRole, Role
 from app.domain.errors import DomainError
 from app.models import Organization
 from app.repositories import api_keys
+from app.schemas.users import EMAIL
+from app.services import users
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -94,6 +100,22 @@ async def create_key(settings: Settings, org_id: uuid.UUID, role: Role, name: st
         await engine.dispose()
 
 
+async def create_user(
+    settings: Settings, org_id: uuid.UUID, email: str, role: OrgRole, name: str
+) -> users.Link:
+    engine = create_engine(settings)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            if await session.get(Organization, org_id) is None:
+                raise SystemExit(f"no organization {org_id}")
+            if not re.fullmatch(EMAIL, email):
+                raise SystemExit(f"not an email address: {email}")
+            _, link = await users.invite(session, settings, org_id, email, name, role)
+        return link
+    finally:
+        await engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m app.cli",
@@ -111,6 +133,12 @@ def main(argv: list[str] | None = None) -> None:
     key_create.add_argument("--org", required=True, type=uuid.UUID)
     key_create.add_argument("--role", required=True, choices=[r.value for r in Role])
     key_create.add_argument("--name", default="")
+    user_group = groups.add_parser("users").add_subparsers(dest="action", required=True)
+    user_create = user_group.add_parser("create", help="invite a person; prints their link")
+    user_create.add_argument("--org", required=True, type=uuid.UUID)
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--role", required=True, choices=[r.value for r in OrgRole])
+    user_create.add_argument("--name", default="")
     discord = groups.add_parser("discord").add_subparsers(dest="action", required=True)
     register = discord.add_parser(
         "register", help="register the bot's commands with the organization's application"
@@ -128,6 +156,16 @@ def main(argv: list[str] | None = None) -> None:
         except (DomainError, DiscordApiError) as exc:
             raise SystemExit(str(exc)) from None
         print(f"registered /{', /'.join(names)} at {settings.discord_api_url}")
+    elif args.group == "users":
+        try:
+            link = asyncio.run(
+                create_user(settings, args.org, args.email, OrgRole(args.role), args.name)
+            )
+        except DomainError as exc:
+            raise SystemExit(str(exc)) from None
+        print(f"{args.role} {args.email} invited; their invitation link (single-use, until ")
+        print(f"{link.expires_at:%Y-%m-%d %H:%M} UTC) sets their password:")
+        print(link.url)
     elif args.group == "orgs":
         org_id, key = asyncio.run(create_org(settings, args.name))
         print(f"organization {org_id} created; its admin API key (shown once):")

@@ -1,6 +1,8 @@
 """Request dependencies: the unit of work, the caller, and the shared clients; and the
 middleware that authenticates a request before anything reads its body."""
 
+import hmac
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -8,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -15,12 +18,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import idempotency
 from app.auth import Principal, PrincipalCache, hash_key
 from app.db import session_scope
-from app.domain.enums import Role
+from app.domain import audit as audit_actions
+from app.domain import permissions as permission_table
+from app.domain.enums import OrgRole, Role
+from app.domain.errors import NotFound
 from app.errors import ApiError, problem_response
 from app.http.ratelimit import RateLimiter
+from app.models import ApiKey, Payout, User, WebhookEndpoint
 from app.platforms.shortlinks import Resolver
 from app.repositories import api_keys
+from app.repositories import audit as audit_repo
+from app.repositories import permissions as permissions_repo
+from app.repositories import users as users_repo
 from app.request_context import current as current_context
+from app.services import users as users_service
 from app.settings import Settings
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -69,11 +80,66 @@ async def _authenticate(request: Request, key: str) -> Principal | None:
 _PRINCIPAL = "viewledger.principal"
 
 
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# What a session waiting for its second factor to be set up may reach.
+_ENROLMENT_PATHS = frozenset(
+    {"/v1/session", "/v1/sessions", "/v1/session/two-factor", "/v1/session/two-factor/confirm"}
+)
+
+
+async def _session_caller(request: Request, token: str) -> Principal:
+    """A signed-in user's session (the cookie), as a caller: 401 when it is not live, 403
+    `csrf_token_invalid` for a write without the session's CSRF token."""
+    async with session_scope(request.app.state.sessionmaker) as session:
+        found = await users_service.current(session, request.app.state.settings, token)
+        roles = (
+            await permissions_repo.campaign_roles(session, found[1].id)
+            if found is not None and found[1].role is OrgRole.MEMBER
+            else None
+        )
+    if found is None:
+        raise ApiError(
+            401, "session_expired", "The session has ended; sign in again (POST /v1/session)."
+        )
+    row, user, key_id = found
+    if row.two_factor_pending and request.url.path not in _ENROLMENT_PATHS:
+        raise ApiError(
+            403,
+            "two_factor_setup_required",
+            "The organization requires two-factor sign-in: set it up first "
+            "(POST /v1/session/two-factor, then .../confirm).",
+        )
+    if request.method not in _SAFE:
+        sent = request.headers.get(users_service.CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), row.csrf_token.encode()):
+            raise ApiError(
+                403,
+                "csrf_token_invalid",
+                f"A request signed in by the session cookie that changes anything carries the "
+                f"session's CSRF token in `{users_service.CSRF_HEADER}` (from GET /v1/session).",
+            )
+    return Principal(
+        key_id,
+        user.organization_id,
+        users_repo.key_role(user.role),
+        user_id=user.id,
+        csrf_token=row.csrf_token,
+        campaign_roles=roles,
+    )
+
+
 async def _identify(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    """The caller, within its budget: 401 without a known key, 429 over the key's or its
-    organization's rate limit. Reads headers only, never the body."""
+    """The caller, within its budget: 401 without a known key or live session, 429 over the
+    key's or its organization's rate limit. Reads headers only, never the body. A request
+    with no API key may be signed in by a user's session cookie (app.services.users)."""
+    session_token = request.cookies.get(users_service.COOKIE)
+    if credentials is None and session_token:
+        user = await _session_caller(request, session_token)
+        return await _within_budget(request, users_service.digest(session_token), user)
     if credentials is None:
         raise ApiError(
             401,
@@ -89,11 +155,15 @@ async def _identify(
         raise ApiError(
             401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
         )
+    return await _within_budget(request, hash_key(credentials.credentials), principal)
+
+
+async def _within_budget(request: Request, budget: str, principal: Principal) -> Principal:
     context = current_context()
     if context is not None:
         context.organization_id = principal.organization_id
     limiter: RateLimiter = request.app.state.ratelimiter
-    decision = await limiter.hit(hash_key(credentials.credentials), principal.organization_id)
+    decision = await limiter.hit(budget, principal.organization_id)
     if decision is not None:
         if context is not None:
             context.headers.update(decision.headers())
@@ -124,11 +194,132 @@ async def _principal(
     return await _identify(request, credentials)
 
 
+async def _campaign_in_path(request: Request, principal: Principal) -> tuple[uuid.UUID, str] | None:
+    """The campaign the operation acts on, from its path (a post's is looked up), with the
+    name of the resource to answer 404 for; None when the path names no campaign."""
+    params = request.path_params
+    try:
+        if "campaign_id" in params:
+            return uuid.UUID(str(params["campaign_id"])), "campaign"
+        if "post_id" in params:
+            post_id = uuid.UUID(str(params["post_id"]))
+        else:
+            return None
+    except ValueError:
+        return None  # FastAPI answers 422 for the malformed id
+    async with request.app.state.read_sessionmaker() as session:
+        campaign_id = await permissions_repo.campaign_of_post(
+            session, principal.organization_id, post_id
+        )
+    if campaign_id is None:
+        raise NotFound("post")
+    return campaign_id, "post"
+
+
+async def _authorize(request: Request, principal: Principal) -> bool:
+    """The permission table (app.domain.permissions) for the operation being called: a
+    caller restricted to some campaigns gets 404 for a campaign outside them (as for another
+    organization's) and 403 for an operation its campaign role does not allow or that is
+    not about one campaign. Unrestricted callers are checked by their role (`require`),
+    which the table's key roles match (tests/api/test_permissions.py). True when the table
+    decided (the caller is restricted)."""
+    actor = principal.actor()
+    route = request.scope.get("route")
+    operation = getattr(route, "name", None)
+    action = permission_table.OPERATIONS.get(operation or "")
+    if not actor.restricted:
+        return False
+    if action is None:
+        raise ApiError(
+            403,
+            "forbidden",
+            "This caller reaches only some campaigns, and this operation is not about one.",
+        )
+    found = await _campaign_in_path(request, principal)
+    if found is None:
+        if operation == "campaigns_list":
+            return True  # filtered to the caller's campaigns
+        raise ApiError(403, "forbidden", "This caller reaches only some campaigns.")
+    campaign_id, resource = found
+    decision = permission_table.allowed(actor, action, campaign_id)
+    if decision is permission_table.Decision.HIDE:
+        raise NotFound(resource)
+    if decision is permission_table.Decision.FORBID:
+        raise ApiError(
+            403, "forbidden", f"Your role on this campaign does not allow {action.value}."
+        )
+    return True
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+_CREATED: dict[str, type[Any]] = {
+    "api_key": ApiKey,
+    "user": User,
+    "payout": Payout,
+    "webhook_endpoint": WebhookEndpoint,
+}
+
+
+async def _audit(request: Request, session: Session) -> AsyncIterator[None]:
+    """Records an audited operation (app.domain.audit) that succeeded, in its own
+    transaction: this runs after the handler returns and before the request's commit. A
+    resource the operation created is the first new row of its kind the session flushed."""
+    route = request.scope.get("route")
+    audited = audit_actions.AUDITED.get(getattr(route, "name", "") or "")
+    if audited is None or request.method in _READS:
+        yield
+        return
+    created: list[Any] = []
+
+    def collect(sync_session: Any, _context: Any) -> None:
+        created.extend(sync_session.new)
+
+    event.listen(session.sync_session, "after_flush", collect)
+    try:
+        yield
+    finally:
+        event.remove(session.sync_session, "after_flush", collect)
+    principal = request.scope.get(_PRINCIPAL)
+    if not isinstance(principal, Principal):
+        return
+    action, resource_type, param = audited
+    if param is not None:
+        resource_id: object = request.path_params.get(param)
+    elif resource_type == "organization":
+        resource_id = principal.organization_id
+    elif resource_type == "user" and principal.user_id is not None and not created:
+        resource_id = principal.user_id  # signing out: the user themself
+    else:
+        wanted = _CREATED.get(resource_type)
+        resource_id = next(
+            (row.id for row in created if wanted is not None and isinstance(row, wanted)), None
+        )
+    details = {k: str(v) for k, v in request.path_params.items()}
+    await audit_repo.record(
+        session,
+        principal.organization_id,
+        action,
+        resource_type,
+        resource_id,
+        actor_key_id=principal.key_id,
+        actor_user_id=principal.user_id,
+        client_address=_client_address(request),
+        details=details,
+    )
+
+
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def check(
-        request: Request, principal: Annotated[Principal, Depends(_principal)]
+        request: Request,
+        principal: Annotated[Principal, Depends(_principal)],
+        _audited: Annotated[None, Depends(_audit, scope="function")],
     ) -> Principal:
-        if not principal.allows(role):
+        request.scope[_PRINCIPAL] = principal  # for the audit record
+        restricted = await _authorize(request, principal)
+        if not restricted and not principal.allows(role):
             raise ApiError(
                 403, "forbidden", f"This needs the {role} role; the key is {principal.role}."
             )

@@ -43,6 +43,7 @@ from app.routers import (
     post_imports,
     posts,
     refresh_runs,
+    users,
     webhook_endpoints,
 )
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -151,6 +152,7 @@ def create_app(
             {"name": "payouts", "description": "What is ready to pay, batches, CSV exports."},
             {"name": "portal", "description": "Creators' own videos and earnings, by code."},
             {"name": "discord", "description": "The Discord bot: connection and interactions."},
+            {"name": "users", "description": "People who sign in, and their sessions."},
         ],
     )
     app.openapi = lambda: tidy(  # type: ignore[method-assign]
@@ -172,6 +174,7 @@ def create_app(
         portal,
         post_imports,
         discord,
+        users,
     ):
         app.include_router(module.router)
     # The last added runs first: the request id wraps everything (every answer and log line
@@ -208,5 +211,8 @@ def _public_gates(settings: Settings) -> dict[tuple[str, str], Gate]:
     return {
         ("POST", "/v1/portal/session"): portal,
         ("POST", "/portal/login"): portal,
+        ("POST", "/v1/session"): portal,  # users' sign-in, and setting a password by link
+        ("POST", "/v1/password"): portal,
+        ("POST", "/v1/password-reset"): portal,
         ("POST", "/discord/interactions"): discord,
     }

@@ -34,11 +34,14 @@ from app.db import Base
 from app.domain.enums import (
     CampaignStatus,
     DeliveryStatus,
+    OrgRole,
     PayoutStatus,
     Platform,
     PostStatus,
     Role,
     StatsSource,
+    UserStatus,
+    UserTokenPurpose,
 )
 from app.ids import new_id
 
@@ -83,6 +86,10 @@ class Organization(Base):
     id: Mapped[uuid.UUID] = _pk()
     name: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _created()
+    # Who must sign in with a second factor: off, admins, everyone (app.domain.two_factor).
+    require_two_factor: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="off"
+    )
 
 
 class ApiKey(Base):
@@ -98,6 +105,14 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = _created()
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Set on a user's own key row (app.services.users): what the user's sign-in sessions act
+    # through, so idempotency and the actor columns name it. Its secret was never kept, so it
+    # cannot be used as a bearer token; it is not listed, counted or revoked as a key.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE", use_alter=True), unique=True
+    )
+    # Set: the key reaches only these campaigns (app.domain.permissions); NULL: all of them.
+    campaign_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
 
 
 class Campaign(Base):
@@ -893,3 +908,131 @@ class PostImportLine(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     post_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     handled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+# People
+
+
+class User(Base):
+    """A person of an organization who signs in (API keys are for machines). The email is
+    stored lower-cased and is unique across organizations: it names whom a sign-in is for."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", OrgRole), name="role"),
+        CheckConstraint(_in("status", UserStatus), name="status"),
+        Index(None, "organization_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    email: Mapped[str] = mapped_column(String(254), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    role: Mapped[OrgRole] = mapped_column(_enum(OrgRole), nullable=False)
+    status: Mapped[UserStatus] = mapped_column(
+        _enum(UserStatus), nullable=False, server_default=UserStatus.INVITED.value
+    )
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Two-factor (app.domain.two_factor): the TOTP secret, encrypted (it must be recovered to
+    # check codes); enabled once a code confirmed it; the last time step a code was used for;
+    # the unused recovery codes' digests.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    two_factor_enabled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    recovery_code_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
+
+
+class UserToken(Base):
+    """A single-use link: an invitation or a password reset. Stored as a SHA-256 digest (256
+    random bits); used once (`used_at`), dead after `expires_at` or when a newer one for the
+    same user is issued."""
+
+    __tablename__ = "user_tokens"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", UserTokenPurpose), name="purpose"),
+        Index(None, "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    purpose: Mapped[UserTokenPurpose] = mapped_column(_enum(UserTokenPurpose), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class UserSession(Base):
+    """A user's sign-in, on the server: the cookie holds a random token whose digest names
+    this row. It ends when deleted (sign-out, sign-out everywhere, removal), when idle longer
+    than SESSION_IDLE_MINUTES, or at `expires_at` (the absolute lifetime)."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    # Signed in with a password only, where the organization requires a second factor the
+    # user has not set up: the session may do nothing but set it up.
+    two_factor_pending: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+
+
+class CampaignRoleGrant(Base):
+    """A user's role on one campaign (app.domain.permissions.CampaignRole)."""
+
+    __tablename__ = "campaign_roles"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "user_id"),
+        CheckConstraint("role IN ('campaign_admin', 'campaign_editor')", name="role"),
+        Index(None, "user_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class AuditEvent(Base):
+    """Who did what to which resource, when, from where (app.domain.audit). Append-only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "organization_id", "id"),)
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    occurred_at: Mapped[datetime] = _created()
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    resource_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    # The key (for a user: their own key row) and the user, when a user acted.
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False, server_default="")
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )

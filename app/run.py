@@ -5,17 +5,22 @@ stops. The banner says which provider mode it runs in."""
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 
 from app.cli import create_org, upgrade
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, session_scope
+from app.domain.enums import OrgRole
 from app.repositories import api_keys
+from app.repositories import users as users_repo
+from app.services import users
 from app.settings import PROJECT_ROOT, ProviderMode, Settings, get_settings
 
 DEMO_FILE = PROJECT_ROOT / ".demo-key.json"
@@ -41,6 +46,36 @@ def demo_key(settings: Settings, path: Path = DEMO_FILE) -> tuple[str, bool]:
     path.write_text(json.dumps({"organization_id": str(org_id), "key": key}))
     path.chmod(0o600)
     return key, True
+
+
+DEMO_EMAIL = "admin@demo.viewledger.local"
+
+
+async def _demo_user(settings: Settings, org_id: uuid.UUID, password: str) -> bool:
+    """The demo organization's admin user, if missing (True if created now)."""
+    engine = create_engine(settings)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            if await users_repo.by_email(session, DEMO_EMAIL) is not None:
+                return False
+            await users.create_signed_up(
+                session, settings, org_id, DEMO_EMAIL, "Demo admin", OrgRole.ADMIN, password
+            )
+            return True
+    finally:
+        await engine.dispose()
+
+
+def demo_user(settings: Settings, path: Path = DEMO_FILE) -> tuple[str, str]:
+    """The demo organization's admin user: its email and password, the password kept in the
+    demo file beside the key (made on the first start after the key)."""
+    saved = json.loads(path.read_text())
+    password = saved.get("user_password") or secrets.token_urlsafe(12)
+    if asyncio.run(_demo_user(settings, uuid.UUID(saved["organization_id"]), password)):
+        saved["user_password"] = password
+        path.write_text(json.dumps(saved))
+        path.chmod(0o600)
+    return DEMO_EMAIL, saved.get("user_password", password)
 
 
 def providers_line(settings: Settings) -> str:
@@ -87,8 +122,12 @@ def main() -> int:
     settings = get_settings()
     upgrade(settings)
     key, created = demo_key(settings)
+    email, password = demo_user(settings)
 
     children = []
+    if settings.runs_local_sandbox() and not settings.smtp_url:
+        # Invitations and resets go to the sandbox's SMTP sink (GET :8900/__sandbox/mail).
+        os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{settings.sandbox_smtp_port}"
     if settings.runs_local_sandbox():
         children.append(
             _start("sandbox", ["-m", "app.platforms.sandbox", "--port", str(settings.sandbox_port)])
@@ -103,7 +142,8 @@ def main() -> int:
         f"  Health:    {base}/health/ready\n"
         f"  Providers: {providers_line(settings)}\n"
         f"  Demo organization admin key{' (new)' if created else ''}:\n    {key}\n"
-        f"  Try: curl -H 'Authorization: Bearer {key}' {base}/v1/me\n",
+        f"  Try: curl -H 'Authorization: Bearer {key}' {base}/v1/me\n"
+        f"  Demo admin user: {email} / {password}  (POST {base}/v1/session)\n",
         flush=True,
     )
 

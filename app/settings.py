@@ -322,6 +322,25 @@ class Settings(BaseSettings):
     # The session cookie's Secure flag. Unset: set when the request came over HTTPS (behind
     # a TLS-terminating proxy, run uvicorn with --proxy-headers, or set this to true).
     portal_cookie_secure: bool | None = None
+    # Users (app.services.users): an invitation link lives this long, a reset link this long;
+    # a session ends after this long unused or this long after sign-in, whichever is first.
+    invitation_ttl_hours: float = Field(72, gt=0, le=24 * 30)
+    password_reset_ttl_hours: float = Field(2, gt=0, le=24 * 7)
+    session_idle_minutes: float = Field(30, gt=0)
+    session_max_hours: float = Field(12, gt=0, le=24 * 30)
+    # Sign-in attempts, per account and per client address: a burst, then this many a
+    # minute (429 with Retry-After; the budget refills, so nobody can lock an account out).
+    sign_in_attempts_per_minute: float = Field(5, gt=0)
+    sign_in_attempt_burst: int = Field(10, ge=1)
+    # The user session cookie's Secure flag; unset: set when the request came over HTTPS.
+    session_cookie_secure: bool | None = None
+    # Email (invitations, password resets): smtp://user:pass@host:port (STARTTLS when the
+    # server offers it) or smtps://... (TLS from the start). Unset: no email is sent; links
+    # are only answered to the admin. `make run` in sandbox mode points it at the sandbox's
+    # SMTP sink (SANDBOX_SMTP_PORT; its mail is at GET :SANDBOX_PORT/__sandbox/mail).
+    smtp_url: str | None = Field(None, pattern=r"^smtps?://[^\s]+$")
+    mail_from: str = "ViewLedger <no-reply@viewledger.invalid>"
+    sandbox_smtp_port: int = 8925
     # Posts one payout batch may hold (its lines are written in one statement).
     payout_max_posts: int = Field(10_000, ge=1)
     # The endpoints anyone may call (portal sign-in, Discord interactions) take small bodies

@@ -51,3 +51,22 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"  # waiting for its next attempt (or in flight under a lease)
     SUCCEEDED = "succeeded"  # a 2xx answer
     FAILED = "failed"  # every scheduled attempt failed; `retry` sends it again
+
+
+class OrgRole(StrEnum):
+    """A user's role in their organization: `admin` does everything, `member` acts only
+    within the campaigns they hold a campaign role in."""
+
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class UserStatus(StrEnum):
+    INVITED = "invited"  # has not set a password yet
+    ACTIVE = "active"
+    REMOVED = "removed"  # signed out everywhere, cannot sign in
+
+
+class UserTokenPurpose(StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"

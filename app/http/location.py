@@ -22,6 +22,7 @@ LOCATIONS = {
     "api_keys_create": "/v1/api-keys/{id}",
     "webhook_endpoints_create": "/v1/webhook-endpoints/{id}",
     "payouts_create": "/v1/payouts/{id}",
+    "users_create": "/v1/users/{id}",
 }
 
 

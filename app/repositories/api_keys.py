@@ -15,12 +15,15 @@ from app.repositories.pagination import Sort, fetch_page
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
     row = (
         await session.execute(
-            select(ApiKey.id, ApiKey.organization_id, ApiKey.role).where(
+            select(ApiKey.id, ApiKey.organization_id, ApiKey.role, ApiKey.campaign_ids).where(
                 ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
             )
         )
     ).first()
-    return None if row is None else Principal(row.id, row.organization_id, Role(row.role))
+    if row is None:
+        return None
+    scope = None if row.campaign_ids is None else frozenset(row.campaign_ids)
+    return Principal(row.id, row.organization_id, Role(row.role), campaign_ids=scope)
 
 
 async def count_usable_locked(session: AsyncSession, organization_id: uuid.UUID) -> int:
@@ -31,13 +34,21 @@ async def count_usable_locked(session: AsyncSession, organization_id: uuid.UUID)
     count = await session.scalar(
         select(func.count())
         .select_from(ApiKey)
-        .where(ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None))
+        .where(
+            ApiKey.organization_id == organization_id,
+            ApiKey.revoked_at.is_(None),
+            ApiKey.user_id.is_(None),  # users' own key rows are not keys to count
+        )
     )
     return int(count or 0)
 
 
 async def create(
-    session: AsyncSession, organization_id: uuid.UUID, role: Role, name: str = ""
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    role: Role,
+    name: str = "",
+    campaign_ids: list[uuid.UUID] | None = None,
 ) -> tuple[ApiKey, str]:
     """Returns the row and the plaintext key, which is never stored and never shown again."""
     key = generate_key()
@@ -47,6 +58,7 @@ async def create(
         name=name,
         prefix=display_prefix(key),
         key_hash=hash_key(key),
+        campaign_ids=campaign_ids,
     )
     session.add(row)
     await session.flush()
@@ -65,12 +77,16 @@ async def list_page(
     session: AsyncSession, organization_id: uuid.UUID, cursor: str | None, limit: int
 ) -> tuple[Sequence[ApiKey], str | None]:
     """Oldest first."""
-    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id)
+    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id, ApiKey.user_id.is_(None))
     return await fetch_page(session, stmt, ApiKey.id, Sort(None, False), cursor, limit)
 
 
 async def list_for(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[ApiKey]:
-    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.id)
+    stmt = (
+        select(ApiKey)
+        .where(ApiKey.organization_id == organization_id, ApiKey.user_id.is_(None))
+        .order_by(ApiKey.id)
+    )
     return (await session.scalars(stmt)).all()
 
 
@@ -88,6 +104,7 @@ async def revoke(session: AsyncSession, organization_id: uuid.UUID, key_id: uuid
                     ApiKey.organization_id == organization_id,
                     ApiKey.role == Role.ADMIN,
                     ApiKey.revoked_at.is_(None),
+                    ApiKey.user_id.is_(None),
                 )
                 .order_by(ApiKey.id)
                 .with_for_update()
@@ -106,6 +123,7 @@ async def revoke(session: AsyncSession, organization_id: uuid.UUID, key_id: uuid
             ApiKey.id == key_id,
             ApiKey.organization_id == organization_id,
             ApiKey.revoked_at.is_(None),
+            ApiKey.user_id.is_(None),  # a user's key row ends with the user (DELETE /v1/users)
         )
         .values(revoked_at=func.now())
     )

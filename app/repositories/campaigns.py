@@ -27,8 +27,12 @@ async def list_page(
     status: CampaignStatus | None,
     cursor: str | None,
     limit: int,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> tuple[Sequence[Campaign], str | None]:
+    """`only`: these campaigns (a restricted caller's), else all of the organization's."""
     stmt = select(Campaign).where(Campaign.organization_id == org)
+    if only is not None:
+        stmt = stmt.where(Campaign.id.in_(sorted(only)))
     if status is not None:
         current = campaign_rules.status_sql(Campaign.status, Campaign.ends_on, datetime.now(UTC))
         stmt = stmt.where(current == status)

@@ -40,9 +40,10 @@ async def campaigns_list(
     limit: Limit = 50,
 ) -> CampaignPage:
     """Newest first. `status` filters on the status in force: a campaign past its `ends_on`
-    is `ended`."""
+    is `ended`. A caller restricted to some campaigns (an org member, a key with
+    `campaign_ids`) sees only those."""
     rows, next_cursor = await campaigns.list_page(
-        session, who.organization_id, status, cursor, limit
+        session, who.organization_id, status, cursor, limit, only=who.actor().reachable()
     )
     return CampaignPage(data=[campaign_service.present(r) for r in rows], next_cursor=next_cursor)
 

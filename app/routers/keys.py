@@ -6,7 +6,7 @@ from app.deps import Admin, AppSettings, Session, Viewer
 from app.domain.errors import Conflict, NotFound
 from app.errors import PROBLEM_RESPONSES
 from app.models import Organization
-from app.repositories import api_keys
+from app.repositories import api_keys, permissions
 from app.schemas.common import Cursor, Limit
 from app.schemas.keys import KeyCreate, KeyCreated, KeyOut, KeyPage, Me
 
@@ -26,7 +26,8 @@ async def api_keys_create(
     body: KeyCreate, session: Session, who: Admin, settings: AppSettings
 ) -> KeyCreated:
     """At most `MAX_API_KEYS_PER_ORG` unrevoked keys per organization (409
-    `api_key_limit_reached`; revoke one first)."""
+    `api_key_limit_reached`; revoke one first). `campaign_ids` restricts the key to those
+    campaigns (404 `campaign_not_found` if one is not the organization's)."""
     limit = settings.max_api_keys_per_org
     if await api_keys.count_usable_locked(session, who.organization_id) >= limit:
         raise Conflict(
@@ -34,7 +35,13 @@ async def api_keys_create(
             f"The organization has {limit} unrevoked API keys, the most it may have; revoke "
             "one before creating another.",
         )
-    row, key = await api_keys.create(session, who.organization_id, body.role, body.name)
+    if body.campaign_ids is not None and not await permissions.campaigns_exist(
+        session, who.organization_id, body.campaign_ids
+    ):
+        raise NotFound("campaign")
+    row, key = await api_keys.create(
+        session, who.organization_id, body.role, body.name, body.campaign_ids
+    )
     await session.refresh(row)
     return KeyCreated(**KeyOut.model_validate(row).model_dump(), key=key)
 

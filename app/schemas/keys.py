@@ -10,6 +10,13 @@ from app.schemas.common import NO_NUL, Input, Output, Page
 class KeyCreate(Input):
     name: str = Field("", max_length=200, pattern=NO_NUL)
     role: Role
+    campaign_ids: list[uuid.UUID] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Restricts the key to these campaigns (it sees no other, and nothing "
+        "organization-wide); null: every campaign.",
+    )
 
 
 class KeyOut(Output):
@@ -19,6 +26,7 @@ class KeyOut(Output):
     prefix: str = Field(description="The key's first characters, to tell keys apart.")
     created_at: datetime
     revoked_at: datetime | None
+    campaign_ids: list[uuid.UUID] | None = None
 
 
 class KeyCreated(KeyOut):

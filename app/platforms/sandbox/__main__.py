@@ -35,10 +35,17 @@ def main() -> None:
         default=float(os.environ.get("SANDBOX_TIME_OFFSET_SECONDS", "0")),
         help="seconds added to the sandbox clock (also settable at /__sandbox/clock)",
     )
+    parser.add_argument(
+        "--smtp-port",
+        type=int,
+        default=get_settings().sandbox_smtp_port,
+        help="the SMTP sink's port (its mail is at GET /__sandbox/mail)",
+    )
     args = parser.parse_args()
     sandbox = Sandbox(slow_seconds=args.slow_seconds, retry_after_seconds=args.retry_after)
     sandbox.offset = timedelta(seconds=args.time_offset)
-    uvicorn.run(create_app(sandbox), host=args.host, port=args.port, log_level="info")
+    app = create_app(sandbox, smtp=(args.host, args.smtp_port))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 
 if __name__ == "__main__":

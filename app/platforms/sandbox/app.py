@@ -4,7 +4,8 @@ an admin surface under /__sandbox for tests and fault drills."""
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
@@ -19,6 +20,7 @@ from app.domain.enums import Platform
 from app.platforms.sandbox import answers
 from app.platforms.sandbox.discord import FakeDiscord
 from app.platforms.sandbox.magic import BAD_KEY, UNSUBSCRIBED_KEY, Magic, magic_of
+from app.platforms.sandbox.mail import MailSink
 from app.platforms.sandbox.videos import (
     SHORT_LINK_AUTHORS,
     SyntheticVideo,
@@ -403,11 +405,18 @@ def _error_page(status: int) -> Response:
     return Response(page, status, media_type="text/html")
 
 
-def create_app(sandbox: Sandbox | None = None, discord: FakeDiscord | None = None) -> Starlette:
+def create_app(
+    sandbox: Sandbox | None = None,
+    discord: FakeDiscord | None = None,
+    mail: MailSink | None = None,
+    smtp: tuple[str, int] | None = None,
+) -> Starlette:
     """The ASGI app; the `Sandbox` it serves is `app.state.sandbox`, the fake Discord
-    `app.state.discord`."""
+    `app.state.discord`, the SMTP sink `app.state.mail` (listening at `smtp`, host and
+    port, while the app runs, when given)."""
     sandbox = sandbox or Sandbox()
     discord = discord or FakeDiscord()
+    mail = mail or MailSink()
     short_links = Router(routes=[Route("/{path:path}", sandbox.short_link)])
     routes: list[BaseRoute] = [Host(host, short_links) for host in SHORT_LINK_HOSTS]
     routes += [
@@ -423,8 +432,20 @@ def create_app(sandbox: Sandbox | None = None, discord: FakeDiscord | None = Non
         Route("/__sandbox/clock", sandbox.set_clock, methods=["POST"]),
         Route("/__sandbox/videos/{platform}/{post_id}", sandbox.describe_video),
         *discord.routes(),
+        *mail.routes(),
     ]
-    app = Starlette(routes=routes)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if smtp is not None:
+            await mail.start(*smtp)
+        try:
+            yield
+        finally:
+            await mail.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sandbox = sandbox
     app.state.discord = discord
+    app.state.mail = mail
     return app

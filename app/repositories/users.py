@@ -1,0 +1,224 @@
+"""Users, their single-use links and their sessions: the queries. Tokens arrive here as
+SHA-256 digests; the secrets themselves never reach the database."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import display_prefix, generate_key, hash_key
+from app.domain.enums import OrgRole, Role, UserStatus, UserTokenPurpose
+from app.models import ApiKey, User, UserSession, UserToken
+from app.repositories.pagination import Sort, fetch_page
+
+
+def key_role(role: OrgRole) -> Role:
+    """The role of the user's own key row: an org admin acts as an admin key; a member is
+    read-only through it (campaign roles widen that per campaign)."""
+    return Role.ADMIN if role is OrgRole.ADMIN else Role.VIEWER
+
+
+async def create(
+    session: AsyncSession, organization_id: uuid.UUID, email: str, name: str, role: OrgRole
+) -> User | None:
+    """A new invited user and their own key row; None when the email is taken."""
+    taken = await session.scalar(select(User.id).where(User.email == email))
+    if taken is not None:
+        return None
+    user = User(organization_id=organization_id, email=email, name=name, role=role)
+    session.add(user)
+    await session.flush()
+    # The key row the user acts through. Its secret is thrown away at once: nobody can
+    # present it, so it authenticates nothing by itself.
+    secret = generate_key()
+    session.add(
+        ApiKey(
+            organization_id=organization_id,
+            role=key_role(role),
+            name=f"user {email}",
+            prefix=display_prefix(secret),
+            key_hash=hash_key(secret),
+            user_id=user.id,
+        )
+    )
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def get(session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    found: User | None = await session.scalar(
+        select(User).where(User.id == user_id, User.organization_id == organization_id)
+    )
+    return found
+
+
+async def by_email(session: AsyncSession, email: str) -> User | None:
+    found: User | None = await session.scalar(select(User).where(User.email == email))
+    return found
+
+
+async def list_page(
+    session: AsyncSession, organization_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[User], str | None]:
+    """Oldest first, removed users included."""
+    stmt = select(User).where(User.organization_id == organization_id)
+    return await fetch_page(session, stmt, User.id, Sort(None, False), cursor, limit)
+
+
+async def key_of(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await session.scalar(
+        select(ApiKey.id).where(ApiKey.user_id == user_id)
+    )
+    return found
+
+
+async def set_role(session: AsyncSession, user: User, role: OrgRole) -> None:
+    user.role = role
+    await session.execute(
+        update(ApiKey).where(ApiKey.user_id == user.id).values(role=key_role(role))
+    )
+
+
+async def remove(session: AsyncSession, user: User, now: datetime) -> None:
+    """Removed: every session and unused link ends, the key row is revoked."""
+    user.status = UserStatus.REMOVED
+    user.password_hash = None
+    await end_all_sessions(session, user.id)
+    await session.execute(delete(UserToken).where(UserToken.user_id == user.id))
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.flush()
+
+
+# Single-use links
+
+
+async def issue_token(
+    session: AsyncSession,
+    user: User,
+    purpose: UserTokenPurpose,
+    token_hash: str,
+    expires_at: datetime,
+) -> None:
+    """A new link for the user; any older unused link of theirs stops working."""
+    await session.execute(
+        delete(UserToken).where(UserToken.user_id == user.id, UserToken.used_at.is_(None))
+    )
+    session.add(
+        UserToken(
+            organization_id=user.organization_id,
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=token_hash,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+
+
+async def use_token(session: AsyncSession, token_hash: str, now: datetime) -> User | None:
+    """Spends a live link (unused, unexpired, of a user not removed) and returns its user;
+    None otherwise. One guarded UPDATE, so two uses at once cannot both succeed."""
+    user_id = await session.scalar(
+        update(UserToken)
+        .where(
+            UserToken.token_hash == token_hash,
+            UserToken.used_at.is_(None),
+            UserToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(UserToken.user_id)
+    )
+    if user_id is None:
+        return None
+    user: User | None = await session.scalar(
+        select(User).where(User.id == user_id, User.status != UserStatus.REMOVED).with_for_update()
+    )
+    return user
+
+
+# Sessions
+
+
+async def start_session(
+    session: AsyncSession,
+    user: User,
+    token_hash: str,
+    csrf_token: str,
+    now: datetime,
+    expires_at: datetime,
+    client: str,
+    *,
+    two_factor_pending: bool = False,
+) -> UserSession:
+    """A new session; the user's ended ones (expired) go at the same time."""
+    await session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now)
+    )
+    row = UserSession(
+        organization_id=user.organization_id,
+        user_id=user.id,
+        token_hash=token_hash,
+        csrf_token=csrf_token,
+        last_seen_at=now,
+        expires_at=expires_at,
+        client_address=client[:64],
+        two_factor_pending=two_factor_pending,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def live_session(
+    session: AsyncSession, token_hash: str, now: datetime, idle_since: datetime
+) -> tuple[UserSession, User, uuid.UUID] | None:
+    """The session, its user and the user's key id, if the session is live: not expired,
+    used since `idle_since`, its user active and the key row unrevoked."""
+    row = (
+        await session.execute(
+            select(UserSession, User, ApiKey.id)
+            .join(User, User.id == UserSession.user_id)
+            .join(ApiKey, ApiKey.user_id == User.id)
+            .where(
+                UserSession.token_hash == token_hash,
+                UserSession.expires_at > now,
+                UserSession.last_seen_at > idle_since,
+                User.status == UserStatus.ACTIVE,
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def touch_session(session: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+    )
+
+
+async def end_session(session: AsyncSession, token_hash: str) -> None:
+    await session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
+
+
+async def end_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
+    result = await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(UserSession).where(UserSession.user_id == user_id)
+    )
+    return int(count or 0)
+
+
+async def spend_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(delete(UserToken).where(UserToken.user_id == user_id))
