@@ -49,7 +49,16 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
 def sandbox_server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.platforms.sandbox", "--port", str(port)],
+        # Its SMTP sink on a free port too: sandboxes of tests run side by side.
+        [
+            sys.executable,
+            "-m",
+            "app.platforms.sandbox",
+            "--port",
+            str(port),
+            "--smtp-port",
+            str(free_port()),
+        ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

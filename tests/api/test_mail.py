@@ -14,8 +14,8 @@ from app.main import create_app
 from app.platforms.sandbox import create_app as create_sandbox
 from app.platforms.sandbox.mail import MailSink
 from app.settings import Settings
-from tests.factories import ok
 from tests.api.test_users import PASSWORD, sign_in
+from tests.factories import ok
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ import pyotp
 import pytest
 from redis.asyncio import Redis
 
-from tests.factories import ok
 from tests.api.test_users import PASSWORD, activate, browser, sign_in
+from tests.factories import ok
 
 __all__ = ["browser"]
 

@@ -550,3 +550,34 @@ def test_shaped_ids_pass_a_thousand_views_within_a_week() -> None:
             post = published_id(platform, 0, variant)
             video = video_at(platform, post, NOW, NOW)
             assert video.counts_at(video.created_at + timedelta(days=7)).views >= 1000
+
+
+def test_a_sandbox_whose_smtp_port_is_taken_serves_the_rest() -> None:
+    """Two sandboxes on one machine (a `make run` and a test's, or two tests') used to make
+    the second exit at start, its SMTP sink's port taken; now it warns and serves."""
+    import socket
+    import subprocess
+    import sys
+
+    from app.settings import PROJECT_ROOT
+    from tests.processes import free_port, stop, wait_for
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = free_port()
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "app.platforms.sandbox"),
+                *("--port", str(port), "--smtp-port", str(taken.getsockname()[1])),
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{port}/__sandbox/faults")
+        finally:
+            stop(proc)
+        assert proc.stderr is not None
+        assert b"SMTP sink is not listening" in proc.stderr.read()

@@ -2,6 +2,7 @@
 an admin surface under /__sandbox for tests and fault drills."""
 
 import asyncio
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +31,8 @@ from app.platforms.sandbox.videos import (
     video_at,
 )
 from app.platforms.urls import PostRef, UrlError, parse_video_url
+
+log = logging.getLogger(__name__)
 
 Provider = Literal["tiktok_primary", "tiktok_backup", "instagram"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
@@ -438,7 +441,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if smtp is not None:
-            await mail.start(*smtp)
+            try:
+                await mail.start(*smtp)
+            except OSError as exc:  # the port is taken (another sandbox): serve the rest
+                log.warning(
+                    "the SMTP sink is not listening: %s:%d is taken (%s); set "
+                    "SANDBOX_SMTP_PORT or --smtp-port to another port",
+                    *smtp,
+                    exc.strerror,
+                )
         try:
             yield
         finally:
