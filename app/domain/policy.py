@@ -1,10 +1,8 @@
-"""The thresholds in force (from settings), and a campaign's own rules derived from them."""
+"""The thresholds in force (from settings), and a campaign's own rules derived from them.
+Their SQL forms, for queries, are app/domain/policy_sql.py's."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import ColumnElement, SQLColumnExpression, func
+from datetime import timedelta
 
 from app.domain import lifecycle, schedule
 from app.domain.integrity import Thresholds
@@ -39,31 +37,4 @@ class Policy:
         """The rules for a campaign with these overrides (None: the default)."""
         return lifecycle.rules_for(
             self.min_views, self.finalize_after_days, min_views, finalize_after_days
-        )
-
-    def deadline_sql(
-        self,
-        aged_from: SQLColumnExpression[Any],
-        campaign_finalize_days: SQLColumnExpression[Any],
-        decide_after: SQLColumnExpression[Any],
-    ) -> ColumnElement[Any]:
-        """A post's deadline in SQL, under its campaign's override."""
-        days = lifecycle.finalize_days_sql(campaign_finalize_days, self.finalize_after_days)
-        return lifecycle.deadline_sql(aged_from, days, decide_after)
-
-    def min_views_sql(self, campaign_min_views: SQLColumnExpression[Any]) -> ColumnElement[Any]:
-        return lifecycle.min_views_sql(campaign_min_views, self.min_views)
-
-    def urgent_aged_from_bound_sql(
-        self, now: datetime, shortest_campaign_days: SQLColumnExpression[Any]
-    ) -> ColumnElement[Any]:
-        """The latest age anchor a post can have and still be near its deadline: a deadline
-        is never earlier than `aged_from` plus the shortest finalize-after days in force
-        (`shortest_campaign_days`: the smallest campaign override, NULL when none), so
-        `is_urgent` implies `aged_from <= this`. Lets an index on aged_from bound a scan."""
-        days = func.least(self.finalize_after_days, shortest_campaign_days)
-        return (
-            now
-            + self.cadence.active
-            - func.make_interval(0, 0, 0, 0, 0, 0, days * lifecycle.SECONDS_PER_DAY)
         )

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from sqlalchemy import Row, Select, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import lifecycle
+from app.domain import lifecycle, policy_sql
 from app.domain.enums import PostStatus
 from app.domain.errors import InvalidCursor, InvalidInput
 from app.domain.integrity import FlagCode
@@ -79,7 +79,9 @@ def _groups(campaign_id: uuid.UUID, policy: Policy) -> Select[tuple[Any, ...]]:
         (
             and_(
                 Post.status == PostStatus.TRACKING,
-                lifecycle.meets_min_views_sql(Post.views, policy.min_views_sql(Campaign.min_views)),
+                lifecycle.meets_min_views_sql(
+                    Post.views, policy_sql.min_views_sql(policy, Campaign.min_views)
+                ),
             ),
             lifecycle.earnings_sql(Post.views, CpmTier.cpm, CpmTier.cap),
         )

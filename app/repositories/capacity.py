@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, tablesample, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import schedule
+from app.domain import policy_sql, schedule
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.models import Campaign, Post
@@ -19,7 +19,9 @@ async def freshness_classes(
 ) -> list[tuple[Any, ...]]:
     """(platform, freshness class, posts, oldest stats age in seconds), exact."""
     cadence = policy.cadence
-    deadline = policy.deadline_sql(Post.aged_from, Campaign.finalize_after_days, Post.decide_after)
+    deadline = policy_sql.deadline_sql(
+        policy, Post.aged_from, Campaign.finalize_after_days, Post.decide_after
+    )
     klass = schedule.freshness_sql(Post.status, deadline, now, cadence).label("class")
     age = schedule.stats_age_seconds_sql(Post.last_refreshed_at, Post.created_at, now)
     rows = await session.execute(
@@ -45,8 +47,8 @@ async def sampled_staleness(
     )
     share = min(100.0, 100.0 * sample_size / max(float(total or 0), 1.0))
     sampled = tablesample(Post.__table__, func.system(share), name="sampled")
-    s_deadline = policy.deadline_sql(
-        sampled.c.aged_from, Campaign.finalize_after_days, sampled.c.decide_after
+    s_deadline = policy_sql.deadline_sql(
+        policy, sampled.c.aged_from, Campaign.finalize_after_days, sampled.c.decide_after
     )
     s_class = schedule.freshness_sql(sampled.c.status, s_deadline, now, cadence).label("class")
     s_age = schedule.stats_age_seconds_sql(sampled.c.last_refreshed_at, sampled.c.created_at, now)

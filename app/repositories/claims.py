@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import schedule
+from app.domain import policy_sql, schedule
 from app.domain.enums import Platform, PostStatus
 from app.domain.policy import Policy
 from app.models import Campaign, CpmTier, Creator, Organization, Post, RefreshRun
@@ -107,15 +107,15 @@ def _due(
     offered = select(Post.id, Post.next_refresh_at, Post.refresh_run_id.is_(None).label("runless"))
     if branch is Branch.URGENT:
         shortest = select(func.min(Campaign.finalize_after_days)).correlate(None).scalar_subquery()
-        deadline = policy.deadline_sql(
-            Post.aged_from, Campaign.finalize_after_days, Post.decide_after
+        deadline = policy_sql.deadline_sql(
+            policy, Post.aged_from, Campaign.finalize_after_days, Post.decide_after
         )
         offered = offered.join(Campaign, Campaign.id == Post.campaign_id)
         conditions += [
             schedule.is_urgent_sql(Post.status, deadline, now, policy.cadence),
             # Implied by the line above (no campaign decides sooner than the shortest
             # finalize-after days); it bounds the scan by age.
-            Post.aged_from <= policy.urgent_aged_from_bound_sql(now, shortest),
+            Post.aged_from <= policy_sql.urgent_aged_from_bound_sql(policy, now, shortest),
         ]
     elif branch is Branch.ACTIVE:
         conditions.append(schedule.is_active_sql(Post.status))

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import policy_sql
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.models import Campaign, CpmTier, Post, StatsSnapshot
@@ -25,7 +26,9 @@ async def past_deadline(
 ) -> Sequence[Row[Any]]:
     """Tracking posts whose deadline (under their campaign's rules) has come, in
     (aged_from, id) order after `after`: one chunk of the sweep."""
-    deadline = policy.deadline_sql(Post.aged_from, Campaign.finalize_after_days, Post.decide_after)
+    deadline = policy_sql.deadline_sql(
+        policy, Post.aged_from, Campaign.finalize_after_days, Post.decide_after
+    )
     # The snapshot of the stats it would be decided on (written with last_refreshed_at).
     snapshot = (
         select(StatsSnapshot.id)

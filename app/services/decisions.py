@@ -25,6 +25,11 @@ from app.repositories.transitions import Transition
 from app.services import transitions
 
 log = logging.getLogger(__name__)
+TRANSITIONS = Counter(
+    "viewledger_lifecycle_transitions_total",
+    "Lifecycle transitions made by the worker, by the status entered.",
+    ["to_status"],
+)
 LATE_DECISIONS = Counter(
     "viewledger_late_decisions_total",
     "Deadline decisions made on stats observed late (added_late, fetch_delayed) or before "

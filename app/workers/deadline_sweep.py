@@ -1,8 +1,8 @@
 """The deadline sweep. Most decisions happen as a post's deadline fetch is written (see
-results.py); this sweep catches the rest: a post whose deadline fetch has not happened yet is
-made due now, and one whose fetches keep failing is decided on its last known stats once
-the grace period is over. Every decision goes through the same transition writer. The
-query is repositories/deadlines.py's."""
+services/refresh_results.py); this sweep catches the rest: a post whose deadline fetch has
+not happened yet is made due now, and one whose fetches keep failing is decided on its last
+known stats once the grace period is over. Every decision goes through the same transition
+writer. The query is repositories/deadlines.py's."""
 
 import uuid
 from collections.abc import Sequence

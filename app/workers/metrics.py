@@ -4,13 +4,10 @@ heartbeat in Redis, which /health/ready reads."""
 
 from prometheus_client import Counter, Gauge
 
+from app.services.decisions import TRANSITIONS as TRANSITIONS  # counted where decided
+
 HEARTBEATS = "viewledger:workers"  # sorted set: worker id -> unix time of its last beat
 
-TRANSITIONS = Counter(
-    "viewledger_lifecycle_transitions_total",
-    "Lifecycle transitions made by the worker, by the status entered.",
-    ["to_status"],
-)
 REFRESHED = Counter(
     "viewledger_refresh_outcomes_total",
     "Posts processed by the refresh engine, by platform and outcome.",

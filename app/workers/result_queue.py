@@ -1,6 +1,6 @@
 """The refresher's result queue: fetched results queue up and one task writes whatever has
-queued in one transaction (results.py), so writes overlap the pacing pause and never hold
-up fetching."""
+queued in one transaction (one call of services/refresh_results.write), so writes overlap
+the pacing pause and never hold up fetching."""
 
 import asyncio
 import contextlib
@@ -17,9 +17,9 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.contract import FetchResult
 from app.repositories.claims import DuePost
+from app.services import refresh_results
 from app.settings import Settings
 from app.workers import metrics
-from app.workers.results import unwritable, write_results
 
 log = logging.getLogger(__name__)
 Results = list[tuple[DuePost, FetchResult]]
@@ -51,7 +51,7 @@ async def writing(
         for attempt in range(settings.write_attempts):
             try:
                 async with session_scope(sessionmaker) as session:
-                    return await write_results(session, items, clock(), policy)
+                    return await refresh_results.write(session, items, clock(), policy)
             except Exception as exc:
                 # The error's class and SQLSTATE only: a statement's parameters and the
                 # database's DETAIL lines are tenants' data and stay out of the logs.
@@ -77,14 +77,16 @@ async def writing(
         for item in items:
             try:
                 async with session_scope(sessionmaker) as session:
-                    written += await write_results(session, [item], clock(), policy)
+                    written += await refresh_results.write(session, [item], clock(), policy)
             except Exception as exc:
                 if _outage(exc):
                     raise  # the rest keep their leases and come back when it ends
                 post = item[0]
                 log.warning("writing post %s failed: %s", post.id, describe_database_error(exc))
                 async with session_scope(sessionmaker) as session:
-                    await unwritable(session, post, describe_database_error(exc), clock(), policy)
+                    await refresh_results.unwritable(
+                        session, post, describe_database_error(exc), clock(), policy
+                    )
                 written["failed"] += 1
         return written
 

@@ -1,9 +1,8 @@
 """Refresh-run bookkeeping for the refresher: scheduled sweeps count toward an hourly run per
-organization and platform, and every written result counts toward its post's run.
-(the statements are repositories/runs.py's)."""
+organization and platform (the statements are repositories/runs.py's). Every written result
+counts toward its post's run in the write itself (services/refresh_results.py)."""
 
 import uuid
-from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
@@ -12,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.enums import Platform
 from app.repositories import runs
 from app.repositories.claims import DuePost
-from app.services import run_presenter
 
 
 async def attach(
@@ -46,19 +44,3 @@ async def attach(
         replace(p, refresh_run_id=sweep_runs[p.organization_id]) if p.refresh_run_id is None else p
         for p in due
     ]
-
-
-async def count(
-    session: AsyncSession, outcomes: list[tuple[DuePost, str, str]], now: datetime
-) -> None:
-    """Count written results, given as (post, source, outcome), toward their posts' runs,
-    and finish the runs no post waits for any more."""
-    keyed = Counter(
-        (p.refresh_run_id, source, outcome)
-        for p, source, outcome in outcomes
-        if p.refresh_run_id is not None
-    )
-    if not keyed:
-        return
-    finished = await runs.count_results(session, keyed, now)
-    await run_presenter.announce_finished(session, finished, now)

@@ -15,9 +15,9 @@ from app.models import CampaignDailyViews
 from app.platforms.contract import VideoStats
 from app.repositories import analytics, claims
 from app.services.analytics import daily_series
+from app.services.refresh_results import write as write_results
 from app.settings import PROJECT_ROOT, Settings
 from app.workers.refresher import Refresher
-from app.workers.results import write_results
 from tests.engine_kit import Clock, seed
 
 SM = async_sessionmaker[AsyncSession]

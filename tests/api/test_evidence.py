@@ -24,11 +24,11 @@ from app.models import Post, RawAnswer, StatsSnapshot
 from app.platforms.contract import VideoStats
 from app.platforms.sandbox import Magic, Sandbox, tiktok_id
 from app.repositories import api_keys, claims, provenance
+from app.services.refresh_results import write as write_results
 from app.settings import Settings
 from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers import worker
 from app.workers.refresher import Refresher
-from app.workers.results import write_results
 from tests.conftest import committed_client
 from tests.engine_kit import Clock, Seeded, seed
 

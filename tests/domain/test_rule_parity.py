@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain import campaigns as campaign_rules
-from app.domain import lifecycle, schedule
+from app.domain import lifecycle, policy_sql, schedule
 from app.domain import transitions as table
 from app.domain.enums import CampaignStatus, PostStatus
 from app.domain.policy import Policy
@@ -123,7 +123,7 @@ async def test_deadlines_agree_with_and_without_overrides(
     base = lifecycle.deadline(aged_from, rules)
     restored = None if decide_after is None else base + decide_after
     expected = lifecycle.deadline(aged_from, rules, restored)
-    sql = POLICY.deadline_sql(ts(aged_from), num_int(campaign_days), ts(restored))
+    sql = policy_sql.deadline_sql(POLICY, ts(aged_from), num_int(campaign_days), ts(restored))
     assert await evaluate(conn, sql) == expected
 
 
@@ -180,14 +180,14 @@ async def test_deadline_urgency_agrees_and_its_index_bound_never_excludes_an_urg
     deadline = lifecycle.deadline(aged_from, rules)
     now = deadline - CADENCE.active + offset
     expected = schedule.is_urgent(status, deadline, now, CADENCE)
-    sql_deadline = POLICY.deadline_sql(ts(aged_from), num_int(campaign_days), ts(None))
+    sql_deadline = policy_sql.deadline_sql(POLICY, ts(aged_from), num_int(campaign_days), ts(None))
     sql = schedule.is_urgent_sql(literal(status.value, String), sql_deadline, now, CADENCE)
     assert await evaluate(conn, sql) is expected
     # The claim narrows urgent posts by age with a bound from the shortest override in
     # force, which is never longer than this campaign's own override.
     if campaign_days is not None:
         shortest = campaign_days if shortest is None else min(shortest, campaign_days)
-    bound = POLICY.urgent_aged_from_bound_sql(now, num_int(shortest))
+    bound = policy_sql.urgent_aged_from_bound_sql(POLICY, now, num_int(shortest))
     if expected:
         assert await evaluate(conn, ts(aged_from) <= bound) is True
 
@@ -209,7 +209,7 @@ async def test_freshness_classes_agree(
     deadline = lifecycle.deadline(aged_from, POLICY.rules(None, campaign_days))
     now = deadline - CADENCE.active + offset
     expected = schedule.freshness(status, deadline, now, CADENCE)
-    sql_deadline = POLICY.deadline_sql(ts(aged_from), num_int(campaign_days), ts(None))
+    sql_deadline = policy_sql.deadline_sql(POLICY, ts(aged_from), num_int(campaign_days), ts(None))
     sql = schedule.freshness_sql(literal(status.value, String), sql_deadline, now, CADENCE)
     assert await evaluate(conn, sql) == (None if expected is None else expected.value)
     status_sql = literal(status.value, String)
@@ -240,7 +240,7 @@ async def test_min_views_agree_with_and_without_overrides(
     rules = POLICY.rules(campaign_min, None)
     expected = lifecycle.meets_min_views(views, rules.min_views)
     sql = lifecycle.meets_min_views_sql(
-        literal(views, Numeric), POLICY.min_views_sql(num_int(campaign_min))
+        literal(views, Numeric), policy_sql.min_views_sql(POLICY, num_int(campaign_min))
     )
     assert await evaluate(conn, sql) is expected
 

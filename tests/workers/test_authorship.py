@@ -22,8 +22,8 @@ from app.platforms.contract import VideoRef, VideoStats
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import OTHER_AUTHOR_HANDLE, Magic, Sandbox, tiktok_id, videos_by
 from app.repositories import claims
+from app.services import refresh_results
 from app.settings import Settings
-from app.workers import results
 from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.conftest import committed_admin
@@ -129,7 +129,7 @@ async def test_a_new_creators_videos_written_one_by_one_bind_it_once_and_hold_no
         stats = await client.fetch(VideoRef(platform, post.platform_post_id, post.handle))
         assert isinstance(stats, VideoStats)
         async with committed() as session:
-            await results.write_results(session, [(post, stats)], clock.now, policy)
+            await refresh_results.write(session, [(post, stats)], clock.now, policy)
             await session.commit()
 
     bound = await _get(admin, f"/v1/creators/{creator['id']}")
@@ -211,7 +211,7 @@ async def test_a_creator_bound_by_another_writer_after_the_claim_is_not_held(
     )
     assert isinstance(stats, VideoStats)
     async with committed() as session:
-        await results.write_results(session, [(due, stats)], clock.now, policy)
+        await refresh_results.write(session, [(due, stats)], clock.now, policy)
         await session.commit()
     post = (await _get(admin, f"/v1/posts?campaign_id={cid}"))["data"][0]
     assert (await _get(admin, f"/v1/posts/{post['id']}"))["holds"] == []
@@ -382,8 +382,8 @@ async def test_two_writers_binding_one_creator_at_once_hold_nothing(
         for post in due
     ]
     async with committed() as one, committed() as two:
-        await results.write_results(one, fetched[:1], clock.now, policy)  # bound, uncommitted
-        waiting = asyncio.create_task(results.write_results(two, fetched[1:], clock.now, policy))
+        await refresh_results.write(one, fetched[:1], clock.now, policy)  # bound, uncommitted
+        waiting = asyncio.create_task(refresh_results.write(two, fetched[1:], clock.now, policy))
         await asyncio.sleep(0.5)
         assert not waiting.done()  # its bind waits for the first writer's row lock
         await one.commit()
@@ -423,7 +423,7 @@ async def test_one_handle_naming_two_accounts_in_one_batch_binds_neither_and_hol
         fetched.append((post, stats))
     impostor = dataclasses.replace(fetched[1][1], platform_user_id="6800000000000000001")
     async with committed() as session:
-        await results.write_results(session, [fetched[0], (due[1], impostor)], clock.now, policy)
+        await refresh_results.write(session, [fetched[0], (due[1], impostor)], clock.now, policy)
         await session.commit()
     unbound = await _get(admin, f"/v1/creators/{creator['id']}")
     assert unbound["platform_user_id"] is None

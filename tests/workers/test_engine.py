@@ -15,10 +15,10 @@ from app.platforms.contract import FetchResult, VideoRef, VideoStats
 from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
 from app.repositories import claims
 from app.repositories.claims import DuePost
+from app.services.refresh_results import write as write_results
 from app.settings import Settings
 from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
-from app.workers.results import write_results
 from tests.engine_kit import Clock, find_video, seed
 
 SM = async_sessionmaker[AsyncSession]

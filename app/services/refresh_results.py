@@ -1,10 +1,13 @@
-"""Writing fetch results, step by step: schedule each post's next fetch, write the batch's
-stats (repositories/stats.py, a handful of statements whatever its size), check who posted
-each video and what it calls for (holds, flags), decide the tracking posts whose deadline
-has come on the stats just written, and count the results toward their refresh runs."""
+"""Writing one batch of fetch results, in one transaction, as the steps of one write (the
+refresher's result queue calls `write` once per batch): plan each post's next fetch (pure),
+write the batch's stats (repositories/stats.py, a handful of statements whatever its size),
+check who posted each video and what it calls for (holds, flags), record the failures and
+skips, decide the tracking posts whose deadline has come on the stats just written, and
+count the results toward their refresh runs."""
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,11 +16,10 @@ from app.domain import integrity, lifecycle, schedule
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats, outcome_code
-from app.repositories import holds
+from app.repositories import holds, runs
 from app.repositories import stats as stats_repo
 from app.repositories.claims import DuePost
-from app.services import authorship, decisions, flag_checks, window_holds
-from app.workers import metrics, run_progress
+from app.services import authorship, decisions, flag_checks, run_presenter, window_holds
 
 # The outcome of a fetch whose result the database refused (see unwritable()).
 WRITE_FAILED = "write_failed"
@@ -51,45 +53,76 @@ def outcome_of(result: FetchResult) -> str:
     return "skipped" if isinstance(result, Skipped) else "failed"
 
 
-async def write_results(
+@dataclass(frozen=True)
+class Plan:
+    """What a batch's answers decide before anything is written (pure): the stats to apply
+    and each one's next fetch, the suspicious drops held back for a recheck, and the
+    failures and skips with theirs."""
+
+    applied: list[tuple[DuePost, VideoStats]]
+    next_at: list[datetime | None]
+    drops: list[tuple[DuePost, VideoStats]]
+    recheck: datetime
+    failures: list[stats_repo.Failure]
+    skips: list[stats_repo.Skip]
+
+
+def plan(items: list[tuple[DuePost, FetchResult]], now: datetime, policy: Policy) -> Plan:
+    # A count far below the last known one is applied only when a second answer says so too.
+    applied: list[tuple[DuePost, VideoStats]] = []
+    drops: list[tuple[DuePost, VideoStats]] = []
+    failures: list[stats_repo.Failure] = []
+    skips: list[stats_repo.Skip] = []
+    for post, result in items:
+        if isinstance(result, VideoStats):
+            (drops if _unconfirmed(post, result, policy) else applied).append((post, result))
+        elif isinstance(result, FetchError):
+            failures.append(_failure(post, result, now, policy))
+        elif isinstance(result, Skipped):
+            nxt = _next_without_stats(post, now, policy, failed=False)
+            skips.append(stats_repo.Skip(post, outcome_code(result), nxt))
+    # Scheduled as it stands; a decision below adjusts it (rejected: never again).
+    next_at = [
+        schedule.next_refresh(
+            post.status,
+            stats.published_at or post.published_at or post.created_at,
+            now,
+            policy.cadence,
+            deadline=_deadline(post, stats.published_at, policy),
+        )
+        for post, stats in applied
+    ]
+    return Plan(applied, next_at, drops, now + policy.integrity.recheck_after, failures, skips)
+
+
+def _failure(post: DuePost, e: FetchError, now: datetime, policy: Policy) -> stats_repo.Failure:
+    return stats_repo.Failure(
+        post,
+        e.kind.value,
+        outcome_code(e),
+        e.message.replace("\x00", "")[:1000],
+        _next_without_stats(post, now, policy, failed=True),
+    )
+
+
+async def write(
     session: AsyncSession,
     items: list[tuple[DuePost, FetchResult]],
     now: datetime,
     policy: Policy,
 ) -> Counter[str]:
     """Write one batch of results. Returns counts by outcome."""
-    ok = [(p, r) for p, r in items if isinstance(r, VideoStats)]
-    failed = [(p, r) for p, r in items if isinstance(r, FetchError)]
-    skipped = [(p, r) for p, r in items if isinstance(r, Skipped)]
-    cadence = policy.cadence
-    # A count far below the last known one is applied only when a second answer says so too.
-    drops: list[tuple[DuePost, VideoStats]] = []
-    applied: list[tuple[DuePost, VideoStats]] = []
-    for post, stats in ok:
-        (drops if _unconfirmed(post, stats, policy) else applied).append((post, stats))
-    ok = applied
-
+    todo = plan(items, now, policy)
     # views, snapshot, the publish time the answer gave
     due_for_decision: list[tuple[DuePost, int, int, datetime | None]] = []
     written: set[uuid.UUID] = set()  # rows whose lease still held
     raised: Counter[uuid.UUID] = Counter()  # holds raised now, per post
-    if ok:
-        next_at = []
-        for post, stats in ok:
-            aged_from = stats.published_at or post.published_at or post.created_at
-            # Scheduled as it stands; a decision below adjusts it (rejected: never again).
-            next_at.append(
-                schedule.next_refresh(
-                    post.status,
-                    aged_from,
-                    now,
-                    cadence,
-                    deadline=_deadline(post, stats.published_at, policy),
-                )
-            )
-        snapshots = await stats_repo.write_stats(session, ok, next_at, now, applied=True)
+    if todo.applied:
+        snapshots = await stats_repo.write_stats(
+            session, todo.applied, todo.next_at, now, applied=True
+        )
         written |= snapshots.keys()
-        landed_ok = [(p, s) for p, s in ok if p.id in snapshots]
+        landed_ok = [(p, s) for p, s in todo.applied if p.id in snapshots]
         for post, stats in landed_ok:
             deadline = _deadline(post, stats.published_at, policy)
             if post.status is PostStatus.TRACKING and deadline <= now:
@@ -98,30 +131,15 @@ async def write_results(
         new_holds += window_holds.window_holds(landed_ok)
         new_holds += await flag_checks.check(session, landed_ok, snapshots, now, policy.integrity)
         raised += Counter(h.post_id for h in await holds.raise_many(session, new_holds, now))
-    if drops:
-        recheck = now + policy.integrity.recheck_after
+    if todo.drops:
         unconfirmed = await stats_repo.write_stats(
-            session, drops, [recheck] * len(drops), now, applied=False
+            session, todo.drops, [todo.recheck] * len(todo.drops), now, applied=False
         )
         written |= unconfirmed.keys()
-    if failed:
-        failures = [
-            stats_repo.Failure(
-                p,
-                e.kind.value,
-                outcome_code(e),
-                e.message.replace("\x00", "")[:1000],
-                _next_without_stats(p, now, policy, failed=True),
-            )
-            for p, e in failed
-        ]
-        written |= set(await stats_repo.record_failures(session, failures, now))
-    if skipped:
-        skips = [
-            stats_repo.Skip(p, outcome_code(r), _next_without_stats(p, now, policy, failed=False))
-            for p, r in skipped
-        ]
-        written |= set(await stats_repo.record_skips(session, skips, now))
+    if todo.failures:
+        written |= set(await stats_repo.record_failures(session, todo.failures, now))
+    if todo.skips:
+        written |= set(await stats_repo.record_skips(session, todo.skips, now))
     changed = await decisions.decide_all(
         session,
         [
@@ -140,10 +158,26 @@ async def write_results(
         policy.late_tolerance,
     )
     for status in changed.values():
-        metrics.TRANSITIONS.labels(status.value).inc()
+        decisions.TRANSITIONS.labels(status.value).inc()
     landed = [(p, r.source.value, outcome_of(r)) for p, r in items if p.id in written]
-    await run_progress.count(session, landed, now)
+    await count_toward_runs(session, landed, now)
     return Counter(outcome for _, _, outcome in landed)
+
+
+async def count_toward_runs(
+    session: AsyncSession, outcomes: list[tuple[DuePost, str, str]], now: datetime
+) -> None:
+    """Count written results, given as (post, source, outcome), toward their posts' runs,
+    and finish the runs no post waits for any more."""
+    keyed = Counter(
+        (p.refresh_run_id, source, outcome)
+        for p, source, outcome in outcomes
+        if p.refresh_run_id is not None
+    )
+    if not keyed:
+        return
+    finished = await runs.count_results(session, keyed, now)
+    await run_presenter.announce_finished(session, finished, now)
 
 
 def candidate(
