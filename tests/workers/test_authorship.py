@@ -24,7 +24,6 @@ from app.platforms.sandbox import OTHER_AUTHOR_HANDLE, Magic, Sandbox, tiktok_id
 from app.repositories import claims
 from app.services import refresh_results
 from app.settings import Settings
-from app.workers.refresher import Refresher
 from tests import factories as f
 from tests.conftest import committed_admin
 from tests.engine_kit import Clock
@@ -41,21 +40,6 @@ async def admin(
     links through the sandbox."""
     async with committed_admin(settings, engine, committed, "Authors", http) as client:
         yield client
-
-
-@pytest.fixture
-def refresh(make_refresher: Callable[[], Refresher], committed: SM, clock: Clock) -> Refresh:
-    """Fetch every post now, both platforms, as the worker's sweeps would."""
-
-    async def run() -> None:
-        async with committed() as session:
-            await session.execute(update(Post).values(next_refresh_at=clock.now))
-            await session.commit()
-        refresher = make_refresher()
-        await refresher.refresh_due(Platform.TIKTOK)
-        await refresher.refresh_due(Platform.INSTAGRAM)
-
-    return run
 
 
 def _url(platform: Platform, video: str, handle: str | None = None) -> str:
