@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.deps import Admin, AppSettings, Editor, Session, ShortLinks, Viewer
 from app.domain.errors import found
 from app.domain.integrity import FlagCode
+from app.domain.permissions import Action
 from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
 from app.metrics import CHANGE_FEED_HOLD_BACK
@@ -123,8 +124,14 @@ async def posts_list(
     response: Response,
     campaign_id: uuid.UUID | None = None,
 ) -> PostPage:
+    """A caller restricted to some campaigns sees their posts only."""
     rows, next_cursor = await posts.list_page(
-        session, who.organization_id, campaign_id, query, _settle(settings)
+        session,
+        who.organization_id,
+        campaign_id,
+        query,
+        _settle(settings),
+        only=who.within(Action.CAMPAIGN_READ),
     )
     await _hold_back(session, query, settings, response)
     return PostPage(data=await post_presenter.present(session, rows), next_cursor=next_cursor)
