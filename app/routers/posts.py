@@ -17,7 +17,6 @@ from app.repositories import campaigns, flags, posts, provenance
 from app.schemas.common import Cursor, Limit
 from app.schemas.posts import (
     ClearHoldBody,
-    EventOut,
     EventPage,
     EvidenceOut,
     FlagOut,
@@ -269,4 +268,5 @@ async def posts_events(
     """Oldest first."""
     post = found(await posts.get(session, who.organization_id, post_id), "post")
     rows, next_cursor = await posts.events(session, post.id, cursor, limit)
-    return EventPage(data=[EventOut.model_validate(e) for e in rows], next_cursor=next_cursor)
+    data = await post_presenter.present_events(session, rows)
+    return EventPage(data=data, next_cursor=next_cursor)
