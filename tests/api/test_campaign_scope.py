@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.enums import PostStatus
+from app.domain.enums import PostStatus, Role
+from app.domain.permissions import Action, Actor, CampaignRole, within
 from app.models import Post
 from tests import factories as f
 from tests.api.test_permissions import TIKTOK, as_member, as_restricted_key
@@ -195,3 +196,14 @@ async def test_refresh_runs_and_bulk_paste_are_narrowed(
             await caller.post(f"/v1/campaigns/{w['b']}/posts/bulk", json=line)
         ).status_code == 404
         assert (await caller.get(f"/v1/post-imports/{imported_b['id']}")).status_code == 404
+
+
+def test_within_is_the_campaigns_the_action_is_allowed_on() -> None:
+    a, b = uuid.UUID(int=1), uuid.UUID(int=2)
+    roles = {a: CampaignRole.CAMPAIGN_EDITOR, b: CampaignRole.CAMPAIGN_ADMIN}
+    member = Actor(Role.VIEWER, campaign_roles=roles)
+    assert within(member, Action.CAMPAIGN_READ) == frozenset({a, b})
+    assert within(member, Action.ROSTER_MANAGE) == frozenset({b})
+    assert within(Actor(Role.EDITOR, frozenset({a})), Action.POSTS_EDIT) == frozenset({a})
+    assert within(Actor(Role.EDITOR, frozenset({a})), Action.POST_MARK_PAID) == frozenset()
+    assert within(Actor(Role.VIEWER), Action.CAMPAIGN_READ) is None  # every campaign
