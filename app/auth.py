@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from app.domain.enums import Role
-from app.domain.permissions import Actor, CampaignRole
+from app.domain.permissions import Action, Actor, CampaignRole, within
 
 KEY_PREFIX = "vl_"
 _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
@@ -35,6 +35,10 @@ class Principal:
 
     def actor(self) -> Actor:
         return Actor(self.role, self.campaign_ids, self.campaign_roles)
+
+    def within(self, action: Action) -> frozenset[uuid.UUID] | None:
+        """The campaigns this caller may do `action` on; None: all of the organization's."""
+        return within(self.actor(), action)
 
     def allows(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]

@@ -229,6 +229,15 @@ async def _authorize(request: Request, principal: Principal) -> bool:
     action = permission_table.OPERATIONS.get(operation or "")
     if not actor.restricted:
         return False
+    filtered = permission_table.FILTERED.get(operation or "")
+    if filtered is not None:
+        # About many campaigns: answered for the caller's own (the router filters by
+        # `principal.within(action)`); refused when its role allows this on none of them.
+        if not permission_table.within(actor, filtered):
+            raise ApiError(
+                403, "forbidden", f"Your roles allow {filtered.value} on none of your campaigns."
+            )
+        return True
     if action is None:
         raise ApiError(
             403,

@@ -91,6 +91,7 @@ OPERATIONS: Mapping[str, Action] = {
     "posts_events": Action.CAMPAIGN_READ,
     "posts_stats": Action.CAMPAIGN_READ,
     "campaigns_analytics": Action.CAMPAIGN_READ,
+    "posts_bulk_create": Action.POSTS_ADD,
 }
 
 _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
@@ -141,3 +142,35 @@ def allowed(actor: Actor, action: Action, campaign_id: uuid.UUID | None = None) 
     else:  # a restricted key: by its key role, inside its campaigns
         ok = _RANK[actor.key_role] >= _RANK[rule.key_role]
     return Decision.ALLOW if ok else Decision.FORBID
+
+
+# Operations about many campaigns that a restricted caller may call, with the action it must
+# hold on a campaign for that campaign's records to be included: the answer is filtered to
+# those campaigns (`within`), and a record of another campaign answers 404. A payout batch is
+# within a caller's reach when every post in it is; it is created only from those posts.
+FILTERED: Mapping[str, Action] = {
+    "posts_list": Action.CAMPAIGN_READ,  # the change feed too (sort=updated_at)
+    "payouts_ready": Action.CAMPAIGN_READ,
+    "payouts_list": Action.CAMPAIGN_READ,
+    "payouts_get": Action.CAMPAIGN_READ,
+    "payouts_export_csv": Action.CAMPAIGN_READ,
+    "payouts_summary_csv": Action.CAMPAIGN_READ,
+    "payouts_create": Action.POST_MARK_PAID,
+    "payouts_mark_paid": Action.POST_MARK_PAID,
+    "payouts_cancel": Action.POST_MARK_PAID,
+    "refresh_runs_create": Action.POSTS_EDIT,
+    "refresh_runs_list": Action.CAMPAIGN_READ,
+    "refresh_runs_get": Action.CAMPAIGN_READ,
+    "creators_list": Action.CAMPAIGN_READ,  # the members of the caller's campaigns
+    "post_imports_get": Action.CAMPAIGN_READ,
+}
+
+
+def within(actor: Actor, action: Action) -> frozenset[uuid.UUID] | None:
+    """The one place a caller becomes "which campaigns": those on which `action` is allowed
+    to it. None means every campaign of the organization (an unrestricted caller whose key
+    role allows the action; one whose role does not is refused before this is asked)."""
+    reach = actor.reachable()
+    if reach is None:
+        return None
+    return frozenset(c for c in reach if allowed(actor, action, c) is Decision.ALLOW)

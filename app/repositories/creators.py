@@ -96,8 +96,20 @@ async def list_page(
     handle: str | None,
     cursor: str | None,
     limit: int,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> tuple[Sequence[Creator], str | None]:
+    """`only`: the creators who are members of these campaigns (a restricted caller's)."""
     stmt = select(Creator).where(Creator.organization_id == org)
+    if only is not None:
+        stmt = stmt.where(
+            select(CampaignMember.creator_id)
+            .where(
+                CampaignMember.creator_id == Creator.id,
+                CampaignMember.campaign_id.in_(sorted(only)),
+            )
+            .exists()
+        )
     if platform is not None:
         stmt = stmt.where(Creator.platform == platform)
     if handle is not None:

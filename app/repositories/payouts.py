@@ -63,8 +63,12 @@ def _sums(locked_views: Any, amount: Any) -> tuple[Any, ...]:
     )
 
 
-def _ready(org: uuid.UUID, filters: ReadyFilters | None) -> list[ColumnElement[bool]]:
+def _ready(
+    org: uuid.UUID, filters: ReadyFilters | None, only: frozenset[uuid.UUID] | None = None
+) -> list[ColumnElement[bool]]:
     where = [Post.organization_id == org, transitions.payable_by_a_new_batch()]
+    if only is not None:  # a restricted caller's campaigns
+        where.append(Post.campaign_id.in_(sorted(only)))
     if filters is not None:
         if filters.campaign_id is not None:
             where.append(Post.campaign_id == filters.campaign_id)
@@ -76,7 +80,13 @@ def _ready(org: uuid.UUID, filters: ReadyFilters | None) -> list[ColumnElement[b
 
 
 async def ready_page(
-    session: AsyncSession, org: uuid.UUID, filters: ReadyFilters, cursor: str | None, limit: int
+    session: AsyncSession,
+    org: uuid.UUID,
+    filters: ReadyFilters,
+    cursor: str | None,
+    limit: int,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> tuple[Sequence[Any], str | None]:
     """Ready posts summed per creator and currency, a page of groups in (creator, currency)
     order. The keyset condition is on the group's key, so it filters rows before grouping."""
@@ -90,7 +100,7 @@ async def ready_page(
         )
         .join(Campaign, Campaign.id == Post.campaign_id)
         .join(Creator, Creator.id == Post.creator_id)
-        .where(*_ready(org, filters))
+        .where(*_ready(org, filters, only))
         .group_by(Post.creator_id, Creator.handle, Creator.platform, Campaign.currency)
         .order_by(Post.creator_id, Campaign.currency)
     )
@@ -116,12 +126,14 @@ async def add_lines(
     filters: ReadyFilters | None,
     post_ids: Sequence[uuid.UUID] | None,
     at_most: int,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> list[uuid.UUID]:
     """Fixes the ready posts of the selection into the batch, amounts and views as they are
     now, in one statement; returns the posts taken (at most `at_most` + 1, so the caller can
     tell a selection that is too large). A post another batch takes at the same moment
     violates payout_lines_open_post_id_key: the database keeps a post in one open batch."""
-    where = _ready(org, filters)
+    where = _ready(org, filters, only)
     if post_ids is not None:
         where.append(Post.id.in_(post_ids))
     chosen = (
@@ -164,10 +176,27 @@ async def add_lines(
     return list((await session.scalars(stmt)).all())
 
 
+def _all_within(only: frozenset[uuid.UUID]) -> ColumnElement[bool]:
+    """A batch every line of which is a post of these campaigns (a restricted caller's)."""
+    return ~(
+        select(PayoutLine.post_id)
+        .where(PayoutLine.payout_id == Payout.id, PayoutLine.campaign_id.not_in(sorted(only)))
+        .exists()
+    )
+
+
 async def get(
-    session: AsyncSession, org: uuid.UUID, payout_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession,
+    org: uuid.UUID,
+    payout_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> Payout | None:
+    """`only`: None unless every post of the batch is in these campaigns."""
     stmt = select(Payout).where(Payout.organization_id == org, Payout.id == payout_id)
+    if only is not None:
+        stmt = stmt.where(_all_within(only))
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
@@ -179,9 +208,14 @@ async def list_page(
     status: PayoutStatus | None,
     cursor: str | None,
     limit: int,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> tuple[Sequence[Payout], str | None]:
-    """Newest first (ids are UUIDv7, creation order)."""
+    """Newest first (ids are UUIDv7, creation order). `only`: the batches whose posts are
+    all in these campaigns."""
     stmt: Select[Any] = select(Payout).where(Payout.organization_id == org)
+    if only is not None:
+        stmt = stmt.where(_all_within(only))
     if status is not None:
         stmt = stmt.where(Payout.status == status)
     rows, next_cursor = await fetch_page(session, stmt, Payout.id, Sort(None, True), cursor, limit)

@@ -34,9 +34,18 @@ async def create(
     return row
 
 
-async def get(session: AsyncSession, org: uuid.UUID, import_id: uuid.UUID) -> PostImport | None:
+async def get(
+    session: AsyncSession,
+    org: uuid.UUID,
+    import_id: uuid.UUID,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
+) -> PostImport | None:
+    """`only`: None unless the import is into one of these campaigns."""
     row = await session.get(PostImport, import_id)
-    return row if row is not None and row.organization_id == org else None
+    if row is None or row.organization_id != org:
+        return None
+    return row if only is None or row.campaign_id in only else None
 
 
 async def lines(session: AsyncSession, import_id: uuid.UUID) -> Sequence[PostImportLine]:

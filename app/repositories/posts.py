@@ -100,10 +100,15 @@ async def list_page(
     campaign_id: uuid.UUID | None,
     query: PostFilter,
     feed_settle: timedelta = timedelta(0),
+    *,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> tuple[Sequence[Row[Any]], str | None]:
     """A page of posts as plain rows (every column of the table): the API's hottest read.
-    Sorted by `updated_at`, it is the change feed: only changes before `feed_horizon`."""
+    Sorted by `updated_at`, it is the change feed: only changes before `feed_horizon`.
+    `only`: these campaigns' posts (a restricted caller's), else all of the organization's."""
     stmt = select(*Post.__table__.c).where(Post.organization_id == org)
+    if only is not None:
+        stmt = stmt.where(Post.campaign_id.in_(sorted(only)))
     if campaign_id is not None:
         stmt = stmt.where(Post.campaign_id == campaign_id)
     if query.status:

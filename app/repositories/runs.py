@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -175,15 +175,40 @@ async def counts(session: AsyncSession, run_ids: list[uuid.UUID]) -> Sequence[Re
     return (await session.scalars(stmt)).all()
 
 
-async def get(session: AsyncSession, org: uuid.UUID, run_id: uuid.UUID) -> RefreshRun | None:
-    return await get_owned(session, RefreshRun, org, run_id)
+def _of_campaigns(only: frozenset[uuid.UUID]) -> ColumnElement[bool]:
+    """A run narrowed to one of these campaigns (a restricted caller's)."""
+    campaign: ColumnElement[str] = RefreshRun.scope["campaign_id"].astext
+    return campaign.in_(sorted(str(c) for c in only))
+
+
+async def get(
+    session: AsyncSession,
+    org: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
+) -> RefreshRun | None:
+    if only is None:
+        return await get_owned(session, RefreshRun, org, run_id)
+    stmt = select(RefreshRun).where(
+        RefreshRun.organization_id == org, RefreshRun.id == run_id, _of_campaigns(only)
+    )
+    return await session.scalar(stmt)
 
 
 async def list_page(
-    session: AsyncSession, org: uuid.UUID, kind: str | None, cursor: str | None, limit: int
+    session: AsyncSession,
+    org: uuid.UUID,
+    kind: str | None,
+    cursor: str | None,
+    limit: int,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
 ) -> tuple[Sequence[RefreshRun], str | None]:
-    """Newest first."""
+    """Newest first. `only`: the runs narrowed to one of these campaigns."""
     stmt = select(RefreshRun).where(RefreshRun.organization_id == org)
+    if only is not None:
+        stmt = stmt.where(_of_campaigns(only))
     if kind is not None:
         stmt = stmt.where(RefreshRun.kind == kind)
     return await fetch_page(session, stmt, RefreshRun.id, Sort(None, True), cursor, limit)

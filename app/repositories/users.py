@@ -68,6 +68,19 @@ async def list_page(
     return await fetch_page(session, stmt, User.id, Sort(None, False), cursor, limit)
 
 
+async def by_key(session: AsyncSession, key_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
+    """The users the key rows act for (a signed-in user acts through their own key row),
+    by key id; a key no user owns is not in the answer."""
+    if not key_ids:
+        return {}
+    stmt = (
+        select(ApiKey.id, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.id.in_(sorted(set(key_ids))))
+    )
+    return {key_id: user for key_id, user in (await session.execute(stmt)).all()}
+
+
 async def key_of(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
     found: uuid.UUID | None = await session.scalar(
         select(ApiKey.id).where(ApiKey.user_id == user_id)

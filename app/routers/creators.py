@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, status
 from app.deps import Admin, Editor, Session, Viewer
 from app.domain.enums import Platform
 from app.domain.errors import found
+from app.domain.permissions import Action
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
 from app.schemas.common import NO_NUL, Cursor, Limit
@@ -44,7 +45,13 @@ async def creators_list(
     limit: Limit = 50,
 ) -> CreatorPage:
     rows, next_cursor = await creators.list_page(
-        session, who.organization_id, platform, handle, cursor, limit
+        session,
+        who.organization_id,
+        platform,
+        handle,
+        cursor,
+        limit,
+        only=who.within(Action.CAMPAIGN_READ),
     )
     return CreatorPage(data=[CreatorOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.deps import Admin, AppSettings, Session, Viewer
 from app.domain.errors import found
+from app.domain.permissions import Action
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import payouts
 from app.schemas.payouts import (
@@ -48,7 +49,12 @@ async def payouts_ready(
     """Finalized, unpaid posts with no open hold and in no open payout, summed per creator
     and currency (currencies are never added together)."""
     rows, next_cursor = await payouts.ready_page(
-        session, who.organization_id, query, query.cursor, query.limit
+        session,
+        who.organization_id,
+        query,
+        query.cursor,
+        query.limit,
+        only=who.within(Action.CAMPAIGN_READ),
     )
     return CreatorTotalPage(
         data=[CreatorTotal.model_validate(r) for r in rows], next_cursor=next_cursor
@@ -70,7 +76,12 @@ async def payouts_list(
     session: Session, who: Viewer, query: Annotated[PayoutListQuery, Query()]
 ) -> PayoutPage:
     rows, next_cursor = await payouts.list_page(
-        session, who.organization_id, query.status, query.cursor, query.limit
+        session,
+        who.organization_id,
+        query.status,
+        query.cursor,
+        query.limit,
+        only=who.within(Action.CAMPAIGN_READ),
     )
     return PayoutPage(
         data=await payout_service.present(session, list(rows)), next_cursor=next_cursor
@@ -79,7 +90,12 @@ async def payouts_list(
 
 @router.get("/{payout_id}")
 async def payouts_get(payout_id: uuid.UUID, session: Session, who: Viewer) -> PayoutDetail:
-    payout = found(await payouts.get(session, who.organization_id, payout_id), "payout")
+    payout = found(
+        await payouts.get(
+            session, who.organization_id, payout_id, only=who.within(Action.CAMPAIGN_READ)
+        ),
+        "payout",
+    )
     return await payout_service.detail(session, payout)
 
 
@@ -109,7 +125,12 @@ async def payouts_export_csv(
     """One line per post: who to pay, for which video, how much, and the evidence's URL
     (absolute under `PUBLIC_BASE_URL` when it is set, else the path `/v1/posts/{id}/evidence`;
     never built from the request's Host header)."""
-    payout = found(await payouts.get(session, who.organization_id, payout_id), "payout")
+    payout = found(
+        await payouts.get(
+            session, who.organization_id, payout_id, only=who.within(Action.CAMPAIGN_READ)
+        ),
+        "payout",
+    )
     rows = await payouts.export_rows(session, payout.id)
     base = settings.public_base_url or ""
     return _csv(payout_exports.export_csv(rows, base), f"payout-{payout.id}.csv")
@@ -118,6 +139,11 @@ async def payouts_export_csv(
 @router.get("/{payout_id}/summary.csv", response_class=Response, responses=_CSV)
 async def payouts_summary_csv(payout_id: uuid.UUID, session: Session, who: Viewer) -> Response:
     """One line per creator and currency."""
-    payout = found(await payouts.get(session, who.organization_id, payout_id), "payout")
+    payout = found(
+        await payouts.get(
+            session, who.organization_id, payout_id, only=who.within(Action.CAMPAIGN_READ)
+        ),
+        "payout",
+    )
     rows = await payouts.creator_totals(session, payout.id)
     return _csv(payout_exports.summary_csv(rows), f"payout-{payout.id}-summary.csv")

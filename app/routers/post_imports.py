@@ -7,6 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from app.deps import Editor, Session, Viewer
 from app.domain.errors import found
+from app.domain.permissions import Action
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import post_imports as repo
 from app.schemas.post_imports import PostImportCreate, PostImportOut
@@ -56,5 +57,6 @@ async def posts_bulk_create(
 
 @router.get("/v1/post-imports/{import_id}")
 async def post_imports_get(import_id: uuid.UUID, session: Session, who: Viewer) -> PostImportOut:
-    row = found(await repo.get(session, who.organization_id, import_id), "post_import")
+    only = who.within(Action.CAMPAIGN_READ)
+    row = found(await repo.get(session, who.organization_id, import_id, only=only), "post_import")
     return await post_imports.present(session, row)

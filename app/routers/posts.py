@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.deps import Admin, AppSettings, Editor, Session, ShortLinks, Viewer
 from app.domain.errors import found
 from app.domain.integrity import FlagCode
+from app.domain.permissions import Action
 from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
 from app.metrics import CHANGE_FEED_HOLD_BACK
@@ -16,7 +17,6 @@ from app.repositories import campaigns, flags, posts, provenance
 from app.schemas.common import Cursor, Limit
 from app.schemas.posts import (
     ClearHoldBody,
-    EventOut,
     EventPage,
     EvidenceOut,
     FlagOut,
@@ -123,8 +123,14 @@ async def posts_list(
     response: Response,
     campaign_id: uuid.UUID | None = None,
 ) -> PostPage:
+    """A caller restricted to some campaigns sees their posts only."""
     rows, next_cursor = await posts.list_page(
-        session, who.organization_id, campaign_id, query, _settle(settings)
+        session,
+        who.organization_id,
+        campaign_id,
+        query,
+        _settle(settings),
+        only=who.within(Action.CAMPAIGN_READ),
     )
     await _hold_back(session, query, settings, response)
     return PostPage(data=await post_presenter.present(session, rows), next_cursor=next_cursor)
@@ -262,4 +268,5 @@ async def posts_events(
     """Oldest first."""
     post = found(await posts.get(session, who.organization_id, post_id), "post")
     rows, next_cursor = await posts.events(session, post.id, cursor, limit)
-    return EventPage(data=[EventOut.model_validate(e) for e in rows], next_cursor=next_cursor)
+    data = await post_presenter.present_events(session, rows)
+    return EventPage(data=data, next_cursor=next_cursor)

@@ -223,6 +223,14 @@ class PostOut(Output):
     updated_at: datetime
 
 
+class EventActor(Output):
+    """A person who acted, as the users API shows them."""
+
+    id: uuid.UUID
+    name: str
+    email: str
+
+
 class EventOut(Output):
     id: int
     post_id: uuid.UUID
@@ -231,7 +239,12 @@ class EventOut(Output):
     code: str
     reason: str | None
     actor_key_id: uuid.UUID | None = Field(
-        description="The API key that acted; null for the system."
+        description="The API key that acted (a signed-in user's own key row when a user "
+        "did); null for the system."
+    )
+    actor_user: EventActor | None = Field(
+        description="The user who acted, when a signed-in person did; null for an API key "
+        "or the system."
     )
     created_at: datetime
     evidence: dict[str, Any] | None = Field(

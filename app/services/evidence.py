@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.errors import found
 from app.repositories import flags, posts, provenance
-from app.schemas.posts import EventOut, EvidenceOut, FlagOut, SnapshotOut
+from app.schemas.posts import EvidenceOut, FlagOut, SnapshotOut
 from app.services import post_presenter
 
 
@@ -36,10 +36,12 @@ async def of_post(session: AsyncSession, org: uuid.UUID, post_id: uuid.UUID) -> 
         out = SnapshotOut.model_validate(snapshot)
         out.raw_answer = None if raw is None else raw.decode("utf-8", errors="replace")
         snapshots.append(out)
+    shown = await post_presenter.present_events(session, events)
+    by_id = {e.id: e for e in shown}
     return EvidenceOut(
         post=(await post_presenter.present(session, [post]))[0],
-        decision=EventOut.model_validate(decisions[-1]) if decisions else None,
-        events=[EventOut.model_validate(e) for e in events],
+        decision=by_id[decisions[-1].id] if decisions else None,
+        events=shown,
         snapshots=snapshots,
         flags=[FlagOut.model_validate(f) for f in flag_rows],
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.domain.enums import PayoutStatus, PostStatus
 from app.domain.errors import Conflict, found
+from app.domain.permissions import Action
 from app.models import Payout
 from app.repositories import payouts
 from app.repositories import transitions as transition_rows
@@ -84,7 +85,13 @@ async def create(
     await session.flush()
     filters = None if body.post_ids is not None else body
     taken = await payouts.add_lines(
-        session, org, payout.id, filters, body.post_ids, settings.payout_max_posts
+        session,
+        org,
+        payout.id,
+        filters,
+        body.post_ids,
+        settings.payout_max_posts,
+        only=principal.within(Action.POST_MARK_PAID),  # a restricted caller's campaigns
     )
     if body.post_ids is not None:
         missing = sorted(set(body.post_ids) - set(taken))
@@ -114,7 +121,13 @@ async def mark_paid(
     """Every post of the batch paid in this transaction, or none: a post that is no longer
     finalized, or has an open hold, stops the whole batch (409 naming the posts and why)."""
     payout = found(
-        await payouts.get(session, principal.organization_id, payout_id, for_update=True),
+        await payouts.get(
+            session,
+            principal.organization_id,
+            payout_id,
+            for_update=True,
+            only=principal.within(Action.POST_MARK_PAID),
+        ),
         "payout",
     )
     if payout.status is PayoutStatus.PAID:
@@ -168,7 +181,13 @@ async def mark_paid(
 async def cancel(session: AsyncSession, principal: Principal, payout_id: uuid.UUID) -> Payout:
     """Releases the batch's posts: they are ready to pay again."""
     payout = found(
-        await payouts.get(session, principal.organization_id, payout_id, for_update=True),
+        await payouts.get(
+            session,
+            principal.organization_id,
+            payout_id,
+            for_update=True,
+            only=principal.within(Action.POST_MARK_PAID),
+        ),
         "payout",
     )
     if payout.status is PayoutStatus.CANCELLED:

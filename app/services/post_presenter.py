@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Post
-from app.repositories import holds
-from app.schemas.posts import HoldOut, PostOut
+from app.models import Post, PostEvent
+from app.repositories import holds, users
+from app.schemas.posts import EventActor, EventOut, HoldOut, PostOut
 
 
 async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
@@ -30,3 +30,16 @@ async def present_ids(
 ) -> dict[uuid.UUID, PostOut]:
     rows = (await session.execute(select(*Post.__table__.c).where(Post.id.in_(post_ids)))).all()
     return {post.id: post for post in await present(session, rows)}
+
+
+async def present_events(session: AsyncSession, events: Sequence[PostEvent]) -> list[EventOut]:
+    """Post events with the user who acted, where a signed-in person did (they act through
+    their own key row, which the event records): one query for the whole list."""
+    people = await users.by_key(session, [e.actor_key_id for e in events if e.actor_key_id])
+    out = []
+    for event in events:
+        person = people.get(event.actor_key_id) if event.actor_key_id else None
+        actor = None if person is None else EventActor.model_validate(person)
+        fields = {n: getattr(event, n) for n in EventOut.model_fields if n != "actor_user"}
+        out.append(EventOut.model_validate({**fields, "actor_user": actor}))
+    return out
