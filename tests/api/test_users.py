@@ -493,3 +493,32 @@ async def test_make_run_s_demo_admin_user_signs_in(
         signed = await sign_in(web, email, password)
     assert signed["user"]["role"] == "admin"
     assert signed["organization_id"] == str(org_id)
+
+
+async def test_a_session_survives_a_restart_of_the_api(
+    client: httpx.AsyncClient,
+    browser: Callable[..., httpx.AsyncClient],
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Sessions live in PostgreSQL, not in a process: a new API process (another app built
+    on the same database) knows the cookie, and signing out there ends it everywhere."""
+    await activate(client, "gus@example.com")
+    async with browser() as before:
+        started = await sign_in(before, "gus@example.com")
+        cookie = before.cookies.get(users_service.COOKIE) or ""
+    restarted = create_app(settings, engine=engine, sessionmaker=sessionmaker)
+    async with (
+        restarted.router.lifespan_context(restarted),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=restarted), base_url="http://test"
+        ) as after,
+    ):
+        after.cookies.set(users_service.COOKIE, cookie)
+        await ok(await after.get("/v1/campaigns"))
+        csrf = {"X-CSRF-Token": started["csrf_token"]}
+        await ok(await after.delete("/v1/session", headers=csrf), 204)
+    async with browser() as again:
+        again.cookies.set(users_service.COOKIE, cookie)
+        assert (await again.get("/v1/session")).status_code == 401
