@@ -12,6 +12,7 @@ from fastapi.security import APIKeyCookie
 
 from app.deps import AppSettings, Session
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
+from app.http import cookies
 from app.http.public import client_address
 from app.http.sameorigin import cross_origin
 from app.models import Creator
@@ -44,30 +45,21 @@ _PAGE_HEADERS = {
 }
 
 
-def _secure(request: Request, settings: Settings) -> bool:
-    if settings.portal_cookie_secure is not None:
-        return settings.portal_cookie_secure
-    return request.url.scheme == "https"
-
-
 def _set_cookie(
     response: Response, request: Request, settings: Settings, started: portal.Session
 ) -> None:
-    response.set_cookie(
+    cookies.set_session(
+        response,
+        request,
         portal.COOKIE,
         started.token,
-        max_age=int(settings.portal_session_hours * 3600),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, settings),
+        max_age_seconds=int(settings.portal_session_hours * 3600),
+        secure=settings.portal_cookie_secure,
     )
 
 
 def _clear_cookie(response: Response, request: Request, settings: Settings) -> None:
-    response.delete_cookie(
-        portal.COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, settings)
-    )
+    cookies.clear_session(response, request, portal.COOKIE, secure=settings.portal_cookie_secure)
 
 
 async def _creator(

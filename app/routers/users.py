@@ -18,6 +18,8 @@ from app.deps import Admin, AppSettings, Session, _audit, _principal
 from app.domain import audit
 from app.domain.errors import NotFound, found
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
+from app.http import cookies
+from app.http.public import client_address
 from app.http.sameorigin import cross_origin
 from app.models import Organization
 from app.repositories import audit as audit_repo
@@ -53,16 +55,6 @@ from app.services import two_factor as two_factor_service
 from app.settings import Settings
 
 router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _secure(request: Request, settings: Settings) -> bool:
-    if settings.session_cookie_secure is not None:
-        return settings.session_cookie_secure
-    return request.url.scheme == "https"
 
 
 _CROSS_ORIGIN = "Signing in is only possible from this service's own pages or a client."
@@ -221,7 +213,7 @@ async def password_reset_request(
         )
     try:
         sent = await users.request_reset(
-            session, settings, request.app.state.redis, _client(request), body.email
+            session, settings, request.app.state.redis, client_address(request.scope), body.email
         )
     except users.TooManyAttempts as exc:
         raise ApiError(
@@ -240,7 +232,7 @@ async def password_reset_request(
             audit.PASSWORD_RESET_REQUESTED,
             "user",
             user.id,
-            client_address=_client(request),
+            client_address=client_address(request.scope),
         )
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
@@ -265,7 +257,7 @@ async def password_set(body: PasswordSet, request: Request, session: Session) ->
         "user",
         user.id,
         actor_user_id=user.id,
-        client_address=_client(request),
+        client_address=client_address(request.scope),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -299,7 +291,7 @@ async def session_create(
             session,
             settings,
             request.app.state.redis,
-            _client(request),
+            client_address(request.scope),
             body.email,
             body.password,
             body.code,
@@ -313,7 +305,7 @@ async def session_create(
     except users.TooManyAttempts as exc:
         # In a transaction of its own: this request's rolls back with the 429.
         async with session_scope(request.app.state.sessionmaker) as own:
-            await users.audit_throttled(own, body.email, _client(request))
+            await users.audit_throttled(own, body.email, client_address(request.scope))
         raise ApiError(
             429,
             "rate_limited",
@@ -329,16 +321,15 @@ async def session_create(
         "user",
         started.user.id,
         actor_user_id=started.user.id,
-        client_address=_client(request),
+        client_address=client_address(request.scope),
     )
-    response.set_cookie(
+    cookies.set_session(
+        response,
+        request,
         users.COOKIE,
         started.token,
-        max_age=int(settings.session_max_hours * 3600),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, settings),
+        max_age_seconds=int(settings.session_max_hours * 3600),
+        secure=settings.session_cookie_secure,
     )
     return _session_out(started, started.user.organization_id)
 
@@ -389,9 +380,7 @@ async def sessions_delete(
 
 
 def _clear_cookie(response: Response, request: Request, settings: Settings) -> None:
-    response.delete_cookie(
-        users.COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, settings)
-    )
+    cookies.clear_session(response, request, users.COOKIE, secure=settings.session_cookie_secure)
 
 
 def _now() -> datetime:

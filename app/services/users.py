@@ -74,6 +74,17 @@ def _link(settings: Settings, token: str) -> str:
     return f"{base}/app/set-password?token={quote(token)}"
 
 
+async def _count_attempt(redis: Redis, settings: Settings, client: str, email: str) -> None:
+    """One attempt against the account's and the address's budgets (sign-ins and reset
+    requests share them); TooManyAttempts past either."""
+    attempts = SignInAttempts(
+        redis, settings.sign_in_attempts_per_minute, settings.sign_in_attempt_burst
+    )
+    wait = await attempts.retry_after(client, email)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+
+
 async def _issue(
     session: AsyncSession, settings: Settings, user: User, purpose: UserTokenPurpose
 ) -> Link:
@@ -172,12 +183,7 @@ async def sign_in(
     same for all of them, and a dummy hash is checked when there is no user, so the time
     taken does not tell either."""
     email = normalize_email(email)
-    attempts = SignInAttempts(
-        redis, settings.sign_in_attempts_per_minute, settings.sign_in_attempt_burst
-    )
-    wait = await attempts.retry_after(client, email)
-    if wait is not None:
-        raise TooManyAttempts(wait)
+    await _count_attempt(redis, settings, client, email)
     user = await users.by_email(session, email)
     stored = user.password_hash if user is not None else None
     verified = await asyncio.to_thread(passwords.verify, stored, password)
@@ -279,12 +285,7 @@ async def request_reset(
     (TooManyAttempts past the budget); the user and their new link when the email is an
     active user's, else None (the caller answers the same either way)."""
     email = normalize_email(email)
-    attempts = SignInAttempts(
-        redis, settings.sign_in_attempts_per_minute, settings.sign_in_attempt_burst
-    )
-    wait = await attempts.retry_after(client, email)
-    if wait is not None:
-        raise TooManyAttempts(wait)
+    await _count_attempt(redis, settings, client, email)
     user = await users.by_email(session, email)
     if user is None or user.status is not UserStatus.ACTIVE:
         return None
