@@ -23,6 +23,7 @@ from app.domain import permissions as permission_table
 from app.domain.enums import OrgRole, Role
 from app.domain.errors import NotFound
 from app.errors import ApiError, problem_response
+from app.http.public import client_address
 from app.http.ratelimit import RateLimiter
 from app.models import ApiKey, Payout, User, WebhookEndpoint
 from app.platforms.shortlinks import Resolver
@@ -139,7 +140,7 @@ async def _identify(
     session_token = request.cookies.get(users_service.COOKIE)
     if credentials is None and session_token:
         user = await _session_caller(request, session_token)
-        return await _within_budget(request, users_service.digest(session_token), user)
+        return await _within_budget(request, hash_key(session_token), user)
     if credentials is None:
         raise ApiError(
             401,
@@ -260,10 +261,6 @@ async def _authorize(request: Request, principal: Principal) -> bool:
     return True
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 _CREATED: dict[str, type[Any]] = {
     "api_key": ApiKey,
     "user": User,
@@ -315,7 +312,7 @@ async def _audit(request: Request, session: Session) -> AsyncIterator[None]:
         resource_id,
         actor_key_id=principal.key_id,
         actor_user_id=principal.user_id,
-        client_address=_client_address(request),
+        client_address=client_address(request.scope),
         details=details,
     )
 

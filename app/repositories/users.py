@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import display_prefix, generate_key, hash_key
@@ -79,13 +79,6 @@ async def by_key(session: AsyncSession, key_ids: Sequence[uuid.UUID]) -> dict[uu
         .where(ApiKey.id.in_(sorted(set(key_ids))))
     )
     return {key_id: user for key_id, user in (await session.execute(stmt)).all()}
-
-
-async def key_of(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
-    found: uuid.UUID | None = await session.scalar(
-        select(ApiKey.id).where(ApiKey.user_id == user_id)
-    )
-    return found
 
 
 async def set_role(session: AsyncSession, user: User, role: OrgRole) -> None:
@@ -224,13 +217,6 @@ async def end_session(session: AsyncSession, token_hash: str) -> None:
 async def end_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
     result = await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def count_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(UserSession).where(UserSession.user_id == user_id)
-    )
-    return int(count or 0)
 
 
 async def spend_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import two_factor
 from app.domain.errors import Conflict, InvalidInput
 from app.models import User, UserSession
+from app.repositories import users
 from app.settings import Settings
 from app.webhooks import vault
 
@@ -88,9 +89,12 @@ def check(settings: Settings, user: User, code: str) -> bool:
 
 
 async def reset(session: AsyncSession, user: User) -> None:
-    """An admin's reset: the second factor is off until the user sets it up again."""
+    """An admin's reset: the second factor is off until the user sets it up again, and every
+    session of the user ends (a lost phone may be a stolen one: whoever holds a session signed
+    in with it must sign in again)."""
     user.totp_secret = None
     user.two_factor_enabled_at = None
     user.totp_last_step = None
     user.recovery_code_hashes = None
     await session.flush()
+    await users.end_all_sessions(session, user.id)

@@ -12,7 +12,6 @@ A user acts through a key row of their own (created with the user, its secret di
 everything that records "which key" records the user's, and idempotency keys are per user."""
 
 import asyncio
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from urllib.parse import quote
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import hash_key
 from app.domain import audit, passwords, two_factor
 from app.domain.enums import OrgRole, UserStatus, UserTokenPurpose
 from app.domain.errors import Conflict, InvalidInput
@@ -65,10 +65,6 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _link(settings: Settings, token: str) -> str:
     base = settings.public_base_url or f"http://{settings.api_host}:{settings.api_port}"
     return f"{base}/app/set-password?token={quote(token)}"
@@ -95,7 +91,7 @@ async def _issue(
         else settings.password_reset_ttl_hours
     )
     expires_at = datetime.now(UTC) + timedelta(hours=hours)
-    await users.issue_token(session, user, purpose, digest(token), expires_at)
+    await users.issue_token(session, user, purpose, hash_key(token), expires_at)
     return Link(_link(settings, token), expires_at)
 
 
@@ -138,7 +134,7 @@ async def set_password(session: AsyncSession, token: str, password: str) -> User
     ends (a reset is often because someone else got in). The password is checked first, so a
     refused one leaves the link usable."""
     check_password(password)
-    user = await users.use_token(session, digest(token), datetime.now(UTC))
+    user = await users.use_token(session, hash_key(token), datetime.now(UTC))
     if user is None:
         raise InvalidInput(
             "link_invalid",
@@ -163,7 +159,7 @@ class SignInAttempts:
     async def retry_after(self, client: str, email: str) -> int | None:
         waits = []
         for key in (f"sign-in-client:{client}", f"sign-in-account:{email}"):
-            decision = await self._limiter.hit(digest(key))
+            decision = await self._limiter.hit(hash_key(key))
             if decision is not None and not decision.allowed:
                 waits.append(decision.retry_after_seconds)
         return max(waits) if waits else None
@@ -193,6 +189,9 @@ async def sign_in(
     if user.two_factor_enabled_at is not None:
         if not code:
             raise TwoFactorRequired
+        # The user's row locked until the request commits, and read again: two sign-ins with
+        # the same code at once are checked one after the other, so a code is spent once.
+        await session.refresh(user, with_for_update=True)
         if not two_factor_service.check(settings, user, code):
             return None
     else:
@@ -207,7 +206,7 @@ async def sign_in(
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires_at = now + timedelta(hours=settings.session_max_hours)
     await users.start_session(
-        session, user, digest(token), csrf, now, expires_at, client, two_factor_pending=pending
+        session, user, hash_key(token), csrf, now, expires_at, client, two_factor_pending=pending
     )
     return Started(user, token, csrf, expires_at, pending)
 
@@ -226,7 +225,7 @@ async def current(
         return None
     now = datetime.now(UTC)
     idle_since = now - timedelta(minutes=settings.session_idle_minutes)
-    found = await users.live_session(session, digest(token), now, idle_since)
+    found = await users.live_session(session, hash_key(token), now, idle_since)
     if found is None:
         return None
     row = found[0]
@@ -237,7 +236,7 @@ async def current(
 
 async def sign_out(session: AsyncSession, token: str | None) -> None:
     if token:
-        await users.end_session(session, digest(token))
+        await users.end_session(session, hash_key(token))
 
 
 async def sign_out_everywhere(session: AsyncSession, user_id: uuid.UUID) -> int:

@@ -101,7 +101,9 @@ async def test_an_admin_resets_a_second_factor(
     async with browser() as web:
         signed = await sign_in(web, "wes@example.com")
         await _enrol(web, signed["csrf_token"])
-    await ok(await client.delete(f"/v1/users/{user['id']}/two-factor"), 204)
+        await ok(await client.delete(f"/v1/users/{user['id']}/two-factor"), 204)
+        # A lost phone may be a stolen one: the sessions signed in with it end too.
+        assert (await web.get("/v1/session")).status_code == 401
     async with browser() as web:
         await sign_in(web, "wes@example.com")  # the password alone again
     audit = await ok(await client.get("/v1/audit-events", params={"resource_id": user["id"]}))
