@@ -65,6 +65,21 @@ def tier(cpm: Decimal | None, cap: Decimal | None, name: str | None = None) -> T
     return None if cpm is None else Tier(cpm, cap, name)
 
 
+def deadline_of(
+    policy: Policy,
+    *,
+    campaign_min_views: int | None,
+    campaign_finalize_days: int | None,
+    aged_from: datetime,
+    decide_after: datetime | None,
+) -> datetime:
+    """When a post is decided: its age anchor plus the campaign's own finalize-after days,
+    never before a restore's wait. The decision's inputs (`candidate`) and the write path's
+    schedule and due check all read it here."""
+    rules = policy.rules(campaign_min_views, campaign_finalize_days)
+    return deadline(aged_from, rules, decide_after)
+
+
 def candidate(
     policy: Policy,
     *,
@@ -104,7 +119,13 @@ def candidate(
         from_status=from_status,
         observed_at=observed_at,
         snapshot_id=snapshot_id,
-        deadline=deadline(aged_from, rules, decide_after),
+        deadline=deadline_of(
+            policy,
+            campaign_min_views=campaign_min_views,
+            campaign_finalize_days=campaign_finalize_days,
+            aged_from=aged_from,
+            decide_after=decide_after,
+        ),
         added_at=added_at,
     )
 

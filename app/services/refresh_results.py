@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import integrity, lifecycle, schedule
+from app.domain import integrity, schedule
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats, outcome_code
@@ -26,9 +26,13 @@ WRITE_FAILED = "write_failed"
 
 
 def _deadline(post: DuePost, published_at: datetime | None, policy: Policy) -> datetime:
-    aged_from = published_at or post.published_at or post.created_at
-    rules = policy.rules(post.min_views, post.finalize_after_days)
-    return lifecycle.deadline(aged_from, rules, post.decide_after)
+    return decisions.deadline_of(
+        policy,
+        campaign_min_views=post.min_views,
+        campaign_finalize_days=post.finalize_after_days,
+        aged_from=published_at or post.published_at or post.created_at,
+        decide_after=post.decide_after,
+    )
 
 
 def _next_without_stats(
