@@ -86,7 +86,14 @@ _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # What a session waiting for its second factor to be set up may reach.
 _ENROLMENT_PATHS = frozenset(
-    {"/v1/session", "/v1/sessions", "/v1/session/two-factor", "/v1/session/two-factor/confirm"}
+    {
+        "/v1/session",
+        "/v1/sessions",
+        "/v1/session/two-factor",
+        "/v1/session/two-factor/confirm",
+        "/app/two-factor",
+        "/app/sign-out",
+    }
 )
 
 
@@ -157,6 +164,16 @@ async def _identify(
             401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
         )
     return await _within_budget(request, hash_key(credentials.credentials), principal)
+
+
+async def session_caller(request: Request) -> Principal:
+    """The caller a user's session cookie names, within its budget: what the dashboard's
+    pages and actions act as (the same checks as a /v1 request signed in by the cookie)."""
+    token = request.cookies.get(users_service.COOKIE)
+    if not token:
+        raise ApiError(401, "session_expired", "Sign in first.")
+    user = await _session_caller(request, token)
+    return await _within_budget(request, hash_key(token), user)
 
 
 async def _within_budget(request: Request, budget: str, principal: Principal) -> Principal:

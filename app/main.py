@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import idempotency
+from app import idempotency, web
 from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.deps import AuthenticateFirst
@@ -177,6 +177,7 @@ def create_app(
         users,
     ):
         app.include_router(module.router)
+    web.install(app)
     # The last added runs first: the request id wraps everything (every answer and log line
     # has it), then the body limit, which refuses oversized bodies before anything reads them.
     app.add_middleware(LocationMiddleware)
@@ -214,5 +215,6 @@ def _public_gates(settings: Settings) -> dict[tuple[str, str], Gate]:
         ("POST", "/v1/session"): portal,  # users' sign-in, and setting a password by link
         ("POST", "/v1/password"): portal,
         ("POST", "/v1/password-reset"): portal,
+        ("POST", "/app/sign-in"): portal,  # the dashboard's sign-in form
         ("POST", "/discord/interactions"): discord,
     }

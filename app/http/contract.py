@@ -22,7 +22,7 @@ for generators:
 from enum import StrEnum
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -55,7 +55,12 @@ async def check_request(request: Request) -> None:
     if not isinstance(route, APIRoute):
         return
     body_field = route.body_field
-    optional = body_field is not None and not body_field.field_info.is_required()
+    optional = (
+        body_field is not None
+        and not body_field.field_info.is_required()
+        # A form (the dashboard's) is parsed from the stream, and has no JSON null.
+        and not isinstance(body_field.field_info, params.Form)
+    )
     if optional and (await request.body()).strip() == b"null":
         raise ApiError(
             422,

@@ -89,3 +89,15 @@ async def list_page(
     return await fetch_page(
         session, stmt, CampaignRoleGrant.user_id, Sort(None, False), cursor, limit
     )
+
+
+async def campaigns_of_posts(
+    session: AsyncSession, organization_id: uuid.UUID, post_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Each post's campaign, for the posts of the organization among `post_ids`."""
+    rows = await session.execute(
+        select(Post.id, Post.campaign_id).where(
+            Post.id.in_(post_ids), Post.organization_id == organization_id
+        )
+    )
+    return {post_id: campaign_id for post_id, campaign_id in rows.tuples()}

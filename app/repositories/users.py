@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import display_prefix, generate_key, hash_key
 from app.domain.enums import OrgRole, Role, UserStatus, UserTokenPurpose
-from app.models import ApiKey, User, UserSession, UserToken
+from app.models import ApiKey, Organization, User, UserSession, UserToken
 from app.repositories.pagination import Sort, fetch_page
 
 
@@ -221,3 +221,16 @@ async def end_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
 
 async def spend_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(UserToken).where(UserToken.user_id == user_id))
+
+
+async def with_organization(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[User, Organization] | None:
+    row = (
+        await session.execute(
+            select(User, Organization)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(User.id == user_id, User.organization_id == organization_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])

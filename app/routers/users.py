@@ -314,15 +314,6 @@ async def session_create(
         ) from None
     if started is None:
         raise ApiError(401, "sign_in_failed", "The email or the password is wrong.")
-    await audit_repo.record(
-        session,
-        started.user.organization_id,
-        audit.SIGNED_IN,
-        "user",
-        started.user.id,
-        actor_user_id=started.user.id,
-        client_address=client_address(request.scope),
-    )
     cookies.set_session(
         response,
         request,

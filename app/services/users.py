@@ -208,6 +208,15 @@ async def sign_in(
     await users.start_session(
         session, user, hash_key(token), csrf, now, expires_at, client, two_factor_pending=pending
     )
+    await audit_repo.record(
+        session,
+        user.organization_id,
+        audit.SIGNED_IN,
+        "user",
+        user.id,
+        actor_user_id=user.id,
+        client_address=client,
+    )
     return Started(user, token, csrf, expires_at, pending)
 
 

@@ -1,0 +1,17 @@
+"""The dashboard at /app: server-rendered pages over the same services, queries and
+authorization as the JSON API (see the guide, section 6). Not in the API document."""
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.web import session, sign_in
+from app.web.templating import STATIC
+
+
+def install(app: FastAPI) -> None:
+    router = APIRouter(include_in_schema=False)
+    for module in (sign_in,):
+        router.include_router(module.router)
+    app.include_router(router)
+    app.mount("/app/static", StaticFiles(directory=STATIC), name="web-static")
+    session.install(app)

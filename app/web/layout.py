@@ -1,0 +1,90 @@
+"""What every signed-in page shows around its content: who is signed in, their
+organization, the navigation (with what waits for a person) and the session's CSRF token,
+which htmx sends on every write (app.deps checks it as it does for /v1)."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.deps import Session
+from app.domain.enums import OrgRole
+from app.domain.errors import found
+from app.models import Organization, User
+from app.repositories import users
+from app.web import actions
+from app.web.session import User as SignedIn
+from app.web.templating import render
+
+
+@dataclass(frozen=True)
+class Viewer:
+    principal: Principal
+    user: User
+    organization: Organization
+
+    @property
+    def csrf_token(self) -> str:
+        assert self.principal.csrf_token is not None
+        return self.principal.csrf_token
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role is OrgRole.ADMIN
+
+    def can(self, operation: str, campaign_id: uuid.UUID | None = None) -> bool:
+        """Whether to offer an API operation (by its id) here; see actions.can."""
+        return actions.can(self.principal, operation, campaign_id)
+
+
+async def _viewer(session: Session, principal: SignedIn) -> Viewer:
+    assert principal.user_id is not None
+    user, organization = found(
+        await users.with_organization(session, principal.organization_id, principal.user_id),
+        "user",
+    )
+    return Viewer(principal, user, organization)
+
+
+Page = Annotated[Viewer, Depends(_viewer)]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    href: str
+    count: int | None = None
+    current: bool = False
+
+
+async def _counts(session: AsyncSession, me: Viewer) -> dict[str, int]:
+    """The numbers beside the navigation's items (what waits for a person)."""
+    return {}
+
+
+NAV = (
+    ("inbox", "Needs attention", "/app"),
+    ("posts", "Posts", "/app/posts"),
+    ("track", "Track videos", "/app/track"),
+)
+
+
+async def page(
+    request: Request,
+    session: AsyncSession,
+    me: Viewer,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    current: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A signed-in page: its template inside the layout (navigation, user menu)."""
+    counts = await _counts(session, me)
+    nav = [NavItem(key, label, href, counts.get(key), key == current) for key, label, href in NAV]
+    return render(request, template, {"me": me, "nav": nav, **(context or {})}, status_code)

@@ -1,0 +1,85 @@
+"""Rendering the dashboard's pages: one Jinja2 environment (autoescaped), the filters that
+format numbers the way the API's numbers read, and the headers every page carries."""
+
+import base64
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+# No inline script or style anywhere (htmx's own indicator style is turned off by the page's
+# htmx-config), nothing from another origin; charts are inline SVG drawn with attributes.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def number(value: int | Decimal | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def money(value: Decimal | str | None, currency: str | None = None) -> str:
+    if value is None:
+        return "—"
+    amount = f"{Decimal(value):,.2f}"
+    return f"{amount} {currency}" if currency else amount
+
+
+def moment(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def day(value: datetime | None) -> str:
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def label(value: object) -> str:
+    """An enum's value as words: `pending_cpm` reads "Pending CPM"."""
+    text = str(getattr(value, "value", value)).replace("_", " ")
+    return text[:1].upper() + text[1:].replace("cpm", "CPM")
+
+
+def svg_data_uri(svg: str) -> str:
+    """An SVG made elsewhere (a QR code), as an image source: the page's policy allows
+    data: images but no inline style, which such an SVG may carry."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(
+    number=number, money=money, moment=moment, day=day, label=label, svg_data_uri=svg_data_uri
+)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A template (a whole page, or the fragment an htmx request swaps in)."""
+    body = _env.get_template(template).render(request=request, **(context or {}))
+    return HTMLResponse(body, status_code, headers={**PAGE_HEADERS, **(headers or {})})
