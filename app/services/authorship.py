@@ -55,16 +55,25 @@ def _mismatch(
     )
 
 
+@dataclass(frozen=True)
+class Verified:
+    holds: list[NewHold]  # for the videos that are not their creator's
+    renamed: Sequence[Row[Any]]  # creators.rename_many's rows, for `renamed_events`
+
+
 async def verify(
     session: AsyncSession, ok: list[tuple[DuePost, VideoStats]], now: datetime
-) -> list[NewHold]:
-    """Sync or bind the creators whose own videos these are; return the holds for the rest.
+) -> Verified:
+    """Sync or bind the creators whose own videos these are; return the holds for the rest,
+    and the renames made (the caller announces them with its other events).
 
     Each author is checked against the creator as stored now, in the transaction that writes
     the result, never against the claim's copy: an earlier write of the same claim, or
     another worker, may have bound the creator since. A creator not yet bound is bound once,
     by the first of its videos the platform says it posted under its handle, and then every
     video of the batch is decided by that user id."""
+    if not ok:
+        return Verified([], [])
     stored = await creators.authors(session, {post.creator_id for post, _ in ok})
     holds: list[NewHold] = []
     renames: dict[uuid.UUID, _Change] = {}
@@ -93,8 +102,24 @@ async def verify(
     for creator_id in clashes:
         renames.pop(creator_id, None)
         binds.pop(creator_id, None)
-    await _rename(session, list(renames.values()), now)
-    bound = await _bind(session, list(binds.values()), now)
+    renamed = await creators.rename_many(
+        session,
+        [
+            creators.Rename(
+                c.post.creator_id, c.stats.platform_user_id, c.old, c.stats.handle, c.post.id
+            )
+            for c in renames.values()
+        ],
+        now,
+    )
+    bound = await creators.bind_many(
+        session,
+        [
+            creators.Bind(c.post.creator_id, c.stats.platform_user_id, c.stats.handle)
+            for c in binds.values()
+        ],
+        now,
+    )
     for creator_id in bound:
         stored[creator_id] = Author(
             stored[creator_id].handle, binds[creator_id].stats.platform_user_id
@@ -131,56 +156,26 @@ async def verify(
                     mismatch_reason(creator, _found(stats), owner=owner) if owner else None,
                 )
             )
-    return holds
+    return Verified(holds, renamed)
 
 
-async def _rename(session: AsyncSession, changes: list[_Change], now: datetime) -> None:
-    renamed = await creators.rename_many(
-        session,
-        [
-            creators.Rename(
-                c.post.creator_id, c.stats.platform_user_id, c.old, c.stats.handle, c.post.id
-            )
-            for c in changes
-        ],
-        now,
-    )
-    if renamed:
-        await _announce_renames(session, renamed, now)
-
-
-async def _bind(session: AsyncSession, changes: list[_Change], now: datetime) -> set[uuid.UUID]:
-    return await creators.bind_many(
-        session,
-        [
-            creators.Bind(c.post.creator_id, c.stats.platform_user_id, c.stats.handle)
-            for c in changes
-        ],
-        now,
-    )
-
-
-async def _announce_renames(
-    session: AsyncSession, renamed: Sequence[Row[Any]], now: datetime
-) -> None:
-    """`creator.renamed`: the creator as the API shows it, with its previous handle."""
-    listening = await outbox.listening(session, {row.organization_id for row in renamed})
+async def renamed_events(
+    session: AsyncSession, renamed: Sequence[Row[Any]], listening: set[uuid.UUID]
+) -> list[outbox.Event]:
+    """`creator.renamed`: the creator as the API shows it, with its previous handle, for
+    the organizations listening (`outbox.listening`)."""
     wanted = [row for row in renamed if row.organization_id in listening]
     if not wanted:
-        return
+        return []
     stored = await creators.by_ids(session, [r.id for r in wanted])
-    await outbox.emit_many(
-        session,
-        [
-            outbox.Event(
-                row.organization_id,
-                EventType.CREATOR_RENAMED,
-                {
-                    **CreatorOut.model_validate(stored[row.id]).model_dump(mode="json"),
-                    "previous_handle": row.old,
-                },
-            )
-            for row in wanted
-        ],
-        now=now,
-    )
+    return [
+        outbox.Event(
+            row.organization_id,
+            EventType.CREATOR_RENAMED,
+            {
+                **CreatorOut.model_validate(stored[row.id]).model_dump(mode="json"),
+                "previous_handle": row.old,
+            },
+        )
+        for row in wanted
+    ]
