@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.db import session_scope
+from app.domain import attention
 from app.domain import campaigns as campaign_rules
 from app.domain.enums import Role
 from app.domain.errors import Conflict, DomainError, found
@@ -39,10 +40,10 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ADDED = "added"
+ADDED = attention.IMPORT_ADDED
 # The post service's refusal codes as a line's outcome; any other code is its own outcome.
 OUTCOMES = {
-    "post_exists": "already_tracked",
+    "post_exists": attention.IMPORT_ALREADY_TRACKED,
     "invalid_url": "invalid_url",
     "invalid_post_id": "invalid_url",
     "creator_not_member": "not_member",
@@ -129,7 +130,10 @@ async def _one(
         return
     except IntegrityError:
         # Another writer added the same video between the check and the insert.
-        line.outcome, line.detail = "already_tracked", "The organization already tracks it."
+        line.outcome, line.detail = (
+            attention.IMPORT_ALREADY_TRACKED,
+            "The organization already tracks it.",
+        )
         return
     line.outcome, line.detail, line.post_id = ADDED, None, post.id
 
