@@ -150,6 +150,7 @@ def allowed(actor: Actor, action: Action, campaign_id: uuid.UUID | None = None) 
 # within a caller's reach when every post in it is; it is created only from those posts.
 FILTERED: Mapping[str, Action] = {
     "posts_list": Action.CAMPAIGN_READ,  # the change feed too (sort=updated_at)
+    "posts_export_csv": Action.CAMPAIGN_READ,  # posts_list's rows as a file
     "payouts_ready": Action.CAMPAIGN_READ,
     "payouts_list": Action.CAMPAIGN_READ,
     "payouts_get": Action.CAMPAIGN_READ,

@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,13 @@ async def list_page(
         current = campaign_rules.status_sql(Campaign.status, Campaign.ends_on, datetime.now(UTC))
         stmt = stmt.where(current == status)
     return await fetch_page(session, stmt, Campaign.id, Sort(None, True), cursor, limit)
+
+
+async def by_ids(
+    session: AsyncSession, org: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Campaign]:
+    stmt = select(Campaign).where(Campaign.organization_id == org, Campaign.id.in_(set(ids)))
+    return {c.id: c for c in await session.scalars(stmt)}
 
 
 async def create(session: AsyncSession, org: uuid.UUID, fields: dict[str, Any]) -> Campaign:

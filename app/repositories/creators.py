@@ -307,3 +307,12 @@ async def by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     return {
         c.id: c for c in await session.scalars(select(Creator).where(Creator.id.in_(list(ids))))
     }
+
+
+async def handles(
+    session: AsyncSession, org: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    stmt = select(Creator.id, Creator.handle).where(
+        Creator.organization_id == org, Creator.id.in_(set(ids))
+    )
+    return {row.id: row.handle for row in await session.execute(stmt)}

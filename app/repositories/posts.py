@@ -1,14 +1,15 @@
+import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, func, literal_column, select
+from sqlalchemy import ColumnElement, Row, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform, PostStatus
 from app.domain.integrity import FlagCode
-from app.models import Post, PostEvent, PostHold
+from app.models import Creator, Post, PostEvent, PostHold
 from app.repositories.common import get_owned
 from app.repositories.pagination import Sort, by_int, by_time, fetch_page
 
@@ -35,6 +36,14 @@ class PostFilter(Protocol):
     def hold(self) -> str | None: ...
     @property
     def flag(self) -> FlagCode | None: ...
+    @property
+    def has_hold(self) -> bool | None: ...
+    @property
+    def has_flag(self) -> bool | None: ...
+    @property
+    def q(self) -> str | None: ...
+    @property
+    def q_platform_post_id(self) -> str | None: ...
     @property
     def published_from(self) -> datetime | None: ...
     @property
@@ -130,6 +139,13 @@ async def list_page(
         )
     if query.flag is not None:
         stmt = stmt.where(Post.flags.any_() == query.flag.value)
+    if query.has_hold is not None:
+        stmt = stmt.where(Post.open_holds > 0 if query.has_hold else Post.open_holds == 0)
+    if query.has_flag is not None:
+        has = func.cardinality(Post.flags) > 0
+        stmt = stmt.where(has if query.has_flag else ~has)
+    if query.q is not None:
+        stmt = stmt.where(_search(org, query.q, query.q_platform_post_id))
     if query.published_from is not None:
         stmt = stmt.where(Post.aged_from >= query.published_from)
     if query.published_to is not None:
@@ -141,6 +157,22 @@ async def list_page(
         stmt = stmt.where(Post.updated_at < feed_horizon(feed_settle))
     sort = SORTS[query.sort.key](query.sort.descending)
     return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit, resumable=feed)
+
+
+def _search(org: uuid.UUID, text: str, video_id: str | None) -> ColumnElement[bool]:
+    """A search box's text: the start of a creator's handle (any case, `@` optional), a
+    post's id (ours or the platform's), or the video a URL names (`video_id`). Each branch
+    is an equality or a prefix, so none reads every post's URL."""
+    handle = text.removeprefix("@")
+    creators = select(Creator.id).where(
+        Creator.organization_id == org, Creator.handle.istartswith(handle, autoescape=True)
+    )
+    branches = [Post.creator_id.in_(creators), Post.platform_post_id == text]
+    if video_id is not None:
+        branches.append(Post.platform_post_id == video_id)
+    with contextlib.suppress(ValueError):
+        branches.append(Post.id == uuid.UUID(text))
+    return or_(*branches)
 
 
 async def last_rejected_from(session: AsyncSession, post_id: uuid.UUID) -> PostStatus | None:

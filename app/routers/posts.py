@@ -2,7 +2,8 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import Admin, AppSettings, Editor, Session, ShortLinks, Viewer
@@ -25,6 +26,7 @@ from app.schemas.posts import (
     MarkPaidBody,
     PostCreate,
     PostCreateBody,
+    PostFilterQuery,
     PostListQuery,
     PostOut,
     PostPage,
@@ -37,7 +39,7 @@ from app.schemas.posts import (
 from app.services import evidence as evidence_service
 from app.services import flags as flag_service
 from app.services import holds as hold_service
-from app.services import post_presenter
+from app.services import post_lists, post_presenter
 from app.services import posts as post_service
 from app.settings import Settings
 
@@ -135,6 +137,41 @@ async def posts_list(
     )
     await _hold_back(session, query, settings, response)
     return PostPage(data=await post_presenter.present(session, rows), next_cursor=next_cursor)
+
+
+# The CSV's answer in the API document (an attachment, streamed).
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "RFC 4180 CSV, UTF-8 with a byte order mark; columns in the README.",
+    }
+}
+
+
+@router.get("/v1/posts.csv", response_class=Response, responses=_CSV)
+async def posts_export_csv(
+    request: Request,
+    who: Viewer,
+    query: Annotated[PostFilterQuery, Query()],
+    settings: AppSettings,
+    campaign_id: uuid.UUID | None = None,
+) -> Response:
+    """Every post `GET /v1/posts` lists with the same filters and sort, as one CSV file (no
+    paging: streamed as it is read). Text that a spreadsheet would run as a formula starts
+    with `'`, as do all-digit platform ids (kept exact)."""
+    body = post_lists.csv_stream(
+        request.app.state.read_sessionmaker,
+        who.organization_id,
+        campaign_id,
+        query,
+        _settle(settings),
+        who.within(Action.CAMPAIGN_READ),
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="posts.csv"'},
+    )
 
 
 @router.get("/v1/posts/{post_id}")

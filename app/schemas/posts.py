@@ -14,6 +14,7 @@ from pydantic import (
 
 from app.domain.enums import Platform, PostStatus
 from app.domain.integrity import FlagCode
+from app.platforms.urls import PostRef, UrlError, parse_video_url
 from app.schemas.common import (
     NO_NUL,
     Cursor,
@@ -136,8 +137,8 @@ class PostSort(StrEnum):
         return self.value.startswith("-")
 
 
-class PostListQuery(BaseModel):
-    """Filters, order and page of a post list (query parameters)."""
+class PostFilterQuery(BaseModel):
+    """Filters and order of a post list (query parameters); the CSV export takes these."""
 
     status: list[PostStatus] = Field(
         default_factory=list, description="Repeat to match any of several statuses."
@@ -148,6 +149,24 @@ class PostListQuery(BaseModel):
         None, description="Only posts with an open hold of this code."
     )
     flag: FlagCode | None = Field(None, description="Only posts with an open flag of this code.")
+    has_hold: bool | None = Field(
+        None, description="true: only posts with an open hold (any code); false: none open."
+    )
+    has_flag: bool | None = Field(
+        None, description="true: only posts with an open flag (any code); false: none open."
+    )
+    q: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL),
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Search: a creator's handle or its start (with or without `@`, any case), "
+        "a post's id (ViewLedger's or the platform's), or a video URL (matched by the video it "
+        "names; short links are not followed here).",
+    )
     published_from: Moment | None = Field(None, description="Inclusive.")
     published_to: Moment | None = Field(None, description="Exclusive.")
     updated_since: Moment | None = Field(
@@ -162,6 +181,22 @@ class PostListQuery(BaseModel):
         description="Sort key, `-` for descending. `published_at` is the publish time, or when "
         "the post was added while the platform has not reported it yet.",
     )
+
+    @property
+    def q_platform_post_id(self) -> str | None:
+        """The platform's id of the video `q` names when it is a video URL."""
+        if self.q is None or "/" not in self.q:
+            return None
+        try:
+            ref = parse_video_url(self.q)
+        except UrlError:
+            return None
+        return ref.post_id if isinstance(ref, PostRef) else None
+
+
+class PostListQuery(PostFilterQuery):
+    """Filters, order and page of a post list (query parameters)."""
+
     cursor: Cursor = None
     limit: Limit = 50
 

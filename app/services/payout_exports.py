@@ -1,5 +1,6 @@
 """The CSV files a brand pays from: one line per post (export.csv) and one per creator and
-currency (summary.csv).
+currency (summary.csv). The post list's CSV (app.services.post_lists) is written by the same
+cells and lines, so it keeps every rule below.
 
 - RFC 4180: comma-separated, fields quoted when needed (doubled quotes inside), CRLF line ends.
 - UTF-8 with a byte order mark. Excel opens a CSV without a BOM in the machine's legacy code
@@ -59,28 +60,31 @@ def neutralize(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def _identifier(value: str | None) -> str:
+def identifier(value: str | None) -> str:
     if value is None:
         return ""
     return "'" + value if value.isascii() and value.isdigit() else neutralize(value)
 
 
-def _time(value: datetime | None) -> str:
+def moment(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
-def _money(value: Decimal | None, places: Decimal = CENT) -> str:
+def amount(value: Decimal | None, places: Decimal = CENT) -> str:
     return "" if value is None else format(value.quantize(places), "f")
 
 
-def _write(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
+def lines(rows: Iterable[Sequence[str]]) -> str:
+    """Rows as RFC 4180 lines (a file is the BOM, then its header's line and its rows')."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180's CRLF
-    writer.writerow(header)
-    writer.writerows(rows)
-    return (BOM + buffer.getvalue()).encode()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)  # RFC 4180's CRLF
+    return buffer.getvalue()
+
+
+def _write(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
+    return (BOM + lines([header]) + lines(rows)).encode()
 
 
 def export_csv(rows: Sequence[Any], evidence_base: str) -> bytes:
@@ -90,18 +94,18 @@ def export_csv(rows: Sequence[Any], evidence_base: str) -> bytes:
             [
                 neutralize(r.creator_handle),
                 str(r.platform),
-                _identifier(r.platform_user_id),
+                identifier(r.platform_user_id),
                 neutralize(r.campaign),
                 neutralize(r.url),
-                _identifier(r.platform_post_id),
-                _time(r.published_at),
+                identifier(r.platform_post_id),
+                moment(r.published_at),
                 str(r.locked_views),
-                _time(r.observed_at),
-                _money(r.cpm, Decimal("0.0001")),
-                _money(r.cap),
-                _money(r.amount),
+                moment(r.observed_at),
+                amount(r.cpm, Decimal("0.0001")),
+                amount(r.cap),
+                amount(r.amount),
                 r.currency,
-                _time(r.finalized_at),
+                moment(r.finalized_at),
                 f"{evidence_base}/v1/posts/{r.post_id}/evidence",
             ]
             for r in rows
@@ -116,11 +120,11 @@ def summary_csv(rows: Sequence[Any]) -> bytes:
             [
                 neutralize(r.creator_handle),
                 str(r.platform),
-                _identifier(r.platform_user_id),
+                identifier(r.platform_user_id),
                 r.currency,
                 str(r.posts),
                 str(r.locked_views),
-                _money(r.amount),
+                amount(r.amount),
             ]
             for r in rows
         ),

@@ -92,6 +92,10 @@ async def test_post_lists_and_the_change_feed_are_filtered(
         assert sorted(p["id"] for p in feed) == sorted(w["posts_a"])
         other = await f.ok(await caller.get("/v1/posts", params={"campaign_id": w["b"]}))
         assert other["data"] == []
+        exported = (await caller.get("/v1/posts.csv")).text
+        assert sorted(line.split(",")[0] for line in exported.splitlines()[1:]) == sorted(
+            w["posts_a"]
+        )
     everything = await f.ok(await client.get("/v1/posts"))  # the org's admin key: all
     assert len(everything["data"]) == 3
 
