@@ -100,4 +100,4 @@ async def campaigns_of_posts(
             Post.id.in_(post_ids), Post.organization_id == organization_id
         )
     )
-    return {post_id: campaign_id for post_id, campaign_id in rows.tuples()}
+    return {post_id: campaign_id for post_id, campaign_id in rows}

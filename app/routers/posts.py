@@ -16,6 +16,7 @@ from app.models import Post
 from app.repositories import campaigns, flags, posts, provenance
 from app.schemas.common import Cursor, Limit
 from app.schemas.posts import (
+    HOLD_CODE,
     ClearHoldBody,
     EventPage,
     EvidenceOut,
@@ -191,7 +192,7 @@ async def posts_mark_paid(
 @router.post("/v1/posts/{post_id}/holds/{code}/clear")
 async def posts_holds_clear(
     post_id: uuid.UUID,
-    code: Annotated[str, Path(pattern=r"^[a-z_]{1,64}$")],
+    code: Annotated[str, Path(pattern=HOLD_CODE)],
     body: ClearHoldBody,
     session: Session,
     who: Admin,

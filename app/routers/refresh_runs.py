@@ -1,33 +1,19 @@
 """On-demand refreshes, and the progress of every run (scheduled sweeps included)."""
 
-import logging
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from app.deps import AppSettings, Editor, Session, Viewer
-from app.domain.enums import Platform
 from app.domain.errors import InvalidInput, found
 from app.domain.permissions import Action
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import campaigns, runs
 from app.schemas.common import Cursor, Limit
 from app.schemas.runs import RunCreate, RunKind, RunOut, RunPage
-from app.services import run_presenter
+from app.services import refreshes, run_presenter
 
 router = APIRouter(prefix="/v1/refresh-runs", tags=["refresh-runs"], responses=PROBLEM_RESPONSES)
-log = logging.getLogger(__name__)
-
-
-async def _kick(request: Request, platforms: list[Platform]) -> None:
-    """Start the worker now rather than at its next tick. Best effort: the posts are already
-    marked due in PostgreSQL, so the next scheduled sweep picks them up regardless."""
-    try:
-        for platform in platforms:
-            await request.app.state.arq.enqueue_job("refresh_now", platform.value)
-    except Exception as exc:
-        log.warning("could not enqueue refresh_now: %r", exc)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
@@ -64,21 +50,14 @@ async def refresh_runs_create(
     ):
         # 404 is for the resource the path names; this one is named in the body.
         raise InvalidInput("campaign_not_found", "No campaign with that id.", "campaign_id")
-    run, platforms = await runs.create(
+    run, platforms = await refreshes.start(
         session,
         who.organization_id,
         runs.RunScope(body.campaign_id, body.platform, body.post_ids),
-        now=datetime.now(UTC),
-        window=timedelta(days=settings.refresh_window_days),
-        min_interval=timedelta(minutes=settings.forced_refresh_min_interval_minutes),
-        max_open=settings.max_open_refresh_runs,
+        settings,
     )
-    if run.finished_at is not None:  # nothing to refresh: finished as it was made
-        await run_presenter.announce_finished(
-            session, [(run.organization_id, run.id)], run.finished_at
-        )
     # Background tasks run after the response, so after the commit: the worker finds the run.
-    background.add_task(_kick, request, platforms)
+    background.add_task(refreshes.kick, request.app.state.arq, platforms)
     return (await run_presenter.present(session, [run]))[0]
 
 

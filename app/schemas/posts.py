@@ -93,6 +93,10 @@ class PostCreate(BaseModel):
         return self
 
 
+# A hold's code, as a path names it (posts_holds_clear) and a filter asks for it.
+HOLD_CODE = r"^[a-z_]{1,64}$"
+
+
 class PostUpdate(Input):
     cpm_tier_id: uuid.UUID | None = Field(
         description="Assigning a tier to a pending_cpm post finalizes it with its locked views."
@@ -140,7 +144,7 @@ class PostListQuery(BaseModel):
     )
     platform: Platform | None = None
     creator_id: uuid.UUID | None = None
-    hold: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")] | None = Field(
+    hold: Annotated[str, StringConstraints(pattern=HOLD_CODE)] | None = Field(
         None, description="Only posts with an open hold of this code."
     )
     flag: FlagCode | None = Field(None, description="Only posts with an open flag of this code.")

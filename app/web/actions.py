@@ -28,10 +28,17 @@ class Outcome:
     message: str
 
 
+def _action(operation: str) -> table.Action:
+    """The action an API operation needs: on its one campaign (OPERATIONS), or on each
+    campaign whose records it touches (FILTERED, e.g. refresh_runs_create)."""
+    action = table.OPERATIONS.get(operation)
+    return table.FILTERED[operation] if action is None else action
+
+
 def can(principal: Principal, operation: str, campaign_id: uuid.UUID | None = None) -> bool:
     """Whether to offer an operation: on one campaign, or (without one) on any of the
     caller's campaigns. Offering is a courtesy; `on_posts` decides."""
-    action = table.OPERATIONS[operation]
+    action = _action(operation)
     actor = principal.actor()
     if campaign_id is not None:
         return table.allowed(actor, action, campaign_id) is table.Decision.ALLOW
@@ -69,6 +76,34 @@ def _refusal(decision: table.Decision, action: table.Action) -> str:
     return f"Your role does not allow {action.value} here."
 
 
+async def authorize(
+    session: AsyncSession, principal: Principal, operation: str, post_ids: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, uuid.UUID], dict[uuid.UUID, Outcome]]:
+    """Each post the caller may `operation`, with its campaign (in the order given, each
+    once), and an outcome for each post it may not (outside its reach or its organization
+    reads as not found, as in the API)."""
+    action = _action(operation)
+    actor = principal.actor()
+    campaigns = await permissions_repo.campaigns_of_posts(
+        session, principal.organization_id, post_ids
+    )
+    allowed: dict[uuid.UUID, uuid.UUID] = {}
+    refused: dict[uuid.UUID, Outcome] = {}
+    for post_id in dict.fromkeys(post_ids):  # each once, in order
+        campaign_id = campaigns.get(post_id)
+        decision = (
+            table.Decision.HIDE
+            if campaign_id is None
+            else table.allowed(actor, action, campaign_id)
+        )
+        if decision is table.Decision.ALLOW:
+            assert campaign_id is not None
+            allowed[post_id] = campaign_id
+        else:
+            refused[post_id] = Outcome(post_id, False, _refusal(decision, action))
+    return allowed, refused
+
+
 async def on_posts(
     request: Request,
     session: AsyncSession,
@@ -80,21 +115,11 @@ async def on_posts(
 ) -> list[Outcome]:
     """Does `do` to each post the caller may `operation`, each in a savepoint; one outcome
     per post, in the order given."""
-    action = table.OPERATIONS[operation]
-    actor = principal.actor()
-    campaigns = await permissions_repo.campaigns_of_posts(
-        session, principal.organization_id, post_ids
-    )
+    allowed, refused = await authorize(session, principal, operation, post_ids)
     outcomes = []
-    for post_id in dict.fromkeys(post_ids):  # each once, in order
-        campaign_id = campaigns.get(post_id)
-        decision = (
-            table.Decision.HIDE
-            if campaign_id is None
-            else table.allowed(actor, action, campaign_id)
-        )
-        if decision is not table.Decision.ALLOW:
-            outcomes.append(Outcome(post_id, False, _refusal(decision, action)))
+    for post_id in dict.fromkeys(post_ids):
+        if post_id not in allowed:
+            outcomes.append(refused[post_id])
             continue
         try:
             async with session.begin_nested():
