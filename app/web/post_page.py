@@ -7,7 +7,7 @@ decision's evidence with a link to each raw answer (the API's `posts_evidence` a
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -37,7 +37,7 @@ METRICS = (("views", "Views"), ("likes", "Likes"), ("comments", "Comments"), ("s
 
 @dataclass(frozen=True)
 class Series:
-    bucket: str  # "hour" or "day", as the API's `bucket`
+    bucket: Literal["hour", "day"]  # as the API's `bucket`
     start: datetime
     points: list[StatsPoint]
     charts: list[tuple[str, Markup]]
@@ -52,7 +52,7 @@ async def _series(session: AsyncSession, post: PostOut, now: datetime) -> Series
     """Every snapshot of the post, bucketed as `GET /v1/posts/{id}/stats` buckets them (the
     same query), from when it could first have been fetched."""
     start = min(post.created_at, post.published_at or post.created_at)
-    bucket = "hour" if now - start <= HOURLY_UP_TO else "day"
+    bucket: Literal["hour", "day"] = "hour" if now - start <= HOURLY_UP_TO else "day"
     points: list[StatsPoint] = []
     cursor = None
     while True:
@@ -65,9 +65,7 @@ async def _series(session: AsyncSession, post: PostOut, now: datetime) -> Series
     charts = []
     for key, label in METRICS:
         values = [(p.at, getattr(p, key)) for p in points]
-        charts.append(
-            (key, line_chart([Point(at, v) for at, v in values if v is not None], label))
-        )
+        charts.append((key, line_chart([Point(at, v) for at, v in values if v is not None], label)))
     return Series(bucket, start, points, charts)
 
 
@@ -92,7 +90,9 @@ async def not_found(request: Request, session: AsyncSession, me: Viewer, what: s
     return await page(request, session, me, "post_page_missing.html", context, status_code=404)
 
 
-@router.get("/app/posts/{post_id}")
+# `:uuid`: only an id matches, so other pages under /app/posts/ (the table's CSV) never meet
+# this route whatever the order the routers are included in.
+@router.get("/app/posts/{post_id:uuid}")
 async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: Page) -> Response:
     campaign_id = await _reachable(session, me, post_id)
     if campaign_id is None:

@@ -69,20 +69,32 @@ class Unfit(Exception):
 
 
 def _lines(text: str) -> list[dict[str, str | None]]:
-    """The pasted text as the bulk import's lines: a URL, then optionally the creator's id."""
+    """The pasted text as the bulk import's lines: a URL, then optionally a space and the
+    creator's id. Anything else on a line stays the line's URL, for the import to judge (as
+    the API would: `not a link` is a line whose outcome is `invalid_url`)."""
     lines: list[dict[str, str | None]] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        words = raw.split()
-        if not words:
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
             continue
-        if len(words) > 2:
-            raise Unfit(f"Line {number}: a URL, then at most a creator's id, separated by a space.")
-        lines.append({"url": words[0], "creator_id": words[1] if len(words) == 2 else None})
+        url, _, last = line.rpartition(" ")
+        if url and _is_id(last):
+            lines.append({"url": url.strip(), "creator_id": last})
+        else:
+            lines.append({"url": line, "creator_id": None})
     if not lines:
         raise Unfit("Paste at least one URL.")
     if len(lines) > MAX_LINES:
         raise Unfit(f"At most {MAX_LINES:,} URLs at once; this has {len(lines):,}.")
     return lines
+
+
+def _is_id(word: str) -> bool:
+    try:
+        uuid.UUID(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _checked(lines: list[dict[str, str | None]]) -> PostImportCreate:
@@ -162,7 +174,7 @@ async def _job(session: AsyncSession, me: Viewer, import_id: uuid.UUID) -> PostI
     return None if row is None else await post_imports.present(session, row)
 
 
-@router.get("/app/track/{import_id}")
+@router.get("/app/track/{import_id:uuid}")
 async def track_job(request: Request, import_id: uuid.UUID, session: Session, me: Page) -> Response:
     job = await _job(session, me, import_id)
     if job is None:
@@ -170,7 +182,7 @@ async def track_job(request: Request, import_id: uuid.UUID, session: Session, me
     return await _form(request, session, me, job=job)
 
 
-@router.get("/app/track/{import_id}/progress")
+@router.get("/app/track/{import_id:uuid}/progress")
 async def track_progress(
     request: Request, import_id: uuid.UUID, session: Session, me: Page
 ) -> Response:
