@@ -32,6 +32,7 @@ router = APIRouter()
 HOURLY_UP_TO = timedelta(days=14)
 _PAGE = 1000  # the API's largest page of buckets
 
+PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram"}
 METRICS = (("views", "Views"), ("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"))
 
 
@@ -40,7 +41,7 @@ class Series:
     bucket: Literal["hour", "day"]  # as the API's `bucket`
     start: datetime
     points: list[StatsPoint]
-    charts: list[tuple[str, Markup]]
+    charts: list[tuple[str, str, Markup]]  # key, label, chart
 
     def api_url(self, post_id: uuid.UUID) -> str:
         """The same numbers from the API (the first page of them)."""
@@ -65,7 +66,8 @@ async def _series(session: AsyncSession, post: PostOut, now: datetime) -> Series
     charts = []
     for key, label in METRICS:
         values = [(p.at, getattr(p, key)) for p in points]
-        charts.append((key, line_chart([Point(at, v) for at, v in values if v is not None], label)))
+        drawn = [Point(at, v) for at, v in values if v is not None]
+        charts.append((key, label, line_chart(drawn, label)))
     return Series(bucket, start, points, charts)
 
 
@@ -122,6 +124,7 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
         "decision": evidence.decision,
         "who": _who,
         "changed": CHANGED,
+        "platform_names": PLATFORM_NAMES,
         "may": {
             operation: me.can(operation, campaign_id)
             for operation in (
