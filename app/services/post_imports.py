@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from arq.connections import ArqRedis
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -61,6 +62,18 @@ async def create(
     return await repo.create(
         session, org, campaign_id, principal.key_id, [(ln.url, ln.creator_id) for ln in lines]
     )
+
+
+async def kick(arq: ArqRedis, import_id: uuid.UUID) -> None:
+    """Start the worker on a new import now, once its request has committed (the API and
+    the dashboard both). Best effort: the worker's sweep takes any import nobody is handling,
+    so a lost job only delays it by a sweep interval."""
+    try:
+        await arq.enqueue_job(
+            "process_post_import", str(import_id), _job_id=f"post-import:{import_id}"
+        )
+    except Exception as exc:
+        log.warning("could not enqueue process_post_import: %r", exc)
 
 
 async def present(session: AsyncSession, row: PostImport) -> PostImportOut:
