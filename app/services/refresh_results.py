@@ -1,9 +1,10 @@
 """Writing one batch of fetch results, in one transaction, as the steps of one write (the
 refresher's result queue calls `write` once per batch): plan each post's next fetch (pure),
 write the batch's stats (repositories/stats.py, a handful of statements whatever its size),
-check who posted each video and what it calls for (holds, flags), record the failures and
-skips, decide the tracking posts whose deadline has come on the stats just written, and
-count the results toward their refresh runs."""
+record the failures and skips, check who posted each video (services/authorship.py decides,
+this writes the creators' renames and binds) and what the stats call for (flags, holds),
+decide the tracking posts whose deadline has come on the stats just written, and count the
+results toward their refresh runs."""
 
 from collections import Counter
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from app.domain import integrity, schedule
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats, outcome_code
-from app.repositories import holds, runs
+from app.repositories import creators, holds, runs
 from app.repositories import stats as stats_repo
 from app.repositories.claims import DuePost
 from app.services import (
@@ -135,12 +136,22 @@ async def write(
     skipped = await stats_repo.record_skips(session, todo.skips, now)
     written = {*snapshots, *unconfirmed, *failed, *skipped}  # rows whose lease still held
     landed_ok = [(p, s) for p, s in todo.applied if p.id in snapshots]
-    # 2. What the stats just written call for: holds, flags, then the deadline decisions.
-    verified = await authorship.verify(session, landed_ok, now)
-    new_holds = verified.holds + window_holds.window_holds(landed_ok)
-    new_holds += await flag_checks.check(
+    # 2. What the stats just written call for: who posted each video (decided here, its
+    # creators' renames and binds written after the flags, and the videos that waited for a
+    # bind decided then), the campaign's window, flags; then the holds they all raise, in
+    # that order, and the deadline decisions.
+    authors = await authorship.verify(session, landed_ok)
+    flag_holds = await flag_checks.check(
         session, landed_ok, snapshots, now, policy.integrity, listening
     )
+    renamed = await creators.rename_many(session, authors.renames, now)
+    bound = await creators.bind_many(session, authors.binds, now)
+    new_holds = [
+        *authors.holds,
+        *await authorship.after_binds(session, authors, bound),
+        *window_holds.window_holds(landed_ok),
+        *flag_holds,
+    ]
     raised = Counter(h.post_id for h in await holds.raise_many(session, new_holds, now))
     due = [
         candidate(
@@ -170,7 +181,7 @@ async def write(
     await outbox.emit_many(
         session,
         [
-            *await authorship.renamed_events(session, verified.renamed, listening),
+            *await authorship.renamed_events(session, renamed, listening),
             *await transitions.events(session, transitions.changed(decided), listening),
             *await run_presenter.finished_events(session, finished, listening),
         ],
