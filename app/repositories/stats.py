@@ -110,7 +110,7 @@ _SKIP = text(
     """
     UPDATE posts p SET next_refresh_at = u.next_refresh_at, last_attempt_at = :now,
         last_fetch_outcome = u.outcome, last_fetch_at = :now,
-        lease_expires_at = NULL, refresh_run_id = NULL
+        lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[]),
         CAST(:outcomes AS text[])
