@@ -32,7 +32,6 @@ router = APIRouter()
 HOURLY_UP_TO = timedelta(days=14)
 _PAGE = 1000  # the API's largest page of buckets
 
-PLATFORM_NAMES = {"tiktok": "TikTok", "instagram": "Instagram"}
 METRICS = (("views", "Views"), ("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"))
 
 
@@ -124,7 +123,6 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
         "decision": evidence.decision,
         "who": _who,
         "changed": CHANGED,
-        "platform_names": PLATFORM_NAMES,
         "may": {
             operation: me.can(operation, campaign_id)
             for operation in (
