@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -56,12 +57,14 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
-def _settings(request: Request) -> Settings:
+# These two are `async` though they never await: FastAPI runs a plain `def` dependency in
+# a worker thread, a thread hop per request for reading an attribute.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _shortlinks(request: Request) -> Resolver:
+async def _shortlinks(request: Request) -> Resolver:
     resolver: Resolver = request.app.state.shortlinks
     return resolver
 
@@ -364,14 +367,17 @@ def _depends_on_principal(dependant: Dependant) -> bool:
     )
 
 
-def _routes(app: Any) -> list[tuple[Any, bool]]:
+def _routes(app: Any) -> list[tuple[Any, bool, str]]:
     """Every route the app would match, in its order (included routers flattened), each with
-    whether its operation takes an API key."""
+    whether its operation takes an API key and the literal start of its path (up to its
+    first parameter; empty for a route without a path): a request whose path does not
+    start with it cannot match the route."""
     return [
         (
             context,
             isinstance(context.original_route, APIRoute)
             and _depends_on_principal(context.original_route.dependant),
+            (getattr(context, "path", None) or "").split("{", 1)[0],
         )
         for context in iter_route_contexts(app.router.routes)
     ]
@@ -386,13 +392,18 @@ class AuthenticateFirst:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: list[tuple[Any, bool]] | None = None
+        self._routes: list[tuple[Any, bool, str]] | None = None
 
     def _keyed_route(self, scope: Scope) -> Any:
-        """The route this request goes to if its operation takes an API key, else None."""
+        """The route this request goes to if its operation takes an API key, else None. The
+        router matches the request again after this: the literal start of each route's path
+        is checked first, so only the few routes it could be pay for a full match."""
         if self._routes is None:  # the routes are all in place by the first request
             self._routes = _routes(scope["app"])
-        for route, needs_key in self._routes:
+        path = get_route_path(scope)
+        for route, needs_key, start in self._routes:
+            if not path.startswith(start):
+                continue
             match, _ = route.matches(scope)
             if match is Match.FULL:
                 return route.original_route if needs_key else None

@@ -302,6 +302,14 @@ class Post(Base):
             "aged_from",
             postgresql_where=text("status = 'tracking' AND next_refresh_at IS NOT NULL"),
         ),
+        # What waits for a person: posts whose last fetch failed (a success clears the code),
+        # among them those the platform keeps refusing (app.domain.attention.REFUSALS).
+        Index(
+            "posts_fetch_error_idx",
+            "organization_id",
+            "id",
+            postgresql_where=text("last_error_code IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -394,6 +402,13 @@ class PostHold(Base):
             "organization_id",
             "code",
             "post_id",
+            postgresql_where=text("cleared_at IS NULL"),
+        ),
+        # What waits for a person: an organization's open holds, oldest first.
+        Index(
+            "post_holds_open_idx",
+            "organization_id",
+            "id",
             postgresql_where=text("cleared_at IS NULL"),
         ),
     )
@@ -538,7 +553,16 @@ class PostFlag(Base):
     Raised once per post and code (a resolved flag is not raised again)."""
 
     __tablename__ = "post_flags"
-    __table_args__ = (UniqueConstraint("post_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "code"),
+        # What waits for a person: an organization's open flags, oldest first.
+        Index(
+            "post_flags_open_idx",
+            "organization_id",
+            "id",
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     organization_id: Mapped[uuid.UUID] = _org_fk()

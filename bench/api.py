@@ -31,7 +31,7 @@ import httpx
 from app.auth import display_prefix, generate_key, hash_key
 from app.settings import PROJECT_ROOT
 from bench import common
-from bench.api_seed import SeedShape, fingerprint, seed
+from bench.api_seed import SeedShape, fingerprint, mark, only_revision_differs, seed
 from bench.load import (
     HEADERS,
     Item,
@@ -118,6 +118,13 @@ async def prepare(url: str, shape: SeedShape, reseed: bool) -> dict[str, Any]:
     wanted = fingerprint(shape)
     have = await common.database_comment(url)
     seeded_s = None
+    if not reseed and have != wanted and only_revision_differs(have, shape):
+        print("== migrating the seeded database to the current schema", flush=True)
+        t0 = time.perf_counter()
+        await common.migrate(url)
+        await mark(url, shape)
+        print(f"   migrated in {time.perf_counter() - t0:.1f} s")
+        have = wanted
     if reseed or have != wanted:
         why = "--reseed" if reseed else ("no database" if have is None else "fingerprint differs")
         print(f"== seeding {shape.posts:,} posts ({why})", flush=True)

@@ -104,6 +104,11 @@ async def seed(url: str, shape: SeedShape) -> None:
         print(f"   {'vacuum analyze':<34} {time.perf_counter() - t0:7.1f} s", flush=True)
     finally:
         await conn.close()
+    await mark(url, shape)
+
+
+async def mark(url: str, shape: SeedShape) -> None:
+    """Records what the database holds (its fingerprint) as the database's comment."""
     admin = await asyncpg.connect(common.asyncpg_dsn(url))
     try:
         name = url.rsplit("/", 1)[-1]
@@ -111,6 +116,21 @@ async def seed(url: str, shape: SeedShape) -> None:
         await admin.execute(f"COMMENT ON DATABASE \"{name}\" IS '{comment}'")
     finally:
         await admin.close()
+
+
+def only_revision_differs(have: str | None, shape: SeedShape) -> bool:
+    """A database seeded with this shape at an older schema revision: migrating it forward
+    gives what a deployment's upgrade gives, without seeding again."""
+    if not have:
+        return False
+    try:
+        old = json.loads(have)
+    except ValueError:
+        return False
+    new = json.loads(fingerprint(shape))
+    old.pop("revision", None)
+    new.pop("revision")
+    return bool(old == new)
 
 
 async def _load(conn: asyncpg.Connection, s: SeedShape, now: datetime) -> None:

@@ -18,9 +18,6 @@ from types import ModuleType
 from typing import IO, Any
 
 import asyncpg
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -89,23 +86,41 @@ async def database_comment(url: str) -> str | None:
     return str(row["c"] or "")
 
 
+# Alembic (with Mako under it) is imported by the functions below, where a benchmark seeds:
+# the engine's child processes import this module too, and their peak RSS is a figure.
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    return Config(str(PROJECT_ROOT / "alembic.ini"))
+
+
+def _scripts() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config())
+
+
 def migration_head() -> str:
-    head = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))).get_current_head()
+    head: str | None = _scripts().get_current_head()
     assert head is not None
     return head
 
 
 def migration(revision: str) -> ModuleType:
     """A migration's module, for SQL the seeds share with it."""
-    script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
-    found = script.get_revision(revision)
+    found = _scripts().get_revision(revision)
     assert found is not None
-    return found.module
+    module: ModuleType = found.module
+    return module
 
 
 async def migrate(url: str) -> None:
     """Apply every migration, the way the tests do (alembic on a passed-in connection)."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    from alembic import command
+
+    config = _alembic_config()
     config.attributes["configure_logger"] = False
     engine = create_async_engine(url)
     try:

@@ -35,12 +35,20 @@ function setup(thread)
   threads = threads + 1
 end
 
+-- An API key (item 3), or a signed-in browser's session cookie (item 5) when there is one.
+function auth(it)
+  if it[5] ~= nil then
+    return {["Cookie"] = it[5]}
+  end
+  return {["Authorization"] = "Bearer " .. it[3]}
+end
+
 function init(args)
   nonce = tonumber(args[1]) or 0
   math.randomseed(nonce * 1000 + tid)
   for i, it in ipairs(items) do
     if it[4] == nil then
-      reqs[i] = wrk.format(it[1], it[2], {["Authorization"] = "Bearer " .. it[3]})
+      reqs[i] = wrk.format(it[1], it[2], auth(it))
     end
   end
   counter = math.random(#items)
@@ -78,6 +86,7 @@ class Item:
     path: str
     key: str
     body: str | None = None  # may contain {id}
+    cookie: str | None = None  # a session cookie (the dashboard), sent instead of the key
 
 
 def _lua_string(value: str) -> str:
@@ -88,8 +97,10 @@ def lua_script(items: Sequence[Item]) -> str:
     rows = []
     for it in items:
         fields = [_lua_string(it.method), _lua_string(it.path), _lua_string(it.key)]
-        if it.body is not None:
-            fields.append(_lua_string(it.body))
+        if it.body is not None or it.cookie is not None:
+            fields.append("nil" if it.body is None else _lua_string(it.body))
+        if it.cookie is not None:
+            fields.append(_lua_string(it.cookie))
         rows.append("  {" + ", ".join(fields) + "},")
     return _LUA % {"items": "\n".join(rows)}
 

@@ -265,6 +265,7 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "app.platforms.sandbox",
         "--port",
         str(args.sandbox_port),
+        "--no-access-log",
     ]
     with common.child_process(sandbox_args, env=dict(os.environ), log_name="sandbox") as (
         proc,

@@ -103,6 +103,32 @@ def test_bench_api_smoke(bench_env: dict[str, str]) -> None:
     assert "RequestIdMiddleware" in figures["layers_us_per_request"]["layers"]
 
 
+def test_bench_dashboard_smoke(bench_env: dict[str, str]) -> None:
+    subprocess.run(["bash", str(PROJECT_ROOT / "tests" / "system_packages.sh"), "wrk"], check=True)
+    figures = _run(
+        "bench.dashboard",
+        [
+            "--organizations", "2",
+            "--campaigns-per-org", "2",
+            "--posts-per-campaign", "1000",
+            "--snapshots-per-post", "2",
+            "--duration", "1",
+            "--warmup", "0",
+            "--concurrency", "2",
+            "--workers", "1",
+            "--quiet-wait", "0",
+            "--port", str(_free_port()),
+        ],
+        bench_env,
+    )  # fmt: skip
+    # Every page and its API twin answered, signed in (the benchmark stops when a page sends
+    # the browser to sign in); how fast is not asserted.
+    for name in ("inbox", "posts_first", "posts_deep", "posts_filtered", "post_page"):
+        for side in ("page", "api"):
+            assert figures[name][side]["c2"]["rps"] > 0, (name, side)
+            assert figures[name][side]["c2"]["errors"] == 0, (name, side)
+
+
 def test_bench_freshness_smoke(bench_env: dict[str, str]) -> None:
     figures = _run(
         "bench.freshness",

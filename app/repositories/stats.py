@@ -110,7 +110,7 @@ _SKIP = text(
     """
     UPDATE posts p SET next_refresh_at = u.next_refresh_at, last_attempt_at = :now,
         last_fetch_outcome = u.outcome, last_fetch_at = :now,
-        lease_expires_at = NULL, refresh_run_id = NULL
+        lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:next AS timestamptz[]), CAST(:leases AS timestamptz[]),
         CAST(:outcomes AS text[])
@@ -149,6 +149,8 @@ async def write_stats(
 ) -> dict[uuid.UUID, int]:
     """Write these fetches' stats (`applied`) or keep them as unconfirmed drops, and keep
     their raw answers. Returns the snapshot written for each post whose lease still held."""
+    if not fetched:
+        return {}
     done = await session.execute(
         _SUCCESS if applied else _UNCONFIRMED,
         {
@@ -184,6 +186,8 @@ async def record_failures(
     session: AsyncSession, failures: Sequence[Failure], now: datetime
 ) -> list[uuid.UUID]:
     """Record failed fetches; returns the posts whose lease still held."""
+    if not failures:
+        return []
     done = await session.execute(
         _FAILURE,
         {
@@ -203,6 +207,8 @@ async def record_skips(
     session: AsyncSession, skips: Sequence[Skip], now: datetime
 ) -> list[uuid.UUID]:
     """Reschedule skipped fetches; returns the posts whose lease still held."""
+    if not skips:
+        return []
     done = await session.execute(
         _SKIP,
         {

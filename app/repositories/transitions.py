@@ -1,12 +1,14 @@
 """The one writer of post status changes. The API's manual actions, the payout batches and the
-worker's deadline decisions all come here: one guarded UPDATE per shape of change (a batch of
-any size in one statement, through `unnest`), then the event rows for exactly the posts that
-UPDATE changed, in the same transaction. The guard is the writer's own: the status the change
-was decided from, and the condition app/domain/transitions.py's table sets for that (from, to)
-(no open hold, no other open payout batch, ...), so a repeated or concurrent change is a
-no-op, each transition happens once, and no event is written without its transition or the
-reverse. `refusals()` says, with the same table's Python twin, why a change did not land."""
+worker's deadline decisions all come here: one statement per shape of change (a batch of any
+size, through `unnest`) whose guarded UPDATE changes the posts and whose INSERT writes the
+event rows of exactly the posts that UPDATE changed. The guard is the writer's own: the
+status the change was decided from, and the condition app/domain/transitions.py's table sets
+for that (from, to) (no open hold, no other open payout batch, ...), so a repeated or
+concurrent change is a no-op, each transition happens once, and no event is written
+without its transition or the reverse. `refusals()` says, with the same table's Python
+twin, why a change did not land."""
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -18,15 +20,18 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     ScalarSelect,
+    Text,
     bindparam,
+    cast,
     column,
     func,
     insert,
+    literal,
     null,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import transitions as table
@@ -62,6 +67,7 @@ class Landed:
 
 
 _UUIDS = ARRAY(UUID(as_uuid=True))
+_TEXTS = ARRAY(Text)
 
 
 async def apply(
@@ -76,7 +82,6 @@ async def apply(
     landed: list[Landed] = []
     for shape, group in shapes.items():
         landed += await _apply_shape(session, group, shape, now)
-    await record(session, landed, now)
     return landed
 
 
@@ -119,6 +124,12 @@ async def _apply_shape(
     arrays: dict[str, tuple[Any, list[Any]]] = {
         "id": (_UUIDS, [t.post_id for t in group]),
         "payout_id": (_UUIDS, [t.payout_id for t in group]),
+        # The event's own fields, written by the same statement for exactly the rows changed.
+        "event_code": (_TEXTS, [t.code for t in group]),
+        "event_reason": (_TEXTS, [t.reason for t in group]),
+        "event_actor": (_UUIDS, [t.actor_key_id for t in group]),
+        # As the JSONB column's own bind would write it (None is JSON null).
+        "event_evidence": (_TEXTS, [json.dumps(t.evidence) for t in group]),
     }
     for key in keys:
         arrays[key] = (ARRAY(columns[key].type), [t.values[key] for t in group])
@@ -137,13 +148,48 @@ async def _apply_shape(
         table.allowed_sql(from_status, to_status, state),
     ]
     guards += [columns[key].is_not_distinct_from(u.c[f"was_{key}"]) for key in expected]
-    stmt = (
+    changed = (
         update(Post)
         .where(*guards)
         .values(status=to_status.value, updated_at=now, **{key: u.c[key] for key in keys})
         .returning(Post.id, Post.organization_id)
+        .cte("changed")
     )
-    orgs = {row.id: row.organization_id for row in await session.execute(stmt)}
+    # One statement changes the posts and writes the events of exactly the rows it changed:
+    # no event without its transition, nor the reverse, and one round trip per shape.
+    events = PostEvent.__table__.c
+    stmt = (
+        insert(PostEvent)
+        .from_select(
+            [
+                "organization_id",
+                "post_id",
+                "from_status",
+                "to_status",
+                "code",
+                "reason",
+                "actor_key_id",
+                "created_at",
+                "evidence",
+            ],
+            select(
+                changed.c.organization_id,
+                changed.c.id,
+                literal(from_status, events.from_status.type),
+                literal(to_status, events.to_status.type),
+                u.c.event_code,
+                u.c.event_reason,
+                u.c.event_actor,
+                literal(now, events.created_at.type),
+                cast(u.c.event_evidence, JSONB),
+            )
+            .join_from(changed, u, u.c.id == changed.c.id)
+            .order_by(changed.c.id),
+        )
+        .add_cte(changed)
+        .returning(PostEvent.post_id, PostEvent.organization_id)
+    )
+    orgs = {row.post_id: row.organization_id for row in await session.execute(stmt)}
     return [Landed(t, orgs[t.post_id]) for t in group if t.post_id in orgs]
 
 
@@ -188,27 +234,6 @@ async def created(session: AsyncSession, post: Post, actor_key_id: uuid.UUID | N
                 "created_at": post.created_at,
                 "evidence": None,
             }
-        ],
-    )
-
-
-async def record(session: AsyncSession, landed: Sequence[Landed], now: datetime) -> None:
-    """The event rows of the transitions that landed."""
-    await _events(
-        session,
-        [
-            {
-                "organization_id": item.organization_id,
-                "post_id": item.transition.post_id,
-                "from_status": item.transition.from_status,
-                "to_status": item.transition.to_status,
-                "code": item.transition.code,
-                "reason": item.transition.reason,
-                "actor_key_id": item.transition.actor_key_id,
-                "created_at": now,
-                "evidence": item.transition.evidence,
-            }
-            for item in landed
         ],
     )
 

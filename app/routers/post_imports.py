@@ -1,6 +1,5 @@
 """Bulk paste: queue many URLs for one campaign, then follow each line's outcome."""
 
-import logging
 import uuid
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
@@ -14,18 +13,6 @@ from app.schemas.post_imports import PostImportCreate, PostImportOut
 from app.services import post_imports
 
 router = APIRouter(tags=["posts"], responses=PROBLEM_RESPONSES)
-log = logging.getLogger(__name__)
-
-
-async def _kick(request: Request, import_id: uuid.UUID) -> None:
-    """Start the worker on it now. Best effort: the worker's sweep takes any import nobody
-    is handling, so a lost job only delays it by a sweep interval."""
-    try:
-        await request.app.state.arq.enqueue_job(
-            "process_post_import", str(import_id), _job_id=f"post-import:{import_id}"
-        )
-    except Exception as exc:
-        log.warning("could not enqueue process_post_import: %r", exc)
 
 
 @router.post(
@@ -51,7 +38,7 @@ async def posts_bulk_create(
     row = await post_imports.create(session, who, campaign_id, body.lines)
     response.headers["Location"] = f"/v1/post-imports/{row.id}"
     # After the response, so after the commit: the worker finds the import.
-    background.add_task(_kick, request, row.id)
+    background.add_task(post_imports.kick, request.app.state.arq, row.id)
     return await post_imports.present(session, row)
 
 

@@ -5,6 +5,7 @@ sweep and the clearing of a held post's last hold all call it."""
 
 import logging
 import uuid
+from collections import Counter as CountOf
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ from app.domain.enums import PostStatus
 from app.domain.lifecycle import Decision, Rules, Tier, deadline, decide
 from app.domain.policy import Policy
 from app.models import Post
-from app.repositories.transitions import Transition
+from app.repositories.transitions import Landed, Transition
 from app.services import transitions
 
 log = logging.getLogger(__name__)
@@ -212,16 +213,30 @@ def transition(candidate: Candidate, now: datetime, tolerance: timedelta) -> Tra
 async def decide_all(
     session: AsyncSession, candidates: list[Candidate], now: datetime, tolerance: timedelta
 ) -> dict[uuid.UUID, PostStatus]:
-    """Decide each candidate and apply what still holds. Returns the posts that changed."""
+    """Decide each candidate, apply what still holds and announce it. Returns the posts that
+    changed."""
+    landed = await decide_quietly(session, candidates, now, tolerance)
+    await transitions.announce(session, transitions.changed(landed), now)
+    return {item.transition.post_id: item.transition.to_status for item in landed}
+
+
+async def decide_quietly(
+    session: AsyncSession, candidates: list[Candidate], now: datetime, tolerance: timedelta
+) -> list[Landed]:
+    """Decide each candidate and apply what still holds, unannounced (the result writer
+    announces a batch's changes together). Returns the changes that landed."""
     if not candidates:
-        return {}
+        return []
     decided = [transition(c, now, tolerance) for c in candidates]
-    landed = await transitions.land(session, decided, now)
+    landed = await transitions.write(session, decided, now)
+    late: CountOf[str] = CountOf()
     for item in landed:
         cause = ((item.transition.evidence or {}).get("timing") or {}).get("cause")
         if cause is not None and item.transition.from_status is PostStatus.TRACKING:
-            LATE_DECISIONS.labels(cause).inc()
-    return {item.transition.post_id: item.transition.to_status for item in landed}
+            late[cause] += 1
+    for cause, n in late.items():
+        LATE_DECISIONS.labels(cause).inc(n)
+    return landed
 
 
 async def decide_all_isolated(

@@ -17,6 +17,7 @@ from app.repositories.claims import DuePost
 from app.repositories.flags import NewFlag
 from app.repositories.holds import NewHold
 from app.services import transitions
+from app.webhooks import outbox
 from app.webhooks.events import EventType
 
 FLAGS_RAISED = Counter(
@@ -30,9 +31,12 @@ async def check(
     snapshots: dict[uuid.UUID, int],
     now: datetime,
     t: Thresholds,
+    listening: set[uuid.UUID],
 ) -> list[NewHold]:
-    """Raise the flags these applied fetches call for. Returns the holds the posts'
-    campaigns want for them (for the caller to raise with its other holds)."""
+    """Raise the flags these applied fetches call for, and write their `post.flagged` events
+    for the organizations listening (each post as it stands now, before the holds and the
+    decision the rest of the write may bring). Returns the holds the posts' campaigns want
+    for them (for the caller to raise with its other holds)."""
     bases = await flags.spike_bases(
         session,
         [
@@ -72,11 +76,8 @@ async def check(
     for _, r in raised_now:
         FLAGS_RAISED.labels(r.code.value).inc()
     await provenance.keep(session, [i for _, r in raised_now for i in r.snapshot_ids])
-    await transitions.announce(
-        session,
-        [(post.organization_id, post.id, EventType.POST_FLAGGED) for post, _ in raised_now],
-        now,
-    )
+    flagged = [(post.organization_id, post.id, EventType.POST_FLAGGED) for post, _ in raised_now]
+    await outbox.emit_many(session, await transitions.events(session, flagged, listening), now=now)
     return [
         NewHold(
             post.id, post.organization_id, r.code.value, f"Flag {r.code}: {r.reason}", r.evidence

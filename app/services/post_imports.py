@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from arq.connections import ArqRedis
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.db import session_scope
+from app.domain import attention
 from app.domain import campaigns as campaign_rules
 from app.domain.enums import Role
 from app.domain.errors import Conflict, DomainError, found
@@ -39,10 +41,10 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ADDED = "added"
+ADDED = attention.IMPORT_ADDED
 # The post service's refusal codes as a line's outcome; any other code is its own outcome.
 OUTCOMES = {
-    "post_exists": "already_tracked",
+    "post_exists": attention.IMPORT_ALREADY_TRACKED,
     "invalid_url": "invalid_url",
     "invalid_post_id": "invalid_url",
     "creator_not_member": "not_member",
@@ -60,6 +62,18 @@ async def create(
     return await repo.create(
         session, org, campaign_id, principal.key_id, [(ln.url, ln.creator_id) for ln in lines]
     )
+
+
+async def kick(arq: ArqRedis, import_id: uuid.UUID) -> None:
+    """Start the worker on a new import now, once its request has committed (the API and
+    the dashboard both). Best effort: the worker's sweep takes any import nobody is handling,
+    so a lost job only delays it by a sweep interval."""
+    try:
+        await arq.enqueue_job(
+            "process_post_import", str(import_id), _job_id=f"post-import:{import_id}"
+        )
+    except Exception as exc:
+        log.warning("could not enqueue process_post_import: %r", exc)
 
 
 async def present(session: AsyncSession, row: PostImport) -> PostImportOut:
@@ -129,7 +143,10 @@ async def _one(
         return
     except IntegrityError:
         # Another writer added the same video between the check and the insert.
-        line.outcome, line.detail = "already_tracked", "The organization already tracks it."
+        line.outcome, line.detail = (
+            attention.IMPORT_ALREADY_TRACKED,
+            "The organization already tracks it.",
+        )
         return
     line.outcome, line.detail, line.post_id = ADDED, None, post.id
 

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Post, PostEvent
@@ -18,10 +18,24 @@ async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
     the holds of the whole list."""
     open_holds = await holds.open_for(session, [r.id for r in rows if r.open_holds])
     out = []
+    columns: tuple[str, ...] | None = None
     for row in rows:
-        post = PostOut.model_validate(row)
-        post.holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, [])]
-        out.append(post)
+        post_holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, [])]
+        if isinstance(row, Row):
+            # A plain dict of the row's columns validates in a quarter of the time of the
+            # row itself (each field PostOut does not find on a Row raises inside SQLAlchemy
+            # first), and a page of 50 posts is the list endpoints' largest cost. The rows
+            # of one result share their columns (Row._fields is rebuilt on every call).
+            columns = columns or row._fields
+            out.append(
+                PostOut.model_validate(
+                    {**dict(zip(columns, row, strict=True)), "holds": post_holds}
+                )
+            )
+        else:
+            post = PostOut.model_validate(row)
+            post.holds = post_holds
+            out.append(post)
     return out
 
 

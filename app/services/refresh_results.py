@@ -1,11 +1,11 @@
 """Writing one batch of fetch results, in one transaction, as the steps of one write (the
 refresher's result queue calls `write` once per batch): plan each post's next fetch (pure),
 write the batch's stats (repositories/stats.py, a handful of statements whatever its size),
-check who posted each video and what it calls for (holds, flags), record the failures and
-skips, decide the tracking posts whose deadline has come on the stats just written, and
-count the results toward their refresh runs."""
+record the failures and skips, check who posted each video (services/authorship.py decides,
+this writes the creators' renames and binds) and what the stats call for (flags, holds),
+decide the tracking posts whose deadline has come on the stats just written, and count the
+results toward their refresh runs."""
 
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +16,18 @@ from app.domain import integrity, schedule
 from app.domain.enums import PostStatus
 from app.domain.policy import Policy
 from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats, outcome_code
-from app.repositories import holds, runs
+from app.repositories import creators, holds, runs
 from app.repositories import stats as stats_repo
 from app.repositories.claims import DuePost
-from app.services import authorship, decisions, flag_checks, run_presenter, window_holds
+from app.services import (
+    authorship,
+    decisions,
+    flag_checks,
+    run_presenter,
+    transitions,
+    window_holds,
+)
+from app.webhooks import outbox
 
 # The outcome of a fetch whose result the database refused (see unwritable()).
 WRITE_FAILED = "write_failed"
@@ -117,71 +125,69 @@ async def write(
 ) -> Counter[str]:
     """Write one batch of results. Returns counts by outcome."""
     todo = plan(items, now, policy)
-    # views, snapshot, the publish time the answer gave
-    due_for_decision: list[tuple[DuePost, int, int, datetime | None]] = []
-    written: set[uuid.UUID] = set()  # rows whose lease still held
-    raised: Counter[uuid.UUID] = Counter()  # holds raised now, per post
-    if todo.applied:
-        snapshots = await stats_repo.write_stats(
-            session, todo.applied, todo.next_at, now, applied=True
-        )
-        written |= snapshots.keys()
-        landed_ok = [(p, s) for p, s in todo.applied if p.id in snapshots]
-        for post, stats in landed_ok:
-            deadline = _deadline(post, stats.published_at, policy)
-            if post.status is PostStatus.TRACKING and deadline <= now:
-                due_for_decision.append((post, stats.views, snapshots[post.id], stats.published_at))
-        new_holds = await authorship.verify(session, landed_ok, now)
-        new_holds += window_holds.window_holds(landed_ok)
-        new_holds += await flag_checks.check(session, landed_ok, snapshots, now, policy.integrity)
-        raised += Counter(h.post_id for h in await holds.raise_many(session, new_holds, now))
-    if todo.drops:
-        unconfirmed = await stats_repo.write_stats(
-            session, todo.drops, [todo.recheck] * len(todo.drops), now, applied=False
-        )
-        written |= unconfirmed.keys()
-    if todo.failures:
-        written |= set(await stats_repo.record_failures(session, todo.failures, now))
-    if todo.skips:
-        written |= set(await stats_repo.record_skips(session, todo.skips, now))
-    changed = await decisions.decide_all(
-        session,
-        [
-            candidate(
-                post,
-                views,
-                policy,
-                open_holds=post.open_holds + raised[post.id],
-                observed_at=now,
-                snapshot_id=snapshot,
-                published_at=published_at,
-            )
-            for post, views, snapshot, published_at in due_for_decision
-        ],
-        now,
-        policy.late_tolerance,
+    # Who listens is read once: the batch's events are built for those organizations alone.
+    listening = await outbox.listening(session, {post.organization_id for post, _ in items})
+    # 1. The fetches themselves: stats and snapshots, drops held back, failures, skips.
+    snapshots = await stats_repo.write_stats(session, todo.applied, todo.next_at, now, applied=True)
+    unconfirmed = await stats_repo.write_stats(
+        session, todo.drops, [todo.recheck] * len(todo.drops), now, applied=False
     )
-    for status in changed.values():
-        decisions.TRANSITIONS.labels(status.value).inc()
+    failed = await stats_repo.record_failures(session, todo.failures, now)
+    skipped = await stats_repo.record_skips(session, todo.skips, now)
+    written = {*snapshots, *unconfirmed, *failed, *skipped}  # rows whose lease still held
+    landed_ok = [(p, s) for p, s in todo.applied if p.id in snapshots]
+    # 2. What the stats just written call for: who posted each video (decided here, its
+    # creators' renames and binds written after the flags, and the videos that waited for a
+    # bind decided then), the campaign's window, flags; then the holds they all raise, in
+    # that order, and the deadline decisions.
+    authors = await authorship.verify(session, landed_ok)
+    flag_holds = await flag_checks.check(
+        session, landed_ok, snapshots, now, policy.integrity, listening
+    )
+    renamed = await creators.rename_many(session, authors.renames, now)
+    bound = await creators.bind_many(session, authors.binds, now)
+    new_holds = [
+        *authors.holds,
+        *await authorship.after_binds(session, authors, bound),
+        *window_holds.window_holds(landed_ok),
+        *flag_holds,
+    ]
+    raised = Counter(h.post_id for h in await holds.raise_many(session, new_holds, now))
+    due = [
+        candidate(
+            post,
+            stats.views,
+            policy,
+            open_holds=post.open_holds + raised[post.id],
+            observed_at=now,
+            snapshot_id=snapshots[post.id],
+            published_at=stats.published_at,
+        )
+        for post, stats in landed_ok
+        if post.status is PostStatus.TRACKING and _deadline(post, stats.published_at, policy) <= now
+    ]
+    decided = await decisions.decide_quietly(session, due, now, policy.late_tolerance)
+    for status, n in Counter(item.transition.to_status for item in decided).items():
+        decisions.TRANSITIONS.labels(status.value).inc(n)
+    # 3. Counted toward their runs (the runs no post waits for any more finish), then every
+    # event of the batch in one write.
     landed = [(p, r.source.value, outcome_of(r)) for p, r in items if p.id in written]
-    await count_toward_runs(session, landed, now)
-    return Counter(outcome for _, _, outcome in landed)
-
-
-async def count_toward_runs(
-    session: AsyncSession, outcomes: list[tuple[DuePost, str, str]], now: datetime
-) -> None:
-    """Count written results, given as (post, source, outcome), toward their posts' runs,
-    and finish the runs no post waits for any more."""
     keyed = Counter(
         (p.refresh_run_id, source, outcome)
-        for p, source, outcome in outcomes
+        for p, source, outcome in landed
         if p.refresh_run_id is not None
     )
-    if not keyed:
-        return
-    finished = await runs.count_results(session, keyed, now)
-    await run_presenter.announce_finished(session, finished, now)
+    finished = await runs.count_results(session, keyed, now) if keyed else []
+    await outbox.emit_many(
+        session,
+        [
+            *await authorship.renamed_events(session, renamed, listening),
+            *await transitions.events(session, transitions.changed(decided), listening),
+            *await run_presenter.finished_events(session, finished, listening),
+        ],
+        now=now,
+    )
+    return Counter(outcome for _, _, outcome in landed)
 
 
 def candidate(

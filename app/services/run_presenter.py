@@ -58,15 +58,21 @@ async def announce_finished(
 ) -> None:
     """`refresh_run.finished` for these (organization, run) pairs, where someone listens."""
     listening = await outbox.listening(session, {org for org, _ in finished})
+    await outbox.emit_many(session, await finished_events(session, finished, listening), now=now)
+
+
+async def finished_events(
+    session: AsyncSession,
+    finished: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    listening: set[uuid.UUID],
+) -> list[outbox.Event]:
+    """The `refresh_run.finished` events of these (organization, run) pairs, for the
+    organizations listening (`outbox.listening`)."""
     ids = [run_id for org, run_id in finished if org in listening]
     if not ids:
-        return
+        return []
     rows = (await session.scalars(select(RefreshRun).where(RefreshRun.id.in_(ids)))).all()
-    await outbox.emit_many(
-        session,
-        [
-            outbox.Event(run.organization_id, EventType.REFRESH_RUN_FINISHED, view)
-            for run, view in zip(rows, await present(session, rows), strict=True)
-        ],
-        now=now,
-    )
+    return [
+        outbox.Event(run.organization_id, EventType.REFRESH_RUN_FINISHED, view)
+        for run, view in zip(rows, await present(session, rows), strict=True)
+    ]

@@ -33,6 +33,17 @@ def event_type(transition: Transition) -> EventType | None:
 
 
 async def land(session: AsyncSession, changes: Sequence[Transition], now: datetime) -> list[Landed]:
+    """Apply these changes and announce the ones that landed."""
+    landed = await write(session, changes, now)
+    await announce(session, changed(landed), now)
+    return landed
+
+
+async def write(
+    session: AsyncSession, changes: Sequence[Transition], now: datetime
+) -> list[Landed]:
+    """Apply these changes and keep the raw answers their evidence names; announcing them is
+    the caller's (`announce`, or `events` for a caller that writes all its events at once)."""
     landed = await transitions.apply(session, changes, now)
     await provenance.keep(
         session,
@@ -42,15 +53,15 @@ async def land(session: AsyncSession, changes: Sequence[Transition], now: dateti
             if (snapshot := (item.transition.evidence or {}).get("snapshot_id")) is not None
         ],
     )
-    await announce(
-        session,
-        [
-            (item.organization_id, item.transition.post_id, event_type(item.transition))
-            for item in landed
-        ],
-        now,
-    )
     return landed
+
+
+def changed(landed: Sequence[Landed]) -> list[tuple[uuid.UUID, uuid.UUID, EventType | None]]:
+    """(organization, post, webhook event) of each change that landed."""
+    return [
+        (item.organization_id, item.transition.post_id, event_type(item.transition))
+        for item in landed
+    ]
 
 
 async def move(session: AsyncSession, change: Transition, now: datetime) -> Landed:
@@ -74,20 +85,24 @@ async def announce(
     changed: Sequence[tuple[uuid.UUID, uuid.UUID, EventType | None]],
     now: datetime,
 ) -> None:
-    """The webhook events of these posts' changes, with each post as the API now shows it.
-    Only organizations with an endpoint listening pay for building them."""
-    wanted = [c for c in changed if c[2] is not None]
-    listening = await outbox.listening(session, {org for org, _, _ in wanted})
-    wanted = [c for c in wanted if c[0] in listening]
+    """The webhook events of these posts' changes, with each post as the API now shows it."""
+    listening = await outbox.listening(session, {org for org, _, kind in changed if kind})
+    await outbox.emit_many(session, await events(session, changed, listening), now=now)
+
+
+async def events(
+    session: AsyncSession,
+    changed: Sequence[tuple[uuid.UUID, uuid.UUID, EventType | None]],
+    listening: set[uuid.UUID],
+) -> list[outbox.Event]:
+    """The events of these changes, each post as the API now shows it. Only organizations
+    with an endpoint listening (`outbox.listening`) pay for building them."""
+    wanted = [c for c in changed if c[2] is not None and c[0] in listening]
     if not wanted:
-        return
+        return []
     views = await post_presenter.present_ids(session, [post_id for _, post_id, _ in wanted])
-    await outbox.emit_many(
-        session,
-        [
-            outbox.Event(org, kind, views[post_id])
-            for org, post_id, kind in wanted
-            if kind is not None and post_id in views
-        ],
-        now=now,
-    )
+    return [
+        outbox.Event(org, kind, views[post_id])
+        for org, post_id, kind in wanted
+        if kind is not None and post_id in views
+    ]

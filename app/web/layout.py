@@ -4,6 +4,7 @@ which htmx sends on every write (app.deps checks it as it does for /v1)."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,8 +15,9 @@ from app.auth import Principal
 from app.deps import Session
 from app.domain.enums import OrgRole
 from app.domain.errors import found
+from app.domain.permissions import Action
 from app.models import Organization, User
-from app.repositories import users
+from app.repositories import inbox, users
 from app.web import actions
 from app.web.session import User as SignedIn
 from app.web.templating import render
@@ -63,8 +65,11 @@ class NavItem:
 
 
 async def _counts(session: AsyncSession, me: Viewer) -> dict[str, int]:
-    """The numbers beside the navigation's items (what waits for a person)."""
-    return {}
+    """The numbers beside the navigation's items (what waits for a person): each kind of
+    the inbox counted up to a bound, through the indexes its queue reads."""
+    only = me.principal.within(Action.CAMPAIGN_READ)
+    waiting = await inbox.count(session, me.principal.organization_id, only, datetime.now(UTC))
+    return {"inbox": waiting}
 
 
 NAV = (

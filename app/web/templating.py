@@ -55,6 +55,15 @@ def label(value: object) -> str:
     return text[:1].upper() + text[1:].replace("cpm", "CPM")
 
 
+_PLATFORMS = {"tiktok": "TikTok", "instagram": "Instagram"}
+
+
+def platform(value: object) -> str:
+    """A platform's name as its owner spells it."""
+    key = str(getattr(value, "value", value))
+    return _PLATFORMS.get(key, label(key))
+
+
 def svg_data_uri(svg: str) -> str:
     """An SVG made elsewhere (a QR code), as an image source: the page's policy allows
     data: images but no inline style, which such an SVG may carry."""
@@ -69,7 +78,13 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(
-    number=number, money=money, moment=moment, day=day, label=label, svg_data_uri=svg_data_uri
+    number=number,
+    money=money,
+    moment=moment,
+    day=day,
+    label=label,
+    platform=platform,
+    svg_data_uri=svg_data_uri,
 )
 
 

@@ -212,6 +212,44 @@ async def test_the_writer_guards_a_new_door_to_paid_by_itself(
     assert sorted(str(item.transition.post_id) for item in landed) == sorted([free, batched])
 
 
+async def test_the_writer_writes_one_event_per_post_it_changed_with_that_posts_own_fields(
+    client: httpx.AsyncClient, session: AsyncSession, org: Org
+) -> None:
+    """One statement per shape of change writes the posts and their events: a batch of
+    several posts of one shape gets exactly one event each, carrying its own code, reason and
+    evidence; a post the guard refused gets none."""
+    _, ids = await _posts(client, 4)
+    for post_id in ids:
+        await _finalize(session, post_id)
+    await _hold(session, org, ids[3])  # refused by the guard: no event
+    now = datetime.now(UTC)
+    changes = [
+        Transition(
+            uuid.UUID(post_id),
+            PostStatus.FINALIZED,
+            PostStatus.PAID,
+            f"code_{n}",
+            f"reason {n}",
+            None,
+            {"paid_at": now},
+            evidence={"n": n},
+        )
+        for n, post_id in enumerate(ids)
+    ]
+    landed = await writer.apply(session, changes, now)
+    assert sorted(str(item.transition.post_id) for item in landed) == sorted(ids[:3])
+    rows = (
+        await session.execute(
+            select(PostEvent.post_id, PostEvent.code, PostEvent.reason, PostEvent.evidence).where(
+                PostEvent.to_status == "paid"
+            )
+        )
+    ).all()
+    assert sorted((str(r.post_id), r.code, r.reason, r.evidence) for r in rows) == sorted(
+        (post_id, f"code_{n}", f"reason {n}", {"n": n}) for n, post_id in enumerate(ids[:3])
+    )
+
+
 async def test_the_writer_never_decides_a_post_with_an_open_hold(
     client: httpx.AsyncClient, session: AsyncSession, org: Org
 ) -> None:

@@ -138,6 +138,11 @@ class Tab:
         SHOTS.mkdir(parents=True, exist_ok=True)
         for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             await self.page.set_viewport_size(viewport)
+            # Readable at this width: nothing makes the page itself scroll sideways (a wide
+            # table scrolls inside its own box).
+            wide = await self.page.evaluate("document.documentElement.scrollWidth")
+            if wide > viewport["width"]:
+                self.problems.append(f"{name} is {wide} px wide at {size} width")
             await self.page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
         await self.page.set_viewport_size(DESKTOP)
 

@@ -53,6 +53,24 @@ async def test_clearing_a_hold_decides_the_post_and_records_what_the_api_records
     assert audited == 2
 
 
+async def test_a_held_post_is_decided_when_its_last_hold_is_cleared_not_before(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    s, (p,) = await _posts(client, 1)
+    await hold(session, p, "author_mismatch", views=2_000)
+    await hold(session, p, "outside_campaign_window", views=2_000)
+    await f.ok(await client.patch(f"/v1/posts/{p['id']}", json={"cpm_tier_id": s["tier"]["id"]}))
+    admin = await signed_in(app, client, "ops@example.com")
+    form = {"operation": "clear_hold", "post_id": p["id"], "reason": "Checked."}
+    first = await admin.post(ACT, data={**form, "code": "author_mismatch"})
+    assert "Done." in first.text
+    assert await _status(client, p["id"]) == "held"  # another hold is still open
+    second = await admin.post(ACT, data={**form, "code": "outside_campaign_window"})
+    assert "Done." in second.text
+    post = await f.ok(await client.get(f"/v1/posts/{p['id']}"))
+    assert (post["status"], post["earnings"]) == ("finalized", "9.00")
+
+
 async def test_assigning_a_tier_to_a_pending_cpm_post_finalizes_it(
     app: object, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
@@ -63,6 +81,21 @@ async def test_assigning_a_tier_to_a_pending_cpm_post_finalizes_it(
     assert "Done." in (await admin.post(ACT, data=form)).text
     post = await f.ok(await client.get(f"/v1/posts/{p['id']}"))
     assert (post["status"], post["earnings"]) == ("finalized", "6.75")
+
+
+async def test_a_decided_posts_tier_is_locked_from_the_dashboard_too(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    s, (p,) = await _posts(client, 1)
+    await pending_cpm(session, p, views=1_500)
+    admin = await signed_in(app, client, "ops@example.com")
+    form = {"operation": "assign_tier", "post_id": p["id"], "cpm_tier_id": s["tier"]["id"]}
+    assert "Done." in (await admin.post(ACT, data=form)).text
+    other = await f.tier(client, s["campaign"]["id"], cpm="9.00", name="Richer")
+    again = await admin.post(ACT, data={**form, "cpm_tier_id": other["id"]})
+    assert "Done." not in again.text
+    post = await f.ok(await client.get(f"/v1/posts/{p['id']}"))
+    assert (post["cpm_tier_id"], post["earnings"]) == (s["tier"]["id"], "6.75")
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,8 @@ async def test_a_video_by_another_account_holds_the_post_and_leaves_the_creator_
     )
     listed = await _get(admin, "/v1/posts?status=held&hold=author_mismatch")
     assert [p["id"] for p in listed["data"]] == [post["id"]]
+    # A list shows each post as GET /v1/posts/{id} does, its open holds included.
+    assert listed["data"] == [held]
 
 
 async def test_before_binding_only_the_authors_own_handle_binds_and_a_cleared_hold_decides(

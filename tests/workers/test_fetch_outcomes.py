@@ -48,6 +48,14 @@ async def test_fetch_outcomes_are_on_the_post_skips_included(
     }
     assert all(p["last_fetch_at"] is not None for p in outcomes.values())
     assert outcomes["carousel"]["last_error"] is None  # a skip is not an error
+    # Each outcome changes the post as the API shows it (what the fetch came to, and when),
+    # so it moves the post's `updated_at` with it: a change feed reader (sort=updated_at)
+    # who read the post as it was claimed gets it again with its outcome, a skip included.
+    clock.advance(days=1)  # the worker's clock, ahead of the database's
+    await refresh()
+    for name, p in {"carousel": carousel, "gone": gone, "withheld": withheld}.items():
+        now = await _get(admin, f"/v1/posts/{p['id']}")
+        assert now["updated_at"] >= now["last_fetch_at"], name
 
 
 async def test_a_post_that_never_answered_is_rejected_as_unavailable_not_for_its_views(

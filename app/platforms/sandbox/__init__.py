@@ -90,8 +90,8 @@ Short links (routed by Host header)
     X = LOOP redirects to itself; X = EVIL redirects to https://evil.example.com/.
 """
 
-from app.platforms.sandbox.app import Faults, LoggedRequest, Sandbox, create_app
-from app.platforms.sandbox.discord import FakeDiscord
+from typing import TYPE_CHECKING, Any
+
 from app.platforms.sandbox.magic import (
     BAD_KEY,
     OTHER_AUTHOR_HANDLE,
@@ -113,6 +113,30 @@ from app.platforms.sandbox.videos import (
     video_at,
     videos_by,
 )
+
+if TYPE_CHECKING:
+    from app.platforms.sandbox.app import Faults, LoggedRequest, Sandbox, create_app
+    from app.platforms.sandbox.discord import FakeDiscord
+
+# The served app (Starlette, the SMTP sink) is imported when first named: the answers and
+# the synthetic videos (bench/providers.py, in the refresh benchmark's engine process) need
+# neither, and that process's peak RSS is a figure.
+_SERVED = {
+    "Faults": "app",
+    "LoggedRequest": "app",
+    "Sandbox": "app",
+    "create_app": "app",
+    "FakeDiscord": "discord",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SERVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{_SERVED[name]}"), name)
+
 
 __all__ = [
     "BAD_KEY",

@@ -1,0 +1,109 @@
+"""Charts drawn by the server as inline SVG: pure functions from numbers to markup. No script
+and no style attribute (the page's policy forbids inline style): geometry is presentation
+attributes, colour comes from classes in app.css. Every chart is shown beside a table of
+the same numbers, for screen readers and for copying; the SVG's own title says it in words."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 360, 150
+# Room for the value labels on the left and the date labels below.
+LEFT, RIGHT, TOP, BOTTOM = 52, 10, 12, 26
+
+
+@dataclass(frozen=True)
+class Point:
+    at: datetime
+    value: int
+
+
+def compact(value: int) -> str:
+    """An axis label that fits: 950, 12.5K, 3M, 9.2E18 (a table beside has every digit)."""
+    if value < 1000:
+        return str(value)
+    for size, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if value >= size:
+            if value >= size * 1000:  # beyond trillions: not worth a word
+                return f"{value:.1E}".replace("E+", "E")
+            whole, part = divmod(value * 10 // size, 10)
+            return f"{whole}{'.' + str(part) if part and whole < 100 else ''}{suffix}"
+    raise AssertionError("unreachable")
+
+
+def nice_top(value: int) -> int:
+    """The axis's top: the smallest 1, 2 or 5 times a power of ten at or above the highest
+    value (exact for any size of int; 1 when every value is 0, so nothing divides by 0)."""
+    if value <= 1:
+        return 1
+    magnitude: int = 10 ** (len(str(value)) - 1)
+    return next(step * magnitude for step in (1, 2, 5, 10) if step * magnitude >= value)
+
+
+def _when(at: datetime, with_time: bool) -> str:
+    at = at.astimezone(UTC)
+    return at.strftime("%b %d %H:%M") if with_time else at.strftime("%b %d")
+
+
+def line_chart(points: Sequence[Point], label: str) -> Markup:
+    """`points` (oldest first) as a line with a dot per point: time across, from the first
+    point to the last; the value up, from 0 to a round top. No points: a chart saying so.
+    One point (or all at one instant): in the middle."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    title = escape(label)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    if not points:
+        parts.append(f"<title>{title}: no figures yet</title>")
+        parts.append(
+            f'<text class="chart-empty" x="{WIDTH / 2:g}" y="{HEIGHT / 2:g}" '
+            f'text-anchor="middle">No figures yet</text></svg>'
+        )
+        return Markup("".join(parts))
+    first, last = points[0].at, points[-1].at
+    span = (last - first).total_seconds()
+    with_time = last - first < timedelta(days=3)
+    top = nice_top(max(p.value for p in points))
+
+    def x(at: datetime) -> float:
+        if span <= 0:
+            return LEFT + plot_w / 2
+        return LEFT + plot_w * (at - first).total_seconds() / span
+
+    def y(value: int) -> float:
+        return TOP + plot_h - plot_h * (value / top)  # int / int: exact for huge ints
+
+    said = f"{label}: {points[0].value:,} on {_when(first, with_time)}"
+    if len(points) > 1:
+        said += f" to {points[-1].value:,} on {_when(last, with_time)}"
+    parts.append(f"<title>{escape(said)}</title>")
+    bottom, right = TOP + plot_h, LEFT + plot_w
+    for value in (0, top):
+        at_y = y(value)
+        parts.append(
+            f'<line class="chart-grid" x1="{LEFT}" y1="{at_y:.1f}" x2="{right}" y2="{at_y:.1f}"/>'
+            f'<text class="chart-label" x="{LEFT - 6}" y="{at_y + 4:.1f}" '
+            f'text-anchor="end">{compact(value)}</text>'
+        )
+    labels = [(first, "middle")] if span <= 0 else [(first, "start"), (last, "end")]
+    for at, anchor in labels:
+        parts.append(
+            f'<text class="chart-label" x="{x(at):.1f}" y="{bottom + 18}" '
+            f'text-anchor="{anchor}">{escape(_when(at, with_time))}</text>'
+        )
+    coords = [(x(p.at), y(p.value)) for p in points]
+    if len(points) > 1:
+        line = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        parts.append(f'<polyline class="chart-line" fill="none" points="{line}"/>')
+    for point, (cx, cy) in zip(points, coords, strict=True):
+        tip = escape(f"{_when(point.at, True)}: {point.value:,}")
+        parts.append(
+            f'<circle class="chart-point" cx="{cx:.1f}" cy="{cy:.1f}" r="3">'
+            f"<title>{tip}</title></circle>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

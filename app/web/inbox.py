@@ -1,0 +1,117 @@
+"""Needs attention, the dashboard's home at /app: one queue of what waits for a person,
+oldest first, grouped by kind (app.repositories.inbox), each item with the action the API
+offers for it (through app.web.post_actions) where the viewer's role allows it."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.deps import Session
+from app.domain.permissions import Action
+from app.models import CpmTier, PostFlag, PostHold
+from app.repositories import inbox
+from app.web.layout import Page, Viewer, page
+from app.web.templating import label, number, render
+
+router = APIRouter()
+
+# Items shown per kind; past it, the kind says how many more wait (oldest first, so what
+# waits longest is always on screen).
+CAP = 50
+
+
+@dataclass(frozen=True)
+class Group:
+    """Items of one kind acted on together: one hold or flag code, one campaign's
+    pending_cpm posts (its tiers), the refused posts, the failed import lines."""
+
+    id: str
+    kind: str
+    title: str
+    items: list[inbox.Item]
+    tiers: list[CpmTier] = field(default_factory=list)
+    code: str = ""
+
+
+def said(mark: PostHold | PostFlag | Any) -> str:
+    """A hold's or flag's evidence in a line, in the platform's own numbers."""
+    evidence: dict[str, Any] = getattr(mark, "evidence", None) or {}
+    found, expected = evidence.get("found") or {}, evidence.get("expected") or {}
+    if found.get("handle"):
+        line = f"The platform says @{found['handle']} posted it"
+        return line + (f"; the member is @{expected['handle']}." if expected.get("handle") else ".")
+    snapshots = evidence.get("snapshots") or []
+    views = [s.get("views") for s in snapshots if isinstance(s, dict)]
+    if "factor" in evidence and len(views) > 1:
+        before, after = number(views[0]), number(views[-1])
+        return f"Views went from {before} to {after} (over {evidence['factor']} times)."
+    if "locked_views" in evidence and views:
+        return f"Locked at {number(evidence['locked_views'])} views; now {number(views[-1])}."
+    if "likes" in evidence and views:
+        return (
+            f"{number(evidence['likes'])} likes and {number(evidence.get('comments'))} comments "
+            f"on {number(views[-1])} views."
+        )
+    if evidence.get("published_at"):
+        return f"Published {evidence['published_at'][:10]}."
+    return ""
+
+
+def _by(items: list[inbox.Item], key: Any) -> dict[Any, list[inbox.Item]]:
+    groups: dict[Any, list[inbox.Item]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
+
+
+def groups(box: inbox.Inbox) -> dict[str, list[Group]]:
+    """Each kind's groups, in the order their oldest item arrived."""
+    holds = _by(box.holds.items, lambda i: i.mark.code)
+    flags = _by(box.flags.items, lambda i: i.mark.code)
+    pending = _by(box.pending_cpm.items, lambda i: i.campaign.id)
+    return {
+        "holds": [
+            Group(f"hold-{code}", "holds", label(code), items, code=code)
+            for code, items in holds.items()
+        ],
+        "flags": [
+            Group(f"flag-{code}", "flags", label(code), items, code=code)
+            for code, items in flags.items()
+        ],
+        "pending_cpm": [
+            Group(f"pending-{cid}", "pending_cpm", items[0].campaign.name, items, box.tiers[cid])
+            for cid, items in pending.items()
+        ],
+        "refused": [Group("refused", "refused", "Refused", box.refused.items)]
+        if box.refused.items
+        else [],
+        "failed_lines": [Group("lines", "failed_lines", "Failed", box.failed_lines.items)]
+        if box.failed_lines.items
+        else [],
+    }
+
+
+async def _context(session: Session, me: Viewer) -> dict[str, Any]:
+    box = await inbox.read(
+        session,
+        me.principal.organization_id,
+        me.principal.within(Action.CAMPAIGN_READ),
+        datetime.now(UTC),
+        CAP,
+    )
+    return {"box": box, "groups": groups(box), "bound": inbox.COUNT_BOUND, "said": said}
+
+
+@router.get("/app")
+async def inbox_page(request: Request, session: Session, me: Page) -> Response:
+    context = await _context(session, me)
+    return await page(request, session, me, "inbox.html", context, current="inbox")
+
+
+@router.get("/app/inbox/items")
+async def inbox_items(request: Request, session: Session, me: Page) -> Response:
+    """The queue alone, reloaded after an action (the page listens for posts-changed)."""
+    return render(request, "inbox_items.html", {"me": me, **await _context(session, me)})

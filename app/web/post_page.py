@@ -1,0 +1,138 @@
+"""A post's page: its stats over time (the API's `posts_stats` series, drawn as SVG with the
+numbers beside), its status history with who acted and why, its holds and flags with their
+actions (through app.web.post_actions, the one endpoint that acts on posts), and the
+decision's evidence with a link to each raw answer (the API's `posts_evidence` and
+`posts_snapshot_raw`, which a signed-in browser reads with its session cookie)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.deps import Session
+from app.domain.enums import PostStatus
+from app.repositories import analytics, campaigns, creators, tiers
+from app.schemas.analytics import StatsPoint
+from app.schemas.posts import PostOut
+from app.services import evidence as evidence_service
+from app.web import actions
+from app.web.charts import Point, line_chart
+from app.web.layout import Page, Viewer, page
+from app.web.post_actions import CHANGED
+
+router = APIRouter()
+
+# Hourly points while a post is young enough for them to read as a line (refreshes come
+# every few hours); daily after. Either way every snapshot is in some point.
+HOURLY_UP_TO = timedelta(days=14)
+_PAGE = 1000  # the API's largest page of buckets
+
+METRICS = (("views", "Views"), ("likes", "Likes"), ("comments", "Comments"), ("shares", "Shares"))
+
+
+@dataclass(frozen=True)
+class Series:
+    bucket: Literal["hour", "day"]  # as the API's `bucket`
+    start: datetime
+    points: list[StatsPoint]
+    charts: list[tuple[str, str, Markup]]  # key, label, chart
+
+    def api_url(self, post_id: uuid.UUID) -> str:
+        """The same numbers from the API (the first page of them)."""
+        start = self.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"/v1/posts/{post_id}/stats?bucket={self.bucket}&from={start}&limit={_PAGE}"
+
+
+async def _series(session: AsyncSession, post: PostOut, now: datetime) -> Series:
+    """Every snapshot of the post, bucketed as `GET /v1/posts/{id}/stats` buckets them (the
+    same query), from when it could first have been fetched."""
+    start = min(post.created_at, post.published_at or post.created_at)
+    bucket: Literal["hour", "day"] = "hour" if now - start <= HOURLY_UP_TO else "day"
+    points: list[StatsPoint] = []
+    cursor = None
+    while True:
+        rows, cursor = await analytics.post_series(
+            session, post.id, (start, now), bucket, cursor, _PAGE, now
+        )
+        points += [StatsPoint.model_validate(r._mapping) for r in rows]
+        if cursor is None:
+            break
+    charts = []
+    for key, label in METRICS:
+        values = [(p.at, getattr(p, key)) for p in points]
+        drawn = [Point(at, v) for at, v in values if v is not None]
+        charts.append((key, label, line_chart(drawn, label)))
+    return Series(bucket, start, points, charts)
+
+
+def _who(event: Any) -> str:
+    if event.actor_user is not None:
+        return str(event.actor_user.name or event.actor_user.email)
+    if event.actor_key_id is not None:
+        return f"API key {str(event.actor_key_id)[:8]}"
+    return "ViewLedger (automatic)"
+
+
+async def _reachable(session: AsyncSession, me: Viewer, post_id: uuid.UUID) -> uuid.UUID | None:
+    """The post's campaign, when the viewer may read it (as `GET /v1/posts/{id}` would)."""
+    allowed, _ = await actions.authorize(session, me.principal, "posts_get", [post_id])
+    return allowed.get(post_id)
+
+
+async def not_found(request: Request, session: AsyncSession, me: Viewer, what: str) -> Response:
+    """Another organization's record, or one outside the viewer's campaigns: as if it did
+    not exist (the API answers 404 for both alike)."""
+    context = {"what": what}
+    return await page(request, session, me, "post_page_missing.html", context, status_code=404)
+
+
+# `:uuid`: only an id matches, so other pages under /app/posts/ (the table's CSV) never meet
+# this route whatever the order the routers are included in.
+@router.get("/app/posts/{post_id:uuid}")
+async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: Page) -> Response:
+    campaign_id = await _reachable(session, me, post_id)
+    if campaign_id is None:
+        return await not_found(request, session, me, "post")
+    org = me.principal.organization_id
+    evidence = await evidence_service.of_post(session, org, post_id)
+    post = evidence.post
+    campaign = await campaigns.get(session, org, campaign_id)
+    creator = await creators.get(session, org, post.creator_id)
+    campaign_tiers = (
+        (await tiers.list_page(session, campaign_id, None, 100))[0]
+        if post.status in (PostStatus.TRACKING, PostStatus.PENDING_CPM)
+        and me.can("posts_update", campaign_id)
+        else []
+    )
+    tier = (
+        await tiers.get(session, org, campaign_id, post.cpm_tier_id) if post.cpm_tier_id else None
+    )
+    context = {
+        "post": post,
+        "campaign": campaign,
+        "creator": creator,
+        "tier": tier,
+        "tiers": campaign_tiers,
+        "series": await _series(session, post, datetime.now(UTC)),
+        "evidence": evidence,
+        "decision": evidence.decision,
+        "who": _who,
+        "changed": CHANGED,
+        "may": {
+            operation: me.can(operation, campaign_id)
+            for operation in (
+                "posts_update",
+                "posts_holds_clear",
+                "posts_flags_resolve",
+                "posts_reject",
+                "posts_restore",
+                "refresh_runs_create",
+            )
+        },
+    }
+    return await page(request, session, me, "post_page.html", context, current="posts")

@@ -1,0 +1,143 @@
+"""Needs attention at /app: every kind of thing waiting for a person, oldest first, only of
+the viewer's campaigns, with actions offered where their role allows them."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import ApiKey, Campaign, PostImport, PostImportLine
+from tests import factories as f
+from tests.web.session_kit import flag, hold, pending_cpm, set_post, signed_in
+
+
+def _url(handle: str, n: int) -> str:
+    return f"https://www.tiktok.com/@{handle}/video/{7_330_000_000_000_000_000 + n}"
+
+
+async def _campaign(
+    client: httpx.AsyncClient, name: str, handle: str, first: int
+) -> dict[str, Any]:
+    c = await f.campaign(client, name=name)
+    t = await f.tier(client, c["id"], name=f"{name} tier")
+    creator = await f.creator(client, handle)
+    await f.member(client, c["id"], creator["id"])
+    posts = [await f.post(client, c["id"], url=_url(handle, first + n)) for n in range(4)]
+    return {"campaign": c, "tier": t, "posts": posts}
+
+
+async def _failed_line(session: AsyncSession, campaign_id: str) -> None:
+    """A bulk import's line the worker could not add (its outcomes: tests/workers)."""
+    org = await _org(session, campaign_id)
+    key_id = await session.scalar(select(ApiKey.id).where(ApiKey.organization_id == org))
+    row = PostImport(
+        organization_id=org,
+        campaign_id=uuid.UUID(campaign_id),
+        api_key_id=key_id,
+        total=1,
+        done=1,
+        finished_at=datetime.now(UTC),
+    )
+    session.add(row)
+    await session.flush()
+    await session.execute(
+        insert(PostImportLine).values(
+            import_id=row.id,
+            line=1,
+            url="https://www.tiktok.com/@stranger/video/1",
+            outcome="not_member",
+            detail="The creator is not a member of the campaign.",
+            handled_at=datetime.now(UTC),
+        )
+    )
+    await session.commit()
+
+
+async def _org(session: AsyncSession, campaign_id: str) -> uuid.UUID:
+    campaign = await session.get(Campaign, uuid.UUID(campaign_id))
+    assert campaign is not None
+    return campaign.organization_id
+
+
+async def _seed(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, Any]:
+    a = await _campaign(client, "Spring", "ana_posts", 0)
+    b = await _campaign(client, "Autumn", "bo_posts", 10)
+    held, flagged, pending, refused = a["posts"]
+    evidence = {"expected": {"handle": "ana_posts"}, "found": {"handle": "impostor"}}
+    await hold(session, held, "author_mismatch", "Posted by someone else.", evidence)
+    await flag(session, flagged, "view_spike", "Views jumped 12x in a day.")
+    await pending_cpm(session, pending, views=1_500)
+    await set_post(
+        session,
+        refused["id"],
+        last_error_code="private",
+        last_error="The video is private.",
+        last_error_at=datetime.now(UTC),
+        consecutive_failures=3,
+    )
+    await pending_cpm(session, b["posts"][0], views=9_999)
+    await hold(session, b["posts"][1], "outside_campaign_window", "Published before the start.")
+    await _failed_line(session, a["campaign"]["id"])
+    return {"a": a, "b": b}
+
+
+async def test_the_inbox_shows_each_kind_with_its_evidence_and_actions(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await _seed(client, session)
+    admin = await signed_in(app, client, "ops@example.com")
+    page = await admin.get("/app")
+    assert page.status_code == 200
+    text = page.text
+    for words in (
+        "The platform says @impostor posted it; the member is @ana_posts.",
+        "Views jumped 12x in a day.",
+        "Spring tier",  # the pending_cpm post's campaign's tiers, inline
+        "The video is private.",
+        "The creator is not a member of the campaign.",
+        "Clear selected",
+        "Resolve selected",
+        "Assign to selected",
+        "Reject selected",
+    ):
+        assert words in text, words
+    assert text.index("Author mismatch") < text.index("Outside campaign window")
+    # The navigation's count: two holds, a flag, two pending, a refused post, a failed line.
+    assert 'aria-label="7 waiting"' in text
+
+
+async def test_a_member_sees_only_their_campaigns_items(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    seeded = await _seed(client, session)
+    autumn = seeded["b"]["campaign"]["id"]
+    member = await signed_in(app, client, "ed@example.com", "member", {autumn: "campaign_editor"})
+    text = (await member.get("/app")).text
+    assert all(words in text for words in ("Autumn", "Outside campaign window"))
+    assert not any(words in text for words in ("Spring", "impostor", "private"))
+    assert 'aria-label="2 waiting"' in text
+    nobody = await signed_in(app, client, "viewer@example.com", "member")
+    text = (await nobody.get("/app")).text
+    assert "Nothing waits for you." in text
+    assert "selected" not in text
+
+
+async def test_the_queue_reloads_after_an_action(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    seeded = await _seed(client, session)
+    admin = await signed_in(app, client, "ops@example.com")
+    pending = seeded["b"]["posts"][0]["id"]
+    form = {
+        "operation": "assign_tier",
+        "post_id": pending,
+        "cpm_tier_id": seeded["b"]["tier"]["id"],
+    }
+    answer = await admin.post("/app/posts/act", data=form)
+    assert answer.headers["HX-Trigger"] == "posts-changed"
+    items = (await admin.get("/app/inbox/items")).text
+    assert pending not in items
+    assert seeded["a"]["posts"][2]["id"] in items  # the other pending_cpm post still waits

@@ -1,0 +1,102 @@
+"""A post's page (/app/posts/{id}): its stats over time drawn from the API's series with the
+numbers beside, its holds and flags with their actions, its history; a post outside the
+viewer's reach reads as not found, as in the API."""
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.enums import StatsSource
+from app.models import StatsSnapshot
+from tests import factories as f
+from tests.conftest import MakeOrg
+from tests.web.session_kit import flag, hold, set_post, signed_in
+
+URL = "https://www.tiktok.com/@scout2015/video/7330000000000000001"
+# Three fetches, hours apart (views, likes, comments, shares).
+FETCHES = [(1_200, 40, 5, 2), (5_400, 180, 21, 9), (12_345_678, 654_321, 4_321, 321)]
+
+
+async def _snapshots(session: AsyncSession, post: dict[str, str], now: datetime) -> None:
+    """What three fetches would have stored, and the post added before the first."""
+    await set_post(session, post["id"], created_at=now - timedelta(days=1))
+    for hours_ago, (views, likes, comments, shares) in zip((20, 13, 6), FETCHES, strict=True):
+        session.add(
+            StatsSnapshot(
+                post_id=uuid.UUID(post["id"]),
+                campaign_id=uuid.UUID(post["campaign_id"]),
+                captured_at=now - timedelta(hours=hours_ago),
+                views=views,
+                likes=likes,
+                comments=comments,
+                shares=shares,
+                source=StatsSource.PRIMARY,
+            )
+        )
+    await session.commit()
+
+
+async def test_the_page_tells_the_posts_story(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    s = await f.setup_campaign(client)
+    post = await f.post(client, s["campaign"]["id"], url=URL)
+    await _snapshots(session, post, datetime.now(UTC))
+    await hold(session, post, reason="The platform says @someone posted it.")
+    await flag(session, post, reason="Views jumped 10x in six hours.")
+    web = await signed_in(app, client, "ops@example.com")
+    page = await web.get(f"/app/posts/{post['id']}")
+    assert page.status_code == 200
+    text = page.text
+    # Four charts (views, likes, comments, shares), a dot per fetch in each; the same
+    # numbers in the table, as the API's series has them.
+    assert text.count('<svg class="chart"') == 4
+    assert text.count('class="chart-point"') == 4 * len(FETCHES)
+    series = await f.ok(await web.get(f"/v1/posts/{post['id']}/stats", params={"bucket": "hour"}))
+    assert [p["views"] for p in series["data"]] == [v for v, *_ in FETCHES]
+    rows = re.findall(
+        r"<tr><td class=\"nowrap\">[^<]+</td>((?:<td class=\"num\">[^<]+</td>){4})", text
+    )
+    assert [re.findall(r">([^<]+)<", r) for r in rows] == [
+        [f"{n:,}" for n in fetch] for fetch in FETCHES
+    ]
+    # The hold and the flag, each with its action; the history says who added the post.
+    assert "The platform says @someone posted it." in text
+    assert 'value="clear_hold"' in text
+    assert "Views jumped 10x in six hours." in text
+    assert 'value="resolve_flag"' in text
+    assert f"/v1/posts/{post['id']}/evidence" in text
+    assert "Status history" in text
+
+
+async def test_another_organizations_post_and_one_outside_a_members_campaigns_are_not_found(
+    app: object,
+    client: httpx.AsyncClient,
+    make_org: MakeOrg,
+    client_for: object,
+) -> None:
+    s = await f.setup_campaign(client)
+    mine = await f.post(client, s["campaign"]["id"], url=URL)
+    other = await f.campaign(client, name="Other campaign")
+    other_org = await make_org("Other brand")
+    async with client_for(other_org.key) as stranger:  # type: ignore[operator]
+        theirs_setup = await f.setup_campaign(stranger)
+        theirs = await f.post(stranger, theirs_setup["campaign"]["id"], url=URL)
+    web = await signed_in(app, client, "ops@example.com")
+    for missing in (theirs["id"], str(uuid.uuid4())):
+        answer = await web.get(f"/app/posts/{missing}")
+        assert answer.status_code == 404
+        assert "No post here" in answer.text
+    # A member of another campaign only: the same answer as for another organization's.
+    member = await signed_in(
+        app, client, "m@example.com", "member", {other["id"]: "campaign_admin"}
+    )
+    assert (await member.get(f"/app/posts/{mine['id']}")).status_code == 404
+    assert (await member.get(f"/v1/posts/{mine['id']}")).status_code == 404  # as the API
+    viewer = await signed_in(
+        app, client, "v@example.com", "member", {s["campaign"]["id"]: "campaign_editor"}
+    )
+    assert (await viewer.get(f"/app/posts/{mine['id']}")).status_code == 200
