@@ -48,8 +48,8 @@ def _query_names(dependant: Dependant) -> frozenset[str]:
 
 
 async def check_request(request: Request) -> None:
-    """An app-wide dependency: 422 `unknown_parameter` for any query parameter the operation
-    does not declare, and 422 for a JSON `null` sent as an optional body (the schema says
+    """An app-wide dependency: 422 `unknown_parameter` for any query parameter an API
+    operation does not declare, and 422 for a JSON `null` sent as an optional body (the schema says
     the body is an object or absent; FastAPI would read null as absent)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
@@ -68,7 +68,9 @@ async def check_request(request: Request) -> None:
             "/body: send an object, or no body at all.",
             [FieldError(pointer="/body", message="must be an object", type="model_type")],
         )
-    if not request.query_params:
+    # Pages (the dashboard, the portal) are not API operations: a link that carries an extra
+    # parameter (a campaign's tracking tag, say) still opens the page.
+    if not request.query_params or not route.include_in_schema:
         return
     known = _declared.get(id(route))
     if known is None:

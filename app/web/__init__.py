@@ -11,6 +11,10 @@ from app.web.templating import STATIC
 def install(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False)
     for module in (sign_in, inbox, post_actions, posts_page, post_page, track):
+        for route in module.router.routes:
+            # Pages, not API operations: out of the API document, and not held to its
+            # contract (a link with a tracking tag still opens the page).
+            route.include_in_schema = False
         router.include_router(module.router)
     app.include_router(router)
     app.mount("/app/static", StaticFiles(directory=STATIC), name="web-static")

@@ -171,3 +171,16 @@ async def test_a_cursor_of_other_filters_starts_again_at_the_first_page(
     assert answer.status_code == 200
     assert "That page belongs to other filters" in answer.text
     assert _rows(answer.text) == 5
+
+
+async def test_a_link_with_a_parameter_the_page_does_not_know_still_opens_it(
+    app: object, client: httpx.AsyncClient
+) -> None:
+    """A page is not an API operation: a tracking tag on a shared link is ignored, while the
+    API still refuses an unknown parameter (its contract)."""
+    await _world(client)
+    admin = await signed_in(app, client, "ops@example.com")
+    answer = await admin.get(PAGE, params={"utm_source": "newsletter"})
+    assert (answer.status_code, _rows(answer.text)) == (200, 5)
+    refused = await client.get("/v1/posts", params={"utm_source": "newsletter"})
+    assert refused.json()["code"] == "unknown_parameter"
