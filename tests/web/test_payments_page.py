@@ -46,7 +46,7 @@ async def test_the_page_shows_the_api_s_numbers_and_pays_a_batch_from_ready_to_p
         assert f"{t['amount']} {t['currency']}" in page.text
     ready = await f.ok(await web.get("/v1/payouts/ready"))
     for line in ready["data"]:
-        row = f"@{line['creator_handle']} Tiktok"
+        row = f"@{line['creator_handle']} TikTok"
         assert row in cells
         assert f"{line['amount']} {line['currency']}" in cells
     behind = await f.ok(await web.get("/v1/payouts/ready/posts", params={"limit": 200}))
