@@ -119,6 +119,133 @@ async def ready_page(
     return rows, encode_cursor([str(rows[-1].creator_id), rows[-1].currency], bound_to)
 
 
+async def ready_posts(
+    session: AsyncSession,
+    org: uuid.UUID,
+    filters: ReadyFilters,
+    currency: str | None,
+    cursor: str | None,
+    limit: int,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
+    lines: tuple[tuple[uuid.UUID, str], tuple[uuid.UUID, str]] | None = None,
+) -> tuple[Sequence[Any], str | None]:
+    """The posts behind ready_page's lines, in the lines' order (creator, currency), then by
+    post id. `lines`: only the lines from the first to the last given (inclusive), which is
+    how a page of lines gets its posts in one query."""
+    key = tuple_(Post.creator_id, Campaign.currency)
+    stmt = (
+        select(
+            Post.id.label("post_id"),
+            Post.creator_id,
+            Creator.handle.label("creator_handle"),
+            Creator.platform,
+            Post.campaign_id,
+            Campaign.name.label("campaign"),
+            Post.url,
+            Post.platform_post_id,
+            Campaign.currency,
+            Post.locked_views,
+            Post.earnings,
+            Post.finalized_at,
+        )
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .join(Creator, Creator.id == Post.creator_id)
+        .where(*_ready(org, filters, only))
+        .order_by(Post.creator_id, Campaign.currency, Post.id)
+    )
+    if currency is not None:
+        stmt = stmt.where(Campaign.currency == currency)
+    if lines is not None:
+        stmt = stmt.where(key >= tuple_(*lines[0]), key <= tuple_(*lines[1]))
+    bound_to = statement_digest(stmt)
+    if cursor is not None:
+        after_creator, after_currency, after_post = decode_cursor(cursor, 3, bound_to)
+        try:
+            after = (uuid.UUID(str(after_creator)), str(after_currency), uuid.UUID(str(after_post)))
+        except ValueError:
+            raise InvalidCursor from None
+        stmt = stmt.where(tuple_(Post.creator_id, Campaign.currency, Post.id) > tuple_(*after))
+    rows = (await session.execute(stmt.limit(limit + 1))).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor([str(last.creator_id), last.currency, str(last.post_id)], bound_to)
+
+
+def _per_currency(amount: Any) -> tuple[Any, ...]:
+    return (Campaign.currency, func.count().label("posts"), func.sum(amount).label("amount"))
+
+
+async def pulse(
+    session: AsyncSession,
+    org: uuid.UUID,
+    month_start: datetime,
+    *,
+    only: frozenset[uuid.UUID] | None = None,
+) -> dict[str, Any]:
+    """Where the money stands: pending CPM (posts, locked views), and per currency what is
+    ready, in open batches and paid since `month_start` (by a batch or one by one)."""
+
+    def mine(column: Any) -> list[ColumnElement[bool]]:
+        return [] if only is None else [column.in_(sorted(only))]
+
+    pending = (
+        await session.execute(
+            select(
+                func.count().label("posts"),
+                func.coalesce(func.sum(Post.locked_views), 0).label("locked_views"),
+            ).where(
+                Post.organization_id == org,
+                Post.status == PostStatus.PENDING_CPM,
+                *mine(Post.campaign_id),
+            )
+        )
+    ).one()
+
+    def by_currency(stmt: Select[Any]) -> Select[Any]:
+        return stmt.group_by(Campaign.currency).order_by(Campaign.currency)
+
+    ready = by_currency(
+        select(*_per_currency(Post.earnings))
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(*_ready(org, None, only))
+    )
+    in_open = (
+        select(
+            PayoutLine.currency,
+            func.count().label("posts"),
+            func.sum(PayoutLine.amount).label("amount"),
+        )
+        .join(Payout, Payout.id == PayoutLine.payout_id)
+        .where(
+            PayoutLine.organization_id == org,
+            Payout.status == PayoutStatus.OPEN,
+            *mine(PayoutLine.campaign_id),
+        )
+        .group_by(PayoutLine.currency)
+        .order_by(PayoutLine.currency)
+    )
+    paid = by_currency(
+        select(*_per_currency(Post.earnings))
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(
+            Post.organization_id == org,
+            Post.status == PostStatus.PAID,
+            Post.paid_at >= month_start,
+            *mine(Post.campaign_id),
+        )
+    )
+    return {
+        "pending_cpm": pending,
+        "ready": (await session.execute(ready)).all(),
+        "in_open_batches": (await session.execute(in_open)).all(),
+        "paid_this_month": (await session.execute(paid)).all(),
+        "month_start": month_start,
+    }
+
+
 async def add_lines(
     session: AsyncSession,
     org: uuid.UUID,

@@ -19,9 +19,13 @@ from app.schemas.payouts import (
     PayoutListQuery,
     PayoutMarkPaid,
     PayoutPage,
+    PayoutPulse,
+    ReadyPost,
+    ReadyPostPage,
+    ReadyPostQuery,
     ReadyQuery,
 )
-from app.services import payout_exports
+from app.services import payout_exports, payout_workbook
 from app.services import payouts as payout_service
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"], responses=PROBLEM_RESPONSES)
@@ -30,6 +34,14 @@ _CSV: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},
         "description": "RFC 4180 CSV, UTF-8 with a byte order mark.",
+    }
+}
+
+
+_XLSX: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {payout_workbook.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        "description": "An Office Open XML workbook: sheets Summary, Posts and Payout.",
     }
 }
 
@@ -58,6 +70,33 @@ async def payouts_ready(
     )
     return CreatorTotalPage(
         data=[CreatorTotal.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get("/ready/posts")
+async def payouts_ready_posts(
+    session: Session, who: Viewer, query: Annotated[ReadyPostQuery, Query()]
+) -> ReadyPostPage:
+    """The posts behind the lines of `GET /v1/payouts/ready`, in its order (creator,
+    currency), then by post id; `creator_id` and `currency` give one line's."""
+    rows, next_cursor = await payouts.ready_posts(
+        session,
+        who.organization_id,
+        query,
+        query.currency,
+        query.cursor,
+        query.limit,
+        only=who.within(Action.CAMPAIGN_READ),
+    )
+    return ReadyPostPage(data=[ReadyPost.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/pulse")
+async def payouts_pulse(session: Session, who: Viewer) -> PayoutPulse:
+    """Where the money stands: posts waiting for a tier, and per currency what is ready to
+    pay, what open batches hold and what was paid this month (UTC)."""
+    return await payout_service.pulse(
+        session, who.organization_id, only=who.within(Action.CAMPAIGN_READ)
     )
 
 
@@ -147,3 +186,26 @@ async def payouts_summary_csv(payout_id: uuid.UUID, session: Session, who: Viewe
     )
     rows = await payouts.creator_totals(session, payout.id)
     return _csv(payout_exports.summary_csv(rows), f"payout-{payout.id}-summary.csv")
+
+
+@router.get("/{payout_id}/export.xlsx", response_class=Response, responses=_XLSX)
+async def payouts_export_xlsx(
+    payout_id: uuid.UUID, session: Session, who: Viewer, settings: AppSettings
+) -> Response:
+    """The batch as a workbook for a spreadsheet (Excel, LibreOffice, Numbers, Google
+    Sheets): a Summary sheet per creator and currency, a Posts sheet with export.csv's
+    columns, and the batch itself. Ids are text cells (exact, no apostrophe), money numbers
+    with two decimals and the currency in their format, times dates (UTC); text that looks
+    like a formula stays text."""
+    payout = found(
+        await payouts.get(
+            session, who.organization_id, payout_id, only=who.within(Action.CAMPAIGN_READ)
+        ),
+        "payout",
+    )
+    body = await payout_workbook.for_payout(session, payout, settings.public_base_url or "")
+    return Response(
+        body,
+        media_type=payout_workbook.MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="payout-{payout.id}.xlsx"'},
+    )

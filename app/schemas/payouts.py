@@ -7,7 +7,18 @@ from typing import Self
 from pydantic import BaseModel, Field, model_validator
 
 from app.domain.enums import PayoutStatus, Platform
-from app.schemas.common import Cursor, Input, Limit, Moment, MoneyOut, Name, Output, Page
+from app.schemas.campaigns import Currency
+from app.schemas.common import (
+    Cursor,
+    Earnings,
+    Input,
+    Limit,
+    Moment,
+    MoneyOut,
+    Name,
+    Output,
+    Page,
+)
 
 
 class ReadyFilters(BaseModel):
@@ -23,6 +34,29 @@ class ReadyFilters(BaseModel):
 class ReadyQuery(ReadyFilters):
     cursor: Cursor = None
     limit: Limit = 50
+
+
+class ReadyPostQuery(ReadyFilters):
+    currency: Currency | None = Field(None, description="Only posts paid in this currency.")
+    cursor: Cursor = None
+    limit: Limit = 50
+
+
+class ReadyPost(Output):
+    """A post behind a line of what is ready to pay: what a batch of it would fix."""
+
+    post_id: uuid.UUID
+    creator_id: uuid.UUID
+    creator_handle: str
+    platform: Platform
+    campaign_id: uuid.UUID
+    campaign: str = Field(description="The campaign's name.")
+    url: str
+    platform_post_id: str
+    currency: str = Field(examples=["USD"])
+    locked_views: int
+    earnings: Earnings
+    finalized_at: datetime
 
 
 class CreatorTotal(Output):
@@ -61,6 +95,25 @@ class PayoutCreate(ReadyFilters, Input):
         ):
             raise ValueError("send post_ids or filters, not both")
         return self
+
+
+class PendingCpm(Output):
+    posts: int = Field(description="Posts past the minimum views with no tier yet.")
+    locked_views: int
+
+
+class PayoutPulse(Output):
+    """Where the money stands, per currency (currencies are never added together)."""
+
+    pending_cpm: PendingCpm = Field(description="Waiting for a tier before they earn.")
+    ready: list[CurrencyTotal] = Field(
+        description="Finalized, no open hold, in no open batch: what `GET /v1/payouts/ready` sums."
+    )
+    in_open_batches: list[CurrencyTotal] = Field(description="In batches not yet paid.")
+    paid_this_month: list[CurrencyTotal] = Field(
+        description="Posts paid since `month_start`, by a batch or one by one."
+    )
+    month_start: datetime = Field(description="The first moment of this month, in UTC.")
 
 
 class PayoutSelection(Output):
@@ -104,4 +157,8 @@ class CreatorTotalPage(Page[CreatorTotal]):
 
 
 class PayoutPage(Page[PayoutOut]):
+    pass
+
+
+class ReadyPostPage(Page[ReadyPost]):
     pass

@@ -21,7 +21,9 @@ from app.schemas.payouts import (
     PayoutCreate,
     PayoutDetail,
     PayoutOut,
+    PayoutPulse,
     PayoutSelection,
+    PendingCpm,
     ReadyFilters,
 )
 from app.services import transitions
@@ -61,6 +63,33 @@ async def detail(session: AsyncSession, payout: Payout) -> PayoutDetail:
     creators = await payouts.creator_totals(session, payout.id)
     return PayoutDetail(
         **out.model_dump(), creators=[CreatorTotal.model_validate(c) for c in creators]
+    )
+
+
+def month_start(now: datetime) -> datetime:
+    """The first moment of `now`'s month in UTC: where "paid this month" starts."""
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+async def pulse(
+    session: AsyncSession,
+    org: uuid.UUID,
+    *,
+    only: frozenset[uuid.UUID] | None,
+    now: datetime | None = None,
+) -> PayoutPulse:
+    """GET /v1/payouts/pulse, and the payments page's cards."""
+    found_ = await payouts.pulse(session, org, month_start(now or datetime.now(UTC)), only=only)
+
+    def totals(key: str) -> list[CurrencyTotal]:
+        return [CurrencyTotal.model_validate(r) for r in found_[key]]
+
+    return PayoutPulse(
+        pending_cpm=PendingCpm.model_validate(found_["pending_cpm"]),
+        ready=totals("ready"),
+        in_open_batches=totals("in_open_batches"),
+        paid_this_month=totals("paid_this_month"),
+        month_start=found_["month_start"],
     )
 
 

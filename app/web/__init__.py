@@ -4,13 +4,32 @@ authorization as the JSON API (see the guide, section 6). Not in the API documen
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.web import inbox, post_actions, post_page, posts_page, session, sign_in, track
+from app.web import (
+    inbox,
+    payments,
+    post_actions,
+    post_page,
+    posts_page,
+    session,
+    sign_in,
+    track,
+)
 from app.web.templating import STATIC
+
+PAGES = (
+    sign_in,
+    inbox,
+    post_actions,
+    posts_page,
+    post_page,
+    track,
+    payments,
+)
 
 
 def install(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False)
-    for module in (sign_in, inbox, post_actions, posts_page, post_page, track):
+    for module in PAGES:
         for route in module.router.routes:
             # Pages, not API operations: out of the API document, and not held to its
             # contract (a link with a tracking tag still opens the page).

@@ -7,6 +7,7 @@ Acting on several posts, each succeeds or fails alone (a savepoint each) and rep
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,8 @@ from app.errors import ApiError
 from app.http.public import client_address
 from app.repositories import audit
 from app.repositories import permissions as permissions_repo
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -137,3 +140,25 @@ async def on_posts(
         else:
             outcomes.append(Outcome(post_id, True, "Done."))
     return outcomes
+
+
+async def on_org(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    operation: str,
+    do: Callable[[], Awaitable[R]],
+    resource_id: Callable[[R], object],
+    details: dict[str, str] | None = None,
+) -> R:
+    """An operation about the organization's records rather than posts one by one (a payout
+    batch made, paid or cancelled): refused as the API refuses it (`can`: the key role, or
+    for a restricted caller the campaigns on which its roles allow it, which the service
+    then applies), done by the API's service in a savepoint, recorded as the API records it.
+    A refusal or a rule saying no raises DomainError, nothing done."""
+    if not can(principal, operation):
+        raise DomainError("forbidden", f"Your role does not allow {_action(operation).value}.")
+    async with session.begin_nested():
+        result = await do()
+        await record(request, session, principal, operation, resource_id(result), details)
+    return result

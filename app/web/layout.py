@@ -72,10 +72,13 @@ async def _counts(session: AsyncSession, me: Viewer) -> dict[str, int]:
     return {"inbox": waiting}
 
 
-NAV = (
-    ("inbox", "Needs attention", "/app"),
-    ("posts", "Posts", "/app/posts"),
-    ("track", "Track videos", "/app/track"),
+# key, label, where, and the API operation a viewer must be able to call to be offered it
+# (None: everyone signed in).
+NAV: tuple[tuple[str, str, str, str | None], ...] = (
+    ("inbox", "Needs attention", "/app", None),
+    ("posts", "Posts", "/app/posts", None),
+    ("track", "Track videos", "/app/track", None),
+    ("payments", "Payments", "/app/payments", "payouts_list"),
 )
 
 
@@ -91,5 +94,9 @@ async def page(
 ) -> HTMLResponse:
     """A signed-in page: its template inside the layout (navigation, user menu)."""
     counts = await _counts(session, me)
-    nav = [NavItem(key, label, href, counts.get(key), key == current) for key, label, href in NAV]
+    nav = [
+        NavItem(key, label, href, counts.get(key), key == current)
+        for key, label, href, operation in NAV
+        if operation is None or me.can(operation)
+    ]
     return render(request, template, {"me": me, "nav": nav, **(context or {})}, status_code)

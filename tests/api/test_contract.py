@@ -76,7 +76,16 @@ async def test_every_list_is_a_page_with_limit_and_cursor(spec: dict[str, Any]) 
         ):
             continue
         if path.endswith(
-            ("/analytics", "/summary", "/evidence", "/raw", ".csv", "/integrations/discord")
+            (
+                "/analytics",
+                "/pulse",
+                "/summary",
+                "/evidence",
+                "/raw",
+                ".csv",
+                ".xlsx",
+                "/integrations/discord",
+            )
         ):
             continue  # a report, a file or the one connection: not lists
         lists += 1

@@ -3,11 +3,12 @@
 "use strict";
 
 document.addEventListener("change", (event) => {
-  // A "select all" box checks every row box of its table (data-select-all="name").
+  // A "select all" box checks every row box of its table (data-select-all="name"), or of
+  // the nearer element marked data-select-scope (a payments line and its posts).
   const all = event.target.closest("[data-select-all]");
   if (!all) return;
   const name = all.getAttribute("data-select-all");
-  const scope = all.closest("form, table") || document;
+  const scope = all.closest("[data-select-scope], form, table") || document;
   for (const box of scope.querySelectorAll(`input[type=checkbox][name="${name}"]`)) {
     box.checked = all.checked;
   }
