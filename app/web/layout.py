@@ -76,6 +76,7 @@ NAV = (
     ("inbox", "Needs attention", "/app"),
     ("posts", "Posts", "/app/posts"),
     ("track", "Track videos", "/app/track"),
+    ("analytics", "Analytics", "/app/analytics"),
 )
 
 
