@@ -167,6 +167,7 @@ FILTERED: Mapping[str, Action] = {
     "refresh_runs_get": Action.CAMPAIGN_READ,
     "creators_list": Action.CAMPAIGN_READ,  # the members of the caller's campaigns
     "post_imports_get": Action.CAMPAIGN_READ,
+    "organization_analytics": Action.CAMPAIGN_READ,  # over the caller's campaigns
 }
 
 

@@ -1,17 +1,26 @@
 """Time series and totals for the dashboard's charts."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.deps import AppSettings, Session, Viewer
+from app.domain.analytics import AnalyticsPeriod
+from app.domain.enums import Platform
 from app.domain.errors import found
+from app.domain.permissions import Action
 from app.domain.policy import Policy
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import analytics, campaigns, posts
-from app.schemas.analytics import CampaignAnalytics, StatsBucket, StatsPage, StatsPoint
+from app.schemas.analytics import (
+    CampaignAnalytics,
+    OrganizationAnalytics,
+    StatsBucket,
+    StatsPage,
+    StatsPoint,
+)
 from app.schemas.common import Cursor, Moment
 from app.services import analytics as analytics_service
 
@@ -42,24 +51,75 @@ async def posts_stats(
     )
 
 
+_PERIOD = Query(
+    description="The posts aged from (published, else added) within the last 7, 14, 30 or "
+    "90 UTC days, today included, compared with the same length just before; or all time."
+)
+_CREATOR = Query(description="Only this creator's posts.")
+_PLATFORM = Query(description="Only this platform's posts.")
+_DAYS = Query(
+    ge=1,
+    le=365,
+    description="Length of the daily series. Default: the period's days (all time: 30).",
+)
+_TOP = Query(
+    ge=1,
+    le=100,
+    description="How many top posts and top earners (and, for an organization, creators).",
+)
+
+
 @router.get("/v1/campaigns/{campaign_id}/analytics")
 async def campaigns_analytics(
     campaign_id: uuid.UUID,
     session: Session,
     who: Viewer,
     settings: AppSettings,
-    days: Annotated[int, Query(ge=1, le=365, description="Length of the daily series.")] = 30,
-    top: Annotated[int, Query(ge=1, le=100, description="How many top posts.")] = 10,
+    period: Annotated[AnalyticsPeriod, _PERIOD] = AnalyticsPeriod.ALL,
+    creator_id: Annotated[uuid.UUID | None, _CREATOR] = None,
+    platform: Annotated[Platform | None, _PLATFORM] = None,
+    days: Annotated[int | None, _DAYS] = None,
+    top: Annotated[int, _TOP] = 10,
 ) -> CampaignAnalytics:
-    """The campaign's report. One scope for every figure: all of the campaign's posts,
-    rejected ones included (`posts_by_status` counts every status, zeros included; earnings
-    never include rejected posts). Daily views: one entry per UTC day of the last `days`,
-    today included, with the views posts had at their first fetch that day (`baseline_views`),
-    the growth that day (`views_gained`) and the campaign's total at the day's end; the last
-    day's total equals `totals.views` once every post has been fetched that day."""
+    """The campaign's report. One scope for every figure but the daily series: the period's
+    posts of the campaign (of the creator and platform, if asked), rejected ones included
+    (`posts_by_status` counts every status, zeros included; earnings never include rejected
+    posts); `kpis` compares them with the previous period's. Daily views: one entry per UTC
+    day, today included, over all the campaign's posts, with the views posts had at their
+    first fetch that day (`baseline_views`), the growth that day (`views_gained`) and the
+    campaign's total at the day's end; unfiltered, the last day's total equals
+    `totals.views` once every post has been fetched that day."""
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    today = datetime.now(UTC).date()
-    window = (today - timedelta(days=days - 1), today)
+    query = analytics_service.Query(period, creator_id, platform, top, days)
     return await analytics_service.campaign(
-        session, campaign.id, campaign.currency, window, top, Policy.from_settings(settings)
+        session, campaign, query, datetime.now(UTC).date(), Policy.from_settings(settings)
+    )
+
+
+@router.get("/v1/analytics")
+async def organization_analytics(
+    session: Session,
+    who: Viewer,
+    settings: AppSettings,
+    period: Annotated[AnalyticsPeriod, _PERIOD] = AnalyticsPeriod.ALL,
+    campaign_id: Annotated[
+        uuid.UUID | None, Query(description="Only this campaign (404 if out of reach).")
+    ] = None,
+    creator_id: Annotated[uuid.UUID | None, _CREATOR] = None,
+    platform: Annotated[Platform | None, _PLATFORM] = None,
+    days: Annotated[int | None, _DAYS] = None,
+    top: Annotated[int, _TOP] = 10,
+) -> OrganizationAnalytics:
+    """The organization's report, as a campaign's but over all its campaigns (a caller
+    restricted to some campaigns: over those), or the one `campaign_id`. Campaigns may differ
+    in currency: earnings come per currency, and creators without earnings."""
+    query = analytics_service.Query(period, creator_id, platform, top, days)
+    return await analytics_service.organization(
+        session,
+        who.organization_id,
+        who.within(Action.CAMPAIGN_READ),
+        campaign_id,
+        query,
+        datetime.now(UTC).date(),
+        Policy.from_settings(settings),
     )

@@ -1,8 +1,10 @@
-"""A campaign's report: sums of the repository's groups, a daily series, top posts."""
+"""The analytics' reports (a campaign's, an organization's): sums of the repository's
+groups for the period and the one before, a daily series, top posts and earners."""
 
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,18 +12,34 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.enums import PostStatus
+from app.domain import analytics as analytics_rules
+from app.domain.analytics import AnalyticsPeriod
+from app.domain.enums import Platform, PostStatus
+from app.domain.errors import NotFound
 from app.domain.integrity import FlagCode
 from app.domain.payouts import EARNED
 from app.domain.policy import Policy
-from app.repositories import analytics
+from app.models import Campaign
+from app.repositories import analytics, campaigns
+from app.repositories.analytics import Scope
 from app.schemas.analytics import (
     CampaignAnalytics,
     CampaignEarnings,
+    CreatorShare,
     CreatorTotals,
+    CurrencyEarnings,
     DailyViews,
+    EarningsKpis,
     FlaggedPosts,
+    Kpi,
+    MoneyKpi,
+    OrganizationAnalytics,
+    OtherCreators,
+    PeriodKpis,
+    PlatformTotals,
     PostsByStatus,
+    RateKpi,
+    TopEarner,
     TopPost,
     Totals,
 )
@@ -49,47 +67,244 @@ def daily_series(gains: list[tuple[date, int, int]], first: date, last: date) ->
     return series
 
 
+# The daily series' length for all time, unless asked for another (the API's default before
+# periods existed, kept for its clients).
+ALL_TIME_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a report is asked for beside its campaigns (the API's query parameters)."""
+
+    period: AnalyticsPeriod = AnalyticsPeriod.ALL
+    creator_id: uuid.UUID | None = None
+    platform: Platform | None = None
+    top: int = 10
+    days: int | None = None  # the daily series' length, if not the period's
+
+
 async def campaign(
     session: AsyncSession,
-    campaign_id: uuid.UUID,
-    currency: str,
-    days: tuple[date, date],
-    top: int,
+    campaign: Campaign,
+    query: Query,
+    today: date,
     policy: Policy,
 ) -> CampaignAnalytics:
-    """The campaign's report, with its daily series over `days` (first and last, UTC). Every
-    figure covers all of the campaign's posts (see app/schemas/analytics.py)."""
-    groups = await analytics.campaign_groups(session, campaign_id, policy)
-    first, last = days
-    gains = await analytics.daily_gains(session, campaign_id, last)
-    return CampaignAnalytics(
-        campaign_id=campaign_id,
-        currency=currency,
-        totals=Totals(
-            views=sum(g.views for g in groups),
-            likes=sum(g.likes for g in groups),
-            comments=sum(g.comments for g in groups),
-            shares=sum(g.shares for g in groups),
-        ),
-        posts_by_status=PostsByStatus(**_count_by_status(groups)),
-        flagged_posts=FlaggedPosts(
-            **{
-                code.value: sum(g._mapping[f"flag_{code.value}"] for g in groups)
-                for code in FlagCode
-            }
-        ),
-        earnings=CampaignEarnings(
-            finalized=_money(g.earnings for g in groups if g.status == PostStatus.FINALIZED),
-            paid=_money(g.earnings for g in groups if g.status == PostStatus.PAID),
-            projected=_money(g.projected for g in groups),
-        ),
-        daily_views=daily_series(gains, first, last),
-        top_posts=[
-            TopPost.model_validate(r._mapping)
-            for r in await analytics.top_posts(session, campaign_id, top)
-        ],
-        creators=_per_creator(groups),
+    """One campaign's report (see app/schemas/analytics.py for what each figure covers)."""
+    scope = Scope(
+        campaign.organization_id, frozenset({campaign.id}), query.creator_id, query.platform
     )
+    parts, rows = await _report(session, scope, query, today, policy, [campaign.currency])
+    (earnings,) = _earnings_by_currency(rows, [campaign.currency])
+    return CampaignAnalytics(
+        **parts,
+        campaign_id=campaign.id,
+        currency=campaign.currency,
+        earnings=CampaignEarnings(
+            finalized=earnings.finalized, paid=earnings.paid, projected=earnings.projected
+        ),
+        creators=_per_creator(rows),
+    )
+
+
+async def organization(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    reach: frozenset[uuid.UUID] | None,
+    campaign_id: uuid.UUID | None,
+    query: Query,
+    today: date,
+    policy: Policy,
+) -> OrganizationAnalytics:
+    """The report over the organization's campaigns within `reach` (a restricted caller's
+    campaigns; None: all), or over the one `campaign_id`, which must be within it (else
+    NotFound, as for another organization's)."""
+    if campaign_id is not None:
+        if (reach is not None and campaign_id not in reach) or await campaigns.get(
+            session, organization_id, campaign_id
+        ) is None:
+            raise NotFound("campaign")
+        reach = frozenset({campaign_id})
+    scope = Scope(organization_id, reach, query.creator_id, query.platform)
+    parts, rows = await _report(session, scope, query, today, policy, [])
+    creators = _per_creator(rows)
+    shown, others = creators[: query.top], creators[query.top :]
+    return OrganizationAnalytics(
+        **parts,
+        campaign_id=campaign_id,
+        earnings=_earnings_by_currency(rows, []),
+        creators=[CreatorShare.model_validate(c, from_attributes=True) for c in shown],
+        other_creators=OtherCreators(
+            creators=len(others),
+            posts=sum(c.posts for c in others),
+            views=sum(c.views for c in others),
+        ),
+    )
+
+
+async def _report(
+    session: AsyncSession,
+    base: Scope,
+    query: Query,
+    today: date,
+    policy: Policy,
+    currencies: list[str],
+) -> tuple[dict[str, Any], Sequence[Row[Any]]]:
+    """The fields every report has, and the period's groups (for the fields of its kind)."""
+    period = analytics_rules.window(query.period, today)
+    rows = await analytics.groups(session, base.between(period.start, None), policy)
+    previous = (
+        None
+        if period.start is None
+        else await analytics.groups(
+            session, base.between(period.previous_start, period.start), policy
+        )
+    )
+    gains = await analytics.daily_gains(session, base, today)
+    days = query.days or query.period.days or ALL_TIME_DAYS
+    first = today - timedelta(days=days - 1)
+    top_posts = await analytics.top_posts(session, base.between(period.start, None), query.top)
+    parts: dict[str, Any] = {
+        "period": query.period,
+        "period_start": period.start,
+        "previous_start": period.previous_start,
+        "creator_id": query.creator_id,
+        "platform": query.platform,
+        "kpis": _kpis(rows, previous, currencies),
+        "totals": _totals(rows),
+        "posts_by_status": PostsByStatus(**_count_by_status(rows)),
+        "flagged_posts": FlaggedPosts(
+            **{code.value: sum(g._mapping[f"flag_{code.value}"] for g in rows) for code in FlagCode}
+        ),
+        "by_platform": [
+            PlatformTotals(
+                platform=platform,
+                posts=sum(g.posts for g in rows if g.platform == platform),
+                views=sum(g.views for g in rows if g.platform == platform),
+            )
+            for platform in Platform
+        ],
+        "daily_views": daily_series(gains, first, today),
+        "top_posts": [TopPost.model_validate(r._mapping) for r in top_posts],
+        "top_earners": _top_earners(rows, query.top),
+    }
+    return parts, rows
+
+
+def _totals(groups: Sequence[Row[Any]]) -> Totals:
+    return Totals(
+        views=sum(g.views for g in groups),
+        likes=sum(g.likes for g in groups),
+        comments=sum(g.comments for g in groups),
+        shares=sum(g.shares for g in groups),
+    )
+
+
+def _earnings_by_currency(
+    groups: Sequence[Row[Any]], currencies: list[str]
+) -> list[CurrencyEarnings]:
+    """Each currency of the groups (and those asked for, zeros if none), by code."""
+    return [
+        CurrencyEarnings(
+            currency=currency,
+            finalized=_money(
+                g.earnings
+                for g in groups
+                if g.currency == currency and g.status == PostStatus.FINALIZED
+            ),
+            paid=_money(
+                g.earnings for g in groups if g.currency == currency and g.status == PostStatus.PAID
+            ),
+            projected=_money(g.projected for g in groups if g.currency == currency),
+        )
+        for currency in sorted({*currencies, *(g.currency for g in groups)})
+    ]
+
+
+def _kpis(
+    groups: Sequence[Row[Any]], previous: Sequence[Row[Any]] | None, currencies: list[str]
+) -> PeriodKpis:
+    """The period's cards beside the previous period's (None: all time, nothing before)."""
+
+    def figures(rows: Sequence[Row[Any]]) -> dict[str, int | None]:
+        totals = _totals(rows)
+        videos = sum(g.posts for g in rows)
+        return {
+            "videos": videos,
+            "active_creators": len({g.creator_id for g in rows}),
+            "views": totals.views,
+            "average_views": analytics_rules.average(totals.views, videos),
+        }
+
+    now = figures(groups)
+    before = figures(previous) if previous is not None else None
+
+    def kpi(key: str) -> Kpi:
+        was = None if before is None else before[key]
+        return Kpi(current=now[key], previous=was, change=analytics_rules.change(now[key], was))
+
+    def rate(rows: Sequence[Row[Any]] | None) -> Decimal | None:
+        if rows is None:
+            return None
+        t = _totals(rows)
+        return analytics_rules.engagement_rate(t.likes, t.comments, t.shares, t.views)
+
+    rate_now, rate_before = rate(groups), rate(previous)
+    earned_now = {e.currency: e for e in _earnings_by_currency(groups, currencies)}
+    earned_before = (
+        None
+        if previous is None
+        else {e.currency: e for e in _earnings_by_currency(previous, [*earned_now])}
+    )
+    zero = CurrencyEarnings(
+        currency="", finalized=Decimal("0.00"), paid=Decimal("0.00"), projected=Decimal("0.00")
+    )
+
+    def money(currency: str, field: str) -> MoneyKpi:
+        current = getattr(earned_now.get(currency, zero), field)
+        was = None if earned_before is None else getattr(earned_before[currency], field)
+        return MoneyKpi(current=current, previous=was, change=analytics_rules.change(current, was))
+
+    return PeriodKpis(
+        videos=kpi("videos"),
+        active_creators=kpi("active_creators"),
+        views=kpi("views"),
+        average_views=kpi("average_views"),
+        engagement_rate=RateKpi(
+            current=rate_now,
+            previous=rate_before,
+            change=analytics_rules.change(rate_now, rate_before),
+        ),
+        earnings=[
+            EarningsKpis(
+                currency=currency,
+                finalized=money(currency, "finalized"),
+                paid=money(currency, "paid"),
+                projected=money(currency, "projected"),
+            )
+            for currency in sorted({*earned_now, *(earned_before or {})})
+        ],
+    )
+
+
+def _top_earners(groups: Sequence[Row[Any]], top: int) -> list[TopEarner]:
+    """Finalized and paid earnings per creator and currency, most first (ties by creator)."""
+    earned: dict[tuple[uuid.UUID, str], list[Row[Any]]] = defaultdict(list)
+    for g in groups:
+        if g.status in EARNED:
+            earned[(g.creator_id, g.currency)].append(g)
+    earners = [
+        TopEarner(
+            creator_id=creator_id,
+            handle=rows[0].handle,
+            currency=currency,
+            posts=sum(r.posts for r in rows),
+            earnings=_money(r.earnings for r in rows),
+        )
+        for (creator_id, currency), rows in earned.items()
+    ]
+    earners.sort(key=lambda e: (-e.earnings, e.currency, e.creator_id))
+    return earners[:top]
 
 
 def _money(amounts: Iterable[Decimal]) -> Decimal:

@@ -5,6 +5,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.web import (
+    analytics,
     inbox,
     payments,
     post_actions,
@@ -23,6 +24,7 @@ PAGES = (
     posts_page,
     post_page,
     track,
+    analytics,
     payments,
 )
 

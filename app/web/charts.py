@@ -107,3 +107,105 @@ def line_chart(points: Sequence[Point], label: str) -> Markup:
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    kind: str = ""  # a class suffix for its colour (a status, a platform); "" the accent
+
+
+def bar_chart(bars: Sequence[Bar], label: str) -> Markup:
+    """One horizontal bar per entry, in the order given, each as long as its share of the
+    largest (a split: posts by status, views by platform or creator), with its value at its
+    end. Every value 0, or no entries: a chart saying so. Values are never negative."""
+    row, gap, name_w, value_w = 22, 6, 110, 60
+    height = max(len(bars), 1) * (row + gap) + gap
+    title = escape(label)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+        f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    top = max((b.value for b in bars), default=0)
+    if top <= 0:
+        parts.append(f"<title>{title}: nothing yet</title>")
+        parts.append(
+            f'<text class="chart-empty" x="{WIDTH / 2:g}" y="{height / 2 + 4:g}" '
+            f'text-anchor="middle">Nothing yet</text></svg>'
+        )
+        return Markup("".join(parts))
+    said = "; ".join(f"{b.label} {b.value:,}" for b in bars)
+    parts.append(f"<title>{escape(f'{label}: {said}')}</title>")
+    span = WIDTH - name_w - value_w
+    for n, bar in enumerate(bars):
+        y = gap + n * (row + gap)
+        width = span * bar.value / top  # int / int: exact for huge ints
+        kind = f" bar-{bar.kind}" if bar.kind else ""
+        name = bar.label if len(bar.label) <= 16 else bar.label[:15] + "…"
+        parts.append(
+            f'<text class="chart-label" x="{name_w - 6}" y="{y + row / 2 + 4:g}" '
+            f'text-anchor="end">{escape(name)}</text>'
+            f'<rect class="chart-bar{kind}" x="{name_w}" y="{y}" width="{width:.1f}" '
+            f'height="{row}"><title>{escape(f"{bar.label}: {bar.value:,}")}</title></rect>'
+            f'<text class="chart-label" x="{name_w + width + 4:.1f}" y="{y + row / 2 + 4:g}">'
+            f"{compact(bar.value)}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def column_chart(points: Sequence[Point], label: str) -> Markup:
+    """One column per point (a day), oldest on the left, up from 0 (or down, for a day that
+    lost views: a drop the platform confirmed), the axis from the lowest to a round top."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    title = escape(label)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    if not points:
+        parts.append(f"<title>{title}: no figures yet</title>")
+        parts.append(
+            f'<text class="chart-empty" x="{WIDTH / 2:g}" y="{HEIGHT / 2:g}" '
+            f'text-anchor="middle">No figures yet</text></svg>'
+        )
+        return Markup("".join(parts))
+    top = nice_top(max(max(p.value for p in points), 0))
+    lowest = min(min(p.value for p in points), 0)
+    bottom_value = -nice_top(-lowest) if lowest < 0 else 0
+    span = top - bottom_value
+
+    def y(value: int) -> float:
+        return TOP + plot_h * (top - value) / span  # ints: exact for huge values
+
+    total = sum(p.value for p in points)
+    parts.append(f"<title>{escape(f'{label}: {total:,} over {len(points)} days')}</title>")
+    for value in dict.fromkeys((bottom_value, 0, top)):
+        at_y = y(value)
+        parts.append(
+            f'<line class="chart-grid" x1="{LEFT}" y1="{at_y:.1f}" x2="{LEFT + plot_w}" '
+            f'y2="{at_y:.1f}"/><text class="chart-label" x="{LEFT - 6}" y="{at_y + 4:.1f}" '
+            f'text-anchor="end">{"-" if value < 0 else ""}{compact(abs(value))}</text>'
+        )
+    slot = plot_w / len(points)
+    width = max(slot * 0.7, 1.0)
+    zero = y(0)
+    for n, point in enumerate(points):
+        x = LEFT + n * slot + (slot - width) / 2
+        at = y(point.value)
+        tip = escape(f"{_when(point.at, False)}: {point.value:,}")
+        parts.append(
+            f'<rect class="chart-bar" x="{x:.1f}" y="{min(at, zero):.1f}" width="{width:.1f}" '
+            f'height="{abs(zero - at):.1f}"><title>{tip}</title></rect>'
+        )
+    base = TOP + plot_h
+    ends = [(points[0].at, "start")] + ([(points[-1].at, "end")] if len(points) > 1 else [])
+    for day, anchor in ends:
+        end_x = LEFT if anchor == "start" else LEFT + plot_w
+        parts.append(
+            f'<text class="chart-label" x="{end_x:.1f}" y="{base + 18}" '
+            f'text-anchor="{anchor}">{escape(_when(day, False))}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -78,6 +78,7 @@ NAV: tuple[tuple[str, str, str, str | None], ...] = (
     ("inbox", "Needs attention", "/app", None),
     ("posts", "Posts", "/app/posts", None),
     ("track", "Track videos", "/app/track", None),
+    ("analytics", "Analytics", "/app/analytics", None),
     ("payments", "Payments", "/app/payments", "payouts_list"),
 )
 

@@ -33,7 +33,6 @@ from app.schemas.payouts import (
 from app.services import payouts as payout_service
 from app.web import actions
 from app.web.layout import Page, Viewer, page
-from app.web.post_page import PLATFORM_NAMES
 from app.web.session import go_to
 from app.web.templating import render
 
@@ -137,7 +136,6 @@ async def _context(
         "can_pay": me.can("payouts_mark_paid"),
         "can_cancel": me.can("payouts_cancel"),
         "posts_shown": POSTS_SHOWN,
-        "platform_names": PLATFORM_NAMES,
     }
 
 

@@ -39,6 +39,14 @@ def money(value: Decimal | str | None, currency: str | None = None) -> str:
     return f"{amount} {currency}" if currency else amount
 
 
+def percent(value: Decimal | None, signed: bool = False) -> str:
+    """A ratio with four places (the API's rates and changes) as a percentage, exactly:
+    "0.0525" reads 5.25%, a change of "-0.1250" reads -12.50%."""
+    if value is None:
+        return "—"
+    return f"{value * 100:{'+' if signed else ''}.2f}%"
+
+
 def moment(value: datetime | None) -> str:
     if value is None:
         return "—"
@@ -84,6 +92,7 @@ _env.filters.update(
     day=day,
     label=label,
     platform=platform,
+    percent=percent,
     svg_data_uri=svg_data_uri,
 )
 

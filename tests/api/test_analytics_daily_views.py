@@ -14,6 +14,7 @@ from app.domain.enums import Platform, StatsSource
 from app.models import CampaignDailyViews
 from app.platforms.contract import VideoStats
 from app.repositories import analytics, claims
+from app.repositories.analytics import Scope
 from app.services.analytics import daily_series
 from app.services.refresh_results import write as write_results
 from app.settings import PROJECT_ROOT, Settings
@@ -114,7 +115,8 @@ async def test_two_bigint_sized_posts_on_one_day_add_up_without_overflow(
     today = clock.now.date()
     assert await _rollup(committed) == [(seeded.campaign_id, today, sum(huge))]
     async with committed() as session:
-        gains = await analytics.daily_gains(session, seeded.campaign_id, today)
+        scope = Scope(seeded.organization_id, frozenset({seeded.campaign_id}))
+        gains = await analytics.daily_gains(session, scope, today)
     assert gains == [(today, sum(huge), sum(huge))]  # both first counts: a baseline
     (entry,) = daily_series(gains, today, today)
     assert (entry.total_views, entry.views_gained) == (sum(huge), 0)

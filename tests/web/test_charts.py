@@ -117,3 +117,27 @@ def test_huge_numbers_keep_their_place_and_short_labels() -> None:
 def test_labels_are_escaped() -> None:
     svg = _parse(line_chart([Point(T0, 1)], "<Views & co>"))
     assert svg.attrib["aria-label"] == "<Views & co>"
+
+
+def test_bars_are_as_long_as_their_share_of_the_largest_and_zero_draws_nothing() -> None:
+    from app.web.charts import Bar, bar_chart
+
+    svg = _parse(bar_chart([Bar("a", 10), Bar("b", 5), Bar("c", 0)], "Split"))
+    widths = [float(r.attrib["width"]) for r in svg.iter(f"{SVG}rect")]
+    assert widths[0] == 2 * widths[1]
+    assert widths[2] == 0
+    empty = _parse(bar_chart([Bar("a", 0)], "Split"))
+    assert not list(empty.iter(f"{SVG}rect"))
+    assert "Nothing yet" in _labels(empty)
+    huge = _parse(bar_chart([Bar("a", 2**63 - 1), Bar("b", 1)], "Huge"))
+    assert all(math.isfinite(float(r.attrib["width"])) for r in huge.iter(f"{SVG}rect"))
+
+
+def test_columns_stand_on_zero_and_a_lost_day_hangs_below_it() -> None:
+    from app.web.charts import column_chart
+
+    svg = _parse(column_chart([Point(T0, 100), Point(T0 + timedelta(days=1), -50)], "Gained"))
+    up, down = list(svg.iter(f"{SVG}rect"))
+    assert abs(float(up.attrib["y"]) + float(up.attrib["height"]) - float(down.attrib["y"])) < 0.1
+    assert abs(float(down.attrib["height"]) - float(up.attrib["height"]) / 2) < 0.1
+    assert "No figures yet" in _labels(_parse(column_chart([], "Gained")))
