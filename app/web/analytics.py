@@ -25,7 +25,8 @@ from app.schemas.analytics import OrganizationAnalytics
 from app.services import analytics as analytics_service
 from app.web.charts import Bar, Point, bar_chart, column_chart, line_chart
 from app.web.layout import Page, page
-from app.web.templating import label, platform
+from app.web.templating import label
+from app.web.templating import platform as platform_name
 
 router = APIRouter()
 
@@ -111,7 +112,7 @@ def charts(report: OrganizationAnalytics) -> dict[str, Markup]:
             "Videos by status",
         ),
         "platform": bar_chart(
-            [Bar(platform(p.platform), p.views, p.platform.value) for p in report.by_platform],
+            [Bar(platform_name(p.platform), p.views, p.platform.value) for p in report.by_platform],
             "Views by platform",
         ),
         "creators": bar_chart(creators, "Views by creator"),
@@ -172,7 +173,7 @@ async def analytics_page(
         "periods": PERIODS,
         "campaigns": sorted(choices, key=lambda c: (c.name.lower(), c.id)),
         "campaign_names": {c.id: c.name for c in choices},
-        "platforms": [(p.value, platform(p)) for p in Platform],
+        "platforms": [(p.value, platform_name(p)) for p in Platform],
         "others": _others(report) if report else "",
     }
     return await page(request, session, me, "analytics.html", context, current="analytics")
