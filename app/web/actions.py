@@ -2,20 +2,26 @@
 operation id), authorized by the same permission table as the API (app.domain.permissions:
 a post outside the caller's reach reads as not found, an action its role does not allow is
 refused), done by the same service, and recorded in the audit log under the same action.
-Acting on several posts, each succeeds or fails alone (a savepoint each) and reports why."""
+Acting on several posts, each succeeds or fails alone (a savepoint each) and reports why;
+a change to one campaign (`on_campaign`) or to the organization (`on_org`) is authorized the
+same way and raises what refused it."""
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.deps import operation_role
 from app.domain import audit as audit_actions
 from app.domain import permissions as table
+from app.domain.enums import Role
 from app.domain.errors import DomainError
-from app.errors import ApiError
+from app.errors import ApiError, conflict_of
 from app.http.public import client_address
 from app.repositories import audit
 from app.repositories import permissions as permissions_repo
@@ -35,11 +41,20 @@ def _action(operation: str) -> table.Action:
     return table.FILTERED[operation] if action is None else action
 
 
-def can(principal: Principal, operation: str, campaign_id: uuid.UUID | None = None) -> bool:
+def can(
+    principal: Principal,
+    operation: str,
+    campaign_id: uuid.UUID | None = None,
+    role: Role | None = None,
+) -> bool:
     """Whether to offer an operation: on one campaign, or (without one) on any of the
-    caller's campaigns. Offering is a courtesy; `on_posts` decides."""
-    action = _action(operation)
+    caller's campaigns. Offering is a courtesy; `on_posts`, `on_campaign` and `on_org`
+    decide. An operation the table does not name is about no one campaign: the API refuses
+    it to a restricted caller (default deny) and asks others for its route's `role`."""
     actor = principal.actor()
+    if operation not in table.OPERATIONS and operation not in table.FILTERED:
+        return role is not None and not actor.restricted and principal.allows(role)
+    action = _action(operation)
     if campaign_id is not None:
         return table.allowed(actor, action, campaign_id) is table.Decision.ALLOW
     if not actor.restricted:
@@ -56,6 +71,8 @@ async def record(
     details: dict[str, str] | None = None,
 ) -> None:
     """The audit record the API writes for the same operation (app.deps._audit)."""
+    if operation not in audit_actions.AUDITED:
+        return  # the API keeps no audit record of it either
     action, resource_type, _ = audit_actions.AUDITED[operation]
     await audit.record(
         session,
@@ -137,3 +154,70 @@ async def on_posts(
         else:
             outcomes.append(Outcome(post_id, True, "Done."))
     return outcomes
+
+
+T = TypeVar("T")
+
+
+class Refused(Exception):
+    """The caller may not do this: `hidden` when the record is outside its reach (the API
+    answers 404, as for another organization's), else its role does not allow it (403)."""
+
+    def __init__(self, detail: str, *, hidden: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.hidden = hidden
+
+
+async def _done(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    operation: str,
+    resource_id: object,
+    do: Callable[[], Awaitable[T]],
+) -> T:
+    """`do` in a savepoint (a refusal leaves the request's transaction usable for the page
+    that says why), with the API's audit record; a unique violation is the API's 409."""
+    try:
+        async with session.begin_nested():
+            done = await do()
+            await record(request, session, principal, operation, resource_id)
+    except IntegrityError as exc:
+        code, detail = conflict_of(exc)
+        raise ApiError(409, code, detail) from None
+    return done
+
+
+async def on_campaign(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    operation: str,
+    campaign_id: uuid.UUID,
+    do: Callable[[], Awaitable[T]],
+) -> T:
+    """One change to one campaign (its terms, tiers or roster), as the API's `operation`
+    makes it. Raises Refused, or what the service raised (DomainError, ApiError)."""
+    action = _action(operation)
+    decision = table.allowed(principal.actor(), action, campaign_id)
+    if decision is table.Decision.HIDE:
+        raise Refused("No campaign with that id.", hidden=True)
+    if decision is not table.Decision.ALLOW:
+        raise Refused(f"Your role does not allow {action.value} on this campaign.")
+    return await _done(request, session, principal, operation, campaign_id, do)
+
+
+async def on_org(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    operation: str,
+    do: Callable[[], Awaitable[T]],
+    resource_id: object = None,
+) -> T:
+    """One change about no one campaign (a campaign or creator created, an access code),
+    as the API's `operation` makes it, for the callers its route allows."""
+    if not can(principal, operation, role=operation_role(request.app, operation)):
+        raise Refused("Your role does not allow this.")
+    return await _done(request, session, principal, operation, resource_id, do)
