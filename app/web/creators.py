@@ -173,11 +173,18 @@ async def _creator_page(
         "more_posts": more is not None,
         "code": code,
         "problem": problem,
-        "portal": f"{settings.public_base_url or ''}/portal",
+        "portal": _portal(request, settings),
         "platform_names": PLATFORM_NAMES,
         "may_issue": me.can("creators_access_code_rotate"),
     }
     return await page(request, session, me, "creators_page.html", context, current="creators")
+
+
+def _portal(request: Request, settings: Settings) -> str:
+    """The portal's address to give a creator: under PUBLIC_BASE_URL when it is set, else
+    where this person reached the dashboard (shown to them only, never sent anywhere)."""
+    base = settings.public_base_url or str(request.base_url)
+    return f"{base.rstrip('/')}/portal"
 
 
 @router.get("/app/creators/{creator_id:uuid}")

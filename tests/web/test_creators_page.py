@@ -46,7 +46,7 @@ async def test_a_creator_added_shows_its_access_code_once(
     page = (await web.get(f"/app/creators/{cid}")).text
     assert not CODE.search(page)
     assert first.group(1) not in page
-    assert 'href="/portal"' in page
+    assert 'href="http://test/portal"' in page
 
     issued = await web.post(f"/app/creators/{cid}/access-code", headers=HTMX)
     second = CODE.search(issued.text)
