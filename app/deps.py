@@ -353,12 +353,41 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
         await idempotency.begin(request, principal)
         return principal
 
+    check.required_role = role  # type: ignore[attr-defined]  # read by operation_role
     return check
 
 
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Editor = Annotated[Principal, Depends(require(Role.EDITOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+def _required_role(dependant: Dependant) -> Role | None:
+    for sub in dependant.dependencies:
+        role = getattr(sub.call, "required_role", None)
+        if isinstance(role, Role):
+            return role
+        role = _required_role(sub)
+        if role is not None:
+            return role
+    return None
+
+
+def operation_role(app: Any, operation: str) -> Role | None:
+    """The least key role an API operation needs, as its route declares it (`require`):
+    what the dashboard asks of an operation about no one campaign (creating a campaign or a
+    creator, a new access code), so the role is written once, on the route."""
+    roles: dict[str, Role] | None = getattr(app.state, "operation_roles", None)
+    if roles is None:
+        roles = {}
+        for context in iter_route_contexts(app.router.routes):
+            route = context.original_route
+            if isinstance(route, APIRoute):
+                role = _required_role(route.dependant)
+                if role is not None:
+                    roles[route.name] = role
+        app.state.operation_roles = roles
+    return roles.get(operation)
 
 
 def _depends_on_principal(dependant: Dependant) -> bool:

@@ -221,13 +221,18 @@ def _constraint_name(exc: DBAPIError) -> str | None:
     return getattr(cause, "constraint_name", None)
 
 
-async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, IntegrityError)
+def conflict_of(exc: IntegrityError) -> tuple[str, str]:
+    """The code and words of a unique or foreign-key violation (the API's 409, the
+    dashboard's message)."""
     name = _constraint_name(exc)
-    code, detail = CONSTRAINT_CODES.get(name or "", ("conflict", "The change conflicts with data."))
     if name not in CONSTRAINT_CODES:
         log.warning("unmapped integrity error: %s", describe_database_error(exc))
-    return problem_response(409, code, detail)
+    return CONSTRAINT_CODES.get(name or "", ("conflict", "The change conflicts with data."))
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IntegrityError)
+    return problem_response(409, *conflict_of(exc))
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Row, Text, bindparam, column, func, insert, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Row,
+    Text,
+    bindparam,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,6 +100,12 @@ async def account_holder(
     return (await session.scalars(stmt)).first()
 
 
+def handle_starts_with(text: str) -> ColumnElement[bool]:
+    """A search box's handle: its start, any case, `@` optional (the creators list's `q`
+    and the post lists' search)."""
+    return Creator.handle.istartswith(text.removeprefix("@"), autoescape=True)
+
+
 async def list_page(
     session: AsyncSession,
     org: uuid.UUID,
@@ -98,8 +115,10 @@ async def list_page(
     limit: int,
     *,
     only: frozenset[uuid.UUID] | None = None,
+    q: str | None = None,
 ) -> tuple[Sequence[Creator], str | None]:
-    """`only`: the creators who are members of these campaigns (a restricted caller's)."""
+    """`handle`: exactly this handle (any case); `q`: handles starting so. `only`: the
+    creators who are members of these campaigns (a restricted caller's)."""
     stmt = select(Creator).where(Creator.organization_id == org)
     if only is not None:
         stmt = stmt.where(
@@ -114,6 +133,8 @@ async def list_page(
         stmt = stmt.where(Creator.platform == platform)
     if handle is not None:
         stmt = stmt.where(func.lower(Creator.handle) == handle.removeprefix("@").lower())
+    if q is not None:
+        stmt = stmt.where(handle_starts_with(q))
     return await fetch_page(session, stmt, Creator.id, Sort(None, True), cursor, limit)
 
 

@@ -11,6 +11,7 @@ from app.domain.enums import Platform, PostStatus
 from app.domain.integrity import FlagCode
 from app.models import Creator, Post, PostEvent, PostHold
 from app.repositories.common import get_owned
+from app.repositories.creators import handle_starts_with
 from app.repositories.pagination import Sort, by_int, by_time, fetch_page
 
 
@@ -163,10 +164,7 @@ def _search(org: uuid.UUID, text: str, video_id: str | None) -> ColumnElement[bo
     """A search box's text: the start of a creator's handle (any case, `@` optional), a
     post's id (ours or the platform's), or the video a URL names (`video_id`). Each branch
     is an equality or a prefix, so none reads every post's URL."""
-    handle = text.removeprefix("@")
-    creators = select(Creator.id).where(
-        Creator.organization_id == org, Creator.handle.istartswith(handle, autoescape=True)
-    )
+    creators = select(Creator.id).where(Creator.organization_id == org, handle_starts_with(text))
     branches = [Post.creator_id.in_(creators), Post.platform_post_id == text]
     if video_id is not None:
         branches.append(Post.platform_post_id == video_id)

@@ -21,8 +21,9 @@ router = APIRouter(
 async def cpm_tiers_create(
     campaign_id: uuid.UUID, body: TierCreate, session: Session, who: Editor
 ) -> TierOut:
-    campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-    tier = await tiers.create(session, who.organization_id, campaign.id, body.model_dump())
+    tier = await campaign_service.create_tier(
+        session, who.organization_id, campaign_id, body.model_dump()
+    )
     return TierOut.model_validate(tier)
 
 
@@ -41,7 +42,7 @@ async def cpm_tiers_update(
     campaign_id: uuid.UUID, tier_id: uuid.UUID, body: TierUpdate, session: Session, who: Editor
 ) -> TierOut:
     """Changes apply to posts finalized from now on; locked earnings never change."""
-    tier = found(await tiers.get(session, who.organization_id, campaign_id, tier_id), "cpm_tier")
+    tier = await campaign_service.tier_of(session, who.organization_id, campaign_id, tier_id)
     changes = body.model_dump(exclude_unset=True)
     return TierOut.model_validate(await tiers.update(session, tier, changes))
 
@@ -51,6 +52,6 @@ async def cpm_tiers_delete(
     campaign_id: uuid.UUID, tier_id: uuid.UUID, session: Session, who: Editor
 ) -> Response:
     """Refused (409) while any post uses the tier; members' defaults are cleared."""
-    tier = found(await tiers.get(session, who.organization_id, campaign_id, tier_id), "cpm_tier")
+    tier = await campaign_service.tier_of(session, who.organization_id, campaign_id, tier_id)
     await campaign_service.delete_tier(session, tier)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

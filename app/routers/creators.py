@@ -8,7 +8,7 @@ from app.domain.errors import found
 from app.domain.permissions import Action
 from app.errors import PROBLEM_RESPONSES
 from app.repositories import creators
-from app.schemas.common import NO_NUL, Cursor, Limit
+from app.schemas.common import NO_NUL, NOT_BLANK, Cursor, Limit
 from app.schemas.creators import (
     AccessCode,
     CreatorCreate,
@@ -19,7 +19,7 @@ from app.schemas.creators import (
     CreatorRenamePage,
     CreatorUpdate,
 )
-from app.services import access_codes
+from app.services import creators as creator_service
 
 router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=PROBLEM_RESPONSES)
 
@@ -28,8 +28,7 @@ router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=PROBLEM_R
 async def creators_create(body: CreatorCreate, session: Session, who: Editor) -> CreatorCreated:
     """The answer carries the creator's access code (for the creator portal and Discord),
     shown this once; an admin can issue a new one later."""
-    creator = await creators.create(session, who.organization_id, body.model_dump())
-    code = await access_codes.issue(session, creator)
+    creator, code = await creator_service.create(session, who.organization_id, body.model_dump())
     return CreatorCreated(**CreatorOut.model_validate(creator).model_dump(), access_code=code)
 
 
@@ -40,6 +39,13 @@ async def creators_list(
     platform: Platform | None = None,
     handle: str | None = Query(
         None, max_length=100, pattern=NO_NUL, description="Exact handle, any case."
+    ),
+    q: str | None = Query(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=NOT_BLANK,
+        description="Search: the start of a handle, any case, with or without `@`.",
     ),
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -52,6 +58,7 @@ async def creators_list(
         cursor,
         limit,
         only=who.within(Action.CAMPAIGN_READ),
+        q=q.strip() if q is not None else None,
     )
     return CreatorPage(data=[CreatorOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
@@ -90,5 +97,5 @@ async def creators_access_code_rotate(
     creator_id: uuid.UUID, session: Session, who: Admin
 ) -> AccessCode:
     """A new access code for the creator, shown this once; the old one stops working."""
-    creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
-    return AccessCode(creator_id=creator.id, access_code=await access_codes.issue(session, creator))
+    creator, code = await creator_service.new_access_code(session, who.organization_id, creator_id)
+    return AccessCode(creator_id=creator.id, access_code=code)

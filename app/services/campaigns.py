@@ -88,6 +88,20 @@ async def delete(session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID) 
     await campaigns.delete(session, campaign)
 
 
+async def create_tier(
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, fields: dict[str, Any]
+) -> CpmTier:
+    campaign = found(await campaigns.get(session, org, campaign_id), "campaign")
+    return await tiers.create(session, org, campaign.id, fields)
+
+
+async def tier_of(
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID
+) -> CpmTier:
+    """A tier named in the path: one of the campaign's own, else 404."""
+    return found(await tiers.get(session, org, campaign_id, tier_id), "cpm_tier")
+
+
 async def tier_for(
     session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, tier_id: uuid.UUID
 ) -> CpmTier:

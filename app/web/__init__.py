@@ -6,6 +6,8 @@ from fastapi.staticfiles import StaticFiles
 
 from app.web import (
     analytics,
+    campaigns,
+    creators,
     inbox,
     payments,
     post_actions,
@@ -26,6 +28,8 @@ PAGES = (
     track,
     analytics,
     payments,
+    campaigns,
+    creators,
 )
 
 

@@ -2,7 +2,9 @@
 operation id), authorized by the same permission table as the API (app.domain.permissions:
 a post outside the caller's reach reads as not found, an action its role does not allow is
 refused), done by the same service, and recorded in the audit log under the same action.
-Acting on several posts, each succeeds or fails alone (a savepoint each) and reports why."""
+Acting on several posts, each succeeds or fails alone (a savepoint each) and reports why;
+a change to one campaign (`on_campaign`) or to the organization (`on_org`) is authorized the
+same way and raises what refused it."""
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -10,13 +12,16 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fastapi import Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.deps import operation_role
 from app.domain import audit as audit_actions
 from app.domain import permissions as table
+from app.domain.enums import Role
 from app.domain.errors import DomainError
-from app.errors import ApiError
+from app.errors import ApiError, conflict_of
 from app.http.public import client_address
 from app.repositories import audit
 from app.repositories import permissions as permissions_repo
@@ -38,11 +43,20 @@ def _action(operation: str) -> table.Action:
     return table.FILTERED[operation] if action is None else action
 
 
-def can(principal: Principal, operation: str, campaign_id: uuid.UUID | None = None) -> bool:
+def can(
+    principal: Principal,
+    operation: str,
+    campaign_id: uuid.UUID | None = None,
+    role: Role | None = None,
+) -> bool:
     """Whether to offer an operation: on one campaign, or (without one) on any of the
-    caller's campaigns. Offering is a courtesy; `on_posts` decides."""
-    action = _action(operation)
+    caller's campaigns. Offering is a courtesy; `on_posts`, `on_campaign` and `on_org`
+    decide. An operation the table does not name is about no one campaign: the API refuses
+    it to a restricted caller (default deny) and asks others for its route's `role`."""
     actor = principal.actor()
+    if operation not in table.OPERATIONS and operation not in table.FILTERED:
+        return role is not None and not actor.restricted and principal.allows(role)
+    action = _action(operation)
     if campaign_id is not None:
         return table.allowed(actor, action, campaign_id) is table.Decision.ALLOW
     if not actor.restricted:
@@ -59,6 +73,8 @@ async def record(
     details: dict[str, str] | None = None,
 ) -> None:
     """The audit record the API writes for the same operation (app.deps._audit)."""
+    if operation not in audit_actions.AUDITED:
+        return  # the API keeps no audit record of it either
     action, resource_type, _ = audit_actions.AUDITED[operation]
     await audit.record(
         session,
@@ -142,7 +158,16 @@ async def on_posts(
     return outcomes
 
 
-async def on_org(
+class Refused(DomainError):
+    """The caller may not do this: `hidden` when the record is outside its reach (the API
+    answers 404, as for another organization's), else its role does not allow it (403)."""
+
+    def __init__(self, detail: str, *, hidden: bool = False) -> None:
+        super().__init__("not_found" if hidden else "forbidden", detail)
+        self.hidden = hidden
+
+
+async def _done(
     request: Request,
     session: AsyncSession,
     principal: Principal,
@@ -151,14 +176,51 @@ async def on_org(
     resource_id: Callable[[R], object],
     details: dict[str, str] | None = None,
 ) -> R:
-    """An operation about the organization's records rather than posts one by one (a payout
-    batch made, paid or cancelled): refused as the API refuses it (`can`: the key role, or
-    for a restricted caller the campaigns on which its roles allow it, which the service
-    then applies), done by the API's service in a savepoint, recorded as the API records it.
-    A refusal or a rule saying no raises DomainError, nothing done."""
-    if not can(principal, operation):
-        raise DomainError("forbidden", f"Your role does not allow {_action(operation).value}.")
-    async with session.begin_nested():
-        result = await do()
-        await record(request, session, principal, operation, resource_id(result), details)
-    return result
+    """`do` in a savepoint (a refusal leaves the request's transaction usable for the page
+    that says why), with the API's audit record; a unique violation is the API's 409."""
+    try:
+        async with session.begin_nested():
+            done = await do()
+            await record(request, session, principal, operation, resource_id(done), details)
+    except IntegrityError as exc:
+        code, detail = conflict_of(exc)
+        raise ApiError(409, code, detail) from None
+    return done
+
+
+async def on_campaign(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    operation: str,
+    campaign_id: uuid.UUID,
+    do: Callable[[], Awaitable[R]],
+) -> R:
+    """One change to one campaign (its terms, tiers or roster), as the API's `operation`
+    makes it. Raises Refused, or what the service raised (DomainError, ApiError)."""
+    action = _action(operation)
+    decision = table.allowed(principal.actor(), action, campaign_id)
+    if decision is table.Decision.HIDE:
+        raise Refused("No campaign with that id.", hidden=True)
+    if decision is not table.Decision.ALLOW:
+        raise Refused(f"Your role does not allow {action.value} on this campaign.")
+    return await _done(request, session, principal, operation, do, lambda _: campaign_id)
+
+
+async def on_org(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    operation: str,
+    do: Callable[[], Awaitable[R]],
+    resource_id: Callable[[R], object] = lambda _: None,
+    details: dict[str, str] | None = None,
+) -> R:
+    """One change about no one campaign (a campaign or creator created, an access code, a
+    payout batch made, paid or cancelled), as the API's `operation` makes it, for the
+    callers its route allows: for a restricted caller, the campaigns on which its roles
+    allow it, which the service then applies. Raises Refused, or what the service raised."""
+    if not can(principal, operation, role=operation_role(request.app, operation)):
+        named = operation in table.OPERATIONS or operation in table.FILTERED
+        raise Refused(f"Your role does not allow {_action(operation).value if named else 'this'}.")
+    return await _done(request, session, principal, operation, do, resource_id, details)

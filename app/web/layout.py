@@ -3,7 +3,7 @@ organization, the navigation (with what waits for a person) and the session's CS
 which htmx sends on every write (app.deps checks it as it does for /v1)."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.deps import Session
+from app.deps import Session, operation_role
 from app.domain.enums import OrgRole
 from app.domain.errors import found
 from app.domain.permissions import Action
@@ -28,6 +28,7 @@ class Viewer:
     principal: Principal
     user: User
     organization: Organization
+    app: Any = field(repr=False)  # whose routes declare the roles of org-wide operations
 
     @property
     def csrf_token(self) -> str:
@@ -40,16 +41,17 @@ class Viewer:
 
     def can(self, operation: str, campaign_id: uuid.UUID | None = None) -> bool:
         """Whether to offer an API operation (by its id) here; see actions.can."""
-        return actions.can(self.principal, operation, campaign_id)
+        role = operation_role(self.app, operation)
+        return actions.can(self.principal, operation, campaign_id, role)
 
 
-async def _viewer(session: Session, principal: SignedIn) -> Viewer:
+async def _viewer(request: Request, session: Session, principal: SignedIn) -> Viewer:
     assert principal.user_id is not None
     user, organization = found(
         await users.with_organization(session, principal.organization_id, principal.user_id),
         "user",
     )
-    return Viewer(principal, user, organization)
+    return Viewer(principal, user, organization, request.app)
 
 
 Page = Annotated[Viewer, Depends(_viewer)]
@@ -80,6 +82,9 @@ NAV: tuple[tuple[str, str, str, str | None], ...] = (
     ("track", "Track videos", "/app/track", None),
     ("analytics", "Analytics", "/app/analytics", None),
     ("payments", "Payments", "/app/payments", "payouts_list"),
+    # A member with no campaign role has no campaign and no creator to list.
+    ("campaigns", "Campaigns", "/app/campaigns", "campaigns_list"),
+    ("creators", "Creators", "/app/creators", "creators_list"),
 )
 
 

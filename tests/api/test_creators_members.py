@@ -34,6 +34,29 @@ async def test_creators_strip_the_at_and_are_unique_ignoring_case(
     ] == "6748"
 
 
+async def test_creators_are_searched_by_the_start_of_their_handle(
+    client: httpx.AsyncClient,
+) -> None:
+    """`q`: what the dashboard's search box asks (the post lists' handle search)."""
+    scout = await f.creator(client, "Scout2015")
+    await f.creator(client, "scouting_100")
+    await f.creator(client, "natgeo")
+    insta = await f.creator(client, "scout_ig", "instagram")
+
+    async def handles(**params: str) -> list[str]:
+        page = await f.ok(await client.get("/v1/creators", params=params))
+        return sorted(c["handle"] for c in page["data"])
+
+    assert await handles(q="@SCOUT") == ["Scout2015", "scout_ig", "scouting_100"]
+    assert await handles(q=" scout2", platform="tiktok") == [scout["handle"]]
+    # `_` is a handle's character, not LIKE's "any one character".
+    assert await handles(q="scout_") == [insta["handle"]]
+    assert await handles(q="zz") == []
+    for bad in ("", "   ", "x" * 101):
+        answer = await client.get("/v1/creators", params={"q": bad})
+        assert answer.status_code == 422, bad
+
+
 async def test_members_join_once_with_a_default_tier_of_their_campaign(
     client: httpx.AsyncClient,
 ) -> None:

@@ -1,10 +1,14 @@
 """CPM tiers through the API: money as decimal strings, strict in and out, names unique per
 campaign, a tier in use kept, a tier reached only through its own campaign."""
 
+import uuid
+from typing import Any
+
 import httpx
 import pytest
 
 from tests import factories as f
+from tests.conftest import MakeOrg
 
 
 async def test_tiers_carry_money_as_decimal_strings(client: httpx.AsyncClient) -> None:
@@ -119,3 +123,18 @@ async def test_a_tier_is_reached_only_through_its_own_campaign(client: httpx.Asy
     t = await f.tier(client, a["id"])
     response = await client.patch(f"/v1/campaigns/{b['id']}/cpm-tiers/{t['id']}", json={"cpm": "9"})
     assert (response.status_code, response.json()["code"]) == (404, "cpm_tier_not_found")
+
+
+async def test_a_tier_is_added_only_to_a_campaign_of_the_caller_s_organization(
+    client: httpx.AsyncClient, make_org: MakeOrg, client_for: Any
+) -> None:
+    other = await make_org("Other brand")
+    async with client_for(other.key) as stranger:
+        theirs = await f.campaign(stranger, name="Theirs")
+    for campaign_id in (theirs["id"], str(uuid.uuid4())):
+        body = {"name": "Mine", "cpm": "1"}
+        answer = await client.post(f"/v1/campaigns/{campaign_id}/cpm-tiers", json=body)
+        assert (answer.status_code, answer.json()["code"]) == (404, "campaign_not_found")
+    async with client_for(other.key) as stranger:
+        tiers = await f.ok(await stranger.get(f"/v1/campaigns/{theirs['id']}/cpm-tiers"))
+    assert tiers["data"] == []
