@@ -7,6 +7,7 @@ Acting on several posts, each succeeds or fails alone (a savepoint each) and rep
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.domain import audit as audit_actions
 from app.domain import permissions as table
+from app.domain.enums import Role
 from app.domain.errors import DomainError
 from app.errors import ApiError
 from app.http.public import client_address
@@ -137,3 +139,40 @@ async def on_posts(
         else:
             outcomes.append(Outcome(post_id, True, "Done."))
     return outcomes
+
+
+T = TypeVar("T")
+
+
+def administers(principal: Principal) -> bool:
+    """Whether the caller may do the organization's own admin operations (users, API keys,
+    webhook endpoints, integrations), which are about no one campaign: as the API's `Admin`
+    dependency decides them (app.deps.require), a caller restricted to some campaigns never,
+    any other by its role."""
+    return not principal.actor().restricted and principal.allows(Role.ADMIN)
+
+
+def refusal() -> ApiError:
+    """The API's answer to a caller its role does not allow an admin operation."""
+    return ApiError(403, "forbidden", "Only an organization admin can change settings.")
+
+
+async def on_org(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    operation: str,
+    do: Callable[[], Awaitable[T]],
+    subject: Callable[[T], object],
+    details: dict[str, str] | None = None,
+) -> T:
+    """Does an organization-wide admin operation as the API does (its refusal, its audit
+    record of `subject(result)`, the resource acted on), in a savepoint: a refused or failed
+    action changes nothing."""
+    if not administers(principal):
+        raise refusal()
+    async with session.begin_nested():
+        result = await do()
+        if operation in audit_actions.AUDITED:
+            await record(request, session, principal, operation, subject(result), details)
+    return result

@@ -3,6 +3,7 @@ organization, the navigation (with what waits for a person) and the session's CS
 which htmx sends on every write (app.deps checks it as it does for /v1)."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -76,7 +77,18 @@ NAV = (
     ("inbox", "Needs attention", "/app"),
     ("posts", "Posts", "/app/posts"),
     ("track", "Track videos", "/app/track"),
+    ("settings", "Settings", "/app/settings"),
 )
+
+# Items only some viewers can use, with who: the others are not shown them (and the pages
+# refuse them as the API does).
+SHOWN_TO: dict[str, Callable[[Viewer], bool]] = {
+    "settings": lambda me: actions.administers(me.principal),
+}
+
+
+def _everyone(_: Viewer) -> bool:
+    return True
 
 
 async def page(
@@ -91,5 +103,9 @@ async def page(
 ) -> HTMLResponse:
     """A signed-in page: its template inside the layout (navigation, user menu)."""
     counts = await _counts(session, me)
-    nav = [NavItem(key, label, href, counts.get(key), key == current) for key, label, href in NAV]
+    nav = [
+        NavItem(key, label, href, counts.get(key), key == current)
+        for key, label, href in NAV
+        if SHOWN_TO.get(key, _everyone)(me)
+    ]
     return render(request, template, {"me": me, "nav": nav, **(context or {})}, status_code)
