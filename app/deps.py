@@ -35,6 +35,7 @@ from app.repositories import users as users_repo
 from app.request_context import current as current_context
 from app.services import users as users_service
 from app.settings import Settings
+from app.webhooks import ssrf
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer vl_...`")
@@ -71,6 +72,14 @@ async def _shortlinks(request: Request) -> Resolver:
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 ShortLinks = Annotated[Resolver, Depends(_shortlinks)]
+
+
+def get_resolver() -> ssrf.Resolver:
+    """How host names are resolved for a webhook URL's check (tests override this)."""
+    return ssrf.system_resolve
+
+
+WebhookResolver = Annotated[ssrf.Resolver, Depends(get_resolver)]
 
 
 async def _authenticate(request: Request, key: str) -> Principal | None:

@@ -114,12 +114,19 @@ async def disconnect(session: AsyncSession, org: uuid.UUID) -> None:
 async def register_commands(
     session: AsyncSession, http: httpx.AsyncClient, settings: Settings, org: uuid.UUID
 ) -> list[str]:
-    """Puts the command set on the Discord API; returns the registered names."""
+    """Puts the command set on the Discord API (a bulk overwrite: doing it again is
+    harmless); returns the registered names. 502 `discord_unavailable` when Discord does not
+    take them."""
     row = found(await repo.integration(session, org), "discord_integration")
     api = DiscordApi(http, settings.discord_api_url, settings.discord_http_timeout_seconds)
-    answer = await api.register_commands(
-        row.application_id, vault.decrypt(settings, row.bot_token_encrypted), COMMANDS
-    )
+    try:
+        answer = await api.register_commands(
+            row.application_id, vault.decrypt(settings, row.bot_token_encrypted), COMMANDS
+        )
+    except DiscordApiError as exc:
+        raise Unavailable(
+            "discord_unavailable", f"Discord did not take the commands ({exc}); try again."
+        ) from None
     return [str(command.get("name")) for command in answer]
 
 

@@ -38,6 +38,7 @@ AUDITED: Mapping[str, tuple[str, str, str | None]] = {
     ),
     "discord_integration_put": ("integration.discord_connected", "integration", None),
     "discord_integration_delete": ("integration.discord_disconnected", "integration", None),
+    "discord_commands_register": ("integration.discord_commands_registered", "integration", None),
 }
 
 # Recorded by the sign-in endpoints themselves (no caller is authenticated there).

@@ -101,3 +101,23 @@ async def campaigns_of_posts(
         )
     )
     return {post_id: campaign_id for post_id, campaign_id in rows}
+
+
+async def grants_of_users(
+    session: AsyncSession, organization_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str, CampaignRole]]]:
+    """Each of the users' campaign roles, as (campaign id, campaign name, role) by name: a
+    team seen at once, where `GET /v1/campaigns/{id}/roles` answers one campaign at a time."""
+    rows = await session.execute(
+        select(CampaignRoleGrant.user_id, Campaign.id, Campaign.name, CampaignRoleGrant.role)
+        .join(Campaign, Campaign.id == CampaignRoleGrant.campaign_id)
+        .where(
+            CampaignRoleGrant.organization_id == organization_id,
+            CampaignRoleGrant.user_id.in_(user_ids),
+        )
+        .order_by(Campaign.name, Campaign.id)
+    )
+    grants: dict[uuid.UUID, list[tuple[uuid.UUID, str, CampaignRole]]] = {}
+    for user_id, campaign_id, name, role in rows.all():
+        grants.setdefault(user_id, []).append((campaign_id, name, CampaignRole(role)))
+    return grants

@@ -17,7 +17,11 @@ from app.discord import interactions, signature
 from app.domain.errors import found
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
 from app.repositories import discord as repo
-from app.schemas.discord import DiscordConnect, DiscordIntegrationOut
+from app.schemas.discord import (
+    DiscordCommandsRegistered,
+    DiscordConnect,
+    DiscordIntegrationOut,
+)
 
 router = APIRouter(tags=["discord"], responses=PROBLEM_RESPONSES)
 log = logging.getLogger(__name__)
@@ -50,6 +54,20 @@ async def discord_integration_delete(session: Session, who: Admin) -> Response:
     """Disconnect: the token is forgotten and every Discord user is unlinked."""
     await discord_integrations.disconnect(session, who.organization_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/v1/integrations/discord/commands")
+async def discord_commands_register(
+    request: Request, session: Session, who: Admin, settings: AppSettings
+) -> DiscordCommandsRegistered:
+    """Registers the bot's commands (`/link`, `/submit-post`, `/my-posts`) with the connected
+    application, as `python -m app.cli discord register` does: a bulk overwrite, so doing it
+    again is harmless. 404 `discord_integration_not_found` before connecting; 502
+    `discord_unavailable` when Discord does not take them (retry)."""
+    names = await discord_integrations.register_commands(
+        session, request.app.state.http, settings, who.organization_id
+    )
+    return DiscordCommandsRegistered(registered=names)
 
 
 # Every refusal is this one answer, whatever the reason (no application named, one nobody

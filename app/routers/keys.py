@@ -3,12 +3,13 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from app.deps import Admin, AppSettings, Session, Viewer
-from app.domain.errors import Conflict, NotFound
+from app.domain.errors import NotFound
 from app.errors import PROBLEM_RESPONSES
 from app.models import Organization
-from app.repositories import api_keys, permissions
+from app.repositories import api_keys
 from app.schemas.common import Cursor, Limit
 from app.schemas.keys import KeyCreate, KeyCreated, KeyOut, KeyPage, Me
+from app.services import api_keys as key_service
 
 router = APIRouter(tags=["api-keys"], responses=PROBLEM_RESPONSES)
 
@@ -28,21 +29,9 @@ async def api_keys_create(
     """At most `MAX_API_KEYS_PER_ORG` unrevoked keys per organization (409
     `api_key_limit_reached`; revoke one first). `campaign_ids` restricts the key to those
     campaigns (404 `campaign_not_found` if one is not the organization's)."""
-    limit = settings.max_api_keys_per_org
-    if await api_keys.count_usable_locked(session, who.organization_id) >= limit:
-        raise Conflict(
-            "api_key_limit_reached",
-            f"The organization has {limit} unrevoked API keys, the most it may have; revoke "
-            "one before creating another.",
-        )
-    if body.campaign_ids is not None and not await permissions.campaigns_exist(
-        session, who.organization_id, body.campaign_ids
-    ):
-        raise NotFound("campaign")
-    row, key = await api_keys.create(
-        session, who.organization_id, body.role, body.name, body.campaign_ids
+    row, key = await key_service.create(
+        session, settings, who.organization_id, body.role, body.name, body.campaign_ids
     )
-    await session.refresh(row)
     return KeyCreated(**KeyOut.model_validate(row).model_dump(), key=key)
 
 

@@ -1,7 +1,6 @@
 """Liveness, readiness and Prometheus metrics: unauthenticated, outside /v1."""
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -11,12 +10,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from app.workers.capacity import CAPACITY_KEY
+from app.services import readiness
+from app.services.readiness import CHECK_TIMEOUT_SECONDS
 from app.workers.metrics import HEARTBEATS
 
 router = APIRouter(tags=["ops"])
 HEALTH_JSON = "application/health+json"
-CHECK_TIMEOUT_SECONDS = 2.0
 
 
 class HealthResponse(JSONResponse):
@@ -87,8 +86,8 @@ async def health_ready(request: Request) -> JSONResponse:
         ],
         "redis:connection": [results[1]],
         "worker:heartbeat": [await _worker_heartbeat(state)],
-        "providers:mode": [_providers(state)],
-        "providers:capacity": [await _capacity(state)],
+        "providers:mode": [readiness.providers(state.settings)],
+        "providers:capacity": [await readiness.capacity(state.redis)],
     }
     ok = all(r["status"] == "pass" for r in results)
     # A stale worker, more demand than the provider lanes can serve, or a database without
@@ -96,12 +95,6 @@ async def health_ready(request: Request) -> JSONResponse:
     warn = any(checks[name][0]["status"] != "pass" for name in _WARN_ONLY)
     status = "fail" if not ok else "warn" if warn else "pass"
     return _health(status, checks, 200 if ok else 503)
-
-
-def _providers(state: Any) -> dict[str, Any]:
-    """Informational: sandbox mode is a valid way to run (demos, tests), so it passes."""
-    mode = state.settings.provider_mode
-    return {"status": "pass", "observedValue": mode.value, "componentType": "component"}
 
 
 _WARN_ONLY = ("worker:heartbeat", "providers:capacity", "postgresql:autovacuum")
@@ -139,38 +132,6 @@ async def _autovacuum(state: Any) -> dict[str, Any]:
     }
     if not on:
         return {"status": "warn", **result, "output": AUTOVACUUM_COST}
-    return {"status": "pass", **result}
-
-
-async def _capacity(state: Any) -> dict[str, Any]:
-    """Demand against capacity per provider, as the worker last published it (see
-    app/workers/capacity.py): `warn` when the schedule needs more fetches per hour than the
-    provider's lanes can do (add keys: see the README)."""
-    try:
-        raw = await asyncio.wait_for(state.redis.get(CAPACITY_KEY), CHECK_TIMEOUT_SECONDS)
-    except Exception as exc:
-        return {"status": "warn", "output": f"cannot read capacity: {type(exc).__name__}"}
-    if raw is None:
-        return {"status": "pass", "output": "no capacity figures published yet"}
-    providers = json.loads(raw)["providers"]
-    observed = {
-        name: {
-            "needed_per_hour": round(p["needed_per_hour"]),
-            "available_per_hour": round(p["available_per_hour"]),
-            "lanes": p["lanes"],
-            "parked_lanes": p["parked_lanes"],
-        }
-        for name, p in providers.items()
-    }
-    result: dict[str, Any] = {"componentType": "component", "observedValue": observed}
-    short = [
-        f"{name} needs {p['needed_per_hour']:,.0f} fetches/h, its lanes do "
-        f"{p['available_per_hour']:,.0f}"
-        for name, p in providers.items()
-        if p["needed_per_hour"] > p["available_per_hour"]
-    ]
-    if short:
-        return {"status": "warn", **result, "output": "; ".join(short) + ": add provider keys"}
     return {"status": "pass", **result}
 
 

@@ -114,11 +114,9 @@ async def users_create(
     user, link = await users.invite(
         session, settings, who.organization_id, body.email, body.name, body.role
     )
-    if mail.enabled(settings):
-        org = await session.get(Organization, who.organization_id)
-        assert org is not None
-        subject, text = mail.invitation(link.url, f"{link.expires_at:%Y-%m-%d %H:%M}", org.name)
-        background.add_task(mail.send, settings, user.email, subject, text)
+    letter = await users.invitation_mail(session, settings, user, link)
+    if letter is not None:
+        background.add_task(mail.send, settings, *letter)
     return UserCreated(
         **UserOut.model_validate(user).model_dump(),
         invitation=LinkOut(url=link.url, expires_at=link.expires_at),
@@ -517,9 +515,10 @@ async def organization_update(
 ) -> OrganizationOut:
     """`require_two_factor`: `admins` or `everyone` must sign in with a second factor; one
     who has not set it up gets a session that can only set it up."""
-    org = await session.get(Organization, who.organization_id)
-    assert org is not None
-    if body.require_two_factor is not None:
-        org.require_two_factor = body.require_two_factor.value
-    await session.flush()
+    if body.require_two_factor is None:
+        org = await session.get(Organization, who.organization_id)
+    else:
+        org = await users.set_require_two_factor(
+            session, who.organization_id, body.require_two_factor
+        )
     return OrganizationOut.model_validate(org)

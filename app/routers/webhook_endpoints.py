@@ -2,16 +2,15 @@
 deliveries with every attempt, and replays."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.deps import Admin, AppSettings, Session
+from app.deps import WebhookResolver as Resolver
+from app.deps import get_resolver as get_resolver  # tests override it by this name
 from app.domain.enums import DeliveryStatus
-from app.domain.errors import Conflict, InvalidInput, NotFound, found
+from app.domain.errors import NotFound
 from app.errors import PROBLEM_RESPONSES
-from app.models import WebhookEndpoint
 from app.schemas.common import Cursor, Limit
 from app.schemas.webhooks import (
     WebhookAttemptOut,
@@ -24,30 +23,10 @@ from app.schemas.webhooks import (
     WebhookEndpointUpdate,
     WebhookSecretRotated,
 )
-from app.settings import Settings
-from app.webhooks import outbox, repository, signing, ssrf, vault
-from app.webhooks.events import WEBHOOK_TEST
+from app.services import webhook_endpoints as endpoints
+from app.webhooks import repository
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"], responses=PROBLEM_RESPONSES)
-
-
-def get_resolver() -> ssrf.Resolver:
-    """How host names are resolved for the URL check (tests override this dependency)."""
-    return ssrf.system_resolve
-
-
-Resolver = Annotated[ssrf.Resolver, Depends(get_resolver)]
-
-
-async def _check_url(url: str, settings: Settings, resolve: ssrf.Resolver) -> None:
-    try:
-        await ssrf.check(url, allow_private=ssrf.allow_private_urls(settings), resolve=resolve)
-    except ssrf.UrlNotAllowed as exc:
-        raise InvalidInput("webhook_url_not_allowed", exc.reason, "url") from None
-
-
-async def _endpoint(session: Session, org: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    return found(await repository.get_endpoint(session, org, endpoint_id), "webhook_endpoint")
 
 
 def _delivery_out(view: repository.DeliveryView) -> WebhookDeliveryOut:
@@ -76,18 +55,8 @@ async def webhook_endpoints_create(
 ) -> WebhookEndpointCreated:
     """Register an endpoint. The answer carries its signing secret, shown this once. At most
     `MAX_WEBHOOK_ENDPOINTS_PER_ORG` per organization (409 `webhook_endpoint_limit_reached`)."""
-    await _check_url(body.url, settings, resolve)
-    limit = settings.max_webhook_endpoints_per_org
-    if await repository.count_endpoints_locked(session, who.organization_id) >= limit:
-        raise Conflict(
-            "webhook_endpoint_limit_reached",
-            f"The organization has {limit} webhook endpoints, the most it may have; delete one "
-            "before creating another.",
-        )
-    secret = signing.generate_secret()
-    fields = body.model_dump(mode="json")
-    endpoint = await repository.create_endpoint(
-        session, who.organization_id, fields, vault.encrypt(settings, secret)
+    endpoint, secret = await endpoints.create(
+        session, settings, who.organization_id, body.model_dump(mode="json"), resolve
     )
     out = WebhookEndpointOut.model_validate(endpoint)
     return WebhookEndpointCreated(**out.model_dump(), secret=secret)
@@ -109,7 +78,7 @@ async def webhook_endpoints_get(
     endpoint_id: uuid.UUID, session: Session, who: Admin
 ) -> WebhookEndpointOut:
     return WebhookEndpointOut.model_validate(
-        await _endpoint(session, who.organization_id, endpoint_id)
+        await endpoints.endpoint(session, who.organization_id, endpoint_id)
     )
 
 
@@ -125,10 +94,10 @@ async def webhook_endpoints_update(
     """Only the fields sent change; `event_types: null` subscribes to every type.
     Re-enabling an endpoint resumes its pending deliveries."""
     changes = body.model_dump(mode="json", exclude_unset=True)
-    if "url" in changes:
-        await _check_url(changes["url"], settings, resolve)
-    endpoint = await repository.update_endpoint(session, who.organization_id, endpoint_id, changes)
-    return WebhookEndpointOut.model_validate(found(endpoint, "webhook_endpoint"))
+    endpoint = await endpoints.update(
+        session, settings, who.organization_id, endpoint_id, changes, resolve
+    )
+    return WebhookEndpointOut.model_validate(endpoint)
 
 
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -147,12 +116,9 @@ async def webhook_endpoints_rotate_secret(
 ) -> WebhookSecretRotated:
     """A new secret, shown this once. The old one keeps signing too (two signatures in
     `webhook-signature`) for WEBHOOK_SECRET_GRACE_HOURS, so receivers can switch over."""
-    secret = signing.generate_secret()
-    until = datetime.now(UTC) + timedelta(hours=settings.webhook_secret_grace_hours)
-    endpoint = await repository.rotate_secret(
-        session, who.organization_id, endpoint_id, vault.encrypt(settings, secret), until
+    secret, until = await endpoints.rotate_secret(
+        session, settings, who.organization_id, endpoint_id
     )
-    found(endpoint, "webhook_endpoint")
     return WebhookSecretRotated(secret=secret, previous_secret_expires_at=until)
 
 
@@ -166,7 +132,7 @@ async def webhook_deliveries_list(
     limit: Limit = 50,
 ) -> WebhookDeliveryPage:
     """Newest first, each with every attempt (time, status, latency, the answer's first 1 KB)."""
-    await _endpoint(session, who.organization_id, endpoint_id)
+    await endpoints.endpoint(session, who.organization_id, endpoint_id)
     views, next_cursor = await repository.list_deliveries(
         session, who.organization_id, endpoint_id, status, cursor, limit
     )
@@ -179,16 +145,7 @@ async def webhook_deliveries_retry(
 ) -> WebhookDeliveryOut:
     """Send the delivery again at the next sweep (within seconds), with the same
     `webhook-id`. A failed delivery gets one more attempt."""
-    endpoint = await _endpoint(session, who.organization_id, endpoint_id)
-    if not endpoint.enabled:
-        raise _disabled()
-    now = datetime.now(UTC)
-    if not await repository.retry_delivery(
-        session, who.organization_id, endpoint_id, delivery_id, now
-    ):
-        raise NotFound("webhook_delivery")
-    view = await repository.get_delivery(session, who.organization_id, endpoint_id, delivery_id)
-    assert view is not None
+    view = await endpoints.retry(session, who.organization_id, endpoint_id, delivery_id)
     return _delivery_out(view)
 
 
@@ -197,22 +154,4 @@ async def webhook_endpoints_test(
     endpoint_id: uuid.UUID, session: Session, who: Admin
 ) -> WebhookDeliveryOut:
     """Send a `webhook.test` event to this endpoint only, whatever it subscribes to."""
-    endpoint = await _endpoint(session, who.organization_id, endpoint_id)
-    if not endpoint.enabled:
-        raise _disabled()
-    _, delivery_id = await outbox.emit_to_endpoint(
-        session,
-        who.organization_id,
-        endpoint_id,
-        WEBHOOK_TEST,
-        {"endpoint_id": endpoint_id, "message": "A test event from ViewLedger."},
-    )
-    view = await repository.get_delivery(session, who.organization_id, endpoint_id, delivery_id)
-    assert view is not None
-    return _delivery_out(view)
-
-
-def _disabled() -> Conflict:
-    return Conflict(
-        "webhook_endpoint_disabled", "The endpoint is disabled; enable it (PATCH) first."
-    )
+    return _delivery_out(await endpoints.send_test(session, who.organization_id, endpoint_id))

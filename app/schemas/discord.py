@@ -35,3 +35,10 @@ class DiscordIntegrationOut(Output):
     )
     created_at: datetime
     updated_at: datetime
+
+
+class DiscordCommandsRegistered(Output):
+    registered: list[str] = Field(
+        description="The commands Discord now has for the application, by name.",
+        examples=[["link", "submit-post", "my-posts"]],
+    )

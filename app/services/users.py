@@ -25,10 +25,12 @@ from app.auth import hash_key
 from app.domain import audit, passwords, two_factor
 from app.domain.enums import OrgRole, UserStatus, UserTokenPurpose
 from app.domain.errors import Conflict, InvalidInput
+from app.domain.two_factor import Requirement
 from app.http.ratelimit import RateLimiter
 from app.models import Organization, User, UserSession
 from app.repositories import audit as audit_repo
 from app.repositories import users
+from app.services import mail
 from app.services import two_factor as two_factor_service
 from app.settings import Settings
 
@@ -108,6 +110,30 @@ async def invite(
     if user is None:
         raise Conflict("email_taken", "A user with that email already exists.")
     return user, await _issue(session, settings, user, UserTokenPurpose.INVITATION)
+
+
+async def invitation_mail(
+    session: AsyncSession, settings: Settings, user: User, link: Link
+) -> tuple[str, str, str] | None:
+    """The invitation as an email (to, subject, text) when email is configured; the caller
+    sends it after the commit (app.services.mail), so nobody is mailed a rolled-back link."""
+    if not mail.enabled(settings):
+        return None
+    org = await session.get(Organization, user.organization_id)
+    assert org is not None
+    subject, text = mail.invitation(link.url, f"{link.expires_at:%Y-%m-%d %H:%M}", org.name)
+    return user.email, subject, text
+
+
+async def set_require_two_factor(
+    session: AsyncSession, organization_id: uuid.UUID, requirement: Requirement
+) -> Organization:
+    """Who must sign in with a second factor (`off`, `admins` or `everyone`)."""
+    org = await session.get(Organization, organization_id)
+    assert org is not None
+    org.require_two_factor = requirement.value
+    await session.flush()
+    return org
 
 
 async def reset_link(session: AsyncSession, settings: Settings, user: User) -> Link:

@@ -14,6 +14,8 @@ from app.web import (
     post_page,
     posts_page,
     session,
+    settings,
+    settings_webhooks,
     sign_in,
     track,
 )
@@ -30,6 +32,8 @@ PAGES = (
     payments,
     campaigns,
     creators,
+    settings,
+    settings_webhooks,
 )
 
 

@@ -207,6 +207,19 @@ async def on_campaign(
     return await _done(request, session, principal, operation, do, lambda _: campaign_id)
 
 
+def administers(principal: Principal) -> bool:
+    """Whether the caller may do the organization's own admin operations (users, API keys,
+    webhook endpoints, integrations), which are about no one campaign: as the API's `Admin`
+    dependency decides them (app.deps.require), a caller restricted to some campaigns never,
+    any other by its role. The settings pages are offered and answered by this."""
+    return not principal.actor().restricted and principal.allows(Role.ADMIN)
+
+
+def refusal() -> ApiError:
+    """The API's answer to a caller its role does not allow an admin operation."""
+    return ApiError(403, "forbidden", "Only an organization admin can change settings.")
+
+
 async def on_org(
     request: Request,
     session: AsyncSession,

@@ -85,6 +85,8 @@ NAV: tuple[tuple[str, str, str, str | None], ...] = (
     # A member with no campaign role has no campaign and no creator to list.
     ("campaigns", "Campaigns", "/app/campaigns", "campaigns_list"),
     ("creators", "Creators", "/app/creators", "creators_list"),
+    # The organization's admin operations (team, keys, webhooks, integrations).
+    ("settings", "Settings", "/app/settings", "users_list"),
 )
 
 

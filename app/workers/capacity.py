@@ -23,10 +23,9 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.domain.schedule import Freshness
 from app.repositories import capacity as capacity_repo
+from app.services.readiness import CAPACITY_KEY
 from app.settings import Settings
 from app.workers.lanes import fetches_per_hour
-
-CAPACITY_KEY = "viewledger:capacity"  # JSON: {"at": unix time, "providers": {...}}
 
 NEEDED = Gauge(
     "viewledger_capacity_needed_fetches_per_hour",

@@ -668,6 +668,27 @@ async def test_register_puts_the_command_set_on_discord(
     assert [o["autocomplete"] for o in submit["options"] if o["name"] == "campaign"] == [True]
 
 
+async def test_the_api_registers_the_commands_once_connected(
+    admin: httpx.AsyncClient, keys: tuple[str, str], fake_discord: FakeDiscord
+) -> None:
+    """POST /v1/integrations/discord/commands does what the CLI does (the dashboard's
+    settings call it too): 404 before connecting, then the command set, audited."""
+    refused = await admin.post("/v1/integrations/discord/commands")
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "discord_integration_not_found"
+    body = {"application_id": APP_ID, "public_key": keys[1], "bot_token": "bot-secret-token"}
+    await f.ok(await admin.put("/v1/integrations/discord", json=body))
+    answer = await f.ok(await admin.post("/v1/integrations/discord/commands"))
+    assert answer == {"registered": ["link", "submit-post", "my-posts"]}
+    assert [c["name"] for c in fake_discord.commands[APP_ID]] == [c["name"] for c in COMMANDS]
+    audit = await f.ok(
+        await admin.get(
+            "/v1/audit-events", params={"action": "integration.discord_commands_registered"}
+        )
+    )
+    assert len(audit["data"]) == 1
+
+
 async def test_the_cli_registers_against_the_sandbox_s_fake_discord(
     admin: httpx.AsyncClient, connected: str, settings: Settings
 ) -> None:

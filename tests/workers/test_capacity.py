@@ -14,9 +14,9 @@ from app.domain.enums import Platform, PostStatus
 from app.domain.policy import Policy
 from app.models import Post
 from app.repositories import claims
+from app.services.readiness import CAPACITY_KEY
 from app.settings import Settings
 from app.workers import capacity
-from app.workers.capacity import CAPACITY_KEY
 from tests.engine_kit import SM, Clock, seed
 
 HOUR = timedelta(hours=1)

@@ -1,0 +1,53 @@
+"""What `/health/ready` says of the stats providers: the mode they run in and, as the worker
+last published it, each provider's lanes and its capacity against the schedule's demand.
+The readiness check (app/routers/ops.py) and the dashboard's settings read it here."""
+
+import asyncio
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.settings import Settings
+
+CHECK_TIMEOUT_SECONDS = 2.0
+# Where the worker publishes its figures (app/workers/capacity.py), for as long as they hold.
+CAPACITY_KEY = "viewledger:capacity"  # JSON: {"at": unix time, "providers": {...}}
+
+
+def providers(settings: Settings) -> dict[str, Any]:
+    """Informational: sandbox mode is a valid way to run (demos, tests), so it passes."""
+    mode = settings.provider_mode
+    return {"status": "pass", "observedValue": mode.value, "componentType": "component"}
+
+
+async def capacity(redis: Redis) -> dict[str, Any]:
+    """Demand against capacity per provider, as the worker last published it (see
+    app/workers/capacity.py): `warn` when the schedule needs more fetches per hour than the
+    provider's lanes can do (add keys: see the README)."""
+    try:
+        raw = await asyncio.wait_for(redis.get(CAPACITY_KEY), CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return {"status": "warn", "output": f"cannot read capacity: {type(exc).__name__}"}
+    if raw is None:
+        return {"status": "pass", "output": "no capacity figures published yet"}
+    published = json.loads(raw)["providers"]
+    observed = {
+        name: {
+            "needed_per_hour": round(p["needed_per_hour"]),
+            "available_per_hour": round(p["available_per_hour"]),
+            "lanes": p["lanes"],
+            "parked_lanes": p["parked_lanes"],
+        }
+        for name, p in published.items()
+    }
+    result: dict[str, Any] = {"componentType": "component", "observedValue": observed}
+    short = [
+        f"{name} needs {p['needed_per_hour']:,.0f} fetches/h, its lanes do "
+        f"{p['available_per_hour']:,.0f}"
+        for name, p in published.items()
+        if p["needed_per_hour"] > p["available_per_hour"]
+    ]
+    if short:
+        return {"status": "warn", **result, "output": "; ".join(short) + ": add provider keys"}
+    return {"status": "pass", **result}
