@@ -100,7 +100,7 @@ def _cells(line: PostLine) -> list[str]:
     ]
 
 
-async def csv_stream(
+def csv_stream(
     sessionmaker: async_sessionmaker[AsyncSession],
     org: uuid.UUID,
     campaign_id: uuid.UUID | None,
@@ -110,9 +110,24 @@ async def csv_stream(
 ) -> AsyncIterator[bytes]:
     """Every post of the filter, in the list's order, as CSV: the rows the list's pages
     would give one after another, read a page at a time (memory stays one page whatever the
-    size) on a session of its own (the request's ends before a streamed body is sent)."""
+    size) on a session of its own (the request's ends before a streamed body is sent). The
+    list's query is made here, before anything is sent: once the body streams, a failure can
+    only cut it short."""
+    # Through the filter's JSON form: its times are read back as the API reads them.
+    filters = query.model_dump(mode="json", exclude={"cursor", "limit"})
+    page = PostListQuery.model_validate({**filters, "limit": CSV_PAGE})
+    return _csv_rows(sessionmaker, org, campaign_id, page, feed_settle, only)
+
+
+async def _csv_rows(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    page: PostListQuery,
+    feed_settle: timedelta,
+    only: frozenset[uuid.UUID] | None,
+) -> AsyncIterator[bytes]:
     yield (BOM + lines([CSV_COLUMNS])).encode()
-    page = PostListQuery(**query.model_dump(exclude={"cursor", "limit"}), limit=CSV_PAGE)
     async with sessionmaker() as session:
         while True:
             rows, cursor = await posts.list_page(
