@@ -1,5 +1,5 @@
 """`python -m bench.dashboard`: the dashboard's pages under load, each beside the JSON API's
-same query (issue 26).
+same query (issues 26 and 27).
 
 1. Reuses bench.api's seeded database (1,000,000 posts across 10 organizations and 1,000
    campaigns; seeded on the first run, see bench/api_seed.py) and gives every organization
@@ -7,8 +7,9 @@ same query (issue 26).
    Some posts of each organization are held and flagged so the inbox has work in it.
 2. Starts the service as production does (uvicorn, 2 workers; rate limits as bench.api's,
    sized above what the machine serves) and drives it with wrk at each concurrency on:
-   the needs-attention inbox, the posts table (first page, a deep page, a filtered page)
-   and a post's page, each followed by its API twin (same query, as JSON, with the key).
+   the needs-attention inbox, the posts table (first page, a deep page, a filtered page),
+   a post's page, a campaign's analytics and the payments page, each followed by its API
+   twin (the same query, as JSON, with the key).
 3. Prints a table per scenario and a last JSON line; targets: p99 under 100 ms at 10
    concurrent users and within 1.5x of the API twin's p99.
 """
@@ -68,7 +69,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # Each scenario: the page, and its API twin (the same query as JSON, with the key).
-SCENARIOS = ("inbox", "posts_first", "posts_deep", "posts_filtered", "post_page")
+SCENARIOS = (
+    "inbox",
+    "posts_first",
+    "posts_deep",
+    "posts_filtered",
+    "post_page",
+    "analytics",
+    "payments",
+)
 
 
 async def sign_in_users(url: str) -> dict[str, str]:
@@ -181,6 +190,14 @@ def items(
         ]
     elif name == "post_page":
         pairs = [(f"/app/posts/{p}", f"/v1/posts/{p}/evidence", k) for p, k in posts]
+    elif name == "analytics":  # a campaign's last 30 days (the page asks for the top 10)
+        q = "period=30d"
+        pairs = [
+            (f"/app/analytics?{q}&campaign_id={c}", f"/v1/analytics?{q}&top=10&campaign_id={c}", k)
+            for c, k in campaigns
+        ]
+    elif name == "payments":  # the organization's ready-to-pay lines
+        pairs = [("/app/payments", "/v1/payouts/ready", k) for k in sorted(set(org_of_key))]
     else:
         raise ValueError(name)
     return [page(p, k) for p, _, k in pairs], [api(a, k) for _, a, k in pairs]

@@ -123,7 +123,15 @@ def test_bench_dashboard_smoke(bench_env: dict[str, str]) -> None:
     )  # fmt: skip
     # Every page and its API twin answered, signed in (the benchmark stops when a page sends
     # the browser to sign in); how fast is not asserted.
-    for name in ("inbox", "posts_first", "posts_deep", "posts_filtered", "post_page"):
+    for name in (
+        "inbox",
+        "posts_first",
+        "posts_deep",
+        "posts_filtered",
+        "post_page",
+        "analytics",
+        "payments",
+    ):
         for side in ("page", "api"):
             assert figures[name][side]["c2"]["rps"] > 0, (name, side)
             assert figures[name][side]["c2"]["errors"] == 0, (name, side)
