@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +24,7 @@ from app.domain import permissions as permission_table
 from app.domain.enums import OrgRole, Role
 from app.domain.errors import NotFound
 from app.errors import ApiError, problem_response
+from app.http import cookies
 from app.http.public import client_address
 from app.http.ratelimit import RateLimiter
 from app.models import ApiKey, Payout, User, WebhookEndpoint
@@ -176,6 +177,24 @@ async def _identify(
             401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
         )
     return await _within_budget(request, hash_key(credentials.credentials), principal)
+
+
+def set_user_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
+    """A signed-in user's session cookie (the API's sign-in and the dashboard's alike)."""
+    cookies.set_session(
+        response,
+        request,
+        users_service.COOKIE,
+        token,
+        max_age_seconds=int(settings.session_max_hours * 3600),
+        secure=settings.session_cookie_secure,
+    )
+
+
+def clear_user_cookie(response: Response, request: Request, settings: Settings) -> None:
+    cookies.clear_session(
+        response, request, users_service.COOKIE, secure=settings.session_cookie_secure
+    )
 
 
 async def session_caller(request: Request) -> Principal:

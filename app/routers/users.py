@@ -14,11 +14,18 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 
 from app.auth import Principal
 from app.db import session_scope
-from app.deps import Admin, AppSettings, Session, _audit, _principal
+from app.deps import (
+    Admin,
+    AppSettings,
+    Session,
+    _audit,
+    _principal,
+    clear_user_cookie,
+    set_user_cookie,
+)
 from app.domain import audit
 from app.domain.errors import NotFound, found
 from app.errors import PROBLEM_JSON, PROBLEM_RESPONSES, ApiError, Problem
-from app.http import cookies
 from app.http.public import client_address
 from app.http.sameorigin import cross_origin
 from app.models import Organization
@@ -52,7 +59,6 @@ from app.schemas.users import (
 )
 from app.services import mail, users
 from app.services import two_factor as two_factor_service
-from app.settings import Settings
 
 router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
 
@@ -312,14 +318,7 @@ async def session_create(
         ) from None
     if started is None:
         raise ApiError(401, "sign_in_failed", "The email or the password is wrong.")
-    cookies.set_session(
-        response,
-        request,
-        users.COOKIE,
-        started.token,
-        max_age_seconds=int(settings.session_max_hours * 3600),
-        secure=settings.session_cookie_secure,
-    )
+    set_user_cookie(response, request, settings, started.token)
     return _session_out(started, started.user.organization_id)
 
 
@@ -349,7 +348,7 @@ async def session_delete(
     the cookie is cleared."""
     await users.sign_out(session, request.cookies.get(users.COOKIE))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    _clear_cookie(response, request, settings)
+    clear_user_cookie(response, request, settings)
     return response
 
 
@@ -364,12 +363,8 @@ async def sessions_delete(
     """Signs out everywhere: every session of the user ends, this one included."""
     assert who.user_id is not None
     ended = await users.sign_out_everywhere(session, who.user_id)
-    _clear_cookie(response, request, settings)
+    clear_user_cookie(response, request, settings)
     return SignedOut(sessions_ended=ended)
-
-
-def _clear_cookie(response: Response, request: Request, settings: Settings) -> None:
-    cookies.clear_session(response, request, users.COOKIE, secure=settings.session_cookie_secure)
 
 
 def _now() -> datetime:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import AppSettings, Session
@@ -87,7 +88,7 @@ async def campaigns_page(
     return await page(request, session, me, "campaigns.html", context, current="campaigns")
 
 
-def _terms(form: dict[str, Any], flags: list[str]) -> dict[str, Any]:
+def _terms(form: dict[str, Any]) -> dict[str, Any]:
     """The terms form as the API's body: blanks are "none" (the defaults)."""
     return {
         "name": form["name"],
@@ -97,31 +98,24 @@ def _terms(form: dict[str, Any], flags: list[str]) -> dict[str, Any]:
         "ends_on": blank_none(form["ends_on"]),
         "min_views": whole_number(form["min_views"]),
         "finalize_after_days": whole_number(form["finalize_after_days"]),
-        "hold_on_flags": flags,
+        "hold_on_flags": form["hold_on_flags"],
     }
 
 
-TermsForm = dict[str, str]
+class TermsForm(BaseModel):
+    """The terms form as typed: checked against the API's own schema after (`_terms`)."""
+
+    name: str = ""
+    currency: str = ""
+    status: str = ""
+    starts_on: str = ""
+    ends_on: str = ""
+    min_views: str = ""
+    finalize_after_days: str = ""
+    hold_on_flags: list[str] = []
 
 
-def _terms_form(
-    name: str,
-    currency: str,
-    status: str,
-    starts_on: str,
-    ends_on: str,
-    min_views: str,
-    finalize_after_days: str,
-) -> TermsForm:
-    return {
-        "name": name,
-        "currency": currency,
-        "status": status,
-        "starts_on": starts_on,
-        "ends_on": ends_on,
-        "min_views": min_views,
-        "finalize_after_days": finalize_after_days,
-    }
+Terms = Annotated[TermsForm, Form()]
 
 
 def _defaults(settings: Settings) -> dict[str, int]:
@@ -158,22 +152,12 @@ async def campaign_create(
     session: Session,
     me: Page,
     settings: AppSettings,
-    name: Annotated[str, Form()] = "",
-    currency: Annotated[str, Form()] = "",
-    status: Annotated[str, Form()] = "",
-    starts_on: Annotated[str, Form()] = "",
-    ends_on: Annotated[str, Form()] = "",
-    min_views: Annotated[str, Form()] = "",
-    finalize_after_days: Annotated[str, Form()] = "",
-    hold_on_flags: Annotated[list[str] | None, Form()] = None,
+    form: Terms,
 ) -> Response:
     """`campaigns_create`; then the new campaign's page, to add its tiers and members."""
-    sent: dict[str, Any] = _terms_form(
-        name, currency, status, starts_on, ends_on, min_views, finalize_after_days
-    )
-    sent["hold_on_flags"] = hold_on_flags or []
+    sent: dict[str, Any] = form.model_dump()
     try:
-        body = checked(CampaignCreate, _terms(sent, hold_on_flags or []), sent)
+        body = checked(CampaignCreate, _terms(sent), sent)
 
         async def create() -> Campaign:
             return await campaign_service.create(
@@ -347,22 +331,12 @@ async def campaign_update(
     session: Session,
     me: Page,
     settings: AppSettings,
-    name: Annotated[str, Form()] = "",
-    currency: Annotated[str, Form()] = "",
-    status: Annotated[str, Form()] = "",
-    starts_on: Annotated[str, Form()] = "",
-    ends_on: Annotated[str, Form()] = "",
-    min_views: Annotated[str, Form()] = "",
-    finalize_after_days: Annotated[str, Form()] = "",
-    hold_on_flags: Annotated[list[str] | None, Form()] = None,
+    form: Terms,
 ) -> Response:
     """`campaigns_update` with every term of the form (a blank clears an override)."""
-    sent: dict[str, Any] = _terms_form(
-        name, currency, status, starts_on, ends_on, min_views, finalize_after_days
-    )
-    sent["hold_on_flags"] = hold_on_flags or []
+    sent: dict[str, Any] = form.model_dump()
     try:
-        body = checked(CampaignUpdate, _terms(sent, hold_on_flags or []), sent)
+        body = checked(CampaignUpdate, _terms(sent), sent)
     except Invalid as exc:
         return await _campaign_page(
             request, session, me, settings, campaign_id, forms={"terms": exc.form}

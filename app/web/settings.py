@@ -154,12 +154,19 @@ async def _page(
     return await page(request, session, me, "settings.html", context, current="settings")
 
 
+async def not_an_admin(request: Request, session: AsyncSession, me: Viewer) -> Response | None:
+    """The answer a settings page gives anyone but an organization admin (403), else None."""
+    if actions.administers(me.principal):
+        return None
+    return await page(
+        request, session, me, "settings_refused.html", current="settings", status_code=403
+    )
+
+
 @router.get("/app/settings")
 async def settings_page(request: Request, session: Session, me: Page) -> Response:
-    if not actions.administers(me.principal):
-        return await page(
-            request, session, me, "settings_refused.html", current="settings", status_code=403
-        )
+    if (refused := await not_an_admin(request, session, me)) is not None:
+        return refused
     return await _page(request, session, me)
 
 

@@ -17,9 +17,17 @@ from app.models import WebhookEndpoint
 from app.schemas.common import Cursor
 from app.schemas.webhooks import WebhookEndpointCreate, WebhookEndpointUpdate
 from app.services import webhook_endpoints as endpoints
-from app.web import actions
 from app.web.layout import Page, Viewer, page
-from app.web.settings import Admin, Outcome, Shown, Unfit, act, checked, parse_id
+from app.web.settings import (
+    Admin,
+    Outcome,
+    Shown,
+    Unfit,
+    act,
+    checked,
+    not_an_admin,
+    parse_id,
+)
 from app.webhooks import repository
 from app.webhooks.events import EventType
 
@@ -74,10 +82,8 @@ async def _endpoint(
 
 @router.get("/app/settings/webhooks")
 async def webhooks_page(request: Request, session: Session, me: Page) -> Response:
-    if not actions.administers(me.principal):
-        return await page(
-            request, session, me, "settings_refused.html", current="settings", status_code=403
-        )
+    if (refused := await not_an_admin(request, session, me)) is not None:
+        return refused
     return await _list(request, session, me)
 
 
@@ -144,10 +150,8 @@ async def endpoint_page(
     cursor: Annotated[Cursor, Query()] = None,
 ) -> Response:
     """The endpoint and its delivery log, newest first (the API's list, page by page)."""
-    if not actions.administers(me.principal):
-        return await page(
-            request, session, me, "settings_refused.html", current="settings", status_code=403
-        )
+    if (refused := await not_an_admin(request, session, me)) is not None:
+        return refused
     try:
         endpoint = await _found(session, me, endpoint_id)
     except NotFound:

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from app.db import session_scope
-from app.deps import AppSettings, Session
+from app.deps import AppSettings, Session, clear_user_cookie, set_user_cookie
 from app.domain.errors import DomainError, found
-from app.http import cookies
 from app.http.public import client_address
 from app.http.sameorigin import cross_origin
 from app.repositories import users as users_repo
@@ -78,14 +77,7 @@ async def sign_in(
         wrong = "The email, the password or the code is wrong."
         return _form(request, error=wrong, email=email, next=next)
     response = go_to(request, "/app/two-factor" if started.two_factor_pending else safe_next(next))
-    cookies.set_session(
-        response,
-        request,
-        users.COOKIE,
-        started.token,
-        max_age_seconds=int(settings.session_max_hours * 3600),
-        secure=settings.session_cookie_secure,
-    )
+    set_user_cookie(response, request, settings, started.token)
     return response
 
 
@@ -94,7 +86,7 @@ async def sign_out(request: Request, session: Session, settings: AppSettings, me
     await users.sign_out(session, request.cookies.get(users.COOKIE))
     await actions.record(request, session, me.principal, "session_delete", me.user.id)
     response = go_to(request, SIGN_IN)
-    cookies.clear_session(response, request, users.COOKIE, secure=settings.session_cookie_secure)
+    clear_user_cookie(response, request, settings)
     return response
 
 
