@@ -47,23 +47,32 @@ def _when(at: datetime, with_time: bool) -> str:
     return at.strftime("%b %d %H:%M") if with_time else at.strftime("%b %d")
 
 
+def _svg(title: str, height: int) -> str:
+    """A chart's opening tag: as wide as the others, `height` tall, named for screen readers."""
+    return (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+        f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
+    )
+
+
+def _empty(title: str, height: int, saying: str) -> Markup:
+    """A chart with nothing to draw, saying so."""
+    return Markup(
+        f"{_svg(title, height)}<title>{title}: {saying.lower()}</title>"
+        f'<text class="chart-empty" x="{WIDTH / 2:g}" y="{height / 2 + 4:g}" '
+        f'text-anchor="middle">{saying}</text></svg>'
+    )
+
+
 def line_chart(points: Sequence[Point], label: str) -> Markup:
     """`points` (oldest first) as a line with a dot per point: time across, from the first
     point to the last; the value up, from 0 to a round top. No points: a chart saying so.
     One point (or all at one instant): in the middle."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     title = escape(label)
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-        f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
-    ]
+    parts = [_svg(title, HEIGHT)]
     if not points:
-        parts.append(f"<title>{title}: no figures yet</title>")
-        parts.append(
-            f'<text class="chart-empty" x="{WIDTH / 2:g}" y="{HEIGHT / 2:g}" '
-            f'text-anchor="middle">No figures yet</text></svg>'
-        )
-        return Markup("".join(parts))
+        return _empty(title, HEIGHT, "No figures yet")
     first, last = points[0].at, points[-1].at
     span = (last - first).total_seconds()
     with_time = last - first < timedelta(days=3)
@@ -123,18 +132,10 @@ def bar_chart(bars: Sequence[Bar], label: str) -> Markup:
     row, gap, name_w, value_w = 22, 6, 110, 60
     height = max(len(bars), 1) * (row + gap) + gap
     title = escape(label)
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
-        f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
-    ]
+    parts = [_svg(title, height)]
     top = max((b.value for b in bars), default=0)
     if top <= 0:
-        parts.append(f"<title>{title}: nothing yet</title>")
-        parts.append(
-            f'<text class="chart-empty" x="{WIDTH / 2:g}" y="{height / 2 + 4:g}" '
-            f'text-anchor="middle">Nothing yet</text></svg>'
-        )
-        return Markup("".join(parts))
+        return _empty(title, height, "Nothing yet")
     said = "; ".join(f"{b.label} {b.value:,}" for b in bars)
     parts.append(f"<title>{escape(f'{label}: {said}')}</title>")
     span = WIDTH - name_w - value_w
@@ -160,17 +161,9 @@ def column_chart(points: Sequence[Point], label: str) -> Markup:
     lost views: a drop the platform confirmed), the axis from the lowest to a round top."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     title = escape(label)
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-        f'role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">'
-    ]
+    parts = [_svg(title, HEIGHT)]
     if not points:
-        parts.append(f"<title>{title}: no figures yet</title>")
-        parts.append(
-            f'<text class="chart-empty" x="{WIDTH / 2:g}" y="{HEIGHT / 2:g}" '
-            f'text-anchor="middle">No figures yet</text></svg>'
-        )
-        return Markup("".join(parts))
+        return _empty(title, HEIGHT, "No figures yet")
     top = nice_top(max(max(p.value for p in points), 0))
     lowest = min(min(p.value for p in points), 0)
     bottom_value = -nice_top(-lowest) if lowest < 0 else 0
