@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -209,11 +210,9 @@ async def groups(
     return [r for r in rows if r.current], [r for r in rows if not r.current]
 
 
-async def daily_gains(
-    session: AsyncSession, scope: Scope, last: date
-) -> list[tuple[date, int, int]]:
-    """(day, views gained, of which baseline) for every day up to `last` with a change, over
-    the scope's campaigns (the rollup is per campaign and day: a few hundred rows each)."""
+@functools.lru_cache(maxsize=4)
+def _daily_gains(campaigns: bool) -> Select[date, Decimal, Decimal]:
+    """Built once per shape, as the groups are (see `Scope.shape`)."""
     stmt = (
         select(
             CampaignDailyViews.day,
@@ -221,21 +220,36 @@ async def daily_gains(
             func.sum(CampaignDailyViews.baseline_views).label("baseline_views"),
         )
         .join(Campaign, Campaign.id == CampaignDailyViews.campaign_id)
-        .where(Campaign.organization_id == scope.organization_id, CampaignDailyViews.day <= last)
+        .where(
+            Campaign.organization_id == bindparam("organization_id"),
+            CampaignDailyViews.day <= bindparam("last", type_=CampaignDailyViews.day.type),
+        )
         .group_by(CampaignDailyViews.day)
         .order_by(CampaignDailyViews.day)
     )
-    if scope.campaign_ids is not None:
-        stmt = stmt.where(CampaignDailyViews.campaign_id.in_(sorted(scope.campaign_ids)))
-    rows = await session.execute(stmt)
+    if campaigns:
+        stmt = stmt.where(
+            CampaignDailyViews.campaign_id.in_(bindparam("campaign_ids", expanding=True))
+        )
+    return stmt
+
+
+async def daily_gains(
+    session: AsyncSession, scope: Scope, last: date
+) -> list[tuple[date, int, int]]:
+    """(day, views gained, of which baseline) for every day up to `last` with a change, over
+    the scope's campaigns (the rollup is per campaign and day: a few hundred rows each)."""
+    stmt = _daily_gains(scope.campaign_ids is not None)
+    rows = await session.execute(stmt, {**scope.params(), "last": last})
     # NUMERIC(38,0) columns (a day's sum can pass a bigint): whole numbers, as ints.
     return [(row.day, int(row.views_gained), int(row.baseline_views)) for row in rows]
 
 
-async def top_posts(session: AsyncSession, scope: Scope, top: int) -> Sequence[Row[Any]]:
-    """The scope's most viewed posts (every post of it, rejected included), with their
-    creators' handles."""
-    stmt: Any = (
+@functools.lru_cache(maxsize=64)
+def _top_posts(
+    shape: tuple[bool, ...],
+) -> Select[uuid.UUID, uuid.UUID, uuid.UUID, str, Platform, str, PostStatus, int]:
+    return (
         select(
             Post.id,
             Post.campaign_id,
@@ -247,9 +261,15 @@ async def top_posts(session: AsyncSession, scope: Scope, top: int) -> Sequence[R
             Post.views,
         )
         .join(Creator, Creator.id == Post.creator_id)
-        .where(*_where(scope.shape()))
+        .where(*_where(shape))
         .order_by(Post.views.desc(), Post.id)
         .limit(bindparam("top"))
     )
+
+
+async def top_posts(session: AsyncSession, scope: Scope, top: int) -> Sequence[Row[Any]]:
+    """The scope's most viewed posts (every post of it, rejected included), with their
+    creators' handles."""
+    stmt: Any = _top_posts(scope.shape())
     rows: Sequence[Row[Any]] = (await session.execute(stmt, {**scope.params(), "top": top})).all()
     return rows
