@@ -3,13 +3,26 @@
 campaigns' days.
 services/analytics.py adds them up into the report."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import lifecycle, policy_sql
@@ -87,26 +100,53 @@ class Scope:
     def between(self, since: datetime | None, until: datetime | None) -> "Scope":
         return replace(self, since=since, until=until)
 
-    def where(self) -> list[ColumnElement[bool]]:
-        conditions = [Post.organization_id == self.organization_id]
-        if self.campaign_ids is not None:
-            conditions.append(Post.campaign_id.in_(sorted(self.campaign_ids)))
-        if self.creator_id is not None:
-            conditions.append(Post.creator_id == self.creator_id)
-        if self.platform is not None:
-            conditions.append(Post.platform == self.platform)
-        if self.since is not None:
-            conditions.append(Post.aged_from >= self.since)
-        if self.until is not None:
-            conditions.append(Post.aged_from < self.until)
-        return conditions
+    def shape(self) -> tuple[bool, ...]:
+        """Which conditions the scope has: statements are built once per shape (building one
+        cost more than running it) and take the values as parameters."""
+        return (
+            self.campaign_ids is not None,
+            self.creator_id is not None,
+            self.platform is not None,
+            self.since is not None,
+            self.until is not None,
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "organization_id": self.organization_id,
+            "campaign_ids": None if self.campaign_ids is None else sorted(self.campaign_ids),
+            "creator_id": self.creator_id,
+            "platform": self.platform,
+            "since": self.since,
+            "until": self.until,
+        }
 
 
-def _groups(scope: Scope, policy: Policy) -> Select[tuple[Any, ...]]:
+def _where(shape: tuple[bool, ...]) -> list[ColumnElement[bool]]:
+    """A scope's conditions for its shape, over the parameters of `Scope.params`."""
+    campaigns, creator, platform, since, until = shape
+    conditions = [Post.organization_id == bindparam("organization_id")]
+    if campaigns:
+        conditions.append(Post.campaign_id.in_(bindparam("campaign_ids", expanding=True)))
+    if creator:
+        conditions.append(Post.creator_id == bindparam("creator_id"))
+    if platform:
+        conditions.append(Post.platform == bindparam("platform"))
+    if since:
+        conditions.append(Post.aged_from >= bindparam("since", type_=Post.aged_from.type))
+    if until:
+        conditions.append(Post.aged_from < bindparam("until", type_=Post.aged_from.type))
+    return conditions
+
+
+@functools.lru_cache(maxsize=128)
+def _groups(shape: tuple[bool, ...], split: bool, policy: Policy) -> Select[tuple[Any, ...]]:
     """The scope's posts in one pass, by status, creator, platform and currency (a group per
     creator and status, times the few platforms and currencies): the totals, the counts by
     status and platform, the earnings and the per-creator figures are all sums of these.
-    Handles are joined to the groups, not to every post."""
+    Handles are joined to the groups, not to every post. `split`: the scope covers a period
+    and the one before it, and `current` tells the period's groups (aged from `:split` on)
+    from the previous one's: one statement, one read of the posts, for both."""
     # What a tracking post would earn at its current views if decided now: at or above its
     # campaign's minimum views, at its tier (NULL without one), capped, half-up.
     projected = case(
@@ -120,8 +160,15 @@ def _groups(scope: Scope, policy: Policy) -> Select[tuple[Any, ...]]:
             lifecycle.earnings_sql(Post.views, CpmTier.cpm, CpmTier.cap),
         )
     )
+    in_period: ColumnElement[bool] = (
+        Post.aged_from >= bindparam("split", type_=Post.aged_from.type) if split else true()
+    )
+    current = in_period.label("current")
+    # PostgreSQL refuses a constant in GROUP BY: unsplit, every group is the period's.
+    period_key = [current] if split else []
     g = (
         select(
+            current,
             Post.status,
             Post.creator_id,
             Post.platform,
@@ -141,23 +188,31 @@ def _groups(scope: Scope, policy: Policy) -> Select[tuple[Any, ...]]:
         )
         .join(Campaign, Campaign.id == Post.campaign_id)
         .outerjoin(CpmTier, CpmTier.id == Post.cpm_tier_id)
-        .where(*scope.where())
-        .group_by(Post.status, Post.creator_id, Post.platform, Campaign.currency)
+        .where(*_where(shape))
+        .group_by(*period_key, Post.status, Post.creator_id, Post.platform, Campaign.currency)
         .subquery("g")
     )
     return select(g, Creator.handle).join(Creator, Creator.id == g.c.creator_id)
 
 
-async def groups(session: AsyncSession, scope: Scope, policy: Policy) -> Sequence[Row[Any]]:
-    rows: Sequence[Row[Any]] = (await session.execute(_groups(scope, policy))).all()
-    return rows
+async def groups(
+    session: AsyncSession, scope: Scope, policy: Policy, previous_start: datetime | None = None
+) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]] | None]:
+    """The period's groups (`scope`), and with `previous_start` those of the period before
+    it (aged from `previous_start` up to `scope.since`), read together."""
+    if previous_start is None:
+        stmt = _groups(scope.shape(), False, policy)
+        rows = (await session.execute(stmt, scope.params())).all()
+        return rows, None
+    both = scope.between(previous_start, scope.until)
+    stmt = _groups(both.shape(), True, policy)
+    rows = (await session.execute(stmt, {**both.params(), "split": scope.since})).all()
+    return [r for r in rows if r.current], [r for r in rows if not r.current]
 
 
-async def daily_gains(
-    session: AsyncSession, scope: Scope, last: date
-) -> list[tuple[date, int, int]]:
-    """(day, views gained, of which baseline) for every day up to `last` with a change, over
-    the scope's campaigns (the rollup is per campaign and day: a few hundred rows each)."""
+@functools.lru_cache(maxsize=4)
+def _daily_gains(campaigns: bool) -> Select[date, Decimal, Decimal]:
+    """Built once per shape, as the groups are (see `Scope.shape`)."""
     stmt = (
         select(
             CampaignDailyViews.day,
@@ -165,21 +220,36 @@ async def daily_gains(
             func.sum(CampaignDailyViews.baseline_views).label("baseline_views"),
         )
         .join(Campaign, Campaign.id == CampaignDailyViews.campaign_id)
-        .where(Campaign.organization_id == scope.organization_id, CampaignDailyViews.day <= last)
+        .where(
+            Campaign.organization_id == bindparam("organization_id"),
+            CampaignDailyViews.day <= bindparam("last", type_=CampaignDailyViews.day.type),
+        )
         .group_by(CampaignDailyViews.day)
         .order_by(CampaignDailyViews.day)
     )
-    if scope.campaign_ids is not None:
-        stmt = stmt.where(CampaignDailyViews.campaign_id.in_(sorted(scope.campaign_ids)))
-    rows = await session.execute(stmt)
+    if campaigns:
+        stmt = stmt.where(
+            CampaignDailyViews.campaign_id.in_(bindparam("campaign_ids", expanding=True))
+        )
+    return stmt
+
+
+async def daily_gains(
+    session: AsyncSession, scope: Scope, last: date
+) -> list[tuple[date, int, int]]:
+    """(day, views gained, of which baseline) for every day up to `last` with a change, over
+    the scope's campaigns (the rollup is per campaign and day: a few hundred rows each)."""
+    stmt = _daily_gains(scope.campaign_ids is not None)
+    rows = await session.execute(stmt, {**scope.params(), "last": last})
     # NUMERIC(38,0) columns (a day's sum can pass a bigint): whole numbers, as ints.
     return [(row.day, int(row.views_gained), int(row.baseline_views)) for row in rows]
 
 
-async def top_posts(session: AsyncSession, scope: Scope, top: int) -> Sequence[Row[Any]]:
-    """The scope's most viewed posts (every post of it, rejected included), with their
-    creators' handles."""
-    stmt: Any = (
+@functools.lru_cache(maxsize=64)
+def _top_posts(
+    shape: tuple[bool, ...],
+) -> Select[uuid.UUID, uuid.UUID, uuid.UUID, str, Platform, str, PostStatus, int]:
+    return (
         select(
             Post.id,
             Post.campaign_id,
@@ -191,9 +261,15 @@ async def top_posts(session: AsyncSession, scope: Scope, top: int) -> Sequence[R
             Post.views,
         )
         .join(Creator, Creator.id == Post.creator_id)
-        .where(*scope.where())
+        .where(*_where(shape))
         .order_by(Post.views.desc(), Post.id)
-        .limit(top)
+        .limit(bindparam("top"))
     )
-    rows: Sequence[Row[Any]] = (await session.execute(stmt)).all()
+
+
+async def top_posts(session: AsyncSession, scope: Scope, top: int) -> Sequence[Row[Any]]:
+    """The scope's most viewed posts (every post of it, rejected included), with their
+    creators' handles."""
+    stmt: Any = _top_posts(scope.shape())
+    rows: Sequence[Row[Any]] = (await session.execute(stmt, {**scope.params(), "top": top})).all()
     return rows

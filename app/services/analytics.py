@@ -94,8 +94,9 @@ async def campaign(
     scope = Scope(
         campaign.organization_id, frozenset({campaign.id}), query.creator_id, query.platform
     )
-    parts, rows = await _report(session, scope, query, today, policy, [campaign.currency])
-    (earnings,) = _earnings_by_currency(rows, [campaign.currency])
+    parts, rows, (earnings,) = await _report(
+        session, scope, query, today, policy, [campaign.currency]
+    )
     return CampaignAnalytics(
         **parts,
         campaign_id=campaign.id,
@@ -126,13 +127,13 @@ async def organization(
             raise NotFound("campaign")
         reach = frozenset({campaign_id})
     scope = Scope(organization_id, reach, query.creator_id, query.platform)
-    parts, rows = await _report(session, scope, query, today, policy, [])
+    parts, rows, earnings = await _report(session, scope, query, today, policy, [])
     creators = _per_creator(rows)
     shown, others = creators[: query.top], creators[query.top :]
     return OrganizationAnalytics(
         **parts,
         campaign_id=campaign_id,
-        earnings=_earnings_by_currency(rows, []),
+        earnings=earnings,
         creators=[CreatorShare.model_validate(c, from_attributes=True) for c in shown],
         other_creators=OtherCreators(
             creators=len(others),
@@ -149,29 +150,29 @@ async def _report(
     today: date,
     policy: Policy,
     currencies: list[str],
-) -> tuple[dict[str, Any], Sequence[Row[Any]]]:
-    """The fields every report has, and the period's groups (for the fields of its kind)."""
+) -> tuple[dict[str, Any], Sequence[Row[Any]], list[CurrencyEarnings]]:
+    """The fields every report has, the period's groups and its earnings per currency (for
+    the fields of its kind)."""
     period = analytics_rules.window(query.period, today)
-    rows = await analytics.groups(session, base.between(period.start, None), policy)
-    previous = (
-        None
-        if period.start is None
-        else await analytics.groups(
-            session, base.between(period.previous_start, period.start), policy
-        )
+    # The period's groups and the previous period's, from one statement.
+    rows, previous = await analytics.groups(
+        session, base.between(period.start, None), policy, period.previous_start
     )
     gains = await analytics.daily_gains(session, base, today)
     days = query.days or query.period.days or ALL_TIME_DAYS
     first = today - timedelta(days=days - 1)
     top_posts = await analytics.top_posts(session, base.between(period.start, None), query.top)
+    # Each set of groups added up once: the KPI cards, the totals and the earnings read these.
+    now = _summary(rows, currencies)
+    before = None if previous is None else _summary(previous, [e.currency for e in now.earnings])
     parts: dict[str, Any] = {
         "period": query.period,
         "period_start": period.start,
         "previous_start": period.previous_start,
         "creator_id": query.creator_id,
         "platform": query.platform,
-        "kpis": _kpis(rows, previous, currencies),
-        "totals": _totals(rows),
+        "kpis": _kpis(now, before),
+        "totals": now.totals,
         "posts_by_status": PostsByStatus(**_count_by_status(rows)),
         "flagged_posts": FlaggedPosts(
             **{code.value: sum(g._mapping[f"flag_{code.value}"] for g in rows) for code in FlagCode}
@@ -188,7 +189,26 @@ async def _report(
         "top_posts": [TopPost.model_validate(r._mapping) for r in top_posts],
         "top_earners": _top_earners(rows, query.top),
     }
-    return parts, rows
+    return parts, rows, now.earnings
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """One period's groups added up."""
+
+    totals: Totals
+    videos: int
+    active_creators: int
+    earnings: list[CurrencyEarnings]
+
+
+def _summary(groups: Sequence[Row[Any]], currencies: list[str]) -> _Summary:
+    return _Summary(
+        totals=_totals(groups),
+        videos=sum(g.posts for g in groups),
+        active_creators=len({g.creator_id for g in groups}),
+        earnings=_earnings_by_currency(groups, currencies),
+    )
 
 
 def _totals(groups: Sequence[Row[Any]]) -> Totals:
@@ -221,41 +241,34 @@ def _earnings_by_currency(
     ]
 
 
-def _kpis(
-    groups: Sequence[Row[Any]], previous: Sequence[Row[Any]] | None, currencies: list[str]
-) -> PeriodKpis:
+def _kpis(now: _Summary, before: _Summary | None) -> PeriodKpis:
     """The period's cards beside the previous period's (None: all time, nothing before)."""
 
-    def figures(rows: Sequence[Row[Any]]) -> dict[str, int | None]:
-        totals = _totals(rows)
-        videos = sum(g.posts for g in rows)
+    def figures(summary: _Summary) -> dict[str, int | None]:
         return {
-            "videos": videos,
-            "active_creators": len({g.creator_id for g in rows}),
-            "views": totals.views,
-            "average_views": analytics_rules.average(totals.views, videos),
+            "videos": summary.videos,
+            "active_creators": summary.active_creators,
+            "views": summary.totals.views,
+            "average_views": analytics_rules.average(summary.totals.views, summary.videos),
         }
 
-    now = figures(groups)
-    before = figures(previous) if previous is not None else None
+    figures_now = figures(now)
+    figures_before = figures(before) if before is not None else None
 
     def kpi(key: str) -> Kpi:
-        was = None if before is None else before[key]
-        return Kpi(current=now[key], previous=was, change=analytics_rules.change(now[key], was))
+        was = None if figures_before is None else figures_before[key]
+        current = figures_now[key]
+        return Kpi(current=current, previous=was, change=analytics_rules.change(current, was))
 
-    def rate(rows: Sequence[Row[Any]] | None) -> Decimal | None:
-        if rows is None:
+    def rate(summary: _Summary | None) -> Decimal | None:
+        if summary is None:
             return None
-        t = _totals(rows)
+        t = summary.totals
         return analytics_rules.engagement_rate(t.likes, t.comments, t.shares, t.views)
 
-    rate_now, rate_before = rate(groups), rate(previous)
-    earned_now = {e.currency: e for e in _earnings_by_currency(groups, currencies)}
-    earned_before = (
-        None
-        if previous is None
-        else {e.currency: e for e in _earnings_by_currency(previous, [*earned_now])}
-    )
+    rate_now, rate_before = rate(now), rate(before)
+    earned_now = {e.currency: e for e in now.earnings}
+    earned_before = None if before is None else {e.currency: e for e in before.earnings}
     zero = CurrencyEarnings(
         currency="", finalized=Decimal("0.00"), paid=Decimal("0.00"), projected=Decimal("0.00")
     )
