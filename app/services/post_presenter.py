@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Post, PostEvent
-from app.repositories import holds, users
+from app.repositories import holds, posts, users
 from app.schemas.posts import EventActor, EventOut, HoldOut, PostOut
 
 _POSTS = TypeAdapter(list[PostOut])
@@ -47,7 +47,7 @@ async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
 async def present_ids(
     session: AsyncSession, post_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, PostOut]:
-    rows = (await session.execute(select(*Post.__table__.c).where(Post.id.in_(post_ids)))).all()
+    rows = (await session.execute(posts.ALL_COLUMNS.where(Post.id.in_(post_ids)))).all()
     return {post.id: post for post in await present(session, rows)}
 
 
