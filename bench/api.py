@@ -303,10 +303,15 @@ async def measure(
 # The workers share one listening socket and the kernel may hand one of them most of wrk's
 # burst of connects; that run measures one core, not the API, so it is taken again.
 LOPSIDED_ATTEMPTS = 3
+# A run is lopsided when one worker holds more than this share of the connections. At 0.8
+# the check was `max > 0.8 * c`, false at exactly 8 of 10: an 8/2 run (one worker nearly
+# saturated, the other idle, p99 73 ms) was kept as a measurement of the API.
+LOPSIDED_SHARE = 0.7
 
 
 def lopsided(spread: list[int], workers: int, concurrency: int) -> bool:
-    return workers > 1 and (len(spread) < workers or max(spread) > 0.8 * concurrency)
+    """Did one worker get more than LOPSIDED_SHARE of the connections (or a worker none)?"""
+    return workers > 1 and (len(spread) < workers or max(spread) > LOPSIDED_SHARE * concurrency)
 
 
 def server_args(app: str, port: int, workers: int) -> list[str]:

@@ -104,6 +104,12 @@ async def get(
     return await get_owned(session, Post, org, post_id, for_update=for_update)
 
 
+# Every column of a post, as plain rows. Built once: a statement is immutable (each `.where`
+# returns a new one), and coercing its 33 columns again on every list request was about 30 µs
+# of the request's CPU, the same again in its cache key (issue 24). Same SQL, same digests.
+ALL_COLUMNS = select(*Post.__table__.c)
+
+
 async def list_page(
     session: AsyncSession,
     org: uuid.UUID,
@@ -116,7 +122,7 @@ async def list_page(
     """A page of posts as plain rows (every column of the table): the API's hottest read.
     Sorted by `updated_at`, it is the change feed: only changes before `feed_horizon`.
     `only`: these campaigns' posts (a restricted caller's), else all of the organization's."""
-    stmt = select(*Post.__table__.c).where(Post.organization_id == org)
+    stmt = ALL_COLUMNS.where(Post.organization_id == org)
     if only is not None:
         stmt = stmt.where(Post.campaign_id.in_(sorted(only)))
     if campaign_id is not None:

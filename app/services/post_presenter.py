@@ -5,44 +5,49 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from pydantic import TypeAdapter
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Post, PostEvent
-from app.repositories import holds, users
+from app.repositories import holds, posts, users
 from app.schemas.posts import EventActor, EventOut, HoldOut, PostOut
+
+_POSTS = TypeAdapter(list[PostOut])
 
 
 async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
     """Posts (entities or plain rows of every column) with their open holds: one query for
     the holds of the whole list."""
     open_holds = await holds.open_for(session, [r.id for r in rows if r.open_holds])
+    if rows and isinstance(rows[0], Row):
+        # A plain dict of the row's columns validates in a quarter of the time of the row
+        # itself (each field PostOut does not find on a Row raises inside SQLAlchemy first),
+        # and a page of 50 posts is the list endpoints' largest cost. The rows of one result
+        # share their columns (Row._fields is rebuilt on every call), and the page is
+        # validated in one call: a fifth less than a call per post (issue 24).
+        columns = rows[0]._fields
+        return _POSTS.validate_python(
+            [
+                {
+                    **dict(zip(columns, row, strict=True)),
+                    "holds": [HoldOut.model_validate(h) for h in open_holds.get(row.id, ())],
+                }
+                for row in rows
+            ]
+        )
     out = []
-    columns: tuple[str, ...] | None = None
     for row in rows:
-        post_holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, [])]
-        if isinstance(row, Row):
-            # A plain dict of the row's columns validates in a quarter of the time of the
-            # row itself (each field PostOut does not find on a Row raises inside SQLAlchemy
-            # first), and a page of 50 posts is the list endpoints' largest cost. The rows
-            # of one result share their columns (Row._fields is rebuilt on every call).
-            columns = columns or row._fields
-            out.append(
-                PostOut.model_validate(
-                    {**dict(zip(columns, row, strict=True)), "holds": post_holds}
-                )
-            )
-        else:
-            post = PostOut.model_validate(row)
-            post.holds = post_holds
-            out.append(post)
+        post = PostOut.model_validate(row)
+        post.holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, ())]
+        out.append(post)
     return out
 
 
 async def present_ids(
     session: AsyncSession, post_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, PostOut]:
-    rows = (await session.execute(select(*Post.__table__.c).where(Post.id.in_(post_ids)))).all()
+    rows = (await session.execute(posts.ALL_COLUMNS.where(Post.id.in_(post_ids)))).all()
     return {post.id: post for post in await present(session, rows)}
 
 
