@@ -7,9 +7,10 @@ may read (None: all of the organization's)."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, DateTime, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import attention
@@ -27,6 +28,10 @@ from app.models import (
 
 # Any statement of this module (its columns vary by kind).
 Q = Select[*tuple[Any, ...]]
+# What the statements are made for: values, or parameters (the counts' statement, made once).
+Org = uuid.UUID | BindParameter[uuid.UUID]
+Only = frozenset[uuid.UUID] | BindParameter[Any] | None
+Now = datetime | BindParameter[datetime]
 
 # Counted up to this many per kind; past it the inbox says "1,000+".
 COUNT_BOUND = 1000
@@ -53,12 +58,12 @@ class Kind:
         return max(self.count - len(self.items), 0)
 
 
-def _scoped(stmt: Q, org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _scoped(stmt: Q, org: Org, only: Only) -> Q:
     stmt = stmt.where(Post.organization_id == org)
     return stmt if only is None else stmt.where(Post.campaign_id.in_(only))
 
 
-def _posts(org: uuid.UUID, only: frozenset[uuid.UUID] | None, *where: Any) -> Q:
+def _posts(org: Org, only: Only, *where: Any) -> Q:
     stmt: Q = (
         select(Post, Creator.handle, Campaign)
         .join(Creator, Creator.id == Post.creator_id)
@@ -68,18 +73,42 @@ def _posts(org: uuid.UUID, only: frozenset[uuid.UUID] | None, *where: Any) -> Q:
     return _scoped(stmt, org, only)
 
 
-async def _kind(session: AsyncSession, stmt: Q, order: Any, cap: int) -> Kind:
+async def _items(session: AsyncSession, stmt: Q, order: Any, cap: int) -> list[Item]:
     rows = (await session.execute(stmt.order_by(order).limit(cap))).all()
-    items = [Item(row[0], row[1], row[2], row[3] if len(row) > 3 else None) for row in rows]
-    return Kind(items, await _count(session, stmt))
+    return [Item(row[0], row[1], row[2], row[3] if len(row) > 3 else None) for row in rows]
 
 
-async def _count(session: AsyncSession, stmt: Q) -> int:
-    bounded = stmt.with_only_columns(Post.id).limit(COUNT_BOUND + 1).subquery()
-    return int(await session.scalar(select(func.count()).select_from(bounded)) or 0)
+def _bounded(stmt: Q, column: Any) -> Any:
+    """How many rows `stmt` finds, counted up to the bound (a scalar subquery)."""
+    bounded = stmt.with_only_columns(column).limit(COUNT_BOUND + 1).subquery()
+    return select(func.count()).select_from(bounded).scalar_subquery()
 
 
-def _open_holds(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+@cache
+def _counts_statement(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """Each kind's bounded count, in the order of Inbox.kinds, as one statement made once
+    per shape (scoped to some campaigns or not) with its values as parameters: every page's
+    navigation runs it, and building the statement cost more than running it."""
+    org: BindParameter[uuid.UUID] = bindparam("org")
+    now: BindParameter[datetime] = bindparam("now", type_=DateTime(timezone=True))
+    only: BindParameter[Any] | None = bindparam("only", expanding=True) if scoped else None
+    kinds = (_open_holds(org, only), _open_flags(org, only), _pending_cpm(org, only))
+    counts = [_bounded(stmt, Post.id) for stmt in (*kinds, _refused(org, only))]
+    counts.append(_bounded(_failed_lines(org, only, now), PostImportLine.line))
+    return select(*counts)
+
+
+async def _counts(
+    session: AsyncSession, org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime
+) -> tuple[int, ...]:
+    values: dict[str, Any] = {"org": org, "now": now}
+    if only is not None:
+        values["only"] = list(only)
+    row = (await session.execute(_counts_statement(only is not None), values)).one()
+    return tuple(int(n) for n in row)
+
+
+def _open_holds(org: Org, only: Only) -> Q:
     return (
         _posts(org, only, PostHold.cleared_at.is_(None), PostHold.organization_id == org)
         .add_columns(PostHold)
@@ -87,7 +116,7 @@ def _open_holds(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
     )
 
 
-def _open_flags(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _open_flags(org: Org, only: Only) -> Q:
     return (
         _posts(org, only, PostFlag.resolved_at.is_(None), PostFlag.organization_id == org)
         .add_columns(PostFlag)
@@ -95,11 +124,11 @@ def _open_flags(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
     )
 
 
-def _pending_cpm(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _pending_cpm(org: Org, only: Only) -> Q:
     return _posts(org, only, Post.status == PostStatus.PENDING_CPM)
 
 
-def _refused(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _refused(org: Org, only: Only) -> Q:
     """Posts whose last fetch the platform refused; a rejected post is not fetched again,
     so it waits for no one."""
     return _posts(
@@ -110,7 +139,7 @@ def _refused(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
     )
 
 
-def _failed_lines(org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime) -> Q:
+def _failed_lines(org: Org, only: Only, now: Now) -> Q:
     """Lines not added, of the imports of the last few days (attention.FAILED_LINES_FOR)."""
     stmt: Q = (
         select(PostImportLine, Campaign)
@@ -152,21 +181,19 @@ async def read(
     cap: int,
 ) -> Inbox:
     """Each kind's oldest `cap` items, and how many there are (up to the bound)."""
-    holds = await _kind(session, _open_holds(org, only), PostHold.id, cap)
-    flags = await _kind(session, _open_flags(org, only), PostFlag.id, cap)
-    pending = await _kind(session, _pending_cpm(org, only), Post.id, cap)
-    refused = await _kind(session, _refused(org, only), Post.id, cap)
-    lines_stmt = _failed_lines(org, only, now)
+    n_holds, n_flags, n_pending, n_refused, n_lines = await _counts(session, org, only, now)
+    holds = Kind(await _items(session, _open_holds(org, only), PostHold.id, cap), n_holds)
+    flags = Kind(await _items(session, _open_flags(org, only), PostFlag.id, cap), n_flags)
+    pending = Kind(await _items(session, _pending_cpm(org, only), Post.id, cap), n_pending)
+    refused = Kind(await _items(session, _refused(org, only), Post.id, cap), n_refused)
     line_rows = (
         await session.execute(
-            lines_stmt.order_by(PostImportLine.import_id, PostImportLine.line).limit(cap)
+            _failed_lines(org, only, now)
+            .order_by(PostImportLine.import_id, PostImportLine.line)
+            .limit(cap)
         )
     ).all()
-    bounded = lines_stmt.with_only_columns(PostImportLine.line).limit(COUNT_BOUND + 1)
-    line_count = int(
-        await session.scalar(select(func.count()).select_from(bounded.subquery())) or 0
-    )
-    lines = Kind([Item(None, "", campaign, line) for line, campaign in line_rows], line_count)
+    lines = Kind([Item(None, "", campaign, line) for line, campaign in line_rows], n_lines)
     campaigns = {item.campaign.id for item in pending.items}
     tiers: dict[uuid.UUID, list[CpmTier]] = {c: [] for c in campaigns}
     if campaigns:
@@ -181,11 +208,4 @@ async def count(
     session: AsyncSession, org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime
 ) -> int:
     """How many things wait (each kind counted up to the bound): the navigation's number."""
-    kinds = (_open_holds(org, only), _open_flags(org, only), _pending_cpm(org, only))
-    total = 0
-    for stmt in (*kinds, _refused(org, only)):
-        total += await _count(session, stmt)
-    bounded = _failed_lines(org, only, now).with_only_columns(PostImportLine.line)
-    bounded = bounded.limit(COUNT_BOUND + 1)
-    total += int(await session.scalar(select(func.count()).select_from(bounded.subquery())) or 0)
-    return total
+    return sum(await _counts(session, org, only, now))

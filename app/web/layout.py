@@ -66,11 +66,14 @@ class NavItem:
     current: bool = False
 
 
-async def _counts(session: AsyncSession, me: Viewer) -> dict[str, int]:
+async def _counts(session: AsyncSession, me: Viewer, waiting: int | None) -> dict[str, int]:
     """The numbers beside the navigation's items (what waits for a person): each kind of
-    the inbox counted up to a bound, through the indexes its queue reads."""
-    only = me.principal.within(Action.CAMPAIGN_READ)
-    waiting = await inbox.count(session, me.principal.organization_id, only, datetime.now(UTC))
+    the inbox counted up to a bound, through the indexes its queue reads; `waiting` when the
+    page has just counted them itself (the inbox)."""
+    if waiting is None:
+        only = me.principal.within(Action.CAMPAIGN_READ)
+        org = me.principal.organization_id
+        waiting = await inbox.count(session, org, only, datetime.now(UTC))
     return {"inbox": waiting}
 
 
@@ -99,9 +102,11 @@ async def page(
     *,
     current: str = "",
     status_code: int = 200,
+    waiting: int | None = None,
 ) -> HTMLResponse:
-    """A signed-in page: its template inside the layout (navigation, user menu)."""
-    counts = await _counts(session, me)
+    """A signed-in page: its template inside the layout (navigation, user menu). `waiting`:
+    the inbox's count, when the page already has it."""
+    counts = await _counts(session, me, waiting)
     nav = [
         NavItem(key, label, href, counts.get(key), key == current)
         for key, label, href, operation in NAV
