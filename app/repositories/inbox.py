@@ -73,38 +73,55 @@ def _posts(org: Org, only: Only, *where: Any) -> Q:
     return _scoped(stmt, org, only)
 
 
-async def _items(session: AsyncSession, stmt: Q, order: Any, cap: int) -> list[Item]:
-    rows = (await session.execute(stmt.order_by(order).limit(cap))).all()
-    return [Item(row[0], row[1], row[2], row[3] if len(row) > 3 else None) for row in rows]
-
-
 def _bounded(stmt: Q, column: Any) -> Any:
     """How many rows `stmt` finds, counted up to the bound (a scalar subquery)."""
     bounded = stmt.with_only_columns(column).limit(COUNT_BOUND + 1).subquery()
     return select(func.count()).select_from(bounded).scalar_subquery()
 
 
+@dataclass(frozen=True)
+class _Statements:
+    items: tuple[Q, ...]  # each kind's oldest `:cap`, in the order of Inbox.kinds
+    counts: Q  # each kind's count up to the bound, in that order, in one statement
+
+
 @cache
-def _counts_statement(scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Each kind's bounded count, in the order of Inbox.kinds, as one statement made once
-    per shape (scoped to some campaigns or not) with its values as parameters: every page's
-    navigation runs it, and building the statement cost more than running it."""
+def _statements(scoped: bool) -> _Statements:
+    """The inbox's statements, made once per shape (scoped to some campaigns or not) with
+    their values as parameters (`_values`): every page's navigation counts, and building
+    a statement cost more than running it."""
     org: BindParameter[uuid.UUID] = bindparam("org")
     now: BindParameter[datetime] = bindparam("now", type_=DateTime(timezone=True))
     only: BindParameter[Any] | None = bindparam("only", expanding=True) if scoped else None
-    kinds = (_open_holds(org, only), _open_flags(org, only), _pending_cpm(org, only))
-    counts = [_bounded(stmt, Post.id) for stmt in (*kinds, _refused(org, only))]
-    counts.append(_bounded(_failed_lines(org, only, now), PostImportLine.line))
-    return select(*counts)
+    cap: BindParameter[int] = bindparam("cap")
+    posts = (
+        (_open_holds(org, only), PostHold.id),
+        (_open_flags(org, only), PostFlag.id),
+        (_pending_cpm(org, only), Post.id),
+        (_refused(org, only), Post.id),
+    )
+    lines = _failed_lines(org, only, now)
+    items = [stmt.order_by(order).limit(cap) for stmt, order in posts]
+    items.append(lines.order_by(PostImportLine.import_id, PostImportLine.line).limit(cap))
+    counts = [_bounded(stmt, Post.id) for stmt, _ in posts]
+    counts.append(_bounded(lines, PostImportLine.line))
+    return _Statements(tuple(items), select(*counts))
+
+
+def _values(
+    org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime, cap: int = 0
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"org": org, "now": now, "cap": cap}
+    if only is not None:
+        values["only"] = list(only)
+    return values
 
 
 async def _counts(
     session: AsyncSession, org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime
 ) -> tuple[int, ...]:
-    values: dict[str, Any] = {"org": org, "now": now}
-    if only is not None:
-        values["only"] = list(only)
-    row = (await session.execute(_counts_statement(only is not None), values)).one()
+    counts = _statements(only is not None).counts
+    row = (await session.execute(counts, _values(org, only, now))).one()
     return tuple(int(n) for n in row)
 
 
@@ -181,19 +198,20 @@ async def read(
     cap: int,
 ) -> Inbox:
     """Each kind's oldest `cap` items, and how many there are (up to the bound)."""
-    n_holds, n_flags, n_pending, n_refused, n_lines = await _counts(session, org, only, now)
-    holds = Kind(await _items(session, _open_holds(org, only), PostHold.id, cap), n_holds)
-    flags = Kind(await _items(session, _open_flags(org, only), PostFlag.id, cap), n_flags)
-    pending = Kind(await _items(session, _pending_cpm(org, only), Post.id, cap), n_pending)
-    refused = Kind(await _items(session, _refused(org, only), Post.id, cap), n_refused)
-    line_rows = (
-        await session.execute(
-            _failed_lines(org, only, now)
-            .order_by(PostImportLine.import_id, PostImportLine.line)
-            .limit(cap)
-        )
-    ).all()
-    lines = Kind([Item(None, "", campaign, line) for line, campaign in line_rows], n_lines)
+    counts = await _counts(session, org, only, now)
+    values = _values(org, only, now, cap)
+    kinds = []
+    for stmt, n in zip(_statements(only is not None).items, counts, strict=True):
+        rows = (await session.execute(stmt, values)).all()
+        # Posts: (post, handle, campaign[, hold or flag]); import lines: (line, campaign).
+        items = [
+            Item(r[0], r[1], r[2], r[3] if len(r) > 3 else None)
+            if isinstance(r[0], Post)
+            else Item(None, "", r[1], r[0])
+            for r in rows
+        ]
+        kinds.append(Kind(items, n))
+    holds, flags, pending, refused, lines = kinds
     campaigns = {item.campaign.id for item in pending.items}
     tiers: dict[uuid.UUID, list[CpmTier]] = {c: [] for c in campaigns}
     if campaigns:
