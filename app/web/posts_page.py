@@ -100,7 +100,8 @@ class Filters:
     def url_ending_in(self, name: str) -> str:
         """This filter's first page with `name` set to what the caller appends (an id):
         `url(name=value, cursor=None)` built once for a table's rows instead of per row."""
-        base = self.url(**{name: None, "cursor": None})
+        changes: dict[str, str | None] = {name: None, "cursor": None}
+        base = self.url("/app/posts", **changes)
         return f"{base}{'&' if '?' in base else '?'}{name}="
 
     @property
