@@ -251,10 +251,8 @@ async def sign_in(
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
-async def live(
-    session: AsyncSession, settings: Settings, token: str | None
-) -> tuple[UserSession, User, uuid.UUID] | None:
-    """The live session the cookie names, its user and the user's key id; None for a
+async def live(session: AsyncSession, settings: Settings, token: str | None) -> users.Live | None:
+    """The live session the cookie names, its user, key id and organization; None for a
     missing, unknown, ended, idle or expired one. Reads only (see `record_use`)."""
     if not token or len(token) > 128:
         return None
@@ -275,7 +273,7 @@ async def record_use(session: AsyncSession, row: UserSession) -> None:
 
 async def current(
     session: AsyncSession, settings: Settings, token: str | None
-) -> tuple[UserSession, User, uuid.UUID] | None:
+) -> users.Live | None:
     """`live`, and records the use when it is due."""
     found = await live(session, settings, token)
     if found is not None and use_due(found[0]):

@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.deps import Session, operation_role
+from app.deps import operation_role
 from app.domain.enums import OrgRole
-from app.domain.errors import found
 from app.domain.permissions import Action
 from app.models import Organization, User
 from app.repositories import inbox, users
@@ -45,13 +44,11 @@ class Viewer:
         return actions.can(self.principal, operation, campaign_id, role)
 
 
-async def _viewer(request: Request, session: Session, principal: SignedIn) -> Viewer:
-    assert principal.user_id is not None
-    user, organization = found(
-        await users.with_organization(session, principal.organization_id, principal.user_id),
-        "user",
-    )
-    return Viewer(principal, user, organization, request.app)
+async def _viewer(request: Request, principal: SignedIn) -> Viewer:
+    # Read with the session that signed this request in (app.deps._session_caller).
+    live: users.Live = request.state.signed_in
+    assert live.user.id == principal.user_id
+    return Viewer(principal, live.user, live.organization, request.app)
 
 
 Page = Annotated[Viewer, Depends(_viewer)]
