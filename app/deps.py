@@ -113,18 +113,25 @@ _ENROLMENT_PATHS = frozenset(
 async def _session_caller(request: Request, token: str) -> Principal:
     """A signed-in user's session (the cookie), as a caller: 401 when it is not live, 403
     `csrf_token_invalid` for a write without the session's CSRF token."""
-    async with session_scope(request.app.state.sessionmaker) as session:
-        found = await users_service.current(session, request.app.state.settings, token)
+    # Read on the read sessionmaker (no transaction to begin and commit); a write
+    # transaction only on the rare request that moves the session's last-seen.
+    async with request.app.state.read_sessionmaker() as session:
+        found = await users_service.live(session, request.app.state.settings, token)
         roles = (
-            await permissions_repo.campaign_roles(session, found[1].id)
-            if found is not None and found[1].role is OrgRole.MEMBER
+            await permissions_repo.campaign_roles(session, found.user.id)
+            if found is not None and found.user.role is OrgRole.MEMBER
             else None
         )
+    if found is not None and users_service.use_due(found.session):
+        async with session_scope(request.app.state.sessionmaker) as session:
+            await users_service.record_use(session, found.session)
     if found is None:
         raise ApiError(
             401, "session_expired", "The session has ended; sign in again (POST /v1/session)."
         )
-    row, user, key_id = found
+    row, user, key_id = found.session, found.user, found.key_id
+    # The user and organization a dashboard page shows (app.web.layout), read with the session.
+    request.state.signed_in = found
     if row.two_factor_pending and request.url.path not in _ENROLMENT_PATHS:
         raise ApiError(
             403,

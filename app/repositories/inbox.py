@@ -7,9 +7,10 @@ may read (None: all of the organization's)."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, DateTime, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import attention
@@ -27,6 +28,10 @@ from app.models import (
 
 # Any statement of this module (its columns vary by kind).
 Q = Select[*tuple[Any, ...]]
+# What the statements are made for: values, or parameters (the counts' statement, made once).
+Org = uuid.UUID | BindParameter[uuid.UUID]
+Only = frozenset[uuid.UUID] | BindParameter[Any] | None
+Now = datetime | BindParameter[datetime]
 
 # Counted up to this many per kind; past it the inbox says "1,000+".
 COUNT_BOUND = 1000
@@ -53,12 +58,12 @@ class Kind:
         return max(self.count - len(self.items), 0)
 
 
-def _scoped(stmt: Q, org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _scoped(stmt: Q, org: Org, only: Only) -> Q:
     stmt = stmt.where(Post.organization_id == org)
     return stmt if only is None else stmt.where(Post.campaign_id.in_(only))
 
 
-def _posts(org: uuid.UUID, only: frozenset[uuid.UUID] | None, *where: Any) -> Q:
+def _posts(org: Org, only: Only, *where: Any) -> Q:
     stmt: Q = (
         select(Post, Creator.handle, Campaign)
         .join(Creator, Creator.id == Post.creator_id)
@@ -68,18 +73,59 @@ def _posts(org: uuid.UUID, only: frozenset[uuid.UUID] | None, *where: Any) -> Q:
     return _scoped(stmt, org, only)
 
 
-async def _kind(session: AsyncSession, stmt: Q, order: Any, cap: int) -> Kind:
-    rows = (await session.execute(stmt.order_by(order).limit(cap))).all()
-    items = [Item(row[0], row[1], row[2], row[3] if len(row) > 3 else None) for row in rows]
-    return Kind(items, await _count(session, stmt))
+def _bounded(stmt: Q, column: Any) -> Any:
+    """How many rows `stmt` finds, counted up to the bound (a scalar subquery)."""
+    bounded = stmt.with_only_columns(column).limit(COUNT_BOUND + 1).subquery()
+    return select(func.count()).select_from(bounded).scalar_subquery()
 
 
-async def _count(session: AsyncSession, stmt: Q) -> int:
-    bounded = stmt.with_only_columns(Post.id).limit(COUNT_BOUND + 1).subquery()
-    return int(await session.scalar(select(func.count()).select_from(bounded)) or 0)
+@dataclass(frozen=True)
+class _Statements:
+    items: tuple[Q, ...]  # each kind's oldest `:cap`, in the order of Inbox.kinds
+    counts: Q  # each kind's count up to the bound, in that order, in one statement
 
 
-def _open_holds(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+@cache
+def _statements(scoped: bool) -> _Statements:
+    """The inbox's statements, made once per shape (scoped to some campaigns or not) with
+    their values as parameters (`_values`): every page's navigation counts, and building
+    a statement cost more than running it."""
+    org: BindParameter[uuid.UUID] = bindparam("org")
+    now: BindParameter[datetime] = bindparam("now", type_=DateTime(timezone=True))
+    only: BindParameter[Any] | None = bindparam("only", expanding=True) if scoped else None
+    cap: BindParameter[int] = bindparam("cap")
+    posts = (
+        (_open_holds(org, only), PostHold.id),
+        (_open_flags(org, only), PostFlag.id),
+        (_pending_cpm(org, only), Post.id),
+        (_refused(org, only), Post.id),
+    )
+    lines = _failed_lines(org, only, now)
+    items = [stmt.order_by(order).limit(cap) for stmt, order in posts]
+    items.append(lines.order_by(PostImportLine.import_id, PostImportLine.line).limit(cap))
+    counts = [_bounded(stmt, Post.id) for stmt, _ in posts]
+    counts.append(_bounded(lines, PostImportLine.line))
+    return _Statements(tuple(items), select(*counts))
+
+
+def _values(
+    org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime, cap: int = 0
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"org": org, "now": now, "cap": cap}
+    if only is not None:
+        values["only"] = list(only)
+    return values
+
+
+async def _counts(
+    session: AsyncSession, org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime
+) -> tuple[int, ...]:
+    counts = _statements(only is not None).counts
+    row = (await session.execute(counts, _values(org, only, now))).one()
+    return tuple(int(n) for n in row)
+
+
+def _open_holds(org: Org, only: Only) -> Q:
     return (
         _posts(org, only, PostHold.cleared_at.is_(None), PostHold.organization_id == org)
         .add_columns(PostHold)
@@ -87,7 +133,7 @@ def _open_holds(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
     )
 
 
-def _open_flags(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _open_flags(org: Org, only: Only) -> Q:
     return (
         _posts(org, only, PostFlag.resolved_at.is_(None), PostFlag.organization_id == org)
         .add_columns(PostFlag)
@@ -95,11 +141,11 @@ def _open_flags(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
     )
 
 
-def _pending_cpm(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _pending_cpm(org: Org, only: Only) -> Q:
     return _posts(org, only, Post.status == PostStatus.PENDING_CPM)
 
 
-def _refused(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
+def _refused(org: Org, only: Only) -> Q:
     """Posts whose last fetch the platform refused; a rejected post is not fetched again,
     so it waits for no one."""
     return _posts(
@@ -110,7 +156,7 @@ def _refused(org: uuid.UUID, only: frozenset[uuid.UUID] | None) -> Q:
     )
 
 
-def _failed_lines(org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime) -> Q:
+def _failed_lines(org: Org, only: Only, now: Now) -> Q:
     """Lines not added, of the imports of the last few days (attention.FAILED_LINES_FOR)."""
     stmt: Q = (
         select(PostImportLine, Campaign)
@@ -152,21 +198,20 @@ async def read(
     cap: int,
 ) -> Inbox:
     """Each kind's oldest `cap` items, and how many there are (up to the bound)."""
-    holds = await _kind(session, _open_holds(org, only), PostHold.id, cap)
-    flags = await _kind(session, _open_flags(org, only), PostFlag.id, cap)
-    pending = await _kind(session, _pending_cpm(org, only), Post.id, cap)
-    refused = await _kind(session, _refused(org, only), Post.id, cap)
-    lines_stmt = _failed_lines(org, only, now)
-    line_rows = (
-        await session.execute(
-            lines_stmt.order_by(PostImportLine.import_id, PostImportLine.line).limit(cap)
-        )
-    ).all()
-    bounded = lines_stmt.with_only_columns(PostImportLine.line).limit(COUNT_BOUND + 1)
-    line_count = int(
-        await session.scalar(select(func.count()).select_from(bounded.subquery())) or 0
-    )
-    lines = Kind([Item(None, "", campaign, line) for line, campaign in line_rows], line_count)
+    counts = await _counts(session, org, only, now)
+    values = _values(org, only, now, cap)
+    kinds = []
+    for stmt, n in zip(_statements(only is not None).items, counts, strict=True):
+        rows = (await session.execute(stmt, values)).all()
+        # Posts: (post, handle, campaign[, hold or flag]); import lines: (line, campaign).
+        items = [
+            Item(r[0], r[1], r[2], r[3] if len(r) > 3 else None)
+            if isinstance(r[0], Post)
+            else Item(None, "", r[1], r[0])
+            for r in rows
+        ]
+        kinds.append(Kind(items, n))
+    holds, flags, pending, refused, lines = kinds
     campaigns = {item.campaign.id for item in pending.items}
     tiers: dict[uuid.UUID, list[CpmTier]] = {c: [] for c in campaigns}
     if campaigns:
@@ -181,11 +226,4 @@ async def count(
     session: AsyncSession, org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime
 ) -> int:
     """How many things wait (each kind counted up to the bound): the navigation's number."""
-    kinds = (_open_holds(org, only), _open_flags(org, only), _pending_cpm(org, only))
-    total = 0
-    for stmt in (*kinds, _refused(org, only)):
-        total += await _count(session, stmt)
-    bounded = _failed_lines(org, only, now).with_only_columns(PostImportLine.line)
-    bounded = bounded.limit(COUNT_BOUND + 1)
-    total += int(await session.scalar(select(func.count()).select_from(bounded.subquery())) or 0)
-    return total
+    return sum(await _counts(session, org, only, now))

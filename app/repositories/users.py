@@ -4,8 +4,9 @@ SHA-256 digests; the secrets themselves never reach the database."""
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import DateTime, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import display_prefix, generate_key, hash_key
@@ -182,26 +183,38 @@ async def start_session(
     return row
 
 
+# Every signed-in request runs this: made once, its values as parameters (building the
+# statement per request cost as much as running it).
+_LIVE_SESSION = (
+    select(UserSession, User, ApiKey.id, Organization)
+    .join(User, User.id == UserSession.user_id)
+    .join(ApiKey, ApiKey.user_id == User.id)
+    .join(Organization, Organization.id == User.organization_id)
+    .where(
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.expires_at > bindparam("now", type_=DateTime(timezone=True)),
+        UserSession.last_seen_at > bindparam("idle_since", type_=DateTime(timezone=True)),
+        User.status == UserStatus.ACTIVE,
+        ApiKey.revoked_at.is_(None),
+    )
+)
+
+
+class Live(NamedTuple):
+    session: UserSession
+    user: User
+    key_id: uuid.UUID
+    organization: Organization  # what a signed-in page shows beside the user
+
+
 async def live_session(
     session: AsyncSession, token_hash: str, now: datetime, idle_since: datetime
-) -> tuple[UserSession, User, uuid.UUID] | None:
-    """The session, its user and the user's key id, if the session is live: not expired,
-    used since `idle_since`, its user active and the key row unrevoked."""
-    row = (
-        await session.execute(
-            select(UserSession, User, ApiKey.id)
-            .join(User, User.id == UserSession.user_id)
-            .join(ApiKey, ApiKey.user_id == User.id)
-            .where(
-                UserSession.token_hash == token_hash,
-                UserSession.expires_at > now,
-                UserSession.last_seen_at > idle_since,
-                User.status == UserStatus.ACTIVE,
-                ApiKey.revoked_at.is_(None),
-            )
-        )
-    ).first()
-    return None if row is None else (row[0], row[1], row[2])
+) -> Live | None:
+    """The session, its user, the user's key id and organization, if the session is live:
+    not expired, used since `idle_since`, its user active and the key row unrevoked."""
+    values = {"token_hash": token_hash, "now": now, "idle_since": idle_since}
+    row = (await session.execute(_LIVE_SESSION, values)).first()
+    return None if row is None else Live(row[0], row[1], row[2], row[3])
 
 
 async def touch_session(session: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
@@ -221,16 +234,3 @@ async def end_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
 
 async def spend_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(UserToken).where(UserToken.user_id == user_id))
-
-
-async def with_organization(
-    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[User, Organization] | None:
-    row = (
-        await session.execute(
-            select(User, Organization)
-            .join(Organization, Organization.id == User.organization_id)
-            .where(User.id == user_id, User.organization_id == organization_id)
-        )
-    ).one_or_none()
-    return None if row is None else (row[0], row[1])

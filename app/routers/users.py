@@ -330,7 +330,7 @@ async def session_get(
     current = await users.current(session, settings, request.cookies.get(users.COOKIE))
     if current is None:  # ended between the check and now
         raise ApiError(401, "session_expired", "The session has ended; sign in again.")
-    row, user, _ = current
+    row, user = current.session, current.user
     return SessionOut(
         user=UserOut.model_validate(user),
         organization_id=user.organization_id,

@@ -251,21 +251,33 @@ async def sign_in(
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
-async def current(
-    session: AsyncSession, settings: Settings, token: str | None
-) -> tuple[UserSession, User, uuid.UUID] | None:
-    """The live session the cookie names, its user and the user's key id; None for a
-    missing, unknown, ended, idle or expired one. Records the use."""
+async def live(session: AsyncSession, settings: Settings, token: str | None) -> users.Live | None:
+    """The live session the cookie names, its user, key id and organization; None for a
+    missing, unknown, ended, idle or expired one. Reads only (see `record_use`)."""
     if not token or len(token) > 128:
         return None
     now = datetime.now(UTC)
     idle_since = now - timedelta(minutes=settings.session_idle_minutes)
-    found = await users.live_session(session, hash_key(token), now, idle_since)
-    if found is None:
-        return None
-    row = found[0]
-    if now - row.last_seen_at >= _TOUCH_EVERY:
-        await users.touch_session(session, row.id, now)
+    return await users.live_session(session, hash_key(token), now, idle_since)
+
+
+def use_due(row: UserSession) -> bool:
+    """Whether a use of the session moves its last-seen (at most once a _TOUCH_EVERY, so
+    most requests write nothing)."""
+    return datetime.now(UTC) - row.last_seen_at >= _TOUCH_EVERY
+
+
+async def record_use(session: AsyncSession, row: UserSession) -> None:
+    await users.touch_session(session, row.id, datetime.now(UTC))
+
+
+async def current(
+    session: AsyncSession, settings: Settings, token: str | None
+) -> users.Live | None:
+    """`live`, and records the use when it is due."""
+    found = await live(session, settings, token)
+    if found is not None and use_due(found[0]):
+        await record_use(session, found[0])
     return found
 
 

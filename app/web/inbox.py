@@ -108,7 +108,8 @@ async def _context(session: Session, me: Viewer) -> dict[str, Any]:
 @router.get("/app")
 async def inbox_page(request: Request, session: Session, me: Page) -> Response:
     context = await _context(session, me)
-    return await page(request, session, me, "inbox.html", context, current="inbox")
+    waiting = context["box"].total  # the navigation's number, counted by the same read
+    return await page(request, session, me, "inbox.html", context, current="inbox", waiting=waiting)
 
 
 @router.get("/app/inbox/items")

@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.deps import Session, operation_role
+from app.deps import operation_role
 from app.domain.enums import OrgRole
-from app.domain.errors import found
 from app.domain.permissions import Action
 from app.models import Organization, User
 from app.repositories import inbox, users
@@ -45,13 +44,11 @@ class Viewer:
         return actions.can(self.principal, operation, campaign_id, role)
 
 
-async def _viewer(request: Request, session: Session, principal: SignedIn) -> Viewer:
-    assert principal.user_id is not None
-    user, organization = found(
-        await users.with_organization(session, principal.organization_id, principal.user_id),
-        "user",
-    )
-    return Viewer(principal, user, organization, request.app)
+async def _viewer(request: Request, principal: SignedIn) -> Viewer:
+    # Read with the session that signed this request in (app.deps._session_caller).
+    live: users.Live = request.state.signed_in
+    assert live.user.id == principal.user_id
+    return Viewer(principal, live.user, live.organization, request.app)
 
 
 Page = Annotated[Viewer, Depends(_viewer)]
@@ -66,11 +63,14 @@ class NavItem:
     current: bool = False
 
 
-async def _counts(session: AsyncSession, me: Viewer) -> dict[str, int]:
+async def _counts(session: AsyncSession, me: Viewer, waiting: int | None) -> dict[str, int]:
     """The numbers beside the navigation's items (what waits for a person): each kind of
-    the inbox counted up to a bound, through the indexes its queue reads."""
-    only = me.principal.within(Action.CAMPAIGN_READ)
-    waiting = await inbox.count(session, me.principal.organization_id, only, datetime.now(UTC))
+    the inbox counted up to a bound, through the indexes its queue reads; `waiting` when the
+    page has just counted them itself (the inbox)."""
+    if waiting is None:
+        only = me.principal.within(Action.CAMPAIGN_READ)
+        org = me.principal.organization_id
+        waiting = await inbox.count(session, org, only, datetime.now(UTC))
     return {"inbox": waiting}
 
 
@@ -99,9 +99,11 @@ async def page(
     *,
     current: str = "",
     status_code: int = 200,
+    waiting: int | None = None,
 ) -> HTMLResponse:
-    """A signed-in page: its template inside the layout (navigation, user menu)."""
-    counts = await _counts(session, me)
+    """A signed-in page: its template inside the layout (navigation, user menu). `waiting`:
+    the inbox's count, when the page already has it."""
+    counts = await _counts(session, me, waiting)
     nav = [
         NavItem(key, label, href, counts.get(key), key == current)
         for key, label, href, operation in NAV

@@ -97,6 +97,13 @@ class Filters:
         pairs += [(k, v) for k, v in changes.items() if v]
         return path + ("?" + urlencode(pairs) if pairs else "")
 
+    def url_ending_in(self, name: str) -> str:
+        """This filter's first page with `name` set to what the caller appends (an id):
+        `url(name=value, cursor=None)` built once for a table's rows instead of per row."""
+        changes: dict[str, str | None] = {name: None, "cursor": None}
+        base = self.url("/app/posts", **changes)
+        return f"{base}{'&' if '?' in base else '?'}{name}="
+
     @property
     def sort(self) -> PostSort:
         return self.query.sort if self.query else PostSort.CREATED_AT_DESC

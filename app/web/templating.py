@@ -84,6 +84,9 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates ship with the code and change only with a deploy: compiled once per
+    # process, never checked against the disk again on each render.
+    auto_reload=False,
 )
 _env.filters.update(
     number=number,

@@ -109,6 +109,19 @@ async def test_the_inbox_shows_each_kind_with_its_evidence_and_actions(
     assert 'aria-label="7 waiting"' in text
 
 
+async def test_every_page_counts_what_waits_as_the_inbox_does(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The navigation's number on another page (one counting statement of its own) is the
+    inbox's, for the whole organization and for a member's campaigns alone."""
+    seeded = await _seed(client, session)
+    admin = await signed_in(app, client, "ops@example.com")
+    assert 'aria-label="7 waiting"' in (await admin.get("/app/posts")).text
+    autumn = seeded["b"]["campaign"]["id"]
+    member = await signed_in(app, client, "ed@example.com", "member", {autumn: "campaign_editor"})
+    assert 'aria-label="2 waiting"' in (await member.get("/app/posts")).text
+
+
 async def test_a_member_sees_only_their_campaigns_items(
     app: object, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:

@@ -95,6 +95,10 @@ async def test_filters_search_and_the_fragment_answer_the_api_s_rows(
     assert await shown(platform="instagram", campaign_id=w["a"]) == 1
     assert await shown(status="held") == 1
     assert await shown(creator_id=w["tiktok"]["id"]) == 3
+    # Each row's creator links to this filter, first page, that creator only.
+    text = (await admin.get(PAGE, params={"platform": "tiktok", "sort": "-views"})).text
+    only = f'href="/app/posts?platform=tiktok&amp;sort=-views&amp;creator_id={w["tiktok"]["id"]}"'
+    assert only in text
     assert await shown(published_from="2000-01-01", published_to="2999-12-31") == 5
     # A campaign chosen: its tiers are offered for assigning.
     chosen = await admin.get(PAGE, params={"campaign_id": w["a"]})
