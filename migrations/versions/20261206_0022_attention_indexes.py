@@ -3,7 +3,7 @@ organization's open holds and open flags oldest first, and its posts with a fetc
 
 Revision ID: 0022
 Revises: 0021
-Create Date: 2026-12-07 09:00:00.000000
+Create Date: 2026-12-06 07:30:00.000000
 """
 
 from collections.abc import Sequence
