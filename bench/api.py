@@ -114,6 +114,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def shape_of(args: argparse.Namespace) -> SeedShape:
+    """The seeded data's shape the command line asks for (bench.api's and bench.dashboard's)."""
+    return SeedShape(
+        organizations=args.organizations,
+        campaigns_per_org=args.campaigns_per_org,
+        posts_per_campaign=args.posts_per_campaign,
+        snapshots_per_post=args.snapshots_per_post,
+    )
+
+
 async def prepare(url: str, shape: SeedShape, reseed: bool) -> dict[str, Any]:
     wanted = fingerprint(shape)
     have = await common.database_comment(url)
@@ -360,12 +370,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     wrk_path()
     started = time.perf_counter()
     url = common.database_url(args.database)
-    shape = SeedShape(
-        organizations=args.organizations,
-        campaigns_per_org=args.campaigns_per_org,
-        posts_per_campaign=args.posts_per_campaign,
-        snapshots_per_post=args.snapshots_per_post,
-    )
+    shape = shape_of(args)
     data = await prepare(url, shape, args.reseed)
     print(f"   {data['counts']}; postgres {await common.pg_version(url)}")
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]

@@ -35,8 +35,8 @@ from bench.api import (
     measure,
     prepare,
     server_args,
+    shape_of,
 )
-from bench.api_seed import SeedShape
 from bench.load import HEADERS, Item, LoadResult, wrk_path
 
 PASSWORD = "bench dashboard passphrase 7"
@@ -246,12 +246,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     wrk_path()
     started = time.perf_counter()
     url = common.database_url(args.database)
-    shape = SeedShape(
-        organizations=args.organizations,
-        campaigns_per_org=args.campaigns_per_org,
-        posts_per_campaign=args.posts_per_campaign,
-        snapshots_per_post=args.snapshots_per_post,
-    )
+    shape = shape_of(args)
     data = await prepare(url, shape, args.reseed)
     conn = await asyncpg.connect(common.asyncpg_dsn(url))
     try:

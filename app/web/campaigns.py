@@ -37,7 +37,7 @@ from app.settings import Settings
 from app.web import actions
 from app.web.actions import Refused
 from app.web.forms import Form as Fields
-from app.web.forms import Invalid, blank_none, checked, refusal, whole_number
+from app.web.forms import Invalid, blank_none, checked, refusal, refusing, whole_number
 from app.web.layout import Page, Viewer, page
 from app.web.post_page import not_found
 from app.web.session import go_to
@@ -164,25 +164,12 @@ async def campaign_create(
                 session, me.principal.organization_id, body.model_dump(), settings
             )
 
-        made = await _refusing(
+        made = await refusing(
             sent, actions.on_org(request, session, me.principal, "campaigns_create", create)
         )
     except Invalid as exc:
         return await _new_form(request, session, me, settings, exc.form)
     return go_to(request, f"/app/campaigns/{made.id}")
-
-
-async def _refusing(sent: dict[str, Any], done: Awaitable[Any]) -> Any:
-    """What the action refused, as the form's complaint (beside its field when it names
-    one); a record out of reach stays Refused(hidden) for the caller to answer as missing."""
-    try:
-        return await done
-    except Refused as exc:
-        if exc.hidden:
-            raise
-        raise Invalid(Fields(dict(sent), message=exc.detail)) from None
-    except (DomainError, ApiError) as exc:
-        raise refusal(exc, sent) from None
 
 
 async def _campaign_page(

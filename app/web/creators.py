@@ -7,7 +7,7 @@ the portal's address. Each as the API authorizes the same person: a member of so
 campaigns lists their campaigns' creators and is refused the rest, as the API refuses them."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -17,7 +17,6 @@ from app.deps import AppSettings, Session
 from app.domain.enums import Platform
 from app.domain.errors import DomainError, InvalidCursor
 from app.domain.permissions import Action
-from app.errors import ApiError
 from app.models import Creator
 from app.repositories import creators, posts
 from app.schemas.creators import CreatorCreate
@@ -28,7 +27,7 @@ from app.settings import Settings
 from app.web import actions
 from app.web.actions import Refused
 from app.web.forms import Form as Fields
-from app.web.forms import Invalid, blank_none, checked, refusal
+from app.web.forms import Invalid, blank_none, checked, refusing
 from app.web.layout import Page, Viewer, page
 from app.web.post_page import not_found
 
@@ -117,7 +116,7 @@ async def creator_create(
             org = me.principal.organization_id
             return await creator_service.create(session, org, body.model_dump())
 
-        creator, code = await _refusing(
+        creator, code = await refusing(
             sent, actions.on_org(request, session, me.principal, "creators_create", create)
         )
     except Invalid as exc:
@@ -125,15 +124,6 @@ async def creator_create(
     answer = await _creator_page(request, session, me, settings, creator.id, code=code)
     answer.headers["HX-Push-Url"] = f"/app/creators/{creator.id}"
     return answer
-
-
-async def _refusing(sent: dict[str, Any], done: Any) -> Any:
-    try:
-        return await done
-    except Refused as exc:
-        raise Invalid(Fields(dict(sent), message=exc.detail)) from None
-    except (DomainError, ApiError) as exc:
-        raise refusal(exc, sent) from None
 
 
 async def _creator_page(

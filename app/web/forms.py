@@ -3,6 +3,7 @@ API's own request schema, with each complaint shown beside its field. A form tha
 saved comes back as it was sent, with why (a 200: the person puts it right there)."""
 
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -10,8 +11,10 @@ from pydantic import BaseModel, ValidationError
 
 from app.domain.errors import DomainError, InvalidInput
 from app.errors import ApiError
+from app.web.actions import Refused
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 # A rule's code that is about one field of the form (the API names it in the problem's
 # `errors` or says so in words); anything else is said above the form.
@@ -110,6 +113,17 @@ def refusal(exc: DomainError | ApiError, sent: dict[str, Any]) -> Invalid:
     else:
         form.message = detail
     return Invalid(form)
+
+
+async def refusing(sent: dict[str, Any], done: Awaitable[R]) -> R:
+    """What a dashboard action (app.web.actions) refused, as the form's complaint (beside
+    its field when it names one)."""
+    try:
+        return await done
+    except Refused as exc:
+        raise Invalid(Form(dict(sent), message=exc.detail)) from None
+    except (DomainError, ApiError) as exc:
+        raise refusal(exc, sent) from None
 
 
 def whole_number(text: str) -> int | str | None:
