@@ -1,5 +1,6 @@
 """Every setting is an environment variable with a default that works on a fresh machine."""
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -143,6 +144,12 @@ class Settings(BaseSettings):
     # A provider saying its quota is spent (tikwm's daily free limit) is not asked again for
     # this long; the TikTok backup answers meanwhile.
     provider_quota_cooldown_seconds: float = Field(900.0, gt=0)
+    # The engine's clock (workers and the sandbox; app.clock). A soak runs it CLOCK_SPEED
+    # times faster than the wall clock from CLOCK_ORIGIN, and may skew one process by
+    # CLOCK_SKEW_SECONDS; only in sandbox mode: a live deployment runs on the wall clock.
+    clock_speed: float = Field(1.0, gt=0)
+    clock_origin: datetime | None = None
+    clock_skew_seconds: float = 0.0
     # Where sandbox mode finds the sandbox when no base URL is set (compose: `sandbox`).
     sandbox_host: str = "127.0.0.1"
 
@@ -210,6 +217,15 @@ class Settings(BaseSettings):
                 )
         for name in missing:
             setattr(self, name.lower(), self.sandbox_url)
+        return self
+
+    @model_validator(mode="after")
+    def _simulated_clock_only_in_sandbox(self) -> Self:
+        simulated = self.clock_speed != 1 or self.clock_skew_seconds != 0
+        if simulated and self.provider_mode is not ProviderMode.SANDBOX:
+            raise ValueError("CLOCK_SPEED and CLOCK_SKEW_SECONDS are for sandbox mode only")
+        if self.clock_speed != 1 and self.clock_origin is None:
+            raise ValueError("CLOCK_SPEED needs CLOCK_ORIGIN (the moment both clocks agree)")
         return self
 
     def runs_local_sandbox(self) -> bool:
