@@ -197,3 +197,19 @@ async def test_readiness_reports_the_worker_heartbeat(
     await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
     stale = await client.get("/health/ready")
     assert (stale.status_code, stale.json()["status"]) == (200, "warn")
+
+
+async def test_metrics_carry_the_newest_worker_heartbeat_for_the_alert(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    """The worker beats in Redis; the API's /metrics turns the newest beat into a gauge, so
+    Prometheus sees it age while every worker is down (deploy/prometheus/alerts.yaml)."""
+    beat = time.time() - 42
+    await redis.zadd(HEARTBEATS, {"test-worker": beat, "older-worker": beat - 100})
+    text = (await client.get("/metrics")).text
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("viewledger_worker_heartbeat_timestamp_seconds ")
+    )
+    assert abs(float(line.split()[1]) - beat) < 0.01
