@@ -201,8 +201,18 @@ async def test_a_real_prometheus_scraping_the_api_and_worker_answers_every_panel
             stop(worker)
 
     assert missing == []
-    # Every alert expression evaluates on the real series (an empty answer is "not firing").
-    assert len(evaluations) == len(alert_rules())
+    # Every alert expression evaluates on the real series (an empty answer is "not firing"),
+    # and those about a healthy deployment's own state are quiet on this one.
+    firing = {
+        rule["alert"] for rule, found in zip(alert_rules(), evaluations, strict=True) if found
+    }
+    healthy = {
+        "ViewLedgerWorkerHeartbeatStale",
+        "ViewLedgerBreakerOpen",
+        "ViewLedgerWebhookBacklog",
+        "ViewLedgerApiErrors",
+    }
+    assert firing & healthy == set()
     (group,) = rules
     assert [(r["name"], r["health"]) for r in group["rules"]] == [
         (rule["alert"], "ok") for rule in alert_rules()
