@@ -127,6 +127,13 @@ def test_the_processes_start_as_make_run_compose_and_the_dockerfile_start_them()
     assert "app.workers.main" in (PROJECT_ROOT / "app" / "run.py").read_text()
     migrate = container(objects, "Job", "viewledger-migrate")
     assert migrate["command"] == COMPOSE["services"]["migrate"]["command"]
+    # A new worker waits for the release's migration (compose: depends_on the migrate run).
+    pod = find(objects, "Deployment", "viewledger-worker")["spec"]["template"]["spec"]
+    (wait,) = pod["initContainers"]
+    assert wait["command"][:5] == ["python", "-m", "app.cli", "db", "wait"]
+    assert wait["image"] == worker["image"]
+    assert wait["envFrom"] == worker["envFrom"]
+    assert wait["securityContext"] == worker["securityContext"]
 
 
 async def test_the_api_probes_ask_the_service_s_health_routes(client: httpx.AsyncClient) -> None:
