@@ -95,7 +95,7 @@ async def _context(
     filters = _filters(campaign_id)
     lines, more_lines = await _ready(session, me, filters, cursor)
     rows, older = await payouts.list_page(session, org, chosen, batches_cursor, BATCHES, only=only)
-    campaign_rows, _ = await campaigns.list_page(session, org, None, None, _CAMPAIGNS, only=only)
+    campaign_rows = await campaigns.choices(session, org, _CAMPAIGNS, only)
     return {
         "readable": True,
         "pulse": await payout_service.pulse(session, org, only=only),
