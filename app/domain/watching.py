@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+from app.domain.authorship import same_handle
+
 INITIAL_IMPORT_SIZES = (0, 5, 10, 15, 30)
 MAX_HASHTAGS = 20
 HASHTAG_PATTERN = r"^#?[^\s#\x00]{1,100}$"
@@ -48,11 +50,14 @@ class Outcome(StrEnum):
     AUTH = "auth"
     UPSTREAM_ERROR = "upstream_error"
     OTHER_AUTHOR = "other_author"  # the listing is another user's: nothing added
+    NOT_MEMBER = "not_member"  # the creator left the campaign: nothing added
 
 
 # Outcomes that are the platform's considered answer about the account: asking again every
 # interval changes nothing soon, so the next check backs off.
-BACKS_OFF = frozenset({Outcome.PRIVATE, Outcome.NOT_FOUND, Outcome.OTHER_AUTHOR})
+BACKS_OFF = frozenset(
+    {Outcome.PRIVATE, Outcome.NOT_FOUND, Outcome.OTHER_AUTHOR, Outcome.NOT_MEMBER}
+)
 
 
 def hashtag(value: str) -> str:
@@ -126,6 +131,7 @@ class Terms:
     include: Sequence[str]
     exclude: Sequence[str]
     creator_user_id: str | None  # None: not known yet (the first stats write binds it)
+    creator_handle: str
     starts_on: date | None
     ends_on: date | None
 
@@ -186,14 +192,24 @@ class Sieve:
     def _reason(self, item: Listed) -> Skip | None:
         if not item.is_video:
             return Skip.NOT_A_VIDEO
-        wanted = self.terms.creator_user_id
-        if wanted is not None and item.author_id is not None and item.author_id != wanted:
+        if not self._creators(item):
             self.others += 1
             return Skip.OTHER_AUTHOR
         self.mine += 1
         if not passes_filters(caption_tags(item.caption), self.terms.include, self.terms.exclude):
             return Skip.FILTERED
         return None
+
+    def _creators(self, item: Listed) -> bool:
+        """The creator's post: by platform user id when both are known; until the creator's
+        is known, by handle (a renamed account then waits for its id to be bound by a
+        fetch, rather than risk another user's videos)."""
+        wanted = self.terms.creator_user_id
+        if wanted is not None and item.author_id is not None:
+            return item.author_id == wanted
+        return item.author_handle is None or same_handle(
+            item.author_handle, self.terms.creator_handle
+        )
 
     @property
     def someone_elses(self) -> bool:

@@ -128,7 +128,7 @@ async def _not_anothers(
 
 async def create(
     session: AsyncSession,
-    principal: Principal,
+    principal: Principal | None,
     campaign: Campaign,
     body: PostCreate,
     ref: PostRef,
@@ -137,9 +137,10 @@ async def create(
 ) -> Post:
     """Add the video `ref` (from `reference()`) to the campaign; `watch_id`: found on that
     watched account (its source is then `watched_account`, in the post, its created event
-    and the post.created webhook)."""
+    and the post.created webhook). No `principal`: the system adds it (a watch), for the
+    campaign's organization."""
     campaign_rules.ensure_takes_posts(campaign.status, campaign.ends_on, datetime.now(UTC))
-    org = principal.organization_id
+    org = campaign.organization_id if principal is None else principal.organization_id
     creator = await _creator(session, org, body, ref)
     member = await creators.get_member(session, campaign.id, creator.id)
     if member is None:
@@ -175,7 +176,7 @@ async def create(
     session.add(post)
     await session.flush()
     await session.refresh(post)
-    await transitions.created(session, post, principal.key_id)
+    await transitions.created(session, post, None if principal is None else principal.key_id)
     return post
 
 

@@ -13,7 +13,7 @@ Magic handles (the prefix decides; anything may follow, so tests can make many):
     missing_...    no such account (tikwm "User doesn't exist"; Instagram null user)
     longhistory_.. `LONG_HISTORY` posts before the anchor: several pages
     mixed_...      Instagram: every third post a carousel and every fourth an image, among
-                   the reels (TikTok: all videos)
+                   the reels (TikTok: all videos); a long history too
     other_...      the listing answers with `dev.daily`'s posts (another user's)
     renamer_N / renamed_N   the RENAMES account N: posts name `renamer_N` until
                    RENAME_AFTER past the anchor and `renamed_N` from then on, with one user
@@ -103,7 +103,7 @@ def post_at(
 
 def posts(platform: Platform, handle: str, anchor: datetime, now: datetime) -> list[AccountPost]:
     """Every post the account has published by `now`, newest first."""
-    history = LONG_HISTORY if _kind(handle) == "longhistory" else HISTORY
+    history = LONG_HISTORY if _kind(handle) in ("longhistory", "mixed") else HISTORY
     newest = int((now - anchor) / EVERY) if now >= anchor else -1
     return [post_at(platform, handle, i, anchor, now) for i in range(newest, -history - 1, -1)]
 
