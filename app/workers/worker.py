@@ -25,7 +25,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.http import build_http_client
 from app.platforms.shortlinks import resolver_for
-from app.repositories import claims, provenance, runs
+from app.repositories import claims, provenance, runs, watched_accounts
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
@@ -115,7 +115,10 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
             len(provider_lanes) - lanes.active(provider_lanes, parked),
         )
     async with session_scope(ctx["sessionmaker"]) as session:
-        figures = await capacity.measure(session, utcnow(), refresher.policy, settings, counts)
+        watched = await watched_accounts.enabled_counts(session)
+        figures = await capacity.measure(
+            session, utcnow(), refresher.policy, settings, counts, watched
+        )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
     return figures

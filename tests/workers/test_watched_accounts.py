@@ -22,7 +22,7 @@ from app.workers import lanes
 from app.workers.pacing import BatchGate, Spacer
 from app.workers.watcher import Watcher
 from tests import factories as f
-from tests.engine_kit import SM, Clock
+from tests.engine_kit import SM, Clock, seed
 
 
 @pytest.fixture
@@ -240,3 +240,24 @@ async def test_listings_keep_each_lane_s_pacing(
         times = [r.monotonic for r in sandbox.requests if r.provider == provider]
         assert len(times) >= 2, provider
         assert min(b - a for a, b in itertools.pairwise(times)) >= gap * 0.95
+
+
+async def test_listings_yield_to_posts_near_their_deadline(
+    admin: httpx.AsyncClient,
+    make_watcher: Callable[..., Watcher],
+    sandbox: Sandbox,
+    clock: Clock,
+    committed: SM,
+) -> None:
+    """A TikTok post due at its deadline waits for a fetch: TikTok listings wait for it (the
+    other platform's do not)."""
+    await _watched(admin, clock, "tiktok", "scout2015", initial_import=5)
+    await _watched(admin, clock, "instagram", "natgeo", initial_import=5)
+    await seed(
+        committed, [(Platform.TIKTOK, "7000000000000000001")], clock.now, finalize_after_days=0
+    )
+    sandbox.requests.clear()
+    watcher = make_watcher()
+    assert await watcher.check_due(Platform.TIKTOK) == {}
+    assert await watcher.check_due(Platform.INSTAGRAM) == {"ok": 1}
+    assert {r.provider for r in sandbox.requests} == {"instagram"}
