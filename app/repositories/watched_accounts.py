@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
-from app.models import Campaign, Creator, WatchedAccount
+from app.models import Campaign, CampaignMember, Creator, WatchedAccount
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, fetch_page
 
@@ -200,3 +200,51 @@ async def enabled_counts(session: AsyncSession) -> dict[Platform, int]:
         .group_by(WatchedAccount.platform)
     )
     return {Platform(p): n for p, n in rows}
+
+
+async def for_creator(
+    session: AsyncSession,
+    org: uuid.UUID,
+    creator_id: uuid.UUID,
+    only: frozenset[uuid.UUID] | None,
+) -> list[tuple[WatchedAccount, str]]:
+    """The creator's watches with their campaign's name, in the campaigns `only` names (all
+    of the organization's when None), oldest first."""
+    stmt = (
+        select(WatchedAccount, Campaign.name)
+        .join(Campaign, Campaign.id == WatchedAccount.campaign_id)
+        .where(WatchedAccount.organization_id == org, WatchedAccount.creator_id == creator_id)
+        .order_by(WatchedAccount.id)
+    )
+    if only is not None:
+        stmt = stmt.where(WatchedAccount.campaign_id.in_(sorted(only)))
+    return [(w, name) for w, name in (await session.execute(stmt)).all()]
+
+
+async def unwatched_memberships(
+    session: AsyncSession,
+    org: uuid.UUID,
+    creator_id: uuid.UUID,
+    only: frozenset[uuid.UUID] | None,
+) -> list[tuple[uuid.UUID, str]]:
+    """The campaigns the creator is a member of and not watched in: (id, name)."""
+    watched = select(WatchedAccount.campaign_id).where(WatchedAccount.creator_id == creator_id)
+    stmt = (
+        select(Campaign.id, Campaign.name)
+        .join(CampaignMember, CampaignMember.campaign_id == Campaign.id)
+        .where(
+            Campaign.organization_id == org,
+            CampaignMember.creator_id == creator_id,
+            Campaign.id.not_in(watched),
+        )
+        .order_by(Campaign.name, Campaign.id)
+    )
+    if only is not None:
+        stmt = stmt.where(Campaign.id.in_(sorted(only)))
+    return [(cid, name) for cid, name in (await session.execute(stmt)).all()]
+
+
+async def get_in_org(
+    session: AsyncSession, org: uuid.UUID, watch_id: uuid.UUID
+) -> WatchedAccount | None:
+    return await get_owned(session, WatchedAccount, org, watch_id)
