@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from app.domain.enums import Platform
 from app.platforms.listings import build_listers
 from app.platforms.registry import build_clients
-from app.platforms.sandbox import Sandbox, accounts
+from app.platforms.sandbox import RENAME_AFTER, Sandbox, accounts
 from app.platforms.sandbox.videos import user_id
 from app.settings import Settings
 from app.workers import lanes
@@ -261,3 +261,23 @@ async def test_listings_yield_to_posts_near_their_deadline(
     assert await watcher.check_due(Platform.TIKTOK) == {}
     assert await watcher.check_due(Platform.INSTAGRAM) == {"ok": 1}
     assert {r.provider for r in sandbox.requests} == {"instagram"}
+
+
+async def test_a_renamed_account_is_followed_by_its_user_id(
+    admin: httpx.AsyncClient,
+    make_watcher: Callable[..., Watcher],
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    """The first videos bind the creator's platform user id; after the account renames
+    itself, its videos (same id, new handle) still come in, and the creator is renamed."""
+    cid, _ = await _watched(admin, clock, "tiktok", "renamer_4", initial_import=5)
+    watcher = make_watcher()
+    assert await watcher.check_due(Platform.TIKTOK) == {"ok": 1}
+    creator = (await f.ok(await admin.get("/v1/creators")))["data"][0]
+    assert creator["platform_user_id"] == user_id(Platform.TIKTOK, "renamer_4")
+    clock.now = max(clock.now, sandbox.anchor + RENAME_AFTER) + timedelta(hours=9)
+    assert await watcher.check_due(Platform.TIKTOK) == {"ok": 1}
+    creator = (await f.ok(await admin.get("/v1/creators")))["data"][0]
+    assert creator["handle"] == "renamed_4"
+    assert len(await _posts(admin, cid)) > 5
