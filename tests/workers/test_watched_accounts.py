@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
 
 from app.domain.enums import Platform
+from app.models import WebhookEvent
 from app.platforms.listings import build_listers
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import RENAME_AFTER, Sandbox, accounts
@@ -79,10 +81,23 @@ async def test_a_watched_tiktok_account_brings_its_new_videos_once(
     make_watcher: Callable[..., Watcher],
     clock: Clock,
     sandbox: Sandbox,
+    committed: SM,
 ) -> None:
+    hook = {"url": "http://127.0.0.1:9/hooks", "event_types": ["post.created"]}
+    await f.ok(await admin.post("/v1/webhook-endpoints", json=hook), 201)
     cid, watch = await _watched(admin, clock, "tiktok", "scout2015", initial_import=5)
     watcher = make_watcher()
     assert await watcher.check_due(Platform.TIKTOK) == {"ok": 1}
+    async with committed() as session:
+        sent = (
+            await session.scalars(
+                select(WebhookEvent.payload).where(WebhookEvent.type == "post.created")
+            )
+        ).all()
+    assert len(sent) == 5
+    assert {(e["data"]["source"], e["data"]["watched_account_id"]) for e in sent} == {
+        ("watched_account", watch["id"])
+    }
 
     # The initial import takes exactly the five most recent videos, with their first stats.
     newest = _expected(Platform.TIKTOK, "scout2015", sandbox, clock.now, lambda p: True)
