@@ -130,6 +130,16 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(10, ge=1, le=60)
     heartbeat_seconds: float = Field(10, gt=0)
 
+    # Watched accounts (issue 29): how often an account is listed, how many pages one check
+    # reads at most, how long a private, missing or someone else's account waits at most
+    # between checks as it backs off, how many watches a claim takes and its lease.
+    watch_interval_hours: float = Field(6, gt=0)
+    watch_max_pages: int = Field(10, ge=1, le=100)
+    watch_backoff_max_hours: float = Field(7 * 24, gt=0)
+    watch_claim_size: int = Field(10, ge=1, le=1000)
+    watch_lease_seconds: float = Field(600, gt=0)
+    watch_sweep_interval_seconds: int = Field(60, ge=1, le=60)
+
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101
 

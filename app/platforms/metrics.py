@@ -6,7 +6,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, Skipped, VideoStats
+from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, Skipped
 
 PROVIDER_REQUESTS = Counter(
     "viewledger_provider_requests_total",
@@ -43,12 +43,12 @@ BREAKER_STATE = Gauge(
 
 def outcome(result: FetchResult) -> str:
     match result:
-        case VideoStats():
-            return "ok"
         case Skipped():
             return "skipped"
         case FetchError(kind=kind):
             return kind.value
+        case _:  # stats, or an account listing's page (app.platforms.listings)
+            return "ok"
 
 
 def observe_request(result: FetchResult, seconds: float) -> None:

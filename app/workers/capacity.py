@@ -29,7 +29,13 @@ from app.workers.lanes import fetches_per_hour
 
 NEEDED = Gauge(
     "viewledger_capacity_needed_fetches_per_hour",
-    "Fetches per hour the refresh schedule needs, by provider.",
+    "Fetches per hour the refresh schedule needs, by provider (account listings included).",
+    ["platform"],
+)
+LISTINGS = Gauge(
+    "viewledger_capacity_needed_listings_per_hour",
+    "Account listings per hour the enabled watched accounts need (at least one page each "
+    "per WATCH_INTERVAL_HOURS), by provider; part of the needed fetches.",
     ["platform"],
 )
 AVAILABLE = Gauge(
@@ -72,6 +78,10 @@ class ProviderCapacity:
     lanes: int
     parked_lanes: int
     staleness: dict[str, Staleness] = field(default_factory=dict)
+    # Watched accounts' listings, part of `needed_per_hour`: a listing is a request at the
+    # lanes' pace like a fetch.
+    watched_accounts: int = 0
+    listings_per_hour: float = 0.0
 
     @property
     def overloaded(self) -> bool:
@@ -84,6 +94,7 @@ async def measure(
     policy: Policy,
     settings: Settings,
     lanes: Mapping[Platform, tuple[int, int]],  # platform -> (lanes, parked lanes)
+    watched: Mapping[Platform, int] | None = None,  # enabled watched accounts
 ) -> dict[Platform, ProviderCapacity]:
     cadence = policy.cadence
     exact = await capacity_repo.freshness_classes(session, now, policy)
@@ -105,6 +116,15 @@ async def measure(
         entry = result[Platform(platform)].staleness[name]
         entry.posts, entry.max_s = count, None if oldest is None else float(oldest)
         result[Platform(platform)].needed_per_hour += count * 3600 / entry.interval_s
+
+    # Each enabled watch lists its account once an interval (one page when nothing is new).
+    for platform, count in (watched or {}).items():
+        if platform not in result:
+            continue
+        figures = result[platform]
+        figures.watched_accounts = count
+        figures.listings_per_hour = count / settings.watch_interval_hours
+        figures.needed_per_hour += figures.listings_per_hour
 
     # Percentiles over a sample of pages: bounded work whatever the table's size.
     rows = await capacity_repo.sampled_staleness(
@@ -128,6 +148,7 @@ def export(figures: Mapping[Platform, ProviderCapacity]) -> None:
     for platform, f in figures.items():
         p = platform.value
         NEEDED.labels(p).set(f.needed_per_hour)
+        LISTINGS.labels(p).set(f.listings_per_hour)
         AVAILABLE.labels(p).set(f.available_per_hour)
         LANES.labels(p, "active").set(f.lanes - f.parked_lanes)
         LANES.labels(p, "parked").set(f.parked_lanes)

@@ -25,7 +25,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.http import build_http_client
 from app.platforms.shortlinks import resolver_for
-from app.repositories import claims, provenance, runs
+from app.repositories import claims, provenance, runs, watched_accounts
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
@@ -33,6 +33,7 @@ from app.webhooks import retention as webhook_retention
 from app.workers import capacity, deadline_sweep, lanes, metrics
 from app.workers.metrics import HEARTBEATS
 from app.workers.refresher import Refresher, utcnow
+from app.workers.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         "http": http,
         "pace_redis": pace_redis,
         "refresher": Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
+        "watcher": Watcher(sessionmaker, provider_lanes, settings),
         "running": set(),
         "worker_id": f"{socket.gethostname()}:{os.getpid()}",
     }
@@ -113,7 +115,10 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
             len(provider_lanes) - lanes.active(provider_lanes, parked),
         )
     async with session_scope(ctx["sessionmaker"]) as session:
-        figures = await capacity.measure(session, utcnow(), refresher.policy, settings, counts)
+        watched = await watched_accounts.enabled_counts(session)
+        figures = await capacity.measure(
+            session, utcnow(), refresher.policy, settings, counts, watched
+        )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
     return figures
@@ -154,6 +159,28 @@ async def refresh_instagram(ctx: dict[str, Any]) -> dict[str, int]:
 async def refresh_now(ctx: dict[str, Any], platform: str) -> dict[str, int]:
     """Enqueued by POST /v1/refresh-runs so an on-demand run starts at once, not next tick."""
     return await _refresh(ctx, Platform(platform))
+
+
+async def _watch(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
+    running: set[str] = ctx["running"]
+    name = f"watch:{platform.value}"
+    if name in running:
+        return {}
+    running.add(name)
+    try:
+        counts = dict(await ctx["watcher"].check_due(platform))
+    finally:
+        running.discard(name)
+    if counts:
+        log.info("%s watched accounts: %s", platform, counts)
+    return counts
+
+
+async def check_watched_accounts(ctx: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Watched accounts that are due (issue 29), every platform at once, each at its lanes'
+    pace beside the refresh sweeps."""
+    results = await asyncio.gather(*(_watch(ctx, p) for p in Platform))
+    return {p.value: r for p, r in zip(Platform, results, strict=True)}
 
 
 async def decide_deadlines(ctx: dict[str, Any]) -> int:
@@ -277,6 +304,13 @@ def _cron_jobs(settings: Settings) -> list[Any]:
         cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
         cron(prune_raw_answers, minute=37, second=0, timeout=1800, max_tries=1),
         cron(prune_webhook_events, minute=47, second=0, timeout=600, max_tries=1),
+        cron(
+            check_watched_accounts,
+            second=_every(settings.watch_sweep_interval_seconds),
+            run_at_startup=True,
+            timeout=24 * 3600,
+            max_tries=1,
+        ),
         cron(
             sweep_post_imports,
             second=_every(settings.post_import_sweep_interval_seconds),
