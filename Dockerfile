@@ -21,5 +21,7 @@ EXPOSE 8000 9101
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/live').status != 200)"
 # The API by default; compose runs the worker and the migrations from the same image.
-# As app.run.api_args: X-Forwarded-For is read by the app, from TRUSTED_PROXIES only.
-CMD ["sh", "-c", "uvicorn app.main:create_app --factory --host ${API_HOST} --port ${API_PORT:-8000} --no-access-log --no-proxy-headers"]
+# As app.run.api_args: X-Forwarded-For is read by the app, from TRUSTED_PROXIES only; on
+# SIGTERM uvicorn stops accepting and gives requests in flight API_STOP_GRACE_SECONDS (whole
+# seconds here) to finish. `exec`: uvicorn replaces the shell, so the signal reaches it.
+CMD ["sh", "-c", "exec uvicorn app.main:create_app --factory --host ${API_HOST} --port ${API_PORT:-8000} --no-access-log --no-proxy-headers --timeout-graceful-shutdown ${API_STOP_GRACE_SECONDS:-20}"]

@@ -96,10 +96,13 @@ def providers_line(settings: Settings) -> str:
     return f"sandbox (synthetic stats from {where}; set all three base URLs for live)"
 
 
-def api_args(host: str, port: int) -> list[str]:
+def api_args(host: str, port: int, stop_grace: float) -> list[str]:
     """How the API is run (`make run`, the tests' servers; the Dockerfile's CMD says the
     same). --no-proxy-headers: uvicorn would otherwise take X-Forwarded-For from any local
-    connection; the app reads it only from TRUSTED_PROXIES."""
+    connection; the app reads it only from TRUSTED_PROXIES. On SIGTERM uvicorn closes its
+    listening socket, lets the requests in flight finish for up to `stop_grace` seconds
+    (API_STOP_GRACE_SECONDS; with no limit it would wait for them forever), then cancels
+    what is left and runs the app's shutdown."""
     return [
         "-m",
         "uvicorn",
@@ -111,6 +114,8 @@ def api_args(host: str, port: int) -> list[str]:
         str(port),
         "--no-access-log",
         "--no-proxy-headers",
+        "--timeout-graceful-shutdown",
+        str(max(1, round(stop_grace))),
     ]
 
 
@@ -134,7 +139,11 @@ def main() -> int:
         )
     if (PROJECT_ROOT / "app" / "workers" / "main.py").exists():
         children.append(_start("worker", ["-m", "app.workers.main"]))
-    children.append(_start("api", api_args(settings.api_host, settings.api_port)))
+    children.append(
+        _start(
+            "api", api_args(settings.api_host, settings.api_port, settings.api_stop_grace_seconds)
+        )
+    )
     base = f"http://{settings.api_host}:{settings.api_port}"
     print(
         f"\nViewLedger is starting: {', '.join(name for name, _ in children)}\n"
@@ -166,7 +175,12 @@ def main() -> int:
     for _, proc in children:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
+    # Each child stops within its own grace period (README "Stopping and rollouts").
+    deadline = (
+        time.monotonic()
+        + max(settings.worker_stop_grace_seconds, settings.api_stop_grace_seconds)
+        + 5
+    )
     for _, proc in children:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
