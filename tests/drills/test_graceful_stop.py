@@ -25,7 +25,6 @@ from tests.engine_kit import seed
 from tests.processes import (
     api_process,
     cli,
-    free_port,
     sandbox_server,
     start_worker,
     stop,
@@ -51,32 +50,33 @@ async def _leased(sm: SM) -> int:
 async def test_drill_12_a_worker_stopped_mid_refresh_hands_back_and_flushes(
     committed: SM, settings: Settings, redis: Redis
 ) -> None:
-    """Two workers share 500 due posts; the first gets SIGTERM while both hold claims and a
-    batch is in flight. It exits cleanly within its grace period, having written what it
-    fetched and handed back what it had not; the second worker refreshes everything left
-    long before any lease could have run out, and every post's stats are written once."""
+    """Two workers share 500 due posts, each fetching from a sandbox of its own (the same
+    synthetic stats; each sandbox's log shows what its worker fetched). The first gets
+    SIGTERM while both hold claims and a batch is in flight: it fetches at most that batch
+    after the signal, exits cleanly within its grace period having written what it fetched
+    and handed back what it had not, and the second worker refreshes everything left long
+    before any lease could run out. Every post's stats are written once."""
     now = datetime.now(UTC)
     ids = young_videos(POSTS)
     await seed(committed, [(Platform.TIKTOK, v) for v in ids], now)
     with (
-        sandbox_server() as sandbox,
+        sandbox_server() as first_sandbox,
+        sandbox_server() as second_sandbox,
         tempfile.TemporaryFile() as first_log,
-        tempfile.TemporaryFile() as second_log,
     ):
-        # A batch takes 150 ms to answer: a SIGTERM almost always lands on one in flight.
-        set_faults(sandbox, latency_ms=150)
-        env = worker_env(
-            settings,
-            sandbox,
-            tiktok_batch_pause_seconds=0.05,
+        # A batch takes 150 ms to answer: the SIGTERM almost always lands on one in flight.
+        for sandbox in (first_sandbox, second_sandbox):
+            set_faults(sandbox, latency_ms=150)
+        overrides = {
+            "tiktok_batch_pause_seconds": 0.05,
             # Claims of 50 (a claim is at most one write): both workers hold posts at once.
-            write_batch_max=50,
-            write_batch_min=10,
-            claim_lease_seconds=LEASE,
-            worker_stop_grace_seconds=GRACE,
-        )
-        first = start_worker(env, log=first_log)
-        second = start_worker({**env, "WORKER_METRICS_PORT": str(free_port())}, log=second_log)
+            "write_batch_max": 50,
+            "write_batch_min": 10,
+            "claim_lease_seconds": LEASE,
+            "worker_stop_grace_seconds": GRACE,
+        }
+        first = start_worker(worker_env(settings, first_sandbox, **overrides), log=first_log)
+        second = start_worker(worker_env(settings, second_sandbox, **overrides))
         try:
             await eventually(
                 lambda: _more_than(committed, 100), 90, "the workers refreshed 100 posts"
@@ -89,6 +89,8 @@ async def test_drill_12_a_worker_stopped_mid_refresh_hands_back_and_flushes(
             assert left > 0, "the drill must stop the worker mid-run"
             # The second worker takes the handed-back posts now, not after LEASE seconds.
             await eventually(lambda: _more_than(committed, POSTS - 1), 90, "every post refreshed")
+            fetched_by_first = _fetched(first_sandbox)
+            fetched_by_second = _fetched(second_sandbox)
             second_code = stop(second)
         finally:
             stop(first)
@@ -99,18 +101,32 @@ async def test_drill_12_a_worker_stopped_mid_refresh_hands_back_and_flushes(
     assert second_code == 0
     assert stopped_in < GRACE, (stopped_in, first_output)
     assert "Traceback" not in first_output, first_output
+    # No claim after the signal: only the batch in flight (at most one, of 10) was fetched.
+    after = [video for at, video in fetched_by_first if at > signalled]
+    assert len(after) <= 10, (len(after), first_output)
     # It handed back what it had claimed and not fetched (its claim taken ahead at least).
     (sweep,) = [line for line in first_output.splitlines() if "handed_back" in line]
     assert "tiktok sweep" in sweep, sweep
-    assert "stopped" in first_output.splitlines()[-1], first_output
+    assert first_output.splitlines()[-1].endswith("stopped"), first_output
     async with committed() as session:
         snapshots = Counter((await session.scalars(select(StatsSnapshot.post_id))).all())
         events = (await session.execute(select(PostEvent.post_id, PostEvent.to_status))).all()
-    # Nothing lost, nothing written twice: one snapshot per post, each from one fetch.
+    # Nothing lost, nothing written twice: one snapshot per post, each from one fetch, and
+    # no video fetched by both workers.
     assert len(snapshots) == POSTS
     assert set(snapshots.values()) == {1}, Counter(snapshots.values())
+    first_ids = {video for _, video in fetched_by_first}
+    second_ids = {video for _, video in fetched_by_second}
+    assert first_ids | second_ids == set(ids)
+    assert first_ids & second_ids == set()
     assert max(Counter(events).values(), default=1) == 1
     assert await _leased(committed) == 0
+
+
+def _fetched(sandbox: str) -> list[tuple[float, str]]:
+    """(when, video id) of every request the sandbox got from TikTok's primary client."""
+    log = httpx.get(f"{sandbox}/__sandbox/requests", timeout=5).json()["requests"]
+    return [(r["monotonic"], r["video_id"]) for r in log if r["provider"] == "tiktok_primary"]
 
 
 async def _more_than(sm: SM, n: int) -> bool:
