@@ -1,6 +1,5 @@
 """Engine, sessions and the one MetaData every table hangs off."""
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -62,11 +61,16 @@ def behind_pgbouncer(settings: Settings) -> bool:
 
 def connect_args(settings: Settings, *, writer: bool = False) -> dict[str, Any]:
     """asyncpg's connection arguments. Behind PgBouncer in transaction mode (DATABASE_POOLER
-    =pgbouncer) a client connection gets some server connection for each transaction, so:
-    - no prepared statement outlives its transaction: neither asyncpg's statement cache nor
-      SQLAlchemy's is kept, and each statement is prepared under a name of its own (asyncpg's
-      numbered names would meet another client's on a shared server connection: "prepared
-      statement __asyncpg_stmt_1__ already exists");
+    =pgbouncer) a client connection gets some server connection for each transaction, or
+    for each statement outside one, so:
+    - nothing is prepared on a server connection to be used later: with its statement cache
+      off, asyncpg prepares every statement unnamed and sends it again (Parse) with each
+      execution, in the same message as its Bind and Execute, so the statement, its
+      parameters and its run always meet on one server connection, and nothing piles up
+      there (named statements would: "prepared statement ... does not exist" on the next
+      server connection, or "already exists" where another client's name met it);
+      SQLAlchemy's cache of asyncpg's statements keeps only their query and types on the
+      client (it spares a round trip per statement);
     - the only startup setting is the time zone, which PgBouncer tracks per client and
       restores on whichever server connection it hands out (it refuses startup settings it
       does not track); the others are set for each transaction (`transaction_settings`).
@@ -74,21 +78,14 @@ def connect_args(settings: Settings, *, writer: bool = False) -> dict[str, Any]:
     temporary table or LISTEN (README "Behind PgBouncer")."""
     if not behind_pgbouncer(settings):
         return {"server_settings": server_settings(settings, writer=writer)}
-    return {
-        "server_settings": {"timezone": "UTC"},
-        "statement_cache_size": 0,
-        "prepared_statement_cache_size": 0,
-        "prepared_statement_name_func": _statement_name,
-    }
-
-
-def _statement_name() -> str:
-    return f"__asyncpg_{uuid.uuid4().hex}__"
+    return {"server_settings": {"timezone": "UTC"}, "statement_cache_size": 0}
 
 
 def transaction_settings(settings: Settings, *, writer: bool = False) -> dict[str, str]:
     """Behind PgBouncer: the session settings other than the time zone, set with SET LOCAL
-    semantics (`set_config(..., true)`) at the start of every transaction, one statement."""
+    semantics (`set_config(..., true)`) at the start of every transaction, one statement.
+    Not for the API's reads, which run outside transactions (AUTOCOMMIT): none of these
+    settings concerns a statement alone."""
     return {k: v for k, v in server_settings(settings, writer=writer).items() if k != "timezone"}
 
 
@@ -97,7 +94,8 @@ def _set_local(values: dict[str, str]) -> Callable[[Connection], None]:
     statement = f"SELECT {calls}"
 
     def begin(connection: Connection) -> None:
-        connection.exec_driver_sql(statement)
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql(statement)
 
     return begin
 

@@ -16,7 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import idempotency, web
 from app.auth import PrincipalCache
-from app.db import behind_pgbouncer, create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker
 from app.deps import AuthenticateFirst
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
@@ -100,12 +100,9 @@ def create_app(
         app.state.sessionmaker = sessionmaker or create_sessionmaker(own_engine)
         # Reads run each statement in its own implicit transaction: under READ COMMITTED a
         # transaction around them would give no more consistency, only a BEGIN and a COMMIT
-        # round trip per request. Not behind PgBouncer: there a statement outside a
-        # transaction may be prepared on one server connection and run on another.
+        # round trip per request.
         app.state.read_sessionmaker = sessionmaker or create_sessionmaker(
-            own_engine
-            if behind_pgbouncer(settings)
-            else own_engine.execution_options(isolation_level="AUTOCOMMIT")
+            own_engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         app.state.http = own_http
         app.state.shortlinks = resolver_for(own_http, settings)

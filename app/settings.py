@@ -31,7 +31,7 @@ SECRET_KEY_MIN_BYTES = 32
 class DatabasePooler(StrEnum):
     NONE = "none"  # DATABASE_URL is PostgreSQL itself (or a session-mode pooler)
     # PgBouncer in transaction mode: a server connection is ours for one transaction only
-    # (see app/db.py `pooler_connect_args` and the README's "Behind PgBouncer").
+    # (see app/db.py `connect_args` and the README's "Behind PgBouncer").
     PGBOUNCER = "pgbouncer"
 
 
@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     db_writer_custom_plans: bool = True
     # What DATABASE_URL points at. `pgbouncer`: PgBouncer in transaction pooling mode, where
     # consecutive transactions of one connection may run on different server connections:
-    # no prepared statement is reused, session settings travel with every transaction, and
-    # the API's reads run inside transactions (README "Behind PgBouncer").
+    # nothing is prepared on a server connection for later, and session settings travel
+    # with every transaction (README "Behind PgBouncer", app/db.py `connect_args`).
     database_pooler: DatabasePooler = DatabasePooler.NONE
 
     # Providers: all three base URLs or none (see PROVIDER_MODE below). None set means the

@@ -133,14 +133,8 @@ async def _csv_rows(
             rows, cursor = await posts.list_page(
                 session, org, campaign_id, page, feed_settle, only=only
             )
-            chunk = (
-                lines(_cells(line) for line in await present(session, org, rows)) if rows else ""
-            )
-            # Nothing is held while the client reads: behind PgBouncer the read session is
-            # in a transaction, which would keep a server connection for a slow download.
-            await session.commit()
-            if chunk:
-                yield chunk.encode()
+            if rows:
+                yield lines(_cells(line) for line in await present(session, org, rows)).encode()
             if cursor is None or len(rows) < CSV_PAGE:
                 return
             page = page.model_copy(update={"cursor": cursor})

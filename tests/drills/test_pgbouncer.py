@@ -73,8 +73,8 @@ async def test_drill_13_core_flows_through_pgbouncer_in_transaction_mode(
                     await f.member(client, campaign["id"], creator["id"], tier["id"])
                     url = f"https://www.tiktok.com/@{handle}/video/{video}"
                     posts[video] = await f.post(client, campaign["id"], url=url)
-                # Many clients at once on two server connections: reads (in transactions
-                # here) and writes interleave on the same server connections.
+                # Many clients at once on two server connections: reads (outside
+                # transactions) and writes interleave on the same server connections.
                 answers = await asyncio.gather(
                     *(client.get("/v1/posts", params={"limit": 5}) for _ in range(20)),
                     *(f.creator(client, f"pooled{i}", "instagram") for i in range(10)),
