@@ -63,7 +63,8 @@ async def test_drill_13_core_flows_through_pgbouncer_in_transaction_mode(
             async with httpx.AsyncClient(
                 base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60
             ) as client:
-                assert (await client.get("/health/ready")).status_code == 200
+                ready = await client.get("/health/ready")
+                assert ready.status_code == 200, ready.text
                 campaign = await f.campaign(client, name="Pooled")
                 tier = await f.tier(client, campaign["id"], cpm="4.00")
                 posts: dict[str, dict[str, Any]] = {}
