@@ -148,9 +148,6 @@ class Settings(BaseSettings):
     # the process exits whatever is left. Keep it below the orchestrator's kill deadline
     # (Kubernetes' terminationGracePeriodSeconds, 30 s by default).
     worker_stop_grace_seconds: float = Field(20, gt=0)
-    # The API's (uvicorn's --timeout-graceful-shutdown): on SIGTERM it stops accepting
-    # connections, lets requests in flight finish for this long, then closes what is left.
-    api_stop_grace_seconds: float = Field(20, gt=0)
 
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101

@@ -13,7 +13,7 @@ from typing import IO
 
 import httpx
 
-from app.run import api_args
+from app.run import api_args, api_env
 from app.settings import PROJECT_ROOT, Settings
 
 
@@ -128,13 +128,10 @@ def api_process(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """api_server, with its process (for a drill that signals it)."""
     port = free_port()
-    grace = env.get(
-        "API_STOP_GRACE_SECONDS", str(Settings.model_fields["api_stop_grace_seconds"].default)
-    )
     proc = subprocess.Popen(
-        [sys.executable, *api_args("127.0.0.1", port, float(grace))],
+        [sys.executable, *api_args("127.0.0.1", port)],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=api_env(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

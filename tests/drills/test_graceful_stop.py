@@ -156,7 +156,7 @@ async def test_drill_12_the_api_stopped_mid_request_finishes_it(
 ) -> None:
     """SIGTERM while a request is in flight (its body half sent): the API stops accepting
     connections at once, then answers that request in full and exits cleanly."""
-    env = worker_env(settings, "http://127.0.0.1:9", api_stop_grace_seconds=GRACE)
+    env = worker_env(settings, "http://127.0.0.1:9", uvicorn_timeout_graceful_shutdown=int(GRACE))
     key = cli(env, "orgs", "create", "Stopping")
     with api_process(env) as (url, proc):
         go = asyncio.Event()
