@@ -3,6 +3,7 @@ killed run is harmless: cron jobs run once per tick across all workers (max_trie
 sweep already running in this process makes the next tick for that platform a no-op."""
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -76,6 +77,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"].cancel()
     for task in list(ctx["imports"].values()):
         task.cancel()  # its lease lapses, and another worker's sweep carries on
+    with contextlib.suppress(Exception):  # a stopped worker is not a stale one
+        await ctx["pace_redis"].zrem(HEARTBEATS, ctx["worker_id"])
     await ctx["http"].aclose()
     await ctx["webhook_http"].aclose()
     await ctx["intake_http"].aclose()
@@ -136,6 +139,8 @@ async def refresh_lag(session: AsyncSession, policy: Policy) -> dict[Platform, f
 
 async def _refresh(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
     running: set[Platform] = ctx["running"]
+    if ctx["refresher"].stopping:
+        return {}
     if platform in running:
         return {}
     running.add(platform)
@@ -282,6 +287,13 @@ async def sweep_post_imports(ctx: dict[str, Any]) -> int:
     return sum(start_import(ctx, import_id) for import_id in waiting)
 
 
+def completion_wait(settings: Settings) -> float:
+    """How long jobs may run on by themselves after SIGTERM: the grace period less the time
+    kept for what follows (cancelling the rest, their hand-backs and last writes, closing)."""
+    grace = settings.worker_stop_grace_seconds
+    return max(grace - min(5.0, grace / 4), 0.0)
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, seconds))
 
@@ -336,7 +348,8 @@ class WorkerSettings:
     job_timeout = 24 * 3600
     max_jobs = 20
     keep_result = 60
-    # On SIGTERM, let jobs finish for a while; what is still running is cancelled and hands
-    # its unfetched posts back (the engine releases their leases).
-    job_completion_wait = 10
+    # On SIGTERM (main.py), jobs stop claiming and may finish for most of the grace period;
+    # what is still running then is cancelled and hands its unfetched posts back (the engine
+    # releases their leases).
+    job_completion_wait = completion_wait(settings)
     handle_signals = False  # main.py owns the signals
