@@ -19,7 +19,7 @@ among the posts. Then the faults stop, the engine settles, and the checks run: o
 each, `held` or `BROKEN` with the first counter-example; the last line is JSON.
 
 The short version (`--posts 1500 --days 1 --speed 1440`, about two minutes) runs in
-`make test` as drill 13 (tests/drills/test_soak.py). Uses the drills' kits from tests/.
+`make test` as drill 14 (tests/drills/test_soak.py). Uses the drills' kits from tests/.
 """
 
 from __future__ import annotations
