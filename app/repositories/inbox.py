@@ -215,8 +215,9 @@ class Inbox:
     pending_cpm: Kind
     refused: Kind
     failed_lines: Kind
-    # The tiers of the campaigns of the pending_cpm posts shown, by campaign, by name.
-    tiers: dict[uuid.UUID, list[CpmTier]]
+    # The tiers of the campaigns of the pending_cpm posts shown, by campaign, by name: named
+    # rows of their id, campaign_id, name, cpm and cap.
+    tiers: dict[uuid.UUID, list[Any]]
 
     @property
     def total(self) -> int:
@@ -254,10 +255,11 @@ async def read(
         kinds.append(Kind(items, n))
     holds, flags, pending, refused, lines = kinds
     campaigns = {item.campaign.id for item in pending.items}
-    tiers: dict[uuid.UUID, list[CpmTier]] = {c: [] for c in campaigns}
+    tiers: dict[uuid.UUID, list[Any]] = {c: [] for c in campaigns}
     if campaigns:
-        for tier in await session.scalars(
-            select(CpmTier).where(CpmTier.campaign_id.in_(campaigns)).order_by(CpmTier.name)
+        terms = select(CpmTier.id, CpmTier.campaign_id, CpmTier.name, CpmTier.cpm, CpmTier.cap)
+        for tier in await session.execute(
+            terms.where(CpmTier.campaign_id.in_(campaigns)).order_by(CpmTier.name)
         ):
             tiers[tier.campaign_id].append(tier)
     return Inbox(holds, flags, pending, refused, lines, tiers)

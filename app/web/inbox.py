@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from app.deps import Session
 from app.domain.permissions import Action
-from app.models import CpmTier, PostFlag, PostHold
+from app.models import PostFlag, PostHold
 from app.repositories import inbox
 from app.web.layout import Page, Viewer, page
 from app.web.templating import label, number, render
@@ -35,7 +35,7 @@ class Group:
     kind: str
     title: str
     items: list[inbox.Item]
-    tiers: list[CpmTier] = field(default_factory=list)
+    tiers: list[Any] = field(default_factory=list)  # inbox.Inbox.tiers' rows
     code: str = ""
 
 
