@@ -383,7 +383,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with common.child_process(
         server_args("app.main:create_app", args.port, args.workers), env=env, log_name="dashboard"
     ) as (proc, _):
-        common.wait_for_port(args.port, proc)
+        common.wait_for_port(args.port, proc, timeout=120)  # 2 workers start slowly when busy
         rng = random.Random(3)
         sample = list(data["campaigns"])
         rng.shuffle(sample)
