@@ -4,6 +4,7 @@ from enum import StrEnum
 class Platform(StrEnum):
     TIKTOK = "tiktok"
     INSTAGRAM = "instagram"
+    YOUTUBE = "youtube"  # YouTube Shorts (any YouTube video), through the YouTube Data API
 
 
 class Role(StrEnum):
@@ -31,6 +32,7 @@ class StatsSource(StrEnum):
     PRIMARY = "primary"
     BACKUP = "backup"
     INSTAGRAM = "instagram"
+    YOUTUBE = "youtube"  # the YouTube Data API's videos.list
 
 
 class HoldCode(StrEnum):
