@@ -35,14 +35,14 @@ class VideoRef:
     """What a client needs to ask for one video."""
 
     platform: Platform
-    post_id: str  # TikTok numeric id, or Instagram shortcode
+    post_id: str  # TikTok numeric id, Instagram shortcode, or YouTube video id
     handle: str | None = None  # only used to build TikTok's canonical URL
 
 
 @dataclass(frozen=True)
 class VideoStats:
     views: int
-    likes: int
+    likes: int | None  # None: unknown (YouTube leaves likeCount out when likes are hidden)
     comments: int
     shares: int | None  # Instagram does not report shares
     handle: str | None

@@ -225,7 +225,9 @@ class PostOut(Output):
     published_at: datetime | None
     status: PostStatus
     views: int
-    likes: int
+    likes: int | None = Field(
+        description="Null when unknown: a YouTube channel that hides its likes."
+    )
     comments: int
     shares: int | None
     cpm_tier_id: uuid.UUID | None
@@ -314,10 +316,10 @@ class SnapshotOut(Output):
     id: int
     captured_at: datetime
     views: int
-    likes: int
+    likes: int | None = Field(description="Null when the channel hides them (YouTube).")
     comments: int
     shares: int | None
-    source: str = Field(description="primary or backup (TikTok), or instagram.")
+    source: str = Field(description="primary or backup (TikTok), instagram, or youtube.")
     views_field: str | None = Field(description="Where in the answer the views were read.")
     requested_at: datetime | None
     answered_at: datetime | None
