@@ -7,6 +7,16 @@ class Platform(StrEnum):
     YOUTUBE = "youtube"  # YouTube Shorts (any YouTube video), through the YouTube Data API
 
 
+# Each platform's name as its owner spells it: the one place the dashboard, the portal, Discord
+# and error messages take it from.
+PLATFORM_NAMES = {
+    Platform.TIKTOK: "TikTok",
+    Platform.INSTAGRAM: "Instagram",
+    Platform.YOUTUBE: "YouTube",
+}
+PLATFORM_LIST = "TikTok, Instagram or YouTube"
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     EDITOR = "editor"

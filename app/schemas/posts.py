@@ -51,7 +51,8 @@ class PostCreateById(Input):
     platform_post_id: Annotated[
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     ] = Field(
-        description="TikTok numeric id, or Instagram shortcode (or numeric media id).",
+        description="TikTok numeric id, Instagram shortcode (or numeric media id), or YouTube "
+        "video id (11 characters).",
         examples=["6718335390845095173"],
     )
     creator_id: uuid.UUID | None = _CREATOR
