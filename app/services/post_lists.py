@@ -98,7 +98,7 @@ def _cells(line: PostLine) -> list[str]:
         moment(p.published_at),
         p.status.value,
         str(p.views),
-        str(p.likes),
+        _count(p.likes),
         str(p.comments),
         _count(p.shares),
         str(p.cpm_tier_id or ""),
