@@ -2,9 +2,11 @@
 webhooks' `data` are built here, so both show the same thing."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +16,13 @@ from app.repositories import holds, posts, users
 from app.schemas.posts import EventActor, EventOut, HoldOut, PostOut
 
 _POSTS = TypeAdapter(list[PostOut])
+_HOLDS = TypeAdapter(list[HoldOut])
+# PostOut's fields in its order (the JSON's): those before the holds, and after them.
+_ORDER = tuple(PostOut.model_fields)
+_BEFORE = _ORDER[: _ORDER.index("holds")]
+_AFTER = _ORDER[_ORDER.index("holds") + 1 :]
+_CENT = Decimal("0.01")
+_NO_HOLDS = orjson.Fragment(b"[]")
 
 
 async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
@@ -42,6 +51,36 @@ async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
         post.holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, ())]
         out.append(post)
     return out
+
+
+async def page_json(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]], next_cursor: str | None
+) -> bytes:
+    """A PostPage's JSON, byte for byte what FastAPI writes for the PostPage `present` would
+    make of these rows (a test compares them), from plain mappings of every column
+    (posts.plain_page's records: ids and enum columns as their text) without a model per
+    post: validating and dumping 50 PostOut models was a third of a list request's CPU
+    (issue 24). orjson writes UTC times as pydantic does (`Z`); earnings get the money
+    format (Earnings), holds their model."""
+    open_holds = await holds.open_for(
+        session, [uuid.UUID(r["id"]) for r in rows if r["open_holds"]]
+    )
+    data = []
+    for row in rows:
+        post = {name: row[name] for name in _BEFORE}
+        earnings = post["earnings"]
+        if earnings is not None:
+            post["earnings"] = format(earnings.quantize(_CENT), "f")
+        found = open_holds.get(uuid.UUID(row["id"])) if row["open_holds"] else None
+        post["holds"] = (
+            _NO_HOLDS
+            if not found
+            else orjson.Fragment(_HOLDS.dump_json([HoldOut.model_validate(h) for h in found]))
+        )
+        for name in _AFTER:
+            post[name] = row[name]
+        data.append(post)
+    return orjson.dumps({"data": data, "next_cursor": next_cursor}, option=orjson.OPT_UTC_Z)
 
 
 async def present_ids(
