@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--layer-requests",
         type=int,
         default=500,
-        help="requests per variant and round when measuring each layer's cost (0: skip)",
+        help="requests per round when measuring each layer's cost (0: skip)",
     )
     parser.add_argument("--layer-rounds", type=int, default=5)
     parser.add_argument(
@@ -423,7 +423,7 @@ async def measure_layers(args: argparse.Namespace, url: str) -> dict[str, Any] |
     """Each layer's CPU per first-page request (bench/api_layers.py), in a child process with
     the server's settings (rate limits as above), once the servers have stopped."""
     await asyncio.to_thread(common.wait_for_quiet, args.quiet_wait)
-    print("\n== layers: CPU per first-page request of the full app, and without each layer")
+    print("\n== layers: CPU per first-page request, each middleware's own share")
     cmd = [
         common.python(),
         "-m",
