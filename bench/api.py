@@ -391,7 +391,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with common.child_process(
         server_args(args.app, args.port, args.workers), env=env, log_name="api"
     ) as (proc, _):
-        common.wait_for_port(args.port, proc)
+        common.wait_for_port(args.port, proc, timeout=120)  # workers start slowly when busy
         async with httpx.AsyncClient(timeout=10) as client:
             ready = await client.get(f"{base}/health/ready")
         print(f"   /health/ready -> {ready.status_code}")
@@ -478,7 +478,7 @@ async def run_baseline(
         env=env,
         log_name="baseline",
     ) as (proc, _):
-        common.wait_for_port(args.baseline_port, proc)
+        common.wait_for_port(args.baseline_port, proc, timeout=120)
         cid, key = data["campaigns"][0]
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(timeout=10, headers=headers) as client:

@@ -181,15 +181,30 @@ async def list_page(
 # once and run on the driver's connection: building the statement, its cache key and
 # SQLAlchemy's result rows cost more CPU than the query itself (issue 24). Same rows, same
 # order and same cursors as list_page, which the tests compare page for page.
-# Ids are read as their text: what the answer shows (the JSON writer takes no UUID subclass).
-_COLUMNS = ", ".join(
-    f"{c.name}::text AS {c.name}" if isinstance(c.type, Uuid) else c.name for c in Post.__table__.c
-)
-_PLAIN = f"SELECT {_COLUMNS} FROM posts WHERE organization_id = $1 AND campaign_id = $2"
-_PLAIN_FIRST = _PLAIN + " ORDER BY id DESC LIMIT $3"
-_PLAIN_AFTER = _PLAIN + " AND id < $3 ORDER BY id DESC LIMIT $4"
+_PLAIN_WHERE = "FROM posts WHERE organization_id = $1 AND campaign_id = $2"
+_plain_sql: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
 _plain_statement: tuple[str, str, str] | None = None
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _plain_select(columns: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """The first page's and a later page's SQL selecting `columns` ((name, column) pairs, in
+    that order). Ids are read as their text: what an answer shows."""
+    found = _plain_sql.get(columns)
+    if found is None:
+        table = Post.__table__.c
+        selected = ", ".join(
+            f"{column}::text AS {name}"
+            if isinstance(table[column].type, Uuid)
+            else f"{column} AS {name}"
+            for name, column in columns
+        )
+        plain = f"SELECT {selected} {_PLAIN_WHERE}"
+        found = _plain_sql[columns] = (
+            plain + " ORDER BY id DESC LIMIT $3",
+            plain + " AND id < $3 ORDER BY id DESC LIMIT $4",
+        )
+    return found
 
 
 def _plain_digest(org: uuid.UUID, campaign_id: uuid.UUID) -> str:
@@ -229,26 +244,32 @@ def is_plain(query: PostFilter) -> bool:
 
 
 async def plain_page(
-    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, query: PostFilter
+    session: AsyncSession,
+    org: uuid.UUID,
+    campaign_id: uuid.UUID,
+    query: PostFilter,
+    columns: tuple[tuple[str, str], ...],
 ) -> tuple[list[Any], str | None] | None:
     """list_page's page of one campaign's posts when the query is plain (`is_plain`), else
-    None. The rows are the driver's records of every column (mappings; ids and the enum
-    columns as their text)."""
+    None: the driver's records (mappings) of `columns`, (name, column of posts) pairs, which
+    must include ("id", "id"); ids as text."""
     if not is_plain(query):
         return None
     bound_to = _plain_digest(org, campaign_id)
+    first, after = _plain_select(columns)
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
+    # The session's connection is checked out: its driver connection is at hand.
+    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
     assert driver is not None
     if query.cursor is None:
-        rows = await driver.fetch(_PLAIN_FIRST, org, campaign_id, query.limit + 1)
+        rows = await driver.fetch(first, org, campaign_id, query.limit + 1)
     else:
-        (after,) = decode_cursor(query.cursor, 1, bound_to)
+        (position,) = decode_cursor(query.cursor, 1, bound_to)
         try:
-            after_id = uuid.UUID(str(after))
+            after_id = uuid.UUID(str(position))
         except (TypeError, ValueError):
             raise InvalidCursor from None
-        rows = await driver.fetch(_PLAIN_AFTER, org, campaign_id, after_id, query.limit + 1)
+        rows = await driver.fetch(after, org, campaign_id, after_id, query.limit + 1)
     if len(rows) <= query.limit:
         return rows, None
     rows = rows[: query.limit]

@@ -113,12 +113,11 @@ async def campaign_posts_list(
     settings: AppSettings,
     response: Response,
 ) -> PostPage | Response:
-    plain = await posts.plain_page(session, who.organization_id, campaign_id, query)
+    plain = await post_presenter.plain_page_json(session, who.organization_id, campaign_id, query)
     if plain is not None:  # the hot case: written straight from the rows (issue 24)
-        records, after = plain
-        if not records:
+        body, any_posts = plain
+        if not any_posts:
             found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
-        body = await post_presenter.page_json(session, records, after)
         return Response(body, media_type="application/json")
     rows, next_cursor = await posts.list_page(
         session, who.organization_id, campaign_id, query, _settle(settings)
@@ -159,11 +158,12 @@ async def _lean_campaign_posts(
             return False
     state = scope["app"].state
     async with state.read_sessionmaker() as session:
-        plain = await posts.plain_page(session, who.organization_id, uuid.UUID(text), query)
-        if plain is None or not plain[0]:
-            return False
-        body = await post_presenter.page_json(session, *plain)
-    await Response(body, media_type="application/json")(scope, receive, send)
+        plain = await post_presenter.plain_page_json(
+            session, who.organization_id, uuid.UUID(text), query
+        )
+    if plain is None or not plain[1]:
+        return False
+    await Response(plain[0], media_type="application/json")(scope, receive, send)
     return True
 
 
