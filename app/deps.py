@@ -431,17 +431,19 @@ def _depends_on_principal(dependant: Dependant) -> bool:
     )
 
 
-def _routes(app: Any) -> list[tuple[Any, bool, str]]:
+def _routes(app: Any) -> list[tuple[Any, bool, str, Any]]:
     """Every route the app would match, in its order (included routers flattened), each with
-    whether its operation takes an API key and the literal start of its path (up to its
-    first parameter; empty for a route without a path): a request whose path does not
-    start with it cannot match the route."""
+    whether its operation takes an API key, the literal start of its path (up to its first
+    parameter; empty for a route without a path): a request whose path does not start with
+    it cannot match the route; and for an API route, the pattern its match tries first (a
+    path it does not fit cannot match either), else None."""
     return [
         (
             context,
             isinstance(context.original_route, APIRoute)
             and _depends_on_principal(context.original_route.dependant),
             (getattr(context, "path", None) or "").split("{", 1)[0],
+            context.path_regex if isinstance(context.original_route, APIRoute) else None,
         )
         for context in iter_route_contexts(app.router.routes)
     ]
@@ -456,7 +458,7 @@ class AuthenticateFirst:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: list[tuple[Any, bool, str]] | None = None
+        self._routes: list[tuple[Any, bool, str, Any]] | None = None
 
     def _keyed_route(self, scope: Scope) -> tuple[Any, Scope] | None:
         """The route this request goes to if its operation takes an API key, with what the
@@ -466,8 +468,8 @@ class AuthenticateFirst:
         if self._routes is None:  # the routes are all in place by the first request
             self._routes = _routes(scope["app"])
         path = get_route_path(scope)
-        for route, needs_key, start in self._routes:
-            if not path.startswith(start):
+        for route, needs_key, start, pattern in self._routes:
+            if not path.startswith(start) or (pattern is not None and not pattern.match(path)):
                 continue
             match, child = route.matches(scope)
             if match is Match.FULL:

@@ -200,9 +200,11 @@ def _plain_select(columns: tuple[tuple[str, str], ...]) -> tuple[str, str]:
             for name, column in columns
         )
         plain = f"SELECT {selected} {_PLAIN_WHERE}"
+        # `posts.id`, the column: a bare `id` in ORDER BY is the text the list selects, which
+        # PostgreSQL can only sort after reading every post of the campaign.
         found = _plain_sql[columns] = (
-            plain + " ORDER BY id DESC LIMIT $3",
-            plain + " AND id < $3 ORDER BY id DESC LIMIT $4",
+            plain + " ORDER BY posts.id DESC LIMIT $3",
+            plain + " AND posts.id < $3 ORDER BY posts.id DESC LIMIT $4",
         )
     return found
 
