@@ -3,8 +3,10 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-from app.settings import Settings
+from app.settings import DatabasePooler, Settings
 
 # PostgreSQL's own naming style, so constraint names in errors and migrations are predictable.
 NAMING_CONVENTION = {
@@ -32,7 +34,7 @@ class Base(DeclarativeBase):
 
 def create_engine(settings: Settings, *, writer: bool = False) -> AsyncEngine:
     """`writer`: the worker's engine (see `server_settings`)."""
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -44,8 +46,58 @@ def create_engine(settings: Settings, *, writer: bool = False) -> AsyncEngine:
         hide_parameters=True,
         # Timestamps render and truncate (date_trunc, ::date) in UTC whatever the server's
         # own time zone setting is; idle transactions end (see server_settings).
-        connect_args={"server_settings": server_settings(settings, writer=writer)},
+        connect_args=connect_args(settings, writer=writer),
     )
+    if settings.database_pooler is DatabasePooler.PGBOUNCER:
+        local = transaction_settings(settings, writer=writer)
+        if local:
+            event.listen(engine.sync_engine, "begin", _set_local(local))
+    return engine
+
+
+def behind_pgbouncer(settings: Settings) -> bool:
+    return settings.database_pooler is DatabasePooler.PGBOUNCER
+
+
+def connect_args(settings: Settings, *, writer: bool = False) -> dict[str, Any]:
+    """asyncpg's connection arguments. Behind PgBouncer in transaction mode (DATABASE_POOLER
+    =pgbouncer) a client connection gets some server connection for each transaction, or
+    for each statement outside one, so:
+    - nothing is prepared on a server connection to be used later: with its statement cache
+      off, asyncpg prepares every statement unnamed and sends it again (Parse) with each
+      execution, in the same message as its Bind and Execute, so the statement, its
+      parameters and its run always meet on one server connection, and nothing piles up
+      there (named statements would: "prepared statement ... does not exist" on the next
+      server connection, or "already exists" where another client's name met it);
+      SQLAlchemy's cache of asyncpg's statements keeps only their query and types on the
+      client (it spares a round trip per statement);
+    - the only startup setting is the time zone, which PgBouncer tracks per client and
+      restores on whichever server connection it hands out (it refuses startup settings it
+      does not track); the others are set for each transaction (`transaction_settings`).
+    The service relies on no other session state: no advisory lock, session-level SET,
+    temporary table or LISTEN (README "Behind PgBouncer")."""
+    if not behind_pgbouncer(settings):
+        return {"server_settings": server_settings(settings, writer=writer)}
+    return {"server_settings": {"timezone": "UTC"}, "statement_cache_size": 0}
+
+
+def transaction_settings(settings: Settings, *, writer: bool = False) -> dict[str, str]:
+    """Behind PgBouncer: the session settings other than the time zone, set with SET LOCAL
+    semantics (`set_config(..., true)`) at the start of every transaction, one statement.
+    Not for the API's reads, which run outside transactions (AUTOCOMMIT): none of these
+    settings concerns a statement alone."""
+    return {k: v for k, v in server_settings(settings, writer=writer).items() if k != "timezone"}
+
+
+def _set_local(values: dict[str, str]) -> Callable[[Connection], None]:
+    calls = ", ".join(f"set_config('{name}', '{value}', true)" for name, value in values.items())
+    statement = f"SELECT {calls}"
+
+    def begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql(statement)
+
+    return begin
 
 
 def server_settings(settings: Settings, *, writer: bool = False) -> dict[str, str]:

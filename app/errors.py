@@ -106,6 +106,10 @@ CONSTRAINT_CODES: dict[str, tuple[str, str]] = {
         "A creator with that platform user id already exists on that platform.",
     ),
     "campaign_members_pkey": ("member_exists", "The creator is already in the campaign."),
+    "watched_accounts_campaign_id_creator_id_key": (
+        "watch_exists",
+        "The campaign already watches this creator's account.",
+    ),
     "posts_cpm_tier_id_fkey": ("cpm_tier_in_use", "Posts use this tier."),
     "payout_lines_open_post_id_key": (
         "posts_not_ready",

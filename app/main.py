@@ -44,6 +44,7 @@ from app.routers import (
     posts,
     refresh_runs,
     users,
+    watched_accounts,
     webhook_endpoints,
 )
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -175,6 +176,7 @@ def create_app(
         post_imports,
         discord,
         users,
+        watched_accounts,
     ):
         app.include_router(module.router)
     web.install(app)

@@ -369,6 +369,12 @@ class Post(Base):
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
     # Set only on a duplicate found when ids became canonical: the post first added.
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # How it joined: `submitted` (the API, the dashboard, a bulk paste, Discord) or
+    # `watched_account` (found on a watched account, app.domain.watching), with that watch.
+    source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="submitted")
+    watched_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("watched_accounts.id", ondelete="SET NULL")
+    )
 
     # Scheduling, owned by the tracking engine: when the post is next due for a fetch (NULL:
     # never again: rejected, or past the refresh window), and until when a worker holds it.
@@ -387,6 +393,68 @@ class Post(Base):
     # What a post's age is measured from: its publish time, or when it was added if unknown.
     aged_from: Mapped[datetime] = mapped_column(
         Timestamp, Computed("coalesce(published_at, created_at)", persisted=True)
+    )
+
+
+class WatchedAccount(Base):
+    """A creator's account watched for a campaign: its new videos join the campaign by
+    themselves (issue 29; app.domain.watching decides which, the worker's watch job looks)."""
+
+    __tablename__ = "watched_accounts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "creator_id"),
+        CheckConstraint("initial_import IN (0, 5, 10, 15, 30)", name="initial_import"),
+        Index(None, "campaign_id", "id"),
+        Index(None, "creator_id"),
+        # The watch job's claim: enabled watches by when they are next due.
+        Index(
+            "watched_accounts_due_idx",
+            "platform",
+            "next_check_at",
+            postgresql_where=text("enabled AND next_check_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _pk()
+    organization_id: Mapped[uuid.UUID] = _org_fk()
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    creator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), nullable=False
+    )
+    # The creator's (whose platform is checked there), kept here for the job's claim.
+    platform: Mapped[Platform] = mapped_column(_enum(Platform), nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    initial_import: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    include_hashtags: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default="{}"
+    )
+    exclude_hashtags: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default="{}"
+    )
+    # Videos published after this are new; the first check also takes `initial_import` of
+    # the most recent older ones (`initial_done` once it has).
+    started_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now()
+    )
+    initial_done: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # The newest publish time a check saw: a later check reads pages until one has nothing
+    # newer.
+    seen_through: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_checked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    next_check_at: Mapped[datetime | None] = mapped_column(Timestamp)  # NULL: paused
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_outcome: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    videos_seen: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    videos_added: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Listed posts not added, by reason (app.domain.watching.Skip).
+    skipped: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
     )
 
 
@@ -597,6 +665,31 @@ class CampaignDailyViews(Base):
     views_gained: Mapped[Decimal] = mapped_column(Numeric(38, 0), nullable=False)
     # The part of views_gained that posts already had at their first fetch that day: the
     # analytics report it as a baseline, not as growth.
+    baseline_views: Mapped[Decimal] = mapped_column(
+        Numeric(38, 0), nullable=False, server_default="0"
+    )
+
+
+class CreatorDailyViews(Base):
+    """The same rollup per campaign, creator and day (with the creator's platform), kept by
+    the same statement: a campaign's day is the sum of its creators'. The analytics read it
+    when a report is filtered by creator or platform."""
+
+    __tablename__ = "creator_daily_views"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "creator_id", "day"),
+        Index(None, "creator_id", "day"),
+    )
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    creator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), nullable=False
+    )
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform), nullable=False)
+    views_gained: Mapped[Decimal] = mapped_column(Numeric(38, 0), nullable=False)
     baseline_views: Mapped[Decimal] = mapped_column(
         Numeric(38, 0), nullable=False, server_default="0"
     )

@@ -96,6 +96,20 @@ def providers_line(settings: Settings) -> str:
     return f"sandbox (synthetic stats from {where}; set all three base URLs for live)"
 
 
+# On SIGTERM uvicorn closes its listening socket, lets the requests in flight finish for up
+# to this many seconds (with no limit it would wait for them forever), then cancels what is
+# left and runs the app's shutdown. uvicorn reads it from its own environment variable, so
+# every way of starting the API honours it: `make run` and the tests' servers set this
+# default when it is unset, and the image sets the same (Dockerfile ENV).
+API_STOP_GRACE = ("UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN", "20")
+
+
+def api_env(environ: dict[str, str]) -> dict[str, str]:
+    """The API process's environment: `environ` with uvicorn's graceful-stop limit."""
+    name, default = API_STOP_GRACE
+    return {name: default, **environ}
+
+
 def api_args(host: str, port: int) -> list[str]:
     """How the API is run (`make run`, the tests' servers; the Dockerfile's CMD says the
     same). --no-proxy-headers: uvicorn would otherwise take X-Forwarded-For from any local
@@ -114,8 +128,12 @@ def api_args(host: str, port: int) -> list[str]:
     ]
 
 
-def _start(name: str, args: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
-    return name, subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=os.environ.copy())
+def _start(
+    name: str, args: list[str], env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    return name, subprocess.Popen(
+        [sys.executable, *args], cwd=PROJECT_ROOT, env=env or os.environ.copy()
+    )
 
 
 def main() -> int:
@@ -134,7 +152,9 @@ def main() -> int:
         )
     if (PROJECT_ROOT / "app" / "workers" / "main.py").exists():
         children.append(_start("worker", ["-m", "app.workers.main"]))
-    children.append(_start("api", api_args(settings.api_host, settings.api_port)))
+    children.append(
+        _start("api", api_args(settings.api_host, settings.api_port), api_env(dict(os.environ)))
+    )
     base = f"http://{settings.api_host}:{settings.api_port}"
     print(
         f"\nViewLedger is starting: {', '.join(name for name, _ in children)}\n"
@@ -166,7 +186,9 @@ def main() -> int:
     for _, proc in children:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
+    # Each child stops within its own grace period (README "Stopping and rollouts").
+    api_grace = float(api_env(dict(os.environ))[API_STOP_GRACE[0]])
+    deadline = time.monotonic() + max(settings.worker_stop_grace_seconds, api_grace) + 5
     for _, proc in children:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -28,6 +28,13 @@ DEVELOPMENT_SECRET_KEY = "viewledger-development-only-secret-key-do-not-use-in-p
 SECRET_KEY_MIN_BYTES = 32
 
 
+class DatabasePooler(StrEnum):
+    NONE = "none"  # DATABASE_URL is PostgreSQL itself (or a session-mode pooler)
+    # PgBouncer in transaction mode: a server connection is ours for one transaction only
+    # (see app/db.py `connect_args` and the README's "Behind PgBouncer").
+    PGBOUNCER = "pgbouncer"
+
+
 class Settings(BaseSettings):
     # Inputs stay out of validation errors: they would print the API keys.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
@@ -50,6 +57,11 @@ class Settings(BaseSettings):
     # (plan_cache_mode = force_custom_plan), so a plan made on an empty table is not kept
     # while it grows (see app/db.py `server_settings`).
     db_writer_custom_plans: bool = True
+    # What DATABASE_URL points at. `pgbouncer`: PgBouncer in transaction pooling mode, where
+    # consecutive transactions of one connection may run on different server connections:
+    # nothing is prepared on a server connection for later, and session settings travel
+    # with every transaction (README "Behind PgBouncer", app/db.py `connect_args`).
+    database_pooler: DatabasePooler = DatabasePooler.NONE
 
     # Providers: all three base URLs or none (see PROVIDER_MODE below). None set means the
     # sandbox `make run` starts on SANDBOX_PORT; production sets real ones.
@@ -129,6 +141,23 @@ class Settings(BaseSettings):
     # How often the worker sweeps for due posts and deadlines, and beats its heartbeat.
     sweep_interval_seconds: int = Field(10, ge=1, le=60)
     heartbeat_seconds: float = Field(10, gt=0)
+    # SIGTERM to exit, at most (README "Stopping and rollouts"). The worker stops claiming at
+    # once; its jobs finish the fetch batch in flight, hand back every post claimed but not
+    # fetched, and flush their queued writes. A job still running a few seconds before the
+    # end (a delivery to a slow endpoint) is cancelled and hands its work back; at the end
+    # the process exits whatever is left. Keep it below the orchestrator's kill deadline
+    # (Kubernetes' terminationGracePeriodSeconds, 30 s by default).
+    worker_stop_grace_seconds: float = Field(20, gt=0)
+
+    # Watched accounts (issue 29): how often an account is listed, how many pages one check
+    # reads at most, how long a private, missing or someone else's account waits at most
+    # between checks as it backs off, how many watches a claim takes and its lease.
+    watch_interval_hours: float = Field(6, gt=0)
+    watch_max_pages: int = Field(10, ge=1, le=100)
+    watch_backoff_max_hours: float = Field(7 * 24, gt=0)
+    watch_claim_size: int = Field(10, ge=1, le=1000)
+    watch_lease_seconds: float = Field(600, gt=0)
+    watch_sweep_interval_seconds: int = Field(60, ge=1, le=60)
 
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = 9101

@@ -13,7 +13,7 @@ from typing import IO
 
 import httpx
 
-from app.run import api_args
+from app.run import api_args, api_env
 from app.settings import PROJECT_ROOT, Settings
 
 
@@ -118,11 +118,20 @@ def start_worker(
 def api_server(env: dict[str, str], *, start_timeout: float = 60.0) -> Iterator[str]:
     """The API under uvicorn, as production runs it. `start_timeout` is generous for tests
     that can afford the wait on a busy machine (it bounds only a failure)."""
+    with api_process(env, start_timeout=start_timeout) as (url, _):
+        yield url
+
+
+@contextmanager
+def api_process(
+    env: dict[str, str], *, start_timeout: float = 60.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """api_server, with its process (for a drill that signals it)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, *api_args("127.0.0.1", port)],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=api_env(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -130,7 +139,7 @@ def api_server(env: dict[str, str], *, start_timeout: float = 60.0) -> Iterator[
     try:
         # Importing the app takes seconds, many more on a machine busy with other suites.
         wait_for(f"{url}/health/live", start_timeout)
-        yield url
+        yield url, proc
     finally:
         stop(proc)
 

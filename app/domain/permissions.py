@@ -92,6 +92,11 @@ OPERATIONS: Mapping[str, Action] = {
     "posts_stats": Action.CAMPAIGN_READ,
     "campaigns_analytics": Action.CAMPAIGN_READ,
     "posts_bulk_create": Action.POSTS_ADD,
+    "watched_accounts_create": Action.POSTS_ADD,
+    "watched_accounts_list": Action.CAMPAIGN_READ,
+    "watched_accounts_get": Action.CAMPAIGN_READ,
+    "watched_accounts_update": Action.POSTS_ADD,
+    "watched_accounts_delete": Action.POSTS_ADD,
 }
 
 _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}

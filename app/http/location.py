@@ -23,6 +23,7 @@ LOCATIONS = {
     "webhook_endpoints_create": "/v1/webhook-endpoints/{id}",
     "payouts_create": "/v1/payouts/{id}",
     "users_create": "/v1/users/{id}",
+    "watched_accounts_create": "/v1/campaigns/{campaign_id}/watched-accounts/{id}",
 }
 
 

@@ -84,6 +84,48 @@ class Branch(StrEnum):
     SETTLED = "settled"
 
 
+def _conditions(
+    platform: Platform, now: datetime, policy: Policy, branch: Branch
+) -> list[ColumnElement[bool]]:
+    """What makes a post due in one branch of the claim (the urgent branch's read the
+    post's campaign, joined by the caller)."""
+    conditions = [
+        Post.platform == platform,
+        schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
+        schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
+    ]
+    if branch is Branch.URGENT:
+        shortest = select(func.min(Campaign.finalize_after_days)).correlate(None).scalar_subquery()
+        deadline = policy_sql.deadline_sql(
+            policy, Post.aged_from, Campaign.finalize_after_days, Post.decide_after
+        )
+        conditions += [
+            schedule.is_urgent_sql(Post.status, deadline, now, policy.cadence),
+            # Implied by the line above (no campaign decides sooner than the shortest
+            # finalize-after days); it bounds the scan by age.
+            Post.aged_from <= policy_sql.urgent_aged_from_bound_sql(policy, now, shortest),
+        ]
+    elif branch is Branch.ACTIVE:
+        conditions.append(schedule.is_active_sql(Post.status))
+    else:
+        conditions.append(schedule.is_settled_sql(Post.status))
+    return conditions
+
+
+async def urgent_waiting(
+    session: AsyncSession, platform: Platform, now: datetime, policy: Policy
+) -> bool:
+    """Posts of the platform near their deadline are due and not being fetched: work that
+    account listings (watched accounts) yield to."""
+    stmt = (
+        select(Post.id)
+        .join(Campaign, Campaign.id == Post.campaign_id)
+        .where(*_conditions(platform, now, policy, Branch.URGENT))
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
 def _due(
     platform: Platform,
     now: datetime,
@@ -99,28 +141,10 @@ def _due(
     takes them in turns, every organization's first before anyone's second, so an
     organization with 100,000 due posts cannot hold back another's ten. One ORDER BY over
     all due posts would read and sort every one of them on every claim."""
-    conditions = [
-        Post.platform == platform,
-        schedule.is_due_sql(Post.status, Post.next_refresh_at, Post.lease_expires_at, now),
-        schedule.in_window_sql(Post.aged_from, now, policy.cadence.window),
-    ]
+    conditions = _conditions(platform, now, policy, branch)
     offered = select(Post.id, Post.next_refresh_at, Post.refresh_run_id.is_(None).label("runless"))
     if branch is Branch.URGENT:
-        shortest = select(func.min(Campaign.finalize_after_days)).correlate(None).scalar_subquery()
-        deadline = policy_sql.deadline_sql(
-            policy, Post.aged_from, Campaign.finalize_after_days, Post.decide_after
-        )
         offered = offered.join(Campaign, Campaign.id == Post.campaign_id)
-        conditions += [
-            schedule.is_urgent_sql(Post.status, deadline, now, policy.cadence),
-            # Implied by the line above (no campaign decides sooner than the shortest
-            # finalize-after days); it bounds the scan by age.
-            Post.aged_from <= policy_sql.urgent_aged_from_bound_sql(policy, now, shortest),
-        ]
-    elif branch is Branch.ACTIVE:
-        conditions.append(schedule.is_active_sql(Post.status))
-    else:
-        conditions.append(schedule.is_settled_sql(Post.status))
     if exclude is not None:
         conditions.append(Post.id.not_in(exclude))
     orgs = select(Organization.id.label("org")).subquery(f"{branch}_orgs")
@@ -223,7 +247,13 @@ async def claim(
         .values(queued=RefreshRun.queued + joining.c.n)
         .cte("joined")
     )
-    stmt = (
+    stmt = _due_posts(claimed).add_cte(joined)
+    return [DuePost(**row._mapping) for row in await session.execute(stmt)]
+
+
+def _due_posts(claimed: CTE) -> Select[Any]:
+    """The claimed posts (a CTE of posts' columns with `urgency`) as the engine needs them."""
+    return (
         select(
             claimed.c.id,
             claimed.c.organization_id,
@@ -260,9 +290,7 @@ async def claim(
         .join(Creator, Creator.id == claimed.c.creator_id)
         .outerjoin(CpmTier, CpmTier.id == claimed.c.cpm_tier_id)
         .order_by(*_fetch_order(claimed))
-        .add_cte(joined)
     )
-    return [DuePost(**row._mapping) for row in await session.execute(stmt)]
 
 
 def _fetch_order(claimed: CTE) -> list[ColumnElement[Any]]:
@@ -299,3 +327,21 @@ async def oldest_due(
         .group_by(Post.platform)
     )
     return [(Platform(platform), at) for platform, at in rows]
+
+
+async def lease_new(
+    session: AsyncSession, post_ids: list[uuid.UUID], now: datetime, lease: timedelta
+) -> list[DuePost]:
+    """Posts just added (in this transaction) under a lease, as a claim would hand them
+    over: their first stats, read from the listing that found them (watched accounts), go
+    through the same write as any fetch."""
+    if not post_ids:
+        return []
+    claimed = (
+        update(Post)
+        .where(Post.id.in_(post_ids))
+        .values(lease_expires_at=now + lease)
+        .returning(*Post.__table__.c, literal(1).label("urgency"))
+        .cte("claimed")
+    )
+    return [DuePost(**row._mapping) for row in await session.execute(_due_posts(claimed))]

@@ -229,10 +229,12 @@ async def created(session: AsyncSession, post: Post, actor_key_id: uuid.UUID | N
                 "from_status": None,
                 "to_status": post.status,
                 "code": "created",
-                "reason": None,
+                "reason": None if post.watched_account_id is None else post.source,
                 "actor_key_id": actor_key_id,
                 "created_at": post.created_at,
-                "evidence": None,
+                "evidence": None
+                if post.watched_account_id is None
+                else {"source": post.source, "watched_account_id": str(post.watched_account_id)},
             }
         ],
     )

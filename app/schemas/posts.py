@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -257,6 +257,13 @@ class PostOut(Output):
     flags: list[FlagCode] = Field(
         description="Codes of its open integrity flags (they do not stop payment unless the "
         "campaign holds on them); details at /v1/posts/{id}/flags."
+    )
+    source: Literal["submitted", "watched_account"] = Field(
+        description="How it joined: submitted (the API, the dashboard, a bulk paste, Discord) "
+        "or watched_account (found on a watched account: `watched_account_id`)."
+    )
+    watched_account_id: uuid.UUID | None = Field(
+        description="The watch that found it (null when submitted, or the watch was deleted)."
     )
     created_at: datetime
     updated_at: datetime

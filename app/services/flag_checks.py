@@ -23,6 +23,8 @@ from app.webhooks.events import EventType
 FLAGS_RAISED = Counter(
     "viewledger_flags_raised_total", "Integrity flags raised, by code.", ["code"]
 )
+for _code in integrity.FlagCode:  # each at 0 from the start: a rate sees none, not nothing
+    FLAGS_RAISED.labels(_code.value)
 
 
 async def check(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.domain import campaigns as campaign_rules
-from app.domain import evidence, lifecycle
+from app.domain import evidence, lifecycle, watching
 from app.domain.authorship import same_handle
 from app.domain.enums import Platform, PostStatus
 from app.domain.errors import Conflict, InvalidInput, Unavailable, found
@@ -128,14 +128,19 @@ async def _not_anothers(
 
 async def create(
     session: AsyncSession,
-    principal: Principal,
+    principal: Principal | None,
     campaign: Campaign,
     body: PostCreate,
     ref: PostRef,
+    *,
+    watch_id: uuid.UUID | None = None,
 ) -> Post:
-    """Add the video `ref` (from `reference()`) to the campaign."""
+    """Add the video `ref` (from `reference()`) to the campaign; `watch_id`: found on that
+    watched account (its source is then `watched_account`, in the post, its created event
+    and the post.created webhook). No `principal`: the system adds it (a watch), for the
+    campaign's organization."""
     campaign_rules.ensure_takes_posts(campaign.status, campaign.ends_on, datetime.now(UTC))
-    org = principal.organization_id
+    org = campaign.organization_id if principal is None else principal.organization_id
     creator = await _creator(session, org, body, ref)
     member = await creators.get_member(session, campaign.id, creator.id)
     if member is None:
@@ -165,11 +170,13 @@ async def create(
         url=canonical_url(ref.platform, ref.post_id, creator.handle),
         status=PostStatus.TRACKING,
         cpm_tier_id=tier_id,
+        source=watching.SOURCE_SUBMITTED if watch_id is None else watching.SOURCE_WATCHED,
+        watched_account_id=watch_id,
     )
     session.add(post)
     await session.flush()
     await session.refresh(post)
-    await transitions.created(session, post, principal.key_id)
+    await transitions.created(session, post, None if principal is None else principal.key_id)
     return post
 
 

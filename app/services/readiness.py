@@ -38,6 +38,8 @@ async def capacity(redis: Redis) -> dict[str, Any]:
             "available_per_hour": round(p["available_per_hour"]),
             "lanes": p["lanes"],
             "parked_lanes": p["parked_lanes"],
+            # Of what is needed: account listings of watched accounts (issue 29).
+            "listings_per_hour": round(p.get("listings_per_hour", 0)),
         }
         for name, p in published.items()
     }

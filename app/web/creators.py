@@ -14,15 +14,20 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import AppSettings, Session
+from app.domain import watching
 from app.domain.enums import Platform
 from app.domain.errors import DomainError, InvalidCursor
 from app.domain.permissions import Action
+from app.errors import ApiError
 from app.models import Creator
 from app.repositories import creators, posts
+from app.repositories import watched_accounts as watch_repo
 from app.schemas.creators import CreatorCreate
 from app.schemas.posts import PostListQuery
+from app.schemas.watched_accounts import WatchCreate, WatchUpdate
 from app.services import creators as creator_service
 from app.services import post_lists
+from app.services import watched_accounts as watch_service
 from app.settings import Settings
 from app.web import actions
 from app.web.actions import Refused
@@ -154,8 +159,26 @@ async def _creator_page(
     rows, more = await posts.list_page(
         session, org, None, query, only=me.principal.within(Action.CAMPAIGN_READ)
     )
+    only = me.principal.within(Action.CAMPAIGN_READ)
+    watches = [
+        {
+            "watch": w,
+            "campaign": name,
+            "may_edit": me.can("watched_accounts_update", w.campaign_id),
+            "skipped": sum((w.skipped or {}).values()),
+        }
+        for w, name in await watch_repo.for_creator(session, org, creator.id, only)
+    ]
+    watchable = [
+        (cid, name)
+        for cid, name in await watch_repo.unwatched_memberships(session, org, creator.id, only)
+        if me.can("watched_accounts_create", cid)
+    ]
     context = {
         "creator": creator,
+        "watches": watches,
+        "watchable": watchable,
+        "import_sizes": watching.INITIAL_IMPORT_SIZES,
         "renames": renames,
         "next_renames": next_renames,
         "posts": await post_lists.present(session, org, rows),
@@ -214,3 +237,120 @@ async def creator_access_code(
     except DomainError:  # another organization's creator, or none: as the API's 404
         return await not_found(request, session, me, "creator")
     return await _creator_page(request, session, me, settings, creator_id, code=code)
+
+
+def _tags(text: str) -> list[str]:
+    """Hashtags as typed in one box: separated by spaces or commas."""
+    return [t for t in text.replace(",", " ").split() if t]
+
+
+async def _watch_refused(
+    request: Request,
+    session: AsyncSession,
+    me: Viewer,
+    settings: Settings,
+    creator_id: uuid.UUID,
+    exc: Exception,
+) -> Response:
+    if isinstance(exc, Invalid):
+        form = exc.form
+        problem = form.message or "; ".join(f"{k}: {v}" for k, v in form.errors.items())
+    else:
+        problem = getattr(exc, "detail", str(exc))
+    return await _creator_page(request, session, me, settings, creator_id, problem=problem)
+
+
+@router.post("/app/creators/{creator_id:uuid}/watches")
+async def creator_watch(
+    request: Request,
+    creator_id: uuid.UUID,
+    session: Session,
+    me: Page,
+    settings: AppSettings,
+    campaign_id: Annotated[str, Form()] = "",
+    initial_import: Annotated[str, Form()] = "0",
+    include_hashtags: Annotated[str, Form()] = "",
+    exclude_hashtags: Annotated[str, Form()] = "",
+) -> Response:
+    """`watched_accounts_create`: watch the creator's account in one of their campaigns."""
+    org = me.principal.organization_id
+    sent = {
+        "campaign_id": campaign_id,
+        "initial_import": initial_import,
+        "include_hashtags": include_hashtags,
+        "exclude_hashtags": exclude_hashtags,
+    }
+    try:
+        campaign = uuid.UUID(campaign_id)
+    except ValueError:
+        return await _creator_page(
+            request, session, me, settings, creator_id, problem="Choose a campaign."
+        )
+    try:
+        body = checked(
+            WatchCreate,
+            {
+                "creator_id": creator_id,
+                "initial_import": int(initial_import) if initial_import.isdigit() else -1,
+                "include_hashtags": _tags(include_hashtags),
+                "exclude_hashtags": _tags(exclude_hashtags),
+            },
+            sent,
+        )
+
+        async def create() -> object:
+            return await watch_service.create(session, org, campaign, body)
+
+        await refusing(
+            sent,
+            actions.on_campaign(
+                request, session, me.principal, "watched_accounts_create", campaign, create
+            ),
+        )
+    except (Invalid, DomainError, ApiError) as exc:
+        return await _watch_refused(request, session, me, settings, creator_id, exc)
+    return await _creator_page(request, session, me, settings, creator_id)
+
+
+@router.post("/app/creators/{creator_id:uuid}/watches/{watch_id:uuid}")
+async def creator_watch_update(
+    request: Request,
+    creator_id: uuid.UUID,
+    watch_id: uuid.UUID,
+    session: Session,
+    me: Page,
+    settings: AppSettings,
+    change: Annotated[str, Form()] = "",
+    include_hashtags: Annotated[str, Form()] = "",
+    exclude_hashtags: Annotated[str, Form()] = "",
+) -> Response:
+    """`watched_accounts_update`: pause, enable, or change the filters."""
+    org = me.principal.organization_id
+    watch = await watch_repo.get_in_org(session, org, watch_id)
+    if watch is None or watch.creator_id != creator_id:
+        return await not_found(request, session, me, "watched account")
+    sent = {"include_hashtags": include_hashtags, "exclude_hashtags": exclude_hashtags}
+    values: dict[str, object]
+    if change in ("pause", "enable"):
+        values = {"enabled": change == "enable"}
+    else:
+        values = {
+            "include_hashtags": _tags(include_hashtags),
+            "exclude_hashtags": _tags(exclude_hashtags),
+        }
+    campaign = watch.campaign_id
+    try:
+        body = checked(WatchUpdate, values, sent)
+
+        async def update() -> object:
+            return await watch_service.update(session, org, campaign, watch_id, body)
+
+        await refusing(
+            sent,
+            actions.on_campaign(
+                request, session, me.principal, "watched_accounts_update", campaign, update
+            ),
+        )
+    except (Invalid, DomainError, ApiError) as exc:
+        return await _watch_refused(request, session, me, settings, creator_id, exc)
+    return await _creator_page(request, session, me, settings, creator_id)

@@ -101,6 +101,12 @@ class Deliverer:
         self._now = now
         self._resolve = resolve
         self._rand = rand
+        self._stopping = False
+
+    def stop(self) -> None:
+        """No more claims (the worker's SIGTERM): a running sweep lets the attempts in
+        flight end, each recording its outcome, and returns."""
+        self._stopping = True
 
     # -- the sweep ---------------------------------------------------------------------
 
@@ -119,7 +125,7 @@ class Deliverer:
             while True:
                 free = settings.webhook_concurrency - len(in_flight)
                 more = False
-                sweeping = time.monotonic() - started < MAX_SWEEP_SECONDS
+                sweeping = time.monotonic() - started < MAX_SWEEP_SECONDS and not self._stopping
                 if free > 0 and sweeping:
                     claimed, more = await self.claim(
                         free,

@@ -29,7 +29,13 @@ from app.workers.lanes import fetches_per_hour
 
 NEEDED = Gauge(
     "viewledger_capacity_needed_fetches_per_hour",
-    "Fetches per hour the refresh schedule needs, by provider.",
+    "Fetches per hour the refresh schedule needs, by provider (account listings included).",
+    ["platform"],
+)
+LISTINGS = Gauge(
+    "viewledger_capacity_needed_listings_per_hour",
+    "Account listings per hour the enabled watched accounts need (at least one page each "
+    "per WATCH_INTERVAL_HOURS), by provider; part of the needed fetches.",
     ["platform"],
 )
 AVAILABLE = Gauge(
@@ -46,6 +52,13 @@ STALENESS = Gauge(
 )
 POSTS = Gauge(
     "viewledger_refreshed_posts", "Posts in the refresh window, by class.", ["platform", "class"]
+)
+# Beside the staleness: what each class's p99 is held against (deploy/prometheus/alerts.yaml),
+# so the alert follows ACTIVE_/FINALIZED_REFRESH_INTERVAL_HOURS rather than copying them.
+STALENESS_INTERVAL = Gauge(
+    "viewledger_staleness_interval_seconds",
+    "The refresh interval each freshness class is meant to keep its posts' stats within.",
+    ["platform", "class"],
 )
 
 
@@ -65,6 +78,10 @@ class ProviderCapacity:
     lanes: int
     parked_lanes: int
     staleness: dict[str, Staleness] = field(default_factory=dict)
+    # Watched accounts' listings, part of `needed_per_hour`: a listing is a request at the
+    # lanes' pace like a fetch.
+    watched_accounts: int = 0
+    listings_per_hour: float = 0.0
 
     @property
     def overloaded(self) -> bool:
@@ -77,6 +94,7 @@ async def measure(
     policy: Policy,
     settings: Settings,
     lanes: Mapping[Platform, tuple[int, int]],  # platform -> (lanes, parked lanes)
+    watched: Mapping[Platform, int] | None = None,  # enabled watched accounts
 ) -> dict[Platform, ProviderCapacity]:
     cadence = policy.cadence
     exact = await capacity_repo.freshness_classes(session, now, policy)
@@ -98,6 +116,15 @@ async def measure(
         entry = result[Platform(platform)].staleness[name]
         entry.posts, entry.max_s = count, None if oldest is None else float(oldest)
         result[Platform(platform)].needed_per_hour += count * 3600 / entry.interval_s
+
+    # Each enabled watch lists its account once an interval (one page when nothing is new).
+    for platform, count in (watched or {}).items():
+        if platform not in result:
+            continue
+        figures = result[platform]
+        figures.watched_accounts = count
+        figures.listings_per_hour = count / settings.watch_interval_hours
+        figures.needed_per_hour += figures.listings_per_hour
 
     # Percentiles over a sample of pages: bounded work whatever the table's size.
     rows = await capacity_repo.sampled_staleness(
@@ -121,11 +148,13 @@ def export(figures: Mapping[Platform, ProviderCapacity]) -> None:
     for platform, f in figures.items():
         p = platform.value
         NEEDED.labels(p).set(f.needed_per_hour)
+        LISTINGS.labels(p).set(f.listings_per_hour)
         AVAILABLE.labels(p).set(f.available_per_hour)
         LANES.labels(p, "active").set(f.lanes - f.parked_lanes)
         LANES.labels(p, "parked").set(f.parked_lanes)
         for name, s in f.staleness.items():
             POSTS.labels(p, name).set(s.posts)
+            STALENESS_INTERVAL.labels(p, name).set(s.interval_s)
             for quantile, value in (("0.5", s.p50_s), ("0.99", s.p99_s), ("1", s.max_s)):
                 STALENESS.labels(p, name, quantile).set(value or 0.0)
 

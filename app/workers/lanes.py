@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from app.domain.enums import Platform
 from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, StatsClient
+from app.platforms.listings import AccountLister, build_listers
 from app.platforms.metrics import outcome
 from app.platforms.registry import build_instagram, build_tiktok
 from app.settings import Settings
@@ -59,6 +60,9 @@ class Lane:
     client: StatsClient
     gate: BatchGate | None
     parking: "Parking | None" = None
+    # Lists watched accounts (issue 29) with the lane's key, at the lane's pace: TikTok
+    # listings are batches of the lane's gate, Instagram's go through its spacer.
+    lister: AccountLister | None = None
 
     def observe(self, result: FetchResult) -> None:
         LANE_FETCHES.labels(self.platform.value, self.id, outcome(result)).inc()
@@ -142,7 +146,8 @@ def build(
         gate = BatchGate(
             redis, f"viewledger:pace:tiktok:{name}", settings.tiktok_batch_pause_seconds, longest
         )
-        tiktok.append(Lane(Platform.TIKTOK, name, client, gate, parking))
+        lister = build_listers(settings, http, tiktok_key=key)[Platform.TIKTOK]
+        tiktok.append(Lane(Platform.TIKTOK, name, client, gate, parking, lister))
     lanes[Platform.TIKTOK] = tiktok
 
     instagram = []
@@ -156,6 +161,7 @@ def build(
             settings.instagram_request_spacing_seconds,
             longest,
         )
+        listers = build_listers(settings, http, {Platform.INSTAGRAM: spacer}, instagram_key=key)
         instagram.append(
             Lane(
                 Platform.INSTAGRAM,
@@ -163,6 +169,7 @@ def build(
                 build_instagram(settings, http, spacer, key=key),
                 None,
                 parking,
+                listers[Platform.INSTAGRAM],
             )
         )
     lanes[Platform.INSTAGRAM] = instagram

@@ -1,10 +1,17 @@
 """`python -m app.workers.main`: the worker process. Runs the arq worker and serves the
 worker's Prometheus metrics. Losing Redis stops arq's loop; this process waits and starts it
-again with the same resources, rather than exiting. SIGTERM/SIGINT stop it gracefully."""
+again with the same resources, rather than exiting.
+
+SIGTERM/SIGINT stop it gracefully, within WORKER_STOP_GRACE_SECONDS: no job is picked and no
+post or delivery claimed after the signal; running sweeps finish the fetch batch in flight,
+hand back what they claimed but did not fetch and flush their writes; jobs still running a
+few seconds before the grace period ends are cancelled (and hand their work back); when it
+ends the process exits whatever is left (README "Stopping and rollouts")."""
 
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from typing import Any
 
@@ -45,9 +52,23 @@ async def run() -> None:
     current: list[Worker] = []
 
     def stop() -> None:
+        if stopping.is_set():
+            return
         stopping.set()
+        grace = settings.worker_stop_grace_seconds
+        log.info("stopping: no new claims; %.0f s to finish or hand back what is held", grace)
+        for job_owner in ("refresher", "webhooks"):
+            if job_owner in ctx:
+                ctx[job_owner].stop()
         for worker in current:
             worker.handle_sig_wait_for_completion(signal.SIGTERM)
+        loop.call_later(grace, out_of_time)
+
+    def out_of_time() -> None:
+        # Whatever is still held keeps its lease and comes back when the lease runs out.
+        log.warning("stopping: the grace period is over; exiting with work still running")
+        logging.shutdown()
+        os._exit(1)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
@@ -74,11 +95,14 @@ async def run() -> None:
                 with contextlib.suppress(Exception):
                     await worker.close()
             if not stopping.is_set():
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), delay)
                 delay = min(delay * 2, 30)
     finally:
         if "refresher" in ctx:
             await shutdown(ctx)
+    if stopping.is_set():
+        log.info("stopped")
 
 
 def main() -> None:

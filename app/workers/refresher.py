@@ -2,7 +2,11 @@
 The worker's jobs and the benchmark run this same code.
 
 Writes overlap the pacing pause: a batch's results go to the writer (result_queue.py) the moment
-the batch ends, and the next batch waits out its pause while the writer works."""
+the batch ends, and the next batch waits out its pause while the writer works.
+
+`stop()` (the worker's SIGTERM) ends every sweep soon and cleanly: no claim is taken after it,
+the fetch batch in flight is finished and queued, every post claimed but not fetched is handed
+back at once (its lease cleared, so another worker takes it now), and the writer flushes."""
 
 import asyncio
 import contextlib
@@ -83,6 +87,9 @@ class Refresher:
             clients, gates or {}
         )
         self._clock = clock
+        self._stopping = asyncio.Event()
+        # Posts handed back unfetched, per platform (logged when a sweep ends stopped).
+        self.handed_back: Counter[Platform] = Counter()
         self.policy = Policy.from_settings(settings)
         # TikTok is fetched in concurrent batches; Instagram one at a time (its client paces
         # every request through the deployment-wide spacer: one in flight, the next one a
@@ -92,12 +99,22 @@ class Refresher:
             Platform.INSTAGRAM: 1,
         }
 
+    def stop(self) -> None:
+        """No more claims: running sweeps finish the batch in flight, hand back the rest of
+        what they hold, flush their writes and end; later sweeps end at once."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     async def refresh_due(self, platform: Platform) -> Counter[str]:
         """Refresh every due post of the platform, claim by claim, until none is left, on
         every lane of its provider that is not parked (one claim loop each). In each loop the
         next claim is taken while the current one is fetched, and one writer serves the
         whole sweep, so neither the claim nor the last write of a claim holds up fetching."""
         totals: Counter[str] = Counter()
+        handed_back = self.handed_back[platform]
         sweep_runs: dict[uuid.UUID, uuid.UUID] = {}
         # Lanes claim one at a time, so two never start a run for the same organization.
         claiming = asyncio.Lock()
@@ -107,6 +124,8 @@ class Refresher:
 
         async def claim_next() -> list[DuePost]:
             async with claiming:
+                if self._stopping.is_set():
+                    return []
                 return await claim_once()
 
         async def claim_once() -> list[DuePost]:
@@ -173,9 +192,11 @@ class Refresher:
                         idle_now()  # parked: idle for the rest of the sweep
                         return
                     idle_now()
+                    if self._stopping.is_set():
+                        return
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(over.wait(), idle)
-                    if over.is_set():
+                    if over.is_set() or self._stopping.is_set():
                         return
                     idle_lanes -= 1
                     due = await claim()
@@ -183,6 +204,8 @@ class Refresher:
             async with asyncio.TaskGroup() as group:
                 for lane in ready:
                     group.create_task(run(lane))
+        if self._stopping.is_set() and self.handed_back[platform] > handed_back:
+            totals["handed_back"] = self.handed_back[platform] - handed_back
         return totals
 
     async def _work(
@@ -216,6 +239,8 @@ class Refresher:
         try:
             async with _batches(lane.gate) as gated:
                 for start in range(0, len(due), size):
+                    if self._stopping.is_set():
+                        break  # the rest is handed back below
                     batch = due[start : start + size]
                     async with gated():
                         results = await _fetch_all(lane.client, batch)
@@ -254,6 +279,8 @@ class Refresher:
         """Hand these posts back now. Shielded: the release runs when a job is being torn
         down (a shutdown, a lost Redis), and a cancellation arriving mid-release would leave
         the posts leased, unfetched until their lease runs out."""
+        for post in posts:
+            self.handed_back[post.platform] += 1
         await asyncio.shield(self._release_now([p.id for p in posts]))
 
     async def _release_now(self, post_ids: list[uuid.UUID]) -> None:

@@ -3,6 +3,7 @@ killed run is harmless: cron jobs run once per tick across all workers (max_trie
 sweep already running in this process makes the next tick for that platform a no-op."""
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.http import build_http_client
 from app.platforms.shortlinks import resolver_for
-from app.repositories import claims, provenance, runs
+from app.repositories import claims, provenance, runs, watched_accounts
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
@@ -33,6 +34,7 @@ from app.webhooks import retention as webhook_retention
 from app.workers import capacity, deadline_sweep, lanes, metrics
 from app.workers.metrics import HEARTBEATS
 from app.workers.refresher import Refresher, utcnow
+from app.workers.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         "http": http,
         "pace_redis": pace_redis,
         "refresher": Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
+        "watcher": Watcher(sessionmaker, provider_lanes, settings),
         "running": set(),
         "worker_id": f"{socket.gethostname()}:{os.getpid()}",
     }
@@ -74,6 +77,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     ctx["heartbeat"].cancel()
     for task in list(ctx["imports"].values()):
         task.cancel()  # its lease lapses, and another worker's sweep carries on
+    with contextlib.suppress(Exception):  # a stopped worker is not a stale one
+        await ctx["pace_redis"].zrem(HEARTBEATS, ctx["worker_id"])
     await ctx["http"].aclose()
     await ctx["webhook_http"].aclose()
     await ctx["intake_http"].aclose()
@@ -113,7 +118,10 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
             len(provider_lanes) - lanes.active(provider_lanes, parked),
         )
     async with session_scope(ctx["sessionmaker"]) as session:
-        figures = await capacity.measure(session, utcnow(), refresher.policy, settings, counts)
+        watched = await watched_accounts.enabled_counts(session)
+        figures = await capacity.measure(
+            session, utcnow(), refresher.policy, settings, counts, watched
+        )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
     return figures
@@ -131,6 +139,8 @@ async def refresh_lag(session: AsyncSession, policy: Policy) -> dict[Platform, f
 
 async def _refresh(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
     running: set[Platform] = ctx["running"]
+    if ctx["refresher"].stopping:
+        return {}
     if platform in running:
         return {}
     running.add(platform)
@@ -154,6 +164,28 @@ async def refresh_instagram(ctx: dict[str, Any]) -> dict[str, int]:
 async def refresh_now(ctx: dict[str, Any], platform: str) -> dict[str, int]:
     """Enqueued by POST /v1/refresh-runs so an on-demand run starts at once, not next tick."""
     return await _refresh(ctx, Platform(platform))
+
+
+async def _watch(ctx: dict[str, Any], platform: Platform) -> dict[str, int]:
+    running: set[str] = ctx["running"]
+    name = f"watch:{platform.value}"
+    if name in running:
+        return {}
+    running.add(name)
+    try:
+        counts = dict(await ctx["watcher"].check_due(platform))
+    finally:
+        running.discard(name)
+    if counts:
+        log.info("%s watched accounts: %s", platform, counts)
+    return counts
+
+
+async def check_watched_accounts(ctx: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Watched accounts that are due (issue 29), every platform at once, each at its lanes'
+    pace beside the refresh sweeps."""
+    results = await asyncio.gather(*(_watch(ctx, p) for p in Platform))
+    return {p.value: r for p, r in zip(Platform, results, strict=True)}
 
 
 async def decide_deadlines(ctx: dict[str, Any]) -> int:
@@ -255,6 +287,13 @@ async def sweep_post_imports(ctx: dict[str, Any]) -> int:
     return sum(start_import(ctx, import_id) for import_id in waiting)
 
 
+def completion_wait(settings: Settings) -> float:
+    """How long jobs may run on by themselves after SIGTERM: the grace period less the time
+    kept for what follows (cancelling the rest, their hand-backs and last writes, closing)."""
+    grace = settings.worker_stop_grace_seconds
+    return max(grace - min(5.0, grace / 4), 0.0)
+
+
 def _every(seconds: int) -> set[int]:
     return set(range(0, 60, seconds))
 
@@ -277,6 +316,13 @@ def _cron_jobs(settings: Settings) -> list[Any]:
         cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
         cron(prune_raw_answers, minute=37, second=0, timeout=1800, max_tries=1),
         cron(prune_webhook_events, minute=47, second=0, timeout=600, max_tries=1),
+        cron(
+            check_watched_accounts,
+            second=_every(settings.watch_sweep_interval_seconds),
+            run_at_startup=True,
+            timeout=24 * 3600,
+            max_tries=1,
+        ),
         cron(
             sweep_post_imports,
             second=_every(settings.post_import_sweep_interval_seconds),
@@ -302,7 +348,8 @@ class WorkerSettings:
     job_timeout = 24 * 3600
     max_jobs = 20
     keep_result = 60
-    # On SIGTERM, let jobs finish for a while; what is still running is cancelled and hands
-    # its unfetched posts back (the engine releases their leases).
-    job_completion_wait = 10
+    # On SIGTERM (main.py), jobs stop claiming and may finish for most of the grace period;
+    # what is still running then is cancelled and hands its unfetched posts back (the engine
+    # releases their leases).
+    job_completion_wait = completion_wait(settings)
     handle_signals = False  # main.py owns the signals

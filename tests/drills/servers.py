@@ -1,16 +1,19 @@
-"""Private PostgreSQL and Redis servers for drills that stop and restart them: initialised
-in a temporary directory on a spare port, so the machine's shared servers are never touched,
-and removed even when the drill fails."""
+"""Private PostgreSQL and Redis servers for drills that stop and restart them, and a private
+PgBouncer: initialised in a temporary directory on a spare port, so the machine's shared
+servers are never touched, and removed even when the drill fails."""
 
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from tests.processes import free_port
 
@@ -131,3 +134,64 @@ def private_redis() -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+def _pgbouncer_binary() -> str:
+    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
+    if found is None:
+        raise RuntimeError("pgbouncer not found: bash tests/system_packages.sh pgbouncer")
+    return found
+
+
+@contextmanager
+def pgbouncer(database_url: str, *, pool_size: int = 2) -> Iterator[str]:
+    """Debian's PgBouncer in transaction pooling mode in front of the PostgreSQL of
+    `database_url`, on a spare port, from a config in a temporary directory. Yields the same
+    URL through PgBouncer. `pool_size` server connections per database: few, so clients take
+    turns on them as they do in production (state one left on a server connection would
+    meet the next)."""
+    url = make_url(database_url)
+    root = Path(tempfile.mkdtemp(prefix="drill-pgbouncer-"))
+    port = free_port()
+    (root / "userlist.txt").write_text(f'"{url.username}" ""\n')
+    (root / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host={url.host} port={url.port or 5432}\n"
+        "[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\n"
+        f"listen_port = {port}\n"
+        "unix_socket_dir =\n"
+        "auth_type = trust\n"
+        f"auth_file = {root / 'userlist.txt'}\n"
+        "pool_mode = transaction\n"
+        f"default_pool_size = {pool_size}\n"
+        "max_client_conn = 500\n"
+        f"logfile = {root / 'pgbouncer.log'}\n"
+        f"pidfile = {root / 'pgbouncer.pid'}\n"
+    )
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root
+        shutil.chown(root, "postgres", "postgres")
+        for path in root.iterdir():
+            shutil.chown(path, "postgres", "postgres")
+    proc = subprocess.Popen(
+        _as_postgres([_pgbouncer_binary(), str(root / "pgbouncer.ini")]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"pgbouncer did not start: {(root / 'pgbouncer.log').read_text()}"
+                )
+            time.sleep(0.05)
+        yield url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(root, ignore_errors=True)

@@ -159,3 +159,23 @@ async def test_capacity_figures_for_a_small_set_and_readiness_warns_when_overloa
     assert check["status"] == "warn"
     assert "tiktok needs" in check["output"]
     assert await redis.exists(CAPACITY_KEY)
+
+
+async def test_watched_accounts_listings_count_in_the_capacity_figures(
+    committed: SM, clock: Clock, settings: Settings, redis: Redis, client: httpx.AsyncClient
+) -> None:
+    """Issue 29: each enabled watch lists its account once an interval, at the lanes' pace,
+    so its listings are part of what the provider must do."""
+    policy = Policy.from_settings(settings)
+    lanes = {Platform.TIKTOK: (1, 0), Platform.INSTAGRAM: (1, 0)}
+    watched = {Platform.TIKTOK: 12, Platform.INSTAGRAM: 3}
+    async with committed() as session:
+        figures = await capacity.measure(session, clock.now, policy, settings, lanes, watched)
+    tiktok = figures[Platform.TIKTOK]
+    assert tiktok.watched_accounts == 12
+    assert tiktok.listings_per_hour == pytest.approx(12 / settings.watch_interval_hours)
+    assert tiktok.needed_per_hour == pytest.approx(12 / settings.watch_interval_hours)
+    assert figures[Platform.INSTAGRAM].needed_per_hour == pytest.approx(3 / 6)
+    await capacity.publish(redis, figures, 60)
+    check = (await client.get("/health/ready")).json()["checks"]["providers:capacity"][0]
+    assert check["observedValue"]["tiktok"]["listings_per_hour"] == 2

@@ -490,6 +490,50 @@ async def test_a_stopped_sweep_hands_back_its_claim_and_the_one_taken_ahead(
     assert await _leased(committed) == 0, "every claimed post is free for the next worker"
 
 
+class _Held:
+    """A provider whose answers wait until `answer` is set; it records what it was asked."""
+
+    platform = Platform.TIKTOK
+
+    def __init__(self) -> None:
+        self.answer = asyncio.Event()
+        self.asked: list[str] = []
+
+    async def fetch(self, video: VideoRef) -> FetchResult:
+        self.asked.append(video.post_id)
+        await self.answer.wait()
+        return VideoStats(1500, 10, 1, 1, None, None, None, StatsSource.PRIMARY)
+
+
+async def test_a_sweep_told_to_stop_finishes_the_batch_in_flight_and_hands_back_the_rest(
+    committed: SM, fast: Settings, clock: Clock
+) -> None:
+    """The worker's SIGTERM (Refresher.stop): no claim after it; the batch being fetched is
+    finished and written, the rest of its claim and the claim taken ahead are handed back
+    at once, and the sweep ends by itself, not cancelled."""
+    await seed(committed, [(Platform.TIKTOK, str(7200 + i)) for i in range(10)], clock.now)
+    small = fast.model_copy(update={"write_batch_max": 4, "tiktok_batch_size": 2})
+    held = _Held()
+    engine = Refresher(committed, {Platform.TIKTOK: held}, small, clock=clock)
+    sweep = asyncio.create_task(engine.refresh_due(Platform.TIKTOK))
+    for _ in range(200):  # the first batch is in flight, the next claim taken ahead
+        if await _leased(committed) == 8 and len(held.asked) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert await _leased(committed) == 8
+    engine.stop()
+    held.answer.set()
+    totals = await asyncio.wait_for(sweep, 10)
+    assert totals.pop("handed_back") == 6
+    assert sum(totals.values()) == 2  # the batch in flight, written
+    assert len(held.asked) == 2  # nothing fetched after the stop
+    assert await _count(committed, StatsSnapshot) == 2
+    assert await _leased(committed) == 0, "every claimed post is free for the next worker"
+    # A sweep that starts after the stop claims nothing.
+    assert await engine.refresh_due(Platform.TIKTOK) == {}
+    assert await _leased(committed) == 0
+
+
 async def _leased(sm: SM) -> int:
     async with sm() as session:
         stmt = select(func.count()).select_from(Post).where(Post.lease_expires_at.is_not(None))

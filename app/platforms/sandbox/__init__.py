@@ -8,6 +8,11 @@ Endpoints (real shapes)
     POST /api/                         tikwm: form url=<canonical URL>&hd=0
     GET  /api/post/detail?videoId=ID   TikTok item detail
     GET  /v1/instagram/post?url=...    Instagram post
+    POST /api/user/posts               tikwm: form unique_id=@handle&count=N&cursor=C, an
+                                       account's posts, newest first (watched accounts)
+    GET  /v1/instagram/reels?username=&cursor=   an Instagram account's reels
+    Accounts post on the sandbox clock, with magic handles for a private, a missing, a
+    renamed account, a long history and carousels/images among reels: see `accounts`.
     Keys are accepted and not required. Key `bad-key` gets the gateway's 401, and
     `unsubscribed-key` its 403 (`x-rapidapi-key` for TikTok, `x-api-key` for Instagram).
 

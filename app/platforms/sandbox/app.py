@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Route, Router
 
 from app.domain.enums import Platform
-from app.platforms.sandbox import answers
+from app.platforms.sandbox import accounts, answers
 from app.platforms.sandbox.discord import FakeDiscord
 from app.platforms.sandbox.magic import BAD_KEY, UNSUBSCRIBED_KEY, Magic, magic_of
 from app.platforms.sandbox.mail import MailSink
@@ -28,6 +28,7 @@ from app.platforms.sandbox.videos import (
     short_link_shortcode,
     short_link_tiktok_id,
     start_of_day,
+    user_id,
     video_at,
 )
 from app.platforms.urls import PostRef, UrlError, parse_video_url
@@ -99,14 +100,67 @@ class Sandbox:
         self.faults = Faults()
         self.requests: deque[LoggedRequest] = deque(maxlen=log_limit)
         self._flaky_seen: Counter[tuple[str, str]] = Counter()
+        # Posts an account listing showed: (platform, id) -> (account handle, post index).
+        self.listed: dict[tuple[Platform, str], tuple[str, int]] = {}
 
     def now(self) -> datetime:
         return self._now() + self.offset
 
     def video(self, platform: Platform, post_id: str) -> SyntheticVideo:
         """The video as the sandbox describes it now (a RENAMES author's handle follows the
-        clock)."""
+        clock; a post an account listing showed names that account)."""
+        listed = self.listed.get((platform, post_id))
+        if listed is not None:
+            handle, index = listed
+            return accounts.post_at(platform, handle, index, self.anchor, self.now()).video
         return video_at(platform, post_id, self.anchor, self.now())
+
+    # Account listings (watched accounts; app/platforms/sandbox/accounts.py)
+
+    def _account_page(
+        self, platform: Platform, handle: str, cursor: str | None, size: int
+    ) -> tuple[list[accounts.AccountPost], str | None, bool]:
+        everything = accounts.posts(platform, handle, self.anchor, self.now())
+        chosen, next_cursor, more = accounts.page(everything, cursor, size)
+        for post in chosen:
+            self.listed[platform, post.video.post_id] = (handle, post.index)
+        return chosen, next_cursor, more
+
+    async def tiktok_user_posts(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        handle = form.get("unique_id", [""])[0].strip().removeprefix("@")
+        key = request.headers.get("x-rapidapi-key")
+        if (early := await self._gate("tiktok_primary", request, handle, key)) is not None:
+            return early
+        if not handle:
+            return JSONResponse(answers.tikwm_error("unique_id is required"))
+        if accounts.is_missing(handle):
+            return JSONResponse(answers.tikwm_error(accounts.MISSING_MESSAGE))
+        if accounts.is_private(handle):
+            return JSONResponse(answers.tikwm_error(accounts.PRIVATE_MESSAGE))
+        count = form.get("count", ["30"])[0]
+        size = min(int(count), accounts.TIKTOK_PAGE_MAX) if count.isdigit() and count != "0" else 30
+        cursor = form.get("cursor", [None])[0]
+        chosen, next_cursor, more = self._account_page(Platform.TIKTOK, handle, cursor, size)
+        return JSONResponse(accounts.tikwm_posts(chosen, self.now(), next_cursor, more))
+
+    async def instagram_reels(self, request: Request) -> Response:
+        handle = request.query_params.get("username", "").strip().removeprefix("@")
+        key = request.headers.get("x-api-key")
+        if (early := await self._gate("instagram", request, handle, key)) is not None:
+            return early
+        if not handle:
+            return JSONResponse(answers.gateway_message("username is required"), 400)
+        if accounts.is_missing(handle):
+            return JSONResponse(accounts.instagram_missing())
+        if accounts.is_private(handle):
+            uid = user_id(Platform.INSTAGRAM, handle)
+            return JSONResponse(accounts.instagram_private(handle, uid))
+        cursor = request.query_params.get("cursor")
+        chosen, next_cursor, more = self._account_page(
+            Platform.INSTAGRAM, handle, cursor, accounts.INSTAGRAM_PAGE
+        )
+        return JSONResponse(accounts.instagram_reels(handle, chosen, self.now(), next_cursor, more))
 
     # Provider endpoints
 
@@ -425,6 +479,8 @@ def create_app(
     routes += [
         Route("/api/", sandbox.tiktok_primary, methods=["POST"]),
         Route("/api/post/detail", sandbox.tiktok_backup),
+        Route("/api/user/posts", sandbox.tiktok_user_posts, methods=["POST"]),
+        Route("/v1/instagram/reels", sandbox.instagram_reels),
         Route("/v1/instagram/post", sandbox.instagram),
         Route("/__sandbox/faults", sandbox.get_faults),
         Route("/__sandbox/faults", sandbox.set_faults, methods=["POST"]),

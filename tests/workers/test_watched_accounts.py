@@ -1,0 +1,298 @@
+"""Watched accounts end to end (issue 29): the API makes a watch, the watch job lists the
+account in the sandbox (whose accounts post on its clock) and adds what is new, filtered,
+never another user's and never twice; a private account backs off; listings keep the
+lanes' pacing."""
+
+import itertools
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from app.domain.enums import Platform
+from app.models import WebhookEvent
+from app.platforms.listings import build_listers
+from app.platforms.registry import build_clients
+from app.platforms.sandbox import RENAME_AFTER, Sandbox, accounts
+from app.platforms.sandbox.videos import user_id
+from app.settings import Settings
+from app.workers import lanes
+from app.workers.pacing import BatchGate, Spacer
+from app.workers.watcher import Watcher
+from tests import factories as f
+from tests.engine_kit import SM, Clock, seed
+
+
+@pytest.fixture
+def make_watcher(
+    committed: SM, fast: Settings, http: httpx.AsyncClient, redis: Redis, clock: Clock
+) -> Callable[..., Watcher]:
+    def make(tiktok_pause: float = 0, instagram_spacing: float = 0) -> Watcher:
+        spacer = Spacer(redis, "test:pace:instagram", instagram_spacing)
+        clients = build_clients(fast, http, {Platform.INSTAGRAM: spacer})
+        gates = {Platform.TIKTOK: BatchGate(redis, "test:pace:tiktok", tiktok_pause)}
+        listers = build_listers(fast, http, {Platform.INSTAGRAM: spacer})
+        return Watcher(committed, lanes.single(clients, gates), fast, clock=clock, listers=listers)
+
+    return make
+
+
+async def _watched(
+    admin: httpx.AsyncClient, clock: Clock, platform: str, handle: str, **watch: Any
+) -> tuple[str, dict[str, Any]]:
+    """A campaign watching a new member creator's account; the test clock then moves just
+    past the watch's start (the API stamps it with the real time)."""
+    campaign = await f.campaign(admin)
+    tier = await f.tier(admin, campaign["id"])
+    creator = await f.creator(admin, handle, platform)
+    await f.member(admin, campaign["id"], creator["id"], tier["id"])
+    body = {"creator_id": creator["id"], **watch}
+    made = await admin.post(f"/v1/campaigns/{campaign['id']}/watched-accounts", json=body)
+    watch = await f.ok(made, 201)
+    clock.now = max(clock.now, datetime.fromisoformat(watch["started_at"])) + timedelta(seconds=1)
+    return campaign["id"], watch
+
+
+async def _posts(admin: httpx.AsyncClient, campaign_id: str) -> list[dict[str, Any]]:
+    page = await f.ok(await admin.get(f"/v1/campaigns/{campaign_id}/posts", params={"limit": 200}))
+    return list(page["data"])
+
+
+async def _watch(admin: httpx.AsyncClient, campaign_id: str, watch_id: str) -> dict[str, Any]:
+    return dict(
+        await f.ok(await admin.get(f"/v1/campaigns/{campaign_id}/watched-accounts/{watch_id}"))
+    )
+
+
+def _expected(
+    platform: Platform, handle: str, sandbox: Sandbox, now: datetime, keep: Callable[..., bool]
+) -> list[str]:
+    return [
+        p.video.post_id for p in accounts.posts(platform, handle, sandbox.anchor, now) if keep(p)
+    ]
+
+
+async def test_a_watched_tiktok_account_brings_its_new_videos_once(
+    admin: httpx.AsyncClient,
+    make_watcher: Callable[..., Watcher],
+    clock: Clock,
+    sandbox: Sandbox,
+    committed: SM,
+) -> None:
+    hook = {"url": "http://127.0.0.1:9/hooks", "event_types": ["post.created"]}
+    await f.ok(await admin.post("/v1/webhook-endpoints", json=hook), 201)
+    cid, watch = await _watched(admin, clock, "tiktok", "scout2015", initial_import=5)
+    watcher = make_watcher()
+    assert await watcher.check_due(Platform.TIKTOK) == {"ok": 1}
+    async with committed() as session:
+        sent = (
+            await session.scalars(
+                select(WebhookEvent.payload).where(WebhookEvent.type == "post.created")
+            )
+        ).all()
+    assert len(sent) == 5
+    assert {(e["data"]["source"], e["data"]["watched_account_id"]) for e in sent} == {
+        ("watched_account", watch["id"])
+    }
+
+    # The initial import takes exactly the five most recent videos, with their first stats.
+    newest = _expected(Platform.TIKTOK, "scout2015", sandbox, clock.now, lambda p: True)
+    posts = await _posts(admin, cid)
+    assert sorted(p["platform_post_id"] for p in posts) == sorted(newest[:5])
+    for post in posts:
+        assert post["source"] == "watched_account"
+        assert post["watched_account_id"] == watch["id"]
+        assert post["last_refreshed_at"] is not None  # from the listing
+        assert post["last_fetch_outcome"] == "refreshed"
+    events = await f.ok(await admin.get(f"/v1/posts/{posts[0]['id']}/events"))
+    created = events["data"][0]
+    assert (created["code"], created["reason"]) == ("created", "watched_account")
+    assert created["evidence"]["watched_account_id"] == watch["id"]
+    state = await _watch(admin, cid, watch["id"])
+    assert state["last_outcome"] == "ok"
+    assert (state["videos_seen"], state["videos_added"]) == (5, 5)
+    assert state["last_checked_at"] is not None
+
+    # Not due again before the interval: nothing is listed.
+    sandbox.requests.clear()
+    assert await watcher.check_due(Platform.TIKTOK) == {}
+    assert not sandbox.requests
+
+    # One interval later the account has posted again: the new video comes in, none twice.
+    clock.advance(hours=8)
+    assert await watcher.check_due(Platform.TIKTOK) == {"ok": 1}
+    after = await _posts(admin, cid)
+    assert len(after) == 6
+    fresh = {p["platform_post_id"] for p in after} - {p["platform_post_id"] for p in posts}
+    assert fresh == {_expected(Platform.TIKTOK, "scout2015", sandbox, clock.now, lambda p: True)[0]}
+    state = await _watch(admin, cid, watch["id"])
+    assert state["videos_added"] == 6
+
+
+async def test_a_watched_instagram_account_adds_filtered_reels_only(
+    admin: httpx.AsyncClient,
+    make_watcher: Callable[..., Watcher],
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    cid, watch = await _watched(
+        admin,
+        clock,
+        "instagram",
+        "mixed_7",
+        initial_import=10,
+        include_hashtags=["#AD"],
+        exclude_hashtags=["giveaway"],
+    )
+    assert await make_watcher().check_due(Platform.INSTAGRAM) == {"ok": 1}
+    wanted = _expected(
+        Platform.INSTAGRAM,
+        "mixed_7",
+        sandbox,
+        clock.now,
+        lambda p: p.kind == "video" and p.index % 2 == 0 and p.index % 5 != 0,
+    )[:10]
+    posts = await _posts(admin, cid)
+    assert sorted(p["platform_post_id"] for p in posts) == sorted(wanted)
+    state = await _watch(admin, cid, watch["id"])
+    assert state["videos_added"] == 10
+    assert state["skipped"]["not_a_video"] > 0
+    assert state["skipped"]["filtered"] > 0
+    assert state["skipped"]["already_tracked"] == 0
+
+
+async def test_a_video_already_tracked_is_counted_not_added_twice(
+    admin: httpx.AsyncClient, make_watcher: Callable[..., Watcher], sandbox: Sandbox, clock: Clock
+) -> None:
+    cid, watch = await _watched(admin, clock, "tiktok", "scout2015", initial_import=5)
+    newest = _expected(Platform.TIKTOK, "scout2015", sandbox, clock.now, lambda p: True)
+    other = await f.campaign(admin, name="Other")
+    creator = (await f.ok(await admin.get("/v1/creators")))["data"][0]
+    await f.member(admin, other["id"], creator["id"])
+    await f.post(
+        admin,
+        other["id"],
+        platform="tiktok",
+        platform_post_id=newest[0],
+        creator_id=creator["id"],
+    )
+    await make_watcher().check_due(Platform.TIKTOK)
+    state = await _watch(admin, cid, watch["id"])
+    assert (state["videos_added"], state["skipped"]["already_tracked"]) == (4, 1)
+    assert newest[0] not in {p["platform_post_id"] for p in await _posts(admin, cid)}
+
+
+async def test_a_private_account_backs_off_and_says_so(
+    admin: httpx.AsyncClient, make_watcher: Callable[..., Watcher], clock: Clock
+) -> None:
+    cid, watch = await _watched(admin, clock, "tiktok", "private_1", initial_import=5)
+    watcher = make_watcher()
+    assert await watcher.check_due(Platform.TIKTOK) == {"private": 1}
+    state = await _watch(admin, cid, watch["id"])
+    assert state["last_outcome"] == "private"
+    assert state["consecutive_failures"] == 1
+    assert "private" in state["last_error"]
+    waited = datetime.fromisoformat(state["next_check_at"]) - clock.now
+    assert waited.total_seconds() == pytest.approx(12 * 3600, abs=5)  # twice the interval
+    clock.advance(hours=6)
+    assert await watcher.check_due(Platform.TIKTOK) == {}  # not every interval
+    clock.advance(hours=6)
+    assert await watcher.check_due(Platform.TIKTOK) == {"private": 1}
+    state = await _watch(admin, cid, watch["id"])
+    waited = datetime.fromisoformat(state["next_check_at"]) - clock.now
+    assert waited.total_seconds() == pytest.approx(24 * 3600, abs=5)
+    assert await _posts(admin, cid) == []
+
+
+async def test_another_user_s_listing_adds_nothing(
+    admin: httpx.AsyncClient, make_watcher: Callable[..., Watcher], clock: Clock
+) -> None:
+    cid, watch = await _watched(admin, clock, "tiktok", "other_1", initial_import=5)
+    assert await make_watcher().check_due(Platform.TIKTOK) == {"other_author": 1}
+    state = await _watch(admin, cid, watch["id"])
+    assert state["last_outcome"] == "other_author"
+    assert state["skipped"]["other_author"] > 0
+    assert state["videos_added"] == 0
+    assert await _posts(admin, cid) == []
+    # Known by user id, the same: the listing's author is not the creator.
+    cid2, _ = await _watched(admin, clock, "instagram", "other_2", initial_import=5)
+    creator = (await f.ok(await admin.get("/v1/creators", params={"platform": "instagram"})))[
+        "data"
+    ][0]
+    uid = user_id(Platform.INSTAGRAM, "other_2")
+    await f.ok(await admin.patch(f"/v1/creators/{creator['id']}", json={"platform_user_id": uid}))
+    assert await make_watcher().check_due(Platform.INSTAGRAM) == {"other_author": 1}
+    assert await _posts(admin, cid2) == []
+
+
+async def test_paused_watches_are_not_listed(
+    admin: httpx.AsyncClient, make_watcher: Callable[..., Watcher], sandbox: Sandbox, clock: Clock
+) -> None:
+    await _watched(admin, clock, "tiktok", "scout2015", initial_import=5, enabled=False)
+    sandbox.requests.clear()
+    assert await make_watcher().check_due(Platform.TIKTOK) == {}
+    assert not sandbox.requests
+
+
+async def test_listings_keep_each_lane_s_pacing(
+    admin: httpx.AsyncClient, make_watcher: Callable[..., Watcher], sandbox: Sandbox, clock: Clock
+) -> None:
+    """Several pages of a long history: TikTok's pages are batches of the lane's gate (its
+    pause between them), Instagram's requests are spaced by the lane's spacer."""
+    await _watched(
+        admin, clock, "tiktok", "longhistory_1", initial_import=30, include_hashtags=["ad"]
+    )
+    await _watched(admin, clock, "instagram", "longhistory_2", initial_import=30)
+    sandbox.requests.clear()
+    watcher = make_watcher(tiktok_pause=0.2, instagram_spacing=0.3)
+    await watcher.check_due(Platform.TIKTOK)
+    await watcher.check_due(Platform.INSTAGRAM)
+    for provider, gap in (("tiktok_primary", 0.2), ("instagram", 0.3)):
+        times = [r.monotonic for r in sandbox.requests if r.provider == provider]
+        assert len(times) >= 2, provider
+        assert min(b - a for a, b in itertools.pairwise(times)) >= gap * 0.95
+
+
+async def test_listings_yield_to_posts_near_their_deadline(
+    admin: httpx.AsyncClient,
+    make_watcher: Callable[..., Watcher],
+    sandbox: Sandbox,
+    clock: Clock,
+    committed: SM,
+) -> None:
+    """A TikTok post due at its deadline waits for a fetch: TikTok listings wait for it (the
+    other platform's do not)."""
+    await _watched(admin, clock, "tiktok", "scout2015", initial_import=5)
+    await _watched(admin, clock, "instagram", "natgeo", initial_import=5)
+    await seed(
+        committed, [(Platform.TIKTOK, "7000000000000000001")], clock.now, finalize_after_days=0
+    )
+    sandbox.requests.clear()
+    watcher = make_watcher()
+    assert await watcher.check_due(Platform.TIKTOK) == {}
+    assert await watcher.check_due(Platform.INSTAGRAM) == {"ok": 1}
+    assert {r.provider for r in sandbox.requests} == {"instagram"}
+
+
+async def test_a_renamed_account_is_followed_by_its_user_id(
+    admin: httpx.AsyncClient,
+    make_watcher: Callable[..., Watcher],
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    """The first videos bind the creator's platform user id; after the account renames
+    itself, its videos (same id, new handle) still come in, and the creator is renamed."""
+    cid, _ = await _watched(admin, clock, "tiktok", "renamer_4", initial_import=5)
+    watcher = make_watcher()
+    assert await watcher.check_due(Platform.TIKTOK) == {"ok": 1}
+    creator = (await f.ok(await admin.get("/v1/creators")))["data"][0]
+    assert creator["platform_user_id"] == user_id(Platform.TIKTOK, "renamer_4")
+    clock.now = max(clock.now, sandbox.anchor + RENAME_AFTER) + timedelta(hours=9)
+    assert await watcher.check_due(Platform.TIKTOK) == {"ok": 1}
+    creator = (await f.ok(await admin.get("/v1/creators")))["data"][0]
+    assert creator["handle"] == "renamed_4"
+    assert len(await _posts(admin, cid)) > 5
