@@ -50,8 +50,8 @@ from app.routers import (
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 DESCRIPTION = """
-Tracks TikTok and Instagram video performance for creator campaigns and turns views into
-payouts. Authenticate with `Authorization: Bearer <API key>`. Errors are
+Tracks TikTok, Instagram and YouTube Shorts video performance for creator campaigns and turns
+views into payouts. Authenticate with `Authorization: Bearer <API key>`. Errors are
 `application/problem+json` with a stable `code`. Money is a decimal string.
 """
 

@@ -328,7 +328,8 @@ class Post(Base):
     cpm_tier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cpm_tiers.id"))
 
     views: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    likes: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # NULL: unknown (YouTube leaves likeCount out when the channel hides likes).
+    likes: Mapped[int | None] = mapped_column(BigInteger, server_default="0")
     comments: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     shares: Mapped[int | None] = mapped_column(BigInteger)  # Instagram reports none
 
@@ -583,7 +584,7 @@ class StatsSnapshot(Base):
     )
     captured_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
     views: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    likes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    likes: Mapped[int | None] = mapped_column(BigInteger)  # NULL: hidden by the channel
     comments: Mapped[int] = mapped_column(BigInteger, nullable=False)
     shares: Mapped[int | None] = mapped_column(BigInteger)
     source: Mapped[StatsSource] = mapped_column(_enum(StatsSource), nullable=False)

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     tiktok_backup_api_key: str | None = None
     instagram_base_url: str = ""
     instagram_api_key: str | None = None
+    # YouTube (the YouTube Data API v3). Optional beside the three above: unset, it is
+    # https://www.googleapis.com in live mode and the sandbox serving Instagram in sandbox
+    # mode. Keys are YOUTUBE_API_KEY and/or YOUTUBE_API_KEYS (see Capacity); live mode with
+    # none has no YouTube lane, and /health/ready says so once YouTube posts are due.
+    youtube_base_url: str = ""
+    youtube_api_key: str | None = None
     sandbox_port: int = 8900
 
     # How provider calls behave: one shared httpx client per process, bounded retries with
@@ -246,6 +252,12 @@ class Settings(BaseSettings):
                 )
         for name in missing:
             setattr(self, name.lower(), self.sandbox_url)
+        if not self.youtube_base_url:
+            self.youtube_base_url = (
+                "https://www.googleapis.com"
+                if self.provider_mode is ProviderMode.LIVE
+                else self.instagram_base_url
+            )
         return self
 
     @model_validator(mode="after")
@@ -335,6 +347,16 @@ class Settings(BaseSettings):
     tiktok_primary_api_keys: str = ""
     tiktok_backup_api_keys: str = ""
     instagram_api_keys: str = ""
+    # YouTube: each key is a lane whose budget is its daily quota in units (a videos.list
+    # call of up to YOUTUBE_BATCH_SIZE ids costs 1 unit), reset at midnight Pacific time.
+    # Below YOUTUBE_QUOTA_RESERVE_UNITS left, a lane refreshes only posts still tracking
+    # (those near their 7-day deadline first), not finalized or paid ones; a spent quota waits
+    # for the reset. Batches are YOUTUBE_BATCH_PAUSE_SECONDS apart.
+    youtube_api_keys: str = ""
+    youtube_daily_quota_units: int = Field(10_000, ge=1)
+    youtube_quota_reserve_units: int = Field(1_000, ge=0)
+    youtube_batch_size: int = Field(50, ge=1, le=50)
+    youtube_batch_pause_seconds: float = Field(0.2, ge=0)
     # A lane whose key the provider refuses (401/403) is parked this long, then tried again.
     lane_park_seconds: float = Field(600, gt=0)
     # For the capacity figures: how long a TikTok batch and an Instagram request take at the

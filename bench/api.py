@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--layer-requests",
         type=int,
         default=500,
-        help="requests per variant and round when measuring each layer's cost (0: skip)",
+        help="requests per round when measuring each layer's cost (0: skip)",
     )
     parser.add_argument("--layer-rounds", type=int, default=5)
     parser.add_argument(
@@ -391,7 +391,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with common.child_process(
         server_args(args.app, args.port, args.workers), env=env, log_name="api"
     ) as (proc, _):
-        common.wait_for_port(args.port, proc)
+        common.wait_for_port(args.port, proc, timeout=120)  # workers start slowly when busy
         async with httpx.AsyncClient(timeout=10) as client:
             ready = await client.get(f"{base}/health/ready")
         print(f"   /health/ready -> {ready.status_code}")
@@ -423,7 +423,7 @@ async def measure_layers(args: argparse.Namespace, url: str) -> dict[str, Any] |
     """Each layer's CPU per first-page request (bench/api_layers.py), in a child process with
     the server's settings (rate limits as above), once the servers have stopped."""
     await asyncio.to_thread(common.wait_for_quiet, args.quiet_wait)
-    print("\n== layers: CPU per first-page request of the full app, and without each layer")
+    print("\n== layers: CPU per first-page request, each middleware's own share")
     cmd = [
         common.python(),
         "-m",
@@ -478,7 +478,7 @@ async def run_baseline(
         env=env,
         log_name="baseline",
     ) as (proc, _):
-        common.wait_for_port(args.baseline_port, proc)
+        common.wait_for_port(args.baseline_port, proc, timeout=120)
         cid, key = data["campaigns"][0]
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(timeout=10, headers=headers) as client:

@@ -1,13 +1,19 @@
 """What each layer of the API's request path costs per request: the first-page request
 (`GET /v1/campaigns/{id}/posts`) served in-process, straight through ASGI (no socket, no
-uvicorn), by the full app and by the app with one layer taken out: each middleware in turn,
-and the rate limiter (its Redis round trip) replaced by one that allows everything. The
-difference in this process's CPU time per request is the layer's cost. Variants take turns
-in rounds and each keeps its median round, so a disturbance lands on all of them alike.
+uvicorn), by the full app with a timing shim between every two layers of its middleware
+stack (FastAPI's own included). A shim adds up this process's CPU time spent below it, and
+the part of it spent in the `send` it passes down (the layers above writing the answer), so
+each layer's own cost is its share of both: what it does on the way in and out and in its
+`send` wrapper, nothing of the layers below. Inside AuthenticateFirst, the rate limiter's
+Redis call and the route's lean path (app.deps.LEAN: the query, the page, the JSON) are
+timed apart. Then the same with the lean path off: what the ordinary path (FastAPI's
+parameters, dependencies and response model) costs for the same request. Rounds alternate
+between the two; each keeps its median round.
 
 Run by `python -m bench.api` (`--layer-requests`); alone:
     python -m bench.api_layers DATABASE_URL REDIS_URL   (a database bench.api seeded)
-The app's access log (one line per request, on stderr) is part of the path measured.
+The app's access log (one line per request, on stderr) is part of the path measured; each
+shim adds about a microsecond to the layer above it.
 """
 
 import argparse
@@ -15,24 +21,19 @@ import asyncio
 import json
 import statistics
 import time
-import uuid
-from collections.abc import Callable, MutableMapping, Sequence
+from collections import defaultdict
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.deps import LEAN
 from app.main import create_app
+from app.routers.posts import campaign_posts_list
 from app.settings import Settings
 
 Request = tuple[str, str]  # (path, API key)
-
-
-class _AllowAll:
-    """The rate limiter's interface, without Redis: the 'no rate limit' variant."""
-
-    async def hit(self, key_hash: str, organization_id: uuid.UUID | None = None) -> None:
-        return None
 
 
 async def _call(app: FastAPI, path: str, key: str) -> int:
@@ -75,78 +76,166 @@ async def _call(app: FastAPI, path: str, key: str) -> int:
     return status
 
 
-def _name(m: Middleware) -> str:
-    return getattr(m.cls, "__name__", str(m.cls))
+class _Totals:
+    """CPU seconds by part: `in` (below a shim, all of it) and `send` (in the send it passed)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = defaultdict(float)
+
+    def timed_send(self, part: str, send: Send) -> Send:
+        async def timed(message: Message) -> None:
+            t0 = time.process_time()
+            try:
+                await send(message)
+            finally:
+                self.cpu[f"{part}:send"] += time.process_time() - t0
+
+        return timed
 
 
-async def _round(app: FastAPI, requests: Sequence[Request], n: int) -> float:
-    """CPU seconds per request over n requests (cycling through `requests`)."""
-    cpu0 = time.process_time()
+class _Shim:
+    def __init__(self, app: ASGIApp, part: str, totals: _Totals) -> None:
+        self.app, self.part, self.totals = app, part, totals
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        t0 = time.process_time()
+        try:
+            await self.app(scope, receive, self.totals.timed_send(self.part, send))
+        finally:
+            self.totals.cpu[f"{self.part}:in"] += time.process_time() - t0
+
+
+class _TimedLimiter:
+    def __init__(self, limiter: Any, totals: _Totals) -> None:
+        self.limiter, self.totals = limiter, totals
+
+    async def hit(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.process_time()
+        try:
+            return await self.limiter.hit(*args, **kwargs)
+        finally:
+            self.totals.cpu["rate limit:in"] += time.process_time() - t0
+
+
+def _timed_lean(lean: Any, totals: _Totals) -> Any:
+    async def timed(scope: Scope, receive: Receive, send: Send, *args: Any) -> bool:
+        t0 = time.process_time()
+        try:
+            answered: bool = await lean(scope, receive, totals.timed_send("lean", send), *args)
+            return answered
+        finally:
+            totals.cpu["lean:in"] += time.process_time() - t0
+
+    return timed
+
+
+def _layers(app: FastAPI) -> list[Any]:
+    """The middleware stack, outermost first, down to (not including) the router."""
+    found, layer = [], app.middleware_stack
+    while layer is not None and layer is not app.router and hasattr(layer, "app"):
+        found.append(layer)
+        layer = layer.app
+    return found
+
+
+ROUTE = "router and endpoint"
+RATE_LIMIT = "  rate limit (Redis GCRA script)"
+LEAN_PATH = "  lean path (query, page, JSON)"
+WHOLE = "(the whole request)"
+
+
+def _own(cpu: dict[str, float], names: list[str], n: int) -> dict[str, float]:
+    """µs per request of each layer on its own: what ran below the shim above it minus what
+    ran below the shim under it, each without the sends of the layers above. Shim i sits
+    under layer i ("whole" wraps the app)."""
+
+    def below(part: str) -> float:
+        return cpu.get(f"{part}:in", 0.0) - cpu.get(f"{part}:send", 0.0)
+
+    above = ["whole", *(str(i) for i in range(len(names)))]
+    own: dict[str, float] = {}
+    for i, name in enumerate(names):
+        own[name] = below(above[i]) - below(above[i + 1])
+    own[ROUTE] = below(above[-1])
+    rate, lean = cpu.get("rate limit:in", 0.0), below("lean")
+    if "AuthenticateFirst" in own:
+        own["AuthenticateFirst"] -= rate + lean
+    own[RATE_LIMIT], own[LEAN_PATH] = rate, lean
+    own[WHOLE] = below("whole")
+    return {k: round(v / n * 1e6, 1) for k, v in own.items()}
+
+
+async def _round(app: Any, requests: Sequence[Request], n: int) -> None:
     for i in range(n):
         path, key = requests[i % len(requests)]
         status = await _call(app, path, key)
         if status != 200:
             raise RuntimeError(f"{path} answered {status}")
-    return (time.process_time() - cpu0) / n
 
 
 async def measure(
     settings: Settings, requests: Sequence[Request], n: int = 2000, rounds: int = 5
 ) -> dict[str, Any]:
-    """{'full_us': CPU µs per request of the whole app, 'layers': {layer: µs it costs}}."""
+    """{'layers': {layer: CPU µs per request}, 'ordinary': the same without the lean path}."""
     app = create_app(settings)
+    lean = getattr(campaign_posts_list, LEAN)
     async with app.router.lifespan_context(app):
-        stack = list(app.user_middleware)
-        limiter = app.state.ratelimiter
+        await _round(app, requests, 5)  # builds the middleware stack
+        stack = _layers(app)
+        names = [type(layer).__name__ for layer in stack]
+        totals = _Totals()
+        for i, layer in enumerate(stack):
+            layer.app = _Shim(layer.app, str(i), totals)
+        whole = _Shim(app, "whole", totals)
+        app.state.ratelimiter = _TimedLimiter(app.state.ratelimiter, totals)
+        samples: dict[str, list[dict[str, float]]] = {"lean": [], "ordinary": []}
+        try:
+            for variant in ("lean", "ordinary"):  # warm both (caches, prepared statements)
+                setattr(
+                    campaign_posts_list,
+                    LEAN,
+                    _timed_lean(lean, totals) if variant == "lean" else None,
+                )
+                await _round(whole, requests, max(10, n // 10))
+            for _ in range(rounds):
+                for variant in ("lean", "ordinary"):
+                    setattr(
+                        campaign_posts_list,
+                        LEAN,
+                        _timed_lean(lean, totals) if variant == "lean" else None,
+                    )
+                    totals.cpu.clear()
+                    await _round(whole, requests, n)
+                    samples[variant].append(_own(dict(totals.cpu), names, n))
+        finally:
+            setattr(campaign_posts_list, LEAN, lean)
 
-        def variant(without: str | None) -> Callable[[], None]:
-            def apply() -> None:
-                app.user_middleware = [m for m in stack if _name(m) != without]
-                app.middleware_stack = None  # rebuilt on the next call
-                app.state.ratelimiter = _AllowAll() if without == "rate limit" else limiter
+    def median(variant: str) -> dict[str, float]:
+        rows = samples[variant]
+        return {k: round(statistics.median(r[k] for r in rows), 1) for k in rows[0]}
 
-            return apply
-
-        names: list[str | None] = [None, *(_name(m) for m in stack), "rate limit"]
-        samples: dict[str | None, list[float]] = {name: [] for name in names}
-        broken: dict[str, str] = {}
-        for name in names:  # warm every variant (caches, prepared statements)
-            variant(name)()
-            try:
-                await _round(app, requests, max(10, n // 10))
-            except Exception as exc:  # a layer others depend on: say so, measure the rest
-                broken[str(name)] = f"{type(exc).__name__}: {exc}"[:200]
-        for _ in range(rounds):
-            for name in names:
-                if str(name) in broken:
-                    continue
-                variant(name)()
-                samples[name].append(await _round(app, requests, n))
-        variant(None)()
-    full = statistics.median(samples[None]) * 1e6
-    layers = {
-        str(name): round(full - statistics.median(samples[name]) * 1e6, 1)
-        for name in names
-        if name is not None and samples[name]
-    }
     return {
         "requests_per_round": n,
         "rounds": rounds,
-        "full_us": round(full, 1),
-        "layers": layers,
-        **({"not_measured": broken} if broken else {}),
+        "full_us": median("lean")[WHOLE],
+        "layers": median("lean"),
+        "ordinary": median("ordinary"),
     }
 
 
 def table(result: dict[str, Any]) -> str:
-    full = result["full_us"]
-    lines = [f"{'layer taken out':<28}  {'µs CPU/request':>14}  {'share':>6}"]
-    lines.append(f"{'-' * 28}  {'-' * 14}  {'-' * 6}")
-    for name, us in sorted(result["layers"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"{name:<28}  {us:>14.1f}  {us / full:>6.1%}")
-    lines.append(f"{'(the whole request)':<28}  {full:>14.1f}  {1:>6.0%}")
-    for name, why in result.get("not_measured", {}).items():
-        lines.append(f"{name}: not measured ({why})")
+    lean, ordinary = result["layers"], result["ordinary"]
+    full = lean[WHOLE]
+    head = ("layer (outermost first)", "µs CPU/request", "share", "ordinary path")
+    lines = [f"{head[0]:<34}  {head[1]:>14}  {head[2]:>6}  {head[3]:>13}"]
+    lines.append(f"{'-' * 34}  {'-' * 14}  {'-' * 6}  {'-' * 13}")
+    for name, us in lean.items():
+        share = f"{us / full:.1%}" if full else ""
+        lines.append(f"{name:<34}  {us:>14.1f}  {share:>6}  {ordinary.get(name, 0.0):>13.1f}")
+    lines.append(
+        "(ordinary path: the same request with the lean path off, FastAPI's parameters,"
+        " dependencies and response model answering it)"
+    )
     return "\n".join(lines)
 
 

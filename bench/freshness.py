@@ -1,15 +1,17 @@
 """`python -m bench.freshness [--posts N] [--speed F] [--hours H]`: keeping a million videos
 fresh, time-compressed.
 
-N tracked posts (80% TikTok, 20% Instagram; publish ages spread over 0-30 days; statuses by
+N tracked posts (--youtube-share YouTube, 10% by default; of the rest 80% TikTok, 20%
+Instagram; publish ages spread over 0-30 days; statuses by
 age: tracking under 7 days, then finalized, paid, pending_cpm or rejected), seeded in a
 steady state (each post last fetched somewhere within its interval), then a simulated
 `--hours` (24) with the real engine: `Refresher.refresh_due` on every provider lane
 (app.workers.lanes), the real claims, Redis pacing, writes and deadline sweep. Time runs
 `--speed` times faster than the wall clock: the engine's clock is simulated, and every pause
-(TikTok's 0.5 s between batches, Instagram's 3 s between requests, the provider's latency,
-the sweep interval) is divided by the same factor. Providers answer in-process in the
-sandbox's shapes (bench/providers.py), after the scaled latency.
+(TikTok's 0.5 s between batches, Instagram's 3 s between requests, YouTube's 0.2 s between
+videos.list batches of 50, the provider's latency, the sweep interval) is divided by the same
+factor. A YouTube lane's capacity is its key's daily quota (10,000 units, 50 posts a unit).
+Providers answer in-process in the sandbox's shapes (bench/providers.py), after the scaled latency.
 
 Two scenarios, each in a fresh child process (so its peak RSS is its own) on a fresh copy
 of the seeded database (`viewledger_bench_capacity`, Redis db 9):
@@ -47,7 +49,7 @@ from app.workers import capacity, deadline_sweep, lanes, refresher
 from app.workers.refresher import Refresher
 from bench import common, refresh_seed
 from bench.load import backends_cpu, backends_delta
-from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool
+from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool, post_id
 
 SEED_DATABASE = "viewledger_bench_capacity_seed"
 RUN_DATABASE = "viewledger_bench_capacity"
@@ -109,33 +111,27 @@ FROM generate_series(0, $11::int - 1) AS g,
 """
 
 
-def split(posts: int) -> dict[Platform, int]:
-    n_tt = round(posts * 0.8)
-    return {Platform.TIKTOK: n_tt, Platform.INSTAGRAM: posts - n_tt}
+YOUTUBE_SHARE = 0.1
 
 
-async def seed(url: str, posts: int, t0: datetime) -> dict[str, Any]:
+def split(posts: int, youtube_share: float = YOUTUBE_SHARE) -> dict[Platform, int]:
+    n_yt = round(posts * youtube_share)
+    n_tt = round((posts - n_yt) * 0.8)
+    return {Platform.TIKTOK: n_tt, Platform.INSTAGRAM: posts - n_yt - n_tt, Platform.YOUTUBE: n_yt}
+
+
+async def seed(
+    url: str, posts: int, t0: datetime, youtube_share: float = YOUTUBE_SHARE
+) -> dict[str, Any]:
     await common.recreate_database(url)
     await common.migrate(url)
-    slots = {
-        p: [(s.handle, s.user_id) for s in build_pool(p, POOL_SIZE)]
-        for p in (Platform.TIKTOK, Platform.INSTAGRAM)
-    }
+    slots = {p: [(s.handle, s.user_id) for s in build_pool(p, POOL_SIZE)] for p in Platform}
     conn = await asyncpg.connect(common.asyncpg_dsn(url))
     try:
         tenants = await refresh_seed.seed_tenants(conn, slots)
-        for platform, n in split(posts).items():
-            base_ms = int(t0.timestamp() * 1000) + (0 if platform is Platform.TIKTOK else 10**8)
-            pid = (
-                f"({TIKTOK_ID_BASE} + g)::text"
-                if platform is Platform.TIKTOK
-                else "'Cx' || lpad(g::text, 9, '0')"
-            )
-            prefix, suffix = (
-                ("https://www.tiktok.com/@bench/video/", "")
-                if platform is Platform.TIKTOK
-                else ("https://www.instagram.com/p/", "/")
-            )
+        for platform, n in split(posts, youtube_share).items():
+            pid, prefix, suffix, offset = refresh_seed.POST_SQL[platform]
+            base_ms = int(t0.timestamp() * 1000) + offset * 10
             sql = _POSTS.format(
                 uuid=refresh_seed.UUID7_SQL.format(
                     ms=f"{base_ms} + g", seed=f"g::text || '{platform.value}'"
@@ -179,6 +175,7 @@ def demand_per_hour(counts: dict[str, int], platform: Platform) -> float:
 
 
 def per_lane(platform: Platform, latency_s: float) -> float:
+    """Fetches per hour of one lane (YouTube: its daily quota's batches spread over the day)."""
     real = Settings(tiktok_batch_latency_seconds=latency_s)
     return lanes.fetches_per_hour(real, platform, 1)
 
@@ -190,18 +187,26 @@ def sized_lanes(counts: dict[str, int], latency_s: float) -> dict[Platform, int]
     }
 
 
+def capacity_ratio(n: int, platform: Platform, latency_s: float, demand: float) -> float | None:
+    return round(n * per_lane(platform, latency_s) / demand, 3) if demand else None
+
+
 # The fake provider: the sandbox's shapes, each post's own publish time, scaled latency.
 
 _CREATE = re.compile(rb'"create_time":\d+')
 _TAKEN = re.compile(rb'"taken_at_timestamp":\d+')
 _TIKTOK_ID = re.compile(rb"video%2F(\d+)")
 _SHORTCODE = re.compile(r"/p/Cx(\d+)")
+_PUBLISHED = re.compile(rb'"publishedAt":"[^"]*"')
+_YOUTUBE_ID = re.compile(r"Yt(\d{8})A")
+LANE_PREFIXES = {Platform.TIKTOK: "tt-", Platform.INSTAGRAM: "ig-", Platform.YOUTUBE: "yt-"}
 
 
 class FakeProviders:
     def __init__(self, t0: datetime, delay_s: float) -> None:
         self.tiktok = [s.body for s in build_pool(Platform.TIKTOK, POOL_SIZE)]
         self.instagram = [s.body for s in build_pool(Platform.INSTAGRAM, POOL_SIZE)]
+        self.youtube = [s.body for s in build_pool(Platform.YOUTUBE, POOL_SIZE)]
         self.t0 = int(t0.timestamp())
         self.delay_s = delay_s
         self.requests = 0
@@ -210,9 +215,16 @@ class FakeProviders:
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
-        platform = Platform.TIKTOK if request.url.path == "/api/" else Platform.INSTAGRAM
+        platform = {"/api/": Platform.TIKTOK, "/youtube/v3/videos": Platform.YOUTUBE}.get(
+            request.url.path, Platform.INSTAGRAM
+        )
         self.by_platform[platform.value] += 1
-        key = request.headers.get("x-api-key") or request.headers.get("x-rapidapi-key") or "-"
+        key = (
+            request.headers.get("x-api-key")
+            or request.headers.get("x-rapidapi-key")
+            or request.url.params.get("key")
+            or "-"
+        )
         self.by_lane[key] = self.by_lane.get(key, 0) + 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -228,7 +240,24 @@ class FakeProviders:
                 g = int(found.group(1))
                 published = b'"taken_at_timestamp":%d' % (self.t0 - age_seconds(g))
                 return _json(_TAKEN.sub(published, self.instagram[g % POOL_SIZE], count=1))
+        elif platform is Platform.YOUTUBE:
+            return _json(self._youtube(request.url.params.get("id", "")))
         return httpx.Response(404, content=b'{"message":"not found"}')
+
+    def _youtube(self, ids: str) -> bytes:
+        """One videos.list answer: an item per id, each the pool slot's, renamed and dated."""
+        items = []
+        for found in _YOUTUBE_ID.finditer(ids):
+            g = int(found.group(1))
+            slot = self.youtube[g % POOL_SIZE]
+            at = datetime.fromtimestamp(self.t0 - age_seconds(g), UTC)
+            published = b'"publishedAt":"%s"' % at.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+            item = _PUBLISHED.sub(published, slot, count=1)
+            item = item.replace(
+                post_id(Platform.YOUTUBE, g % POOL_SIZE).encode(), found[0].encode()
+            )
+            items.append(item)
+        return b'{"kind":"youtube#videoListResponse","items":[' + b",".join(items) + b"]}"
 
 
 def _json(body: bytes) -> httpx.Response:
@@ -253,9 +282,11 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
         # the writer's real (unscaled) database time.
         tiktok_batch_pause_seconds=0.5 / speed,
         instagram_request_spacing_seconds=3.0 / speed,
+        youtube_batch_pause_seconds=0.2 / speed,
         claim_lease_seconds=3600,
         tiktok_primary_api_keys=",".join(f"tt-{i}" for i in range(n_lanes[Platform.TIKTOK])),
         instagram_api_keys=",".join(f"ig-{i}" for i in range(n_lanes[Platform.INSTAGRAM])),
+        youtube_api_keys=",".join(f"yt-{i}" for i in range(n_lanes.get(Platform.YOUTUBE, 0))),
     )
     # Claims as large as a real deployment's (the lease is simulated time, the pace wall time).
     real, real_size = Settings(claim_lease_seconds=300), refresher.claim_size
@@ -450,7 +481,7 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
             p.value: sorted(
                 round(n / hours)
                 for key, n in providers.by_lane.items()
-                if key.startswith("tt-" if p is Platform.TIKTOK else "ig-")
+                if key.startswith(LANE_PREFIXES[p])
             )
             for p in Platform
         },
@@ -576,7 +607,7 @@ async def main(args: argparse.Namespace) -> None:
     seed_url, url = common.database_url(SEED_DATABASE), common.database_url(RUN_DATABASE)
     print(f"seeding {args.posts:,} posts into {SEED_DATABASE}", flush=True)
     began = time.perf_counter()
-    counts = await seed(seed_url, args.posts, t0)
+    counts = await seed(seed_url, args.posts, t0, args.youtube_share)
     print(f"   seeded in {time.perf_counter() - began:.0f} s: {counts}", flush=True)
     sized = sized_lanes(counts, args.latency_ms / 1000)
     scenarios = {
@@ -624,8 +655,8 @@ async def main(args: argparse.Namespace) -> None:
         result["lanes"] = spec["lanes"]
         result["demand_per_hour"] = figures["demand_per_hour"]
         result["capacity_ratio"] = {
-            p.value: round(
-                n_lanes[p] * per_lane(p, args.latency_ms / 1000) / demand_per_hour(counts, p), 3
+            p.value: capacity_ratio(
+                n_lanes[p], p, args.latency_ms / 1000, demand_per_hour(counts, p)
             )
             for p in Platform
         }
@@ -686,6 +717,12 @@ def report(name: str, r: dict[str, Any]) -> None:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.freshness", description=__doc__)
     parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--youtube-share",
+        type=float,
+        default=YOUTUBE_SHARE,
+        help="share of the posts on YouTube (the rest: 80%% TikTok, 20%% Instagram)",
+    )
     parser.add_argument(
         "--speed",
         type=float,

@@ -31,7 +31,13 @@ def instagram_shortcode(i: int) -> str:
     return f"Cx{i:09d}"
 
 
+def youtube_video_id(i: int) -> str:
+    return f"Yt{i:08d}A"  # as bench.refresh_seed.POST_SQL writes it
+
+
 def post_id(platform: Platform, i: int) -> str:
+    if platform is Platform.YOUTUBE:
+        return youtube_video_id(i)
     return tiktok_id(i) if platform is Platform.TIKTOK else instagram_shortcode(i)
 
 
@@ -57,11 +63,12 @@ def build_pool(
     for i in range(size):
         video = synthetic_video(platform, post_id(platform, i), anchor)
         counts = video.counts_at(now)
-        body = (
-            answers.tikwm_ok(video, counts)
-            if platform is Platform.TIKTOK
-            else answers.instagram_video(video, counts)
-        )
+        if platform is Platform.YOUTUBE:  # one item; a batch's answer lists several
+            body: object = answers.youtube_item(video, counts)
+        elif platform is Platform.TIKTOK:
+            body = answers.tikwm_ok(video, counts)
+        else:
+            body = answers.instagram_video(video, counts)
         slots.append(Slot(_dumps(body), video.handle, video.user_id))
     return slots
 

@@ -8,7 +8,9 @@ database (`viewledger_bench_refresh`, dropped and migrated each run) and Redis d
    0.5 s after a batch's last answer; Instagram 3 s after each answer). Reports
    `schedule_s`, the least time the pacing allows, `wall_s` and `overhead_ratio` = wall /
    schedule, and where a TikTok batch's time goes beside its floor (pause + L): the spread
-   of its requests' arrivals and the wait from its last answer to the next batch.
+   of its requests' arrivals and the wait from its last answer to the next batch. Beside
+   them, --youtube-posts (1,000) YouTube Shorts, fetched as videos.list batches of 50:
+   `youtube_calls` is the quota units they cost (20 per 1,000 posts).
 2. pipeline: pauses and latency 0, provider answers served in-process (real-shape bodies via
    an httpx MockTransport), at each of --rss-sizes posts, each in a fresh child process so its
    peak RSS is its own. `pipeline_posts_per_s` is the run at --pipeline-posts.
@@ -149,7 +151,7 @@ def split_paced(posts: int | None, settings: Settings, latency_s: float) -> tupl
 
 
 def schedules(
-    n_tt: int, n_ig: int, settings: Settings, latency_s: float
+    n_tt: int, n_ig: int, settings: Settings, latency_s: float, n_yt: int = 0
 ) -> dict[str, dict[str, float]]:
     """The least time the pacing allows. `issue`: the issue's formula (batches x (L + pause);
     requests x (L + spacing), each request's spacing counted from its answer). `strict`:
@@ -158,7 +160,13 @@ def schedules(
     batches = math.ceil(n_tt / settings.tiktok_batch_size)
     pause = settings.tiktok_batch_pause_seconds
     spacing = settings.instagram_request_spacing_seconds
+    calls = math.ceil(n_yt / settings.youtube_batch_size)  # one request (1 unit) per batch
+    yt_pause = settings.youtube_batch_pause_seconds
     return {
+        "youtube": {
+            "issue": calls * (latency_s + yt_pause),
+            "strict": calls * latency_s + max(calls - 1, 0) * yt_pause,
+        },
         "tiktok": {
             "issue": batches * (latency_s + pause),
             "strict": batches * latency_s + max(batches - 1, 0) * pause,
@@ -246,15 +254,17 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
     settings = bench_settings(url, sandbox_url)
     n_tt, n_ig = split_paced(args.posts, settings, latency_s)
+    n_yt = args.youtube_posts
     now = datetime.now(UTC)
     pools = {
         Platform.TIKTOK: build_pool(Platform.TIKTOK, n_tt, now),
         Platform.INSTAGRAM: build_pool(Platform.INSTAGRAM, n_ig, now),
+        Platform.YOUTUBE: build_pool(Platform.YOUTUBE, n_yt, now),
     }
     await refresh_seed.seed(
         common.asyncpg_dsn(url),
         {p: [(s.handle, s.user_id) for s in pool] for p, pool in pools.items()},
-        {Platform.TIKTOK: n_tt, Platform.INSTAGRAM: n_ig},
+        {Platform.TIKTOK: n_tt, Platform.INSTAGRAM: n_ig, Platform.YOUTUBE: n_yt},
         now,
     )
     common.free_port_or_fail(args.sandbox_port)
@@ -284,7 +294,7 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 result = await run_engine(settings, http)
             sandbox_cpu = common.cpu_seconds(proc.pid) - sandbox_cpu0
             log = (await admin.get("/__sandbox/requests")).json()["requests"]
-    sched = schedules(n_tt, n_ig, settings, latency_s)
+    sched = schedules(n_tt, n_ig, settings, latency_s, n_yt)
     schedule_s = max(s["issue"] for s in sched.values())
     strict_s = max(s["strict"] for s in sched.values())
     tt_gaps = _gaps(log, "tiktok_primary", settings.tiktok_batch_size)
@@ -296,6 +306,12 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return {
         "tiktok_posts": n_tt,
         "instagram_posts": n_ig,
+        "youtube_posts": n_yt,
+        # YouTube's budget is quota: a videos.list call (1 unit) per batch of up to 50.
+        "youtube_calls": fetched.get("youtube", 0),
+        "youtube_units_per_1000_posts": round(fetched.get("youtube", 0) * 1000 / n_yt, 2)
+        if n_yt
+        else None,
         "latency_ms": args.latency_ms,
         "tiktok_batch_pause_s": settings.tiktok_batch_pause_seconds,
         "instagram_spacing_s": settings.instagram_request_spacing_seconds,
@@ -523,6 +539,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="paced run: TikTok + Instagram posts (default: ~36 s of schedule per platform)",
     )
+    parser.add_argument(
+        "--youtube-posts",
+        type=int,
+        default=1000,
+        help="paced run: YouTube posts beside them (1 quota unit per batch of 50)",
+    )
     parser.add_argument("--latency-ms", type=int, default=100, help="sandbox answer delay")
     parser.add_argument("--pipeline-posts", type=int, default=100_000)
     parser.add_argument(
@@ -583,8 +605,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         ]
         rows.append(
             [
-                "both at once",
-                p["tiktok_posts"] + p["instagram_posts"],
+                "all at once",
+                p["tiktok_posts"] + p["instagram_posts"] + p["youtube_posts"],
                 p["schedule_s"],
                 p["strict_schedule_s"],
                 p["wall_s"],
@@ -607,6 +629,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "Instagram requests every "
             f"{p['instagram_interval_s']} s, arriving after the previous answer "
             f"{p['instagram_after_answer_s']} s (spacing {p['instagram_spacing_s']} s); "
+            f"YouTube {p['youtube_posts']:,} posts in {p['youtube_calls']} videos.list calls "
+            f"({p['youtube_units_per_1000_posts']} quota units per 1,000 posts); "
             f"cores used {p['cores_used']}"
         )
 

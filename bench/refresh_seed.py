@@ -100,21 +100,34 @@ FROM generate_series(0, $11::int - 1) AS g,
 """
 
 
+# Per platform: post g's id in SQL (bench.providers.post_id in Python), its URL around the
+# id, and where its ids' time-ordered uuids start (ms after the base, so platforms never meet).
+POST_SQL: dict[Platform, tuple[str, str, str, int]] = {
+    Platform.TIKTOK: ("(10000 + g)::text", "https://www.tiktok.com/@bench/video/", "", 0),
+    Platform.INSTAGRAM: (
+        "'Cx' || lpad(g::text, 9, '0')",
+        "https://www.instagram.com/p/",
+        "/",
+        10_000_000,
+    ),
+    # 11 characters, the last an `A`: a canonical YouTube id.
+    Platform.YOUTUBE: (
+        "'Yt' || lpad(g::text, 8, '0') || 'A'",
+        "https://www.youtube.com/shorts/",
+        "",
+        20_000_000,
+    ),
+}
+
+
 async def seed_posts(
     conn: asyncpg.Connection, tenants: Tenants, platform: Platform, n: int, now: datetime
 ) -> None:
     if n <= 0:
         return
     pool = len(tenants.handles[platform])
-    base_ms = int((now - timedelta(hours=1)).timestamp() * 1000) + (
-        0 if platform is Platform.TIKTOK else 10_000_000
-    )
-    pid = "(10000 + g)::text" if platform is Platform.TIKTOK else "'Cx' || lpad(g::text, 9, '0')"
-    prefix, suffix = (
-        ("https://www.tiktok.com/@bench/video/", "")
-        if platform is Platform.TIKTOK
-        else ("https://www.instagram.com/p/", "/")
-    )
+    pid, prefix, suffix, offset = POST_SQL[platform]
+    base_ms = int((now - timedelta(hours=1)).timestamp() * 1000) + offset
     sql = _POSTS.format(
         uuid=UUID7_SQL.format(ms=f"{base_ms} + g", seed=f"g::text || '{platform.value}'"),
         pid=pid,

@@ -497,11 +497,17 @@ class Faulter:
         self.client = client
         self.tenants = tenants
         self.speed = speed
-        self.sandbox = httpx.AsyncClient(base_url=topology.sandbox, timeout=10)
+        self.sandbox = httpx.AsyncClient(base_url=topology.sandbox, timeout=30)
         self.windows: list[tuple[float, float, Fault]] = []
 
     async def _sandbox(self, **faults: object) -> None:
-        (await self.sandbox.post("/__sandbox/faults", json=faults)).raise_for_status()
+        # A busy machine may keep the sandbox from answering at once: a fault is set, late.
+        for _ in range(10):
+            with contextlib.suppress(httpx.HTTPError):
+                (await self.sandbox.post("/__sandbox/faults", json=faults)).raise_for_status()
+                return
+            await asyncio.sleep(1)
+        raise RuntimeError(f"the sandbox did not take the faults {faults}")
 
     async def run(self, fault: Fault, started: float) -> None:
         await asyncio.sleep(max(fault.at - (time.perf_counter() - started), 0))

@@ -97,11 +97,16 @@ async def seed(
         creators: dict[tuple[Platform, str], Creator] = {}
         for platform, post_id in videos:
             # Each video's own author (as the sandbox answers), so fetches verify authorship.
-            handle = video_at(platform, post_id, now, now).handle
+            video = video_at(platform, post_id, now, now)
+            handle = video.handle
             creator = creators.get((platform, handle))
             if creator is None:
+                # A YouTube creator is named by their channel id (answers name no handle).
                 creator = creators[(platform, handle)] = Creator(
-                    organization_id=org.id, platform=platform, handle=handle
+                    organization_id=org.id,
+                    platform=platform,
+                    handle=handle,
+                    platform_user_id=video.user_id if platform is Platform.YOUTUBE else None,
                 )
                 session.add(creator)
                 await session.flush()

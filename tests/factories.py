@@ -4,6 +4,9 @@ from typing import Any
 
 import httpx
 
+from app.domain.enums import Platform
+from app.platforms.sandbox import user_id
+
 
 async def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
@@ -30,6 +33,18 @@ async def creator(
     client: httpx.AsyncClient, handle: str = "scout2015", platform: str = "tiktok"
 ) -> dict[str, Any]:
     body = {"platform": platform, "handle": handle}
+    return await ok(await client.post("/v1/creators", json=body), 201)
+
+
+async def youtube_creator(
+    client: httpx.AsyncClient, handle: str = "sandbox-shorts", channel_id: str | None = None
+) -> dict[str, Any]:
+    """A YouTube creator, identified by their channel id (the sandbox's, by default)."""
+    body = {
+        "platform": "youtube",
+        "handle": handle,
+        "platform_user_id": channel_id or user_id(Platform.YOUTUBE, handle),
+    }
     return await ok(await client.post("/v1/creators", json=body), 201)
 
 

@@ -38,7 +38,7 @@ COMMANDS: list[dict[str, Any]] = [
             {
                 "type": _STRING,
                 "name": "url",
-                "description": "The TikTok or Instagram video URL",
+                "description": "The TikTok, Instagram or YouTube video URL",
                 "required": True,
                 "max_length": 2048,
             },

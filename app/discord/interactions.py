@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.discord import commands
 from app.discord.messages import NOT_LINKED, my_posts
-from app.domain.enums import Platform
+from app.domain.enums import PLATFORM_NAMES
 from app.models import DiscordIntegration
 from app.repositories import creators
 from app.repositories import discord as repo
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 JsonObject = dict[str, Any]
 MY_POSTS_LIMIT = 10
-_PLATFORM_NAMES = {Platform.TIKTOK: "TikTok", Platform.INSTAGRAM: "Instagram"}
+_PLATFORM_NAMES = PLATFORM_NAMES
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,17 @@ from enum import StrEnum
 class Platform(StrEnum):
     TIKTOK = "tiktok"
     INSTAGRAM = "instagram"
+    YOUTUBE = "youtube"  # YouTube Shorts (any YouTube video), through the YouTube Data API
+
+
+# Each platform's name as its owner spells it: the one place the dashboard, the portal, Discord
+# and error messages take it from.
+PLATFORM_NAMES = {
+    Platform.TIKTOK: "TikTok",
+    Platform.INSTAGRAM: "Instagram",
+    Platform.YOUTUBE: "YouTube",
+}
+PLATFORM_LIST = "TikTok, Instagram or YouTube"
 
 
 class Role(StrEnum):
@@ -31,6 +42,7 @@ class StatsSource(StrEnum):
     PRIMARY = "primary"
     BACKUP = "backup"
     INSTAGRAM = "instagram"
+    YOUTUBE = "youtube"  # the YouTube Data API's videos.list
 
 
 class HoldCode(StrEnum):

@@ -149,10 +149,11 @@ def view_spike(now: Observed, base: Observed | None, t: Thresholds) -> Raised | 
     )
 
 
-def low_engagement(now: Observed, likes: int, comments: int, t: Thresholds) -> Raised | None:
+def low_engagement(now: Observed, likes: int | None, comments: int, t: Thresholds) -> Raised | None:
     """At least LOW_ENGAGEMENT_MIN_VIEWS views with (likes + comments) / views below
-    LOW_ENGAGEMENT_RATIO (exactly the ratio is not low)."""
-    if now.views < t.low_engagement_min_views or now.views <= 0:
+    LOW_ENGAGEMENT_RATIO (exactly the ratio is not low). Unknown likes (a YouTube channel
+    that hides them) say nothing about engagement: no flag."""
+    if likes is None or now.views < t.low_engagement_min_views or now.views <= 0:
         return None
     if Decimal(likes + comments) >= Decimal(now.views) * t.low_engagement_ratio:
         return None
@@ -169,7 +170,7 @@ def called_for(
     now: Observed,
     locked_views: int | None,
     base: Observed | None,
-    likes: int,
+    likes: int | None,
     comments: int,
     t: Thresholds,
 ) -> list[Raised]:

@@ -22,10 +22,11 @@ records on the post as its last fetch outcome (`OUTCOME_CODES`):
     upstream_error    5xx, timeout, transport failure, malformed or unexpected answer
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from app.domain.enums import Platform, StatsSource
 
@@ -35,14 +36,14 @@ class VideoRef:
     """What a client needs to ask for one video."""
 
     platform: Platform
-    post_id: str  # TikTok numeric id, or Instagram shortcode
+    post_id: str  # TikTok numeric id, Instagram shortcode, or YouTube video id
     handle: str | None = None  # only used to build TikTok's canonical URL
 
 
 @dataclass(frozen=True)
 class VideoStats:
     views: int
-    likes: int
+    likes: int | None  # None: unknown (YouTube leaves likeCount out when likes are hidden)
     comments: int
     shares: int | None  # Instagram does not report shares
     handle: str | None
@@ -150,6 +151,14 @@ class StatsClient(Protocol):
     def platform(self) -> Platform: ...
 
     async def fetch(self, video: VideoRef) -> FetchResult: ...
+
+
+@runtime_checkable
+class BatchClient(Protocol):
+    """A platform whose API answers many videos in one request (YouTube: up to 50 per
+    videos.list call): the worker hands it a whole batch."""
+
+    async def fetch_many(self, videos: Sequence[VideoRef]) -> list[FetchResult]: ...
 
 
 class Provider(Protocol):

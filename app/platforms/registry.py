@@ -14,6 +14,7 @@ from app.platforms.retry import Pace, Retrier, RetryingClient, RetryPolicy
 from app.platforms.tiktok import TikTokClient
 from app.platforms.tiktok_backup import TikTokBackup
 from app.platforms.tiktok_primary import TikTokPrimary
+from app.platforms.youtube import QuotaBudget, YouTubeClient
 from app.settings import Settings
 
 ClientFactory = Callable[[Settings, httpx.AsyncClient, Pace | None], StatsClient]
@@ -66,9 +67,32 @@ def build_instagram(
     )
 
 
+def build_youtube(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    pace: Pace | None = None,
+    *,
+    key: str | None = _SETTINGS_KEY,
+    budget: QuotaBudget | None = None,
+) -> YouTubeClient:
+    """Batches of up to 50 ids, one request (1 quota unit) each. `pace` is not used: a
+    YouTube lane is paced batch by batch by its gate, and budgeted by `budget`."""
+    if key == _SETTINGS_KEY:
+        key = settings.youtube_api_key
+    return YouTubeClient(
+        http,
+        settings.youtube_base_url,
+        key,
+        RetryPolicy.from_settings(settings),
+        budget=budget,
+        batch_size=settings.youtube_batch_size,
+    )
+
+
 FACTORIES: Mapping[Platform, ClientFactory] = {
     Platform.TIKTOK: build_tiktok,
     Platform.INSTAGRAM: build_instagram,
+    Platform.YOUTUBE: build_youtube,
 }
 
 

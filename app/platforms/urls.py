@@ -17,9 +17,16 @@ PRIVATE_SUFFIX = 28
 INSTAGRAM_MEDIA_ID = re.compile(r"^([0-9]{12,20})(?:_[0-9]{1,20})?$")
 # TikTok handles: letters, digits, underscore and period; Instagram's are the same alphabet.
 HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
+# A YouTube video id: 11 characters of base64url (64 bits; case matters, so it is kept as
+# written). A channel id: `UC` and 22 more. A YouTube handle (`@name`) also allows '-'.
+YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+YOUTUBE_CHANNEL_ID = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
+YOUTUBE_HANDLE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 _SHORTCODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _SHORTCODE_INDEX = {c: i for i, c in enumerate(_SHORTCODE_ALPHABET)}
+# YouTube ids are base64url: the same alphabet and order as Instagram's shortcodes.
+_BASE64URL, _BASE64URL_INDEX = _SHORTCODE_ALPHABET, _SHORTCODE_INDEX
 _INSTAGRAM_KINDS = {"p", "reel", "reels", "tv"}
 # Each platform's own hosts, subdomains included: tiktokv.com serves TikTok's share links,
 # instagr.am is Instagram's short domain.
@@ -28,7 +35,12 @@ _DOMAINS = (
     (Platform.TIKTOK, "tiktokv.com"),
     (Platform.INSTAGRAM, "instagram.com"),
     (Platform.INSTAGRAM, "instagr.am"),
+    (Platform.YOUTUBE, "youtube.com"),
+    (Platform.YOUTUBE, "youtu.be"),
+    (Platform.YOUTUBE, "youtube-nocookie.com"),
 )
+# YouTube paths whose next segment is the video id (/live/ID is a stream's own page).
+_YOUTUBE_VIDEO_PATHS = {"shorts", "embed", "v", "e", "live"}
 
 
 class UrlError(ValueError):
@@ -64,7 +76,9 @@ def parse_video_url(text: str) -> PostRef | ShortLink:
         raise UrlError("the URL is empty")
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in raw):
         raise UrlError("the URL contains control characters")
-    if "://" not in raw:
+    if raw.startswith("//"):
+        raw = "https:" + raw  # a scheme-relative link, as embeds write them
+    elif "://" not in raw:
         raw = "https://" + raw  # people paste "tiktok.com/@x/video/1" without a scheme
     try:
         parts = urlsplit(raw)
@@ -78,10 +92,12 @@ def parse_video_url(text: str) -> PostRef | ShortLink:
         raise UrlError("only http and https URLs are supported")
     platform = platform_of_host(host)
     if platform is None:
-        raise UrlError("not a TikTok or Instagram URL")
+        raise UrlError("not a TikTok, Instagram or YouTube URL")
     segments = [s for s in parts.path.split("/") if s]
     if platform is Platform.TIKTOK:
         return _parse_tiktok(host.lower(), segments, raw)
+    if platform is Platform.YOUTUBE:
+        return _parse_youtube(host.lower(), segments, parts.query)
     return _parse_instagram(segments, raw)
 
 
@@ -124,6 +140,41 @@ def _parse_instagram(segments: list[str], url: str) -> PostRef | ShortLink:
         "not an Instagram post URL (expected /p/CODE, /reel/CODE or /tv/CODE; profile, story, "
         "sound and tag pages name no single post)"
     )
+
+
+def _parse_youtube(host: str, segments: list[str], query: str) -> PostRef:
+    """youtube.com/shorts/ID, /watch?v=ID, /embed/ID, /live/ID, m. and music. hosts, and
+    youtu.be/ID. A playlist, channel, handle or search page names no single video, even
+    when its query names one (`/playlist?list=...`); `/watch?v=ID&list=...` is the video."""
+    if host == "youtu.be" or host.endswith(".youtu.be"):
+        if len(segments) == 1:
+            return PostRef(Platform.YOUTUBE, _youtube_id(segments[0]))
+        raise UrlError("a youtu.be link is youtu.be/ID")
+    match segments:
+        case ["watch" | "watch_popup"]:
+            ids = parse_qs(query).get("v", [])
+            if ids:  # YouTube plays the first when a link repeats v=
+                return PostRef(Platform.YOUTUBE, _youtube_id(ids[0]))
+            raise UrlError("a YouTube watch URL names its video as ?v=ID")
+        case ["embed", ("videoseries" | "live_stream"), *_]:
+            raise UrlError("an embedded playlist or live stream names no single video")
+        case [kind, video_id, *_] if kind in _YOUTUBE_VIDEO_PATHS:
+            return PostRef(Platform.YOUTUBE, _youtube_id(video_id))
+    raise UrlError(
+        "not a YouTube video URL (expected /shorts/ID, /watch?v=ID, /embed/ID or youtu.be/ID; "
+        "playlist, channel, handle and search pages name no single video)"
+    )
+
+
+def _youtube_id(value: str) -> str:
+    """The canonical id: 11 base64url characters carry 66 bits of which a video id uses 64,
+    so the last character's two low bits are always zero (it is one of A E I M Q U Y c g k o
+    s w 0 4 8). YouTube ignores them; clearing them makes one video one id however it was
+    written (yt-dlp reads `DJztXj2GPfl` as `DJztXj2GPfk` the same way)."""
+    if not YOUTUBE_ID.match(value):
+        raise UrlError("a YouTube video id is 11 letters, digits, '-' or '_'")
+    last = _BASE64URL[_BASE64URL_INDEX[value[-1]] & ~3]
+    return value[:-1] + last
 
 
 def _parse_instagram_app_link(parts: SplitResult) -> PostRef:
@@ -172,12 +223,15 @@ def _media_shortcode(media_pk: int) -> str:
 
 
 def normalize_post_id(platform: Platform, post_id: str) -> str:
-    """A bare id as given with `{"platform", "post_id"}`: TikTok's numeric id, or an Instagram
-    shortcode; an Instagram media id, numeric (`<media pk>`) or as the API writes it
+    """A bare id as given with `{"platform", "post_id"}`: TikTok's numeric id, a YouTube
+    video id (11 characters), or an Instagram shortcode; an Instagram media id, numeric
+    (`<media pk>`) or as the API writes it
     (`<media pk>_<owner pk>`), is turned into the shortcode of its media pk."""
     value = post_id.strip()
     if platform is Platform.TIKTOK:
         return _tiktok_id(value)
+    if platform is Platform.YOUTUBE:
+        return _youtube_id(value)
     if media_id := INSTAGRAM_MEDIA_ID.match(value):
         return _media_shortcode(int(media_id.group(1)))
     return _shortcode(value)
@@ -208,4 +262,6 @@ def canonical_url(platform: Platform, post_id: str, handle: str | None = None) -
     """The URL stored on a post and sent to providers that take URLs."""
     if platform is Platform.TIKTOK:
         return f"https://www.tiktok.com/@{handle or ''}/video/{post_id}"
+    if platform is Platform.YOUTUBE:
+        return f"https://www.youtube.com/shorts/{post_id}"
     return f"https://www.instagram.com/p/{post_id}/"

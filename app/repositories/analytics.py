@@ -175,7 +175,8 @@ def _groups(shape: tuple[bool, ...], split: bool, policy: Policy) -> Select[tupl
             Campaign.currency,
             func.count().label("posts"),
             func.sum(Post.views).label("views"),
-            func.sum(Post.likes).label("likes"),
+            # Known likes only (a YouTube channel may hide them: NULL).
+            func.sum(func.coalesce(Post.likes, 0)).label("likes"),
             func.sum(Post.comments).label("comments"),
             func.sum(func.coalesce(Post.shares, 0)).label("shares"),
             func.sum(func.coalesce(Post.earnings, 0)).label("earnings"),

@@ -3,12 +3,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, exists, func, select
+from sqlalchemy import Row, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import campaigns as campaign_rules
 from app.domain.enums import CampaignStatus, PostStatus
-from app.models import Campaign, Post
+from app.models import Campaign, CpmTier, Creator, Post
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, fetch_page
 
@@ -51,6 +51,34 @@ async def choices(
         stmt = stmt.where(Campaign.id.in_(sorted(only)))
     stmt = stmt.order_by(func.lower(Campaign.name), Campaign.id).limit(limit)
     return (await session.execute(stmt)).all()
+
+
+async def with_creator_and_tier(
+    session: AsyncSession,
+    org: uuid.UUID,
+    campaign_id: uuid.UUID,
+    creator_id: uuid.UUID,
+    tier_id: uuid.UUID | None,
+) -> tuple[Campaign | None, Creator | None, CpmTier | None]:
+    """A campaign of the organization with one of its creators and one of its own tiers (as
+    get, creators.get and tiers.get each read them), in one statement: what a post's page
+    shows around the post."""
+    stmt = (
+        select(Campaign, Creator, CpmTier)
+        .select_from(Campaign)
+        .outerjoin(Creator, and_(Creator.id == creator_id, Creator.organization_id == org))
+        .outerjoin(
+            CpmTier,
+            and_(
+                CpmTier.id == tier_id,
+                CpmTier.campaign_id == Campaign.id,
+                CpmTier.organization_id == org,
+            ),
+        )
+        .where(Campaign.id == campaign_id, Campaign.organization_id == org)
+    )
+    row = (await session.execute(stmt)).first()
+    return (None, None, None) if row is None else (row[0], row[1], row[2])
 
 
 async def by_ids(

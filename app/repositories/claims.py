@@ -179,10 +179,13 @@ async def claim(
     lease: timedelta,
     policy: Policy,
     runs: Mapping[uuid.UUID, uuid.UUID] | None = None,
+    settled: bool = True,
 ) -> list[DuePost]:
     """Claim up to `limit` due posts, those near their deadline first. A post in no refresh
     run joins the run `runs` names for its organization (counted in that run's `queued`);
-    one whose organization is not there stays without a run."""
+    one whose organization is not there stays without a run. `settled=False` leaves finalized
+    and paid posts out (a YouTube lane low on its daily quota keeps it for posts that can
+    still change money)."""
     runs = runs or {}
     # Deadline first, then active by how overdue, then settled: each branch takes what the
     # ones before it left of the limit (urgent posts are active too, so that branch skips
@@ -198,14 +201,13 @@ async def claim(
         exclude=select(urgent.c.id),
     ).cte("active")
     active_taken = select(func.count()).select_from(active).scalar_subquery()
-    settled = _due(
-        platform, now, policy, literal(limit) - urgent_taken - active_taken, branch=Branch.SETTLED
-    ).cte("settled")
+    settled_limit = literal(limit) - urgent_taken - active_taken if settled else literal(0)
+    settled_posts = _due(platform, now, policy, settled_limit, branch=Branch.SETTLED).cte("settled")
     # `urgency`: the branch's place in the fetch order (see the ORDER BY at the end).
     due = union_all(
         select(urgent.c.id, urgent.c.runless, literal(0).label("urgency")),
         select(active.c.id, active.c.runless, literal(1).label("urgency")),
-        select(settled.c.id, settled.c.runless, literal(2).label("urgency")),
+        select(settled_posts.c.id, settled_posts.c.runless, literal(2).label("urgency")),
     ).cte("due")
     run_of = (
         func.unnest(

@@ -4,15 +4,25 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Row, Uuid, func, literal_column, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform, PostStatus
+from app.domain.errors import InvalidCursor
 from app.domain.integrity import FlagCode
 from app.models import Creator, Post, PostEvent, PostHold
 from app.repositories.common import get_owned
 from app.repositories.creators import handle_starts_with
-from app.repositories.pagination import Sort, by_int, by_time, fetch_page
+from app.repositories.pagination import (
+    Sort,
+    by_int,
+    by_time,
+    decode_cursor,
+    digest,
+    encode_cursor,
+    fetch_page,
+)
 
 
 class SortKey(Protocol):
@@ -164,6 +174,108 @@ async def list_page(
         stmt = stmt.where(Post.updated_at < feed_horizon(feed_settle))
     sort = SORTS[query.sort.key](query.sort.descending)
     return await fetch_page(session, stmt, Post.id, sort, query.cursor, query.limit, resumable=feed)
+
+
+# The hot list's plain case: one campaign's posts, newest first, no filter (what a client
+# that pages through a campaign asks, and every first page without parameters). Written out
+# once and run on the driver's connection: building the statement, its cache key and
+# SQLAlchemy's result rows cost more CPU than the query itself (issue 24). Same rows, same
+# order and same cursors as list_page, which the tests compare page for page.
+_PLAIN_WHERE = "FROM posts WHERE organization_id = $1 AND campaign_id = $2"
+_plain_sql: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
+_plain_statement: tuple[str, str, str] | None = None
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _plain_select(columns: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """The first page's and a later page's SQL selecting `columns` ((name, column) pairs, in
+    that order). Ids are read as their text: what an answer shows."""
+    found = _plain_sql.get(columns)
+    if found is None:
+        table = Post.__table__.c
+        selected = ", ".join(
+            f"{column}::text AS {name}"
+            if isinstance(table[column].type, Uuid)
+            else f"{column} AS {name}"
+            for name, column in columns
+        )
+        plain = f"SELECT {selected} {_PLAIN_WHERE}"
+        # `posts.id`, the column: a bare `id` in ORDER BY is the text the list selects, which
+        # PostgreSQL can only sort after reading every post of the campaign.
+        found = _plain_sql[columns] = (
+            plain + " ORDER BY posts.id DESC LIMIT $3",
+            plain + " AND posts.id < $3 ORDER BY posts.id DESC LIMIT $4",
+        )
+    return found
+
+
+def _plain_digest(org: uuid.UUID, campaign_id: uuid.UUID) -> str:
+    """What list_page binds the plain list's cursors to (pagination.statement_digest of its
+    statement): its SQL, compiled once, with these values under the names it gives them."""
+    global _plain_statement
+    if _plain_statement is None:
+        org_marker, campaign_marker = uuid.uuid4(), uuid.uuid4()
+        stmt = (
+            ALL_COLUMNS.where(Post.organization_id == org_marker)
+            .where(Post.campaign_id == campaign_marker)
+            .order_by(Post.id.desc())
+        )
+        compiled = stmt.compile(dialect=_DIALECT)
+        names = {value: name for name, value in compiled.params.items()}
+        _plain_statement = (str(compiled), names[org_marker], names[campaign_marker])
+    sql, org_name, campaign_name = _plain_statement
+    return digest(sql, sorted({org_name: org, campaign_name: campaign_id}.items()))
+
+
+def is_plain(query: PostFilter) -> bool:
+    return (
+        query.sort.key == "created_at"
+        and query.sort.descending
+        and not query.status
+        and query.platform is None
+        and query.creator_id is None
+        and query.hold is None
+        and query.flag is None
+        and query.has_hold is None
+        and query.has_flag is None
+        and query.q is None
+        and query.published_from is None
+        and query.published_to is None
+        and query.updated_since is None
+    )
+
+
+async def plain_page(
+    session: AsyncSession,
+    org: uuid.UUID,
+    campaign_id: uuid.UUID,
+    query: PostFilter,
+    columns: tuple[tuple[str, str], ...],
+) -> tuple[list[Any], str | None] | None:
+    """list_page's page of one campaign's posts when the query is plain (`is_plain`), else
+    None: the driver's records (mappings) of `columns`, (name, column of posts) pairs, which
+    must include ("id", "id"); ids as text."""
+    if not is_plain(query):
+        return None
+    bound_to = _plain_digest(org, campaign_id)
+    first, after = _plain_select(columns)
+    connection = await session.connection()
+    # The session's connection is checked out: its driver connection is at hand.
+    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    assert driver is not None
+    if query.cursor is None:
+        rows = await driver.fetch(first, org, campaign_id, query.limit + 1)
+    else:
+        (position,) = decode_cursor(query.cursor, 1, bound_to)
+        try:
+            after_id = uuid.UUID(str(position))
+        except (TypeError, ValueError):
+            raise InvalidCursor from None
+        rows = await driver.fetch(after, org, campaign_id, after_id, query.limit + 1)
+    if len(rows) <= query.limit:
+        return rows, None
+    rows = rows[: query.limit]
+    return rows, encode_cursor([rows[-1]["id"]], bound_to)
 
 
 def _search(org: uuid.UUID, text: str, video_id: str | None) -> ColumnElement[bool]:

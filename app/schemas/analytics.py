@@ -33,7 +33,7 @@ class StatsBucket(StrEnum):
 class StatsPoint(Output):
     at: datetime = Field(description="Start of the bucket.")
     views: int
-    likes: int
+    likes: int | None = Field(description="Null when the platform hides them (YouTube).")
     comments: int
     shares: int | None
 

@@ -2,13 +2,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from app.domain.enums import Platform
-from app.platforms.urls import HANDLE
+from app.platforms.urls import HANDLE, YOUTUBE_CHANNEL_ID, YOUTUBE_HANDLE
 from app.schemas.common import NOT_SENT, Input, Name, Output, Page, Patch
 
-HANDLE_AS_SENT = r"^\s*@?[A-Za-z0-9_.]{1,64}\s*$"
+# YouTube handles may also hold '-'; TikTok's and Instagram's never do (checked per platform
+# where the platform is known, below).
+HANDLE_AS_SENT = r"^\s*@?[A-Za-z0-9_.-]{1,64}\s*$"
 
 
 def _handle(value: object) -> object:
@@ -16,8 +18,8 @@ def _handle(value: object) -> object:
 
 
 def _check_handle(value: str) -> str:
-    if not HANDLE.match(value):
-        raise ValueError("a handle is 1 to 64 letters, digits, '_' or '.'")
+    if not YOUTUBE_HANDLE.match(value):
+        raise ValueError("a handle is 1 to 64 letters, digits, '_', '.' (or '-' on YouTube)")
     return value
 
 
@@ -35,7 +37,23 @@ Handle = Annotated[
 class CreatorCreate(Input):
     platform: Platform
     handle: Handle
-    platform_user_id: Name | None = None
+    platform_user_id: Name | None = Field(
+        None,
+        description="The account's id on the platform. Required for YouTube: the channel id "
+        "(`UC` and 22 more characters), which is what a video's answer names its author by.",
+    )
+
+    @model_validator(mode="after")
+    def _per_platform(self) -> "CreatorCreate":
+        if self.platform is Platform.YOUTUBE:
+            if self.platform_user_id is None or not YOUTUBE_CHANNEL_ID.match(self.platform_user_id):
+                raise ValueError(
+                    "a YouTube creator needs platform_user_id, their channel id (UC and 22 "
+                    "letters, digits, '-' or '_')"
+                )
+        elif not HANDLE.match(self.handle):
+            raise ValueError("a TikTok or Instagram handle is letters, digits, '_' or '.'")
+        return self
 
 
 class CreatorUpdate(Patch):

@@ -14,7 +14,7 @@ class ImportLineIn(Input):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048, pattern=NO_NUL)
     ]
     creator_id: uuid.UUID | None = Field(
-        None, description="Needed when the URL does not name the creator (Instagram)."
+        None, description="Needed when the URL does not name the creator (Instagram, YouTube)."
     )
 
 

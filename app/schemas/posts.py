@@ -51,7 +51,8 @@ class PostCreateById(Input):
     platform_post_id: Annotated[
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     ] = Field(
-        description="TikTok numeric id, or Instagram shortcode (or numeric media id).",
+        description="TikTok numeric id, Instagram shortcode (or numeric media id), or YouTube "
+        "video id (11 characters).",
         examples=["6718335390845095173"],
     )
     creator_id: uuid.UUID | None = _CREATOR
@@ -225,7 +226,9 @@ class PostOut(Output):
     published_at: datetime | None
     status: PostStatus
     views: int
-    likes: int
+    likes: int | None = Field(
+        description="Null when unknown: a YouTube channel that hides its likes."
+    )
     comments: int
     shares: int | None
     cpm_tier_id: uuid.UUID | None
@@ -321,10 +324,10 @@ class SnapshotOut(Output):
     id: int
     captured_at: datetime
     views: int
-    likes: int
+    likes: int | None = Field(description="Null when the channel hides them (YouTube).")
     comments: int
     shares: int | None
-    source: str = Field(description="primary or backup (TikTok), or instagram.")
+    source: str = Field(description="primary or backup (TikTok), instagram, or youtube.")
     views_field: str | None = Field(description="Where in the answer the views were read.")
     requested_at: datetime | None
     answered_at: datetime | None

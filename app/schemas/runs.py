@@ -41,6 +41,7 @@ class RunSources(Output):
     primary: OutcomeCounts = Field(default_factory=OutcomeCounts)
     backup: OutcomeCounts = Field(default_factory=OutcomeCounts)
     instagram: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    youtube: OutcomeCounts = Field(default_factory=OutcomeCounts)
 
 
 class RunScope(Output):

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
+from app.domain.enums import PLATFORM_NAMES, Platform
 from app.schemas.portal import PortalPost, PortalSummary, PortalTotal
 
 _CSS = """
@@ -80,7 +81,7 @@ def _video(post: PortalPost) -> str:
         f"{reason}"
         "<div class=facts>"
         f"<div><span>Campaign</span>{escape(post.campaign)}</div>"
-        f"<div><span>Platform</span>{'TikTok' if post.platform == 'tiktok' else 'Instagram'}"
+        f"<div><span>Platform</span>{PLATFORM_NAMES[Platform(post.platform)]}"
         "</div>"
         f"<div><span>Published</span>{_day(post.published_at)}</div>"
         f"<div><span>Views</span>{views}</div>"

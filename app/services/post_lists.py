@@ -4,7 +4,7 @@ name and currency and its creator's handle. The dashboard's table and the list's
 (app.repositories.posts.list_page), so every filter means the same everywhere."""
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,11 +25,22 @@ class PostLine:
     handle: str
 
 
-async def present(session: AsyncSession, org: uuid.UUID, rows: Sequence[Any]) -> list[PostLine]:
+async def present(
+    session: AsyncSession,
+    org: uuid.UUID,
+    rows: Sequence[Any],
+    known: Mapping[uuid.UUID, Any] | None = None,
+) -> list[PostLine]:
     """A page of list_page's rows: three queries whatever its size (holds, campaigns,
-    creators)."""
+    creators); two when `known` (campaigns the caller has read, by id, with their name and
+    currency) holds every campaign of the page."""
     shown = await post_presenter.present(session, rows)
-    named = await campaigns.by_ids(session, org, {p.campaign_id for p in shown})
+    wanted = {p.campaign_id for p in shown}
+    named: Mapping[uuid.UUID, Any]
+    if known is not None and wanted <= known.keys():
+        named = known
+    else:
+        named = await campaigns.by_ids(session, org, wanted)
     handles = await creators.handles(session, org, {p.creator_id for p in shown})
     return [
         PostLine(
@@ -87,7 +98,7 @@ def _cells(line: PostLine) -> list[str]:
         moment(p.published_at),
         p.status.value,
         str(p.views),
-        str(p.likes),
+        _count(p.likes),
         str(p.comments),
         _count(p.shares),
         str(p.cpm_tier_id or ""),

@@ -3,17 +3,27 @@ webhooks' `data` are built here, so both show the same thing."""
 
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Post, PostEvent
 from app.repositories import holds, posts, users
-from app.schemas.posts import EventActor, EventOut, HoldOut, PostOut
+from app.schemas.posts import EventActor, EventOut, HoldOut, PostListQuery, PostOut
 
 _POSTS = TypeAdapter(list[PostOut])
+_HOLDS = TypeAdapter(list[HoldOut])
+# PostOut's fields in its order (the JSON's), each read from its column; `holds` from the
+# count of open holds (replaced by the holds themselves).
+ANSWER_COLUMNS = tuple(
+    (name, "open_holds" if name == "holds" else name) for name in PostOut.model_fields
+)
+_CENT = Decimal("0.01")
+_NO_HOLDS = orjson.Fragment(b"[]")
 
 
 async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
@@ -42,6 +52,37 @@ async def present(session: AsyncSession, rows: Sequence[Any]) -> list[PostOut]:
         post.holds = [HoldOut.model_validate(h) for h in open_holds.get(row.id, ())]
         out.append(post)
     return out
+
+
+async def plain_page_json(
+    session: AsyncSession, org: uuid.UUID, campaign_id: uuid.UUID, query: PostListQuery
+) -> tuple[bytes, bool] | None:
+    """posts.plain_page as a PostPage's JSON (and whether the page has posts), or None when
+    the query is not plain: byte for byte what FastAPI writes for the PostPage `present`
+    makes of list_page's rows (a test compares them), without a model per post: validating
+    and dumping 50 PostOut models was a third of a list request's CPU (issue 24). orjson
+    writes UTC times as pydantic does (`Z`) and the enum columns are their text already;
+    earnings get the money format (Earnings), holds their model."""
+    page = await posts.plain_page(session, org, campaign_id, query, ANSWER_COLUMNS)
+    if page is None:
+        return None
+    rows, next_cursor = page
+    open_holds = await holds.open_for(session, [uuid.UUID(r["id"]) for r in rows if r["holds"]])
+    data = []
+    for row in rows:
+        post = dict(row)
+        earnings = post["earnings"]
+        if earnings is not None:
+            post["earnings"] = format(earnings.quantize(_CENT), "f")
+        found = open_holds.get(uuid.UUID(post["id"])) if post["holds"] else None
+        post["holds"] = (
+            _NO_HOLDS
+            if not found
+            else orjson.Fragment(_HOLDS.dump_json([HoldOut.model_validate(h) for h in found]))
+        )
+        data.append(post)
+    body = orjson.dumps({"data": data, "next_cursor": next_cursor}, option=orjson.OPT_UTC_Z)
+    return body, bool(rows)
 
 
 async def present_ids(

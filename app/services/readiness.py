@@ -32,24 +32,53 @@ async def capacity(redis: Redis) -> dict[str, Any]:
     if raw is None:
         return {"status": "pass", "output": "no capacity figures published yet"}
     published = json.loads(raw)["providers"]
-    observed = {
-        name: {
-            "needed_per_hour": round(p["needed_per_hour"]),
-            "available_per_hour": round(p["available_per_hour"]),
-            "lanes": p["lanes"],
-            "parked_lanes": p["parked_lanes"],
-            # Of what is needed: account listings of watched accounts (issue 29).
-            "listings_per_hour": round(p.get("listings_per_hour", 0)),
-        }
-        for name, p in published.items()
-    }
+    observed = {name: _observed(p) for name, p in published.items()}
     result: dict[str, Any] = {"componentType": "component", "observedValue": observed}
     short = [
-        f"{name} needs {p['needed_per_hour']:,.0f} fetches/h, its lanes do "
-        f"{p['available_per_hour']:,.0f}"
+        _shortfall(name, p)
         for name, p in published.items()
         if p["needed_per_hour"] > p["available_per_hour"]
+    ]
+    # A quota spent on every key: nothing of that provider refreshes until the reset.
+    short += [
+        f"{name}: every key's daily quota is spent until {p['resets_at']} (posts wait for it)"
+        for name, p in published.items()
+        if p.get("needed_units_per_day") is not None
+        and p["lanes"] - p["parked_lanes"] > 0
+        and p.get("exhausted_lanes", 0) >= p["lanes"] - p["parked_lanes"]
     ]
     if short:
         return {"status": "warn", **result, "output": "; ".join(short) + ": add provider keys"}
     return {"status": "pass", **result}
+
+
+def _observed(p: dict[str, Any]) -> dict[str, Any]:
+    seen = {
+        "needed_per_hour": round(p["needed_per_hour"]),
+        "available_per_hour": round(p["available_per_hour"]),
+        "lanes": p["lanes"],
+        "parked_lanes": p["parked_lanes"],
+        # Of what is needed: account listings of watched accounts (issue 29).
+        "listings_per_hour": round(p.get("listings_per_hour", 0)),
+    }
+    if p.get("needed_units_per_day") is not None:  # YouTube: its budget is quota units
+        seen |= {
+            "needed_units_per_day": round(p["needed_units_per_day"]),
+            "available_units_per_day": round(p["available_units_per_day"]),
+            "units_left_today": p["units_left_today"],
+            "quota_spent_lanes": p["exhausted_lanes"],
+            "quota_resets_at": p["resets_at"],
+        }
+    return seen
+
+
+def _shortfall(name: str, p: dict[str, Any]) -> str:
+    if p.get("needed_units_per_day") is not None:
+        return (
+            f"{name} needs {p['needed_units_per_day']:,.0f} quota units/day, its keys have "
+            f"{p['available_units_per_day']:,.0f}"
+        )
+    return (
+        f"{name} needs {p['needed_per_hour']:,.0f} fetches/h, its lanes do "
+        f"{p['available_per_hour']:,.0f}"
+    )

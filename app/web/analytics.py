@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from app.deps import AppSettings, Session
 from app.domain.analytics import AnalyticsPeriod
-from app.domain.enums import Platform, PostStatus
+from app.domain.enums import PLATFORM_LIST, Platform, PostStatus
 from app.domain.errors import NotFound
 from app.domain.permissions import Action
 from app.domain.policy import Policy
@@ -88,7 +88,7 @@ def parse(params: dict[str, str | None]) -> tuple[Filters, list[str]]:
         try:
             platform = Platform(str(params["platform"]))
         except ValueError:
-            problems.append("The platform is TikTok or Instagram.")
+            problems.append(f"The platform is {PLATFORM_LIST}.")
     return Filters(period, ids["campaign_id"], ids["creator_id"], platform), problems
 
 

@@ -28,6 +28,10 @@ class Viewer:
     user: User
     organization: Organization
     app: Any = field(repr=False)  # whose routes declare the roles of org-wide operations
+    # What `can` answered, by (operation, campaign): a page asks the same of many rows.
+    _answers: dict[tuple[str, uuid.UUID | None], bool] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def csrf_token(self) -> str:
@@ -40,8 +44,12 @@ class Viewer:
 
     def can(self, operation: str, campaign_id: uuid.UUID | None = None) -> bool:
         """Whether to offer an API operation (by its id) here; see actions.can."""
-        role = operation_role(self.app, operation)
-        return actions.can(self.principal, operation, campaign_id, role)
+        answer = self._answers.get((operation, campaign_id))
+        if answer is None:
+            role = operation_role(self.app, operation)
+            answer = actions.can(self.principal, operation, campaign_id, role)
+            self._answers[operation, campaign_id] = answer
+        return answer
 
 
 async def _viewer(request: Request, principal: SignedIn) -> Viewer:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import Session
 from app.domain.enums import PostStatus
-from app.repositories import analytics, campaigns, creators, tiers
+from app.repositories import analytics, campaigns, tiers
 from app.schemas.analytics import StatsPoint
 from app.schemas.posts import PostOut
 from app.services import evidence as evidence_service
@@ -101,16 +101,14 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
     org = me.principal.organization_id
     evidence = await evidence_service.of_post(session, org, post_id)
     post = evidence.post
-    campaign = await campaigns.get(session, org, campaign_id)
-    creator = await creators.get(session, org, post.creator_id)
+    campaign, creator, tier = await campaigns.with_creator_and_tier(
+        session, org, campaign_id, post.creator_id, post.cpm_tier_id
+    )
     campaign_tiers = (
         (await tiers.list_page(session, campaign_id, None, 100))[0]
         if post.status in (PostStatus.TRACKING, PostStatus.PENDING_CPM)
         and me.can("posts_update", campaign_id)
         else []
-    )
-    tier = (
-        await tiers.get(session, org, campaign_id, post.cpm_tier_id) if post.cpm_tier_id else None
     )
     context = {
         "post": post,

@@ -24,7 +24,6 @@ from app.domain.enums import Platform, PostStatus
 from app.domain.errors import InvalidCursor
 from app.domain.integrity import FlagCode
 from app.domain.permissions import Action
-from app.models import Campaign
 from app.repositories import campaigns, creators, posts, tiers
 from app.schemas.posts import PostListQuery, PostSort
 from app.services import post_lists
@@ -200,8 +199,8 @@ class Bulk:
         return self.assign or self.clear or self.reject or self.restore or self.refresh
 
 
-def _bulk(me: Viewer, campaign: Campaign | None, tier_rows: list[Any]) -> Bulk:
-    where = campaign.id if campaign else None
+def _bulk(me: Viewer, where: uuid.UUID | None, tier_rows: list[Any]) -> Bulk:
+    """`where`: the campaign chosen (None: any of the viewer's)."""
 
     def can(operation: str) -> bool:
         return me.can(operation, where)
@@ -218,9 +217,14 @@ def _bulk(me: Viewer, campaign: Campaign | None, tier_rows: list[Any]) -> Bulk:
 
 
 async def _results(
-    session: AsyncSession, settings: AppSettings, me: Viewer, filters: Filters
+    session: AsyncSession,
+    settings: AppSettings,
+    me: Viewer,
+    filters: Filters,
+    known: Mapping[uuid.UUID, Any] | None = None,
 ) -> dict[str, Any]:
-    """A page of the list (the API's query, the API's reach), or the errors that stopped it."""
+    """A page of the list (the API's query, the API's reach), or the errors that stopped it.
+    `known`: campaigns the page has read already (the filter's choices), by id."""
     lines: list[post_lists.PostLine] = []
     next_cursor = None
     if filters.query is not None:
@@ -237,13 +241,13 @@ async def _results(
             rows, next_cursor = await posts.list_page(
                 session, me.organization.id, filters.campaign_id, filters.query, settle, only=reach
             )
-        lines = await post_lists.present(session, me.organization.id, rows)
+        lines = await post_lists.present(session, me.organization.id, rows, known)
     creator = None
     if filters.creator_id is not None:
         handles = await creators.handles(session, me.organization.id, [filters.creator_id])
         creator = handles.get(filters.creator_id)
     return {
-        "bulk": await _bulk_for(session, me, filters),
+        "bulk": await _bulk_for(session, me, filters, known),
         "creator_handle": creator,
         "hold_codes": HOLD_CODES + tuple(f.value for f in FlagCode),
         "operation": Operation,
@@ -274,9 +278,10 @@ async def posts_table(
         context = await _results(session, settings, me, filters)
         return render(request, "posts_results.html", {"me": me, **context})
     reach = me.principal.within(Action.CAMPAIGN_READ)
-    # The campaigns to choose from: the caller's (the API's campaigns_list, first 200).
-    shown, _ = await campaigns.list_page(session, me.organization.id, None, None, 200, reach)
-    context = await _results(session, settings, me, filters)
+    # The campaigns to choose from: the caller's (the API's campaigns_list, first 200); the
+    # table's campaign names and the bulk form's campaign are read from them when there.
+    shown = await campaigns.choices(session, me.organization.id, 200, reach)
+    context = await _results(session, settings, me, filters, {c.id: c for c in shown})
     context |= {
         "campaigns": shown,
         "statuses": list(PostStatus),
@@ -286,16 +291,23 @@ async def posts_table(
     return await page(request, session, me, "posts.html", context, current="posts")
 
 
-async def _bulk_for(session: AsyncSession, me: Viewer, filters: Filters) -> Bulk:
+async def _bulk_for(
+    session: AsyncSession,
+    me: Viewer,
+    filters: Filters,
+    known: Mapping[uuid.UUID, Any] | None = None,
+) -> Bulk:
     campaign = None
     tier_rows: list[Any] = []
     if filters.campaign_id is not None:
-        campaign = await campaigns.get(session, me.organization.id, filters.campaign_id)
+        campaign = (known or {}).get(filters.campaign_id) or await campaigns.get(
+            session, me.organization.id, filters.campaign_id
+        )
         if campaign is not None and me.can("cpm_tiers_list", campaign.id):
             tier_rows = list((await tiers.list_page(session, campaign.id, None, 200))[0])
         elif campaign is not None:
             campaign = None  # outside the viewer's reach: as if not chosen
-    return _bulk(me, campaign, tier_rows)
+    return _bulk(me, campaign.id if campaign is not None else None, tier_rows)
 
 
 @router.get("/app/posts.csv")

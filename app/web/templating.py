@@ -11,6 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from app.domain.enums import PLATFORM_NAMES
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -63,7 +65,7 @@ def label(value: object) -> str:
     return text[:1].upper() + text[1:].replace("cpm", "CPM")
 
 
-_PLATFORMS = {"tiktok": "TikTok", "instagram": "Instagram"}
+_PLATFORMS = {p.value: name for p, name in PLATFORM_NAMES.items()}
 
 
 def platform(value: object) -> str:

@@ -5,7 +5,11 @@ heartbeat), sets its gauges and publishes them in Redis, where /health/ready rea
 
 Two statements (repositories/capacity.py): one grouped aggregate over the posts inside the
 refresh window (counts and the oldest stats, exact), and percentiles over a bounded sample
-of the table (`TABLESAMPLE SYSTEM`, about CAPACITY_SAMPLE_SIZE rows)."""
+of the table (`TABLESAMPLE SYSTEM`, about CAPACITY_SAMPLE_SIZE rows).
+
+YouTube's budget is its keys' daily quota, so its figures are also in quota units per day:
+the units the schedule needs (a unit refreshes a batch of up to 50 posts), the units its
+keys have, the units left today and how many keys have spent theirs until the reset."""
 
 import json
 import time
@@ -26,6 +30,7 @@ from app.repositories import capacity as capacity_repo
 from app.services.readiness import CAPACITY_KEY
 from app.settings import Settings
 from app.workers.lanes import fetches_per_hour
+from app.workers.quota import QuotaState
 
 NEEDED = Gauge(
     "viewledger_capacity_needed_fetches_per_hour",
@@ -36,6 +41,21 @@ LISTINGS = Gauge(
     "viewledger_capacity_needed_listings_per_hour",
     "Account listings per hour the enabled watched accounts need (at least one page each "
     "per WATCH_INTERVAL_HOURS), by provider; part of the needed fetches.",
+    ["platform"],
+)
+UNITS_NEEDED = Gauge(
+    "viewledger_capacity_needed_units_per_day",
+    "Quota units per day the refresh schedule needs (YouTube).",
+    ["platform"],
+)
+UNITS_AVAILABLE = Gauge(
+    "viewledger_capacity_available_units_per_day",
+    "Quota units per day the provider's unparked keys have (YouTube).",
+    ["platform"],
+)
+UNITS_LEFT = Gauge(
+    "viewledger_quota_units_left_today",
+    "Quota units left until the next reset, over all keys (YouTube: midnight Pacific).",
     ["platform"],
 )
 AVAILABLE = Gauge(
@@ -82,6 +102,13 @@ class ProviderCapacity:
     # lanes' pace like a fetch.
     watched_accounts: int = 0
     listings_per_hour: float = 0.0
+    # Quota-budgeted providers (YouTube): the same demand and capacity in units per day, the
+    # units left today, the keys whose quota is spent, and when quotas reset (ISO 8601).
+    needed_units_per_day: float | None = None
+    available_units_per_day: float | None = None
+    units_left_today: int | None = None
+    exhausted_lanes: int = 0
+    resets_at: str | None = None
 
     @property
     def overloaded(self) -> bool:
@@ -95,6 +122,7 @@ async def measure(
     settings: Settings,
     lanes: Mapping[Platform, tuple[int, int]],  # platform -> (lanes, parked lanes)
     watched: Mapping[Platform, int] | None = None,  # enabled watched accounts
+    quotas: Mapping[Platform, list[QuotaState]] | None = None,  # the unparked lanes' quotas
 ) -> dict[Platform, ProviderCapacity]:
     cadence = policy.cadence
     exact = await capacity_repo.freshness_classes(session, now, policy)
@@ -135,7 +163,20 @@ async def measure(
             continue
         entry = result[Platform(platform)].staleness[name]
         entry.p50_s, entry.p99_s = float(p50), float(p99)
+    for platform, states in (quotas or {}).items():
+        _in_units(result[platform], settings, states)
     return result
+
+
+def _in_units(figures: ProviderCapacity, settings: Settings, states: list[QuotaState]) -> None:
+    """YouTube: a unit buys a batch of YOUTUBE_BATCH_SIZE refreshes."""
+    per_unit = settings.youtube_batch_size
+    figures.needed_units_per_day = figures.needed_per_hour * 24 / per_unit
+    figures.available_units_per_day = figures.available_per_hour * 24 / per_unit
+    figures.units_left_today = sum(s.remaining for s in states)
+    figures.exhausted_lanes = sum(s.exhausted for s in states)
+    resets = [s.resets_at for s in states]
+    figures.resets_at = min(resets).isoformat() if resets else None
 
 
 def _lanes_per_hour(settings: Settings, platform: Platform, lanes: tuple[int, int]) -> float:
@@ -150,6 +191,11 @@ def export(figures: Mapping[Platform, ProviderCapacity]) -> None:
         NEEDED.labels(p).set(f.needed_per_hour)
         LISTINGS.labels(p).set(f.listings_per_hour)
         AVAILABLE.labels(p).set(f.available_per_hour)
+        if f.needed_units_per_day is not None:
+            UNITS_NEEDED.labels(p).set(f.needed_units_per_day)
+            UNITS_AVAILABLE.labels(p).set(f.available_units_per_day or 0.0)
+            UNITS_LEFT.labels(p).set(f.units_left_today or 0)
+            LANES.labels(p, "quota_spent").set(f.exhausted_lanes)
         LANES.labels(p, "active").set(f.lanes - f.parked_lanes)
         LANES.labels(p, "parked").set(f.parked_lanes)
         for name, s in f.staleness.items():

@@ -7,12 +7,16 @@ provider with N keys fetches N times as fast.
 A lane whose key the provider refuses (a 401/403 that no fallback answered) is parked for
 LANE_PARK_SECONDS, deployment-wide (a Redis key with that expiry), reported in the metrics and
 the log (by its hash), and tried again after that; the posts it could not fetch go back to
-the queue at once for the other lanes."""
+the queue at once for the other lanes.
+
+A YouTube lane also has a daily quota (app/workers/quota.py): while it is spent the lane is
+idle like a parked one, until midnight Pacific time."""
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from prometheus_client import Counter, Gauge
@@ -22,9 +26,11 @@ from app.domain.enums import Platform
 from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, StatsClient
 from app.platforms.listings import AccountLister, build_listers
 from app.platforms.metrics import outcome
-from app.platforms.registry import build_instagram, build_tiktok
-from app.settings import Settings
+from app.platforms.registry import build_instagram, build_tiktok, build_youtube
+from app.settings import ProviderMode, Settings
 from app.workers.pacing import BatchGate, Spacer
+from app.workers.quota import DailyQuota
+from app.workers.quota import utcnow as quota_clock
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +69,15 @@ class Lane:
     # Lists watched accounts (issue 29) with the lane's key, at the lane's pace: TikTok
     # listings are batches of the lane's gate, Instagram's go through its spacer.
     lister: AccountLister | None = None
+    quota: DailyQuota | None = None  # YouTube: the key's daily units
 
     def observe(self, result: FetchResult) -> None:
         LANE_FETCHES.labels(self.platform.value, self.id, outcome(result)).inc()
 
     async def parked(self) -> bool:
+        """Parked (its key refused), or its daily quota spent until the reset."""
+        if self.quota is not None and await self.quota.exhausted():
+            return True
         if self.parking is None:
             return False
         parked = await self.parking.is_parked(self)
@@ -82,6 +92,15 @@ class Lane:
 def refused(result: FetchResult) -> bool:
     """The provider refused the lane's credential: nothing about the video."""
     return isinstance(result, FetchError) and result.kind is FetchErrorKind.AUTH
+
+
+def out_of_quota(lane: Lane, result: FetchResult) -> bool:
+    """A budgeted lane's quota is spent: nothing about the video, which waits for the reset."""
+    return (
+        lane.quota is not None
+        and isinstance(result, FetchError)
+        and result.kind is FetchErrorKind.QUOTA_EXHAUSTED
+    )
 
 
 class Parking:
@@ -173,6 +192,47 @@ def build(
             )
         )
     lanes[Platform.INSTAGRAM] = instagram
+    lanes[Platform.YOUTUBE] = youtube_lanes(settings, http, redis, parking)
+    return lanes
+
+
+def youtube_keys(settings: Settings) -> list[str | None]:
+    """YouTube's keys, one lane each. Live mode with none has no lane (Google refuses
+    keyless calls); the sandbox takes keyless ones."""
+    keys = settings.lane_keys(settings.youtube_api_key, settings.youtube_api_keys)
+    if keys == [None] and settings.provider_mode is ProviderMode.LIVE:
+        return []
+    return keys
+
+
+def youtube_lanes(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    parking: "Parking | None",
+    *,
+    now: Callable[[], datetime] = quota_clock,
+) -> list[Lane]:
+    """Each key a lane: its client fetches batches of up to 50 ids, one unit each, out of the
+    key's daily quota; its gate spaces the batches YOUTUBE_BATCH_PAUSE_SECONDS apart."""
+    lanes = []
+    for key in youtube_keys(settings):
+        name = lane_id(key)
+        quota = DailyQuota(
+            redis,
+            name,
+            settings.youtube_daily_quota_units,
+            reserve_units=settings.youtube_quota_reserve_units,
+            now=now,
+        )
+        gate = BatchGate(
+            redis,
+            f"viewledger:pace:youtube:{name}",
+            settings.youtube_batch_pause_seconds,
+            settings.provider_deadline_seconds,
+        )
+        client = build_youtube(settings, http, key=key, budget=quota)
+        lanes.append(Lane(Platform.YOUTUBE, name, client, gate, parking, quota=quota))
     return lanes
 
 
@@ -185,7 +245,10 @@ def single(
 
 
 def fetches_per_hour(settings: Settings, platform: Platform, lanes: int) -> float:
-    """What `lanes` lanes of a provider can fetch in an hour at the configured pace."""
+    """What `lanes` lanes of a provider can fetch in an hour at the configured pace (YouTube:
+    their daily units spread over the day, a batch of videos per unit)."""
+    if platform is Platform.YOUTUBE:
+        return lanes * settings.youtube_daily_quota_units * settings.youtube_batch_size / 24
     if platform is Platform.TIKTOK:
         per_batch = settings.tiktok_batch_pause_seconds + settings.tiktok_batch_latency_seconds
         return lanes * settings.tiktok_batch_size * 3600 / max(per_batch, 1e-3)

@@ -24,7 +24,7 @@ from app.clock import Clock, wall
 from app.db import session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
-from app.platforms.contract import FetchError, FetchResult, StatsClient, VideoRef
+from app.platforms.contract import BatchClient, FetchError, FetchResult, StatsClient, VideoRef
 from app.repositories import claims
 from app.repositories.claims import DuePost
 from app.settings import Settings
@@ -41,9 +41,12 @@ _MIN_IDLE_SECONDS = 0.05
 
 
 def _pace_seconds(settings: Settings, platform: Platform) -> float:
-    """One pacing interval of a lane: between TikTok batches, or Instagram requests."""
+    """One pacing interval of a lane: between TikTok or YouTube batches, or Instagram
+    requests."""
     if platform is Platform.TIKTOK:
         return settings.tiktok_batch_pause_seconds
+    if platform is Platform.YOUTUBE:
+        return settings.youtube_batch_pause_seconds
     return settings.instagram_request_spacing_seconds
 
 
@@ -57,6 +60,12 @@ def claim_size(settings: Settings, platform: Platform) -> int:
             settings.tiktok_batch_size,
             settings.tiktok_batch_pause_seconds / settings.tiktok_batch_size,
         )
+    elif platform is Platform.YOUTUBE:  # whole batches of up to 50: a unit buys a batch
+        batch = settings.youtube_batch_size
+        per_post = settings.youtube_batch_pause_seconds / batch
+        paced = settings.claim_lease_seconds / 8 / max(per_post, 1e-3)
+        whole = int(min(max(paced, batch), settings.write_batch_max)) // batch * batch
+        return max(whole, batch)
     else:
         spacing = settings.instagram_request_spacing_seconds
         batch, per_post = 1, spacing + settings.instagram_request_latency_seconds
@@ -93,6 +102,7 @@ class Refresher:
         self._batch_size = {
             Platform.TIKTOK: settings.tiktok_batch_size,
             Platform.INSTAGRAM: 1,
+            Platform.YOUTUBE: settings.youtube_batch_size,  # one videos.list call each
         }
 
     def stop(self) -> None:
@@ -118,13 +128,13 @@ class Refresher:
         if not ready:
             return totals
 
-        async def claim_next() -> list[DuePost]:
+        async def claim_next(settled: bool = True) -> list[DuePost]:
             async with claiming:
                 if self._stopping.is_set():
                     return []
-                return await claim_once()
+                return await claim_once(settled)
 
-        async def claim_once() -> list[DuePost]:
+        async def claim_once(settled: bool) -> list[DuePost]:
             known = dict(sweep_runs)
             try:
                 async with session_scope(self._sessionmaker) as session:
@@ -136,6 +146,7 @@ class Refresher:
                         lease=timedelta(seconds=self._settings.claim_lease_seconds),
                         policy=self.policy,
                         runs=sweep_runs,
+                        settled=settled,
                     )
                     return await run_progress.attach(
                         session, due, sweep_runs, platform, self._clock()
@@ -171,8 +182,13 @@ class Refresher:
             over = asyncio.Event()
             idle = max(_pace_seconds(self._settings, platform), _MIN_IDLE_SECONDS)
 
-            async def claim() -> list[DuePost]:
-                return await claim_retrying(claim_next)
+            def claim_for(lane: Lane) -> Callable[[], Coroutine[Any, Any, list[DuePost]]]:
+                async def claim() -> list[DuePost]:
+                    # Deadline first: a lane low on its daily quota leaves settled posts be.
+                    settled = lane.quota is None or await lane.quota.above_reserve()
+                    return await claim_retrying(claim_next, settled)
+
+                return claim
 
             def idle_now() -> None:
                 nonlocal idle_lanes
@@ -182,6 +198,7 @@ class Refresher:
 
             async def run(lane: Lane) -> None:
                 nonlocal idle_lanes
+                claim = claim_for(lane)
                 due = await claim()
                 while True:
                     if due and not await self._work(platform, lane, due, write, claim):
@@ -243,6 +260,15 @@ class Refresher:
                     for result in results:
                         lane.observe(result)
                     items = list(zip(batch, results, strict=True))
+                    if any(lanes.out_of_quota(lane, r) for r in results):
+                        # The day's quota, not the videos: they stay due (released below)
+                        # and the lane waits for the reset.
+                        kept = [(p, r) for p, r in items if not lanes.out_of_quota(lane, r)]
+                        if kept:
+                            await write(kept)
+                        done = {p.id for p, _ in kept}
+                        pending = [p for p in pending if p.id not in done]
+                        raise _Parked
                     refusal = next((r for r in results if lanes.refused(r)), None)
                     if refusal is not None and lane.parking is not None:
                         # The key, not the videos: what the lane could not fetch goes back
@@ -298,6 +324,8 @@ async def _batches(
 
 
 async def _fetch_all(client: StatsClient, batch: list[DuePost]) -> list[FetchResult]:
+    if isinstance(client, BatchClient):  # YouTube: the whole batch in one request
+        return await client.fetch_many([_ref(p) for p in batch])
     if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
         return [await client.fetch(_ref(batch[0]))]
     return await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))

@@ -34,6 +34,7 @@ from app.webhooks import delivery as webhooks
 from app.webhooks import retention as webhook_retention
 from app.workers import capacity, deadline_sweep, lanes, metrics
 from app.workers.metrics import HEARTBEATS
+from app.workers.quota import QuotaState
 from app.workers.refresher import Refresher
 from app.workers.watcher import Watcher
 
@@ -118,16 +119,20 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
     redis: Redis = ctx["pace_redis"]
     parking = lanes.Parking(redis, settings.lane_park_seconds)
     counts = {}
+    quotas: dict[Platform, list[QuotaState]] = {}
     for platform, provider_lanes in refresher.lanes.items():
         parked = await parking.parked_ids(platform)
         counts[platform] = (
             len(provider_lanes),
             len(provider_lanes) - lanes.active(provider_lanes, parked),
         )
+        budgeted = [lane.quota for lane in provider_lanes if lane.quota and lane.id not in parked]
+        if platform is Platform.YOUTUBE:
+            quotas[platform] = [await quota.state() for quota in budgeted]
     async with session_scope(ctx["sessionmaker"]) as session:
         watched = await watched_accounts.enabled_counts(session)
         figures = await capacity.measure(
-            session, ctx["clock"](), refresher.policy, settings, counts, watched
+            session, ctx["clock"](), refresher.policy, settings, counts, watched, quotas
         )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
@@ -167,6 +172,10 @@ async def refresh_tiktok(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def refresh_instagram(ctx: dict[str, Any]) -> dict[str, int]:
     return await _refresh(ctx, Platform.INSTAGRAM)
+
+
+async def refresh_youtube(ctx: dict[str, Any]) -> dict[str, int]:
+    return await _refresh(ctx, Platform.YOUTUBE)
 
 
 async def refresh_now(ctx: dict[str, Any], platform: str) -> dict[str, int]:
@@ -308,7 +317,12 @@ def _every(seconds: int) -> set[int]:
 
 def _cron_jobs(settings: Settings) -> list[Any]:
     tick = _every(settings.sweep_interval_seconds)
-    jobs = ((refresh_tiktok, 24 * 3600), (refresh_instagram, 24 * 3600), (decide_deadlines, 600))
+    jobs = (
+        (refresh_tiktok, 24 * 3600),
+        (refresh_instagram, 24 * 3600),
+        (refresh_youtube, 24 * 3600),
+        (decide_deadlines, 600),
+    )
     return [
         cron(job, second=tick, run_at_startup=True, timeout=timeout, max_tries=1)
         for job, timeout in jobs

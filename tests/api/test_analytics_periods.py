@@ -89,6 +89,7 @@ async def test_a_period_covers_the_posts_aged_from_within_it_against_the_period_
     assert report["by_platform"] == [
         {"platform": "tiktok", "posts": 1, "views": 10_000},
         {"platform": "instagram", "posts": 1, "views": 3_000},
+        {"platform": "youtube", "posts": 0, "views": 0},
     ]
     assert len(report["daily_views"]) == 7
     start = datetime.fromisoformat(report["period_start"])

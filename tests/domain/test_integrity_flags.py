@@ -42,6 +42,13 @@ def test_view_spike_needs_the_factor_the_window_and_the_minimum() -> None:
     assert integrity.view_spike(seen(50_000), None, T) is None
 
 
+def test_hidden_likes_say_nothing_about_engagement() -> None:
+    """A YouTube channel that hides its likes: unknown likes are not 0 likes, so no flag
+    however few comments the video has."""
+    assert integrity.low_engagement(seen(1_000_000), None, 0, T) is None
+    assert integrity.low_engagement(seen(1_000_000), 0, 0, T) is not None
+
+
 def test_low_engagement_is_below_one_per_thousand_views_from_10000_views() -> None:
     assert integrity.low_engagement(seen(10_000), 5, 5, T) is None  # exactly 0.001
     raised = integrity.low_engagement(seen(10_000), 5, 4, T)

@@ -97,6 +97,13 @@ def test_the_corpus_is_real_sourced_and_covers_every_form() -> None:
     assert sum(r.note.startswith("private") for r in ROWS) >= 8, "private posts' long codes"
     assert len([u for u in urls if "tiktok" in u]) >= 60
     assert len([u for u in urls if "instagr" in u]) >= 60
+    youtube = [r for r in ROWS if r.platform == "youtube"]
+    assert len(youtube) >= 100
+    for form in ("/shorts/", "youtu.be/", "/watch?v=", "/embed/", "/live/", "music.youtube."):
+        assert some(form, "post"), form
+    for page in ("/playlist?list=", "/channel/", "/@", "/results?", "/feed/"):
+        assert some(page, "refused"), page
+    assert sum(r.form == "id" and r.platform == "youtube" for r in ROWS) >= 5
 
 
 def _repos() -> tuple[str, ...]:

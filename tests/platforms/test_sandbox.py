@@ -11,6 +11,7 @@ from app.domain.enums import Platform, StatsSource
 from app.platforms.contract import VideoRef, VideoStats, outcome_code
 from app.platforms.instagram import InstagramProvider
 from app.platforms.registry import build_clients
+from app.platforms.retry import RetryPolicy
 from app.platforms.sandbox import (
     BAD_KEY,
     OTHER_AUTHOR_HANDLE,
@@ -28,11 +29,13 @@ from app.platforms.sandbox import (
     tiktok_id,
     user_id,
     video_at,
+    youtube_id,
 )
-from app.platforms.sandbox.magic import INSTAGRAM_PREFIXES, TIKTOK_CODES
+from app.platforms.sandbox.magic import INSTAGRAM_PREFIXES, TIKTOK_CODES, YOUTUBE_PREFIXES
 from app.platforms.tiktok_backup import TikTokBackup
 from app.platforms.tiktok_primary import TikTokPrimary
-from app.platforms.urls import PostRef, parse_video_url
+from app.platforms.urls import PostRef, normalize_post_id, parse_video_url
+from app.platforms.youtube import YouTubeClient
 from tests.platforms.conftest import NOW, SAMPLES, SANDBOX_URL, sample
 from tests.platforms.test_registry import sandbox_settings
 
@@ -250,7 +253,14 @@ def test_magic_ids_round_trip_and_real_ids_are_never_magic() -> None:
         assert magic_of(Platform.TIKTOK, tiktok_id(magic, 42)) is magic
     for magic in INSTAGRAM_PREFIXES.values():
         assert magic_of(Platform.INSTAGRAM, instagram_shortcode(magic, 42)) is magic
-    assert set(TIKTOK_CODES.values()) | set(INSTAGRAM_PREFIXES.values()) == set(Magic)
+    for magic in YOUTUBE_PREFIXES.values():
+        made = youtube_id(magic, 42)
+        assert magic_of(Platform.YOUTUBE, made) is magic
+        assert normalize_post_id(Platform.YOUTUBE, made) == made  # canonical, 11 characters
+    assert magic_of(Platform.YOUTUBE, "dQw4w9WgXcQ") is None
+    assert magic_of(Platform.YOUTUBE, "GONE00001AA") is None
+    every = set(TIKTOK_CODES.values()) | set(INSTAGRAM_PREFIXES.values())
+    assert every | set(YOUTUBE_PREFIXES.values()) == set(Magic)
     with pytest.raises(ValueError, match="no TikTok magic id"):
         tiktok_id(Magic.CAROUSEL)
     assert magic_of(Platform.TIKTOK, "7412345678901234404") is None
@@ -322,6 +332,7 @@ async def test_fault_settings_are_validated(http: httpx.AsyncClient, body: objec
         "tiktok_primary": None,
         "tiktok_backup": None,
         "instagram": None,
+        "youtube": None,
         "latency_ms": 0,
     }
 
@@ -463,9 +474,25 @@ async def test_magic_ids_give_their_outcome_through_the_clients(
     assert (outcome_code(result), result.source) == (outcome, source)
 
 
+MAKE = {
+    Platform.TIKTOK: tiktok_id,
+    Platform.INSTAGRAM: instagram_shortcode,
+    Platform.YOUTUBE: youtube_id,
+}
+
+
+def named(platform: Platform, handle: str) -> str | None:
+    """The handle an answer names: YouTube's name the channel id only."""
+    return None if platform is Platform.YOUTUBE else handle
+
+
 async def fetch_all(http: httpx.AsyncClient, post: str, handle: str) -> list[VideoStats]:
-    """The video as the primary, the backup and Instagram (for shortcodes) report it."""
-    if "_" in post:
+    """The video as the primary, the backup, Instagram (for shortcodes) or YouTube (for
+    YouTube magic ids) report it."""
+    if magic_of(Platform.YOUTUBE, post) is not None:
+        client = YouTubeClient(http, SANDBOX_URL, None, RetryPolicy(max_attempts=1))
+        results = [await client.fetch(VideoRef(Platform.YOUTUBE, post))]
+    elif "_" in post:
         ref = VideoRef(Platform.INSTAGRAM, post)
         results = [await InstagramProvider(http, SANDBOX_URL, None).fetch(ref)]
     else:
@@ -482,12 +509,12 @@ async def fetch_all(http: httpx.AsyncClient, post: str, handle: str) -> list[Vid
 async def test_other_author_is_named_whatever_the_url_says(
     http: httpx.AsyncClient, sandbox: Sandbox, platform: Platform
 ) -> None:
-    make = tiktok_id if platform is Platform.TIKTOK else instagram_shortcode
+    make = MAKE[platform]
     for variant in (0, 1):
         post = make(Magic.OTHER_AUTHOR, variant)
         for stats in await fetch_all(http, post, handle="brand_new_guy"):
             assert (stats.handle, stats.platform_user_id) == (
-                OTHER_AUTHOR_HANDLE,
+                named(platform, OTHER_AUTHOR_HANDLE),
                 user_id(platform, OTHER_AUTHOR_HANDLE),
             )
             assert stats.published_at == sandbox.anchor - timedelta(days=1)
@@ -499,21 +526,27 @@ async def test_other_author_is_named_whatever_the_url_says(
 async def test_renaming_author_keeps_its_user_id_and_changes_handle_with_the_clock(
     http: httpx.AsyncClient, sandbox: Sandbox, platform: Platform
 ) -> None:
-    make = tiktok_id if platform is Platform.TIKTOK else instagram_shortcode
+    make = MAKE[platform]
     post = make(Magic.RENAMES, 4)
     before, after = rename_handles(4)
     assert sandbox.now() < sandbox.anchor + RENAME_AFTER
     first = await fetch_all(http, post, handle=before)
-    assert {(s.handle, s.platform_user_id) for s in first} == {(before, user_id(platform, before))}
+    assert {(s.handle, s.platform_user_id) for s in first} == {
+        (named(platform, before), user_id(platform, before))
+    }
 
     # Just short of the rename: still the old handle.
     to_rename = (sandbox.anchor + RENAME_AFTER - sandbox.now()).total_seconds()
     await http.post("/__sandbox/clock", json={"advance_seconds": to_rename - 1})
-    assert {s.handle for s in await fetch_all(http, post, handle=before)} == {before}
+    assert {s.handle for s in await fetch_all(http, post, handle=before)} == {
+        named(platform, before)
+    }
 
     await http.post("/__sandbox/clock", json={"advance_seconds": 1})
     later = await fetch_all(http, post, handle=before)
-    assert {(s.handle, s.platform_user_id) for s in later} == {(after, user_id(platform, before))}
+    assert {(s.handle, s.platform_user_id) for s in later} == {
+        (named(platform, after), user_id(platform, before))
+    }
     assert all(s.views >= f.views for s, f in zip(later, first, strict=True))
     # Another variant is another account.
     other = await fetch_all(http, make(Magic.RENAMES, 5), handle="x")

@@ -158,7 +158,7 @@ async def test_a_filter_that_cannot_be_read_is_a_message(
         ({"period": "8d"}, "The period is one of 7, 14, 30 or 90 days"),
         ({"campaign_id": "nope"}, "That campaign id cannot be read."),
         ({"creator_id": "x"}, "That creator id cannot be read."),
-        ({"platform": "myspace"}, "The platform is TikTok or Instagram."),
+        ({"platform": "myspace"}, "The platform is TikTok, Instagram or YouTube."),
     ):
         page = await web.get("/app/analytics", params=params)
         assert page.status_code == 200, params

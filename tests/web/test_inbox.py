@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiKey, Campaign, PostImport, PostImportLine
+from app.web import inbox as inbox_page
 from tests import factories as f
 from tests.web.session_kit import flag, hold, pending_cpm, set_post, signed_in
 
@@ -154,3 +155,28 @@ async def test_the_queue_reloads_after_an_action(
     items = (await admin.get("/app/inbox/items")).text
     assert pending not in items
     assert seeded["a"]["posts"][2]["id"] in items  # the other pending_cpm post still waits
+
+
+async def test_a_kind_past_its_cap_says_how_many_more_and_shows_them_when_asked(
+    app: object, client: httpx.AsyncClient, session: AsyncSession, monkeypatch: Any
+) -> None:
+    """Each kind shows its oldest CAP items and how many more wait, with a link that shows
+    up to WIDE of that kind (the queue's region through htmx, or the whole page)."""
+    seeded = await _seed(client, session)
+    monkeypatch.setattr(inbox_page, "CAP", 1)  # two holds wait: one shown, one more
+    admin = await signed_in(app, client, "ops@example.com")
+    oldest, newer = seeded["a"]["posts"][0]["id"], seeded["b"]["posts"][1]["id"]
+    text = (await admin.get("/app")).text
+    assert oldest in text
+    assert newer not in text
+    assert "1 more, older ones first" in text
+    assert 'hx-get="/app/inbox/items?show=holds"' in text
+    assert 'aria-label="7 waiting"' in text  # the count is every item's, shown or not
+    for wider in (
+        (await admin.get("/app/inbox/items?show=holds")).text,
+        (await admin.get("/app?show=holds")).text,
+    ):
+        assert oldest in wider
+        assert newer in wider
+        assert "show=holds" not in wider  # shown wide already
+        assert "show=pending_cpm" in wider  # the other kinds keep their cap

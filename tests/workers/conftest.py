@@ -35,7 +35,7 @@ async def admin(
 
 @pytest.fixture
 def refresh(make_refresher: Callable[[], Refresher], committed: SM, clock: Clock) -> Refresh:
-    """Fetch every post now, both platforms, as the worker's sweeps would."""
+    """Fetch every post now, every platform, as the worker's sweeps would."""
 
     async def run() -> None:
         async with committed() as session:
@@ -44,6 +44,7 @@ def refresh(make_refresher: Callable[[], Refresher], committed: SM, clock: Clock
         refresher = make_refresher()
         await refresher.refresh_due(Platform.TIKTOK)
         await refresher.refresh_due(Platform.INSTAGRAM)
+        await refresher.refresh_due(Platform.YOUTUBE)
 
     return run
 

@@ -69,6 +69,20 @@ Magic ids (table and helpers in `magic`: `tiktok_id(Magic.X, variant)`,
   GET /__sandbox/clock); the clock offset moves "now", never the anchor. A CAROUSEL_n answer
   is the outcome `skipped_carousel`, a PHOTO_n answer `skipped_photo`.
 
+YouTube (GET /youtube/v3/videos?part=...&id=ID,ID,...&key=KEY, the Data API's videos.list)
+    Up to 50 ids a call; every call is logged as one `youtube` request (1 quota unit). Key
+    `bad-key` gets 400 keyInvalid; `Sandbox(youtube_daily_units=N)` answers 403
+    quotaExceeded past N calls per key and Pacific day. Magic ids `<PREFIX><digits>A`
+    (11 characters; `youtube_id(Magic.X, variant)`):
+    GONE_n / PRIV_n      left out of `items` (not found or private: YouTube does not say)
+    QUOTA_n              the whole call: 403 quotaExceeded
+    BADKEY_n             the whole call: 400 keyInvalid
+    NOLIKES_n            statistics without likeCount (likes hidden: unknown, not 0)
+    SLOW_n, ERROR_n, RATE_n (403 rateLimitExceeded), MALF_n, FLAKY_n: the whole call, as
+    for the other providers; OTHER_n, RENAME_n, PUB_n, PURGED_n, SPIKE_n, BOTTED_n shaped
+    as above. A YouTube answer names the channel id, never a handle, so a RENAMES account
+    shows no rename there.
+
 Admin (all JSON)
     GET/POST/DELETE /__sandbox/faults   {"tiktok_primary"|"tiktok_backup"|"instagram":
         "500"|"503"|"429"|"timeout"|"malformed"|"not_found"|"quota"|null, "latency_ms": N};
@@ -109,6 +123,7 @@ from app.platforms.sandbox.magic import (
     published_id,
     rename_handles,
     tiktok_id,
+    youtube_id,
 )
 from app.platforms.sandbox.videos import (
     Counts,
@@ -167,4 +182,5 @@ __all__ = [
     "user_id",
     "video_at",
     "videos_by",
+    "youtube_id",
 ]

@@ -345,3 +345,87 @@ INSTAGRAM_LOGIN_PAGE = (
     '<!DOCTYPE html><html lang="en" class="no-js not-logged-in"><head>'
     "<title>Login \u2022 Instagram</title></head><body></body></html>"
 )
+
+
+# YouTube Data API v3 (videos.list), as https://developers.google.com/youtube/v3/docs/videos
+# describes it and tests/platforms/samples/provider_samples/youtube/ shows it.
+YOUTUBE_QUOTA_MESSAGE = (
+    "The request cannot be completed because you have exceeded your "
+    '<a href="/youtube/v3/getting-started#quota">quota</a>.'
+)
+
+
+def _youtube_etag(seed: str) -> str:
+    return _hex(f"etag:{seed}", 27)
+
+
+def youtube_item(
+    video: SyntheticVideo, counts: Counts, *, likes_hidden: bool = False
+) -> JsonObject:
+    statistics: JsonObject = {"viewCount": str(counts.views), "favoriteCount": "0"}
+    if not likes_hidden:
+        statistics["likeCount"] = str(counts.likes)
+    statistics["commentCount"] = str(counts.comments)
+    published = video.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    thumbs = "https://i.ytimg.com/vi/" + video.post_id
+    return {
+        "kind": "youtube#video",
+        "etag": _youtube_etag(video.post_id),
+        "id": video.post_id,
+        "snippet": {
+            "publishedAt": published,
+            "channelId": video.user_id,
+            "title": f"Sandbox short {video.post_id}",
+            "description": "#shorts",
+            "thumbnails": {"default": {"url": f"{thumbs}/default.jpg", "width": 120, "height": 90}},
+            "channelTitle": video.handle.replace("-", " ").replace(".", " ").title(),
+            "categoryId": "22",
+            "liveBroadcastContent": "none",
+            "localized": {"title": f"Sandbox short {video.post_id}", "description": "#shorts"},
+        },
+        "contentDetails": {
+            "duration": "PT" + str(15 + int(video.post_id.encode().hex(), 16) % 45) + "S",
+            "dimension": "2d",
+            "definition": "hd",
+            "caption": "false",
+            "licensedContent": False,
+            "contentRating": {},
+            "projection": "rectangular",
+        },
+        "statistics": statistics,
+    }
+
+
+def youtube_list(items: list[JsonObject]) -> JsonObject:
+    return {
+        "kind": "youtube#videoListResponse",
+        "etag": _youtube_etag(",".join(str(i["id"]) for i in items)),
+        "items": items,
+        "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+    }
+
+
+def youtube_error(
+    code: int, reason: str, message: str, domain: str = "youtube.quota"
+) -> JsonObject:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "errors": [{"message": message, "domain": domain, "reason": reason}],
+        }
+    }
+
+
+def youtube_quota_exceeded() -> JsonObject:
+    return youtube_error(403, "quotaExceeded", YOUTUBE_QUOTA_MESSAGE)
+
+
+def youtube_key_invalid() -> JsonObject:
+    return youtube_error(400, "keyInvalid", "Bad Request", "usageLimits")
+
+
+def youtube_rate_limited() -> JsonObject:
+    return youtube_error(
+        403, "rateLimitExceeded", "The request cannot be completed due to rate limits.", "youtube"
+    )

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -35,13 +36,14 @@ from app.platforms.urls import PostRef, UrlError, parse_video_url
 
 log = logging.getLogger(__name__)
 
-Provider = Literal["tiktok_primary", "tiktok_backup", "instagram"]
+Provider = Literal["tiktok_primary", "tiktok_backup", "instagram", "youtube"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 # What a provider can be told to do to every request, regardless of the id.
 FAULTS = ("500", "503", "429", "timeout", "malformed", "not_found", "quota")
 SHORT_LINK_HOSTS = ("vm.tiktok.com", "vt.tiktok.com", "www.tiktok.com", "www.instagram.com")
 SHORT_LINK_TARGET_HANDLE = SHORT_LINK_AUTHORS[Platform.TIKTOK]
 EVIL_LOCATION = "https://evil.example.com/"
+PACIFIC = ZoneInfo("America/Los_Angeles")  # where YouTube's daily quota resets
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Faults:
     tiktok_primary: str | None = None
     tiktok_backup: str | None = None
     instagram: str | None = None
+    youtube: str | None = None
     latency_ms: int = 0  # added to every provider answer
 
     def of(self, provider: Provider) -> str | None:
@@ -89,6 +92,7 @@ class Sandbox:
         retry_after_seconds: int = 2,
         flaky_failures: int = 2,
         log_limit: int = 10_000,
+        youtube_daily_units: int | None = None,
     ) -> None:
         self._now = now
         self._monotonic = monotonic
@@ -102,6 +106,9 @@ class Sandbox:
         self._flaky_seen: Counter[tuple[str, str]] = Counter()
         # Posts an account listing showed: (platform, id) -> (account handle, post index).
         self.listed: dict[tuple[Platform, str], tuple[str, int]] = {}
+        # Calls per (key, Pacific day): past `youtube_daily_units`, 403 quotaExceeded.
+        self.youtube_daily_units = youtube_daily_units
+        self.youtube_units: Counter[tuple[str, str]] = Counter()
 
     def now(self) -> datetime:
         return self._now() + self.offset
@@ -243,6 +250,41 @@ class Sandbox:
                 return JSONResponse(answers.instagram_legacy_video(video, counts))
         return JSONResponse(answers.instagram_video(video, counts))
 
+    async def youtube(self, request: Request) -> Response:
+        """videos.list: up to 50 ids, one unit a call whatever it answers."""
+        ids = [i for i in request.query_params.get("id", "").split(",") if i]
+        key = request.query_params.get("key") or ""
+        if (early := await self._gate("youtube", request, ",".join(ids), None)) is not None:
+            return early
+        if key == BAD_KEY:
+            return JSONResponse(answers.youtube_key_invalid(), 400)
+        if self.youtube_daily_units is not None:
+            day = (key, self.now().astimezone(PACIFIC).date().isoformat())
+            self.youtube_units[day] += 1
+            if self.youtube_units[day] > self.youtube_daily_units:
+                return JSONResponse(answers.youtube_quota_exceeded(), 403)
+        if not ids or len(ids) > 50:
+            message = "No filter selected." if not ids else "Too many ids (at most 50)."
+            return JSONResponse(answers.youtube_error(400, "badRequest", message, "youtube"), 400)
+        magic = {i: magic_of(Platform.YOUTUBE, i) for i in ids}
+        if Magic.QUOTA_EXHAUSTED in magic.values():
+            return JSONResponse(answers.youtube_quota_exceeded(), 403)
+        if Magic.KEY_INVALID in magic.values():
+            return JSONResponse(answers.youtube_key_invalid(), 400)
+        for video_id, kind in magic.items():
+            if (early := await self._common_magic("youtube", kind, video_id)) is not None:
+                return early
+        items = []
+        for video_id in dict.fromkeys(ids):
+            if magic[video_id] in (Magic.DELETED, Magic.PRIVATE_POST):
+                continue
+            video = self.video(Platform.YOUTUBE, video_id)
+            hidden = magic[video_id] is Magic.LIKES_HIDDEN
+            items.append(
+                answers.youtube_item(video, video.counts_at(self.now()), likes_hidden=hidden)
+            )
+        return JSONResponse(answers.youtube_list(items))
+
     async def _gate(
         self, provider: Provider, request: Request, video_id: str | None, key: str | None
     ) -> Response | None:
@@ -306,18 +348,23 @@ class Sandbox:
         return None
 
     def _rate_limited(self, provider: Provider) -> Response:
+        retry_after = {"retry-after": str(self.retry_after_seconds)}
+        if provider == "youtube":
+            return JSONResponse(answers.youtube_rate_limited(), 403, headers=retry_after)
         body = (
             answers.instagram_rate_limited()
             if provider == "instagram"
             else answers.gateway_message(answers.RAPIDAPI_RATE_LIMIT)
         )
-        return JSONResponse(body, 429, headers={"retry-after": str(self.retry_after_seconds)})
+        return JSONResponse(body, 429, headers=retry_after)
 
     def _not_found(self, provider: Provider, video_id: str) -> Response:
         if provider == "tiktok_primary":
             return JSONResponse(answers.tikwm_error(answers.URL_PARSING_FAILED))
         if provider == "tiktok_backup":
             return JSONResponse(answers.detail_status(video_id, 10204, self.now()))
+        if provider == "youtube":
+            return JSONResponse(answers.youtube_list([]))
         return JSONResponse(answers.instagram_missing())
 
     def _malformed(self, provider: Provider, video_id: str) -> Response:
@@ -435,7 +482,7 @@ class Sandbox:
         try:
             platform = Platform(request.path_params["platform"])
         except ValueError:
-            return JSONResponse({"detail": "platform is tiktok or instagram"}, 404)
+            return JSONResponse({"detail": "platform is tiktok, instagram or youtube"}, 404)
         post_id: str = request.path_params["post_id"]
         video = self.video(platform, post_id)
         magic = magic_of(platform, post_id)
@@ -487,6 +534,7 @@ def create_app(
         Route("/api/user/posts", sandbox.tiktok_user_posts, methods=["POST"]),
         Route("/v1/instagram/reels", sandbox.instagram_reels),
         Route("/v1/instagram/post", sandbox.instagram),
+        Route("/youtube/v3/videos", sandbox.youtube),
         Route("/__sandbox/faults", sandbox.get_faults),
         Route("/__sandbox/faults", sandbox.set_faults, methods=["POST"]),
         Route("/__sandbox/faults", sandbox.clear_faults, methods=["DELETE"]),

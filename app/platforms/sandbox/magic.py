@@ -6,6 +6,9 @@ make as many distinct ids with the same behaviour as they need.
 
 Instagram: a shortcode `<PREFIX>_<variant>`, e.g. `DELETED_0`, `CAROUSEL_12`.
 
+YouTube: an 11-character video id `<PREFIX><variant, zero-padded>A`, e.g. `QUOTA00000A`,
+`GONE000012A` (`youtube_id(Magic.X, variant)`); the final `A` keeps it canonical.
+
 Some kinds read their variant: `PUBLISHED` encodes its publish time (`published_id`), and
 `RENAMES` gives each variant its own account (`rename_handles`).
 """
@@ -48,6 +51,10 @@ class Magic(StrEnum):
     PURGED = "purged"
     SPIKE = "spike"
     BOTTED = "botted"
+    # YouTube: a batch naming this id is answered 403 quotaExceeded / 400 keyInvalid, as a
+    # key with a spent quota or a wrong key would be; likeCount left out (likes hidden).
+    KEY_INVALID = "key_invalid"
+    LIKES_HIDDEN = "likes_hidden"
 
 
 TIKTOK_CODES: dict[str, Magic] = {
@@ -91,6 +98,25 @@ INSTAGRAM_PREFIXES: dict[str, Magic] = {
     "SPIKE": Magic.SPIKE,
     "BOTTED": Magic.BOTTED,
 }
+YOUTUBE_PREFIXES: dict[str, Magic] = {
+    "GONE": Magic.DELETED,  # left out of the answer's items
+    "PRIV": Magic.PRIVATE_POST,  # left out too: YouTube does not tell private from deleted
+    "QUOTA": Magic.QUOTA_EXHAUSTED,  # the whole call: 403 quotaExceeded
+    "BADKEY": Magic.KEY_INVALID,  # the whole call: 400 keyInvalid
+    "NOLIKES": Magic.LIKES_HIDDEN,  # statistics without likeCount
+    "SLOW": Magic.SLOW,
+    "ERROR": Magic.SERVER_ERROR,
+    "RATE": Magic.RATE_LIMITED,  # 403 rateLimitExceeded with Retry-After
+    "MALF": Magic.MALFORMED,
+    "FLAKY": Magic.FLAKY,
+    "OTHER": Magic.OTHER_AUTHOR,
+    "RENAME": Magic.RENAMES,
+    "PUB": Magic.PUBLISHED,
+    "PURGED": Magic.PURGED,
+    "SPIKE": Magic.SPIKE,
+    "BOTTED": Magic.BOTTED,
+}
+_YOUTUBE_ID_LENGTH = 11
 # Magic kinds that answer like a normal video, with a chosen author or publish time. Their
 # curve is always steady, so they pass 1,000 views within a week of being published.
 SHAPED = frozenset(
@@ -137,6 +163,28 @@ def instagram_shortcode(magic: Magic, variant: int = 0) -> str:
     return f"{prefixes[magic]}_{variant}"
 
 
+def youtube_id(magic: Magic, variant: int = 0) -> str:
+    prefixes = {behaviour: prefix for prefix, behaviour in YOUTUBE_PREFIXES.items()}
+    if magic not in prefixes:
+        raise ValueError(f"no YouTube magic id for {magic}")
+    prefix = prefixes[magic]
+    width = _YOUTUBE_ID_LENGTH - len(prefix) - 1
+    if not 0 <= variant < 10**width:
+        raise ValueError(f"a YouTube {prefix} variant has at most {width} digits")
+    return f"{prefix}{variant:0{width}d}A"
+
+
+def _youtube_magic(post_id: str) -> tuple[Magic, int] | None:
+    if len(post_id) != _YOUTUBE_ID_LENGTH or not post_id.endswith("A"):
+        return None
+    body = post_id[:-1]
+    digits = body.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    magic = YOUTUBE_PREFIXES.get(body[: len(body) - len(digits)])
+    if magic is None or not (digits.isascii() and digits.isdigit()):
+        return None
+    return magic, int(digits)
+
+
 def rename_handles(variant: int = 0) -> tuple[str, str]:
     """The handle a RENAMES account reports before and after `RENAME_AFTER`."""
     return f"renamer_{variant}", f"renamed_{variant}"
@@ -151,6 +199,8 @@ def published_id(platform: Platform, hours_before_anchor: int, n: int = 0) -> st
     variant = hours_before_anchor * _PUBLISHED_SLOTS + n
     if platform is Platform.TIKTOK:
         return tiktok_id(Magic.PUBLISHED, variant)
+    if platform is Platform.YOUTUBE:
+        return youtube_id(Magic.PUBLISHED, variant)
     return instagram_shortcode(Magic.PUBLISHED, variant)
 
 
@@ -162,6 +212,9 @@ def variant_of(platform: Platform, post_id: str) -> int | None:
     """The variant of a magic id (None for other ids)."""
     if magic_of(platform, post_id) is None:
         return None
+    if platform is Platform.YOUTUBE:
+        found = _youtube_magic(post_id)
+        return None if found is None else found[1]
     if platform is Platform.TIKTOK:
         return int(post_id[len(_TIKTOK_PREFIX) : -3])
     _, _, variant = post_id.partition("_")
@@ -173,5 +226,8 @@ def magic_of(platform: Platform, post_id: str) -> Magic | None:
         if len(post_id) == 19 and post_id.startswith(_TIKTOK_PREFIX):
             return TIKTOK_CODES.get(post_id[-3:])
         return None
+    if platform is Platform.YOUTUBE:
+        found = _youtube_magic(post_id)
+        return None if found is None else found[0]
     prefix, _, _ = post_id.partition("_")
     return INSTAGRAM_PREFIXES.get(prefix) if prefix != post_id else None

@@ -55,6 +55,22 @@ _INSTAGRAM_HANDLES = (
     "ines.away",
 )
 
+# YouTube handles may hold '-'.
+_YOUTUBE_HANDLES = (
+    "sandbox-shorts",
+    "mia-moves",
+    "chef.tomas",
+    "nora_lifts",
+    "kai-codes",
+    "ines.travels",
+)
+_HANDLES = {
+    Platform.TIKTOK: _TIKTOK_HANDLES,
+    Platform.INSTAGRAM: _INSTAGRAM_HANDLES,
+    Platform.YOUTUBE: _YOUTUBE_HANDLES,
+}
+_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 
 class Curve(StrEnum):
     STEADY = "steady"
@@ -139,8 +155,7 @@ def synthetic_video(
             ceiling, scale = _log_uniform(rng, 500_000, 20_000_000), rng.uniform(6, 24)
         case Curve.STALLED:
             ceiling, scale = rng.randint(120, 950), rng.uniform(6, 48)
-    handles = _TIKTOK_HANDLES if platform is Platform.TIKTOK else _INSTAGRAM_HANDLES
-    handle = rng.choice(handles)
+    handle = rng.choice(_HANDLES[platform])
     return SyntheticVideo(
         platform=platform,
         post_id=post_id,
@@ -214,15 +229,22 @@ def video_at(platform: Platform, post_id: str, anchor: datetime, now: datetime) 
 
 def user_id(platform: Platform, handle: str) -> str:
     """Stable per handle, so a creator keeps one id across all their videos."""
-    digest = int.from_bytes(hashlib.sha256(f"{platform}:@{handle}".encode()).digest()[:8])
+    digest = hashlib.sha256(f"{platform}:@{handle}".encode()).digest()
+    number = int.from_bytes(digest[:8])
     if platform is Platform.TIKTOK:
-        return str(6_800_000_000_000_000_000 + digest % 10**17)
-    return str(10_000_000_000 + digest % 10**11)
+        return str(6_800_000_000_000_000_000 + number % 10**17)
+    if platform is Platform.YOUTUBE:  # a channel id: UC and 22 base64url characters
+        return "UC" + "".join(_BASE64URL[b % 64] for b in digest[8:30])
+    return str(10_000_000_000 + number % 10**11)
 
 
 # Short links lead to a video by this account on each platform, so the README's example
 # (`vm.tiktok.com/ZMabc123/` added for `@sandbox_user`) is the creator's own video.
-SHORT_LINK_AUTHORS = {Platform.TIKTOK: "sandbox_user", Platform.INSTAGRAM: "sandbox.user"}
+SHORT_LINK_AUTHORS = {
+    Platform.TIKTOK: "sandbox_user",
+    Platform.INSTAGRAM: "sandbox.user",
+    Platform.YOUTUBE: "sandbox-shorts",
+}
 
 
 def short_link_tiktok_id(code: str) -> str:
@@ -247,13 +269,14 @@ def _authored(platform: Platform, seed: str, handle: str | None = None) -> str:
     """The first id derived from `seed` whose synthetic author is `handle` (by default the
     short links' author). One id in eight or fewer qualifies, so this stops quickly."""
     handle = handle or SHORT_LINK_AUTHORS[platform]
-    handles = _TIKTOK_HANDLES if platform is Platform.TIKTOK else _INSTAGRAM_HANDLES
-    if handle not in handles:
+    if handle not in _HANDLES[platform]:
         raise ValueError(f"@{handle} posts no synthetic {platform} videos")
     for attempt in range(10_000):
         digest = int.from_bytes(hashlib.sha256(f"{seed}:{attempt}".encode()).digest()[:8])
         if platform is Platform.TIKTOK:
             post_id = str(7_300_000_000_000_000_000 + digest % 10**17)
+        elif platform is Platform.YOUTUBE:
+            post_id = youtube_video_id(digest)
         else:
             post_id = media_id_to_shortcode(2**62 + digest % 2**62)
         # The author depends on the id alone, not on the anchor.
@@ -263,6 +286,13 @@ def _authored(platform: Platform, seed: str, handle: str | None = None) -> str:
 
 
 _ANY_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def youtube_video_id(number: int) -> str:
+    """A 64-bit number as a YouTube video id: 11 base64url characters, the last one's two
+    low bits zero (the canonical form `app.platforms.urls` keeps)."""
+    value = (number % 2**64) << 2
+    return "".join(_BASE64URL[(value >> (6 * (10 - i))) & 63] for i in range(11))
 
 
 def start_of_day(moment: datetime) -> datetime:
