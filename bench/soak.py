@@ -37,8 +37,9 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -51,6 +52,9 @@ import httpx
 from app.cli import create_org
 from app.domain.enums import Platform
 from app.domain.lifecycle import Tier, earnings
+from app.platforms import instagram, tiktok_backup, tiktok_primary
+from app.platforms.contract import FetchResult, VideoStats
+from app.platforms.http import Reply
 from app.platforms.sandbox.magic import Magic, instagram_shortcode, tiktok_id
 from app.platforms.sandbox.videos import start_of_day, video_at
 from app.run import api_args
@@ -603,6 +607,7 @@ async def check(
     receivers: dict[str, Receiver],
     tenants: list[Tenant],
     sim_end: datetime,
+    cut: datetime,  # events made by then must have reached the steady receiver
     idle_in_transaction: int,
     rss: dict[int, list[int]],
 ) -> list[Verdict]:
@@ -710,7 +715,8 @@ async def check(
     # 4. Earnings recompute from the locked snapshot, its kept raw answer and the terms.
     paid_rows = await conn.fetch(
         """
-        SELECT p.id, p.locked_views, p.earnings, s.views AS snap_views, r.kept,
+        SELECT p.id, p.locked_views, p.earnings, s.views AS snap_views, s.source, r.kept,
+               r.body AS raw,
                (SELECT e.evidence FROM post_events e WHERE e.post_id = p.id
                   AND e.to_status = 'finalized' ORDER BY e.id DESC LIMIT 1) AS evidence
         FROM posts p
@@ -739,6 +745,11 @@ async def check(
             )
         elif r["snap_views"] is not None and not r["kept"]:
             wrong_amount = wrong_amount or f"post {r['id']}'s raw answer was not kept"
+        elif r["raw"] is not None and (read := reread(r["source"], r["raw"])) != r["locked_views"]:
+            wrong_amount = (
+                wrong_amount
+                or f"post {r['id']} locked {r['locked_views']}, its raw answer reads {read}"
+            )
     verdict(
         "earnings recompute from the locked snapshot, its raw answer and the terms",
         wrong_amount,
@@ -790,13 +801,17 @@ async def check(
     )
 
     # 7. Delivered at least once, signed, to every reachable endpoint.
-    all_events = {str(r["id"]) for r in await conn.fetch("SELECT id FROM webhook_events")}
+    all_events = {
+        str(r["id"])
+        for r in await conn.fetch("SELECT id FROM webhook_events WHERE created_at <= $1", cut)
+    }
+    later = await conn.fetchval("SELECT count(*) FROM webhook_events WHERE created_at > $1", cut)
     steady = receivers["steady"]
     got = {r.webhook_id for r in steady.received if r.verified_by_any}
     unsigned = sum(
         1 for r in steady.received + receivers["flaky"].received if not r.verified_by_any
     )
-    never = next(iter(all_events - got), None)
+    never = next(iter(all_events - got), None)  # made before the cut, never arrived
     if never is not None:
         why = await conn.fetch(
             "SELECT e.type, e.created_at, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, "
@@ -817,7 +832,8 @@ async def check(
         "every event delivered, validly signed, to each reachable endpoint",
         (never and f"event {never} never reached the steady receiver")
         or (unsigned and f"{unsigned} deliveries failed signature checks"),
-        f"{len(all_events):,} events by {sim_end:%m-%d %H:%M}; steady receiver got {len(got):,}; "
+        f"{len(all_events):,} events by the cut ({later} more as the engine stopped); "
+        f"the steady receiver got {len(got & all_events):,} of them; "
         f"flaky endpoint deliveries {dict((r['status'], r['count']) for r in flaky)}",
     )
 
@@ -837,6 +853,24 @@ async def check(
         + (f": {growth:.2f}x" if growth is not None else " (too few samples)"),
     )
     return verdicts
+
+
+# The platform's own parser for each source: the raw answer read again as the engine read it.
+_PARSERS: dict[str, Callable[[Reply], FetchResult]] = {
+    "primary": tiktok_primary.parse_reply,
+    "backup": tiktok_backup.parse_reply,
+    "instagram": instagram.parse_reply,
+}
+
+
+def reread(source: str, compressed: bytes) -> int | None:
+    """The views a kept raw answer says, read again by its platform's parser (None when it
+    does not parse to stats, or its source has no single-video parser)."""
+    parse = _PARSERS.get(source)
+    if parse is None:
+        return None
+    result = parse(Reply(200, zlib.decompress(compressed)))
+    return result.views if isinstance(result, VideoStats) else None
 
 
 def memory_growth(rss: dict[int, list[int]]) -> float | None:
@@ -1114,12 +1148,18 @@ async def _run(
     await asyncio.sleep(settle)
     conn = await asyncpg.connect(dsn)
     try:
-        # Then until the steady receiver has every event (bounded: a broken delivery path
-        # shows as the delivery check failing, not as a run that never ends).
+        # Then until the steady receiver has every event made by now (the engine keeps
+        # deciding while it runs, so events made after this cut may still be on their way
+        # when it stops: they are counted, not required). Bounded: a broken delivery path
+        # shows as the delivery check failing, not as a run that never ends.
+        cut = sim_now(t0, speed)
+        made = {
+            str(r["id"])
+            for r in await conn.fetch("SELECT id FROM webhook_events WHERE created_at <= $1", cut)
+        }
         draining = time.perf_counter()
         while time.perf_counter() - draining < DRAIN_LIMIT_S:
-            events = await conn.fetchval("SELECT count(*) FROM webhook_events")
-            if len({r.webhook_id for r in receivers["steady"].received}) >= events:
+            if made <= {r.webhook_id for r in receivers["steady"].received}:
                 break
             await asyncio.sleep(1)
         print(f"deliveries drained in {time.perf_counter() - draining:.0f} s more")
@@ -1128,7 +1168,7 @@ async def _run(
         codes = await asyncio.to_thread(topology.stop_all)
         sim_end = sim_now(t0, speed)
         wall_s = time.perf_counter() - started
-        verdicts = await check(conn, ledger, receivers, tenants, sim_end, idle, topology.rss)
+        verdicts = await check(conn, ledger, receivers, tenants, sim_end, cut, idle, topology.rss)
         if any(codes):
             verdicts.append(Verdict("workers stop cleanly", False, f"exit codes {codes}"))
         found = await figures(conn, sim_end, client.calls, faulter.windows, wall_s)
