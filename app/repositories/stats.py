@@ -14,7 +14,6 @@ from app.domain.refresh import DuePost
 from app.domain.refresh import Failure as Failure
 from app.domain.refresh import Skip as Skip
 from app.platforms.contract import VideoStats
-from app.repositories import provenance
 
 # The per-fetch columns both statements below read: the stats and the answer's provenance.
 _FETCHED = """
@@ -138,8 +137,9 @@ async def write_stats(
     snapshot_ids: Mapping[uuid.UUID, int] | None = None,
 ) -> dict[uuid.UUID, int]:
     """Write these fetches' stats (`applied`, each snapshot under the id reserved for it in
-    `snapshot_ids`) or keep them as unconfirmed drops, and keep their raw answers. Returns
-    the snapshot written for each post whose lease still held."""
+    `snapshot_ids`) or keep them as unconfirmed drops. Returns the snapshot written for each
+    post whose lease still held; their raw answers are the caller's to store
+    (`provenance.store`, once it knows which of them its decisions keep)."""
     if not fetched:
         return {}
     done = await session.execute(
@@ -166,12 +166,7 @@ async def write_stats(
             "day": now.astimezone(UTC).date(),
         },
     )
-    snapshots: dict[uuid.UUID, int] = {row.post_id: row.id for row in done}
-    await provenance.store(
-        session,
-        [(snapshots[p.id], now, s.raw) for p, s in fetched if p.id in snapshots and s.raw],
-    )
-    return snapshots
+    return {row.post_id: row.id for row in done}
 
 
 async def record_failures(

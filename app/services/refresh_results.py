@@ -79,18 +79,29 @@ async def write(
     failures = await stats_repo.record_failures(session, todo.failures, now)
     skips = await stats_repo.record_skips(session, todo.skips, now)
     written = {*snapshots, *unconfirmed, *failures, *skips}  # rows whose lease still held
+    written_at = {**snapshots, **unconfirmed}
     # The flags, with their `post.flagged` events: each post as it stands now, before the
     # holds and the decisions below.
     new_flags = [
         flags.NewFlag(p.id, p.organization_id, r.code, r.reason, r.evidence) for p, r in todo.flags
     ]
     raised = await flags.raise_many(session, new_flags, now)
-    await outbox.emit_many(session, await _flagged(session, todo.flags, raised, listening), now=now)
+    flagged, flag_snapshots = await _flagged(session, todo.flags, raised, listening)
+    await outbox.emit_many(session, flagged, now=now)
     renamed = await creators.rename_many(session, todo.renames, now)
     await creators.bind_many(session, todo.binds, now)
     await holds.raise_many(session, todo.holds, now)
     decided = await transitions_repo.apply(session, todo.decisions, now)
-    await provenance.keep(session, evidence_snapshots(decided))
+    # The raw answers, those the flags and decisions that landed name kept at once (an
+    # answer of an earlier fetch a flag names is kept where it is).
+    kept = {*flag_snapshots, *evidence_snapshots(decided)}
+    answers = [
+        (written_at[p.id], now, s.raw)
+        for p, s in (*todo.applied, *todo.drops)
+        if p.id in written_at and s.raw
+    ]
+    await provenance.store(session, answers, kept)
+    await provenance.keep(session, sorted(kept - {a[0] for a in answers}))
     decisions.count_late(decided)
     for status, n in Counter(item.transition.to_status for item in decided).items():
         decisions.TRANSITIONS.labels(status.value).inc(n)
@@ -120,18 +131,18 @@ async def _flagged(
     new: Sequence[tuple[DuePost, Raised]],
     raised: Sequence[flags.NewFlag],
     listening: set[uuid.UUID],
-) -> list[outbox.Event]:
-    """The `post.flagged` events of the flags that landed, for the organizations listening;
-    the raw answers those flags name are kept for good."""
+) -> tuple[list[outbox.Event], list[int]]:
+    """The `post.flagged` events of the flags that landed, for the organizations listening,
+    and the snapshots those flags name (their raw answers are kept for good)."""
     landed = {(f.post_id, f.code) for f in raised}
     raised_now = [(post, r) for post, r in new if (post.id, r.code) in landed]
     if not raised_now:
-        return []
+        return [], []
     for _, r in raised_now:
         FLAGS_RAISED.labels(r.code.value).inc()
-    await provenance.keep(session, [i for _, r in raised_now for i in r.snapshot_ids])
     flagged = [(post.organization_id, post.id, EventType.POST_FLAGGED) for post, _ in raised_now]
-    return await transitions.events(session, flagged, listening)
+    named = [i for _, r in raised_now for i in r.snapshot_ids]
+    return await transitions.events(session, flagged, listening), named
 
 
 async def unwritable(
