@@ -31,7 +31,7 @@ run: install  ## API + worker + sandbox provider, database created and migrated
 test: install $(CLIENT_DEPS) system-packages  ## the whole suite against the local PostgreSQL and Redis
 	$(BIN)/python -m pytest -q -n 2 --dist load $(PYTEST_ARGS)
 
-system-packages:  ## Chromium, LibreOffice Calc and wrk for the portal, export and benchmark tests, if missing
+system-packages:  ## Chromium, LibreOffice Calc, Prometheus and wrk for the portal, export, monitoring and benchmark tests, if missing
 	bash tests/system_packages.sh
 
 drills: install  ## the fault drills alone (make test runs them too)

@@ -1,6 +1,8 @@
 """Operator commands.
 
 python -m app.cli db upgrade                       create the database if needed, migrate
+python -m app.cli db wait [--timeout SECONDS]      wait until the database is migrated to this
+                                                   code's head (a worker's init container)
 python -m app.cli orgs create NAME                 new organization; prints its admin key last
 python -m app.cli keys create --org ID --role R    another key (admin, editor or viewer)
 python -m app.cli users create --org ID --email E --role R [--name N]
@@ -12,6 +14,7 @@ python -m app.cli discord register --org ID        put the bot's commands on Dis
 import argparse
 import asyncio
 import re
+import time
 import uuid
 
 import asyncpg
@@ -24,6 +27,7 @@ from app.discord.api import DiscordApiError
 from app.discord.integrations import register_discord
 from app.domain.enums import OrgRole, Role
 from app.domain.errors import DomainError
+from app.main import migration_head
 from app.models import Organization
 from app.repositories import api_keys
 from app.schemas.users import EMAIL
@@ -69,6 +73,43 @@ async def drop_database(settings: Settings) -> None:
         await conn.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+async def _revision(settings: Settings) -> str | None:
+    """The database's migration revision; None while it cannot be read (no database yet, no
+    table yet, the server not up)."""
+    url = make_url(settings.database_url)
+    try:
+        conn = await asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+            timeout=5,
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    try:
+        return await conn.fetchval("SELECT version_num FROM alembic_version")  # type: ignore[no-any-return]
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+
+
+def wait_for_head(settings: Settings, timeout: float, poll: float = 2.0) -> str | None:
+    """Waits until the database is at this code's head revision (the migration Job of a
+    release has run). Returns None then, or, after `timeout` seconds, what it found."""
+    head = migration_head()  # the same head /health/ready compares with
+    deadline = time.monotonic() + timeout
+    while True:
+        current = asyncio.run(_revision(settings))
+        if current == head:
+            return None
+        if time.monotonic() >= deadline:
+            return f"database at {current or 'no revision'}, code expects {head}"
+        time.sleep(poll)
 
 
 def upgrade(settings: Settings) -> None:
@@ -125,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     groups = parser.add_subparsers(dest="group", required=True)
     db = groups.add_parser("db").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="create the database if needed and apply migrations")
+    db_wait = db.add_parser("wait", help="wait until the database is at this code's head")
+    db_wait.add_argument("--timeout", type=float, default=1800.0, help="seconds (1800)")
     orgs = groups.add_parser("orgs").add_subparsers(dest="action", required=True)
     org_create = orgs.add_parser("create", help="create an organization and its admin key")
     org_create.add_argument("name")
@@ -147,7 +190,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    if args.group == "db":
+    if args.group == "db" and args.action == "wait":
+        waiting = wait_for_head(settings, args.timeout)
+        if waiting is not None:
+            raise SystemExit(f"gave up after {args.timeout:.0f} s: {waiting}")
+        print("database is at this code's migration")
+    elif args.group == "db":
         upgrade(settings)
         print("database is at the latest migration")
     elif args.group == "discord":

@@ -24,6 +24,13 @@ CHANGE_FEED_HOLD_BACK = Gauge(
     "CHANGE_FEED_SETTLE_SECONDS, or more while a write in the database is open.",
 )
 
+# The worker's heartbeat, for Prometheus: the worker beats in Redis (app.workers.metrics
+# HEARTBEATS) and the API reads the newest beat at each scrape of its /metrics, so the figure
+# is there, and ages, while every worker is down. 0 until a worker has beaten.
+WORKER_HEARTBEAT = Gauge(
+    "viewledger_worker_heartbeat_timestamp_seconds",
+    "Unix time of the newest heartbeat any worker wrote in Redis, read at this scrape.",
+)
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 

@@ -602,6 +602,31 @@ class CampaignDailyViews(Base):
     )
 
 
+class CreatorDailyViews(Base):
+    """The same rollup per campaign, creator and day (with the creator's platform), kept by
+    the same statement: a campaign's day is the sum of its creators'. The analytics read it
+    when a report is filtered by creator or platform."""
+
+    __tablename__ = "creator_daily_views"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "creator_id", "day"),
+        Index(None, "creator_id", "day"),
+    )
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    )
+    creator_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), nullable=False
+    )
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform), nullable=False)
+    views_gained: Mapped[Decimal] = mapped_column(Numeric(38, 0), nullable=False)
+    baseline_views: Mapped[Decimal] = mapped_column(
+        Numeric(38, 0), nullable=False, server_default="0"
+    )
+
+
 class PostEvent(Base):
     """Append-only: one row per status change, never updated or deleted."""
 

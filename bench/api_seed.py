@@ -242,6 +242,7 @@ async def _load(conn: asyncpg.Connection, s: SeedShape, now: datetime) -> None:
     )
     # What an upgraded database holds: the migration's own backfill from the snapshots.
     await _timed(conn, "campaign daily views", common.migration("0004").BACKFILL)
+    await _timed(conn, "creator daily views", common.migration("0023").BACKFILL)
 
 
 def _posts_sql(s: SeedShape, now_ms: int) -> str:

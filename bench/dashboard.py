@@ -12,6 +12,13 @@ same query (issues 26 and 27).
    twin (the same query, as JSON, with the key).
 3. Prints a table per scenario and a last JSON line; targets: p99 under 100 ms at 10
    concurrent users and within 1.5x of the API twin's p99.
+
+`--in-process N` measures instead, without a server or wrk, this process's CPU time for N
+requests of each page and of its twin served straight through ASGI (one at a time, rounds
+taking turns; the median round kept): the server's own cost per request, which a machine
+shared with other work does not inflate the way it inflates wall-clock latency. The
+database's time is not in it (PostgreSQL runs in its own processes); the wall time per
+request is printed beside it. `--profile NAME` prints where a page's CPU goes (cProfile).
 """
 
 import argparse
@@ -65,6 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8103)
     parser.add_argument("--quiet-wait", type=float, default=60.0)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--in-process", type=int, default=0, metavar="N")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", default="", metavar="SCENARIO")
     return parser.parse_args(argv)
 
 
@@ -203,6 +213,94 @@ def items(
     return [page(p, k) for p, _, k in pairs], [api(a, k) for _, a, k in pairs]
 
 
+async def in_process(
+    url: str,
+    scenarios: list[str],
+    data: dict[str, Any],
+    cookies: dict[str, str],
+    org_of_key: dict[str, str],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """CPU and wall milliseconds per request of each scenario's page and API twin, served
+    in this process through ASGI (see the module's docstring)."""
+    import cProfile
+    import pstats
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    os.environ.update(RATE_LIMITS)
+    settings = Settings(database_url=url, redis_url=common.BENCH_REDIS_URL)
+    app = create_app(settings)
+    figures: dict[str, Any] = {}
+    rows = []
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8103"
+        ) as client,
+    ):
+
+        async def run(batch: list[Item], n: int) -> tuple[float, float]:
+            """(CPU ms, wall ms) per request over n requests cycling through `batch`."""
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for i in range(n):
+                item = batch[i % len(batch)]
+                headers = (
+                    {"Cookie": item.cookie}
+                    if item.cookie
+                    else {"Authorization": f"Bearer {item.key}"}
+                )
+                answer = await client.get(item.path, headers=headers)
+                if answer.status_code != 200:
+                    raise SystemExit(f"{item.path} answered {answer.status_code}")
+            return (
+                (time.process_time() - cpu0) * 1000 / n,
+                (time.perf_counter() - wall0) * 1000 / n,
+            )
+
+        data.setdefault("deep", [])
+        for name in scenarios:
+            page_items, api_items = items(name, data, cookies, org_of_key)
+            if name == "posts_deep" and not page_items:
+                continue
+            samples: dict[str, list[tuple[float, float]]] = {"page": [], "api": []}
+            for batch in (page_items, api_items):  # warm: caches, prepared statements
+                await run(batch, min(len(batch), 20))
+            for _ in range(args.rounds):
+                samples["page"].append(await run(page_items, args.in_process))
+                samples["api"].append(await run(api_items, args.in_process))
+            page_cpu, page_wall = _median_round(samples["page"])
+            api_cpu, api_wall = _median_round(samples["api"])
+            figures[name] = {
+                "page_cpu_ms": round(page_cpu, 2),
+                "page_wall_ms": round(page_wall, 2),
+                "api_cpu_ms": round(api_cpu, 2),
+                "api_wall_ms": round(api_wall, 2),
+            }
+            rows.append([name, page_cpu, page_wall, api_cpu, api_wall, page_cpu / api_cpu])
+            if name == args.profile:
+                profiler = cProfile.Profile()
+                profiler.enable()
+                await run(page_items, args.in_process)
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    print(f"\n== in process: CPU and wall ms per request ({args.rounds} rounds of "
+          f"{args.in_process}, median round)")  # fmt: skip
+    print(
+        common.table(
+            ["scenario", "page_cpu", "page_wall", "api_cpu", "api_wall", "cpu_x_api"], rows
+        )
+    )
+    return figures
+
+
+def _median_round(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """The round of median CPU time (and its wall time)."""
+    return sorted(samples)[len(samples) // 2]
+
+
 def deep_cursors(
     base: str, campaigns: list[tuple[str, str]], depth: int = 900
 ) -> list[tuple[str, str, str]]:
@@ -258,6 +356,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     org_of_key = {k: org_of_campaign[c] for c, k in data["campaigns"]}
     cookies = await sign_in_users(url)
     print(f"   {data['counts']}; {held:,} posts held and flagged; {len(cookies)} users signed in")
+    if args.in_process:
+        scenarios = [s for s in args.scenarios.split(",") if s]
+        measured = await in_process(url, scenarios, data, cookies, org_of_key, args)
+        return {
+            "in_process": measured,
+            "dataset": data["counts"],
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": common.machine(),
+            "git": common.git_head(),
+            "run_s": round(time.perf_counter() - started, 1),
+        }
     env = {
         **os.environ,
         "DATABASE_URL": url,

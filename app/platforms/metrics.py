@@ -6,7 +6,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from app.platforms.contract import FetchError, FetchResult, Skipped, VideoStats
+from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, Skipped, VideoStats
 
 PROVIDER_REQUESTS = Counter(
     "viewledger_provider_requests_total",
@@ -30,6 +30,10 @@ FALLBACKS = Counter(
     "Times the TikTok backup was asked instead of or after the primary, by why.",
     ["reason"],
 )
+# Every reason app.platforms.tiktok gives exists from the start (at 0), so a dashboard's rate
+# and an alert see none rather than nothing.
+for _reason in ["breaker_open", *(f"primary_{kind}" for kind in FetchErrorKind)]:
+    FALLBACKS.labels(_reason)
 BREAKER_STATE = Gauge(
     "viewledger_breaker_state",
     "Circuit breaker state: 0 closed, 1 open, 2 half-open.",

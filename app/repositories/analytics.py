@@ -1,6 +1,6 @@
 """Aggregates for dashboards, computed in PostgreSQL from indexed ranges: a scope's posts
 (posts_campaign_id_* / posts_organization_id_*), one post's snapshots (by captured_at), the
-campaigns' days.
+campaigns' days (and their creators').
 services/analytics.py adds them up into the report."""
 
 import functools
@@ -30,7 +30,7 @@ from app.domain.enums import Platform, PostStatus
 from app.domain.errors import InvalidCursor, InvalidInput
 from app.domain.integrity import FlagCode
 from app.domain.policy import Policy
-from app.models import Campaign, CampaignDailyViews, CpmTier, Creator, Post
+from app.models import Campaign, CampaignDailyViews, CpmTier, Creator, CreatorDailyViews, Post
 from app.repositories.pagination import decode_cursor, digest, encode_cursor
 
 _SERIES = text(
@@ -234,12 +234,52 @@ def _daily_gains(campaigns: bool) -> Select[date, Decimal, Decimal]:
     return stmt
 
 
+@functools.lru_cache(maxsize=8)
+def _creator_daily_gains(
+    campaigns: bool, creator: bool, platform: bool
+) -> Select[date, Decimal, Decimal]:
+    """The same sums from the per-creator rollup, for a scope with a creator or a platform."""
+    day = CreatorDailyViews.day
+    stmt = (
+        select(
+            day,
+            func.sum(CreatorDailyViews.views_gained).label("views_gained"),
+            func.sum(CreatorDailyViews.baseline_views).label("baseline_views"),
+        )
+        .join(Campaign, Campaign.id == CreatorDailyViews.campaign_id)
+        .where(
+            Campaign.organization_id == bindparam("organization_id"),
+            day <= bindparam("last", type_=day.type),
+        )
+        .group_by(day)
+        .order_by(day)
+    )
+    if campaigns:
+        stmt = stmt.where(
+            CreatorDailyViews.campaign_id.in_(bindparam("campaign_ids", expanding=True))
+        )
+    if creator:
+        stmt = stmt.where(CreatorDailyViews.creator_id == bindparam("creator_id"))
+    if platform:
+        stmt = stmt.where(CreatorDailyViews.platform == bindparam("platform"))
+    return stmt
+
+
 async def daily_gains(
     session: AsyncSession, scope: Scope, last: date
 ) -> list[tuple[date, int, int]]:
     """(day, views gained, of which baseline) for every day up to `last` with a change, over
-    the scope's campaigns (the rollup is per campaign and day: a few hundred rows each)."""
-    stmt = _daily_gains(scope.campaign_ids is not None)
+    the posts of the scope's campaigns, creator and platform (not its period: the series
+    covers every post's views on each day). Unfiltered, the per-campaign rollup (a few
+    hundred rows a campaign); by creator or platform, the per-creator one, which adds up to
+    the same per campaign."""
+    stmt: Any
+    if scope.creator_id is None and scope.platform is None:
+        stmt = _daily_gains(scope.campaign_ids is not None)
+    else:
+        stmt = _creator_daily_gains(
+            scope.campaign_ids is not None, scope.creator_id is not None, scope.platform is not None
+        )
     rows = await session.execute(stmt, {**scope.params(), "last": last})
     # NUMERIC(38,0) columns (a day's sum can pass a bigint): whole numbers, as ints.
     return [(row.day, int(row.views_gained), int(row.baseline_views)) for row in rows]

@@ -3,7 +3,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Row, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import campaigns as campaign_rules
@@ -37,6 +37,20 @@ async def list_page(
         current = campaign_rules.status_sql(Campaign.status, Campaign.ends_on, datetime.now(UTC))
         stmt = stmt.where(current == status)
     return await fetch_page(session, stmt, Campaign.id, Sort(None, True), cursor, limit)
+
+
+async def choices(
+    session: AsyncSession, org: uuid.UUID, limit: int, only: frozenset[uuid.UUID] | None = None
+) -> Sequence[Row[uuid.UUID, str, str]]:
+    """The first `limit` campaigns by name (id, name, currency), for a page's campaign
+    filter: rows, not objects (a hundred ORM objects cost a page more than its query)."""
+    stmt = select(Campaign.id, Campaign.name, Campaign.currency).where(
+        Campaign.organization_id == org
+    )
+    if only is not None:
+        stmt = stmt.where(Campaign.id.in_(sorted(only)))
+    stmt = stmt.order_by(func.lower(Campaign.name), Campaign.id).limit(limit)
+    return (await session.execute(stmt)).all()
 
 
 async def by_ids(

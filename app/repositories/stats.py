@@ -44,9 +44,10 @@ _RESERVED_OR_NEXT = (
 )
 
 # One statement updates the posts, writes their snapshots and adds the views gained to their
-# campaigns' day, all from the rows the UPDATE actually changed: a post deleted meanwhile
-# (its campaign removed) leaves no orphan snapshot. Campaign days are taken in campaign order,
-# so two writers adding to the same days cannot deadlock.
+# campaigns' day and to their creators' day in each campaign, all from the rows the UPDATE
+# actually changed: a post deleted meanwhile (its campaign removed) leaves no orphan snapshot.
+# Days are taken in campaign (then creator) order, so two writers adding to the same days
+# cannot deadlock.
 _SUCCESS = text(
     f"""
     WITH updated AS (
@@ -60,8 +61,9 @@ _SUCCESS = text(
             next_refresh_at = u.next_refresh_at,
             lease_expires_at = NULL, refresh_run_id = NULL, updated_at = :now
         {_FETCHED}
-        RETURNING p.id, p.campaign_id, p.views, p.likes, p.comments, p.shares, u.source,
-            u.gained, u.views_field, u.requested_at, u.answered_at, u.raw_sha256, u.snapshot_id,
+        RETURNING p.id, p.campaign_id, p.creator_id, p.platform, p.views, p.likes,
+            p.comments, p.shares, u.source, u.gained, u.views_field, u.requested_at,
+            u.answered_at, u.raw_sha256, u.snapshot_id,
             -- Of which a post's first count: where it stood when it was added, which the
             -- analytics report as a baseline, not as growth on that day.
             CASE WHEN u.first THEN u.gained ELSE 0 END AS baseline
@@ -72,6 +74,17 @@ _SUCCESS = text(
         ON CONFLICT (campaign_id, day)
         DO UPDATE SET views_gained = campaign_daily_views.views_gained + EXCLUDED.views_gained,
             baseline_views = campaign_daily_views.baseline_views + EXCLUDED.baseline_views
+    ), creator_days AS (
+        -- The same per creator (the analytics' creator and platform filters read it).
+        INSERT INTO creator_daily_views (campaign_id, creator_id, day, platform, views_gained,
+                                         baseline_views)
+        SELECT campaign_id, creator_id, CAST(:day AS date), min(platform), sum(gained),
+               sum(baseline)
+        FROM updated
+        GROUP BY campaign_id, creator_id ORDER BY campaign_id, creator_id
+        ON CONFLICT (campaign_id, creator_id, day)
+        DO UPDATE SET views_gained = creator_daily_views.views_gained + EXCLUDED.views_gained,
+            baseline_views = creator_daily_views.baseline_views + EXCLUDED.baseline_views
     )
     {_SNAPSHOT.format(applied="true", id_column=", id", id_value=_RESERVED_OR_NEXT)}
     """

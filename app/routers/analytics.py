@@ -85,10 +85,11 @@ async def campaigns_analytics(
     posts of the campaign (of the creator and platform, if asked), rejected ones included
     (`posts_by_status` counts every status, zeros included; earnings never include rejected
     posts); `kpis` compares them with the previous period's. Daily views: one entry per UTC
-    day, today included, over all the campaign's posts, with the views posts had at their
-    first fetch that day (`baseline_views`), the growth that day (`views_gained`) and the
-    campaign's total at the day's end; unfiltered, the last day's total equals
-    `totals.views` once every post has been fetched that day."""
+    day, today included, over the campaign's posts (of the creator and platform, if asked;
+    of every period), with the views posts had at their first fetch that day
+    (`baseline_views`), the growth that day (`views_gained`) and the total at the day's end;
+    for all time, the last day's total equals `totals.views` once every post has been
+    fetched that day."""
     campaign = found(await campaigns.get(session, who.organization_id, campaign_id), "campaign")
     query = analytics_service.Query(period, creator_id, platform, top, days)
     return await analytics_service.campaign(

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.metrics import WORKER_HEARTBEAT
 from app.services import readiness
 from app.services.readiness import CHECK_TIMEOUT_SECONDS
 from app.workers.metrics import HEARTBEATS
@@ -135,18 +136,24 @@ async def _autovacuum(state: Any) -> dict[str, Any]:
     return {"status": "pass", **result}
 
 
+async def _latest_heartbeat(state: Any) -> float | None:
+    """Unix time of the most recent worker beat (workers write it every few seconds)."""
+    latest = await asyncio.wait_for(
+        state.redis.zrange(HEARTBEATS, -1, -1, withscores=True), CHECK_TIMEOUT_SECONDS
+    )
+    return float(latest[0][1]) if latest else None
+
+
 async def _worker_heartbeat(state: Any) -> dict[str, Any]:
-    """How long ago the most recent worker beat (workers write it every few seconds)."""
+    """How long ago the most recent worker beat."""
     stale_after = 3 * state.settings.heartbeat_seconds
     try:
-        latest = await asyncio.wait_for(
-            state.redis.zrange(HEARTBEATS, -1, -1, withscores=True), CHECK_TIMEOUT_SECONDS
-        )
+        latest = await _latest_heartbeat(state)
     except Exception as exc:
         return {"status": "warn", "output": f"cannot read heartbeats: {type(exc).__name__}"}
-    if not latest:
+    if latest is None:
         return {"status": "warn", "output": "no worker has reported yet"}
-    age = max(time.time() - latest[0][1], 0.0)
+    age = max(time.time() - latest, 0.0)
     result: dict[str, Any] = {"observedValue": round(age, 1), "observedUnit": "s"}
     if age > stale_after:
         return {"status": "warn", **result, "output": f"last heartbeat {age:.0f} s ago"}
@@ -154,7 +161,14 @@ async def _worker_heartbeat(state: Any) -> dict[str, Any]:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """HTTP metrics of this process. Served on the public port, so it carries nothing about
-    any organization: no counts of their posts, no raw paths (route templates only)."""
+async def metrics(request: Request) -> Response:
+    """HTTP metrics of this process, and the newest worker heartbeat (for the dashboard and
+    the heartbeat alert). Served on the public port, so it carries nothing about any
+    organization: no counts of their posts, no raw paths (route templates only)."""
+    try:
+        latest = await _latest_heartbeat(request.app.state)
+    except Exception:  # Redis down: the figure keeps its last value and ages
+        latest = None
+    if latest is not None:
+        WORKER_HEARTBEAT.set(latest)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

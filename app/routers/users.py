@@ -57,7 +57,7 @@ from app.schemas.users import (
     UserPage,
     UserUpdate,
 )
-from app.services import mail, users
+from app.services import campaign_roles, mail, users
 from app.services import two_factor as two_factor_service
 
 router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
@@ -374,13 +374,6 @@ def _now() -> datetime:
 # Campaign roles (admin)
 
 
-async def _campaign_and_user(
-    session: Session, who: Principal, campaign_id: uuid.UUID, user_id: uuid.UUID
-) -> None:
-    found(await campaigns_repo.get(session, who.organization_id, campaign_id), "campaign")
-    found(await users_repo.get(session, who.organization_id, user_id), "user")
-
-
 @router.put("/v1/campaigns/{campaign_id}/roles/{user_id}")
 async def campaign_roles_set(
     campaign_id: uuid.UUID,
@@ -391,10 +384,7 @@ async def campaign_roles_set(
 ) -> CampaignRoleOut:
     """Gives a user a role on the campaign, or changes it. An org `member` reaches only the
     campaigns they hold a role in (the README's permission table says what each allows)."""
-    await _campaign_and_user(session, who, campaign_id, user_id)
-    row = await permissions_repo.grant(
-        session, who.organization_id, campaign_id, user_id, body.role
-    )
+    row = await campaign_roles.grant(session, who.organization_id, campaign_id, user_id, body.role)
     return CampaignRoleOut.model_validate(row)
 
 
@@ -415,9 +405,7 @@ async def campaign_roles_list(
 async def campaign_roles_delete(
     campaign_id: uuid.UUID, user_id: uuid.UUID, session: Session, who: Admin
 ) -> Response:
-    await _campaign_and_user(session, who, campaign_id, user_id)
-    if not await permissions_repo.revoke(session, campaign_id, user_id):
-        raise NotFound("campaign_role")
+    await campaign_roles.revoke(session, who.organization_id, campaign_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

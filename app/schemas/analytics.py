@@ -200,8 +200,8 @@ class Report(Output):
     by_platform: list[PlatformTotals] = Field(description="Every platform, zeros included.")
     daily_views: list[DailyViews] = Field(
         description="One entry per UTC day of the period (or of `days`), today included: the "
-        "views all the posts of the campaigns in scope gained (not only the period's posts; "
-        "the creator and platform filters do not narrow it)."
+        "views the posts of the campaigns in scope gained, of the creator and platform asked "
+        "for (not only the period's posts: every post's views on each day)."
     )
     top_posts: list[TopPost]
     top_earners: list[TopEarner]

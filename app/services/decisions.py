@@ -33,6 +33,11 @@ LATE_DECISIONS = Counter(
     "the deadline (stale: the platform did not answer since).",
     ["cause"],
 )
+# Each series exists from the start (at 0): rates and alerts see none, not nothing.
+for _status in PostStatus:
+    TRANSITIONS.labels(_status.value)
+for _cause in ("added_late", "fetch_delayed", "stale"):  # app.domain.evidence's causes
+    LATE_DECISIONS.labels(_cause)
 
 
 async def decide_all(

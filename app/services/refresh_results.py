@@ -17,7 +17,7 @@ from prometheus_client import Counter as Metric
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import refresh
-from app.domain.integrity import Raised
+from app.domain.integrity import FlagCode, Raised
 from app.domain.policy import Policy
 from app.domain.refresh import DuePost, Failed
 from app.domain.transitions import evidence_snapshots
@@ -33,6 +33,8 @@ from app.webhooks.events import EventType
 WRITE_FAILED = "write_failed"
 
 FLAGS_RAISED = Metric("viewledger_flags_raised_total", "Integrity flags raised, by code.", ["code"])
+for _code in FlagCode:  # each at 0 from the start: a rate sees none, not nothing
+    FLAGS_RAISED.labels(_code.value)
 
 
 def outcome_of(result: FetchResult) -> str:

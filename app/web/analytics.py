@@ -147,7 +147,7 @@ async def analytics_page(
     )
     org = me.principal.organization_id
     reach = me.principal.within(Action.CAMPAIGN_READ)
-    choices, _ = await campaigns.list_page(session, org, None, None, _CAMPAIGN_CHOICES, reach)
+    choices = await campaigns.choices(session, org, _CAMPAIGN_CHOICES, reach)
     report = None
     if not problems:
         query = analytics_service.Query(
@@ -171,7 +171,7 @@ async def analytics_page(
         "report": report,
         "charts": charts(report) if report else {},
         "periods": PERIODS,
-        "campaigns": sorted(choices, key=lambda c: (c.name.lower(), c.id)),
+        "campaigns": choices,
         "campaign_names": {c.id: c.name for c in choices},
         "platforms": [(p.value, platform_name(p)) for p in Platform],
         "others": _others(report) if report else "",

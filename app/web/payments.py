@@ -1,12 +1,14 @@
 """Payments at /app/payments: where the money stands (the API's `payouts_pulse`), what is
 ready to pay per creator and currency (`payouts_ready`) with the posts behind each line
-(`payouts_ready_posts`), a batch made of the selected posts or of everything ready
+(`payouts_ready_posts`, fetched when the line is opened or selected: a page of lines then
+costs what the API's page of lines costs), a batch made of the selected posts or of everything ready
 (`payouts_create`), and the batches by state (`payouts_list`) with their files (the API's
 own export.csv, summary.csv and export.xlsx, which the session cookie reads), paid with a
 reference (`payouts_mark_paid`) or cancelled (`payouts_cancel`). Every read is the API's
 query with the API's scope; every change goes through app.web.actions under the API's
 operation id, by the API's service."""
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -68,35 +70,11 @@ def _filters(campaign_id: str) -> ReadyFilters:
 
 async def _ready(
     session: AsyncSession, me: Viewer, filters: ReadyFilters, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """A page of ready lines as `GET /v1/payouts/ready` answers them, each with its posts as
-    `GET /v1/payouts/ready/posts` answers them (one query for the page's lines), and
-    whether every line's posts are on screen."""
+) -> tuple[list[CreatorTotal], str | None]:
+    """A page of ready lines as `GET /v1/payouts/ready` answers them."""
     org, only = me.principal.organization_id, me.principal.within(Action.CAMPAIGN_READ)
     rows, next_cursor = await payouts.ready_page(session, org, filters, cursor, LINES, only=only)
-    lines = [CreatorTotal.model_validate(r) for r in rows]
-    behind: dict[tuple[uuid.UUID, str], list[ReadyPost]] = {}
-    complete = True
-    if lines:
-        first, last = lines[0], lines[-1]
-        posts, more = await payouts.ready_posts(
-            session,
-            org,
-            filters,
-            None,
-            None,
-            POSTS_SHOWN,
-            only=only,
-            lines=((first.creator_id, first.currency), (last.creator_id, last.currency)),
-        )
-        complete = more is None
-        for p in posts:
-            post = ReadyPost.model_validate(p)
-            behind.setdefault((post.creator_id, post.currency), []).append(post)
-    shown = [
-        {"line": line, "posts": behind.get((line.creator_id, line.currency), [])} for line in lines
-    ]
-    return shown, next_cursor, complete
+    return [CreatorTotal.model_validate(r) for r in rows], next_cursor
 
 
 async def _context(
@@ -115,9 +93,9 @@ async def _context(
         return {"readable": False}
     chosen = next((s for s in STATES if s.value == state), PayoutStatus.OPEN)
     filters = _filters(campaign_id)
-    lines, more_lines, complete = await _ready(session, me, filters, cursor)
+    lines, more_lines = await _ready(session, me, filters, cursor)
     rows, older = await payouts.list_page(session, org, chosen, batches_cursor, BATCHES, only=only)
-    campaign_rows, _ = await campaigns.list_page(session, org, None, None, _CAMPAIGNS, only=only)
+    campaign_rows = await campaigns.choices(session, org, _CAMPAIGNS, only)
     return {
         "readable": True,
         "pulse": await payout_service.pulse(session, org, only=only),
@@ -125,7 +103,6 @@ async def _context(
         "campaign_id": str(filters.campaign_id or ""),
         "lines": lines,
         "more_lines": more_lines,
-        "complete": complete,
         "states": STATES,
         "state": chosen,
         "batches": await payout_service.present(session, list(rows)),
@@ -135,7 +112,6 @@ async def _context(
         "can_create": me.can("payouts_create"),
         "can_pay": me.can("payouts_mark_paid"),
         "can_cancel": me.can("payouts_cancel"),
-        "posts_shown": POSTS_SHOWN,
     }
 
 
@@ -166,6 +142,35 @@ async def payments_page(
         context = await _context(session, me, state=state, campaign_id=campaign_id)
         context["error"] = exc.detail
     return await page(request, session, me, "payments.html", context, current="payments")
+
+
+@router.get("/app/payments/lines/{creator_id:uuid}/{currency}")
+async def line_posts(
+    request: Request,
+    creator_id: uuid.UUID,
+    currency: str,
+    session: Session,
+    me: Page,
+    campaign_id: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """The posts behind one ready line (the page's filter applied), as
+    `GET /v1/payouts/ready/posts?creator_id=&currency=` answers them: the fragment a line
+    swaps in when it is opened or selected, each post a box of the batch form."""
+    posts: list[ReadyPost] = []
+    more = None
+    if me.can("payouts_list") and CURRENCY.fullmatch(currency):
+        org, only = me.principal.organization_id, me.principal.within(Action.CAMPAIGN_READ)
+        filters = _filters(campaign_id).model_copy(update={"creator_id": creator_id})
+        rows, more = await payouts.ready_posts(
+            session, org, filters, currency, None, POSTS_SHOWN, only=only
+        )
+        posts = [ReadyPost.model_validate(r) for r in rows]
+    context = {"posts": posts, "complete": more is None, "posts_shown": POSTS_SHOWN}
+    context["can_create"] = me.can("payouts_create")
+    return render(request, "payments_line.html", context)
+
+
+CURRENCY = re.compile("[A-Z]{3}")
 
 
 def _outcome(request: Request, message: str) -> Response:

@@ -1,7 +1,8 @@
 """Settings (/app/settings), for organization admins: the team (users, their roles and
 campaign roles, invitations, removal, two-factor resets), the organization's two-factor
 rule, API keys, the Discord integration, and the stats providers as `/health/ready` reports
-them. Each change is the API's operation (app.web.actions.on_org: the API's refusal, the
+them. An admin gives people roles on campaigns and restricts a new API key to chosen
+campaigns. Each change is the API's operation (app.web.actions.on_org: the API's refusal, the
 same service, the same audit record), its input checked by the API's own schema. A secret
 (an invitation link, an API key) is shown in the answer of the action that made it, once.
 
@@ -22,18 +23,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.deps import AppSettings, Session
 from app.discord import integrations as discord_integrations
 from app.domain.errors import DomainError, NotFound, found
+from app.domain.permissions import CampaignRole
 from app.domain.two_factor import Requirement
 from app.errors import ApiError
 from app.models import ApiKey, DiscordIntegration, Organization, User
 from app.repositories import api_keys
+from app.repositories import campaigns as campaigns_repo
 from app.repositories import discord as discord_repo
 from app.repositories import permissions as permissions_repo
 from app.repositories import users as users_repo
 from app.schemas.discord import DiscordConnect
 from app.schemas.keys import KeyCreate
-from app.schemas.users import OrganizationUpdate, UserCreate, UserUpdate
+from app.schemas.users import CampaignRoleSet, OrganizationUpdate, UserCreate, UserUpdate
 from app.services import api_keys as key_service
-from app.services import mail, readiness, users
+from app.services import campaign_roles, mail, readiness, users
 from app.services import two_factor as two_factor_service
 from app.web import actions
 from app.web.layout import Page, Viewer, page
@@ -42,6 +45,7 @@ from app.webhooks import repository as webhooks_repo
 router = APIRouter()
 
 _PAGE = 100  # the API's largest page: users and keys shown at once
+_CAMPAIGN_CHOICES = 200  # the campaigns offered for a role or a key (the API's largest page)
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -131,6 +135,9 @@ async def _context(request: Request, session: AsyncSession, me: Viewer) -> dict[
     org = me.principal.organization_id
     team, more_users = await users_repo.list_page(session, org, None, _PAGE)
     keys, more_keys = await api_keys.list_page(session, org, None, _PAGE)
+    campaigns, more_campaigns = await campaigns_repo.list_page(
+        session, org, None, None, _CAMPAIGN_CHOICES
+    )
     settings = request.app.state.settings
     return {
         "team": team,
@@ -138,6 +145,10 @@ async def _context(request: Request, session: AsyncSession, me: Viewer) -> dict[
         "grants": await permissions_repo.grants_of_users(session, org, [u.id for u in team]),
         "keys": keys,
         "more_keys": more_keys is not None,
+        "campaigns": sorted(campaigns, key=lambda c: (c.name.lower(), c.id)),
+        "campaign_names": {c.id: c.name for c in campaigns},
+        "more_campaigns": more_campaigns is not None,
+        "campaign_roles": list(CampaignRole),
         "discord": await discord_repo.integration(session, org),
         "endpoints": await webhooks_repo.list_endpoints(session, org, None, _PAGE),
         "mode": readiness.providers(settings),
@@ -315,6 +326,91 @@ async def reset_two_factor(request: Request, user_id: str, session: Session, me:
     )
 
 
+# Campaign roles
+
+
+@router.post("/app/settings/users/{user_id}/campaign-roles")
+async def grant_campaign_role(
+    request: Request,
+    user_id: str,
+    session: Session,
+    me: Admin,
+    campaign_id: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    """campaign_roles_set: gives the user a role on the campaign, or changes theirs."""
+    try:
+        body = checked(CampaignRoleSet, role=role)
+    except Unfit as exc:
+        return await _page(request, session, me, Outcome("team", error=str(exc)))
+    return await _campaign_role(
+        request, session, me, user_id, campaign_id, "campaign_roles_set", body.role
+    )
+
+
+@router.post("/app/settings/users/{user_id}/campaign-roles/{campaign_id}/remove")
+async def revoke_campaign_role(
+    request: Request, user_id: str, campaign_id: str, session: Session, me: Admin
+) -> Response:
+    """campaign_roles_delete: the user no longer reaches the campaign through that role."""
+    return await _campaign_role(
+        request, session, me, user_id, campaign_id, "campaign_roles_delete", None
+    )
+
+
+async def _campaign_role(
+    request: Request,
+    session: AsyncSession,
+    me: Viewer,
+    user_id: str,
+    campaign_id: str,
+    operation: str,
+    role: CampaignRole | None,
+) -> Response:
+    """A campaign role set (`role`) or taken away (None), recorded as the API records it:
+    on the campaign, naming the campaign and the user."""
+    org = me.principal.organization_id
+
+    async def do() -> tuple[uuid.UUID, User]:
+        campaign = parse_id(campaign_id, "campaign")
+        user = await _user(session, me, user_id)
+        if role is None:
+            await campaign_roles.revoke(session, org, campaign, user.id)
+        else:
+            await campaign_roles.grant(session, org, campaign, user.id, role)
+        return campaign, user
+
+    def done(changed: tuple[uuid.UUID, User]) -> Outcome:
+        campaign, user = changed
+        name = campaign_names.get(campaign, "the campaign")
+        if role is None:
+            return Outcome("team", f"{user.email} no longer holds a role on {name}.")
+        return Outcome("team", f"{user.email} is now {_role_name(role)} on {name}.")
+
+    campaign_names = await _names_of_campaigns(session, org)
+    outcome = await act(
+        request,
+        session,
+        me,
+        "team",
+        operation,
+        do,
+        lambda changed: changed[0],
+        done,
+        {"campaign_id": campaign_id, "user_id": user_id},
+    )
+    return await _page(request, session, me, outcome)
+
+
+def _role_name(role: CampaignRole) -> str:
+    return role.value.replace("_", " ")
+
+
+async def _names_of_campaigns(session: AsyncSession, org: uuid.UUID) -> dict[uuid.UUID, str]:
+    rows, _ = await campaigns_repo.list_page(session, org, None, None, _CAMPAIGN_CHOICES)
+    return {c.id: c.name for c in rows}
+
+
 # The organization
 
 
@@ -367,22 +463,30 @@ async def create_key(
     me: Admin,
     name: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
+    campaign_id: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """api_keys_create: the key is shown in this answer only."""
+    """api_keys_create: the key is shown in this answer only. Campaigns ticked restrict it to
+    those (none: every campaign)."""
     try:
-        body = checked(KeyCreate, name=name.strip(), role=role)
+        body = checked(KeyCreate, name=name.strip(), role=role, campaign_ids=campaign_id or None)
     except Unfit as exc:
         return await _page(request, session, me, Outcome("keys", error=str(exc)))
     org = me.principal.organization_id
 
     async def do() -> tuple[ApiKey, str]:
-        return await key_service.create(session, settings, org, body.role, body.name)
+        return await key_service.create(
+            session, settings, org, body.role, body.name, body.campaign_ids
+        )
 
     def done(made: tuple[ApiKey, str]) -> Outcome:
         row, key = made
         label = f"“{row.name}”" if row.name else row.prefix
+        reach = ""
+        if row.campaign_ids is not None:
+            n = len(row.campaign_ids)
+            reach = f", {n} campaign{'' if n == 1 else 's'} only"
         shown = Shown(
-            f"API key {label} ({row.role})",
+            f"API key {label} ({row.role}{reach})",
             key,
             "Copy it now: it is stored only as a digest and cannot be shown again.",
         )

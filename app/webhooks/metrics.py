@@ -8,6 +8,9 @@ DELIVERIES = Counter(
     "is scheduled), failed (failed, no attempt left).",
     ["outcome"],
 )
+# Every outcome's series exists from the start (at 0): rates and alerts see none, not nothing.
+for _outcome in ("succeeded", "retrying", "failed"):
+    DELIVERIES.labels(_outcome)
 OLDEST_UNDELIVERED = Gauge(
     "viewledger_webhook_oldest_undelivered_seconds",
     "Age of the oldest event still waiting for delivery to an enabled endpoint (0 when none); "

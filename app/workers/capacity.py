@@ -47,6 +47,13 @@ STALENESS = Gauge(
 POSTS = Gauge(
     "viewledger_refreshed_posts", "Posts in the refresh window, by class.", ["platform", "class"]
 )
+# Beside the staleness: what each class's p99 is held against (deploy/prometheus/alerts.yaml),
+# so the alert follows ACTIVE_/FINALIZED_REFRESH_INTERVAL_HOURS rather than copying them.
+STALENESS_INTERVAL = Gauge(
+    "viewledger_staleness_interval_seconds",
+    "The refresh interval each freshness class is meant to keep its posts' stats within.",
+    ["platform", "class"],
+)
 
 
 @dataclass
@@ -126,6 +133,7 @@ def export(figures: Mapping[Platform, ProviderCapacity]) -> None:
         LANES.labels(p, "parked").set(f.parked_lanes)
         for name, s in f.staleness.items():
             POSTS.labels(p, name).set(s.posts)
+            STALENESS_INTERVAL.labels(p, name).set(s.interval_s)
             for quantile, value in (("0.5", s.p50_s), ("0.99", s.p99_s), ("1", s.max_s)):
                 STALENESS.labels(p, name, quantile).set(value or 0.0)
 

@@ -1,17 +1,20 @@
-"""The campaign's daily views: the rollup the writer keeps, the migration that builds it from
-older snapshots, and the series the analytics make of it."""
+"""The campaign's daily views: the rollups the writer keeps (per campaign, and per campaign and
+creator), the migrations that build them from older snapshots, and the series the analytics
+make of them, narrowed by the creator and platform filters."""
 
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 
+import httpx
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
-from app.models import CampaignDailyViews
+from app.models import CampaignDailyViews, CreatorDailyViews
 from app.platforms.contract import VideoStats
 from app.repositories import analytics, claims
 from app.repositories.analytics import Scope
@@ -19,6 +22,7 @@ from app.services.analytics import daily_series
 from app.services.refresh_results import write as write_results
 from app.settings import PROJECT_ROOT, Settings
 from app.workers.refresher import Refresher
+from tests.api.conftest import ClientFor
 from tests.engine_kit import Clock, seed
 
 SM = async_sessionmaker[AsyncSession]
@@ -79,6 +83,102 @@ async def test_the_migration_backfill_rebuilds_what_the_writer_keeps(
         await session.execute(text(migration.module.BACKFILL))
         await session.commit()
     assert await _rollup(committed) == kept
+
+
+async def _creator_rollup(
+    committed: SM,
+) -> list[tuple[uuid.UUID, uuid.UUID, date, Platform, Decimal, Decimal]]:
+    async with committed() as session:
+        rows = await session.execute(
+            select(CreatorDailyViews).order_by(
+                CreatorDailyViews.campaign_id, CreatorDailyViews.creator_id, CreatorDailyViews.day
+            )
+        )
+        return [
+            (r.campaign_id, r.creator_id, r.day, r.platform, r.views_gained, r.baseline_views)
+            for r in rows.scalars()
+        ]
+
+
+async def _refresh_days(
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock, days: int
+) -> None:
+    for _ in range(days):  # a fetch of every post each day
+        await make_refresher().refresh_due(Platform.TIKTOK)
+        await make_refresher().refresh_due(Platform.INSTAGRAM)
+        clock.advance(days=1)
+        async with committed() as session:
+            await session.execute(
+                text("UPDATE posts SET next_refresh_at = :now"), {"now": clock.now}
+            )
+            await session.commit()
+
+
+async def test_the_creator_rollup_adds_up_to_the_campaigns_and_the_backfill_rebuilds_it(
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
+) -> None:
+    await seed(committed, [(Platform.TIKTOK, str(9200 + i)) for i in range(4)], clock.now)
+    await seed(committed, [(Platform.INSTAGRAM, f"Cy{i:09d}") for i in range(1, 3)], clock.now)
+    await _refresh_days(committed, make_refresher, clock, 3)
+    kept = await _creator_rollup(committed)
+    assert len({creator for _, creator, *_ in kept}) >= 3
+    assert {platform for *_, platform, _, _ in kept} == {"tiktok", "instagram"}
+    # A campaign's day is the sum of its creators' days.
+    by_campaign: dict[tuple[uuid.UUID, date], Decimal] = {}
+    for campaign, _, day, _, gained, _ in kept:
+        by_campaign[(campaign, day)] = by_campaign.get((campaign, day), Decimal(0)) + gained
+    assert sorted((c, d, int(g)) for (c, d), g in by_campaign.items()) == await _rollup(committed)
+
+    script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
+    migration = script.get_revision("0023")
+    assert migration is not None
+    async with committed() as session:
+        await session.execute(text("DELETE FROM creator_daily_views"))
+        await session.execute(text(migration.module.BACKFILL))
+        await session.commit()
+    assert await _creator_rollup(committed) == kept
+
+
+async def test_the_creator_and_platform_filters_narrow_the_daily_series(
+    committed: SM, api: ClientFor, make_refresher: Callable[[], Refresher], clock: Clock
+) -> None:
+    clock.advance(days=-3)  # three days of fetches, the last one yesterday
+    tiktok = [(Platform.TIKTOK, str(9300 + i)) for i in range(4)]
+    instagram = [(Platform.INSTAGRAM, f"Cz{i:09d}") for i in range(1, 3)]
+    seeded = await seed(committed, [*tiktok, *instagram], clock.now)
+    await _refresh_days(committed, make_refresher, clock, 3)
+
+    async def daily(
+        client: httpx.AsyncClient, **params: str
+    ) -> tuple[list[tuple[str, int, int]], int]:
+        report = (
+            await client.get(
+                f"/v1/campaigns/{seeded.campaign_id}/analytics", params={"days": "5", **params}
+            )
+        ).json()
+        series = [(d["day"], d["views_gained"], d["total_views"]) for d in report["daily_views"]]
+        return series, report["totals"]["views"]
+
+    async with await api(seeded) as client:
+        everything, views = await daily(client)
+        # Unfiltered, for all time: the last day's total is every post's views.
+        assert everything[-1][2] == views > 0
+        by_platform = {p.value: await daily(client, platform=p.value) for p in Platform}
+        org = (await client.get("/v1/analytics", params={"platform": "instagram"})).json()
+        creators = (await client.get(f"/v1/campaigns/{seeded.campaign_id}/analytics")).json()
+        by_creator = [await daily(client, creator_id=c["creator_id"]) for c in creators["creators"]]
+    assert len(by_creator) >= 3
+    for filtered in (list(by_platform.values()), by_creator):
+        # Each filter's series ends at its own posts' views, and they add up to the whole.
+        for series, filtered_views in filtered:
+            assert series[-1][2] == filtered_views
+        assert sum(1 for series, _ in filtered if series[-1][2]) >= 2
+        for n, (day, gained, total) in enumerate(everything):
+            assert sum(s[n][1] for s, _ in filtered) == gained
+            assert sum(s[n][2] for s, _ in filtered) == total
+            assert all(s[n][0] == day for s, _ in filtered)
+    # The organization's report narrows its series the same way.
+    assert org["daily_views"][-1]["total_views"] == by_platform["instagram"][1]
 
 
 BIGINT_MAX = 2**63 - 1

@@ -1,6 +1,8 @@
 """Health, metrics, docs and the OpenAPI document."""
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -9,8 +11,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.main import create_app
-from app.settings import ProviderMode, Settings
+from app.main import create_app, migration_head
+from app.settings import PROJECT_ROOT, ProviderMode, Settings
 from app.workers.metrics import HEARTBEATS
 from tests import factories as f
 from tests.conftest import committed_client
@@ -159,6 +161,27 @@ async def test_cli_creates_an_organization_whose_printed_key_works(
         assert (await f.ok(await client.get("/v1/me")))["role"] == "viewer"
 
 
+def test_db_wait_returns_at_the_head_and_otherwise_gives_up_naming_the_revisions(
+    settings: Settings,
+) -> None:
+    """`db wait` holds a new worker back until the release's migration has run (the
+    Kubernetes worker's init container)."""
+    assert cli(_env(settings), "db", "wait", "--timeout", "5") == (
+        "database is at this code's migration"
+    )
+    missing = settings.database_url.rsplit("/", 1)[0] + "/viewledger_never_created"
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "wait", "--timeout", "1"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": missing},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert f"database at no revision, code expects {migration_head()}" in done.stderr
+
+
 async def test_a_keyed_request_while_the_database_is_down_is_503_not_500(
     settings: Settings,
 ) -> None:
@@ -197,3 +220,19 @@ async def test_readiness_reports_the_worker_heartbeat(
     await redis.zadd(HEARTBEATS, {"test-worker": time.time() - 10 * settings.heartbeat_seconds})
     stale = await client.get("/health/ready")
     assert (stale.status_code, stale.json()["status"]) == (200, "warn")
+
+
+async def test_metrics_carry_the_newest_worker_heartbeat_for_the_alert(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    """The worker beats in Redis; the API's /metrics turns the newest beat into a gauge, so
+    Prometheus sees it age while every worker is down (deploy/prometheus/alerts.yaml)."""
+    beat = time.time() - 42
+    await redis.zadd(HEARTBEATS, {"test-worker": beat, "older-worker": beat - 100})
+    text = (await client.get("/metrics")).text
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("viewledger_worker_heartbeat_timestamp_seconds ")
+    )
+    assert abs(float(line.split()[1]) - beat) < 0.01

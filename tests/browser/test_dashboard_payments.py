@@ -55,11 +55,15 @@ async def test_a_payment_run_from_ready_to_paid(
                     .filter(has_text="@Été.ana")
                     .filter(has_text="54.00 USD")
                 )
-                await line.get_by_text("The posts behind this line").click()
-                assert await line.locator("tr.behind tbody tr").count() == 2
+                # Selecting the line loads its posts (they load when a line is opened) and
+                # selects them all.
                 await line.get_by_role("checkbox", name="Select @Été.ana's USD line").check()
+                await line.locator("tr.behind tbody tr").nth(1).wait_for()
+                assert await line.locator("tr.behind tbody tr").count() == 2
                 for post_id in ana_usd:
-                    assert await line.locator(f'input[value="{post_id}"]').is_checked()
+                    box = line.locator(f'input[value="{post_id}"]')
+                    await box.wait_for()
+                    assert await box.is_checked()
                 await t.shoot("payments")
                 await t.page.get_by_role(
                     "button", name="Make a batch of the selected posts"

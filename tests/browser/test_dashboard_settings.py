@@ -82,3 +82,55 @@ async def test_an_admin_sets_up_the_team_a_key_and_a_webhook(
                 assert key not in await page.content()
     finally:
         receiver.stop()
+
+
+async def test_an_admin_gives_campaign_roles_and_a_key_for_chosen_campaigns(
+    settings: Settings, engine: AsyncEngine, committed: SM, redis: Redis
+) -> None:
+    """Issue 27, item 3: a member given a role on one campaign, the role changed and taken
+    away, and an API key restricted to one campaign, all without the API (which then reads
+    the same rows). Screenshots `settings-role-form` and `settings-roles`."""
+    async with admin_api(settings, engine, committed) as api:
+        await add_user(api, "owner@brand.example", name="Olivia Owner")
+        sam = await add_user(api, "sam@brand.example", "member", name="Sam Support")
+        spring = (await api.post("/v1/campaigns", json={"name": "Spring launch"})).json()
+        autumn = (await api.post("/v1/campaigns", json={"name": "Autumn drop"})).json()
+        admin_key = (await api.post("/v1/api-keys", json={"role": "admin"})).json()["key"]
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    with dashboard(settings) as origin:
+        async with tab(origin) as t, httpx.AsyncClient(base_url=origin) as http:
+            await t.go("/app/settings")
+            await t.sign_in("owner@brand.example")
+            page = t.page
+
+            await page.get_by_text("Give a campaign role to Sam Support").click()
+            await page.get_by_label("Campaign", exact=True).select_option(label="Spring launch")
+            await page.get_by_label("Campaign role").select_option("campaign_editor")
+            await t.shoot("settings-role-form")
+            await page.get_by_role("button", name="Give role to Sam Support").click()
+            done = "sam@brand.example is now campaign editor on Spring launch."
+            await page.get_by_text(done).wait_for()
+            row = page.locator("tbody tr", has_text="sam@brand.example")
+            assert "Spring launch: Campaign editor" in await row.inner_text()
+
+            # A key for one campaign: it sees that campaign and no other.
+            await page.get_by_label("Key name").fill("Agency reports")
+            await page.get_by_label("Key role").select_option("viewer")
+            await page.get_by_text("Restrict to some campaigns").click()
+            await page.get_by_label("Autumn drop").check()
+            await page.get_by_role("button", name="Create key").click()
+            await page.get_by_text("API key “Agency reports” (viewer, 1 campaign only)").wait_for()
+            key = await page.locator("[data-secret]").inner_text()
+            keyed = {"Authorization": f"Bearer {key}"}
+            seen = (await http.get("/v1/campaigns", headers=keyed)).json()["data"]
+            assert [c["id"] for c in seen] == [autumn["id"]]
+            await t.shoot("settings-roles")
+
+            roles = f"/v1/campaigns/{spring['id']}/roles"
+            listed = (await http.get(roles, headers=admin)).json()["data"]
+            assert [(r["user_id"], r["role"]) for r in listed] == [(sam["id"], "campaign_editor")]
+            await page.get_by_role(
+                "button", name="Remove the role of Sam Support on Spring launch"
+            ).click()
+            await page.get_by_text("sam@brand.example no longer holds a role on").wait_for()
+            assert (await http.get(roles, headers=admin)).json()["data"] == []

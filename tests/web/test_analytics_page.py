@@ -3,12 +3,14 @@ each chart's table); a member sees only their campaigns; a filter that cannot be
 message on the page, not an error."""
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models import CampaignDailyViews, CreatorDailyViews
 from tests import factories as f
 from tests.web.session_kit import set_post, signed_in
 
@@ -78,6 +80,52 @@ async def test_the_page_shows_the_apis_answer_for_its_filters(
         assert f'href="/app/posts/{api["top_posts"][0]["id"]}"' in html
         assert html.count('<svg class="chart"') == 5
         assert f"/v1/analytics?period={period}&amp;campaign_id={cid}" in html
+
+
+async def test_the_creator_and_platform_filters_narrow_the_daily_chart_as_the_api_does(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    s = await f.setup_campaign(client)
+    cid = uuid.UUID(s["campaign"]["id"])
+    today = datetime.now(UTC).date()
+    # Today the campaign gained 1,500 views: 1,000 on TikTok (scout2015), 500 on Instagram.
+    session.add_all(
+        [
+            CampaignDailyViews(campaign_id=cid, day=today, views_gained=1500, baseline_views=0),
+            *(
+                CreatorDailyViews(
+                    campaign_id=cid,
+                    creator_id=uuid.UUID(s[platform]["id"]),
+                    day=today,
+                    platform=platform,
+                    views_gained=views,
+                    baseline_views=0,
+                )
+                for platform, views in (("tiktok", 1000), ("instagram", 500))
+            ),
+        ]
+    )
+    await session.commit()
+    web = await signed_in(app, client, "ops@example.com")
+    for narrowed, total in (
+        ({}, "1,500"),
+        ({"platform": "tiktok"}, "1,000"),
+        ({"creator_id": s["instagram"]["id"]}, "500"),
+    ):
+        params = {"period": "7d", "campaign_id": str(cid), **narrowed}
+        html = (await web.get("/app/analytics", params=params)).text
+        api = await f.ok(await web.get("/v1/analytics", params=params))
+        rows = _rows(html, "daily-table")
+        assert rows == [
+            [
+                d["day"],
+                f"{d['views_gained']:,}",
+                f"{d['baseline_views']:,}",
+                f"{d['total_views']:,}",
+            ]
+            for d in api["daily_views"]
+        ]
+        assert rows[-1][-1] == total
 
 
 async def test_a_member_sees_only_their_campaigns(

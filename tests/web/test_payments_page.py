@@ -49,10 +49,23 @@ async def test_the_page_shows_the_api_s_numbers_and_pays_a_batch_from_ready_to_p
         row = f"@{line['creator_handle']} TikTok"
         assert row in cells
         assert f"{line['amount']} {line['currency']}" in cells
+    # Each line's posts load when it is opened: the API's posts behind that line, each a box
+    # of the batch form.
     behind = await f.ok(await web.get("/v1/payouts/ready/posts", params={"limit": 200}))
-    for post in behind["data"]:
-        assert f'name="post_id" value="{post["post_id"]}"' in page.text
-    assert w["posts"]["bo_held"] not in page.text  # not ready: not offered
+    assert behind["data"]
+    for line in ready["data"]:
+        path = f"/app/payments/lines/{line['creator_id']}/{line['currency']}"
+        assert f'hx-get="{path}"' in page.text
+        posts = await web.get(path, headers=HTMX)
+        assert posts.status_code == 200
+        mine = [
+            p["post_id"]
+            for p in behind["data"]
+            if (p["creator_id"], p["currency"]) == (line["creator_id"], line["currency"])
+        ]
+        assert re.findall(r'name="post_id" value="([0-9a-f-]{36})"', posts.text) == mine
+        assert w["posts"]["bo_held"] not in posts.text  # not ready: not offered
+    assert w["posts"]["bo_held"] not in page.text
 
     # Make a batch of two selected posts.
     chosen = [w["posts"]["ana_usd_1"], w["posts"]["bo_usd"]]
@@ -157,8 +170,16 @@ async def test_a_person_the_api_refuses_is_refused_the_same_way(
     # A campaign admin of the EUR campaign: its lines only, batches of its posts only.
     eur_admin = await signed_in(app, client, "eur@example.com", "member", {eur: "campaign_admin"})
     page = await eur_admin.get("/app/payments")
-    assert w["posts"]["ana_eur"] in page.text
-    assert w["posts"]["ana_usd_1"] not in page.text
+    opened = [
+        (await eur_admin.get(path, headers=HTMX)).text
+        for path in re.findall(r'hx-get="(/app/payments/lines/[^"]+)"', page.text)
+    ]
+    assert any(w["posts"]["ana_eur"] in posts for posts in opened)
+    # Ana's USD line asked for by hand: none of its posts are within this person's reach.
+    ana = (await f.ok(await client.get(f"/v1/posts/{w['posts']['ana_usd_1']}")))["creator_id"]
+    forged_line = await eur_admin.get(f"/app/payments/lines/{ana}/USD", headers=HTMX)
+    assert w["posts"]["ana_usd_1"] not in forged_line.text
+    assert "No post of this line is ready to pay" in forged_line.text
     assert "15.00 EUR" in page.text
     assert "USD" not in " ".join(_cells(page.text))
     other = await eur_admin.post(

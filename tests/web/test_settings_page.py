@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.discord.demo import new_key_pair
-from app.models import ApiKey, AuditEvent, User, WebhookEndpoint
+from app.models import ApiKey, AuditEvent, CampaignRoleGrant, User, WebhookEndpoint
 from app.platforms.sandbox import create_app as create_sandbox
 from app.platforms.sandbox.discord import FakeDiscord
 from app.services.readiness import CAPACITY_KEY
 from tests import factories as f
+from tests.browser.dashboard_kit import add_user
 from tests.web.session_kit import signed_in
 
 HTMX = {"HX-Request": "true"}
@@ -149,6 +150,115 @@ async def test_team_keys_and_two_factor_as_the_api_does_them(
     assert actor is not None
 
 
+async def _audited(session: AsyncSession, action: str) -> list[tuple[str | None, dict[str, Any]]]:
+    rows = await session.execute(
+        select(AuditEvent.resource_id, AuditEvent.details)
+        .where(AuditEvent.action == action)
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+    )
+    return [(r.resource_id, r.details) for r in rows]
+
+
+async def test_campaign_roles_are_given_changed_and_taken_away_as_the_api_does(
+    app: object, client: httpx.AsyncClient, session: AsyncSession, redis: Redis
+) -> None:
+    s = await f.setup_campaign(client)
+    cid = s["campaign"]["id"]
+    web = await signed_in(app, client, "owner@example.com")
+    kim = await add_user(client, f"kim+{uuid.uuid4().hex[:8]}@example.com", "member")
+    page = (await web.get("/app/settings")).text
+    assert f'hx-post="/app/settings/users/{kim["id"]}/campaign-roles"' in page
+    assert f'<option value="{cid}">{s["campaign"]["name"]}</option>' in page
+    roles = f"/v1/campaigns/{cid}/roles"
+    given = f"/app/settings/users/{kim['id']}/campaign-roles"
+
+    answer = _ok(await web.post(given, data={"campaign_id": cid, "role": "campaign_editor"}))
+    assert f"{kim['email']} is now campaign editor on {s['campaign']['name']}." in answer
+    assert f"{s['campaign']['name']}: Campaign editor" in answer
+    listed = (await f.ok(await client.get(roles)))["data"]
+    assert [(r["user_id"], r["role"]) for r in listed] == [(kim["id"], "campaign_editor")]
+    # Given again with another role: changed, as the API's PUT does.
+    _ok(await web.post(given, data={"campaign_id": cid, "role": "campaign_admin"}))
+    listed = (await f.ok(await client.get(roles)))["data"]
+    assert [(r["user_id"], r["role"]) for r in listed] == [(kim["id"], "campaign_admin")]
+
+    # What the API refuses, the page says, and nothing changes.
+    wrong = await web.post(given, data={"campaign_id": cid, "role": "owner"})
+    assert "Role:" in wrong.text
+    unknown = await web.post(
+        given, data={"campaign_id": str(uuid.uuid4()), "role": "campaign_admin"}
+    )
+    assert "No campaign with that id." in unknown.text
+    nobody = await web.post(
+        f"/app/settings/users/{uuid.uuid4()}/campaign-roles",
+        data={"campaign_id": cid, "role": "campaign_admin"},
+    )
+    assert "No user with that id." in nobody.text
+    assert len((await f.ok(await client.get(roles)))["data"]) == 1
+
+    removed = f"{given}/{cid}/remove"
+    answer = _ok(await web.post(removed, headers=HTMX))
+    assert f"{kim['email']} no longer holds a role on {s['campaign']['name']}." in answer
+    assert (await f.ok(await client.get(roles)))["data"] == []
+    again = await web.post(removed)
+    assert "No campaign role with that id." in again.text
+
+    # The audit records are the API's: on the campaign, naming the campaign and the user.
+    api_made = await client.put(f"{roles}/{kim['id']}", json={"role": "campaign_editor"})
+    await f.ok(api_made)
+    details = {"campaign_id": cid, "user_id": kim["id"]}
+    assert await _audited(session, "campaign_role.set") == [(cid, details)] * 3
+    assert await _audited(session, "campaign_role.removed") == [(cid, details)]
+
+
+async def test_an_api_key_restricted_to_chosen_campaigns(
+    app: object, client: httpx.AsyncClient, session: AsyncSession, redis: Redis
+) -> None:
+    chosen = (await f.setup_campaign(client))["campaign"]
+    other = await f.campaign(client, name="Other launch")
+    web = await signed_in(app, client, "owner@example.com")
+    page = (await web.get("/app/settings")).text
+    assert f'name="campaign_id" value="{chosen["id"]}"' in page
+
+    made = await web.post(
+        "/app/settings/api-keys",
+        data={"name": "agency", "role": "editor", "campaign_id": [chosen["id"]]},
+        headers=HTMX,
+    )
+    assert "(editor, 1 campaign only)" in made.text
+    key = _shown(made.text)
+    keyed = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    seen = (await f.ok(await keyed.get("/v1/campaigns")))["data"]
+    assert [c["id"] for c in seen] == [chosen["id"]]
+    assert (await keyed.get(f"/v1/campaigns/{other['id']}")).status_code == 404
+    listed = (await f.ok(await client.get("/v1/api-keys")))["data"]
+    (agency,) = [k for k in listed if k["name"] == "agency"]
+    assert agency["campaign_ids"] == [chosen["id"]]
+    later = (await web.get("/app/settings")).text
+    assert f"<td>{chosen['name']}</td>" in later
+
+    # No campaign ticked: every campaign, as the API's null.
+    whole = await web.post("/app/settings/api-keys", data={"name": "all", "role": "viewer"})
+    assert "(viewer)" in whole.text
+    listed = (await f.ok(await client.get("/v1/api-keys")))["data"]
+    assert [k["campaign_ids"] for k in listed if k["name"] == "all"] == [None]
+    before = len(listed)
+    unknown = await web.post(
+        "/app/settings/api-keys",
+        data={"name": "x", "role": "viewer", "campaign_id": [str(uuid.uuid4())]},
+    )
+    assert "No campaign with that id." in unknown.text
+    unreadable = await web.post(
+        "/app/settings/api-keys", data={"name": "x", "role": "viewer", "campaign_id": ["nope"]}
+    )
+    assert "Campaign ids:" in unreadable.text
+    assert len((await f.ok(await client.get("/v1/api-keys")))["data"]) == before
+
+
 async def test_a_webhook_endpoint_s_secret_is_shown_once_and_its_log_is_the_api_s(
     app: object, client: httpx.AsyncClient, session: AsyncSession, redis: Redis
 ) -> None:
@@ -274,6 +384,11 @@ MEMBER_ACTIONS = [
     ("/app/settings/organization", {"require_two_factor": "off"}),
     ("/app/settings/api-keys", {"name": "mine", "role": "admin"}),
     ("/app/settings/api-keys/{key}/revoke", {}),
+    (
+        "/app/settings/users/{user}/campaign-roles",
+        {"campaign_id": "{campaign}", "role": "campaign_admin"},
+    ),
+    ("/app/settings/users/{user}/campaign-roles/{campaign}/remove", {}),
     ("/app/settings/discord", {"application_id": "1", "public_key": "a" * 64, "bot_token": "t"}),
     ("/app/settings/discord/disconnect", {}),
     ("/app/settings/discord/commands", {}),
@@ -291,6 +406,7 @@ async def _counts(session: AsyncSession) -> tuple[Any, ...]:
         await session.scalar(select(func.count()).select_from(User)),
         await session.scalar(select(func.count()).where(ApiKey.revoked_at.is_(None))),
         await session.scalar(select(func.count()).select_from(WebhookEndpoint)),
+        await session.scalar(select(func.count()).select_from(CampaignRoleGrant)),
         await session.scalar(select(func.count()).select_from(AuditEvent)),
     )
 
@@ -313,8 +429,9 @@ async def test_a_member_is_not_offered_settings_and_is_refused_every_action(
     key = (await f.ok(await client.get("/v1/api-keys")))["data"][0]["id"]
     before = await _counts(session)
     for path, data in MEMBER_ACTIONS:
-        where = path.format(user=user, key=key, endpoint=endpoint["id"])
-        answer = await member.post(where, data=data, headers=HTMX)
+        where = path.format(user=user, key=key, endpoint=endpoint["id"], campaign=cid)
+        form = {k: v.format(campaign=cid) for k, v in data.items()}
+        answer = await member.post(where, data=form, headers=HTMX)
         assert answer.status_code == 403, (where, answer.text)
         assert answer.json()["code"] == "forbidden"
     assert await _counts(session) == before

@@ -19,3 +19,23 @@ document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
   for (const open of document.querySelectorAll("details.menu[open]")) open.open = false;
 });
+
+// A payments line's posts load when the line is opened (details[data-lazy], htmx on
+// "toggle once"). Selecting the line opens it, so its posts load; once they are in, they
+// take the line box's state.
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("[data-select-all]");
+  const scope = all && all.closest("[data-select-scope]");
+  const lazy = scope && scope.querySelector("details[data-lazy]");
+  if (lazy && all.checked && !lazy.open) lazy.open = true;
+});
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  const scope = event.target.closest("[data-select-scope]");
+  const all = scope && scope.querySelector("[data-select-all]");
+  if (!all) return;
+  const name = all.getAttribute("data-select-all");
+  for (const box of scope.querySelectorAll(`input[type=checkbox][name="${name}"]`)) {
+    box.checked = all.checked;
+  }
+});
