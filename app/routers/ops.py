@@ -148,7 +148,7 @@ async def _latest_heartbeat(state: Any) -> float | None:
 
 async def _worker_heartbeat(state: Any) -> dict[str, Any]:
     """How long ago the most recent worker beat."""
-    stale_after = 3 * state.settings.heartbeat_seconds
+    stale_after = readiness.HEARTBEAT_STALE_BEATS * state.settings.heartbeat_seconds
     try:
         latest = await _latest_heartbeat(state)
     except Exception as exc:

@@ -12,6 +12,9 @@ from redis.asyncio import Redis
 from app.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 2.0
+# A worker heartbeat older than this many HEARTBEAT_SECONDS is stale (readiness warns; the
+# heartbeat alert in deploy/prometheus/alerts.yaml adds a scrape interval to it).
+HEARTBEAT_STALE_BEATS = 3
 # Where the worker publishes its figures (app/workers/capacity.py), for as long as they hold.
 CAPACITY_KEY = "viewledger:capacity"  # JSON: {"at": unix time, "providers": {...}}
 

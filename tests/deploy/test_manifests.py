@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from app.run import api_args
+from app.services.readiness import HEARTBEAT_STALE_BEATS
 from app.settings import PROJECT_ROOT, ProviderMode, Settings
 from tests.deploy.kustomize import Object, build, load_all
 
@@ -206,6 +207,23 @@ def test_the_api_port_takes_connections_only_from_the_ingress_and_monitoring_nam
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
         for name in ("ingress-nginx", "monitoring")
     ]
+
+
+def test_the_heartbeat_alert_fires_after_readiness_s_stale_mark_plus_a_scrape_interval() -> None:
+    """The alert and /health/ready agree on when a heartbeat is stale: the alert reads the
+    figure at each scrape, so it adds one scrape interval to readiness's mark."""
+    alerts = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "alerts.yaml").read_text())
+    (rule,) = [
+        r
+        for group in alerts["groups"]
+        for r in group["rules"]
+        if r["alert"] == "ViewLedgerWorkerHeartbeatStale"
+    ]
+    threshold = int(rule["expr"].rsplit(">", 1)[1])
+    monitor = find(rendered("prod"), "ServiceMonitor", "viewledger")
+    scrape = {seconds(e["interval"]) for e in monitor["spec"]["endpoints"]}
+    beat = Settings.model_fields["heartbeat_seconds"].default
+    assert threshold == HEARTBEAT_STALE_BEATS * beat + max(scrape)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
