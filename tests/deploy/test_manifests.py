@@ -290,5 +290,7 @@ def test_compose_runs_the_same_topology_with_real_settings() -> None:
         for volume in services[name]["volumes"]:
             source = volume.split(":")[0]
             assert (PROJECT_ROOT / source).exists(), source
+        # Prometheus has no authentication and Grafana's password defaults to admin.
+        assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"]), name
     for name in ("migrate", "api", "worker", "sandbox"):
         assert set(services[name]["environment"]) - SETTINGS == set(), name
