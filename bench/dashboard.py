@@ -15,9 +15,11 @@ same query (issues 26 and 27).
 
 `--in-process N` measures instead, without a server or wrk, this process's CPU time for N
 requests of each page and of its twin served straight through ASGI (one at a time, rounds
-taking turns; the median round kept): the server's own cost per request, which a machine
-shared with other work does not inflate the way it inflates wall-clock latency. The
-database's time is not in it (PostgreSQL runs in its own processes); the wall time per
+taking turns; the median round kept): the app's cost per request plus the client's (the
+httpx AsyncClient and its ASGITransport run in the same process, so their CPU is counted
+too: the same for a page and its twin, so compare the two, not each with a real server's),
+which a machine shared with other work does not inflate the way it inflates wall-clock
+latency. The database's time is not in it (PostgreSQL runs in its own processes); the wall time per
 request is printed beside it. `--profile NAME` prints where a page's CPU goes (cProfile).
 """
 
