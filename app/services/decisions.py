@@ -36,7 +36,7 @@ LATE_DECISIONS = Counter(
 # Each series exists from the start (at 0): rates and alerts see none, not nothing.
 for _status in PostStatus:
     TRANSITIONS.labels(_status.value)
-for _cause in ("added_late", "fetch_delayed", "stale"):  # app.domain.evidence's causes
+for _cause in evidence.TIMING_CAUSES:
     LATE_DECISIONS.labels(_cause)
 
 
