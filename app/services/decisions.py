@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import describe_database_error
+from app.domain import evidence
 from app.domain.decisions import Candidate, transition
 from app.domain.enums import PostStatus
 from app.domain.transitions import Landed
