@@ -1,5 +1,6 @@
 """Every setting is an environment variable with a default that works on a fresh machine."""
 
+import ipaddress
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -451,6 +452,18 @@ class Settings(BaseSettings):
     post_import_chunk_size: int = Field(50, ge=1, le=1000)
     post_import_lease_seconds: float = Field(120, gt=0)
     post_import_sweep_interval_seconds: int = Field(10, ge=1, le=60)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        # uvicorn takes anything else as a name that never matches: a mistyped entry, or the
+        # prod overlay's placeholder left unfilled, would silently trust no proxy at all.
+        for entry in _split_keys(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network") from None
+        return value
 
     def trusted_proxy_list(self) -> list[str]:
         return _split_keys(self.trusted_proxies)

@@ -12,8 +12,8 @@ lands only while the inputs it was computed from are unchanged (the writer's `ex
 is staleness, not a rule."""
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_
@@ -21,6 +21,41 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_
 from app.domain import lifecycle
 from app.domain.enums import PostStatus
 from app.domain.lifecycle import TransitionError
+
+
+@dataclass(frozen=True)
+class Transition:
+    post_id: uuid.UUID
+    from_status: PostStatus  # the status the change was decided from
+    to_status: PostStatus  # (from, to) names the guard the writer applies (the table below)
+    code: str  # the event's machine code
+    reason: str | None = None
+    actor_key_id: uuid.UUID | None = None  # None: the system (the worker)
+    # Other columns of the post set with the change (never `status` or `updated_at`).
+    values: Mapping[str, Any] = field(default_factory=dict)
+    # Columns a decision was computed from, with the values it saw: it lands only while the
+    # post still has them (a tier assigned or a hold raised meanwhile must not be overwritten
+    # by a decision made without it). Staleness only: the rules are the table's.
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    # What a decision was made on (app.domain.evidence), stored with its event.
+    evidence: Mapping[str, Any] | None = None
+    # The payout batch paying the post (finalized -> paid through a batch), else None.
+    payout_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Landed:
+    transition: Transition
+    organization_id: uuid.UUID
+
+
+def evidence_snapshots(landed: Sequence[Landed]) -> list[int]:
+    """The snapshots these changes' evidence names: their raw answers are kept for good."""
+    return [
+        snapshot
+        for item in landed
+        if (snapshot := (item.transition.evidence or {}).get("snapshot_id")) is not None
+    ]
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,16 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from app.domain.authorship import same_handle
+from app.domain.enums import Platform
 
 INITIAL_IMPORT_SIZES = (0, 5, 10, 15, 30)
 MAX_HASHTAGS = 20
 HASHTAG_PATTERN = r"^#?[^\s#\x00]{1,100}$"
 _HASHTAG = re.compile(r"#([^\s#.,!?;:()\[\]{}\"'/\\]+)")
+
+# Platforms whose accounts can be watched: those with an account listing. A YouTube channel's
+# uploads (playlistItems.list, 1 quota unit a page) are not listed yet.
+WATCHABLE = frozenset({Platform.TIKTOK, Platform.INSTAGRAM})
 
 SOURCE_WATCHED = "watched_account"
 SOURCE_SUBMITTED = "submitted"

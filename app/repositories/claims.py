@@ -5,9 +5,7 @@ the same post, and a crashed worker's posts come back when its lease runs out. W
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -29,47 +27,10 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import policy_sql, schedule
-from app.domain.enums import Platform, PostStatus
+from app.domain.enums import Platform
 from app.domain.policy import Policy
+from app.domain.refresh import DuePost as DuePost
 from app.models import Campaign, CpmTier, Creator, Organization, Post, RefreshRun
-
-
-@dataclass(frozen=True)
-class DuePost:
-    """A claimed post with what fetching and deciding it needs."""
-
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    campaign_id: uuid.UUID
-    creator_id: uuid.UUID
-    platform: Platform
-    platform_post_id: str
-    handle: str  # the creator's, to build TikTok's URL; authorship reads the creator anew
-    status: PostStatus
-    published_at: datetime | None
-    created_at: datetime
-    views: int
-    cpm_tier_id: uuid.UUID | None
-    cpm: Decimal | None
-    cap: Decimal | None
-    tier_name: str | None
-    min_views: int | None  # campaign override
-    finalize_after_days: int | None  # campaign override
-    starts_on: date | None  # the campaign's dates: a video published outside them is held
-    ends_on: date | None
-    hold_on_flags: list[str]  # the campaign's flag codes that act as holds
-    open_holds: int
-    flags: list[str]  # its open flags' codes
-    locked_views: int | None
-    unconfirmed_views: int | None  # a suspicious drop awaiting a second answer
-    last_refreshed_at: datetime | None  # None: this fetch is its first good one
-    consecutive_failures: int
-    refresh_run_id: uuid.UUID | None
-    decide_after: datetime | None  # restored by an admin: decide on stats from after this
-    # The claim's lease, which is also its token: a write only lands while the row still
-    # carries it, so a worker that outlived its lease cannot overwrite its successor's work.
-    lease: datetime
-
 
 _UUIDS = ARRAY(UUID(as_uuid=True))
 

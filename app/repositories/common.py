@@ -1,6 +1,5 @@
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -9,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.domain.refresh import NewMark as NewMark
 from app.models import Organization, Post
 from app.repositories import transitions
 
@@ -72,17 +72,6 @@ async def delete_oldest(
     )
     result = await session.execute(delete(key.class_).where(key.in_(doomed)))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class NewMark:
-    """A hold or a flag to raise on a post: its code, why, and on what evidence."""
-
-    post_id: uuid.UUID
-    organization_id: uuid.UUID
-    code: str
-    reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 async def insert_once_per_code(

@@ -1,6 +1,5 @@
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,8 @@ from sqlalchemy.orm import aliased
 
 from app.domain.authorship import Author
 from app.domain.enums import Platform
+from app.domain.refresh import Bind as Bind
+from app.domain.refresh import Rename as Rename
 from app.models import CampaignMember, Creator, CreatorRename
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, by_time, fetch_page
@@ -201,22 +202,6 @@ async def renames_page(
 
 
 # The creator writes of the result writer (services/authorship.py decides who is whose).
-
-
-@dataclass(frozen=True)
-class Rename:
-    creator_id: uuid.UUID
-    user_id: str | None
-    old: str | None  # the handle as stored
-    new: str | None  # the handle the platform reports
-    post_id: uuid.UUID  # the video that told
-
-
-@dataclass(frozen=True)
-class Bind:
-    creator_id: uuid.UUID
-    user_id: str | None
-    handle: str | None
 
 
 _UUIDS = ARRAY(UUID(as_uuid=True))

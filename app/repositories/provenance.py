@@ -3,7 +3,7 @@ once a decision or a flag names their snapshot, and pruned otherwise after the r
 
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, text, update
@@ -19,15 +19,21 @@ _LEVEL = 1
 
 _STORE = text(
     """
-    INSERT INTO raw_answers (snapshot_id, captured_at, body, size)
+    INSERT INTO raw_answers (snapshot_id, captured_at, body, size, kept)
     SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:at AS timestamptz[]),
-                         CAST(:bodies AS bytea[]), CAST(:sizes AS integer[]))
+                         CAST(:bodies AS bytea[]), CAST(:sizes AS integer[]),
+                         CAST(:kept AS boolean[]))
     """
 )
 
 
-async def store(session: AsyncSession, answers: Sequence[tuple[int, datetime, bytes]]) -> None:
-    """(snapshot id, captured at, the answer as it came) for each answer."""
+async def store(
+    session: AsyncSession,
+    answers: Sequence[tuple[int, datetime, bytes]],
+    kept: Collection[int] = (),
+) -> None:
+    """(snapshot id, captured at, the answer as it came) for each answer; those of the
+    snapshots in `kept` (named by a decision or a flag of the same write) kept at once."""
     if not answers:
         return
     await session.execute(
@@ -37,6 +43,7 @@ async def store(session: AsyncSession, answers: Sequence[tuple[int, datetime, by
             "at": [a[1] for a in answers],
             "bodies": [zlib.compress(a[2], _LEVEL) for a in answers],
             "sizes": [len(a[2]) for a in answers],
+            "kept": [a[0] in kept for a in answers],
         },
     )
 

@@ -226,19 +226,18 @@ _QUEUED = text(
     " FROM unnest(CAST(:runs AS uuid[]), CAST(:counts AS int[])) AS u(id, n)"
     " WHERE r.id = u.id"
 )
-_COUNTS = text(
-    """
-    INSERT INTO refresh_run_counts (run_id, source, outcome, count)
-    SELECT * FROM unnest(
-        CAST(:runs AS uuid[]), CAST(:sources AS text[]), CAST(:outcomes AS text[]),
-        CAST(:counts AS int[])
-    )
-    ON CONFLICT (run_id, source, outcome)
-    DO UPDATE SET count = refresh_run_counts.count + EXCLUDED.count
-    """
-)
+# The counts by (run, source, outcome) and each run's progress, in one round trip.
 _PROGRESS = text(
     """
+    WITH counted AS (
+        INSERT INTO refresh_run_counts (run_id, source, outcome, count)
+        SELECT * FROM unnest(
+            CAST(:keyed_runs AS uuid[]), CAST(:sources AS text[]), CAST(:outcomes AS text[]),
+            CAST(:keyed_counts AS int[])
+        )
+        ON CONFLICT (run_id, source, outcome)
+        DO UPDATE SET count = refresh_run_counts.count + EXCLUDED.count
+    )
     UPDATE refresh_runs r SET
         done = r.done + u.n,
         -- Never before the run was created, whatever the worker's clock says.
@@ -279,20 +278,22 @@ async def count_results(
     """Count results, keyed by (run, source, outcome), toward their runs, and finish the
     runs no post waits for any more; returns those as (organization, run)."""
     keys = sorted(keyed)
-    await session.execute(
-        _COUNTS,
-        {
-            "runs": [k[0] for k in keys],
-            "sources": [k[1] for k in keys],
-            "outcomes": [k[2] for k in keys],
-            "counts": [keyed[k] for k in keys],
-        },
-    )
     per_run: Counter[uuid.UUID] = Counter()
     for (run_id, _, _), n in keyed.items():
         per_run[run_id] += n
     ids = sorted(per_run)
-    await session.execute(_PROGRESS, {"now": now, "runs": ids, "counts": [per_run[r] for r in ids]})
+    await session.execute(
+        _PROGRESS,
+        {
+            "now": now,
+            "keyed_runs": [k[0] for k in keys],
+            "sources": [k[1] for k in keys],
+            "outcomes": [k[2] for k in keys],
+            "keyed_counts": [keyed[k] for k in keys],
+            "runs": ids,
+            "counts": [per_run[r] for r in ids],
+        },
+    )
     return [
         (row.organization_id, row.id)
         for row in await session.execute(_FINISH, {"now": now, "runs": ids})

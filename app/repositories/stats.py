@@ -4,16 +4,16 @@ errors are recorded without touching stats; skips change nothing but the schedul
 write lands only while the post still carries the claim's lease."""
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.refresh import DuePost
+from app.domain.refresh import Failure as Failure
+from app.domain.refresh import Skip as Skip
 from app.platforms.contract import VideoStats
-from app.repositories import provenance
-from app.repositories.claims import DuePost
 
 # The per-fetch columns both statements below read: the stats and the answer's provenance.
 _FETCHED = """
@@ -23,19 +23,25 @@ _FETCHED = """
         CAST(:published AS timestamptz[]), CAST(:next AS timestamptz[]),
         CAST(:sources AS text[]), CAST(:leases AS timestamptz[]), CAST(:gained AS bigint[]),
         CAST(:firsts AS boolean[]), CAST(:fields AS text[]), CAST(:requested AS timestamptz[]),
-        CAST(:answered AS timestamptz[]), CAST(:hashes AS text[])
+        CAST(:answered AS timestamptz[]), CAST(:hashes AS text[]), CAST(:snapshots AS bigint[])
     ) AS u(id, views, likes, comments, shares, published_at, next_refresh_at, source, lease,
-           gained, first, views_field, requested_at, answered_at, raw_sha256)
+           gained, first, views_field, requested_at, answered_at, raw_sha256, snapshot_id)
     WHERE p.id = u.id AND p.lease_expires_at = u.lease
 """
 _SNAPSHOT = """
     INSERT INTO stats_snapshots (post_id, campaign_id, captured_at, views, likes, comments,
                                  shares, source, views_field, requested_at, answered_at,
-                                 raw_sha256, applied)
+                                 raw_sha256, applied{id_column})
     SELECT id, campaign_id, :now, views, likes, comments, shares, source, views_field,
-           requested_at, answered_at, raw_sha256, {applied} FROM updated
+           requested_at, answered_at, raw_sha256, {applied}{id_value} FROM updated
     RETURNING post_id, id
 """
+
+# The id reserved for the snapshot before the write (repositories/result_reads.py), so the
+# decisions made before it could name it; else the next.
+_RESERVED_OR_NEXT = (
+    ", coalesce(snapshot_id, nextval(pg_get_serial_sequence('stats_snapshots', 'id')))"
+)
 
 # One statement updates the posts, writes their snapshots and adds the views gained to their
 # campaigns' day and to their creators' day in each campaign, all from the rows the UPDATE
@@ -57,7 +63,7 @@ _SUCCESS = text(
         {_FETCHED}
         RETURNING p.id, p.campaign_id, p.creator_id, p.platform, p.views, p.likes,
             p.comments, p.shares, u.source, u.gained, u.views_field, u.requested_at,
-            u.answered_at, u.raw_sha256,
+            u.answered_at, u.raw_sha256, u.snapshot_id,
             -- Of which a post's first count: where it stood when it was added, which the
             -- analytics report as a baseline, not as growth on that day.
             CASE WHEN u.first THEN u.gained ELSE 0 END AS baseline
@@ -80,7 +86,7 @@ _SUCCESS = text(
         DO UPDATE SET views_gained = creator_daily_views.views_gained + EXCLUDED.views_gained,
             baseline_views = creator_daily_views.baseline_views + EXCLUDED.baseline_views
     )
-    {_SNAPSHOT.format(applied="true")}
+    {_SNAPSHOT.format(applied="true", id_column=", id", id_value=_RESERVED_OR_NEXT)}
     """
 )
 
@@ -98,7 +104,7 @@ _UNCONFIRMED = text(
         RETURNING p.id, p.campaign_id, u.views, u.likes, u.comments, u.shares, u.source,
             u.views_field, u.requested_at, u.answered_at, u.raw_sha256
     )
-    {_SNAPSHOT.format(applied="false")}
+    {_SNAPSHOT.format(applied="false", id_column="", id_value="")}
     """
 )
 
@@ -134,24 +140,6 @@ _SKIP = text(
 )
 
 
-@dataclass(frozen=True)
-class Failure:
-    """A post's failed fetch as it is recorded: the error and the next fetch."""
-
-    post: DuePost
-    code: str
-    outcome: str
-    message: str
-    next_refresh_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Skip:
-    post: DuePost
-    outcome: str
-    next_refresh_at: datetime | None
-
-
 async def write_stats(
     session: AsyncSession,
     fetched: Sequence[tuple[DuePost, VideoStats]],
@@ -159,9 +147,12 @@ async def write_stats(
     now: datetime,
     *,
     applied: bool,
+    snapshot_ids: Mapping[uuid.UUID, int] | None = None,
 ) -> dict[uuid.UUID, int]:
-    """Write these fetches' stats (`applied`) or keep them as unconfirmed drops, and keep
-    their raw answers. Returns the snapshot written for each post whose lease still held."""
+    """Write these fetches' stats (`applied`, each snapshot under the id reserved for it in
+    `snapshot_ids`) or keep them as unconfirmed drops. Returns the snapshot written for each
+    post whose lease still held; their raw answers are the caller's to store
+    (`provenance.store`, once it knows which of them its decisions keep)."""
     if not fetched:
         return {}
     done = await session.execute(
@@ -184,15 +175,11 @@ async def write_stats(
             "requested": [s.requested_at for _, s in fetched],
             "answered": [s.answered_at for _, s in fetched],
             "hashes": [s.raw_sha256 for _, s in fetched],
+            "snapshots": [(snapshot_ids or {}).get(p.id) for p, _ in fetched],
             "day": now.astimezone(UTC).date(),
         },
     )
-    snapshots: dict[uuid.UUID, int] = {row.post_id: row.id for row in done}
-    await provenance.store(
-        session,
-        [(snapshots[p.id], now, s.raw) for p, s in fetched if p.id in snapshots and s.raw],
-    )
-    return snapshots
+    return {row.post_id: row.id for row in done}
 
 
 async def record_failures(

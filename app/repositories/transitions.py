@@ -12,7 +12,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,34 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import transitions as table
 from app.domain.enums import PayoutStatus, PostStatus
 from app.domain.lifecycle import TransitionError
+from app.domain.transitions import Landed as Landed
+from app.domain.transitions import Transition as Transition
 from app.models import Payout, PayoutLine, Post, PostEvent
-
-
-@dataclass(frozen=True)
-class Transition:
-    post_id: uuid.UUID
-    from_status: PostStatus  # the status the change was decided from
-    to_status: PostStatus  # (from, to) names the guard the writer applies (domain table)
-    code: str  # the event's machine code
-    reason: str | None = None
-    actor_key_id: uuid.UUID | None = None  # None: the system (the worker)
-    # Other columns of the post set with the change (never `status` or `updated_at`).
-    values: Mapping[str, Any] = field(default_factory=dict)
-    # Columns a decision was computed from, with the values it saw: it lands only while the
-    # post still has them (a tier assigned or a hold raised meanwhile must not be overwritten
-    # by a decision made without it). Staleness only: the rules are the table's.
-    expect: Mapping[str, Any] = field(default_factory=dict)
-    # What a decision was made on (app.domain.evidence), stored with its event.
-    evidence: Mapping[str, Any] | None = None
-    # The payout batch paying the post (finalized -> paid through a batch), else None.
-    payout_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True)
-class Landed:
-    transition: Transition
-    organization_id: uuid.UUID
-
 
 _UUIDS = ARRAY(UUID(as_uuid=True))
 _TEXTS = ARRAY(Text)

@@ -1,6 +1,6 @@
-"""Resolving an integrity flag (raised on fetch by services/flag_checks.py): an admin resolves
-it with a note, and a hold the campaign raised for it is cleared with it (deciding the post
-if it was the last)."""
+"""Resolving an integrity flag (raised on fetch: app/domain/refresh.py decides, the result
+writer writes): an admin resolves it with a note, and a hold the campaign raised for it is
+cleared with it (deciding the post if it was the last)."""
 
 import uuid
 from datetime import UTC, datetime

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.domain.decisions import candidate
 from app.domain.enums import PostStatus
 from app.domain.errors import NotFound, found
 from app.domain.policy import Policy
@@ -62,7 +63,7 @@ async def clear_locked(
         await decisions.decide_all(
             session,
             [
-                decisions.candidate(
+                candidate(
                     policy,
                     post_id=post.id,
                     views=post.locked_views,

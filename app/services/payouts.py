@@ -11,10 +11,10 @@ from app.auth import Principal
 from app.domain.enums import PayoutStatus, PostStatus
 from app.domain.errors import Conflict, found
 from app.domain.permissions import Action
+from app.domain.transitions import Transition
 from app.models import Payout
 from app.repositories import payouts
 from app.repositories import transitions as transition_rows
-from app.repositories.transitions import Transition
 from app.schemas.payouts import (
     CreatorTotal,
     CurrencyTotal,

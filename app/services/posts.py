@@ -15,6 +15,7 @@ from app.domain import evidence, lifecycle, watching
 from app.domain.authorship import same_handle
 from app.domain.enums import Platform, PostStatus
 from app.domain.errors import Conflict, InvalidInput, Unavailable, found
+from app.domain.transitions import Transition
 from app.models import Campaign, Creator, Post
 from app.platforms import shortlinks
 from app.platforms.urls import (
@@ -26,7 +27,6 @@ from app.platforms.urls import (
     parse_video_url,
 )
 from app.repositories import creators, posts
-from app.repositories.transitions import Transition
 from app.schemas.posts import PostCreate
 from app.services import transitions
 from app.services.campaigns import tier_for

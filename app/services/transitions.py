@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
+from app.domain.transitions import Landed, Transition, evidence_snapshots
 from app.models import Post
 from app.repositories import provenance, transitions
-from app.repositories.transitions import Landed, Transition
 from app.services import post_presenter
 from app.webhooks import outbox
 from app.webhooks.events import EventType
@@ -45,14 +45,7 @@ async def write(
     """Apply these changes and keep the raw answers their evidence names; announcing them is
     the caller's (`announce`, or `events` for a caller that writes all its events at once)."""
     landed = await transitions.apply(session, changes, now)
-    await provenance.keep(
-        session,
-        [
-            snapshot
-            for item in landed
-            if (snapshot := (item.transition.evidence or {}).get("snapshot_id")) is not None
-        ],
-    )
+    await provenance.keep(session, evidence_snapshots(landed))
     return landed
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import watching
+from app.domain.enums import PLATFORM_NAMES
 from app.domain.errors import Conflict, InvalidInput, NotFound, found
 from app.models import WatchedAccount
 from app.repositories import campaigns, creators
@@ -29,6 +31,13 @@ async def create(
     creator = await creators.get(session, org, body.creator_id)
     if creator is None:
         raise InvalidInput("creator_not_found", "No creator with that id.", "creator_id")
+    if creator.platform not in watching.WATCHABLE:
+        raise InvalidInput(
+            "platform_not_watchable",
+            f"Accounts on {PLATFORM_NAMES[creator.platform]} cannot be watched yet: add "
+            "their videos one by one (or in a bulk paste).",
+            "creator_id",
+        )
     if await creators.get_member(session, campaign.id, creator.id) is None:
         raise Conflict(
             "creator_not_member",

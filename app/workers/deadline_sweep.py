@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.decisions import Candidate, candidate
 from app.domain.policy import Policy
 from app.repositories import deadlines
 from app.services import decisions
@@ -42,12 +43,12 @@ async def sweep(
 
 def triage(
     rows: Sequence[Row[Any]], now: datetime, policy: Policy, grace: timedelta
-) -> tuple[list[decisions.Candidate], list[uuid.UUID]]:
+) -> tuple[list[Candidate], list[uuid.UUID]]:
     """What to decide now (fetched since the deadline, or past the grace period), and what to
     fetch first (not tried since the deadline). A post whose fetches since the deadline
     failed is neither: its retry schedule goes on until the grace period ends (making it
     due here would undo the backoff)."""
-    ready: list[decisions.Candidate] = []
+    ready: list[Candidate] = []
     waiting: list[uuid.UUID] = []
     for row in rows:
         fresh = row.last_refreshed_at is not None and row.last_refreshed_at >= row.deadline
@@ -63,7 +64,7 @@ def triage(
                 seen = row.last_refreshed_at.isoformat()
                 note = f"(The platform did not answer since the deadline; stats as of {seen}.)"
             ready.append(
-                decisions.candidate(
+                candidate(
                     policy,
                     post_id=row.id,
                     views=row.views,

@@ -93,6 +93,9 @@ async def test_bad_watches_are_refused(client: httpx.AsyncClient) -> None:
         return answer.status_code, answer.json()["code"]
 
     assert await refused({"creator_id": outsider["id"]}) == (409, "creator_not_member")
+    channel = await f.youtube_creator(client, "shorts_maker", "UC" + "x" * 22)
+    await f.member(client, cid, channel["id"])
+    assert await refused({"creator_id": channel["id"]}) == (422, "platform_not_watchable")
     nobody = "00000000-0000-7000-8000-000000000000"
     assert await refused({"creator_id": nobody}) == (422, "creator_not_found")
     tiktok = s["tiktok"]["id"]

@@ -1,0 +1,66 @@
+"""The result writer decides a batch from what it read before writing (issue 23): what the
+answers call for (holds, flags, decisions) is decided only for the posts whose write lands,
+those still carrying the claim's lease."""
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.domain.enums import Platform, StatsSource
+from app.models import PostEvent, PostFlag, PostHold
+from app.platforms.contract import VideoStats
+from app.repositories import claims
+from app.repositories.claims import DuePost
+from app.services.refresh_results import write as write_results
+from app.settings import Settings
+from app.workers.refresher import Refresher
+from tests.engine_kit import Clock, seed
+
+SM = async_sessionmaker[AsyncSession]
+
+
+async def test_a_stale_answer_calling_for_a_hold_and_a_flag_raises_neither(
+    committed: SM, make_refresher: Callable[[], Refresher], fast: Settings, clock: Clock
+) -> None:
+    """A worker that outlived its lease writes an answer by someone else, with many views and
+    no engagement: its successor holds the post now, so nothing of that answer lands, neither
+    the author-mismatch hold nor the low-engagement flag nor their events."""
+    s = await seed(committed, [(Platform.TIKTOK, "4545")], clock.now)
+    engine = make_refresher()
+
+    async def claim() -> DuePost:
+        async with committed() as session:
+            (post,) = await claims.claim(
+                session,
+                Platform.TIKTOK,
+                now=clock.now,
+                limit=1,
+                lease=timedelta(seconds=fast.claim_lease_seconds),
+                policy=engine.policy,
+            )
+            await session.commit()
+            return post
+
+    stale = await claim()
+    clock.advance(seconds=fast.claim_lease_seconds + 1)
+    await claim()
+    impostor = VideoStats(
+        5_000_000, 0, 0, 0, "someone_else", "6899999999999999999", None, StatsSource.PRIMARY
+    )
+    before = await _marks(committed, s.posts["4545"])
+    async with committed() as session:
+        landed = await write_results(session, [(stale, impostor)], clock.now, engine.policy)
+        await session.commit()
+    assert landed == {}
+    assert await _marks(committed, s.posts["4545"]) == before == [0, 0, before[2]]
+
+
+async def _marks(sm: SM, post_id: object) -> list[int]:
+    """The post's holds, flags and events, counted."""
+    async with sm() as session:
+        return [
+            int(await session.scalar(select(func.count()).where(model.post_id == post_id)) or 0)
+            for model in (PostHold, PostFlag, PostEvent)
+        ]
