@@ -30,7 +30,7 @@ FIELDS = (
     " likes, comments, shares, cpm_tier_id, locked_views, earnings, finalized_at,"
     " rejection_code, rejection_reason, paid_at, payout_reference, last_refreshed_at,"
     " last_error_code, last_error, last_error_at, consecutive_failures, created_at, updated_at,"
-    " locked_observed_at, last_fetch_outcome, last_fetch_at, flags"
+    " locked_observed_at, last_fetch_outcome, last_fetch_at, flags, source, watched_account_id"
 )
 FIRST_PAGE = f"""
 SELECT {", ".join("p." + f.strip() for f in FIELDS.split(","))}

@@ -18,7 +18,7 @@ fail, time out or answer 410. View drops and spikes come from the sandbox's inte
 among the posts. Then the faults stop, the engine settles, and the checks run: one line
 each, `held` or `BROKEN` with the first counter-example; the last line is JSON.
 
-The short version (`--posts 1500 --days 1 --speed 1440`, about two minutes) runs in
+The short version (`--posts 800 --days 0.5 --speed 1440`, a few minutes) runs in
 `make test` as drill 14 (tests/drills/test_soak.py). Uses the drills' kits from tests/.
 """
 
@@ -1180,6 +1180,7 @@ async def _run(
     print(f"API answers: {found['api_statuses']}")
     print(json.dumps(found["staleness"]), json.dumps(found["deadline_lateness_h"]))
     return {
+        "fault_kinds": sorted({f.kind for _, _, f in faulter.windows}),
         "faults": [f.describe() for _, _, f in sorted(faulter.windows, key=lambda w: w[0])],
         "held": all(v.held for v in verdicts),
         "invariants": {v.name: v.held for v in verdicts},

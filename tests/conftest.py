@@ -243,3 +243,13 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
     yield client
     await client.flushdb()
     await client.aclose()
+
+
+# The real-process tests (drills, deployment, browser) take minutes each; collected last, the
+# longest would start after the rest and leave one of `make test`'s two workers idle while
+# the other finishes them. First, the workers share them and the quick tests fill in after.
+_SLOW_FIRST = ("tests/drills/", "tests/deploy/", "tests/browser/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_SLOW_FIRST))

@@ -38,11 +38,11 @@ class WatchCreate(Input):
     exclude_hashtags: Hashtags = Field(
         default_factory=list, description="Never videos whose caption carries one of these."
     )
-    enabled: bool = Field(default=True, description="false: created paused.")
+    enabled: bool = Field(default=True, strict=True, description="false: created paused.")
 
 
 class WatchUpdate(Patch):
-    enabled: bool = NOT_SENT
+    enabled: Annotated[bool, Field(strict=True)] = NOT_SENT
     include_hashtags: Hashtags = NOT_SENT
     exclude_hashtags: Hashtags = NOT_SENT
 

@@ -100,7 +100,7 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
             await redis.zadd(HEARTBEATS, {ctx["worker_id"]: time.time()})
             async with session_scope(ctx["sessionmaker"]) as session:
                 for platform, lag in (
-                    await refresh_lag(session, ctx["clock"](), ctx["refresher"].policy)
+                    await refresh_lag(session, _now(ctx), ctx["refresher"].policy)
                 ).items():
                     metrics.REFRESH_LAG.labels(platform.value).set(lag)
             if time.monotonic() >= ctx.get("capacity_due", 0.0):
@@ -109,6 +109,13 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
         except Exception as exc:  # an outage must not kill the heartbeat; it shows as stale
             log.warning("heartbeat failed: %r", exc)
         await asyncio.sleep(settings.heartbeat_seconds)
+
+
+def _now(ctx: dict[str, Any]) -> datetime:
+    """The engine's clock (app.clock), as startup put it in ctx; a ctx built by hand (a test
+    calling a job) gets the settings' own."""
+    clock = ctx.get("clock") or clocks.for_settings(ctx["settings"])
+    return clock()
 
 
 async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.ProviderCapacity]:
@@ -132,7 +139,7 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
     async with session_scope(ctx["sessionmaker"]) as session:
         watched = await watched_accounts.enabled_counts(session)
         figures = await capacity.measure(
-            session, ctx["clock"](), refresher.policy, settings, counts, watched, quotas
+            session, _now(ctx), refresher.policy, settings, counts, watched, quotas
         )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
@@ -211,7 +218,7 @@ async def decide_deadlines(ctx: dict[str, Any]) -> int:
     async with session_scope(ctx["sessionmaker"]) as session:
         decided = await deadline_sweep.sweep(
             session,
-            ctx["clock"](),
+            _now(ctx),
             refresher.policy,
             grace=timedelta(hours=settings.decision_grace_hours),
         )
@@ -234,7 +241,7 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
 async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
     """Finished refresh runs older than REFRESH_RUN_RETENTION_DAYS."""
     settings: Settings = ctx["settings"]
-    before = ctx["clock"]() - timedelta(days=settings.refresh_run_retention_days)
+    before = _now(ctx) - timedelta(days=settings.refresh_run_retention_days)
     return await prune_in_batches(ctx["sessionmaker"], runs.prune, before, runs.PRUNE_BATCH)
 
 
@@ -242,7 +249,7 @@ async def prune_raw_answers(ctx: dict[str, Any]) -> int:
     """Raw provider answers older than RAW_ANSWER_RETENTION_DAYS that no decision or flag
     used (those are kept for good)."""
     settings: Settings = ctx["settings"]
-    before = ctx["clock"]() - timedelta(days=settings.raw_answer_retention_days)
+    before = _now(ctx) - timedelta(days=settings.raw_answer_retention_days)
     return await prune_in_batches(
         ctx["sessionmaker"], provenance.prune, before, provenance.PRUNE_BATCH
     )
@@ -251,7 +258,7 @@ async def prune_raw_answers(ctx: dict[str, Any]) -> int:
 async def prune_webhook_events(ctx: dict[str, Any]) -> int:
     """Webhook events done with for WEBHOOK_EVENT_RETENTION_DAYS (app.webhooks.retention)."""
     settings: Settings = ctx["settings"]
-    before = ctx["clock"]() - timedelta(days=settings.webhook_event_retention_days)
+    before = _now(ctx) - timedelta(days=settings.webhook_event_retention_days)
     return await webhook_retention.prune(ctx["sessionmaker"], before)
 
 

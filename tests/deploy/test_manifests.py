@@ -136,7 +136,8 @@ def test_the_processes_start_as_make_run_compose_and_the_dockerfile_start_them()
     assert [shell, dash_c] == ["sh", "-c"]
     expected = api_args("${API_HOST}", 8000)[1:]
     expected[expected.index("8000")] = "${API_PORT:-8000}"
-    assert line.split() == expected
+    # `exec`: uvicorn replaces the shell, so the stop signal reaches it (graceful stop).
+    assert line.split() == ["exec", *expected]
     worker = container(objects, "Deployment", "viewledger-worker")
     assert worker["command"] == ["python", "-m", "app.workers.main"]
     assert worker["command"] == COMPOSE["services"]["worker"]["command"]
