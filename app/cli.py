@@ -2,7 +2,7 @@
 
 python -m app.cli db upgrade                       create the database if needed, migrate
 python -m app.cli db wait [--timeout SECONDS]      wait until the database is migrated to this
-                                                   code's head (a worker's init container)
+                                                   code's head or beyond (a worker's init container)
 python -m app.cli orgs create NAME                 new organization; prints its admin key last
 python -m app.cli keys create --org ID --role R    another key (admin, editor or viewer)
 python -m app.cli users create --org ID --email E --role R [--name N]
@@ -27,11 +27,11 @@ from app.discord.api import DiscordApiError
 from app.discord.integrations import register_discord
 from app.domain.enums import OrgRole, Role
 from app.domain.errors import DomainError
-from app.main import migration_head
+from app.main import migration_head, migration_revisions
 from app.models import Organization
 from app.repositories import api_keys
 from app.schemas.users import EMAIL
-from app.services import users
+from app.services import readiness, users
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 
@@ -100,15 +100,15 @@ async def _revision(settings: Settings) -> str | None:
 
 def wait_for_head(settings: Settings, timeout: float, poll: float = 2.0) -> str | None:
     """Waits until the database is at this code's head revision (the migration Job of a
-    release has run). Returns None then, or, after `timeout` seconds, what it found."""
-    head = migration_head()  # the same head /health/ready compares with
+    release has run) or ahead of it (a later release's, after a rollback): the rule
+    /health/ready applies (readiness.migration_gap). Returns None then, or, after `timeout`
+    seconds, what it found."""
+    head, known = migration_head(), migration_revisions()
     deadline = time.monotonic() + timeout
     while True:
-        current = asyncio.run(_revision(settings))
-        if current == head:
-            return None
-        if time.monotonic() >= deadline:
-            return f"database at {current or 'no revision'}, code expects {head}"
+        gap = readiness.migration_gap(asyncio.run(_revision(settings)), head, known)
+        if gap is None or time.monotonic() >= deadline:
+            return gap
         time.sleep(poll)
 
 
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         waiting = wait_for_head(settings, args.timeout)
         if waiting is not None:
             raise SystemExit(f"gave up after {args.timeout:.0f} s: {waiting}")
-        print("database is at this code's migration")
+        print("database is at this code's migration or a later one")
     elif args.group == "db":
         upgrade(settings)
         print("database is at the latest migration")

@@ -63,6 +63,13 @@ def migration_head() -> str:
     return head
 
 
+def migration_revisions() -> frozenset[str]:
+    """Every revision this code's migration scripts know. A database at a revision outside
+    them has been migrated by a later release (see readiness.migration_gap)."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    return frozenset(s.revision for s in ScriptDirectory.from_config(config).walk_revisions())
+
+
 def _problem_media_types(spec: dict[str, Any]) -> dict[str, Any]:
     """FastAPI files every response model under application/json; error answers are
     application/problem+json, so move their schema there (generated clients then parse them)."""
@@ -116,6 +123,7 @@ def create_app(
             settings.org_rate_burst,
         )
         app.state.migration_head = migration_head()
+        app.state.migration_revisions = migration_revisions()
         app.state.principals = PrincipalCache()
         # Everything allocated so far lives as long as the process: keep the collector from
         # walking it again and again (full collections were the API's latency tail), and

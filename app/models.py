@@ -679,6 +679,7 @@ class CreatorDailyViews(Base):
     __tablename__ = "creator_daily_views"
     __table_args__ = (
         PrimaryKeyConstraint("campaign_id", "creator_id", "day"),
+        CheckConstraint(_in("platform", Platform), name="platform"),
         Index(None, "creator_id", "day"),
     )
 

@@ -1,5 +1,7 @@
 """Every setting is an environment variable with a default that works on a fresh machine."""
 
+import ipaddress
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -178,6 +180,12 @@ class Settings(BaseSettings):
     # A provider saying its quota is spent (tikwm's daily free limit) is not asked again for
     # this long; the TikTok backup answers meanwhile.
     provider_quota_cooldown_seconds: float = Field(900.0, gt=0)
+    # The engine's clock (workers and the sandbox; app.clock). A soak runs it CLOCK_SPEED
+    # times faster than the wall clock from CLOCK_ORIGIN, and may skew one process by
+    # CLOCK_SKEW_SECONDS; only in sandbox mode: a live deployment runs on the wall clock.
+    clock_speed: float = Field(1.0, gt=0)
+    clock_origin: datetime | None = None
+    clock_skew_seconds: float = 0.0
     # Where sandbox mode finds the sandbox when no base URL is set (compose: `sandbox`).
     sandbox_host: str = "127.0.0.1"
 
@@ -251,6 +259,15 @@ class Settings(BaseSettings):
                 if self.provider_mode is ProviderMode.LIVE
                 else self.instagram_base_url
             )
+        return self
+
+    @model_validator(mode="after")
+    def _simulated_clock_only_in_sandbox(self) -> Self:
+        simulated = self.clock_speed != 1 or self.clock_skew_seconds != 0
+        if simulated and self.provider_mode is not ProviderMode.SANDBOX:
+            raise ValueError("CLOCK_SPEED and CLOCK_SKEW_SECONDS are for sandbox mode only")
+        if self.clock_speed != 1 and self.clock_origin is None:
+            raise ValueError("CLOCK_SPEED needs CLOCK_ORIGIN (the moment both clocks agree)")
         return self
 
     def runs_local_sandbox(self) -> bool:
@@ -435,6 +452,18 @@ class Settings(BaseSettings):
     post_import_chunk_size: int = Field(50, ge=1, le=1000)
     post_import_lease_seconds: float = Field(120, gt=0)
     post_import_sweep_interval_seconds: int = Field(10, ge=1, le=60)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        # uvicorn takes anything else as a name that never matches: a mistyped entry, or the
+        # prod overlay's placeholder left unfilled, would silently trust no proxy at all.
+        for entry in _split_keys(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network") from None
+        return value
 
     def trusted_proxy_list(self) -> list[str]:
         return _split_keys(self.trusted_proxies)

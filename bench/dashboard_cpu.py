@@ -2,7 +2,9 @@
 `python -m bench.dashboard` served in-process, straight through ASGI (no socket, no uvicorn,
 no wrk), each measured as this process's CPU time per request and the statements it sends.
 On a shared machine wall time is whatever the neighbours leave; CPU time is the page's own.
-Pages and twins take turns in rounds and each keeps its median round.
+Pages and twins take turns in rounds and each keeps its median round. The httpx client and
+its ASGI transport run in this process too, so their CPU is in every figure, the same for a
+page and its twin: compare the two, not either with a real server's.
 
     python -m bench.dashboard_cpu [--scenarios inbox,posts_first] [--profile inbox]
 

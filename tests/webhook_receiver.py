@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -78,7 +78,10 @@ class Receiver:
         return [r.webhook_id for r in self.received]
 
     async def _handle(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the sender gave up (its timeout): nothing to record
+            return Response(status_code=499)
         headers = dict(request.headers)
         verified: dict[str, bool] = {}
         payload = None

@@ -24,6 +24,13 @@ class Observation:
     snapshot_id: int | None = None
 
 
+# Why a deadline decision's stats were not on time: observed too long after the deadline
+# (the post was added after it, or no fetch succeeded until then), or before it (stale).
+ADDED_LATE, FETCH_DELAYED, STALE = "added_late", "fetch_delayed", "stale"
+LATE_CAUSES = (ADDED_LATE, FETCH_DELAYED)
+TIMING_CAUSES = (*LATE_CAUSES, STALE)
+
+
 @dataclass(frozen=True)
 class Timing:
     offset: timedelta  # observed_at - deadline: positive when observed after it
@@ -34,7 +41,7 @@ class Timing:
 
     @property
     def late(self) -> bool:
-        return self.cause in ("added_late", "fetch_delayed")
+        return self.cause in LATE_CAUSES
 
 
 def duration(delta: timedelta) -> str:
@@ -57,12 +64,12 @@ def timing(
     offset = observed_at - deadline
     if offset > tolerance:
         if added_at is not None and added_at > deadline:
-            cause, why = "added_late", "the post was added then"
+            cause, why = ADDED_LATE, "the post was added then"
         else:
-            cause, why = "fetch_delayed", "no fetch succeeded before then"
+            cause, why = FETCH_DELAYED, "no fetch succeeded before then"
         return Timing(offset, cause, f"observed {duration(offset)} after the deadline: {why}")
     if offset < timedelta(0):
-        return Timing(offset, "stale", f"observed {duration(offset)} before the deadline")
+        return Timing(offset, STALE, f"observed {duration(offset)} before the deadline")
     return Timing(offset, None, None)
 
 

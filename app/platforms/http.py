@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import httpx
 
@@ -60,9 +61,18 @@ class Reply:
 Parse = Callable[[Reply], FetchResult]
 
 
+R = TypeVar("R")
+
+
 async def send(
-    http: httpx.AsyncClient, request: httpx.Request, source: StatsSource, parse: Parse
-) -> FetchResult:
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    source: StatsSource,
+    parse: Callable[[Reply], R],
+) -> R | FetchError:
+    """One request to a provider: its failure to answer as a FetchError, its answer as `parse`
+    reads it (stats stamped with when they were asked for and answered; account listings
+    too, as lists)."""
     requested_at = datetime.now(UTC)
     try:
         response = await http.send(request)

@@ -53,7 +53,7 @@ class InstagramProvider:
 
 def parse_reply(reply: Reply) -> FetchResult:
     try:
-        if reply.status == 401 and _requires_login(reply.body):
+        if reply.status == 401 and requires_login(reply.body):
             return FetchError(
                 FetchErrorKind.RATE_LIMITED,
                 "Instagram asks to log in (throttled)",
@@ -67,7 +67,7 @@ def parse_reply(reply: Reply) -> FetchResult:
         return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", SOURCE)
 
 
-def _requires_login(body: bytes) -> bool:
+def requires_login(body: bytes) -> bool:
     try:
         flag = Json.decode(body).get("require_login")
     except Malformed:

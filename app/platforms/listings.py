@@ -36,7 +36,6 @@ channel that does not exist answers 404 `playlistNotFound`: `not_found`.
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol, cast
 from urllib.parse import quote
@@ -47,7 +46,8 @@ from app.domain.enums import Platform, StatsSource
 from app.domain.watching import Listed
 from app.platforms.contract import FetchError, FetchErrorKind
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, http_error, rapidapi_headers, retry_after_seconds
+from app.platforms.http import Reply, http_error, rapidapi_headers, send
+from app.platforms.instagram import requires_login
 from app.platforms.retry import Attempt, Pace, Retrier, RetryPolicy
 from app.platforms.tiktok_primary import _error as tikwm_error
 from app.platforms.youtube import UNITS_PER_CALL, QuotaBudget, published_at
@@ -79,19 +79,6 @@ class AccountLister(Protocol):
     def platform(self) -> Platform: ...
 
     async def list_page(self, handle: str, cursor: str | None) -> ListResult: ...
-
-
-async def _send(
-    http: httpx.AsyncClient, request: httpx.Request, source: StatsSource, parse: "Parse"
-) -> ListResult:
-    try:
-        response = await http.send(request)
-    except httpx.TimeoutException as exc:
-        return FetchError(FetchErrorKind.UPSTREAM, f"timed out ({type(exc).__name__})", source)
-    except httpx.HTTPError as exc:
-        return FetchError(FetchErrorKind.UPSTREAM, f"transport error: {exc!r}", source)
-    retry_after = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
-    return parse(Reply(response.status_code, response.content, retry_after))
 
 
 class Parse(Protocol):
@@ -136,7 +123,7 @@ class TikTokLister:
         return self._http.build_request("POST", self._url, data=form, headers=self._headers)
 
     async def _once(self, handle: str, cursor: str | None) -> ListResult:
-        return await _send(self._http, self.request(handle, cursor), self.source, parse_tikwm)
+        return await send(self._http, self.request(handle, cursor), self.source, parse_tikwm)
 
     async def list_page(self, handle: str, cursor: str | None) -> ListResult:
         return await self._retrying.run(partial(self._once, handle, cursor))
@@ -229,7 +216,7 @@ class InstagramLister:
 
     async def _once(self, handle: str, cursor: str | None) -> ListResult:
         request = self.request(handle, cursor)
-        return await _send(self._http, request, self.source, parse_instagram)
+        return await send(self._http, request, self.source, parse_instagram)
 
     async def list_page(self, handle: str, cursor: str | None) -> ListResult:
         return await self._retrying.run(partial(self._once, handle, cursor))
@@ -238,7 +225,7 @@ class InstagramLister:
 def parse_instagram(reply: Reply) -> ListResult:
     source = StatsSource.INSTAGRAM
     try:
-        if reply.status == 401 and _requires_login(reply.body):
+        if reply.status == 401 and requires_login(reply.body):
             return FetchError(
                 FetchErrorKind.RATE_LIMITED,
                 "Instagram asks to log in (throttled)",
@@ -279,14 +266,6 @@ def parse_instagram(reply: Reply) -> ListResult:
         )
     except Malformed as exc:
         return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", source)
-
-
-def _requires_login(body: bytes) -> bool:
-    try:
-        flag = Json.decode(body).get("require_login")
-    except Malformed:
-        return False
-    return flag is not None and flag.value is True
 
 
 def _instagram_item(media: Json) -> Listed:
@@ -362,7 +341,7 @@ class YouTubeLister:
                 "this key's daily quota is spent until midnight Pacific time",
                 self.source,
             )
-        result = await _send(self._http, self.request(playlist, cursor), self.source, parse_youtube)
+        result = await send(self._http, self.request(playlist, cursor), self.source, parse_youtube)
         if (
             isinstance(result, FetchError)
             and result.kind is FetchErrorKind.QUOTA_EXHAUSTED

@@ -30,9 +30,18 @@ FALLBACKS = Counter(
     "Times the TikTok backup was asked instead of or after the primary, by why.",
     ["reason"],
 )
-# Every reason app.platforms.tiktok gives exists from the start (at 0), so a dashboard's rate
-# and an alert see none rather than nothing.
-for _reason in ["breaker_open", *(f"primary_{kind}" for kind in FetchErrorKind)]:
+# Why app.platforms.tiktok asks the backup: its primary's breaker is open, or the primary
+# failed with a kind of error.
+FALLBACK_BREAKER_OPEN = "breaker_open"
+
+
+def fallback_after(kind: FetchErrorKind) -> str:
+    return f"primary_{kind}"
+
+
+# Every reason exists from the start (at 0), so a dashboard's rate and an alert see none
+# rather than nothing.
+for _reason in [FALLBACK_BREAKER_OPEN, *map(fallback_after, FetchErrorKind)]:
     FALLBACKS.labels(_reason)
 BREAKER_STATE = Gauge(
     "viewledger_breaker_state",

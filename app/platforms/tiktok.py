@@ -60,9 +60,9 @@ class TikTokClient:
             )
             if not isinstance(result, FetchError):
                 return metrics.observe_fetch(result)
-            reason = f"primary_{result.kind}"
+            reason = metrics.fallback_after(result.kind)
         else:
-            reason = "breaker_open"
+            reason = metrics.FALLBACK_BREAKER_OPEN
         metrics.FALLBACKS.labels(reason).inc()
         log.debug("asking the TikTok backup for %s (%s)", video.post_id, reason)
         result = await self._retrier.run(

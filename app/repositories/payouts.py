@@ -140,12 +140,9 @@ async def ready_posts(
     limit: int,
     *,
     only: frozenset[uuid.UUID] | None = None,
-    lines: tuple[tuple[uuid.UUID, str], tuple[uuid.UUID, str]] | None = None,
 ) -> tuple[Sequence[Any], str | None]:
     """The posts behind ready_page's lines, in the lines' order (creator, currency), then by
-    post id. `lines`: only the lines from the first to the last given (inclusive), which is
-    how a page of lines gets its posts in one query."""
-    key = tuple_(Post.creator_id, Campaign.currency)
+    post id."""
     stmt = (
         select(
             Post.id.label("post_id"),
@@ -168,8 +165,6 @@ async def ready_posts(
     )
     if currency is not None:
         stmt = stmt.where(Campaign.currency == currency)
-    if lines is not None:
-        stmt = stmt.where(key >= tuple_(*lines[0]), key <= tuple_(*lines[1]))
     bound_to = statement_digest(stmt)
     if cursor is not None:
         after_creator, after_currency, after_post = decode_cursor(cursor, 3, bound_to)

@@ -61,7 +61,8 @@ async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
     responses=HEALTH_RESPONSES,
 )
 async def health_ready(request: Request) -> JSONResponse:
-    """PostgreSQL reachable with migrations at head, Redis reachable. 503 naming what failed.
+    """PostgreSQL reachable with migrations at head (or ahead: a later release's migration,
+    see readiness.migration_gap), Redis reachable. 503 naming what failed.
     `providers:mode` says whether stats come from the real providers (`live`) or the sandbox;
     `postgresql:autovacuum` warns when the database vacuums and analyzes nothing by itself."""
     state = request.app.state
@@ -70,8 +71,9 @@ async def health_ready(request: Request) -> JSONResponse:
     async def migrations() -> str:
         async with state.engine.connect() as conn:
             current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-        if current != head:
-            raise RuntimeError(f"database at {current}, code expects {head}")
+        gap = readiness.migration_gap(current, head, state.migration_revisions)
+        if gap is not None:
+            raise RuntimeError(gap)
         return str(current)
 
     async def redis() -> None:
@@ -146,7 +148,7 @@ async def _latest_heartbeat(state: Any) -> float | None:
 
 async def _worker_heartbeat(state: Any) -> dict[str, Any]:
     """How long ago the most recent worker beat."""
-    stale_after = 3 * state.settings.heartbeat_seconds
+    stale_after = readiness.HEARTBEAT_STALE_BEATS * state.settings.heartbeat_seconds
     try:
         latest = await _latest_heartbeat(state)
     except Exception as exc:

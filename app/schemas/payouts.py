@@ -77,6 +77,10 @@ class CurrencyTotal(Output):
     amount: MoneyOut
 
 
+# The most posts one batch of chosen posts takes (the dashboard's payments page says it).
+PAYOUT_POST_IDS_MAX = 1000
+
+
 class PayoutCreate(ReadyFilters, Input):
     """A selection: the filters (any combination, none for everything ready), or explicit
     post ids, each of which must be ready to pay."""
@@ -84,7 +88,7 @@ class PayoutCreate(ReadyFilters, Input):
     post_ids: list[uuid.UUID] | None = Field(
         None,
         min_length=1,
-        max_length=1000,
+        max_length=PAYOUT_POST_IDS_MAX,
         description="Exactly these posts (not combined with the filters).",
     )
 

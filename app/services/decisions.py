@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import describe_database_error
+from app.domain import evidence
 from app.domain.decisions import Candidate, transition
 from app.domain.enums import PostStatus
 from app.domain.transitions import Landed
@@ -36,7 +37,7 @@ LATE_DECISIONS = Counter(
 # Each series exists from the start (at 0): rates and alerts see none, not nothing.
 for _status in PostStatus:
     TRANSITIONS.labels(_status.value)
-for _cause in ("added_late", "fetch_delayed", "stale"):  # app.domain.evidence's causes
+for _cause in evidence.TIMING_CAUSES:
     LATE_DECISIONS.labels(_cause)
 
 

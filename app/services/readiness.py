@@ -4,6 +4,7 @@ The readiness check (app/routers/ops.py) and the dashboard's settings read it he
 
 import asyncio
 import json
+from collections.abc import Collection
 from typing import Any
 
 from redis.asyncio import Redis
@@ -11,8 +12,23 @@ from redis.asyncio import Redis
 from app.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 2.0
+# A worker heartbeat older than this many HEARTBEAT_SECONDS is stale (readiness warns; the
+# heartbeat alert in deploy/prometheus/alerts.yaml adds a scrape interval to it).
+HEARTBEAT_STALE_BEATS = 3
 # Where the worker publishes its figures (app/workers/capacity.py), for as long as they hold.
 CAPACITY_KEY = "viewledger:capacity"  # JSON: {"at": unix time, "providers": {...}}
+
+
+def migration_gap(current: str | None, head: str, known: Collection[str]) -> str | None:
+    """Why this code cannot yet run on a database at revision `current`, or None when it can:
+    at its head, or *ahead* of it, at a revision its migration scripts do not know. Ahead is
+    a later release's migration (additive, so this code still works on it): while that
+    release rolls out, the old API pods stay ready until the new ones replace them, and after
+    a rollback (`kubectl rollout undo`) the old code serves and its workers start at once.
+    Behind (a revision it knows, before its head) or no revision at all: not yet."""
+    if current == head or (current is not None and current not in known):
+        return None
+    return f"database at {current or 'no revision'}, code expects {head}"
 
 
 def providers(settings: Settings) -> dict[str, Any]:

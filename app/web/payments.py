@@ -26,6 +26,7 @@ from app.errors import ApiError
 from app.models import Payout
 from app.repositories import campaigns, payouts
 from app.schemas.payouts import (
+    PAYOUT_POST_IDS_MAX,
     CreatorTotal,
     PayoutCreate,
     PayoutMarkPaid,
@@ -42,9 +43,11 @@ router = APIRouter()
 
 LINES = 25  # ready lines a page shows (the API's page of `payouts_ready`, keyset-paged)
 BATCHES = 20
-# The posts shown behind a page's lines: at most what one batch of explicit posts takes
-# (PayoutCreate.post_ids), so every post on screen can be selected at once.
-POSTS_SHOWN = 1000
+# The posts shown behind each line: at most what one batch of chosen posts takes
+# (PayoutCreate.post_ids), so every post of one line can be selected at once. Lines are
+# capped one by one, so several open lines can show more than a batch takes: the form says
+# so, and the API refuses such a batch (a batch of everything ready has no such limit).
+POSTS_SHOWN = PAYOUT_POST_IDS_MAX
 _CAMPAIGNS = 100
 STATES = (PayoutStatus.OPEN, PayoutStatus.PAID, PayoutStatus.CANCELLED)
 
@@ -110,6 +113,7 @@ async def _context(
         "done": DONE.get(done, ""),
         "highlight": payout_id,
         "can_create": me.can("payouts_create"),
+        "posts_shown": POSTS_SHOWN,
         "can_pay": me.can("payouts_mark_paid"),
         "can_cancel": me.can("payouts_cancel"),
     }
@@ -166,6 +170,7 @@ async def line_posts(
         )
         posts = [ReadyPost.model_validate(r) for r in rows]
     context = {"posts": posts, "complete": more is None, "posts_shown": POSTS_SHOWN}
+    context["readable"] = me.can("payouts_list")
     context["can_create"] = me.can("payouts_create")
     return render(request, "payments_line.html", context)
 

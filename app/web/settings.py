@@ -135,9 +135,12 @@ async def _context(request: Request, session: AsyncSession, me: Viewer) -> dict[
     org = me.principal.organization_id
     team, more_users = await users_repo.list_page(session, org, None, _PAGE)
     keys, more_keys = await api_keys.list_page(session, org, None, _PAGE)
-    campaigns, more_campaigns = await campaigns_repo.list_page(
-        session, org, None, None, _CAMPAIGN_CHOICES
-    )
+    # The first campaigns by name, one more to know whether there are more.
+    offered = await campaigns_repo.choices(session, org, _CAMPAIGN_CHOICES + 1)
+    campaigns = offered[:_CAMPAIGN_CHOICES]
+    # The names of the listed keys' campaigns, whether or not among those offered.
+    restricted = {c for k in keys if k.campaign_ids is not None for c in k.campaign_ids}
+    names = await campaigns_repo.by_ids(session, org, restricted)
     settings = request.app.state.settings
     return {
         "team": team,
@@ -145,9 +148,9 @@ async def _context(request: Request, session: AsyncSession, me: Viewer) -> dict[
         "grants": await permissions_repo.grants_of_users(session, org, [u.id for u in team]),
         "keys": keys,
         "more_keys": more_keys is not None,
-        "campaigns": sorted(campaigns, key=lambda c: (c.name.lower(), c.id)),
-        "campaign_names": {c.id: c.name for c in campaigns},
-        "more_campaigns": more_campaigns is not None,
+        "campaigns": campaigns,
+        "campaign_names": {c.id: c.name for c in names.values()},
+        "more_campaigns": len(offered) > _CAMPAIGN_CHOICES,
         "campaign_roles": list(CampaignRole),
         "discord": await discord_repo.integration(session, org),
         "endpoints": await webhooks_repo.list_endpoints(session, org, None, _PAGE),
@@ -371,23 +374,22 @@ async def _campaign_role(
     on the campaign, naming the campaign and the user."""
     org = me.principal.organization_id
 
-    async def do() -> tuple[uuid.UUID, User]:
+    async def do() -> tuple[uuid.UUID, User, str]:
         campaign = parse_id(campaign_id, "campaign")
         user = await _user(session, me, user_id)
         if role is None:
             await campaign_roles.revoke(session, org, campaign, user.id)
         else:
             await campaign_roles.grant(session, org, campaign, user.id, role)
-        return campaign, user
+        named = await campaigns_repo.get(session, org, campaign)
+        return campaign, user, named.name if named is not None else "the campaign"
 
-    def done(changed: tuple[uuid.UUID, User]) -> Outcome:
-        campaign, user = changed
-        name = campaign_names.get(campaign, "the campaign")
+    def done(changed: tuple[uuid.UUID, User, str]) -> Outcome:
+        _, user, name = changed
         if role is None:
             return Outcome("team", f"{user.email} no longer holds a role on {name}.")
         return Outcome("team", f"{user.email} is now {_role_name(role)} on {name}.")
 
-    campaign_names = await _names_of_campaigns(session, org)
     outcome = await act(
         request,
         session,
@@ -404,11 +406,6 @@ async def _campaign_role(
 
 def _role_name(role: CampaignRole) -> str:
     return role.value.replace("_", " ")
-
-
-async def _names_of_campaigns(session: AsyncSession, org: uuid.UUID) -> dict[uuid.UUID, str]:
-    rows, _ = await campaigns_repo.list_page(session, org, None, None, _CAMPAIGN_CHOICES)
-    return {c.id: c.name for c in rows}
 
 
 # The organization

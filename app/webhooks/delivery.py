@@ -27,13 +27,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.clock import Clock, wall
 from app.db import session_scope
 from app.domain.enums import DeliveryStatus
 from app.platforms.http import retry_after_seconds
@@ -44,14 +45,9 @@ from app.webhooks.delivery_store import Claimed
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 USER_AGENT = "ViewLedger-Webhooks/1.0"
 # A sweep stops claiming after this long and lets the next tick take over.
 MAX_SWEEP_SECONDS = 300.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -91,7 +87,7 @@ class Deliverer:
         http: httpx.AsyncClient,
         settings: Settings,
         *,
-        now: Clock = utcnow,
+        now: Clock = wall,
         resolve: ssrf.Resolver = ssrf.system_resolve,
         rand: Callable[[], float] = random.random,
     ) -> None:

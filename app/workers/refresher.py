@@ -13,13 +13,14 @@ import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
+from app.clock import Clock, wall
 from app.db import session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
@@ -31,13 +32,8 @@ from app.workers import lanes, result_queue, run_progress
 from app.workers.lanes import Lane
 from app.workers.pacing import BatchGate
 
-Clock = Callable[[], datetime]
 # How long a stopping sweep waits for a claim it took ahead to commit, to hand it back.
 _DROP_WAIT_SECONDS = 5.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # An idle lane never polls faster than this (tests and benchmarks may pace at 0).
@@ -85,7 +81,7 @@ class Refresher:
         settings: Settings,
         *,
         gates: Mapping[Platform, BatchGate] | None = None,
-        clock: Clock = utcnow,
+        clock: Clock = wall,
         provider_lanes: Mapping[Platform, Sequence[Lane]] | None = None,
     ) -> None:
         """`provider_lanes` (app.workers.lanes.build) are what the worker runs; without

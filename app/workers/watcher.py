@@ -11,11 +11,12 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from prometheus_client import Counter as Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.clock import Clock, wall
 from app.db import session_scope
 from app.domain import watching
 from app.domain.enums import Platform, StatsSource
@@ -48,7 +49,6 @@ VIDEOS = Metric(
     ["platform", "result"],
 )
 
-Clock = Callable[[], datetime]
 _OUTCOMES = {
     FetchErrorKind.PRIVATE: Outcome.PRIVATE,
     FetchErrorKind.NOT_FOUND: Outcome.NOT_FOUND,
@@ -66,10 +66,6 @@ _SOURCES = {
 }
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Watcher:
     def __init__(
         self,
@@ -77,7 +73,7 @@ class Watcher:
         lanes: Mapping[Platform, Sequence[Lane]],
         settings: Settings,
         *,
-        clock: Clock = _utcnow,
+        clock: Clock = wall,
         listers: Mapping[Platform, AccountLister] | None = None,
     ) -> None:
         """Each lane lists with its own lister; `listers` stand in for lanes without one

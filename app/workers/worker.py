@@ -9,7 +9,7 @@ import os
 import socket
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -19,6 +19,7 @@ from arq.connections import RedisSettings
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock as clocks
 from app.db import create_engine, create_sessionmaker, prune_in_batches, session_scope
 from app.discord import submit as discord_submit
 from app.discord.interactions import Submission
@@ -34,7 +35,7 @@ from app.webhooks import retention as webhook_retention
 from app.workers import capacity, deadline_sweep, lanes, metrics
 from app.workers.metrics import HEARTBEATS
 from app.workers.quota import QuotaState
-from app.workers.refresher import Refresher, utcnow
+from app.workers.refresher import Refresher
 from app.workers.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -50,19 +51,23 @@ async def startup(ctx: dict[str, Any]) -> None:
     http = build_http_client(settings)
     pace_redis = Redis.from_url(settings.redis_url)
     provider_lanes = lanes.build(settings, http, pace_redis)
+    clock = clocks.for_settings(settings)
     ctx |= {
+        "clock": clock,
         "db_engine": db_engine,
         "sessionmaker": sessionmaker,
         "http": http,
         "pace_redis": pace_redis,
-        "refresher": Refresher(sessionmaker, {}, settings, provider_lanes=provider_lanes),
-        "watcher": Watcher(sessionmaker, provider_lanes, settings),
+        "refresher": Refresher(
+            sessionmaker, {}, settings, provider_lanes=provider_lanes, clock=clock
+        ),
+        "watcher": Watcher(sessionmaker, provider_lanes, settings, clock=clock),
         "running": set(),
         "worker_id": f"{socket.gethostname()}:{os.getpid()}",
     }
     ctx["heartbeat"] = asyncio.create_task(_heartbeat(ctx))
     ctx["webhook_http"] = webhooks.build_http_client(settings)
-    ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings)
+    ctx["webhooks"] = webhooks.Deliverer(sessionmaker, ctx["webhook_http"], settings, now=clock)
     # Intake (Discord follow-ups, bulk imports): short links and the Discord API.
     ctx["intake_http"] = httpx.AsyncClient(timeout=settings.discord_http_timeout_seconds)
     # The process's one short-link resolver: SHORTLINK_CONCURRENCY bounds every import's
@@ -94,7 +99,9 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
         try:
             await redis.zadd(HEARTBEATS, {ctx["worker_id"]: time.time()})
             async with session_scope(ctx["sessionmaker"]) as session:
-                for platform, lag in (await refresh_lag(session, ctx["refresher"].policy)).items():
+                for platform, lag in (
+                    await refresh_lag(session, ctx["clock"](), ctx["refresher"].policy)
+                ).items():
                     metrics.REFRESH_LAG.labels(platform.value).set(lag)
             if time.monotonic() >= ctx.get("capacity_due", 0.0):
                 ctx["capacity_due"] = time.monotonic() + settings.capacity_interval_seconds
@@ -125,16 +132,17 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
     async with session_scope(ctx["sessionmaker"]) as session:
         watched = await watched_accounts.enabled_counts(session)
         figures = await capacity.measure(
-            session, utcnow(), refresher.policy, settings, counts, watched, quotas
+            session, ctx["clock"](), refresher.policy, settings, counts, watched, quotas
         )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
     return figures
 
 
-async def refresh_lag(session: AsyncSession, policy: Policy) -> dict[Platform, float]:
+async def refresh_lag(
+    session: AsyncSession, now: datetime, policy: Policy
+) -> dict[Platform, float]:
     """Per platform, how overdue the most overdue due post is (0 when none is)."""
-    now = utcnow()
     rows = await claims.oldest_due(session, now, policy)
     oldest = {platform: at for platform, at in rows if at is not None}
     return {
@@ -203,7 +211,7 @@ async def decide_deadlines(ctx: dict[str, Any]) -> int:
     async with session_scope(ctx["sessionmaker"]) as session:
         decided = await deadline_sweep.sweep(
             session,
-            utcnow(),
+            ctx["clock"](),
             refresher.policy,
             grace=timedelta(hours=settings.decision_grace_hours),
         )
@@ -226,7 +234,7 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
 async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
     """Finished refresh runs older than REFRESH_RUN_RETENTION_DAYS."""
     settings: Settings = ctx["settings"]
-    before = utcnow() - timedelta(days=settings.refresh_run_retention_days)
+    before = ctx["clock"]() - timedelta(days=settings.refresh_run_retention_days)
     return await prune_in_batches(ctx["sessionmaker"], runs.prune, before, runs.PRUNE_BATCH)
 
 
@@ -234,7 +242,7 @@ async def prune_raw_answers(ctx: dict[str, Any]) -> int:
     """Raw provider answers older than RAW_ANSWER_RETENTION_DAYS that no decision or flag
     used (those are kept for good)."""
     settings: Settings = ctx["settings"]
-    before = utcnow() - timedelta(days=settings.raw_answer_retention_days)
+    before = ctx["clock"]() - timedelta(days=settings.raw_answer_retention_days)
     return await prune_in_batches(
         ctx["sessionmaker"], provenance.prune, before, provenance.PRUNE_BATCH
     )
@@ -243,7 +251,7 @@ async def prune_raw_answers(ctx: dict[str, Any]) -> int:
 async def prune_webhook_events(ctx: dict[str, Any]) -> int:
     """Webhook events done with for WEBHOOK_EVENT_RETENTION_DAYS (app.webhooks.retention)."""
     settings: Settings = ctx["settings"]
-    before = utcnow() - timedelta(days=settings.webhook_event_retention_days)
+    before = ctx["clock"]() - timedelta(days=settings.webhook_event_retention_days)
     return await webhook_retention.prune(ctx["sessionmaker"], before)
 
 

@@ -8,9 +8,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
@@ -220,3 +222,18 @@ async def test_two_bigint_sized_posts_on_one_day_add_up_without_overflow(
     assert gains == [(today, sum(huge), sum(huge))]  # both first counts: a baseline
     (entry,) = daily_series(gains, today, today)
     assert (entry.total_views, entry.views_gained) == (sum(huge), 0)
+
+
+async def test_the_creator_rollup_takes_only_a_platform_posts_take(session: AsyncSession) -> None:
+    """As posts and creators: a platform no post can have would count for no platform in
+    the analytics' platform filter."""
+    row = {"campaign": uuid.uuid4(), "creator": uuid.uuid4(), "day": date(2026, 12, 6)}
+    with pytest.raises(IntegrityError, match="creator_daily_views_platform_check"):
+        async with session.begin_nested():
+            await session.execute(
+                text(
+                    "INSERT INTO creator_daily_views (campaign_id, creator_id, day, platform,"
+                    " views_gained) VALUES (:campaign, :creator, :day, 'myspace', 1)"
+                ),
+                row,
+            )

@@ -4,13 +4,23 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
+from app.cli import drop_database, ensure_database
 from app.main import create_app, migration_head
 from app.settings import PROJECT_ROOT, ProviderMode, Settings
 from app.workers.metrics import HEARTBEATS
@@ -167,7 +177,7 @@ def test_db_wait_returns_at_the_head_and_otherwise_gives_up_naming_the_revisions
     """`db wait` holds a new worker back until the release's migration has run (the
     Kubernetes worker's init container)."""
     assert cli(_env(settings), "db", "wait", "--timeout", "5") == (
-        "database is at this code's migration"
+        "database is at this code's migration or a later one"
     )
     missing = settings.database_url.rsplit("/", 1)[0] + "/viewledger_never_created"
     done = subprocess.run(
@@ -180,6 +190,77 @@ def test_db_wait_returns_at_the_head_and_otherwise_gives_up_naming_the_revisions
     )
     assert done.returncode == 1
     assert f"database at no revision, code expects {migration_head()}" in done.stderr
+
+
+@asynccontextmanager
+async def _database_at(settings: Settings, revision: str) -> AsyncIterator[Settings]:
+    """A scratch database whose only table says it is at `revision`: what the readiness
+    check and `db wait` read, without moving the shared test database."""
+    scratch = settings.model_copy(
+        update={"database_url": f"{settings.database_url}_rev_{uuid.uuid4().hex[:8]}"}
+    )
+    await ensure_database(scratch)
+    engine = create_async_engine(scratch.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE alembic_version (version_num varchar(32))"))
+            await conn.execute(text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+        yield scratch
+    finally:
+        await engine.dispose()
+        await drop_database(scratch)
+
+
+async def _ready(settings: Settings) -> httpx.Response:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        return await client.get("/health/ready")
+
+
+def _wait(settings: Settings) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "wait", "--timeout", "1"],
+        cwd=PROJECT_ROOT,
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_a_database_ahead_of_the_code_is_ready_and_one_behind_is_not(
+    settings: Settings,
+) -> None:
+    """A release's migration Job commits while the old API pods still serve, and after a
+    rollback the old code runs on the newer schema: a revision this code's scripts do not
+    know is a later release's, so the old pods stay ready and old workers stop waiting. A
+    revision they know, short of the head, is a migration still to run: not ready."""
+    head = migration_head()
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    before = ScriptDirectory.from_config(config).get_revision(head).down_revision
+    assert isinstance(before, str)
+
+    async with _database_at(settings, "9999_a_later_release") as ahead:
+        response = await _ready(ahead)
+        assert response.status_code == 200, response.text
+        migrations = response.json()["checks"]["postgresql:migrations"][0]
+        assert migrations == {"status": "pass", "observedValue": "9999_a_later_release"}
+        waited = _wait(ahead)
+        assert waited.returncode == 0, waited.stderr
+        assert waited.stdout.strip() == "database is at this code's migration or a later one"
+
+    async with _database_at(settings, before) as behind:
+        response = await _ready(behind)
+        assert response.status_code == 503
+        migrations = response.json()["checks"]["postgresql:migrations"][0]
+        assert migrations["status"] == "fail"
+        assert f"database at {before}, code expects {head}" in migrations["output"]
+        waited = _wait(behind)
+        assert waited.returncode == 1
+        assert f"database at {before}, code expects {head}" in waited.stderr
 
 
 async def test_a_keyed_request_while_the_database_is_down_is_503_not_500(

@@ -3,11 +3,13 @@ The pulse shows the API's numbers; a creator's line is selected and made a batch
 downloaded as a person would, opens exact in openpyxl and in LibreOffice with no options
 (ids, amounts, accents); the batch is marked paid with a reference."""
 
+import asyncio
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+from playwright.async_api import Route
 from redis.asyncio import Redis
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,9 +58,27 @@ async def test_a_payment_run_from_ready_to_paid(
                     .filter(has_text="54.00 USD")
                 )
                 # Selecting the line loads its posts (they load when a line is opened) and
-                # selects them all.
+                # selects them all. Until they are in, a batch of the selected posts waits
+                # (sent now, it would leave them out).
+                arrived = asyncio.Event()
+
+                async def held(route: Route) -> None:
+                    await arrived.wait()
+                    await route.continue_()
+
+                await t.page.route("**/app/payments/lines/**", held)
+                make = t.page.get_by_role("button", name="Make a batch of the selected posts")
                 await line.get_by_role("checkbox", name="Select @Été.ana's USD line").check()
+                await t.page.wait_for_function(
+                    "document.querySelector('#new-batch button[value=selected]').disabled"
+                )
+                arrived.set()
                 await line.locator("tr.behind tbody tr").nth(1).wait_for()
+                await t.page.wait_for_function(
+                    "!document.querySelector('#new-batch button[value=selected]').disabled"
+                )
+                assert await make.is_enabled()
+                await t.page.unroute("**/app/payments/lines/**")
                 assert await line.locator("tr.behind tbody tr").count() == 2
                 for post_id in ana_usd:
                     box = line.locator(f'input[value="{post_id}"]')

@@ -3,6 +3,7 @@ Kubernetes API schemas (offline: kubernetes-validate bundles them), and kept con
 the service and with compose.yaml: real setting names, the commands `make run` and the
 Dockerfile use, the probes' routes, the ports the metrics are served on."""
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ import httpx
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from app.run import api_args
+from app.services.readiness import HEARTBEAT_STALE_BEATS
 from app.settings import PROJECT_ROOT, ProviderMode, Settings
 from tests.deploy.kustomize import Object, build, load_all
 
@@ -98,6 +101,14 @@ def test_every_setting_the_manifests_give_is_a_real_setting_and_starts(overlay: 
     assert set(config) - SETTINGS == set()
     assert set(secret) - SETTINGS == set()
     values = {k.lower(): v for k, v in {**config, **secret}.items() if v != ""}
+    if overlay == "prod":
+        # Which proxies to trust depends on the cluster: prod's is a placeholder the service
+        # refuses, so the operator must fill it in (the base trusts none).
+        with pytest.raises(ValidationError, match="trusted_proxies"):
+            Settings(_env_file=None, **values)
+        values["trusted_proxies"] = "10.244.1.0/24"
+    else:
+        assert "TRUSTED_PROXIES" not in config
     settings = Settings(_env_file=None, **values)
     expected = ProviderMode.LIVE if overlay == "prod" else ProviderMode.SANDBOX
     assert settings.provider_mode is expected
@@ -119,8 +130,13 @@ def test_the_processes_start_as_make_run_compose_and_the_dockerfile_start_them()
     api = container(objects, "Deployment", "viewledger-api")
     assert ["python", *api["command"]] == ["python", *api_args("0.0.0.0", 8000)[1:]]
     assert api["command"] == api_args("0.0.0.0", 8000)[1:] == COMPOSE["services"]["api"]["command"]
-    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
-    assert "uvicorn app.main:create_app --factory --host ${API_HOST} --port" in dockerfile
+    # The image's CMD is the same command, flag for flag (--no-proxy-headers included).
+    (cmd,) = re.findall(r"^CMD (\[.*\])$", (PROJECT_ROOT / "Dockerfile").read_text(), re.M)
+    shell, dash_c, line = json.loads(cmd)
+    assert [shell, dash_c] == ["sh", "-c"]
+    expected = api_args("${API_HOST}", 8000)[1:]
+    expected[expected.index("8000")] = "${API_PORT:-8000}"
+    assert line.split() == expected
     worker = container(objects, "Deployment", "viewledger-worker")
     assert worker["command"] == ["python", "-m", "app.workers.main"]
     assert worker["command"] == COMPOSE["services"]["worker"]["command"]
@@ -176,6 +192,38 @@ def test_grace_periods_match_compose() -> None:
         pod = find(objects, "Deployment", name)["spec"]["template"]["spec"]
         grace = seconds(COMPOSE["services"][service]["stop_grace_period"])
         assert pod["terminationGracePeriodSeconds"] == grace, service
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_api_port_takes_connections_only_from_the_ingress_and_monitoring_namespaces(
+    overlay: str,
+) -> None:
+    """Anyone else reaching port 8000 directly would skip the ingress (and, were it inside
+    TRUSTED_PROXIES, could choose its own client address)."""
+    policy = find(rendered(overlay), "NetworkPolicy", "viewledger-api")
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+        for name in ("ingress-nginx", "monitoring")
+    ]
+
+
+def test_the_heartbeat_alert_fires_after_readiness_s_stale_mark_plus_a_scrape_interval() -> None:
+    """The alert and /health/ready agree on when a heartbeat is stale: the alert reads the
+    figure at each scrape, so it adds one scrape interval to readiness's mark."""
+    alerts = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "alerts.yaml").read_text())
+    (rule,) = [
+        r
+        for group in alerts["groups"]
+        for r in group["rules"]
+        if r["alert"] == "ViewLedgerWorkerHeartbeatStale"
+    ]
+    threshold = int(rule["expr"].rsplit(">", 1)[1])
+    monitor = find(rendered("prod"), "ServiceMonitor", "viewledger")
+    scrape = {seconds(e["interval"]) for e in monitor["spec"]["endpoints"]}
+    beat = Settings.model_fields["heartbeat_seconds"].default
+    assert threshold == HEARTBEAT_STALE_BEATS * beat + max(scrape)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -242,5 +290,7 @@ def test_compose_runs_the_same_topology_with_real_settings() -> None:
         for volume in services[name]["volumes"]:
             source = volume.split(":")[0]
             assert (PROJECT_ROOT / source).exists(), source
+        # Prometheus has no authentication and Grafana's password defaults to admin.
+        assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"]), name
     for name in ("migrate", "api", "worker", "sandbox"):
         assert set(services[name]["environment"]) - SETTINGS == set(), name

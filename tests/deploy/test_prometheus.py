@@ -219,12 +219,31 @@ async def test_a_real_prometheus_scraping_the_api_and_worker_answers_every_panel
     ]
 
 
+# Counters start at 0 (so every panel answers from the first scrape): an answer proves
+# nothing for them. These the run below moves (API traffic including a 401 and a 404, the
+# worker's fetches through the sandbox), so each must be past 0.
+EXERCISED_COUNTERS = (
+    "viewledger_http_requests_total",
+    'viewledger_http_requests_total{status_class="4xx"}',
+    "viewledger_fetches_total",
+    "viewledger_lane_fetches_total",
+    "viewledger_refresh_outcomes_total",
+)
+
+
+def test_the_exercised_counters_are_the_dashboard_s() -> None:
+    expressions = " ".join(t["expr"] for panel in panels() for t in panel["targets"])
+    for counter in EXERCISED_COUNTERS:
+        assert counter.split("{")[0] in expressions, counter
+
+
 async def _wait_for_every_panel(
     prom: httpx.AsyncClient, api: str, within: float = 240
 ) -> list[str]:
-    """The panels whose queries still return nothing when every target is up and each panel
-    had its chance (rates need two scrapes; the worker's series come with its first fetches
-    and heartbeat). API traffic of each kind is sent as it waits: answers, a 401 and a 404."""
+    """The panels whose queries still return nothing, and the exercised counters still at 0,
+    when every target is up and each panel had its chance (rates need two scrapes; the
+    worker's series come with its first fetches and heartbeat). API traffic of each kind is
+    sent as it waits: answers, a 401 and a 404."""
     deadline = time.monotonic() + within
     missing: list[str] = []
     async with httpx.AsyncClient(base_url=api) as client:
@@ -237,6 +256,10 @@ async def _wait_for_every_panel(
                 for panel in panels()
                 for target in panel["targets"]
                 if not await query(prom, target["expr"])
+            ] + [
+                f"{counter} still 0"
+                for counter in EXERCISED_COUNTERS
+                if not await query(prom, f"sum({counter}) > 0")
             ]
             if len(up) == 2 and not missing:
                 return []

@@ -39,6 +39,8 @@ async def test_the_page_shows_the_api_s_numbers_and_pays_a_batch_from_ready_to_p
     page = await web.get("/app/payments")
     assert page.status_code == 200
     assert 'href="/app/payments" aria-current="page"' in page.text
+    # Lines are capped one by one, so the form states what one batch of chosen posts takes.
+    assert "A batch of selected posts takes at most 1,000 posts" in page.text
     cells = _cells(page.text)
 
     pulse = await f.ok(await web.get("/v1/payouts/pulse"))  # the same person, through the API
@@ -180,6 +182,11 @@ async def test_a_person_the_api_refuses_is_refused_the_same_way(
     forged_line = await eur_admin.get(f"/app/payments/lines/{ana}/USD", headers=HTMX)
     assert w["posts"]["ana_usd_1"] not in forged_line.text
     assert "No post of this line is ready to pay" in forged_line.text
+    # Someone who may read no payouts is told so, not that the line has been paid.
+    unseen = await nobody.get(f"/app/payments/lines/{ana}/USD", headers=HTMX)
+    assert w["posts"]["ana_usd_1"] not in unseen.text
+    assert "No post of this line is ready to pay" not in unseen.text
+    assert "allow reading payouts on none of your campaigns" in unseen.text
     assert "15.00 EUR" in page.text
     assert "USD" not in " ".join(_cells(page.text))
     other = await eur_admin.post(

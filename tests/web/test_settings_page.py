@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.discord.demo import new_key_pair
-from app.models import ApiKey, AuditEvent, CampaignRoleGrant, User, WebhookEndpoint
+from app.models import ApiKey, AuditEvent, Campaign, CampaignRoleGrant, User, WebhookEndpoint
 from app.platforms.sandbox import create_app as create_sandbox
 from app.platforms.sandbox.discord import FakeDiscord
 from app.services.readiness import CAPACITY_KEY
@@ -257,6 +257,32 @@ async def test_an_api_key_restricted_to_chosen_campaigns(
     )
     assert "Campaign ids:" in unreadable.text
     assert len((await f.ok(await client.get("/v1/api-keys")))["data"]) == before
+
+
+async def test_past_the_first_200_campaigns_the_form_offers_them_by_name_and_keys_name_theirs(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The form offers the first 200 campaigns by name (as the other pages' campaign
+    filters); a key restricted to a campaign beyond them still names it."""
+    last = await f.campaign(client, name="Zeta launch")
+    org = await session.scalar(select(Campaign.organization_id).where(Campaign.id == last["id"]))
+    assert org is not None
+    session.add_all(Campaign(organization_id=org, name=f"Launch {i:03}") for i in range(200))
+    await session.flush()
+    await f.ok(
+        await client.post(
+            "/v1/api-keys", json={"name": "zeta", "role": "viewer", "campaign_ids": [last["id"]]}
+        ),
+        201,
+    )
+    web = await signed_in(app, client, "owner@example.com")
+    page = (await web.get("/app/settings")).text
+    offered = re.findall(r'name="campaign_id" value="([^"]+)"', page)
+    assert len(offered) == 200
+    assert last["id"] not in offered
+    assert "the first 200 campaigns are offered" in page
+    assert "<td>Zeta launch</td>" in page
+    assert "a campaign no longer there" not in page
 
 
 async def test_a_webhook_endpoint_s_secret_is_shown_once_and_its_log_is_the_api_s(

@@ -88,8 +88,9 @@ YouTube (GET /youtube/v3/videos?part=...&id=ID,ID,...&key=KEY, the Data API's vi
 
 Admin (all JSON)
     GET/POST/DELETE /__sandbox/faults   {"tiktok_primary"|"tiktok_backup"|"instagram":
-        "500"|"503"|"429"|"timeout"|"malformed"|"not_found"|null, "latency_ms": N}; POST merges the
-        given keys, DELETE clears. Faults apply to every id, before magic ids.
+        "500"|"503"|"429"|"timeout"|"malformed"|"not_found"|"quota"|null, "latency_ms": N};
+        POST merges the given keys, DELETE clears. Faults apply to every id, before magic
+        ids. "quota": tikwm's daily free limit (the others: 429).
     GET/DELETE /__sandbox/requests      {"requests": [{provider, video_id, method, path,
         host, at, monotonic}]}; filter with ?provider=&video_id=. Short links log as
         provider "shortlink".

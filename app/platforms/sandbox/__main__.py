@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import uvicorn
 
+from app import clock as clocks
 from app.platforms.sandbox.app import Sandbox, create_app
 from app.settings import get_settings
 
@@ -49,7 +50,12 @@ def main() -> None:
         "the engine's batches)",
     )
     args = parser.parse_args()
-    sandbox = Sandbox(slow_seconds=args.slow_seconds, retry_after_seconds=args.retry_after)
+    sandbox = Sandbox(
+        # A soak's simulated clock (CLOCK_SPEED from CLOCK_ORIGIN), shared with its workers.
+        now=clocks.for_settings(get_settings()),
+        slow_seconds=args.slow_seconds,
+        retry_after_seconds=args.retry_after,
+    )
     sandbox.offset = timedelta(seconds=args.time_offset)
     app = create_app(sandbox, smtp=(args.host, args.smtp_port))
     uvicorn.run(

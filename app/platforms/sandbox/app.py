@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 Provider = Literal["tiktok_primary", "tiktok_backup", "instagram", "youtube"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 # What a provider can be told to do to every request, regardless of the id.
-FAULTS = ("500", "503", "429", "timeout", "malformed", "not_found")
+FAULTS = ("500", "503", "429", "timeout", "malformed", "not_found", "quota")
 SHORT_LINK_HOSTS = ("vm.tiktok.com", "vt.tiktok.com", "www.tiktok.com", "www.instagram.com")
 SHORT_LINK_TARGET_HANDLE = SHORT_LINK_AUTHORS[Platform.TIKTOK]
 EVIL_LOCATION = "https://evil.example.com/"
@@ -357,6 +357,11 @@ class Sandbox:
                 return self._malformed(provider, video_id or "")
             case "not_found":
                 return self._not_found(provider, video_id or "")
+            case "quota":
+                # tikwm's daily free limit; the paid APIs have no daily quota, only 429s.
+                if provider == "tiktok_primary":
+                    return JSONResponse(answers.tikwm_error(answers.FREE_API_DAILY_LIMIT))
+                return self._rate_limited(provider)
             case "timeout":
                 await asyncio.sleep(self.slow_seconds)
         return None

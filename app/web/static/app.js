@@ -30,6 +30,21 @@ document.addEventListener("change", (event) => {
   if (lazy && all.checked && !lazy.open) lazy.open = true;
 });
 
+// A batch of the selected posts waits while a line's posts are still loading: sent before
+// they arrive, it would leave out the posts of a line that was ticked.
+let linesLoading = 0;
+function holdSelectedBatch(change) {
+  linesLoading = Math.max(0, linesLoading + change);
+  const button = document.querySelector('#new-batch button[value="selected"]');
+  if (button) button.disabled = linesLoading > 0;
+}
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (event.target.matches("details[data-lazy]")) holdSelectedBatch(1);
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  if (event.target.matches("details[data-lazy]")) holdSelectedBatch(-1);
+});
+
 document.addEventListener("htmx:afterSwap", (event) => {
   const scope = event.target.closest("[data-select-scope]");
   const all = scope && scope.querySelector("[data-select-all]");
