@@ -26,9 +26,20 @@ MAX_HASHTAGS = 20
 HASHTAG_PATTERN = r"^#?[^\s#\x00]{1,100}$"
 _HASHTAG = re.compile(r"#([^\s#.,!?;:()\[\]{}\"'/\\]+)")
 
-# Platforms whose accounts can be watched: those with an account listing. A YouTube channel's
-# uploads (playlistItems.list, 1 quota unit a page) are not listed yet.
-WATCHABLE = frozenset({Platform.TIKTOK, Platform.INSTAGRAM})
+# Platforms whose accounts can be watched: those with an account listing (a YouTube
+# channel's: its uploads playlist, playlistItems.list, 1 quota unit a page).
+WATCHABLE = frozenset({Platform.TIKTOK, Platform.INSTAGRAM, Platform.YOUTUBE})
+# Listed by platform user id rather than handle: a YouTube channel's uploads playlist is
+# named after its channel id (and a YouTube creator always has one).
+LISTED_BY_ID = frozenset({Platform.YOUTUBE})
+
+
+def listing_name(platform: Platform, handle: str, platform_user_id: str | None) -> str:
+    """What an account's listing is asked for: its handle, or a YouTube channel's id."""
+    if platform in LISTED_BY_ID and platform_user_id:
+        return platform_user_id
+    return handle
+
 
 SOURCE_WATCHED = "watched_account"
 SOURCE_SUBMITTED = "submitted"

@@ -18,8 +18,22 @@ with `x-api-key`: the profile's clips in the web GraphQL's
 `like_count`, `comment_count`, `user.pk`/`username`, `caption.text`; `page_info`), beside
 `data.user` (`id`, `username`, `is_private`; null when the account does not exist). Only
 Reels count as videos: an image or a carousel among them is `not_a_video`.
+
+YouTube: a channel's uploads playlist (its id `UU` + the channel id without `UC`) through the
+Data API's `GET {youtube base}/youtube/v3/playlistItems?part=contentDetails,snippet
+&playlistId=UU...&maxResults=50&pageToken=...&key=KEY`, 1 quota unit a page, spent from the
+lane's `QuotaBudget` before the request (none left: nothing is sent, `quota_exhausted`), like
+videos.list. Newest first; `nextPageToken` is the cursor. Each item names its video
+(`contentDetails.videoId`), when it was published (`contentDetails.videoPublishedAt`; the
+snippet's `publishedAt` is when it joined the playlist), its channel
+(`snippet.videoOwnerChannelId`) and its title and description (the caption, for the hashtag
+filters). An item without `videoPublishedAt` is a private or deleted upload and is left out.
+The listing says nothing of a video's length or shape, so every upload is a video (Shorts
+or not), and it carries no statistics: the first stats come from the next refresh. A
+channel that does not exist answers 404 `playlistNotFound`: `not_found`.
 """
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +50,8 @@ from app.platforms.http import Reply, http_error, rapidapi_headers, send
 from app.platforms.instagram import requires_login
 from app.platforms.retry import Attempt, Pace, Retrier, RetryPolicy
 from app.platforms.tiktok_primary import _error as tikwm_error
+from app.platforms.youtube import UNITS_PER_CALL, QuotaBudget, published_at
+from app.platforms.youtube import _error as youtube_error
 from app.settings import Settings
 
 PAGE_SIZE = 30
@@ -275,6 +291,128 @@ def _instagram_item(media: Json) -> Listed:
     )
 
 
+# YouTube
+
+YOUTUBE_PAGE = 50  # playlistItems' largest page
+_CHANNEL_ID = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
+_YOUTUBE_PARTS = "contentDetails,snippet"
+
+
+def uploads_playlist(channel_id: str) -> str | None:
+    """A channel's uploads playlist: `UU` and the channel id after its `UC`."""
+    return "UU" + channel_id[2:] if _CHANNEL_ID.fullmatch(channel_id) else None
+
+
+class YouTubeLister:
+    """Lists a channel by its id (a YouTube creator's platform user id)."""
+
+    platform = Platform.YOUTUBE
+    source = StatsSource.YOUTUBE
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        api_key: str | None,
+        retrier: Retrier,
+        budget: QuotaBudget | None = None,
+    ) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/youtube/v3/playlistItems"
+        self._key = api_key
+        self._retrying = _Retrying(retrier, self.source)
+        self.budget = budget
+
+    def request(self, playlist: str, cursor: str | None) -> httpx.Request:
+        query = (
+            f"part={quote(_YOUTUBE_PARTS)}&playlistId={quote(playlist, safe='')}"
+            f"&maxResults={YOUTUBE_PAGE}"
+        )
+        if cursor:
+            query += f"&pageToken={quote(cursor, safe='')}"
+        if self._key:
+            query += f"&key={quote(self._key, safe='')}"
+        return self._http.build_request("GET", f"{self._url}?{query}")
+
+    async def _once(self, playlist: str, cursor: str | None) -> ListResult:
+        if self.budget is not None and not await self.budget.spend(UNITS_PER_CALL):
+            return FetchError(
+                FetchErrorKind.QUOTA_EXHAUSTED,
+                "this key's daily quota is spent until midnight Pacific time",
+                self.source,
+            )
+        result = await send(self._http, self.request(playlist, cursor), self.source, parse_youtube)
+        if (
+            isinstance(result, FetchError)
+            and result.kind is FetchErrorKind.QUOTA_EXHAUSTED
+            and self.budget is not None
+        ):
+            await self.budget.spent()
+        return result
+
+    async def list_page(self, handle: str, cursor: str | None) -> ListResult:
+        """`handle` is the channel id (`UC...`)."""
+        playlist = uploads_playlist(handle)
+        if playlist is None:
+            return FetchError(
+                FetchErrorKind.NOT_FOUND, f"not a YouTube channel id: {handle!r}", self.source
+            )
+        return await self._retrying.run(partial(self._once, playlist, cursor))
+
+
+def parse_youtube(reply: Reply) -> ListResult:
+    source = StatsSource.YOUTUBE
+    if reply.status == 404:
+        return FetchError(
+            FetchErrorKind.NOT_FOUND, "channel not found (no uploads playlist)", source
+        )
+    if reply.status != 200:
+        return youtube_error(reply)
+    try:
+        body = Json.decode(reply.body)
+        kind = body.optional_text("kind")
+        if kind is not None and kind != "youtube#playlistItemListResponse":
+            raise Malformed(f"body.kind is {kind!r}")
+        members = body["items"]
+        if not isinstance(members.value, list):
+            raise Malformed(f"{members.path} is not a list")
+        listed = (
+            _youtube_item(Json(m, f"{members.path}[{i}]")) for i, m in enumerate(members.value)
+        )
+        items = [item for item in listed if item is not None]
+        cursor = body.optional_text("nextPageToken")
+        return ListingPage(
+            items=items,
+            cursor=cursor,
+            has_more=cursor is not None,
+            source=source,
+            account_id=items[0].author_id if items else None,
+            raw_size=len(reply.body),
+        )
+    except Malformed as exc:
+        return FetchError(FetchErrorKind.UPSTREAM, f"malformed answer: {exc}", source)
+
+
+def _youtube_item(item: Json) -> Listed | None:
+    details = item["contentDetails"]
+    snippet = item["snippet"]
+    published = details.get("videoPublishedAt")
+    if published is None:
+        return None  # a private or deleted upload: nothing anyone can watch
+    caption = "\n".join(
+        t for t in (snippet.optional_text("title"), snippet.optional_text("description")) if t
+    )
+    return Listed(
+        post_id=details["videoId"].text(),
+        published_at=published_at(published),
+        is_video=True,  # playlistItems does not say which uploads are Shorts
+        author_id=snippet.optional_text("videoOwnerChannelId")
+        or snippet.optional_text("channelId"),
+        author_handle=None,  # YouTube names channels by id; the title is a display name
+        caption=caption or None,
+    )
+
+
 def build_listers(
     settings: Settings,
     http: httpx.AsyncClient,
@@ -282,15 +420,20 @@ def build_listers(
     *,
     tiktok_key: str | None = _SETTINGS_KEY,
     instagram_key: str | None = _SETTINGS_KEY,
+    youtube_key: str | None = _SETTINGS_KEY,
+    youtube_budget: QuotaBudget | None = None,
 ) -> dict[Platform, AccountLister]:
     """One lister per platform, with the stats clients' base URLs, keys and retry policy;
-    `paces` as for `registry.build_clients` (a lane passes its own spacer and keys)."""
+    `paces` as for `registry.build_clients` (a lane passes its own spacer and keys; a
+    YouTube lane its key and its daily quota as `youtube_budget`)."""
     paces = paces or {}
     policy = RetryPolicy.from_settings(settings)
     if tiktok_key == _SETTINGS_KEY:
         tiktok_key = settings.tiktok_primary_api_key
     if instagram_key == _SETTINGS_KEY:
         instagram_key = settings.instagram_api_key
+    if youtube_key == _SETTINGS_KEY:
+        youtube_key = settings.youtube_api_key
     return {
         Platform.TIKTOK: TikTokLister(
             http,
@@ -303,5 +446,12 @@ def build_listers(
             settings.instagram_base_url,
             instagram_key,
             Retrier(policy, pace=paces.get(Platform.INSTAGRAM)),
+        ),
+        Platform.YOUTUBE: YouTubeLister(
+            http,
+            settings.youtube_base_url,
+            youtube_key,
+            Retrier(policy, pace=paces.get(Platform.YOUTUBE)),
+            youtube_budget,
         ),
     }

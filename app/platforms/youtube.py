@@ -249,7 +249,7 @@ def parse_item(item: Json) -> VideoStats:
         shares=None,
         handle=None,
         platform_user_id=snippet["channelId"].text(),
-        published_at=_published(snippet["publishedAt"]),
+        published_at=published_at(snippet["publishedAt"]),
         source=SOURCE,
         views_field=VIEWS_FIELD,
         raw=raw if len(raw) <= RAW_MAX_BYTES else None,
@@ -257,7 +257,8 @@ def parse_item(item: Json) -> VideoStats:
     )
 
 
-def _published(member: Json) -> datetime:
+def published_at(member: Json) -> datetime:
+    """An RFC 3339 time of the Data API's, in UTC."""
     text = member.text()
     try:
         moment = datetime.fromisoformat(text)

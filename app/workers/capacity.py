@@ -169,9 +169,11 @@ async def measure(
 
 
 def _in_units(figures: ProviderCapacity, settings: Settings, states: list[QuotaState]) -> None:
-    """YouTube: a unit buys a batch of YOUTUBE_BATCH_SIZE refreshes."""
+    """YouTube: a unit buys a batch of YOUTUBE_BATCH_SIZE refreshes, or one page of a
+    watched channel's uploads."""
     per_unit = settings.youtube_batch_size
-    figures.needed_units_per_day = figures.needed_per_hour * 24 / per_unit
+    fetches = figures.needed_per_hour - figures.listings_per_hour
+    figures.needed_units_per_day = (fetches / per_unit + figures.listings_per_hour) * 24
     figures.available_units_per_day = figures.available_per_hour * 24 / per_unit
     figures.units_left_today = sum(s.remaining for s in states)
     figures.exhausted_lanes = sum(s.exhausted for s in states)

@@ -66,8 +66,8 @@ class Lane:
     client: StatsClient
     gate: BatchGate | None
     parking: "Parking | None" = None
-    # Lists watched accounts (issue 29) with the lane's key, at the lane's pace: TikTok
-    # listings are batches of the lane's gate, Instagram's go through its spacer.
+    # Lists watched accounts (issue 29) with the lane's key, at the lane's pace: TikTok and
+    # YouTube listings are batches of the lane's gate, Instagram's go through its spacer.
     lister: AccountLister | None = None
     quota: DailyQuota | None = None  # YouTube: the key's daily units
 
@@ -214,7 +214,8 @@ def youtube_lanes(
     now: Callable[[], datetime] = quota_clock,
 ) -> list[Lane]:
     """Each key a lane: its client fetches batches of up to 50 ids, one unit each, out of the
-    key's daily quota; its gate spaces the batches YOUTUBE_BATCH_PAUSE_SECONDS apart."""
+    key's daily quota; its lister reads watched channels' uploads, a unit a page, out of the
+    same quota; its gate spaces the batches and pages YOUTUBE_BATCH_PAUSE_SECONDS apart."""
     lanes = []
     for key in youtube_keys(settings):
         name = lane_id(key)
@@ -232,7 +233,19 @@ def youtube_lanes(
             settings.provider_deadline_seconds,
         )
         client = build_youtube(settings, http, key=key, budget=quota)
-        lanes.append(Lane(Platform.YOUTUBE, name, client, gate, parking, quota=quota))
+        # Watched channels' uploads pages (1 unit each) spend the same quota.
+        lister = build_listers(settings, http, youtube_key=key, youtube_budget=quota)
+        lanes.append(
+            Lane(
+                Platform.YOUTUBE,
+                name,
+                client,
+                gate,
+                parking,
+                lister[Platform.YOUTUBE],
+                quota=quota,
+            )
+        )
     return lanes
 
 

@@ -1,8 +1,9 @@
 """The watch job (issue 29): claim the watched accounts that are due, list each one's recent
-posts through a provider lane at the lane's pace (TikTok: each page a batch of the lane's
-gate; Instagram: its spacer), and hand what the listing said to the service that adds the
-new videos. Listings yield to posts near their deadline: while any is due on the platform,
-the job stops and hands its watches back. A failure for one account never stops the others."""
+posts through a provider lane at the lane's pace (TikTok and YouTube: each page a batch of
+the lane's gate, a YouTube page also a unit of the lane's daily quota; Instagram: its
+spacer), and hand what the listing said to the service that adds the new videos. Listings
+yield to posts near their deadline: while any is due on the platform, the job stops and
+hands its watches back. A failure for one account never stops the others."""
 
 import asyncio
 import contextlib
@@ -54,6 +55,14 @@ _OUTCOMES = {
     FetchErrorKind.RATE_LIMITED: Outcome.RATE_LIMITED,
     FetchErrorKind.QUOTA_EXHAUSTED: Outcome.QUOTA_EXHAUSTED,
     FetchErrorKind.AUTH: Outcome.AUTH,
+}
+
+
+# Where first stats from a listing come from (YouTube's listings carry none).
+_SOURCES = {
+    Platform.TIKTOK: StatsSource.PRIMARY,
+    Platform.INSTAGRAM: StatsSource.INSTAGRAM,
+    Platform.YOUTUBE: StatsSource.YOUTUBE,
 }
 
 
@@ -132,12 +141,13 @@ class Watcher:
         lister = lane.lister or self._listers[watch.platform]
         sieve = watching.Sieve(watch_checks.terms(watch))
         error: FetchError | None = None
-        source = StatsSource.PRIMARY if watch.platform is Platform.TIKTOK else StatsSource.INSTAGRAM
+        source = _SOURCES[watch.platform]
+        name = watching.listing_name(watch.platform, watch.handle, watch.platform_user_id)
         cursor: str | None = None
         async with _paced(lane) as paced:
             for _ in range(self._settings.watch_max_pages):
                 async with paced():
-                    page = await lister.list_page(watch.handle, cursor)
+                    page = await lister.list_page(name, cursor)
                 LISTINGS.labels(watch.platform.value, lane.id, _label(page)).inc()
                 if isinstance(page, FetchError):
                     error = page
@@ -189,7 +199,7 @@ def _label(page: ListResult) -> str:
 async def _paced(
     lane: Lane,
 ) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
-    """Each listing request as one batch of the lane's gate (TikTok); a lane without a gate
+    """Each listing request as one batch of the lane's gate (TikTok, YouTube); a lane without a gate
     paces inside its lister (Instagram's spacer)."""
     if lane.gate is None:
         yield contextlib.nullcontext

@@ -93,9 +93,6 @@ async def test_bad_watches_are_refused(client: httpx.AsyncClient) -> None:
         return answer.status_code, answer.json()["code"]
 
     assert await refused({"creator_id": outsider["id"]}) == (409, "creator_not_member")
-    channel = await f.youtube_creator(client, "shorts_maker", "UC" + "x" * 22)
-    await f.member(client, cid, channel["id"])
-    assert await refused({"creator_id": channel["id"]}) == (422, "platform_not_watchable")
     nobody = "00000000-0000-7000-8000-000000000000"
     assert await refused({"creator_id": nobody}) == (422, "creator_not_found")
     tiktok = s["tiktok"]["id"]
@@ -107,6 +104,21 @@ async def test_bad_watches_are_refused(client: httpx.AsyncClient) -> None:
     watch = await f.ok(await client.post(_path(cid), json={"creator_id": tiktok}), 201)
     wrong_campaign = await client.get(_path(other["id"], watch["id"]))
     assert wrong_campaign.status_code == 404
+
+
+async def test_a_youtube_channel_can_be_watched(client: httpx.AsyncClient) -> None:
+    """Its uploads playlist is listed (by the creator's channel id), as TikTok and Instagram
+    accounts are."""
+    s = await f.setup_campaign(client)
+    cid = s["campaign"]["id"]
+    channel = await f.youtube_creator(client, "shorts_maker", "UC" + "x" * 22)
+    await f.member(client, cid, channel["id"])
+    watch = await f.ok(
+        await client.post(_path(cid), json={"creator_id": channel["id"], "initial_import": 5}),
+        201,
+    )
+    assert (watch["creator_id"], watch["enabled"]) == (channel["id"], True)
+    assert watch["next_check_at"] is not None
 
 
 async def test_viewers_read_and_editors_watch(

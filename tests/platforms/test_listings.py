@@ -16,13 +16,17 @@ from app.platforms.listings import (
     InstagramLister,
     ListingPage,
     TikTokLister,
+    YouTubeLister,
     parse_instagram,
     parse_tikwm,
+    parse_youtube,
+    uploads_playlist,
 )
 from app.platforms.retry import Retrier, RetryPolicy
 from app.platforms.sandbox import Sandbox, accounts
 from app.platforms.sandbox.videos import user_id
 from app.platforms.tiktok_primary import TikTokPrimary
+from app.platforms.youtube import YouTubeClient
 from tests.platforms.conftest import SANDBOX_URL, sample
 from tests.platforms.test_sandbox import null_tolerant, skeleton
 
@@ -202,3 +206,84 @@ async def test_magic_handles(http: httpx.AsyncClient, sandbox: Sandbox) -> None:
     after = await tiktok.list_page("renamed_3", None)
     assert isinstance(after, ListingPage)
     assert (after.account_handle, after.account_id) == ("renamed_3", before.account_id)
+
+
+def test_youtube_uploads_page() -> None:
+    """playlistItems.list of a channel's uploads: the video's own publish time, its owner's
+    channel id, title and description as the caption; a private upload is left out."""
+    page = parse_youtube(reply("youtube_playlist_items.json"))
+    assert isinstance(page, ListingPage)
+    assert (page.cursor, page.has_more, page.source) == (
+        "EAAaBlBUOkNESQ",
+        True,
+        StatsSource.YOUTUBE,
+    )
+    assert page.account_id == "UCq9AzRNQtVc4bsQVqg6xgpQ"
+    assert [i.post_id for i in page.items] == ["dQw4w9WgXcQ", "9bZkp7q970M"]
+    assert page.items[0] == Listed(
+        post_id="dQw4w9WgXcQ",
+        published_at=datetime(2025, 5, 2, 16, 0, tzinfo=UTC),
+        is_video=True,
+        author_id="UCq9AzRNQtVc4bsQVqg6xgpQ",
+        author_handle=None,
+        caption="morning routine in 30 seconds #shorts\n#ad thanks to our sponsor",
+    )
+    assert (page.items[1].views, page.items[1].likes) == (None, None)  # no statistics
+    last = json.loads(sample("youtube_playlist_items.json"))
+    del last["nextPageToken"]
+    final = parse_youtube(Reply(200, json.dumps(last).encode()))
+    assert isinstance(final, ListingPage)
+    assert (final.cursor, final.has_more) == (None, False)
+
+
+def test_youtube_listing_errors() -> None:
+    missing = parse_youtube(reply("youtube_playlist_not_found.json", 404))
+    assert isinstance(missing, FetchError)
+    assert missing.kind is FetchErrorKind.NOT_FOUND
+    quota = parse_youtube(reply("provider_samples/youtube/http403_quota_exceeded.json", 403))
+    assert isinstance(quota, FetchError)
+    assert quota.kind is FetchErrorKind.QUOTA_EXHAUSTED
+    key = parse_youtube(reply("provider_samples/youtube/http400_key_invalid.json", 400))
+    assert isinstance(key, FetchError)
+    assert key.kind is FetchErrorKind.AUTH
+    videos = parse_youtube(Reply(200, b'{"kind": "youtube#videoListResponse", "items": []}'))
+    assert isinstance(videos, FetchError)
+    assert videos.kind is FetchErrorKind.UPSTREAM
+    assert uploads_playlist("UCq9AzRNQtVc4bsQVqg6xgpQ") == "UUq9AzRNQtVc4bsQVqg6xgpQ"
+    assert uploads_playlist("mia_moves") is None
+
+
+async def test_a_sandbox_channel_lists_its_uploads_newest_first_in_pages(
+    http: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    lister = YouTubeLister(http, SANDBOX_URL, None, _retrier())
+    channel = accounts.channel_id("longhistory_5")
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await lister.list_page(channel, cursor)
+        assert isinstance(page, ListingPage)
+        assert {i.author_id for i in page.items} == {channel}
+        seen += [i.post_id for i in page.items]
+        pages += 1
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    expected = accounts.posts(Platform.YOUTUBE, channel, sandbox.anchor, sandbox.now())
+    assert seen == [p.video.post_id for p in expected]
+    assert pages == -(-len(expected) // 50)
+    paths = [r.path for r in sandbox.requests if r.provider == "youtube"]
+    assert paths == ["/youtube/v3/playlistItems"] * pages
+    # A listed upload's stats (videos.list) name the channel.
+    stats = await YouTubeClient(http, SANDBOX_URL, None, RetryPolicy(max_attempts=1)).fetch(
+        VideoRef(Platform.YOUTUBE, seen[0])
+    )
+    assert isinstance(stats, VideoStats)
+    assert stats.platform_user_id == channel
+    assert stats.published_at == expected[0].video.created_at
+    # No such channel (or no channel id at all): not found.
+    for name in (accounts.channel_id("missing_1"), "mia_moves"):
+        missing = await lister.list_page(name, None)
+        assert isinstance(missing, FetchError)
+        assert missing.kind is FetchErrorKind.NOT_FOUND

@@ -20,8 +20,9 @@ from app.platforms.registry import build_clients
 from app.platforms.sandbox import RENAME_AFTER, Sandbox, accounts
 from app.platforms.sandbox.videos import user_id
 from app.settings import Settings
-from app.workers import lanes
+from app.workers import lanes, quota
 from app.workers.pacing import BatchGate, Spacer
+from app.workers.refresher import Refresher
 from app.workers.watcher import Watcher
 from tests import factories as f
 from tests.engine_kit import SM, Clock, seed
@@ -296,3 +297,139 @@ async def test_a_renamed_account_is_followed_by_its_user_id(
     creator = (await f.ok(await admin.get("/v1/creators")))["data"][0]
     assert creator["handle"] == "renamed_4"
     assert len(await _posts(admin, cid)) > 5
+
+
+# YouTube: a channel's uploads playlist, a quota unit a page, through the lane's daily quota.
+
+
+def _youtube(fast: Settings, **more: object) -> Settings:
+    return fast.model_copy(update={"youtube_batch_pause_seconds": 0, **more})
+
+
+async def _watched_channel(
+    admin: httpx.AsyncClient, clock: Clock, name: str, **watch: Any
+) -> tuple[str, str, dict[str, Any]]:
+    """(campaign id, channel id, watch) for a sandbox channel named `name`."""
+    channel = accounts.channel_id(name)
+    campaign = await f.campaign(admin)
+    tier = await f.tier(admin, campaign["id"])
+    creator = await f.youtube_creator(admin, f"{name.replace('_', '-')}", channel)
+    await f.member(admin, campaign["id"], creator["id"], tier["id"])
+    body = {"creator_id": creator["id"], **watch}
+    made = await admin.post(f"/v1/campaigns/{campaign['id']}/watched-accounts", json=body)
+    made_watch = await f.ok(made, 201)
+    clock.now = max(clock.now, datetime.fromisoformat(made_watch["started_at"])) + timedelta(
+        seconds=1
+    )
+    return campaign["id"], channel, made_watch
+
+
+def _pages(sandbox: Sandbox) -> int:
+    return sum(1 for r in sandbox.requests if r.path == "/youtube/v3/playlistItems")
+
+
+async def test_a_watched_youtube_channel_brings_its_new_shorts_within_one_interval(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    fast: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    settings = _youtube(fast)
+    youtube = lanes.youtube_lanes(settings, http, redis, None, now=clock)
+    [lane] = youtube
+    assert lane.quota is not None
+    watcher = Watcher(committed, {Platform.YOUTUBE: youtube}, settings, clock=clock)
+    refresher = Refresher(
+        committed, {}, settings, clock=clock, provider_lanes={Platform.YOUTUBE: youtube}
+    )
+    cid, channel, watch = await _watched_channel(admin, clock, "shorts_1", initial_import=5)
+    sandbox.requests.clear()
+
+    # The first check: one page of the uploads playlist, one unit; the five newest uploads.
+    assert await watcher.check_due(Platform.YOUTUBE) == {"ok": 1}
+    assert (_pages(sandbox), (await lane.quota.state()).used) == (1, 1)
+    [request] = [r for r in sandbox.requests if r.path == "/youtube/v3/playlistItems"]
+    assert request.video_id == "UU" + channel[2:]
+    newest = _expected(Platform.YOUTUBE, channel, sandbox, clock.now, lambda p: True)
+    posts = await _posts(admin, cid)
+    assert sorted(p["platform_post_id"] for p in posts) == sorted(newest[:5])
+    assert {p["source"] for p in posts} == {"watched_account"}
+    # The listing has no statistics: the posts wait, due, for the next refresh (one
+    # videos.list call for all five), which finds them the channel's.
+    assert {p["last_refreshed_at"] for p in posts} == {None}
+    assert (await refresher.refresh_due(Platform.YOUTUBE))["refreshed"] == 5
+    assert (await lane.quota.state()).used == 2
+    posts = await _posts(admin, cid)
+    assert {(p["status"], p["last_fetch_outcome"]) for p in posts} == {("tracking", "refreshed")}
+
+    # One interval later the channel has uploaded again: that Short comes in, for one unit.
+    clock.advance(hours=8)
+    assert await watcher.check_due(Platform.YOUTUBE) == {"ok": 1}
+    assert (await lane.quota.state()).used == 3
+    after = {p["platform_post_id"] for p in await _posts(admin, cid)}
+    fresh = after - {p["platform_post_id"] for p in posts}
+    assert fresh == {_expected(Platform.YOUTUBE, channel, sandbox, clock.now, lambda p: True)[0]}
+    state = await _watch(admin, cid, watch["id"])
+    assert (state["last_outcome"], state["videos_added"]) == ("ok", 6)
+
+
+async def test_a_youtube_listing_spends_a_unit_a_page_and_waits_for_the_reset(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    fast: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    """A long history read through several pages costs one unit each; with the day's units
+    gone mid-listing nothing is added, the lane waits for midnight Pacific time, and then
+    the listing is read again."""
+    settings = _youtube(fast)
+    youtube = lanes.youtube_lanes(settings, http, redis, None, now=clock)
+    [lane] = youtube
+    assert lane.quota is not None
+    watcher = Watcher(committed, {Platform.YOUTUBE: youtube}, settings, clock=clock)
+    # Thirty #ad uploads among a hundred: the import reads two pages of fifty.
+    cid, _, watch = await _watched_channel(
+        admin, clock, "longhistory_1", initial_import=30, include_hashtags=["ad"]
+    )
+    sandbox.requests.clear()
+    assert await watcher.check_due(Platform.YOUTUBE) == {"ok": 1}
+    assert _pages(sandbox) == 2
+    assert (await lane.quota.state()).used == 2
+    assert len(await _posts(admin, cid)) == 30
+    paused = {"enabled": False}
+    await f.ok(
+        await admin.patch(f"/v1/campaigns/{cid}/watched-accounts/{watch['id']}", json=paused)
+    )
+
+    # The same key's lane with a day of three units has one left: the first page spends
+    # it, the second is not sent; the watch says quota_exhausted and adds nothing.
+    short = lanes.youtube_lanes(
+        _youtube(fast, youtube_daily_quota_units=3), http, redis, None, now=clock
+    )
+    watcher = Watcher(committed, {Platform.YOUTUBE: short}, settings, clock=clock)
+    cid2, _, watch2 = await _watched_channel(
+        admin, clock, "longhistory_2", initial_import=30, include_hashtags=["ad"]
+    )
+    sandbox.requests.clear()
+    assert await watcher.check_due(Platform.YOUTUBE) == {"quota_exhausted": 1}
+    assert _pages(sandbox) == 1
+    state = await _watch(admin, cid2, watch2["id"])
+    assert (state["last_outcome"], state["videos_added"]) == ("quota_exhausted", 0)
+    assert await _posts(admin, cid2) == []
+    assert await short[0].parked()  # spent: idle until the reset
+
+    # Due again after the reset (a new Pacific day's units): the listing is read again.
+    clock.now = max(quota.next_reset(clock.now), clock.now + timedelta(hours=6))
+    clock.advance(minutes=1)
+    assert not await short[0].parked()
+    sandbox.requests.clear()
+    assert await watcher.check_due(Platform.YOUTUBE) == {"ok": 1}
+    assert _pages(sandbox) == (await short[0].quota.state()).used == 2  # type: ignore[union-attr]
+    # The thirty imported, and any #ad upload since the watch began.
+    assert len(await _posts(admin, cid2)) >= 30

@@ -264,3 +264,25 @@ async def test_units_are_shared_by_every_process_and_never_overspent(redis: Redi
     other = DailyQuota(redis, "lane-b", 5, now=lambda: now)
     assert await other.spend(1)
     assert json.dumps((await other.state()).used) == "1"
+
+
+async def test_watched_channels_need_a_unit_a_listing(
+    committed: SM, settings: Settings, redis: Redis, clock: Clock
+) -> None:
+    """Each watched channel's uploads are read once an interval, a unit a page (at least
+    one): four channels every 6 hours need 16 units a day, not 16 fiftieths."""
+    quota = DailyQuota(redis, "capacity-lane", 10_000, now=clock)
+    engine_policy = Refresher(committed, {}, settings, clock=clock).policy
+    async with committed() as session:
+        figures = await capacity.measure(
+            session,
+            clock.now,
+            engine_policy,
+            quick(settings, watch_interval_hours=6),
+            {Platform.YOUTUBE: (1, 0)},
+            watched={Platform.YOUTUBE: 4},
+            quotas={Platform.YOUTUBE: [await quota.state()]},
+        )
+    youtube = figures[Platform.YOUTUBE]
+    assert youtube.watched_accounts == 4
+    assert youtube.needed_units_per_day == 16

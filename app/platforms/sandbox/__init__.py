@@ -11,6 +11,9 @@ Endpoints (real shapes)
     POST /api/user/posts               tikwm: form unique_id=@handle&count=N&cursor=C, an
                                        account's posts, newest first (watched accounts)
     GET  /v1/instagram/reels?username=&cursor=   an Instagram account's reels
+    GET  /youtube/v3/playlistItems?playlistId=UU...&maxResults=&pageToken=   a YouTube
+                                       channel's uploads (any channel id; names from
+                                       `accounts.channel_id(name)`), a quota unit a call
     Accounts post on the sandbox clock, with magic handles for a private, a missing, a
     renamed account, a long history and carousels/images among reels: see `accounts`.
     Keys are accepted and not required. Key `bad-key` gets the gateway's 401, and

@@ -18,6 +18,11 @@ Magic handles (the prefix decides; anything may follow, so tests can make many):
     renamer_N / renamed_N   the RENAMES account N: posts name `renamer_N` until
                    RENAME_AFTER past the anchor and `renamed_N` from then on, with one user
                    id throughout; either handle lists it
+
+YouTube channels are listed by channel id (their uploads playlist, `UU...`): every well-formed
+channel id is a channel whose uploads name it, and `channel_id(name)` makes one from a name
+(`UC`, the name, `-` up to 22 characters) so the prefixes above work there too (`missing_`:
+404 playlistNotFound; `private_` is not a thing on YouTube and lists like any other).
 """
 
 import hashlib
@@ -26,7 +31,13 @@ from datetime import datetime, timedelta
 
 from app.domain.enums import Platform
 from app.platforms.sandbox.magic import OTHER_AUTHOR_HANDLE, RENAME_AFTER, rename_handles
-from app.platforms.sandbox.videos import Curve, SyntheticVideo, synthetic_video, user_id
+from app.platforms.sandbox.videos import (
+    Curve,
+    SyntheticVideo,
+    synthetic_video,
+    user_id,
+    youtube_video_id,
+)
 from app.platforms.urls import media_id_to_shortcode
 
 HISTORY = 20
@@ -34,6 +45,8 @@ LONG_HISTORY = 100
 EVERY = timedelta(hours=8)
 TIKTOK_PAGE_MAX = 35
 INSTAGRAM_PAGE = 12
+YOUTUBE_PAGE_MAX = 50
+_CHANNEL_BODY = 22
 PRIVATE_MESSAGE = "This account is private"
 MISSING_MESSAGE = "User doesn't exist"
 
@@ -46,7 +59,23 @@ class AccountPost:
     caption: str
 
 
+def channel_id(name: str) -> str:
+    """A sandbox YouTube channel's id for an account name (at most 22 characters)."""
+    if len(name) > _CHANNEL_BODY:
+        raise ValueError(f"a sandbox channel name has at most {_CHANNEL_BODY} characters")
+    return "UC" + name.ljust(_CHANNEL_BODY, "-")
+
+
+def channel_of_playlist(playlist: str) -> str | None:
+    """The channel whose uploads playlist this is (`UU` + the channel id after `UC`)."""
+    if len(playlist) != 2 + _CHANNEL_BODY or not playlist.startswith("UU"):
+        return None
+    return "UC" + playlist[2:]
+
+
 def _kind(handle: str) -> str:
+    if len(handle) == 2 + _CHANNEL_BODY and handle.startswith("UC"):
+        handle = handle[2:]  # a YouTube channel id: its name decides
     return handle.lower().partition("_")[0]
 
 
@@ -63,6 +92,8 @@ def _account(platform: Platform, handle: str, now: datetime, anchor: datetime) -
     lowered = handle.lower()
     if _kind(lowered) == "other":
         return OTHER_AUTHOR_HANDLE, user_id(platform, OTHER_AUTHOR_HANDLE)
+    if platform is Platform.YOUTUBE:  # listed by channel id: its uploads name it
+        return handle, handle
     if lowered.startswith(("renamer_", "renamed_")):
         variant = lowered.partition("_")[2]
         before, after = rename_handles(int(variant) if variant.isdigit() else 0)
@@ -74,11 +105,16 @@ def _post_id(platform: Platform, key: str, index: int) -> str:
     digest = int.from_bytes(hashlib.sha256(f"account:{key}:{index}".encode()).digest()[:8])
     if platform is Platform.TIKTOK:
         return str(7_400_000_000_000_000_000 + digest % 10**17)
+    if platform is Platform.YOUTUBE:
+        return youtube_video_id(digest)
     return media_id_to_shortcode(2**62 + digest % 2**62)
 
 
 def _key(handle: str) -> str:
-    """Both handles of a renamed account are one account."""
+    """Both handles of a renamed account are one account (a channel id is its own key: case
+    matters in it)."""
+    if len(handle) == 2 + _CHANNEL_BODY and handle.startswith("UC"):
+        return handle
     lowered = handle.lower()
     if lowered.startswith("renamed_"):
         return "renamer_" + lowered.partition("_")[2]
@@ -215,3 +251,50 @@ def instagram_private(handle: str, platform_user_id: str) -> dict[str, object]:
 
 def instagram_missing() -> dict[str, object]:
     return {"data": {"user": None}, "status": "ok"}
+
+
+def youtube_playlist_items(
+    playlist: str, chosen: list[AccountPost], next_token: str | None, total: int
+) -> dict[str, object]:
+    """playlistItems.list's answer (https://developers.google.com/youtube/v3/docs/playlistItems)."""
+    items = []
+    for post in chosen:
+        v = post.video
+        published = v.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        title = f"Sandbox short {v.post_id}"
+        items.append(
+            {
+                "kind": "youtube#playlistItem",
+                "etag": hashlib.sha256(f"etag:{playlist}:{v.post_id}".encode()).hexdigest()[:27],
+                "id": hashlib.sha256(f"{playlist}:{v.post_id}".encode()).hexdigest()[:40],
+                "snippet": {
+                    "publishedAt": published,
+                    "channelId": v.user_id,
+                    "title": title,
+                    "description": post.caption,
+                    "thumbnails": {
+                        "default": {
+                            "url": f"https://i.ytimg.com/vi/{v.post_id}/default.jpg",
+                            "width": 120,
+                            "height": 90,
+                        }
+                    },
+                    "channelTitle": v.handle,
+                    "playlistId": playlist,
+                    "position": post.index,
+                    "resourceId": {"kind": "youtube#video", "videoId": v.post_id},
+                    "videoOwnerChannelTitle": v.handle,
+                    "videoOwnerChannelId": v.user_id,
+                },
+                "contentDetails": {"videoId": v.post_id, "videoPublishedAt": published},
+            }
+        )
+    answer: dict[str, object] = {
+        "kind": "youtube#playlistItemListResponse",
+        "etag": hashlib.sha256(f"etag:{playlist}:{next_token}".encode()).hexdigest()[:27],
+        "items": items,
+        "pageInfo": {"totalResults": total, "resultsPerPage": YOUTUBE_PAGE_MAX},
+    }
+    if next_token is not None:
+        answer["nextPageToken"] = next_token
+    return answer

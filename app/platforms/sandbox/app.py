@@ -169,6 +169,47 @@ class Sandbox:
         )
         return JSONResponse(accounts.instagram_reels(handle, chosen, self.now(), next_cursor, more))
 
+    async def youtube_playlist_items(self, request: Request) -> Response:
+        """playlistItems.list of a channel's uploads playlist: one unit a page, newest first,
+        up to 50 a page (`maxResults`), `pageToken` for the next."""
+        playlist = request.query_params.get("playlistId", "")
+        key = request.query_params.get("key") or ""
+        if (early := await self._gate("youtube", request, playlist, None)) is not None:
+            return early
+        if key == BAD_KEY:
+            return JSONResponse(answers.youtube_key_invalid(), 400)
+        if self._youtube_quota_spent(key):
+            return JSONResponse(answers.youtube_quota_exceeded(), 403)
+        channel = accounts.channel_of_playlist(playlist)
+        if channel is None or accounts.is_missing(channel):
+            message = (
+                "The playlist identified with the request's <code>playlistId</code> "
+                "parameter cannot be found."
+            )
+            return JSONResponse(
+                answers.youtube_error(404, "playlistNotFound", message, "youtube.playlistItem"),
+                404,
+            )
+        wanted = request.query_params.get("maxResults", "5")
+        size = min(int(wanted), accounts.YOUTUBE_PAGE_MAX) if wanted.isdigit() else 5
+        everything = accounts.posts(Platform.YOUTUBE, channel, self.anchor, self.now())
+        chosen, next_token, more = self._account_page(
+            Platform.YOUTUBE, channel, request.query_params.get("pageToken"), max(size, 1)
+        )
+        return JSONResponse(
+            accounts.youtube_playlist_items(
+                playlist, chosen, next_token if more else None, len(everything)
+            )
+        )
+
+    def _youtube_quota_spent(self, key: str) -> bool:
+        """Counts a call against the key's day (when the sandbox has a daily limit)."""
+        if self.youtube_daily_units is None:
+            return False
+        day = (key, self.now().astimezone(PACIFIC).date().isoformat())
+        self.youtube_units[day] += 1
+        return self.youtube_units[day] > self.youtube_daily_units
+
     # Provider endpoints
 
     async def tiktok_primary(self, request: Request) -> Response:
@@ -258,11 +299,8 @@ class Sandbox:
             return early
         if key == BAD_KEY:
             return JSONResponse(answers.youtube_key_invalid(), 400)
-        if self.youtube_daily_units is not None:
-            day = (key, self.now().astimezone(PACIFIC).date().isoformat())
-            self.youtube_units[day] += 1
-            if self.youtube_units[day] > self.youtube_daily_units:
-                return JSONResponse(answers.youtube_quota_exceeded(), 403)
+        if self._youtube_quota_spent(key):
+            return JSONResponse(answers.youtube_quota_exceeded(), 403)
         if not ids or len(ids) > 50:
             message = "No filter selected." if not ids else "Too many ids (at most 50)."
             return JSONResponse(answers.youtube_error(400, "badRequest", message, "youtube"), 400)
@@ -535,6 +573,7 @@ def create_app(
         Route("/v1/instagram/reels", sandbox.instagram_reels),
         Route("/v1/instagram/post", sandbox.instagram),
         Route("/youtube/v3/videos", sandbox.youtube),
+        Route("/youtube/v3/playlistItems", sandbox.youtube_playlist_items),
         Route("/__sandbox/faults", sandbox.get_faults),
         Route("/__sandbox/faults", sandbox.set_faults, methods=["POST"]),
         Route("/__sandbox/faults", sandbox.clear_faults, methods=["DELETE"]),
