@@ -23,7 +23,10 @@ from app.domain.enums import Platform
 
 INITIAL_IMPORT_SIZES = (0, 5, 10, 15, 30)
 MAX_HASHTAGS = 20
-HASHTAG_PATTERN = r"^#?[^\s#\x00]{1,100}$"
+# Spelled-out whitespace, not `\s`: the API's schema states this pattern to clients, and `\s`
+# means other characters in JSON Schema's regex dialect than in Python's (the fuzzer of drill
+# 7 found a tag one accepted and the other refused).
+HASHTAG_PATTERN = r"^#?[^ \t\n\r\f\v#\x00]{1,100}$"
 _HASHTAG = re.compile(r"#([^\s#.,!?;:()\[\]{}\"'/\\]+)")
 
 # Platforms whose accounts can be watched: those with an account listing (a YouTube
