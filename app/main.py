@@ -1,5 +1,6 @@
 """The FastAPI application: `create_app()` wires settings, database, Redis and routers."""
 
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,6 +57,7 @@ views into payouts. Authenticate with `Authorization: Bearer <API key>`. Errors 
 """
 
 
+@functools.cache
 def migration_head() -> str:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     head = ScriptDirectory.from_config(config).get_current_head()
@@ -63,6 +65,7 @@ def migration_head() -> str:
     return head
 
 
+@functools.cache
 def migration_revisions() -> frozenset[str]:
     """Every revision this code's migration scripts know. A database at a revision outside
     them has been migrated by a later release (see readiness.migration_gap)."""
@@ -82,6 +85,61 @@ def _problem_media_types(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+@asynccontextmanager
+async def serving(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> AsyncIterator[None]:
+    """What the app holds while it serves: the database, Redis, the outbound HTTP client.
+    Its lifespan; tests run it once per test around one app built per process (building an
+    app's routes is most of a test's cost), each time with their own rolled-back session."""
+    own_engine = engine or create_engine(settings)
+    # Outbound requests the API makes itself (short links); no proxy from the environment.
+    own_http = http or httpx.AsyncClient(timeout=settings.shortlink_budget_seconds, trust_env=False)
+    # One lazy client: connects on first use, so the API starts even while Redis is down.
+    redis = ArqRedis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    app.state.settings = settings
+    app.state.engine = own_engine
+    app.state.sessionmaker = sessionmaker or create_sessionmaker(own_engine)
+    # Reads run each statement in its own implicit transaction: under READ COMMITTED a
+    # transaction around them would give no more consistency, only a BEGIN and a COMMIT
+    # round trip per request.
+    app.state.read_sessionmaker = sessionmaker or create_sessionmaker(
+        own_engine.execution_options(isolation_level="AUTOCOMMIT")
+    )
+    app.state.http = own_http
+    app.state.shortlinks = resolver_for(own_http, settings)
+    app.state.redis = app.state.arq = redis
+    app.state.ratelimiter = RateLimiter(
+        redis,
+        settings.api_rate_limit_per_second,
+        settings.api_rate_burst,
+        settings.org_rate_limit_per_second,
+        settings.org_rate_burst,
+    )
+    app.state.migration_head = migration_head()
+    app.state.migration_revisions = migration_revisions()
+    app.state.principals = PrincipalCache()
+    # Everything allocated so far lives as long as the process: keep the collector from
+    # walking it again and again (full collections were the API's latency tail), and
+    # collect young objects less often.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        await redis.aclose()
+        if http is None:
+            await own_http.aclose()
+        if engine is None:
+            await own_engine.dispose()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -96,49 +154,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_engine = engine or create_engine(settings)
-        # Outbound requests the API makes itself (short links); no proxy from the environment.
-        own_http = http or httpx.AsyncClient(
-            timeout=settings.shortlink_budget_seconds, trust_env=False
-        )
-        # One lazy client: connects on first use, so the API starts even while Redis is down.
-        redis = ArqRedis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        app.state.settings = settings
-        app.state.engine = own_engine
-        app.state.sessionmaker = sessionmaker or create_sessionmaker(own_engine)
-        # Reads run each statement in its own implicit transaction: under READ COMMITTED a
-        # transaction around them would give no more consistency, only a BEGIN and a COMMIT
-        # round trip per request.
-        app.state.read_sessionmaker = sessionmaker or create_sessionmaker(
-            own_engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        app.state.http = own_http
-        app.state.shortlinks = resolver_for(own_http, settings)
-        app.state.redis = app.state.arq = redis
-        app.state.ratelimiter = RateLimiter(
-            redis,
-            settings.api_rate_limit_per_second,
-            settings.api_rate_burst,
-            settings.org_rate_limit_per_second,
-            settings.org_rate_burst,
-        )
-        app.state.migration_head = migration_head()
-        app.state.migration_revisions = migration_revisions()
-        app.state.principals = PrincipalCache()
-        # Everything allocated so far lives as long as the process: keep the collector from
-        # walking it again and again (full collections were the API's latency tail), and
-        # collect young objects less often.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
-        try:
+        async with serving(app, settings, engine=engine, sessionmaker=sessionmaker, http=http):
             yield
-        finally:
-            await redis.aclose()
-            if http is None:
-                await own_http.aclose()
-            if engine is None:
-                await own_engine.dispose()
 
     app = FastAPIOffline(
         title="ViewLedger",

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 from sqlalchemy import make_url
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from app.cli import drop_database, ensure_database
 from app.db import Base, create_engine
 from app.domain.enums import Role
-from app.main import create_app
+from app.main import create_app, serving
 from app.repositories import api_keys
 from app.settings import PROJECT_ROOT, Settings
 
@@ -117,17 +118,27 @@ def outbound_transport() -> httpx.AsyncBaseTransport:
     return httpx.ASGITransport(app=create_sandbox())
 
 
+@pytest.fixture(scope="session")
+def shared_app(settings: Settings) -> FastAPI:
+    """One app per test process: building an app's routes (FastAPI prepares every route's
+    dependencies and models on first use) took most of each API test's time. Each test
+    serves it with its own session, Redis and HTTP clients (`app`)."""
+    return create_app(settings)
+
+
 @pytest.fixture
 async def app(
+    shared_app: FastAPI,
     settings: Settings,
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     outbound_transport: httpx.AsyncBaseTransport,
 ) -> AsyncIterator[object]:
-    async with httpx.AsyncClient(transport=outbound_transport) as http:
-        application = create_app(settings, engine=engine, sessionmaker=sessionmaker, http=http)
-        async with application.router.lifespan_context(application):
-            yield application
+    async with (
+        httpx.AsyncClient(transport=outbound_transport) as http,
+        serving(shared_app, settings, engine=engine, sessionmaker=sessionmaker, http=http),
+    ):
+        yield shared_app
 
 
 @dataclass

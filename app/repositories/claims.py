@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import policy_sql, schedule
 from app.domain.enums import Platform
 from app.domain.policy import Policy
-from app.domain.refresh import DuePost as DuePost
+from app.domain.refresh import DuePost
 from app.models import Campaign, CpmTier, Creator, Organization, Post, RefreshRun
 
 _UUIDS = ARRAY(UUID(as_uuid=True))

@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.domain.refresh import NewMark as NewMark
+from app.domain.refresh import NewMark
 from app.models import Organization, Post
 from app.repositories import transitions
 

@@ -22,8 +22,7 @@ from sqlalchemy.orm import aliased
 
 from app.domain.authorship import Author
 from app.domain.enums import Platform
-from app.domain.refresh import Bind as Bind
-from app.domain.refresh import Rename as Rename
+from app.domain.refresh import Bind, Rename
 from app.models import CampaignMember, Creator, CreatorRename
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, by_time, fetch_page

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import integrity
 from app.domain.enums import PostStatus
 from app.domain.integrity import Observed
+from app.domain.refresh import NewMark
 from app.models import Post, PostFlag, StatsSnapshot
 from app.repositories import transitions
-from app.repositories.common import NewMark, close_open_mark, insert_once_per_code
+from app.repositories.common import close_open_mark, insert_once_per_code
 from app.repositories.pagination import Sort, fetch_page
 
 _ADD_CODES = text(

@@ -10,9 +10,10 @@ from sqlalchemy import ARRAY, Integer, bindparam, column, func, select, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.refresh import NewMark
 from app.models import Post, PostHold
 from app.repositories import transitions
-from app.repositories.common import NewMark, close_open_mark, insert_once_per_code
+from app.repositories.common import close_open_mark, insert_once_per_code
 
 NewHold = NewMark
 

@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.refresh import DuePost
-from app.domain.refresh import Failure as Failure
-from app.domain.refresh import Skip as Skip
+from app.domain.refresh import DuePost, Failure, Skip
 from app.platforms.contract import VideoStats
 
 # The per-fetch columns both statements below read: the stats and the answer's provenance.

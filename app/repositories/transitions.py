@@ -37,8 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain import transitions as table
 from app.domain.enums import PayoutStatus, PostStatus
 from app.domain.lifecycle import TransitionError
-from app.domain.transitions import Landed as Landed
-from app.domain.transitions import Transition as Transition
+from app.domain.transitions import Landed, Transition
 from app.models import Payout, PayoutLine, Post, PostEvent
 
 _UUIDS = ARRAY(UUID(as_uuid=True))

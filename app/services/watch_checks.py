@@ -16,6 +16,7 @@ from app.domain import watching
 from app.domain.enums import StatsSource
 from app.domain.errors import Conflict, DomainError
 from app.domain.policy import Policy
+from app.domain.refresh import DuePost
 from app.domain.watching import Listed, Outcome, Skip
 from app.platforms.contract import FetchResult, VideoStats
 from app.platforms.urls import PostRef, UrlError, normalize_post_id
@@ -172,6 +173,6 @@ async def _add(
     # Their first stats, from the listing, through the write every fetch goes through
     # (authorship by platform user id, the campaign's window, flags, the schedule).
     due = await claims.lease_new(session, list(first_stats), now, _FIRST_WRITE_LEASE)
-    items: list[tuple[claims.DuePost, FetchResult]] = [(p, first_stats[p.id]) for p in due]
+    items: list[tuple[DuePost, FetchResult]] = [(p, first_stats[p.id]) for p in due]
     if items:
         await refresh_results.write(session, items, now, policy)

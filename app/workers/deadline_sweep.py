@@ -16,7 +16,6 @@ from app.domain.decisions import Candidate, candidate
 from app.domain.policy import Policy
 from app.repositories import deadlines
 from app.services import decisions
-from app.workers import metrics
 
 
 async def sweep(
@@ -33,7 +32,7 @@ async def sweep(
         ready, waiting = triage(rows, now, policy, grace)
         changed = await decisions.decide_all_isolated(session, ready, now, policy.late_tolerance)
         for status in changed.values():
-            metrics.TRANSITIONS.labels(status.value).inc()
+            decisions.TRANSITIONS.labels(status.value).inc()
         decided += len(changed)
         if waiting:
             await deadlines.make_due(session, waiting, now)

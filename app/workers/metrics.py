@@ -4,8 +4,6 @@ heartbeat in Redis, which /health/ready reads."""
 
 from prometheus_client import Counter, Gauge
 
-from app.services.decisions import TRANSITIONS as TRANSITIONS  # counted where decided
-
 HEARTBEATS = "viewledger:workers"  # sorted set: worker id -> unix time of its last beat
 
 REFRESHED = Counter(

@@ -24,9 +24,9 @@ from app.clock import Clock, wall
 from app.db import session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
+from app.domain.refresh import DuePost
 from app.platforms.contract import BatchClient, FetchError, FetchResult, StatsClient, VideoRef
 from app.repositories import claims
-from app.repositories.claims import DuePost
 from app.settings import Settings
 from app.workers import lanes, result_queue, run_progress
 from app.workers.lanes import Lane

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import describe_database_error, refuses_the_data, session_scope
 from app.domain.enums import Platform
 from app.domain.policy import Policy
+from app.domain.refresh import DuePost
 from app.platforms.contract import FetchResult
-from app.repositories.claims import DuePost
 from app.services import refresh_results
 from app.settings import Settings
 from app.workers import metrics

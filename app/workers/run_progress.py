@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
+from app.domain.refresh import DuePost
 from app.repositories import runs
-from app.repositories.claims import DuePost
 
 
 async def attach(

@@ -18,10 +18,10 @@ from app.auth import Principal
 from app.domain.enums import PostStatus, Role
 from app.domain.errors import DomainError
 from app.domain.policy import Policy
+from app.domain.transitions import Transition
 from app.models import ApiKey, PayoutLine, Post, PostEvent
 from app.repositories import holds
 from app.repositories import transitions as writer
-from app.repositories.transitions import Transition
 from app.schemas.payouts import PayoutCreate
 from app.services import payouts as payout_service
 from app.services import posts as post_service

@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus
+from app.domain.refresh import NewMark
 from app.models import Post
 from app.repositories import flags, holds
-from app.repositories.common import NewMark
 from tests import factories as f
 from tests.browser.dashboard_kit import PASSWORD, add_user
 

@@ -10,11 +10,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
+from app.domain.refresh import DuePost
 from app.models import Creator, Post, PostEvent, StatsSnapshot
 from app.platforms.contract import FetchResult, VideoRef, VideoStats
 from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
 from app.repositories import claims
-from app.repositories.claims import DuePost
 from app.services.refresh_results import write as write_results
 from app.settings import Settings
 from app.workers import deadline_sweep as lifecycle_sweep

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
+from app.domain.refresh import DuePost
 from app.models import PostEvent, PostFlag, PostHold
 from app.platforms.contract import VideoStats
 from app.repositories import claims
-from app.repositories.claims import DuePost
 from app.services.refresh_results import write as write_results
 from app.settings import Settings
 from app.workers.refresher import Refresher
