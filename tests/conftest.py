@@ -118,17 +118,37 @@ def outbound_transport() -> httpx.AsyncBaseTransport:
     return httpx.ASGITransport(app=create_sandbox())
 
 
-@pytest.fixture(scope="session")
-def shared_app(settings: Settings) -> FastAPI:
-    """One app per test process: building an app's routes (FastAPI prepares every route's
-    dependencies and models on first use) took most of each API test's time. Each test
-    serves it with its own session, Redis and HTTP clients (`app`)."""
-    return create_app(settings)
+# Apps built so far, by the settings they were built with, each free for the next block to
+# serve: building an app's routes (FastAPI prepares every route's dependencies and models on
+# first use) took most of each API test's time. A few settings at most; tests with settings
+# of their own build their own apps.
+_APPS: dict[int, tuple[Settings, list[FastAPI]]] = {}
+_APP_SETTINGS_KEPT = 4
+
+
+@asynccontextmanager
+async def served_app(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> AsyncIterator[FastAPI]:
+    """An app on these settings, served for the block with this engine (and a test's rolled-
+    back session, and an outbound client, when given): built once per process and reused,
+    by one block at a time (a block inside another gets an app of its own)."""
+    if id(settings) not in _APPS and len(_APPS) >= _APP_SETTINGS_KEPT:
+        del _APPS[next(iter(_APPS))]
+    _, idle = _APPS.setdefault(id(settings), (settings, []))
+    app = idle.pop() if idle else create_app(settings)
+    try:
+        async with serving(app, settings, engine=engine, sessionmaker=sessionmaker, http=http):
+            yield app
+    finally:
+        idle.append(app)
 
 
 @pytest.fixture
 async def app(
-    shared_app: FastAPI,
     settings: Settings,
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -136,9 +156,9 @@ async def app(
 ) -> AsyncIterator[object]:
     async with (
         httpx.AsyncClient(transport=outbound_transport) as http,
-        serving(shared_app, settings, engine=engine, sessionmaker=sessionmaker, http=http),
+        served_app(settings, engine, sessionmaker, http) as application,
     ):
-        yield shared_app
+        yield application
 
 
 @dataclass
@@ -218,9 +238,8 @@ async def committed_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client with this API key, on an app with its own connections (its writes commit,
     and it reads what other connections committed)."""
-    app = create_app(settings, engine=engine, http=http)
     async with (
-        app.router.lifespan_context(app),
+        served_app(settings, engine, http=http) as app,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://test",

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.enums import Role
-from app.main import create_app
 from app.repositories import api_keys
 from app.settings import Settings
+from tests.conftest import served_app
 from tests.engine_kit import SM, Seeded
 
 ClientFor = Callable[[Seeded], Awaitable[httpx.AsyncClient]]
@@ -19,8 +19,7 @@ ClientFor = Callable[[Seeded], Awaitable[httpx.AsyncClient]]
 @pytest.fixture
 async def api(settings: Settings, engine: AsyncEngine, committed: SM) -> AsyncIterator[ClientFor]:
     """An admin client of a seeded organization, on an app with its own connections."""
-    app = create_app(settings, engine=engine)
-    async with app.router.lifespan_context(app):
+    async with served_app(settings, engine) as app:
 
         async def client_for(seeded: Seeded) -> httpx.AsyncClient:
             async with committed() as session:

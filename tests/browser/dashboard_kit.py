@@ -19,9 +19,9 @@ import pyotp
 from playwright.async_api import ConsoleMessage, Page, Request, ViewportSize, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.main import create_app
 from app.repositories import api_keys
 from app.settings import PROJECT_ROOT, Settings
+from tests.conftest import served_app
 from tests.factories import ok
 from tests.processes import api_server
 
@@ -48,8 +48,7 @@ async def admin_api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A new organization's admin key, as a client on an app whose writes commit (the server
     under test reads them from its own connections)."""
-    app = create_app(settings, engine=engine)
-    async with app.router.lifespan_context(app):
+    async with served_app(settings, engine) as app:
         async with committed() as session:
             _, key = await api_keys.create_organization(session, name)
             await session.commit()
