@@ -13,10 +13,14 @@ videos.list batches of 50, the provider's latency, the sweep interval) is divide
 factor. A YouTube lane's capacity is its key's daily quota (10,000 units, 50 posts a unit).
 Providers answer in-process in the sandbox's shapes (bench/providers.py), after the scaled latency.
 
-Two scenarios, each in a fresh child process (so its peak RSS is its own) on a fresh copy
-of the seeded database (`viewledger_bench_capacity`, Redis db 9):
+Two scenarios, each in `--processes` fresh child processes (1; each one's peak RSS is its
+own) on a fresh copy of the seeded database (`viewledger_bench_capacity`, Redis db 9):
 - sized: per provider, the lanes the schedule needs (utilisation at most 0.9);
 - half: half of those lanes (at least one).
+Two or more processes run as that many workers do: each runs every provider's sweeps on
+every lane, the lanes paced together in Redis and the posts claimed in PostgreSQL; arq's
+cron ticks (a provider's refresh every 10 s, the deadline sweep) each run on one process.
+`--compare-processes 1,2` runs each scenario at each count on the same seed, side by side.
 
 Prints, per scenario, staleness p50/p99/max per class against its interval (the worst of
 the samples taken every `--sample-hours`), the deadline decisions (when the stats they used
@@ -26,13 +30,16 @@ line is JSON. See bench/README.md.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
+import random
 import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +50,7 @@ from redis.asyncio import Redis
 
 from app.db import create_engine, create_sessionmaker, session_scope
 from app.domain.enums import Platform
+from app.domain.policy import Policy
 from app.platforms.http import USER_AGENT
 from app.settings import Settings
 from app.workers import capacity, deadline_sweep, lanes, refresher
@@ -199,6 +207,15 @@ _TIKTOK_ID = re.compile(rb"video%2F(\d+)")
 _SHORTCODE = re.compile(r"/p/Cx(\d+)")
 _PUBLISHED = re.compile(rb'"publishedAt":"[^"]*"')
 _YOUTUBE_ID = re.compile(r"Yt(\d{8})A")
+# Scheduling as the worker's (app/workers/worker.py): arq cron ticks every sweep interval
+# (SWEEP_INTERVAL_SECONDS, 10 s) for each provider's refresh, every 10 minutes here for the
+# deadline sweep; a tick runs once across the processes, on whichever polls first.
+SWEEP_INTERVAL_S = 10
+DEADLINE_INTERVAL_S = 600
+ARQ_POLL_S = 0.5
+BENCH_PREFIX = "bench:freshness"
+CRON_PREFIX = f"{BENCH_PREFIX}:cron"
+CRON_KEY_MS = 3_600_000
 LANE_PREFIXES = {Platform.TIKTOK: "tt-", Platform.INSTAGRAM: "ig-", Platform.YOUTUBE: "yt-"}
 
 
@@ -304,8 +321,10 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
         timeout=httpx.Timeout(settings.http_timeout_seconds),
         headers={"user-agent": USER_AGENT},
     )
+    index, processes = spec.get("index", 0), spec.get("processes", 1)
+    # The parent flushed the Redis database: the lanes' pacing and the cron ticks below are
+    # shared by every process of the scenario, as they are by a deployment's workers.
     redis = Redis.from_url(REDIS_URL)
-    await redis.flushdb()
     db = create_engine(settings, writer=True)
     sessionmaker = create_sessionmaker(db)
     provider_lanes = lanes.build(settings, http, redis)
@@ -314,21 +333,37 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
     end = t0 + timedelta(hours=hours)
     samples: list[dict[str, Any]] = []
     database = url.rsplit("/", 1)[1]
-    # CPU by party (cores), between samples and over the span: this process, the PostgreSQL
-    # backends serving the run database, and everything else on the machine. A span where
-    # the engine's core is near 1.0 measured the CPU, not the schedule. The span's figure
-    # adds up the intervals: the pool recycles its connections every 30 wall minutes, and a
-    # backend that exits between two marks takes its CPU with it (into `other`).
+    # Every process's simulated clock starts at the same wall instant, once all are ready.
+    start, engine_pids = await start_together(redis, processes)
+    await asyncio.sleep(max(start - loop.time(), 0.0))
+    # CPU by party (cores), between samples and over the span: the engine processes (all of
+    # the scenario's, read from /proc by the first), the PostgreSQL backends serving the run
+    # database, and everything else on the machine. A span where an engine process is near
+    # 1.0 core measured the CPU, not the schedule. The span's figure adds up the intervals:
+    # the pool recycles its connections every 30 wall minutes, and a backend that exits
+    # between two marks takes its CPU with it (into `other`). The first process measures the
+    # parties; each process measures its own core (`own`).
     cpu_marks: dict[str, Any] = {}
     cpu_spent: Counter[str] = Counter()
+    own_max: list[float] = []
+    engine_seen: dict[int, float] = {}
+
+    def engines_cpu() -> float:
+        # A sibling that has already finished keeps the CPU last seen.
+        for pid in engine_pids:
+            with contextlib.suppress(OSError):
+                engine_seen[pid] = common.cpu_seconds(pid)
+        return sum(engine_seen.values())
 
     def cpu_mark() -> dict[str, Any]:
-        return {
-            "wall": time.perf_counter(),
-            "engine": common.own_cpu_seconds(),
-            "busy": common.machine_busy_seconds(),
-            "pg": backends_cpu(database),
-        }
+        mark: dict[str, Any] = {"wall": time.perf_counter(), "own": common.own_cpu_seconds()}
+        if index == 0:
+            mark |= {
+                "engine": engines_cpu(),
+                "busy": common.machine_busy_seconds(),
+                "pg": backends_cpu(database),
+            }
+        return mark
 
     def cpu_since(mark: dict[str, Any], now: dict[str, Any]) -> dict[str, float]:
         wall = max(now["wall"] - mark["wall"], 1e-9)
@@ -343,29 +378,53 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
 
     fetched: dict[str, int] = {}
     sweeps: dict[str, int] = {p.value: 0 for p in Platform}
+    running: dict[Platform, asyncio.Task[None]] = {}
 
-    async def sweeper(platform: Platform) -> None:
-        # As the worker runs it: one sweep of a platform at a time, the next one a sweep
-        # interval after the last ended.
-        while True:
+    async def sweep(platform: Platform) -> None:
+        try:
             counts = await engine.refresh_due(platform)
             fetched[platform.value] = fetched.get(platform.value, 0) + sum(counts.values())
             sweeps[platform.value] += 1
-            await asyncio.sleep(10 / speed)
+        finally:
+            running.pop(platform, None)
+
+    async def refresh(platform: Platform) -> None:
+        # As the worker's refresh job (app.workers.worker._refresh): a tick that finds this
+        # process's sweep of the platform still running is a no-op.
+        if platform not in running:
+            running[platform] = asyncio.create_task(sweep(platform))
 
     async def deadlines() -> None:
+        async with session_scope(sessionmaker) as session:
+            await deadline_sweep.sweep(session, clock(), policy, timedelta(hours=24))
+
+    async def cron(name: str, every_s: float, job: Callable[[], Awaitable[None]]) -> None:
+        # As arq runs the worker's cron jobs across workers: every process offers each tick
+        # (the sweep interval, 10 simulated s; the deadline sweep's 10 minutes), under a job
+        # id naming the tick, so one process takes it: whichever polls first (a random
+        # share of arq's 0.5 s poll delay, scaled). From the start (run_at_startup); ticks
+        # the loop was too late for are skipped, as arq skips them.
+        tick = 0
         while True:
-            async with session_scope(sessionmaker) as session:
-                await deadline_sweep.sweep(session, clock(), policy, timedelta(hours=24))
-            await asyncio.sleep(600 / speed)
+            at = start + tick * every_s / speed
+            await asyncio.sleep(max(at - loop.time(), 0.0) + random.uniform(0, ARQ_POLL_S / speed))
+            if await redis.set(f"{CRON_PREFIX}:{name}:{tick}", index, nx=True, px=CRON_KEY_MS):
+                await job()
+            tick = max(tick + 1, math.ceil((loop.time() - start) * speed / every_s))
 
     async def sample() -> None:
         mark = cpu_mark()
-        cpu = cpu_since(cpu_marks["last"], mark) if "last" in cpu_marks else None
-        if cpu is not None:
-            wall = mark["wall"] - cpu_marks["last"]["wall"]
-            cpu_spent.update({"wall": wall, **{k: v * wall for k, v in cpu.items()}})
+        last = cpu_marks.get("last")
+        cpu = None
+        if last is not None:
+            wall = mark["wall"] - last["wall"]
+            own_max.append(round((mark["own"] - last["own"]) / max(wall, 1e-9), 3))
+            if index == 0:
+                cpu = cpu_since(last, mark)
+                cpu_spent.update({"wall": wall, **{k: v * wall for k, v in cpu.items()}})
         cpu_marks["last"] = mark
+        if index != 0:
+            return  # the database's staleness is the same from every process: the first reads it
         async with session_scope(sessionmaker) as session:
             figures = await capacity.measure(
                 session, clock(), policy, settings, {p: (n, 0) for p, n in n_lanes.items()}
@@ -388,8 +447,8 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
             default=0.0,
         )
         print(
-            f"sample at {samples[-1]['sim_h']} h: requests {providers.requests:,}, "
-            f"worst p99/interval {worst_p99:.3f}, cpu {cpu}",
+            f"sample at {samples[-1]['sim_h']} h: requests {providers.requests:,} (this "
+            f"process), worst p99/interval {worst_p99:.3f}, cpu {cpu}",
             file=sys.stderr,
             flush=True,
         )
@@ -408,7 +467,7 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
         # autovacuum, not the engine. This stands in for autovacuum with its defaults: every
         # naptime (1 min, wall time, as autovacuum's is), a table is vacuumed past 50 + 20%
         # of its rows dead or 1,000 + 20% inserted since, and analyzed past 50 + 10% changed.
-        # Its CPU counts as PostgreSQL's.
+        # Its CPU counts as PostgreSQL's. One per server: the first process runs it.
         while True:
             await asyncio.sleep(60)
             due = await vacuum_conn.fetch(
@@ -440,10 +499,17 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(0.005)
             lag_ms[int((loop.time() - before - 0.005) * 1000)] += 1
 
-    tasks = [asyncio.create_task(sweeper(p)) for p in Platform]
-    tasks.append(asyncio.create_task(deadlines()))
+    def refresh_job(platform: Platform) -> Callable[[], Awaitable[None]]:
+        return lambda: refresh(platform)
+
+    tasks = [
+        asyncio.create_task(cron(f"refresh_{p.value}", SWEEP_INTERVAL_S, refresh_job(p)))
+        for p in Platform
+    ]
+    tasks.append(asyncio.create_task(cron("decide_deadlines", DEADLINE_INTERVAL_S, deadlines)))
     tasks.append(asyncio.create_task(lag_monitor()))
-    if not server_vacuums:
+    vacuuming = index == 0 and not server_vacuums
+    if vacuuming:
         tasks.append(asyncio.create_task(vacuum()))
     wall0 = time.perf_counter()
     try:
@@ -455,53 +521,110 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(min(1.0, max((end - clock()).total_seconds() / speed, 0.01)))
         await sample()
     finally:
+        tasks += running.values()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.perf_counter() - wall0
-    span_cpu = {
-        k: round(cpu_spent[k] / max(cpu_spent["wall"], 1e-9), 3)
-        for k in ("engine", "postgres", "other")
-    }
-    interval_cpu = [s["cpu"] for s in samples if s["cpu"] is not None]
-    decisions = await deadline_figures(url, t0, end, policy.finalize_after_days)
     await vacuum_conn.close(timeout=10)
     await http.aclose()
-    await redis.flushdb()
     await redis.aclose()
     await db.dispose()
-    per_h = {p: round(n / hours) for p, n in providers.by_platform.items()}
-    return {
+    out: dict[str, Any] = {
+        "index": index,
         "wall_s": round(wall, 1),
-        "sim_hours": hours,
         "requests": providers.requests,
-        "requests_per_sim_hour": per_h,
+        "requests_by_platform": providers.by_platform,
+        "requests_by_lane": providers.by_lane,
+        "sweeps_completed": sweeps,
+        "processed": fetched,
+        "loop_lag_hist": {str(ms): n for ms, n in lag_ms.items()},
+        "cpu_own_max_between_samples": max(own_max, default=None),
+        "peak_rss_mb": round(common.peak_rss_mb(), 1),
+    }
+    if index == 0:
+        interval_cpu = [s["cpu"] for s in samples if s["cpu"] is not None]
+        out |= {
+            # What the stand-in for autovacuum vacuumed or analyzed, and how often (None:
+            # the server's own autovacuum ran).
+            "vacuums": dict(vacuums) if vacuuming else None,
+            "staleness": worst(samples),
+            "samples": len(samples),
+            "cpu_cores": {
+                k: round(cpu_spent[k] / max(cpu_spent["wall"], 1e-9), 3)
+                for k in ("engine", "postgres", "other")
+            },
+            "cpu_engine_max_between_samples": max(
+                (c["engine"] for c in interval_cpu), default=None
+            ),
+            "cpu_other_max_between_samples": max((c["other"] for c in interval_cpu), default=None),
+        }
+    return out
+
+
+async def start_together(redis: Redis, processes: int) -> tuple[float, list[int]]:
+    """Waits for the scenario's other processes (each has built its engine); returns the
+    event-loop time at which every process's simulated clock starts, and their pids."""
+    await redis.zadd(f"{BENCH_PREFIX}:pids", {str(os.getpid()): time.time()})
+    if await redis.incr(f"{BENCH_PREFIX}:ready") == processes:
+        await redis.set(f"{BENCH_PREFIX}:start", repr(time.time() + 0.2))
+    give_up = time.monotonic() + 120
+    while (at := await redis.get(f"{BENCH_PREFIX}:start")) is None:
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"the scenario's {processes} processes never all started")
+        await asyncio.sleep(0.01)
+    pids = [int(pid) for pid in await redis.zrange(f"{BENCH_PREFIX}:pids", 0, -1)]
+    loop = asyncio.get_running_loop()
+    return loop.time() + (float(at) - time.time()), pids
+
+
+def combine(results: list[dict[str, Any]], hours: float) -> dict[str, Any]:
+    """One scenario's figures from its processes' (the first measured the database, the
+    machine's CPU and its own; each measured its requests, sweeps, loop lag and memory)."""
+    first = next(r for r in results if r["index"] == 0)
+    by_platform: Counter[str] = Counter()
+    by_lane: Counter[str] = Counter()
+    lag: Counter[int] = Counter()
+    sweeps: Counter[str] = Counter({p.value: 0 for p in Platform})
+    processed: Counter[str] = Counter()
+    for r in results:
+        by_platform.update(r["requests_by_platform"])
+        by_lane.update(r["requests_by_lane"])
+        lag.update({int(ms): n for ms, n in r["loop_lag_hist"].items()})
+        sweeps.update(r["sweeps_completed"])
+        processed.update(r["processed"])
+    ordered = sorted(results, key=lambda r: r["index"])
+    return {
+        "processes": len(results),
+        "wall_s": max(r["wall_s"] for r in results),
+        "sim_hours": hours,
+        "requests": sum(r["requests"] for r in results),
+        "requests_per_process": [r["requests"] for r in ordered],
+        "requests_per_sim_hour": {p: round(n / hours) for p, n in by_platform.items()},
         # Per lane: a lane far below the others sat idle (per_lane_per_hour is its pace).
+        # Every process runs every lane, paced together in Redis: the lane's total.
         "lane_requests_per_sim_hour": {
             p.value: sorted(
-                round(n / hours)
-                for key, n in providers.by_lane.items()
-                if key.startswith(LANE_PREFIXES[p])
+                round(n / hours) for key, n in by_lane.items() if key.startswith(LANE_PREFIXES[p])
             )
             for p in Platform
         },
-        "sweeps_completed": sweeps,
-        # What the stand-in for autovacuum vacuumed or analyzed, and how often (None: the
-        # server's own autovacuum ran).
-        "vacuums": None if server_vacuums else dict(vacuums),
-        "loop_lag_ms": {
-            "p50": _hq(lag_ms, 0.5),
-            "p99": _hq(lag_ms, 0.99),
-            "max": max(lag_ms, default=None),
-        },
-        "processed": fetched,
-        "staleness": worst(samples),
-        "samples": len(samples),
-        "cpu_cores": span_cpu,
-        "cpu_engine_max_between_samples": max((c["engine"] for c in interval_cpu), default=None),
-        "cpu_other_max_between_samples": max((c["other"] for c in interval_cpu), default=None),
-        "deadlines": decisions,
-        "peak_rss_mb": round(common.peak_rss_mb(), 1),
+        "sweeps_completed": dict(sweeps),
+        "vacuums": first["vacuums"],
+        # Over every process's samples together.
+        "loop_lag_ms": {"p50": _hq(lag, 0.5), "p99": _hq(lag, 0.99), "max": max(lag, default=None)},
+        "processed": dict(processed),
+        "staleness": first["staleness"],
+        "samples": first["samples"],
+        "cpu_cores": first["cpu_cores"],
+        # The busiest single process's worst interval: a process near 1.0 measured its CPU.
+        "cpu_engine_max_between_samples": max(
+            (r["cpu_own_max_between_samples"] for r in results), default=None
+        ),
+        "cpu_engine_all_max_between_samples": first["cpu_engine_max_between_samples"],
+        "cpu_other_max_between_samples": first["cpu_other_max_between_samples"],
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "peak_rss_mb_per_process": [r["peak_rss_mb"] for r in ordered],
     }
 
 
@@ -605,6 +728,7 @@ async def copy_database(seed_url: str, url: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     t0 = datetime.now(UTC).replace(microsecond=0)
     seed_url, url = common.database_url(SEED_DATABASE), common.database_url(RUN_DATABASE)
+    counts_run = process_counts(args)
     print(f"seeding {args.posts:,} posts into {SEED_DATABASE}", flush=True)
     began = time.perf_counter()
     counts = await seed(seed_url, args.posts, t0, args.youtube_share)
@@ -619,6 +743,9 @@ async def main(args: argparse.Namespace) -> None:
         "speed": args.speed,
         "sim_hours": args.hours,
         "latency_ms": args.latency_ms,
+        # Engine processes per scenario; with --compare-processes, every count run (the
+        # first's figures in `scenarios`, the others' in `compared`).
+        "processes": counts_run[0] if len(counts_run) == 1 else counts_run,
         "commit": common.git_head(),
         "machine": common.machine(),
         "demand_per_hour": {p.value: round(demand_per_hour(counts, p)) for p in Platform},
@@ -627,42 +754,104 @@ async def main(args: argparse.Namespace) -> None:
         },
         "scenarios": {},
     }
+    if len(counts_run) > 1:
+        figures["compared"] = {str(n): {} for n in counts_run[1:]}
     for name in args.scenarios.split(","):
         n_lanes = scenarios[name]
-        await copy_database(seed_url, url)
-        spec = {
-            "url": url,
-            "t0": t0.isoformat(),
-            "speed": args.speed,
-            "hours": args.hours,
-            "latency_s": args.latency_ms / 1000,
-            "sample_hours": args.sample_hours,
-            "lanes": {p.value: n for p, n in n_lanes.items()},
-        }
-        print(f"\n== {name}: lanes {spec['lanes']}", flush=True)
-        child = [common.python(), "-m", "bench.freshness", "--child", json.dumps(spec)]
-        with common.child_process(child, env=dict(os.environ), log_name=f"freshness-{name}") as (
-            proc,
-            log,
-        ):
+        by_count: dict[int, dict[str, Any]] = {}
+        for processes in counts_run:
+            result = await run_scenario(args, t0, url, seed_url, name, n_lanes, processes)
+            result["lanes"] = {p.value: n for p, n in n_lanes.items()}
+            result["demand_per_hour"] = figures["demand_per_hour"]
+            result["capacity_ratio"] = {
+                p.value: capacity_ratio(
+                    n_lanes[p], p, args.latency_ms / 1000, demand_per_hour(counts, p)
+                )
+                for p in Platform
+            }
+            if processes == counts_run[0]:
+                figures["scenarios"][name] = result
+            else:
+                figures["compared"][str(processes)][name] = result
+            by_count[processes] = result
+            if "error" not in result:
+                report(name, result)
+        if len(by_count) > 1:
+            side_by_side(name, by_count)
+    common.last_line(figures)
+
+
+def process_counts(args: argparse.Namespace) -> list[int]:
+    if not args.compare_processes:
+        return [args.processes]
+    counts = [int(n) for n in args.compare_processes.split(",")]
+    if not counts or min(counts) < 1 or len(set(counts)) != len(counts):
+        raise SystemExit("--compare-processes: distinct counts of at least 1, e.g. 1,2")
+    return counts
+
+
+async def run_scenario(
+    args: argparse.Namespace,
+    t0: datetime,
+    url: str,
+    seed_url: str,
+    name: str,
+    n_lanes: dict[Platform, int],
+    processes: int,
+) -> dict[str, Any]:
+    """One scenario on a fresh copy of the seed with `processes` engine processes, each a
+    child of its own (its peak RSS is its own) on the same database and Redis, as a
+    deployment's workers share them."""
+    await copy_database(seed_url, url)
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    spec = {
+        "url": url,
+        "t0": t0.isoformat(),
+        "speed": args.speed,
+        "hours": args.hours,
+        "latency_s": args.latency_ms / 1000,
+        "sample_hours": args.sample_hours,
+        "lanes": {p.value: n for p, n in n_lanes.items()},
+        "processes": processes,
+    }
+    label = f"{name}, {processes} process{'es' if processes > 1 else ''}"
+    print(f"\n== {label}: lanes {spec['lanes']}", flush=True)
+    results: list[dict[str, Any]] = []
+    failed: list[str] = []
+    with contextlib.ExitStack() as stack:
+        children = [
+            stack.enter_context(
+                common.child_process(
+                    [
+                        common.python(),
+                        *("-m", "bench.freshness", "--child"),
+                        json.dumps(spec | {"index": i}),
+                    ],
+                    env=dict(os.environ),
+                    log_name=f"freshness-{name}-{processes}p{i}",
+                )
+            )
+            for i in range(processes)
+        ]
+        for i, (proc, log) in enumerate(children):
             await asyncio.to_thread(proc.wait)
             output = (await asyncio.to_thread(Path(log).read_text)).strip().splitlines()
-        if proc.returncode != 0 or not output:
-            print("\n".join(output[-20:]))
-            figures["scenarios"][name] = {"error": f"child exited {proc.returncode}"}
-            continue
-        result = json.loads(output[-1])
-        result["lanes"] = spec["lanes"]
-        result["demand_per_hour"] = figures["demand_per_hour"]
-        result["capacity_ratio"] = {
-            p.value: capacity_ratio(
-                n_lanes[p], p, args.latency_ms / 1000, demand_per_hour(counts, p)
-            )
-            for p in Platform
-        }
-        figures["scenarios"][name] = result
-        report(name, result)
-    common.last_line(figures)
+            if proc.returncode != 0 or not output:
+                print("\n".join(output[-20:]))
+                failed.append(f"process {i} exited {proc.returncode}")
+                continue
+            results.append(json.loads(output[-1]))
+    await redis.flushdb()
+    await redis.aclose()
+    if failed:
+        return {"processes": processes, "error": "; ".join(failed)}
+    result = combine(results, args.hours)
+    end = t0 + timedelta(hours=args.hours)
+    result["deadlines"] = await deadline_figures(
+        url, t0, end, Policy.from_settings(Settings()).finalize_after_days
+    )
+    return result
 
 
 def report(name: str, r: dict[str, Any]) -> None:
@@ -672,6 +861,11 @@ def report(name: str, r: dict[str, Any]) -> None:
         f"{r['demand_per_hour']}); capacity/demand {r['capacity_ratio']}; peak RSS "
         f"{r['peak_rss_mb']} MB"
     )
+    if r["processes"] > 1:
+        print(
+            f"{r['processes']} engine processes: provider requests each "
+            f"{r['requests_per_process']}, peak RSS each {r['peak_rss_mb_per_process']} MB"
+        )
     if r.get("vacuums") is not None:
         print(f"autovacuum off on the server; done in its place {r['vacuums']}")
     print(
@@ -681,7 +875,8 @@ def report(name: str, r: dict[str, Any]) -> None:
     c = r["cpu_cores"]
     print(
         f"cpu (cores) engine {c['engine']}, postgres {c['postgres']}, other {c['other']} "
-        f"(between samples: engine max {r['cpu_engine_max_between_samples']}, other max "
+        f"(between samples: one engine process max {r['cpu_engine_max_between_samples']}, "
+        f"all {r['cpu_engine_all_max_between_samples']}, other max "
         f"{r['cpu_other_max_between_samples']}); event-loop lag ms {r['loop_lag_ms']}"
     )
     rows = []
@@ -714,6 +909,55 @@ def report(name: str, r: dict[str, Any]) -> None:
     )
 
 
+def side_by_side(name: str, by_count: dict[int, dict[str, Any]]) -> None:
+    """The same scenario at each process count, a column each: what scaling out changed."""
+    counts = sorted(by_count)
+
+    def row(label: str, *path: str) -> list[object]:
+        cells: list[object] = [label]
+        for n in counts:
+            value: Any = by_count[n]
+            if "error" in value:
+                cells.append(value["error"])
+                continue
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            cells.append(value)
+        return cells
+
+    rows = [
+        row("wall s", "wall_s"),
+        row("provider requests", "requests"),
+        row("requests per process", "requests_per_process"),
+    ]
+    for p in Platform:
+        rows.append(row(f"{p.value} requests/sim h", "requests_per_sim_hour", p.value))
+        rows.append(row(f"{p.value} per lane/sim h", "lane_requests_per_sim_hour", p.value))
+    classes = dict.fromkeys(
+        (platform, klass)
+        for r in by_count.values()
+        for platform, per in r.get("staleness", {}).items()
+        for klass in per
+    )
+    for platform, klass in classes:
+        rows.append(row(f"{platform} {klass} p99/int", "staleness", platform, klass, "p99_x"))
+    rows += [
+        row("deadlines decided", "deadlines", "decided"),
+        row("deadlines undecided", "deadlines", "undecided"),
+        row("decided without fresh stats", "deadlines", "decided_without_fresh_stats"),
+        row("observed after deadline p99 s", "deadlines", "observed_after_deadline_p99_s"),
+        row("cpu engine (all processes)", "cpu_cores", "engine"),
+        row("cpu engine max, one process", "cpu_engine_max_between_samples"),
+        row("cpu postgres", "cpu_cores", "postgres"),
+        row("cpu other", "cpu_cores", "other"),
+        row("peak RSS MB per process", "peak_rss_mb_per_process"),
+        row("loop lag p99 ms", "loop_lag_ms", "p99"),
+    ]
+    print(f"\n== {name}: side by side, same seed", flush=True)
+    headers = ["figure", *(f"{n} process{'es' if n > 1 else ''}" for n in counts)]
+    print(common.table(headers, rows), flush=True)
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.freshness", description=__doc__)
     parser.add_argument("--posts", type=int, default=1_000_000)
@@ -733,6 +977,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sample-hours", type=float, default=2.0)
     parser.add_argument("--latency-ms", type=float, default=100.0, help="simulated latency")
     parser.add_argument("--scenarios", default="sized,half")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="engine processes per scenario, sharing its database and Redis as workers do",
+    )
+    parser.add_argument(
+        "--compare-processes",
+        metavar="P,Q",
+        help="run each scenario at each count (e.g. 1,2) on the same seed, printed side by side",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

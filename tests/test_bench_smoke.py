@@ -146,9 +146,17 @@ def test_bench_freshness_smoke(bench_env: dict[str, str]) -> None:
             "--sample-hours", "0.05",
             "--speed", "60",
             "--scenarios", "sized",
+            "--compare-processes", "1,2",
         ],
         bench_env,
     )  # fmt: skip
-    sized = figures["scenarios"]["sized"]
-    assert "error" not in sized, sized
-    assert sized["requests"] > 0
+    # One engine process, then two sharing the database and Redis as two workers do.
+    assert figures["processes"] == [1, 2]
+    for processes, sized in (
+        (1, figures["scenarios"]["sized"]),
+        (2, figures["compared"]["2"]["sized"]),
+    ):
+        assert "error" not in sized, sized
+        assert sized["processes"] == processes
+        assert len(sized["peak_rss_mb_per_process"]) == processes
+        assert sized["requests"] > 0
