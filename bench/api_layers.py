@@ -22,7 +22,7 @@ import json
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,48 +32,11 @@ from app.deps import LEAN
 from app.main import create_app
 from app.routers.posts import campaign_posts_list
 from app.settings import Settings
+from bench import common
+from bench.load import Item
 
-Request = tuple[str, str]  # (path, API key)
-
-
-async def _call(app: FastAPI, path: str, key: str) -> int:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1:8101"),
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"accept", b"*/*"),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8101),
-        "state": {},
-    }
-    status = 0
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # no disconnect: the client waits for its answer
-        raise AssertionError
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = int(message["status"])
-
-    await app(scope, receive, send)
-    return status
+# The port uvicorn would serve on, for the Host header and the scope's server.
+PORT = 8101
 
 
 class _Totals:
@@ -165,22 +128,14 @@ def _own(cpu: dict[str, float], names: list[str], n: int) -> dict[str, float]:
     return {k: round(v / n * 1e6, 1) for k, v in own.items()}
 
 
-async def _round(app: Any, requests: Sequence[Request], n: int) -> None:
-    for i in range(n):
-        path, key = requests[i % len(requests)]
-        status = await _call(app, path, key)
-        if status != 200:
-            raise RuntimeError(f"{path} answered {status}")
-
-
 async def measure(
-    settings: Settings, requests: Sequence[Request], n: int = 2000, rounds: int = 5
+    settings: Settings, requests: Sequence[common.InProcessGet], n: int = 2000, rounds: int = 5
 ) -> dict[str, Any]:
     """{'layers': {layer: CPU µs per request}, 'ordinary': the same without the lean path}."""
     app = create_app(settings)
     lean = getattr(campaign_posts_list, LEAN)
     async with app.router.lifespan_context(app):
-        await _round(app, requests, 5)  # builds the middleware stack
+        await common.asgi_round(app, requests, 5, PORT)  # builds the middleware stack
         stack = _layers(app)
         names = [type(layer).__name__ for layer in stack]
         totals = _Totals()
@@ -196,7 +151,7 @@ async def measure(
                     LEAN,
                     _timed_lean(lean, totals) if variant == "lean" else None,
                 )
-                await _round(whole, requests, max(10, n // 10))
+                await common.asgi_round(whole, requests, max(10, n // 10), PORT)
             for _ in range(rounds):
                 for variant in ("lean", "ordinary"):
                     setattr(
@@ -205,7 +160,7 @@ async def measure(
                         _timed_lean(lean, totals) if variant == "lean" else None,
                     )
                     totals.cpu.clear()
-                    await _round(whole, requests, n)
+                    await common.asgi_round(whole, requests, n, PORT)
                     samples[variant].append(_own(dict(totals.cpu), names, n))
         finally:
             setattr(campaign_posts_list, LEAN, lean)
@@ -242,7 +197,6 @@ def table(result: dict[str, Any]) -> str:
 async def _main(url: str, redis_url: str, n: int, rounds: int) -> None:
     import asyncpg
 
-    from bench import common
     from bench.api import RATE_LIMITS
 
     conn = await asyncpg.connect(common.asyncpg_dsn(url))
@@ -267,7 +221,8 @@ async def _main(url: str, redis_url: str, n: int, rounds: int) -> None:
             redis_url=redis_url,
             **{k.lower(): v for k, v in RATE_LIMITS.items()},  # type: ignore[arg-type]
         )
-        result = await measure(settings, [(f"/v1/campaigns/{row['id']}/posts", key)], n, rounds)
+        request = Item("GET", f"/v1/campaigns/{row['id']}/posts", key)
+        result = await measure(settings, [request], n, rounds)
         print(table(result))
         print(json.dumps(result, separators=(",", ":")))
     finally:

@@ -1,6 +1,8 @@
 """What both benchmarks share: scratch databases, child processes that are always stopped,
-peak RSS, CPU time of a process, and the printed table plus the closing JSON line."""
+peak RSS, CPU time of a process, requests served in-process, and the printed table plus the
+closing JSON line."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -12,10 +14,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import asyncpg
 from sqlalchemy import make_url
@@ -231,6 +233,75 @@ def child_process(
     finally:
         stop_process(proc)
         log.close()
+
+
+class InProcessGet(Protocol):
+    """A GET the in-process benchmarks send (bench.load.Item is one): `path` may carry a query;
+    an empty `key` sends no Authorization header."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def cookie(self) -> str | None: ...
+
+
+async def asgi_get(app: Any, request: InProcessGet, port: int) -> int:
+    """One GET through an ASGI app in this process, as uvicorn on `port` would hand it over
+    (no socket, no server): the answer's status. The body is read and dropped."""
+    path, _, query = request.path.partition("?")
+    headers = [(b"host", f"127.0.0.1:{port}".encode()), (b"accept", b"*/*")]
+    if request.cookie:
+        headers.append((b"cookie", request.cookie.encode()))
+    if request.key:
+        headers.append((b"authorization", f"Bearer {request.key}".encode()))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", port),
+        "state": {},
+    }
+    status = 0
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # no disconnect: the client waits for its answer
+        raise AssertionError
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+
+    await app(scope, receive, send)
+    return status
+
+
+async def asgi_round(app: Any, requests: Sequence[InProcessGet], n: int, port: int) -> float:
+    """n GETs through `app` in this process, cycling through `requests`, one at a time: this
+    process's CPU seconds per request. Any answer but 200 stops the benchmark (a figure for
+    an error page would be a figure for the wrong thing)."""
+    cpu0 = time.process_time()
+    for i in range(n):
+        request = requests[i % len(requests)]
+        status = await asgi_get(app, request, port)
+        if status != 200:
+            raise RuntimeError(f"{request.path} answered {status}")
+    return (time.process_time() - cpu0) / n
 
 
 def python() -> str:

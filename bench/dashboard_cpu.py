@@ -20,7 +20,6 @@ import io
 import pstats
 import statistics
 import time
-from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -31,50 +30,9 @@ from sqlalchemy import event
 from bench import common
 from bench.api import DEFAULT_DATABASE, RATE_LIMITS, prepare, shape_of
 from bench.dashboard import SCENARIOS, items, seed_attention, sign_in_users
-from bench.load import Item
 
-
-async def call(app: FastAPI, item: Item) -> int:
-    """One GET through the app as uvicorn would hand it over; the answer's status."""
-    path, _, query = item.path.partition("?")
-    headers = [(b"host", b"127.0.0.1:8103"), (b"accept", b"*/*")]
-    if item.cookie:
-        headers.append((b"cookie", item.cookie.encode()))
-    if item.key:
-        headers.append((b"authorization", f"Bearer {item.key}".encode()))
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8103),
-        "state": {},
-    }
-    status = 0
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()
-        raise AssertionError
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = int(message["status"])
-
-    await app(scope, receive, send)
-    return status
+# The port uvicorn would serve on, for the Host header and the scope's server.
+PORT = 8103
 
 
 class Statements:
@@ -86,17 +44,6 @@ class Statements:
         @event.listens_for(app.state.engine.sync_engine, "before_cursor_execute")
         def counted(*args: Any) -> None:
             self.count += 1
-
-
-async def one_round(app: FastAPI, requests: Sequence[Item], n: int) -> float:
-    """CPU seconds per request over n requests (cycling through `requests`)."""
-    cpu0 = time.process_time()
-    for i in range(n):
-        item = requests[i % len(requests)]
-        status = await call(app, item)
-        if status != 200:
-            raise RuntimeError(f"{item.path} answered {status}")
-    return (time.process_time() - cpu0) / n
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -134,13 +81,13 @@ async def main_async(args: argparse.Namespace) -> None:
             per: dict[str, list[float]] = {"page": [], "api": []}
             counts = {}
             for what, reqs in (("page", page_items), ("api", api_items)):
-                await one_round(app, reqs, max(5, args.requests // 5))  # warm
+                await common.asgi_round(app, reqs, max(5, args.requests // 5), PORT)  # warm
                 before = statements.count
-                await one_round(app, reqs, len(reqs))
+                await common.asgi_round(app, reqs, len(reqs), PORT)
                 counts[what] = (statements.count - before) / len(reqs)
             for _ in range(args.rounds):
                 for what, reqs in (("page", page_items), ("api", api_items)):
-                    per[what].append(await one_round(app, reqs, len(reqs)))
+                    per[what].append(await common.asgi_round(app, reqs, len(reqs), PORT))
             page_us = statistics.median(per["page"]) * 1e6
             api_us = statistics.median(per["api"]) * 1e6
             rows_out.append(
@@ -152,7 +99,7 @@ async def main_async(args: argparse.Namespace) -> None:
             if args.profile == name:
                 profile = cProfile.Profile(time.process_time)
                 profile.enable()
-                await one_round(app, page_items, len(page_items))
+                await common.asgi_round(app, page_items, len(page_items), PORT)
                 profile.disable()
                 out = io.StringIO()
                 stats = pstats.Stats(profile, stream=out)

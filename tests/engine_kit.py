@@ -1,6 +1,7 @@
 """Helpers for tests of the tracking engine: a controllable clock, the sandbox served
-in-process, and posts seeded straight into the database with real commits. Its fixtures are
-loaded for every test (conftest's pytest_plugins)."""
+in-process, posts seeded straight into the database with real commits, claims taken by hand,
+days of refreshes, and a YouTube-only engine on its quota. Its fixtures are loaded for every
+test (conftest's pytest_plugins)."""
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -11,15 +12,21 @@ from decimal import Decimal
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform
+from app.domain.policy import Policy
 from app.models import Campaign, CampaignMember, CpmTier, Creator, Organization, Post
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox, SyntheticVideo, create_app, synthetic_video
 from app.platforms.sandbox.videos import video_at
+from app.repositories import claims
+from app.repositories.claims import DuePost
 from app.settings import Settings
+from app.workers.lanes import Lane, youtube_lanes
 from app.workers.pacing import BatchGate, Spacer
+from app.workers.quota import DailyQuota
 from app.workers.refresher import Refresher
 
 SM = async_sessionmaker[AsyncSession]
@@ -176,3 +183,114 @@ def make_refresher(
         return Refresher(committed, clients, fast, gates=gates, clock=clock)
 
     return make
+
+
+async def claim_due(
+    sessionmaker: SM,
+    policy: Policy,
+    settings: Settings,
+    clock: Clock,
+    *,
+    platform: Platform = Platform.TIKTOK,
+    limit: int = 1,
+) -> list[DuePost]:
+    """Due posts claimed (and committed) as a sweep claims them, for a test that writes their
+    answers by hand."""
+    async with sessionmaker() as session:
+        due = await claims.claim(
+            session,
+            platform,
+            now=clock.now,
+            limit=limit,
+            lease=timedelta(seconds=settings.claim_lease_seconds),
+            policy=policy,
+        )
+        await session.commit()
+        return list(due)
+
+
+async def outlived_lease(
+    sessionmaker: SM, policy: Policy, settings: Settings, clock: Clock
+) -> tuple[DuePost, DuePost]:
+    """The one due post claimed, its lease run out, and claimed again: (the claim of a worker
+    that outlived its lease, its successor's)."""
+    (stale,) = await claim_due(sessionmaker, policy, settings, clock)
+    clock.advance(seconds=settings.claim_lease_seconds + 1)
+    (fresh,) = await claim_due(sessionmaker, policy, settings, clock)
+    return stale, fresh
+
+
+async def refresh_days(
+    sessionmaker: SM, make_refresher: Callable[[], Refresher], clock: Clock, days: int
+) -> None:
+    """A fetch of every TikTok and Instagram post each day, for `days` days."""
+    for _ in range(days):
+        await make_refresher().refresh_due(Platform.TIKTOK)
+        await make_refresher().refresh_due(Platform.INSTAGRAM)
+        clock.advance(days=1)
+        async with sessionmaker() as session:
+            await session.execute(
+                text("UPDATE posts SET next_refresh_at = :now"), {"now": clock.now}
+            )
+            await session.commit()
+
+
+@dataclass
+class YouTube:
+    """YouTube's refresh on its lane's daily quota: the sandbox's videos.list in-process."""
+
+    committed: SM
+    settings: Settings
+    http: httpx.AsyncClient
+    redis: Redis
+    clock: Clock
+    sandbox: Sandbox
+
+    def quick(self, **more: object) -> Settings:
+        """No pauses, no retries; `more` on top."""
+        return self.settings.model_copy(
+            update={
+                "youtube_batch_pause_seconds": 0,
+                "provider_backoff_base_seconds": 0,
+                "provider_max_attempts": 1,
+                **more,
+            }
+        )
+
+    def engine(self, settings: Settings | None = None) -> Refresher:
+        """A YouTube-only refresher, on `quick()` settings unless given others."""
+        settings = settings or self.quick()
+        lanes = youtube_lanes(settings, self.http, self.redis, None, now=self.clock)
+        return Refresher(
+            self.committed,
+            {},
+            settings,
+            clock=self.clock,
+            provider_lanes={Platform.YOUTUBE: lanes},
+        )
+
+    async def seed(self, post_ids: Iterable[str]) -> Seeded:
+        return await seed(self.committed, [(Platform.YOUTUBE, i) for i in post_ids], self.clock.now)
+
+    def calls(self) -> int:
+        """Requests the sandbox's YouTube answered."""
+        return sum(1 for r in self.sandbox.requests if r.provider == "youtube")
+
+
+def quota_lane(engine: Refresher) -> tuple[Lane, DailyQuota]:
+    """The engine's one YouTube lane, and its quota."""
+    [lane] = engine.lanes[Platform.YOUTUBE]
+    assert lane.quota is not None
+    return lane, lane.quota
+
+
+@pytest.fixture
+def shorts(
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> YouTube:
+    return YouTube(committed, settings, http, redis, clock, sandbox)

@@ -49,7 +49,7 @@ from app.platforms.fields import Json, Malformed
 from app.platforms.http import Reply, http_error, rapidapi_headers, send
 from app.platforms.instagram import requires_login
 from app.platforms.retry import Attempt, Pace, Retrier, RetryPolicy
-from app.platforms.tiktok_primary import _error as tikwm_error
+from app.platforms.tiktok_primary import tikwm_error
 from app.platforms.youtube import UNITS_PER_CALL, QuotaBudget, published_at
 from app.platforms.youtube import _error as youtube_error
 from app.settings import Settings

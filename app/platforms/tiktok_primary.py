@@ -49,7 +49,7 @@ def parse_reply(reply: Reply) -> FetchResult:
 def _parse(body: Json) -> FetchResult:
     code = body["code"]
     if code.value != 0 or isinstance(code.value, bool):
-        return _error(code.text(), body.optional_text("msg") or "")
+        return tikwm_error(code.text(), body.optional_text("msg") or "")
     data = body["data"]
     author = data["author"]
     return VideoStats(
@@ -75,7 +75,9 @@ _PERIOD_SECONDS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600,
 _LONGEST_PACING_SECONDS = 60
 
 
-def _error(code: str, msg: str) -> FetchError:
+def tikwm_error(code: str, msg: str) -> FetchError:
+    """What a tikwm `code != 0` answer means, for the post endpoint and for the account
+    listing alike (listings.py reads its account-specific words first, then asks this)."""
     if msg.startswith("Url parsing is failed"):
         # Deleted, private and mistyped all read the same here; the backup tells them apart.
         return FetchError(

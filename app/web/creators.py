@@ -7,6 +7,7 @@ the portal's address. Each as the API authorizes the same person: a member of so
 campaigns lists their campaigns' creators and is refused the rest, as the API refuses them."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -18,7 +19,6 @@ from app.domain import watching
 from app.domain.enums import Platform
 from app.domain.errors import DomainError, InvalidCursor
 from app.domain.permissions import Action
-from app.errors import ApiError
 from app.models import Creator
 from app.repositories import creators, posts
 from app.repositories import watched_accounts as watch_repo
@@ -32,7 +32,7 @@ from app.settings import Settings
 from app.web import actions
 from app.web.actions import Refused
 from app.web.forms import Form as Fields
-from app.web.forms import Invalid, blank_none, checked, refusing
+from app.web.forms import blank_none, checked, refusing, submit
 from app.web.layout import Page, Viewer, page
 from app.web.post_page import not_found
 
@@ -110,25 +110,30 @@ async def creator_create(
     """`creators_create`; the answer is the creator's page with their access code, shown
     this once (the address bar moves to the page, which never shows it again)."""
     sent = {"platform": platform, "handle": handle, "platform_user_id": platform_user_id}
-    try:
-        body = checked(
-            CreatorCreate,
-            {**sent, "platform_user_id": blank_none(platform_user_id)},
-            sent,
-        )
+    org = me.principal.organization_id
 
-        async def create() -> tuple[Creator, str]:
-            org = me.principal.organization_id
-            return await creator_service.create(session, org, body.model_dump())
-
+    async def create(body: CreatorCreate) -> Response:
         creator, code = await refusing(
-            sent, actions.on_org(request, session, me.principal, "creators_create", create)
+            sent,
+            actions.on_org(
+                request,
+                session,
+                me.principal,
+                "creators_create",
+                lambda: creator_service.create(session, org, body.model_dump()),
+            ),
         )
-    except Invalid as exc:
-        return await _list_page(request, session, me, form=exc.form)
-    answer = await _creator_page(request, session, me, settings, creator.id, code=code)
-    answer.headers["HX-Push-Url"] = f"/app/creators/{creator.id}"
-    return answer
+        answer = await _creator_page(request, session, me, settings, creator.id, code=code)
+        answer.headers["HX-Push-Url"] = f"/app/creators/{creator.id}"
+        return answer
+
+    return await submit(
+        lambda: checked(
+            CreatorCreate, {**sent, "platform_user_id": blank_none(platform_user_id)}, sent
+        ),
+        create,
+        lambda form: _list_page(request, session, me, form=form),
+    )
 
 
 async def _creator_page(
@@ -244,20 +249,20 @@ def _tags(text: str) -> list[str]:
     return [t for t in text.replace(",", " ").split() if t]
 
 
-async def _watch_refused(
+def _watch_refused(
     request: Request,
     session: AsyncSession,
     me: Viewer,
     settings: Settings,
     creator_id: uuid.UUID,
-    exc: Exception,
-) -> Response:
-    if isinstance(exc, Invalid):
-        form = exc.form
+) -> Callable[[Fields], Awaitable[Response]]:
+    """A watch form that cannot be saved: said at the top of the creator's page."""
+
+    def again(form: Fields) -> Awaitable[Response]:
         problem = form.message or "; ".join(f"{k}: {v}" for k, v in form.errors.items())
-    else:
-        problem = getattr(exc, "detail", str(exc))
-    return await _creator_page(request, session, me, settings, creator_id, problem=problem)
+        return _creator_page(request, session, me, settings, creator_id, problem=problem)
+
+    return again
 
 
 @router.post("/app/creators/{creator_id:uuid}/watches")
@@ -286,30 +291,32 @@ async def creator_watch(
         return await _creator_page(
             request, session, me, settings, creator_id, problem="Choose a campaign."
         )
-    try:
-        body = checked(
-            WatchCreate,
-            {
-                "creator_id": creator_id,
-                "initial_import": int(initial_import) if initial_import.isdigit() else -1,
-                "include_hashtags": _tags(include_hashtags),
-                "exclude_hashtags": _tags(exclude_hashtags),
-            },
-            sent,
-        )
+    values = {
+        "creator_id": creator_id,
+        "initial_import": int(initial_import) if initial_import.isdigit() else -1,
+        "include_hashtags": _tags(include_hashtags),
+        "exclude_hashtags": _tags(exclude_hashtags),
+    }
 
-        async def create() -> object:
-            return await watch_service.create(session, org, campaign, body)
-
+    async def create(body: WatchCreate) -> Response:
         await refusing(
             sent,
             actions.on_campaign(
-                request, session, me.principal, "watched_accounts_create", campaign, create
+                request,
+                session,
+                me.principal,
+                "watched_accounts_create",
+                campaign,
+                lambda: watch_service.create(session, org, campaign, body),
             ),
         )
-    except (Invalid, DomainError, ApiError) as exc:
-        return await _watch_refused(request, session, me, settings, creator_id, exc)
-    return await _creator_page(request, session, me, settings, creator_id)
+        return await _creator_page(request, session, me, settings, creator_id)
+
+    return await submit(
+        lambda: checked(WatchCreate, values, sent),
+        create,
+        _watch_refused(request, session, me, settings, creator_id),
+    )
 
 
 @router.post("/app/creators/{creator_id:uuid}/watches/{watch_id:uuid}")
@@ -339,18 +346,23 @@ async def creator_watch_update(
             "exclude_hashtags": _tags(exclude_hashtags),
         }
     campaign = watch.campaign_id
-    try:
-        body = checked(WatchUpdate, values, sent)
 
-        async def update() -> object:
-            return await watch_service.update(session, org, campaign, watch_id, body)
-
+    async def update(body: WatchUpdate) -> Response:
         await refusing(
             sent,
             actions.on_campaign(
-                request, session, me.principal, "watched_accounts_update", campaign, update
+                request,
+                session,
+                me.principal,
+                "watched_accounts_update",
+                campaign,
+                lambda: watch_service.update(session, org, campaign, watch_id, body),
             ),
         )
-    except (Invalid, DomainError, ApiError) as exc:
-        return await _watch_refused(request, session, me, settings, creator_id, exc)
-    return await _creator_page(request, session, me, settings, creator_id)
+        return await _creator_page(request, session, me, settings, creator_id)
+
+    return await submit(
+        lambda: checked(WatchUpdate, values, sent),
+        update,
+        _watch_refused(request, session, me, settings, creator_id),
+    )

@@ -9,6 +9,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -16,8 +18,9 @@ import httpx
 from arq import cron
 from arq import func as arq_function
 from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock as clocks
 from app.db import create_engine, create_sessionmaker, prune_in_batches, session_scope
@@ -238,28 +241,71 @@ async def deliver_webhooks(ctx: dict[str, Any]) -> dict[str, int]:
         ctx["running"].discard("webhooks")
 
 
-async def prune_refresh_runs(ctx: dict[str, Any]) -> int:
-    """Finished refresh runs older than REFRESH_RUN_RETENTION_DAYS."""
-    settings: Settings = ctx["settings"]
-    before = _now(ctx) - timedelta(days=settings.refresh_run_retention_days)
-    return await prune_in_batches(ctx["sessionmaker"], runs.prune, before, runs.PRUNE_BATCH)
+# Retention: each job deletes what its call finds older than its setting's days, hourly at
+# its own minute (off the hour, when other schedules tend to fire), a batch a transaction.
+PruneCall = Callable[[async_sessionmaker[AsyncSession], datetime], Awaitable[int]]
 
 
-async def prune_raw_answers(ctx: dict[str, Any]) -> int:
-    """Raw provider answers older than RAW_ANSWER_RETENTION_DAYS that no decision or flag
-    used (those are kept for good)."""
-    settings: Settings = ctx["settings"]
-    before = _now(ctx) - timedelta(days=settings.raw_answer_retention_days)
-    return await prune_in_batches(
-        ctx["sessionmaker"], provenance.prune, before, provenance.PRUNE_BATCH
-    )
+@dataclass(frozen=True)
+class PruneJob:
+    name: str  # the job's function name (arq names the cron job after it)
+    call: PruneCall
+    retention_days: str  # the Settings field (the env var, upper-cased)
+    minute: int
+    timeout: int
 
 
-async def prune_webhook_events(ctx: dict[str, Any]) -> int:
-    """Webhook events done with for WEBHOOK_EVENT_RETENTION_DAYS (app.webhooks.retention)."""
-    settings: Settings = ctx["settings"]
-    before = _now(ctx) - timedelta(days=settings.webhook_event_retention_days)
-    return await webhook_retention.prune(ctx["sessionmaker"], before)
+def _in_batches(
+    prune: Callable[[AsyncSession, datetime, int], Awaitable[int]], batch: int
+) -> PruneCall:
+    return lambda sessionmaker, before: prune_in_batches(sessionmaker, prune, before, batch)
+
+
+PRUNE_JOBS = (
+    # Finished refresh runs.
+    PruneJob(
+        "prune_refresh_runs",
+        _in_batches(runs.prune, runs.PRUNE_BATCH),
+        "refresh_run_retention_days",
+        minute=17,
+        timeout=600,
+    ),
+    # Raw provider answers that no decision or flag used (those are kept for good).
+    PruneJob(
+        "prune_raw_answers",
+        _in_batches(provenance.prune, provenance.PRUNE_BATCH),
+        "raw_answer_retention_days",
+        minute=37,
+        timeout=1800,
+    ),
+    # Webhook events done with (app.webhooks.retention says when that is).
+    PruneJob(
+        "prune_webhook_events",
+        webhook_retention.prune,
+        "webhook_event_retention_days",
+        minute=47,
+        timeout=600,
+    ),
+)
+
+
+def _prune_job(job: PruneJob) -> WorkerCoroutine:
+    if job.retention_days not in Settings.model_fields:  # a typo fails at import, not at :17
+        raise ValueError(f"{job.name}: no setting {job.retention_days}")
+
+    async def prune(ctx: dict[str, Any]) -> int:
+        days: int = getattr(ctx["settings"], job.retention_days)
+        return await job.call(ctx["sessionmaker"], _now(ctx) - timedelta(days=days))
+
+    prune.__name__ = prune.__qualname__ = job.name
+    prune.__doc__ = f"Pruned after {job.retention_days.upper()} (see PRUNE_JOBS)."
+    return prune
+
+
+PRUNERS = {job.name: _prune_job(job) for job in PRUNE_JOBS}
+prune_refresh_runs = PRUNERS["prune_refresh_runs"]
+prune_raw_answers = PRUNERS["prune_raw_answers"]
+prune_webhook_events = PRUNERS["prune_webhook_events"]
 
 
 async def discord_followup(ctx: dict[str, Any], submission: dict[str, Any]) -> str:
@@ -341,10 +387,10 @@ def _cron_jobs(settings: Settings) -> list[Any]:
             timeout=webhooks.MAX_SWEEP_SECONDS + 2 * settings.webhook_lease_seconds,
             max_tries=1,
         ),
-        # Hourly, at minute 17 (off the hour, when other schedules tend to fire).
-        cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
-        cron(prune_raw_answers, minute=37, second=0, timeout=1800, max_tries=1),
-        cron(prune_webhook_events, minute=47, second=0, timeout=600, max_tries=1),
+        *(
+            cron(PRUNERS[job.name], minute=job.minute, second=0, timeout=job.timeout, max_tries=1)
+            for job in PRUNE_JOBS
+        ),
         cron(
             check_watched_accounts,
             second=_every(settings.watch_sweep_interval_seconds),

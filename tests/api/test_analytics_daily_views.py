@@ -4,7 +4,7 @@ make of them, narrowed by the creator and platform filters."""
 
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import httpx
@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.domain.enums import Platform, StatsSource
 from app.models import CampaignDailyViews, CreatorDailyViews
 from app.platforms.contract import VideoStats
-from app.repositories import analytics, claims
+from app.repositories import analytics
 from app.repositories.analytics import Scope
 from app.services.analytics import daily_series
 from app.services.refresh_results import write as write_results
 from app.settings import PROJECT_ROOT, Settings
 from app.workers.refresher import Refresher
 from tests.api.conftest import ClientFor
-from tests.engine_kit import Clock, seed
+from tests.engine_kit import Clock, claim_due, refresh_days, seed
 
 SM = async_sessionmaker[AsyncSession]
 
@@ -63,28 +63,25 @@ async def test_the_migration_backfill_rebuilds_what_the_writer_keeps(
 ) -> None:
     await seed(committed, [(Platform.TIKTOK, str(9100 + i)) for i in range(4)], clock.now)
     await seed(committed, [(Platform.INSTAGRAM, f"Cx{i:09d}") for i in range(1, 3)], clock.now)
-    for _ in range(3):  # three fetches of every post, a day apart
-        await make_refresher().refresh_due(Platform.TIKTOK)
-        await make_refresher().refresh_due(Platform.INSTAGRAM)
-        clock.advance(days=1)
-        async with committed() as session:
-            await session.execute(
-                text("UPDATE posts SET next_refresh_at = :now"), {"now": clock.now}
-            )
-            await session.commit()
+    await refresh_days(committed, make_refresher, clock, 3)  # three fetches, a day apart
     kept = await _rollup(committed)
     assert len(kept) == 6  # two campaigns, three days
     first_day = min(day for _, day, _ in kept)
     assert any(gained > 0 for _, day, gained in kept if day > first_day)  # not just first counts
 
+    await _backfill(committed, "campaign_daily_views", "0004")
+    assert await _rollup(committed) == kept
+
+
+async def _backfill(committed: SM, table: str, revision: str) -> None:
+    """The rollup `table` emptied and rebuilt by the BACKFILL of the migration `revision`."""
     script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
-    migration = script.get_revision("0004")
+    migration = script.get_revision(revision)
     assert migration is not None
     async with committed() as session:
-        await session.execute(text("DELETE FROM campaign_daily_views"))
+        await session.execute(text(f"DELETE FROM {table}"))
         await session.execute(text(migration.module.BACKFILL))
         await session.commit()
-    assert await _rollup(committed) == kept
 
 
 async def _creator_rollup(
@@ -102,26 +99,12 @@ async def _creator_rollup(
         ]
 
 
-async def _refresh_days(
-    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock, days: int
-) -> None:
-    for _ in range(days):  # a fetch of every post each day
-        await make_refresher().refresh_due(Platform.TIKTOK)
-        await make_refresher().refresh_due(Platform.INSTAGRAM)
-        clock.advance(days=1)
-        async with committed() as session:
-            await session.execute(
-                text("UPDATE posts SET next_refresh_at = :now"), {"now": clock.now}
-            )
-            await session.commit()
-
-
 async def test_the_creator_rollup_adds_up_to_the_campaigns_and_the_backfill_rebuilds_it(
     committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
 ) -> None:
     await seed(committed, [(Platform.TIKTOK, str(9200 + i)) for i in range(4)], clock.now)
     await seed(committed, [(Platform.INSTAGRAM, f"Cy{i:09d}") for i in range(1, 3)], clock.now)
-    await _refresh_days(committed, make_refresher, clock, 3)
+    await refresh_days(committed, make_refresher, clock, 3)
     kept = await _creator_rollup(committed)
     assert len({creator for _, creator, *_ in kept}) >= 3
     assert {platform for *_, platform, _, _ in kept} == {"tiktok", "instagram"}
@@ -131,13 +114,7 @@ async def test_the_creator_rollup_adds_up_to_the_campaigns_and_the_backfill_rebu
         by_campaign[(campaign, day)] = by_campaign.get((campaign, day), Decimal(0)) + gained
     assert sorted((c, d, int(g)) for (c, d), g in by_campaign.items()) == await _rollup(committed)
 
-    script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
-    migration = script.get_revision("0023")
-    assert migration is not None
-    async with committed() as session:
-        await session.execute(text("DELETE FROM creator_daily_views"))
-        await session.execute(text(migration.module.BACKFILL))
-        await session.commit()
+    await _backfill(committed, "creator_daily_views", "0023")
     assert await _creator_rollup(committed) == kept
 
 
@@ -148,7 +125,7 @@ async def test_the_creator_and_platform_filters_narrow_the_daily_series(
     tiktok = [(Platform.TIKTOK, str(9300 + i)) for i in range(4)]
     instagram = [(Platform.INSTAGRAM, f"Cz{i:09d}") for i in range(1, 3)]
     seeded = await seed(committed, [*tiktok, *instagram], clock.now)
-    await _refresh_days(committed, make_refresher, clock, 3)
+    await refresh_days(committed, make_refresher, clock, 3)
 
     async def daily(
         client: httpx.AsyncClient, **params: str
@@ -195,16 +172,7 @@ async def test_two_bigint_sized_posts_on_one_day_add_up_without_overflow(
     videos = [(Platform.TIKTOK, "7101"), (Platform.TIKTOK, "7102")]
     seeded = await seed(committed, videos, clock.now)
     policy = make_refresher().policy
-    async with committed() as session:
-        due = await claims.claim(
-            session,
-            Platform.TIKTOK,
-            now=clock.now,
-            limit=10,
-            lease=timedelta(seconds=fast.claim_lease_seconds),
-            policy=policy,
-        )
-        await session.commit()
+    due = await claim_due(committed, policy, fast, clock, limit=10)
     assert len(due) == 2
     huge = [BIGINT_MAX, BIGINT_MAX - 1]
     results = [

@@ -10,16 +10,14 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
-from app.domain.refresh import DuePost
 from app.models import Creator, Post, PostEvent, StatsSnapshot
 from app.platforms.contract import FetchResult, VideoRef, VideoStats
 from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
-from app.repositories import claims
 from app.services.refresh_results import write as write_results
 from app.settings import Settings
 from app.workers import deadline_sweep as lifecycle_sweep
 from app.workers.refresher import Refresher
-from tests.engine_kit import Clock, find_video, seed
+from tests.engine_kit import Clock, find_video, outlived_lease, seed
 
 SM = async_sessionmaker[AsyncSession]
 
@@ -436,23 +434,7 @@ async def test_a_worker_that_outlived_its_lease_cannot_overwrite_its_successor(
 ) -> None:
     s = await seed(committed, [(Platform.TIKTOK, "4444")], clock.now)
     engine = make_refresher()
-
-    async def claim() -> DuePost:
-        async with committed() as session:
-            (post,) = await claims.claim(
-                session,
-                Platform.TIKTOK,
-                now=clock.now,
-                limit=1,
-                lease=timedelta(seconds=fast.claim_lease_seconds),
-                policy=engine.policy,
-            )
-            await session.commit()
-            return post
-
-    stale = await claim()
-    clock.advance(seconds=fast.claim_lease_seconds + 1)
-    fresh = await claim()
+    stale, fresh = await outlived_lease(committed, engine.policy, fast, clock)
     late = VideoStats(1, 1, 1, 1, None, None, None, StatsSource.PRIMARY)
     async with committed() as session:
         landed = await write_results(session, [(stale, late)], clock.now, engine.policy)

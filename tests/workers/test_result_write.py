@@ -3,20 +3,17 @@ answers call for (holds, flags, decisions) is decided only for the posts whose w
 those still carrying the claim's lease."""
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
-from app.domain.refresh import DuePost
 from app.models import PostEvent, PostFlag, PostHold
 from app.platforms.contract import VideoStats
-from app.repositories import claims
 from app.services.refresh_results import write as write_results
 from app.settings import Settings
 from app.workers.refresher import Refresher
-from tests.engine_kit import Clock, seed
+from tests.engine_kit import Clock, outlived_lease, seed
 
 SM = async_sessionmaker[AsyncSession]
 
@@ -29,23 +26,7 @@ async def test_a_stale_answer_calling_for_a_hold_and_a_flag_raises_neither(
     the author-mismatch hold nor the low-engagement flag nor their events."""
     s = await seed(committed, [(Platform.TIKTOK, "4545")], clock.now)
     engine = make_refresher()
-
-    async def claim() -> DuePost:
-        async with committed() as session:
-            (post,) = await claims.claim(
-                session,
-                Platform.TIKTOK,
-                now=clock.now,
-                limit=1,
-                lease=timedelta(seconds=fast.claim_lease_seconds),
-                policy=engine.policy,
-            )
-            await session.commit()
-            return post
-
-    stale = await claim()
-    clock.advance(seconds=fast.claim_lease_seconds + 1)
-    await claim()
+    stale, _ = await outlived_lease(committed, engine.policy, fast, clock)
     impostor = VideoStats(
         5_000_000, 0, 0, 0, "someone_else", "6899999999999999999", None, StatsSource.PRIMARY
     )

@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-import httpx
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
@@ -17,28 +16,9 @@ from app.platforms.sandbox import Sandbox, published_id, videos_by
 from app.services import readiness
 from app.settings import Settings
 from app.workers import capacity
-from app.workers.lanes import youtube_lanes
 from app.workers.quota import DailyQuota, next_reset, pacific_day
 from app.workers.refresher import Refresher
-from tests.engine_kit import SM, Clock, seed
-
-
-def quick(settings: Settings, **more: object) -> Settings:
-    return settings.model_copy(
-        update={
-            "youtube_batch_pause_seconds": 0,
-            "provider_backoff_base_seconds": 0,
-            "provider_max_attempts": 1,
-            **more,
-        }
-    )
-
-
-def refresher(
-    committed: SM, settings: Settings, http: httpx.AsyncClient, redis: Redis, clock: Clock
-) -> Refresher:
-    lanes = youtube_lanes(settings, http, redis, None, now=clock)
-    return Refresher(committed, {}, settings, clock=clock, provider_lanes={Platform.YOUTUBE: lanes})
+from tests.engine_kit import SM, Clock, YouTube, quota_lane
 
 
 async def statuses(committed: SM) -> dict[str, int]:
@@ -49,44 +29,28 @@ async def statuses(committed: SM) -> dict[str, int]:
         return {str(outcome): n for outcome, n in rows.all()}
 
 
-def calls(sandbox: Sandbox) -> int:
-    return sum(1 for r in sandbox.requests if r.provider == "youtube")
-
-
 async def test_a_thousand_shorts_are_refreshed_in_twenty_quota_units(
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    shorts: YouTube,
 ) -> None:
-    ids = videos_by(Platform.YOUTUBE, "sandbox-shorts", 1000, seed="thousand")
-    await seed(committed, [(Platform.YOUTUBE, i) for i in ids], clock.now)
-    engine = refresher(committed, quick(settings), http, redis, clock)
+    await shorts.seed(videos_by(Platform.YOUTUBE, "sandbox-shorts", 1000, seed="thousand"))
+    engine = shorts.engine()
 
     counts = await engine.refresh_due(Platform.YOUTUBE)
 
     assert counts["refreshed"] == 1000
-    assert await statuses(committed) == {"refreshed": 1000}
-    assert calls(sandbox) == 20
-    [lane] = engine.lanes[Platform.YOUTUBE]
-    assert lane.quota is not None
-    assert (await lane.quota.state()).used == 20
+    assert await statuses(shorts.committed) == {"refreshed": 1000}
+    assert shorts.calls() == 20
+    _, quota = quota_lane(engine)
+    assert (await quota.state()).used == 20
 
 
 async def test_a_spent_quota_waits_for_the_reset_and_is_visible(
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    shorts: YouTube, redis: Redis, clock: Clock
 ) -> None:
-    ids = videos_by(Platform.YOUTUBE, "sandbox-shorts", 250, seed="spent")
-    seeded = await seed(committed, [(Platform.YOUTUBE, i) for i in ids], clock.now)
-    daily = quick(settings, youtube_daily_quota_units=3, youtube_quota_reserve_units=0)
-    engine = refresher(committed, daily, http, redis, clock)
+    committed = shorts.committed
+    seeded = await shorts.seed(videos_by(Platform.YOUTUBE, "sandbox-shorts", 250, seed="spent"))
+    daily = shorts.quick(youtube_daily_quota_units=3, youtube_quota_reserve_units=0)
+    engine = shorts.engine(daily)
 
     counts = await engine.refresh_due(Platform.YOUTUBE)
 
@@ -103,12 +67,11 @@ async def test_a_spent_quota_waits_for_the_reset_and_is_visible(
         ).all()
     assert all(p.last_error_code is None and p.consecutive_failures == 0 for p in waiting)
     assert all(p.lease_expires_at is None for p in waiting)
-    [lane] = engine.lanes[Platform.YOUTUBE]
+    lane, quota = quota_lane(engine)
     assert await lane.parked()
 
     # Visible: the capacity figures and /health/ready, in units per day.
-    assert lane.quota is not None
-    states = {Platform.YOUTUBE: [await lane.quota.state()]}
+    states = {Platform.YOUTUBE: [await quota.state()]}
     async with committed() as session:
         figures = await capacity.measure(
             session, clock.now, engine.policy, daily, {Platform.YOUTUBE: (1, 0)}, quotas=states
@@ -126,9 +89,9 @@ async def test_a_spent_quota_waits_for_the_reset_and_is_visible(
     assert observed["available_units_per_day"] == 3
 
     # A second sweep the same day sends nothing.
-    before = calls(sandbox)
+    before = shorts.calls()
     assert await engine.refresh_due(Platform.YOUTUBE) == {}
-    assert calls(sandbox) == before
+    assert shorts.calls() == before
 
     # Midnight in Los Angeles: a new day's units, and the waiting posts are refreshed.
     clock.now = next_reset(clock.now) + timedelta(seconds=1)
@@ -137,41 +100,28 @@ async def test_a_spent_quota_waits_for_the_reset_and_is_visible(
     assert await statuses(committed) == {"refreshed": 250}
 
 
-async def test_youtubes_own_quota_exceeded_answer_spends_the_lane(
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
-) -> None:
+async def test_youtubes_own_quota_exceeded_answer_spends_the_lane(shorts: YouTube) -> None:
     """The key is shared with another program: YouTube says quotaExceeded before our count
     does. The lane stops for the day and the posts wait."""
-    sandbox.youtube_daily_units = 2
-    ids = videos_by(Platform.YOUTUBE, "sandbox-shorts", 200, seed="shared")
-    await seed(committed, [(Platform.YOUTUBE, i) for i in ids], clock.now)
-    engine = refresher(committed, quick(settings), http, redis, clock)
+    shorts.sandbox.youtube_daily_units = 2
+    await shorts.seed(videos_by(Platform.YOUTUBE, "sandbox-shorts", 200, seed="shared"))
+    engine = shorts.engine()
 
     counts = await engine.refresh_due(Platform.YOUTUBE)
 
     assert counts["refreshed"] == 100
-    assert await statuses(committed) == {"refreshed": 100, "None": 100}
-    [lane] = engine.lanes[Platform.YOUTUBE]
-    assert lane.quota is not None
-    state = await lane.quota.state()
-    assert (state.used, state.exhausted) == (settings.youtube_daily_quota_units, True)
+    assert await statuses(shorts.committed) == {"refreshed": 100, "None": 100}
+    _, quota = quota_lane(engine)
+    state = await quota.state()
+    assert (state.used, state.exhausted) == (shorts.settings.youtube_daily_quota_units, True)
 
 
 async def test_a_lane_low_on_units_spends_them_on_tracking_posts_first(
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    shorts: YouTube, clock: Clock
 ) -> None:
+    committed = shorts.committed
     ids = videos_by(Platform.YOUTUBE, "sandbox-shorts", 4, seed="reserve")
-    seeded = await seed(committed, [(Platform.YOUTUBE, i) for i in ids], clock.now)
+    seeded = await shorts.seed(ids)
     settled, tracking = ids[:2], ids[2:]
     async with committed() as session:
         await session.execute(
@@ -185,11 +135,11 @@ async def test_a_lane_low_on_units_spends_them_on_tracking_posts_first(
             )
         )
         await session.commit()
-    low = quick(settings, youtube_daily_quota_units=10, youtube_quota_reserve_units=8)
-    engine = refresher(committed, low, http, redis, clock)
-    [lane] = engine.lanes[Platform.YOUTUBE]
-    assert lane.quota is not None
-    assert await lane.quota.spend(2)  # 8 left: at the reserve
+    engine = shorts.engine(
+        shorts.quick(youtube_daily_quota_units=10, youtube_quota_reserve_units=8)
+    )
+    _, quota = quota_lane(engine)
+    assert await quota.spend(2)  # 8 left: at the reserve
 
     await engine.refresh_due(Platform.YOUTUBE)
 
@@ -212,20 +162,15 @@ async def test_a_lane_low_on_units_spends_them_on_tracking_posts_first(
 
 
 async def test_a_short_is_tracked_decided_at_seven_days_and_its_hidden_likes_stay_unknown(
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    shorts: YouTube, clock: Clock, sandbox: Sandbox
 ) -> None:
     old = published_id(Platform.YOUTUBE, 24 * 7 + 6)  # past its 7-day deadline
     hidden = "NOLIKES001A"
-    seeded = await seed(committed, [(Platform.YOUTUBE, old), (Platform.YOUTUBE, hidden)], clock.now)
+    seeded = await shorts.seed([old, hidden])
     clock.now = max(clock.now, sandbox.anchor)
-    await refresher(committed, quick(settings), http, redis, clock).refresh_due(Platform.YOUTUBE)
+    await shorts.engine().refresh_due(Platform.YOUTUBE)
 
-    async with committed() as session:
+    async with shorts.committed() as session:
         decided = await session.get(Post, seeded.posts[old])
         unknown = await session.get(Post, seeded.posts[hidden])
     assert decided is not None
@@ -267,7 +212,7 @@ async def test_units_are_shared_by_every_process_and_never_overspent(redis: Redi
 
 
 async def test_watched_channels_need_a_unit_a_listing(
-    committed: SM, settings: Settings, redis: Redis, clock: Clock
+    shorts: YouTube, committed: SM, settings: Settings, redis: Redis, clock: Clock
 ) -> None:
     """Each watched channel's uploads are read once an interval, a unit a page (at least
     one): four channels every 6 hours need 16 units a day, not 16 fiftieths."""
@@ -278,7 +223,7 @@ async def test_watched_channels_need_a_unit_a_listing(
             session,
             clock.now,
             engine_policy,
-            quick(settings, watch_interval_hours=6),
+            shorts.quick(watch_interval_hours=6),
             {Platform.YOUTUBE: (1, 0)},
             watched={Platform.YOUTUBE: 4},
             quotas={Platform.YOUTUBE: [await quota.state()]},
