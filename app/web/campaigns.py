@@ -20,6 +20,7 @@ from app.domain.errors import DomainError, InvalidCursor
 from app.domain.integrity import FlagCode
 from app.domain.permissions import Action
 from app.errors import ApiError
+from app.models import Campaign
 from app.repositories import campaigns, creators, tiers
 from app.schemas.campaigns import (
     CampaignCreate,
@@ -36,7 +37,7 @@ from app.settings import Settings
 from app.web import actions
 from app.web.actions import Refused
 from app.web.forms import Form as Fields
-from app.web.forms import blank_none, checked, refusal, refusing, submit, whole_number
+from app.web.forms import Invalid, blank_none, checked, refusal, refusing, whole_number
 from app.web.layout import Page, Viewer, page
 from app.web.post_page import not_found
 from app.web.session import go_to
@@ -155,26 +156,20 @@ async def campaign_create(
 ) -> Response:
     """`campaigns_create`; then the new campaign's page, to add its tiers and members."""
     sent: dict[str, Any] = form.model_dump()
-    org = me.principal.organization_id
+    try:
+        body = checked(CampaignCreate, _terms(sent), sent)
 
-    async def create(body: CampaignCreate) -> Response:
+        async def create() -> Campaign:
+            return await campaign_service.create(
+                session, me.principal.organization_id, body.model_dump(), settings
+            )
+
         made = await refusing(
-            sent,
-            actions.on_org(
-                request,
-                session,
-                me.principal,
-                "campaigns_create",
-                lambda: campaign_service.create(session, org, body.model_dump(), settings),
-            ),
+            sent, actions.on_org(request, session, me.principal, "campaigns_create", create)
         )
-        return go_to(request, f"/app/campaigns/{made.id}")
-
-    return await submit(
-        lambda: checked(CampaignCreate, _terms(sent), sent),
-        create,
-        lambda form: _new_form(request, session, me, settings, form),
-    )
+    except Invalid as exc:
+        return await _new_form(request, session, me, settings, exc.form)
+    return go_to(request, f"/app/campaigns/{made.id}")
 
 
 async def _campaign_page(
@@ -316,20 +311,6 @@ async def _change(
     )
 
 
-def _form_again(
-    request: Request,
-    session: AsyncSession,
-    me: Viewer,
-    settings: Settings,
-    campaign_id: uuid.UUID,
-    key: str,
-) -> Callable[[Fields], Awaitable[Response]]:
-    """A form that cannot be saved: the page again, with the form `key` as sent and why."""
-    return lambda form: _campaign_page(
-        request, session, me, settings, campaign_id, forms={key: form}
-    )
-
-
 @router.post("/app/campaigns/{campaign_id:uuid}")
 async def campaign_update(
     request: Request,
@@ -341,28 +322,29 @@ async def campaign_update(
 ) -> Response:
     """`campaigns_update` with every term of the form (a blank clears an override)."""
     sent: dict[str, Any] = form.model_dump()
-    org = me.principal.organization_id
-
-    async def update(body: CampaignUpdate) -> Response:
-        return await _change(
-            request,
-            session,
-            me,
-            settings,
-            campaign_id,
-            "campaigns_update",
-            "terms",
-            sent,
-            lambda: campaign_service.update(
-                session, org, campaign_id, body.model_dump(exclude_unset=True), settings
-            ),
-            "Saved the campaign's terms.",
+    try:
+        body = checked(CampaignUpdate, _terms(sent), sent)
+    except Invalid as exc:
+        return await _campaign_page(
+            request, session, me, settings, campaign_id, forms={"terms": exc.form}
         )
 
-    return await submit(
-        lambda: checked(CampaignUpdate, _terms(sent), sent),
+    async def update() -> object:
+        changes = body.model_dump(exclude_unset=True)
+        org = me.principal.organization_id
+        return await campaign_service.update(session, org, campaign_id, changes, settings)
+
+    return await _change(
+        request,
+        session,
+        me,
+        settings,
+        campaign_id,
+        "campaigns_update",
+        "terms",
+        sent,
         update,
-        _form_again(request, session, me, settings, campaign_id, "terms"),
+        "Saved the campaign's terms.",
     )
 
 
@@ -386,26 +368,28 @@ async def tier_create(
     cap: Annotated[str, Form()] = "",
 ) -> Response:
     sent = _tier_sent(name, cpm, cap)
+    try:
+        body = checked(TierCreate, _tier_body(sent), sent)
+    except Invalid as exc:
+        return await _campaign_page(
+            request, session, me, settings, campaign_id, forms={"tier-new": exc.form}
+        )
     org = me.principal.organization_id
 
-    async def create(body: TierCreate) -> Response:
-        return await _change(
-            request,
-            session,
-            me,
-            settings,
-            campaign_id,
-            "cpm_tiers_create",
-            "tier-new",
-            sent,
-            lambda: campaign_service.create_tier(session, org, campaign_id, body.model_dump()),
-            f"Added the tier {body.name}.",
-        )
+    async def create() -> object:
+        return await campaign_service.create_tier(session, org, campaign_id, body.model_dump())
 
-    return await submit(
-        lambda: checked(TierCreate, _tier_body(sent), sent),
+    return await _change(
+        request,
+        session,
+        me,
+        settings,
+        campaign_id,
+        "cpm_tiers_create",
+        "tier-new",
+        sent,
         create,
-        _form_again(request, session, me, settings, campaign_id, "tier-new"),
+        f"Added the tier {body.name}.",
     )
 
 
@@ -424,30 +408,29 @@ async def tier_update(
     """`cpm_tiers_update`: applies to posts finalized from now on."""
     key = f"tier-{tier_id}"
     sent = _tier_sent(name, cpm, cap)
+    try:
+        body = checked(TierUpdate, _tier_body(sent), sent)
+    except Invalid as exc:
+        return await _campaign_page(
+            request, session, me, settings, campaign_id, forms={key: exc.form}
+        )
     org = me.principal.organization_id
 
-    async def update(body: TierUpdate) -> Response:
-        async def change() -> object:
-            tier = await campaign_service.tier_of(session, org, campaign_id, tier_id)
-            return await tiers.update(session, tier, body.model_dump(exclude_unset=True))
+    async def update() -> object:
+        tier = await campaign_service.tier_of(session, org, campaign_id, tier_id)
+        return await tiers.update(session, tier, body.model_dump(exclude_unset=True))
 
-        return await _change(
-            request,
-            session,
-            me,
-            settings,
-            campaign_id,
-            "cpm_tiers_update",
-            key,
-            sent,
-            change,
-            f"Saved the tier {body.name}.",
-        )
-
-    return await submit(
-        lambda: checked(TierUpdate, _tier_body(sent), sent),
+    return await _change(
+        request,
+        session,
+        me,
+        settings,
+        campaign_id,
+        "cpm_tiers_update",
+        key,
+        sent,
         update,
-        _form_again(request, session, me, settings, campaign_id, key),
+        f"Saved the tier {body.name}.",
     )
 
 
@@ -497,29 +480,34 @@ async def member_add(
     cpm_tier_id: Annotated[str, Form()] = "",
 ) -> Response:
     sent = {"creator_id": creator_id, "cpm_tier_id": cpm_tier_id}
-    values = {"creator_id": _uuid_or_text(creator_id), "cpm_tier_id": _uuid_or_text(cpm_tier_id)}
+    try:
+        body = checked(
+            MemberCreate,
+            {"creator_id": _uuid_or_text(creator_id), "cpm_tier_id": _uuid_or_text(cpm_tier_id)},
+            sent,
+        )
+    except Invalid as exc:
+        return await _campaign_page(
+            request, session, me, settings, campaign_id, forms={"member-new": exc.form}
+        )
     org = me.principal.organization_id
 
-    async def add(body: MemberCreate) -> Response:
-        return await _change(
-            request,
-            session,
-            me,
-            settings,
-            campaign_id,
-            "members_create",
-            "member-new",
-            sent,
-            lambda: member_service.add(
-                session, org, campaign_id, body.creator_id, body.cpm_tier_id
-            ),
-            "Added the creator to the campaign.",
+    async def add() -> object:
+        return await member_service.add(
+            session, org, campaign_id, body.creator_id, body.cpm_tier_id
         )
 
-    return await submit(
-        lambda: checked(MemberCreate, values, sent),
+    return await _change(
+        request,
+        session,
+        me,
+        settings,
+        campaign_id,
+        "members_create",
+        "member-new",
+        sent,
         add,
-        _form_again(request, session, me, settings, campaign_id, "member-new"),
+        "Added the creator to the campaign.",
     )
 
 
@@ -536,28 +524,30 @@ async def member_update(
     """`members_update`: the default tier for posts added from now on."""
     key = f"member-{creator_id}"
     sent = {"cpm_tier_id": cpm_tier_id}
+    try:
+        body = checked(MemberUpdate, {"cpm_tier_id": _uuid_or_text(cpm_tier_id)}, sent)
+    except Invalid as exc:
+        return await _campaign_page(
+            request, session, me, settings, campaign_id, forms={key: exc.form}
+        )
     org = me.principal.organization_id
 
-    async def change(body: MemberUpdate) -> Response:
-        return await _change(
-            request,
-            session,
-            me,
-            settings,
-            campaign_id,
-            "members_update",
-            key,
-            sent,
-            lambda: member_service.change_tier(
-                session, org, campaign_id, creator_id, body.cpm_tier_id
-            ),
-            "Changed the creator's default tier.",
+    async def change() -> object:
+        return await member_service.change_tier(
+            session, org, campaign_id, creator_id, body.cpm_tier_id
         )
 
-    return await submit(
-        lambda: checked(MemberUpdate, {"cpm_tier_id": _uuid_or_text(cpm_tier_id)}, sent),
+    return await _change(
+        request,
+        session,
+        me,
+        settings,
+        campaign_id,
+        "members_update",
+        key,
+        sent,
         change,
-        _form_again(request, session, me, settings, campaign_id, key),
+        "Changed the creator's default tier.",
     )
 
 

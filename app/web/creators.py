@@ -7,7 +7,6 @@ the portal's address. Each as the API authorizes the same person: a member of so
 campaigns lists their campaigns' creators and is refused the rest, as the API refuses them."""
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -19,6 +18,7 @@ from app.domain import watching
 from app.domain.enums import Platform
 from app.domain.errors import DomainError, InvalidCursor
 from app.domain.permissions import Action
+from app.errors import ApiError
 from app.models import Creator
 from app.repositories import creators, posts
 from app.repositories import watched_accounts as watch_repo
@@ -32,7 +32,7 @@ from app.settings import Settings
 from app.web import actions
 from app.web.actions import Refused
 from app.web.forms import Form as Fields
-from app.web.forms import blank_none, checked, refusing, submit
+from app.web.forms import Invalid, blank_none, checked, refusing
 from app.web.layout import Page, Viewer, page
 from app.web.post_page import not_found
 
@@ -110,30 +110,25 @@ async def creator_create(
     """`creators_create`; the answer is the creator's page with their access code, shown
     this once (the address bar moves to the page, which never shows it again)."""
     sent = {"platform": platform, "handle": handle, "platform_user_id": platform_user_id}
-    org = me.principal.organization_id
-
-    async def create(body: CreatorCreate) -> Response:
-        creator, code = await refusing(
+    try:
+        body = checked(
+            CreatorCreate,
+            {**sent, "platform_user_id": blank_none(platform_user_id)},
             sent,
-            actions.on_org(
-                request,
-                session,
-                me.principal,
-                "creators_create",
-                lambda: creator_service.create(session, org, body.model_dump()),
-            ),
         )
-        answer = await _creator_page(request, session, me, settings, creator.id, code=code)
-        answer.headers["HX-Push-Url"] = f"/app/creators/{creator.id}"
-        return answer
 
-    return await submit(
-        lambda: checked(
-            CreatorCreate, {**sent, "platform_user_id": blank_none(platform_user_id)}, sent
-        ),
-        create,
-        lambda form: _list_page(request, session, me, form=form),
-    )
+        async def create() -> tuple[Creator, str]:
+            org = me.principal.organization_id
+            return await creator_service.create(session, org, body.model_dump())
+
+        creator, code = await refusing(
+            sent, actions.on_org(request, session, me.principal, "creators_create", create)
+        )
+    except Invalid as exc:
+        return await _list_page(request, session, me, form=exc.form)
+    answer = await _creator_page(request, session, me, settings, creator.id, code=code)
+    answer.headers["HX-Push-Url"] = f"/app/creators/{creator.id}"
+    return answer
 
 
 async def _creator_page(
@@ -249,20 +244,20 @@ def _tags(text: str) -> list[str]:
     return [t for t in text.replace(",", " ").split() if t]
 
 
-def _watch_refused(
+async def _watch_refused(
     request: Request,
     session: AsyncSession,
     me: Viewer,
     settings: Settings,
     creator_id: uuid.UUID,
-) -> Callable[[Fields], Awaitable[Response]]:
-    """A watch form that cannot be saved: said at the top of the creator's page."""
-
-    def again(form: Fields) -> Awaitable[Response]:
+    exc: Exception,
+) -> Response:
+    if isinstance(exc, Invalid):
+        form = exc.form
         problem = form.message or "; ".join(f"{k}: {v}" for k, v in form.errors.items())
-        return _creator_page(request, session, me, settings, creator_id, problem=problem)
-
-    return again
+    else:
+        problem = getattr(exc, "detail", str(exc))
+    return await _creator_page(request, session, me, settings, creator_id, problem=problem)
 
 
 @router.post("/app/creators/{creator_id:uuid}/watches")
@@ -291,32 +286,30 @@ async def creator_watch(
         return await _creator_page(
             request, session, me, settings, creator_id, problem="Choose a campaign."
         )
-    values = {
-        "creator_id": creator_id,
-        "initial_import": int(initial_import) if initial_import.isdigit() else -1,
-        "include_hashtags": _tags(include_hashtags),
-        "exclude_hashtags": _tags(exclude_hashtags),
-    }
+    try:
+        body = checked(
+            WatchCreate,
+            {
+                "creator_id": creator_id,
+                "initial_import": int(initial_import) if initial_import.isdigit() else -1,
+                "include_hashtags": _tags(include_hashtags),
+                "exclude_hashtags": _tags(exclude_hashtags),
+            },
+            sent,
+        )
 
-    async def create(body: WatchCreate) -> Response:
+        async def create() -> object:
+            return await watch_service.create(session, org, campaign, body)
+
         await refusing(
             sent,
             actions.on_campaign(
-                request,
-                session,
-                me.principal,
-                "watched_accounts_create",
-                campaign,
-                lambda: watch_service.create(session, org, campaign, body),
+                request, session, me.principal, "watched_accounts_create", campaign, create
             ),
         )
-        return await _creator_page(request, session, me, settings, creator_id)
-
-    return await submit(
-        lambda: checked(WatchCreate, values, sent),
-        create,
-        _watch_refused(request, session, me, settings, creator_id),
-    )
+    except (Invalid, DomainError, ApiError) as exc:
+        return await _watch_refused(request, session, me, settings, creator_id, exc)
+    return await _creator_page(request, session, me, settings, creator_id)
 
 
 @router.post("/app/creators/{creator_id:uuid}/watches/{watch_id:uuid}")
@@ -346,23 +339,18 @@ async def creator_watch_update(
             "exclude_hashtags": _tags(exclude_hashtags),
         }
     campaign = watch.campaign_id
+    try:
+        body = checked(WatchUpdate, values, sent)
 
-    async def update(body: WatchUpdate) -> Response:
+        async def update() -> object:
+            return await watch_service.update(session, org, campaign, watch_id, body)
+
         await refusing(
             sent,
             actions.on_campaign(
-                request,
-                session,
-                me.principal,
-                "watched_accounts_update",
-                campaign,
-                lambda: watch_service.update(session, org, campaign, watch_id, body),
+                request, session, me.principal, "watched_accounts_update", campaign, update
             ),
         )
-        return await _creator_page(request, session, me, settings, creator_id)
-
-    return await submit(
-        lambda: checked(WatchUpdate, values, sent),
-        update,
-        _watch_refused(request, session, me, settings, creator_id),
-    )
+    except (Invalid, DomainError, ApiError) as exc:
+        return await _watch_refused(request, session, me, settings, creator_id, exc)
+    return await _creator_page(request, session, me, settings, creator_id)

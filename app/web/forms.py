@@ -3,11 +3,10 @@ API's own request schema, with each complaint shown beside its field. A form tha
 saved comes back as it was sent, with why (a 200: the person puts it right there)."""
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from app.domain.errors import DomainError, InvalidInput
@@ -125,21 +124,6 @@ async def refusing(sent: dict[str, Any], done: Awaitable[R]) -> R:
         raise Invalid(Form(dict(sent), message=exc.detail)) from None
     except (DomainError, ApiError) as exc:
         raise refusal(exc, sent) from None
-
-
-async def submit(
-    check: Callable[[], M],
-    act: Callable[[M], Awaitable[Response]],
-    again: Callable[[Form], Awaitable[Response]],
-) -> Response:
-    """One form sent, as every setup page handles it: `check` what was typed (the API's
-    request schema), `act` on the body (the API's operation, then the page or redirect that
-    says it was done). A form that cannot be saved, or a refusal `refusing` put in the
-    form's words (Invalid, both), answers `again`: the form as sent and why."""
-    try:
-        return await act(check())
-    except Invalid as exc:
-        return await again(exc.form)
 
 
 def whole_number(text: str) -> int | str | None:

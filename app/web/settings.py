@@ -26,7 +26,7 @@ from app.domain.errors import DomainError, NotFound, found
 from app.domain.permissions import CampaignRole
 from app.domain.two_factor import Requirement
 from app.errors import ApiError
-from app.models import ApiKey, User
+from app.models import ApiKey, DiscordIntegration, Organization, User
 from app.repositories import api_keys
 from app.repositories import campaigns as campaigns_repo
 from app.repositories import discord as discord_repo
@@ -39,8 +39,6 @@ from app.services import api_keys as key_service
 from app.services import campaign_roles, mail, readiness, users
 from app.services import two_factor as two_factor_service
 from app.web import actions
-from app.web.forms import Form as Fields
-from app.web.forms import Invalid, submit
 from app.web.layout import Page, Viewer, page
 from app.webhooks import repository as webhooks_repo
 
@@ -53,11 +51,8 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 
-class Unfit(Invalid):
-    """What to put right in the form, said above it; nothing was done."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(Fields(message=message))
+class Unfit(Exception):
+    """What to put right in the form; nothing was done."""
 
 
 def checked(model: type[M], **fields: object) -> M:
@@ -129,13 +124,6 @@ async def act(
             raise
         return Outcome(section, error=exc.detail)
     return done(result)
-
-
-def _again(
-    request: Request, session: AsyncSession, me: Viewer, section: str
-) -> Callable[[Fields], Awaitable[Response]]:
-    """A form that cannot be saved: the page again, saying why in its section."""
-    return lambda form: _page(request, session, me, Outcome(section, error=form.message))
 
 
 def _made_id(made: tuple[ApiKey | User, object]) -> object:
@@ -212,37 +200,32 @@ async def invite(
 ) -> Response:
     """users_create: the invitation link is shown in this answer only, and emailed when
     email is configured (after the commit, as the API sends it)."""
+    try:
+        body = checked(UserCreate, email=email.strip(), name=name.strip(), role=role)
+    except Unfit as exc:
+        return await _page(request, session, me, Outcome("team", error=str(exc)))
     org = me.principal.organization_id
 
-    async def invited(body: UserCreate) -> Response:
-        letters: list[tuple[str, str, str]] = []
+    letters: list[tuple[str, str, str]] = []
 
-        async def do() -> tuple[User, users.Link]:
-            user, link = await users.invite(
-                session, settings, org, body.email, body.name, body.role
-            )
-            letter = await users.invitation_mail(session, settings, user, link)
-            letters.extend([letter] if letter is not None else [])
-            return user, link
+    async def do() -> tuple[User, users.Link]:
+        user, link = await users.invite(session, settings, org, body.email, body.name, body.role)
+        letter = await users.invitation_mail(session, settings, user, link)
+        letters.extend([letter] if letter is not None else [])
+        return user, link
 
-        def done(made: tuple[User, users.Link]) -> Outcome:
-            user, link = made
-            note = f"It sets their password once, until {link.expires_at:%Y-%m-%d %H:%M} UTC."
-            if mail.enabled(settings):
-                note += " It was also emailed to them."
-            shown = Shown(f"Invitation link for {user.email}", link.url, note)
-            return Outcome("team", f"{user.email} is invited as {user.role.value}.", shown=shown)
+    def done(made: tuple[User, users.Link]) -> Outcome:
+        user, link = made
+        note = f"It sets their password once, until {link.expires_at:%Y-%m-%d %H:%M} UTC."
+        if mail.enabled(settings):
+            note += " It was also emailed to them."
+        shown = Shown(f"Invitation link for {user.email}", link.url, note)
+        return Outcome("team", f"{user.email} is invited as {user.role.value}.", shown=shown)
 
-        outcome = await act(request, session, me, "team", "users_create", do, _made_id, done)
-        for letter in letters if not outcome.error else []:  # sent after the commit
-            background.add_task(mail.send, settings, *letter)
-        return await _page(request, session, me, outcome)
-
-    return await submit(
-        lambda: checked(UserCreate, email=email.strip(), name=name.strip(), role=role),
-        invited,
-        _again(request, session, me, "team"),
-    )
+    outcome = await act(request, session, me, "team", "users_create", do, _made_id, done)
+    for letter in letters if not outcome.error else []:  # sent after the commit
+        background.add_task(mail.send, settings, *letter)
+    return await _page(request, session, me, outcome)
 
 
 async def _user(session: AsyncSession, me: Viewer, user_id: str) -> User:
@@ -291,23 +274,22 @@ async def change_role(
     role: Annotated[str, Form()] = "",
 ) -> Response:
     """users_update: the organization role."""
+    try:
+        body = checked(UserUpdate, role=role)
+    except Unfit as exc:
+        return await _page(request, session, me, Outcome("team", error=str(exc)))
 
-    async def changed(body: UserUpdate) -> Response:
-        async def change(user: User) -> None:
-            await users_repo.set_role(session, user, body.role)
+    async def change(user: User) -> None:
+        await users_repo.set_role(session, user, body.role)
 
-        return await _on_user(
-            request,
-            session,
-            me,
-            user_id,
-            "users_update",
-            change,
-            lambda user: f"{user.email} is now {body.role.value}.",
-        )
-
-    return await submit(
-        lambda: checked(UserUpdate, role=role), changed, _again(request, session, me, "team")
+    return await _on_user(
+        request,
+        session,
+        me,
+        user_id,
+        "users_update",
+        change,
+        lambda user: f"{user.email} is now {body.role.value}.",
     )
 
 
@@ -360,12 +342,12 @@ async def grant_campaign_role(
     role: Annotated[str, Form()] = "",
 ) -> Response:
     """campaign_roles_set: gives the user a role on the campaign, or changes theirs."""
-    return await submit(
-        lambda: checked(CampaignRoleSet, role=role),
-        lambda body: _campaign_role(
-            request, session, me, user_id, campaign_id, "campaign_roles_set", body.role
-        ),
-        _again(request, session, me, "team"),
+    try:
+        body = checked(CampaignRoleSet, role=role)
+    except Unfit as exc:
+        return await _page(request, session, me, Outcome("team", error=str(exc)))
+    return await _campaign_role(
+        request, session, me, user_id, campaign_id, "campaign_roles_set", body.role
     )
 
 
@@ -437,26 +419,26 @@ async def organization(
     require_two_factor: Annotated[str, Form()] = "",
 ) -> Response:
     """organization_update: who must sign in with a second factor."""
+    try:
+        body = checked(OrganizationUpdate, require_two_factor=require_two_factor)
+    except Unfit as exc:
+        return await _page(request, session, me, Outcome("organization", error=str(exc)))
     org = me.principal.organization_id
 
-    async def saved(body: OrganizationUpdate) -> Response:
-        outcome = await act(
-            request,
-            session,
-            me,
-            "organization",
-            "organization_update",
-            lambda: users.set_require_two_factor(session, org, body.require_two_factor),
-            lambda row: row.id,
-            lambda row: Outcome("organization", "Saved: " + REQUIREMENTS[row.require_two_factor]),
-        )
-        return await _page(request, session, me, outcome)
+    async def do() -> Organization:
+        return await users.set_require_two_factor(session, org, body.require_two_factor)
 
-    return await submit(
-        lambda: checked(OrganizationUpdate, require_two_factor=require_two_factor),
-        saved,
-        _again(request, session, me, "organization"),
+    outcome = await act(
+        request,
+        session,
+        me,
+        "organization",
+        "organization_update",
+        do,
+        lambda row: row.id,
+        lambda row: Outcome("organization", "Saved: " + REQUIREMENTS[row.require_two_factor]),
     )
+    return await _page(request, session, me, outcome)
 
 
 # What each two-factor rule means, in words (the API's `require_two_factor` values).
@@ -482,39 +464,33 @@ async def create_key(
 ) -> Response:
     """api_keys_create: the key is shown in this answer only. Campaigns ticked restrict it to
     those (none: every campaign)."""
+    try:
+        body = checked(KeyCreate, name=name.strip(), role=role, campaign_ids=campaign_id or None)
+    except Unfit as exc:
+        return await _page(request, session, me, Outcome("keys", error=str(exc)))
     org = me.principal.organization_id
 
-    async def created(body: KeyCreate) -> Response:
-        async def do() -> tuple[ApiKey, str]:
-            return await key_service.create(
-                session, settings, org, body.role, body.name, body.campaign_ids
-            )
-
-        outcome = await act(
-            request, session, me, "keys", "api_keys_create", do, _made_id, _key_shown
+    async def do() -> tuple[ApiKey, str]:
+        return await key_service.create(
+            session, settings, org, body.role, body.name, body.campaign_ids
         )
-        return await _page(request, session, me, outcome)
 
-    return await submit(
-        lambda: checked(KeyCreate, name=name.strip(), role=role, campaign_ids=campaign_id or None),
-        created,
-        _again(request, session, me, "keys"),
-    )
+    def done(made: tuple[ApiKey, str]) -> Outcome:
+        row, key = made
+        label = f"“{row.name}”" if row.name else row.prefix
+        reach = ""
+        if row.campaign_ids is not None:
+            n = len(row.campaign_ids)
+            reach = f", {n} campaign{'' if n == 1 else 's'} only"
+        shown = Shown(
+            f"API key {label} ({row.role}{reach})",
+            key,
+            "Copy it now: it is stored only as a digest and cannot be shown again.",
+        )
+        return Outcome("keys", f"Key {label} created.", shown=shown)
 
-
-def _key_shown(made: tuple[ApiKey, str]) -> Outcome:
-    row, key = made
-    label = f"“{row.name}”" if row.name else row.prefix
-    reach = ""
-    if row.campaign_ids is not None:
-        n = len(row.campaign_ids)
-        reach = f", {n} campaign{'' if n == 1 else 's'} only"
-    shown = Shown(
-        f"API key {label} ({row.role}{reach})",
-        key,
-        "Copy it now: it is stored only as a digest and cannot be shown again.",
-    )
-    return Outcome("keys", f"Key {label} created.", shown=shown)
+    outcome = await act(request, session, me, "keys", "api_keys_create", do, _made_id, done)
+    return await _page(request, session, me, outcome)
 
 
 @router.post("/app/settings/api-keys/{key_id}/revoke")
@@ -558,35 +534,33 @@ async def connect_discord(
     bot_token: Annotated[str, Form()] = "",
 ) -> Response:
     """discord_integration_put: the bot token is stored encrypted and never shown again."""
-    org = me.principal.organization_id
-
-    async def connected(body: DiscordConnect) -> Response:
-        given = discord_integrations.Connection(
-            body.application_id, body.public_key, body.bot_token
-        )
-        http = request.app.state.http
-        outcome = await act(
-            request,
-            session,
-            me,
-            "discord",
-            "discord_integration_put",
-            lambda: discord_integrations.connect(session, settings, org, given, http),
-            lambda _: None,
-            lambda row: Outcome("discord", f"Discord application {row.application_id} connected."),
-        )
-        return await _page(request, session, me, outcome)
-
-    return await submit(
-        lambda: checked(
+    try:
+        body = checked(
             DiscordConnect,
             application_id=application_id.strip(),
             public_key=public_key.strip(),
             bot_token=bot_token.strip(),
-        ),
-        connected,
-        _again(request, session, me, "discord"),
+        )
+    except Unfit as exc:
+        return await _page(request, session, me, Outcome("discord", error=str(exc)))
+    given = discord_integrations.Connection(body.application_id, body.public_key, body.bot_token)
+    org = me.principal.organization_id
+
+    async def do() -> DiscordIntegration:
+        http = request.app.state.http
+        return await discord_integrations.connect(session, settings, org, given, http)
+
+    outcome = await act(
+        request,
+        session,
+        me,
+        "discord",
+        "discord_integration_put",
+        do,
+        lambda _: None,
+        lambda row: Outcome("discord", f"Discord application {row.application_id} connected."),
     )
+    return await _page(request, session, me, outcome)
 
 
 @router.post("/app/settings/discord/disconnect")
