@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform
 from app.domain.policy import Policy
+from app.domain.refresh import DuePost
 from app.models import Campaign, CampaignMember, CpmTier, Creator, Organization, Post
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import Sandbox, SyntheticVideo, create_app, synthetic_video
 from app.platforms.sandbox.videos import video_at
 from app.repositories import claims
-from app.repositories.claims import DuePost
 from app.settings import Settings
 from app.workers.lanes import Lane, youtube_lanes
 from app.workers.pacing import BatchGate, Spacer
