@@ -33,6 +33,7 @@ from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
 from app.webhooks import retention as webhook_retention
 from app.workers import capacity, deadline_sweep, lanes, metrics
+from app.workers.handles import HandleChecker
 from app.workers.metrics import HEARTBEATS
 from app.workers.quota import QuotaState
 from app.workers.refresher import Refresher
@@ -62,6 +63,9 @@ async def startup(ctx: dict[str, Any]) -> None:
             sessionmaker, {}, settings, provider_lanes=provider_lanes, clock=clock
         ),
         "watcher": Watcher(sessionmaker, provider_lanes, settings, clock=clock),
+        "handles": HandleChecker(
+            sessionmaker, provider_lanes[Platform.YOUTUBE], settings, clock=clock
+        ),
         "running": set(),
         "worker_id": f"{socket.gethostname()}:{os.getpid()}",
     }
@@ -212,6 +216,22 @@ async def check_watched_accounts(ctx: dict[str, Any]) -> dict[str, dict[str, int
     return {p.value: r for p, r in zip(Platform, results, strict=True)}
 
 
+async def check_youtube_handles(ctx: dict[str, Any]) -> dict[str, int]:
+    """YouTube creators' @handles, each channel at most once per YOUTUBE_HANDLE_CHECK_HOURS
+    (app/workers/handles.py); a check still running here makes this tick a no-op."""
+    running: set[str] = ctx["running"]
+    if "handles" in running:
+        return {}
+    running.add("handles")
+    try:
+        counts = dict(await ctx["handles"].check_due())
+    finally:
+        running.discard("handles")
+    if counts:
+        log.info("youtube handle check: %s", counts)
+    return counts
+
+
 async def decide_deadlines(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     refresher: Refresher = ctx["refresher"]
@@ -345,6 +365,9 @@ def _cron_jobs(settings: Settings) -> list[Any]:
         cron(prune_refresh_runs, minute=17, second=0, timeout=600, max_tries=1),
         cron(prune_raw_answers, minute=37, second=0, timeout=1800, max_tries=1),
         cron(prune_webhook_events, minute=47, second=0, timeout=600, max_tries=1),
+        # Hourly: each channel is due once per YOUTUBE_HANDLE_CHECK_HOURS, so most runs find
+        # few or none.
+        cron(check_youtube_handles, minute=27, second=0, timeout=3600, max_tries=1),
         cron(
             check_watched_accounts,
             second=_every(settings.watch_sweep_interval_seconds),
