@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import Platform
@@ -92,3 +92,14 @@ def _by_previous(channels: Sequence[Channel]) -> dict[datetime | None, list[uuid
     for channel in channels:
         grouped.setdefault(channel.checked_at, []).append(channel.creator_id)
     return grouped
+
+
+async def channel_count(session: AsyncSession) -> int:
+    """YouTube creators known by channel id, every organization's: what the handle check
+    asks about once a period (the capacity figures count its units)."""
+    stmt = (
+        select(func.count())
+        .select_from(Creator)
+        .where(Creator.platform == Platform.YOUTUBE, Creator.platform_user_id.is_not(None))
+    )
+    return int(await session.scalar(stmt) or 0)

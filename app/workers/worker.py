@@ -27,7 +27,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.http import build_http_client
 from app.platforms.shortlinks import resolver_for
-from app.repositories import claims, provenance, runs, watched_accounts
+from app.repositories import claims, handle_checks, provenance, runs, watched_accounts
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
@@ -142,8 +142,9 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
             quotas[platform] = [await quota.state() for quota in budgeted]
     async with session_scope(ctx["sessionmaker"]) as session:
         watched = await watched_accounts.enabled_counts(session)
+        channels = await handle_checks.channel_count(session)
         figures = await capacity.measure(
-            session, _now(ctx), refresher.policy, settings, counts, watched, quotas
+            session, _now(ctx), refresher.policy, settings, counts, watched, quotas, channels
         )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)

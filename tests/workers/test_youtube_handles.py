@@ -11,15 +11,18 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from app.domain.enums import Platform
+from app.domain.policy import Policy
 from app.models import Creator, WebhookEvent
 from app.platforms.contract import FetchError, FetchErrorKind
 from app.platforms.sandbox import Sandbox
 from app.platforms.sandbox.accounts import channel_id
 from app.platforms.sandbox.magic import RENAME_AFTER
+from app.repositories import handle_checks
 from app.settings import Settings
+from app.workers import capacity
 from app.workers.handles import HandleChecker
 from app.workers.lanes import Lane, youtube_lanes
-from app.workers.quota import next_reset
+from app.workers.quota import DailyQuota, next_reset
 from tests import factories as f
 from tests.engine_kit import SM, Clock, seed
 
@@ -204,3 +207,39 @@ async def test_a_channel_missing_from_the_answer_or_without_a_handle_changes_not
     # Asked about, so not asked again before a day is out.
     assert await job.check_due() == {}
     assert calls(sandbox) == 1
+
+
+async def test_the_handle_check_counts_in_the_units_a_day_needs(
+    committed: SM, settings: Settings, redis: Redis, clock: Clock
+) -> None:
+    """120 channels are 3 calls a check: 3 units a day when checked daily, 6 twice a day."""
+    seeded = await seed(committed, [], clock.now)
+    async with committed() as session:
+        session.add_all(
+            Creator(
+                organization_id=seeded.organization_id,
+                platform=Platform.YOUTUBE,
+                handle=f"counted_{n}",
+                platform_user_id=channel_id(f"counted_{n}"),
+            )
+            for n in range(120)
+        )
+        await session.commit()
+        channels = await handle_checks.channel_count(session)
+    assert channels == 120
+    quota = DailyQuota(redis, "capacity-lane", 10_000, now=clock)
+    policy = Policy.from_settings(settings)
+    for hours, units_a_day in ((24, 3), (12, 6)):
+        async with committed() as session:
+            figures = await capacity.measure(
+                session,
+                clock.now,
+                policy,
+                quick(settings, youtube_handle_check_hours=hours),
+                {Platform.YOUTUBE: (1, 0)},
+                quotas={Platform.YOUTUBE: [await quota.state()]},
+                channels=channels,
+            )
+        youtube = figures[Platform.YOUTUBE]
+        assert youtube.handle_check_units_per_day == units_a_day
+        assert youtube.needed_units_per_day == units_a_day  # no posts, no watches
