@@ -19,7 +19,7 @@ from app.platforms.sandbox.accounts import channel_id
 from app.platforms.sandbox.magic import RENAME_AFTER
 from app.repositories import handle_checks
 from app.settings import Settings
-from app.workers import capacity
+from app.workers import capacity, worker
 from app.workers.handles import HandleChecker
 from app.workers.lanes import Lane, youtube_lanes
 from app.workers.quota import DailyQuota, next_reset
@@ -243,3 +243,28 @@ async def test_the_handle_check_counts_in_the_units_a_day_needs(
         youtube = figures[Platform.YOUTUBE]
         assert youtube.handle_check_units_per_day == units_a_day
         assert youtube.needed_units_per_day == units_a_day  # no posts, no watches
+
+
+async def test_the_worker_runs_the_check_hourly_and_never_twice_at_once(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    [cron] = [
+        job
+        for job in worker.WorkerSettings.cron_jobs
+        if job.coroutine is worker.check_youtube_handles
+    ]
+    assert (cron.minute, cron.max_tries) == (27, 1)
+    await youtube_creator(admin, "by-the-worker", "worker_1")
+    job, _ = checker(committed, quick(settings), http, redis, clock)
+    ctx: dict[str, Any] = {"handles": job, "running": {"handles"}}
+    assert await worker.check_youtube_handles(ctx) == {}  # one is running here already
+    assert calls(sandbox) == 0
+    ctx["running"] = set()
+    assert await worker.check_youtube_handles(ctx) == {"checked": 1}
+    assert (calls(sandbox), ctx["running"]) == (1, set())
