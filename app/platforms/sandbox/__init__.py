@@ -89,8 +89,8 @@ YouTube (GET /youtube/v3/videos?part=...&id=ID,ID,...&key=KEY, the Data API's vi
     NOLIKES_n            statistics without likeCount (likes hidden: unknown, not 0)
     SLOW_n, ERROR_n, RATE_n (403 rateLimitExceeded), MALF_n, FLAKY_n: the whole call, as
     for the other providers; OTHER_n, RENAME_n, PUB_n, PURGED_n, SPIKE_n, BOTTED_n shaped
-    as above. A YouTube answer names the channel id, never a handle, so a RENAMES account
-    shows no rename there.
+    as above. A videos.list answer names the channel id, never a handle, so a RENAMES video
+    shows no rename there; channels.list does (`renamer_N` channels, `rename_channel`).
 
 Admin (all JSON)
     GET/POST/DELETE /__sandbox/faults   {"tiktok_primary"|"tiktok_backup"|"instagram":
