@@ -189,6 +189,12 @@ class Creator(Base):
             postgresql_where=text("platform_user_id IS NOT NULL"),
         ),
         Index(None, "organization_id", "id"),
+        # The daily handle check's claim (app/repositories/handle_checks.py).
+        Index(
+            "creators_youtube_handle_check_idx",
+            "handle_checked_at",
+            postgresql_where=text("platform = 'youtube' AND platform_user_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -199,6 +205,9 @@ class Creator(Base):
     # SHA-256 of the creator's access code (app/services/access_codes.py); the code itself is
     # shown once and never stored.
     access_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # YouTube: when channels.list was last asked for the channel's @handle (videos.list does
+    # not name it); a claimed check sets it ahead so the channel comes due again after a lease.
+    handle_checked_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, nullable=False, server_default=func.now(), onupdate=func.now()
@@ -501,7 +510,8 @@ class PostHold(Base):
 
 
 class CreatorRename(Base):
-    """A creator's handle as the platform changed it, seen on a fetch of one of its posts."""
+    """A creator's handle as the platform changed it, seen on a fetch of one of its posts
+    (`post_id`) or, for a YouTube channel, in channels.list's answer (no post)."""
 
     __tablename__ = "creator_renames"
     __table_args__ = (Index(None, "creator_id", "id"),)

@@ -358,6 +358,9 @@ class Settings(BaseSettings):
     youtube_quota_reserve_units: int = Field(1_000, ge=0)
     youtube_batch_size: int = Field(50, ge=1, le=50)
     youtube_batch_pause_seconds: float = Field(0.2, ge=0)
+    # A YouTube creator's @handle is asked of channels.list (50 channels a unit, from the units
+    # above the reserve) at most once per this many hours, so it follows renames.
+    youtube_handle_check_hours: float = Field(24, ge=1)
     # A lane whose key the provider refuses (401/403) is parked this long, then tried again.
     lane_park_seconds: float = Field(600, gt=0)
     # For the capacity figures: how long a TikTok batch and an Instagram request take at the

@@ -125,7 +125,7 @@ class Rename:
     user_id: str | None
     old: str | None  # the handle as stored
     new: str | None  # the handle the platform reports
-    post_id: uuid.UUID  # the video that told
+    post_id: uuid.UUID | None  # the video that told (None: a channel check, domain/handles.py)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def outcome(result: FetchResult) -> str:
             return "skipped"
         case FetchError(kind=kind):
             return kind.value
-        case _:  # stats, or an account listing's page (app.platforms.listings)
+        case _:  # stats, an account listing's page, a page of YouTube channels' handles
             return "ok"
 
 

@@ -84,7 +84,8 @@ async def creators_history(
     creator_id: uuid.UUID, session: Session, who: Viewer, cursor: Cursor = None, limit: Limit = 50
 ) -> CreatorRenamePage:
     """The creator's handle as the platform changed it, newest first. A rename is synced
-    only from a video whose author has the creator's platform user id."""
+    only from a video whose author has the creator's platform user id, or (YouTube) from
+    the daily look at the channel's handle, which names no post."""
     creator = found(await creators.get(session, who.organization_id, creator_id), "creator")
     rows, next_cursor = await creators.renames_page(session, creator.id, cursor, limit)
     return CreatorRenamePage(

@@ -106,7 +106,10 @@ class CreatorRenameOut(Output):
     old_handle: str
     new_handle: str
     renamed_at: datetime
-    post_id: uuid.UUID | None = Field(description="The post whose fetch showed the new handle.")
+    post_id: uuid.UUID | None = Field(
+        description="The post whose fetch showed the new handle (none for a YouTube channel's "
+        "daily handle check, or when the post was deleted)."
+    )
 
 
 class CreatorPage(Page[CreatorOut]):

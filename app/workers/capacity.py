@@ -8,10 +8,12 @@ refresh window (counts and the oldest stats, exact), and percentiles over a boun
 of the table (`TABLESAMPLE SYSTEM`, about CAPACITY_SAMPLE_SIZE rows).
 
 YouTube's budget is its keys' daily quota, so its figures are also in quota units per day:
-the units the schedule needs (a unit refreshes a batch of up to 50 posts), the units its
+the units the schedule needs (a unit refreshes a batch of up to 50 posts; the listings and
+the daily handle check of 50 channels a unit come on top), the units its
 keys have, the units left today and how many keys have spent theirs until the reset."""
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -26,6 +28,7 @@ from app.domain import schedule
 from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.domain.schedule import Freshness
+from app.platforms.youtube_channels import BATCH_MAX as YOUTUBE_CHANNELS_PER_CALL
 from app.repositories import capacity as capacity_repo
 from app.services.readiness import CAPACITY_KEY
 from app.settings import Settings
@@ -107,6 +110,9 @@ class ProviderCapacity:
     needed_units_per_day: float | None = None
     available_units_per_day: float | None = None
     units_left_today: int | None = None
+    # Part of `needed_units_per_day`: the daily handle check of YouTube creators' channels
+    # (channels.list, 50 channels a unit, each channel once per YOUTUBE_HANDLE_CHECK_HOURS).
+    handle_check_units_per_day: float | None = None
     exhausted_lanes: int = 0
     resets_at: str | None = None
 
@@ -123,6 +129,7 @@ async def measure(
     lanes: Mapping[Platform, tuple[int, int]],  # platform -> (lanes, parked lanes)
     watched: Mapping[Platform, int] | None = None,  # enabled watched accounts
     quotas: Mapping[Platform, list[QuotaState]] | None = None,  # the unparked lanes' quotas
+    channels: int = 0,  # YouTube creators known by channel id (their handles are checked)
 ) -> dict[Platform, ProviderCapacity]:
     cadence = policy.cadence
     exact = await capacity_repo.freshness_classes(session, now, policy)
@@ -164,16 +171,22 @@ async def measure(
         entry = result[Platform(platform)].staleness[name]
         entry.p50_s, entry.p99_s = float(p50), float(p99)
     for platform, states in (quotas or {}).items():
-        _in_units(result[platform], settings, states)
+        _in_units(result[platform], settings, states, channels)
     return result
 
 
-def _in_units(figures: ProviderCapacity, settings: Settings, states: list[QuotaState]) -> None:
-    """YouTube: a unit buys a batch of YOUTUBE_BATCH_SIZE refreshes, or one page of a
-    watched channel's uploads."""
+def _in_units(
+    figures: ProviderCapacity, settings: Settings, states: list[QuotaState], channels: int
+) -> None:
+    """YouTube: a unit buys a batch of YOUTUBE_BATCH_SIZE refreshes, one page of a watched
+    channel's uploads, or the handles of 50 channels."""
     per_unit = settings.youtube_batch_size
     fetches = figures.needed_per_hour - figures.listings_per_hour
-    figures.needed_units_per_day = (fetches / per_unit + figures.listings_per_hour) * 24
+    calls = math.ceil(channels / YOUTUBE_CHANNELS_PER_CALL)
+    figures.handle_check_units_per_day = calls * 24 / settings.youtube_handle_check_hours
+    figures.needed_units_per_day = (
+        fetches / per_unit + figures.listings_per_hour
+    ) * 24 + figures.handle_check_units_per_day
     figures.available_units_per_day = figures.available_per_hour * 24 / per_unit
     figures.units_left_today = sum(s.remaining for s in states)
     figures.exhausted_lanes = sum(s.exhausted for s in states)

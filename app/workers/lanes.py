@@ -27,6 +27,8 @@ from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, Stat
 from app.platforms.listings import AccountLister, build_listers
 from app.platforms.metrics import outcome
 from app.platforms.registry import build_instagram, build_tiktok, build_youtube
+from app.platforms.retry import Retrier, RetryPolicy
+from app.platforms.youtube_channels import YouTubeChannels
 from app.settings import ProviderMode, Settings
 from app.workers.pacing import BatchGate, Spacer
 from app.workers.quota import DailyQuota
@@ -70,6 +72,8 @@ class Lane:
     # YouTube listings are batches of the lane's gate, Instagram's go through its spacer.
     lister: AccountLister | None = None
     quota: DailyQuota | None = None  # YouTube: the key's daily units
+    # YouTube: channels' @handles (channels.list), from the units above the reserve.
+    channels: YouTubeChannels | None = None
 
     def observe(self, result: FetchResult) -> None:
         LANE_FETCHES.labels(self.platform.value, self.id, outcome(result)).inc()
@@ -83,6 +87,11 @@ class Lane:
         parked = await self.parking.is_parked(self)
         LANE_PARKED.labels(self.platform.value, self.id).set(1 if parked else 0)
         return parked
+
+    async def spare(self) -> bool:
+        """Units above the reserve left today (a lane without a quota always has): what
+        listings and handle checks may spend, never the reserve kept for tracking posts."""
+        return self.quota is None or await self.quota.above_reserve()
 
     async def park(self, why: FetchError) -> None:
         if self.parking is not None:
@@ -214,8 +223,10 @@ def youtube_lanes(
     now: Callable[[], datetime] = quota_clock,
 ) -> list[Lane]:
     """Each key a lane: its client fetches batches of up to 50 ids, one unit each, out of the
-    key's daily quota; its lister reads watched channels' uploads, a unit a page, out of the
-    same quota; its gate spaces the batches and pages YOUTUBE_BATCH_PAUSE_SECONDS apart."""
+    key's daily quota; its lister reads watched channels' uploads, a unit a page, and its
+    channel reader up to 50 channels' handles, a unit a call, out of the same quota's units
+    above YOUTUBE_QUOTA_RESERVE_UNITS (those are kept for posts still tracking); its gate
+    spaces the batches, pages and calls YOUTUBE_BATCH_PAUSE_SECONDS apart."""
     lanes = []
     for key in youtube_keys(settings):
         name = lane_id(key)
@@ -233,8 +244,17 @@ def youtube_lanes(
             settings.provider_deadline_seconds,
         )
         client = build_youtube(settings, http, key=key, budget=quota)
-        # Watched channels' uploads pages (1 unit each) spend the same quota.
-        lister = build_listers(settings, http, youtube_key=key, youtube_budget=quota)
+        # Watched channels' uploads pages and handle checks (1 unit each) spend the same
+        # quota, but never its reserve: a deadline fetch outranks them.
+        sparing = quota.sparing()
+        lister = build_listers(settings, http, youtube_key=key, youtube_budget=sparing)
+        channels = YouTubeChannels(
+            http,
+            settings.youtube_base_url,
+            key,
+            Retrier(RetryPolicy.from_settings(settings)),
+            sparing,
+        )
         lanes.append(
             Lane(
                 Platform.YOUTUBE,
@@ -244,6 +264,7 @@ def youtube_lanes(
                 parking,
                 lister[Platform.YOUTUBE],
                 quota=quota,
+                channels=channels,
             )
         )
     return lanes

@@ -13,7 +13,9 @@ figures and /health/ready show the lane as spent, with when it resets.
 Spending follows the claim order (app/repositories/claims.py): posts near their 7-day
 deadline first, then the other tracking posts, then finalized and paid ones. Below
 YOUTUBE_QUOTA_RESERVE_UNITS left, a lane claims no finalized or paid posts, so the units
-left go to posts whose money is not decided yet."""
+left go to posts whose money is not decided yet. Watched channels' listings and the
+channels' handle checks (app/workers/handles.py) spend only the units above the reserve
+(`DailyQuota.sparing`)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +38,8 @@ UNITS_USED = Gauge(
     ["platform", "lane"],
 )
 
-# Take `units` unless that would pass the day's limit: returns the units used after, or -1.
+# Take `units` unless that would pass the limit (the day's units, less any kept back):
+# returns the units used after, or -1.
 _SPEND = """
 local used = redis.call('INCRBY', KEYS[1], ARGV[1])
 if used == tonumber(ARGV[1]) then
@@ -111,8 +114,10 @@ class DailyQuota:
     def key(self, moment: datetime | None = None) -> str:
         return f"{PREFIX}:{self.lane}:{pacific_day(moment or self._now())}"
 
-    async def spend(self, units: int) -> bool:
-        used = int(await self._spend(keys=[self.key()], args=[units, self.daily, _KEEP_SECONDS]))
+    async def spend(self, units: int, *, keep: int = 0) -> bool:
+        """Take `units` unless fewer than `keep` would be left after (none left: False)."""
+        limit = self.daily - keep
+        used = int(await self._spend(keys=[self.key()], args=[units, limit, _KEEP_SECONDS]))
         if used >= 0:
             UNITS_USED.labels(Platform.YOUTUBE.value, self.lane).set(used)
         return used >= 0
@@ -130,5 +135,27 @@ class DailyQuota:
         return (await self.state()).exhausted
 
     async def above_reserve(self) -> bool:
-        """Whether finalized and paid posts may still be spent on today."""
+        """Whether finalized and paid posts (and listings, handle checks) may still be spent
+        on today."""
         return (await self.state()).remaining > self.reserve
+
+    def sparing(self) -> "AboveReserve":
+        """The units above the reserve, as a budget of their own: what watched channels'
+        listings and the channels' handle checks spend, so the last
+        YOUTUBE_QUOTA_RESERVE_UNITS of a day stay for posts whose money is not decided."""
+        return AboveReserve(self)
+
+
+class AboveReserve:
+    """A `QuotaBudget` that takes units only while more than the lane's reserve would be
+    left after: the check and the take are one Redis script, so two processes cannot both
+    take the last unit above it."""
+
+    def __init__(self, quota: DailyQuota) -> None:
+        self.quota = quota
+
+    async def spend(self, units: int) -> bool:
+        return await self.quota.spend(units, keep=self.quota.reserve)
+
+    async def spent(self) -> None:
+        await self.quota.spent()

@@ -3,7 +3,9 @@ posts through a provider lane at the lane's pace (TikTok and YouTube: each page 
 the lane's gate, a YouTube page also a unit of the lane's daily quota; Instagram: its
 spacer), and hand what the listing said to the service that adds the new videos. Listings
 yield to posts near their deadline: while any is due on the platform, the job stops and
-hands its watches back. A failure for one account never stops the others."""
+hands its watches back; a YouTube lane lists only with units above its
+YOUTUBE_QUOTA_RESERVE_UNITS, the rest of its day being kept for posts still tracking. A
+failure for one account never stops the others."""
 
 import asyncio
 import contextlib
@@ -92,7 +94,9 @@ class Watcher:
         ready = [
             lane
             for lane in self._lanes.get(platform, ())
-            if (lane.lister or self._listers.get(platform)) and not await lane.parked()
+            if (lane.lister or self._listers.get(platform))
+            and not await lane.parked()
+            and await lane.spare()
         ]
         if not ready:
             return totals
@@ -114,8 +118,14 @@ class Watcher:
                 if n and await self._yielding(platform):
                     await self._release(due[n:])
                     return totals
+                lane = next(turns)
+                if not await lane.spare():
+                    # Down to its reserve (kept for posts still tracking): the watches wait
+                    # for the next sweep, which leaves this lane out until the reset.
+                    await self._release(due[n:])
+                    return totals
                 try:
-                    outcome = await self.check(watch, next(turns))
+                    outcome = await self.check(watch, lane)
                 except asyncio.CancelledError:
                     await self._release(due[n:])
                     raise

@@ -30,12 +30,13 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.platforms.http import build_http_client
 from app.platforms.shortlinks import resolver_for
-from app.repositories import claims, provenance, runs, watched_accounts
+from app.repositories import claims, handle_checks, provenance, runs, watched_accounts
 from app.services import post_imports
 from app.settings import Settings, get_settings
 from app.webhooks import delivery as webhooks
 from app.webhooks import retention as webhook_retention
 from app.workers import capacity, deadline_sweep, lanes, metrics
+from app.workers.handles import HandleChecker
 from app.workers.metrics import HEARTBEATS
 from app.workers.quota import QuotaState
 from app.workers.refresher import Refresher
@@ -65,6 +66,9 @@ async def startup(ctx: dict[str, Any]) -> None:
             sessionmaker, {}, settings, provider_lanes=provider_lanes, clock=clock
         ),
         "watcher": Watcher(sessionmaker, provider_lanes, settings, clock=clock),
+        "handles": HandleChecker(
+            sessionmaker, provider_lanes[Platform.YOUTUBE], settings, clock=clock
+        ),
         "running": set(),
         "worker_id": f"{socket.gethostname()}:{os.getpid()}",
     }
@@ -141,8 +145,9 @@ async def measure_capacity(ctx: dict[str, Any]) -> dict[Platform, capacity.Provi
             quotas[platform] = [await quota.state() for quota in budgeted]
     async with session_scope(ctx["sessionmaker"]) as session:
         watched = await watched_accounts.enabled_counts(session)
+        channels = await handle_checks.channel_count(session)
         figures = await capacity.measure(
-            session, _now(ctx), refresher.policy, settings, counts, watched, quotas
+            session, _now(ctx), refresher.policy, settings, counts, watched, quotas, channels
         )
     capacity.export(figures)
     await capacity.publish(redis, figures, 3 * settings.capacity_interval_seconds)
@@ -213,6 +218,22 @@ async def check_watched_accounts(ctx: dict[str, Any]) -> dict[str, dict[str, int
     pace beside the refresh sweeps."""
     results = await asyncio.gather(*(_watch(ctx, p) for p in Platform))
     return {p.value: r for p, r in zip(Platform, results, strict=True)}
+
+
+async def check_youtube_handles(ctx: dict[str, Any]) -> dict[str, int]:
+    """YouTube creators' @handles, each channel at most once per YOUTUBE_HANDLE_CHECK_HOURS
+    (app/workers/handles.py); a check still running here makes this tick a no-op."""
+    running: set[str] = ctx["running"]
+    if "handles" in running:
+        return {}
+    running.add("handles")
+    try:
+        counts = dict(await ctx["handles"].check_due())
+    finally:
+        running.discard("handles")
+    if counts:
+        log.info("youtube handle check: %s", counts)
+    return counts
 
 
 async def decide_deadlines(ctx: dict[str, Any]) -> int:
@@ -391,6 +412,9 @@ def _cron_jobs(settings: Settings) -> list[Any]:
             cron(PRUNERS[job.name], minute=job.minute, second=0, timeout=job.timeout, max_tries=1)
             for job in PRUNE_JOBS
         ),
+        # Hourly: each channel is due once per YOUTUBE_HANDLE_CHECK_HOURS, so most runs find
+        # few or none.
+        cron(check_youtube_handles, minute=27, second=0, timeout=3600, max_tries=1),
         cron(
             check_watched_accounts,
             second=_every(settings.watch_sweep_interval_seconds),

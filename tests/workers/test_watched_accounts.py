@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.domain.enums import Platform
 from app.models import WebhookEvent
+from app.platforms.contract import FetchError, FetchErrorKind
 from app.platforms.listings import build_listers
 from app.platforms.registry import build_clients
 from app.platforms.sandbox import RENAME_AFTER, Sandbox, accounts
@@ -407,12 +408,12 @@ async def test_a_youtube_listing_spends_a_unit_a_page_and_waits_for_the_reset(
         await admin.patch(f"/v1/campaigns/{cid}/watched-accounts/{watch['id']}", json=paused)
     )
 
-    # The same key's lane with a day of three units has one left: the first page spends
-    # it, the second is not sent; the watch says quota_exhausted and adds nothing.
-    short = lanes.youtube_lanes(
-        _youtube(fast, youtube_daily_quota_units=3), http, redis, None, now=clock
-    )
-    watcher = Watcher(committed, {Platform.YOUTUBE: short}, settings, clock=clock)
+    # The same key's lane with a day of three units (none kept back) has one left: the
+    # first page spends it, the second is not sent; the watch says quota_exhausted and adds
+    # nothing.
+    day = _youtube(fast, youtube_daily_quota_units=3, youtube_quota_reserve_units=0)
+    short = lanes.youtube_lanes(day, http, redis, None, now=clock)
+    watcher = Watcher(committed, {Platform.YOUTUBE: short}, day, clock=clock)
     cid2, _, watch2 = await _watched_channel(
         admin, clock, "longhistory_2", initial_import=30, include_hashtags=["ad"]
     )
@@ -433,3 +434,53 @@ async def test_a_youtube_listing_spends_a_unit_a_page_and_waits_for_the_reset(
     assert _pages(sandbox) == (await short[0].quota.state()).used == 2  # type: ignore[union-attr]
     # The thirty imported, and any #ad upload since the watch began.
     assert len(await _posts(admin, cid2)) >= 30
+
+
+async def test_youtube_listings_leave_the_quota_reserve_to_posts_still_tracking(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    fast: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    """YOUTUBE_QUOTA_RESERVE_UNITS are kept for posts whose money is not decided: a listing
+    takes units only above them (the take itself refuses the reserve), and with the lane at
+    its reserve no watch is checked; the watch waits, due, and the reserve still refreshes a
+    tracking post."""
+    settings = _youtube(fast, youtube_daily_quota_units=10, youtube_quota_reserve_units=9)
+    youtube = lanes.youtube_lanes(settings, http, redis, None, now=clock)
+    [lane] = youtube
+    assert lane.quota is not None
+    assert lane.lister is not None
+    watcher = Watcher(committed, {Platform.YOUTUBE: youtube}, settings, clock=clock)
+    # Thirty #ad uploads among a hundred: two pages. One unit is above the reserve: the
+    # first page takes it, the second is not sent and the check adds nothing.
+    cid, _, _ = await _watched_channel(
+        admin, clock, "longhistory_3", initial_import=30, include_hashtags=["ad"]
+    )
+    sandbox.requests.clear()
+    assert await watcher.check_due(Platform.YOUTUBE) == {"quota_exhausted": 1}
+    assert (_pages(sandbox), (await lane.quota.state()).used) == (1, 1)
+    assert await _posts(admin, cid) == []
+
+    # At its reserve the lane checks no watch: the next one waits, due, with nothing sent.
+    cid2, channel2, watch2 = await _watched_channel(admin, clock, "reserve_1", initial_import=5)
+    assert await watcher.check_due(Platform.YOUTUBE) == {}
+    assert _pages(sandbox) == 1
+    state = await _watch(admin, cid2, watch2["id"])
+    assert (state["last_outcome"], state["videos_added"]) == (None, 0)
+    # Asked directly, the lister's budget refuses the reserve too.
+    page = await lane.lister.list_page(channel2, None)
+    assert isinstance(page, FetchError)
+    assert page.kind is FetchErrorKind.QUOTA_EXHAUSTED
+    assert (_pages(sandbox), (await lane.quota.state()).used) == (1, 1)
+
+    # The reserve is there for posts still tracking: a refresh spends it.
+    await seed(committed, [(Platform.YOUTUBE, "RESERVE001A")], clock.now)
+    refresher = Refresher(
+        committed, {}, settings, clock=clock, provider_lanes={Platform.YOUTUBE: youtube}
+    )
+    assert await refresher.refresh_due(Platform.YOUTUBE) == {"refreshed": 1}
+    assert (await lane.quota.state()).used == 2

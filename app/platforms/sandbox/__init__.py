@@ -14,6 +14,12 @@ Endpoints (real shapes)
     GET  /youtube/v3/playlistItems?playlistId=UU...&maxResults=&pageToken=   a YouTube
                                        channel's uploads (any channel id; names from
                                        `accounts.channel_id(name)`), a quota unit a call
+    GET  /youtube/v3/channels?part=snippet&id=UC...,UC...   channels.list: each channel's
+                                       `customUrl` ("@" + its name; `renamer_N` channels
+                                       `@renamer_N`, then `@renamed_N` from RENAME_AFTER past
+                                       the anchor; `nohandle_` none; `missing_` left out),
+                                       a quota unit a call; `Sandbox.rename_channel(id,
+                                       handle)` or POST /__sandbox/channels renames one
     Accounts post on the sandbox clock, with magic handles for a private, a missing, a
     renamed account, a long history and carousels/images among reels: see `accounts`.
     Keys are accepted and not required. Key `bad-key` gets the gateway's 401, and
@@ -83,8 +89,8 @@ YouTube (GET /youtube/v3/videos?part=...&id=ID,ID,...&key=KEY, the Data API's vi
     NOLIKES_n            statistics without likeCount (likes hidden: unknown, not 0)
     SLOW_n, ERROR_n, RATE_n (403 rateLimitExceeded), MALF_n, FLAKY_n: the whole call, as
     for the other providers; OTHER_n, RENAME_n, PUB_n, PURGED_n, SPIKE_n, BOTTED_n shaped
-    as above. A YouTube answer names the channel id, never a handle, so a RENAMES account
-    shows no rename there.
+    as above. A videos.list answer names the channel id, never a handle, so a RENAMES video
+    shows no rename there; channels.list does (`renamer_N` channels, `rename_channel`).
 
 Admin (all JSON)
     GET/POST/DELETE /__sandbox/faults   {"tiktok_primary"|"tiktok_backup"|"instagram":
@@ -97,6 +103,8 @@ Admin (all JSON)
     GET/POST /__sandbox/clock           {"offset_seconds": N} sets, {"advance_seconds": N}
         moves the sandbox clock; stats follow it.
     GET /__sandbox/videos/{platform}/{post_id}   creator, publish time, curve, stats now.
+    GET/POST/DELETE /__sandbox/channels   {"handles": {channel id: handle or null}}: POST
+        {"UC...": "newname" | null} renames YouTube channels in channels.list's answers.
 
 Fake Discord (app/platforms/sandbox/discord.py; sandbox mode's DISCORD_API_BASE_URL)
     PUT   /discord/api/v10/applications/{id}/commands      register commands (Bot auth)

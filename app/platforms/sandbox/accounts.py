@@ -298,3 +298,55 @@ def youtube_playlist_items(
     if next_token is not None:
         answer["nextPageToken"] = next_token
     return answer
+
+
+# channels.list (a YouTube channel's @handle; app/platforms/youtube_channels.py)
+
+
+def channel_handle(channel: str, anchor: datetime, now: datetime) -> str | None:
+    """The handle (without its @) a sandbox channel has now: its name (the channel id after
+    `UC`, without the `-` padding), except a `renamer_N` channel, which is `@renamer_N` until
+    RENAME_AFTER past the anchor and `@renamed_N` from then on, and a `nohandle_` channel,
+    which has none (channels.list leaves its `customUrl` out)."""
+    name = channel[2:].rstrip("-") if channel.startswith("UC") else channel
+    kind = _kind(channel)
+    if kind == "nohandle":
+        return None
+    if kind == "renamer":
+        variant = name.partition("_")[2]
+        before, after = rename_handles(int(variant) if variant.isdigit() else 0)
+        return after if now >= anchor + RENAME_AFTER else before
+    return name or None
+
+
+def youtube_channels(found: list[tuple[str, str | None]]) -> dict[str, object]:
+    """channels.list?part=snippet's answer (https://developers.google.com/youtube/v3/docs/
+    channels): an item per channel found, `customUrl` the handle with its @ (left out when
+    the channel has none); no `items` at all when none was found, as YouTube answers."""
+    items = []
+    for channel, handle in found:
+        snippet: dict[str, object] = {
+            "title": (handle or channel).replace("_", " ").replace("-", " ").strip().title(),
+            "description": "",
+            "publishedAt": "2020-01-01T00:00:00Z",
+            "thumbnails": {"default": {"url": f"https://yt3.ggpht.com/{channel}=s88", "width": 88}},
+            "localized": {"title": handle or channel, "description": ""},
+        }
+        if handle is not None:
+            snippet["customUrl"] = f"@{handle}"
+        items.append(
+            {
+                "kind": "youtube#channel",
+                "etag": hashlib.sha256(f"etag:{channel}:{handle}".encode()).hexdigest()[:27],
+                "id": channel,
+                "snippet": snippet,
+            }
+        )
+    answer: dict[str, object] = {
+        "kind": "youtube#channelListResponse",
+        "etag": hashlib.sha256(f"etag:{found}".encode()).hexdigest()[:27],
+        "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+    }
+    if items:
+        answer["items"] = items
+    return answer

@@ -32,6 +32,7 @@ from app.platforms.sandbox.videos import (
     user_id,
     video_at,
 )
+from app.platforms.urls import YOUTUBE_CHANNEL_ID as _CHANNEL_ID
 from app.platforms.urls import PostRef, UrlError, parse_video_url
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ class Sandbox:
         # Calls per (key, Pacific day): past `youtube_daily_units`, 403 quotaExceeded.
         self.youtube_daily_units = youtube_daily_units
         self.youtube_units: Counter[tuple[str, str]] = Counter()
+        # Channels renamed by hand (`rename_channel`): channel id -> handle (None: none).
+        self.channel_handles: dict[str, str | None] = {}
 
     def now(self) -> datetime:
         return self._now() + self.offset
@@ -201,6 +204,61 @@ class Sandbox:
                 playlist, chosen, next_token if more else None, len(everything)
             )
         )
+
+    def rename_channel(self, channel: str, handle: str | None) -> None:
+        """From now on channels.list gives the channel this handle (without its @; None: no
+        handle at all), whatever its name says."""
+        self.channel_handles[channel] = handle
+
+    def channel_handle(self, channel: str) -> str | None:
+        if channel in self.channel_handles:
+            return self.channel_handles[channel]
+        return accounts.channel_handle(channel, self.anchor, self.now())
+
+    async def youtube_channels(self, request: Request) -> Response:
+        """channels.list?part=snippet&id=UC...,...: up to 50 channel ids, one unit a call.
+        Every well-formed channel id is a channel except `missing_` ones (left out)."""
+        ids = [i for i in request.query_params.get("id", "").split(",") if i]
+        key = request.query_params.get("key") or ""
+        if (early := await self._gate("youtube", request, ",".join(ids), None)) is not None:
+            return early
+        if key == BAD_KEY:
+            return JSONResponse(answers.youtube_key_invalid(), 400)
+        if self._youtube_quota_spent(key):
+            return JSONResponse(answers.youtube_quota_exceeded(), 403)
+        if not ids or len(ids) > 50:
+            message = "No filter selected." if not ids else "Too many ids (at most 50)."
+            return JSONResponse(answers.youtube_error(400, "badRequest", message, "youtube"), 400)
+        found = [
+            (channel, self.channel_handle(channel))
+            for channel in dict.fromkeys(ids)
+            if _CHANNEL_ID.match(channel) and not accounts.is_missing(channel)
+        ]
+        return JSONResponse(accounts.youtube_channels(found))
+
+    async def get_channels(self, request: Request) -> Response:
+        return JSONResponse({"handles": self.channel_handles})
+
+    async def set_channels(self, request: Request) -> Response:
+        """{"UC...": "newhandle" | null, ...}: rename channels (see `rename_channel`)."""
+        try:
+            changes = await request.json()
+        except ValueError:
+            return JSONResponse({"detail": "body must be JSON"}, 400)
+        if not isinstance(changes, dict) or not all(
+            isinstance(c, str) and _CHANNEL_ID.match(c) and (h is None or isinstance(h, str))
+            for c, h in changes.items()
+        ):
+            return JSONResponse(
+                {"detail": 'send {"<channel id>": "<handle without @>" or null, ...}'}, 400
+            )
+        for channel, handle in changes.items():
+            self.rename_channel(channel, None if handle is None else handle.removeprefix("@"))
+        return JSONResponse({"handles": self.channel_handles})
+
+    async def clear_channels(self, request: Request) -> Response:
+        self.channel_handles.clear()
+        return Response(status_code=204)
 
     def _youtube_quota_spent(self, key: str) -> bool:
         """Counts a call against the key's day (when the sandbox has a daily limit)."""
@@ -574,6 +632,10 @@ def create_app(
         Route("/v1/instagram/post", sandbox.instagram),
         Route("/youtube/v3/videos", sandbox.youtube),
         Route("/youtube/v3/playlistItems", sandbox.youtube_playlist_items),
+        Route("/youtube/v3/channels", sandbox.youtube_channels),
+        Route("/__sandbox/channels", sandbox.get_channels),
+        Route("/__sandbox/channels", sandbox.set_channels, methods=["POST"]),
+        Route("/__sandbox/channels", sandbox.clear_channels, methods=["DELETE"]),
         Route("/__sandbox/faults", sandbox.get_faults),
         Route("/__sandbox/faults", sandbox.set_faults, methods=["POST"]),
         Route("/__sandbox/faults", sandbox.clear_faults, methods=["DELETE"]),

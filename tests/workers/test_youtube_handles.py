@@ -1,0 +1,270 @@
+"""A YouTube creator's @handle follows the channel's (issue 30): the daily handle check asks
+channels.list (50 channels a call, a quota unit each, from the units above the reserve) and
+renames creators through the writer and the `creator.renamed` webhook every platform uses.
+Real PostgreSQL and Redis, the sandbox's channels.list in-process."""
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from app.domain.enums import Platform
+from app.domain.policy import Policy
+from app.models import Creator, WebhookEvent
+from app.platforms.contract import FetchError, FetchErrorKind
+from app.platforms.sandbox import Sandbox
+from app.platforms.sandbox.accounts import channel_id
+from app.platforms.sandbox.magic import RENAME_AFTER
+from app.repositories import handle_checks
+from app.settings import Settings
+from app.workers import capacity, worker
+from app.workers.handles import HandleChecker
+from app.workers.lanes import Lane, youtube_lanes
+from app.workers.quota import DailyQuota, next_reset
+from tests import factories as f
+from tests.engine_kit import SM, Clock, seed
+
+
+def quick(settings: Settings, **more: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "youtube_batch_pause_seconds": 0,
+            "provider_backoff_base_seconds": 0,
+            "provider_max_attempts": 1,
+            **more,
+        }
+    )
+
+
+def checker(
+    committed: SM, settings: Settings, http: httpx.AsyncClient, redis: Redis, clock: Clock
+) -> tuple[HandleChecker, Lane]:
+    lanes = youtube_lanes(settings, http, redis, None, now=clock)
+    return HandleChecker(committed, lanes, settings, clock=clock), lanes[0]
+
+
+def calls(sandbox: Sandbox) -> int:
+    return sum(1 for r in sandbox.requests if r.path == "/youtube/v3/channels")
+
+
+async def units(lane: Lane) -> int:
+    assert lane.quota is not None
+    return (await lane.quota.state()).used
+
+
+async def renamed_events(committed: SM) -> list[dict[str, Any]]:
+    async with committed() as session:
+        rows = await session.scalars(
+            select(WebhookEvent.payload).where(WebhookEvent.type == "creator.renamed")
+        )
+        return [payload["data"] for payload in rows]
+
+
+async def youtube_creator(admin: httpx.AsyncClient, handle: str, name: str) -> dict[str, Any]:
+    return await f.youtube_creator(admin, handle, channel_id(name))
+
+
+async def test_a_renamed_channels_creator_shows_its_new_handle_and_a_webhook_says_so(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    await f.ok(await admin.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}), 201)
+    creator = await youtube_creator(admin, "old-name", "handles_1")
+    unchanged = await youtube_creator(admin, "Handles_2", "handles_2")  # case is no rename
+    sandbox.rename_channel(channel_id("handles_1"), "new.name")
+    job, lane = checker(committed, quick(settings), http, redis, clock)
+
+    assert await job.check_due() == {"checked": 2}
+    assert (calls(sandbox), await units(lane)) == (1, 1)
+
+    shown = await f.ok(await admin.get(f"/v1/creators/{creator['id']}"))
+    assert shown["handle"] == "new.name"
+    assert (await f.ok(await admin.get(f"/v1/creators/{unchanged['id']}")))["handle"] == (
+        "Handles_2"
+    )
+    history = await f.ok(await admin.get(f"/v1/creators/{creator['id']}/history"))
+    assert [(r["old_handle"], r["new_handle"]) for r in history["data"]] == [
+        ("old-name", "new.name")
+    ]
+    [event] = await renamed_events(committed)
+    assert (event["id"], event["handle"], event["previous_handle"]) == (
+        creator["id"],
+        "new.name",
+        "old-name",
+    )
+    # Found by either handle, as a TikTok creator renamed on a fetch is.
+    found = await f.ok(await admin.get("/v1/creators", params={"handle": "new.name"}))
+    assert [c["id"] for c in found["data"]] == [creator["id"]]
+
+    # At most once a day per channel: the same day sends nothing.
+    clock.advance(hours=23)
+    assert await job.check_due() == {}
+    assert calls(sandbox) == 1
+    # A day after its check the channel is asked again, and a `renamer_` channel's rename
+    # (the sandbox's own, a day past its anchor) lands too.
+    renamer = await youtube_creator(admin, "renamer_3", "renamer_3")
+    clock.now = max(clock.now + timedelta(hours=2), sandbox.anchor + RENAME_AFTER)
+    assert await job.check_due() == {"checked": 3}
+    assert calls(sandbox) == 2
+    assert (await f.ok(await admin.get(f"/v1/creators/{renamer['id']}")))["handle"] == ("renamed_3")
+    assert len(await renamed_events(committed)) == 2
+
+
+async def test_a_hundred_and_twenty_channels_cost_three_units(
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    seeded = await seed(committed, [], clock.now)
+    async with committed() as session:
+        session.add_all(
+            Creator(
+                organization_id=seeded.organization_id,
+                platform=Platform.YOUTUBE,
+                handle=f"many_{n}",
+                platform_user_id=channel_id(f"many_{n}"),
+            )
+            for n in range(120)
+        )
+        await session.commit()
+    job, lane = checker(committed, quick(settings), http, redis, clock)
+
+    assert await job.check_due() == {"checked": 120}
+    assert (calls(sandbox), await units(lane)) == (3, 3)
+    asked = [r.video_id or "" for r in sandbox.requests if r.path == "/youtube/v3/channels"]
+    assert sorted(len(ids.split(",")) for ids in asked) == [20, 50, 50]
+    async with committed() as session:
+        checked = set((await session.scalars(select(Creator.handle_checked_at))).all())
+    assert checked == {clock.now}
+
+
+async def test_with_no_units_above_the_reserve_nothing_is_sent_until_the_reset(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    """The last units of a day are kept for posts still tracking: a handle check takes none
+    of them, and its channels stay due for the new day."""
+    creator = await youtube_creator(admin, "waits", "waiting_1")
+    sandbox.rename_channel(channel_id("waiting_1"), "waited")
+    low = quick(settings, youtube_daily_quota_units=10, youtube_quota_reserve_units=4)
+    job, lane = checker(committed, low, http, redis, clock)
+    assert lane.quota is not None
+    assert await lane.quota.spend(6)  # 4 left: the reserve
+
+    assert await job.check_due() == {}
+    assert (calls(sandbox), await units(lane)) == (0, 6)
+    assert (await f.ok(await admin.get(f"/v1/creators/{creator['id']}")))["handle"] == "waits"
+    # Even a reader that does not ask the lane first takes nothing from the reserve.
+    assert lane.channels is not None
+    refused = await lane.channels.handles([channel_id("waiting_1")])
+    assert isinstance(refused, FetchError)
+    assert refused.kind is FetchErrorKind.QUOTA_EXHAUSTED
+    assert (calls(sandbox), await units(lane)) == (0, 6)
+
+    clock.now = next_reset(clock.now) + timedelta(minutes=1)
+    assert await job.check_due() == {"checked": 1}
+    assert (calls(sandbox), await units(lane)) == (1, 1)
+    assert (await f.ok(await admin.get(f"/v1/creators/{creator['id']}")))["handle"] == "waited"
+
+
+async def test_a_channel_missing_from_the_answer_or_without_a_handle_changes_nothing(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    await f.ok(await admin.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}), 201)
+    gone = await youtube_creator(admin, "gone-channel", "missing_1")
+    bare = await youtube_creator(admin, "bare-channel", "nohandle_1")
+    job, _ = checker(committed, quick(settings), http, redis, clock)
+
+    assert await job.check_due() == {"checked": 2}
+    assert calls(sandbox) == 1
+    for creator in (gone, bare):
+        shown = await f.ok(await admin.get(f"/v1/creators/{creator['id']}"))
+        assert (shown["handle"], shown["updated_at"]) == (creator["handle"], creator["updated_at"])
+        renames = await f.ok(await admin.get(f"/v1/creators/{creator['id']}/history"))
+        assert renames["data"] == []
+    assert await renamed_events(committed) == []
+    # Asked about, so not asked again before a day is out.
+    assert await job.check_due() == {}
+    assert calls(sandbox) == 1
+
+
+async def test_the_handle_check_counts_in_the_units_a_day_needs(
+    committed: SM, settings: Settings, redis: Redis, clock: Clock
+) -> None:
+    """120 channels are 3 calls a check: 3 units a day when checked daily, 6 twice a day."""
+    seeded = await seed(committed, [], clock.now)
+    async with committed() as session:
+        session.add_all(
+            Creator(
+                organization_id=seeded.organization_id,
+                platform=Platform.YOUTUBE,
+                handle=f"counted_{n}",
+                platform_user_id=channel_id(f"counted_{n}"),
+            )
+            for n in range(120)
+        )
+        await session.commit()
+        channels = await handle_checks.channel_count(session)
+    assert channels == 120
+    quota = DailyQuota(redis, "capacity-lane", 10_000, now=clock)
+    policy = Policy.from_settings(settings)
+    for hours, units_a_day in ((24, 3), (12, 6)):
+        async with committed() as session:
+            figures = await capacity.measure(
+                session,
+                clock.now,
+                policy,
+                quick(settings, youtube_handle_check_hours=hours),
+                {Platform.YOUTUBE: (1, 0)},
+                quotas={Platform.YOUTUBE: [await quota.state()]},
+                channels=channels,
+            )
+        youtube = figures[Platform.YOUTUBE]
+        assert youtube.handle_check_units_per_day == units_a_day
+        assert youtube.needed_units_per_day == units_a_day  # no posts, no watches
+
+
+async def test_the_worker_runs_the_check_hourly_and_never_twice_at_once(
+    admin: httpx.AsyncClient,
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> None:
+    [cron] = [
+        job
+        for job in worker.WorkerSettings.cron_jobs
+        if job.coroutine is worker.check_youtube_handles
+    ]
+    assert (cron.minute, cron.max_tries) == (27, 1)
+    await youtube_creator(admin, "by-the-worker", "worker_1")
+    job, _ = checker(committed, quick(settings), http, redis, clock)
+    ctx: dict[str, Any] = {"handles": job, "running": {"handles"}}
+    assert await worker.check_youtube_handles(ctx) == {}  # one is running here already
+    assert calls(sandbox) == 0
+    ctx["running"] = set()
+    assert await worker.check_youtube_handles(ctx) == {"checked": 1}
+    assert (calls(sandbox), ctx["running"]) == (1, set())
