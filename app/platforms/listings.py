@@ -50,8 +50,7 @@ from app.platforms.http import Reply, http_error, rapidapi_headers, send
 from app.platforms.instagram import requires_login
 from app.platforms.retry import Attempt, Pace, Retrier, RetryPolicy
 from app.platforms.tiktok_primary import tikwm_error
-from app.platforms.youtube import UNITS_PER_CALL, QuotaBudget, published_at
-from app.platforms.youtube import _error as youtube_error
+from app.platforms.youtube import UNITS_PER_CALL, QuotaBudget, published_at, youtube_error
 from app.settings import Settings
 
 PAGE_SIZE = 30

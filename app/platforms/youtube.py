@@ -208,7 +208,7 @@ def parse_reply(reply: Reply) -> dict[str, FetchResult] | FetchError:
     """One videos.list answer: a result per video id it names (ids it leaves out are not
     found or private), or the error that stands for every id asked."""
     if reply.status != 200:
-        return _error(reply)
+        return youtube_error(reply)
     try:
         body = Json.decode(reply.body)
         kind = body.optional_text("kind")
@@ -269,7 +269,9 @@ def published_at(member: Json) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _error(reply: Reply) -> FetchError:
+def youtube_error(reply: Reply) -> FetchError:
+    """An error answer of any YouTube Data API call (videos, playlistItems, channels), typed:
+    a spent quota, a rate limit, a bad key, or an upstream failure."""
     message, reasons = _google_error(reply.body)
     text = f"HTTP {reply.status}: {message}" if message else f"HTTP {reply.status}"
     if reasons & _QUOTA_REASONS:

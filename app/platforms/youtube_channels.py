@@ -28,8 +28,7 @@ from app.platforms.fields import Json, Malformed
 from app.platforms.http import Reply, send
 from app.platforms.retry import Attempt, Retrier
 from app.platforms.urls import YOUTUBE_HANDLE
-from app.platforms.youtube import QuotaBudget
-from app.platforms.youtube import _error as youtube_error
+from app.platforms.youtube import QuotaBudget, youtube_error
 
 SOURCE = StatsSource.YOUTUBE
 BATCH_MAX = 50  # channel ids per channels.list call
