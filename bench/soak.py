@@ -987,7 +987,13 @@ async def sample(topology: Topology, dsn: str, stop_at: asyncio.Event) -> int:
 
 
 async def soak(
-    posts: int, days: float, speed: float, seed: int, apis: int = 2, workers: int = 2
+    posts: int,
+    days: float,
+    speed: float,
+    seed: int,
+    apis: int = 2,
+    workers: int = 2,
+    keep: bool = False,
 ) -> dict[str, Any]:
     # SIGTERM (a CI timeout, a Ctrl-C from another shell) cancels the run, so the private
     # servers and every process it started are stopped on the way out.
@@ -1005,8 +1011,9 @@ async def soak(
     for fault in faults:
         print("  " + fault.describe())
     logs = Path(tempfile.mkdtemp(prefix="soak-"))
-    with private_postgres() as pg, private_redis() as redis:
-        print(f"database {pg.url}, redis {redis.url}, logs {logs}")
+    with private_postgres(keep) as pg, private_redis() as redis:
+        kept = f" (its directory {pg.data} is kept)" if keep else ""
+        print(f"database {pg.url}{kept}, redis {redis.url}, logs {logs}")
         # In this process: a busy machine takes minutes to start an interpreter per step.
         admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{pg.port}/postgres")
         await admin.execute("CREATE DATABASE viewledger")
@@ -1201,11 +1208,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--apis", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the database's directory to look at after"
+    )
     args = parser.parse_args()
     # The write rate a run needs grows with posts * speed; about 50 posts per wall second
     # of run per simulated day keeps two workers on this machine inside it.
     speed = args.speed or max(args.days * DAY_S / max(args.posts / 50, 60), 1.0)
-    summary = asyncio.run(soak(args.posts, args.days, speed, args.seed, args.apis, args.workers))
+    summary = asyncio.run(
+        soak(args.posts, args.days, speed, args.seed, args.apis, args.workers, args.keep)
+    )
     sys.exit(0 if summary["held"] else 1)
 
 

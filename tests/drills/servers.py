@@ -76,7 +76,9 @@ class PrivatePostgres:
 
 
 @contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
+def private_postgres(keep: bool = False) -> Iterator[PrivatePostgres]:
+    """A PostgreSQL of its own in a temporary directory, removed afterwards; `keep` stops it
+    cleanly and leaves the directory, to look at what a run left (pg_ctl -D ROOT/data start)."""
     root = Path(tempfile.mkdtemp(prefix="drill-pg-"))
     server = PrivatePostgres(root)
     try:
@@ -84,8 +86,9 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         server.start()
         yield server
     finally:
-        server.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop("fast" if keep else "immediate")
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class PrivateRedis:
