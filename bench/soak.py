@@ -503,6 +503,7 @@ class Faulter:
         self.speed = speed
         self.sandbox = httpx.AsyncClient(base_url=topology.sandbox, timeout=30)
         self.windows: list[tuple[float, float, Fault]] = []
+        self.active: Counter[str] = Counter()  # windows open now, by what they break
 
     async def _sandbox(self, **faults: object) -> None:
         # A busy machine may keep the sandbox from answering at once: a fault is set, late.
@@ -514,11 +515,23 @@ class Faulter:
         raise RuntimeError(f"the sandbox did not take the faults {faults}")
 
     async def run(self, fault: Fault, started: float) -> None:
+        """One fault's window. Windows of the same fault may overlap (the schedule is random):
+        what they break stays broken until the last of them ends, and is broken and mended
+        once (a second Redis started beside the first, or a second worker beside the killed
+        one's successor, would outlive the run). The flaky receiver answers as the latest
+        of its faults says, and as usual once none is left."""
         await asyncio.sleep(max(fault.at - (time.perf_counter() - started), 0))
         begun = time.perf_counter() - started
-        await self._start(fault)
+        what = _broken_thing(fault)
+        self.active[what] += 1
+        if self.active[what] == 1 or what == "receiver":
+            await self._start(fault)
         await asyncio.sleep(fault.lasts)
-        await self._end(fault)
+        self.active[what] -= 1
+        if self.active[what] == 0:
+            await self._end(fault)
+        elif fault.kind == "receiver_gone":
+            await self._enable_flaky()
         self.windows.append((begun, time.perf_counter() - started, fault))
 
     async def _start(self, fault: Fault) -> None:
@@ -576,16 +589,27 @@ class Faulter:
             case "receiver_failing" | "receiver_timeout":
                 self.flaky.default = Answer()
             case "receiver_gone":
-                # The integrator fixed its receiver and turns the endpoint back on.
                 self.flaky.default = Answer()
-                for tenant in self.tenants:
-                    await self.client.send(
-                        tenant,
-                        "PATCH",
-                        f"/v1/webhook-endpoints/{tenant.endpoints['flaky']}",
-                        "setup",
-                        {"enabled": True},
-                    )
+                await self._enable_flaky()
+
+    async def _enable_flaky(self) -> None:
+        """The integrator fixed its receiver and turns the endpoint back on (a 410 turned it
+        off)."""
+        for tenant in self.tenants:
+            await self.client.send(
+                tenant,
+                "PATCH",
+                f"/v1/webhook-endpoints/{tenant.endpoints['flaky']}",
+                "setup",
+                {"enabled": True},
+            )
+
+
+def _broken_thing(fault: Fault) -> str:
+    """What a fault breaks: overlapping faults of one thing break and mend it once."""
+    if fault.kind.startswith("receiver_"):
+        return "receiver"
+    return f"{fault.kind}:{fault.target}"
 
 
 # The checks
