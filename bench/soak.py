@@ -711,8 +711,11 @@ async def check(
             offsets.append(timing["offset_seconds"] / 3600)
         if timing.get("cause") == "stale" and early is None:
             deadline = datetime.fromisoformat(ev["rules"]["deadline"])
+            # An answer whose drop was held back (applied: false, rechecked later) is not
+            # stats to decide on: a recheck that never came within the grace leaves the
+            # decision on the last applied stats, as the README's sanity rule says.
             fresher = await conn.fetchval(
-                "SELECT min(captured_at) FROM stats_snapshots WHERE post_id = $1 "
+                "SELECT min(captured_at) FROM stats_snapshots WHERE post_id = $1 AND applied "
                 "AND captured_at >= $2 AND captured_at < $2 + interval '24 hours'",
                 e["post_id"],
                 deadline,
