@@ -50,7 +50,7 @@ from app.platforms.http import Reply, http_error, rapidapi_headers, send
 from app.platforms.instagram import requires_login
 from app.platforms.retry import Attempt, Pace, Retrier, RetryPolicy
 from app.platforms.tiktok_primary import tikwm_error
-from app.platforms.youtube import UNITS_PER_CALL, QuotaBudget, published_at, youtube_error
+from app.platforms.youtube import QuotaBudget, paid_call, published_at, youtube_error
 from app.settings import Settings
 
 PAGE_SIZE = 30
@@ -334,20 +334,12 @@ class YouTubeLister:
         return self._http.build_request("GET", f"{self._url}?{query}")
 
     async def _once(self, playlist: str, cursor: str | None) -> ListResult:
-        if self.budget is not None and not await self.budget.spend(UNITS_PER_CALL):
-            return FetchError(
-                FetchErrorKind.QUOTA_EXHAUSTED,
-                "this key's daily quota is spent until midnight Pacific time",
-                self.source,
-            )
-        result = await send(self._http, self.request(playlist, cursor), self.source, parse_youtube)
-        if (
-            isinstance(result, FetchError)
-            and result.kind is FetchErrorKind.QUOTA_EXHAUSTED
-            and self.budget is not None
-        ):
-            await self.budget.spent()
-        return result
+        request = self.request(playlist, cursor)
+        return await paid_call(
+            self.budget,
+            lambda: send(self._http, request, self.source, parse_youtube),
+            "this key's units above the reserve are spent until midnight Pacific time",
+        )
 
     async def list_page(self, handle: str, cursor: str | None) -> ListResult:
         """`handle` is the channel id (`UC...`)."""

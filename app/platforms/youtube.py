@@ -34,7 +34,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -83,6 +83,27 @@ class QuotaBudget(Protocol):
     async def spend(self, units: int) -> bool: ...
 
     async def spent(self) -> None: ...
+
+
+R = TypeVar("R")
+
+
+async def paid_call(
+    budget: QuotaBudget | None, call: Callable[[], Awaitable[R]], spent: str
+) -> R | FetchError:
+    """One call of the Data API paid from a lane's budget: its unit is taken before it is
+    sent (none left: nothing is sent, and the answer is `quota_exhausted`, `spent` saying
+    whose units), and an answer that says the quota is exhausted tells the budget so."""
+    if budget is not None and not await budget.spend(UNITS_PER_CALL):
+        return FetchError(FetchErrorKind.QUOTA_EXHAUSTED, spent, SOURCE)
+    result = await call()
+    if (
+        isinstance(result, FetchError)
+        and result.kind is FetchErrorKind.QUOTA_EXHAUSTED
+        and budget is not None
+    ):
+        await budget.spent()
+    return result
 
 
 class YouTubeClient:

@@ -28,11 +28,10 @@ from app.platforms.fields import Json, Malformed
 from app.platforms.http import Reply, send
 from app.platforms.retry import Attempt, Retrier
 from app.platforms.urls import YOUTUBE_HANDLE
-from app.platforms.youtube import QuotaBudget, youtube_error
+from app.platforms.youtube import QuotaBudget, paid_call, youtube_error
 
 SOURCE = StatsSource.YOUTUBE
 BATCH_MAX = 50  # channel ids per channels.list call
-UNITS_PER_CALL = 1
 
 
 @dataclass(frozen=True)
@@ -78,20 +77,12 @@ class YouTubeChannels:
         return self._http.build_request("GET", f"{self._url}?{query}")
 
     async def _once(self, ids: Sequence[str]) -> ChannelsResult:
-        if self.budget is not None and not await self.budget.spend(UNITS_PER_CALL):
-            return FetchError(
-                FetchErrorKind.QUOTA_EXHAUSTED,
-                "this key's units above the reserve are spent until midnight Pacific time",
-                SOURCE,
-            )
-        result = await send(self._http, self.request(ids), SOURCE, parse_channels)
-        if (
-            isinstance(result, FetchError)
-            and result.kind is FetchErrorKind.QUOTA_EXHAUSTED
-            and self.budget is not None
-        ):
-            await self.budget.spent()
-        return result
+        request = self.request(ids)
+        return await paid_call(
+            self.budget,
+            lambda: send(self._http, request, SOURCE, parse_channels),
+            "this key's units above the reserve are spent until midnight Pacific time",
+        )
 
     async def handles(self, ids: Sequence[str]) -> ChannelsResult:
         """One call for up to 50 channel ids (more is the caller's mistake)."""
