@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import signal
@@ -193,13 +194,22 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def instagram_lanes(posts: int) -> int:
+    """The Instagram keys the schedule needs: a lane fetches about 1,160 an hour (3 s apart) and a
+    fifth of the posts are Instagram's, each fetched every 6 hours while it tracks; at most
+    80% of the lanes' pace, so faults leave room to catch up."""
+    return max(1, math.ceil(posts * 0.2 / 6 / (1_160 * 0.8)))
+
+
 def engine_env(
-    pg: PrivatePostgres, redis: PrivateRedis, sandbox: str, speed: float
+    pg: PrivatePostgres, redis: PrivateRedis, sandbox: str, speed: float, posts: int
 ) -> dict[str, str]:
     """The settings every process gets: the wall-time settings scaled by the speed (pacing)
-    or shortened to fit a run of minutes. The clock's own are added when the run starts."""
+    or shortened to fit a run of minutes, and the keys the posts need. The clock's own are
+    added when the run starts."""
     return {
         **os.environ,
+        "INSTAGRAM_API_KEYS": ",".join(f"soak-{i}" for i in range(instagram_lanes(posts))),
         "DATABASE_URL": pg.url,
         "REDIS_URL": redis.url,
         "PROVIDER_MODE": "sandbox",
@@ -1057,7 +1067,7 @@ async def soak(
         keys = [(await create_org(settings, name))[1] for name in ("North", "South")]
         # The sandbox's port now, the sandbox itself once the clock starts (below).
         sandbox = f"http://127.0.0.1:{free_port()}"
-        topology = Topology(pg, redis, engine_env(pg, redis, sandbox, speed), sandbox, logs)
+        topology = Topology(pg, redis, engine_env(pg, redis, sandbox, speed, posts), sandbox, logs)
         topology.apis = [(None, free_port()) for _ in range(apis)]
         topology.workers = [None] * workers
         receivers = {"steady": Receiver(), "flaky": Receiver()}
@@ -1237,7 +1247,10 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=100_000)
     parser.add_argument("--days", type=float, default=14)
     parser.add_argument(
-        "--speed", type=float, default=None, help="default: days * 86400 / (posts / 50)"
+        "--speed",
+        type=float,
+        default=None,
+        help="default 86400 * 50 / posts: a wall second per 50 posts per simulated day",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--apis", type=int, default=2)
@@ -1246,9 +1259,12 @@ def main() -> None:
         "--keep", action="store_true", help="leave the database's directory to look at after"
     )
     args = parser.parse_args()
-    # The write rate a run needs grows with posts * speed; about 50 posts per wall second
-    # of run per simulated day keeps two workers on this machine inside it.
-    speed = args.speed or max(args.days * DAY_S / max(args.posts / 50, 60), 1.0)
+    # The fetches a run needs per wall second grow with posts * speed: a wall second per 50
+    # posts per simulated day (about 200 fetches a second, every post every 6 hours) keeps
+    # two workers on this machine inside it with room for the faults and the API's traffic.
+    # (Until 2026-12-06 the formula left out the days: a 14-day run asked 14 times that, and
+    # its engine fell days behind: the 10,000-post and the first 100,000-post runs.)
+    speed = args.speed or max(args.days * DAY_S / max(args.days * args.posts / 50, 60), 1.0)
     summary = asyncio.run(
         soak(args.posts, args.days, speed, args.seed, args.apis, args.workers, args.keep)
     )
