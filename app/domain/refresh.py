@@ -88,6 +88,7 @@ class Answer(Protocol):
 
 
 A = TypeVar("A", bound=Answer)
+R = TypeVar("R")  # any result of a fetch (stats, an error, a skip)
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,20 @@ def unconfirmed(post: DuePost, answer: Answer, policy: Policy) -> bool:
     if post.last_refreshed_at is None or post.unconfirmed_views is not None:
         return False
     return integrity.suspicious_drop(answer.views, post.views, policy.integrity)
+
+
+def newest_claims(items: Sequence[tuple[DuePost, R]]) -> list[tuple[DuePost, R]]:
+    """One answer per post, its newest claim's. A batch can hold two answers for one post:
+    the first claim's lease ran out while its answer waited to be written (a writer behind, a
+    worker paused), and a second claim fetched the post again. Only the newest claim can hold
+    the lease, and the post's reads (held, the snapshot id reserved) are one per post: the
+    older answer decided or stored beside it would land twice."""
+    newest: dict[uuid.UUID, tuple[DuePost, R]] = {}
+    for item in items:
+        kept = newest.get(item[0].id)
+        if kept is None or item[0].lease > kept[0].lease:
+            newest[item[0].id] = item
+    return list(newest.values())
 
 
 def spike_checked(fetched: Sequence[tuple[DuePost, A]], t: integrity.Thresholds) -> list[uuid.UUID]:

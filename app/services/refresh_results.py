@@ -50,6 +50,7 @@ async def write(
     policy: Policy,
 ) -> Counter[str]:
     """Write one batch of results. Returns counts by outcome."""
+    items = refresh.newest_claims(items)
     fetched = [(p, r) for p, r in items if isinstance(r, VideoStats)]
     failed = [
         Failed(p, r.kind.value, outcome_code(r), r.message.replace("\x00", "")[:1000])

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
-from app.models import PostEvent, PostFlag, PostHold
+from app.models import Post, PostEvent, PostFlag, PostHold, RawAnswer, StatsSnapshot
 from app.platforms.contract import VideoStats
+from app.platforms.sandbox.videos import video_at
 from app.services.refresh_results import write as write_results
 from app.settings import Settings
 from app.workers.refresher import Refresher
@@ -45,3 +46,42 @@ async def _marks(sm: SM, post_id: object) -> list[int]:
             int(await session.scalar(select(func.count()).where(model.post_id == post_id)) or 0)
             for model in (PostHold, PostFlag, PostEvent)
         ]
+
+
+async def test_two_answers_for_one_post_in_one_batch_land_once(
+    committed: SM, make_refresher: Callable[[], Refresher], fast: Settings, clock: Clock
+) -> None:
+    """A claim's lease ran out while its answer waited for the writer, and a second claim
+    fetched the post again: both answers reach one batch. The newest claim's lands, once:
+    one snapshot with its raw answer, the post at its views. (A 100,000-post soak's writer
+    failed on the raw answers' key with such batches and fell back to one write a post.)"""
+    s = await seed(committed, [(Platform.TIKTOK, "4545")], clock.now)
+    engine = make_refresher()
+    stale, fresh = await outlived_lease(committed, engine.policy, fast, clock)
+    video = video_at(Platform.TIKTOK, "4545", clock.now, clock.now)
+
+    def answer(views: int) -> VideoStats:
+        return VideoStats(
+            views, 100, 10, 1, video.handle, video.user_id, None, StatsSource.PRIMARY,
+            raw=f'{{"play_count":{views}}}'.encode(),
+        )  # fmt: skip
+
+    async with committed() as session:
+        landed = await write_results(
+            session, [(stale, answer(1_000)), (fresh, answer(1_200))], clock.now, engine.policy
+        )
+        await session.commit()
+    assert landed == {"refreshed": 1}
+    async with committed() as session:
+        snapshots = (
+            await session.execute(
+                select(StatsSnapshot.views, RawAnswer.snapshot_id)
+                .outerjoin(RawAnswer, RawAnswer.snapshot_id == StatsSnapshot.id)
+                .where(StatsSnapshot.post_id == s.posts["4545"])
+            )
+        ).all()
+        post = await session.get(Post, s.posts["4545"])
+    assert [views for views, _ in snapshots] == [1_200]
+    assert all(raw is not None for _, raw in snapshots)
+    assert post is not None
+    assert post.views == 1_200
