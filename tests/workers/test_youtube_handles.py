@@ -125,18 +125,7 @@ async def test_a_hundred_and_twenty_channels_cost_three_units(
     clock: Clock,
     sandbox: Sandbox,
 ) -> None:
-    seeded = await seed(committed, [], clock.now)
-    async with committed() as session:
-        session.add_all(
-            Creator(
-                organization_id=seeded.organization_id,
-                platform=Platform.YOUTUBE,
-                handle=f"many_{n}",
-                platform_user_id=channel_id(f"many_{n}"),
-            )
-            for n in range(120)
-        )
-        await session.commit()
+    await youtube_creators(committed, clock, "many", 120)
     job, lane = checker(committed, quick(settings), http, redis, clock)
 
     assert await job.check_due() == {"checked": 120}
@@ -213,18 +202,8 @@ async def test_the_handle_check_counts_in_the_units_a_day_needs(
     committed: SM, settings: Settings, redis: Redis, clock: Clock
 ) -> None:
     """120 channels are 3 calls a check: 3 units a day when checked daily, 6 twice a day."""
-    seeded = await seed(committed, [], clock.now)
+    await youtube_creators(committed, clock, "counted", 120)
     async with committed() as session:
-        session.add_all(
-            Creator(
-                organization_id=seeded.organization_id,
-                platform=Platform.YOUTUBE,
-                handle=f"counted_{n}",
-                platform_user_id=channel_id(f"counted_{n}"),
-            )
-            for n in range(120)
-        )
-        await session.commit()
         channels = await handle_checks.channel_count(session)
     assert channels == 120
     quota = DailyQuota(redis, "capacity-lane", 10_000, now=clock)
@@ -268,3 +247,19 @@ async def test_the_worker_runs_the_check_hourly_and_never_twice_at_once(
     ctx["running"] = set()
     assert await worker.check_youtube_handles(ctx) == {"checked": 1}
     assert (calls(sandbox), ctx["running"]) == (1, set())
+
+
+async def youtube_creators(committed: SM, clock: Clock, prefix: str, n: int) -> None:
+    """n YouTube creators of a new organization, each known by its channel id."""
+    seeded = await seed(committed, [], clock.now)
+    async with committed() as session:
+        session.add_all(
+            Creator(
+                organization_id=seeded.organization_id,
+                platform=Platform.YOUTUBE,
+                handle=f"{prefix}_{i}",
+                platform_user_id=channel_id(f"{prefix}_{i}"),
+            )
+            for i in range(n)
+        )
+        await session.commit()
