@@ -350,14 +350,16 @@ def soak_videos(
     """(platform, id, author handle) for n posts: 80% TikTok, 20% Instagram, about 1% the
     sandbox's integrity ids (a spike, a purge: flags, and holds where the campaign holds)."""
     videos = []
+    magic_n = 0  # numbers the magic ids: `PURGED_<n>` must stay a shortcode's 11 characters
     for i in range(n):
         platform = Platform.TIKTOK if i % 5 else Platform.INSTAGRAM
         if rng.random() < 0.01:
             magic = rng.choice((Magic.SPIKE, Magic.PURGED))
+            magic_n += 1
             vid = (
-                tiktok_id(magic, i)
+                tiktok_id(magic, magic_n)
                 if platform is Platform.TIKTOK
-                else instagram_shortcode(magic, i)
+                else instagram_shortcode(magic, magic_n)
             )
         else:
             vid = str(10_000 + i) if platform is Platform.TIKTOK else f"Cx{i:09d}"
