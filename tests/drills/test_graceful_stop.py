@@ -104,9 +104,13 @@ async def test_drill_12_a_worker_stopped_mid_refresh_hands_back_and_flushes(
     # No claim after the signal: only the batch in flight (at most one, of 10) was fetched.
     after = [video for at, video in fetched_by_first if at > signalled]
     assert len(after) <= 10, (len(after), first_output)
-    # It handed back what it had claimed and not fetched (its claim taken ahead at least).
-    (sweep,) = [line for line in first_output.splitlines() if "handed_back" in line]
-    assert "tiktok sweep" in sweep, sweep
+    # What it had claimed and not fetched it handed back: the second worker refreshed every
+    # post above within 90 s, and a post left leased would have waited LEASE (300 s). Its
+    # sweep says how many when it held any at the signal (one landing between its claims,
+    # on a busy machine, finds none to hand back, and the sweep has nothing to say).
+    handed = [line for line in first_output.splitlines() if "handed_back" in line]
+    assert len(handed) <= 1, handed
+    assert all("tiktok sweep" in line for line in handed), handed
     assert first_output.splitlines()[-1].endswith("stopped"), first_output
     async with committed() as session:
         snapshots = Counter((await session.scalars(select(StatsSnapshot.post_id))).all())
