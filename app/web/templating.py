@@ -2,6 +2,7 @@
 format numbers the way the API's numbers read, and the headers every page carries."""
 
 import base64
+import functools
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,8 +60,10 @@ def day(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d")
 
 
+@functools.lru_cache(maxsize=1024)
 def label(value: object) -> str:
-    """An enum's value as words: `pending_cpm` reads "Pending CPM"."""
+    """An enum's value as words: `pending_cpm` reads "Pending CPM". Remembered: a page asks
+    for the same few labels on every row."""
     text = str(getattr(value, "value", value)).replace("_", " ")
     return text[:1].upper() + text[1:].replace("cpm", "CPM")
 
@@ -68,6 +71,7 @@ def label(value: object) -> str:
 _PLATFORMS = {p.value: name for p, name in PLATFORM_NAMES.items()}
 
 
+@functools.lru_cache(maxsize=64)
 def platform(value: object) -> str:
     """A platform's name as its owner spells it."""
     key = str(getattr(value, "value", value))
