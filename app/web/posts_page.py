@@ -27,6 +27,7 @@ from app.domain.permissions import Action
 from app.repositories import campaigns, creators, posts, tiers
 from app.schemas.posts import PostListQuery, PostSort
 from app.services import post_lists
+from app.web import post_rows
 from app.web.layout import Page, Viewer, page
 from app.web.post_actions import CHANGED, Operation
 from app.web.templating import render
@@ -246,8 +247,10 @@ async def _results(
     if filters.creator_id is not None:
         handles = await creators.handles(session, me.organization.id, [filters.creator_id])
         creator = handles.get(filters.creator_id)
+    bulk = await _bulk_for(session, me, filters, known)
     return {
-        "bulk": await _bulk_for(session, me, filters, known),
+        "bulk": bulk,
+        "rows": post_rows.rows(lines, filters.url_ending_in("creator_id"), bulk.any),
         "creator_handle": creator,
         "hold_codes": HOLD_CODES + tuple(f.value for f in FlagCode),
         "operation": Operation,

@@ -188,3 +188,28 @@ async def test_a_link_with_a_parameter_the_page_does_not_know_still_opens_it(
     assert (answer.status_code, _rows(answer.text)) == (200, 5)
     refused = await client.get("/v1/posts", params={"utm_source": "newsletter"})
     assert refused.json()["code"] == "unknown_parameter"
+
+
+async def test_what_callers_wrote_is_shown_as_text_never_as_markup(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The rows are written outside the template's autoescaping (app.web.post_rows): a
+    campaign's name, a hold's reason and a rejection's reason are shown, escaped."""
+    c = await f.campaign(client, name='<script>alert("name")</script> & Co')
+    scout = await f.creator(client, "scout2015")
+    await f.member(client, c["id"], scout["id"])
+    held = await f.post(client, c["id"], url=_url(1))
+    await hold(session, held, reason="<img src=x onerror=alert('hold')>")
+    rejected = await f.post(client, c["id"], url=_url(2))
+    refused = await client.post(
+        f"/v1/posts/{rejected['id']}/reject", json={"reason": "<b onclick=alert(1)>spam</b>"}
+    )
+    assert refused.status_code == 200, refused.text
+    admin = await signed_in(app, client, "ops@example.com")
+    page = (await admin.get(PAGE)).text
+    assert _rows(page) == 2
+    for raw in ("<script>alert", "<img src=x", "<b onclick"):
+        assert raw not in page
+    assert "&lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt; &amp; Co" in page
+    assert "&lt;img src=x onerror=alert(&#x27;hold&#x27;)&gt;" in page
+    assert "&lt;b onclick=alert(1)&gt;spam&lt;/b&gt;" in page
