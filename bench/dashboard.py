@@ -206,30 +206,30 @@ def items(
     return [page(p, k) for p, _, k in pairs], [api(a, k) for _, a, k in pairs]
 
 
-def deep_cursors(
-    base: str, campaigns: list[tuple[str, str]], depth: int = 900
+async def deep_cursors(
+    client: httpx.AsyncClient, campaigns: list[tuple[str, str]], depth: int = 900
 ) -> list[tuple[str, str, str]]:
     """The cursor `depth` posts into a campaign's list, walked through the API's own pages
-    (the table's pages are the same list's, so the same cursor goes deep in both)."""
+    (the table's pages are the same list's, so the same cursor goes deep in both). `client`
+    reaches the service, over HTTP or in-process (bench.dashboard_cpu)."""
     found = []
-    with httpx.Client(base_url=base, timeout=30) as client:
-        for cid, key in campaigns:
-            cursor, seen = None, 0
-            while seen < depth:
-                params: dict[str, str | int] = {"campaign_id": cid, "limit": min(200, depth - seen)}
-                if cursor:
-                    params["cursor"] = cursor
-                r = client.get(
-                    "/v1/posts", params=params, headers={"Authorization": f"Bearer {key}"}
-                )
-                r.raise_for_status()
-                body = r.json()
-                seen += len(body["data"])
-                cursor = body["next_cursor"]
-                if cursor is None:
-                    break
+    for cid, key in campaigns:
+        cursor, seen = None, 0
+        while seen < depth:
+            params: dict[str, str | int] = {"campaign_id": cid, "limit": min(200, depth - seen)}
             if cursor:
-                found.append((cid, key, cursor))
+                params["cursor"] = cursor
+            r = await client.get(
+                "/v1/posts", params=params, headers={"Authorization": f"Bearer {key}"}
+            )
+            r.raise_for_status()
+            body = r.json()
+            seen += len(body["data"])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        if cursor:
+            found.append((cid, key, cursor))
     return found
 
 
@@ -281,7 +281,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         rng = random.Random(3)
         sample = list(data["campaigns"])
         rng.shuffle(sample)
-        data["deep"] = await asyncio.to_thread(deep_cursors, base, sample[:30])
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            data["deep"] = await deep_cursors(client, sample[:30])
         for name in [s for s in args.scenarios.split(",") if s]:
             page_items, api_items = items(name, data, cookies, org_of_key)
             first = page_items[0]

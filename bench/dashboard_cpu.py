@@ -29,7 +29,7 @@ from sqlalchemy import event
 
 from bench import common
 from bench.api import DEFAULT_DATABASE, RATE_LIMITS, prepare, shape_of
-from bench.dashboard import SCENARIOS, items, seed_attention, sign_in_users
+from bench.dashboard import SCENARIOS, deep_cursors, items, seed_attention, sign_in_users
 
 # The port uvicorn would serve on, for the Host header and the scope's server.
 PORT = 8103
@@ -74,7 +74,9 @@ async def main_async(args: argparse.Namespace) -> None:
         data["deep"] = []
         if "posts_deep" in names:
             depth = min(900, args.posts_per_campaign * 9 // 10)  # as deep as a small seed goes
-            data["deep"] = await deep_cursors_in_process(app, data["campaigns"][:30], depth)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                data["deep"] = await deep_cursors(client, data["campaigns"][:30], depth)
         for name in names:
             page_items, api_items = items(name, data, cookies, org_of_key)
             page_items, api_items = page_items[: args.requests], api_items[: args.requests]
@@ -107,36 +109,6 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(out.getvalue())
     print("\n== CPU per request in this process (µs), median of rounds; statements per request")
     print(common.table(["scenario", "page_us", "api_us", "x_api", "page_sql", "api_sql"], rows_out))
-
-
-async def deep_cursors_in_process(
-    app: FastAPI, campaigns: list[tuple[str, str]], depth: int = 900
-) -> list[tuple[str, str, str]]:
-    """bench.dashboard.deep_cursors, through the app in-process."""
-    found = []
-    for cid, key in campaigns:
-        cursor, seen = None, 0
-        while seen < depth:
-            path = f"/v1/posts?campaign_id={cid}&limit={min(200, depth - seen)}"
-            if cursor:
-                path += f"&cursor={cursor}"
-            body = await get_json(app, path, key)
-            seen += len(body["data"])
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
-        if cursor:
-            found.append((cid, key, cursor))
-    return found
-
-
-async def get_json(app: FastAPI, path: str, key: str) -> dict[str, Any]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        r = await client.get(path, headers={"Authorization": f"Bearer {key}"})
-        r.raise_for_status()
-        result: dict[str, Any] = r.json()
-        return result
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
