@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 from cryptography.fernet import InvalidToken
@@ -41,7 +40,7 @@ from app.platforms.http import retry_after_seconds
 from app.settings import Settings
 from app.webhooks import delivery_store, metrics, signing, ssrf, vault
 from app.webhooks.attempts import Result, next_delay
-from app.webhooks.delivery_store import Claimed
+from app.webhooks.delivery_store import Attempted, Claimed
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,11 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=settings.webhook_concurrency),
         headers={"User-Agent": USER_AGENT},
     )
+
+
+class _Unwritten(Exception):
+    """An attempt's group was not written (PostgreSQL away, or the worker stopping): its
+    lease expires and it is sent again."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class Deliverer:
         self._resolve = resolve
         self._rand = rand
         self._stopping = False
+        # Attempts waiting for the write under way to end (see `_record`).
+        self._unwritten: list[tuple[Attempted, asyncio.Future[bool]]] = []
+        self._writing = False
 
     def stop(self) -> None:
         """No more claims (the worker's SIGTERM): a running sweep lets the attempts in
@@ -229,11 +236,7 @@ class Deliverer:
         except Exception as exc:  # one broken delivery never stops the sweep
             log.exception("webhook delivery %s failed unexpectedly", claimed.delivery_id)
             result = Result(None, 0, None, f"internal: {type(exc).__name__}", None)
-        try:
-            outcome = await self._record(claimed, attempted_at, result)
-        except Exception as exc:  # PostgreSQL away: the lease expires and it is sent again
-            log.warning("could not record webhook delivery %s: %r", claimed.delivery_id, exc)
-            return "unrecorded"
+        outcome = await self._record(claimed, attempted_at, result)
         metrics.DELIVERIES.labels(outcome).inc()
         return outcome
 
@@ -298,48 +301,85 @@ class Deliverer:
         return Result(response.status_code, elapsed(), text_body, None, retry_after)
 
     async def _record(self, claimed: Claimed, now: datetime, result: Result) -> str:
+        """Record the attempt and return its outcome: succeeded, retrying, failed, stale (the
+        lease had expired) or unrecorded (PostgreSQL away: the lease expires and it is sent
+        again). Attempts that end while a write is under way wait and are written together
+        by the next one (a group commit): each attempt's own transaction was five round trips
+        and a pool connection, and at forty in flight the sweep opened connections past the
+        pool and spent a worker's CPU on them (the 100,000-post soak)."""
         attempts = claimed.attempts + 1
+        status: DeliveryStatus | None = None
+        next_attempt_at = None
         if result.succeeded:
-            outcome = "succeeded"
-            values: dict[str, Any] = {
-                "status": DeliveryStatus.SUCCEEDED.value,
-                "next_attempt_at": None,
-                "finished_at": now,
-            }
+            status = DeliveryStatus.SUCCEEDED
         else:
             delay = next_delay(self._settings, attempts, result, self._rand)
             if delay is None:
-                outcome = "failed"
-                values = {
-                    "status": DeliveryStatus.FAILED.value,
-                    "next_attempt_at": None,
-                    "finished_at": now,
-                }
+                status = DeliveryStatus.FAILED
             else:
-                outcome = "retrying"
-                values = {"next_attempt_at": now + timedelta(seconds=delay)}
+                next_attempt_at = now + timedelta(seconds=delay)
         error = result.error or (None if result.succeeded else f"HTTP {result.status_code}")
-        async with session_scope(self._sessionmaker) as session:
-            if not await delivery_store.record(session, claimed, now, result, error, values):
-                return "stale"  # the lease expired and another worker took it over
-            await self._update_endpoint(session, claimed.endpoint_id, now, result)
-        return outcome
+        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._unwritten.append(
+            (Attempted(claimed, now, result, error, status, next_attempt_at), written)
+        )
+        if not self._writing:
+            self._writing = True
+            try:
+                while self._unwritten:
+                    group, self._unwritten = self._unwritten, []
+                    await self._write(group)
+            finally:
+                self._writing = False
+                for _, waiting in self._unwritten:  # the writer was cancelled (shutdown)
+                    waiting.set_exception(_Unwritten())
+                self._unwritten = []
+        try:
+            recorded = await written
+        except _Unwritten:
+            return "unrecorded"
+        if not recorded:
+            return "stale"
+        return status.value if status else "retrying"
 
-    async def _update_endpoint(
-        self, session: AsyncSession, endpoint_id: uuid.UUID, now: datetime, result: Result
-    ) -> None:
+    async def _write(self, group: list[tuple[Attempted, "asyncio.Future[bool]"]]) -> None:
+        """One transaction for the group; each waiter learns whether its delivery was
+        recorded (False: its lease had expired), or the error that stopped the write."""
+        try:
+            async with session_scope(self._sessionmaker) as session:
+                recorded = await delivery_store.record(session, [a for a, _ in group])
+                done = [a for a, _ in group if a.claimed.delivery_id in recorded]
+                await self._update_endpoints(session, done)
+        except BaseException as exc:  # PostgreSQL away, or cancelled: each is sent again
+            if not isinstance(exc, asyncio.CancelledError):
+                log.warning("could not record %d webhook deliveries: %r", len(group), exc)
+            for _, written in group:
+                written.set_exception(_Unwritten())
+            if isinstance(exc, Exception):
+                return
+            raise
+        for attempted, written in group:
+            written.set_result(attempted.claimed.delivery_id in recorded)
+
+    async def _update_endpoints(self, session: AsyncSession, done: list[Attempted]) -> None:
         """A success ends the endpoint's failing streak; a 410, or failing for
         WEBHOOK_DISABLE_AFTER_FAILING_DAYS, disables it."""
-        if result.succeeded:
-            await delivery_store.recovered(session, endpoint_id)
-            return
-        if result.status_code == 410:
-            reason = "The endpoint answered 410 Gone."
-        else:
-            disable_after = timedelta(days=self._settings.webhook_disable_after_failing_days)
-            since = await delivery_store.failing_since(session, endpoint_id, now)
-            if since is None or now - since < disable_after:
-                return
-            reason = f"Every delivery has failed since {since.isoformat()}."
-        await delivery_store.disable(session, endpoint_id, reason)
-        log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+        succeeded = {a.claimed.endpoint_id for a in done if a.result.succeeded}
+        if succeeded:
+            await delivery_store.recovered(session, succeeded)
+        failed: dict[uuid.UUID, Attempted] = {}
+        for a in done:  # per endpoint, a 410 if any, else its last failure
+            kept = failed.get(a.claimed.endpoint_id)
+            if not a.result.succeeded and (kept is None or kept.result.status_code != 410):
+                failed[a.claimed.endpoint_id] = a
+        for endpoint_id, a in failed.items():
+            if a.result.status_code == 410:
+                reason = "The endpoint answered 410 Gone."
+            else:
+                disable_after = timedelta(days=self._settings.webhook_disable_after_failing_days)
+                since = await delivery_store.failing_since(session, endpoint_id, a.at)
+                if since is None or a.at - since < disable_after:
+                    continue
+                reason = f"Every delivery has failed since {since.isoformat()}."
+            if await delivery_store.disable(session, endpoint_id, reason):
+                log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)

@@ -2,16 +2,16 @@
 and leased, an attempt recorded under the claim's lease token, and the endpoint's health."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, true, update
+from sqlalchemy import Select, func, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import DeliveryStatus
-from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookEvent
+from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks.attempts import Result
 
 
@@ -134,49 +134,72 @@ async def oldest_pending(session: AsyncSession) -> datetime | None:
     return oldest
 
 
-async def record(
-    session: AsyncSession,
-    claimed: Claimed,
-    now: datetime,
-    result: Result,
-    error: str | None,
-    values: dict[str, Any],
-) -> bool:
-    """Keep the attempt and update its delivery, only while the claim's lease token holds.
-    False when it does not (the lease expired and another worker took it over)."""
-    session.add(
-        WebhookDeliveryAttempt(
-            delivery_id=claimed.delivery_id,
-            attempted_at=now,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            response_body=result.body,
-            error=result.error,
-        )
-    )
-    recorded = await session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == claimed.delivery_id,
-            WebhookDelivery.lease_token == claimed.lease_token,
-        )
-        .values(
-            attempts=WebhookDelivery.attempts + 1,
-            last_status_code=result.status_code,
-            last_error=error,
-            lease_token=None,
-            lease_until=None,
-            **values,
-        )
-        .returning(WebhookDelivery.id)
-    )
-    return recorded.first() is not None
+@dataclass(frozen=True)
+class Attempted:
+    """One attempt's outcome, to record under its claim's lease token. `status`: succeeded or
+    failed (the delivery is finished); None while retries are left (`next_attempt_at`)."""
+
+    claimed: Claimed
+    at: datetime
+    result: Result
+    error: str | None
+    status: DeliveryStatus | None
+    next_attempt_at: datetime | None
 
 
-async def recovered(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+# Every attempt is kept (a delivery deleted meanwhile, with its endpoint, has nothing to keep
+# it under); each delivery is updated only while its claim's lease token holds.
+_RECORD = text(
+    """
+    WITH u AS (
+      SELECT * FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]), CAST(:ats AS timestamptz[]),
+        CAST(:codes AS integer[]), CAST(:latencies AS integer[]), CAST(:bodies AS text[]),
+        CAST(:errors AS text[]), CAST(:last_errors AS text[]), CAST(:statuses AS text[]),
+        CAST(:next_ats AS timestamptz[])
+      ) AS u(id, token, at, code, latency, body, error, last_error, status, next_at)
+    ), kept AS (
+      INSERT INTO webhook_delivery_attempts
+        (delivery_id, attempted_at, status_code, latency_ms, response_body, error)
+      SELECT u.id, u.at, u.code, u.latency, u.body, u.error
+        FROM u JOIN webhook_deliveries d ON d.id = u.id
+    )
+    UPDATE webhook_deliveries d
+       SET attempts = d.attempts + 1, last_status_code = u.code, last_error = u.last_error,
+           lease_token = NULL, lease_until = NULL, status = coalesce(u.status, d.status),
+           next_attempt_at = u.next_at,
+           finished_at = CASE WHEN u.status IS NULL THEN d.finished_at ELSE u.at END
+      FROM u
+     WHERE d.id = u.id AND d.lease_token = u.token
+    RETURNING d.id
+    """
+)
+
+
+async def record(session: AsyncSession, attempts: Sequence[Attempted]) -> set[uuid.UUID]:
+    """Keep the attempts and update their deliveries, in one statement. Returns the
+    deliveries updated: one missing was not (its lease expired and another worker took it
+    over)."""
+    params = {
+        "ids": [a.claimed.delivery_id for a in attempts],
+        "tokens": [a.claimed.lease_token for a in attempts],
+        "ats": [a.at for a in attempts],
+        "codes": [a.result.status_code for a in attempts],
+        "latencies": [a.result.latency_ms for a in attempts],
+        "bodies": [a.result.body for a in attempts],
+        "errors": [a.result.error for a in attempts],
+        "last_errors": [a.error for a in attempts],
+        "statuses": [a.status.value if a.status else None for a in attempts],
+        "next_ats": [a.next_attempt_at for a in attempts],
+    }
+    return set((await session.execute(_RECORD, params)).scalars())
+
+
+async def recovered(session: AsyncSession, endpoint_ids: Collection[uuid.UUID]) -> None:
+    """A success ends each endpoint's failing streak."""
     await session.execute(
         update(WebhookEndpoint)
-        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+        .where(WebhookEndpoint.id.in_(endpoint_ids), WebhookEndpoint.failing_since.is_not(None))
         .values(failing_since=None)
     )
 
@@ -194,9 +217,12 @@ async def failing_since(
     return since
 
 
-async def disable(session: AsyncSession, endpoint_id: uuid.UUID, reason: str) -> None:
-    await session.execute(
+async def disable(session: AsyncSession, endpoint_id: uuid.UUID, reason: str) -> bool:
+    """False when it was disabled already."""
+    disabled = await session.execute(
         update(WebhookEndpoint)
         .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled)
         .values(enabled=False, disabled_reason=reason)
+        .returning(WebhookEndpoint.id)
     )
+    return disabled.first() is not None

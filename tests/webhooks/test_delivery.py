@@ -3,6 +3,7 @@ and a receiver on a real port that verifies every delivery with `standardwebhook
 a controllable clock handed to the deliverer; nothing here waits for a backoff."""
 
 import asyncio
+import dataclasses
 import ssl
 import threading
 import uuid
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
@@ -23,6 +24,7 @@ from app.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint,
 from app.repositories import api_keys
 from app.settings import Settings
 from app.webhooks import outbox, repository, retention, vault
+from app.webhooks.attempts import Result
 from app.webhooks.delivery import Deliverer
 from app.webhooks.events import EventType
 from app.workers import worker
@@ -431,6 +433,64 @@ async def _wait_for(condition: Any, sweep: asyncio.Task[Any], seconds: float = 1
         if condition() or sweep.done():
             return
         await asyncio.sleep(0.01)
+
+
+async def test_attempts_ending_together_are_written_together_each_with_its_outcome(
+    kit: Kit, engine: AsyncEngine
+) -> None:
+    """Attempts that end while a write is under way are written by the next one, in one
+    statement (forty in flight had each opened a transaction and a connection of their own),
+    and each still gets its own outcome: succeeded, retrying, failed, or stale."""
+    endpoint = await kit.endpoint()
+    await kit.emit(*[(EventType.POST_FINALIZED, POST)] * 6)
+    claimed = [c for _ in range(2) for c in (await kit.deliverer.claim(10))[0]]  # 4 at a time
+    first, ok, retry, last_try, stale, ok2 = claimed
+    last_try = dataclasses.replace(last_try, attempts=len(SCHEDULE))  # its schedule is spent
+    async with kit.sessions() as session:  # another worker took this one over
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == stale.delivery_id)
+            .values(lease_token=uuid.uuid4())
+        )
+        await session.commit()
+    answered, refused = Result(200, 3, "ok", None, None), Result(500, 3, "no", None, None)
+    writes = 0
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        nonlocal writes
+        writes += "INSERT INTO webhook_delivery_attempts" in statement
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                kit.deliverer._record(c, kit.clock(), r)
+                for c, r in [
+                    (first, answered),
+                    (ok, answered),
+                    (retry, refused),
+                    (last_try, refused),
+                    (stale, answered),
+                    (ok2, answered),
+                ]
+            )
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert outcomes == ["succeeded", "succeeded", "retrying", "failed", "stale", "succeeded"]
+    assert writes == 2  # the first alone; the five that ended during its write, together
+    rows = {r.id: r for r in await kit.deliveries(endpoint["id"])}
+    assert rows[retry.delivery_id].next_attempt_at == kit.clock() + timedelta(seconds=SCHEDULE[0])
+    assert rows[retry.delivery_id].status == "pending"
+    assert (rows[last_try.delivery_id].status, rows[last_try.delivery_id].finished_at) == (
+        "failed",
+        kit.clock(),
+    )
+    assert (rows[stale.delivery_id].status, rows[stale.delivery_id].attempts) == ("pending", 0)
+    assert [rows[c.delivery_id].attempts for c in (first, ok, retry, ok2)] == [1, 1, 1, 1]
+    async with kit.sessions() as session:  # every attempt is kept, the stale one's too
+        kept = await session.scalar(select(func.count()).select_from(WebhookDeliveryAttempt))
+    assert kept == 6
 
 
 async def test_one_tenants_slow_endpoints_and_backlog_never_delay_anothers_first_delivery(
