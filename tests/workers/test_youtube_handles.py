@@ -3,10 +3,12 @@ channels.list (50 channels a call, a quota unit each, from the units above the r
 renames creators through the writer and the `creator.renamed` webhook every platform uses.
 Real PostgreSQL and Redis, the sandbox's channels.list in-process."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
@@ -38,15 +40,38 @@ def quick(settings: Settings, **more: object) -> Settings:
     )
 
 
-def checker(
-    committed: SM, settings: Settings, http: httpx.AsyncClient, redis: Redis, clock: Clock
-) -> tuple[HandleChecker, Lane]:
-    lanes = youtube_lanes(settings, http, redis, None, now=clock)
-    return HandleChecker(committed, lanes, settings, clock=clock), lanes[0]
+@dataclass
+class Kit:
+    """What every handle check here is made of: committed sessions, the settings, the
+    worker's HTTP client and Redis, the clock, and the in-process sandbox."""
+
+    committed: SM
+    settings: Settings
+    http: httpx.AsyncClient
+    redis: Redis
+    clock: Clock
+    sandbox: Sandbox
+
+    def checker(self, **more: object) -> tuple[HandleChecker, Lane]:
+        """A handle checker on the first YouTube lane, its settings `quick` with `more`."""
+        settings = quick(self.settings, **more)
+        lanes = youtube_lanes(settings, self.http, self.redis, None, now=self.clock)
+        return HandleChecker(self.committed, lanes, settings, clock=self.clock), lanes[0]
+
+    def calls(self) -> int:
+        return sum(1 for r in self.sandbox.requests if r.path == "/youtube/v3/channels")
 
 
-def calls(sandbox: Sandbox) -> int:
-    return sum(1 for r in sandbox.requests if r.path == "/youtube/v3/channels")
+@pytest.fixture
+def kit(
+    committed: SM,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    clock: Clock,
+    sandbox: Sandbox,
+) -> Kit:
+    return Kit(committed, settings, http, redis, clock, sandbox)
 
 
 async def units(lane: Lane) -> int:
@@ -68,21 +93,16 @@ async def youtube_creator(admin: httpx.AsyncClient, handle: str, name: str) -> d
 
 async def test_a_renamed_channels_creator_shows_its_new_handle_and_a_webhook_says_so(
     admin: httpx.AsyncClient,
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    kit: Kit,
 ) -> None:
     await f.ok(await admin.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}), 201)
     creator = await youtube_creator(admin, "old-name", "handles_1")
     unchanged = await youtube_creator(admin, "Handles_2", "handles_2")  # case is no rename
-    sandbox.rename_channel(channel_id("handles_1"), "new.name")
-    job, lane = checker(committed, quick(settings), http, redis, clock)
+    kit.sandbox.rename_channel(channel_id("handles_1"), "new.name")
+    job, lane = kit.checker()
 
     assert await job.check_due() == {"checked": 2}
-    assert (calls(sandbox), await units(lane)) == (1, 1)
+    assert (kit.calls(), await units(lane)) == (1, 1)
 
     shown = await f.ok(await admin.get(f"/v1/creators/{creator['id']}"))
     assert shown["handle"] == "new.name"
@@ -93,7 +113,7 @@ async def test_a_renamed_channels_creator_shows_its_new_handle_and_a_webhook_say
     assert [(r["old_handle"], r["new_handle"]) for r in history["data"]] == [
         ("old-name", "new.name")
     ]
-    [event] = await renamed_events(committed)
+    [event] = await renamed_events(kit.committed)
     assert (event["id"], event["handle"], event["previous_handle"]) == (
         creator["id"],
         "new.name",
@@ -104,98 +124,82 @@ async def test_a_renamed_channels_creator_shows_its_new_handle_and_a_webhook_say
     assert [c["id"] for c in found["data"]] == [creator["id"]]
 
     # At most once a day per channel: the same day sends nothing.
-    clock.advance(hours=23)
+    kit.clock.advance(hours=23)
     assert await job.check_due() == {}
-    assert calls(sandbox) == 1
+    assert kit.calls() == 1
     # A day after its check the channel is asked again, and a `renamer_` channel's rename
     # (the sandbox's own, a day past its anchor) lands too.
     renamer = await youtube_creator(admin, "renamer_3", "renamer_3")
-    clock.now = max(clock.now + timedelta(hours=2), sandbox.anchor + RENAME_AFTER)
+    kit.clock.now = max(kit.clock.now + timedelta(hours=2), kit.sandbox.anchor + RENAME_AFTER)
     assert await job.check_due() == {"checked": 3}
-    assert calls(sandbox) == 2
+    assert kit.calls() == 2
     assert (await f.ok(await admin.get(f"/v1/creators/{renamer['id']}")))["handle"] == ("renamed_3")
-    assert len(await renamed_events(committed)) == 2
+    assert len(await renamed_events(kit.committed)) == 2
 
 
 async def test_a_hundred_and_twenty_channels_cost_three_units(
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    kit: Kit,
 ) -> None:
-    await youtube_creators(committed, clock, "many", 120)
-    job, lane = checker(committed, quick(settings), http, redis, clock)
+    await youtube_creators(kit.committed, kit.clock, "many", 120)
+    job, lane = kit.checker()
 
     assert await job.check_due() == {"checked": 120}
-    assert (calls(sandbox), await units(lane)) == (3, 3)
-    asked = [r.video_id or "" for r in sandbox.requests if r.path == "/youtube/v3/channels"]
+    assert (kit.calls(), await units(lane)) == (3, 3)
+    asked = [r.video_id or "" for r in kit.sandbox.requests if r.path == "/youtube/v3/channels"]
     assert sorted(len(ids.split(",")) for ids in asked) == [20, 50, 50]
-    async with committed() as session:
+    async with kit.committed() as session:
         checked = set((await session.scalars(select(Creator.handle_checked_at))).all())
-    assert checked == {clock.now}
+    assert checked == {kit.clock.now}
 
 
 async def test_with_no_units_above_the_reserve_nothing_is_sent_until_the_reset(
     admin: httpx.AsyncClient,
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    kit: Kit,
 ) -> None:
     """The last units of a day are kept for posts still tracking: a handle check takes none
     of them, and its channels stay due for the new day."""
     creator = await youtube_creator(admin, "waits", "waiting_1")
-    sandbox.rename_channel(channel_id("waiting_1"), "waited")
-    low = quick(settings, youtube_daily_quota_units=10, youtube_quota_reserve_units=4)
-    job, lane = checker(committed, low, http, redis, clock)
+    kit.sandbox.rename_channel(channel_id("waiting_1"), "waited")
+    job, lane = kit.checker(youtube_daily_quota_units=10, youtube_quota_reserve_units=4)
     assert lane.quota is not None
     assert await lane.quota.spend(6)  # 4 left: the reserve
 
     assert await job.check_due() == {}
-    assert (calls(sandbox), await units(lane)) == (0, 6)
+    assert (kit.calls(), await units(lane)) == (0, 6)
     assert (await f.ok(await admin.get(f"/v1/creators/{creator['id']}")))["handle"] == "waits"
     # Even a reader that does not ask the lane first takes nothing from the reserve.
     assert lane.channels is not None
     refused = await lane.channels.handles([channel_id("waiting_1")])
     assert isinstance(refused, FetchError)
     assert refused.kind is FetchErrorKind.QUOTA_EXHAUSTED
-    assert (calls(sandbox), await units(lane)) == (0, 6)
+    assert (kit.calls(), await units(lane)) == (0, 6)
 
-    clock.now = next_reset(clock.now) + timedelta(minutes=1)
+    kit.clock.now = next_reset(kit.clock.now) + timedelta(minutes=1)
     assert await job.check_due() == {"checked": 1}
-    assert (calls(sandbox), await units(lane)) == (1, 1)
+    assert (kit.calls(), await units(lane)) == (1, 1)
     assert (await f.ok(await admin.get(f"/v1/creators/{creator['id']}")))["handle"] == "waited"
 
 
 async def test_a_channel_missing_from_the_answer_or_without_a_handle_changes_nothing(
     admin: httpx.AsyncClient,
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    kit: Kit,
 ) -> None:
     await f.ok(await admin.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}), 201)
     gone = await youtube_creator(admin, "gone-channel", "missing_1")
     bare = await youtube_creator(admin, "bare-channel", "nohandle_1")
-    job, _ = checker(committed, quick(settings), http, redis, clock)
+    job, _ = kit.checker()
 
     assert await job.check_due() == {"checked": 2}
-    assert calls(sandbox) == 1
+    assert kit.calls() == 1
     for creator in (gone, bare):
         shown = await f.ok(await admin.get(f"/v1/creators/{creator['id']}"))
         assert (shown["handle"], shown["updated_at"]) == (creator["handle"], creator["updated_at"])
         renames = await f.ok(await admin.get(f"/v1/creators/{creator['id']}/history"))
         assert renames["data"] == []
-    assert await renamed_events(committed) == []
+    assert await renamed_events(kit.committed) == []
     # Asked about, so not asked again before a day is out.
     assert await job.check_due() == {}
-    assert calls(sandbox) == 1
+    assert kit.calls() == 1
 
 
 async def test_the_handle_check_counts_in_the_units_a_day_needs(
@@ -226,12 +230,7 @@ async def test_the_handle_check_counts_in_the_units_a_day_needs(
 
 async def test_the_worker_runs_the_check_hourly_and_never_twice_at_once(
     admin: httpx.AsyncClient,
-    committed: SM,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    redis: Redis,
-    clock: Clock,
-    sandbox: Sandbox,
+    kit: Kit,
 ) -> None:
     [cron] = [
         job
@@ -240,13 +239,13 @@ async def test_the_worker_runs_the_check_hourly_and_never_twice_at_once(
     ]
     assert (cron.minute, cron.max_tries) == (27, 1)
     await youtube_creator(admin, "by-the-worker", "worker_1")
-    job, _ = checker(committed, quick(settings), http, redis, clock)
+    job, _ = kit.checker()
     ctx: dict[str, Any] = {"handles": job, "running": {"handles"}}
     assert await worker.check_youtube_handles(ctx) == {}  # one is running here already
-    assert calls(sandbox) == 0
+    assert kit.calls() == 0
     ctx["running"] = set()
     assert await worker.check_youtube_handles(ctx) == {"checked": 1}
-    assert (calls(sandbox), ctx["running"]) == (1, set())
+    assert (kit.calls(), ctx["running"]) == (1, set())
 
 
 async def youtube_creators(committed: SM, clock: Clock, prefix: str, n: int) -> None:
