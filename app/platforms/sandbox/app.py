@@ -215,20 +215,30 @@ class Sandbox:
             return self.channel_handles[channel]
         return accounts.channel_handle(channel, self.anchor, self.now())
 
-    async def youtube_channels(self, request: Request) -> Response:
-        """channels.list?part=snippet&id=UC...,...: up to 50 channel ids, one unit a call.
-        Every well-formed channel id is a channel except `missing_` ones (left out)."""
+    async def _youtube_ids(self, request: Request) -> tuple[list[str], Response | None]:
+        """A YouTube Data API call's ids (`id=a,b,...`), or the answer that refuses it first:
+        the sandbox's gate (faults, pacing), a bad key, the day's quota spent, no ids or more
+        than 50. videos.list and channels.list check alike."""
         ids = [i for i in request.query_params.get("id", "").split(",") if i]
         key = request.query_params.get("key") or ""
         if (early := await self._gate("youtube", request, ",".join(ids), None)) is not None:
-            return early
+            return ids, early
         if key == BAD_KEY:
-            return JSONResponse(answers.youtube_key_invalid(), 400)
+            return ids, JSONResponse(answers.youtube_key_invalid(), 400)
         if self._youtube_quota_spent(key):
-            return JSONResponse(answers.youtube_quota_exceeded(), 403)
+            return ids, JSONResponse(answers.youtube_quota_exceeded(), 403)
         if not ids or len(ids) > 50:
             message = "No filter selected." if not ids else "Too many ids (at most 50)."
-            return JSONResponse(answers.youtube_error(400, "badRequest", message, "youtube"), 400)
+            error = answers.youtube_error(400, "badRequest", message, "youtube")
+            return ids, JSONResponse(error, 400)
+        return ids, None
+
+    async def youtube_channels(self, request: Request) -> Response:
+        """channels.list?part=snippet&id=UC...,...: up to 50 channel ids, one unit a call.
+        Every well-formed channel id is a channel except `missing_` ones (left out)."""
+        ids, refused = await self._youtube_ids(request)
+        if refused is not None:
+            return refused
         found = [
             (channel, self.channel_handle(channel))
             for channel in dict.fromkeys(ids)
@@ -351,17 +361,9 @@ class Sandbox:
 
     async def youtube(self, request: Request) -> Response:
         """videos.list: up to 50 ids, one unit a call whatever it answers."""
-        ids = [i for i in request.query_params.get("id", "").split(",") if i]
-        key = request.query_params.get("key") or ""
-        if (early := await self._gate("youtube", request, ",".join(ids), None)) is not None:
-            return early
-        if key == BAD_KEY:
-            return JSONResponse(answers.youtube_key_invalid(), 400)
-        if self._youtube_quota_spent(key):
-            return JSONResponse(answers.youtube_quota_exceeded(), 403)
-        if not ids or len(ids) > 50:
-            message = "No filter selected." if not ids else "Too many ids (at most 50)."
-            return JSONResponse(answers.youtube_error(400, "badRequest", message, "youtube"), 400)
+        ids, refused = await self._youtube_ids(request)
+        if refused is not None:
+            return refused
         magic = {i: magic_of(Platform.YOUTUBE, i) for i in ids}
         if Magic.QUOTA_EXHAUSTED in magic.values():
             return JSONResponse(answers.youtube_quota_exceeded(), 403)
