@@ -329,6 +329,10 @@ class Deliverer:
                 while self._unwritten:
                     group, self._unwritten = self._unwritten, []
                     await self._write(group)
+            except BaseException:  # cancelled mid-write: this attempt's own outcome goes unread
+                if written.done():
+                    written.exception()
+                raise
             finally:
                 self._writing = False
                 for _, waiting in self._unwritten:  # the writer was cancelled (shutdown)
