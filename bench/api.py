@@ -208,30 +208,20 @@ async def cleanup(conn: asyncpg.Connection) -> int:
 
 def deep_cursors(base: str, campaigns: list[tuple[str, str]], depth: int = 900) -> list[Item]:
     """For a sample of campaigns, walk the API's own pages to the post `depth` deep and keep the
-    cursor it returned there: the deep-page requests ask for the page after it."""
-    items = []
-    with httpx.Client(base_url=base, timeout=30) as client:
-        for cid, key in campaigns:
-            cursor, seen = None, 0
-            while seen < depth:
-                limit = min(200, depth - seen)
-                params: dict[str, str | int] = {"limit": limit}
+    cursor it returned there: the deep-page requests ask for the page after it. (Runs in a
+    thread of its own: see `scenario_items`' callers.)"""
+
+    async def walk() -> list[Item]:
+        items = []
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            for cid, key in campaigns:
+                path = f"/v1/campaigns/{cid}/posts"
+                cursor = await common.deep_cursor(client, path, key, depth)
                 if cursor:
-                    params["cursor"] = cursor
-                r = client.get(
-                    f"/v1/campaigns/{cid}/posts",
-                    params=params,
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-                r.raise_for_status()
-                page = r.json()
-                seen += len(page["data"])
-                cursor = page["next_cursor"]
-                if cursor is None:
-                    break
-            if cursor:
-                items.append(Item("GET", f"/v1/campaigns/{cid}/posts?cursor={cursor}", key))
-    return items
+                    items.append(Item("GET", f"{path}?cursor={cursor}", key))
+        return items
+
+    return asyncio.run(walk())
 
 
 def scenario_items(name: str, data: dict[str, Any], base: str) -> list[Item]:

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import IO, Any, Protocol
 
 import asyncpg
+import httpx
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -391,3 +392,24 @@ def git_head() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "?"
     return head + ("+dirty" if dirty else "")
+
+
+async def deep_cursor(
+    client: httpx.AsyncClient, path: str, key: str, depth: int, **params: str
+) -> str | None:
+    """The cursor `depth` rows into one of the API's lists (`path` with `params`), walked
+    through its own pages; None when the list ends sooner. `client` reaches the service, over
+    HTTP or in-process."""
+    cursor, seen = None, 0
+    while seen < depth:
+        query: dict[str, str | int] = {**params, "limit": min(200, depth - seen)}
+        if cursor:
+            query["cursor"] = cursor
+        r = await client.get(path, params=query, headers={"Authorization": f"Bearer {key}"})
+        r.raise_for_status()
+        page = r.json()
+        seen += len(page["data"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return None
+    return cursor

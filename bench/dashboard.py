@@ -209,25 +209,12 @@ def items(
 async def deep_cursors(
     client: httpx.AsyncClient, campaigns: list[tuple[str, str]], depth: int = 900
 ) -> list[tuple[str, str, str]]:
-    """The cursor `depth` posts into a campaign's list, walked through the API's own pages
-    (the table's pages are the same list's, so the same cursor goes deep in both). `client`
+    """The cursor `depth` posts into each campaign's list, through the API's own pages (the
+    table's pages are the same list's, so the same cursor goes deep in both). `client`
     reaches the service, over HTTP or in-process (bench.dashboard_cpu)."""
     found = []
     for cid, key in campaigns:
-        cursor, seen = None, 0
-        while seen < depth:
-            params: dict[str, str | int] = {"campaign_id": cid, "limit": min(200, depth - seen)}
-            if cursor:
-                params["cursor"] = cursor
-            r = await client.get(
-                "/v1/posts", params=params, headers={"Authorization": f"Bearer {key}"}
-            )
-            r.raise_for_status()
-            body = r.json()
-            seen += len(body["data"])
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
+        cursor = await common.deep_cursor(client, "/v1/posts", key, depth, campaign_id=cid)
         if cursor:
             found.append((cid, key, cursor))
     return found
