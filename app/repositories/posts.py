@@ -182,27 +182,34 @@ async def list_page(
 # SQLAlchemy's result rows cost more CPU than the query itself (issue 24). Same rows, same
 # order and same cursors as list_page, which the tests compare page for page.
 _PLAIN_WHERE = "FROM posts WHERE organization_id = $1 AND campaign_id = $2"
-_plain_sql: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
+_plain_sql: dict[tuple[tuple[tuple[str, str], ...], bool], tuple[str, str]] = {}
+# A row's creator's handle, for a reader that shows it (one index lookup a row, where a
+# second statement for the page's handles cost a round trip and its building).
+_HANDLE = "(SELECT handle FROM creators WHERE creators.id = posts.creator_id) AS handle"
 _plain_statement: tuple[str, str, str] | None = None
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
-def _plain_select(columns: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+def _plain_select(columns: tuple[tuple[str, str], ...], handles: bool) -> tuple[str, str]:
     """The first page's and a later page's SQL selecting `columns` ((name, column) pairs, in
-    that order). Ids are read as their text: what an answer shows."""
-    found = _plain_sql.get(columns)
+    that order), and the creator's `handle` if `handles`. Ids are read as their text: what an
+    answer shows."""
+    found = _plain_sql.get((columns, handles))
     if found is None:
         table = Post.__table__.c
         selected = ", ".join(
-            f"{column}::text AS {name}"
-            if isinstance(table[column].type, Uuid)
-            else f"{column} AS {name}"
-            for name, column in columns
+            [
+                f"{column}::text AS {name}"
+                if isinstance(table[column].type, Uuid)
+                else f"{column} AS {name}"
+                for name, column in columns
+            ]
+            + ([_HANDLE] if handles else [])
         )
         plain = f"SELECT {selected} {_PLAIN_WHERE}"
         # `posts.id`, the column: a bare `id` in ORDER BY is the text the list selects, which
         # PostgreSQL can only sort after reading every post of the campaign.
-        found = _plain_sql[columns] = (
+        found = _plain_sql[columns, handles] = (
             plain + " ORDER BY posts.id DESC LIMIT $3",
             plain + " AND posts.id < $3 ORDER BY posts.id DESC LIMIT $4",
         )
@@ -251,14 +258,16 @@ async def plain_page(
     campaign_id: uuid.UUID,
     query: PostFilter,
     columns: tuple[tuple[str, str], ...],
+    *,
+    handles: bool = False,
 ) -> tuple[list[Any], str | None] | None:
     """list_page's page of one campaign's posts when the query is plain (`is_plain`), else
     None: the driver's records (mappings) of `columns`, (name, column of posts) pairs, which
-    must include ("id", "id"); ids as text."""
+    must include ("id", "id"), and the creator's `handle` if `handles`; ids as text."""
     if not is_plain(query):
         return None
     bound_to = _plain_digest(org, campaign_id)
-    first, after = _plain_select(columns)
+    first, after = _plain_select(columns, handles)
     connection = await session.connection()
     # The session's connection is checked out: its driver connection is at hand.
     driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ code, `any` (has_hold / has_flag true) or `none` (false); the published range is
 (`published_to` inclusive) that become the API's moments."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated, Any
@@ -24,7 +24,7 @@ from app.domain.enums import Platform, PostStatus
 from app.domain.errors import InvalidCursor
 from app.domain.integrity import FlagCode
 from app.domain.permissions import Action
-from app.repositories import campaigns, creators, posts, tiers
+from app.repositories import campaigns, creators, holds, posts, tiers
 from app.schemas.posts import PostListQuery, PostSort
 from app.services import post_lists
 from app.web import post_rows
@@ -226,23 +226,17 @@ async def _results(
 ) -> dict[str, Any]:
     """A page of the list (the API's query, the API's reach), or the errors that stopped it.
     `known`: campaigns the page has read already (the filter's choices), by id."""
-    lines: list[post_lists.PostLine] = []
+    lines: list[post_rows.Line] = []
     next_cursor = None
     if filters.query is not None:
-        reach = me.principal.within(Action.CAMPAIGN_READ)
-        settle = timedelta(seconds=settings.change_feed_settle_seconds)
         try:
-            rows, next_cursor = await posts.list_page(
-                session, me.organization.id, filters.campaign_id, filters.query, settle, only=reach
-            )
+            rows, next_cursor = await _page(session, settings, me, filters)
         except InvalidCursor:
             filters.errors.append("That page belongs to other filters: here is the first page.")
             filters.values.pop("cursor", None)
             filters.query = filters.query.model_copy(update={"cursor": None})
-            rows, next_cursor = await posts.list_page(
-                session, me.organization.id, filters.campaign_id, filters.query, settle, only=reach
-            )
-        lines = await post_lists.present(session, me.organization.id, rows, known)
+            rows, next_cursor = await _page(session, settings, me, filters)
+        lines = await _lines(session, me.organization.id, rows, known)
     creator = None
     if filters.creator_id is not None:
         handles = await creators.handles(session, me.organization.id, [filters.creator_id])
@@ -292,6 +286,76 @@ async def posts_table(
         "flag_codes": [f.value for f in FlagCode],
     }
     return await page(request, session, me, "posts.html", context, current="posts")
+
+
+# The columns a row of the table shows, as the plain read names them.
+_SHOWN = tuple(
+    (c, c)
+    for c in (
+        "id",
+        "campaign_id",
+        "creator_id",
+        "platform",
+        "platform_post_id",
+        "url",
+        "published_at",
+        "views",
+        "likes",
+        "comments",
+        "shares",
+        "status",
+        "earnings",
+        "rejection_reason",
+        "flags",
+        "open_holds",
+    )
+)
+
+
+async def _page(
+    session: AsyncSession, settings: AppSettings, me: Viewer, filters: Filters
+) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+    """The page's posts, each its columns by name with its creator's `handle`, and the next
+    page's cursor: the API's list. A campaign's newest first within the viewer's reach (the
+    table as it opens, and every page after) is the API's plain read, with the handles in
+    the same statement (the API's `list_page` and a statement for the handles cost ~2.5 ms
+    of CPU more a page); any other filter is list_page's."""
+    assert filters.query is not None
+    org, campaign = me.organization.id, filters.campaign_id
+    reach = me.principal.within(Action.CAMPAIGN_READ)
+    if campaign is not None and (reach is None or campaign in reach):
+        plain = await posts.plain_page(session, org, campaign, filters.query, _SHOWN, handles=True)
+        if plain is not None:
+            return plain
+    settle = timedelta(seconds=settings.change_feed_settle_seconds)
+    rows, next_cursor = await posts.list_page(
+        session, org, campaign, filters.query, settle, only=reach
+    )
+    handles = await creators.handles(session, org, {r.creator_id for r in rows})
+    return [{**r._mapping, "handle": handles[r.creator_id]} for r in rows], next_cursor
+
+
+async def _lines(
+    session: AsyncSession,
+    org: uuid.UUID,
+    rows: Sequence[Mapping[str, Any]],
+    known: Mapping[uuid.UUID, Any] | None,
+) -> list[post_rows.Line]:
+    """The table's rows: each post with its campaign's name and currency (from `known` when
+    it has them all) and its open holds (a statement only when a post has one)."""
+    held = await holds.open_for(session, [uuid.UUID(str(r["id"])) for r in rows if r["open_holds"]])
+    wanted = {uuid.UUID(str(r["campaign_id"])) for r in rows}
+    named: Mapping[uuid.UUID, Any]
+    if known is not None and wanted <= known.keys():
+        named = known
+    else:
+        named = await campaigns.by_ids(session, org, wanted)
+    lines = []
+    for row in rows:
+        campaign = named[uuid.UUID(str(row["campaign_id"]))]
+        found = held.get(uuid.UUID(str(row["id"])), ()) if row["open_holds"] else ()
+        lines.append(post_rows.Line(row, campaign.name, campaign.currency, found))
+    return lines
 
 
 async def _bulk_for(
