@@ -1,14 +1,15 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, and_, exists, func, select
+from sqlalchemy import ARRAY, Integer, Uuid, and_, any_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import campaigns as campaign_rules
 from app.domain.enums import CampaignStatus, PostStatus
 from app.models import Campaign, CpmTier, Creator, Post
+from app.repositories import written
 from app.repositories.common import get_owned, save_changes
 from app.repositories.pagination import Sort, fetch_page
 
@@ -39,18 +40,39 @@ async def list_page(
     return await fetch_page(session, stmt, Campaign.id, Sort(None, True), cursor, limit)
 
 
+class Choice(NamedTuple):
+    id: uuid.UUID
+    name: str
+    currency: str
+
+
+def _choices(scoped: bool) -> written.Written:
+    stmt = select(Campaign.id, Campaign.name, Campaign.currency).where(
+        Campaign.organization_id == bindparam("org", None, type_=Uuid())
+    )
+    if scoped:
+        uuids: ARRAY[uuid.UUID] = ARRAY(Uuid())
+        stmt = stmt.where(Campaign.id == any_(bindparam("only", None, type_=uuids)))
+    order = stmt.order_by(func.lower(Campaign.name), Campaign.id)
+    return written.write_out(order.limit(bindparam("limit", None, type_=Integer())))
+
+
+# Written out once per shape (all of the organization's campaigns, or some of them): every
+# filter of the dashboard's pages asks.
+_CHOICES = {scoped: _choices(scoped) for scoped in (False, True)}
+
+
 async def choices(
     session: AsyncSession, org: uuid.UUID, limit: int, only: frozenset[uuid.UUID] | None = None
-) -> Sequence[Row[uuid.UUID, str, str]]:
+) -> list[Choice]:
     """The first `limit` campaigns by name (id, name, currency), for a page's campaign
-    filter: rows, not objects (a hundred ORM objects cost a page more than its query)."""
-    stmt = select(Campaign.id, Campaign.name, Campaign.currency).where(
-        Campaign.organization_id == org
-    )
+    filter: rows, not objects (a hundred ORM objects cost a page more than its query), read
+    on the driver (see app.repositories.written)."""
+    values: dict[str, Any] = {"org": org, "limit": limit}
     if only is not None:
-        stmt = stmt.where(Campaign.id.in_(sorted(only)))
-    stmt = stmt.order_by(func.lower(Campaign.name), Campaign.id).limit(limit)
-    return (await session.execute(stmt)).all()
+        values["only"] = sorted(only)
+    rows = await written.fetch(session, _CHOICES[only is not None], values)
+    return [Choice(*row) for row in rows]
 
 
 async def with_creator_and_tier(

@@ -11,7 +11,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, DateTime, Row, Select, bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    DateTime,
+    Row,
+    Select,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Bundle
 
@@ -27,13 +38,14 @@ from app.models import (
     PostImport,
     PostImportLine,
 )
+from app.repositories import written
 
 # Any statement of this module (its columns vary by kind).
 Q = Select[*tuple[Any, ...]]
-# What the statements are made for: values, or parameters (the counts' statement, made once).
-Org = uuid.UUID | BindParameter[uuid.UUID]
-Only = frozenset[uuid.UUID] | BindParameter[Any] | None
-Now = datetime | BindParameter[datetime]
+# The statements' parameters (each statement is made once, see _statements).
+Org = BindParameter[uuid.UUID]
+Only = BindParameter[list[uuid.UUID]] | None
+Now = BindParameter[datetime]
 
 # Counted up to this many per kind; past it the inbox says "1,000+".
 COUNT_BOUND = 1000
@@ -96,7 +108,7 @@ class Kind:
 
 def _scoped(stmt: Q, org: Org, only: Only) -> Q:
     stmt = stmt.where(Post.organization_id == org)
-    return stmt if only is None else stmt.where(Post.campaign_id.in_(only))
+    return stmt if only is None else stmt.where(Post.campaign_id == any_(only))
 
 
 def _posts(org: Org, only: Only, *where: Any) -> Q:
@@ -127,17 +139,19 @@ def _bounded(stmt: Q, column: Any) -> Any:
 @dataclass(frozen=True)
 class _Statements:
     items: tuple[Q, ...]  # each kind's oldest `:cap`, in the order of Inbox.kinds
-    counts: Q  # each kind's count up to the bound, in that order, in one statement
+    counts: written.Written  # each kind's count up to the bound, in that order, in one
 
 
 @cache
 def _statements(scoped: bool) -> _Statements:
     """The inbox's statements, made once per shape (scoped to some campaigns or not) with
     their values as parameters (`_values`): every page's navigation counts, and building
-    a statement cost more than running it."""
-    org: BindParameter[uuid.UUID] = bindparam("org")
-    now: BindParameter[datetime] = bindparam("now", type_=DateTime(timezone=True))
-    only: BindParameter[Any] | None = bindparam("only", expanding=True) if scoped else None
+    a statement cost more than running it; the counts are written out for the driver."""
+    # Each given a value (None) only so the counts can be written out before any is known.
+    org: Org = bindparam("org", None, type_=Uuid())
+    now: Now = bindparam("now", None, type_=DateTime(timezone=True))
+    uuids: ARRAY[uuid.UUID] = ARRAY(Uuid())
+    only: Only = bindparam("only", None, type_=uuids) if scoped else None  # type: ignore[arg-type]
     cap: BindParameter[int] = bindparam("cap")
     posts = (
         (_open_holds(org, only), PostHold.id, (HOLD,)),
@@ -150,7 +164,7 @@ def _statements(scoped: bool) -> _Statements:
     items.append(lines.order_by(PostImportLine.import_id, PostImportLine.line).limit(cap))
     counts = [_bounded(stmt, Post.id) for stmt, _, _ in posts]
     counts.append(_bounded(lines, PostImportLine.line))
-    return _Statements(tuple(items), select(*counts))
+    return _Statements(tuple(items), written.write_out(select(*counts)))
 
 
 def _values(
@@ -158,7 +172,7 @@ def _values(
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"org": org, "now": now, "cap": cap}
     if only is not None:
-        values["only"] = list(only)
+        values["only"] = sorted(only)
     return values
 
 
@@ -166,7 +180,7 @@ async def _counts(
     session: AsyncSession, org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime
 ) -> tuple[int, ...]:
     counts = _statements(only is not None).counts
-    row = (await session.execute(counts, _values(org, only, now))).one()
+    (row,) = await written.fetch(session, counts, _values(org, only, now))
     return tuple(int(n) for n in row)
 
 
@@ -210,7 +224,7 @@ def _failed_lines(org: Org, only: Only, now: Now) -> Q:
             PostImportLine.outcome.not_in(attention.IMPORT_SETTLED),
         )
     )
-    return stmt if only is None else stmt.where(PostImport.campaign_id.in_(only))
+    return stmt if only is None else stmt.where(PostImport.campaign_id == any_(only))
 
 
 @dataclass(frozen=True)
