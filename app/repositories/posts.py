@@ -12,6 +12,7 @@ from app.domain.enums import Platform, PostStatus
 from app.domain.errors import InvalidCursor
 from app.domain.integrity import FlagCode
 from app.models import Creator, Post, PostEvent, PostHold
+from app.repositories import written
 from app.repositories.common import get_owned
 from app.repositories.creators import handle_starts_with
 from app.repositories.pagination import (
@@ -260,7 +261,7 @@ async def plain_page(
     columns: tuple[tuple[str, str], ...],
     *,
     handles: bool = False,
-) -> tuple[list[Any], str | None] | None:
+) -> tuple[Sequence[Any], str | None] | None:
     """list_page's page of one campaign's posts when the query is plain (`is_plain`), else
     None: the driver's records (mappings) of `columns`, (name, column of posts) pairs, which
     must include ("id", "id"), and the creator's `handle` if `handles`; ids as text."""
@@ -268,19 +269,15 @@ async def plain_page(
         return None
     bound_to = _plain_digest(org, campaign_id)
     first, after = _plain_select(columns, handles)
-    connection = await session.connection()
-    # The session's connection is checked out: its driver connection is at hand.
-    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    assert driver is not None
     if query.cursor is None:
-        rows = await driver.fetch(first, org, campaign_id, query.limit + 1)
+        rows = await written.fetch_sql(session, first, org, campaign_id, query.limit + 1)
     else:
         (position,) = decode_cursor(query.cursor, 1, bound_to)
         try:
             after_id = uuid.UUID(str(position))
         except (TypeError, ValueError):
             raise InvalidCursor from None
-        rows = await driver.fetch(after, org, campaign_id, after_id, query.limit + 1)
+        rows = await written.fetch_sql(session, after, org, campaign_id, after_id, query.limit + 1)
     if len(rows) <= query.limit:
         return rows, None
     rows = rows[: query.limit]

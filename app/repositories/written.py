@@ -37,9 +37,14 @@ async def fetch(
     session: AsyncSession, written: Written, values: Mapping[str, Any]
 ) -> Sequence[Any]:
     """The statement's records, with `values` for its parameters (the rest its own)."""
+    args = [values[n] if n in values else written.own[n] for n in written.names]
+    return await fetch_sql(session, written.sql, *args)
+
+
+async def fetch_sql(session: AsyncSession, sql: str, *args: Any) -> Sequence[Any]:
+    """The records of SQL written for the driver ($n parameters), on the session's connection."""
     connection = await session.connection()
     # The session's connection is checked out: its driver connection is at hand.
     driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
     assert driver is not None
-    args = [values[n] if n in values else written.own[n] for n in written.names]
-    return await driver.fetch(written.sql, *args)  # type: ignore[no-any-return]
+    return await driver.fetch(sql, *args)  # type: ignore[no-any-return]
