@@ -27,6 +27,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from app.repositories import written
 from bench import common
 from bench.api import DEFAULT_DATABASE, RATE_LIMITS, prepare, shape_of
 from bench.dashboard import SCENARIOS, deep_cursors, items, seed_attention, sign_in_users
@@ -36,7 +37,8 @@ PORT = 8103
 
 
 class Statements:
-    """Statements sent by the app's engine (every session is made from it)."""
+    """Statements the app sends: through its engine (every session is made from it), and
+    straight on a session's driver connection (app.repositories.written)."""
 
     def __init__(self, app: FastAPI) -> None:
         self.count = 0
@@ -44,6 +46,14 @@ class Statements:
         @event.listens_for(app.state.engine.sync_engine, "before_cursor_execute")
         def counted(*args: Any) -> None:
             self.count += 1
+
+        direct = written.fetch_sql
+
+        async def fetch_sql(*args: Any) -> Any:
+            self.count += 1
+            return await direct(*args)
+
+        written.fetch_sql = fetch_sql  # type: ignore[assignment]
 
 
 async def main_async(args: argparse.Namespace) -> None:
