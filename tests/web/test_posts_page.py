@@ -102,6 +102,8 @@ async def test_filters_search_and_the_fragment_answer_the_api_s_rows(
     assert await shown(published_from="2000-01-01", published_to="2999-12-31") == 5
     # A campaign chosen: its tiers are offered for assigning.
     chosen = await admin.get(PAGE, params={"campaign_id": w["a"]})
+    assert f'<option value="{w["a"]}" selected>Summer launch</option>' in chosen.text
+    assert f'<option value="{w["b"]}">Campaign B</option>' in chosen.text
     assert ">Assign tier</button>" in chosen.text
     assert w["tier"]["id"] in chosen.text
     # What htmx asks for when a filter changes: the list's region alone.
