@@ -7,9 +7,10 @@ request schema; a person is offered only what their role on the campaign allows.
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -172,69 +173,6 @@ async def campaign_create(
     return go_to(request, f"/app/campaigns/{made.id}")
 
 
-async def _campaign_page(
-    request: Request,
-    session: AsyncSession,
-    me: Viewer,
-    settings: Settings,
-    campaign_id: uuid.UUID,
-    *,
-    forms: dict[str, Fields] | None = None,
-    notice: tuple[str, str] | None = None,
-    problem: tuple[str, str] | None = None,
-    members_cursor: str = "",
-) -> Response:
-    """The campaign's setup page; `notice` and `problem`: (section, what was done or why
-    not) to say in that section."""
-    org = me.principal.organization_id
-    campaign = (
-        await campaigns.get(session, org, campaign_id)
-        if me.can("campaigns_get", campaign_id)
-        else None
-    )
-    if campaign is None:
-        return await not_found(request, session, me, "campaign")
-    shown = campaign_service.present(campaign)
-    tier_rows = [
-        TierOut.model_validate(t)
-        for t in (await tiers.list_page(session, campaign.id, None, _ALL))[0]
-    ]
-    try:
-        member_rows, next_members = await creators.list_members(
-            session, campaign.id, _page_of(members_cursor), _PAGE
-        )
-    except InvalidCursor:
-        member_rows, next_members = await creators.list_members(session, campaign.id, None, _PAGE)
-    may = {operation: me.can(operation, campaign.id) for operation in _CHANGES}
-    addable = []
-    if may["members_create"]:
-        listed, _ = await creators.list_page(
-            session, org, None, None, None, _ALL, only=me.principal.within(Action.CAMPAIGN_READ)
-        )
-        members_here = {m.creator_id for m, _ in member_rows}
-        addable = [c for c in listed if c.id not in members_here]
-    context = {
-        "campaign": shown,
-        "stored_status": campaign.status,
-        "tiers": tier_rows,
-        "tier_names": {t.id: t.name for t in tier_rows},
-        "members": member_rows,
-        "next_members": next_members,
-        "addable": addable,
-        "may": may,
-        "may_open_creator": me.can("creators_get"),
-        "forms": forms or {},
-        "terms": _stored_terms(shown, campaign.status),
-        "notice": notice,
-        "problem": problem,
-        "statuses": list(CampaignStatus),
-        "flags": list(FlagCode),
-        "platforms": list(Platform),
-        "defaults": _defaults(settings),
-    }
-    return await page(request, session, me, "campaigns_edit.html", context, current="campaigns")
-
-
 def _stored_terms(campaign: CampaignOut, stored: CampaignStatus) -> Fields:
     """The terms form as stored: the status as set (the one in force may read ended)."""
 
@@ -255,18 +193,132 @@ def _stored_terms(campaign: CampaignOut, stored: CampaignStatus) -> Fields:
     )
 
 
+@dataclass(frozen=True)
+class _CampaignPage:
+    """A campaign's setup page as a request asks for it: shown, or shown again after a form
+    posted to it, saying what was done or why not in the form's section."""
+
+    request: Request
+    session: AsyncSession
+    me: Viewer
+    settings: Settings
+    campaign_id: uuid.UUID
+
+    @property
+    def org(self) -> uuid.UUID:
+        return self.me.principal.organization_id
+
+    async def show(
+        self,
+        *,
+        forms: dict[str, Fields] | None = None,
+        notice: tuple[str, str] | None = None,
+        problem: tuple[str, str] | None = None,
+        members_cursor: str = "",
+    ) -> Response:
+        """The campaign's setup page; `notice` and `problem`: (section, what was done or why
+        not) to say in that section."""
+        org = self.org
+        campaign = (
+            await campaigns.get(self.session, org, self.campaign_id)
+            if self.me.can("campaigns_get", self.campaign_id)
+            else None
+        )
+        if campaign is None:
+            return await not_found(self.request, self.session, self.me, "campaign")
+        shown = campaign_service.present(campaign)
+        tier_rows = [
+            TierOut.model_validate(t)
+            for t in (await tiers.list_page(self.session, campaign.id, None, _ALL))[0]
+        ]
+        try:
+            member_rows, next_members = await creators.list_members(
+                self.session, campaign.id, _page_of(members_cursor), _PAGE
+            )
+        except InvalidCursor:
+            member_rows, next_members = await creators.list_members(
+                self.session, campaign.id, None, _PAGE
+            )
+        may = {operation: self.me.can(operation, campaign.id) for operation in _CHANGES}
+        addable = []
+        if may["members_create"]:
+            listed, _ = await creators.list_page(
+                self.session,
+                org,
+                None,
+                None,
+                None,
+                _ALL,
+                only=self.me.principal.within(Action.CAMPAIGN_READ),
+            )
+            members_here = {m.creator_id for m, _ in member_rows}
+            addable = [c for c in listed if c.id not in members_here]
+        context = {
+            "campaign": shown,
+            "stored_status": campaign.status,
+            "tiers": tier_rows,
+            "tier_names": {t.id: t.name for t in tier_rows},
+            "members": member_rows,
+            "next_members": next_members,
+            "addable": addable,
+            "may": may,
+            "may_open_creator": self.me.can("creators_get"),
+            "forms": forms or {},
+            "terms": _stored_terms(shown, campaign.status),
+            "notice": notice,
+            "problem": problem,
+            "statuses": list(CampaignStatus),
+            "flags": list(FlagCode),
+            "platforms": list(Platform),
+            "defaults": _defaults(self.settings),
+        }
+        return await page(
+            self.request, self.session, self.me, "campaigns_edit.html", context, current="campaigns"
+        )
+
+    async def change(
+        self,
+        operation: str,
+        key: str,
+        sent: dict[str, Any],
+        do: Callable[[], Awaitable[Any]],
+        notice: str,
+    ) -> Response:
+        """One change to the campaign as the API's `operation` (`key`: the form, `sent`:
+        what it sent), refused beside the field a refusal names, in the form as sent. A
+        campaign out of the person's reach answers as missing (the API's 404)."""
+        section = _section(key)
+        try:
+            await actions.on_campaign(
+                self.request, self.session, self.me.principal, operation, self.campaign_id, do
+            )
+        except Refused as exc:
+            if exc.hidden:
+                return await not_found(self.request, self.session, self.me, "campaign")
+            return await self.show(problem=(section, exc.detail))
+        except (DomainError, ApiError) as exc:
+            form = refusal(exc, sent).form
+            if not form.errors:
+                return await self.show(problem=(section, form.message))
+            return await self.show(forms={key: form})
+        return await self.show(notice=(section, notice))
+
+
+async def _this_page(
+    request: Request, campaign_id: uuid.UUID, session: Session, me: Page, settings: AppSettings
+) -> _CampaignPage:
+    return _CampaignPage(request, session, me, settings, campaign_id)
+
+
+ThisPage = Annotated[_CampaignPage, Depends(_this_page)]
+
+
 @router.get("/app/campaigns/{campaign_id:uuid}")
 async def campaign_page(
-    request: Request,
-    campaign_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
+    here: ThisPage,
     members_cursor: str = "",
 ) -> Response:
-    return await _campaign_page(
-        request, session, me, settings, campaign_id, members_cursor=members_cursor
-    )
+    return await here.show(members_cursor=members_cursor)
 
 
 def _section(key: str) -> str:
@@ -274,50 +326,9 @@ def _section(key: str) -> str:
     return {"tier": "tiers", "member": "members"}.get(key.split("-")[0], "terms")
 
 
-async def _change(
-    request: Request,
-    session: AsyncSession,
-    me: Viewer,
-    settings: Settings,
-    campaign_id: uuid.UUID,
-    operation: str,
-    key: str,
-    sent: dict[str, Any],
-    do: Callable[[], Awaitable[Any]],
-    notice: str,
-) -> Response:
-    """One change to the campaign as the API's `operation`; the page again, saying what
-    was done or why not in the form's section (beside the field a refusal names, in the
-    form as sent). A campaign out of the person's reach answers as missing (the API's
-    404)."""
-    section = _section(key)
-    try:
-        await actions.on_campaign(request, session, me.principal, operation, campaign_id, do)
-    except Refused as exc:
-        if exc.hidden:
-            return await not_found(request, session, me, "campaign")
-        return await _campaign_page(
-            request, session, me, settings, campaign_id, problem=(section, exc.detail)
-        )
-    except (DomainError, ApiError) as exc:
-        form = refusal(exc, sent).form
-        if not form.errors:
-            return await _campaign_page(
-                request, session, me, settings, campaign_id, problem=(section, form.message)
-            )
-        return await _campaign_page(request, session, me, settings, campaign_id, forms={key: form})
-    return await _campaign_page(
-        request, session, me, settings, campaign_id, notice=(section, notice)
-    )
-
-
 @router.post("/app/campaigns/{campaign_id:uuid}")
 async def campaign_update(
-    request: Request,
-    campaign_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
+    here: ThisPage,
     form: Terms,
 ) -> Response:
     """`campaigns_update` with every term of the form (a blank clears an override)."""
@@ -325,21 +336,16 @@ async def campaign_update(
     try:
         body = checked(CampaignUpdate, _terms(sent), sent)
     except Invalid as exc:
-        return await _campaign_page(
-            request, session, me, settings, campaign_id, forms={"terms": exc.form}
-        )
+        return await here.show(forms={"terms": exc.form})
 
     async def update() -> object:
         changes = body.model_dump(exclude_unset=True)
-        org = me.principal.organization_id
-        return await campaign_service.update(session, org, campaign_id, changes, settings)
+        org = here.org
+        return await campaign_service.update(
+            here.session, org, here.campaign_id, changes, here.settings
+        )
 
-    return await _change(
-        request,
-        session,
-        me,
-        settings,
-        campaign_id,
+    return await here.change(
         "campaigns_update",
         "terms",
         sent,
@@ -358,11 +364,7 @@ def _tier_body(sent: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/app/campaigns/{campaign_id:uuid}/tiers")
 async def tier_create(
-    request: Request,
-    campaign_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
+    here: ThisPage,
     name: Annotated[str, Form()] = "",
     cpm: Annotated[str, Form()] = "",
     cap: Annotated[str, Form()] = "",
@@ -371,20 +373,15 @@ async def tier_create(
     try:
         body = checked(TierCreate, _tier_body(sent), sent)
     except Invalid as exc:
-        return await _campaign_page(
-            request, session, me, settings, campaign_id, forms={"tier-new": exc.form}
-        )
-    org = me.principal.organization_id
+        return await here.show(forms={"tier-new": exc.form})
+    org = here.org
 
     async def create() -> object:
-        return await campaign_service.create_tier(session, org, campaign_id, body.model_dump())
+        return await campaign_service.create_tier(
+            here.session, org, here.campaign_id, body.model_dump()
+        )
 
-    return await _change(
-        request,
-        session,
-        me,
-        settings,
-        campaign_id,
+    return await here.change(
         "cpm_tiers_create",
         "tier-new",
         sent,
@@ -395,12 +392,8 @@ async def tier_create(
 
 @router.post("/app/campaigns/{campaign_id:uuid}/tiers/{tier_id:uuid}")
 async def tier_update(
-    request: Request,
-    campaign_id: uuid.UUID,
+    here: ThisPage,
     tier_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
     name: Annotated[str, Form()] = "",
     cpm: Annotated[str, Form()] = "",
     cap: Annotated[str, Form()] = "",
@@ -411,21 +404,14 @@ async def tier_update(
     try:
         body = checked(TierUpdate, _tier_body(sent), sent)
     except Invalid as exc:
-        return await _campaign_page(
-            request, session, me, settings, campaign_id, forms={key: exc.form}
-        )
-    org = me.principal.organization_id
+        return await here.show(forms={key: exc.form})
+    org = here.org
 
     async def update() -> object:
-        tier = await campaign_service.tier_of(session, org, campaign_id, tier_id)
-        return await tiers.update(session, tier, body.model_dump(exclude_unset=True))
+        tier = await campaign_service.tier_of(here.session, org, here.campaign_id, tier_id)
+        return await tiers.update(here.session, tier, body.model_dump(exclude_unset=True))
 
-    return await _change(
-        request,
-        session,
-        me,
-        settings,
-        campaign_id,
+    return await here.change(
         "cpm_tiers_update",
         key,
         sent,
@@ -436,26 +422,17 @@ async def tier_update(
 
 @router.post("/app/campaigns/{campaign_id:uuid}/tiers/{tier_id:uuid}/delete")
 async def tier_delete(
-    request: Request,
-    campaign_id: uuid.UUID,
+    here: ThisPage,
     tier_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
 ) -> Response:
     """`cpm_tiers_delete`: refused while a post uses the tier."""
-    org = me.principal.organization_id
+    org = here.org
 
     async def delete() -> None:
-        tier = await campaign_service.tier_of(session, org, campaign_id, tier_id)
-        await campaign_service.delete_tier(session, tier)
+        tier = await campaign_service.tier_of(here.session, org, here.campaign_id, tier_id)
+        await campaign_service.delete_tier(here.session, tier)
 
-    return await _change(
-        request,
-        session,
-        me,
-        settings,
-        campaign_id,
+    return await here.change(
         "cpm_tiers_delete",
         f"tier-{tier_id}",
         {},
@@ -471,11 +448,7 @@ def _uuid_or_text(text: str) -> str | None:
 
 @router.post("/app/campaigns/{campaign_id:uuid}/members")
 async def member_add(
-    request: Request,
-    campaign_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
+    here: ThisPage,
     creator_id: Annotated[str, Form()] = "",
     cpm_tier_id: Annotated[str, Form()] = "",
 ) -> Response:
@@ -487,22 +460,15 @@ async def member_add(
             sent,
         )
     except Invalid as exc:
-        return await _campaign_page(
-            request, session, me, settings, campaign_id, forms={"member-new": exc.form}
-        )
-    org = me.principal.organization_id
+        return await here.show(forms={"member-new": exc.form})
+    org = here.org
 
     async def add() -> object:
         return await member_service.add(
-            session, org, campaign_id, body.creator_id, body.cpm_tier_id
+            here.session, org, here.campaign_id, body.creator_id, body.cpm_tier_id
         )
 
-    return await _change(
-        request,
-        session,
-        me,
-        settings,
-        campaign_id,
+    return await here.change(
         "members_create",
         "member-new",
         sent,
@@ -513,12 +479,8 @@ async def member_add(
 
 @router.post("/app/campaigns/{campaign_id:uuid}/members/{creator_id:uuid}")
 async def member_update(
-    request: Request,
-    campaign_id: uuid.UUID,
+    here: ThisPage,
     creator_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
     cpm_tier_id: Annotated[str, Form()] = "",
 ) -> Response:
     """`members_update`: the default tier for posts added from now on."""
@@ -527,22 +489,15 @@ async def member_update(
     try:
         body = checked(MemberUpdate, {"cpm_tier_id": _uuid_or_text(cpm_tier_id)}, sent)
     except Invalid as exc:
-        return await _campaign_page(
-            request, session, me, settings, campaign_id, forms={key: exc.form}
-        )
-    org = me.principal.organization_id
+        return await here.show(forms={key: exc.form})
+    org = here.org
 
     async def change() -> object:
         return await member_service.change_tier(
-            session, org, campaign_id, creator_id, body.cpm_tier_id
+            here.session, org, here.campaign_id, creator_id, body.cpm_tier_id
         )
 
-    return await _change(
-        request,
-        session,
-        me,
-        settings,
-        campaign_id,
+    return await here.change(
         "members_update",
         key,
         sent,
@@ -553,25 +508,16 @@ async def member_update(
 
 @router.post("/app/campaigns/{campaign_id:uuid}/members/{creator_id:uuid}/remove")
 async def member_remove(
-    request: Request,
-    campaign_id: uuid.UUID,
+    here: ThisPage,
     creator_id: uuid.UUID,
-    session: Session,
-    me: Page,
-    settings: AppSettings,
 ) -> Response:
     """`members_delete`: their posts stay and keep being tracked."""
-    org = me.principal.organization_id
+    org = here.org
 
     async def remove() -> None:
-        await member_service.remove(session, org, campaign_id, creator_id)
+        await member_service.remove(here.session, org, here.campaign_id, creator_id)
 
-    return await _change(
-        request,
-        session,
-        me,
-        settings,
-        campaign_id,
+    return await here.change(
         "members_delete",
         f"member-{creator_id}",
         {},
