@@ -10,13 +10,15 @@ page and its twin: compare the two, not either with a real server's.
 
 Reuses bench.dashboard's seeded database (the same shape options; BENCH_DATABASE_SUFFIX as
 there). `--profile NAME` prints the top functions of that page by their own CPU time
-(cProfile), which is where to look when a page costs more than its twin.
+(cProfile), which is where to look when a page costs more than its twin. Prints a table and,
+as the last line, one JSON object with every figure (its smoke run is in `make test`).
 """
 
 import argparse
 import asyncio
 import cProfile
 import io
+import json
 import pstats
 import statistics
 import time
@@ -119,6 +121,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(out.getvalue())
     print("\n== CPU per request in this process (µs), median of rounds; statements per request")
     print(common.table(["scenario", "page_us", "api_us", "x_api", "page_sql", "api_sql"], rows_out))
+    # As every benchmark ends: one JSON object with every figure.
+    keys = ("page_us", "api_us", "x_api", "page_statements", "api_statements")
+    print(json.dumps({row[0]: dict(zip(keys, row[1:], strict=True)) for row in rows_out}))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

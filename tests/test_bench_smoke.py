@@ -135,6 +135,24 @@ def test_bench_dashboard_smoke(bench_env: dict[str, str]) -> None:
         for side in ("page", "api"):
             assert figures[name][side]["c2"]["rps"] > 0, (name, side)
             assert figures[name][side]["c2"]["errors"] == 0, (name, side)
+    # Its in-process companion, on the database just seeded: each page's CPU and statements.
+    shape = ["--organizations", "2", "--campaigns-per-org", "2", "--posts-per-campaign", "1000"]
+    cpu = _run(
+        "bench.dashboard_cpu",
+        [*shape, "--snapshots-per-post", "2", "--requests", "5", "--rounds", "1"],
+        bench_env,
+    )
+    assert set(cpu) == {
+        "inbox",
+        "posts_first",
+        "posts_deep",
+        "posts_filtered",
+        "post_page",
+        "analytics",
+    }
+    for name, row in cpu.items():
+        assert row["page_us"] > 0, name
+        assert row["page_statements"] >= 1, name
 
 
 def test_bench_freshness_smoke(bench_env: dict[str, str]) -> None:
