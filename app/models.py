@@ -319,6 +319,18 @@ class Post(Base):
             "id",
             postgresql_where=text("last_error_code IS NOT NULL"),
         ),
+        # What is ready to pay (app/repositories/payouts.py: the ready lines, summed by creator,
+        # and the payments page's totals): the organization's finalized posts without an
+        # open hold, in creator order, with what the sums read. Without it an organization of
+        # 100,000 posts read its 31,000 finalized posts from the table for every page (the
+        # lines ~130 ms, the totals ~180 ms; ~28 ms and ~60 ms with it).
+        Index(
+            "posts_ready_idx",
+            "organization_id",
+            "creator_id",
+            postgresql_include=["id", "campaign_id", "locked_views", "earnings"],
+            postgresql_where=text("status = 'finalized' AND open_holds = 0"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _pk()
