@@ -1,10 +1,11 @@
 """A post list as people read it: each post as the API shows it (PostOut) with its campaign's
-name and currency and its creator's handle. The dashboard's table and the list's CSV (the API's
-`GET /v1/posts.csv` and the dashboard's download) are both made here, from the one list query
-(app.repositories.posts.list_page), so every filter means the same everywhere."""
+name and currency and its creator's handle. The list's CSV (the API's `GET /v1/posts.csv` and
+the dashboard's download) and a creator's page are made here, from the one list query
+(app.repositories.posts.list_page), so every filter means the same everywhere; the dashboard's
+table reads the same query (app.web.posts_page) but writes its rows from the rows themselves."""
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,22 +26,11 @@ class PostLine:
     handle: str
 
 
-async def present(
-    session: AsyncSession,
-    org: uuid.UUID,
-    rows: Sequence[Any],
-    known: Mapping[uuid.UUID, Any] | None = None,
-) -> list[PostLine]:
+async def present(session: AsyncSession, org: uuid.UUID, rows: Sequence[Any]) -> list[PostLine]:
     """A page of list_page's rows: three queries whatever its size (holds, campaigns,
-    creators); two when `known` (campaigns the caller has read, by id, with their name and
-    currency) holds every campaign of the page."""
+    creators)."""
     shown = await post_presenter.present(session, rows)
-    wanted = {p.campaign_id for p in shown}
-    named: Mapping[uuid.UUID, Any]
-    if known is not None and wanted <= known.keys():
-        named = known
-    else:
-        named = await campaigns.by_ids(session, org, wanted)
+    named = await campaigns.by_ids(session, org, {p.campaign_id for p in shown})
     handles = await creators.handles(session, org, {p.creator_id for p in shown})
     return [
         PostLine(

@@ -342,20 +342,22 @@ async def _lines(
     known: Mapping[uuid.UUID, Any] | None,
 ) -> list[post_rows.Line]:
     """The table's rows: each post with its campaign's name and currency (from `known` when
-    it has them all) and its open holds (a statement only when a post has one)."""
-    held = await holds.open_for(session, [uuid.UUID(str(r["id"])) for r in rows if r["open_holds"]])
-    wanted = {uuid.UUID(str(r["campaign_id"])) for r in rows}
+    it has them all) and its open holds (a statement only when a post has one). Ids come as
+    text from the plain read, as UUIDs from list_page."""
+    ids = [(uuid.UUID(str(r["id"])), uuid.UUID(str(r["campaign_id"]))) for r in rows]
+    held = await holds.open_for(
+        session, [post for (post, _), r in zip(ids, rows, strict=True) if r["open_holds"]]
+    )
+    wanted = {campaign for _, campaign in ids}
     named: Mapping[uuid.UUID, Any]
     if known is not None and wanted <= known.keys():
         named = known
     else:
         named = await campaigns.by_ids(session, org, wanted)
-    lines = []
-    for row in rows:
-        campaign = named[uuid.UUID(str(row["campaign_id"]))]
-        found = held.get(uuid.UUID(str(row["id"])), ()) if row["open_holds"] else ()
-        lines.append(post_rows.Line(row, campaign.name, campaign.currency, found))
-    return lines
+    return [
+        post_rows.Line(row, named[campaign].name, named[campaign].currency, held.get(post, ()))
+        for row, (post, campaign) in zip(rows, ids, strict=True)
+    ]
 
 
 async def _bulk_for(
