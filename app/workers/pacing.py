@@ -7,6 +7,7 @@ again every few ms while a request or batch is in flight."""
 import asyncio
 import itertools
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -79,7 +80,8 @@ class BatchGate:
     """One batch at a time across the deployment, with `pause_seconds` between the end of one
     batch and the start of the next (TikTok: batches of 10, 0.5 s apart). Use as
     `async with gate.turns() as turns:` around a run of batches, and `async with
-    turns.batch():` around each batch.
+    turns.batch() as batch:` around each batch, calling `batch.answered()` as its answers
+    arrive.
 
     The gate is held for the longest a batch can take plus a margin, so a crashed holder
     blocks it no longer than that; a caller that reserved it during a pause and died before
@@ -149,8 +151,10 @@ class BatchGate:
         keys = [self._key, self._waiting]
         return int(await self._renew(keys=keys, args=[token, self._hold_ms]))
 
-    async def release(self, token: str) -> None:
-        await self._leave(keys=[self._key], args=[token, self.pause_ms])
+    async def release(self, token: str, paused_ms: int = 0) -> None:
+        """Leave the gate to its pause, less `paused_ms` already waited since the batch's last
+        answer (none left: the gate is free at once)."""
+        await self._leave(keys=[self._key], args=[token, self.pause_ms - paused_ms])
 
 
 class Turns:
@@ -166,7 +170,7 @@ class Turns:
         self._renewed = 0.0  # loop time the hold was last set
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[None]:
+    async def batch(self) -> AsyncIterator["Batch"]:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if self._held is not None and now - self._renewed > self._gate.renew_after:
@@ -183,18 +187,42 @@ class Turns:
             self._renewed = loop.time()
             self._held = await self._gate.acquire()
         token, finished = self._held, False
+        batch = Batch()
         try:
-            yield
+            yield batch
             finished = True
         finally:
             if not finished or self._gate.pause_ms > 0:
                 self._held = None
-                await self._gate.release(token)
+                await self._gate.release(token, batch.ms_since_last_answer())
 
     async def end(self) -> None:
         if self._held is not None:
             token, self._held = self._held, None
             await self._gate.release(token)
+
+
+class Batch:
+    """A batch in flight. Its caller calls `answered()` as each answer (or failure) arrives:
+    the pause that follows is timed from the last one, as the provider sees it, rather than
+    from when the caller is done with the answers (parsing them, the gate's own round trip:
+    issue 24 item 2). A caller that never calls it has the pause timed from its leaving."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+
+    def answered(self) -> None:
+        self._last = time.monotonic()
+
+    def ms_since_last_answer(self) -> int:
+        if self._last is None:
+            return 0
+        return int((time.monotonic() - self._last) * 1000)  # rounded down: never too short
+
+
+UNPACED = Batch()  # what a lane without a gate hands its batches: answers noted, never read
 
 
 class Spacer:

@@ -30,7 +30,7 @@ from app.repositories import claims
 from app.settings import Settings
 from app.workers import lanes, result_queue, run_progress
 from app.workers.lanes import Lane
-from app.workers.pacing import BatchGate
+from app.workers.pacing import UNPACED, Batch, BatchGate
 
 # How long a stopping sweep waits for a claim it took ahead to commit, to hand it back.
 _DROP_WAIT_SECONDS = 5.0
@@ -255,8 +255,8 @@ class Refresher:
                     if self._stopping.is_set():
                         break  # the rest is handed back below
                     batch = due[start : start + size]
-                    async with gated():
-                        results = await _fetch_all(lane.client, batch)
+                    async with gated() as paced:
+                        results = await _fetch_all(lane.client, batch, paced.answered)
                     for result in results:
                         lane.observe(result)
                     items = list(zip(batch, results, strict=True))
@@ -314,21 +314,33 @@ class Refresher:
 @contextlib.asynccontextmanager
 async def _batches(
     gate: BatchGate | None,
-) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
+) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[Batch]]]:
     """What each batch of one claim is run inside: the platform's gate, if it has one."""
     if gate is None:
-        yield contextlib.nullcontext
+        yield lambda: contextlib.nullcontext(UNPACED)
         return
     async with gate.turns() as turns:
         yield turns.batch
 
 
-async def _fetch_all(client: StatsClient, batch: list[DuePost]) -> list[FetchResult]:
+async def _fetch_all(
+    client: StatsClient, batch: list[DuePost], answered: Callable[[], None]
+) -> list[FetchResult]:
+    """The batch's answers, `answered()` called as each arrives (the gate's pause is timed
+    from the last)."""
     if isinstance(client, BatchClient):  # YouTube: the whole batch in one request
-        return await client.fetch_many([_ref(p) for p in batch])
+        results = await client.fetch_many([_ref(p) for p in batch])
+        answered()
+        return results
+
+    async def one(post: DuePost) -> FetchResult:
+        result = await client.fetch(_ref(post))
+        answered()
+        return result
+
     if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
-        return [await client.fetch(_ref(batch[0]))]
-    return await asyncio.gather(*(client.fetch(_ref(p)) for p in batch))
+        return [await one(batch[0])]
+    return await asyncio.gather(*(one(p) for p in batch))
 
 
 class _Parked(Exception):

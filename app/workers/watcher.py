@@ -208,9 +208,10 @@ def _label(page: ListResult) -> str:
 @contextlib.asynccontextmanager
 async def _paced(
     lane: Lane,
-) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
-    """Each listing request as one batch of the lane's gate (TikTok, YouTube); a lane without a gate
-    paces inside its lister (Instagram's spacer)."""
+) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[object]]]:
+    """Each listing request as one batch of the lane's gate (TikTok, YouTube), its pause timed
+    from when the batch is left, right after the answer; a lane without a gate paces inside
+    its lister (Instagram's spacer)."""
     if lane.gate is None:
         yield contextlib.nullcontext
         return

@@ -107,6 +107,25 @@ async def test_a_pause_follows_every_batch_even_within_a_run(redis: Redis) -> No
             assert loop.time() - left >= 0.19
 
 
+async def test_a_batch_s_pause_is_timed_from_its_last_answer_not_from_its_leaving(
+    redis: Redis,
+) -> None:
+    """Issue 24 item 2: what the caller does after the batch's last answer (reading the
+    answers, the gate's own round trip) is part of the pause, not added to it; the pause
+    still holds in full from that answer."""
+    gate = BatchGate(redis, KEY, 0.3)
+    loop = asyncio.get_running_loop()
+    async with gate.turns() as turns:
+        async with turns.batch() as batch:
+            batch.answered()
+            last_answer = loop.time()
+            await asyncio.sleep(0.2)  # the caller is busy with the answers
+        async with turns.batch():
+            started = loop.time()
+    assert started - last_answer >= 0.3
+    assert started - last_answer < 0.45  # not 0.5: the 0.2 s were part of the pause
+
+
 async def test_a_spacer_times_each_request_from_the_previous_answer_retries_included(
     redis: Redis,
 ) -> None:
