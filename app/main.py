@@ -49,6 +49,7 @@ from app.routers import (
     webhook_endpoints,
 )
 from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.web.waiting import WaitingCounts
 
 DESCRIPTION = """
 Tracks TikTok, Instagram and YouTube Shorts video performance for creator campaigns and turns
@@ -124,6 +125,7 @@ async def serving(
     app.state.migration_head = migration_head()
     app.state.migration_revisions = migration_revisions()
     app.state.principals = PrincipalCache()
+    app.state.waiting = WaitingCounts()
     # Everything allocated so far lives as long as the process: keep the collector from
     # walking it again and again (full collections were the API's latency tail), and
     # collect young objects less often.

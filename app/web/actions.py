@@ -25,6 +25,7 @@ from app.errors import ApiError, conflict_of
 from app.http.public import client_address
 from app.repositories import audit
 from app.repositories import permissions as permissions_repo
+from app.web.waiting import WaitingCounts
 
 R = TypeVar("R")
 
@@ -135,6 +136,7 @@ async def on_posts(
     """Does `do` to each post the caller may `operation`, each in a savepoint; one outcome
     per post, in the order given."""
     allowed, refused = await authorize(session, principal, operation, post_ids)
+    _changing(request, principal)
     outcomes = []
     for post_id in dict.fromkeys(post_ids):
         if post_id not in allowed:
@@ -158,6 +160,12 @@ async def on_posts(
     return outcomes
 
 
+def _changing(request: Request, principal: Principal) -> None:
+    """What waits for a person may change: the page this change leads to counts it afresh."""
+    waiting: WaitingCounts = request.app.state.waiting
+    waiting.forget(principal.organization_id)
+
+
 class Refused(DomainError):
     """The caller may not do this: `hidden` when the record is outside its reach (the API
     answers 404, as for another organization's), else its role does not allow it (403)."""
@@ -178,6 +186,7 @@ async def _done(
 ) -> R:
     """`do` in a savepoint (a refusal leaves the request's transaction usable for the page
     that says why), with the API's audit record; a unique violation is the API's 409."""
+    _changing(request, principal)
     try:
         async with session.begin_nested():
             done = await do()

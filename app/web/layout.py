@@ -20,6 +20,7 @@ from app.repositories import inbox, users
 from app.web import actions
 from app.web.session import User as SignedIn
 from app.web.templating import render
+from app.web.waiting import WaitingCounts
 
 
 @dataclass(frozen=True)
@@ -71,15 +72,24 @@ class NavItem:
     current: bool = False
 
 
-async def _counts(session: AsyncSession, me: Viewer, waiting: int | None) -> dict[str, int]:
+async def _counts(
+    request: Request, session: AsyncSession, me: Viewer, waiting: int | None
+) -> dict[str, int]:
     """The numbers beside the navigation's items (what waits for a person): each kind of
-    the inbox counted up to a bound, through the indexes its queue reads; `waiting` when the
-    page has just counted them itself (the inbox)."""
-    if waiting is None:
-        only = me.principal.within(Action.CAMPAIGN_READ)
-        org = me.principal.organization_id
-        waiting = await inbox.count(session, org, only, datetime.now(UTC))
-    return {"inbox": waiting}
+    the inbox counted up to a bound, through the indexes its queue reads, at most once every
+    few seconds (app.web.waiting); `waiting` when the page has just counted them itself (the
+    inbox)."""
+    counts: WaitingCounts = request.app.state.waiting
+    only = me.principal.within(Action.CAMPAIGN_READ)
+    org = me.principal.organization_id
+    if waiting is not None:
+        counts.put(org, only, waiting)
+        return {"inbox": waiting}
+
+    async def count() -> int:
+        return await inbox.count(session, org, only, datetime.now(UTC))
+
+    return {"inbox": await counts.get(org, only, count)}
 
 
 # key, label, where, and the API operation a viewer must be able to call to be offered it
@@ -111,7 +121,7 @@ async def page(
 ) -> HTMLResponse:
     """A signed-in page: its template inside the layout (navigation, user menu). `waiting`:
     the inbox's count, when the page already has it."""
-    counts = await _counts(session, me, waiting)
+    counts = await _counts(request, session, me, waiting)
     nav = [
         NavItem(key, label, href, counts.get(key), key == current)
         for key, label, href, operation in NAV

@@ -1,6 +1,7 @@
 """Needs attention at /app: every kind of thing waiting for a person, oldest first, only of
 the viewer's campaigns, with actions offered where their role allows them."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiKey, Campaign, PostImport, PostImportLine
 from app.web import inbox as inbox_page
+from app.web.waiting import WaitingCounts
 from tests import factories as f
 from tests.web.session_kit import flag, hold, pending_cpm, set_post, signed_in
 
@@ -121,6 +123,28 @@ async def test_every_page_counts_what_waits_as_the_inbox_does(
     autumn = seeded["b"]["campaign"]["id"]
     member = await signed_in(app, client, "ed@example.com", "member", {autumn: "campaign_editor"})
     assert 'aria-label="2 waiting"' in (await member.get("/app/posts")).text
+
+
+async def test_the_count_follows_the_dashboard_s_changes_at_once_and_others_within_seconds(
+    app: Any, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Counted once every few seconds (app.web.waiting): a change made from the dashboard
+    shows on the very next page; one made elsewhere (here the engine's hold) once the
+    count's few seconds are over."""
+    app.state.waiting = WaitingCounts(ttl_seconds=0.3)
+    seeded = await _seed(client, session)
+    admin = await signed_in(app, client, "ops@example.com")
+    assert 'aria-label="7 waiting"' in (await admin.get("/app/posts")).text
+    form = {
+        "operation": "assign_tier",
+        "post_id": seeded["b"]["posts"][0]["id"],
+        "cpm_tier_id": seeded["b"]["tier"]["id"],
+    }
+    await admin.post("/app/posts/act", data=form)
+    assert 'aria-label="6 waiting"' in (await admin.get("/app/posts")).text
+    await hold(session, seeded["b"]["posts"][2], "author_mismatch", "Posted by someone else.")
+    await asyncio.sleep(0.35)
+    assert 'aria-label="7 waiting"' in (await admin.get("/app/posts")).text
 
 
 async def test_a_member_sees_only_their_campaigns_items(
