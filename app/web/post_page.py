@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import Session
 from app.domain.enums import PostStatus
+from app.domain.errors import NotFound
 from app.repositories import analytics, campaigns, tiers
 from app.schemas.analytics import StatsPoint
 from app.schemas.posts import PostOut
@@ -78,10 +79,14 @@ def _who(event: Any) -> str:
     return "ViewLedger (automatic)"
 
 
-async def _reachable(session: AsyncSession, me: Viewer, post_id: uuid.UUID) -> uuid.UUID | None:
-    """The post's campaign, when the viewer may read it (as `GET /v1/posts/{id}` would)."""
+async def _reachable(session: AsyncSession, me: Viewer, post_id: uuid.UUID) -> bool:
+    """Whether the viewer may read the post, as `GET /v1/posts/{id}` decides: a viewer
+    restricted to some campaigns by the post's campaign (a statement), any other by its
+    role; a post of another organization, or none, is then not found by the read itself."""
+    if not me.principal.actor().restricted:
+        return me.can("posts_get")
     allowed, _ = await actions.authorize(session, me.principal, "posts_get", [post_id])
-    return allowed.get(post_id)
+    return post_id in allowed
 
 
 async def not_found(request: Request, session: AsyncSession, me: Viewer, what: str) -> Response:
@@ -95,12 +100,15 @@ async def not_found(request: Request, session: AsyncSession, me: Viewer, what: s
 # this route whatever the order the routers are included in.
 @router.get("/app/posts/{post_id:uuid}")
 async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: Page) -> Response:
-    campaign_id = await _reachable(session, me, post_id)
-    if campaign_id is None:
+    if not await _reachable(session, me, post_id):
         return await not_found(request, session, me, "post")
     org = me.principal.organization_id
-    evidence = await evidence_service.of_post(session, org, post_id)
+    try:
+        evidence = await evidence_service.of_post(session, org, post_id)
+    except NotFound:
+        return await not_found(request, session, me, "post")
     post = evidence.post
+    campaign_id = post.campaign_id
     campaign, creator, tier = await campaigns.with_creator_and_tier(
         session, org, campaign_id, post.creator_id, post.cpm_tier_id
     )
