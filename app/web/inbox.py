@@ -11,10 +11,10 @@ from fastapi.responses import Response
 
 from app.deps import Session
 from app.domain.permissions import Action
-from app.models import PostFlag, PostHold
 from app.repositories import inbox
+from app.web import inbox_rows
 from app.web.layout import Page, Viewer, page
-from app.web.templating import label, number, render
+from app.web.templating import label, render
 
 router = APIRouter()
 
@@ -37,30 +37,6 @@ class Group:
     items: list[inbox.Item]
     tiers: list[Any] = field(default_factory=list)  # inbox.Inbox.tiers' rows
     code: str = ""
-
-
-def said(mark: PostHold | PostFlag | Any) -> str:
-    """A hold's or flag's evidence in a line, in the platform's own numbers."""
-    evidence: dict[str, Any] = getattr(mark, "evidence", None) or {}
-    found, expected = evidence.get("found") or {}, evidence.get("expected") or {}
-    if found.get("handle"):
-        line = f"The platform says @{found['handle']} posted it"
-        return line + (f"; the member is @{expected['handle']}." if expected.get("handle") else ".")
-    snapshots = evidence.get("snapshots") or []
-    views = [s.get("views") for s in snapshots if isinstance(s, dict)]
-    if "factor" in evidence and len(views) > 1:
-        before, after = number(views[0]), number(views[-1])
-        return f"Views went from {before} to {after} (over {evidence['factor']} times)."
-    if "locked_views" in evidence and views:
-        return f"Locked at {number(evidence['locked_views'])} views; now {number(views[-1])}."
-    if "likes" in evidence and views:
-        return (
-            f"{number(evidence['likes'])} likes and {number(evidence.get('comments'))} comments "
-            f"on {number(views[-1])} views."
-        )
-    if evidence.get("published_at"):
-        return f"Published {evidence['published_at'][:10]}."
-    return ""
 
 
 def _by(items: list[inbox.Item], key: Any) -> dict[Any, list[inbox.Item]]:
@@ -115,7 +91,7 @@ async def _context(session: Session, me: Viewer, show: list[str] | None) -> dict
         "box": box,
         "groups": groups(box),
         "bound": inbox.COUNT_BOUND,
-        "said": said,
+        "rows": inbox_rows,
         "showing": showing,
         "wide": WIDE,
     }

@@ -147,6 +147,30 @@ async def test_the_count_follows_the_dashboard_s_changes_at_once_and_others_with
     assert 'aria-label="7 waiting"' in (await admin.get("/app/posts")).text
 
 
+async def test_what_callers_wrote_is_shown_as_text_never_as_markup(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The rows are written in Python (app/web/inbox_rows.py): every reason, name, handle,
+    evidence and import line reaches the page escaped."""
+    seeded = await _campaign(client, "<i>Spring</i>", "ana_rows", 40)
+    held, flagged, pending, _ = seeded["posts"]
+    evidence = {"expected": {"handle": "ana_rows"}, "found": {"handle": "<img src=x>"}}
+    await hold(session, held, "author_mismatch", "<b>Posted</b> by someone else.", evidence)
+    await flag(session, flagged, "view_spike", "<script>alert(1)</script>")
+    await pending_cpm(session, pending, views=1_500)
+    await _failed_line(session, seeded["campaign"]["id"])
+    text = (await (await signed_in(app, client, "ops@example.com")).get("/app")).text
+    for raw in ("<i>Spring</i>", "<b>Posted</b>", "<img src=x>", "<script>alert(1)</script>"):
+        assert raw not in text, raw
+    for shown in (
+        "&lt;i&gt;Spring&lt;/i&gt;",
+        "&lt;b&gt;Posted&lt;/b&gt; by someone else.",
+        "The platform says @&lt;img src=x&gt; posted it",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+    ):
+        assert shown in text, shown
+
+
 async def test_a_member_sees_only_their_campaigns_items(
     app: object, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
