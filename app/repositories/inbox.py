@@ -30,7 +30,6 @@ from app.domain import attention
 from app.domain.enums import PostStatus
 from app.models import (
     Campaign,
-    CpmTier,
     Creator,
     Post,
     PostFlag,
@@ -38,6 +37,7 @@ from app.models import (
     PostImport,
     PostImportLine,
 )
+from app.repositories import tiers as tier_repo
 from app.repositories import written
 
 # Any statement of this module (its columns vary by kind).
@@ -234,9 +234,8 @@ class Inbox:
     pending_cpm: Kind
     refused: Kind
     failed_lines: Kind
-    # The tiers of the campaigns of the pending_cpm posts shown, by campaign, by name: named
-    # rows of their id, campaign_id, name, cpm and cap.
-    tiers: dict[uuid.UUID, list[Any]]
+    # The tiers of the campaigns of the pending_cpm posts shown, by campaign, by name.
+    tiers: dict[uuid.UUID, list[tier_repo.Choice]]
 
     @property
     def total(self) -> int:
@@ -274,13 +273,9 @@ async def read(
         kinds.append(Kind(items, n))
     holds, flags, pending, refused, lines = kinds
     campaigns = {item.campaign.id for item in pending.items}
-    tiers: dict[uuid.UUID, list[Any]] = {c: [] for c in campaigns}
-    if campaigns:
-        terms = select(CpmTier.id, CpmTier.campaign_id, CpmTier.name, CpmTier.cpm, CpmTier.cap)
-        for tier in await session.execute(
-            terms.where(CpmTier.campaign_id.in_(campaigns)).order_by(CpmTier.name)
-        ):
-            tiers[tier.campaign_id].append(tier)
+    tiers: dict[uuid.UUID, list[tier_repo.Choice]] = {c: [] for c in campaigns}
+    for tier in await tier_repo.choices(session, campaigns):
+        tiers[tier.campaign_id].append(tier)
     return Inbox(holds, flags, pending, refused, lines, tiers)
 
 

@@ -113,7 +113,7 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
         session, org, campaign_id, post.creator_id, post.cpm_tier_id
     )
     campaign_tiers = (
-        (await tiers.list_page(session, campaign_id, None, 100))[0]
+        await tiers.choices(session, [campaign_id])
         if post.status in (PostStatus.TRACKING, PostStatus.PENDING_CPM)
         and me.can("posts_update", campaign_id)
         else []

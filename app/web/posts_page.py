@@ -342,21 +342,24 @@ async def _lines(
 ) -> list[post_rows.Line]:
     """The table's rows: each post with its campaign's name and currency (from `known` when
     it has them all) and its open holds (a statement only when a post has one). Ids come as
-    text from the plain read, as UUIDs from list_page."""
-    ids = [(_as_uuid(r["id"]), _as_uuid(r["campaign_id"])) for r in rows]
-    held = await holds.open_for(
-        session, [post for (post, _), r in zip(ids, rows, strict=True) if r["open_holds"]]
-    )
-    wanted = {campaign for _, campaign in ids}
+    text from the plain read, as UUIDs from list_page: each campaign's is parsed once, and a
+    post's only when it has a hold to look up."""
+    campaign_of = {raw: _as_uuid(raw) for raw in {r["campaign_id"] for r in rows}}
+    held_ids = {r["id"]: _as_uuid(r["id"]) for r in rows if r["open_holds"]}
+    held = await holds.open_for(session, list(held_ids.values()))
+    wanted = set(campaign_of.values())
     named: Mapping[uuid.UUID, Any]
     if known is not None and wanted <= known.keys():
         named = known
     else:
         named = await campaigns.by_ids(session, org, wanted)
-    return [
-        post_rows.Line(row, named[campaign].name, named[campaign].currency, held.get(post, ()))
-        for row, (post, campaign) in zip(rows, ids, strict=True)
-    ]
+    lines = []
+    for row in rows:
+        campaign = named[campaign_of[row["campaign_id"]]]
+        post = held_ids.get(row["id"])
+        hold_rows = held.get(post, ()) if post is not None else ()
+        lines.append(post_rows.Line(row, campaign.name, campaign.currency, hold_rows))
+    return lines
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
@@ -376,7 +379,7 @@ async def _bulk_for(
             session, me.organization.id, filters.campaign_id
         )
         if campaign is not None and me.can("cpm_tiers_list", campaign.id):
-            tier_rows = list((await tiers.list_page(session, campaign.id, None, 200))[0])
+            tier_rows = list(await tiers.choices(session, [campaign.id]))
         elif campaign is not None:
             campaign = None  # outside the viewer's reach: as if not chosen
     return _bulk(me, campaign.id if campaign is not None else None, tier_rows)

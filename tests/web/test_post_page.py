@@ -100,3 +100,22 @@ async def test_another_organizations_post_and_one_outside_a_members_campaigns_ar
         app, client, "v@example.com", "member", {s["campaign"]["id"]: "campaign_editor"}
     )
     assert (await viewer.get(f"/app/posts/{mine['id']}")).status_code == 200
+
+
+async def test_a_tracked_post_offers_its_campaign_s_tiers_by_name(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The tier picker (app.repositories.tiers.choices, shared by the posts table's bulk
+    action and the inbox): the post's own campaign's tiers, by name, none of another's."""
+    s = await f.setup_campaign(client, with_default_tier=False)
+    campaign = s["campaign"]["id"]
+    for name in ("zeta", "Alpha", "mid"):
+        await f.tier(client, campaign, name=name)
+    other = await f.campaign(client, name="Other")
+    await f.tier(client, other["id"], name="Elsewhere")
+    post = await f.post(client, campaign, url=URL)
+    text = (
+        await (await signed_in(app, client, "ops@example.com")).get(f"/app/posts/{post['id']}")
+    ).text
+    offered = re.findall(r'<option value="[0-9a-f-]{36}"[^>]*>([^<·]+?) ·', text)
+    assert offered == ["Alpha", "mid", "Standard", "zeta"]
