@@ -66,15 +66,17 @@ def _select(item: Item, form: str) -> str:
     )
 
 
-def _button(item: Item, text: str, operation: str, include: str = "", **more: str) -> str:
-    """One item's action: the API operation, with the group's reason or choice (`include`)."""
+def _button(item: Item, text: str, operation: str, include: str = "", code: str = "") -> str:
+    """One item's action: the API operation, with the group's reason or choice (`include`)
+    and its code (`code`: the group's, as JSON, written once a group)."""
     post: Any = item.post
-    values = htmlsafe_json_dumps({"operation": operation, "post_id": str(post.id), **more})
     included = f' hx-include="#{include}"' if include else ""
     danger = ' class="danger"' if operation == "reject" else ""
+    extra = f', "code": {code}' if code else ""
     return (
         f'<button type="button" hx-post="/app/posts/act" hx-target="#outcomes"{included}{danger} '
-        f"hx-vals='{values}' aria-label=\"{text}: @{_e(item.handle)}'s post\">{text}</button>"
+        f"""hx-vals='{{"operation": "{operation}", "post_id": "{post.id}"{extra}}}' """
+        f'aria-label="{text}: @{_e(item.handle)}\'s post">{text}</button>'
     )
 
 
@@ -87,6 +89,7 @@ def _why(mark: Any) -> str:
 def held(group: Any, can: Can) -> Markup:
     """A hold code's posts: each with its hold's reason and evidence, cleared with a reason."""
     acting = can("posts_holds_clear")
+    code = htmlsafe_json_dumps(group.code)
     out = []
     for item in group.items:
         may = acting and can("posts_holds_clear", item.campaign.id)
@@ -105,7 +108,7 @@ def held(group: Any, can: Can) -> Markup:
             + _why(item.mark)
             + f'<td class="nowrap">{day(item.mark.raised_at)}</td>'
             + (
-                f"<td>{_button(item, 'Clear', 'clear_hold', group.id + '-reason', code=group.code) if may else ''}</td>"  # noqa: E501
+                f"<td>{_button(item, 'Clear', 'clear_hold', group.id + '-reason', code) if may else ''}</td>"  # noqa: E501
                 if acting
                 else ""
             )
@@ -117,6 +120,7 @@ def held(group: Any, can: Can) -> Markup:
 def flagged(group: Any, can: Can) -> Markup:
     """A flag code's posts: each with the flag's reason and numbers, resolved with a note."""
     acting = can("posts_flags_resolve")
+    code = htmlsafe_json_dumps(group.code)
     out = []
     for item in group.items:
         may = acting and can("posts_flags_resolve", item.campaign.id)
@@ -128,7 +132,7 @@ def flagged(group: Any, can: Can) -> Markup:
             + _why(item.mark)
             + f'<td class="nowrap">{day(item.mark.raised_at)}</td>'
             + (
-                f"<td>{_button(item, 'Resolve', 'resolve_flag', group.id + '-note', code=group.code) if may else ''}</td>"  # noqa: E501
+                f"<td>{_button(item, 'Resolve', 'resolve_flag', group.id + '-note', code) if may else ''}</td>"  # noqa: E501
                 if acting
                 else ""
             )
