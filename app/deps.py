@@ -23,6 +23,7 @@ from app.domain import audit as audit_actions
 from app.domain import permissions as permission_table
 from app.domain.enums import OrgRole, Role
 from app.domain.errors import NotFound
+from app.domain.permissions import CampaignRole
 from app.errors import ApiError, problem_response
 from app.http import cookies
 from app.http.public import client_address
@@ -110,21 +111,35 @@ _ENROLMENT_PATHS = frozenset(
 )
 
 
-async def _session_caller(request: Request, token: str) -> Principal:
+async def _live(
+    request: Request, token: str, session: AsyncSession
+) -> tuple[users_repo.Live | None, dict[uuid.UUID, CampaignRole] | None]:
+    """The live session the cookie names, and a member's campaign roles."""
+    found = await users_service.live(session, request.app.state.settings, token)
+    roles = (
+        await permissions_repo.campaign_roles(session, found.user.id)
+        if found is not None and found.user.role is OrgRole.MEMBER
+        else None
+    )
+    return found, roles
+
+
+async def _session_caller(
+    request: Request, token: str, session: AsyncSession | None = None
+) -> Principal:
     """A signed-in user's session (the cookie), as a caller: 401 when it is not live, 403
-    `csrf_token_invalid` for a write without the session's CSRF token."""
-    # Read on the read sessionmaker (no transaction to begin and commit); a write
-    # transaction only on the rare request that moves the session's last-seen.
-    async with request.app.state.read_sessionmaker() as session:
-        found = await users_service.live(session, request.app.state.settings, token)
-        roles = (
-            await permissions_repo.campaign_roles(session, found.user.id)
-            if found is not None and found.user.role is OrgRole.MEMBER
-            else None
-        )
+    `csrf_token_invalid` for a write without the session's CSRF token. Read with `session`
+    (a dashboard page's own, so a page checks out one connection, not two), else on the read
+    sessionmaker (no transaction to begin and commit); a write transaction only on the rare
+    request that moves the session's last-seen."""
+    if session is None:
+        async with request.app.state.read_sessionmaker() as own:
+            found, roles = await _live(request, token, own)
+    else:
+        found, roles = await _live(request, token, session)
     if found is not None and users_service.use_due(found.session):
-        async with session_scope(request.app.state.sessionmaker) as session:
-            await users_service.record_use(session, found.session)
+        async with session_scope(request.app.state.sessionmaker) as writer:
+            await users_service.record_use(writer, found.session)
     if found is None:
         raise ApiError(
             401, "session_expired", "The session has ended; sign in again (POST /v1/session)."
@@ -204,13 +219,14 @@ def clear_user_cookie(response: Response, request: Request, settings: Settings) 
     )
 
 
-async def session_caller(request: Request) -> Principal:
+async def session_caller(request: Request, session: AsyncSession) -> Principal:
     """The caller a user's session cookie names, within its budget: what the dashboard's
-    pages and actions act as (the same checks as a /v1 request signed in by the cookie)."""
+    pages and actions act as (the same checks as a /v1 request signed in by the cookie),
+    read with the page's own database session."""
     token = request.cookies.get(users_service.COOKIE)
     if not token:
         raise ApiError(401, "session_expired", "Sign in first.")
-    user = await _session_caller(request, token)
+    user = await _session_caller(request, token, session)
     return await _within_budget(request, hash_key(token), user)
 
 

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.auth import Principal
-from app.deps import session_caller
+from app.deps import Session, session_caller
 from app.errors import ApiError
 
 SIGN_IN = "/app/sign-in"
@@ -44,9 +44,9 @@ def safe_next(value: str | None) -> str:
     return "/app"
 
 
-async def _user(request: Request) -> Principal:
+async def _user(request: Request, session: Session) -> Principal:
     try:
-        return await session_caller(request)
+        return await session_caller(request, session)
     except ApiError as exc:
         if exc.status == 401:
             here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
