@@ -86,59 +86,54 @@ def _why(mark: Any) -> str:
     return f'<td class="why">{_e(mark.reason)}{evidence}</td>'
 
 
-def held(group: Any, can: Can) -> Markup:
-    """A hold code's posts: each with its hold's reason and evidence, cleared with a reason."""
-    acting = can("posts_holds_clear")
+def _marked(
+    group: Any, can: Can, operation: str, action: tuple[str, str, str], middle: Callable[[Any], str]
+) -> Markup:
+    """A hold's or a flag's posts (one code): each with the mark's reason, evidence and date
+    and, where the viewer may `operation` on its campaign, the group's action (`action`: its
+    form value, its button's text, the group's field it sends)."""
+    acting = can(operation)
+    value, text, field = action
     code = htmlsafe_json_dumps(group.code)
     out = []
     for item in group.items:
-        may = acting and can("posts_holds_clear", item.campaign.id)
-        post = item.post
-        locked = (
-            f'<div class="small muted">{number(post.locked_views)} locked views</div>'
-            if post.locked_views is not None
-            else ""
-        )
+        may = acting and can(operation, item.campaign.id)
+        select = _select(item, group.id) if may else ""
+        button = _button(item, text, value, f"{group.id}-{field}", code) if may else ""
         out.append(
             "<tr>"
-            + (f"<td>{_select(item, group.id) if may else ''}</td>" if acting else "")
+            + (f"<td>{select}</td>" if acting else "")
             + _post(item)
-            + f'<td><span class="badge {post.status.value}">{label(post.status)}</span>'
-            f"{locked}</td>"
+            + middle(item.post)
             + _why(item.mark)
             + f'<td class="nowrap">{day(item.mark.raised_at)}</td>'
-            + (
-                f"<td>{_button(item, 'Clear', 'clear_hold', group.id + '-reason', code) if may else ''}</td>"  # noqa: E501
-                if acting
-                else ""
-            )
+            + (f"<td>{button}</td>" if acting else "")
             + "</tr>\n"
         )
     return Markup("".join(out))
+
+
+def _status(post: Any) -> str:
+    locked = (
+        f'<div class="small muted">{number(post.locked_views)} locked views</div>'
+        if post.locked_views is not None
+        else ""
+    )
+    return f'<td><span class="badge {post.status.value}">{label(post.status)}</span>{locked}</td>'
+
+
+def held(group: Any, can: Can) -> Markup:
+    """A hold code's posts, each cleared with the group's reason."""
+    return _marked(group, can, "posts_holds_clear", ("clear_hold", "Clear", "reason"), _status)
 
 
 def flagged(group: Any, can: Can) -> Markup:
-    """A flag code's posts: each with the flag's reason and numbers, resolved with a note."""
-    acting = can("posts_flags_resolve")
-    code = htmlsafe_json_dumps(group.code)
-    out = []
-    for item in group.items:
-        may = acting and can("posts_flags_resolve", item.campaign.id)
-        out.append(
-            "<tr>"
-            + (f"<td>{_select(item, group.id) if may else ''}</td>" if acting else "")
-            + _post(item)
-            + f'<td class="num">{number(item.post.views)}</td>'
-            + _why(item.mark)
-            + f'<td class="nowrap">{day(item.mark.raised_at)}</td>'
-            + (
-                f"<td>{_button(item, 'Resolve', 'resolve_flag', group.id + '-note', code) if may else ''}</td>"  # noqa: E501
-                if acting
-                else ""
-            )
-            + "</tr>\n"
-        )
-    return Markup("".join(out))
+    """A flag code's posts, with their views, each resolved with the group's note."""
+
+    def views(post: Any) -> str:
+        return f'<td class="num">{number(post.views)}</td>'
+
+    return _marked(group, can, "posts_flags_resolve", ("resolve_flag", "Resolve", "note"), views)
 
 
 def pending(group: Any, acting: bool) -> Markup:
