@@ -379,7 +379,7 @@ async def _bulk_for(
             session, me.organization.id, filters.campaign_id
         )
         if campaign is not None and me.can("cpm_tiers_list", campaign.id):
-            tier_rows = list(await tiers.choices(session, [campaign.id]))
+            tier_rows = await tiers.choices(session, [campaign.id])
         elif campaign is not None:
             campaign = None  # outside the viewer's reach: as if not chosen
     return _bulk(me, campaign.id if campaign is not None else None, tier_rows)
