@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
     Text,
+    any_,
     bindparam,
     cast,
     column,
@@ -45,10 +46,27 @@ _TEXTS = ARRAY(Text)
 
 
 async def apply(
-    session: AsyncSession, transitions: Sequence[Transition], now: datetime
+    session: AsyncSession,
+    transitions: Sequence[Transition],
+    now: datetime,
+    *,
+    locked: bool = False,
 ) -> list[Landed]:
     """Apply what still holds; returns the transitions that landed, with their posts'
-    organizations. At most one transition per post in one call."""
+    organizations. At most one transition per post in one call. `locked`: the caller's
+    transaction already holds these posts, taken in id order (the refresh writer's read)."""
+    if len(transitions) > 1 and not locked:
+        # Posts in id order, the order every writer that locks several posts takes (the
+        # campaign delete, the claim, the refresh writer), so two of them cannot each wait
+        # for the other. The shapes' UPDATEs below lock in their own order: shape by shape,
+        # each in whatever order its plan joins the posts.
+        ids = sorted({t.post_id for t in transitions})
+        await session.execute(
+            select(Post.id)
+            .where(Post.id == any_(bindparam("ids", ids, type_=_UUIDS)))
+            .order_by(Post.id)
+            .with_for_update(key_share=True)
+        )
     shapes: dict[Shape, list[Transition]] = defaultdict(list)
     for t in transitions:
         shape = (t.from_status, t.to_status, tuple(sorted(t.values)), tuple(sorted(t.expect)))
@@ -92,8 +110,6 @@ async def _apply_shape(
     if (from_status, to_status) not in table.GUARDS:
         return []  # the lifecycle has no such change
     columns = Post.__table__.c
-    # Posts in id order, the order every writer that locks several posts takes (the
-    # campaign delete, the claim), so two of them cannot each wait for the other.
     group = sorted(group, key=lambda t: t.post_id)
     arrays: dict[str, tuple[Any, list[Any]]] = {
         "id": (_UUIDS, [t.post_id for t in group]),

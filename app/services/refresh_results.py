@@ -94,7 +94,8 @@ async def write(
     renamed = await creators.rename_many(session, todo.renames, now)
     await creators.bind_many(session, todo.binds, now)
     await holds.raise_many(session, todo.holds, now)
-    decided = await transitions_repo.apply(session, todo.decisions, now)
+    # The batch's posts were locked in id order by the read (result_reads).
+    decided = await transitions_repo.apply(session, todo.decisions, now, locked=True)
     # The raw answers, those the flags and decisions that landed name kept at once (an
     # answer of an earlier fetch a flag names is kept where it is).
     kept = {*flag_snapshots, *evidence_snapshots(decided)}
