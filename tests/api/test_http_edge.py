@@ -253,10 +253,16 @@ async def test_an_unexpected_error_is_a_problem_with_the_request_id(
         raise RuntimeError("boom")
 
     app.add_api_route("/v1/broken", broken, methods=["GET"])
+    # The app is reused by later tests in this process (tests/conftest.served_app): the route
+    # must not outlive this test, or their OpenAPI document carries it.
+    route = app.router.routes[-1]
     caplog.set_level(logging.INFO, logger="app.access")
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as anonymous:
-        response = await anonymous.get("/v1/broken", headers={"X-Request-Id": "oops-1"})
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as anonymous:
+            response = await anonymous.get("/v1/broken", headers={"X-Request-Id": "oops-1"})
+    finally:
+        app.router.routes.remove(route)
     assert response.status_code == 500
     assert response.json()["code"] == "internal_error"
     assert response.json()["request_id"] == "oops-1"
