@@ -366,10 +366,13 @@ async def test_a_watched_youtube_channel_brings_its_new_shorts_within_one_interv
     posts = await _posts(admin, cid)
     assert {(p["status"], p["last_fetch_outcome"]) for p in posts} == {("tracking", "refreshed")}
 
-    # One interval later the channel has uploaded again: that Short comes in, for one unit.
+    # One interval later the channel has uploaded again: that Short comes in, for one unit
+    # (counted on the Pacific day it was spent on: eight hours may reach the next one).
+    before = clock.now
     clock.advance(hours=8)
     assert await watcher.check_due(Platform.YOUTUBE) == {"ok": 1}
-    assert (await lane.quota.state()).used == 3
+    days = {lane.quota.key(before), lane.quota.key(clock.now)}
+    assert sum([int(await redis.get(day) or 0) for day in days]) == 3
     after = {p["platform_post_id"] for p in await _posts(admin, cid)}
     fresh = after - {p["platform_post_id"] for p in posts}
     assert fresh == {_expected(Platform.YOUTUBE, channel, sandbox, clock.now, lambda p: True)[0]}
