@@ -27,7 +27,6 @@ from app.discord.api import DiscordApiError
 from app.discord.integrations import register_discord
 from app.domain.enums import OrgRole, Role
 from app.domain.errors import DomainError
-from app.main import migration_head, migration_revisions
 from app.models import Organization
 from app.repositories import api_keys
 from app.schemas.users import EMAIL
@@ -103,7 +102,7 @@ def wait_for_head(settings: Settings, timeout: float, poll: float = 2.0) -> str 
     release has run) or ahead of it (a later release's, after a rollback): the rule
     /health/ready applies (readiness.migration_gap). Returns None then, or, after `timeout`
     seconds, what it found."""
-    head, known = migration_head(), migration_revisions()
+    head, known = readiness.migration_head(), readiness.migration_revisions()
     deadline = time.monotonic() + timeout
     while True:
         gap = readiness.migration_gap(asyncio.run(_revision(settings)), head, known)

@@ -1,14 +1,11 @@
 """The FastAPI application: `create_app()` wires settings, database, Redis and routers."""
 
-import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from arq.connections import ArqRedis
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -48,7 +45,8 @@ from app.routers import (
     watched_accounts,
     webhook_endpoints,
 )
-from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.services import readiness
+from app.settings import Settings, get_settings
 from app.web.waiting import WaitingCounts
 
 DESCRIPTION = """
@@ -56,22 +54,6 @@ Tracks TikTok, Instagram and YouTube Shorts video performance for creator campai
 views into payouts. Authenticate with `Authorization: Bearer <API key>`. Errors are
 `application/problem+json` with a stable `code`. Money is a decimal string.
 """
-
-
-@functools.cache
-def migration_head() -> str:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None
-    return head
-
-
-@functools.cache
-def migration_revisions() -> frozenset[str]:
-    """Every revision this code's migration scripts know. A database at a revision outside
-    them has been migrated by a later release (see readiness.migration_gap)."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    return frozenset(s.revision for s in ScriptDirectory.from_config(config).walk_revisions())
 
 
 def _problem_media_types(spec: dict[str, Any]) -> dict[str, Any]:
@@ -122,8 +104,8 @@ async def serving(
         settings.org_rate_limit_per_second,
         settings.org_rate_burst,
     )
-    app.state.migration_head = migration_head()
-    app.state.migration_revisions = migration_revisions()
+    app.state.migration_head = readiness.migration_head()
+    app.state.migration_revisions = readiness.migration_revisions()
     app.state.principals = PrincipalCache()
     app.state.waiting = WaitingCounts()
     # Everything allocated so far lives as long as the process: keep the collector from

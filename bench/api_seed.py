@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from app.services import readiness
 from bench import common
 
 SEED_VERSION = 4
@@ -38,7 +39,7 @@ class SeedShape:
 
 def fingerprint(shape: SeedShape) -> str:
     return json.dumps(
-        {"seed": SEED_VERSION, "revision": common.migration_head(), **asdict(shape)},
+        {"seed": SEED_VERSION, "revision": readiness.migration_head(), **asdict(shape)},
         sort_keys=True,
     )
 

@@ -105,12 +105,6 @@ def _scripts() -> Any:
     return ScriptDirectory.from_config(_alembic_config())
 
 
-def migration_head() -> str:
-    head: str | None = _scripts().get_current_head()
-    assert head is not None
-    return head
-
-
 def migration(revision: str) -> ModuleType:
     """A migration's module, for SQL the seeds share with it."""
     found = _scripts().get_revision(revision)

@@ -43,6 +43,27 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+def find_videos(
+    platform: Platform,
+    anchor: datetime,
+    wanted: Callable[[SyntheticVideo], bool],
+    n: int,
+    *,
+    skip: Iterable[str] = (),
+) -> list[str]:
+    """The first `n` plain (non-magic) ids whose synthetic videos satisfy `wanted`, in one
+    pass (finding them one at a time rescans from the start: seconds for a few hundred)."""
+    taken = set(skip)
+    found: list[str] = []
+    for i in range(1, 500_000):
+        post_id = str(10_000 + i) if platform is Platform.TIKTOK else f"Cx{i:09d}"
+        if post_id not in taken and wanted(synthetic_video(platform, post_id, anchor)):
+            found.append(post_id)
+            if len(found) == n:
+                return found
+    raise AssertionError("not enough sandbox videos match")
+
+
 def find_video(
     platform: Platform,
     anchor: datetime,
@@ -51,12 +72,7 @@ def find_video(
     skip: Iterable[str] = (),
 ) -> str:
     """The first plain (non-magic) id whose synthetic video satisfies `wanted`."""
-    taken = set(skip)
-    for i in range(1, 500_000):
-        post_id = str(10_000 + i) if platform is Platform.TIKTOK else f"Cx{i:09d}"
-        if post_id not in taken and wanted(synthetic_video(platform, post_id, anchor)):
-            return post_id
-    raise AssertionError("no sandbox video matches")
+    return find_videos(platform, anchor, wanted, 1, skip=skip)[0]
 
 
 @dataclass

@@ -3,13 +3,16 @@ last published it, each provider's lanes and its capacity against the schedule's
 The readiness check (app/routers/ops.py) and the dashboard's settings read it here."""
 
 import asyncio
+import functools
 import json
 from collections.abc import Collection
 from typing import Any
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
 
-from app.settings import Settings
+from app.settings import PROJECT_ROOT, Settings
 
 CHECK_TIMEOUT_SECONDS = 2.0
 # A worker heartbeat older than this many HEARTBEAT_SECONDS is stale (readiness warns; the
@@ -17,6 +20,25 @@ CHECK_TIMEOUT_SECONDS = 2.0
 HEARTBEAT_STALE_BEATS = 3
 # Where the worker publishes its figures (app/workers/capacity.py), for as long as they hold.
 CAPACITY_KEY = "viewledger:capacity"  # JSON: {"at": unix time, "providers": {...}}
+
+
+@functools.cache
+def migration_head() -> str:
+    """The revision this code's migrations end at."""
+    head = _scripts().get_current_head()
+    assert head is not None
+    return head
+
+
+@functools.cache
+def migration_revisions() -> frozenset[str]:
+    """Every revision this code's migration scripts know. A database at a revision outside
+    them has been migrated by a later release (see migration_gap)."""
+    return frozenset(s.revision for s in _scripts().walk_revisions())
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
 
 
 def migration_gap(current: str | None, head: str, known: Collection[str]) -> str | None:

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.cli import drop_database, ensure_database
-from app.main import create_app, migration_head
+from app.main import create_app
+from app.services.readiness import migration_head
 from app.settings import PROJECT_ROOT, ProviderMode, Settings
 from app.workers.metrics import HEARTBEATS
 from tests import factories as f

@@ -20,7 +20,7 @@ from app.models import Post, PostEvent, StatsSnapshot
 from app.platforms.sandbox.videos import start_of_day
 from app.settings import PROJECT_ROOT, Settings
 from tests.drills.servers import private_postgres, private_redis
-from tests.engine_kit import find_video, seed
+from tests.engine_kit import find_videos, seed
 from tests.processes import (
     api_server,
     cli,
@@ -47,12 +47,7 @@ def young_videos(n: int, platform: Platform = Platform.TIKTOK) -> list[str]:
     """Videos under 6 days old: tracked and refreshed, none decided (or rejected) yet."""
     now = datetime.now(UTC)
     anchor = start_of_day(now)
-    ids: list[str] = []
-    for _ in range(n):
-        ids.append(
-            find_video(platform, anchor, lambda v: now - v.created_at < timedelta(days=6), skip=ids)
-        )
-    return ids
+    return find_videos(platform, anchor, lambda v: now - v.created_at < timedelta(days=6), n)
 
 
 async def count(sm: SM, *where: object) -> int:

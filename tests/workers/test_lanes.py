@@ -170,13 +170,10 @@ async def test_a_refused_lane_is_parked_and_the_other_lane_carries_on(
 
 @pytest.fixture
 def find_instagram(clock: Clock) -> Callable[[int], list[str]]:
-    from tests.engine_kit import find_video
+    from tests.engine_kit import find_videos
 
     def find(n: int) -> list[str]:
-        found: list[str] = []
-        for _ in range(n):
-            found.append(find_video(Platform.INSTAGRAM, clock.now, lambda v: True, skip=found))
-        return found
+        return find_videos(Platform.INSTAGRAM, clock.now, lambda v: True, n)
 
     return find
 
