@@ -6,6 +6,7 @@ write lands only while the post still carries the claim's lease."""
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,11 +42,10 @@ _RESERVED_OR_NEXT = (
     ", coalesce(snapshot_id, nextval(pg_get_serial_sequence('stats_snapshots', 'id')))"
 )
 
-# One statement updates the posts, writes their snapshots and adds the views gained to their
-# campaigns' day and to their creators' day in each campaign, all from the rows the UPDATE
-# actually changed: a post deleted meanwhile (its campaign removed) leaves no orphan snapshot.
-# Days are taken in campaign (then creator) order, so two writers adding to the same days
-# cannot deadlock.
+# One statement updates the posts and writes their snapshots, from the rows the UPDATE
+# actually changed: a post deleted meanwhile (its campaign removed) leaves no orphan
+# snapshot. It returns, for each, the views its campaign's and creator's days gained
+# (`add_daily_views`, the write's last statement).
 _SUCCESS = text(
     f"""
     WITH updated AS (
@@ -65,28 +65,46 @@ _SUCCESS = text(
             -- Of which a post's first count: where it stood when it was added, which the
             -- analytics report as a baseline, not as growth on that day.
             CASE WHEN u.first THEN u.gained ELSE 0 END AS baseline
+    ), written AS (
+        {_SNAPSHOT.format(applied="true", id_column=", id", id_value=_RESERVED_OR_NEXT)}
+    )
+    SELECT w.post_id, w.id, u.campaign_id, u.creator_id, u.platform, u.gained, u.baseline
+    FROM written w JOIN updated u ON u.id = w.post_id
+    """
+)
+
+# The views gained, added to their campaigns' day and to their creators' day in each
+# campaign. These rows are every writer's (all of a campaign's posts add to one row a day),
+# so they are written last in a write's transaction, held only until its commit, and taken
+# in campaign (then creator) order, so two writers adding to the same days cannot deadlock.
+_DAYS = text(
+    """
+    WITH gains AS (
+        SELECT * FROM unnest(
+            CAST(:campaigns AS uuid[]), CAST(:creators AS uuid[]), CAST(:platforms AS text[]),
+            CAST(:gained AS bigint[]), CAST(:baseline AS bigint[])
+        ) AS g(campaign_id, creator_id, platform, gained, baseline)
     ), days AS (
         INSERT INTO campaign_daily_views (campaign_id, day, views_gained, baseline_views)
-        SELECT campaign_id, CAST(:day AS date), sum(gained), sum(baseline) FROM updated
+        SELECT campaign_id, CAST(:day AS date), sum(gained), sum(baseline) FROM gains
         GROUP BY campaign_id ORDER BY campaign_id
         ON CONFLICT (campaign_id, day)
         DO UPDATE SET views_gained = campaign_daily_views.views_gained + EXCLUDED.views_gained,
             baseline_views = campaign_daily_views.baseline_views + EXCLUDED.baseline_views
-    ), creator_days AS (
-        -- The same per creator (the analytics' creator and platform filters read it).
-        INSERT INTO creator_daily_views (campaign_id, creator_id, day, platform, views_gained,
-                                         baseline_views)
-        SELECT campaign_id, creator_id, CAST(:day AS date), min(platform), sum(gained),
-               sum(baseline)
-        FROM updated
-        GROUP BY campaign_id, creator_id ORDER BY campaign_id, creator_id
-        ON CONFLICT (campaign_id, creator_id, day)
-        DO UPDATE SET views_gained = creator_daily_views.views_gained + EXCLUDED.views_gained,
-            baseline_views = creator_daily_views.baseline_views + EXCLUDED.baseline_views
     )
-    {_SNAPSHOT.format(applied="true", id_column=", id", id_value=_RESERVED_OR_NEXT)}
+    -- The same per creator (the analytics' creator and platform filters read it).
+    INSERT INTO creator_daily_views (campaign_id, creator_id, day, platform, views_gained,
+                                     baseline_views)
+    SELECT campaign_id, creator_id, CAST(:day AS date), min(platform), sum(gained),
+           sum(baseline)
+    FROM gains
+    GROUP BY campaign_id, creator_id ORDER BY campaign_id, creator_id
+    ON CONFLICT (campaign_id, creator_id, day)
+    DO UPDATE SET views_gained = creator_daily_views.views_gained + EXCLUDED.views_gained,
+        baseline_views = creator_daily_views.baseline_views + EXCLUDED.baseline_views
     """
 )
+
 
 # A suspicious drop: the answer is stored as an unapplied snapshot, and the post, its count
 # untouched, is asked again soon (its next answer confirms the drop or replaces it).
@@ -138,6 +156,21 @@ _SKIP = text(
 )
 
 
+class Gained(NamedTuple):
+    """Views a written snapshot added to its campaign's and creator's day."""
+
+    campaign_id: uuid.UUID
+    creator_id: uuid.UUID
+    platform: str
+    gained: int
+    baseline: int  # of which the post's first count (see _SUCCESS)
+
+
+class Written(NamedTuple):
+    snapshots: dict[uuid.UUID, int]  # the snapshot written for each post whose lease held
+    gains: list[Gained]  # for `add_daily_views`; none for unconfirmed drops
+
+
 async def write_stats(
     session: AsyncSession,
     fetched: Sequence[tuple[DuePost, VideoStats]],
@@ -146,13 +179,14 @@ async def write_stats(
     *,
     applied: bool,
     snapshot_ids: Mapping[uuid.UUID, int] | None = None,
-) -> dict[uuid.UUID, int]:
+) -> Written:
     """Write these fetches' stats (`applied`, each snapshot under the id reserved for it in
     `snapshot_ids`) or keep them as unconfirmed drops. Returns the snapshot written for each
     post whose lease still held; their raw answers are the caller's to store
-    (`provenance.store`, once it knows which of them its decisions keep)."""
+    (`provenance.store`, once it knows which of them its decisions keep), and the views
+    they gained are the caller's to add to the days (`add_daily_views`, last)."""
     if not fetched:
-        return {}
+        return Written({}, [])
     done = await session.execute(
         _SUCCESS if applied else _UNCONFIRMED,
         {
@@ -174,10 +208,33 @@ async def write_stats(
             "answered": [s.answered_at for _, s in fetched],
             "hashes": [s.raw_sha256 for _, s in fetched],
             "snapshots": [(snapshot_ids or {}).get(p.id) for p, _ in fetched],
+        },
+    )
+    rows = done.all()
+    gains = (
+        [Gained(r.campaign_id, r.creator_id, r.platform, r.gained, r.baseline) for r in rows]
+        if applied
+        else []
+    )
+    return Written({row.post_id: row.id for row in rows}, gains)
+
+
+async def add_daily_views(session: AsyncSession, gains: Sequence[Gained], now: datetime) -> None:
+    """Add the views these snapshots gained to their campaigns' and creators' day: the last
+    statement of a write (see _DAYS)."""
+    if not gains:
+        return
+    await session.execute(
+        _DAYS,
+        {
+            "campaigns": [g.campaign_id for g in gains],
+            "creators": [g.creator_id for g in gains],
+            "platforms": [g.platform for g in gains],
+            "gained": [g.gained for g in gains],
+            "baseline": [g.baseline for g in gains],
             "day": now.astimezone(UTC).date(),
         },
     )
-    return {row.post_id: row.id for row in done}
 
 
 async def record_failures(

@@ -73,12 +73,15 @@ async def write(
     todo = refresh.decide(fetched, failed, skipped, seen, now, policy)
     # 3. Write: the fetches themselves (stats and snapshots, drops held back, failures,
     # skips), then what the stats call for, then the runs' counts and the events.
-    snapshots = await stats_repo.write_stats(
+    applied = await stats_repo.write_stats(
         session, todo.applied, todo.next_at, now, applied=True, snapshot_ids=seen.snapshot_ids
     )
-    unconfirmed = await stats_repo.write_stats(
-        session, todo.drops, [todo.recheck] * len(todo.drops), now, applied=False
-    )
+    snapshots = applied.snapshots
+    unconfirmed = (
+        await stats_repo.write_stats(
+            session, todo.drops, [todo.recheck] * len(todo.drops), now, applied=False
+        )
+    ).snapshots
     failures = await stats_repo.record_failures(session, todo.failures, now)
     skips = await stats_repo.record_skips(session, todo.skips, now)
     written = {*snapshots, *unconfirmed, *failures, *skips}  # rows whose lease still held
@@ -127,6 +130,8 @@ async def write(
         ],
         now=now,
     )
+    # Last: every writer adds to these days, and their rows stay locked until the commit.
+    await stats_repo.add_daily_views(session, applied.gains, now)
     return Counter(outcome for _, _, outcome in landed)
 
 
