@@ -166,7 +166,7 @@ class Gained(NamedTuple):
     baseline: int  # of which the post's first count (see _SUCCESS)
 
 
-class Written(NamedTuple):
+class Stored(NamedTuple):
     snapshots: dict[uuid.UUID, int]  # the snapshot written for each post whose lease held
     gains: list[Gained]  # for `add_daily_views`; none for unconfirmed drops
 
@@ -179,14 +179,14 @@ async def write_stats(
     *,
     applied: bool,
     snapshot_ids: Mapping[uuid.UUID, int] | None = None,
-) -> Written:
+) -> Stored:
     """Write these fetches' stats (`applied`, each snapshot under the id reserved for it in
     `snapshot_ids`) or keep them as unconfirmed drops. Returns the snapshot written for each
     post whose lease still held; their raw answers are the caller's to store
     (`provenance.store`, once it knows which of them its decisions keep), and the views
     they gained are the caller's to add to the days (`add_daily_views`, last)."""
     if not fetched:
-        return Written({}, [])
+        return Stored({}, [])
     done = await session.execute(
         _SUCCESS if applied else _UNCONFIRMED,
         {
@@ -216,7 +216,7 @@ async def write_stats(
         if applied
         else []
     )
-    return Written({row.post_id: row.id for row in rows}, gains)
+    return Stored({row.post_id: row.id for row in rows}, gains)
 
 
 async def add_daily_views(session: AsyncSession, gains: Sequence[Gained], now: datetime) -> None:

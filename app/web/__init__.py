@@ -55,6 +55,7 @@ def install(app: FastAPI) -> None:
     app.mount("/app/static", StaticFiles(directory=STATIC), name="web-static")
     pages = app.router.routes[first:]
     del app.router.routes[first:]
+    # The static files first: every page load asks for them.
     app.router.routes.insert(0, Under("/app", [pages[-1], *pages[:-1]]))
     session.install(app)
 
