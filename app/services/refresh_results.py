@@ -73,10 +73,10 @@ async def write(
     todo = refresh.decide(fetched, failed, skipped, seen, now, policy)
     # 3. Write: the fetches themselves (stats and snapshots, drops held back, failures,
     # skips), then what the stats call for, then the runs' counts and the events.
-    applied = await stats_repo.write_stats(
+    stored = await stats_repo.write_stats(
         session, todo.applied, todo.next_at, now, applied=True, snapshot_ids=seen.snapshot_ids
     )
-    snapshots = applied.snapshots
+    snapshots = stored.snapshots
     unconfirmed = (
         await stats_repo.write_stats(
             session, todo.drops, [todo.recheck] * len(todo.drops), now, applied=False
@@ -131,7 +131,7 @@ async def write(
         now=now,
     )
     # Last: every writer adds to these days, and their rows stay locked until the commit.
-    await stats_repo.add_daily_views(session, applied.gains, now)
+    await stats_repo.add_daily_views(session, stored.gains, now)
     return Counter(outcome for _, _, outcome in landed)
 
 
