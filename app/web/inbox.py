@@ -90,7 +90,6 @@ async def _context(session: Session, me: Viewer, show: list[str] | None) -> dict
     return {
         "box": box,
         "groups": groups(box),
-        "bound": inbox.COUNT_BOUND,
         "rows": inbox_rows,
         "showing": showing,
         "wide": WIDE,

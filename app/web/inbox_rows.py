@@ -1,8 +1,10 @@
 """The rows of the inbox's tables (/app), written here rather than in `inbox_items.html`, as
 the posts table's are (app/web/post_rows.py): a row is a dozen values and a permission or
 two, and Jinja's attribute lookups, filters and autoescaping made the rows a third of a
-served inbox page's CPU (py-spy of a worker under bench.dashboard, issue 26). The rest of
-the queue (kinds, groups, their forms and table heads) stays in the template.
+served inbox page's CPU (py-spy of a worker under bench.dashboard, issue 26). So are each
+kind's count and its "more" line, which were the template's macros (see templating.render on
+why a page's template defines none). The rest of the queue (kinds, groups, their forms and
+table heads) stays in the template.
 
 Every value that comes from the database or a caller (handles, names, URLs, reasons,
 evidence, errors, import lines) goes through `_e`; ids, enum values and what is formatted
@@ -16,7 +18,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from app.models import PostFlag, PostHold
-from app.repositories.inbox import Item
+from app.repositories.inbox import COUNT_BOUND, Item, Kind
 from app.web.templating import day, label, moment, number, platform
 
 Can = Callable[..., bool]  # Viewer.can: (operation, campaign_id) -> bool
@@ -44,6 +46,29 @@ def said(mark: PostHold | PostFlag | Any) -> str:
     if evidence.get("published_at"):
         return f"Published {evidence['published_at'][:10]}."
     return ""
+
+
+def count(kind: Kind) -> str:
+    """A kind's count, as far as it was counted: "1,000+" past the bound."""
+    return number(kind.count) if kind.count <= COUNT_BOUND else f"{number(COUNT_BOUND)}+"
+
+
+def more(kind: Kind, name: str, showing: list[str], wide: int) -> Markup:
+    """The line under a kind that shows fewer than wait, with the link that shows up to `wide`
+    of them (none for a kind that has no wider view, `name` "", or one already wide)."""
+    if not kind.more:
+        return Markup("")
+    many = number(kind.more) if kind.count <= COUNT_BOUND else "Many"
+    wider = (
+        f', or <a href="/app?show={name}" hx-get="/app/inbox/items?show={name}" '
+        f'hx-target="#inbox" hx-swap="innerHTML">show up to {number(wide)}</a>'
+        if name and name not in showing
+        else ""
+    )
+    return Markup(
+        f'<p class="muted small more">{many} more, older ones first: act on these to see them'
+        f"{wider}.</p>"
+    )
 
 
 def _post(item: Item) -> str:
