@@ -1,6 +1,5 @@
 """The FastAPI application: `create_app()` wires settings, database, Redis and routers."""
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import idempotency, web
+from app import heap, idempotency, web
 from app.auth import PrincipalCache
 from app.db import create_engine, create_sessionmaker
 from app.deps import AuthenticateFirst
@@ -108,12 +107,7 @@ async def serving(
     app.state.migration_revisions = readiness.migration_revisions()
     app.state.principals = PrincipalCache()
     app.state.waiting = WaitingCounts()
-    # Everything allocated so far lives as long as the process: keep the collector from
-    # walking it again and again (full collections were the API's latency tail), and
-    # collect young objects less often.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    heap.settle(heap.SERVING)
     try:
         yield
     finally:

@@ -39,6 +39,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy import make_url
 
+from app import heap
 from app.db import create_engine, create_sessionmaker
 from app.domain.enums import Platform
 from app.platforms.http import USER_AGENT, build_http_client
@@ -107,6 +108,7 @@ async def run_engine(
             settings,
             provider_lanes=lanes.build(settings, http, redis),
         )
+        heap.settle(heap.ENGINE)  # as the worker's startup does
         database = make_url(settings.database_url).database or ""
         cpu0, busy0 = common.own_cpu_seconds(), common.machine_busy_seconds()
         pg0 = backends_cpu(database)

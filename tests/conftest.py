@@ -2,9 +2,10 @@
 database by running the migrations; each test runs inside a transaction that is rolled back,
 with the app's commits turned into savepoints."""
 
+import gc
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -283,3 +284,18 @@ _SLOW_FIRST = ("tests/drills/", "tests/deploy/", "tests/browser/")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: not item.nodeid.startswith(_SLOW_FIRST))
+
+
+@pytest.fixture
+def collector_off() -> Iterator[list[object]]:
+    """The collector off, and what a full collection then finds unreachable (kept for
+    inspection by DEBUG_SAVEALL rather than freed)."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        yield gc.garbage
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

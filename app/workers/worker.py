@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock as clocks
+from app import heap
 from app.db import create_engine, create_sessionmaker, prune_in_batches, session_scope
 from app.discord import submit as discord_submit
 from app.discord.interactions import Submission
@@ -83,6 +84,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # Imports running in this process (start_import); arq hands each job a copy of ctx,
     # and this dict is shared by them all.
     ctx["imports"] = {}
+    heap.settle(heap.ENGINE)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -5,30 +5,13 @@ those collections stalled a worker for 25-90 ms twice a second (issue 26's p99).
 here is asked for with the collector off and must leave no template context behind."""
 
 import gc
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from jinja2.runtime import Context
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests import factories as f
 from tests.web.session_kit import flag, hold, pending_cpm, signed_in
-
-
-@pytest.fixture
-def collector_off() -> Iterator[list[object]]:
-    """The collector off, and what a full collection then finds unreachable (kept for
-    inspection by DEBUG_SAVEALL rather than freed)."""
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        yield gc.garbage
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
 
 
 async def test_the_inbox_the_posts_table_and_payments_leave_no_template_context_behind(
