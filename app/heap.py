@@ -3,20 +3,20 @@ once it has started."""
 
 import gc
 
-# Young objects are collected once this many more have been made than freed (Python: 700).
-# The API serves requests: few, short pauses in their path matter most. The engine makes
-# some cyclic garbage with every write (SQLAlchemy's statements built per call): collected
-# sooner, it holds less memory (bench.refresh at 30,000 posts: 50,000 read 125 MB peak RSS,
-# 10,000 117 MB, 2,000 114-115 MB and the best rate, 700 880 posts/s against 946-1,019).
-SERVING = 50_000
-ENGINE = 2_000
+# When the collector runs, by generation (gc.set_threshold). The API serves requests: few,
+# short pauses in their path matter most. The engine keeps Python's own: with its startup
+# heap frozen its collections are cheap, and collected less often its garbage (SQLAlchemy's
+# statements built per write) holds memory (bench.refresh at 100,000 posts: these figures
+# 128 MB peak RSS, (2,000, 10, 10) 116 MB, Python's 113 MB at the best rate).
+SERVING = (50_000, 20, 100)
+ENGINE = (700, 10, 10)
 
 
-def settle(young: int) -> None:
+def settle(thresholds: tuple[int, int, int]) -> None:
     """Everything allocated so far (modules, mapped classes, compiled statements, pools)
-    lives as long as the process: freeze it, so no collection walks it again, and collect
-    young objects after `young`. Full collections were the API's latency tail, and a tenth
-    of the engine's CPU (19 of ~100 ms each in a 30,000-post pipeline run)."""
+    lives as long as the process: freeze it, so no collection walks it again. Full
+    collections walking it were the API's latency tail, and a tenth of the engine's CPU
+    (19 of ~100 ms each, the event loop stopped, in a 30,000-post pipeline run)."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(young, 20, 100)
+    gc.set_threshold(*thresholds)
