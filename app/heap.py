@@ -6,8 +6,8 @@ import gc
 # When the collector runs, by generation (gc.set_threshold). The API serves requests: few,
 # short pauses in their path matter most. The engine keeps Python's own: with its startup
 # heap frozen its collections are cheap, and collected less often its garbage (SQLAlchemy's
-# statements built per write) holds memory (bench.refresh at 100,000 posts: these figures
-# 128 MB peak RSS, (2,000, 10, 10) 116 MB, Python's 113 MB at the best rate).
+# statements built per write) holds memory (bench.refresh at 100,000 posts, peak RSS: with
+# SERVING's thresholds 128 MB, (2,000, 10, 10) 116 MB, Python's 113 MB at the best rate).
 SERVING = (50_000, 20, 100)
 ENGINE = (700, 10, 10)
 
