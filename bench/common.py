@@ -334,6 +334,19 @@ def last_line(figures: dict[str, Any]) -> None:
     print(json.dumps(figures, separators=(",", ":"), default=str), flush=True)
 
 
+def figures_in(output: Sequence[str]) -> dict[str, Any] | None:
+    """A child benchmark's closing JSON object (`last_line`), from its logged lines: the last
+    that is one. Its stderr shares the log, and a library may still write there as the
+    process exits (asyncio's "Future exception was never retrieved" for an asyncpg
+    connection lost at exit, once in `make test`'s two-process run of bench.freshness)."""
+    for line in reversed(output):
+        if line.startswith("{"):
+            found = json.loads(line)
+            if isinstance(found, dict):
+                return found
+    return None
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores have spent not idle since boot (from /proc/stat)."""
     with open("/proc/stat") as f:

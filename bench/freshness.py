@@ -837,11 +837,12 @@ async def run_scenario(
         for i, (proc, log) in enumerate(children):
             await asyncio.to_thread(proc.wait)
             output = (await asyncio.to_thread(Path(log).read_text)).strip().splitlines()
-            if proc.returncode != 0 or not output:
+            figures = common.figures_in(output)
+            if proc.returncode != 0 or figures is None:
                 print("\n".join(output[-20:]))
                 failed.append(f"process {i} exited {proc.returncode}")
                 continue
-            results.append(json.loads(output[-1]))
+            results.append(figures)
     await redis.flushdb()
     await redis.aclose()
     if failed:

@@ -439,9 +439,9 @@ async def pipeline_at(
         except Exception:
             return {"posts": n, "error": f"did not finish within {limit_s:.0f}s (killed)"}
         output = (await asyncio.to_thread(Path(log).read_text)).strip().splitlines()
-    if proc.returncode != 0 or not output:
+    figures = common.figures_in(output)
+    if proc.returncode != 0 or figures is None:
         return {"posts": n, "error": f"child exited {proc.returncode}: {output[-5:]}"}
-    figures: dict[str, Any] = json.loads(output[-1])
     figures["tiktok_posts"], figures["instagram_posts"] = n_tt, n_ig
     figures.update(await written(url))
     return figures
