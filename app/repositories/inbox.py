@@ -216,7 +216,7 @@ def _items(scoped: bool, cap: int) -> tuple[written.Written, ...]:
     caps). As a parameter, PostgreSQL's generic plan for the prepared statement costed
     `LIMIT $n` as a tenth of the rows: for the pending CPMs it judged itself ten times
     dearer than the statement planned for its values, and planned it anew on every page
-    (0.5-3 ms, as long as running it)."""
+    (0.5-3 ms each time, more than running it took)."""
     limit = bindparam("cap", cap, type_=Integer(), literal_execute=True)
     return tuple(written.write_out(stmt.limit(limit)) for stmt in _statements(scoped).items)
 
