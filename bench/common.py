@@ -341,7 +341,10 @@ def figures_in(output: Sequence[str]) -> dict[str, Any] | None:
     connection lost at exit, once in `make test`'s two-process run of bench.freshness)."""
     for line in reversed(output):
         if line.startswith("{"):
-            found = json.loads(line)
+            try:
+                found = json.loads(line)
+            except ValueError:
+                continue  # a log line that only looks like one
             if isinstance(found, dict):
                 return found
     return None
