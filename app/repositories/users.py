@@ -4,7 +4,7 @@ SHA-256 digests; the secrets themselves never reach the database."""
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import DateTime, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import display_prefix, generate_key, hash_key
 from app.domain.enums import OrgRole, Role, UserStatus, UserTokenPurpose
 from app.models import ApiKey, Organization, User, UserSession, UserToken
+from app.repositories import written
 from app.repositories.pagination import Sort, fetch_page
 
 
@@ -183,10 +184,52 @@ async def start_session(
     return row
 
 
-# Every signed-in request runs this: made once, its values as parameters (building the
-# statement per request cost as much as running it).
-_LIVE_SESSION = (
-    select(UserSession, User, ApiKey.id, Organization)
+class SignedSession(NamedTuple):  # a live session's columns a request reads
+    id: uuid.UUID
+    csrf_token: str
+    last_seen_at: datetime
+    expires_at: datetime
+    two_factor_pending: bool
+
+
+class SignedUser(NamedTuple):  # its user's (UserOut's and the pages')
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    email: str
+    name: str
+    role: OrgRole
+    status: UserStatus
+    created_at: datetime
+    last_sign_in_at: datetime | None
+    two_factor_enabled_at: datetime | None
+
+
+class SignedOrganization(NamedTuple):  # the user's organization's
+    id: uuid.UUID
+    name: str
+    require_two_factor: str
+
+
+class Live(NamedTuple):
+    session: SignedSession
+    user: SignedUser
+    key_id: uuid.UUID
+    organization: SignedOrganization  # what a signed-in page shows beside the user
+
+
+def _columns(model: type[Any], row: type[tuple[Any, ...]]) -> list[Any]:
+    return [getattr(model, name) for name in row._fields]  # type: ignore[attr-defined]
+
+
+# Every signed-in request runs this, so it is written out once and read on the driver: as
+# four ORM entities it cost ~1 ms of CPU a request, eight times its round trip (issue 26).
+_LIVE_SESSION = written.write_out(
+    select(
+        *_columns(UserSession, SignedSession),
+        *_columns(User, SignedUser),
+        ApiKey.id,
+        *_columns(Organization, SignedOrganization),
+    )
     .join(User, User.id == UserSession.user_id)
     .join(ApiKey, ApiKey.user_id == User.id)
     .join(Organization, Organization.id == User.organization_id)
@@ -198,13 +241,8 @@ _LIVE_SESSION = (
         ApiKey.revoked_at.is_(None),
     )
 )
-
-
-class Live(NamedTuple):
-    session: UserSession
-    user: User
-    key_id: uuid.UUID
-    organization: Organization  # what a signed-in page shows beside the user
+_USER_AT = len(SignedSession._fields)
+_KEY_AT = _USER_AT + len(SignedUser._fields)
 
 
 async def live_session(
@@ -213,8 +251,17 @@ async def live_session(
     """The session, its user, the user's key id and organization, if the session is live:
     not expired, used since `idle_since`, its user active and the key row unrevoked."""
     values = {"token_hash": token_hash, "now": now, "idle_since": idle_since}
-    row = (await session.execute(_LIVE_SESSION, values)).first()
-    return None if row is None else Live(row[0], row[1], row[2], row[3])
+    rows = await written.fetch(session, _LIVE_SESSION, values)
+    if not rows:
+        return None
+    row = tuple(rows[0])
+    user = SignedUser(*row[_USER_AT:_KEY_AT])
+    return Live(
+        SignedSession(*row[:_USER_AT]),
+        user._replace(role=OrgRole(user.role), status=UserStatus(user.status)),
+        row[_KEY_AT],
+        SignedOrganization(*row[_KEY_AT + 1 :]),
+    )
 
 
 async def touch_session(session: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:

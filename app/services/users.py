@@ -27,7 +27,7 @@ from app.domain.enums import OrgRole, UserStatus, UserTokenPurpose
 from app.domain.errors import Conflict, InvalidInput
 from app.domain.two_factor import Requirement
 from app.http.ratelimit import RateLimiter
-from app.models import Organization, User, UserSession
+from app.models import Organization, User
 from app.repositories import audit as audit_repo
 from app.repositories import users
 from app.services import mail
@@ -261,13 +261,13 @@ async def live(session: AsyncSession, settings: Settings, token: str | None) -> 
     return await users.live_session(session, hash_key(token), now, idle_since)
 
 
-def use_due(row: UserSession) -> bool:
+def use_due(row: users.SignedSession) -> bool:
     """Whether a use of the session moves its last-seen (at most once a _TOUCH_EVERY, so
     most requests write nothing)."""
     return datetime.now(UTC) - row.last_seen_at >= _TOUCH_EVERY
 
 
-async def record_use(session: AsyncSession, row: UserSession) -> None:
+async def record_use(session: AsyncSession, row: users.SignedSession) -> None:
     await users.touch_session(session, row.id, datetime.now(UTC))
 
 

@@ -15,7 +15,6 @@ from app.auth import Principal
 from app.deps import operation_role
 from app.domain.enums import OrgRole
 from app.domain.permissions import Action
-from app.models import Organization, User
 from app.repositories import inbox, users
 from app.web import actions
 from app.web.session import User as SignedIn
@@ -26,8 +25,8 @@ from app.web.waiting import WaitingCounts
 @dataclass(frozen=True)
 class Viewer:
     principal: Principal
-    user: User
-    organization: Organization
+    user: users.SignedUser
+    organization: users.SignedOrganization
     app: Any = field(repr=False)  # whose routes declare the roles of org-wide operations
     # What `can` answered, by (operation, campaign): a page asks the same of many rows.
     _answers: dict[tuple[str, uuid.UUID | None], bool] = field(
