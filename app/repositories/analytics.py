@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,7 +20,6 @@ from sqlalchemy import (
     case,
     func,
     select,
-    text,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,17 +30,28 @@ from app.domain.errors import InvalidCursor, InvalidInput
 from app.domain.integrity import FlagCode
 from app.domain.policy import Policy
 from app.models import Campaign, CampaignDailyViews, CpmTier, Creator, CreatorDailyViews, Post
+from app.repositories import written
 from app.repositories.pagination import decode_cursor, digest, encode_cursor
 
-_SERIES = text(
-    """
-    SELECT date_trunc(:bucket, captured_at, 'UTC') AS at, max(views) AS views,
+# Read on the driver (app.repositories.written): a post's page and `GET
+# /v1/posts/{id}/stats` ask it on every view.
+_SERIES = """
+    SELECT date_trunc($1, captured_at, 'UTC') AS at, max(views) AS views,
            max(likes) AS likes, max(comments) AS comments, max(shares) AS shares
     FROM stats_snapshots
-    WHERE post_id = :post AND captured_at >= :start AND captured_at < :end
-    GROUP BY 1 ORDER BY 1 LIMIT :limit
-    """
-)
+    WHERE post_id = $2 AND captured_at >= $3 AND captured_at < $4
+    GROUP BY 1 ORDER BY 1 LIMIT $5
+"""
+
+
+class Bucket(NamedTuple):
+    at: datetime  # the bucket's start
+    views: int
+    likes: int | None
+    comments: int
+    shares: int | None
+
+
 _BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
@@ -53,7 +63,7 @@ async def post_series(
     cursor: str | None,
     limit: int,
     now: datetime,
-) -> tuple[Sequence[Row[Any]], str | None]:
+) -> tuple[list[Bucket], str | None]:
     """One row per bucket: its start (`at`) and the highest counts seen in it, oldest first.
     `window` is the (from, to) asked for; unset, the last 30 days up to now. The cursor
     carries the window it was computed with, so later pages cover the same one."""
@@ -72,12 +82,8 @@ async def post_series(
             raise InvalidCursor from None
         # Buckets are whole UTC hours or days: the next one starts a bucket after the last.
         after = max(start, last + _BUCKETS[bucket])
-    rows = (
-        await session.execute(
-            _SERIES,
-            {"bucket": bucket, "post": post_id, "start": after, "end": end, "limit": limit + 1},
-        )
-    ).all()
+    found = await written.fetch_sql(session, _SERIES, bucket, post_id, after, end, limit + 1)
+    rows = [Bucket(*row) for row in found]
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

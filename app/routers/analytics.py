@@ -47,7 +47,7 @@ async def posts_stats(
         session, post.id, (start, end), bucket.value, cursor, limit, datetime.now(UTC)
     )
     return StatsPage(
-        data=[StatsPoint.model_validate(r._mapping) for r in rows], next_cursor=next_cursor
+        data=[StatsPoint.model_validate(r._asdict()) for r in rows], next_cursor=next_cursor
     )
 
 

@@ -6,6 +6,7 @@ the same numbers, for screen readers and for copying; the SVG's own title says i
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -42,6 +43,8 @@ def nice_top(value: int) -> int:
     return next(step * magnitude for step in (1, 2, 5, 10) if step * magnitude >= value)
 
 
+# A post's page draws four charts over the same instants; strftime was a third of a chart.
+@lru_cache(maxsize=4096)
 def _when(at: datetime, with_time: bool) -> str:
     at = at.astimezone(UTC)
     return at.strftime("%b %d %H:%M") if with_time else at.strftime("%b %d")

@@ -18,7 +18,6 @@ from app.deps import Session
 from app.domain.enums import PostStatus
 from app.domain.errors import NotFound
 from app.repositories import analytics, campaigns, tiers
-from app.schemas.analytics import StatsPoint
 from app.schemas.posts import PostOut
 from app.services import evidence as evidence_service
 from app.web import actions
@@ -40,7 +39,7 @@ METRICS = (("views", "Views"), ("likes", "Likes"), ("comments", "Comments"), ("s
 class Series:
     bucket: Literal["hour", "day"]  # as the API's `bucket`
     start: datetime
-    points: list[StatsPoint]
+    points: list[analytics.Bucket]
     charts: list[tuple[str, str, Markup]]  # key, label, chart
 
     def api_url(self, post_id: uuid.UUID) -> str:
@@ -54,13 +53,13 @@ async def _series(session: AsyncSession, post: PostOut, now: datetime) -> Series
     same query), from when it could first have been fetched."""
     start = min(post.created_at, post.published_at or post.created_at)
     bucket: Literal["hour", "day"] = "hour" if now - start <= HOURLY_UP_TO else "day"
-    points: list[StatsPoint] = []
+    points: list[analytics.Bucket] = []
     cursor = None
     while True:
         rows, cursor = await analytics.post_series(
             session, post.id, (start, now), bucket, cursor, _PAGE, now
         )
-        points += [StatsPoint.model_validate(r._mapping) for r in rows]
+        points += rows
         if cursor is None:
             break
     charts = []
@@ -109,9 +108,11 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
         return await not_found(request, session, me, "post")
     post = evidence.post
     campaign_id = post.campaign_id
-    campaign, creator, tier = await campaigns.with_creator_and_tier(
+    shown = await campaigns.shown_with_post(
         session, org, campaign_id, post.creator_id, post.cpm_tier_id
     )
+    if shown is None:  # its campaign deleted since the post was read
+        return await not_found(request, session, me, "post")
     campaign_tiers = (
         await tiers.choices(session, [campaign_id])
         if post.status in (PostStatus.TRACKING, PostStatus.PENDING_CPM)
@@ -120,9 +121,9 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
     )
     context = {
         "post": post,
-        "campaign": campaign,
-        "creator": creator,
-        "tier": tier,
+        "campaign": shown.campaign,
+        "handle": shown.handle,
+        "tier": shown.tier,
         "tiers": campaign_tiers,
         "series": await _series(session, post, datetime.now(UTC)),
         "evidence": evidence,
