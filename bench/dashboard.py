@@ -13,6 +13,12 @@ same query (issues 26 and 27).
 3. Prints a table per scenario and a last JSON line; targets: p99 under 100 ms at 10
    concurrent users and within 1.5x of the API twin's p99.
 
+`--rounds N` measures page and twin N times each, taking turns: a side's figures are its
+median round (by p99) and `x_api` the median of the rounds' page/twin ratios, each ratio of
+two runs a few seconds apart (lopsided runs, all connections on one worker, left out while
+others remain). On a shared VM one 10 s run of each side moved the ratio by
+up to 0.7 from run to run (the twin's p99 alone 27-56 ms); pairs in turns cancel the drift.
+
 What each page costs the service's own process (CPU per request, served in-process, which
 a machine shared with other work does not inflate): `python -m bench.dashboard_cpu`.
 """
@@ -22,7 +28,9 @@ import asyncio
 import os
 import random
 import secrets
+import statistics
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +43,7 @@ from bench.api import (
     DEFAULT_DATABASE,
     RATE_LIMIT_NOTE,
     RATE_LIMITS,
+    lopsided,
     measure,
     prepare,
     server_args,
@@ -68,6 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8103)
     parser.add_argument("--quiet-wait", type=float, default=60.0)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--rounds", type=int, default=1, help="page and twin in turns")
     return parser.parse_args(argv)
 
 
@@ -220,6 +230,41 @@ async def deep_cursors(
     return found
 
 
+@dataclass(frozen=True)
+class Medians:
+    """A scenario's rounds, per concurrency: each side's median round by p99, and the
+    median of the rounds' page/twin p99 ratios (None when a twin's p99 was 0)."""
+
+    page: list[LoadResult]
+    api: list[LoadResult]
+    ratios: list[float | None]
+
+
+def _medians(rounds: list[tuple[list[LoadResult], list[LoadResult]]], workers: int) -> Medians:
+    """Lopsided runs (one worker given most connections: one core measured, not the
+    service; bench.api retries them, then keeps the last) are left out while any round of
+    that side, or any pair for a ratio, is not."""
+
+    def even(run: LoadResult) -> bool:
+        return not lopsided(run.spread, workers, run.concurrency)
+
+    def middle(runs: list[LoadResult]) -> LoadResult:
+        kept = [r for r in runs if even(r)] or runs
+        return sorted(kept, key=lambda r: r.p99_ms)[len(kept) // 2]
+
+    def ratio(pairs: list[tuple[LoadResult, LoadResult]]) -> float | None:
+        kept = [(p, a) for p, a in pairs if even(p) and even(a)] or pairs
+        ratios = [p.p99_ms / a.p99_ms for p, a in kept if a.p99_ms]
+        return statistics.median(ratios) if ratios else None
+
+    levels = range(len(rounds[0][0]))
+    return Medians(
+        [middle([page[i] for page, _ in rounds]) for i in levels],
+        [middle([api[i] for _, api in rounds]) for i in levels],
+        [ratio([(page[i], api[i]) for page, api in rounds]) for i in levels],
+    )
+
+
 def _figures(runs: list[LoadResult]) -> dict[str, Any]:
     return {
         f"c{r.concurrency}": {
@@ -260,7 +305,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     print(f"\n== dashboard and API: uvicorn app.main:create_app, {args.workers} workers, {base}")
     print(f"   {RATE_LIMIT_NOTE}")
-    results: dict[str, dict[str, list[LoadResult]]] = {}
+    results: dict[str, Medians] = {}
     with common.child_process(
         server_args("app.main:create_app", args.port, args.workers), env=env, log_name="dashboard"
     ) as (proc, _):
@@ -278,19 +323,22 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             print(f"   {name}: {len(page_items):,} pages; {first.path} -> {check.status_code}")
             if check.status_code != 200:  # wrk counts a redirect to sign in as an answer
                 raise SystemExit(f"{first.path} answered {check.status_code}: {check.text[:300]}")
-            results[name] = {
-                "page": await measure(base, proc.pid, page_items, concurrencies, args),
-                "api": await measure(base, proc.pid, api_items, concurrencies, args),
-            }
-            rows = [["page", *r.row()] for r in results[name]["page"]]
-            rows += [["api twin", *r.row()] for r in results[name]["api"]]
-            print(common.table(["what", *HEADERS], rows), flush=True)
+            rounds: list[tuple[list[LoadResult], list[LoadResult]]] = []
+            for n in range(args.rounds):
+                pair = (
+                    await measure(base, proc.pid, page_items, concurrencies, args),
+                    await measure(base, proc.pid, api_items, concurrencies, args),
+                )
+                rounds.append(pair)
+                rows = [[f"page {n + 1}", *r.row()] for r in pair[0]]
+                rows += [[f"api twin {n + 1}", *r.row()] for r in pair[1]]
+                print(common.table(["what", *HEADERS], rows), flush=True)
+            results[name] = _medians(rounds, args.workers)
     figures: dict[str, Any] = {}
     summary = []
-    for name, pair in results.items():
-        figures[name] = {"page": _figures(pair["page"]), "api": _figures(pair["api"])}
-        for page_run, api_run in zip(pair["page"], pair["api"], strict=True):
-            times = page_run.p99_ms / api_run.p99_ms if api_run.p99_ms else None
+    for name, median in results.items():
+        figures[name] = {"page": _figures(median.page), "api": _figures(median.api)}
+        for page_run, api_run, times in zip(median.page, median.api, median.ratios, strict=True):
             figures[name][f"p99_times_api_c{page_run.concurrency}"] = times and round(times, 2)
             summary.append(
                 [name, page_run.concurrency, page_run.p50_ms, page_run.p99_ms, api_run.p99_ms,
@@ -305,6 +353,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return {
         **figures,
         "workers": args.workers,
+        "rounds": args.rounds,
         "dataset": data["counts"],
         "held_and_flagged": held,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -123,9 +123,11 @@ def test_bench_dashboard_smoke(bench_env: dict[str, str]) -> None:
             "--workers", "1",
             "--quiet-wait", "0",
             "--port", str(_free_port()),
+            "--rounds", "2",
         ],
         bench_env,
     )  # fmt: skip
+    assert figures["rounds"] == 2
     # Every page and its API twin answered, signed in (the benchmark stops when a page sends
     # the browser to sign in); how fast is not asserted.
     for name in SCENARIOS:
@@ -139,6 +141,26 @@ def test_bench_dashboard_smoke(bench_env: dict[str, str]) -> None:
     for name, row in cpu.items():
         assert row["page_us"] > 0, name
         assert row["page_statements"] >= 1, name
+
+
+def test_bench_dashboard_takes_each_sides_median_round_and_the_median_ratio() -> None:
+    from bench.dashboard import _medians
+    from bench.load import LoadResult
+
+    def run(p99: float, spread: tuple[int, int] = (5, 5)) -> list[LoadResult]:
+        return [LoadResult(10, 100, 1.0, 100.0, p99 / 2, p99, p99, p99, p99, 0, {}, {}, [*spread])]
+
+    # The twin drifts from round to round; each ratio pairs two runs seconds apart.
+    rounds = [(run(60.0), run(30.0)), (run(90.0), run(60.0)), (run(40.0), run(50.0))]
+    medians = _medians(rounds, workers=2)
+    assert [r.p99_ms for r in medians.page] == [60.0]
+    assert [r.p99_ms for r in medians.api] == [50.0]
+    assert medians.ratios == [1.5]  # of 2.0, 1.5 and 0.8 (not 60 / 50)
+    # A twin run whose connections all landed on one worker measured one core: left out.
+    rounds.append((run(45.0), run(20.0, spread=(10, 0))))
+    medians = _medians(rounds, workers=2)
+    assert [r.p99_ms for r in medians.api] == [50.0]
+    assert medians.ratios == [1.5]
 
 
 def test_bench_freshness_smoke(bench_env: dict[str, str]) -> None:
