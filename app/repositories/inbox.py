@@ -205,8 +205,16 @@ def _statements(scoped: bool) -> _Statements:
     lines = _failed_lines(org, only, now)
     items = [_shown(stmt, *mark).order_by(order) for stmt, order, mark in posts]
     items.append(lines.order_by(PostImportLine.import_id, PostImportLine.line))
-    counts = [_bounded(stmt, Post.id) for stmt, _, _ in posts]
-    counts.append(_bounded(lines, PostImportLine.line))
+    counts = [
+        _bounded(_open_alone(PostHold, PostHold.cleared_at, org), PostHold.id)
+        if only is None
+        else _bounded(posts[0][0], Post.id),
+        _bounded(_open_alone(PostFlag, PostFlag.resolved_at, org), PostFlag.id)
+        if only is None
+        else _bounded(posts[1][0], Post.id),
+        *(_bounded(stmt, Post.id) for stmt, _, _ in posts[2:]),
+        _bounded(lines, PostImportLine.line),
+    ]
     return _Statements(tuple(items), written.write_out(select(*counts)))
 
 
@@ -234,6 +242,14 @@ async def _counts(
     counts = _statements(only is not None).counts
     (row,) = await written.fetch(session, counts, _values(org, only, now))
     return tuple(int(n) for n in row)
+
+
+def _open_alone(mark: Any, closed_at: Any, org: Org) -> Q:
+    """An organization's open holds or flags as a viewer of all its campaigns counts them:
+    the marks alone, by their own organization (each is its post's), through their partial
+    index. Joined to their posts (`_open_holds`), as a viewer restricted to some campaigns
+    counts them, the count cost ~770 index pages a page at 127 of each."""
+    return select(mark.id).where(mark.organization_id == org, closed_at.is_(None))
 
 
 def _open_holds(org: Org, only: Only) -> Q:
