@@ -11,7 +11,7 @@ form's htmx swaps in: nothing secret ever sits in a URL or the browser's history
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -251,6 +251,12 @@ async def _on_user(
         await change(user)
         return user
 
+    def done(user: User) -> Outcome:
+        nonlocal me
+        if user.id == me.user.id:  # the layout shows the acting user as now stored
+            me = replace(me, user=me.user._replace(role=user.role))
+        return Outcome("team", message(user))
+
     outcome = await act(
         request,
         session,
@@ -259,7 +265,7 @@ async def _on_user(
         operation,
         do,
         lambda user: user.id,
-        lambda user: Outcome("team", message(user)),
+        done,
         {"user_id": user_id},
     )
     return await _page(request, session, me, outcome)
@@ -428,15 +434,16 @@ async def organization(
     async def do() -> Organization:
         return await users.set_require_two_factor(session, org, body.require_two_factor)
 
+    def saved(row: Organization) -> Outcome:
+        nonlocal me
+        # The page shows the rule just saved: `me` holds the one read when the request signed
+        # in (app.repositories.users.live_session), and saving the form again re-sends it.
+        rule = row.require_two_factor
+        me = replace(me, organization=me.organization._replace(require_two_factor=rule))
+        return Outcome("organization", "Saved: " + REQUIREMENTS[rule])
+
     outcome = await act(
-        request,
-        session,
-        me,
-        "organization",
-        "organization_update",
-        do,
-        lambda row: row.id,
-        lambda row: Outcome("organization", "Saved: " + REQUIREMENTS[row.require_two_factor]),
+        request, session, me, "organization", "organization_update", do, lambda row: row.id, saved
     )
     return await _page(request, session, me, outcome)
 

@@ -106,8 +106,11 @@ async def test_team_keys_and_two_factor_as_the_api_does_them(
     assert "No user with that id" in missing.text or "not found" in missing.text.lower()
 
     # Two-factor for the organization.
-    _ok(await web.post("/app/settings/organization", data={"require_two_factor": "admins"}))
+    saved = _ok(await web.post("/app/settings/organization", data={"require_two_factor": "admins"}))
     assert (await f.ok(await client.get("/v1/organization")))["require_two_factor"] == "admins"
+    # The page that answers shows the rule just saved (saving it again keeps it).
+    assert '<option value="admins" selected>' in saved
+    assert '<option value="off" selected>' not in saved
     wrong = await web.post("/app/settings/organization", data={"require_two_factor": "always"})
     assert "Require two factor:" in wrong.text
     assert (await f.ok(await client.get("/v1/organization")))["require_two_factor"] == "admins"
@@ -148,6 +151,17 @@ async def test_team_keys_and_two_factor_as_the_api_does_them(
         select(AuditEvent.actor_user_id).where(AuditEvent.action == "api_key.created")
     )
     assert actor is not None
+
+
+async def test_the_page_after_an_admin_changes_their_own_role_shows_the_new_role(
+    app: object, client: httpx.AsyncClient
+) -> None:
+    web = await signed_in(app, client, "self@example.com")
+    me = (await f.ok(await web.get("/v1/session")))["user"]
+    assert f"{me['email']} · Admin</p>" in (await web.get("/app/settings")).text
+    answer = _ok(await web.post(f"/app/settings/users/{me['id']}/role", data={"role": "member"}))
+    # The user menu reads the user as now stored, not as the request signed in.
+    assert f"{me['email']} · Member</p>" in answer
 
 
 async def _audited(session: AsyncSession, action: str) -> list[tuple[str | None, dict[str, Any]]]:
