@@ -16,8 +16,9 @@ same query (issues 26 and 27).
 `--rounds N` measures page and twin N times each, taking turns: a side's figures are its
 median round (by p99) and `x_api` the median of the rounds' page/twin ratios, each ratio of
 two runs a few seconds apart (lopsided runs, all connections on one worker, left out while
-others remain). On a shared VM one 10 s run of each side moved the ratio by
-up to 0.7 from run to run (the twin's p99 alone 27-56 ms); pairs in turns cancel the drift.
+others remain; with an even count, the upper median; a side's errors are every round's).
+On a shared VM one 10 s run of each side moved the ratio by up to 0.7 from run to run (the
+twin's p99 alone 27-56 ms); pairs in turns cancel the drift.
 
 What each page costs the service's own process (CPU per request, served in-process, which
 a machine shared with other work does not inflate): `python -m bench.dashboard_cpu`.
@@ -30,7 +31,7 @@ import random
 import secrets
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,13 @@ HELD_PER_ORG = 300  # posts made held (with a hold) and flagged per organization
 INBOX_TWIN = "/v1/posts?status=pending_cpm"
 
 
+def _at_least_one(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return n
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.dashboard",
@@ -77,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8103)
     parser.add_argument("--quiet-wait", type=float, default=60.0)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--rounds", type=int, default=1, help="page and twin in turns")
+    parser.add_argument("--rounds", type=_at_least_one, default=1, help="page and twin in turns")
     return parser.parse_args(argv)
 
 
@@ -243,19 +251,22 @@ class Medians:
 def _medians(rounds: list[tuple[list[LoadResult], list[LoadResult]]], workers: int) -> Medians:
     """Lopsided runs (one worker given most connections: one core measured, not the
     service; bench.api retries them, then keeps the last) are left out while any round of
-    that side, or any pair for a ratio, is not."""
+    that side, or any pair for a ratio, is not. With an even count of rounds both take the
+    upper median (the slower side's run, the larger ratio). A side's errors are every
+    round's: a round that failed is never hidden behind the median's."""
 
     def even(run: LoadResult) -> bool:
         return not lopsided(run.spread, workers, run.concurrency)
 
     def middle(runs: list[LoadResult]) -> LoadResult:
         kept = [r for r in runs if even(r)] or runs
-        return sorted(kept, key=lambda r: r.p99_ms)[len(kept) // 2]
+        chosen = sorted(kept, key=lambda r: r.p99_ms)[len(kept) // 2]
+        return replace(chosen, errors=sum(r.errors for r in runs))
 
     def ratio(pairs: list[tuple[LoadResult, LoadResult]]) -> float | None:
         kept = [(p, a) for p, a in pairs if even(p) and even(a)] or pairs
         ratios = [p.p99_ms / a.p99_ms for p, a in kept if a.p99_ms]
-        return statistics.median(ratios) if ratios else None
+        return statistics.median_high(ratios) if ratios else None
 
     levels = range(len(rounds[0][0]))
     return Medians(

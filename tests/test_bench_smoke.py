@@ -157,10 +157,18 @@ def test_bench_dashboard_takes_each_sides_median_round_and_the_median_ratio() ->
     assert [r.p99_ms for r in medians.api] == [50.0]
     assert medians.ratios == [1.5]  # of 2.0, 1.5 and 0.8 (not 60 / 50)
     # A twin run whose connections all landed on one worker measured one core: left out.
+    # Four rounds of the page: the upper median, as the ratio's.
     rounds.append((run(45.0), run(20.0, spread=(10, 0))))
     medians = _medians(rounds, workers=2)
+    assert [r.p99_ms for r in medians.page] == [60.0]
     assert [r.p99_ms for r in medians.api] == [50.0]
     assert medians.ratios == [1.5]
+    # A side's errors are every round's, not only its median round's.
+    failed = run(70.0)
+    failed[0].errors = 3
+    medians = _medians([*rounds, (failed, run(40.0))], workers=2)
+    assert [r.p99_ms for r in medians.page] == [60.0]
+    assert [r.errors for r in medians.page] == [3]
 
 
 def test_bench_freshness_smoke(bench_env: dict[str, str]) -> None:
