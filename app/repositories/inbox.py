@@ -197,24 +197,22 @@ def _statements(scoped: bool) -> _Statements:
     uuids: ARRAY[uuid.UUID] = ARRAY(Uuid())
     only: Only = bindparam("only", None, type_=uuids) if scoped else None  # type: ignore[arg-type]
     posts = (
-        (_open_holds(org, only), PostHold.id, HOLD),
-        (_open_flags(org, only), PostFlag.id, FLAG),
+        (_open_marks(PostHold, org, only), PostHold.id, HOLD),
+        (_open_marks(PostFlag, org, only), PostFlag.id, FLAG),
         (_pending_cpm(org, only), Post.id, ()),
         (_refused(org, only), Post.id, ()),
     )
     lines = _failed_lines(org, only, now)
     items = [_shown(stmt, *mark).order_by(order) for stmt, order, mark in posts]
     items.append(lines.order_by(PostImportLine.import_id, PostImportLine.line))
-    counts = [
-        _bounded(_open_alone(PostHold, PostHold.cleared_at, org), PostHold.id)
-        if only is None
-        else _bounded(posts[0][0], Post.id),
-        _bounded(_open_alone(PostFlag, PostFlag.resolved_at, org), PostFlag.id)
-        if only is None
-        else _bounded(posts[1][0], Post.id),
-        *(_bounded(stmt, Post.id) for stmt, _, _ in posts[2:]),
-        _bounded(lines, PostImportLine.line),
-    ]
+    counted: list[tuple[Q, Any]] = [(stmt, Post.id) for stmt, _, _ in posts]
+    if only is None:
+        # A viewer of every campaign counts the holds and flags alone, through their partial
+        # indexes (each carries its post's organization): joined to their posts, the count
+        # cost ~770 index pages a page at 127 of each. A restricted viewer's needs the posts'
+        # campaigns.
+        counted[:2] = [(select(m.id).where(*_open(m, org)), m.id) for m in (PostHold, PostFlag)]
+    counts = [*(_bounded(s, c) for s, c in counted), _bounded(lines, PostImportLine.line)]
     return _Statements(tuple(items), written.write_out(select(*counts)))
 
 
@@ -244,24 +242,16 @@ async def _counts(
     return tuple(int(n) for n in row)
 
 
-def _open_alone(mark: Any, closed_at: Any, org: Org) -> Q:
-    """An organization's open holds or flags as a viewer of all its campaigns counts them:
-    the marks alone, by their own organization (each is its post's), through their partial
-    index. Joined to their posts (`_open_holds`), as a viewer restricted to some campaigns
-    counts them, the count cost ~770 index pages a page at 127 of each."""
-    return select(mark.id).where(mark.organization_id == org, closed_at.is_(None))
+def _open(mark: Any, org: Org) -> tuple[Any, Any]:
+    """What makes a hold or a flag wait: the organization's, and neither cleared nor
+    resolved."""
+    closed_at = mark.cleared_at if mark is PostHold else mark.resolved_at
+    return mark.organization_id == org, closed_at.is_(None)
 
 
-def _open_holds(org: Org, only: Only) -> Q:
-    return _posts(org, only, PostHold.cleared_at.is_(None), PostHold.organization_id == org).join(
-        PostHold, PostHold.post_id == Post.id
-    )
-
-
-def _open_flags(org: Org, only: Only) -> Q:
-    return _posts(org, only, PostFlag.resolved_at.is_(None), PostFlag.organization_id == org).join(
-        PostFlag, PostFlag.post_id == Post.id
-    )
+def _open_marks(mark: Any, org: Org, only: Only) -> Q:
+    """The posts of the organization's open holds or flags (`mark`), one row a mark."""
+    return _posts(org, only, *_open(mark, org)).join(mark, mark.post_id == Post.id)
 
 
 def _pending_cpm(org: Org, only: Only) -> Q:
