@@ -190,24 +190,31 @@ def decide(
     return Decision(PostStatus.FINALIZED, locked_views=views, earnings=earnings(views, tier))
 
 
+# Which posts each person's action applies to, by status: the checks below refuse the rest,
+# and the dashboard offers an action only where some post it lists may take it.
+TIER_ASSIGNABLE = frozenset({PostStatus.TRACKING, PostStatus.HELD, PostStatus.PENDING_CPM})
+REJECTABLE = frozenset(PostStatus) - {PostStatus.PAID, PostStatus.REJECTED}
+RESTORABLE = frozenset({PostStatus.REJECTED})
+
+
 def check_tier_assignment(status: PostStatus) -> None:
+    if status in TIER_ASSIGNABLE:
+        return
     if status is PostStatus.REJECTED:
         raise TransitionError("post_rejected", "The post is rejected; restore it first.")
-    if status in (PostStatus.FINALIZED, PostStatus.PAID):
-        raise TransitionError(
-            "post_locked", f"The post is {status}; its tier and earnings are locked."
-        )
+    raise TransitionError("post_locked", f"The post is {status}; its tier and earnings are locked.")
 
 
 def check_reject(status: PostStatus) -> None:
+    if status in REJECTABLE:
+        return
     if status is PostStatus.PAID:
         raise TransitionError("post_paid", "A paid post cannot be rejected.")
-    if status is PostStatus.REJECTED:
-        raise TransitionError("post_already_rejected", "The post is already rejected.")
+    raise TransitionError("post_already_rejected", "The post is already rejected.")
 
 
 def check_restore(status: PostStatus) -> None:
-    if status is not PostStatus.REJECTED:
+    if status not in RESTORABLE:
         raise TransitionError(
             "post_not_rejected", f"Only a rejected post can be restored; this one is {status}."
         )

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import Session
-from app.domain.enums import PostStatus
+from app.domain import lifecycle
 from app.domain.errors import NotFound
 from app.repositories import analytics, campaigns, tiers
 from app.schemas.posts import PostOut
@@ -113,10 +113,10 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
     )
     if shown is None:  # its campaign deleted since the post was read
         return await not_found(request, session, me, "post")
+    status = post.status
     campaign_tiers = (
         await tiers.choices(session, [campaign_id])
-        if post.status in (PostStatus.TRACKING, PostStatus.PENDING_CPM)
-        and me.can("posts_update", campaign_id)
+        if status in lifecycle.TIER_ASSIGNABLE and me.can("posts_update", campaign_id)
         else []
     )
     context = {
@@ -132,14 +132,14 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
         "changed": CHANGED,
         "may": {
             operation: me.can(operation, campaign_id)
-            for operation in (
-                "posts_update",
-                "posts_holds_clear",
-                "posts_flags_resolve",
-                "posts_reject",
-                "posts_restore",
-                "refresh_runs_create",
-            )
+            for operation in ("posts_holds_clear", "posts_flags_resolve", "refresh_runs_create")
+        },
+        # The actions on the post itself: the viewer's role, and the lifecycle's rule for its
+        # status (app.domain.lifecycle), decide which are offered.
+        "offers": {
+            "tier": bool(campaign_tiers),
+            "reject": me.can("posts_reject", campaign_id) and status in lifecycle.REJECTABLE,
+            "restore": me.can("posts_restore", campaign_id) and status in lifecycle.RESTORABLE,
         },
     }
     return await page(request, session, me, "post_page.html", context, current="posts")

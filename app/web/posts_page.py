@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import AppSettings, Session
+from app.domain import lifecycle
 from app.domain.enums import Platform, PostStatus
 from app.domain.errors import InvalidCursor
 from app.domain.integrity import FlagCode
@@ -194,13 +195,22 @@ class Bulk:
     reject: bool
     restore: bool
     refresh: bool
+    choose_campaign: bool  # a tier could be assigned once a campaign is chosen
 
     @property
     def any(self) -> bool:
         return self.assign or self.clear or self.reject or self.restore or self.refresh
 
 
-def _bulk(me: Viewer, where: uuid.UUID | None, tier_rows: list[Any]) -> Bulk:
+def _applies(filters: Filters, statuses: frozenset[PostStatus]) -> bool:
+    """Whether a post the list shows may be in one of `statuses`: any may, unless the filter
+    names statuses and none of them is one (an action no listed post can take is not offered,
+    nor are its choices read)."""
+    wanted = filters.query.status if filters.query is not None else []
+    return not wanted or not statuses.isdisjoint(wanted)
+
+
+def _bulk(me: Viewer, filters: Filters, where: uuid.UUID | None, tier_rows: list[Any]) -> Bulk:
     """`where`: the campaign chosen (None: any of the viewer's)."""
 
     def can(operation: str) -> bool:
@@ -211,9 +221,12 @@ def _bulk(me: Viewer, where: uuid.UUID | None, tier_rows: list[Any]) -> Bulk:
         # A tier belongs to one campaign: assigning one needs that campaign chosen.
         assign=bool(tier_rows) and can("posts_update"),
         clear=can("posts_holds_clear"),
-        reject=can("posts_reject"),
-        restore=can("posts_restore"),
+        reject=can("posts_reject") and _applies(filters, lifecycle.REJECTABLE),
+        restore=can("posts_restore") and _applies(filters, lifecycle.RESTORABLE),
         refresh=can("refresh_runs_create"),
+        choose_campaign=where is None
+        and can("posts_update")
+        and _applies(filters, lifecycle.TIER_ASSIGNABLE),
     )
 
 
@@ -378,11 +391,11 @@ async def _bulk_for(
         campaign = (known or {}).get(filters.campaign_id) or await campaigns.get(
             session, me.organization.id, filters.campaign_id
         )
-        if campaign is not None and me.can("cpm_tiers_list", campaign.id):
-            tier_rows = await tiers.choices(session, [campaign.id])
-        elif campaign is not None:
+        if campaign is None or not me.can("cpm_tiers_list", campaign.id):
             campaign = None  # outside the viewer's reach: as if not chosen
-    return _bulk(me, campaign.id if campaign is not None else None, tier_rows)
+        elif _applies(filters, lifecycle.TIER_ASSIGNABLE):
+            tier_rows = await tiers.choices(session, [campaign.id])
+    return _bulk(me, filters, campaign.id if campaign is not None else None, tier_rows)
 
 
 @router.get("/app/posts.csv")

@@ -83,6 +83,7 @@ def test_the_deadline_is_exactly_seven_days_after_publishing() -> None:
         (lifecycle.check_restore, PostStatus.FINALIZED, "post_not_rejected"),
         (lifecycle.check_tier_assignment, PostStatus.FINALIZED, "post_locked"),
         (lifecycle.check_tier_assignment, PostStatus.PAID, "post_locked"),
+        (lifecycle.check_tier_assignment, PostStatus.REJECTED, "post_rejected"),
     ],
 )
 def test_impossible_transitions_name_the_rule(check, status: PostStatus, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -101,6 +102,9 @@ def test_impossible_transitions_name_the_rule(check, status: PostStatus, code: s
         (lifecycle.check_restore, PostStatus.REJECTED),
         (lifecycle.check_tier_assignment, PostStatus.TRACKING),
         (lifecycle.check_tier_assignment, PostStatus.PENDING_CPM),
+        # Held at its deadline: a tier may be set before a person clears the hold.
+        (lifecycle.check_tier_assignment, PostStatus.HELD),
+        (lifecycle.check_reject, PostStatus.HELD),
     ],
 )
 def test_allowed_transitions_pass(check, status: PostStatus) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.enums import StatsSource
+from app.domain.enums import PostStatus, StatsSource
 from app.models import StatsSnapshot
 from tests import factories as f
 from tests.conftest import MakeOrg
@@ -119,3 +119,30 @@ async def test_a_tracked_post_offers_its_campaign_s_tiers_by_name(
     ).text
     offered = re.findall(r'<option value="[0-9a-f-]{36}"[^>]*>([^<·]+?) ·', text)
     assert offered == ["Alpha", "mid", "Standard", "zeta"]
+
+
+async def test_a_post_offers_the_actions_its_status_allows(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """What the lifecycle allows for the post's status (app.domain.lifecycle) is what the page
+    offers: a held post may be given a tier, a finalized one's is locked, only a rejected
+    one is restored and a paid one is neither rejected nor given a tier."""
+    s = await f.setup_campaign(client)
+    post = await f.post(client, s["campaign"]["id"], url=URL)
+    ops = await signed_in(app, client, "ops@example.com")
+
+    async def offered() -> set[str]:
+        text = (await ops.get(f"/app/posts/{post['id']}")).text
+        return {a for a in ("Assign tier", "Reject", "Restore") if f">{a}</button>" in text}
+
+    assert await offered() == {"Assign tier", "Reject"}  # tracking
+    await hold(session, post)
+    assert await offered() == {"Assign tier", "Reject"}
+    for status, actions in (
+        (PostStatus.PENDING_CPM, {"Assign tier", "Reject"}),
+        (PostStatus.FINALIZED, {"Reject"}),
+        (PostStatus.REJECTED, {"Restore"}),
+        (PostStatus.PAID, set()),
+    ):
+        await set_post(session, post["id"], status=status)
+        assert await offered() == actions, status

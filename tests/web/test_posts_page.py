@@ -115,6 +115,33 @@ async def test_filters_search_and_the_fragment_answer_the_api_s_rows(
     assert _rows(fragment.text) == 3
 
 
+async def test_a_status_filter_offers_only_the_actions_its_posts_may_take(
+    app: object, client: httpx.AsyncClient
+) -> None:
+    w = await _world(client)
+    admin = await signed_in(app, client, "ops@example.com")
+
+    async def offered(**params: str | list[str]) -> set[str]:
+        text = (await admin.get(PAGE, params={"campaign_id": w["a"], **params})).text
+        actions = ("Assign tier", "Reject", "Restore", "Clear hold", "Refresh now")
+        return {a for a in actions if f">{a}</button>" in text}
+
+    everything = {"Assign tier", "Reject", "Restore", "Clear hold", "Refresh now"}
+    assert await offered() == everything  # any status may be listed
+    # Finalized posts: their tier and earnings are locked, and none is rejected.
+    assert await offered(status="finalized") == {"Reject", "Clear hold", "Refresh now"}
+    assert await offered(status="rejected") == {"Restore", "Clear hold", "Refresh now"}
+    assert await offered(status="held") == everything - {"Restore"}
+    assert await offered(status="paid") == {"Clear hold", "Refresh now"}
+    # Any of several statuses: what any of them may take.
+    assert await offered(status=["paid", "rejected"]) == {"Restore", "Clear hold", "Refresh now"}
+    # Without a campaign no tier can be chosen; the page says how, unless none could be
+    # assigned to the statuses listed anyway.
+    hint = "Choose a campaign to assign one of its tiers."
+    assert hint in (await admin.get(PAGE)).text
+    assert hint not in (await admin.get(PAGE, params={"status": "finalized"})).text
+
+
 async def test_pages_follow_the_cursor_and_sorting_is_by_the_api_s_keys(
     app: object, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
