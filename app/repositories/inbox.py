@@ -15,7 +15,6 @@ from sqlalchemy import (
     ARRAY,
     BindParameter,
     DateTime,
-    Integer,
     Select,
     Uuid,
     any_,
@@ -219,12 +218,9 @@ def _statements(scoped: bool) -> _Statements:
 @lru_cache(maxsize=16)
 def _items(scoped: bool, cap: int) -> tuple[written.Written, ...]:
     """Each kind's oldest `cap`, written out with `cap` in the SQL (the pages ask for two
-    caps). As a parameter, PostgreSQL's generic plan for the prepared statement costed
-    `LIMIT $n` as a tenth of the rows: for the pending CPMs it judged itself ten times
-    dearer than the statement planned for its values, and planned it anew on every page
-    (0.5-3 ms each time, more than running it took)."""
-    limit = bindparam("cap", cap, type_=Integer(), literal_execute=True)
-    return tuple(written.write_out(stmt.limit(limit)) for stmt in _statements(scoped).items)
+    caps): as a parameter, PostgreSQL planned the statement anew on every page, 0.5-3 ms
+    each time, more than running it took (see app.repositories.written)."""
+    return tuple(written.write_out(stmt.limit(cap)) for stmt in _statements(scoped).items)
 
 
 def _values(org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime) -> dict[str, Any]:

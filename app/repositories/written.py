@@ -6,15 +6,17 @@ connection and transaction as the session's other statements; the answer is the 
 records (read by column name).
 
 A statement written out must have a fixed shape: values as bound parameters (a list as an
-array compared with `= ANY`, never an expanding IN, whose SQL changes with its length)."""
+array compared with `= ANY`, never an expanding IN, whose SQL changes with its length). What
+the statement itself fixes (a status, a code, a LIMIT) is written into its SQL (`_inline`)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
 
 _DIALECT = pg_asyncpg.dialect()  # type: ignore[no-untyped-call]
 
@@ -26,9 +28,27 @@ class Written:
     own: Mapping[str, Any]  # the values the statement carries itself (its literals)
 
 
+def _inline(element: Any, **kw: Any) -> Any:
+    """A parameter the statement gives a value itself (a status, a code, a bound), made a
+    literal of its SQL: PostgreSQL then plans the prepared statement knowing it. Sent as a
+    parameter, a generic plan must guess at it (`status = $2` as any status, `LIMIT $n` as a
+    tenth of the rows), judges itself dearer than a plan for the values, and so PostgreSQL
+    plans the statement anew on every execution (the inbox's counts: 0.48 ms of planning to
+    0.21 of running, on every page). Parameters left without a value stay parameters."""
+    if not isinstance(element, BindParameter):
+        return None
+    clone = element._clone()
+    if element.value is not None:
+        clone.literal_execute = True
+    else:  # given at each fetch; none is needed to write the statement out
+        clone.required = False
+    return clone
+
+
 def write_out(stmt: ClauseElement) -> Written:
     """`stmt` as the driver's SQL (made once: keep the result)."""
-    compiled = stmt.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+    inlined = cast(ClauseElement, visitors.replacement_traverse(stmt, {}, _inline))
+    compiled = inlined.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     names = tuple(getattr(compiled, "positiontup", None) or ())
     return Written(str(compiled), names, dict(compiled.params))
 
