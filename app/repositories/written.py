@@ -5,9 +5,12 @@ driver's round trip (~0.13 ms), more than these queries cost PostgreSQL (issue 2
 connection and transaction as the session's other statements; the answer is the driver's
 records (read by column name).
 
-A statement written out must have a fixed shape: values as bound parameters (a list as an
-array compared with `= ANY`, never an expanding IN, whose SQL changes with its length). What
-the statement itself fixes (a status, a code, a LIMIT) is written into its SQL (`_inline`)."""
+A statement written out has a fixed shape. What it fixes itself (a status, a code, a LIMIT,
+a constant IN list) is written into its SQL (`_inline`); what each call brings is a
+parameter, made with no value (`bindparam(name, None, type_=...)`), a list as an array
+compared with `= ANY`, never an IN, whose SQL would change with its length. Only constants
+of the code carry values: a request's value given to a bindparam would be frozen into the
+SQL of every later call."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +28,6 @@ _DIALECT = pg_asyncpg.dialect()  # type: ignore[no-untyped-call]
 class Written:
     sql: str
     names: tuple[str, ...]  # the parameters, in the order of their $n
-    own: Mapping[str, Any]  # the values the statement carries itself (its literals)
 
 
 def _inline(element: Any, **kw: Any) -> Any:
@@ -50,14 +52,14 @@ def write_out(stmt: ClauseElement) -> Written:
     inlined = cast(ClauseElement, visitors.replacement_traverse(stmt, {}, _inline))
     compiled = inlined.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     names = tuple(getattr(compiled, "positiontup", None) or ())
-    return Written(str(compiled), names, dict(compiled.params))
+    return Written(str(compiled), names)
 
 
 async def fetch(
     session: AsyncSession, written: Written, values: Mapping[str, Any]
 ) -> Sequence[Any]:
-    """The statement's records, with `values` for its parameters (the rest its own)."""
-    args = [values[n] if n in values else written.own[n] for n in written.names]
+    """The statement's records, with `values` for its parameters (by name; every one)."""
+    args = [values[n] for n in written.names]
     return await fetch_sql(session, written.sql, *args)
 
 

@@ -195,7 +195,7 @@ class Bulk:
     reject: bool
     restore: bool
     refresh: bool
-    choose_campaign: bool  # a tier could be assigned once a campaign is chosen
+    assign_hint: str | None  # why no tier can be assigned yet, when one could be
 
     @property
     def any(self) -> bool:
@@ -208,26 +208,6 @@ def _applies(filters: Filters, statuses: frozenset[PostStatus]) -> bool:
     nor are its choices read)."""
     wanted = filters.query.status if filters.query is not None else []
     return not wanted or not statuses.isdisjoint(wanted)
-
-
-def _bulk(me: Viewer, filters: Filters, where: uuid.UUID | None, tier_rows: list[Any]) -> Bulk:
-    """`where`: the campaign chosen (None: any of the viewer's)."""
-
-    def can(operation: str) -> bool:
-        return me.can(operation, where)
-
-    return Bulk(
-        tier_rows,
-        # A tier belongs to one campaign: assigning one needs that campaign chosen.
-        assign=bool(tier_rows) and can("posts_update"),
-        clear=can("posts_holds_clear"),
-        reject=can("posts_reject") and _applies(filters, lifecycle.REJECTABLE),
-        restore=can("posts_restore") and _applies(filters, lifecycle.RESTORABLE),
-        refresh=can("refresh_runs_create"),
-        choose_campaign=where is None
-        and can("posts_update")
-        and _applies(filters, lifecycle.TIER_ASSIGNABLE),
-    )
 
 
 async def _results(
@@ -345,7 +325,7 @@ async def _page(
         session, org, campaign, filters.query, settle, only=reach, handles=True
     )
     # Each row read by name where it stands (a copy of its forty columns cost ~5 µs a row).
-    return [cast(Mapping[str, Any], r._mapping) for r in rows], next_cursor
+    return cast(list[Mapping[str, Any]], [r._mapping for r in rows]), next_cursor
 
 
 async def _lines(
@@ -386,17 +366,37 @@ async def _bulk_for(
     filters: Filters,
     known: Mapping[uuid.UUID, Any] | None = None,
 ) -> Bulk:
+    """What the viewer's role allows on the chosen campaign (or on any of theirs), and what a
+    post of the statuses listed may take."""
     campaign = None
-    tier_rows: list[Any] = []
     if filters.campaign_id is not None:
         campaign = (known or {}).get(filters.campaign_id) or await campaigns.get(
             session, me.organization.id, filters.campaign_id
         )
-        if campaign is None or not me.can("cpm_tiers_list", campaign.id):
+        if campaign is not None and not me.can("cpm_tiers_list", campaign.id):
             campaign = None  # outside the viewer's reach: as if not chosen
-        elif _applies(filters, lifecycle.TIER_ASSIGNABLE):
-            tier_rows = await tiers.choices(session, [campaign.id])
-    return _bulk(me, filters, campaign.id if campaign is not None else None, tier_rows)
+    where = campaign.id if campaign is not None else None
+
+    def can(operation: str) -> bool:
+        return me.can(operation, where)
+
+    assignable = can("posts_update") and _applies(filters, lifecycle.TIER_ASSIGNABLE)
+    # A tier belongs to one campaign: assigning one needs that campaign chosen.
+    tier_rows = await tiers.choices(session, [where]) if assignable and where else []
+    hint = None
+    if assignable and where is None:
+        hint = "Choose a campaign to assign one of its tiers."
+    elif assignable and not tier_rows:
+        hint = "This campaign has no CPM tiers yet: add one to its tiers first."
+    return Bulk(
+        tier_rows,
+        assign=bool(tier_rows),
+        clear=can("posts_holds_clear"),
+        reject=can("posts_reject") and _applies(filters, lifecycle.REJECTABLE),
+        restore=can("posts_restore") and _applies(filters, lifecycle.RESTORABLE),
+        refresh=can("refresh_runs_create"),
+        assign_hint=hint,
+    )
 
 
 @router.get("/app/posts.csv")

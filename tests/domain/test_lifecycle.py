@@ -8,6 +8,7 @@ import pytest
 from app.domain import lifecycle
 from app.domain.enums import PostStatus
 from app.domain.lifecycle import Rules, Tier, TransitionError, deadline, decide, earnings
+from app.domain.transitions import GUARDS
 
 RULES = Rules(min_views=1000, finalize_after=timedelta(days=7))
 TIER = Tier(cpm=Decimal("4.5000"), cap=None)
@@ -109,3 +110,12 @@ def test_impossible_transitions_name_the_rule(check, status: PostStatus, code: s
 )
 def test_allowed_transitions_pass(check, status: PostStatus) -> None:  # type: ignore[no-untyped-def]
     check(status)
+
+
+def test_the_statuses_an_action_takes_are_the_transition_table_s() -> None:
+    """A reject or a restore lands only through the table's guarded changes: the statuses
+    the dashboard offers them for are exactly those the table changes from."""
+    rejects = {f for f, t in GUARDS if t is PostStatus.REJECTED}
+    restores = {f for f, t in GUARDS if f is PostStatus.REJECTED}
+    assert rejects == lifecycle.REJECTABLE
+    assert restores == lifecycle.RESTORABLE

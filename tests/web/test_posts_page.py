@@ -140,6 +140,11 @@ async def test_a_status_filter_offers_only_the_actions_its_posts_may_take(
     hint = "Choose a campaign to assign one of its tiers."
     assert hint in (await admin.get(PAGE)).text
     assert hint not in (await admin.get(PAGE, params={"status": "finalized"})).text
+    # A campaign without tiers: nothing to assign, and the page says why.
+    bare = await f.campaign(client, name="No tiers")
+    text = (await admin.get(PAGE, params={"campaign_id": bare["id"]})).text
+    assert ">Assign tier</button>" not in text
+    assert "This campaign has no CPM tiers yet" in text
 
 
 async def test_pages_follow_the_cursor_and_sorting_is_by_the_api_s_keys(
