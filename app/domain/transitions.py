@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_
+from sqlalchemy.sql.elements import Null
 
 from app.domain import lifecycle
 from app.domain.enums import PostStatus
@@ -76,6 +77,10 @@ class StateSql:
     open_holds: SQLColumnExpression[Any]
     open_payout_id: SQLColumnExpression[Any]
     via_payout: SQLColumnExpression[Any]
+    # `open_payout_id IS NULL` in a form PostgreSQL can plan as a join (NOT EXISTS), where a
+    # scalar subquery is run once a row: what is ready to pay reads it over every finalized
+    # post of an organization (~20 ms at 31,000). None: the IS NULL.
+    in_no_open_payout: ColumnElement[bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,10 @@ def _payout_refusal(state: PostState, via: uuid.UUID | None) -> TransitionError 
 
 
 def _payout_sql(c: StateSql) -> ColumnElement[bool]:
-    return or_(c.open_payout_id.is_(None), c.open_payout_id.is_not_distinct_from(c.via_payout))
+    free = c.open_payout_id.is_(None) if c.in_no_open_payout is None else c.in_no_open_payout
+    if isinstance(c.via_payout, Null):  # paid by no batch (or by one not made yet)
+        return free
+    return or_(free, c.open_payout_id.is_not_distinct_from(c.via_payout))
 
 
 # In no open payout batch but the one paying it.

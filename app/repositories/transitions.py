@@ -20,6 +20,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     ScalarSelect,
+    Select,
     Text,
     any_,
     bindparam,
@@ -80,8 +81,8 @@ async def apply(
 Shape = tuple[PostStatus, PostStatus, tuple[str, ...], tuple[str, ...]]
 
 
-def _open_payout_id() -> ScalarSelect[uuid.UUID]:
-    """The open payout batch a post is in (the database keeps it in at most one)."""
+def _open_payout_line() -> Select[uuid.UUID]:
+    """A post's line in an open payout batch (the database keeps it in at most one)."""
     return (
         select(PayoutLine.payout_id)
         .join(Payout, Payout.id == PayoutLine.payout_id)
@@ -90,16 +91,25 @@ def _open_payout_id() -> ScalarSelect[uuid.UUID]:
             PayoutLine.released.is_(False),
             Payout.status == PayoutStatus.OPEN,
         )
-        .limit(1)
-        .scalar_subquery()
     )
+
+
+def _open_payout_id() -> ScalarSelect[uuid.UUID]:
+    """The open payout batch a post is in."""
+    return _open_payout_line().limit(1).scalar_subquery()
 
 
 def payable_by_a_new_batch() -> ColumnElement[bool]:
     """Posts a payout batch being made now could pay: the guard of (finalized, paid) as the
     writer applies it, for a batch that does not exist yet. What is ready to pay is exactly
     what a batch's mark-paid will accept, whatever guards that change gains."""
-    state = table.StateSql(Post.status, Post.open_holds, _open_payout_id(), null())
+    state = table.StateSql(
+        Post.status,
+        Post.open_holds,
+        _open_payout_id(),
+        null(),
+        in_no_open_payout=~_open_payout_line().exists(),
+    )
     return table.allowed_sql(PostStatus.FINALIZED, PostStatus.PAID, state)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Date, DateTime, Integer, Numeric, String, literal, select
+from sqlalchemy import Date, DateTime, Integer, Numeric, String, literal, null, select
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -272,7 +272,7 @@ async def test_transition_guards_agree(conn: AsyncConnection) -> None:
         for holds in (0, 1, 2)
         for payout in (None, batch)
     ]
-    checks = []
+    checks: list[tuple[Any, bool, tuple[object, ...]]] = []
     for from_status in PostStatus:
         for to_status in PostStatus:
             for state in states:
@@ -289,6 +289,19 @@ async def test_transition_guards_agree(conn: AsyncConnection) -> None:
                     )
                     expected = table.allowed(from_status, to_status, state, via)
                     checks.append((sql, expected, (from_status, to_status, state, via)))
+                    if via is None:  # a batch not made yet, as what is ready to pay asks
+                        ready = table.allowed_sql(
+                            from_status,
+                            to_status,
+                            table.StateSql(
+                                literal(state.status.value, String),
+                                literal(state.open_holds, Integer),
+                                literal(state.open_payout_id, PgUUID(as_uuid=True)),
+                                null(),
+                                in_no_open_payout=literal(state.open_payout_id is None),
+                            ),
+                        )
+                        checks.append((ready, expected, (from_status, to_status, state, "new")))
     # One round trip per few hundred expressions.
     for start in range(0, len(checks), 500):
         chunk = checks[start : start + 500]
