@@ -272,35 +272,29 @@ async def test_transition_guards_agree(conn: AsyncConnection) -> None:
         for holds in (0, 1, 2)
         for payout in (None, batch)
     ]
+
+    def as_sql(state: table.PostState, via: Any, **more: Any) -> table.StateSql:
+        return table.StateSql(
+            literal(state.status.value, String),
+            literal(state.open_holds, Integer),
+            literal(state.open_payout_id, PgUUID(as_uuid=True)),
+            via,
+            **more,
+        )
+
     checks: list[tuple[Any, bool, tuple[object, ...]]] = []
     for from_status in PostStatus:
         for to_status in PostStatus:
             for state in states:
                 for via in (None, batch, other):
-                    sql = table.allowed_sql(
-                        from_status,
-                        to_status,
-                        table.StateSql(
-                            literal(state.status.value, String),
-                            literal(state.open_holds, Integer),
-                            literal(state.open_payout_id, PgUUID(as_uuid=True)),
-                            literal(via, PgUUID(as_uuid=True)),
-                        ),
-                    )
                     expected = table.allowed(from_status, to_status, state, via)
+                    shown = as_sql(state, literal(via, PgUUID(as_uuid=True)))
+                    sql = table.allowed_sql(from_status, to_status, shown)
                     checks.append((sql, expected, (from_status, to_status, state, via)))
                     if via is None:  # a batch not made yet, as what is ready to pay asks
-                        ready = table.allowed_sql(
-                            from_status,
-                            to_status,
-                            table.StateSql(
-                                literal(state.status.value, String),
-                                literal(state.open_holds, Integer),
-                                literal(state.open_payout_id, PgUUID(as_uuid=True)),
-                                null(),
-                                in_no_open_payout=literal(state.open_payout_id is None),
-                            ),
-                        )
+                        free = literal(state.open_payout_id is None)
+                        new = as_sql(state, null(), in_no_open_payout=free)
+                        ready = table.allowed_sql(from_status, to_status, new)
                         checks.append((ready, expected, (from_status, to_status, state, "new")))
     # One round trip per few hundred expressions.
     for start in range(0, len(checks), 500):
