@@ -331,6 +331,15 @@ class Post(Base):
             postgresql_include=["id", "campaign_id", "locked_views", "earnings"],
             postgresql_where=text("status = 'finalized' AND open_holds = 0"),
         ),
+        # The payments page's "paid this month": an organization's paid posts by when, with
+        # what the sums read (migration 0029).
+        Index(
+            "posts_paid_idx",
+            "organization_id",
+            "paid_at",
+            postgresql_include=["campaign_id", "earnings"],
+            postgresql_where=text("status = 'paid'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _pk()
