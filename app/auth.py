@@ -7,12 +7,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from app.domain.enums import Role
 from app.domain.permissions import Action, Actor, CampaignRole, within
 
 KEY_PREFIX = "vl_"
 _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,30 +58,43 @@ def display_prefix(key: str) -> str:
     return key[:10]
 
 
-class PrincipalCache:
-    """Keys seen in the last few seconds, so a busy client costs one query per key per TTL
-    rather than one per request. A revoked key keeps working in other processes for at most
-    the TTL; in this one, revoking clears the cache."""
+class Recent(Generic[T]):
+    """What each credential (an API key, a session's token) was found to grant in the last
+    few seconds, so a busy client costs one query per credential per TTL rather than one per
+    request. Keyed by the credential's digest: the secret itself is never kept. A credential
+    revoked or changed keeps working in other processes for at most the TTL; in this one,
+    the change clears what it affects."""
 
     def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 10_000) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._entries: dict[str, tuple[float, T]] = {}
 
     async def get(
-        self, key: str, load: Callable[[], Awaitable[Principal | None]]
-    ) -> Principal | None:
-        digest = hash_key(key)
+        self,
+        secret: str,
+        load: Callable[[], Awaitable[T]],
+        keep: Callable[[T], bool] | None = None,
+    ) -> T:
+        """The credential's recent answer, else `load()`'s, kept unless `keep` says not."""
+        digest = hash_key(secret)
         now = time.monotonic()
         hit = self._entries.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        principal = await load()
-        if len(self._entries) >= self._max:
-            self._entries.clear()
-        # Unknown keys are cached too, so guessing costs no more queries than using.
-        self._entries[digest] = (now + self._ttl, principal)
-        return principal
+        found = await load()
+        if keep is None or keep(found):
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[digest] = (now + self._ttl, found)
+        return found
+
+    def forget(self, secret: str) -> None:
+        self._entries.pop(hash_key(secret), None)
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+# Unknown keys are kept too, so guessing costs no more queries than using.
+PrincipalCache = Recent[Principal | None]

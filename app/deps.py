@@ -17,7 +17,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import idempotency
-from app.auth import Principal, PrincipalCache, hash_key
+from app.auth import Principal, PrincipalCache, Recent, hash_key
 from app.db import session_scope
 from app.domain import audit as audit_actions
 from app.domain import permissions as permission_table
@@ -111,9 +111,11 @@ _ENROLMENT_PATHS = frozenset(
 )
 
 
-async def _live(
-    request: Request, token: str, session: AsyncSession
-) -> tuple[users_repo.Live | None, dict[uuid.UUID, CampaignRole] | None]:
+# A session the cookie names, if live, and its user's campaign roles if a member.
+SignedIn = tuple[users_repo.Live | None, dict[uuid.UUID, CampaignRole] | None]
+
+
+async def _live(request: Request, token: str, session: AsyncSession) -> SignedIn:
     """The live session the cookie names, and a member's campaign roles."""
     found = await users_service.live(session, request.app.state.settings, token)
     roles = (
@@ -124,22 +126,36 @@ async def _live(
     return found, roles
 
 
+def _keepable(signed_in: SignedIn) -> bool:
+    """What `app.state.sessions` may keep: a live session, or none (a token never becomes
+    live later), but not one waiting for its second factor, which its next request may
+    have just confirmed."""
+    found, _ = signed_in
+    return found is None or not found.session.two_factor_pending
+
+
 async def _session_caller(
     request: Request, token: str, session: AsyncSession | None = None
 ) -> Principal:
     """A signed-in user's session (the cookie), as a caller: 401 when it is not live, 403
     `csrf_token_invalid` for a write without the session's CSRF token. Read with `session`
     (a dashboard page's own, so a page checks out one connection, not two), else on the read
-    sessionmaker (no transaction to begin and commit); a write transaction only on the rare
-    request that moves the session's last-seen."""
-    if session is None:
+    sessionmaker (no transaction to begin and commit), and kept a few seconds as API keys are
+    (`app.state.sessions`, forgotten on every write: `ForgetSessionsOnWrites`); a write
+    transaction only on the rare request that moves the session's last-seen."""
+
+    async def load() -> SignedIn:
+        if session is not None:
+            return await _live(request, token, session)
         async with request.app.state.read_sessionmaker() as own:
-            found, roles = await _live(request, token, own)
-    else:
-        found, roles = await _live(request, token, session)
+            return await _live(request, token, own)
+
+    recent: Recent[SignedIn] = request.app.state.sessions
+    found, roles = await recent.get(token, load, keep=_keepable)
     if found is not None and users_service.use_due(found.session):
         async with session_scope(request.app.state.sessionmaker) as writer:
             await users_service.record_use(writer, found.session)
+        recent.forget(token)  # read again with the last use just written
     if found is None:
         raise ApiError(
             401, "session_expired", "The session has ended; sign in again (POST /v1/session)."
@@ -561,3 +577,30 @@ async def _lean(
         # answers it as every route does.
     scope.pop("route", None)  # the router matches it afresh
     return False
+
+
+class ForgetSessionsOnWrites:
+    """A write can change what any session grants (the session ended, its user's role or
+    campaigns changed, the organization's two-factor rule): when this process answers one,
+    it forgets every session it read recently (`app.state.sessions`). It does so as the
+    answer starts, the write committed by then (see `Session`), so the client's next
+    request reads afresh; other processes follow within the TTL, as for API keys."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _SAFE:
+            await self.app(scope, receive, send)
+            return
+        sessions: Recent[SignedIn] = scope["app"].state.sessions
+
+        async def forgetting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sessions.clear()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, forgetting)
+        finally:
+            sessions.clear()  # an answer that never started: what it wrote may have landed

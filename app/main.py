@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import heap, idempotency, web
-from app.auth import PrincipalCache
+from app.auth import PrincipalCache, Recent
 from app.db import create_engine, create_sessionmaker
-from app.deps import AuthenticateFirst
+from app.deps import AuthenticateFirst, ForgetSessionsOnWrites, SignedIn
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
 from app.http.contract import check_request, tidy
@@ -106,6 +106,7 @@ async def serving(
     app.state.migration_head = readiness.migration_head()
     app.state.migration_revisions = readiness.migration_revisions()
     app.state.principals = PrincipalCache()
+    app.state.sessions = Recent[SignedIn]()
     app.state.waiting = WaitingCounts()
     heap.settle(heap.SERVING)
     try:
@@ -189,6 +190,7 @@ def create_app(
     idempotency.install(app)
     # Before anything reads a body: an operation that takes an API key authenticates first.
     app.add_middleware(AuthenticateFirst)
+    app.add_middleware(ForgetSessionsOnWrites)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(PublicGateMiddleware, gates=_public_gates(settings))
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

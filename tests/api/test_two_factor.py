@@ -9,7 +9,11 @@ import httpx
 import pyotp
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.main import create_app
+from app.services.users import COOKIE
+from app.settings import Settings
 from tests.api.test_users import PASSWORD, activate, browser, sign_in
 from tests.factories import ok
 
@@ -92,6 +96,32 @@ async def test_required_two_factor_limits_a_session_to_setting_it_up(
     await activate(client, "vic@example.com", role="member")
     async with browser() as web:
         assert (await sign_in(web, "vic@example.com"))["two_factor_pending"] is False
+
+
+async def test_a_second_factor_set_up_through_one_api_process_counts_in_the_others(
+    client: httpx.AsyncClient,
+    browser: Callable[..., httpx.AsyncClient],
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Processes keep the sessions they read a few seconds (app.state.sessions), but not one
+    waiting for its second factor: the browser's next request, wherever it lands, must not
+    be sent back to set up what it just set up."""
+    await activate(client, "ugo@example.com")
+    await ok(await client.patch("/v1/organization", json={"require_two_factor": "admins"}))
+    other = create_app(settings, engine=engine, sessionmaker=sessionmaker)
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://test") as b,
+        browser() as a,
+    ):
+        signed = await sign_in(a, "ugo@example.com")
+        b.cookies.set(COOKIE, a.cookies.get(COOKIE) or "")
+        blocked = await b.get("/v1/campaigns")
+        assert blocked.json()["code"] == "two_factor_setup_required"
+        await _enrol(a, signed["csrf_token"])
+        await ok(await b.get("/v1/campaigns"))
 
 
 async def test_an_admin_resets_a_second_factor(

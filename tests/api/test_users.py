@@ -269,6 +269,32 @@ async def test_a_used_session_is_not_idle(
     assert seen > earlier + timedelta(minutes=4)
 
 
+async def test_a_session_is_kept_a_few_seconds_and_read_afresh_after_any_write(
+    client: httpx.AsyncClient, browser: Callable[..., httpx.AsyncClient], session: AsyncSession
+) -> None:
+    """A session read is kept a few seconds, as an API key is (app.state.sessions): what
+    another process changes shows within them. Any write this process answers, whoever
+    asked, forgets every session it kept, so the change shows on the very next request."""
+    await campaign(client)
+    user = await activate(client, "una@example.com")
+    async with browser() as web:
+        await sign_in(web, "una@example.com")
+        assert len((await ok(await web.get("/v1/campaigns")))["data"]) == 1  # an admin's view
+        await ok(await client.patch(f"/v1/users/{user['id']}", json={"role": "member"}))
+        assert (await ok(await web.get("/v1/campaigns")))["data"] == []  # a member's at once
+        # Ended where this process does not see it (another API process, say): kept.
+        token_hash = hash_key(web.cookies[users_service.COOKIE])
+        await session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == token_hash)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+        await ok(await web.get("/v1/campaigns"))
+        await campaign(client)  # a write answered here, by anyone
+        assert (await web.get("/v1/campaigns")).status_code == 401
+
+
 async def test_a_member_reaches_nothing_organization_wide(
     client: httpx.AsyncClient, browser: Callable[..., httpx.AsyncClient]
 ) -> None:
