@@ -16,11 +16,17 @@ from sqlalchemy import (
     BindParameter,
     DateTime,
     Select,
+    Text,
     Uuid,
     any_,
     bindparam,
+    cast,
     func,
+    literal,
+    literal_column,
+    null,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,15 +129,18 @@ class Item:
     mark: ShownMark | ShownLine | None = None
 
 
-_CAMPAIGN_AT = len(POST) + 1  # a post's record: POST, the handle, CAMPAIGN, then its mark
+# A post kind's record: POST, the handle, CAMPAIGN, its mark (NULLs for a kind without),
+# then the key of its kind's order and the kind's place in KINDS (see _post_kinds).
+_CAMPAIGN_AT = len(POST) + 1
 _MARK_AT = _CAMPAIGN_AT + len(CAMPAIGN)
+_KEY_AT = _MARK_AT + len(HOLD)
 
 
 def _post_item(r: Any) -> Item:
     """A post kind's record as its item (the driver's values as the mapped columns read)."""
     post = ShownPost(r[0], Platform(r[1]), r[2], PostStatus(r[3]), *r[4 : len(POST)])
     campaign = ShownCampaign(*r[_CAMPAIGN_AT:_MARK_AT])
-    mark = ShownMark(*r[_MARK_AT:]) if len(r) > _MARK_AT else None
+    mark = ShownMark(*r[_MARK_AT:_KEY_AT]) if r[_MARK_AT] is not None else None
     return Item(post, r[len(POST)], campaign, mark)
 
 
@@ -181,8 +190,10 @@ def _bounded(stmt: Q, column: Any) -> Any:
 
 @dataclass(frozen=True)
 class _Statements:
-    items: tuple[Callable[[int], Q], ...]  # each kind's oldest `cap` items, as KINDS
-    counts: written.Written  # each kind's count up to the bound, in that order, in one
+    # Each post kind's oldest `cap` items, as KINDS, tagged (see _post_kinds); the lines'.
+    posts: tuple[Callable[[int], Q], ...]
+    lines: Callable[[int], Q]
+    counts: written.Written  # each kind's count up to the bound, in KINDS' order, in one
 
 
 @cache
@@ -202,8 +213,7 @@ def _statements(scoped: bool) -> _Statements:
         (_refused(org, only), Post.id, ()),
     )
     lines = _failed_lines(org, only, now)
-    items = [_capped(_shown(stmt, *mark).order_by(order)) for stmt, order, mark in posts]
-    items.append(_capped(lines.order_by(PostImportLine.import_id, PostImportLine.line)))
+    items = [_capped(_shown(stmt, *mark), order) for stmt, order, mark in posts]
     counted: list[tuple[Q, Any]] = [(stmt, Post.id) for stmt, _, _ in posts]
     if only is None:
         # A viewer of every campaign reads and counts the holds and flags through their
@@ -215,11 +225,30 @@ def _statements(scoped: bool) -> _Statements:
         ]
         counted[:2] = [(select(m.id).where(*_open(m, org)), m.id) for m in (PostHold, PostFlag)]
     counts = [*(_bounded(s, c) for s, c in counted), _bounded(lines, PostImportLine.line)]
-    return _Statements(tuple(items), written.write_out(select(*counts)))
+    oldest_lines = lines.order_by(PostImportLine.import_id, PostImportLine.line)
+    return _Statements(
+        tuple(items), lambda cap: oldest_lines.limit(cap), written.write_out(select(*counts))
+    )
 
 
-def _capped(stmt: Q) -> Callable[[int], Q]:
-    return lambda cap: stmt.limit(cap)
+def _capped(stmt: Q, order: Any) -> Callable[[int], Q]:
+    """A post kind's items in `order`, the oldest `cap` of them, `order` also as a column
+    (the tagged statement orders by it once more, see _post_kinds); a kind without a mark
+    shows NULLs in its place."""
+    if len(stmt.selected_columns) == _MARK_AT:
+        stmt = stmt.add_columns(*(cast(null(), c.type) for c in HOLD))
+    ordered = stmt.add_columns(_key(order)).order_by(order)
+    return lambda cap: ordered.limit(cap)
+
+
+def _key(order: Any) -> Any:
+    """A kind's order as text that sorts the same (the tagged statement orders the kinds'
+    rows by it once more, and its one column must have one type): a mark's bigint id
+    zero-padded, a post's UUID as PostgreSQL writes it (lower-case hex, so its text sorts
+    as its bytes)."""
+    if isinstance(order.type, Uuid):
+        return cast(order, Text).label("key")
+    return func.lpad(cast(order, Text), 20, "0").label("key")
 
 
 def _oldest_marks(mark: Any, org: Org, shown: tuple[Any, ...]) -> Callable[[int], Q]:
@@ -240,17 +269,32 @@ def _oldest_marks(mark: Any, org: Org, shown: tuple[Any, ...]) -> Callable[[int]
             .subquery("oldest")
         )
         posts = _posts(org, None).join(oldest, oldest.c.post_id == Post.id)
-        return _shown(posts, *list(oldest.c)[2:]).order_by(oldest.c.id)
+        return _shown(posts, *list(oldest.c)[2:], _key(oldest.c.id)).order_by(oldest.c.id)
 
     return capped
 
 
+@lru_cache(maxsize=64)
+def _post_kinds(scoped: bool, caps: tuple[int, ...]) -> written.Written:
+    """The post kinds' oldest items (each kind's `cap` of them; a kind whose cap is 0 is left
+    out) in one statement: a round trip and a statement's overhead in PostgreSQL for all of
+    them, not one a kind. Each row carries its kind's place in KINDS. The caps are written
+    into the SQL (the pages ask for two): as parameters, PostgreSQL planned the statement
+    anew on every page, 0.5-3 ms each time (see app.repositories.written)."""
+    branches = [
+        items(cap).add_columns(literal(kind).label("kind"))
+        for kind, (items, cap) in enumerate(zip(_statements(scoped).posts, caps, strict=True))
+        if cap
+    ]
+    if len(branches) == 1:  # ordered already (a union of one would order it twice)
+        return written.write_out(branches[0])
+    tagged = union_all(*branches).order_by(literal_column("kind"), literal_column("key"))
+    return written.write_out(tagged)
+
+
 @lru_cache(maxsize=16)
-def _items(scoped: bool, cap: int) -> tuple[written.Written, ...]:
-    """Each kind's oldest `cap`, written out with `cap` in the SQL (the pages ask for two
-    caps): as a parameter, PostgreSQL planned the statement anew on every page, 0.5-3 ms
-    each time, more than running it took (see app.repositories.written)."""
-    return tuple(written.write_out(items(cap)) for items in _statements(scoped).items)
+def _lines(scoped: bool, cap: int) -> written.Written:
+    return written.write_out(_statements(scoped).lines(cap))
 
 
 def _values(org: uuid.UUID, only: frozenset[uuid.UUID] | None, now: datetime) -> dict[str, Any]:
@@ -344,14 +388,22 @@ async def read(
     """Each kind's oldest `cap` items (`caps`: another cap for some kinds, by name), and
     how many there are (up to the bound). A kind counted empty is not read."""
     counts = await _counts(session, org, only, now)
-    kinds = []
     values = _values(org, only, now)
-    for i, (name, n) in enumerate(zip(KINDS, counts, strict=True)):
-        stmt = _items(only is not None, (caps or {}).get(name, cap))[i]
-        rows = await written.fetch(session, stmt, values) if n else []
-        item = _line_item if name == "failed_lines" else _post_item
-        kinds.append(Kind([item(r) for r in rows], n))
-    holds, flags, pending, refused, lines = kinds
+    scoped = only is not None
+    # Each kind's cap; 0 for a kind counted empty, which is not read.
+    caps = caps or {}
+    wanted = [caps.get(name, cap) if n else 0 for name, n in zip(KINDS, counts, strict=True)]
+    *posts_wanted, lines_wanted = wanted
+    found: list[list[Item]] = [[] for _ in KINDS]
+    if any(posts_wanted):
+        for r in await written.fetch(session, _post_kinds(scoped, tuple(posts_wanted)), values):
+            found[r[-1]].append(_post_item(r))
+    if lines_wanted:
+        rows = await written.fetch(session, _lines(scoped, lines_wanted), values)
+        found[-1] = [_line_item(r) for r in rows]
+    holds, flags, pending, refused, lines = (
+        Kind(items, n) for items, n in zip(found, counts, strict=True)
+    )
     campaigns = {item.campaign.id for item in pending.items}
     tiers: dict[uuid.UUID, list[tier_repo.Choice]] = {c: [] for c in campaigns}
     for tier in await tier_repo.choices(session, campaigns):
