@@ -69,6 +69,9 @@ class Recent(Generic[T]):
         self._ttl = ttl_seconds
         self._max = max_entries
         self._entries: dict[str, tuple[float, T]] = {}
+        # Bumped by every clear: a load that began before one read what the clear was for,
+        # and is not kept (a request reading a session as it was signed out elsewhere here).
+        self._generation = 0
 
     async def get(
         self,
@@ -82,8 +85,9 @@ class Recent(Generic[T]):
         hit = self._entries.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
+        generation = self._generation
         found = await load()
-        if keep is None or keep(found):
+        if generation == self._generation and (keep is None or keep(found)):
             if len(self._entries) >= self._max:
                 self._entries.clear()
             self._entries[digest] = (now + self._ttl, found)
@@ -93,6 +97,7 @@ class Recent(Generic[T]):
         self._entries.pop(hash_key(secret), None)
 
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()
 
 

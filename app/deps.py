@@ -4,6 +4,7 @@ middleware that authenticates a request before anything reads its body."""
 import hmac
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -152,6 +153,9 @@ async def _session_caller(
 
     recent: Recent[SignedIn] = request.app.state.sessions
     found, roles = await recent.get(token, load, keep=_keepable)
+    if found is not None and found.session.expires_at <= datetime.now(UTC):
+        found = None  # kept from before its lifetime ran out, a moment ago
+        recent.forget(token)
     if found is not None and users_service.use_due(found.session):
         async with session_scope(request.app.state.sessionmaker) as writer:
             await users_service.record_use(writer, found.session)

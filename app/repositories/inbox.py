@@ -190,7 +190,7 @@ def _bounded(stmt: Q, column: Any) -> Any:
 
 @dataclass(frozen=True)
 class _Statements:
-    # Each post kind's oldest `cap` items, as KINDS, tagged (see _post_kinds); the lines'.
+    # Each post kind's oldest `cap` items with their order's key, as KINDS; the lines'.
     posts: tuple[Callable[[int], Q], ...]
     lines: Callable[[int], Q]
     counts: written.Written  # each kind's count up to the bound, in KINDS' order, in one
@@ -244,11 +244,13 @@ def _capped(stmt: Q, order: Any) -> Callable[[int], Q]:
 def _key(order: Any) -> Any:
     """A kind's order as text that sorts the same (the tagged statement orders the kinds'
     rows by it once more, and its one column must have one type): a mark's bigint id
-    zero-padded, a post's UUID as PostgreSQL writes it (lower-case hex, so its text sorts
-    as its bytes)."""
-    if isinstance(order.type, Uuid):
-        return cast(order, Text).label("key")
-    return func.lpad(cast(order, Text), 20, "0").label("key")
+    zero-padded, a post's UUID as PostgreSQL writes it (lower-case hex: its text sorts as its
+    bytes)."""
+    text = (
+        cast(order, Text) if isinstance(order.type, Uuid) else func.lpad(cast(order, Text), 20, "0")
+    )
+    # Compared byte by byte (collation "C"): another collation may order hex text otherwise.
+    return text.collate("C").label("key")
 
 
 def _oldest_marks(mark: Any, org: Org, shown: tuple[Any, ...]) -> Callable[[int], Q]:
@@ -294,6 +296,7 @@ def _post_kinds(scoped: bool, caps: tuple[int, ...]) -> written.Written:
 
 @lru_cache(maxsize=16)
 def _lines(scoped: bool, cap: int) -> written.Written:
+    """The failed import lines' oldest `cap`, written out as _post_kinds' are."""
     return written.write_out(_statements(scoped).lines(cap))
 
 

@@ -1,5 +1,6 @@
 """Keys, roles and tenancy."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -8,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.auth import Recent
 from app.domain.enums import Role
 from app.main import create_app
 from app.settings import Settings
@@ -277,3 +279,26 @@ async def test_a_known_key_s_body_is_read_and_public_operations_are_unchanged(
     async with client_for(None) as anonymous:
         assert (await anonymous.post("/v1/nothing-here", content=b"x")).status_code == 404
         assert (await anonymous.put("/v1/campaigns", content=b"x")).status_code == 405
+
+
+async def test_a_credential_read_while_it_changed_here_is_not_kept() -> None:
+    """A read that began before this process changed a credential (the cache cleared: a
+    sign-out, a revocation) ended after it: what it read is answered once, never kept."""
+    recent: Recent[str] = Recent()
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def as_it_was() -> str:
+        reading.set()
+        await release.wait()
+        return "live"
+
+    async def as_it_is() -> str:
+        return "ended"
+
+    first = asyncio.create_task(recent.get("a session's token", as_it_was))
+    await reading.wait()
+    recent.clear()  # the sign-out, answered meanwhile
+    release.set()
+    assert await first == "live"
+    assert await recent.get("a session's token", as_it_is) == "ended"
+    assert await recent.get("a session's token", as_it_was) == "ended"  # kept now

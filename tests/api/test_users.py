@@ -295,6 +295,24 @@ async def test_a_session_is_kept_a_few_seconds_and_read_afresh_after_any_write(
         assert (await web.get("/v1/campaigns")).status_code == 401
 
 
+async def test_a_kept_session_still_ends_at_its_lifetime(
+    client: httpx.AsyncClient, browser: Callable[..., httpx.AsyncClient], session: AsyncSession
+) -> None:
+    """Kept or not, a session is refused once SESSION_MAX_HOURS after sign-in have passed."""
+    await activate(client, "uli@example.com")
+    async with browser() as web:
+        await sign_in(web, "uli@example.com")
+        token_hash = hash_key(web.cookies[users_service.COOKIE])
+        ends = datetime.now(UTC) + timedelta(seconds=1)
+        await session.execute(
+            update(UserSession).where(UserSession.token_hash == token_hash).values(expires_at=ends)
+        )
+        await session.commit()
+        await ok(await web.get("/v1/campaigns"))  # read and kept, ending in a second
+        await asyncio.sleep(max((ends - datetime.now(UTC)).total_seconds(), 0) + 0.05)
+        assert (await web.get("/v1/campaigns")).status_code == 401
+
+
 async def test_a_member_reaches_nothing_organization_wide(
     client: httpx.AsyncClient, browser: Callable[..., httpx.AsyncClient]
 ) -> None:
