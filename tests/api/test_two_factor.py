@@ -11,10 +11,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.main import create_app
 from app.services.users import COOKIE
 from app.settings import Settings
-from tests.api.test_users import PASSWORD, activate, browser, sign_in
+from tests.api.test_users import PASSWORD, activate, another_api_process, browser, sign_in
 from tests.factories import ok
 
 __all__ = ["browser"]
@@ -110,12 +109,7 @@ async def test_a_second_factor_set_up_through_one_api_process_counts_in_the_othe
     be sent back to set up what it just set up."""
     await activate(client, "ugo@example.com")
     await ok(await client.patch("/v1/organization", json={"require_two_factor": "admins"}))
-    other = create_app(settings, engine=engine, sessionmaker=sessionmaker)
-    async with (
-        other.router.lifespan_context(other),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://test") as b,
-        browser() as a,
-    ):
+    async with another_api_process(settings, engine, sessionmaker) as b, browser() as a:
         signed = await sign_in(a, "ugo@example.com")
         b.cookies.set(COOKIE, a.cookies.get(COOKIE) or "")
         blocked = await b.get("/v1/campaigns")

@@ -61,6 +61,20 @@ def browser(app: object) -> Callable[..., httpx.AsyncClient]:
     return make
 
 
+@asynccontextmanager
+async def another_api_process(
+    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of another API process (its own app, its own caches) on the same database."""
+    other = create_app(settings, engine=engine, sessionmaker=sessionmaker)
+    transport = httpx.ASGITransport(app=other)
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        yield client
+
+
 async def sign_in(
     client: httpx.AsyncClient, email: str, password: str = PASSWORD, status: int = 200
 ) -> Any:
@@ -553,13 +567,7 @@ async def test_a_session_survives_a_restart_of_the_api(
     async with browser() as before:
         started = await sign_in(before, "gus@example.com")
         cookie = before.cookies.get(users_service.COOKIE) or ""
-    restarted = create_app(settings, engine=engine, sessionmaker=sessionmaker)
-    async with (
-        restarted.router.lifespan_context(restarted),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=restarted), base_url="http://test"
-        ) as after,
-    ):
+    async with another_api_process(settings, engine, sessionmaker) as after:
         after.cookies.set(users_service.COOKIE, cookie)
         await ok(await after.get("/v1/campaigns"))
         csrf = {"X-CSRF-Token": started["csrf_token"]}
