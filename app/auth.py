@@ -63,7 +63,8 @@ class Recent(Generic[T]):
     few seconds, so a busy client costs one query per credential per TTL rather than one per
     request. Keyed by the credential's digest: the secret itself is never kept. A credential
     revoked or changed keeps working in other processes for at most the TTL; in this one,
-    the change clears what it affects."""
+    the change clears what it affects. Pages keep other reads the same way, keyed by what
+    they read (app.web.choices)."""
 
     def __init__(self, ttl_seconds: float = 5.0, max_entries: int = 10_000) -> None:
         self._ttl = ttl_seconds

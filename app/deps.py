@@ -142,7 +142,7 @@ async def _session_caller(
     `csrf_token_invalid` for a write without the session's CSRF token. Read with `session`
     (a dashboard page's own, so a page checks out one connection, not two), else on the read
     sessionmaker (no transaction to begin and commit), and kept a few seconds as API keys are
-    (`app.state.sessions`, forgotten on every write: `ForgetSessionsOnWrites`); a write
+    (`app.state.sessions`, forgotten on every write: `ForgetKeptOnWrites`); a write
     transaction only on the rare request that moves the session's last-seen."""
 
     async def load() -> SignedIn:
@@ -583,12 +583,13 @@ async def _lean(
     return False
 
 
-class ForgetSessionsOnWrites:
-    """A write can change what any session grants (the session ended, its user's role or
-    campaigns changed, the organization's two-factor rule): when this process answers one,
-    it forgets every session it read recently (`app.state.sessions`). It does so as the
-    answer starts, the write committed by then (see `Session`), so the client's next
-    request reads afresh; other processes follow within the TTL, as for API keys."""
+class ForgetKeptOnWrites:
+    """A write can change what this process keeps for a few seconds (`app.state.kept`): what
+    a session grants (the session ended, its user's role or campaigns changed, the
+    organization's two-factor rule), the campaigns a page offers to choose from. When this
+    process answers one, it forgets all of it. It does so as the answer starts, the write
+    committed by then (see `Session`), so the client's next request reads afresh; other
+    processes follow within the TTL, as for API keys."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -597,14 +598,18 @@ class ForgetSessionsOnWrites:
         if scope["type"] != "http" or scope["method"] in _SAFE:
             await self.app(scope, receive, send)
             return
-        sessions: Recent[SignedIn] = scope["app"].state.sessions
+        kept: tuple[Recent[Any], ...] = scope["app"].state.kept
+
+        def forget() -> None:
+            for recent in kept:
+                recent.clear()
 
         async def forgetting(message: Message) -> None:
             if message["type"] == "http.response.start":
-                sessions.clear()
+                forget()
             await send(message)
 
         try:
             await self.app(scope, receive, forgetting)
         finally:
-            sessions.clear()  # an answer that never started: what it wrote may have landed
+            forget()  # an answer that never started: what it wrote may have landed

@@ -14,7 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import heap, idempotency, web
 from app.auth import PrincipalCache, Recent
 from app.db import create_engine, create_sessionmaker
-from app.deps import AuthenticateFirst, ForgetSessionsOnWrites, SignedIn
+from app.deps import AuthenticateFirst, ForgetKeptOnWrites, SignedIn
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.http.bodylimit import BodyLimitMiddleware
 from app.http.contract import check_request, tidy
@@ -46,6 +46,7 @@ from app.routers import (
 )
 from app.services import readiness
 from app.settings import Settings, get_settings
+from app.web import choices
 from app.web.waiting import WaitingCounts
 
 DESCRIPTION = """
@@ -107,6 +108,9 @@ async def serving(
     app.state.migration_revisions = readiness.migration_revisions()
     app.state.principals = PrincipalCache()
     app.state.sessions = Recent[SignedIn]()
+    app.state.campaign_choices = choices.Kept()
+    # What a write answered here forgets at once (ForgetKeptOnWrites).
+    app.state.kept = (app.state.sessions, app.state.campaign_choices)
     app.state.waiting = WaitingCounts()
     heap.settle(heap.SERVING)
     try:
@@ -190,7 +194,7 @@ def create_app(
     idempotency.install(app)
     # Before anything reads a body: an operation that takes an API key authenticates first.
     app.add_middleware(AuthenticateFirst)
-    app.add_middleware(ForgetSessionsOnWrites)
+    app.add_middleware(ForgetKeptOnWrites)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(PublicGateMiddleware, gates=_public_gates(settings))
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -20,9 +20,9 @@ from app.domain.enums import PLATFORM_LIST, Platform, PostStatus
 from app.domain.errors import NotFound
 from app.domain.permissions import Action
 from app.domain.policy import Policy
-from app.repositories import campaigns
 from app.schemas.analytics import OrganizationAnalytics
 from app.services import analytics as analytics_service
+from app.web import choices
 from app.web.charts import Bar, Point, bar_chart, column_chart, line_chart
 from app.web.layout import Page, page
 from app.web.templating import label
@@ -147,7 +147,7 @@ async def analytics_page(
     )
     org = me.principal.organization_id
     reach = me.principal.within(Action.CAMPAIGN_READ)
-    choices = await campaigns.choices(session, org, _CAMPAIGN_CHOICES, reach)
+    offered = await choices.campaigns(request, session, org, _CAMPAIGN_CHOICES, reach)
     report = None
     if not problems:
         query = analytics_service.Query(
@@ -171,8 +171,8 @@ async def analytics_page(
         "report": report,
         "charts": charts(report) if report else {},
         "periods": PERIODS,
-        "campaigns": choices,
-        "campaign_names": {c.id: c.name for c in choices},
+        "campaigns": offered,
+        "campaign_names": {c.id: c.name for c in offered},
         "platforms": [(p.value, platform_name(p)) for p in Platform],
         "others": _others(report) if report else "",
     }

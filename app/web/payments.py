@@ -24,7 +24,7 @@ from app.domain.errors import DomainError
 from app.domain.permissions import Action
 from app.errors import ApiError
 from app.models import Payout
-from app.repositories import campaigns, payouts
+from app.repositories import payouts
 from app.schemas.payouts import (
     PAYOUT_POST_IDS_MAX,
     CreatorTotal,
@@ -34,7 +34,7 @@ from app.schemas.payouts import (
     ReadyPost,
 )
 from app.services import payouts as payout_service
-from app.web import actions
+from app.web import actions, choices
 from app.web.layout import Page, Viewer, page
 from app.web.session import go_to
 from app.web.templating import render
@@ -81,6 +81,7 @@ async def _ready(
 
 
 async def _context(
+    request: Request,
     session: AsyncSession,
     me: Viewer,
     *,
@@ -98,7 +99,7 @@ async def _context(
     filters = _filters(campaign_id)
     lines, more_lines = await _ready(session, me, filters, cursor)
     rows, older = await payouts.list_page(session, org, chosen, batches_cursor, BATCHES, only=only)
-    campaign_rows = await campaigns.choices(session, org, _CAMPAIGNS, only)
+    campaign_rows = await choices.campaigns(request, session, org, _CAMPAIGNS, only)
     return {
         "readable": True,
         "pulse": await payout_service.pulse(session, org, only=only),
@@ -133,6 +134,7 @@ async def payments_page(
 ) -> Response:
     try:
         context = await _context(
+            request,
             session,
             me,
             campaign_id=campaign_id,
@@ -143,7 +145,7 @@ async def payments_page(
             payout_id=payout,
         )
     except DomainError as exc:  # a cursor from another list: start that list over
-        context = await _context(session, me, state=state, campaign_id=campaign_id)
+        context = await _context(request, session, me, state=state, campaign_id=campaign_id)
         context["error"] = exc.detail
     return await page(request, session, me, "payments.html", context, current="payments")
 

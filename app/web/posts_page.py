@@ -28,7 +28,7 @@ from app.domain.permissions import Action
 from app.repositories import campaigns, creators, holds, posts, tiers
 from app.schemas.posts import PostListQuery, PostSort
 from app.services import post_lists
-from app.web import post_rows
+from app.web import choices, post_rows
 from app.web.layout import Page, Viewer, page
 from app.web.post_actions import CHANGED, Operation
 from app.web.templating import render
@@ -270,7 +270,7 @@ async def posts_table(
     reach = me.principal.within(Action.CAMPAIGN_READ)
     # The campaigns to choose from: the caller's (the API's campaigns_list, first 200); the
     # table's campaign names and the bulk form's campaign are read from them when there.
-    shown = await campaigns.choices(session, me.organization.id, 200, reach)
+    shown = await choices.campaigns(request, session, me.organization.id, 200, reach)
     context = await _results(session, settings, me, filters, {c.id: c for c in shown})
     context |= {
         "campaigns": shown,

@@ -38,7 +38,7 @@ from app.schemas.users import CampaignRoleSet, OrganizationUpdate, UserCreate, U
 from app.services import api_keys as key_service
 from app.services import campaign_roles, mail, readiness, users
 from app.services import two_factor as two_factor_service
-from app.web import actions
+from app.web import actions, choices
 from app.web.layout import Page, Viewer, page
 from app.webhooks import repository as webhooks_repo
 
@@ -136,7 +136,7 @@ async def _context(request: Request, session: AsyncSession, me: Viewer) -> dict[
     team, more_users = await users_repo.list_page(session, org, None, _PAGE)
     keys, more_keys = await api_keys.list_page(session, org, None, _PAGE)
     # The first campaigns by name, one more to know whether there are more.
-    offered = await campaigns_repo.choices(session, org, _CAMPAIGN_CHOICES + 1)
+    offered = await choices.campaigns(request, session, org, _CAMPAIGN_CHOICES + 1)
     campaigns = offered[:_CAMPAIGN_CHOICES]
     # The names of the listed keys' campaigns, whether or not among those offered.
     restricted = {c for k in keys if k.campaign_ids is not None for c in k.campaign_ids}

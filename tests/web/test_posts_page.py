@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models import Campaign
 from tests import factories as f
 from tests.web.session_kit import flag, hold, signed_in
 
@@ -60,6 +62,28 @@ async def test_a_member_sees_only_their_campaign_s_posts_and_csv(
     assert sorted(r["post_id"] for r in lines) == sorted(p["id"] for p in w["posts_a"])
     admin = await signed_in(app, client, "ops@example.com")
     assert _rows((await admin.get(PAGE)).text) == 5
+
+
+async def test_the_campaigns_offered_are_kept_a_few_seconds_per_reach_and_read_after_writes(
+    app: object, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The filter's campaigns are kept a few seconds per organization and reach
+    (app.web.choices), as sessions are: an admin and a member of one campaign are each offered
+    their own; a rename made where this process does not see it (another API process) shows
+    once any write is answered here."""
+    w = await _world(client)
+    admin = await signed_in(app, client, "ann@example.com")
+    member = await signed_in(app, client, "mo@example.com", "member", {w["a"]: "campaign_editor"})
+    assert "Campaign B" in (await admin.get(PAGE)).text
+    offered = (await member.get(PAGE)).text
+    assert "Campaign B" not in offered and "Summer launch" in offered
+    await session.execute(update(Campaign).where(Campaign.id == w["b"]).values(name="Renamed"))
+    await session.commit()
+    assert "Renamed" not in (await admin.get(PAGE)).text  # kept
+    await f.campaign(client, name="Campaign C")  # a write answered here, by anyone
+    offered = (await admin.get(PAGE)).text
+    assert "Renamed" in offered and "Campaign C" in offered
+    assert "Renamed" not in (await member.get(PAGE)).text
 
 
 async def test_a_member_with_no_campaign_sees_nothing_and_is_offered_nothing(
