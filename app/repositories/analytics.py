@@ -33,9 +33,10 @@ from app.models import Campaign, CampaignDailyViews, CpmTier, Creator, CreatorDa
 from app.repositories import written
 from app.repositories.pagination import decode_cursor, digest, encode_cursor
 
-# Read on the driver (app.repositories.written): a post's page and `GET
-# /v1/posts/{id}/stats` ask it on every view.
-_SERIES = """
+# Read on the driver (app.repositories.written): a post's page (with what else it shows:
+# app.repositories.post_page_reads) and `GET /v1/posts/{id}/stats` ask it on every view.
+# Parameters: the bucket, the post, from, to, how many buckets.
+SERIES = """
     SELECT date_trunc($1, captured_at, 'UTC') AS at, max(views) AS views,
            max(likes) AS likes, max(comments) AS comments, max(shares) AS shares
     FROM stats_snapshots
@@ -82,7 +83,7 @@ async def post_series(
             raise InvalidCursor from None
         # Buckets are whole UTC hours or days: the next one starts a bucket after the last.
         after = max(start, last + _BUCKETS[bucket])
-    found = await written.fetch_sql(session, _SERIES, bucket, post_id, after, end, limit + 1)
+    found = await written.fetch_sql(session, SERIES, bucket, post_id, after, end, limit + 1)
     rows = [Bucket(*row) for row in found]
     if len(rows) <= limit:
         return rows, None

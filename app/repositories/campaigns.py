@@ -89,13 +89,15 @@ def _uuid(name: str) -> Any:
     return bindparam(name, None, type_=Uuid())
 
 
-# Written out once: every post's page reads it (as ORM objects it cost a page 1 ms of CPU).
-_SHOWN = written.write_out(
-    select(
-        *(Campaign.id, Campaign.name, Campaign.currency),  # a Choice
-        Creator.handle,
-        *(CpmTier.id, CpmTier.campaign_id, CpmTier.name, CpmTier.cpm, CpmTier.cap),  # tier's
-    )
+# Written out once: every post's page reads it (as ORM objects it cost a page 1 ms of CPU),
+# joined to the post's stats series (app.repositories.post_page_reads).
+_SHOWN_COLUMNS = (
+    *(Campaign.id, Campaign.name, Campaign.currency),  # a Choice
+    Creator.handle,
+    *(CpmTier.id, CpmTier.campaign_id, CpmTier.name, CpmTier.cpm, CpmTier.cap),  # the tier's
+)
+SHOWN = written.write_out(
+    select(*_SHOWN_COLUMNS)
     .select_from(Campaign)
     .outerjoin(
         Creator,
@@ -113,22 +115,12 @@ _SHOWN = written.write_out(
 )
 
 
-async def shown_with_post(
-    session: AsyncSession,
-    org: uuid.UUID,
-    campaign_id: uuid.UUID,
-    creator_id: uuid.UUID,
-    tier_id: uuid.UUID | None,
-) -> Shown | None:
-    """A campaign of the organization with one of its creators' handle and one of its own
-    tiers, in one statement read on the driver; None when the campaign is not the
-    organization's."""
-    values = {"org": org, "campaign": campaign_id, "creator": creator_id, "tier": tier_id}
-    rows = await written.fetch(session, _SHOWN, values)
-    if not rows:
-        return None
-    row = tuple(rows[0])
-    tier = None if row[4] is None else tier_repo.Choice(*row[4:])
+SHOWN_COLUMNS = len(_SHOWN_COLUMNS)
+
+
+def shown(row: Sequence[Any]) -> Shown:
+    """A row of SHOWN's columns (the first SHOWN_COLUMNS of a longer row)."""
+    tier = None if row[4] is None else tier_repo.Choice(*row[4:SHOWN_COLUMNS])
     return Shown(Choice(*row[:3]), row[3], tier)
 
 

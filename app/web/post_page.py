@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.deps import Session
 from app.domain import lifecycle
 from app.domain.errors import NotFound
-from app.repositories import analytics, campaigns, tiers
+from app.repositories import analytics, campaigns, post_page_reads, tiers
 from app.schemas.posts import PostOut
 from app.services import evidence as evidence_service
 from app.web import actions
@@ -48,26 +48,37 @@ class Series:
         return f"/v1/posts/{post_id}/stats?bucket={self.bucket}&from={start}&limit={_PAGE}"
 
 
-async def _series(session: AsyncSession, post: PostOut, now: datetime) -> Series:
-    """Every snapshot of the post, bucketed as `GET /v1/posts/{id}/stats` buckets them (the
-    same query), from when it could first have been fetched."""
+async def _shown_and_series(
+    session: AsyncSession, org: uuid.UUID, post: PostOut, now: datetime
+) -> tuple[campaigns.Shown, Series] | None:
+    """The post's campaign, creator and tier, and every snapshot of the post bucketed as `GET
+    /v1/posts/{id}/stats` buckets them (the same query), from when it could first have been
+    fetched: one statement (app.repositories.post_page_reads), and more only for a series longer
+    than a page of buckets. None when its campaign is gone (deleted since the post was read)."""
     start = min(post.created_at, post.published_at or post.created_at)
     bucket: Literal["hour", "day"] = "hour" if now - start <= HOURLY_UP_TO else "day"
-    points: list[analytics.Bucket] = []
-    cursor = None
-    while True:
-        rows, cursor = await analytics.post_series(
-            session, post.id, (start, now), bucket, cursor, _PAGE, now
-        )
-        points += rows
-        if cursor is None:
-            break
+    shown_ids = (post.campaign_id, post.creator_id, post.cpm_tier_id)
+    found = await post_page_reads.read(
+        session, org, post.id, shown_ids, bucket, (start, now), _PAGE
+    )
+    if found is None:
+        return None
+    points = found.points
+    if not found.complete:  # longer than a page of buckets: all of it, as the API pages it
+        points, cursor = [], None
+        while True:
+            rows, cursor = await analytics.post_series(
+                session, post.id, (start, now), bucket, cursor, _PAGE, now
+            )
+            points += rows
+            if cursor is None:
+                break
     charts = []
     for key, label in METRICS:
         values = [(p.at, getattr(p, key)) for p in points]
         drawn = [Point(at, v) for at, v in values if v is not None]
         charts.append((key, label, line_chart(drawn, label)))
-    return Series(bucket, start, points, charts)
+    return found.shown, Series(bucket, start, points, charts)
 
 
 def _who(event: Any) -> str:
@@ -108,11 +119,10 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
         return await not_found(request, session, me, "post")
     post = evidence.post
     campaign_id = post.campaign_id
-    shown = await campaigns.shown_with_post(
-        session, org, campaign_id, post.creator_id, post.cpm_tier_id
-    )
-    if shown is None:  # its campaign deleted since the post was read
+    read = await _shown_and_series(session, org, post, datetime.now(UTC))
+    if read is None:  # its campaign deleted since the post was read
         return await not_found(request, session, me, "post")
+    shown, series = read
     status = post.status
     campaign_tiers = (
         await tiers.choices(session, [campaign_id])
@@ -125,7 +135,7 @@ async def post_page(request: Request, post_id: uuid.UUID, session: Session, me: 
         "handle": shown.handle,
         "tier": shown.tier,
         "tiers": campaign_tiers,
-        "series": await _series(session, post, datetime.now(UTC)),
+        "series": series,
         "evidence": evidence,
         "decision": evidence.decision,
         "who": _who,

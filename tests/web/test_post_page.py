@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.enums import PostStatus, StatsSource
 from app.models import StatsSnapshot
+from app.web import post_page
 from tests import factories as f
 from tests.conftest import MakeOrg
 from tests.web.session_kit import flag, hold, set_post, signed_in
@@ -70,6 +72,24 @@ async def test_the_page_tells_the_posts_story(
     assert 'value="resolve_flag"' in text
     assert f"/v1/posts/{post['id']}/evidence" in text
     assert "Status history" in text
+
+
+async def test_a_series_longer_than_a_page_of_buckets_is_drawn_whole(
+    app: object, client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page reads its first page of buckets with its campaign, creator and tier
+    (app.repositories.post_page_reads), and the rest as the API pages them."""
+    monkeypatch.setattr(post_page, "_PAGE", 2)
+    s = await f.setup_campaign(client)
+    post = await f.post(client, s["campaign"]["id"], url=URL)
+    await _snapshots(session, post, datetime.now(UTC))
+    web = await signed_in(app, client, "ops@example.com")
+    text = (await web.get(f"/app/posts/{post['id']}")).text
+    assert text.count('class="chart-point"') == 4 * len(FETCHES)
+    assert f"{FETCHES[-1][0]:,}</td>" in text
+    assert "<h1>@scout2015 " in text
+    assert "<dt>Tier</dt><dd>Standard (4.5000 per 1,000)</dd>" in text
+    assert f"{s['campaign']['name']} · <a" in text
 
 
 async def test_another_organizations_post_and_one_outside_a_members_campaigns_are_not_found(
