@@ -107,16 +107,17 @@ def line_chart(points: Sequence[Point], label: str) -> Markup:
             f'<text class="chart-label" x="{x(at):.1f}" y="{bottom + 18}" '
             f'text-anchor="{anchor}">{escape(_when(at, with_time))}</text>'
         )
-    coords = [(x(p.at), y(p.value)) for p in points]
+    # Each point's place written once, for the line and for its dot. A dot's tip is a date
+    # and digits: nothing in it to escape (a post's page draws four charts of every point).
+    coords = [(f"{x(p.at):.1f}", f"{y(p.value):.1f}") for p in points]
     if len(points) > 1:
-        line = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        line = " ".join(f"{cx},{cy}" for cx, cy in coords)
         parts.append(f'<polyline class="chart-line" fill="none" points="{line}"/>')
-    for point, (cx, cy) in zip(points, coords, strict=True):
-        tip = escape(f"{_when(point.at, True)}: {point.value:,}")
-        parts.append(
-            f'<circle class="chart-point" cx="{cx:.1f}" cy="{cy:.1f}" r="3">'
-            f"<title>{tip}</title></circle>"
-        )
+    parts += [
+        f'<circle class="chart-point" cx="{cx}" cy="{cy}" r="3">'
+        f"<title>{_when(p.at, True)}: {p.value:,}</title></circle>"
+        for p, (cx, cy) in zip(points, coords, strict=True)
+    ]
     parts.append("</svg>")
     return Markup("".join(parts))
 
