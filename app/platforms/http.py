@@ -4,11 +4,12 @@ one place where transport exceptions become `FetchError`s."""
 import hashlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
@@ -46,6 +47,37 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,
     )
+
+
+class Endpoint:
+    """One provider URL, with the client's own headers (the user agent, ...) and timeout
+    merged in once. `AsyncClient.build_request` merges them and parses the URL again for
+    every request: ~90 µs of a TikTok request's ~120 to build, on the engine's critical path
+    (the ten requests of a batch are built after the pacing gate opens) and in its CPU per
+    post (issue 24). The requests are what build_request makes, but for the client's
+    cookies: a provider's API is asked the same way every time, whatever it set before."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, url: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._url = httpx.URL(url)
+        self._headers = httpx.Headers(http.headers)
+        self._headers.update(headers or {})
+        self._form_headers = httpx.Headers(self._headers)
+        self._form_headers["content-type"] = "application/x-www-form-urlencoded"
+        self._extensions = {"timeout": http.timeout.as_dict()}
+
+    def get(self, query: str = "") -> httpx.Request:
+        """A GET with `query`, already encoded (`a=1&b=%2F`)."""
+        url = self._url.copy_with(query=query.encode("ascii")) if query else self._url
+        return httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+
+    def post_form(self, form: Mapping[str, str]) -> httpx.Request:
+        """A POST of `form`, URL-encoded."""
+        body = urlencode(form).encode("ascii")
+        return httpx.Request(
+            "POST", self._url, headers=self._form_headers, content=body, extensions=self._extensions
+        )
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from app.platforms.contract import (
     VideoStats,
 )
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, http_error, send, with_raw
+from app.platforms.http import Endpoint, Reply, http_error, send, with_raw
 from app.platforms.urls import canonical_url
 
 SOURCE = StatsSource.INSTAGRAM
@@ -38,14 +38,14 @@ class InstagramProvider:
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, api_key: str | None) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/v1/instagram/post"
-        self._headers = {"x-api-key": api_key} if api_key else {}
+        url = base_url.rstrip("/") + "/v1/instagram/post"
+        self._api = Endpoint(http, url, {"x-api-key": api_key} if api_key else {})
 
     def request(self, video: VideoRef) -> httpx.Request:
         # The query encoded here: httpx's params merging costs more than the rest of the
         # request put together.
         query = quote(canonical_url(Platform.INSTAGRAM, video.post_id), safe="")
-        return self._http.build_request("GET", f"{self._url}?url={query}", headers=self._headers)
+        return self._api.get(f"url={query}")
 
     async def fetch(self, video: VideoRef) -> FetchResult:
         return await send(self._http, self.request(video), SOURCE, parse_reply)

@@ -46,7 +46,7 @@ from app.domain.enums import Platform, StatsSource
 from app.domain.watching import Listed
 from app.platforms.contract import FetchError, FetchErrorKind
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, http_error, rapidapi_headers, send
+from app.platforms.http import Endpoint, Reply, http_error, rapidapi_headers, send
 from app.platforms.instagram import requires_login
 from app.platforms.retry import Attempt, Pace, Retrier, RetryPolicy
 from app.platforms.tiktok_primary import tikwm_error
@@ -113,13 +113,13 @@ class TikTokLister:
         self, http: httpx.AsyncClient, base_url: str, api_key: str | None, retrier: Retrier
     ) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/api/user/posts"
-        self._headers = rapidapi_headers(base_url, api_key)
+        url = base_url.rstrip("/") + "/api/user/posts"
+        self._api = Endpoint(http, url, rapidapi_headers(base_url, api_key))
         self._retrying = _Retrying(retrier, self.source)
 
     def request(self, handle: str, cursor: str | None) -> httpx.Request:
         form = {"unique_id": f"@{handle}", "count": str(PAGE_SIZE), "cursor": cursor or "0"}
-        return self._http.build_request("POST", self._url, data=form, headers=self._headers)
+        return self._api.post_form(form)
 
     async def _once(self, handle: str, cursor: str | None) -> ListResult:
         return await send(self._http, self.request(handle, cursor), self.source, parse_tikwm)
@@ -203,15 +203,15 @@ class InstagramLister:
         self, http: httpx.AsyncClient, base_url: str, api_key: str | None, retrier: Retrier
     ) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/v1/instagram/reels"
-        self._headers = {"x-api-key": api_key} if api_key else {}
+        url = base_url.rstrip("/") + "/v1/instagram/reels"
+        self._api = Endpoint(http, url, {"x-api-key": api_key} if api_key else {})
         self._retrying = _Retrying(retrier, self.source)
 
     def request(self, handle: str, cursor: str | None) -> httpx.Request:
         query = f"username={quote(handle, safe='')}"
         if cursor:
             query += f"&cursor={quote(cursor, safe='')}"
-        return self._http.build_request("GET", f"{self._url}?{query}", headers=self._headers)
+        return self._api.get(query)
 
     async def _once(self, handle: str, cursor: str | None) -> ListResult:
         request = self.request(handle, cursor)
@@ -317,7 +317,7 @@ class YouTubeLister:
         budget: QuotaBudget | None = None,
     ) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/youtube/v3/playlistItems"
+        self._api = Endpoint(http, base_url.rstrip("/") + "/youtube/v3/playlistItems")
         self._key = api_key
         self._retrying = _Retrying(retrier, self.source)
         self.budget = budget
@@ -331,7 +331,7 @@ class YouTubeLister:
             query += f"&pageToken={quote(cursor, safe='')}"
         if self._key:
             query += f"&key={quote(self._key, safe='')}"
-        return self._http.build_request("GET", f"{self._url}?{query}")
+        return self._api.get(query)
 
     async def _once(self, playlist: str, cursor: str | None) -> ListResult:
         request = self.request(playlist, cursor)

@@ -16,13 +16,14 @@ Counts come as numbers in `stats` and as strings in `statsV2`; the numbers are r
 """
 
 import re
+from urllib.parse import urlencode
 
 import httpx
 
 from app.domain.enums import StatsSource
 from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, VideoRef, VideoStats
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, parse_json_reply, rapidapi_headers, send
+from app.platforms.http import Endpoint, Reply, parse_json_reply, rapidapi_headers, send
 
 SOURCE = StatsSource.BACKUP
 
@@ -36,13 +37,11 @@ class TikTokBackup:
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, api_key: str | None) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/api/post/detail"
-        self._headers = rapidapi_headers(base_url, api_key)
+        url = base_url.rstrip("/") + "/api/post/detail"
+        self._api = Endpoint(http, url, rapidapi_headers(base_url, api_key))
 
     def request(self, video: VideoRef) -> httpx.Request:
-        return self._http.build_request(
-            "GET", self._url, params={"videoId": video.post_id}, headers=self._headers
-        )
+        return self._api.get(urlencode({"videoId": video.post_id}))
 
     async def fetch(self, video: VideoRef) -> FetchResult:
         return await send(self._http, self.request(video), SOURCE, parse_reply)

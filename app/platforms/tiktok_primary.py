@@ -18,7 +18,7 @@ import httpx
 from app.domain.enums import Platform, StatsSource
 from app.platforms.contract import FetchError, FetchErrorKind, FetchResult, VideoRef, VideoStats
 from app.platforms.fields import Json
-from app.platforms.http import Reply, parse_json_reply, rapidapi_headers, send
+from app.platforms.http import Endpoint, Reply, parse_json_reply, rapidapi_headers, send
 from app.platforms.urls import canonical_url
 
 SOURCE = StatsSource.PRIMARY
@@ -29,14 +29,12 @@ class TikTokPrimary:
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, api_key: str | None) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/api/"
-        self._headers = rapidapi_headers(base_url, api_key)
+        url = base_url.rstrip("/") + "/api/"
+        self._api = Endpoint(http, url, rapidapi_headers(base_url, api_key))
 
     def request(self, video: VideoRef) -> httpx.Request:
         url = canonical_url(Platform.TIKTOK, video.post_id, video.handle)
-        return self._http.build_request(
-            "POST", self._url, data={"url": url, "hd": "0"}, headers=self._headers
-        )
+        return self._api.post_form({"url": url, "hd": "0"})
 
     async def fetch(self, video: VideoRef) -> FetchResult:
         return await send(self._http, self.request(video), SOURCE, parse_reply)

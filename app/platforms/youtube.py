@@ -50,7 +50,7 @@ from app.platforms.contract import (
     VideoStats,
 )
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, retry_after_seconds
+from app.platforms.http import Endpoint, Reply, retry_after_seconds
 from app.platforms.retry import RetryPolicy
 
 SOURCE = StatsSource.YOUTUBE
@@ -125,7 +125,7 @@ class YouTubeClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/youtube/v3/videos"
+        self._api = Endpoint(http, base_url.rstrip("/") + "/youtube/v3/videos")
         self._key = api_key
         self._policy = policy
         self.budget = budget
@@ -142,7 +142,7 @@ class YouTubeClient:
         query = f"part={quote(PARTS)}&id={quote(','.join(ids))}&maxResults={len(ids)}"
         if self._key:
             query += f"&key={quote(self._key, safe='')}"
-        return self._http.build_request("GET", f"{self._url}?{query}")
+        return self._api.get(query)
 
     async def fetch(self, video: VideoRef) -> FetchResult:
         return (await self.fetch_many([video]))[0]

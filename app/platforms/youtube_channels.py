@@ -25,7 +25,7 @@ import httpx
 from app.domain.enums import StatsSource
 from app.platforms.contract import FetchError, FetchErrorKind
 from app.platforms.fields import Json, Malformed
-from app.platforms.http import Reply, send
+from app.platforms.http import Endpoint, Reply, send
 from app.platforms.retry import Attempt, Retrier
 from app.platforms.urls import YOUTUBE_HANDLE
 from app.platforms.youtube import QuotaBudget, paid_call, youtube_error
@@ -65,7 +65,7 @@ class YouTubeChannels:
         budget: QuotaBudget | None = None,
     ) -> None:
         self._http = http
-        self._url = base_url.rstrip("/") + "/youtube/v3/channels"
+        self._api = Endpoint(http, base_url.rstrip("/") + "/youtube/v3/channels")
         self._key = api_key
         self._retrier = retrier
         self.budget = budget
@@ -74,7 +74,7 @@ class YouTubeChannels:
         query = f"part=snippet&id={quote(','.join(ids))}&maxResults={len(ids)}"
         if self._key:
             query += f"&key={quote(self._key, safe='')}"
-        return self._http.build_request("GET", f"{self._url}?{query}")
+        return self._api.get(query)
 
     async def _once(self, ids: Sequence[str]) -> ChannelsResult:
         request = self.request(ids)
