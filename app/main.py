@@ -108,7 +108,7 @@ async def serving(
     app.state.migration_revisions = readiness.migration_revisions()
     app.state.principals = PrincipalCache()
     app.state.sessions = Recent[SignedIn]()
-    app.state.campaign_choices = choices.Kept()
+    app.state.campaign_choices = choices.kept()
     # What a write answered here forgets at once (ForgetKeptOnWrites).
     app.state.kept = (app.state.sessions, app.state.campaign_choices)
     app.state.waiting = WaitingCounts()

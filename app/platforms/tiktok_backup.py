@@ -16,7 +16,7 @@ Counts come as numbers in `stats` and as strings in `statsV2`; the numbers are r
 """
 
 import re
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 import httpx
 
@@ -41,7 +41,7 @@ class TikTokBackup:
         self._api = Endpoint(http, url, rapidapi_headers(base_url, api_key))
 
     def request(self, video: VideoRef) -> httpx.Request:
-        return self._api.get(urlencode({"videoId": video.post_id}))
+        return self._api.get(f"videoId={quote(video.post_id, safe='')}")
 
     async def fetch(self, video: VideoRef) -> FetchResult:
         return await send(self._http, self.request(video), SOURCE, parse_reply)

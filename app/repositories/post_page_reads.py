@@ -13,16 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories import analytics, campaigns, written
 
+_PARAMETER = re.compile(r"\$(\d+)")
 
-def _shifted(sql: str, by: int) -> str:
-    """The statement with its parameters renumbered from `by` + 1."""
-    return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + by}", sql)
+
+def _after(sql: str, first: str) -> str:
+    """`sql` with its parameters numbered after all of `first`'s."""
+    last = max(int(n) for n in _PARAMETER.findall(first))
+    return _PARAMETER.sub(lambda m: f"${int(m[1]) + last}", sql)
 
 
 _BOTH = f"""
     WITH shown AS ({campaigns.SHOWN.sql})
     SELECT shown.*, series.*
-    FROM shown LEFT JOIN ({_shifted(analytics.SERIES, len(campaigns.SHOWN.names))}) series ON true
+    FROM shown LEFT JOIN ({_after(analytics.SERIES, campaigns.SHOWN.sql)}) series ON true
     ORDER BY series.at
 """
 

@@ -18,6 +18,12 @@ from app.repositories import campaigns as campaigns_repo
 Kept = Recent[list[campaigns_repo.Choice]]
 
 
+def kept() -> Kept:
+    """A process's kept choices: up to 201 campaigns each (~60 KB), so fewer entries than a
+    credential cache keeps (it empties when full)."""
+    return Kept(max_entries=500)
+
+
 async def campaigns(
     request: Request,
     session: AsyncSession,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Campaign
 from tests import factories as f
+from tests.conftest import MakeOrg
 from tests.web.session_kit import flag, hold, signed_in
 
 PAGE = "/app/posts"
@@ -65,24 +66,37 @@ async def test_a_member_sees_only_their_campaign_s_posts_and_csv(
 
 
 async def test_the_campaigns_offered_are_kept_a_few_seconds_per_reach_and_read_after_writes(
-    app: object, client: httpx.AsyncClient, session: AsyncSession
+    app: object,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    make_org: MakeOrg,
+    client_for: object,
 ) -> None:
     """The filter's campaigns are kept a few seconds per organization and reach
-    (app.web.choices), as sessions are: an admin and a member of one campaign are each offered
-    their own; a rename made where this process does not see it (another API process) shows
-    once any write is answered here."""
+    (app.web.choices), as sessions are: two organizations' admins, and a member of one
+    campaign, are each offered their own; a rename made where this process does not see it
+    (another API process) shows once any write is answered here."""
     w = await _world(client)
     admin = await signed_in(app, client, "ann@example.com")
     member = await signed_in(app, client, "mo@example.com", "member", {w["a"]: "campaign_editor"})
+    async with client_for((await make_org("Other brand")).key) as theirs:  # type: ignore[operator]
+        await f.campaign(theirs, name="Their campaign")
+        stranger = await signed_in(app, theirs, "them@example.com")
     assert "Campaign B" in (await admin.get(PAGE)).text
     offered = (await member.get(PAGE)).text
-    assert "Campaign B" not in offered and "Summer launch" in offered
+    assert "Campaign B" not in offered
+    assert "Summer launch" in offered
+    offered = (await stranger.get(PAGE)).text
+    assert "Their campaign" in offered
+    assert "Summer launch" not in offered
+    assert "Their campaign" not in (await admin.get(PAGE)).text
     await session.execute(update(Campaign).where(Campaign.id == w["b"]).values(name="Renamed"))
     await session.commit()
     assert "Renamed" not in (await admin.get(PAGE)).text  # kept
     await f.campaign(client, name="Campaign C")  # a write answered here, by anyone
     offered = (await admin.get(PAGE)).text
-    assert "Renamed" in offered and "Campaign C" in offered
+    assert "Renamed" in offered
+    assert "Campaign C" in offered
     assert "Renamed" not in (await member.get(PAGE)).text
 
 
