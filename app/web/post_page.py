@@ -52,8 +52,8 @@ class Series:
     charts: list[tuple[str, str, Markup]]  # key, label, chart
 
     def rows(self) -> Markup:
-        """The table's rows, a bucket each, written here rather than in the template (Jinja's
-        filters and lookups cost ~10 µs a row): dates and digits, nothing to escape."""
+        """The table's rows, a bucket each: dates (their labels remembered, see _start) and
+        digits, nothing to escape. Ten cost 32 µs written here, 81 in the template."""
         return Markup(
             "".join(
                 f'<tr><td class="nowrap">{_start(p.at, self.bucket)}</td>'
