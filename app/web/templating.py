@@ -45,6 +45,16 @@ def money(value: Decimal | str | None, currency: str | None = None) -> str:
     return f"{amount} {currency}" if currency else amount
 
 
+def cpm(value: Decimal | str | None) -> str:
+    """A tier's CPM as it was set, to the tenth of a cent and no further than it counts:
+    "4.50", "0.0025", "1,200.00". A CPM is kept to four places; shown as money (two) it
+    read 0.0025 as 0.00 and told apart no tiers that differ below a cent."""
+    if value is None:
+        return "—"
+    whole, _, places = f"{Decimal(value):,f}".partition(".")
+    return f"{whole}.{places.rstrip('0'):0<2}"
+
+
 def percent(value: Decimal | None, signed: bool = False) -> str:
     """A ratio with four places (the API's rates and changes) as a percentage, exactly:
     "0.0525" reads 5.25%, a change of "-0.1250" reads -12.50%."""
@@ -126,6 +136,7 @@ _env = Environment(
 _env.filters.update(
     number=number,
     money=money,
+    cpm=cpm,
     moment=moment,
     day=day,
     label=label,

@@ -68,7 +68,7 @@ async def test_a_campaign_tier_creator_and_member_set_up_without_the_api(
                 await t.go(f"/app/campaigns/{campaign_id}")
                 add = page.locator("form", has=page.get_by_role("heading", name="Add a creator"))
                 await add.get_by_label("Creator").select_option(label="@scout2015 (TikTok)")
-                await add.get_by_label("Default tier").select_option(label="Gold (4.5000)")
+                await add.get_by_label("Default tier").select_option(label="Gold (4.50)")
                 await add.get_by_role("button", name="Add to the campaign").click()
                 await page.get_by_text("Added the creator to the campaign.").wait_for()
                 await t.shoot("campaign-edit")

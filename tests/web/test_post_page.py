@@ -88,7 +88,7 @@ async def test_a_series_longer_than_a_page_of_buckets_is_drawn_whole(
     assert text.count('class="chart-point"') == 4 * len(FETCHES)
     assert f"{FETCHES[-1][0]:,}</td>" in text
     assert "<h1>@scout2015 " in text
-    assert "<dt>Tier</dt><dd>Standard (4.5000 per 1,000)</dd>" in text
+    assert "<dt>Tier</dt><dd>Standard (4.50 per 1,000)</dd>" in text
     assert f"{s['campaign']['name']} · <a" in text
 
 
@@ -126,19 +126,21 @@ async def test_a_tracked_post_offers_its_campaign_s_tiers_by_name(
     app: object, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     """The tier picker (app.repositories.tiers.choices, shared by the posts table's bulk
-    action and the inbox): the post's own campaign's tiers, by name, none of another's."""
+    action and the inbox): the post's own campaign's tiers, by name, none of another's, each
+    with its CPM to the places it was set (app.web.templating.cpm)."""
     s = await f.setup_campaign(client, with_default_tier=False)
     campaign = s["campaign"]["id"]
-    for name in ("zeta", "Alpha", "mid"):
-        await f.tier(client, campaign, name=name)
+    for name, cpm in (("zeta", "0.0025"), ("Alpha", "0.003"), ("mid", "12")):
+        await f.tier(client, campaign, name=name, cpm=cpm)
     other = await f.campaign(client, name="Other")
     await f.tier(client, other["id"], name="Elsewhere")
     post = await f.post(client, campaign, url=URL)
     text = (
         await (await signed_in(app, client, "ops@example.com")).get(f"/app/posts/{post['id']}")
     ).text
-    offered = re.findall(r'<option value="[0-9a-f-]{36}"[^>]*>([^<·]+?) ·', text)
-    assert offered == ["Alpha", "mid", "Standard", "zeta"]
+    offered = re.findall(r'<option value="[0-9a-f-]{36}"[^>]*>([^<]+)</option>', text)
+    # Each CPM as it was set: tiers a fraction of a cent apart read apart.
+    assert offered == ["Alpha · 0.003", "mid · 12.00", "Standard · 4.50", "zeta · 0.0025"]
 
 
 async def test_a_post_offers_the_actions_its_status_allows(
