@@ -46,9 +46,9 @@ def money(value: Decimal | str | None, currency: str | None = None) -> str:
 
 
 def cpm(value: Decimal | str | None) -> str:
-    """A tier's CPM as it was set, to the tenth of a cent and no further than it counts:
-    "4.50", "0.0025", "1,200.00". A CPM is kept to four places; shown as money (two) it
-    read 0.0025 as 0.00 and told apart no tiers that differ below a cent."""
+    """A tier's CPM to the places it was set (it is kept to four), at least two: "4.50",
+    "0.0025", "1,200.00". Shown as money (two places) it read 0.0025 as 0.00 and told
+    apart no tiers that differ below a cent."""
     if value is None:
         return "—"
     whole, _, places = f"{Decimal(value):,f}".partition(".")
