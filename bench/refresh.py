@@ -3,9 +3,10 @@
 Runs `Refresher.refresh_due` — the code the worker's sweeps run — end to end on a scratch
 database (`viewledger_bench_refresh`, dropped and migrated each run) and Redis database 14:
 
-1. paced: N TikTok + Instagram posts against the sandbox provider (a real child process on
-   127.0.0.1, answering after L ms) at the configured pacing (default: TikTok batches of 10,
-   0.5 s after a batch's last answer; Instagram 3 s after each answer). Reports
+1. paced: N TikTok + Instagram posts against a stand-in provider (bench/stand_in.py: a real
+   child process on 127.0.0.1, answering every request L ms after it came) at the configured
+   pacing (default: TikTok batches of 10, 0.5 s after a batch's last answer; Instagram 3 s
+   after each answer). Reports
    `schedule_s`, the least time the pacing allows, `wall_s` and `overhead_ratio` = wall /
    schedule, and where a TikTok batch's time goes beside its floor (pause + L): the spread
    of its requests' arrivals and the wait from its last answer to the next batch. Beside
@@ -133,7 +134,7 @@ async def run_engine(
     return EngineRun(wall, platforms, cpu, pg, busy, times.top())
 
 
-# 1. Paced, against the sandbox provider process
+# 1. Paced, against the stand-in provider process
 
 
 def split_paced(posts: int | None, settings: Settings, latency_s: float) -> tuple[int, int]:
@@ -182,7 +183,7 @@ def schedules(
 
 def _after_answers(entries: list[dict[str, Any]], provider: str, latency_s: float) -> list[float]:
     """Time from the provider's answer to one request (its arrival plus the latency the
-    sandbox adds before answering) to the arrival of the next: what a provider that allows
+    stand-in adds before answering) to the arrival of the next: what a provider that allows
     one request per spacing checks."""
     starts = sorted(e["monotonic"] for e in entries if e["provider"] == provider)
     return [b - (a + latency_s) for a, b in itertools.pairwise(starts)]
@@ -207,7 +208,7 @@ TIKTOK_PRIMARY_PATH = "/api/"
 
 def _client_hooks(log: list[tuple[str, float]]) -> dict[str, list[Any]]:
     """httpx hooks noting when the engine sends each TikTok primary request and when its
-    answer's headers reach it, on the machine's monotonic clock (the sandbox's too)."""
+    answer's headers reach it, on the machine's monotonic clock (the stand-in's too)."""
 
     async def sent(request: httpx.Request) -> None:
         if request.url.path == TIKTOK_PRIMARY_PATH:
@@ -238,6 +239,10 @@ def _engine_parts(
         "stand_in_beyond_latency_s": _stats(
             [a[-1] - b[-1] - latency_s for a, b in zip(back, out, strict=True)]
         ),
+        "answer_spread_s": _stats([a[-1] - a[0] for a in back]),
+        "first_answer_beyond_latency_s": _stats(
+            [a[0] - b[0] - latency_s for a, b in zip(back, out, strict=True)]
+        ),
         "engine_between_batches_s": _stats(
             [nxt[0] - a[-1] - pause_s for a, nxt in zip(back, out[1:], strict=False)]
         ),
@@ -253,8 +258,8 @@ def _gaps(entries: list[dict[str, Any]], provider: str, group: int) -> list[floa
 
 async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
     latency_s = args.latency_ms / 1000
-    sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
-    settings = bench_settings(url, sandbox_url)
+    stand_in_url = f"http://127.0.0.1:{args.sandbox_port}"
+    settings = bench_settings(url, stand_in_url)
     n_tt, n_ig = split_paced(args.posts, settings, latency_s)
     n_yt = args.youtube_posts
     now = datetime.now(UTC)
@@ -271,30 +276,27 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
     )
     common.free_port_or_fail(args.sandbox_port)
     await asyncio.to_thread(common.wait_for_quiet, args.quiet_wait)
-    sandbox_args = [
-        common.python(),
-        "-m",
-        "app.platforms.sandbox",
-        "--port",
-        str(args.sandbox_port),
-        "--no-access-log",
+    stand_in_args = [
+        *(common.python(), "-m", "bench.stand_in", "--port", str(args.sandbox_port)),
+        *("--now", now.isoformat(), "--tiktok", str(n_tt), "--instagram", str(n_ig)),
+        *("--youtube", str(n_yt)),
     ]
-    with common.child_process(sandbox_args, env=dict(os.environ), log_name="sandbox") as (
+    with common.child_process(stand_in_args, env=dict(os.environ), log_name="stand-in") as (
         proc,
         _,
     ):
         common.wait_for_port(args.sandbox_port, proc)
-        async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as admin:
+        async with httpx.AsyncClient(base_url=stand_in_url, timeout=10) as admin:
             (
                 await admin.post("/__sandbox/faults", json={"latency_ms": args.latency_ms})
             ).raise_for_status()
             (await admin.delete("/__sandbox/requests")).raise_for_status()
-            sandbox_cpu0 = common.cpu_seconds(proc.pid)
+            stand_in_cpu0 = common.cpu_seconds(proc.pid)
             client_log: list[tuple[str, float]] = []
             async with build_http_client(settings) as http:
                 http.event_hooks = _client_hooks(client_log)
                 result = await run_engine(settings, http)
-            sandbox_cpu = common.cpu_seconds(proc.pid) - sandbox_cpu0
+            stand_in_cpu = common.cpu_seconds(proc.pid) - stand_in_cpu0
             log = (await admin.get("/__sandbox/requests")).json()["requests"]
     sched = schedules(n_tt, n_ig, settings, latency_s, n_yt)
     schedule_s = max(s["issue"] for s in sched.values())
@@ -338,10 +340,10 @@ async def paced(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "cores_used": {
             "engine": round(result.cpu_s / result.wall_s, 3),
             "postgres": round(result.postgres_cpu_s / result.wall_s, 3),
-            "sandbox": round(sandbox_cpu / result.wall_s, 3),
+            "stand_in": round(stand_in_cpu / result.wall_s, 3),
             "other": round(
                 max(
-                    result.machine_busy_s - result.cpu_s - result.postgres_cpu_s - sandbox_cpu,
+                    result.machine_busy_s - result.cpu_s - result.postgres_cpu_s - stand_in_cpu,
                     0.0,
                 )
                 / result.wall_s,
@@ -547,7 +549,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1000,
         help="paced run: YouTube posts beside them (1 quota unit per batch of 50)",
     )
-    parser.add_argument("--latency-ms", type=int, default=100, help="sandbox answer delay")
+    parser.add_argument("--latency-ms", type=int, default=100, help="the stand-in's answer delay")
     parser.add_argument("--pipeline-posts", type=int, default=100_000)
     parser.add_argument(
         "--rss-sizes",
@@ -569,7 +571,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=120.0,
         help="before each measurement, wait up to this long for the machine to be idle",
     )
-    parser.add_argument("--sandbox-port", type=int, default=8901)
+    parser.add_argument("--sandbox-port", type=int, default=8901, help="the stand-in's port")
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--child-pipeline", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
