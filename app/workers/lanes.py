@@ -74,6 +74,8 @@ class Lane:
     quota: DailyQuota | None = None  # YouTube: the key's daily units
     # YouTube: channels' @handles (channels.list), from the units above the reserve.
     channels: YouTubeChannels | None = None
+    # Instagram: what paces every request of the lane, the client's and the lister's.
+    spacer: Spacer | None = None
 
     def observe(self, result: FetchResult) -> None:
         LANE_FETCHES.labels(self.platform.value, self.id, outcome(result)).inc()
@@ -198,6 +200,7 @@ def build(
                 None,
                 parking,
                 listers[Platform.INSTAGRAM],
+                spacer=spacer,
             )
         )
     lanes[Platform.INSTAGRAM] = instagram

@@ -161,8 +161,8 @@ class Turns:
     """One caller's run of batches through a `BatchGate`. A gate with no pause is kept from
     one batch of the run to the next, with no round trip to Redis but a renewal now and
     then; at a renewal that finds another caller waiting, and at the run's end or a failed
-    batch, it is left. With a pause, every batch leaves, so the pause follows each one. Not
-    shared between tasks: a run is one sequence."""
+    batch, it is left. With a pause, every batch leaves, so the pause follows each one. A run
+    is one sequence: tasks that share one take turns (`Spacer`)."""
 
     def __init__(self, gate: BatchGate) -> None:
         self._gate = gate
@@ -230,7 +230,13 @@ class Spacer:
     leaving at least `spacing_seconds` after the previous one's answer (or its failure)
     arrived (Instagram: 3 s), as the provider sees it whatever its latency: a `BatchGate` whose
     batches are single requests. Awaited before every request, retries included; what it
-    returns is awaited when the answer arrived, and starts the pause."""
+    returns is awaited when the answer arrived, and starts the pause.
+
+    Inside `async with spacer.run():` a spacer with no spacing keeps the gate from one
+    request to the next, as `Turns` keep a gate without pause between batches: two round
+    trips to Redis a request fewer, and another process that waits for the gate is let in at
+    the next renewal. The process's own requests (its refresher's, its lister's) then take
+    turns on a lock, so one is in flight at a time across the deployment still."""
 
     def __init__(
         self,
@@ -238,13 +244,53 @@ class Spacer:
         key: str,
         spacing_seconds: float,
         longest_request_seconds: float = 115.0,
+        hold_margin_seconds: float = 5.0,
     ) -> None:
-        self._gate = BatchGate(redis, key, spacing_seconds, longest_request_seconds)
+        self._gate = BatchGate(
+            redis, key, spacing_seconds, longest_request_seconds, hold_margin_seconds
+        )
+        self._kept: Turns | None = None
+        self._one_at_a_time = asyncio.Lock()
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        """Requests that keep the gate between them when there is no spacing (see above);
+        with a spacing, or inside another run, nothing changes."""
+        if self._gate.pause_ms > 0 or self._kept is not None:
+            yield
+            return
+        self._kept = turns = Turns(self._gate)
+        try:
+            yield
+        finally:
+            await asyncio.shield(self._end(turns))
+
+    async def _end(self, turns: "Turns") -> None:
+        async with self._one_at_a_time:  # once the run's last request is answered
+            self._kept = None
+            await turns.end()
 
     async def __call__(self) -> Callable[[], Awaitable[None]]:
-        token = await self._gate.acquire()
+        turns = self._kept
+        if turns is None:
+            token = await self._gate.acquire()
 
-        async def answered() -> None:
-            await self._gate.release(token)
+            async def answered() -> None:
+                await self._gate.release(token)
 
-        return answered
+            return answered
+        await self._one_at_a_time.acquire()
+        request = turns.batch()  # a batch of one, entered here and left at its answer
+        try:
+            await request.__aenter__()
+        except BaseException:
+            self._one_at_a_time.release()
+            raise
+
+        async def answered_in_run() -> None:
+            try:
+                await request.__aexit__(None, None, None)
+            finally:
+                self._one_at_a_time.release()
+
+        return answered_in_run

@@ -250,7 +250,7 @@ class Refresher:
         size = self._batch_size[platform]
         pending: list[DuePost] = list(due)
         try:
-            async with _batches(lane.gate) as gated:
+            async with _batches(lane) as gated:
                 for start in range(0, len(due), size):
                     if self._stopping.is_set():
                         break  # the rest is handed back below
@@ -313,13 +313,15 @@ class Refresher:
 
 @contextlib.asynccontextmanager
 async def _batches(
-    gate: BatchGate | None,
+    lane: Lane,
 ) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[Batch]]]:
-    """What each batch of one claim is run inside: the platform's gate, if it has one."""
-    if gate is None:
-        yield lambda: contextlib.nullcontext(UNPACED)
+    """What each batch of one claim is run inside: the lane's gate, if it has one; a lane
+    paced request by request (Instagram) runs the claim as one run of its spacer."""
+    if lane.gate is None:
+        async with lane.spacer.run() if lane.spacer else contextlib.nullcontext():
+            yield lambda: contextlib.nullcontext(UNPACED)
         return
-    async with gate.turns() as turns:
+    async with lane.gate.turns() as turns:
         yield turns.batch
 
 

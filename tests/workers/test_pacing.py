@@ -272,3 +272,92 @@ async def test_a_reservation_is_held_for_its_whole_batch_but_not_long_by_a_dead_
     started = loop.time()
     await other.release(await asyncio.wait_for(other.acquire(), 5))
     assert loop.time() - started < 1.0  # pause 0.1 s + margin 0.2 s, not 30 s
+
+
+SPACER = "test:pace:spacer"
+
+
+async def test_a_spacer_without_spacing_keeps_the_gate_through_a_run(redis: Redis) -> None:
+    """Issue 24 item 1: inside a run (a claim's Instagram posts), a spacer with no spacing
+    takes the gate once rather than twice a request; another process waits for the run."""
+    spacer, other = Spacer(redis, SPACER, 0), Spacer(redis, SPACER, 0)
+    order: list[str] = []
+
+    async def intruder() -> None:
+        answered = await other()
+        order.append("other")
+        await answered()
+
+    async with spacer.run():
+        answered = await spacer()
+        held = await redis.get(SPACER)
+        waiting = asyncio.create_task(intruder())
+        order.append("first")
+        await answered()
+        await asyncio.sleep(0.05)
+        assert await redis.get(SPACER) == held  # kept between the requests, not re-taken
+        answered = await spacer()
+        order.append("second")
+        await answered()
+        assert not waiting.done()
+    await asyncio.wait_for(waiting, 1)
+    assert order == ["first", "second", "other"]
+    assert await redis.get(SPACER) is None  # the run's end left it
+
+
+async def test_a_spacer_s_run_gives_way_to_another_process_before_its_end(redis: Redis) -> None:
+    spacer = Spacer(redis, SPACER, 0, longest_request_seconds=0.1, hold_margin_seconds=0.2)
+    other = Spacer(redis, SPACER, 0, longest_request_seconds=0.1, hold_margin_seconds=0.2)
+    order: list[str] = []
+
+    async def waiter() -> None:
+        answered = await other()
+        order.append("other")
+        await answered()
+
+    async with spacer.run():
+        for n in range(20):  # a long run: 20 requests of 0.02 s
+            answered = await spacer()
+            if n == 1:
+                waiting = asyncio.create_task(waiter())
+            await asyncio.sleep(0.02)
+            order.append("run")
+            await answered()
+    await waiting
+    assert "other" in order[:12], order  # let in at the run's next renewal, not at its end
+
+
+async def test_one_process_s_requests_in_a_run_take_turns(redis: Redis) -> None:
+    """The refresher and the lister of one lane share its spacer: in a run, where the gate
+    stays the process's, they still send one request at a time."""
+    spacer = Spacer(redis, SPACER, 0)
+    in_flight, most = 0, 0
+
+    async def request() -> None:
+        nonlocal in_flight, most
+        answered = await spacer()
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        await answered()
+
+    async with spacer.run():  # and none waits for the gate its own process keeps
+        await asyncio.wait_for(asyncio.gather(*(request() for _ in range(5))), 2)
+    assert most == 1
+    assert await redis.get(SPACER) is None
+
+
+async def test_a_spacer_with_spacing_leaves_the_gate_to_its_pause_inside_a_run(
+    redis: Redis,
+) -> None:
+    spacer = Spacer(redis, SPACER, 0.2)
+    loop = asyncio.get_running_loop()
+    async with spacer.run():
+        answered = await spacer()
+        await answered()
+        assert await redis.get(SPACER) == b"pause"
+        left = loop.time()
+        answered = await spacer()
+        assert loop.time() - left >= 0.19
+        await answered()
