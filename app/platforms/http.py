@@ -41,26 +41,30 @@ if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     """Create once per process (worker startup) and close on shutdown: connection pooling
     only pays off when the client outlives a request."""
-    limits = httpx.Limits(
-        max_connections=settings.http_max_connections,
-        max_keepalive_connections=settings.http_max_connections,
-    )
-    return httpx.AsyncClient(
+    http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.http_timeout_seconds),
-        transport=keeping_sockets(httpx.AsyncHTTPTransport(limits=limits)),
+        limits=httpx.Limits(
+            max_connections=settings.http_max_connections,
+            max_keepalive_connections=settings.http_max_connections,
+        ),
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,
     )
+    keep_sockets(http)
+    return http
 
 
-def keeping_sockets(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
-    """The transport, its connections' streams wrapped in `_SocketStream`s. httpx keeps its
-    httpcore pool in `_pool` and has no argument for the pool's network backend; a test
-    (tests/platforms/test_http_client.py) fails should a new httpx or httpcore move either."""
-    pool = transport._pool
-    if isinstance(pool, httpcore.AsyncConnectionPool):
-        pool._network_backend = _SocketBackend(pool._network_backend)
-    return transport
+def keep_sockets(http: httpx.AsyncClient) -> None:
+    """The client's own connections' streams wrapped in `_SocketStream`s (those through a
+    proxy from the environment keep httpx's). httpx keeps its transport in `_transport` and
+    the transport its httpcore pool in `_pool`, and has no argument for the pool's network
+    backend; a test (tests/platforms/test_http_client.py) fails should a new httpx or
+    httpcore move any of them."""
+    transport = http._transport
+    if isinstance(transport, httpx.AsyncHTTPTransport):
+        pool = transport._pool
+        if isinstance(pool, httpcore.AsyncConnectionPool):
+            pool._network_backend = _SocketBackend(pool._network_backend)
 
 
 class _SocketStream(httpcore.AsyncNetworkStream):

@@ -271,16 +271,22 @@ class Spacer:
             await turns.end()
 
     async def __call__(self) -> Callable[[], Awaitable[None]]:
-        turns = self._kept
-        if turns is None:
-            token = await self._gate.acquire()
+        if self._kept is not None:
+            await self._one_at_a_time.acquire()
+            if self._kept is not None:  # the run did not end while this waited its turn
+                return await self._in_run(self._kept)
+            self._one_at_a_time.release()
+        token = await self._gate.acquire()
 
-            async def answered() -> None:
-                await self._gate.release(token)
+        async def answered() -> None:
+            await self._gate.release(token)
 
-            return answered
-        await self._one_at_a_time.acquire()
-        request = turns.batch()  # a batch of one, entered here and left at its answer
+        return answered
+
+    async def _in_run(self, turns: "Turns") -> Callable[[], Awaitable[None]]:
+        """A request of the run, this process's turn held: a batch of one, entered here and
+        left at its answer (a request that failed is an answer too: the gate stays kept)."""
+        request = turns.batch()
         try:
             await request.__aenter__()
         except BaseException:

@@ -1,5 +1,6 @@
-"""The providers' client on real sockets: its pool keeps its connections' sockets, and still
-sees a connection the provider closed while it sat idle."""
+"""The providers' client on real sockets: its pool keeps its connections' sockets, still sees
+a connection the provider closed while it sat idle, and still goes through a proxy the
+environment names."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -68,3 +69,16 @@ async def test_a_connection_the_provider_closed_while_idle_is_not_reused(
         # response"); the pool sees the idle socket readable and opens a new one.
         assert (await http.get(url)).status_code == 200
     assert stand_in.connections == 2
+
+
+async def test_a_proxy_from_the_environment_is_still_used(
+    provider: tuple[Provider, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in, url = provider
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", url)  # the stand-in answers as the proxy would
+    async with provider_http.build_http_client(Settings()) as http:
+        # Unresolvable but through the proxy: answered.
+        assert (await http.get("http://provider.invalid/v1/post")).status_code == 200
+    assert stand_in.connections == 1

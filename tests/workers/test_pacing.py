@@ -361,3 +361,39 @@ async def test_a_spacer_with_spacing_leaves_the_gate_to_its_pause_inside_a_run(
         answered = await spacer()
         assert loop.time() - left >= 0.19
         await answered()
+
+
+async def test_a_request_that_waited_its_turn_past_the_run_s_end_leaves_the_gate(
+    redis: Redis,
+) -> None:
+    """The run ends while one request is in flight and another waits its turn: the waiting
+    one goes after the run, taking and leaving the gate itself, and nothing keeps it."""
+    spacer = Spacer(redis, SPACER, 0)
+    leave, answer = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with spacer.run():
+            await leave.wait()
+
+    async def in_flight() -> None:
+        answered = await spacer()
+        await answer.wait()
+        await answered()
+
+    async def waiting() -> None:
+        answered = await spacer()
+        await answered()
+
+    runner = asyncio.create_task(run())
+    await asyncio.sleep(0.01)
+    first = asyncio.create_task(in_flight())  # the run's request, its turn held
+    await asyncio.sleep(0.01)
+    leave.set()  # the run's end waits for that answer
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(waiting())  # waits its turn behind the run's end
+    await asyncio.sleep(0.01)
+    answer.set()
+    await asyncio.wait_for(asyncio.gather(runner, first, second), 2)
+    assert await redis.get(SPACER) is None
+    answered = await asyncio.wait_for(spacer(), 1)  # the next request goes at once
+    await answered()
