@@ -592,7 +592,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     }
 
     if "paced" in phases:
-        print("\n== paced: real sandbox process, default pacing", flush=True)
+        print("\n== paced: the stand-in provider process, default pacing", flush=True)
         p = await paced(args, url)
         figures["paced"] = p
         rows: list[list[object]] = [
