@@ -277,21 +277,22 @@ async def test_a_reservation_is_held_for_its_whole_batch_but_not_long_by_a_dead_
 SPACER = "test:pace:spacer"
 
 
+async def spaced(spacer: Spacer, order: list[str], name: str) -> None:
+    """One request through the spacer, noted in `order` while it is in flight."""
+    answered = await spacer()
+    order.append(name)
+    await answered()
+
+
 async def test_a_spacer_without_spacing_keeps_the_gate_through_a_run(redis: Redis) -> None:
     """Issue 24 item 1: inside a run (a claim's Instagram posts), a spacer with no spacing
     takes the gate once rather than twice a request; another process waits for the run."""
     spacer, other = Spacer(redis, SPACER, 0), Spacer(redis, SPACER, 0)
     order: list[str] = []
-
-    async def intruder() -> None:
-        answered = await other()
-        order.append("other")
-        await answered()
-
     async with spacer.run():
         answered = await spacer()
         held = await redis.get(SPACER)
-        waiting = asyncio.create_task(intruder())
+        waiting = asyncio.create_task(spaced(other, order, "other"))
         order.append("first")
         await answered()
         await asyncio.sleep(0.05)
@@ -309,17 +310,11 @@ async def test_a_spacer_s_run_gives_way_to_another_process_before_its_end(redis:
     spacer = Spacer(redis, SPACER, 0, longest_request_seconds=0.1, hold_margin_seconds=0.2)
     other = Spacer(redis, SPACER, 0, longest_request_seconds=0.1, hold_margin_seconds=0.2)
     order: list[str] = []
-
-    async def waiter() -> None:
-        answered = await other()
-        order.append("other")
-        await answered()
-
     async with spacer.run():
         for n in range(20):  # a long run: 20 requests of 0.02 s
             answered = await spacer()
             if n == 1:
-                waiting = asyncio.create_task(waiter())
+                waiting = asyncio.create_task(spaced(other, order, "other"))
             await asyncio.sleep(0.02)
             order.append("run")
             await answered()
