@@ -3,7 +3,8 @@ share one Instagram lane; a stand-in provider with 100 ms of real latency logs w
 request arrived and when it finished sending the answer. Every request of the lane, the
 first of each worker's sweep included, must arrive at least the spacing after the stand-in
 sent its answer to the previous one (so never two within the spacing, whatever the
-latency)."""
+latency). Without spacing, where a worker keeps the lane's gate through a claim (issue 24),
+still never two at once."""
 
 import itertools
 import threading
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +28,6 @@ from tests.workers.test_worker_processes import _wait_all_refreshed
 
 LATENCY = 0.1
 SPACING = 3.0  # the seed's figure, as deployed
-POSTS = 4
 
 
 @contextmanager
@@ -67,13 +68,27 @@ def stand_in(upstream: str) -> Iterator[tuple[str, list[tuple[float, float]]]]:
         forward.close()
 
 
+@pytest.mark.parametrize(
+    ("spacing", "posts", "claim"),
+    [
+        # Claims of one post (a short lease), so both workers fetch through the one lane.
+        (SPACING, 4, {"claim_lease_seconds": 24}),
+        # Claims of two: each worker keeps the gate through its claim, then leaves it.
+        (0.0, 12, {"write_batch_max": 2}),
+    ],
+)
 async def test_each_instagram_request_leaves_the_spacing_after_the_previous_answer(
-    committed: async_sessionmaker[AsyncSession], settings: Settings, redis: Redis
+    committed: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    redis: Redis,
+    spacing: float,
+    posts: int,
+    claim: dict[str, object],
 ) -> None:
     now = datetime.now(UTC)
     anchor = start_of_day(now)
     videos: list[str] = []
-    for _ in range(POSTS):
+    for _ in range(posts):
         videos.append(
             find_video(
                 Platform.INSTAGRAM, anchor, lambda v: (now - v.created_at).days < 25, skip=videos
@@ -82,13 +97,7 @@ async def test_each_instagram_request_leaves_the_spacing_after_the_previous_answ
     await seed(committed, [(Platform.INSTAGRAM, v) for v in videos], now)
     with sandbox_server() as sandbox, stand_in(sandbox) as (provider, log):
         env = {
-            **worker_env(
-                settings,
-                sandbox,
-                instagram_request_spacing_seconds=SPACING,
-                # Claims of one post, so both workers fetch through the one lane.
-                claim_lease_seconds=24,
-            ),
+            **worker_env(settings, sandbox, instagram_request_spacing_seconds=spacing, **claim),
             "INSTAGRAM_BASE_URL": provider,
         }
         workers = [
@@ -96,12 +105,12 @@ async def test_each_instagram_request_leaves_the_spacing_after_the_previous_answ
             start_worker({**env, "WORKER_METRICS_PORT": str(free_port())}),
         ]
         try:
-            await _wait_all_refreshed(committed, POSTS, within=90)
+            await _wait_all_refreshed(committed, posts, within=90)
         finally:
             codes = [stop(w) for w in workers]
     assert codes == [0, 0]
 
     requests = sorted(log)
-    assert len(requests) >= POSTS
+    assert len(requests) >= posts
     after_answer = [b[0] - a[1] for a, b in itertools.pairwise(requests)]
-    assert min(after_answer) >= SPACING, after_answer
+    assert min(after_answer) >= spacing, after_answer
