@@ -45,9 +45,8 @@ def main() -> None:
     parser.add_argument(
         "--no-access-log",
         action="store_true",
-        help="do not log each request (the refresh benchmark's stand-in: a tenth of its "
-        "CPU per answer went to the log line, and answers it cannot send at once delay "
-        "the engine's batches)",
+        help="do not log each request (the soak's sandbox: a tenth of its CPU per answer "
+        "went to the log line)",
     )
     args = parser.parse_args()
     sandbox = Sandbox(
