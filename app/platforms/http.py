@@ -2,18 +2,13 @@
 one place where transport exceptions become `FetchError`s."""
 
 import hashlib
-import importlib.util
-import select
-import ssl
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlencode
 
-import httpcore
 import httpx
 
 from app.domain.enums import StatsSource
@@ -29,20 +24,21 @@ from app.settings import Settings
 
 USER_AGENT = "ViewLedger/0.1 (+https://github.com/viewledger)"
 
-# httpcore runs `import sniffio` inside every lock and event it sets up, several times per
-# request. Without sniffio installed (anyio no longer brings it) each of those imports
-# searches sys.path and fails: about a third of a TikTok batch's client CPU, on the pacing's
-# critical path (issue 24). Record once that it is absent, so the import fails at once;
-# httpcore then assumes asyncio, as it does whenever sniffio is missing.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     """Create once per process (worker startup) and close on shutdown: connection pooling
-    only pays off when the client outlives a request."""
-    http = httpx.AsyncClient(
+    only pays off when the client outlives a request. Its requests travel on aiohttp
+    (app/platforms/transport.py: a third of the CPU per request), mounted for every URL
+    so that httpx still sends those a proxy from the environment is for (`HTTP_PROXY`, ...)
+    through the proxy, and those `NO_PROXY` names on its own transport, as it would."""
+    # Imported here: aiohttp adds 13 MB to a process, and only those that ask providers
+    # need it (the API answers without it; the engine's benchmark asks an in-process one).
+    from app.platforms.transport import AiohttpTransport
+
+    return httpx.AsyncClient(
+        mounts={"all://": AiohttpTransport(settings.http_max_connections)},
         timeout=httpx.Timeout(settings.http_timeout_seconds),
+        # For httpx's own transports: through a proxy, and to the hosts NO_PROXY names.
         limits=httpx.Limits(
             max_connections=settings.http_max_connections,
             max_keepalive_connections=settings.http_max_connections,
@@ -50,92 +46,6 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,
     )
-    keep_sockets(http)
-    return http
-
-
-def keep_sockets(http: httpx.AsyncClient) -> None:
-    """The client's own connections' streams wrapped in `_SocketStream`s (those through a
-    proxy from the environment keep httpx's). httpx keeps its transport in `_transport` and
-    the transport its httpcore pool in `_pool`, and has no argument for the pool's network
-    backend; a test (tests/platforms/test_http_client.py) fails should a new httpx or
-    httpcore move any of them."""
-    transport = http._transport
-    if isinstance(transport, httpx.AsyncHTTPTransport):
-        pool = transport._pool
-        if isinstance(pool, httpcore.AsyncConnectionPool):
-            pool._network_backend = _SocketBackend(pool._network_backend)
-
-
-class _SocketStream(httpcore.AsyncNetworkStream):
-    """A connection's stream that answers httpcore's "is this idle connection's socket
-    readable?" (the server closed it) from the socket it keeps, with one poll. httpcore asks
-    it of every idle connection in the pool whenever a request comes or an answer is done
-    (`has_expired`), and anyio's stream answers it by building its table of socket
-    attributes each time (a getpeername call, six closures): a fifth of the client's CPU for
-    a TikTok batch, whose ten connections sit idle between batches (issue 24 item 2)."""
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream, sock: Any = None) -> None:
-        self._stream = stream
-        self._socket = sock if sock is not None else stream.get_extra_info("socket")
-        self._readable = select.poll()
-        if self._socket is not None and self._socket.fileno() >= 0:
-            self._readable.register(self._socket, select.POLLIN | select.POLLPRI)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return _SocketStream(tls, self._socket)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            if self._socket is None or self._socket.fileno() < 0:
-                return True  # as httpcore: a socket that is gone reads as closed
-            return bool(self._readable.poll(0))
-        return self._stream.get_extra_info(info)
-
-
-class _SocketBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's own backend, its streams wrapped in `_SocketStream`s."""
-
-    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
-        self._backend = backend
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _SocketStream(stream)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
-        return _SocketStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
 
 
 class Endpoint:

@@ -1,8 +1,9 @@
-"""The providers' client on real sockets: its pool keeps its connections' sockets, still sees
-a connection the provider closed while it sat idle, and still goes through a proxy the
-environment names."""
+"""The providers' client on real sockets (aiohttp under httpx): it keeps connections alive,
+still sees a connection the provider closed while it sat idle, keeps no cookie, goes through
+a proxy the environment names, and fails as httpx's errors, which `send` makes FetchErrors."""
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,7 +12,10 @@ import pytest
 from app.platforms import http as provider_http
 from app.settings import Settings
 
-ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nset-cookie: session=abc; Path=/\r\n"
+    b"content-length: 2\r\n\r\n{}"
+)
 
 
 class Provider:
@@ -21,12 +25,15 @@ class Provider:
     def __init__(self) -> None:
         self.connections = 0
         self.hang_up = False
+        self.answer = ANSWER
+        self.heads: list[bytes] = []  # each request's line and headers, as they came
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            while await reader.readuntil(b"\r\n\r\n"):
-                writer.write(ANSWER)
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                self.heads.append(head)
+                writer.write(self.answer)
                 await writer.drain()
                 if self.hang_up:
                     break
@@ -41,20 +48,50 @@ async def provider() -> AsyncIterator[tuple[Provider, str]]:
     server = await asyncio.start_server(stand_in.serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
-        yield stand_in, f"http://127.0.0.1:{port}"
+        # A name, not an address: clients keep no cookies for bare IP addresses.
+        yield stand_in, f"http://localhost:{port}"
 
 
-async def test_the_pool_keeps_its_connections_sockets(provider: tuple[Provider, str]) -> None:
+async def test_connections_are_kept_alive_and_no_cookie_is_kept(
+    provider: tuple[Provider, str],
+) -> None:
     stand_in, url = provider
     async with provider_http.build_http_client(Settings()) as http:
-        transport = http._transport
-        assert isinstance(transport, httpx.AsyncHTTPTransport)
-        # Where httpx keeps its httpcore pool and the pool its backend: a new httpx or
-        # httpcore that moves either fails here rather than quietly losing the wrapper.
-        assert isinstance(transport._pool._network_backend, provider_http._SocketBackend)
+        endpoint = provider_http.Endpoint(http, url)  # as the providers ask
         for _ in range(3):
-            assert (await http.get(url)).status_code == 200
+            answer = await http.send(endpoint.get("id=1"))
+            assert (answer.status_code, answer.json()) == (200, {})
     assert stand_in.connections == 1  # kept alive and reused
+    # Asked the same way every time, whatever the provider set before, with the client's
+    # headers and none of aiohttp's own.
+    assert all(b"cookie" not in head.lower() for head in stand_in.heads)
+    first = stand_in.heads[0].lower()
+    assert first.startswith(b"get /?id=1 http/1.1\r\n")
+    assert f"user-agent: {provider_http.USER_AGENT}".lower().encode() in first
+    assert b"aiohttp" not in first
+
+
+async def test_a_compressed_answer_is_read_as_sent(provider: tuple[Provider, str]) -> None:
+    stand_in, url = provider
+    body = gzip.compress(b'{"views": 1234}')
+    stand_in.answer = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    async with provider_http.build_http_client(Settings()) as http:
+        answer = await http.send(provider_http.Endpoint(http, url).post_form({"id": "1"}))
+    assert answer.json() == {"views": 1234}
+    assert stand_in.heads[0].lower().startswith(b"post / http/1.1\r\n")
+
+
+async def test_no_more_connections_than_the_settings_allow(
+    provider: tuple[Provider, str],
+) -> None:
+    stand_in, url = provider
+    async with provider_http.build_http_client(Settings(http_max_connections=2)) as http:
+        answers = await asyncio.gather(*(http.get(url) for _ in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    assert stand_in.connections == 2
 
 
 async def test_a_connection_the_provider_closed_while_idle_is_not_reused(
@@ -82,3 +119,42 @@ async def test_a_proxy_from_the_environment_is_still_used(
         # Unresolvable but through the proxy: answered.
         assert (await http.get("http://provider.invalid/v1/post")).status_code == 200
     assert stand_in.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        # Cut off before its body's end: the provider's connection dropped mid-answer.
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{}", httpx.ReadError),
+        (b"NOT HTTP AT ALL\r\n\r\n", httpx.ReadError),
+    ],
+)
+async def test_a_broken_answer_is_an_httpx_error(
+    provider: tuple[Provider, str], answer: bytes, error: type[Exception]
+) -> None:
+    stand_in, url = provider
+    stand_in.answer = answer
+    stand_in.hang_up = True
+    async with provider_http.build_http_client(Settings()) as http:
+        with pytest.raises(error):
+            await http.get(url)
+
+
+async def test_a_provider_that_does_not_answer_in_time_is_a_read_timeout(
+    provider: tuple[Provider, str],
+) -> None:
+    stand_in, url = provider
+    stand_in.answer = b""  # reads the request, never answers
+    async with provider_http.build_http_client(Settings(http_timeout_seconds=0.2)) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(url)
+
+
+async def test_a_provider_that_refuses_the_connection_is_a_connect_error() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens there now
+    async with provider_http.build_http_client(Settings()) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/")
