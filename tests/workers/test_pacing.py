@@ -5,8 +5,11 @@ import asyncio
 import contextlib
 import importlib.abc
 import sys
+from collections.abc import Callable
 from typing import Any, ClassVar
 
+import httpx
+import pytest
 from redis.asyncio import Redis
 
 from app.domain.enums import StatsSource
@@ -214,9 +217,20 @@ async def test_a_reservation_given_up_leaves_the_gate_to_the_others_after_a_paus
     await other.release(token)
 
 
-async def test_the_providers_http_client_does_no_import_work_per_request() -> None:
+@pytest.mark.parametrize(
+    "client",
+    [
+        lambda: build_http_client(Settings()),  # the providers': aiohttp under httpx
+        lambda: httpx.AsyncClient(trust_env=False),  # httpx's own transport, the webhooks'
+    ],
+    ids=["providers", "httpcore"],
+)
+async def test_an_http_client_does_no_import_work_per_request(
+    client: Callable[[], httpx.AsyncClient],
+) -> None:
     """Issue 24 item 2: httpcore imported (and failed to find) sniffio inside every lock and
-    event of every request, a path search on the critical path of each batch."""
+    event of every request, a path search on the critical path of each batch (app/__init__
+    records it absent)."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, asyncio.CancelledError):
@@ -233,7 +247,7 @@ async def test_the_providers_http_client_does_no_import_work_per_request() -> No
 
     server = await asyncio.start_server(answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with server, build_http_client(Settings()) as http:
+    async with server, client() as http:
         await http.get(f"http://127.0.0.1:{port}/")  # warm: connection, lazy imports
         finder = Counting()
         sys.meta_path.insert(0, finder)
