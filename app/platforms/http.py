@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 from urllib.parse import urlencode
+from urllib.request import getproxies
 
 import httpx
 
@@ -30,13 +31,18 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     only pays off when the client outlives a request. Its requests travel on aiohttp
     (app/platforms/transport.py: a third of the CPU per request), mounted for every URL
     so that httpx still sends those a proxy from the environment is for (`HTTP_PROXY`, ...)
-    through the proxy, and those `NO_PROXY` names on its own transport, as it would."""
+    through the proxy, and those `NO_PROXY` names on its own transport, as it would. An
+    `ALL_PROXY` is httpx's mount for every URL: then it is left in place, and every request
+    is httpx's own."""
     # Imported here: aiohttp adds 13 MB to a process, and only those that ask providers
     # need it (the API answers without it; the engine's benchmark asks an in-process one).
     from app.platforms.transport import AiohttpTransport
 
+    every = (
+        {} if "all" in getproxies() else {"all://": AiohttpTransport(settings.http_max_connections)}
+    )
     return httpx.AsyncClient(
-        mounts={"all://": AiohttpTransport(settings.http_max_connections)},
+        mounts=every,
         timeout=httpx.Timeout(settings.http_timeout_seconds),
         # For httpx's own transports: through a proxy, and to the hosts NO_PROXY names.
         limits=httpx.Limits(

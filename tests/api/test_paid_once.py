@@ -431,3 +431,14 @@ async def test_a_batch_and_a_single_mark_paid_at_once_pay_the_post_once(
     assert (post.status, lines) == (
         (PostStatus.PAID, 0) if first == "single" else (PostStatus.FINALIZED, 1)
     )
+
+
+def test_the_writer_s_bound_names_are_no_column_s_name() -> None:
+    """The writer binds its arrays and its time at execution, and SQLAlchemy reads a bound
+    name that matches a column of the statement's tables as a value for that column: a
+    column named so one day would be written silently."""
+    shape = (PostStatus.TRACKING, PostStatus.FINALIZED, ("earnings",), ("cpm_tier_id",))
+    names = set(writer._statement(shape).compile().params)
+    assert {"now", "u_earnings", "u_was_cpm_tier_id"} <= names
+    columns = {c.name for table in (Post.__table__, PostEvent.__table__) for c in table.c}
+    assert not names & columns

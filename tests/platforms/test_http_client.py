@@ -27,12 +27,17 @@ class Provider:
         self.hang_up = False
         self.answer = ANSWER
         self.heads: list[bytes] = []  # each request's line and headers, as they came
+        self.answers_left: int | None = None  # then it reads a request and hangs up
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
                 self.heads.append(head)
+                if self.answers_left is not None:
+                    if self.answers_left == 0:
+                        break
+                    self.answers_left -= 1
                 writer.write(self.answer)
                 await writer.drain()
                 if self.hang_up:
@@ -108,13 +113,14 @@ async def test_a_connection_the_provider_closed_while_idle_is_not_reused(
     assert stand_in.connections == 2
 
 
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
 async def test_a_proxy_from_the_environment_is_still_used(
-    provider: tuple[Provider, str], monkeypatch: pytest.MonkeyPatch
+    provider: tuple[Provider, str], monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     stand_in, url = provider
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", url)  # the stand-in answers as the proxy would
+    monkeypatch.setenv(variable, url)  # the stand-in answers as the proxy would
     async with provider_http.build_http_client(Settings()) as http:
         # Unresolvable but through the proxy: answered.
         assert (await http.get("http://provider.invalid/v1/post")).status_code == 200
@@ -158,3 +164,45 @@ async def test_a_provider_that_refuses_the_connection_is_a_connect_error() -> No
     async with provider_http.build_http_client(Settings()) as http:
         with pytest.raises(httpx.ConnectError):
             await http.get(f"http://127.0.0.1:{port}/")
+
+
+async def test_a_request_goes_out_as_httpx_wrote_it(provider: tuple[Provider, str]) -> None:
+    """Its query and path as encoded, its credentials as httpx's header, and no header
+    aiohttp would add on its own."""
+    stand_in, url = provider
+    with_user = url.replace("http://", "http://user:secret@") + "/v1/a%2Fb"
+    async with provider_http.build_http_client(Settings()) as http:
+        endpoint = provider_http.Endpoint(http, with_user)
+        assert (
+            await http.send(endpoint.get("url=https%3A%2F%2Fx.test%2Fp%7E1"))
+        ).status_code == 200
+        assert (await http.post(url, content=b"raw")).status_code == 200
+    get, post = (head.lower() for head in stand_in.heads)
+    assert get.startswith(b"get /v1/a%2fb?url=https%3a%2f%2fx.test%2fp%7e1 http/1.1\r\n")
+    assert get.count(b"authorization: basic ") == 1
+    assert b"content-type" not in post
+
+
+async def test_a_request_the_provider_read_but_did_not_answer_is_not_sent_again(
+    provider: tuple[Provider, str],
+) -> None:
+    """Whether to ask again is the retrier's call, which counts what it asks (a YouTube
+    request costs quota)."""
+    stand_in, url = provider
+    stand_in.answers_left = 1
+    async with provider_http.build_http_client(Settings()) as http:
+        assert (await http.get(url)).status_code == 200
+        with pytest.raises(httpx.ReadError):
+            await http.get(url)  # on the kept connection, which the provider then closes
+    assert len(stand_in.heads) == 2
+
+
+async def test_a_request_aiohttp_refuses_to_send_is_an_httpx_error(
+    provider: tuple[Provider, str],
+) -> None:
+    _, url = provider
+    async with provider_http.build_http_client(Settings()) as http:
+        # A key read from a file with its newline.
+        endpoint = provider_http.Endpoint(http, url, {"x-rapidapi-key": "key\n"})
+        with pytest.raises(httpx.LocalProtocolError):
+            await http.send(endpoint.get())
