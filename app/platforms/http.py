@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TypeVar
 from urllib.parse import urlencode
 from urllib.request import getproxies
@@ -43,6 +44,8 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     )
     return httpx.AsyncClient(
         mounts=every,
+        # A provider is asked the same way whatever it set before: its cookies are not kept.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         timeout=httpx.Timeout(settings.http_timeout_seconds),
         # For httpx's own transports: through a proxy, and to the hosts NO_PROXY names.
         limits=httpx.Limits(

@@ -12,8 +12,9 @@ httpx: requests, answers, event hooks, and an `httpx.MockTransport` in its tests
 What it keeps of httpx's transport: the timeouts each request carries, no redirects (the
 client follows none), bodies left as they came (httpx decodes them), every failure raised
 as an `httpx.TransportError` (`send` in app/platforms/http.py makes them FetchErrors).
-What it adds: no cookie is ever kept or sent (a provider is asked the same way whatever it
-set before). It reads nothing from the environment: aiohttp's `trust_env` looks proxies and
+What it adds: aiohttp keeps no cookie of its own (nor does the client's jar: a provider is
+asked the same way whatever it set before), and sends nothing twice.
+It reads nothing from the environment: aiohttp's `trust_env` looks proxies and
 .netrc up again for every request (400 µs), so the client leaves proxies to httpx
 (`build_http_client`)."""
 
@@ -97,10 +98,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # What aiohttp refuses to send: a control character in a header (a key read
             # with its trailing newline), a host name no resolver takes.
             raise httpx.LocalProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        except RuntimeError as exc:  # "Session is closed": the client closed meanwhile
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
         return httpx.Response(
             answer.status,
             headers=answer.raw_headers,
-            content=content,
+            stream=httpx.ByteStream(content),  # as it came: no framing header added
             request=request,
             extensions={
                 "http_version": f"HTTP/{version.major}.{version.minor}".encode(),

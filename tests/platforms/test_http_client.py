@@ -66,6 +66,8 @@ async def test_connections_are_kept_alive_and_no_cookie_is_kept(
         for _ in range(3):
             answer = await http.send(endpoint.get("id=1"))
             assert (answer.status_code, answer.json()) == (200, {})
+        assert (await http.get(url)).status_code == 200  # nor asked by the client's own way
+        assert not http.cookies
     assert stand_in.connections == 1  # kept alive and reused
     # Asked the same way every time, whatever the provider set before, with the client's
     # headers and none of aiohttp's own.
@@ -81,11 +83,12 @@ async def test_a_compressed_answer_is_read_as_sent(provider: tuple[Provider, str
     body = gzip.compress(b'{"views": 1234}')
     stand_in.answer = (
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
-        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+        b"transfer-encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     )
     async with provider_http.build_http_client(Settings()) as http:
         answer = await http.send(provider_http.Endpoint(http, url).post_form({"id": "1"}))
     assert answer.json() == {"views": 1234}
+    assert "content-length" not in answer.headers  # its headers as they came
     assert stand_in.heads[0].lower().startswith(b"post / http/1.1\r\n")
 
 
@@ -206,3 +209,21 @@ async def test_a_request_aiohttp_refuses_to_send_is_an_httpx_error(
         endpoint = provider_http.Endpoint(http, url, {"x-rapidapi-key": "key\n"})
         with pytest.raises(httpx.LocalProtocolError):
             await http.send(endpoint.get())
+
+
+async def test_a_request_the_client_closed_under_is_an_httpx_error(
+    provider: tuple[Provider, str],
+) -> None:
+    """The worker shutting down while a request's body is still being read."""
+    _, url = provider
+
+    async def slowly() -> AsyncIterator[bytes]:
+        await asyncio.sleep(0.1)
+        yield b"id=1"
+
+    http = provider_http.build_http_client(Settings())
+    sending = asyncio.create_task(http.post(url, content=slowly()))
+    await asyncio.sleep(0.05)
+    await http.aclose()
+    with pytest.raises(httpx.TransportError):
+        await sending
