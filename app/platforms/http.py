@@ -39,11 +39,11 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     # need it (the API answers without it; the engine's benchmark asks an in-process one).
     from app.platforms.transport import AiohttpTransport
 
-    every = (
+    mounts = (
         {} if "all" in getproxies() else {"all://": AiohttpTransport(settings.http_max_connections)}
     )
     return httpx.AsyncClient(
-        mounts=every,
+        mounts=mounts,
         # A provider is asked the same way whatever it set before: its cookies are not kept.
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         timeout=httpx.Timeout(settings.http_timeout_seconds),
