@@ -126,14 +126,16 @@ def api_server(env: dict[str, str], *, start_timeout: float = 60.0) -> Iterator[
 def api_process(
     env: dict[str, str], *, start_timeout: float = 60.0
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """api_server, with its process (for a drill that signals it)."""
+    """api_server, with its process (for a drill that signals it). Its log goes to a
+    temporary file, as a worker's does: what a failed drill's API said is kept to read."""
     port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="api-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, *api_args("127.0.0.1", port)],
         cwd=PROJECT_ROOT,
         env=api_env(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
