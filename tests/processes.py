@@ -1,5 +1,6 @@
 """Real processes for tests that need them: the sandbox server and worker processes."""
 
+import itertools
 import os
 import signal
 import socket
@@ -23,15 +24,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(url: str, timeout: float = 20.0) -> None:
+def wait_for(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Until `url` answers; `proc`, the process that serves it, must not exit meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise Exited(f"{url}: its process exited ({proc.returncode})")
         try:
             httpx.get(url, timeout=1.0)
             return
         except httpx.HTTPError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not come up")
+
+
+class Exited(RuntimeError):
+    """A server's process ended before it answered."""
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
@@ -47,25 +55,39 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
 
 @contextmanager
 def sandbox_server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        # Its SMTP sink on a free port too: sandboxes of tests run side by side.
-        [
-            sys.executable,
-            "-m",
-            "app.platforms.sandbox",
-            "--port",
-            str(port),
-            "--smtp-port",
-            str(free_port()),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    """A sandbox on free ports, its log in a temporary file. `free_port` finds ports free
+    when it looks, and another test's process can take one before the sandbox binds it (a
+    drill starting two sandboxes failed once so, as far as anything showed): a sandbox that
+    exits before it answers is started again on other ports."""
+    for attempt in itertools.count(1):
+        port = free_port()
+        log = tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log", delete=False)  # noqa: SIM115
+        proc = subprocess.Popen(
+            # Its SMTP sink on a free port too: sandboxes of tests run side by side.
+            [
+                sys.executable,
+                "-m",
+                "app.platforms.sandbox",
+                "--port",
+                str(port),
+                "--smtp-port",
+                str(free_port()),
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{url}/__sandbox/faults", proc=proc)
+            break
+        except Exited:
+            if attempt == 3:
+                raise
+        except BaseException:
+            stop(proc)
+            raise
     try:
-        wait_for(f"{url}/__sandbox/faults")
         yield url
     finally:
         stop(proc)
