@@ -38,6 +38,12 @@ def wait_for(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | No
     raise TimeoutError(f"{url} did not come up")
 
 
+def log_file(prefix: str) -> IO[bytes]:
+    """Where a test's server or worker writes its log: a temporary file left behind, so a
+    failed test's process can be read afterwards (a pipe nobody reads would block it)."""
+    return tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log", delete=False)
+
+
 class Exited(RuntimeError):
     """A server's process ended before it answered."""
 
@@ -61,7 +67,6 @@ def sandbox_server() -> Iterator[str]:
     exits before it answers is started again on other ports."""
     for attempt in itertools.count(1):
         port = free_port()
-        log = tempfile.NamedTemporaryFile(prefix="sandbox-", suffix=".log", delete=False)  # noqa: SIM115
         proc = subprocess.Popen(
             # Its SMTP sink on a free port too: sandboxes of tests run side by side.
             [
@@ -74,7 +79,7 @@ def sandbox_server() -> Iterator[str]:
                 str(free_port()),
             ],
             cwd=PROJECT_ROOT,
-            stdout=log,
+            stdout=log_file("sandbox-"),
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
@@ -121,16 +126,14 @@ def worker_env(settings: Settings, sandbox_url: str, **overrides: object) -> dic
 def start_worker(
     env: dict[str, str], *, own_group: bool = False, log: IO[bytes] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Its log goes to a temporary file (a pipe nobody reads would block it when full), or
-    to `log` for a test that reads it. `own_group`: in a process group of its own, so a
-    drill can `kill -9` the whole group (`os.killpg`) and nothing else."""
-    if log is None:
-        log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
+    """Its log goes to a temporary file (`log_file`), or to `log` for a test that reads
+    it. `own_group`: in a process group of its own, so a drill can `kill -9` the whole group
+    (`os.killpg`) and nothing else."""
     return subprocess.Popen(
         [sys.executable, "-m", "app.workers.main"],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=log,
+        stdout=log if log is not None else log_file("worker-"),
         stderr=subprocess.STDOUT,
         start_new_session=own_group,
     )
@@ -151,12 +154,11 @@ def api_process(
     """api_server, with its process (for a drill that signals it). Its log goes to a
     temporary file, as a worker's does: what a failed drill's API said is kept to read."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="api-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, *api_args("127.0.0.1", port)],
         cwd=PROJECT_ROOT,
         env=api_env(env),
-        stdout=log,
+        stdout=log_file("api-"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
