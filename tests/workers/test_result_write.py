@@ -2,7 +2,9 @@
 answers call for (holds, flags, decisions) is decided only for the posts whose write lands,
 those still carrying the claim's lease."""
 
+from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,8 +15,9 @@ from app.platforms.contract import VideoStats
 from app.platforms.sandbox.videos import video_at
 from app.services.refresh_results import write as write_results
 from app.settings import Settings
+from app.workers import result_queue
 from app.workers.refresher import Refresher
-from tests.engine_kit import Clock, outlived_lease, seed
+from tests.engine_kit import Clock, claim_due, outlived_lease, seed
 
 SM = async_sessionmaker[AsyncSession]
 
@@ -85,3 +88,37 @@ async def test_two_answers_for_one_post_in_one_batch_land_once(
     assert all(raw is not None for _, raw in snapshots)
     assert post is not None
     assert post.views == 1_200
+
+
+async def test_a_writer_behind_writes_what_has_queued_in_one_write(
+    committed: SM, make_refresher: Callable[[], Refresher], fast: Settings
+) -> None:
+    """Results queued while the writer was busy go out together (up to `write_batch_max`
+    posts), not `write_batch_min` at a time: a writer behind catches up in few large writes
+    (issue 24)."""
+    ticks = Clock()  # each write reads the clock once: its posts share their refresh time
+    s = await seed(committed, [(Platform.TIKTOK, str(4600 + i)) for i in range(5)], ticks.now)
+    engine = make_refresher()
+    due = await claim_due(committed, engine.policy, fast, ticks, limit=5)
+    answers = [(p, VideoStats(2_000, 50, 5, 1, None, None, None, StatsSource.PRIMARY)) for p in due]
+    settings = fast.model_copy(
+        update={"write_batch_min": 1, "write_batch_max": 10, "write_linger_seconds": 0}
+    )
+
+    def clock() -> datetime:
+        ticks.advance(seconds=1)
+        return ticks.now
+
+    totals: Counter[str] = Counter()
+    async with result_queue.writing(
+        committed, settings, engine.policy, clock, Platform.TIKTOK, 1, totals
+    ) as put:
+        for item in answers:  # one post a batch, all queued before the writer first runs
+            await put([item])
+    assert totals == {"refreshed": 5}
+    async with committed() as session:
+        refreshed = await session.scalars(
+            select(Post.last_refreshed_at).where(Post.id.in_(s.posts.values()))
+        )
+        writes = Counter(refreshed)
+    assert list(writes.values()) == [5]
