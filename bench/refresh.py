@@ -43,7 +43,7 @@ from sqlalchemy import make_url
 from app import heap
 from app.db import create_engine, create_sessionmaker
 from app.domain.enums import Platform
-from app.platforms.http import USER_AGENT, build_http_client
+from app.platforms.http import build_http_client
 from app.settings import Settings
 from app.workers import lanes
 from app.workers.refresher import Refresher
@@ -396,13 +396,8 @@ async def child_pipeline(url: str) -> dict[str, Any]:
     settings = bench_settings(
         url, IN_PROCESS_URL, tiktok_batch_pause_seconds=0, instagram_request_spacing_seconds=0
     )
-    # The worker's client (build_http_client), with the in-process transport under it.
-    http = httpx.AsyncClient(
-        transport=providers.transport(),
-        timeout=httpx.Timeout(settings.http_timeout_seconds),
-        headers={"user-agent": USER_AGENT},
-        follow_redirects=False,
-    )
+    # The worker's client, with the in-process transport under it.
+    http = build_http_client(settings, providers.transport())
     async with http:
         result = await run_engine(settings, http, profile_sql=True)
     posts = sum(v["posts"] for v in result.platforms.values())
