@@ -61,7 +61,8 @@ def build_http_client(
 
 
 class _NoCookies(httpx.Cookies):
-    """A jar that stays empty: a provider is asked the same way whatever it set before."""
+    """A jar that never reads an answer's `Set-Cookie`: a provider is asked the same way
+    whatever it set before."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         """Nothing is kept, so nothing is read. httpx reads every answer's `Set-Cookie`

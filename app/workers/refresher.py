@@ -10,12 +10,11 @@ back at once (its lease cleared, so another worker takes it now), and the writer
 
 import asyncio
 import contextlib
-import functools
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -249,6 +248,10 @@ class Refresher:
         self, platform: Platform, lane: Lane, due: list[DuePost], write: result_queue.Put
     ) -> None:
         size = self._batch_size[platform]
+        # Asked once a claim: `isinstance` against a runtime protocol walks its members each
+        # time (2.3% of the engine's CPU in the pipeline benchmark when asked per batch,
+        # that is per Instagram post; issue 24).
+        many = lane.client.fetch_many if isinstance(lane.client, BatchClient) else None
         pending: list[DuePost] = list(due)
         try:
             async with _batches(lane) as gated:
@@ -257,7 +260,7 @@ class Refresher:
                         break  # the rest is handed back below
                     batch = due[start : start + size]
                     async with gated() as paced:
-                        results = await _fetch_all(lane.client, batch, paced.answered)
+                        results = await _fetch_all(lane.client, many, batch, paced.answered)
                     for result in results:
                         lane.observe(result)
                     items = list(zip(batch, results, strict=True))
@@ -327,12 +330,16 @@ async def _batches(
 
 
 async def _fetch_all(
-    client: StatsClient, batch: list[DuePost], answered: Callable[[], None]
+    client: StatsClient,
+    many: Callable[[Sequence[VideoRef]], Awaitable[list[FetchResult]]] | None,
+    batch: list[DuePost],
+    answered: Callable[[], None],
 ) -> list[FetchResult]:
     """The batch's answers, `answered()` called as each arrives (the gate's pause is timed
-    from the last)."""
-    if _batched(type(client)):  # YouTube: the whole batch in one request
-        results = await cast(BatchClient, client).fetch_many([_ref(p) for p in batch])
+    from the last). `many`: the client's `fetch_many`, if it has one (YouTube: the whole
+    batch in one request)."""
+    if many is not None:
+        results = await many([_ref(p) for p in batch])
         answered()
         return results
 
@@ -344,14 +351,6 @@ async def _fetch_all(
     if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
         return [await one(batch[0])]
     return await asyncio.gather(*(one(p) for p in batch))
-
-
-@functools.cache
-def _batched(kind: type) -> bool:
-    """Whether a client of this class answers many videos at once. Asked of a runtime
-    protocol, `isinstance` walks its members every time: 2.3% of the engine's CPU in the
-    pipeline benchmark, asked for every Instagram post (issue 24)."""
-    return issubclass(kind, BatchClient)
 
 
 class _Parked(Exception):

@@ -39,13 +39,15 @@ async def writing(
     """Yields `put(items)`, which queues the items for the writer task. The queue holds
     about half a write's worth (`write_batch_max`): fetching waits when the database falls
     behind, so memory stays flat. The writer starts a write at `write_batch_min` items and
-    takes whatever else has queued by then, up to `write_batch_max`: a writer that falls
-    behind catches up in fewer, larger writes (each statement's cost is mostly per write, not
-    per post). Taking only the minimum, the pipeline benchmark wrote 30,000 posts in 196
-    writes at ~1,180 posts/s; taking what waits, in 86 at ~1,490 (issue 24). Queuing more
-    is mostly more results waiting in memory (a whole write's worth: 2.5 MB more of the
-    engine's peak at 100,000 posts, for ~3% more posts a second). Leaving the block waits
-    for the last write; outcomes are added to `totals`."""
+    takes whatever else has queued by then (without waiting for more, so at most the
+    minimum and the queue's half of `write_batch_max`): a writer that falls behind catches
+    up in fewer, larger writes, each statement's cost being mostly per write, not per post.
+    Taking only the minimum, the pipeline benchmark wrote 30,000 posts in 196 writes at
+    ~1,180 posts/s; taking what waits, in 86 at ~1,490, its peak RSS ~4 MB higher (the
+    queue refills while the larger write runs; issue 24). Queuing more is mostly more
+    results waiting in memory (a whole write's worth: 2.5 MB more of the engine's peak at
+    100,000 posts, for ~3% more posts a second). Leaving the block waits for the last
+    write; outcomes are added to `totals`."""
     queue: asyncio.Queue[Results | None] = asyncio.Queue(
         maxsize=max(settings.write_batch_max // batch_size // 2, 1)
     )

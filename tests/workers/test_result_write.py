@@ -2,6 +2,7 @@
 answers call for (holds, flags, decisions) is decided only for the posts whose write lands,
 those still carrying the claim's lease."""
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -102,7 +103,7 @@ async def test_a_writer_behind_writes_what_has_queued_in_one_write(
     due = await claim_due(committed, engine.policy, fast, ticks, limit=5)
     answers = [(p, VideoStats(2_000, 50, 5, 1, None, None, None, StatsSource.PRIMARY)) for p in due]
     settings = fast.model_copy(
-        update={"write_batch_min": 1, "write_batch_max": 10, "write_linger_seconds": 0}
+        update={"write_batch_min": 1, "write_batch_max": 20, "write_linger_seconds": 0}
     )
 
     def clock() -> datetime:
@@ -110,11 +111,17 @@ async def test_a_writer_behind_writes_what_has_queued_in_one_write(
         return ticks.now
 
     totals: Counter[str] = Counter()
-    async with result_queue.writing(
-        committed, settings, engine.policy, clock, Platform.TIKTOK, 1, totals
-    ) as put:
-        for item in answers:  # one post a batch, all queued before the writer first runs
-            await put([item])
+
+    async def queue_all() -> None:
+        # One post a batch, all queued before the writer first runs, and the end of the
+        # sweep behind them (the queue holds ten).
+        async with result_queue.writing(
+            committed, settings, engine.policy, clock, Platform.TIKTOK, 1, totals
+        ) as put:
+            for item in answers:
+                await put([item])
+
+    await asyncio.wait_for(queue_all(), 10)  # the writer sees the end among what it takes
     assert totals == {"refreshed": 5}
     async with committed() as session:
         refreshed = await session.scalars(
