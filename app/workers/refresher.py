@@ -26,6 +26,7 @@ from app.domain.enums import Platform
 from app.domain.policy import Policy
 from app.domain.refresh import DuePost
 from app.platforms.contract import BatchClient, FetchError, FetchResult, StatsClient, VideoRef
+from app.platforms.http import noting_answers
 from app.repositories import claims
 from app.settings import Settings
 from app.workers import lanes, result_queue, run_progress
@@ -348,9 +349,26 @@ async def _fetch_all(
         answered()
         return result
 
+    async def one_of_many(post: DuePost) -> FetchResult:
+        # Each answer noted as soon as it is read, the batch's other answers read before it
+        # is parsed (http.noting_answers); a client that does not go through http.send is
+        # noted when it returns.
+        noted = False
+
+        def note() -> None:
+            nonlocal noted
+            noted = True
+            answered()
+
+        with noting_answers(note):
+            result = await client.fetch(_ref(post))
+        if not noted:
+            answered()
+        return result
+
     if len(batch) == 1:  # Instagram's case: no task, so no extra turn of the event loop
         return [await one(batch[0])]
-    return await asyncio.gather(*(one(p) for p in batch))
+    return await asyncio.gather(*(one_of_many(p) for p in batch))
 
 
 class _Parked(Exception):
