@@ -13,24 +13,36 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
+# A pause is kept to the µs: its key's value is `pause:<end>`, the end in µs of Redis's clock
+# (TIME), and its key outlives that end (PX is whole ms, rounded up, and one more). Rounded to
+# whole ms at each step (the answer's age down, PTTL from Redis's ms clock, the sleep's
+# epoll timeout up) a TikTok batch started ~1.5 ms past its pause (issue 24 item 2).
+_NOW_US = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000000 + tonumber(t[2])"
+
 # Enter: SET NX with a hold timeout (a crashed holder cannot block the gate for longer).
 # Returns 0 when entered. During a pause, the caller takes the gate at once, reserved from the
-# pause's end (KEYS[3] lives as long as the pause), and is told the ms left (> 0): it sleeps
+# pause's end (KEYS[3] lives as long as the pause), and is told the µs left (> 0): it sleeps
 # them out and starts with no second round trip, so nothing but the pause lies between the
 # previous batch's end and its start. A reservation is held only a margin past the pause
-# (ARGV[4]) until its batch starts and extends it, so a caller that dies asleep blocks the
-# gate little longer than the pause. Else, -1 while a batch is in flight, or -(1 + ms) while
-# another caller's reservation waits out its pause. A caller turned away marks that it waits
-# (KEYS[2], alive for a few polls), so a holder that keeps the gate across batches gives way.
-_ENTER = """
+# (ARGV[4], ms) until its batch starts and extends it, so a caller that dies asleep blocks
+# the gate little longer than the pause. Else, -1 while a batch is in flight, or -(1 + ms)
+# while another caller's reservation waits out its pause. A caller turned away marks that it
+# waits (KEYS[2], alive for a few polls), so a holder that keeps the gate across batches
+# gives way.
+_ENTER = (
+    """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 0
 end
-local left = redis.call('PTTL', KEYS[1])
-if redis.call('GET', KEYS[1]) == 'pause' then
-  left = math.max(left, 1)
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', left + tonumber(ARGV[4]))
-  redis.call('SET', KEYS[3], '1', 'PX', left)
+local held = redis.call('GET', KEYS[1])
+if string.sub(held, 1, 6) == 'pause:' then
+  """
+    + _NOW_US
+    + """
+  local left = math.max(tonumber(string.sub(held, 7)) - now, 1)
+  local ms = math.ceil(left / 1000)
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ms + tonumber(ARGV[4]))
+  redis.call('SET', KEYS[3], '1', 'PX', ms)
   return left
 end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
@@ -40,17 +52,25 @@ if reserved > 0 then
 end
 return -1
 """
-# Leave: only the holder may turn the key into the pause after its batch; with no pause,
-# delete it.
-_LEAVE = """
+)
+# Leave: only the holder may turn the key into the pause after its batch (ARGV[2]: the µs of
+# it still to come); with none left, delete it.
+_LEAVE = (
+    """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if tonumber(ARGV[2]) > 0 then
-    return redis.call('SET', KEYS[1], 'pause', 'PX', ARGV[2])
+  local left = tonumber(ARGV[2])
+  if left > 0 then
+    """
+    + _NOW_US
+    + """
+    local value = 'pause:' .. string.format('%.0f', now + left)
+    return redis.call('SET', KEYS[1], value, 'PX', math.ceil(left / 1000) + 1)
   end
   return redis.call('DEL', KEYS[1])
 end
 return 0
 """
+)
 # Extend: the holder of a reservation, its batch starting, holds the gate for a whole batch.
 _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -100,6 +120,7 @@ class BatchGate:
         self._reserved = f"{key}:reserved"
         self._margin_ms = round(hold_margin_seconds * 1000)
         self.pause_ms = round(pause_seconds * 1000)
+        self._pause_us = round(pause_seconds * 1_000_000)
         self._hold_ms = round((longest_batch_seconds + hold_margin_seconds) * 1000)
         # A batch that starts within this of the hold's last renewal ends before it runs out.
         self.renew_after = hold_margin_seconds / 2
@@ -128,7 +149,7 @@ class BatchGate:
                 return token
             if answer > 0:  # the gate is ours from the end of the pause: sleep it out
                 try:
-                    await asyncio.sleep(answer / 1000)
+                    await asyncio.sleep(answer / 1_000_000)
                 except BaseException:
                     await asyncio.shield(self.release(token))
                     raise
@@ -151,10 +172,10 @@ class BatchGate:
         keys = [self._key, self._waiting]
         return int(await self._renew(keys=keys, args=[token, self._hold_ms]))
 
-    async def release(self, token: str, paused_ms: int = 0) -> None:
-        """Leave the gate to its pause, less `paused_ms` already waited since the batch's last
+    async def release(self, token: str, paused_us: int = 0) -> None:
+        """Leave the gate to its pause, less `paused_us` already waited since the batch's last
         answer (none left: the gate is free at once)."""
-        await self._leave(keys=[self._key], args=[token, self.pause_ms - paused_ms])
+        await self._leave(keys=[self._key], args=[token, self._pause_us - paused_us])
 
 
 class Turns:
@@ -194,7 +215,7 @@ class Turns:
         finally:
             if not finished or self._gate.pause_ms > 0:
                 self._held = None
-                await self._gate.release(token, batch.ms_since_last_answer())
+                await self._gate.release(token, batch.us_since_last_answer())
 
     async def end(self) -> None:
         if self._held is not None:
@@ -216,10 +237,10 @@ class Batch:
     def answered(self) -> None:
         self._last = time.monotonic()
 
-    def ms_since_last_answer(self) -> int:
+    def us_since_last_answer(self) -> int:
         if self._last is None:
             return 0
-        return int((time.monotonic() - self._last) * 1000)  # rounded down: never too short
+        return int((time.monotonic() - self._last) * 1_000_000)  # rounded down: never too short
 
 
 UNPACED = Batch()  # what a lane without a gate hands its batches: answers noted, never read

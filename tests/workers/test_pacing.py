@@ -104,7 +104,7 @@ async def test_a_pause_follows_every_batch_even_within_a_run(redis: Redis) -> No
     async with gate.turns() as turns:
         async with turns.batch():
             pass
-        assert await redis.get(KEY) == b"pause"
+        assert (await redis.get(KEY) or b"").startswith(b"pause:")
         left = loop.time()
         async with turns.batch():
             assert loop.time() - left >= 0.19
@@ -365,7 +365,7 @@ async def test_a_spacer_with_spacing_leaves_the_gate_to_its_pause_inside_a_run(
     async with spacer.run():
         answered = await spacer()
         await answered()
-        assert await redis.get(SPACER) == b"pause"
+        assert (await redis.get(SPACER) or b"").startswith(b"pause:")
         left = loop.time()
         answered = await spacer()
         assert loop.time() - left >= 0.19
