@@ -157,9 +157,15 @@ def noting_answers(note: Callable[[], None]) -> Iterator[None]:
         _ON_ANSWER.reset(token)
 
 
+def _note() -> bool:
+    if (note := _ON_ANSWER.get()) is None:
+        return False
+    note()
+    return True
+
+
 async def _answered() -> None:
-    if (note := _ON_ANSWER.get()) is not None:
-        note()
+    if _note():
         await asyncio.sleep(0)  # the other tasks' answers are read and noted first
 
 
@@ -181,6 +187,11 @@ async def send(
     except httpx.HTTPError as exc:
         await _answered()
         return FetchError(FetchErrorKind.UPSTREAM, f"transport error: {exc!r}", source)
+    except BaseException:
+        # Cut off (the retrier's deadline for the attempt, a shutdown): the request ended
+        # here, and the pause after its batch is timed from now, not from an earlier answer.
+        _note()
+        raise
     answered_at = datetime.now(UTC)
     await _answered()
     # Read whole and closed by now. httpx's response and its stream refer to each other:

@@ -120,7 +120,8 @@ class BatchGate:
         self._reserved = f"{key}:reserved"
         self._margin_ms = round(hold_margin_seconds * 1000)
         self.pause_ms = round(pause_seconds * 1000)
-        self._pause_us = round(pause_seconds * 1_000_000)
+        # The pause left to Redis, to the µs; none when `pause_ms` (what callers check) is 0.
+        self._pause_us = round(pause_seconds * 1_000_000) if self.pause_ms else 0
         self._hold_ms = round((longest_batch_seconds + hold_margin_seconds) * 1000)
         # A batch that starts within this of the hold's last renewal ends before it runs out.
         self.renew_after = hold_margin_seconds / 2

@@ -3,6 +3,7 @@ to each other, so an answer left so is garbage only the cyclic collector frees: 
 minute in the engine, and the collections that freed them were a tenth of its CPU."""
 
 import asyncio
+import contextlib
 import gc
 
 import httpx
@@ -62,3 +63,20 @@ async def test_answers_sent_together_are_all_noted_before_any_is_parsed() -> Non
     assert results[:3] == [200, 200, 200]
     assert isinstance(results[3], FetchError)
     assert log == ["noted"] * 4 + ["parsed"] * 3
+
+
+async def test_a_request_cut_off_is_noted_as_it_ends() -> None:
+    """The retrier's deadline for an attempt cancels a request that got no answer: its batch's
+    pause is timed from then, not from an earlier answer of the same batch."""
+
+    async def provider(request: httpx.Request) -> httpx.Response:
+        await asyncio.Event().wait()  # never answers
+        raise AssertionError("unreachable")
+
+    noted: list[str] = []
+    async with httpx.AsyncClient(transport=httpx.MockTransport(provider)) as http:
+        request = http.build_request("GET", "http://provider.test/a")
+        with noting_answers(lambda: noted.append("noted")), contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await send(http, request, StatsSource.PRIMARY, lambda reply: reply)
+    assert noted == ["noted"]
