@@ -109,7 +109,8 @@ async def run_engine(
             settings,
             provider_lanes=lanes.build(settings, http, redis),
         )
-        heap.settle(heap.ENGINE)  # as the worker's startup does
+        await engine.warm()  # as the worker's startup does
+        heap.settle(heap.ENGINE)
         database = make_url(settings.database_url).database or ""
         cpu0, busy0 = common.own_cpu_seconds(), common.machine_busy_seconds()
         pg0 = backends_cpu(database)

@@ -84,6 +84,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # Imports running in this process (start_import); arq hands each job a copy of ctx,
     # and this dict is shared by them all.
     ctx["imports"] = {}
+    await ctx["refresher"].warm()
     heap.settle(heap.ENGINE)
 
 

@@ -455,6 +455,18 @@ class _Stuck:
         raise AssertionError("unreachable")
 
 
+async def test_warming_the_claims_claims_nothing(
+    committed: SM, make_refresher: Callable[[], Refresher], clock: Clock
+) -> None:
+    """A worker's startup builds its claims once (Refresher.warm) before the first sweep:
+    every due post stays due, unleased, for that sweep or another worker's."""
+    await seed(committed, [(Platform.TIKTOK, "7050"), (Platform.INSTAGRAM, "Cw7050")], clock.now)
+    engine = make_refresher()
+    await engine.warm()
+    assert await _leased(committed) == 0
+    assert sum((await engine.refresh_due(Platform.TIKTOK)).values()) == 1
+
+
 async def test_a_stopped_sweep_hands_back_its_claim_and_the_one_taken_ahead(
     committed: SM, fast: Settings, clock: Clock
 ) -> None:
