@@ -14,9 +14,10 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 
 # A pause is kept to the µs: its key's value is `pause:<end>`, the end in µs of Redis's clock
-# (TIME), and its key outlives that end (PX is whole ms, rounded up, and one more). Rounded to
-# whole ms at each step (the answer's age down, PTTL from Redis's ms clock, the sleep's
-# epoll timeout up) a TikTok batch started ~1.5 ms past its pause (issue 24 item 2).
+# (TIME), and its key outlives that end (PX is whole ms, rounded up, and one more). Kept in
+# whole ms, it was rounded twice on the safe side (the answer's age down, PTTL from Redis's
+# ms clock) before epoll's timeout rounded the sleep up once more: a TikTok batch started
+# ~1.5 ms past its pause (issue 24 item 2). Only epoll's rounding is left.
 _NOW_US = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000000 + tonumber(t[2])"
 
 # Enter: SET NX with a hold timeout (a crashed holder cannot block the gate for longer).
