@@ -37,6 +37,9 @@ from app.workers.pacing import UNPACED, Batch, BatchGate
 _DROP_WAIT_SECONDS = 5.0
 
 
+# A sweep's first claim: enough fetch batches to cover taking the next claim.
+_FIRST_CLAIM_BATCHES = 4
+
 # How long a worker's startup gives warming its claims (Refresher.warm).
 _WARM_SECONDS = 5.0
 
@@ -150,13 +153,27 @@ class Refresher:
         if not ready:
             return totals
 
+        first = True  # the sweep's first claim is small (see claim_next)
+
         async def claim_next(settled: bool = True) -> list[DuePost]:
+            nonlocal first
             async with claiming:
                 if self._stopping.is_set():
                     return []
-                return await claim_once(settled)
+                limit = claim_size(self._settings, platform)
+                if first:
+                    # Its posts are joined to the sweep's runs by a second write of each
+                    # (run_progress.attach: the sweep knows no run yet, and a finished run
+                    # never reopens, so every sweep starts its own), and the first request
+                    # waits for both; the claims after it join theirs as they claim, taken
+                    # while fetching. A TikTok sweep's first claim of 600 and its join
+                    # held its first request ~0.3 s (issue 24).
+                    limit = min(limit, self._batch_size[platform] * _FIRST_CLAIM_BATCHES)
+                due = await claim_once(settled, limit)
+                first = False
+                return due
 
-        async def claim_once(settled: bool) -> list[DuePost]:
+        async def claim_once(settled: bool, limit: int) -> list[DuePost]:
             known = dict(sweep_runs)
             try:
                 async with session_scope(self._sessionmaker) as session:
@@ -164,7 +181,7 @@ class Refresher:
                         session,
                         platform,
                         now=self._clock(),
-                        limit=claim_size(self._settings, platform),
+                        limit=limit,
                         lease=timedelta(seconds=self._settings.claim_lease_seconds),
                         policy=self.policy,
                         runs=sweep_runs,

@@ -528,6 +528,30 @@ async def test_a_sweep_told_to_stop_finishes_the_batch_in_flight_and_hands_back_
     assert await _leased(committed) == 0
 
 
+async def test_a_sweep_s_first_claim_is_a_few_batches_and_the_next_a_whole_claim(
+    committed: SM, fast: Settings, clock: Clock
+) -> None:
+    """The first claim's posts are joined to the sweep's runs by a second write, and the
+    first request waits for both: it takes a few batches. The claim taken ahead while they
+    are fetched is whole, and joins its posts to the runs as it claims them."""
+    await seed(committed, [(Platform.TIKTOK, str(7300 + i)) for i in range(20)], clock.now)
+    small = fast.model_copy(update={"write_batch_max": 8, "tiktok_batch_size": 1})
+    held = _Held()
+    engine = Refresher(committed, {Platform.TIKTOK: held}, small, clock=clock)
+    sweep = asyncio.create_task(engine.refresh_due(Platform.TIKTOK))
+    for _ in range(200):  # the first batch in flight, the next claim taken ahead
+        if await _leased(committed) == 12 and len(held.asked) == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert await _leased(committed) == 4 + 8
+    held.answer.set()
+    totals = await asyncio.wait_for(sweep, 10)
+    assert totals == {"refreshed": 20}
+    async with committed() as session:
+        waiting = select(func.count()).select_from(Post).where(Post.refresh_run_id.is_not(None))
+        assert await session.scalar(waiting) == 0  # no run waits for a post any more
+
+
 async def _leased(sm: SM) -> int:
     async with sm() as session:
         stmt = select(func.count()).select_from(Post).where(Post.lease_expires_at.is_not(None))
