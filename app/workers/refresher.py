@@ -37,7 +37,7 @@ from app.workers.pacing import UNPACED, Batch, BatchGate
 _DROP_WAIT_SECONDS = 5.0
 
 
-# A sweep's first claim: enough fetch batches to cover taking the next claim.
+# A lane's first claim in a sweep: enough fetch batches to cover taking its next claim.
 _FIRST_CLAIM_BATCHES = 4
 
 # How long a worker's startup gives warming its claims (Refresher.warm).
@@ -153,25 +153,11 @@ class Refresher:
         if not ready:
             return totals
 
-        first = True  # the sweep's first claim is small (see claim_next)
-
-        async def claim_next(settled: bool = True) -> list[DuePost]:
-            nonlocal first
+        async def claim_next(settled: bool, limit: int) -> list[DuePost]:
             async with claiming:
                 if self._stopping.is_set():
                     return []
-                limit = claim_size(self._settings, platform)
-                if first:
-                    # Its posts are joined to the sweep's runs by a second write of each
-                    # (run_progress.attach: the sweep knows no run yet, and a finished run
-                    # never reopens, so every sweep starts its own), and the first request
-                    # waits for both; the claims after it join theirs as they claim, taken
-                    # while fetching. A TikTok sweep's first claim of 600 and its join
-                    # held its first request ~0.3 s (issue 24).
-                    limit = min(limit, self._batch_size[platform] * _FIRST_CLAIM_BATCHES)
-                due = await claim_once(settled, limit)
-                first = False
-                return due
+                return await claim_once(settled, limit)
 
         async def claim_once(settled: bool, limit: int) -> list[DuePost]:
             known = dict(sweep_runs)
@@ -222,10 +208,27 @@ class Refresher:
             idle = max(_pace_seconds(self._settings, platform), _MIN_IDLE_SECONDS)
 
             def claim_for(lane: Lane) -> Callable[[], Coroutine[Any, Any, list[DuePost]]]:
+                first = True
+
                 async def claim() -> list[DuePost]:
+                    nonlocal first
                     # Deadline first: a lane low on its daily quota leaves settled posts be.
                     settled = lane.quota is None or await lane.quota.above_reserve()
-                    return await claim_retrying(claim_next, settled)
+                    limit = claim_size(self._settings, platform)
+                    if first:
+                        # A lane's first claim is a few batches: its first request waits for
+                        # it, and the sweep knows no run yet (a finished run never reopens, so
+                        # every sweep starts its own), so its posts are joined to the new
+                        # runs by a second write of each (run_progress.attach). The claims
+                        # after it, taken ahead while fetching, are whole and join the posts
+                        # of organizations the sweep has a run for as they claim them. A
+                        # TikTok sweep's first claim of 600 and its join held its first
+                        # request ~0.3 s (issue 24).
+                        limit = min(limit, self._batch_size[platform] * _FIRST_CLAIM_BATCHES)
+                    due: list[DuePost] = await claim_retrying(claim_next, settled, limit)
+                    if due:
+                        first = False
+                    return due
 
                 return claim
 

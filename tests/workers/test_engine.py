@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.enums import Platform, StatsSource
-from app.models import Creator, Post, PostEvent, StatsSnapshot
+from app.models import Creator, Post, PostEvent, RefreshRun, StatsSnapshot
 from app.platforms.contract import FetchResult, VideoRef, VideoStats
 from app.platforms.sandbox import Magic, Sandbox, instagram_shortcode, tiktok_id
 from app.services.refresh_results import write as write_results
@@ -531,9 +531,10 @@ async def test_a_sweep_told_to_stop_finishes_the_batch_in_flight_and_hands_back_
 async def test_a_sweep_s_first_claim_is_a_few_batches_and_the_next_a_whole_claim(
     committed: SM, fast: Settings, clock: Clock
 ) -> None:
-    """The first claim's posts are joined to the sweep's runs by a second write, and the
-    first request waits for both: it takes a few batches. The claim taken ahead while they
-    are fetched is whole, and joins its posts to the runs as it claims them."""
+    """A lane's first claim is joined to the sweep's runs by a second write of its posts, and
+    its first request waits for both: it takes a few batches. The claim taken ahead while
+    they are fetched is whole, and joins its posts to the run as it claims them: one run of
+    all twenty."""
     await seed(committed, [(Platform.TIKTOK, str(7300 + i)) for i in range(20)], clock.now)
     small = fast.model_copy(update={"write_batch_max": 8, "tiktok_batch_size": 1})
     held = _Held()
@@ -548,8 +549,10 @@ async def test_a_sweep_s_first_claim_is_a_few_batches_and_the_next_a_whole_claim
     totals = await asyncio.wait_for(sweep, 10)
     assert totals == {"refreshed": 20}
     async with committed() as session:
-        waiting = select(func.count()).select_from(Post).where(Post.refresh_run_id.is_not(None))
-        assert await session.scalar(waiting) == 0  # no run waits for a post any more
+        runs = (await session.scalars(select(RefreshRun))).all()
+    assert [(r.kind, r.queued, r.finished_at is not None) for r in runs] == [
+        ("scheduled", 20, True)
+    ]
 
 
 async def _leased(sm: SM) -> int:
