@@ -106,25 +106,25 @@ async def writing(
             if first is None:
                 return
             items = list(first)
-            # Linger a little for more, so fast fetching makes few large writes; at the real
-            # pace the pause is far longer than this and nothing waits.
+            # What waits already, whatever its size: a writer behind catches up in fewer,
+            # larger writes. Below the minimum, linger a little for more, so fast fetching
+            # makes few large writes; at the real pace the pause is far longer than this and
+            # nothing waits.
             linger = loop.time() + settings.write_linger_seconds
-            while len(items) < settings.write_batch_min:
-                try:
-                    more = await asyncio.wait_for(queue.get(), linger - loop.time())
-                except TimeoutError:
+            while len(items) < settings.write_batch_max:
+                if not queue.empty():
+                    more = queue.get_nowait()
+                elif len(items) >= settings.write_batch_min:
                     break
+                else:
+                    try:
+                        more = await asyncio.wait_for(queue.get(), linger - loop.time())
+                    except TimeoutError:
+                        break
                 if more is None:
                     done = True
                     break
                 items += more
-            # And what waits already: a writer behind catches up in fewer, larger writes.
-            while not done and len(items) < settings.write_batch_max and not queue.empty():
-                more = queue.get_nowait()
-                if more is None:
-                    done = True
-                else:
-                    items += more
             written = await write(items)
             for outcome, n in written.items():
                 totals[outcome] += n
