@@ -1,5 +1,6 @@
 """Engine, sessions and the one MetaData every table hangs off."""
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -46,12 +47,14 @@ def create_engine(settings: Settings, *, writer: bool = False) -> AsyncEngine:
         hide_parameters=True,
         # Timestamps render and truncate (date_trunc, ::date) in UTC whatever the server's
         # own time zone setting is; idle transactions end (see server_settings).
-        connect_args=connect_args(settings, writer=writer),
+        connect_args=connect_args(settings),
     )
     if settings.database_pooler is DatabasePooler.PGBOUNCER:
-        local = transaction_settings(settings, writer=writer)
+        local = transaction_settings(settings)
         if local:
             event.listen(engine.sync_engine, "begin", _set_local(local))
+    if writer:
+        event.listen(engine.sync_engine, "begin", _replan_every(settings.db_writer_replan_seconds))
     return engine
 
 
@@ -59,7 +62,7 @@ def behind_pgbouncer(settings: Settings) -> bool:
     return settings.database_pooler is DatabasePooler.PGBOUNCER
 
 
-def connect_args(settings: Settings, *, writer: bool = False) -> dict[str, Any]:
+def connect_args(settings: Settings) -> dict[str, Any]:
     """asyncpg's connection arguments. Behind PgBouncer in transaction mode (DATABASE_POOLER
     =pgbouncer) a client connection gets some server connection for each transaction, or
     for each statement outside one, so:
@@ -77,16 +80,16 @@ def connect_args(settings: Settings, *, writer: bool = False) -> dict[str, Any]:
     The service relies on no other session state: no advisory lock, session-level SET,
     temporary table or LISTEN (README "Behind PgBouncer")."""
     if not behind_pgbouncer(settings):
-        return {"server_settings": server_settings(settings, writer=writer)}
+        return {"server_settings": server_settings(settings)}
     return {"server_settings": {"timezone": "UTC"}, "statement_cache_size": 0}
 
 
-def transaction_settings(settings: Settings, *, writer: bool = False) -> dict[str, str]:
+def transaction_settings(settings: Settings) -> dict[str, str]:
     """Behind PgBouncer: the session settings other than the time zone, set with SET LOCAL
     semantics (`set_config(..., true)`) at the start of every transaction, one statement.
     Not for the API's reads, which run outside transactions (AUTOCOMMIT): none of these
     settings concerns a statement alone."""
-    return {k: v for k, v in server_settings(settings, writer=writer).items() if k != "timezone"}
+    return {k: v for k, v in server_settings(settings).items() if k != "timezone"}
 
 
 def _set_local(values: dict[str, str]) -> Callable[[Connection], None]:
@@ -100,26 +103,39 @@ def _set_local(values: dict[str, str]) -> Callable[[Connection], None]:
     return begin
 
 
-def server_settings(settings: Settings, *, writer: bool = False) -> dict[str, str]:
+def server_settings(settings: Settings) -> dict[str, str]:
     """Session settings of every connection the service opens. A transaction left idle
     (a bug, a hung call inside it) is ended by the server after the timeout: it would
-    otherwise hold row locks, a pool connection and the change feed's horizon.
-
-    `writer` (the worker's connections, which write stats for hours on end): every statement
-    is planned for the tables as they are now (`plan_cache_mode = force_custom_plan`).
-    PostgreSQL otherwise settles on a generic plan after five executions and keeps it until
-    the table's statistics change, which without autovacuum (or with it behind) is never:
-    the foreign-key check from raw_answers to stats_snapshots, first planned while the table
-    was empty, kept scanning the whole table for every raw answer, and the stats write slowed
-    as the table grew (issue 24). Planning a key lookup costs microseconds; the writer's own
-    statements run once per batch."""
+    otherwise hold row locks, a pool connection and the change feed's horizon."""
     values = {"timezone": "UTC"}
-    if writer and settings.db_writer_custom_plans:
-        values["plan_cache_mode"] = "force_custom_plan"
     if settings.db_idle_in_transaction_timeout_seconds > 0:
         ms = max(1, round(settings.db_idle_in_transaction_timeout_seconds * 1000))
         values["idle_in_transaction_session_timeout"] = str(ms)
     return values
+
+
+def _replan_every(seconds: float) -> Callable[[Connection], None]:
+    """The worker's connections (`writer`), which write stats for hours on end, drop their
+    cached plans at the start of a transaction once `seconds` have passed since they last
+    did, so every plan is made again for the tables as they are now. PostgreSQL settles on
+    a generic plan after five executions and keeps it until the table's statistics change,
+    which without autovacuum (or with it behind) is never: the foreign-key check from
+    raw_answers to stats_snapshots, planned while the table was empty, kept scanning the
+    whole table for every raw answer, and the stats write slowed as the table grew.
+    Planning every statement instead (`plan_cache_mode = force_custom_plan`, until
+    2026-12-07) also plans every foreign-key check of every row written, each against all of
+    its table's indexes (22 on posts): a quarter of PostgreSQL's CPU in the pipeline
+    benchmark (issue 24). Behind PgBouncer this reaches the server connection the
+    transaction runs on; PgBouncer's `server_lifetime` bounds the others."""
+
+    def begin(connection: Connection) -> None:
+        info = connection.connection.info  # the pooled connection's, across checkouts
+        now = time.monotonic()
+        if now - info.setdefault("planned_at", now) >= seconds:
+            connection.exec_driver_sql("DISCARD PLANS")
+            info["planned_at"] = now
+
+    return begin
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

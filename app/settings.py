@@ -55,10 +55,10 @@ class Settings(BaseSettings):
     # back, so this bounds how long one of ours can. Longer than any wait the code does
     # inside a transaction.
     db_idle_in_transaction_timeout_seconds: float = Field(60, ge=0)
-    # The worker's connections plan every statement for the tables as they are
-    # (plan_cache_mode = force_custom_plan), so a plan made on an empty table is not kept
-    # while it grows (see app/db.py `server_settings`).
-    db_writer_custom_plans: bool = True
+    # The worker's connections make their cached plans again this often (DISCARD PLANS at
+    # a transaction's start), so a plan made on an empty table is not kept while it grows
+    # (see app/db.py `_replan_every`). 0: every transaction.
+    db_writer_replan_seconds: float = Field(10, ge=0)
     # What DATABASE_URL points at. `pgbouncer`: PgBouncer in transaction pooling mode, where
     # consecutive transactions of one connection may run on different server connections:
     # nothing is prepared on a server connection for later, and session settings travel

@@ -1,8 +1,8 @@
 """The stats write's cost does not grow with the tables, whatever their statistics (issue 24,
 item 1). Without autovacuum PostgreSQL keeps a plan made while a table was empty: the
 foreign-key check from raw_answers to stats_snapshots, planned on an empty table, scanned the
-whole table for every raw answer written afterwards. The worker's connections plan each
-statement for the tables as they are."""
+whole table for every raw answer written afterwards. The worker's connections make their
+plans again every DB_WRITER_REPLAN_SECONDS, for the tables as they are then."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -37,8 +37,9 @@ BASE = 9_000_000_000_000_000  # far above any identity the other tests draw
 
 @pytest.fixture
 async def writer_engine(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """The worker's engine (the session `engine` fixture has migrated the database)."""
-    own = create_engine(settings, writer=True)
+    """The worker's engine, its plans made again at every transaction's start (the session
+    `engine` fixture has migrated the database)."""
+    own = create_engine(settings.model_copy(update={"db_writer_replan_seconds": 0}), writer=True)
     yield own
     await own.dispose()
 
@@ -77,8 +78,8 @@ async def test_raw_answers_check_stays_a_key_lookup_as_snapshots_grow(
             await conn.execute(text("VACUUM ANALYZE stats_snapshots"))
         await _snapshots(engine, 1, 10)
         async with writer_engine.connect() as conn:
-            # The write path's first answers while the table is tiny: enough executions for
-            # PostgreSQL to settle on a cached plan.
+            # The write path's first answers while the table is tiny, in one transaction:
+            # enough executions for PostgreSQL to settle on a cached plan.
             await _store(conn, range(1, 11), now)
             await _snapshots(engine, 11, 10 + GROWN)
             # The newest snapshots, as the writer's are: at the end of the table's heap.
