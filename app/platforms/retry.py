@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 Attempt = Callable[[], Awaitable[FetchResult]]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
-# Awaited before a request; what it returns, if anything, is awaited once the request's answer
-# (or its failure) arrived: a pacer that times its pause from the answer (Instagram).
-Answered = Callable[[], Awaitable[None]]
+# Awaited before a request; what it returns, if anything, is called once the request's answer
+# (or its failure) arrived: a pacer that times its pause from the answer (Instagram). That
+# call returns what to await for the pause to start, if anything.
+Answered = Callable[[], Awaitable[None] | None]
 Pace = Callable[[], Awaitable[Answered | None]]
 
 
@@ -152,9 +153,9 @@ class Retrier:
             metrics.observe_request(result, time.perf_counter() - started)
             return result
         finally:
-            if answered is not None:
+            if answered is not None and (pausing := answered()) is not None:
                 # Shielded: a cancelled fetch still starts the pause its request is owed.
-                await asyncio.shield(answered())
+                await asyncio.shield(pausing)
 
     def _wait(self, state: RetryCallState) -> float:
         result = _last_result(state)
