@@ -34,7 +34,8 @@ class Base(DeclarativeBase):
 
 
 def create_engine(settings: Settings, *, writer: bool = False) -> AsyncEngine:
-    """`writer`: the worker's engine (see `server_settings`)."""
+    """`writer`: the worker's engine, whose plans are made again now and then
+    (`_replan_every`)."""
     engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -114,7 +115,9 @@ def server_settings(settings: Settings) -> dict[str, str]:
     return values
 
 
-def _replan_every(seconds: float) -> Callable[[Connection], None]:
+def _replan_every(
+    seconds: float, clock: Callable[[], float] = time.monotonic
+) -> Callable[[Connection], None]:
     """The worker's connections (`writer`), which write stats for hours on end, drop their
     cached plans at the start of a transaction once `seconds` have passed since they last
     did, so every plan is made again for the tables as they are now. PostgreSQL settles on
@@ -126,11 +129,13 @@ def _replan_every(seconds: float) -> Callable[[Connection], None]:
     2026-12-07) also plans every foreign-key check of every row written, each against all of
     its table's indexes (22 on posts): a quarter of PostgreSQL's CPU in the pipeline
     benchmark (issue 24). Behind PgBouncer this reaches the server connection the
-    transaction runs on; PgBouncer's `server_lifetime` bounds the others."""
+    transaction runs on; PgBouncer's `server_lifetime` bounds the others. DISCARD PLANS
+    takes the transaction's snapshot: a writer transaction that has to start with `SET
+    TRANSACTION` cannot come through here."""
 
     def begin(connection: Connection) -> None:
         info = connection.connection.info  # the pooled connection's, across checkouts
-        now = time.monotonic()
+        now = clock()
         if now - info.setdefault("planned_at", now) >= seconds:
             connection.exec_driver_sql("DISCARD PLANS")
             info["planned_at"] = now

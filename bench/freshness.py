@@ -461,9 +461,10 @@ async def simulate(spec: dict[str, Any]) -> dict[str, Any]:
         # Every fetch rewrites its post's row (its indexed columns change, so no HOT update)
         # and adds a snapshot and a raw answer. A server without autovacuum (`autovacuum =
         # off`, as in this project's CI PostgreSQL) keeps every dead version and never
-        # analyzes: the snapshots table, seeded empty, keeps its empty statistics, and each
-        # backend's foreign-key check from raw_answers scans it whole (a cached plan) as it
-        # grows. PostgreSQL's cost then grows through the run and measures the missing
+        # analyzes: the snapshots table, seeded empty, keeps its empty statistics, so the
+        # planner's estimates drift further from the tables as they grow (the worker's
+        # plans are made again every DB_WRITER_REPLAN_SECONDS, on those statistics and the
+        # tables' sizes). PostgreSQL's cost then grows through the run and measures the missing
         # autovacuum, not the engine. This stands in for autovacuum with its defaults: every
         # naptime (1 min, wall time, as autovacuum's is), a table is vacuumed past 50 + 20%
         # of its rows dead or 1,000 + 20% inserted since, and analyzed past 50 + 10% changed.

@@ -20,6 +20,7 @@ from app.domain.policy import Policy
 from app.domain.refresh import DuePost
 from app.models import Campaign, CampaignMember, CpmTier, Creator, Organization, Post
 from app.platforms.registry import build_clients
+from app.platforms.retry import Answered
 from app.platforms.sandbox import Sandbox, SyntheticVideo, create_app, synthetic_video
 from app.platforms.sandbox.videos import video_at
 from app.repositories import claims
@@ -310,3 +311,9 @@ def shorts(
     sandbox: Sandbox,
 ) -> YouTube:
     return YouTube(committed, settings, http, redis, clock, sandbox)
+
+
+async def answer(answered: Answered) -> None:
+    """A paced request's answer, told to its pacer as the retrier tells it."""
+    if (pausing := answered()) is not None:
+        await pausing

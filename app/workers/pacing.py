@@ -266,7 +266,8 @@ class Spacer:
     leaving at least `spacing_seconds` after the previous one's answer (or its failure)
     arrived (Instagram: 3 s), as the provider sees it whatever its latency: a `BatchGate` whose
     batches are single requests. Awaited before every request, retries included; what it
-    returns is awaited when the answer arrived, and starts the pause.
+    returns is called when the answer arrived, and starts the pause (what that call returns,
+    if anything, is awaited: nothing inside a run).
 
     Inside `async with spacer.run():` a spacer with no spacing keeps the gate from one
     request to the next, as `Turns` keep a gate without pause between batches: two round

@@ -19,7 +19,7 @@ from app.settings import Settings
 from app.workers import lanes
 from app.workers.lanes import LANE_FETCHES, LANE_PARKS, Parking
 from app.workers.refresher import Refresher
-from tests.engine_kit import SM, Clock, seed
+from tests.engine_kit import SM, Clock, answer, seed
 
 KEYS = ("key-one-secret", "key-two-secret")
 
@@ -105,7 +105,7 @@ async def test_two_keys_pace_independently_and_each_lane_holds_across_processes(
         assert all(s is not None for s in spacers)
         answered_a = await spacers[0]()  # lane A, process 1: a request in flight
         answered_b = await asyncio.wait_for(spacers[3](), 5)  # lane B, process 2
-        await answered_b()
+        await answer(answered_b)
         names = sorted(
             [k.decode() async for k in redis.scan_iter(match="viewledger:pace:instagram:*")]
         )
@@ -114,9 +114,9 @@ async def test_two_keys_pace_independently_and_each_lane_holds_across_processes(
         same_lane_ig = asyncio.create_task(spacers[2]())  # lane A, process 2
         await asyncio.sleep(0.3)  # longer than the spacing: the answer has not come yet
         assert not same_lane_ig.done()
-        await answered_a()
+        await answer(answered_a)
         answered = loop.time()
-        await (await asyncio.wait_for(same_lane_ig, 5))()
+        await answer(await asyncio.wait_for(same_lane_ig, 5))
         assert loop.time() - answered >= 0.19  # the spacing, from the answer
     finally:
         await other_redis.aclose()

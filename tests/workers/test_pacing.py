@@ -15,9 +15,10 @@ from redis.asyncio import Redis
 from app.domain.enums import StatsSource
 from app.platforms.contract import FetchError, FetchErrorKind, FetchResult
 from app.platforms.http import build_http_client
-from app.platforms.retry import Answered, Retrier, RetryPolicy
+from app.platforms.retry import Retrier, RetryPolicy
 from app.settings import Settings
 from app.workers.pacing import BatchGate, Spacer
+from tests.engine_kit import answer
 
 KEY = "test:pace:gate"
 
@@ -291,12 +292,6 @@ async def test_a_reservation_is_held_for_its_whole_batch_but_not_long_by_a_dead_
 SPACER = "test:pace:spacer"
 
 
-async def answer(answered: Answered) -> None:
-    """A request's answer, told to its spacer as the retrier tells it."""
-    if (pausing := answered()) is not None:
-        await pausing
-
-
 async def spaced(spacer: Spacer, order: list[str], name: str) -> None:
     """One request through the spacer, noted in `order` while it is in flight."""
     answered = await spacer()
@@ -326,6 +321,41 @@ async def test_a_spacer_without_spacing_keeps_the_gate_through_a_run(redis: Redi
     await asyncio.wait_for(waiting, 1)
     assert order == ["first", "second", "other"]
     assert await redis.get(SPACER) is None  # the run's end left it
+
+
+async def test_a_fetch_cut_off_in_flight_still_ends_its_request(redis: Redis) -> None:
+    """A fetch cancelled while its request is in flight (a shutdown) ends the request as an
+    answer would: outside a run its pause starts; inside one, the process's next request goes
+    at once, and the run's end leaves the gate."""
+    policy = RetryPolicy(max_attempts=1)
+    in_flight = asyncio.Event()
+
+    async def attempt() -> FetchResult:
+        in_flight.set()
+        await asyncio.sleep(10)
+        raise AssertionError("not cut off")
+
+    async def cut_off(retrier: Retrier) -> None:
+        in_flight.clear()
+        fetch = asyncio.create_task(
+            retrier.run(attempt, source=StatsSource.INSTAGRAM, deadline=retrier.deadline())
+        )
+        await asyncio.wait_for(in_flight.wait(), 1)
+        fetch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await fetch
+
+    await cut_off(Retrier(policy, pace=Spacer(redis, SPACER, 0.3)))
+    assert (await redis.get(SPACER) or b"").startswith(b"pause:")
+
+    kept = f"{SPACER}:run"
+    spacer = Spacer(redis, kept, 0)
+    async with spacer.run():
+        await cut_off(Retrier(policy, pace=spacer))
+        answered = await asyncio.wait_for(spacer(), 1)  # not held up by the one cut off
+        assert await redis.get(kept) is not None  # the run keeps the gate
+        assert answered() is None
+    assert await redis.get(kept) is None
 
 
 async def test_a_spacer_s_run_gives_way_to_another_process_before_its_end(redis: Redis) -> None:

@@ -6,12 +6,14 @@ plans again every DB_WRITER_REPLAN_SECONDS, for the tables as they are then."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.db import create_engine
+from app.db import _replan_every, create_engine
 from app.repositories import provenance
 from app.settings import Settings
 
@@ -92,3 +94,24 @@ async def test_raw_answers_check_stays_a_key_lookup_as_snapshots_grow(
     # A key lookup per answer reads no row sequentially; the kept plan read the whole table
     # (GROWN rows) for each of the 50 answers.
     assert scanned < GROWN, f"{scanned} snapshot rows scanned for 50 raw answers"
+
+
+def test_a_writer_connection_makes_its_plans_again_once_the_period_has_passed() -> None:
+    """DISCARD PLANS at a transaction's start, at most once a period per connection, and not
+    on a connection's first transaction (nothing is planned yet)."""
+    times = iter([0.0, 5.0, 9.9, 10.0, 15.0, 19.9, 20.1, 20.2])
+    begin = _replan_every(10, clock=lambda: next(times))
+    sent: list[str] = []
+
+    def connection() -> Any:
+        return SimpleNamespace(connection=SimpleNamespace(info={}), exec_driver_sql=sent.append)
+
+    one = connection()
+    seen = []
+    for _ in range(7):
+        begin(one)
+        seen.append(len(sent))
+    assert seen == [0, 0, 0, 1, 1, 1, 2]
+    assert sent == ["DISCARD PLANS"] * 2
+    begin(connection())  # another connection keeps its own time: its first transaction
+    assert len(sent) == 2
