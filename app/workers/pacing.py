@@ -206,7 +206,8 @@ class Turns:
                 await leaving
 
     async def enter(self) -> tuple[str, "Batch"]:
-        """A batch's start (`batch()` around it, or `leave` after it): the gate's token."""
+        """A batch's start: the gate's token and the batch, for `leave` at its end (`batch()`
+        does both around its body)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         if self._held is not None and now - self._renewed > self._gate.renew_after:
