@@ -1205,13 +1205,18 @@ async def _run(
         # deciding while it runs, so events made after this cut may still be on their way
         # when it stops: they are counted, not required). Bounded: a broken delivery path
         # shows as the delivery check failing, not as a run that never ends.
+        # Read again each time: a write in flight at the cut commits events stamped before
+        # it afterwards, and the check below counts them (once, reading them only at the
+        # cut, 40 such events were left undelivered when the engine stopped).
         cut = sim_now(t0, speed)
-        made = {
-            str(r["id"])
-            for r in await conn.fetch("SELECT id FROM webhook_events WHERE created_at <= $1", cut)
-        }
         draining = time.perf_counter()
         while time.perf_counter() - draining < DRAIN_LIMIT_S:
+            made = {
+                str(r["id"])
+                for r in await conn.fetch(
+                    "SELECT id FROM webhook_events WHERE created_at <= $1", cut
+                )
+            }
             if made <= {r.webhook_id for r in receivers["steady"].received}:
                 break
             await asyncio.sleep(1)
