@@ -57,7 +57,7 @@ from app.workers import capacity, deadline_sweep, lanes, refresher
 from app.workers.refresher import Refresher
 from bench import common, refresh_seed
 from bench.load import backends_cpu, backends_delta
-from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool, post_id
+from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool, json_answer, post_id
 
 SEED_DATABASE = "viewledger_bench_capacity_seed"
 RUN_DATABASE = "viewledger_bench_capacity"
@@ -250,15 +250,15 @@ class FakeProviders:
             if match:
                 g = int(match.group(1)) - TIKTOK_ID_BASE
                 published = b'"create_time":%d' % (self.t0 - age_seconds(g))
-                return _json(_CREATE.sub(published, self.tiktok[g % POOL_SIZE], count=1))
+                return json_answer(_CREATE.sub(published, self.tiktok[g % POOL_SIZE], count=1))
         elif request.url.path == "/v1/instagram/post":
             found = _SHORTCODE.search(request.url.params.get("url", ""))
             if found:
                 g = int(found.group(1))
                 published = b'"taken_at_timestamp":%d' % (self.t0 - age_seconds(g))
-                return _json(_TAKEN.sub(published, self.instagram[g % POOL_SIZE], count=1))
+                return json_answer(_TAKEN.sub(published, self.instagram[g % POOL_SIZE], count=1))
         elif platform is Platform.YOUTUBE:
-            return _json(self._youtube(request.url.params.get("id", "")))
+            return json_answer(self._youtube(request.url.params.get("id", "")))
         return httpx.Response(404, content=b'{"message":"not found"}')
 
     def _youtube(self, ids: str) -> bytes:
@@ -275,10 +275,6 @@ class FakeProviders:
             )
             items.append(item)
         return b'{"kind":"youtube#videoListResponse","items":[' + b",".join(items) + b"]}"
-
-
-def _json(body: bytes) -> httpx.Response:
-    return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
 
 # One scenario, in a child process.

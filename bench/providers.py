@@ -19,7 +19,7 @@ from app.platforms.sandbox.videos import start_of_day, synthetic_video
 
 POOL_SIZE = 1000
 _TIKTOK_ID = re.compile(rb"video%2F(\d+)")
-_SHORTCODE = re.compile(r"/p/Cx(\d+)")
+_SHORTCODE = re.compile(rb"%2Fp%2FCx(\d+)")  # in the query as the engine encodes it
 TIKTOK_ID_BASE = 10_000
 
 
@@ -88,16 +88,23 @@ class InProcessProviders:
             match = _TIKTOK_ID.search(request.content)
             if match:
                 slot = (int(match.group(1)) - TIKTOK_ID_BASE) % len(self.tiktok)
-                return _json(self.tiktok[slot].body)
+                return json_answer(self.tiktok[slot].body)
         elif path == "/v1/instagram/post":
-            found = _SHORTCODE.search(request.url.params.get("url", ""))
+            found = _SHORTCODE.search(request.url.query)
             if found:
-                return _json(self.instagram[int(found.group(1)) % len(self.instagram)].body)
+                return json_answer(self.instagram[int(found.group(1)) % len(self.instagram)].body)
         return httpx.Response(404, content=b'{"message":"not found"}')
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
 
-def _json(body: bytes) -> httpx.Response:
-    return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+def json_answer(body: bytes) -> httpx.Response:
+    # Built as the providers' transport builds the answers it reads (app/platforms/
+    # transport.py): the headers as they came, the body whole. `content=` would encode it and
+    # its headers again: 11.7 µs an answer against 2.2, in the engine's process (issue 24).
+    return httpx.Response(
+        200,
+        headers=[(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+        stream=httpx.ByteStream(body),
+    )
