@@ -155,8 +155,14 @@ def machine() -> dict[str, Any]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set size: its memory's high-water mark (VmHWM, KiB).
+    Not getrusage's ru_maxrss, which Linux keeps across fork and exec: a child started by
+    a process of 107 MB reported 107 MB whatever it used itself (the pipeline's children
+    after the paced phase ran in their parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def cpu_seconds(pid: int) -> float:
