@@ -57,7 +57,7 @@ from app.workers import capacity, deadline_sweep, lanes, refresher
 from app.workers.refresher import Refresher
 from bench import common, refresh_seed
 from bench.load import backends_cpu, backends_delta
-from bench.providers import POOL_SIZE, TIKTOK_ID_BASE, build_pool, json_answer, post_id
+from bench.providers import POOL_SIZE, asked, build_pool, json_answer, post_id
 
 SEED_DATABASE = "viewledger_bench_capacity_seed"
 RUN_DATABASE = "viewledger_bench_capacity"
@@ -203,8 +203,6 @@ def capacity_ratio(n: int, platform: Platform, latency_s: float, demand: float) 
 
 _CREATE = re.compile(rb'"create_time":\d+')
 _TAKEN = re.compile(rb'"taken_at_timestamp":\d+')
-_TIKTOK_ID = re.compile(rb"video%2F(\d+)")
-_SHORTCODE = re.compile(r"/p/Cx(\d+)")
 _PUBLISHED = re.compile(rb'"publishedAt":"[^"]*"')
 _YOUTUBE_ID = re.compile(r"Yt(\d{8})A")
 # Scheduling as the worker's (app/workers/worker.py): arq cron ticks every sweep interval
@@ -245,19 +243,14 @@ class FakeProviders:
         self.by_lane[key] = self.by_lane.get(key, 0) + 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        if request.url.path == "/api/":
-            match = _TIKTOK_ID.search(request.content)
-            if match:
-                g = int(match.group(1)) - TIKTOK_ID_BASE
+        match asked(request):
+            case (Platform.TIKTOK, g):
                 published = b'"create_time":%d' % (self.t0 - age_seconds(g))
                 return json_answer(_CREATE.sub(published, self.tiktok[g % POOL_SIZE], count=1))
-        elif request.url.path == "/v1/instagram/post":
-            found = _SHORTCODE.search(request.url.params.get("url", ""))
-            if found:
-                g = int(found.group(1))
+            case (Platform.INSTAGRAM, g):
                 published = b'"taken_at_timestamp":%d' % (self.t0 - age_seconds(g))
                 return json_answer(_TAKEN.sub(published, self.instagram[g % POOL_SIZE], count=1))
-        elif platform is Platform.YOUTUBE:
+        if platform is Platform.YOUTUBE:
             return json_answer(self._youtube(request.url.params.get("id", "")))
         return httpx.Response(404, content=b'{"message":"not found"}')
 

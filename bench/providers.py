@@ -83,20 +83,27 @@ class InProcessProviders:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
-        path = request.url.path
-        if path == "/api/":
-            match = _TIKTOK_ID.search(request.content)
-            if match:
-                slot = (int(match.group(1)) - TIKTOK_ID_BASE) % len(self.tiktok)
-                return json_answer(self.tiktok[slot].body)
-        elif path == "/v1/instagram/post":
-            found = _SHORTCODE.search(request.url.query)
-            if found:
-                return json_answer(self.instagram[int(found.group(1)) % len(self.instagram)].body)
+        match asked(request):
+            case (Platform.TIKTOK, g):
+                return json_answer(self.tiktok[g % len(self.tiktok)].body)
+            case (Platform.INSTAGRAM, g):
+                return json_answer(self.instagram[g % len(self.instagram)].body)
         return httpx.Response(404, content=b'{"message":"not found"}')
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
+
+
+def asked(request: httpx.Request) -> tuple[Platform, int] | None:
+    """Which synthetic post an in-process request asks for, as (platform, i): the TikTok
+    primary's `POST /api/` names the video in its form, Instagram's `GET /v1/instagram/post`
+    the shortcode in its query (both as the engine encodes them)."""
+    path = request.url.path
+    if path == "/api/" and (tiktok := _TIKTOK_ID.search(request.content)):
+        return Platform.TIKTOK, int(tiktok.group(1)) - TIKTOK_ID_BASE
+    if path == "/v1/instagram/post" and (shortcode := _SHORTCODE.search(request.url.query)):
+        return Platform.INSTAGRAM, int(shortcode.group(1))
+    return None
 
 
 def json_answer(body: bytes) -> httpx.Response:
